@@ -1,0 +1,36 @@
+# Two commands set everything up on a fresh machine:
+#   make demo   - create the environment, then run the whole pipeline on songs it makes itself
+#   make test   - create the environment, install system packages the tests use, run the tests
+VENV ?= .venv
+PYTHON ?= python3
+STAMP := $(VENV)/.installed
+# Real, freely licensed songs for the real-music tests and benchmarks
+MUSIC_FETCH ?= $(abspath ../shared/music/fetch.sh)
+PYTEST_ARGS ?=
+
+.PHONY: demo test venv system-deps bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	# the CPU build of torch first, so nothing can pull a CUDA build
+	$(VENV)/bin/pip install -q torch==2.13.0
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+demo: venv
+	$(VENV)/bin/rl-editor demo
+
+test: venv system-deps
+	RL_EDITOR_MUSIC_FETCH=$(MUSIC_FETCH) OMP_NUM_THREADS=1 $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: venv
+	RL_EDITOR_MUSIC_FETCH=$(MUSIC_FETCH) bash benchmarks/run_all.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -1,0 +1,1 @@
+"""Audio in, arrays and audio out: decoding, beats, per-beat features, splices, rendering."""

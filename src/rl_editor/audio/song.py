@@ -1,0 +1,137 @@
+"""``SongAnalysis``: everything later stages need to know about one song.
+
+Beat ``i`` spans ``segment_bounds_s[i]`` to ``segment_bounds_s[i + 1]``. The
+first segment starts at 0 s (it carries any pickup before the first tracked
+beat) and the last ends at the end of the file (it carries the tail), which is
+why edits always keep the first and last beat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rl_editor.audio.feature_layout import FEATURE_DIM, GROUP_SLICES
+
+ANALYSIS_VERSION = "1"
+
+
+@dataclass
+class SongAnalysis:
+    """Beats, bars and per-beat features of one audio file.
+
+    Attributes
+    ----------
+    song_id : str
+        Stable identifier (the file stem unless given otherwise).
+    path : str
+        The analysed file, as given.
+    content_sha256 : str
+        Hash of the file's bytes; with ``ANALYSIS_VERSION`` it keys the cache.
+    sample_rate : int
+        Analysis rate in Hz (audio is resampled to it, mono).
+    source_sample_rate, channels : int
+        Of the file itself; rendering keeps both.
+    duration_seconds : float
+        Length of the file.
+    tempo_bpm : float
+        Global tempo estimate.
+    beat_times_s : ndarray, shape (n_beats,)
+        Beat onsets in seconds, strictly increasing.
+    beat_in_bar : ndarray of int, shape (n_beats,)
+        Position of each beat in its bar, 0 on downbeats.
+    beats_per_bar : int
+        Meter used for ``beat_in_bar`` (4 unless detected otherwise).
+    features : ndarray of float32, shape (n_beats, 125)
+        Per-beat features, layout in ``rl_editor.audio.feature_layout``.
+    """
+
+    song_id: str
+    path: str
+    content_sha256: str
+    sample_rate: int
+    source_sample_rate: int
+    channels: int
+    duration_seconds: float
+    tempo_bpm: float
+    beat_times_s: np.ndarray
+    beat_in_bar: np.ndarray
+    beats_per_bar: int
+    features: np.ndarray
+    version: str = ANALYSIS_VERSION
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.beat_times_s = np.asarray(self.beat_times_s, dtype=np.float64)
+        self.beat_in_bar = np.asarray(self.beat_in_bar, dtype=np.int64)
+        self.features = np.asarray(self.features, dtype=np.float32)
+        if self.features.shape != (len(self.beat_times_s), FEATURE_DIM):
+            raise ValueError(
+                f"{self.path}: features have shape {self.features.shape}, "
+                f"expected ({len(self.beat_times_s)}, {FEATURE_DIM})"
+            )
+
+    @property
+    def n_beats(self) -> int:
+        return int(len(self.beat_times_s))
+
+    @property
+    def downbeat_times_s(self) -> np.ndarray:
+        return self.beat_times_s[self.beat_in_bar == 0]
+
+    @property
+    def segment_bounds_s(self) -> np.ndarray:
+        """Shape (n_beats + 1,): where each beat's audio starts and the last one ends."""
+        bounds = np.append(self.beat_times_s, self.duration_seconds).copy()
+        bounds[0] = 0.0
+        return bounds
+
+    @property
+    def beat_durations_s(self) -> np.ndarray:
+        """Shape (n_beats,): seconds of audio each beat's segment holds."""
+        return np.diff(self.segment_bounds_s)
+
+    def group(self, name: str) -> np.ndarray:
+        """Columns of one feature group, e.g. ``analysis.group("chroma_mean")``."""
+        return self.features[:, GROUP_SLICES[name]]
+
+    def to_npz(self, path: str | Path) -> None:
+        """Write the analysis to one ``.npz`` file (used by the cache)."""
+        np.savez(
+            path,
+            song_id=self.song_id,
+            path=self.path,
+            content_sha256=self.content_sha256,
+            sample_rate=self.sample_rate,
+            source_sample_rate=self.source_sample_rate,
+            channels=self.channels,
+            duration_seconds=self.duration_seconds,
+            tempo_bpm=self.tempo_bpm,
+            beat_times_s=self.beat_times_s,
+            beat_in_bar=self.beat_in_bar,
+            beats_per_bar=self.beats_per_bar,
+            features=self.features,
+            version=self.version,
+        )
+
+    @classmethod
+    def from_npz(cls, path: str | Path) -> "SongAnalysis":
+        """Read an analysis written by :meth:`to_npz`."""
+        with np.load(path, allow_pickle=False) as data:
+            return cls(
+                song_id=str(data["song_id"]),
+                path=str(data["path"]),
+                content_sha256=str(data["content_sha256"]),
+                sample_rate=int(data["sample_rate"]),
+                source_sample_rate=int(data["source_sample_rate"]),
+                channels=int(data["channels"]),
+                duration_seconds=float(data["duration_seconds"]),
+                tempo_bpm=float(data["tempo_bpm"]),
+                beat_times_s=data["beat_times_s"],
+                beat_in_bar=data["beat_in_bar"],
+                beats_per_bar=int(data["beats_per_bar"]),
+                features=data["features"],
+                version=str(data["version"]),
+            )

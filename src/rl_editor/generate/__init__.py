@@ -1,0 +1,1 @@
+"""Candidate generation: several edits per song at several temperatures, with a manifest."""

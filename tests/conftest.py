@@ -1,0 +1,66 @@
+"""Shared fixtures: small real data the project makes (demo songs) or fetches (real songs).
+
+Real music comes from the fetch script named by ``RL_EDITOR_MUSIC_FETCH`` (the
+Makefile sets it) or from a folder of songs named by ``RL_EDITOR_MUSIC_DIR``;
+tests marked ``real_music`` are skipped when neither is available.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CACHE_ROOT = REPO_ROOT / ".cache" / "tests"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_analysis_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep every test session's analysis cache out of the user's cache."""
+    os.environ.setdefault("RL_EDITOR_CACHE_DIR", str(tmp_path_factory.mktemp("analysis-cache")))
+
+
+def _fetch_real_music(short: bool) -> Path | None:
+    given = os.environ.get("RL_EDITOR_MUSIC_DIR")
+    if given and list(Path(given).glob("*.ogg")):
+        songs = sorted(Path(given).glob("*.ogg"))
+        return Path(given) if not short else Path(given)
+    script = os.environ.get("RL_EDITOR_MUSIC_FETCH")
+    if not script or not Path(script).is_file():
+        return None
+    target = CACHE_ROOT / ("real-music-short" if short else "real-music")
+    args = ["bash", script, str(target)] + (["--short"] if short else [])
+    result = subprocess.run(args, capture_output=True, text=True)
+    if result.returncode != 0 or not list(target.glob("*.ogg")):
+        return None
+    return target
+
+
+@pytest.fixture(scope="session")
+def real_music_short_dir() -> Path:
+    """Folder with the three short real songs (43-105 s, ogg, 48 kHz stereo)."""
+    folder = _fetch_real_music(short=True)
+    if folder is None:
+        pytest.skip("no real music: set RL_EDITOR_MUSIC_FETCH or RL_EDITOR_MUSIC_DIR")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def demo_songs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four short synthesized demo songs (about 40 s each) with ground-truth JSON beside them."""
+    from rl_editor.audio.demo_songs import synthesize_corpus
+
+    folder = tmp_path_factory.mktemp("demo-songs")
+    synthesize_corpus(folder, n_songs=4, seed=1234, duration_range_s=(35.0, 45.0))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def demo_analyses(demo_songs_dir: Path) -> list:
+    """``SongAnalysis`` of each short demo song (cached for the session)."""
+    from rl_editor.audio import analyze_song
+
+    return [analyze_song(p) for p in sorted(demo_songs_dir.glob("*.wav"))]
