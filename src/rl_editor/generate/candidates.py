@@ -1,0 +1,398 @@
+"""Candidate edits of one song: seeds, batched generation, de-duplication, rendering.
+
+The unit of work is one song (:func:`process_song`): analyse it (cached), ask
+the policy for ``len(temperatures) * per_temperature`` edits in one batched
+call, keep each distinct action sequence once, render and write its audio, and
+return the song's manifest entry. The orchestrator in
+:mod:`rl_editor.generate.run` farms songs out to a process pool or a Ray
+cluster and writes the manifest.
+
+The same building blocks serve a hand-written loop in the style of the system
+description::
+
+    from pathlib import Path
+    from rl_editor.audio import analyze_song, load_audio
+    from rl_editor.generate import Manifest, new_song_entry, write_candidate
+    from rl_editor.policy.trainer import PPOTrainer
+
+    policy = PPOTrainer.from_checkpoint("models/policy_final.pt")
+    manifest = Manifest(root=Path("eval_outputs").resolve())
+    for song_path in sorted(Path("songs").glob("*.wav")):
+        analysis = analyze_song(song_path)
+        source = load_audio(song_path)
+        entry = new_song_entry(analysis, song_path, manifest.root)
+        for temp in [0.1, 0.3, 0.5, 0.7, 0.9]:
+            seed = candidate_seed(0, analysis.song_id, temp, 0)
+            actions = policy.generate_edit(analysis, temperature=temp, seed=seed)
+            write_candidate(entry, manifest.root, analysis, source, actions,
+                            temperature=temp, seed=seed, policy=policy.meta.version)
+        manifest.songs.append(entry)
+        manifest.save()
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from rl_editor.edit import validate_actions
+from rl_editor.errors import RlEditorError
+from rl_editor.generate.manifest import Candidate, SongEntry
+
+DEFAULT_TEMPERATURES: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff"})
+
+
+class GenerateError(RlEditorError):
+    """Candidate generation cannot go on (bad settings, an output folder made by other settings...)."""
+
+
+class _Versioned(Protocol):
+    version: str
+
+
+@runtime_checkable
+class EditGenerator(Protocol):
+    """Anything that rolls out edits of a song; ``PPOTrainer`` is one.
+
+    ``generate_edits(analysis, temperatures, seeds)`` returns one int action
+    array of shape ``(analysis.n_beats,)`` per (temperature, seed) pair, and
+    ``meta.version`` names the model (written into every candidate).
+    """
+
+    meta: _Versioned
+
+    def generate_edits(
+        self, analysis: Any, temperatures: list[float], seeds: list[int]
+    ) -> list[np.ndarray]: ...
+
+
+@dataclass
+class GenerateConfig:
+    """Settings of one generation run; the CLI flags map to these one to one.
+
+    Parameters
+    ----------
+    policy_path : path
+        Policy checkpoint (one model file, see ``rl_editor.registry``).
+    songs_dir : path
+        Folder of songs (wav, flac, ogg, mp3), searched recursively.
+    out_dir : path
+        Where ``manifest.json`` and ``<song_id>/<edit_id>.wav`` go.
+    temperatures : sequence of float
+        Sampling temperatures (0 is greedy).
+    per_temperature : int
+        Candidates sampled at each temperature (``k = 0 .. per_temperature-1``).
+    limit : int, optional
+        Use only the first ``limit`` songs (sorted by path).
+    workers : int, optional
+        Worker processes (default: all cores); 1 runs in this process.
+    ray_address : str, optional
+        Run on Ray instead: a cluster address, or ``"auto"`` for a local Ray
+        (or the Ray this process already started).
+    seed : int
+        Base seed; each candidate's seed follows from it, the song id, the
+        temperature and ``k`` (see :func:`candidate_seed`).
+    progress : bool
+        Show a tqdm bar over songs and one line per skipped song.
+    """
+
+    policy_path: str | Path
+    songs_dir: str | Path
+    out_dir: str | Path
+    temperatures: Sequence[float] = DEFAULT_TEMPERATURES
+    per_temperature: int = 1
+    limit: int | None = None
+    workers: int | None = None
+    ray_address: str | None = None
+    seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.policy_path = Path(self.policy_path)
+        self.songs_dir = Path(self.songs_dir)
+        self.out_dir = Path(self.out_dir)
+        self.temperatures = tuple(float(t) for t in self.temperatures)
+        if not self.temperatures:
+            raise GenerateError("temperatures: give at least one temperature, e.g. 0.1,0.5,0.9")
+        if any(not np.isfinite(t) or t < 0 for t in self.temperatures):
+            raise GenerateError(f"temperatures: each must be a number >= 0, got {list(self.temperatures)}")
+        if self.per_temperature < 1:
+            raise GenerateError(f"per_temperature: must be at least 1, got {self.per_temperature}")
+        if self.limit is not None and self.limit < 1:
+            raise GenerateError(f"limit: must be at least 1, got {self.limit}")
+        if self.workers is not None and self.workers < 1:
+            raise GenerateError(f"workers: must be at least 1, got {self.workers}")
+
+
+@dataclass(frozen=True)
+class CandidateSpec:
+    """One requested candidate: its temperature, index ``k`` at that temperature, and seed."""
+
+    temperature: float
+    k: int
+    seed: int
+
+    def edit_id(self, song_id: str) -> str:
+        return f"{song_id}-t{self.temperature:g}-{self.k}"
+
+
+def candidate_seed(base_seed: int, song_id: str, temperature: float, k: int) -> int:
+    """Seed of one candidate, a pure function of its identity (reruns give the same edits).
+
+    Returns an int in ``[0, 2**31)``.
+    """
+    key = f"{int(base_seed)}|{song_id}|{float(temperature)!r}|{int(k)}".encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:4], "little") & 0x7FFFFFFF
+
+
+def plan_candidates(
+    song_id: str, temperatures: Sequence[float], per_temperature: int, base_seed: int
+) -> list[CandidateSpec]:
+    """The candidates to request for one song, temperature by temperature."""
+    return [
+        CandidateSpec(float(t), k, candidate_seed(base_seed, song_id, t, k))
+        for t in temperatures
+        for k in range(per_temperature)
+    ]
+
+
+def dedupe_actions(
+    specs: Sequence[CandidateSpec], actions: Sequence[np.ndarray]
+) -> list[tuple[CandidateSpec, np.ndarray, list[CandidateSpec]]]:
+    """Group identical action sequences.
+
+    Returns ``(first spec, actions, other specs that produced the same actions)``
+    per distinct sequence, in the order the sequences first appear.
+    """
+    groups: dict[bytes, tuple[CandidateSpec, np.ndarray, list[CandidateSpec]]] = {}
+    for spec, acts in zip(specs, actions):
+        key = acts.tobytes()
+        if key in groups:
+            groups[key][2].append(spec)
+        else:
+            groups[key] = (spec, acts, [])
+    return list(groups.values())
+
+
+def find_songs(songs_dir: Path, *, exclude: Path | None = None, limit: int | None = None) -> list[tuple[str, Path]]:
+    """``(song_id, path)`` of every audio file under ``songs_dir``, sorted by path.
+
+    ``song_id`` is the file stem; where two files share a stem, their path
+    relative to ``songs_dir`` (without suffix, ``/`` as ``__``) is used instead.
+    Files under ``exclude`` (the output folder) are ignored.
+    """
+    songs_dir = Path(songs_dir)
+    if not songs_dir.is_dir():
+        raise GenerateError(f"{songs_dir}: no such folder of songs")
+    excluded = exclude.resolve() if exclude is not None else None
+    paths = []
+    for path in sorted(songs_dir.rglob("*")):
+        if path.suffix.lower() not in AUDIO_SUFFIXES or not path.is_file():
+            continue
+        if excluded is not None and path.resolve().is_relative_to(excluded):
+            continue
+        paths.append(path)
+    stems: dict[str, int] = {}
+    for path in paths:
+        stems[path.stem] = stems.get(path.stem, 0) + 1
+    songs = []
+    for path in paths:
+        song_id = path.stem
+        if stems[song_id] > 1:
+            song_id = path.relative_to(songs_dir).with_suffix("").as_posix().replace("/", "__")
+        songs.append((song_id, path))
+    return songs[:limit] if limit is not None else songs
+
+
+def new_song_entry(analysis: Any, song_path: str | Path, manifest_root: str | Path) -> SongEntry:
+    """An empty manifest entry for one analysed song (``song`` relative to the manifest folder)."""
+    return SongEntry(
+        song=Path(os.path.relpath(Path(song_path).resolve(), Path(manifest_root).resolve())).as_posix(),
+        song_id=analysis.song_id,
+        duration_seconds=round(float(analysis.duration_seconds), 4),
+        beats=[round(float(t), 4) for t in analysis.beat_times_s],
+        downbeats=[round(float(t), 4) for t in analysis.downbeat_times_s],
+        extra={
+            "song_sha256": analysis.content_sha256,
+            "tempo_bpm": round(float(analysis.tempo_bpm), 2),
+            "beats_per_bar": int(analysis.beats_per_bar),
+        },
+    )
+
+
+def candidate_path(song_id: str, edit_id: str) -> str:
+    """Where a candidate's audio goes, relative to the manifest folder."""
+    return f"{song_id}/{edit_id}.wav"
+
+
+def render_candidate_audio(manifest_root: Path, analysis: Any, source: Any, candidate: Candidate,
+                           timings: dict[str, float] | None = None) -> float:
+    """Render ``candidate.actions`` of ``source`` and write it to ``candidate.path``; return its seconds."""
+    from rl_editor.audio import render_edit, save_audio
+
+    t0 = time.perf_counter()
+    clip = render_edit(source, analysis, np.asarray(candidate.actions, dtype=np.int8))
+    t1 = time.perf_counter()
+    out = Path(manifest_root) / candidate.path
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_audio(out, clip)
+    t2 = time.perf_counter()
+    if timings is not None:
+        timings["render"] = timings.get("render", 0.0) + t1 - t0
+        timings["write"] = timings.get("write", 0.0) + t2 - t1
+    return float(clip.duration_seconds)
+
+
+def write_candidate(
+    entry: SongEntry,
+    manifest_root: str | Path,
+    analysis: Any,
+    source: Any,
+    actions: np.ndarray,
+    *,
+    temperature: float,
+    seed: int,
+    policy: str,
+    k: int = 0,
+    edit_id: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Candidate:
+    """Render one edit, write its wav beside the manifest and append it to ``entry``.
+
+    Parameters
+    ----------
+    entry : SongEntry
+        The song's manifest entry (from :func:`new_song_entry`).
+    manifest_root : path
+        Folder of ``manifest.json``; the wav goes to ``<song_id>/<edit_id>.wav`` in it.
+    analysis : SongAnalysis
+        The song's analysis (beat grid used for splicing).
+    source : AudioClip or path
+        The original audio (an ``AudioClip`` avoids decoding it again per candidate).
+    actions : ndarray of int, shape (n_beats,)
+        0 keep, 1 cut, 2 repeat per beat.
+    temperature, seed, policy, k
+        How the edit was made (``policy`` is the model version).
+
+    Returns
+    -------
+    Candidate
+        With ``duration`` the rendered length in seconds.
+    """
+    actions = validate_actions(actions, analysis.n_beats)
+    edit_id = edit_id or CandidateSpec(float(temperature), k, seed).edit_id(entry.song_id)
+    cand = Candidate(
+        edit_id=edit_id, temperature=float(temperature), path=candidate_path(entry.song_id, edit_id),
+        duration=0.0, actions=[int(a) for a in actions], policy=policy, seed=int(seed),
+        extra={"k": int(k), **(extra or {})},
+    )
+    cand.duration = round(render_candidate_audio(Path(manifest_root), analysis, source, cand), 4)
+    entry.candidates.append(cand)
+    return cand
+
+
+@dataclass
+class SongTask:
+    """One song's work, sent to a worker (picklable).
+
+    ``existing`` is the song's manifest entry when only missing audio files
+    need to be rendered again (its actions are reused, the policy is not run).
+    """
+
+    song_id: str
+    song_path: str
+    out_root: str
+    temperatures: tuple[float, ...]
+    per_temperature: int
+    base_seed: int
+    policy_version: str
+    generation: dict[str, Any]
+    existing: SongEntry | None = None
+
+
+@dataclass
+class SongOutcome:
+    """What a worker did for one song."""
+
+    song_id: str
+    song_path: str
+    entry: SongEntry | None = None
+    skipped_reason: str | None = None
+    n_requested: int = 0
+    n_rendered: int = 0
+    rendered_seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def all_identical(self) -> bool:
+        return self.entry is not None and self.n_requested > 1 and len(self.entry.candidates) == 1
+
+
+def _generate_entry(task: SongTask, generator: EditGenerator, analysis: Any,
+                    timings: dict[str, float]) -> tuple[SongEntry, int]:
+    specs = plan_candidates(task.song_id, task.temperatures, task.per_temperature, task.base_seed)
+    t0 = time.perf_counter()
+    actions = generator.generate_edits(analysis, [s.temperature for s in specs], [s.seed for s in specs])
+    timings["policy"] = time.perf_counter() - t0
+    if len(actions) != len(specs):
+        raise GenerateError(f"policy {task.policy_version}: returned {len(actions)} edits for {len(specs)} requests")
+    actions = [validate_actions(a, analysis.n_beats) for a in actions]
+    entry = new_song_entry(analysis, task.song_path, task.out_root)
+    entry.extra["generation"] = task.generation
+    for spec, acts, others in dedupe_actions(specs, actions):
+        extra: dict[str, Any] = {"k": spec.k}
+        if others:
+            extra["also_from"] = [{"temperature": o.temperature, "k": o.k, "seed": o.seed} for o in others]
+        edit_id = spec.edit_id(task.song_id)
+        entry.candidates.append(Candidate(
+            edit_id=edit_id, temperature=spec.temperature, path=candidate_path(task.song_id, edit_id),
+            duration=0.0, actions=[int(a) for a in acts], policy=task.policy_version, seed=spec.seed,
+            extra=extra,
+        ))
+    if len(entry.candidates) == 1 and len(specs) > 1:
+        entry.extra["identical_candidates"] = True
+    return entry, len(specs)
+
+
+def process_song(task: SongTask, generator: EditGenerator | None) -> SongOutcome:
+    """Do one song's work: generate (or reuse) its candidates and write the missing audio.
+
+    A song that cannot be analysed or decoded comes back with ``skipped_reason``
+    (one line) instead of an entry; other errors propagate.
+    """
+    from rl_editor.audio import AnalysisError, analyze_song, load_audio
+
+    outcome = SongOutcome(task.song_id, task.song_path)
+    timings = outcome.timings
+    root = Path(task.out_root)
+    try:
+        t0 = time.perf_counter()
+        analysis = analyze_song(task.song_path, song_id=task.song_id)
+        timings["analysis"] = time.perf_counter() - t0
+        if task.existing is not None and task.existing.extra.get("song_sha256") == analysis.content_sha256:
+            entry, outcome.n_requested = task.existing, 0
+        else:
+            if generator is None:
+                raise GenerateError(f"{task.song_path}: needs new candidates but no policy was loaded")
+            entry, outcome.n_requested = _generate_entry(task, generator, analysis, timings)
+        missing = [c for c in entry.candidates if not (root / c.path).is_file()]
+        if missing:
+            t0 = time.perf_counter()
+            source = load_audio(task.song_path)
+            timings["decode"] = time.perf_counter() - t0
+            for cand in missing:
+                cand.duration = round(render_candidate_audio(root, analysis, source, cand, timings), 4)
+                outcome.rendered_seconds += cand.duration
+            outcome.n_rendered = len(missing)
+    except AnalysisError as exc:
+        outcome.skipped_reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return outcome
+    outcome.entry = entry
+    return outcome

@@ -1,0 +1,53 @@
+"""``rl-editor generate``: candidate edits of a folder of songs, with a manifest."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def _parse_temperatures(text: str) -> list[float]:
+    from rl_editor.generate.candidates import GenerateError
+
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise GenerateError(f"--temperatures: expected numbers separated by commas, got {text!r}") from None
+
+
+def generate(
+    policy: Path = typer.Option(..., "--policy", help="Policy checkpoint (.pt) from train-policy."),
+    songs: Path = typer.Option(..., "--songs", help="Folder of songs (wav/flac/ogg/mp3), searched recursively."),
+    out: Path = typer.Option(..., "--out", help="Output folder: manifest.json and <song_id>/<edit_id>.wav."),
+    temperatures: str = typer.Option("0.1,0.3,0.5,0.7,0.9", "--temperatures", help="Comma-separated sampling temperatures (0 = greedy)."),
+    per_temperature: int = typer.Option(1, "--per-temperature", help="Candidates sampled at each temperature."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N songs (sorted by path)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (default: all cores; 1 = this process)."),
+    ray: Optional[str] = typer.Option(None, "--ray", help="Run on Ray: a cluster ADDRESS, or 'auto' for a local Ray."),
+    seed: int = typer.Option(0, "--seed", help="Base seed; candidate seeds follow from it, the song, temperature and index."),
+) -> None:
+    """Generate candidate edits of each song at several temperatures and write a manifest.
+
+    Resumable: run it again with the same settings to finish an interrupted run
+    (finished songs are skipped, missing audio files are rendered again).
+    """
+    from rl_editor.generate.candidates import GenerateConfig
+    from rl_editor.generate.run import run_generation
+
+    config = GenerateConfig(
+        policy_path=policy, songs_dir=songs, out_dir=out, temperatures=_parse_temperatures(temperatures),
+        per_temperature=per_temperature, limit=limit, workers=workers, ray_address=ray, seed=seed,
+    )
+    report = run_generation(config)
+    for line in report.summary_lines():
+        typer.echo(line)
+    if report.skipped and not (report.generated or report.repaired or report.already_complete):
+        sys.exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``generate`` to the ``rl-editor`` app."""
+    app.command("generate")(generate)
