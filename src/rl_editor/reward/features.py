@@ -1,0 +1,275 @@
+"""What the reward model sees of an edit, computed from actions without rendering audio.
+
+An edit of a song is described to the model by two things:
+
+- **which beats play and how often**: a count per source beat (0 cut, 1 kept,
+  2 repeated). The model embeds every source beat's 125 features once per song
+  and pools them with these counts (mean and attention pooling), which is the
+  same as pooling the edit's played-beat sequence.
+- **edit statistics** (``CONTEXT_NAMES``): shares of kept/cut/repeated beats,
+  length ratio, how many splices there are and how good they sound (from
+  :mod:`rl_editor.audio.splice`), how cuts sit on the bar grid, and how many of
+  the song's sections the edit still visits.
+
+Everything is vectorised over a batch of edits of one song, so scoring
+thousands of edits per second is possible.
+
+Sections are delimited by the analysis' novelty peaks (beats whose
+``novelty_peak_distance`` feature is 0); a song without peaks is one section.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rl_editor.audio.feature_layout import feature_index
+from rl_editor.audio.song import SongAnalysis
+from rl_editor.audio.splice import splice_components
+from rl_editor.edit import CUT, KEEP, REPEAT
+
+CONTEXT_NAMES: tuple[str, ...] = (
+    "keep_share",
+    "cut_share",
+    "repeat_share",
+    "length_ratio",
+    "splice_rate",
+    "log_n_splices",
+    "splice_quality_mean",
+    "splice_quality_min",
+    "splice_timbre_mean",
+    "splice_harmony_mean",
+    "splice_energy_mean",
+    "splice_bar_phase_share",
+    "splice_on_bar_line_share",
+    "cut_runs_on_downbeat_share",
+    "cut_runs_whole_bars_share",
+    "cut_run_mean_bars",
+    "longest_cut_share",
+    "section_coverage",
+    "section_keep_min",
+    "no_splice",
+)
+CONTEXT_DIM = len(CONTEXT_NAMES)
+
+
+def play_counts(actions_batch: np.ndarray) -> np.ndarray:
+    """Shape (batch, n_beats) float32: how often each source beat is played (0, 1 or 2)."""
+    actions_batch = np.asarray(actions_batch)
+    return np.where(actions_batch == CUT, 0, np.where(actions_batch == REPEAT, 2, 1)).astype(np.float32)
+
+
+def section_ids(analysis: SongAnalysis) -> np.ndarray:
+    """Shape (n_beats,) int: the section each beat belongs to (cached on the analysis)."""
+    cached = analysis._cache.get("reward_section_ids")
+    if cached is None:
+        peak_distance = analysis.features[:, feature_index("novelty_peak_distance")]
+        starts = np.isclose(peak_distance, 0.0)
+        starts[0] = False
+        cached = np.cumsum(starts).astype(np.int64)
+        analysis._cache["reward_section_ids"] = cached
+    return cached
+
+
+def _prev_played(played: np.ndarray) -> np.ndarray:
+    """For each position, the index of the last played beat strictly before it (-1 if none)."""
+    batch, n = played.shape
+    idx = np.where(played, np.arange(n)[None, :], -1)
+    running = np.maximum.accumulate(idx, axis=1)
+    prev = np.full((batch, n), -1, dtype=np.int64)
+    prev[:, 1:] = running[:, :-1]
+    return prev
+
+
+def _per_edit_mean(values: np.ndarray, rows: np.ndarray, counts: np.ndarray, empty: float) -> np.ndarray:
+    sums = np.bincount(rows, weights=values, minlength=counts.size)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), empty)
+
+
+def splice_table(analysis: SongAnalysis, actions_batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every splice of every edit in the batch.
+
+    Returns
+    -------
+    rows, from_beats, to_beats : ndarray of int
+        Splice ``k`` belongs to edit ``rows[k]`` and jumps from the end of
+        source beat ``from_beats[k]`` to the start of ``to_beats[k]``. Matches
+        :func:`rl_editor.edit.splice_pairs` edit by edit (order aside).
+    """
+    actions_batch = np.asarray(actions_batch)
+    played = actions_batch != CUT
+    n = actions_batch.shape[1]
+    prev = _prev_played(played)
+    jump = played & (prev >= 0) & (prev != np.arange(n)[None, :] - 1)
+    j_rows, j_to = np.nonzero(jump)
+    j_from = prev[j_rows, j_to]
+    r_rows, r_at = np.nonzero(actions_batch == REPEAT)
+    return (
+        np.concatenate([j_rows, r_rows]),
+        np.concatenate([j_from, r_at]),
+        np.concatenate([j_to, r_at]),
+    )
+
+
+def _cut_run_stats(analysis: SongAnalysis, actions_batch: np.ndarray) -> np.ndarray:
+    """Shape (batch, 4): share of cut runs starting on a downbeat, share spanning whole bars,
+    mean run length in bars, longest run as a share of the song."""
+    batch, n = actions_batch.shape
+    cut = actions_batch == CUT
+    padded = np.zeros((batch, n + 2), dtype=np.int8)
+    padded[:, 1:-1] = cut
+    edges = np.diff(padded, axis=1)
+    s_rows, s_pos = np.nonzero(edges == 1)
+    e_rows, e_pos = np.nonzero(edges == -1)  # row-major order pairs each start with its end
+    lengths = (e_pos - s_pos).astype(np.float64)
+    n_runs = np.bincount(s_rows, minlength=batch).astype(np.float64)
+    bpb = max(int(analysis.beats_per_bar), 1)
+    on_downbeat = (analysis.beat_in_bar[s_pos] == 0).astype(np.float64)
+    whole_bars = on_downbeat * (lengths % bpb == 0)
+    longest = np.zeros(batch)
+    if lengths.size:
+        np.maximum.at(longest, s_rows, lengths)
+    return np.stack(
+        [
+            _per_edit_mean(on_downbeat, s_rows, n_runs, 1.0),
+            _per_edit_mean(whole_bars, s_rows, n_runs, 1.0),
+            _per_edit_mean(lengths / bpb, s_rows, n_runs, 0.0),
+            longest / max(n, 1),
+        ],
+        axis=1,
+    )
+
+
+def _section_stats(analysis: SongAnalysis, counts: np.ndarray) -> np.ndarray:
+    """Shape (batch, 2): share of sections with a played beat, lowest kept share of any section."""
+    sections = section_ids(analysis)
+    n_sections = int(sections.max()) + 1
+    onehot = np.zeros((analysis.n_beats, n_sections), dtype=np.float32)
+    onehot[np.arange(analysis.n_beats), sections] = 1.0
+    played = (counts > 0).astype(np.float32)
+    kept_per_section = played @ onehot / onehot.sum(axis=0)[None, :]
+    return np.stack([(kept_per_section > 0).mean(axis=1), kept_per_section.min(axis=1)], axis=1)
+
+
+def edit_context(analysis: SongAnalysis, actions_batch: np.ndarray) -> np.ndarray:
+    """Edit statistics for a batch of edits of one song.
+
+    Parameters
+    ----------
+    analysis : SongAnalysis
+    actions_batch : array of int, shape (batch, n_beats) or (n_beats,)
+        Per-beat actions (0 keep, 1 cut, 2 repeat).
+
+    Returns
+    -------
+    ndarray of float32, shape (batch, CONTEXT_DIM)
+        Columns named by ``CONTEXT_NAMES``.
+    """
+    actions_batch = np.atleast_2d(np.asarray(actions_batch))
+    batch, n = actions_batch.shape
+    if n != analysis.n_beats:
+        raise ValueError(f"{n} actions for song {analysis.song_id!r} of {analysis.n_beats} beats")
+    counts = play_counts(actions_batch)
+    durations = analysis.beat_durations_s
+    length_ratio = counts @ durations / max(float(durations.sum()), 1e-9)
+
+    rows, from_beats, to_beats = splice_table(analysis, actions_batch)
+    n_splices = np.bincount(rows, minlength=batch).astype(np.float64)
+    comps = splice_components(analysis, from_beats, to_beats)
+    quality = comps.quality
+    quality_min = np.ones(batch)
+    if quality.size:
+        np.minimum.at(quality_min, rows, quality)
+
+    def mean(values: np.ndarray) -> np.ndarray:
+        return _per_edit_mean(np.asarray(values, dtype=np.float64), rows, n_splices, 1.0)
+
+    columns = [
+        np.mean(actions_batch == KEEP, axis=1),
+        np.mean(actions_batch == CUT, axis=1),
+        np.mean(actions_batch == REPEAT, axis=1),
+        length_ratio,
+        n_splices / max(n, 1) * 16.0,
+        np.log1p(n_splices),
+        mean(quality),
+        quality_min,
+        mean(comps.timbre),
+        mean(comps.harmony),
+        mean(comps.energy),
+        mean(comps.bar_phase),
+        mean(comps.on_bar_line),
+    ]
+    context = np.column_stack(columns)
+    context = np.concatenate(
+        [
+            context,
+            _cut_run_stats(analysis, actions_batch),
+            _section_stats(analysis, counts),
+            (n_splices == 0).astype(np.float64)[:, None],
+        ],
+        axis=1,
+    )
+    return context.astype(np.float32)
+
+
+def sequence_counts(n_source_beats: int, beat_sequence: np.ndarray) -> np.ndarray:
+    """Actions that play ``beat_sequence`` (source beats in playback order).
+
+    Beats played once are kept, twice or more are repeated (the action set
+    cannot say more), never are cut.
+    """
+    plays = np.bincount(np.asarray(beat_sequence, dtype=np.int64), minlength=n_source_beats)
+    return np.where(plays == 0, CUT, np.where(plays >= 2, REPEAT, KEEP)).astype(np.int8)
+
+
+_ALIGN_GROUPS = ("mfcc_mean", "chroma_mean", "spectral_contrast_mean", "band_energy_db")
+
+
+def align_to_song(edit_features: np.ndarray, analysis: SongAnalysis, jump_cost: float | None = None) -> np.ndarray:
+    """Which source beat each beat of an edit's audio came from.
+
+    A Viterbi path over source beats: moving on to the next source beat is
+    free, jumping anywhere else (a splice) costs ``jump_cost``; each edit beat
+    pays its feature distance to the source beat (timbre, harmony, contrast,
+    band energy, z-scored with the song's statistics; timing and position
+    features are left out because they describe the edit, not the source).
+
+    Parameters
+    ----------
+    edit_features : ndarray, shape (n_edit_beats, 125)
+        Per-beat features of the edit's audio.
+    analysis : SongAnalysis
+        The original song.
+    jump_cost : float, optional
+        Cost of a splice; defaults to the median distance between source beats.
+
+    Returns
+    -------
+    ndarray of int, shape (n_edit_beats,)
+        Source beat indices in playback order.
+    """
+    from rl_editor.audio.feature_layout import GROUP_SLICES
+
+    cols = np.concatenate([np.arange(GROUP_SLICES[g].start, GROUP_SLICES[g].stop) for g in _ALIGN_GROUPS])
+    source = analysis.features[:, cols].astype(np.float64)
+    mean, std = source.mean(axis=0), source.std(axis=0) + 1e-6
+    source = (source - mean) / std
+    edit = (np.asarray(edit_features, dtype=np.float64)[:, cols] - mean) / std
+    cost = ((edit[:, None, :] - source[None, :, :]) ** 2).mean(axis=2)
+    if jump_cost is None:
+        jump_cost = float(np.median(cost))
+    n_edit, n = cost.shape
+    total = cost[0].copy()
+    from_jump = np.zeros((n_edit, n), dtype=bool)
+    best_prev = np.zeros(n_edit, dtype=np.int64)
+    for k in range(1, n_edit):
+        step = np.full(n, np.inf)
+        step[1:] = total[:-1]
+        best_prev[k] = int(np.argmin(total))
+        jump = total[best_prev[k]] + jump_cost
+        from_jump[k] = jump < step
+        total = np.minimum(step, jump) + cost[k]
+    path = np.empty(n_edit, dtype=np.int64)
+    path[-1] = int(np.argmin(total))
+    for k in range(n_edit - 1, 0, -1):
+        path[k - 1] = best_prev[k] if from_jump[k, path[k]] else path[k] - 1
+    return path

@@ -1,0 +1,317 @@
+"""The learned reward model: a score for a whole edit, and an ensemble that says how sure it is.
+
+``LearnedRewardModel`` embeds each played beat's 125 features with a small MLP,
+pools the embeddings (count-weighted mean and attention), appends the edit's
+statistics (:mod:`rl_editor.reward.features`) and maps that to one score. Two
+call styles give the same number for the same edit:
+
+- ``model(features, context)``: ``features`` is the played-beat sequence,
+  shape (n_beats, 125) or (batch, n_beats, 125), as the system description
+  calls it. Without ``context`` (an edit known only as audio) the model scores
+  the beats alone and marks the context as missing.
+- ``model.score_counts(song_features, counts, context)``: the song's beats once
+  plus how often each is played; this is how the ensemble scores thousands of
+  edits per second.
+
+``RewardEnsemble`` holds several members (bootstrap resamples, different
+seeds); ``score`` returns their mean and standard deviation, and
+``preference_probability`` the tie-aware (Davidson) probabilities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from rl_editor.audio.feature_layout import FEATURE_DIM
+from rl_editor.audio.song import SongAnalysis
+from rl_editor.errors import RlEditorError
+from rl_editor.registry import ModelMeta, load_model_file, save_model_file
+from rl_editor.reward.features import CONTEXT_DIM, edit_context, play_counts
+
+SCORE_CHUNK = 4096
+
+
+class RewardModelError(RlEditorError):
+    """A reward model or its input that cannot be used."""
+
+
+@dataclass
+class RewardModelConfig:
+    """Shape of one ensemble member."""
+
+    input_dim: int = FEATURE_DIM
+    context_dim: int = CONTEXT_DIM
+    hidden: int = 64
+
+
+class LearnedRewardModel(nn.Module):
+    """Score an edit from its played beats' features and its edit statistics.
+
+    Parameters
+    ----------
+    input_dim : int
+        Per-beat feature size (125).
+    context_dim : int
+        Size of the edit-statistics vector (``features.CONTEXT_DIM``).
+    hidden : int
+        Width of the beat embedding and of the head.
+    """
+
+    def __init__(self, input_dim: int = FEATURE_DIM, context_dim: int = CONTEXT_DIM, hidden: int = 64) -> None:
+        super().__init__()
+        self.config = RewardModelConfig(input_dim, context_dim, hidden)
+        self.register_buffer("feature_mean", torch.zeros(input_dim))
+        self.register_buffer("feature_std", torch.ones(input_dim))
+        self.register_buffer("context_mean", torch.zeros(context_dim))
+        self.register_buffer("context_std", torch.ones(context_dim))
+        self.beat_encoder = nn.Sequential(
+            nn.Linear(input_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
+        )
+        self.attention = nn.Linear(hidden, 1)
+        self.head = nn.Sequential(nn.Linear(2 * hidden + context_dim + 1, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def set_normalization(self, features: np.ndarray, contexts: np.ndarray) -> None:
+        """Standardise inputs with statistics of the training data (kept in the state dict)."""
+        for name, data in (("feature", features), ("context", contexts)):
+            data = torch.as_tensor(np.asarray(data, dtype=np.float32))
+            getattr(self, f"{name}_mean").copy_(data.mean(dim=0))
+            getattr(self, f"{name}_std").copy_(data.std(dim=0).clamp_min(1e-3))
+
+    def encode_beats(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embeddings (..., hidden) and attention logits (...) of beat feature rows (..., 125)."""
+        h = self.beat_encoder((features - self.feature_mean) / self.feature_std)
+        return h, self.attention(h).squeeze(-1)
+
+    def head_score(self, pooled: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
+        """Scores (batch,) from pooled beat embeddings (batch, 2*hidden) and raw context (batch, C)."""
+        batch = pooled.shape[0]
+        if context is None:
+            ctx = torch.zeros(batch, self.config.context_dim, dtype=pooled.dtype)
+            has = torch.zeros(batch, 1, dtype=pooled.dtype)
+        else:
+            ctx = (context - self.context_mean) / self.context_std
+            has = torch.ones(batch, 1, dtype=pooled.dtype)
+        return self.head(torch.cat([pooled, ctx, has], dim=1)).squeeze(-1)
+
+    @staticmethod
+    def pool(h: torch.Tensor, logits: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """Count-weighted mean and attention pooling over the beat axis.
+
+        ``h`` (batch, L, H) or (L, H) shared by the batch, ``logits`` matching,
+        ``weights`` (batch, L) play counts (0 for padding). Returns (batch, 2H).
+        """
+        total = weights.sum(dim=1, keepdim=True).clamp_min(1e-6)
+        shifted = logits - logits.max(dim=-1, keepdim=True).values.detach()
+        attn = weights * torch.exp(shifted)
+        attn = attn / attn.sum(dim=1, keepdim=True).clamp_min(1e-12)
+        if h.dim() == 2:
+            return torch.cat([weights @ h / total, attn @ h], dim=1)
+        mean = torch.einsum("bl,blh->bh", weights, h) / total
+        return torch.cat([mean, torch.einsum("bl,blh->bh", attn, h)], dim=1)
+
+    def forward(
+        self,
+        features: torch.Tensor,
+        context: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Score played-beat sequences.
+
+        Parameters
+        ----------
+        features : Tensor, shape (n_beats, 125) or (batch, n_beats, 125)
+            Features of the beats in playback order (e.g. ``extract_features``
+            of an edit's audio, or ``analysis.features[beat_sequence]``).
+        context : Tensor, shape (C,) or (batch, C), optional
+            Edit statistics from :func:`~rl_editor.reward.features.edit_context`.
+        mask : Tensor, shape (batch, n_beats), optional
+            1 for real beats, 0 for padding.
+
+        Returns
+        -------
+        Tensor, shape () or (batch,)
+        """
+        single = features.dim() == 2
+        if single:
+            features = features.unsqueeze(0)
+            context = None if context is None else context.reshape(1, -1)
+        features = features.to(self.feature_mean.dtype)
+        weights = torch.ones(features.shape[:2]) if mask is None else mask.to(features.dtype)
+        h, logits = self.encode_beats(features)
+        logits = logits.masked_fill(weights <= 0, -1e9)
+        score = self.head_score(self.pool(h, logits, weights), context)
+        return score[0] if single else score
+
+    def score_counts(self, song_features: torch.Tensor, counts: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        """Scores (batch,) of edits of one song given per-beat play counts (batch, n_beats)."""
+        h, logits = self.encode_beats(song_features)
+        return self.head_score(self.pool(h, logits.expand_as(counts), counts), context)
+
+
+@dataclass
+class Calibration:
+    """Maps a score gap to outcome probabilities (Davidson model with ties).
+
+    ``P(a) = e^{d/2} / Z``, ``P(b) = e^{-d/2} / Z``, ``P(tie) = nu / Z`` with
+    ``d = scale * (score_a - score_b)``, ``Z`` the sum of the three.
+    """
+
+    scale: float = 1.0
+    log_nu: float = -1.0
+
+
+def davidson_probabilities(gap: np.ndarray, calibration: Calibration) -> np.ndarray:
+    """Shape (..., 3): probabilities of A wins, B wins, tie for score gaps ``score_a - score_b``."""
+    d = calibration.scale * np.asarray(gap, dtype=np.float64)
+    logits = np.stack([d / 2, -d / 2, np.full_like(d, calibration.log_nu)], axis=-1)
+    logits -= logits.max(axis=-1, keepdims=True)
+    p = np.exp(logits)
+    return p / p.sum(axis=-1, keepdims=True)
+
+
+class RewardEnsemble:
+    """Several reward models whose spread is the uncertainty of a score.
+
+    Parameters
+    ----------
+    members : list of LearnedRewardModel
+    calibration : Calibration
+        How score gaps turn into probabilities (fitted after training).
+    meta : ModelMeta, optional
+        Version, parent, training data and held-out metrics once saved or loaded.
+    """
+
+    def __init__(self, members: Sequence[LearnedRewardModel], calibration: Calibration | None = None,
+                 meta: ModelMeta | None = None) -> None:
+        if not members:
+            raise RewardModelError("an ensemble needs at least one member")
+        self.members = list(members)
+        self.calibration = calibration or Calibration()
+        self.meta = meta
+        self._song_cache: dict[int, tuple[SongAnalysis, list[tuple[torch.Tensor, torch.Tensor]]]] = {}
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    @property
+    def version(self) -> str | None:
+        return None if self.meta is None else self.meta.version
+
+    def clear_cache(self) -> None:
+        """Forget per-song beat embeddings (call after changing the members' weights)."""
+        self._song_cache.clear()
+
+    def _song_embeddings(self, analysis: SongAnalysis) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        hit = self._song_cache.get(id(analysis))
+        if hit is not None and hit[0] is analysis:
+            return hit[1]
+        feats = torch.from_numpy(analysis.features)
+        with torch.no_grad():
+            tables = [m.encode_beats(feats) for m in self.members]
+        if len(self._song_cache) >= 256:
+            self._song_cache.pop(next(iter(self._song_cache)))
+        self._song_cache[id(analysis)] = (analysis, tables)
+        return tables
+
+    def member_scores(self, analysis: SongAnalysis, actions_batch: np.ndarray | Sequence[Sequence[int]]) -> np.ndarray:
+        """Shape (n_members, batch): every member's score of every edit of one song."""
+        actions_batch = np.atleast_2d(np.asarray(actions_batch))
+        if actions_batch.shape[1] != analysis.n_beats:
+            raise RewardModelError(
+                f"edits have {actions_batch.shape[1]} actions but song {analysis.song_id!r} has "
+                f"{analysis.n_beats} beats; score edits with the analysis of their own song"
+            )
+        tables = self._song_embeddings(analysis)
+        out = np.empty((len(self.members), actions_batch.shape[0]), dtype=np.float32)
+        with torch.no_grad():
+            for start in range(0, actions_batch.shape[0], SCORE_CHUNK):
+                chunk = actions_batch[start:start + SCORE_CHUNK]
+                counts = torch.from_numpy(play_counts(chunk))
+                context = torch.from_numpy(edit_context(analysis, chunk))
+                for k, (member, (h, logits)) in enumerate(zip(self.members, tables)):
+                    pooled = member.pool(h, logits.expand_as(counts), counts)
+                    out[k, start:start + len(chunk)] = member.head_score(pooled, context).numpy()
+        return out
+
+    def score(self, analysis: SongAnalysis, actions_batch: np.ndarray | Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation over members of each edit's score, both shape (batch,)."""
+        scores = self.member_scores(analysis, actions_batch)
+        return scores.mean(axis=0), scores.std(axis=0)
+
+    def preference_probability(self, analysis: SongAnalysis, actions_a: np.ndarray, actions_b: np.ndarray) -> np.ndarray:
+        """Shape (n_members, batch, 3): each member's P(A wins), P(B wins), P(tie)."""
+        a = self.member_scores(analysis, actions_a)
+        b = self.member_scores(analysis, actions_b)
+        return davidson_probabilities(a - b, self.calibration)
+
+    def score_features(self, features: np.ndarray, context: np.ndarray | None = None) -> tuple[float, float]:
+        """Mean and std of the members' scores of one played-beat sequence (n_beats, 125)."""
+        x = torch.as_tensor(np.asarray(features, dtype=np.float32))
+        c = None if context is None else torch.as_tensor(np.asarray(context, dtype=np.float32))
+        with torch.no_grad():
+            scores = np.array([float(m(x, c)) for m in self.members])
+        return float(scores.mean()), float(scores.std())
+
+    def score_audio_file(self, path: str | Path, song: SongAnalysis | str | Path | None = None) -> tuple[float, float]:
+        """Score an edit known only as an audio file, by analysing that file.
+
+        With ``song`` (the original's analysis or audio path) the edit's beats
+        are aligned to the original's to recover its actions, and the edit is
+        scored exactly like ``score(song, actions)``. Without it, only the
+        played beats are scored (no edit statistics), a coarser figure.
+
+        Returns
+        -------
+        (mean, std) : tuple of float
+        """
+        from rl_editor.audio import analyze_song
+        from rl_editor.reward.features import align_to_song, sequence_counts
+
+        edit_analysis = analyze_song(path)
+        if song is None:
+            return self.score_features(edit_analysis.features)
+        original = song if isinstance(song, SongAnalysis) else analyze_song(song)
+        sequence = align_to_song(edit_analysis.features, original)
+        actions = sequence_counts(original.n_beats, sequence)
+        mean, std = self.score(original, actions[None, :])
+        return float(mean[0]), float(std[0])
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "model_config": asdict(self.members[0].config),
+            "members": [m.state_dict() for m in self.members],
+            "calibration": asdict(self.calibration),
+        }
+
+    def save(self, path: str | Path, meta: ModelMeta) -> Path:
+        """Write the ensemble as one registry model file (kind ``"reward"``)."""
+        if meta.kind != "reward":
+            raise RewardModelError(f"reward models are saved with kind 'reward', not {meta.kind!r}")
+        self.meta = meta
+        return save_model_file(path, self.state(), meta)
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], meta: ModelMeta | None = None) -> "RewardEnsemble":
+        config = RewardModelConfig(**state["model_config"])
+        members = []
+        for sd in state["members"]:
+            member = LearnedRewardModel(config.input_dim, config.context_dim, config.hidden)
+            member.load_state_dict(sd)
+            member.eval()
+            members.append(member)
+        return cls(members, Calibration(**state["calibration"]), meta)
+
+
+def load_reward_model(path: str | Path) -> RewardEnsemble:
+    """Read a reward model file written by :meth:`RewardEnsemble.save` (or ``rl-editor train-reward``)."""
+    state, meta = load_model_file(path, kind="reward")
+    try:
+        return RewardEnsemble.from_state(state, meta)
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise RewardModelError(f"{path}: reward model state is damaged or from another layout ({exc})") from None
