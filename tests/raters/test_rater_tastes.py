@@ -1,0 +1,117 @@
+import numpy as np
+import pytest
+from scipy.stats import kendalltau
+
+from rl_editor.edit import CUT, KEEP, REPEAT, Edit
+from rl_editor.raters.tastes import TASTES, CriteriaTaste, RaterError, Taste, edit_criteria, sample_edits
+
+BUILT_IN = ("musician", "radio", "purist")
+
+
+def cut(song, start, stop):
+    actions = np.full(song.n_beats, KEEP, dtype=np.int8)
+    actions[start:stop] = CUT
+    return Edit(song.song_id, actions)
+
+
+def test_every_named_taste_follows_the_taste_protocol():
+    assert set(BUILT_IN) | {"dense"} <= set(TASTES)
+    for taste in TASTES.values():
+        assert isinstance(taste, Taste)
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_scores_are_deterministic_and_batch_matches_single(song, name):
+    edits = sample_edits(song, 12, np.random.default_rng(5))
+    batch = TASTES[name].score_batch(song, edits)
+    single = [TASTES[name].score(song, Edit(song.song_id, a)) for a in edits]
+    assert batch.shape == (12,)
+    np.testing.assert_allclose(batch, single)
+    np.testing.assert_allclose(TASTES[name].score_batch(song, edits), batch)
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_scores_are_normalised_so_typical_gaps_are_order_one(song_factory, name):
+    song = song_factory("fresh", seed=11)
+    scores = TASTES[name].score_batch(song, sample_edits(song, 200, np.random.default_rng(99)))
+    assert abs(np.median(scores)) < 0.4
+    iqr = np.subtract(*np.percentile(scores, [75, 25]))
+    assert 0.6 < iqr < 2.5
+    gaps = np.abs(scores[::2] - scores[1::2])
+    assert 0.3 < np.median(gaps) < 3.0
+
+
+def test_musician_prefers_a_bar_aligned_cut_to_an_off_beat_cut(song):
+    aligned = cut(song, 96, 112)  # bars 24-27: four whole bars of the second verse
+    off_beat = cut(song, 98, 114)  # the same length, starting and ending mid-bar
+    taste = TASTES["musician"]
+    assert taste.score(song, aligned) > taste.score(song, off_beat)
+    assert edit_criteria(song, aligned.actions)["bar_aligned"] == 1.0
+    assert edit_criteria(song, off_beat.actions)["bar_aligned"] == 0.0
+
+
+@pytest.mark.parametrize("name", ["musician", "radio"])
+def test_keeping_the_chorus_beats_cutting_it(song, name):
+    assert song.section_names[16] == "verse" and song.section_names[48] == "chorus"
+    cut_verse = cut(song, 16, 48)
+    cut_chorus = cut(song, 48, 80)
+    assert TASTES[name].score(song, cut_verse) > TASTES[name].score(song, cut_chorus)
+
+
+def test_musician_dislikes_stutter_repeats(song):
+    clean = cut(song, 16, 48)
+    stutter = Edit(song.song_id, clean.actions.copy())
+    stutter.actions[[50, 61, 70]] = REPEAT
+    assert TASTES["musician"].score(song, clean) > TASTES["musician"].score(song, stutter)
+
+
+def test_purist_prefers_keeping_everything_to_any_cut(song):
+    everything = Edit(song.song_id, np.zeros(song.n_beats, dtype=np.int8))
+    purist = TASTES["purist"]
+    for actions in sample_edits(song, 20, np.random.default_rng(3)):
+        if np.any(actions != KEEP):
+            assert purist.score(song, everything) > purist.score(song, Edit(song.song_id, actions))
+
+
+def test_radio_prefers_a_short_chorus_edit_to_the_whole_song(song):
+    chorus_only = np.full(song.n_beats, CUT, dtype=np.int8)
+    chorus_only[[0, -1]] = KEEP
+    chorus_only[48:80] = KEEP
+    chorus_only[112:144] = KEEP
+    everything = np.zeros(song.n_beats, dtype=np.int8)
+    radio = TASTES["radio"]
+    assert radio.score(song, Edit(song.song_id, chorus_only)) > radio.score(song, Edit(song.song_id, everything)) + 1.0
+
+
+def test_built_in_tastes_rank_the_same_candidates_differently(songs):
+    taus = {}
+    for first, second in [("musician", "radio"), ("musician", "purist"), ("radio", "purist")]:
+        values = []
+        for song in songs:
+            edits = sample_edits(song, 40, np.random.default_rng(7))
+            values.append(kendalltau(TASTES[first].score_batch(song, edits), TASTES[second].score_batch(song, edits))[0])
+        taus[(first, second)] = float(np.mean(values))
+    assert all(tau < 0.6 for tau in taus.values()), taus
+
+
+def test_musician_disagrees_with_the_dense_reward(songs):
+    pytest.importorskip("rl_editor.policy.dense_reward", reason="the policy's dense reward is not available")
+    values = []
+    for song in songs:
+        edits = sample_edits(song, 40, np.random.default_rng(8))
+        values.append(kendalltau(TASTES["musician"].score_batch(song, edits), TASTES["dense"].score_batch(song, edits))[0])
+    assert float(np.mean(values)) < 0.75
+
+
+def test_myopia_weights_the_end_of_the_edit_more(song):
+    early_bad = cut(song, 18, 22)  # an off-beat cut near the start
+    late_bad = cut(song, 150, 154)  # the same cut near the end
+    taste = TASTES["musician"]
+    far_sighted = taste.score(song, early_bad) - taste.score(song, late_bad)
+    myopic = taste.score(song, early_bad, myopia=0.95) - taste.score(song, late_bad, myopia=0.95)
+    assert myopic > far_sighted
+
+
+def test_unknown_criterion_is_rejected():
+    with pytest.raises(RaterError, match="unknown criteria"):
+        CriteriaTaste(name="odd", weights={"loudness_war": 1.0})
