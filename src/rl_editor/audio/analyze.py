@@ -1,0 +1,343 @@
+"""Analyse songs: decode, track beats and bars, compute per-beat features, cache.
+
+``analyze_song`` is the one entry point for one file; ``analyze_many`` runs it
+over many files in a process pool and reports what it skipped and why;
+``extract_features`` returns just the (n_beats, 125) feature matrix of a file
+or of decoded audio.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from rl_editor.audio import cache
+from rl_editor.audio.beats import BEATS_PER_BAR, beat_confidence, estimate_downbeats, track_beats
+from rl_editor.audio.features import (
+    ANALYSIS_SR,
+    HOP_LENGTH,
+    N_FFT,
+    N_MELS,
+    beat_features,
+    beat_mean,
+    frame_features,
+    segment_starts,
+)
+from rl_editor.audio.io import AUDIO_SUFFIXES, AnalysisError, AudioClip, file_sha256, load_audio
+from rl_editor.audio.song import SongAnalysis
+
+MIN_BEATS = 8
+MIN_DURATION_SECONDS = 2.0
+SILENCE_PEAK = 1e-4  # -80 dBFS
+ANALYSIS_PARAMS: dict = {
+    "sr": ANALYSIS_SR,
+    "n_fft": N_FFT,
+    "hop_length": HOP_LENGTH,
+    "n_mels": N_MELS,
+    "beats_per_bar": BEATS_PER_BAR,
+}
+
+
+@dataclass
+class AnalysisBatch:
+    """What ``analyze_many`` produced.
+
+    Attributes
+    ----------
+    analyses : list of SongAnalysis
+        In the order of the input paths.
+    skipped : list of (str, str)
+        Path and a one-line reason for each file that could not be analysed.
+    """
+
+    analyses: list[SongAnalysis] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def analyze_clip(
+    clip: AudioClip,
+    *,
+    song_id: str,
+    path: str,
+    content_sha256: str,
+    source_sample_rate: int | None = None,
+    channels: int | None = None,
+) -> SongAnalysis:
+    """Analyse decoded audio (any rate and channel count).
+
+    Raises
+    ------
+    AnalysisError
+        Silent audio or fewer than ``MIN_BEATS`` beats.
+    """
+    source_sample_rate = source_sample_rate or clip.sample_rate
+    channels = channels or clip.channels
+    duration_seconds = clip.duration_seconds
+    if duration_seconds < MIN_DURATION_SECONDS:
+        raise AnalysisError(
+            f"{path}: too short to hold {MIN_BEATS} beats ({duration_seconds:.1f} s); use a longer song"
+        )
+    if float(np.max(np.abs(clip.samples))) < SILENCE_PEAK:
+        raise AnalysisError(f"{path}: is silent (peak below -80 dBFS); nothing to analyse")
+    y = clip.mono()
+    if clip.sample_rate != ANALYSIS_SR:
+        from rl_editor.audio.io import resample
+
+        y = resample(y, clip.sample_rate, ANALYSIS_SR)
+
+    frames = frame_features(y, sr=ANALYSIS_SR)
+    beat_frames, tempo_bpm = track_beats(frames.onset_envelope, sr=ANALYSIS_SR, hop_length=HOP_LENGTH)
+    beat_frames = beat_frames[beat_frames < frames.n_frames]
+    if beat_frames.size < MIN_BEATS:
+        raise AnalysisError(
+            f"{path}: too short to hold {MIN_BEATS} beats (found {beat_frames.size} in "
+            f"{duration_seconds:.1f} s); use a longer song with a steady beat"
+        )
+    beat_times_s = beat_frames * HOP_LENGTH / ANALYSIS_SR
+
+    starts = segment_starts(beat_frames)
+    chroma_per_beat = beat_mean(frames.chroma, starts, frames.n_frames).T
+    window = np.clip(beat_frames[:, None] + np.arange(-1, 3)[None, :], 0, frames.n_frames - 1)
+    low_onset_per_beat = frames.low_onset_envelope[window].max(axis=1)
+    beat_in_bar, downbeat_conf = estimate_downbeats(chroma_per_beat, low_onset_per_beat)
+    features = beat_features(
+        frames,
+        beat_frames,
+        beat_times_s=beat_times_s,
+        beat_in_bar=beat_in_bar,
+        duration_seconds=duration_seconds,
+        downbeat_confidence=downbeat_conf,
+        beat_confidence=beat_confidence(frames.onset_envelope, beat_frames),
+    )
+    if not np.all(np.isfinite(features)):  # pragma: no cover - guards the feature code
+        raise AnalysisError(f"{path}: analysis produced non-finite features")
+    return SongAnalysis(
+        song_id=song_id,
+        path=path,
+        content_sha256=content_sha256,
+        sample_rate=ANALYSIS_SR,
+        source_sample_rate=int(source_sample_rate),
+        channels=int(channels),
+        duration_seconds=float(duration_seconds),
+        tempo_bpm=float(tempo_bpm),
+        beat_times_s=beat_times_s,
+        beat_in_bar=beat_in_bar,
+        beats_per_bar=BEATS_PER_BAR,
+        features=features,
+    )
+
+
+def analyze_song(
+    path: str | Path,
+    *,
+    song_id: str | None = None,
+    use_cache: bool = True,
+    cache_dir: str | Path | None = None,
+) -> SongAnalysis:
+    """Beats, bars and per-beat features of one audio file, from the cache when possible.
+
+    Parameters
+    ----------
+    path : str or Path
+        wav, flac, ogg or mp3 file.
+    song_id : str, optional
+        Defaults to the file stem.
+    use_cache : bool
+        Read and write the analysis cache (keyed by the file's content).
+    cache_dir : str or Path, optional
+        Defaults to ``$RL_EDITOR_CACHE_DIR`` or ``~/.cache/rl-editor/analysis``.
+
+    Returns
+    -------
+    SongAnalysis
+
+    Raises
+    ------
+    AnalysisError
+        Missing, unsupported, corrupt, silent or too-short file (the message names it).
+
+    Examples
+    --------
+    >>> analysis = analyze_song("song.ogg")  # doctest: +SKIP
+    >>> analysis.features.shape  # doctest: +SKIP
+    (512, 125)
+    """
+    from rl_editor.audio.io import check_audio_path
+
+    p = check_audio_path(path)
+    song_id = song_id if song_id is not None else p.stem
+    content_sha256 = file_sha256(p)
+    if use_cache:
+        hit = cache.load_cached(content_sha256, ANALYSIS_PARAMS, song_id=song_id, path=str(path), cache_dir=cache_dir)
+        if hit is not None:
+            return hit
+    clip = load_audio(p)
+    analysis = analyze_clip(clip, song_id=song_id, path=str(path), content_sha256=content_sha256)
+    if use_cache:
+        try:
+            cache.store(analysis, ANALYSIS_PARAMS, cache_dir)
+        except OSError:
+            pass  # a read-only cache only costs speed
+    return analysis
+
+
+def extract_features(path_or_clip: str | Path | AudioClip) -> np.ndarray:
+    """The (n_beats, 125) float32 per-beat features of a file or of decoded audio.
+
+    Files go through ``analyze_song`` (and its cache); an ``AudioClip`` is analysed directly.
+    """
+    if isinstance(path_or_clip, AudioClip):
+        clip = path_or_clip
+        import hashlib
+
+        digest = hashlib.sha256(np.ascontiguousarray(clip.samples).tobytes()).hexdigest()
+        label = clip.path or "<audio>"
+        return analyze_clip(clip, song_id=Path(label).stem, path=label, content_sha256=digest).features
+    return analyze_song(path_or_clip).features
+
+
+def find_audio_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Expand folders (recursively) into their audio files.
+
+    Returns
+    -------
+    files : list of Path
+        Files given directly (whatever their suffix; analysis reports bad ones) and
+        audio files found in folders, sorted within each folder.
+    missing : list of (str, str)
+        Paths that do not exist, with a reason.
+    """
+    files: list[Path] = []
+    missing: list[tuple[str, str]] = []
+    for given in paths:
+        p = Path(given)
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES)
+            if not found:
+                missing.append((str(p), "folder holds no audio files"))
+            files.extend(found)
+        elif p.exists():
+            files.append(p)
+        else:
+            missing.append((str(p), "no such file; check the path"))
+    return files, missing
+
+
+def _analyze_or_reason(path: str, use_cache: bool, cache_dir: str | None) -> tuple[str, SongAnalysis | None, str]:
+    try:
+        return path, analyze_song(path, use_cache=use_cache, cache_dir=cache_dir), ""
+    except AnalysisError as exc:
+        return path, None, _reason(exc, path)
+    except Exception as exc:  # any other failure skips the song instead of stopping the batch
+        return path, None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+def _reason(exc: Exception, path: str) -> str:
+    message = str(exc)
+    prefix = f"{path}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
+
+
+def analyze_many(
+    paths: Iterable[str | Path],
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+    use_cache: bool = True,
+    cache_dir: str | Path | None = None,
+) -> AnalysisBatch:
+    """Analyse many files (folders are searched recursively) in a process pool.
+
+    Parameters
+    ----------
+    paths : iterable of str or Path
+        Files and folders.
+    workers : int, optional
+        Processes; defaults to the number of cores. Cache hits never start a process.
+    progress : bool
+        Show a tqdm progress bar.
+    use_cache : bool
+        Read and write the analysis cache.
+    cache_dir : str or Path, optional
+        Cache folder (default ``$RL_EDITOR_CACHE_DIR`` or ``~/.cache/rl-editor/analysis``).
+
+    Returns
+    -------
+    AnalysisBatch
+        Analyses in input order, and the skipped files with one-line reasons.
+    """
+    from tqdm.auto import tqdm
+
+    files, skipped = find_audio_files(paths)
+    cache_dir_str = str(cache_dir) if cache_dir is not None else None
+    results: dict[str, tuple[SongAnalysis | None, str]] = {}
+    todo: list[str] = []
+    for f in files:
+        key = str(f)
+        if key in results or key in todo:
+            continue
+        if use_cache:
+            try:
+                hit = cache.load_cached(file_sha256(f), ANALYSIS_PARAMS, song_id=f.stem, path=key, cache_dir=cache_dir)
+            except OSError:
+                hit = None
+            if hit is not None:
+                results[key] = (hit, "")
+                continue
+        todo.append(key)
+
+    n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    with tqdm(total=len(files), desc="analyze", unit="song", disable=not progress, file=sys.stderr) as bar:
+        bar.update(len(results))
+        if n_workers == 1:
+            for key in todo:
+                _, analysis, reason = _analyze_or_reason(key, use_cache, cache_dir_str)
+                results[key] = (analysis, reason)
+                bar.update(1)
+        else:
+            context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+            with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
+                futures = [pool.submit(_analyze_or_reason, key, use_cache, cache_dir_str) for key in todo]
+                for future in as_completed(futures):
+                    key, analysis, reason = future.result()
+                    results[key] = (analysis, reason)
+                    bar.update(1)
+
+    batch = AnalysisBatch(skipped=list(skipped))
+    seen: set[str] = set()
+    for f in files:
+        key = str(f)
+        if key in seen:
+            continue
+        seen.add(key)
+        analysis, reason = results[key]
+        if analysis is not None:
+            batch.analyses.append(analysis)
+        else:
+            batch.skipped.append((key, reason))
+    return batch
+
+
+def warm_up() -> float:
+    """Analyse a short synthetic click track once so numba's on-disk cache is filled.
+
+    Returns the seconds it took. Run it once after installing to make the first
+    real analysis fast.
+    """
+    import time
+
+    start = time.perf_counter()
+    sr = ANALYSIS_SR
+    t = np.arange(int(12 * sr)) / sr
+    y = 0.1 * np.sin(2 * np.pi * 220 * t)
+    clicks = (np.arange(t.size) % (sr // 2)) < 200
+    y = (y + 0.5 * clicks * np.random.default_rng(0).standard_normal(t.size)).astype(np.float32)
+    analyze_clip(AudioClip(y, sr), song_id="warm-up", path="<warm-up>", content_sha256="0" * 64)
+    return time.perf_counter() - start

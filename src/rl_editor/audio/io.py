@@ -1,0 +1,250 @@
+"""Decoding and writing audio files.
+
+``load_audio`` reads wav, flac, ogg and mp3 (and anything else libsndfile
+reads) with soundfile, falling back to audioread for what soundfile cannot
+decode. Samples are always float32 with shape ``(n_frames, channels)``.
+``save_audio`` writes atomically, choosing the format from the file suffix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rl_editor.errors import RlEditorError
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au", ".m4a", ".opus")
+# Suffix -> (soundfile format, subtype) used by ``save_audio``.
+WRITE_FORMATS: dict[str, tuple[str, str]] = {
+    ".wav": ("WAV", "PCM_16"),
+    ".flac": ("FLAC", "PCM_16"),
+    ".ogg": ("OGG", "VORBIS"),
+    ".mp3": ("MP3", "MPEG_LAYER_III"),
+}
+_HASH_CHUNK_BYTES = 1 << 20
+
+
+class AnalysisError(RlEditorError, ValueError):
+    """An audio file that cannot be decoded or analysed (missing, corrupt, silent, too short)."""
+
+
+@dataclass
+class AudioClip:
+    """Decoded audio.
+
+    Attributes
+    ----------
+    samples : ndarray of float32, shape (n_frames, channels)
+    sample_rate : int
+        Hz.
+    path : str or None
+        The file it came from, if any.
+    """
+
+    samples: np.ndarray
+    sample_rate: int
+    path: str | None = None
+
+    def __post_init__(self) -> None:
+        samples = np.asarray(self.samples, dtype=np.float32)
+        if samples.ndim == 1:
+            samples = samples[:, None]
+        if samples.ndim != 2:
+            raise ValueError(f"samples must have shape (n_frames, channels), got {samples.shape}")
+        self.samples = samples
+        self.sample_rate = int(self.sample_rate)
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def channels(self) -> int:
+        return int(self.samples.shape[1])
+
+    @property
+    def duration_seconds(self) -> float:
+        return self.n_frames / float(self.sample_rate)
+
+    def mono(self) -> np.ndarray:
+        """Shape (n_frames,): the mean over channels."""
+        if self.channels == 1:
+            return self.samples[:, 0]
+        return self.samples.mean(axis=1, dtype=np.float32)
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_HASH_CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_audio_path(path: str | Path) -> Path:
+    """Return ``path`` as a Path, raising AnalysisError if it is missing or not an audio file."""
+    p = Path(path)
+    if not p.exists():
+        raise AnalysisError(f"{p}: no such file; check the path")
+    if p.is_dir():
+        raise AnalysisError(f"{p}: is a folder, not an audio file")
+    if p.suffix.lower() not in AUDIO_SUFFIXES:
+        raise AnalysisError(
+            f"{p}: unsupported format {p.suffix or '(no suffix)'!r}; "
+            f"use one of {', '.join(s.lstrip('.') for s in AUDIO_SUFFIXES)}"
+        )
+    if p.stat().st_size == 0:
+        raise AnalysisError(f"{p}: empty file")
+    return p
+
+
+def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
+    import soundfile as sf
+
+    samples, sample_rate = sf.read(str(path), dtype="float32", always_2d=True)
+    return samples, int(sample_rate)
+
+
+def _read_audioread(path: Path) -> tuple[np.ndarray, int]:
+    import audioread
+
+    with audioread.audio_open(str(path)) as source:
+        sample_rate, channels = int(source.samplerate), int(source.channels)
+        blocks = [np.frombuffer(buf, dtype="<i2") for buf in source]
+    data = np.concatenate(blocks) if blocks else np.zeros(0, dtype="<i2")
+    samples = (data.astype(np.float32) / 32768.0).reshape(-1, channels)
+    return samples, sample_rate
+
+
+def _decode(path: Path) -> tuple[np.ndarray, int]:
+    try:
+        return _read_soundfile(path)
+    except Exception as sf_error:  # soundfile raises LibsndfileError/RuntimeError/TypeError
+        sf_reason = str(sf_error).splitlines()[0] if str(sf_error) else type(sf_error).__name__
+    try:
+        return _read_audioread(path)
+    except Exception as ar_error:
+        if type(ar_error).__name__ == "NoBackendError" or isinstance(ar_error, ModuleNotFoundError):
+            raise AnalysisError(
+                f"{path}: cannot decode ({sf_reason}); the file is corrupt, truncated "
+                "or in a format this system cannot read (convert it to wav/flac/ogg)"
+            ) from None
+        raise AnalysisError(f"{path}: corrupt or truncated audio ({ar_error})") from None
+
+
+def resample(samples: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Resample along axis 0 with soxr (high quality); returns float32."""
+    if orig_sr == target_sr:
+        return samples
+    import soxr
+
+    return np.asarray(soxr.resample(samples, orig_sr, target_sr, quality="HQ"), dtype=np.float32)
+
+
+def load_audio(path: str | Path, *, sample_rate: int | None = None, mono: bool = False) -> AudioClip:
+    """Decode an audio file.
+
+    Parameters
+    ----------
+    path : str or Path
+        wav, flac, ogg, mp3 (any channel count and sample rate).
+    sample_rate : int, optional
+        Resample to this rate (Hz); default keeps the file's rate.
+    mono : bool
+        Mix channels down to one.
+
+    Returns
+    -------
+    AudioClip
+        ``samples`` float32 of shape (n_frames, channels).
+
+    Raises
+    ------
+    AnalysisError
+        Missing file, unsupported suffix, or undecodable (corrupt/truncated) content.
+
+    Examples
+    --------
+    >>> clip = load_audio("song.ogg", sample_rate=22050, mono=True)  # doctest: +SKIP
+    >>> clip.samples.shape  # doctest: +SKIP
+    (4630500, 1)
+    """
+    p = check_audio_path(path)
+    samples, file_sr = _decode(p)
+    if samples.size == 0 or samples.shape[0] == 0:
+        raise AnalysisError(f"{p}: holds no audio frames (empty or truncated file)")
+    if not np.all(np.isfinite(samples)):
+        raise AnalysisError(f"{p}: holds non-finite samples (corrupt file)")
+    if mono and samples.shape[1] > 1:
+        samples = samples.mean(axis=1, dtype=np.float32, keepdims=True)
+    if sample_rate is not None and int(sample_rate) != file_sr:
+        samples = resample(samples, file_sr, int(sample_rate))
+        if samples.ndim == 1:
+            samples = samples[:, None]
+        file_sr = int(sample_rate)
+    return AudioClip(samples=samples, sample_rate=file_sr, path=str(path))
+
+
+def audio_info(path: str | Path) -> tuple[int, int, float]:
+    """``(sample_rate, channels, duration_seconds)`` of a file, from its header when possible."""
+    import soundfile as sf
+
+    p = check_audio_path(path)
+    try:
+        info = sf.info(str(p))
+        return int(info.samplerate), int(info.channels), float(info.frames) / info.samplerate
+    except Exception:
+        clip = load_audio(p)
+        return clip.sample_rate, clip.channels, clip.duration_seconds
+
+
+def save_audio(path: str | Path, audio: AudioClip | np.ndarray, sample_rate: int | None = None) -> Path:
+    """Write audio atomically; the suffix picks the format (wav, flac, ogg, mp3).
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination; written through a temporary file in the same folder, then renamed.
+    audio : AudioClip or ndarray
+        An array is shape (n_frames,) or (n_frames, channels), float in [-1, 1].
+    sample_rate : int, optional
+        Required for arrays; overrides the clip's rate when given.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    import soundfile as sf
+
+    p = Path(path)
+    if isinstance(audio, AudioClip):
+        samples, rate = audio.samples, sample_rate or audio.sample_rate
+    else:
+        if sample_rate is None:
+            raise ValueError("save_audio needs sample_rate when given an array")
+        samples, rate = np.asarray(audio, dtype=np.float32), sample_rate
+    suffix = p.suffix.lower() or ".wav"
+    if not p.suffix:
+        p = p.with_suffix(".wav")
+    if suffix not in WRITE_FORMATS or WRITE_FORMATS[suffix][0] not in sf.available_formats():
+        supported = [s for s, (fmt, _) in WRITE_FORMATS.items() if fmt in sf.available_formats()]
+        raise AnalysisError(f"{p}: cannot write {suffix!r} audio; use one of {', '.join(supported)}")
+    fmt, subtype = WRITE_FORMATS[suffix]
+    samples = np.clip(samples, -1.0, 1.0)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=suffix, dir=p.parent)
+    os.close(fd)
+    try:
+        sf.write(tmp_name, samples, int(rate), format=fmt, subtype=subtype)
+        os.replace(tmp_name, p)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return p
