@@ -1,0 +1,259 @@
+"""The feedback web app: JSON API for raters and admins, and the audio files they hear.
+
+Routes are thin: each one authenticates, calls :class:`FeedbackStore`, and turns
+its answer into JSON. HTML pages come from ``pages.py`` (``router``) and static
+files from ``static/``; both are included when present.
+
+Authentication: ``Authorization: Bearer <token>`` or ``?token=<token>``. Rater
+routes take a rater token, admin routes an admin token (401 for a missing,
+forged or expired token; 403 for a valid token of the wrong kind).
+
+Audio (``/audio/{audio_id}``, ``audio_id`` = ``song.<song_id>`` or
+``edit.<edit_id>``) serves only files the manifest (or a gold pair) names, and
+only when the resolved file lies inside the manifest folder; HTTP Range is
+supported (206 / 416).
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from rl_editor.feedback.settings import SETTINGS
+from rl_editor.feedback.storage import (
+    ConflictError, FeedbackStore, ForbiddenError, InvalidJudgmentError, JudgmentIn, NotFoundError, RaterInfo,
+    TaskView,
+)
+from rl_editor.feedback.tasks import TaskConfig, segment_bounds, splice_times
+from rl_editor.generate.manifest import Manifest
+
+AUDIO_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg", ".mp3": "audio/mpeg",
+               ".m4a": "audio/mp4"}
+
+
+class JudgmentBody(BaseModel):
+    """``POST /api/judgments`` body; ``preference`` refers to the A/B the rater saw."""
+
+    model_config = ConfigDict(extra="ignore")
+    client_id: str = Field(min_length=1, max_length=SETTINGS.client_id_max_chars)
+    task_id: str = Field(min_length=1, max_length=64)
+    preference: Literal["a", "b", "tie"] | None = None
+    tie_kind: Literal["both_good", "both_bad"] | None = None
+    strength: int | None = Field(default=None, ge=1, le=3, strict=True)
+    rating: int | None = Field(default=None, ge=1, le=4, strict=True)
+    notes: str | None = Field(default="", max_length=SETTINGS.notes_max_chars)
+    time_spent_ms: int | None = Field(default=None, ge=0, le=7 * 24 * 3600 * 1000)
+
+
+class NewRaterBody(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    held_out: bool = False
+
+
+def _token_from(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return request.query_params.get("token") or None
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        location = ".".join(str(x) for x in error.get("loc", ()) if x != "body")
+        if error.get("type") == "json_invalid":
+            parts.append("malformed JSON body")
+            continue
+        parts.append(f"{location or 'body'}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def create_app(manifest_path: Path, db_url: str | None = None, task_config: TaskConfig | None = None) -> FastAPI:
+    """Build the app over one manifest and one database (created and filled with tasks on first use)."""
+    manifest = Manifest.load(manifest_path)
+    store = FeedbackStore.open(db_url, manifest.path)
+    if not _has_tasks(store):
+        store.create_tasks_from_manifest(manifest, task_config or TaskConfig())
+    elif store._gold_pending():
+        store.ensure_gold_tasks(manifest, task_config or TaskConfig(gold_per_rater=store.gold_per_rater()))
+    songs = {s.song_id: s for s in manifest.songs}
+    candidate_paths = {c.edit_id: c.path for s in manifest.songs for c in s.candidates}
+    root = manifest.root.resolve()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        store.close()
+
+    app = FastAPI(title="rl-editor feedback", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.store = store
+    app.state.manifest = manifest
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _validation_message(exc)}, status_code=422)
+
+    def rater(request: Request) -> RaterInfo:
+        token = _token_from(request)
+        found = store.authenticate_rater(token) if token else None
+        if found is None:
+            raise HTTPException(401, "missing, unknown or expired rater token")
+        return found
+
+    def admin(request: Request) -> None:
+        token = _token_from(request)
+        if not token:
+            raise HTTPException(401, "missing admin token")
+        if store.authenticate_admin(token):
+            return
+        if store.authenticate_rater(token) is not None:
+            raise HTTPException(403, "rater tokens cannot use admin routes")
+        raise HTTPException(401, "unknown or expired admin token")
+
+    def audio_url(kind: str, ident: str) -> str:
+        return f"/audio/{kind}.{quote(ident, safe='')}"
+
+    def task_json(view: TaskView, rater_id: int) -> dict[str, Any]:
+        song = songs.get(view.song_id)
+        beats = list(song.beats) if song else []
+        duration = float(song.duration_seconds) if song else 0.0
+        bounds = segment_bounds(beats, duration) if beats else None
+        body: dict[str, Any] = {
+            "task_id": view.task_id, "kind": view.kind,
+            "song": {"song_id": view.song_id, "duration_seconds": duration,
+                     "audio_url": audio_url("song", view.song_id), "beats": beats,
+                     "downbeats": list(song.downbeats) if song else [],
+                     "segment_bounds_s": [round(float(x), 4) for x in bounds] if bounds is not None else []},
+        }
+        for label, edit in zip(("A", "B"), view.edits):
+            sequence, splices = splice_times(edit.actions, bounds) if bounds is not None else ([], [])
+            body[label.lower()] = {"label": label, "audio_url": audio_url("edit", edit.edit_id),
+                                   "duration_seconds": edit.duration_seconds, "beat_sequence": sequence,
+                                   "splice_times_s": splices}
+        done, total = store.progress(rater_id)
+        body["progress"] = {"done": done, "total": total}
+        return body
+
+    @app.get("/api/me")
+    def me(who: RaterInfo = Depends(rater)) -> dict[str, Any]:
+        done, total = store.progress(who.id)
+        return {"rater": who.name, "held_out": who.held_out, "done": done, "total": total}
+
+    @app.get("/api/next")
+    def next_task(who: RaterInfo = Depends(rater)) -> dict[str, Any]:
+        view = store.next_task(who.id)
+        if view is None:
+            done, total = store.progress(who.id)
+            return {"done": True, "message": "All done: there is nothing left for you to judge. Thank you!",
+                    "progress": {"done": done, "total": total}}
+        return task_json(view, who.id)
+
+    @app.post("/api/judgments")
+    def submit(body: JudgmentBody, who: RaterInfo = Depends(rater)) -> JSONResponse:
+        judgment = JudgmentIn(client_id=body.client_id, task_id=body.task_id, preference=body.preference,
+                              tie_kind=body.tie_kind, strength=body.strength, rating=body.rating,
+                              notes=body.notes or "", time_spent_ms=body.time_spent_ms)
+        try:
+            judgment_id, duplicate = store.submit_judgment(who.id, judgment)
+        except NotFoundError as exc:
+            raise HTTPException(404, str(exc)) from None
+        except ForbiddenError as exc:
+            raise HTTPException(403, str(exc)) from None
+        except ConflictError as exc:
+            raise HTTPException(409, str(exc)) from None
+        except InvalidJudgmentError as exc:
+            raise HTTPException(422, str(exc)) from None
+        return JSONResponse({"judgment_id": judgment_id, "duplicate": duplicate},
+                            status_code=200 if duplicate else 201)
+
+    @app.get("/api/my/judgments")
+    def my_judgments(who: RaterInfo = Depends(rater)) -> list[dict[str, Any]]:
+        return store.judgments_of_rater(who.id)
+
+    @app.get("/audio/{audio_id}")
+    def audio(audio_id: str) -> Response:
+        kind, _, ident = audio_id.partition(".")
+        relative = None
+        if kind == "song" and ident in songs:
+            relative = songs[ident].song
+        elif kind == "edit":
+            relative = candidate_paths.get(ident)
+            if relative is None:
+                stored = store.edit(ident)
+                relative = stored.path if stored is not None and stored.kind == "gold" else None
+        if relative is None:
+            raise HTTPException(404, "no such audio")
+        path = (root / relative).resolve()
+        if not path.is_relative_to(root):
+            raise HTTPException(403, "audio outside the manifest folder is not served")
+        if not path.is_file():
+            raise HTTPException(404, "audio file missing")
+        return FileResponse(path, media_type=AUDIO_TYPES.get(path.suffix.lower(), "application/octet-stream"))
+
+    @app.get("/api/admin/summary", dependencies=[Depends(admin)])
+    def summary() -> dict[str, Any]:
+        return store.summary()
+
+    @app.get("/api/admin/export.json", dependencies=[Depends(admin)])
+    def export_json(campaign: str | None = None) -> Response:
+        pairs = store.export_pairs(campaign=campaign)
+        return Response(json.dumps([p.to_json() for p in pairs], indent=2), media_type="application/json",
+                        headers={"Content-Disposition": 'attachment; filename="preferences.json"'})
+
+    @app.get("/api/admin/export.csv", dependencies=[Depends(admin)])
+    def export_csv(campaign: str | None = None) -> Response:
+        from rl_editor.feedback.export import pairs_to_csv
+
+        return Response(pairs_to_csv(store.export_pairs(campaign=campaign)), media_type="text/csv",
+                        headers={"Content-Disposition": 'attachment; filename="preferences.csv"'})
+
+    @app.get("/api/admin/ratings.json", dependencies=[Depends(admin)])
+    def ratings_json(campaign: str | None = None) -> list[dict[str, Any]]:
+        return store.export_ratings(campaign=campaign)
+
+    @app.post("/api/admin/raters", dependencies=[Depends(admin)])
+    def add_rater(body: NewRaterBody, request: Request) -> JSONResponse:
+        from rl_editor.feedback.storage import FeedbackError
+
+        try:
+            token = store.add_rater(body.name, held_out=body.held_out)
+        except FeedbackError as exc:
+            raise HTTPException(409, str(exc)) from None
+        link = str(request.base_url).rstrip("/") + f"/r/{token}"
+        return JSONResponse({"name": body.name.strip(), "token": token, "link": link}, status_code=201)
+
+    _include_pages(app)
+    return app
+
+
+def _has_tasks(store: FeedbackStore) -> bool:
+    from sqlalchemy import func, select
+
+    from rl_editor.feedback.models import Task
+
+    with store.transaction() as session:
+        return bool(session.scalar(select(func.count(Task.id))))
+
+
+def _include_pages(app: FastAPI) -> None:
+    """Add the HTML pages and static files when they are installed."""
+    try:
+        from rl_editor.feedback import pages
+    except ModuleNotFoundError as exc:
+        if exc.name != "rl_editor.feedback.pages":
+            raise
+    else:
+        app.include_router(pages.router)
+    static = Path(__file__).parent / "static"
+    if static.is_dir():
+        from fastapi.staticfiles import StaticFiles
+
+        app.mount("/static", StaticFiles(directory=static), name="static")

@@ -1,0 +1,69 @@
+"""Preference files in and out: JSON (the preference pair format) and CSV.
+
+Exported ``edit_a``/``edit_b`` paths are exactly as in the manifest, i.e.
+relative to the manifest's folder (resolve them with ``Manifest.resolve``).
+Extra keys: ``tie_kind``, ``presented_order`` (``ab``: edit_a was shown as A),
+``time_spent_ms``, ``campaign``, ``task_id``, ``client_id``, and ``edit_id`` on
+each side.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from rl_editor.feedback.storage import FeedbackStore
+from rl_editor.preferences import PreferencePair, load_preferences, save_preferences
+
+CSV_COLUMNS = ("song_id", "edit_a_id", "edit_a_path", "edit_b_id", "edit_b_path", "preference", "strength",
+               "tie_kind", "rater", "timestamp", "presented_order", "time_spent_ms", "campaign", "task_id",
+               "client_id", "notes", "edit_a_actions", "edit_b_actions", "edit_a_duration_seconds",
+               "edit_b_duration_seconds")
+
+
+def pairs_to_csv(pairs: list[PreferencePair]) -> str:
+    """One row per judgment; actions are JSON lists in their cells."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for p in pairs:
+        writer.writerow({
+            "song_id": p.song_id, "edit_a_id": p.edit_a.extra.get("edit_id", ""), "edit_a_path": p.edit_a.path,
+            "edit_b_id": p.edit_b.extra.get("edit_id", ""), "edit_b_path": p.edit_b.path,
+            "preference": p.preference, "strength": p.strength, "tie_kind": p.extra.get("tie_kind") or "",
+            "rater": p.rater, "timestamp": p.timestamp, "presented_order": p.extra.get("presented_order") or "",
+            "time_spent_ms": "" if p.extra.get("time_spent_ms") is None else p.extra["time_spent_ms"],
+            "campaign": p.extra.get("campaign", ""), "task_id": p.extra.get("task_id", ""),
+            "client_id": p.extra.get("client_id", ""), "notes": p.notes,
+            "edit_a_actions": json.dumps(p.edit_a.actions), "edit_b_actions": json.dumps(p.edit_b.actions),
+            "edit_a_duration_seconds": p.edit_a.duration_seconds, "edit_b_duration_seconds": p.edit_b.duration_seconds,
+        })
+    return buffer.getvalue()
+
+
+def export_file(store: FeedbackStore, out: Path, campaign: str | None = None, as_csv: bool = False,
+                include_gold: bool = False) -> int:
+    """Write the store's pairwise judgments to ``out`` (JSON, or CSV); returns how many."""
+    pairs = store.export_pairs(campaign=campaign, include_gold=include_gold)
+    out = Path(out)
+    if as_csv:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(pairs_to_csv(pairs), encoding="utf-8")
+        tmp.replace(out)
+    else:
+        save_preferences(out, pairs)
+    return len(pairs)
+
+
+def import_file(store: FeedbackStore, path: Path) -> tuple[int, int]:
+    """Validate a whole preference file, then import it in one transaction.
+
+    Returns ``(imported, already_present)``. A malformed file raises
+    ``PreferenceFormatError`` naming the entry and field, and imports nothing.
+    """
+    pairs = load_preferences(path)
+    summary = store.import_pairs_detailed(pairs)
+    return summary.imported, summary.skipped_existing

@@ -1,0 +1,157 @@
+"""SQLAlchemy tables of the feedback store.
+
+The schema itself is created and changed only by the Alembic migrations in
+``migrations/`` (the same ones for SQLite and PostgreSQL); these classes must
+match them (``tests/feedback/test_migrations.py`` checks that).
+
+Timestamps are UTC ISO 8601 strings, so both databases store them alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utc_now() -> str:
+    """Current time as UTC ISO 8601 with milliseconds, e.g. ``2026-01-02T03:04:05.678+00:00``."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def utc_in(seconds: float) -> str:
+    """UTC ISO 8601 time ``seconds`` from now."""
+    return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Rater(Base):
+    """A person (or bot) with a personal link; only the token's sha256 is kept."""
+
+    __tablename__ = "raters"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    held_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[str] = mapped_column(String(40), default=utc_now)
+    expires_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class AdminToken(Base):
+    __tablename__ = "admin_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[str] = mapped_column(String(40), default=utc_now)
+    expires_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class Meta(Base):
+    """Store-wide settings kept with the data (e.g. ``gold_per_rater``)."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Campaign(Base):
+    """A group of tasks; ``held_out_only`` campaigns go only to held-out raters (evaluation)."""
+
+    __tablename__ = "campaigns"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    held_out_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[str] = mapped_column(String(40), default=utc_now)
+
+
+class EditRecord(Base):
+    """One edit a task can show: a manifest candidate, a broken gold edit, or an imported one.
+
+    ``path`` is relative to the manifest folder, exactly as in the manifest.
+    """
+
+    __tablename__ = "edits"
+    edit_id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    song_id: Mapped[str] = mapped_column(String(300), index=True)
+    path: Mapped[str] = mapped_column(String(1000))
+    actions_json: Mapped[str] = mapped_column(Text)
+    duration_seconds: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(String(20), default="candidate")
+
+
+class Task(Base):
+    """A pair to compare (``kind='pair'``) or one edit to rate (``kind='rating'``).
+
+    ``target_raters`` is how many raters should judge it (0: any number, used by
+    gold pairs); ``n_assigned`` counts handed-out assignments, ``n_judged`` judgments.
+    For gold pairs ``edit_a`` is the intact edit, ``edit_b`` the broken one.
+    """
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("campaign", "pair_key", name="uq_tasks_campaign_pair"),
+        Index("ix_tasks_schedule", "campaign", "is_gold", "n_assigned"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    campaign: Mapped[str] = mapped_column(String(100), ForeignKey("campaigns.name"))
+    kind: Mapped[str] = mapped_column(String(10))
+    pair_key: Mapped[str] = mapped_column(String(700))
+    song_id: Mapped[str] = mapped_column(String(300))
+    edit_a: Mapped[str] = mapped_column(String(300), ForeignKey("edits.edit_id"))
+    edit_b: Mapped[str | None] = mapped_column(String(300), ForeignKey("edits.edit_id"), nullable=True)
+    is_gold: Mapped[bool] = mapped_column(Boolean, default=False)
+    priority: Mapped[float] = mapped_column(Float, default=0.0)
+    target_raters: Mapped[int] = mapped_column(Integer, default=1)
+    n_assigned: Mapped[int] = mapped_column(Integer, default=0)
+    n_judged: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[str] = mapped_column(String(40), default=utc_now)
+
+
+class Assignment(Base):
+    """A task handed to one rater, with the A/B order they see; one per (task, rater)."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (
+        UniqueConstraint("task_id", "rater_id", name="uq_assignments_task_rater"),
+        Index("ix_assignments_rater_open", "rater_id", "judged_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(36), ForeignKey("tasks.id"))
+    rater_id: Mapped[int] = mapped_column(Integer, ForeignKey("raters.id"))
+    presented_order: Mapped[str] = mapped_column(String(2))
+    assigned_at: Mapped[str] = mapped_column(String(40), default=utc_now)
+    judged_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class Judgment(Base):
+    """One answer. ``preference`` is canonical (``a`` means the task's ``edit_a``).
+
+    ``client_id`` is made by the client (or derived from an imported entry) and
+    unique, so a retried submission is recorded once.
+    """
+
+    __tablename__ = "judgments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(100), unique=True)
+    task_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("tasks.id"), nullable=True)
+    assignment_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("assignments.id"), nullable=True, unique=True)
+    rater_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("raters.id"), nullable=True)
+    rater_name: Mapped[str] = mapped_column(String(200))
+    campaign: Mapped[str] = mapped_column(String(100), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    song_id: Mapped[str] = mapped_column(String(300))
+    edit_a: Mapped[str] = mapped_column(String(300))
+    edit_b: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    is_gold: Mapped[bool] = mapped_column(Boolean, default=False)
+    preference: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    tie_kind: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    strength: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    presented_order: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    time_spent_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[str] = mapped_column(String(40), default=utc_now)
+    source: Mapped[str] = mapped_column(String(10), default="web")
+    extra_json: Mapped[str] = mapped_column(Text, default="{}")

@@ -1,0 +1,38 @@
+"""Knobs of the feedback server, with defaults that work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+DEFAULT_CAMPAIGN = "collect"
+SQLITE_FILENAME = "feedback.sqlite"
+
+
+@dataclass(frozen=True)
+class FeedbackSettings:
+    """Limits and scheduling constants shared by the store and the routes.
+
+    Attributes
+    ----------
+    notes_max_chars : int
+        Longest accepted free-text note (characters).
+    client_id_max_chars : int
+        Longest accepted client-made submission id.
+    gold_first_at : int
+        A rater's first gold pair comes once they hold this many assignments.
+    gold_spacing : int
+        Later gold pairs come every ``gold_spacing`` assignments.
+    sqlite_busy_timeout_ms : int
+        How long a SQLite writer waits for the write lock before failing.
+    """
+
+    notes_max_chars: int = 2000
+    client_id_max_chars: int = 100
+    gold_first_at: int = 2
+    gold_spacing: int = 5
+    sqlite_busy_timeout_ms: int = 30_000
+
+
+SETTINGS = FeedbackSettings()

@@ -1,0 +1,723 @@
+"""The feedback store: raters, tasks, assignments and judgments in SQLite or PostgreSQL.
+
+``FeedbackStore.open(None, manifest_path)`` keeps a SQLite file
+(``feedback.sqlite``) beside the manifest, in WAL mode with a busy timeout and
+``synchronous=NORMAL`` (a committed judgment survives a crash of the server
+process; a power cut may lose the last transactions). A
+``postgresql+psycopg://`` URL uses PostgreSQL. Either way the schema comes from
+the Alembic migrations shipped in ``migrations/`` (``upgrade head`` on open).
+
+Safety under concurrency comes from the database (row locks, ``BEGIN
+IMMEDIATE`` on SQLite, unique constraints), never from Python locks, so several
+server processes may share one PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from sqlalchemy import Engine, create_engine, event, func, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from rl_editor.errors import RlEditorError
+from rl_editor.feedback.auth import hash_token, new_token, token_matches
+from rl_editor.feedback.models import (
+    AdminToken, Assignment, Campaign, EditRecord, Judgment, Meta, Rater, Task, utc_in, utc_now,
+)
+from rl_editor.feedback.settings import DEFAULT_CAMPAIGN, SETTINGS, SQLITE_FILENAME, FeedbackSettings
+from rl_editor.feedback.tasks import (
+    TaskConfig, assign_next, beat_in_bar, broken_actions, new_task_id, overlap_targets, pair_key, plan_pairs,
+    rater_progress,
+)
+from rl_editor.generate.manifest import Manifest
+from rl_editor.preferences import EditRef, PreferencePair
+
+PREFERENCE_CHOICES = ("a", "b", "tie")
+TIE_KINDS = ("both_good", "both_bad")
+RATING_LABELS = {1: "Poor", 2: "Okay", 3: "Good", 4: "Excellent"}
+_COMPUTED_EXTRA = {"tie_kind", "presented_order", "time_spent_ms", "campaign", "client_id", "judgment_id", "is_gold"}
+
+
+class FeedbackError(RlEditorError):
+    """A feedback-store operation that cannot be done; the message says why and what to do."""
+
+
+class NotFoundError(FeedbackError, LookupError):
+    """An unknown task, rater, edit or campaign."""
+
+
+class ForbiddenError(FeedbackError, PermissionError):
+    """A rater acting on a task that is not theirs."""
+
+
+class ConflictError(FeedbackError):
+    """A request that contradicts what is already stored (e.g. a task judged twice)."""
+
+
+class InvalidJudgmentError(FeedbackError, ValueError):
+    """A judgment whose fields do not fit its task."""
+
+
+@dataclass
+class RaterInfo:
+    id: int
+    name: str
+    held_out: bool
+    created_at: str
+
+
+@dataclass
+class EditView:
+    """One side of a task as stored (path relative to the manifest folder)."""
+
+    edit_id: str
+    song_id: str
+    path: str
+    actions: list[int]
+    duration_seconds: float
+    kind: str
+
+
+@dataclass
+class TaskView:
+    """An assigned task as one rater sees it: ``edits`` are in the order presented (A, then B)."""
+
+    task_id: str
+    kind: str
+    song_id: str
+    campaign: str
+    presented_order: str
+    edits: list[EditView]
+
+
+@dataclass
+class JudgmentIn:
+    """A submission as the rater made it: ``preference`` refers to what they saw as A/B."""
+
+    client_id: str
+    task_id: str
+    preference: str | None = None
+    tie_kind: str | None = None
+    strength: int | None = None
+    rating: int | None = None
+    notes: str = ""
+    time_spent_ms: int | None = None
+
+
+@dataclass
+class ImportSummary:
+    imported: int
+    skipped_existing: int
+    details: list[str] = field(default_factory=list)
+
+
+def resolve_db_url(db_url: str | None, manifest_path: str | Path | None = None) -> str:
+    """The SQLAlchemy URL to use: ``db_url`` as given (a plain file path means SQLite),
+    else ``feedback.sqlite`` beside the manifest."""
+    if db_url:
+        if "://" in db_url:
+            return db_url
+        return f"sqlite:///{Path(db_url).expanduser().resolve()}"
+    if manifest_path is None:
+        raise FeedbackError("no database given: pass --db URL (or a SQLite file path) or --manifest PATH")
+    manifest_path = Path(manifest_path)
+    folder = manifest_path if manifest_path.is_dir() else manifest_path.parent
+    return f"sqlite:///{(folder / SQLITE_FILENAME).resolve()}"
+
+
+def make_engine(url: str, settings: FeedbackSettings = SETTINGS) -> Engine:
+    """An engine with the pragmas/pool the store needs (WAL + busy timeout + BEGIN IMMEDIATE on SQLite)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000,
+                                                  "check_same_thread": False},
+                               pool_size=20, max_overflow=20, pool_timeout=60)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record) -> None:  # pragma: no cover - exercised by every test
+            dbapi_connection.isolation_level = None  # transactions are begun below, explicitly
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={int(settings.sqlite_busy_timeout_ms)}")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection) -> None:  # take the write lock up front: read-then-write is atomic
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True, pool_timeout=60)
+
+
+def upgrade_schema(engine: Engine) -> None:
+    """Run the shipped Alembic migrations up to ``head`` (idempotent)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":  # several processes may open the store at once
+            connection.execute(text("SELECT pg_advisory_xact_lock(715517)"))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def _edit_view(row: EditRecord) -> EditView:
+    return EditView(edit_id=row.edit_id, song_id=row.song_id, path=row.path, actions=json.loads(row.actions_json),
+                    duration_seconds=float(row.duration_seconds), kind=row.kind)
+
+
+class FeedbackStore:
+    """All feedback data behind one small Python API (the web routes and the CLI call it)."""
+
+    def __init__(self, engine: Engine, manifest_root: Path | None = None, settings: FeedbackSettings = SETTINGS):
+        self.engine = engine
+        self.manifest_root = manifest_root
+        self.settings = settings
+
+    @classmethod
+    def open(cls, db_url: str | None = None, manifest_path: Path | None = None,
+             settings: FeedbackSettings = SETTINGS) -> "FeedbackStore":
+        """Open (creating or upgrading the schema) the store at ``db_url``, or beside the manifest."""
+        url = resolve_db_url(db_url, manifest_path)
+        engine = make_engine(url, settings)
+        try:
+            upgrade_schema(engine)
+        except Exception as exc:
+            engine.dispose()
+            raise FeedbackError(f"cannot open the feedback database {engine.url.render_as_string(hide_password=True)}: "
+                                f"{str(exc).splitlines()[0]}") from exc
+        root = None
+        if manifest_path is not None:
+            manifest_path = Path(manifest_path)
+            root = (manifest_path if manifest_path.is_dir() else manifest_path.parent).resolve()
+        return cls(engine, root, settings)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "FeedbackStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session inside one transaction, committed on success."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    # -- settings kept in the database ------------------------------------------------------
+    def _get_meta(self, session: Session, key: str, default: str | None = None) -> str | None:
+        row = session.get(Meta, key)
+        return row.value if row is not None else default
+
+    def _set_meta(self, session: Session, key: str, value: str) -> None:
+        row = session.get(Meta, key)
+        if row is None:
+            session.add(Meta(key=key, value=value))
+        else:
+            row.value = value
+
+    def gold_per_rater(self) -> int:
+        with self.transaction() as session:
+            return int(self._get_meta(session, "gold_per_rater", "0") or 0)
+
+    # -- raters and tokens ------------------------------------------------------------------
+    def add_rater(self, name: str, held_out: bool = False, expires_in_s: float | None = None) -> str:
+        """Create a rater; returns their token (shown once, only its sha256 is stored)."""
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise FeedbackError("rater name must be 1-200 characters")
+        token = new_token()
+        try:
+            with self.transaction() as session:
+                session.add(Rater(name=name, token_hash=hash_token(token), held_out=bool(held_out),
+                                  expires_at=utc_in(expires_in_s) if expires_in_s is not None else None))
+        except IntegrityError:
+            raise FeedbackError(f"a rater named {name!r} already exists; choose another name") from None
+        return token
+
+    def list_raters(self) -> list[RaterInfo]:
+        with self.transaction() as session:
+            rows = session.scalars(select(Rater).order_by(Rater.id)).all()
+            return [RaterInfo(r.id, r.name, bool(r.held_out), r.created_at) for r in rows]
+
+    def create_admin_token(self, expires_in_s: float | None = None) -> str:
+        """Create an admin token; returns it (shown once, stored hashed)."""
+        token = new_token()
+        with self.transaction() as session:
+            session.add(AdminToken(token_hash=hash_token(token),
+                                   expires_at=utc_in(expires_in_s) if expires_in_s is not None else None))
+        return token
+
+    def authenticate_rater(self, token: str) -> RaterInfo | None:
+        """The rater holding ``token``, or ``None`` for an unknown or expired token."""
+        digest = hash_token(token)
+        with self.transaction() as session:
+            row = session.scalars(select(Rater).where(Rater.token_hash == digest)).first()
+            if row is None or not token_matches(token, row.token_hash):
+                return None
+            if row.expires_at is not None and row.expires_at <= utc_now():
+                return None
+            return RaterInfo(row.id, row.name, bool(row.held_out), row.created_at)
+
+    def authenticate_admin(self, token: str) -> bool:
+        digest = hash_token(token)
+        with self.transaction() as session:
+            row = session.scalars(select(AdminToken).where(AdminToken.token_hash == digest)).first()
+            if row is None or not token_matches(token, row.token_hash):
+                return False
+            return row.expires_at is None or row.expires_at > utc_now()
+
+    # -- tasks ------------------------------------------------------------------------------
+    def _ensure_campaign(self, session: Session, name: str, held_out_only: bool = False) -> None:
+        if session.get(Campaign, name) is None:
+            session.add(Campaign(name=name, held_out_only=held_out_only))
+            session.flush()
+
+    def _add_edit(self, session: Session, edit_id: str, song_id: str, path: str, actions: list[int],
+                  duration_seconds: float, kind: str) -> None:
+        if session.get(EditRecord, edit_id) is None:
+            session.add(EditRecord(edit_id=edit_id, song_id=song_id, path=path,
+                                   actions_json=json.dumps([int(a) for a in actions]),
+                                   duration_seconds=float(duration_seconds), kind=kind))
+
+    def create_tasks_from_manifest(self, manifest: Manifest, config: TaskConfig | None = None) -> int:
+        """Make comparison (and rating, and gold) tasks for every song; returns how many are new.
+
+        Running it again adds only what is missing, so it is safe to call on every start.
+        """
+        from tqdm.auto import tqdm
+
+        config = config or TaskConfig()
+        rng = random.Random(config.seed)
+        created = 0
+        with self.transaction() as session:
+            self._ensure_campaign(session, config.campaign)
+            self._set_meta(session, "gold_per_rater", str(int(config.gold_per_rater)))
+            existing = set(session.scalars(select(Task.pair_key).where(Task.campaign == config.campaign)).all())
+            for song in tqdm(manifest.songs, desc="tasks", unit="song", disable=len(manifest.songs) < 20):
+                for cand in song.candidates:
+                    self._add_edit(session, cand.edit_id, song.song_id, cand.path, cand.actions, cand.duration,
+                                   "candidate")
+                session.flush()
+                pairs = plan_pairs(song.candidates, config.pairs_per_song)
+                targets = overlap_targets(len(pairs), config.raters_per_pair, config.overlap_share, rng)
+                for (a, b), target in zip(pairs, targets):
+                    key = pair_key("pair", a.edit_id, b.edit_id)
+                    if key in existing:
+                        continue
+                    existing.add(key)
+                    session.add(Task(id=new_task_id(), campaign=config.campaign, kind="pair", pair_key=key,
+                                     song_id=song.song_id, edit_a=a.edit_id, edit_b=b.edit_id, is_gold=False,
+                                     priority=0.0, target_raters=target, n_assigned=0, n_judged=0))
+                    created += 1
+                rated = rng.sample(song.candidates, min(config.ratings_per_song, len(song.candidates)))
+                for cand in rated:
+                    key = pair_key("rating", cand.edit_id, None)
+                    if key in existing:
+                        continue
+                    existing.add(key)
+                    session.add(Task(id=new_task_id(), campaign=config.campaign, kind="rating", pair_key=key,
+                                     song_id=song.song_id, edit_a=cand.edit_id, edit_b=None, is_gold=False,
+                                     priority=0.0, target_raters=max(1, config.raters_per_pair),
+                                     n_assigned=0, n_judged=0))
+                    created += 1
+        created += self.ensure_gold_tasks(manifest, config)
+        return created
+
+    def ensure_gold_tasks(self, manifest: Manifest, config: TaskConfig | None = None) -> int:
+        """Render broken edits and make gold pairs, once audio rendering is available.
+
+        Gold pairs put a manifest candidate against the same candidate with
+        off-beat cuts (:func:`~rl_editor.feedback.tasks.broken_actions`); the
+        intact one is the right answer. The broken audio is written to
+        ``gold/`` beside the manifest with ``rl_editor.audio.render_edit``. When
+        that function is not available the store notes ``gold_pending`` and
+        makes the gold pairs on a later call. Returns how many were made.
+        """
+        config = config or TaskConfig()
+        if config.gold_per_rater <= 0 or not manifest.songs:
+            return 0
+        with self.transaction() as session:
+            if session.scalar(select(func.count(Task.id)).where(Task.is_gold.is_(True))):
+                return 0
+        try:
+            from rl_editor.audio import render_edit, save_audio
+        except (ImportError, AttributeError):
+            with self.transaction() as session:
+                self._set_meta(session, "gold_pending", "1")
+            return 0
+        rng = random.Random(config.seed + 1)
+        songs = [s for s in manifest.songs if s.candidates and len(s.beats) >= 8]
+        rounds = -(-config.gold_per_rater // max(1, len(songs)))
+        made = []
+        for k in range(rounds):
+            for song in songs:
+                cand = song.candidates[k % len(song.candidates)]
+                positions = beat_in_bar(song.beats, song.downbeats)
+                actions = broken_actions(cand.actions, positions, rng)
+                edit_id = f"{cand.edit_id}~gold"
+                rel_path = f"gold/{edit_id}.wav"
+                analysis = _analysis_from_manifest(manifest, song, positions)
+                clip = render_edit(manifest.resolve(song.song), analysis, actions)
+                save_audio(manifest.root / rel_path, clip)
+                made.append((song, cand, edit_id, rel_path, actions, float(clip.duration_seconds)))
+        with self.transaction() as session:
+            self._ensure_campaign(session, config.campaign)
+            for song, cand, edit_id, rel_path, actions, duration in made:
+                self._add_edit(session, cand.edit_id, song.song_id, cand.path, cand.actions, cand.duration,
+                               "candidate")
+                self._add_edit(session, edit_id, song.song_id, rel_path, actions, duration, "gold")
+                session.flush()
+                session.add(Task(id=new_task_id(), campaign=config.campaign, kind="pair",
+                                 pair_key=pair_key("gold", cand.edit_id, edit_id), song_id=song.song_id,
+                                 edit_a=cand.edit_id, edit_b=edit_id, is_gold=True, priority=0.0,
+                                 target_raters=0, n_assigned=0, n_judged=0))
+            self._set_meta(session, "gold_pending", "0")
+        return len(made)
+
+    def set_task_priorities(self, priorities: dict[tuple[str, str], float], campaign: str | None = None,
+                            create_missing: bool = False) -> int:
+        """Set the priority of pair tasks keyed by ``(edit_id_a, edit_id_b)`` (either order).
+
+        With ``create_missing`` a ranked pair without a task becomes a new task
+        in ``campaign`` (default ``collect``; both edits must be known). Returns
+        how many tasks were updated or created.
+        """
+        campaign_name = campaign or DEFAULT_CAMPAIGN
+        changed = 0
+        with self.transaction() as session:
+            for (edit_a, edit_b), priority in priorities.items():
+                key = pair_key("pair", edit_a, edit_b)
+                query = update(Task).where(Task.pair_key == key, Task.is_gold.is_(False))
+                if campaign is not None:
+                    query = query.where(Task.campaign == campaign)
+                count = session.execute(query.values(priority=float(priority))).rowcount
+                if count == 0 and create_missing:
+                    self._ensure_campaign(session, campaign_name)
+                    a, b = session.get(EditRecord, edit_a), session.get(EditRecord, edit_b)
+                    if a is None or b is None:
+                        raise NotFoundError(f"ranking names unknown edit {edit_a if a is None else edit_b!r}; "
+                                            "create tasks from the manifest that holds it first")
+                    session.add(Task(id=new_task_id(), campaign=campaign_name, kind="pair", pair_key=key,
+                                     song_id=a.song_id, edit_a=edit_a, edit_b=edit_b, is_gold=False,
+                                     priority=float(priority), target_raters=1, n_assigned=0, n_judged=0))
+                    count = 1
+                changed += count
+        return changed
+
+    def create_campaign(self, name: str, pairs: list[tuple[str, str]], held_out_only: bool = True,
+                        raters_per_pair: int = 1) -> str:
+        """A campaign of comparison tasks over ``pairs`` of edit ids; returns its name.
+
+        Tasks of a ``held_out_only`` campaign go only to raters marked held-out
+        (and held-out raters get only such tasks), so evaluation judgments
+        never mix with training data.
+        """
+        if not name or len(name) > 100:
+            raise FeedbackError("campaign name must be 1-100 characters")
+        with self.transaction() as session:
+            existing = session.get(Campaign, name)
+            if existing is not None and bool(existing.held_out_only) != bool(held_out_only):
+                raise ConflictError(f"campaign {name!r} exists with held_out_only={existing.held_out_only}")
+            self._ensure_campaign(session, name, held_out_only)
+            keys = set(session.scalars(select(Task.pair_key).where(Task.campaign == name)).all())
+            for edit_a, edit_b in pairs:
+                a, b = session.get(EditRecord, edit_a), session.get(EditRecord, edit_b)
+                if a is None or b is None:
+                    raise NotFoundError(f"campaign {name!r}: unknown edit {edit_a if a is None else edit_b!r}; "
+                                        "create tasks from the manifest that holds it first")
+                if a.song_id != b.song_id:
+                    raise FeedbackError(f"campaign {name!r}: {edit_a!r} and {edit_b!r} are edits of different songs")
+                key = pair_key("pair", edit_a, edit_b)
+                if key in keys:
+                    continue
+                keys.add(key)
+                session.add(Task(id=new_task_id(), campaign=name, kind="pair", pair_key=key, song_id=a.song_id,
+                                 edit_a=edit_a, edit_b=edit_b, is_gold=False, priority=0.0,
+                                 target_raters=max(1, raters_per_pair), n_assigned=0, n_judged=0))
+        return name
+
+    # -- assignment and judging -------------------------------------------------------------
+    def next_task(self, rater_id: int) -> TaskView | None:
+        """The rater's current task (the same until judged), a new one, or ``None`` when done."""
+        gold = self.gold_per_rater()
+        for attempt in range(5):
+            try:
+                with self.transaction() as session:
+                    assignment = assign_next(session, rater_id, gold, settings=self.settings)
+                    if assignment is None:
+                        return None
+                    return self._task_view(session, assignment)
+            except IntegrityError:  # a concurrent request of the same rater won the race; retry
+                if attempt == 4:
+                    raise
+        return None
+
+    def _task_view(self, session: Session, assignment: Assignment) -> TaskView:
+        task = session.get(Task, assignment.task_id)
+        ids = [task.edit_a] if task.edit_b is None else [task.edit_a, task.edit_b]
+        if task.edit_b is not None and assignment.presented_order == "ba":
+            ids.reverse()
+        edits = [_edit_view(session.get(EditRecord, i)) for i in ids]
+        return TaskView(task_id=task.id, kind=task.kind, song_id=task.song_id, campaign=task.campaign,
+                        presented_order=assignment.presented_order, edits=edits)
+
+    def progress(self, rater_id: int) -> tuple[int, int]:
+        """(judged, total) for one rater."""
+        gold = self.gold_per_rater()
+        with self.transaction() as session:
+            return rater_progress(session, rater_id, gold)
+
+    def submit_judgment(self, rater_id: int, judgment: JudgmentIn) -> tuple[int, bool]:
+        """Record one judgment; returns ``(judgment_id, duplicate)``.
+
+        A repeated ``client_id`` returns the first record with ``duplicate=True``
+        (the unique constraint makes this hold under concurrent retries). The
+        function returns only after the commit.
+        """
+        try:
+            return self._submit(rater_id, judgment)
+        except IntegrityError:
+            with self.transaction() as session:
+                row = session.scalars(select(Judgment).where(Judgment.client_id == judgment.client_id)).first()
+                if row is not None and row.rater_id == rater_id:
+                    return row.id, True
+            raise ConflictError(f"task {judgment.task_id} was already judged") from None
+
+    def _submit(self, rater_id: int, j: JudgmentIn) -> tuple[int, bool]:
+        with self.transaction() as session:
+            existing = session.scalars(select(Judgment).where(Judgment.client_id == j.client_id)).first()
+            if existing is not None:
+                if existing.rater_id != rater_id:
+                    raise ConflictError("client_id is already used by another submission; make a new one")
+                return existing.id, True
+            task = session.get(Task, j.task_id)
+            if task is None:
+                raise NotFoundError(f"no task {j.task_id!r}")
+            assignment = session.scalars(
+                select(Assignment).where(Assignment.task_id == j.task_id, Assignment.rater_id == rater_id)
+                .with_for_update()).first()
+            if assignment is None:
+                raise ForbiddenError(f"task {j.task_id} is not assigned to you")
+            if assignment.judged_at is not None:
+                raise ConflictError(f"task {j.task_id} is already judged (with another client_id)")
+            rater = session.get(Rater, rater_id)
+            row = Judgment(client_id=j.client_id, task_id=task.id, assignment_id=assignment.id, rater_id=rater_id,
+                           rater_name=rater.name, campaign=task.campaign, kind=task.kind, song_id=task.song_id,
+                           edit_a=task.edit_a, edit_b=task.edit_b, is_gold=bool(task.is_gold), notes=j.notes or "",
+                           presented_order=assignment.presented_order if task.kind == "pair" else None,
+                           time_spent_ms=j.time_spent_ms, source="web", extra_json="{}")
+            if task.kind == "pair":
+                if j.preference not in PREFERENCE_CHOICES:
+                    raise InvalidJudgmentError("preference must be 'a', 'b' or 'tie' for a pair task")
+                if j.strength not in (1, 2, 3):
+                    raise InvalidJudgmentError("strength must be 1, 2 or 3 for a pair task")
+                if j.tie_kind is not None and j.preference != "tie":
+                    raise InvalidJudgmentError("tie_kind is only for preference 'tie'")
+                flip = {"a": "b", "b": "a", "tie": "tie"}
+                row.preference = flip[j.preference] if assignment.presented_order == "ba" else j.preference
+                row.tie_kind, row.strength = j.tie_kind, int(j.strength)
+            else:
+                if j.rating not in RATING_LABELS:
+                    raise InvalidJudgmentError("rating must be 1 (Poor) to 4 (Excellent) for a rating task")
+                row.rating = int(j.rating)
+            session.add(row)
+            now = utc_now()
+            row.created_at = now
+            assignment.judged_at = now
+            session.execute(update(Task).where(Task.id == task.id).values(n_judged=Task.n_judged + 1))
+            session.flush()
+            return row.id, False
+
+    def judgment_client_ids(self) -> set[str]:
+        """Every stored client id (used by the load benchmark and crash test)."""
+        with self.transaction() as session:
+            return set(session.scalars(select(Judgment.client_id)).all())
+
+    def judgments_of_rater(self, rater_id: int) -> list[dict[str, Any]]:
+        """A rater's own judgments (as they answered them, not canonicalised)."""
+        with self.transaction() as session:
+            rows = session.scalars(select(Judgment).where(Judgment.rater_id == rater_id).order_by(Judgment.id)).all()
+            return [{"judgment_id": r.id, "task_id": r.task_id, "kind": r.kind, "created_at": r.created_at,
+                     "rating": r.rating, "notes": r.notes} for r in rows]
+
+    # -- audio -------------------------------------------------------------------------------
+    def edit(self, edit_id: str) -> EditView | None:
+        with self.transaction() as session:
+            row = session.get(EditRecord, edit_id)
+            return _edit_view(row) if row is not None else None
+
+    # -- export / import ---------------------------------------------------------------------
+    def export_pairs(self, campaign: str | None = None, include_gold: bool = False) -> list[PreferencePair]:
+        """Pairwise judgments in the preference pair format (paths as in the manifest)."""
+        edit_a, edit_b = aliased(EditRecord), aliased(EditRecord)
+        query = (select(Judgment, edit_a, edit_b).join(edit_a, edit_a.edit_id == Judgment.edit_a)
+                 .join(edit_b, edit_b.edit_id == Judgment.edit_b).where(Judgment.kind == "pair")
+                 .order_by(Judgment.id))
+        if campaign is not None:
+            query = query.where(Judgment.campaign == campaign)
+        if not include_gold:
+            query = query.where(Judgment.is_gold.is_(False))
+        with self.transaction() as session:
+            return [_pair_from_rows(j, a, b) for j, a, b in session.execute(query).all()]
+
+    def export_ratings(self, campaign: str | None = None) -> list[dict[str, Any]]:
+        """Absolute ratings (1-4) as JSON-ready dicts."""
+        query = (select(Judgment, EditRecord).join(EditRecord, EditRecord.edit_id == Judgment.edit_a)
+                 .where(Judgment.kind == "rating").order_by(Judgment.id))
+        if campaign is not None:
+            query = query.where(Judgment.campaign == campaign)
+        with self.transaction() as session:
+            return [{"song_id": j.song_id, "edit": _edit_view(e).__dict__, "rating": j.rating,
+                     "rating_label": RATING_LABELS.get(j.rating), "rater": j.rater_name, "timestamp": j.created_at,
+                     "notes": j.notes, "campaign": j.campaign, "task_id": j.task_id, "time_spent_ms": j.time_spent_ms}
+                    for j, e in session.execute(query).all()]
+
+    def import_pairs(self, pairs: Iterable[PreferencePair]) -> int:
+        """Store preference pairs (e.g. from another server); returns how many were new.
+
+        All of them go in one transaction. Each entry's client id is its
+        ``client_id`` key if present, else derived from the entry's content, so
+        importing the same file twice stores nothing the second time.
+        """
+        return self.import_pairs_detailed(pairs).imported
+
+    def import_pairs_detailed(self, pairs: Iterable[PreferencePair]) -> ImportSummary:
+        pairs = list(pairs)
+        summary = ImportSummary(0, 0)
+        with self.transaction() as session:
+            seen: set[str] = set()
+            for index, pair in enumerate(pairs):
+                client_id = _import_client_id(pair)
+                if client_id in seen or session.scalars(
+                        select(Judgment.id).where(Judgment.client_id == client_id)).first() is not None:
+                    summary.skipped_existing += 1
+                    continue
+                seen.add(client_id)
+                campaign = str(pair.extra.get("campaign") or DEFAULT_CAMPAIGN)
+                self._ensure_campaign(session, campaign)
+                ids = []
+                for side in (pair.edit_a, pair.edit_b):
+                    edit_id = str(side.extra.get("edit_id") or _derived_edit_id(pair.song_id, side))
+                    self._add_edit(session, edit_id, pair.song_id, side.path, side.actions, side.duration_seconds,
+                                   "imported")
+                    ids.append(edit_id)
+                tie_kind = pair.extra.get("tie_kind") if pair.extra.get("tie_kind") in TIE_KINDS else None
+                order = pair.extra.get("presented_order") if pair.extra.get("presented_order") in ("ab", "ba") else None
+                spent = pair.extra.get("time_spent_ms")
+                spent = int(spent) if isinstance(spent, (int, float)) and not isinstance(spent, bool) else None
+                extra = {k: v for k, v in pair.extra.items() if k not in _COMPUTED_EXTRA}
+                session.add(Judgment(client_id=client_id, task_id=None, assignment_id=None, rater_id=None,
+                                     rater_name=pair.rater, campaign=campaign, kind="pair", song_id=pair.song_id,
+                                     edit_a=ids[0], edit_b=ids[1], is_gold=bool(pair.extra.get("is_gold", False)),
+                                     preference=pair.preference, tie_kind=tie_kind, strength=pair.strength,
+                                     rating=None, notes=pair.notes, presented_order=order, time_spent_ms=spent,
+                                     created_at=pair.timestamp, source="import", extra_json=json.dumps(extra)))
+                session.flush()
+                summary.imported += 1
+        return summary
+
+    # -- admin summary -----------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        """Progress per song and rater, gold failures and agreement (the admin page's data)."""
+        from rl_editor.feedback.agreement import agreement_report
+
+        pairs = self.export_pairs()
+        report = agreement_report(pairs)
+        with self.transaction() as session:
+            songs = session.execute(
+                select(Task.song_id, func.sum(Task.n_judged), func.sum(Task.target_raters))
+                .where(Task.is_gold.is_(False)).group_by(Task.song_id).order_by(Task.song_id)).all()
+            raters = session.scalars(select(Rater).order_by(Rater.id)).all()
+            judgments = session.execute(select(Judgment.rater_id, Judgment.time_spent_ms, Judgment.is_gold,
+                                               Judgment.preference).where(Judgment.rater_id.is_not(None))).all()
+        by_rater: dict[int, list] = {}
+        for row in judgments:
+            by_rater.setdefault(row.rater_id, []).append(row)
+        rater_rows = []
+        for r in raters:
+            rows = by_rater.get(r.id, [])
+            times = [x.time_spent_ms for x in rows if x.time_spent_ms is not None]
+            gold = [x for x in rows if x.is_gold]
+            rater_rows.append({
+                "name": r.name, "held_out": bool(r.held_out), "done": len(rows),
+                "median_time_ms": statistics.median(times) if times else None,
+                "gold_failures": sum(1 for x in gold if x.preference != "a"), "gold_total": len(gold),
+                "agreement_with_majority": report.per_rater_agreement.get(r.name),
+            })
+        return {
+            "songs": [{"song_id": s, "done": int(d or 0), "total": int(t or 0)} for s, d, t in songs],
+            "raters": rater_rows,
+            "agreement": {"krippendorff_alpha": report.krippendorff_alpha, "raw_agreement": report.raw_agreement,
+                          "position_bias_a_share": report.position_bias_a_share,
+                          "n_pairs_multi_rated": report.n_pairs_multi_rated},
+            "gold_pending": self._gold_pending(),
+        }
+
+    def _gold_pending(self) -> bool:
+        with self.transaction() as session:
+            return self._get_meta(session, "gold_pending", "0") == "1"
+
+
+def _pair_from_rows(j: Judgment, a: EditRecord, b: EditRecord) -> PreferencePair:
+    extra: dict[str, Any] = json.loads(j.extra_json or "{}")
+    extra.update({"tie_kind": j.tie_kind, "presented_order": j.presented_order, "time_spent_ms": j.time_spent_ms,
+                  "campaign": j.campaign, "client_id": j.client_id})
+    if j.task_id is not None:
+        extra["task_id"] = j.task_id
+    if j.is_gold:
+        extra["is_gold"] = True
+    return PreferencePair(
+        song_id=j.song_id,
+        edit_a=EditRef(a.path, json.loads(a.actions_json), float(a.duration_seconds), {"edit_id": a.edit_id}),
+        edit_b=EditRef(b.path, json.loads(b.actions_json), float(b.duration_seconds), {"edit_id": b.edit_id}),
+        preference=j.preference, strength=int(j.strength or 1), rater=j.rater_name, timestamp=j.created_at,
+        notes=j.notes or "", extra=extra,
+    )
+
+
+def _import_client_id(pair: PreferencePair) -> str:
+    given = pair.extra.get("client_id")
+    if isinstance(given, str) and given:
+        return given[:100]
+    import hashlib
+
+    payload = json.dumps(pair.to_json(), sort_keys=True, separators=(",", ":"))
+    return "import-" + hashlib.sha256(payload.encode()).hexdigest()[:48]
+
+
+def _derived_edit_id(song_id: str, side: EditRef) -> str:
+    import hashlib
+
+    payload = json.dumps([song_id, side.path, list(map(int, side.actions))], separators=(",", ":"))
+    return f"{song_id}~{hashlib.sha256(payload.encode()).hexdigest()[:16]}"
+
+
+def _analysis_from_manifest(manifest: Manifest, song, positions):
+    """A ``SongAnalysis`` built from the manifest's beat grid (enough for rendering)."""
+    import numpy as np
+    import soundfile as sf
+
+    from rl_editor.audio.feature_layout import FEATURE_DIM
+    from rl_editor.audio.song import SongAnalysis
+
+    info = sf.info(str(manifest.resolve(song.song)))
+    beats = np.asarray(song.beats, dtype=float)
+    return SongAnalysis(song_id=song.song_id, path=str(manifest.resolve(song.song)), content_sha256="",
+                        sample_rate=int(info.samplerate), source_sample_rate=int(info.samplerate),
+                        channels=int(info.channels), duration_seconds=float(song.duration_seconds), tempo_bpm=0.0,
+                        beat_times_s=beats, beat_in_bar=np.asarray(positions), beats_per_bar=4,
+                        features=np.zeros((beats.size, FEATURE_DIM), dtype=np.float32))
