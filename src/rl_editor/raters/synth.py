@@ -1,0 +1,133 @@
+"""Synthetic preferences: a (simulated or plugged-in) rater judges pairs of a manifest's candidates.
+
+The output is the ordinary preference JSON (``rl_editor.preferences``), so the
+reward trainer cannot tell it from people's judgments, except by the ``rater``
+field. Each pair also carries ``song_path`` (manifest-relative) at the top and
+``edit_id`` on each side, so the trainer can find the song's analysis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from rl_editor.audio.song import SongAnalysis
+from rl_editor.edit import Edit
+from rl_editor.generate.manifest import Candidate, Manifest, SongEntry
+from rl_editor.preferences import EditRef, PreferencePair
+from rl_editor.raters.plugin import as_judgment
+from rl_editor.raters.simulated import Rater
+from rl_editor.raters.tastes import RaterError
+
+
+def choose_pairs(manifest: Manifest, n_pairs: int | None, rng: np.random.Generator) -> list[tuple[SongEntry, Candidate, Candidate]]:
+    """Pairs of distinct candidates of the same song, spread evenly across songs.
+
+    All pairs when ``n_pairs`` is None; otherwise songs take turns (in shuffled
+    order) giving one random pair each until ``n_pairs`` are chosen or none are
+    left. Candidates with identical actions are never paired. The side shown
+    as A is random.
+    """
+    pools: list[list[tuple[SongEntry, Candidate, Candidate]]] = []
+    for entry in manifest.songs:
+        pool = [
+            (entry, a, b) for a, b in combinations(entry.candidates, 2) if list(a.actions) != list(b.actions)
+        ]
+        order = rng.permutation(len(pool))
+        pools.append([pool[k] for k in order])
+    chosen: list[tuple[SongEntry, Candidate, Candidate]] = []
+    limit = sum(map(len, pools)) if n_pairs is None else n_pairs
+    song_order = list(rng.permutation(len(pools)))
+    while len(chosen) < limit and any(pools):
+        for k in song_order:
+            if pools[k] and len(chosen) < limit:
+                chosen.append(pools[k].pop())
+    return [(e, a, b) if rng.random() < 0.5 else (e, b, a) for e, a, b in chosen]
+
+
+def _edit_ref(cand: Candidate) -> EditRef:
+    return EditRef(path=cand.path, actions=[int(x) for x in cand.actions], duration_seconds=float(cand.duration),
+                   extra={"edit_id": cand.edit_id})
+
+
+def _analysis_for(entry: SongEntry, manifest: Manifest, analyses: dict[str, SongAnalysis]) -> SongAnalysis:
+    if entry.song_id not in analyses:
+        from rl_editor.audio import analyze_song
+
+        analyses[entry.song_id] = analyze_song(manifest.resolve(entry.song))
+    return analyses[entry.song_id]
+
+
+def synthesize_preferences(
+    manifest: Manifest,
+    rater: Rater,
+    n_pairs: int | None = None,
+    seed: int = 0,
+    analyses: Mapping[str, SongAnalysis] | None = None,
+    progress: bool = True,
+) -> list[PreferencePair]:
+    """Have ``rater`` judge pairs of candidates from ``manifest``.
+
+    Parameters
+    ----------
+    manifest : Manifest
+    rater : Rater
+        Anything with ``name`` and ``judge(song, edit_a, edit_b)``, e.g. from :func:`load_rater`.
+    n_pairs : int or None
+        How many pairs (spread across songs); None judges every pair of every song.
+    seed : int
+        Seed of the pair choice and of which side is shown as A.
+    analyses : mapping of song_id to SongAnalysis, optional
+        Analyses to use; songs missing from it are analysed with ``analyze_song`` (cached).
+    progress : bool
+        Show a tqdm bar.
+
+    Returns
+    -------
+    list of PreferencePair
+        ``rater`` is the rater's name; paths are manifest-relative.
+    """
+    if n_pairs is not None and n_pairs < 0:
+        raise RaterError(f"n_pairs must be >= 0, got {n_pairs}")
+    rng = np.random.default_rng(seed)
+    pairs = choose_pairs(manifest, n_pairs, rng)
+    known = dict(analyses or {})
+    name = str(getattr(rater, "name", "") or "rater")
+    out: list[PreferencePair] = []
+    for entry, cand_a, cand_b in tqdm(pairs, desc=f"{name} judging", unit="pair", disable=not progress):
+        song = _analysis_for(entry, manifest, known)
+        for cand in (cand_a, cand_b):
+            if len(cand.actions) != song.n_beats:
+                raise RaterError(
+                    f"{manifest.path}: candidate {cand.edit_id!r} has {len(cand.actions)} actions but song "
+                    f"{entry.song_id!r} has {song.n_beats} beats; regenerate the candidates"
+                )
+        edit_a = Edit(entry.song_id, np.asarray(cand_a.actions))
+        edit_b = Edit(entry.song_id, np.asarray(cand_b.actions))
+        judgment = as_judgment(rater.judge(song, edit_a, edit_b), name)
+        extra: dict = {"song_path": entry.song}
+        if judgment.tie_kind is not None:
+            extra["tie_kind"] = judgment.tie_kind
+        out.append(PreferencePair(
+            song_id=entry.song_id, edit_a=_edit_ref(cand_a), edit_b=_edit_ref(cand_b),
+            preference=judgment.preference, strength=int(judgment.strength), rater=name,
+            timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"), notes=judgment.notes, extra=extra,
+        ))
+    return out
+
+
+def synthesize_preferences_file(
+    manifest_path: str | Path, out_path: str | Path, rater: Rater, n_pairs: int | None = None, seed: int = 0
+) -> list[PreferencePair]:
+    """Load a manifest, synthesize preferences and write them atomically to ``out_path``."""
+    from rl_editor.preferences import save_preferences
+
+    manifest = Manifest.load(manifest_path)
+    pairs = synthesize_preferences(manifest, rater, n_pairs=n_pairs, seed=seed)
+    save_preferences(out_path, pairs)
+    return pairs
