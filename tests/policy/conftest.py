@@ -49,3 +49,9 @@ def make_analysis(seed: int, n_bars: int = 24, beats_per_bar: int = 4, tempo_bpm
 def synthetic_analyses() -> list[SongAnalysis]:
     """Six synthetic songs of 16-28 bars (train on the first four, hold out the last two)."""
     return [make_analysis(seed, n_bars=16 + 2 * seed) for seed in range(6)]
+
+
+@pytest.fixture(scope="session")
+def song_factory():
+    """``make_analysis(seed, n_bars=24, beats_per_bar=4, tempo_bpm=120.0)`` for tests that need a special song."""
+    return make_analysis

@@ -334,6 +334,7 @@ class EditVecEnv(VecEnv):
                     "episode_actions": actions[pos],
                     "dense_terms": self.batch.episode_terms(k),
                     "song_id": songs[pos].song_id,
+                    "song_index": int(self.batch.song[k]),
                 }
                 if self.episode_reward_fn is not None:
                     infos[k]["learned_reward"] = float(learned[pos])
