@@ -240,7 +240,9 @@ def align_to_song(edit_features: np.ndarray, analysis: SongAnalysis, jump_cost: 
     analysis : SongAnalysis
         The original song.
     jump_cost : float, optional
-        Cost of a splice; defaults to the median distance between source beats.
+        Cost of a splice; defaults to four times the median distance of an
+        edit beat to its best-matching source beat (the typical matching error),
+        so a jump is taken once a few beats in a row match elsewhere clearly better.
 
     Returns
     -------
@@ -256,7 +258,7 @@ def align_to_song(edit_features: np.ndarray, analysis: SongAnalysis, jump_cost: 
     edit = (np.asarray(edit_features, dtype=np.float64)[:, cols] - mean) / std
     cost = ((edit[:, None, :] - source[None, :, :]) ** 2).mean(axis=2)
     if jump_cost is None:
-        jump_cost = float(np.median(cost))
+        jump_cost = max(4.0 * float(np.median(cost.min(axis=1))), 1e-3)
     n_edit, n = cost.shape
     total = cost[0].copy()
     from_jump = np.zeros((n_edit, n), dtype=bool)

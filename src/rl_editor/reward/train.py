@@ -257,7 +257,8 @@ def fit_calibration(gaps: np.ndarray, outcomes: np.ndarray, init: Calibration | 
         return loss
 
     opt.step(closure)
-    return Calibration(scale=float(log_scale.exp().clamp(1e-3, 1e3)), log_nu=float(log_nu.clamp(-10, 5)))
+    return Calibration(scale=float(log_scale.detach().exp().clamp(1e-3, 1e3)),
+                       log_nu=float(log_nu.detach().clamp(-10, 5)))
 
 
 def preference_metrics(gaps: np.ndarray, outcomes: np.ndarray, strengths: np.ndarray,

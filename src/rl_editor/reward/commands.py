@@ -1,0 +1,84 @@
+"""``rl-editor train-reward``, ``rl-editor select-pairs`` and ``rl-editor models``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def train_reward(
+    preferences: Path = typer.Option(..., "--preferences", help="Preference pairs JSON (export of the feedback server or synth-prefs)."),
+    out: Path = typer.Option(..., "--out", help="Reward model file to write (.pt)."),
+    manifest: Optional[Path] = typer.Option(None, "--manifest", help="Manifest to find the songs of pairs without a song_path key."),
+    init: Optional[Path] = typer.Option(None, "--init", help="Reward model to fine-tune (becomes the parent version)."),
+    epochs: int = typer.Option(20, "--epochs", help="Passes over the training pairs per member."),
+    loss: str = typer.Option("bt", "--loss", help="bt (Davidson Bradley-Terry with ties) or mse-margin."),
+    val_frac: float = typer.Option(0.2, "--val-frac", help="Share of songs held out for validation (0 = none)."),
+    members: int = typer.Option(5, "--members", help="Ensemble size (uncertainty comes from their spread)."),
+    rater_weights: Optional[Path] = typer.Option(None, "--rater-weights", help="JSON {rater: weight}; unlisted raters weigh 1."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the split, bootstrap and initialisation."),
+) -> None:
+    """Train a reward ensemble on judged pairs, printing held-out figures each epoch."""
+    from rl_editor.preferences import load_preferences
+    from rl_editor.registry import sha256_of_files
+    from rl_editor.reward.model import load_reward_model
+    from rl_editor.reward.train import RewardTrainConfig, load_rater_weights, reward_meta, train_reward_model
+
+    pairs = load_preferences(preferences)
+    config = RewardTrainConfig(
+        epochs=epochs, loss=loss, val_frac=val_frac, members=members, seed=seed, progress=True,
+        rater_weights=load_rater_weights(rater_weights) if rater_weights else None,
+        manifest=str(manifest) if manifest else None, base_dir=str(preferences.resolve().parent),
+    )
+    parent = load_reward_model(init) if init else None
+    ensemble, report = train_reward_model(pairs, config, init=parent)
+    meta = reward_meta(pairs, config, report, init=parent, source=str(preferences),
+                       file_sha256=sha256_of_files([preferences]))
+    ensemble.save(out, meta)
+    typer.echo(f"trained on {report.n_train} pairs ({len(report.train_songs)} songs), "
+               f"held out {report.n_val} pairs ({len(report.val_songs)} songs)")
+    for name, metrics in (("train", report.train_metrics), ("held-out", report.val_metrics)):
+        if metrics:
+            typer.echo(f"{name}: accuracy {metrics['accuracy']:.3f}  log-likelihood {metrics['log_likelihood']:.3f}  "
+                       f"ece {metrics['ece']:.3f}  n {metrics['n']}")
+    typer.echo(f"wrote {out} ({meta.version}{f', parent {meta.parent}' if meta.parent else ''})")
+
+
+def select_pairs_command(
+    manifest: Path = typer.Option(..., "--manifest", help="Manifest of candidate edits."),
+    reward_model: Path = typer.Option(..., "--reward-model", help="Reward model file from train-reward."),
+    budget: int = typer.Option(..., "--budget", help="How many pairs to rank."),
+    out: Path = typer.Option(Path("ranking.json"), "--out", help="Ranking JSON to write."),
+    method: str = typer.Option("disagreement", "--method", help="disagreement (std of P(A>B) over members) or bald."),
+) -> None:
+    """Rank candidate pairs by how unsure the reward ensemble is, for `tasks prioritize --ranking`."""
+    from rl_editor.generate.manifest import Manifest
+    from rl_editor.reward.model import load_reward_model
+    from rl_editor.reward.select import save_ranking, select_pairs
+
+    ranked = select_pairs(Manifest.load(manifest), load_reward_model(reward_model), budget, method=method)
+    save_ranking(out, ranked)
+    typer.echo(f"wrote {len(ranked)} pairs to {out}")
+    for pair in ranked[:5]:
+        typer.echo(f"  {pair.song_id}: {pair.edit_a} vs {pair.edit_b}  {pair.score:.4f}")
+
+
+def models(folder: Path = typer.Argument(Path("models"), help="Folder searched for model files.")) -> None:
+    """List model versions under FOLDER as a lineage tree (each under its parent)."""
+    from rl_editor.registry import lineage_lines, list_models
+
+    metas = list_models(folder)
+    if not metas:
+        typer.echo(f"no model files under {folder}")
+        return
+    for line in lineage_lines(metas):
+        typer.echo(line)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the reward commands to the ``rl-editor`` app."""
+    app.command("train-reward")(train_reward)
+    app.command("select-pairs")(select_pairs_command)
+    app.command("models")(models)

@@ -1,0 +1,148 @@
+"""Choose which pairs to ask raters about: those the reward ensemble is least sure of.
+
+Every pair of candidates of the same song is a possible question. Its priority
+is either
+
+- ``"disagreement"`` (default): the standard deviation over ensemble members of
+  P(A beats B) = sigmoid(scale * (score_a - score_b)); or
+- ``"bald"``: the expected information gain about the model (BALD), entropy
+  of the members' mean outcome distribution (A, B, tie) minus the mean of the
+  members' entropies.
+
+``rl-editor select-pairs`` writes the ranking as JSON
+``[{"song_id", "edit_a", "edit_b", "score"}]`` (edit ids), which the feedback
+server's ``rl-editor tasks prioritize --ranking FILE`` uses to order its queue.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from rl_editor.audio.song import SongAnalysis
+from rl_editor.errors import RlEditorError
+from rl_editor.generate.manifest import Manifest
+from rl_editor.reward.model import RewardEnsemble, davidson_probabilities
+
+METHODS = ("disagreement", "bald")
+
+
+class PairSelectionError(RlEditorError):
+    """Candidates or settings pair selection cannot use."""
+
+
+@dataclass
+class RankedPair:
+    """One question to ask: two candidate edits of a song, and how useful the answer would be."""
+
+    song_id: str
+    edit_a: str
+    edit_b: str
+    score: float
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def pair_uncertainty(member_scores: np.ndarray, index_a: np.ndarray, index_b: np.ndarray,
+                     ensemble: RewardEnsemble, method: str = "disagreement") -> np.ndarray:
+    """Priority of each pair ``(index_a[k], index_b[k])`` given members' scores (n_members, n_edits)."""
+    if method not in METHODS:
+        raise PairSelectionError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    gaps = member_scores[:, index_a] - member_scores[:, index_b]
+    if method == "disagreement":
+        p_a = 1.0 / (1.0 + np.exp(-ensemble.calibration.scale * gaps))
+        return p_a.std(axis=0)
+    probs = davidson_probabilities(gaps, ensemble.calibration)  # (members, pairs, 3)
+
+    def entropy(p: np.ndarray) -> np.ndarray:
+        return -(p * np.log(np.clip(p, 1e-12, 1.0))).sum(axis=-1)
+
+    return entropy(probs.mean(axis=0)) - entropy(probs).mean(axis=0)
+
+
+def rank_song_pairs(analysis: SongAnalysis, actions: np.ndarray, ensemble: RewardEnsemble,
+                    method: str = "disagreement") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All pairs ``i < j`` of one song's candidate edits with their priority.
+
+    Returns
+    -------
+    index_a, index_b, score : ndarray
+        Candidate indices and priorities, unsorted.
+    """
+    scores = ensemble.member_scores(analysis, actions)
+    index_a, index_b = np.triu_indices(len(actions), k=1)
+    return index_a, index_b, pair_uncertainty(scores, index_a, index_b, ensemble, method)
+
+
+def select_pairs(manifest: Manifest, ensemble: RewardEnsemble, budget: int | None,
+                 analyses: dict[str, SongAnalysis] | None = None, method: str = "disagreement",
+                 exclude: Sequence[tuple[str, str]] = ()) -> list[RankedPair]:
+    """Rank candidate pairs of every song of a manifest, most useful first.
+
+    Parameters
+    ----------
+    manifest : Manifest
+    ensemble : RewardEnsemble
+    budget : int or None
+        How many pairs to return (None: all).
+    analyses : dict of song_id -> SongAnalysis, optional
+        Analyses of the manifest's songs; analysed from their audio otherwise.
+    method : str
+        ``"disagreement"`` or ``"bald"`` (module docstring).
+    exclude : sequence of (edit_id, edit_id)
+        Pairs already judged, in either order.
+
+    Returns
+    -------
+    list of RankedPair
+    """
+    if budget is not None and budget < 0:
+        raise PairSelectionError(f"budget must be non-negative, got {budget}")
+    skip = {frozenset(p) for p in exclude}
+    ranked: list[RankedPair] = []
+    for entry in manifest.songs:
+        if len(entry.candidates) < 2:
+            continue
+        if analyses is not None and entry.song_id in analyses:
+            analysis = analyses[entry.song_id]
+        else:
+            from rl_editor.audio import analyze_song
+
+            analysis = analyze_song(manifest.resolve(entry.song), song_id=entry.song_id)
+        lengths = {len(c.actions) for c in entry.candidates}
+        if lengths != {analysis.n_beats}:
+            raise PairSelectionError(
+                f"{manifest.path}: song {entry.song_id!r} has candidates with {sorted(lengths)} actions but "
+                f"{analysis.n_beats} beats; regenerate the candidates for this analysis"
+            )
+        actions = np.asarray([c.actions for c in entry.candidates], dtype=np.int8)
+        index_a, index_b, score = rank_song_pairs(analysis, actions, ensemble, method)
+        for a, b, s in zip(index_a, index_b, score):
+            ids = (entry.candidates[a].edit_id, entry.candidates[b].edit_id)
+            if frozenset(ids) in skip:
+                continue
+            ranked.append(RankedPair(entry.song_id, ids[0], ids[1], float(s)))
+    ranked.sort(key=lambda p: p.score, reverse=True)
+    return ranked if budget is None else ranked[:budget]
+
+
+def save_ranking(path: str | Path, ranked: Sequence[RankedPair]) -> Path:
+    """Write the ranking JSON atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump([p.to_json() for p in ranked], f, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
