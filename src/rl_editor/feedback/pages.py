@@ -1,0 +1,87 @@
+"""HTML pages of the feedback server: the rater's listening page and the admin page.
+
+The pages are static shells; everything they show comes from the JSON API, called
+from the browser with the token the page was opened with (the personal link
+``/r/<token>`` or ``/admin?token=<admin token>``). A bad token therefore shows up
+as a clear message on the page once the API answers 401.
+
+The application (:func:`rl_editor.feedback.app.create_app`) includes :data:`router`
+and serves :data:`STATIC_DIR` at ``/static``.
+
+Example
+-------
+>>> from fastapi import FastAPI
+>>> from fastapi.staticfiles import StaticFiles
+>>> from rl_editor.feedback.pages import STATIC_DIR, router
+>>> app = FastAPI()
+>>> app.include_router(router)
+>>> app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+
+# Tokens travel in the URL: never leak them through the Referer header, never cache
+# the pages, and allow only our own scripts and styles.
+PAGE_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+        "frame-ancestors 'none'; form-action 'self'"
+    ),
+}
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+
+
+def static_url(request: Request, name: str) -> str:
+    """URL of a static file, with a version suffix so browsers fetch changed files.
+
+    Parameters
+    ----------
+    request : Request
+        The current request (its ``root_path`` is honoured behind a proxy prefix).
+    name : str
+        File name relative to :data:`STATIC_DIR`, e.g. ``"rater.js"``.
+    """
+    root = request.scope.get("root_path", "").rstrip("/")
+    try:
+        stat = (STATIC_DIR / name).stat()
+        version = f"?v={stat.st_mtime_ns:x}{stat.st_size:x}"
+    except OSError:
+        version = ""
+    return f"{root}/static/{name}{version}"
+
+
+def _render(request: Request, template: str, token: str) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        template,
+        {"token": token, "static_url": lambda name: static_url(request, name)},
+        headers=PAGE_HEADERS,
+    )
+
+
+@router.get("/r/{token}", response_class=HTMLResponse)
+def rater_page(request: Request, token: str) -> HTMLResponse:
+    """The rater's page for the personal link ``/r/<token>``."""
+    return _render(request, "rater.html", token)
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def admin_page(request: Request, token: str = "") -> HTMLResponse:
+    """The admin page, opened as ``/admin?token=<admin token>``."""
+    return _render(request, "admin.html", token)

@@ -1,0 +1,164 @@
+// Admin page: progress, rater quality and agreement from /api/admin/summary,
+// exports, and adding raters with a copyable personal link.
+
+const TOKEN = document.body.dataset.token || "";
+const $ = (id) => document.getElementById(id);
+
+async function api(path, options = {}) {
+  const headers = { Authorization: `Bearer ${TOKEN}` };
+  if (options.json !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, {
+    method: options.method || "GET", headers, cache: "no-store",
+    body: options.json !== undefined ? JSON.stringify(options.json) : undefined,
+  });
+  let data = null;
+  try { data = await response.json(); } catch { data = null; }
+  if (!response.ok) {
+    let detail = data?.detail ?? response.statusText;
+    if (typeof detail !== "string") detail = JSON.stringify(detail);
+    const err = new Error(detail);
+    err.status = response.status;
+    throw err;
+  }
+  return data;
+}
+
+function announce(message) { $("status").textContent = message; }
+
+const fmt = {
+  share: (x) => (x === null || x === undefined || Number.isNaN(x) ? "–" : `${(100 * x).toFixed(0)} %`),
+  number: (x, digits = 2) => (x === null || x === undefined || Number.isNaN(x) ? "–" : Number(x).toFixed(digits)),
+  seconds: (ms) => (ms === null || ms === undefined ? "–" : `${(ms / 1000).toFixed(1)} s`),
+};
+
+function cell(row, text, className) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (className) td.className = className;
+  row.append(td);
+  return td;
+}
+
+function renderOverview(summary) {
+  const songs = summary.songs || [];
+  const done = songs.reduce((n, s) => n + s.done, 0);
+  const total = songs.reduce((n, s) => n + s.total, 0);
+  const times = (summary.raters || []).map((r) => r.median_time_ms).filter((t) => t !== null && t !== undefined).sort((a, b) => a - b);
+  const medianTime = times.length ? times[Math.floor(times.length / 2)] : null;
+  const ag = summary.agreement || {};
+  const bias = ag.position_bias_a_share;
+  const items = [
+    ["Judgments", `${done} of ${total}`],
+    ["Raters", String((summary.raters || []).length)],
+    ["Time per judgment (median of raters)", fmt.seconds(medianTime)],
+    ["Krippendorff's alpha", fmt.number(ag.krippendorff_alpha)],
+    ["Raw agreement", fmt.share(ag.raw_agreement)],
+    ["Pairs rated by several raters", String(ag.n_pairs_multi_rated ?? "–")],
+    ["Position bias (share choosing what was shown as A)", fmt.share(bias) +
+      (bias !== null && bias !== undefined && Math.abs(bias - 0.5) > 0.1 ? " — check for order bias" : "")],
+  ];
+  const dl = $("overview");
+  dl.replaceChildren();
+  for (const [term, value] of items) {
+    const div = document.createElement("div");
+    const dt = document.createElement("dt"); dt.textContent = term;
+    const dd = document.createElement("dd"); dd.textContent = value;
+    div.append(dt, dd);
+    dl.append(div);
+  }
+}
+
+function renderRaters(raters) {
+  const body = $("raters-table").querySelector("tbody");
+  body.replaceChildren();
+  if (!raters.length) {
+    const row = body.insertRow();
+    const td = cell(row, "No raters yet: add one below.");
+    td.colSpan = 6;
+  }
+  for (const r of raters) {
+    const row = body.insertRow();
+    const th = document.createElement("th");
+    th.scope = "row";
+    th.textContent = r.name;
+    row.append(th);
+    cell(row, r.held_out ? "yes" : "no");
+    cell(row, String(r.done), "num");
+    cell(row, fmt.seconds(r.median_time_ms), "num");
+    const gold = cell(row, r.gold_total ? `${r.gold_failures} of ${r.gold_total}` : "–", "num");
+    if (r.gold_total && r.gold_failures / r.gold_total > 0.25) gold.classList.add("warn");
+    cell(row, fmt.share(r.agreement_with_majority), "num");
+  }
+}
+
+function renderSongs(songs) {
+  const body = $("songs-table").querySelector("tbody");
+  body.replaceChildren();
+  for (const s of songs) {
+    const row = body.insertRow();
+    const th = document.createElement("th");
+    th.scope = "row";
+    th.textContent = s.song_id;
+    row.append(th);
+    cell(row, `${s.done} / ${s.total}`, "num");
+    const td = cell(row, "");
+    const bar = document.createElement("progress");
+    bar.max = Math.max(1, s.total);
+    bar.value = s.done;
+    bar.setAttribute("aria-label", `${s.song_id}: ${s.done} of ${s.total} judged`);
+    td.append(bar);
+  }
+}
+
+async function refresh() {
+  try {
+    const summary = await api("/api/admin/summary");
+    renderOverview(summary);
+    renderRaters(summary.raters || []);
+    renderSongs(summary.songs || []);
+    $("admin-error").textContent = "";
+    document.body.dataset.loaded = "true";
+  } catch (err) {
+    $("admin-error").textContent = err.status === 401 || err.status === 403
+      ? "This admin link is not valid. Create an admin token with `rl-editor admin-token` and open /admin?token=…"
+      : `Could not load the summary: ${err.message}`;
+  }
+}
+
+async function copyLink() {
+  const input = $("new-link-url");
+  try {
+    await navigator.clipboard.writeText(input.value);
+  } catch {
+    input.select();   // the clipboard API needs a secure context; fall back to selection
+    document.execCommand("copy");
+  }
+  announce("Link copied.");
+}
+
+async function addRater(e) {
+  e.preventDefault();
+  const name = $("rater-name").value.trim();
+  if (!name) { announce("Give the rater a name."); $("rater-name").focus(); return; }
+  try {
+    const made = await api("/api/admin/raters", { method: "POST", json: { name, held_out: $("rater-held-out").checked } });
+    $("new-link-name").textContent = made.name;
+    $("new-link-url").value = new URL(made.link || `/r/${made.token}`, window.location.origin).href;
+    $("new-link").hidden = false;
+    $("rater-name").value = "";
+    $("rater-held-out").checked = false;
+    $("new-link-url").select();
+    announce(`Added ${made.name}. Copy their link now: it is shown only once.`);
+    await refresh();
+  } catch (err) {
+    $("admin-error").textContent = `Could not add the rater: ${err.message}`;
+  }
+}
+
+const exportHref = (path) => `${path}?token=${encodeURIComponent(TOKEN)}`;
+$("export-json").href = exportHref("/api/admin/export.json");
+$("export-csv").href = exportHref("/api/admin/export.csv");
+$("refresh").addEventListener("click", refresh);
+$("add-rater").addEventListener("submit", addRater);
+$("copy-link").addEventListener("click", copyLink);
+refresh();

@@ -1,0 +1,695 @@
+// The rater's listening page: one task at a time, one transport over the original and
+// the edits, keyboard shortcuts, drafts kept in localStorage, submissions retried with
+// the same client id until the server acknowledges them.
+
+import { sourceTimeline, editTimeline, locate, timeOf, differences } from "./beatmap.js";
+import { Player } from "./player.js";
+import { peaks, Waveform } from "./waveform.js";
+
+const TOKEN = document.body.dataset.token || "";
+const EXCERPT_BEFORE_S = 2.5;   // "next difference" plays this much before the difference...
+const EXCERPT_AFTER_S = 2.5;    // ...and this much after it, first in A, then in B
+const BEATS_PER_JUMP = 4;
+const NOTES_LIMIT = 2000;
+const $ = (id) => document.getElementById(id);
+
+const CHOICES = {
+  a: { preference: "a", tie_kind: null, label: "A is better" },
+  b: { preference: "b", tie_kind: null, label: "B is better" },
+  both_good: { preference: "tie", tie_kind: "both_good", label: "Equally good" },
+  both_bad: { preference: "tie", tie_kind: "both_bad", label: "Equally bad" },
+};
+const STRENGTHS = { 1: "slightly", 2: "moderately", 3: "significantly" };
+const RATINGS = { 1: "Poor", 2: "Okay", 3: "Good", 4: "Excellent" };
+
+// ---------------------------------------------------------------- storage
+
+function raterKey() {
+  // FNV-1a of the token: keeps raters sharing a browser apart without storing the token
+  let h = 0x811c9dc5;
+  for (let i = 0; i < TOKEN.length; i++) { h ^= TOKEN.charCodeAt(i); h = Math.imul(h, 0x01000193) >>> 0; }
+  return h.toString(16);
+}
+const PENDING_KEY = `rl-editor:pending:${raterKey()}`;
+const draftKey = (taskId) => `rl-editor:draft:${taskId}`;
+
+function load(key) {
+  try { return JSON.parse(localStorage.getItem(key) || "null"); } catch { return null; }
+}
+function save(key, value) {
+  try { value === null ? localStorage.removeItem(key) : localStorage.setItem(key, JSON.stringify(value)); }
+  catch { /* storage full or disabled: the page still works, only without resume */ }
+}
+
+function newClientId() {
+  if (window.crypto?.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));   // randomUUID needs a secure context
+  b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+// ---------------------------------------------------------------- HTTP
+
+class HttpError extends Error {
+  constructor(status, detail) { super(detail); this.status = status; }
+}
+
+async function api(path, options = {}) {
+  const headers = { Authorization: `Bearer ${TOKEN}`, ...(options.headers || {}) };
+  if (options.json !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, {
+    method: options.method || "GET",
+    headers,
+    body: options.json !== undefined ? JSON.stringify(options.json) : undefined,
+    cache: "no-store",
+  });
+  let data = null;
+  try { data = await response.json(); } catch { data = null; }
+  if (!response.ok) {
+    let detail = data?.detail ?? response.statusText;
+    if (typeof detail !== "string") detail = JSON.stringify(detail);
+    throw new HttpError(response.status, detail);
+  }
+  return { status: response.status, data };
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const isRetryable = (err) => !(err instanceof HttpError) || err.status >= 500 || err.status === 408 || err.status === 429;
+
+// ---------------------------------------------------------------- formatting
+
+function clock(seconds, tenths = false) {
+  const s = Math.max(0, seconds);
+  const m = Math.floor(s / 60);
+  const rest = s - m * 60;
+  const sec = tenths ? rest.toFixed(1).padStart(4, "0") : String(Math.floor(rest)).padStart(2, "0");
+  return `${m}:${sec}`;
+}
+
+function announce(message) {
+  const el = $("status");
+  el.textContent = "";
+  // a fresh text node makes screen readers announce repeated messages too
+  requestAnimationFrame(() => { el.textContent = message; });
+}
+
+function showView(name) {
+  for (const id of ["view-loading", "view-task", "view-done", "view-error"]) $(id).hidden = id !== `view-${name}`;
+}
+
+function setProgress(done, total) {
+  $("progress").max = Math.max(1, total);
+  $("progress").value = done;
+  $("progress-text").textContent = `${done} of ${total} judged`;
+}
+
+// ---------------------------------------------------------------- state
+
+let ctx = null;
+const app = {
+  task: null,
+  player: null,
+  timelines: {},
+  waveforms: {},
+  diffs: [],
+  draft: null,
+  lastDiff: null,        // source beat of the difference last played by "next difference"
+  loop: null,            // {start: pos, end: pos, lengthS}
+  markIn: null,
+  excerpts: null,
+  visibleSince: null,
+  sending: false,
+};
+
+function versionKeys() { return app.task?.kind === "rating" ? ["o", "a"] : ["o", "a", "b"]; }
+function versionLabel(v) {
+  if (v === "o") return "Original";
+  if (app.task?.kind === "rating") return "Edit";
+  return app.task[v].label || v.toUpperCase();
+}
+
+// ---------------------------------------------------------------- time spent
+
+function elapsedMs() {
+  if (!app.draft) return 0;
+  return app.draft.elapsed_ms + (app.visibleSince !== null ? performance.now() - app.visibleSince : 0);
+}
+function pauseClock() {
+  if (app.draft && app.visibleSince !== null) app.draft.elapsed_ms = elapsedMs();
+  app.visibleSince = null;
+}
+function resumeClock() {
+  if (app.draft && app.visibleSince === null && document.visibilityState === "visible") app.visibleSince = performance.now();
+}
+function saveDraft() {
+  if (!app.task || !app.draft) return;
+  save(draftKey(app.task.task_id), { ...app.draft, elapsed_ms: Math.round(elapsedMs()) });
+}
+document.addEventListener("visibilitychange", () => {
+  document.visibilityState === "visible" ? resumeClock() : (pauseClock(), saveDraft());
+});
+window.addEventListener("pagehide", saveDraft);
+setInterval(saveDraft, 5000);
+
+// ---------------------------------------------------------------- task loading
+
+async function withRetry(what, fn) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const result = await fn();
+      if (attempt > 0) announce("Connection restored.");
+      return result;
+    } catch (err) {
+      if (err instanceof HttpError && err.status === 401) throw err;
+      if (!isRetryable(err)) throw err;
+      const wait = Math.min(15000, 1000 * 2 ** attempt);
+      $("connection").hidden = false;
+      $("connection").textContent = `Connection lost while ${what}. Retrying in ${Math.round(wait / 1000)} s…`;
+      await sleep(wait);
+    } finally {
+      $("connection").hidden = true;
+    }
+  }
+}
+
+async function decode(url) {
+  const response = await fetch(url, { headers: { Authorization: `Bearer ${TOKEN}` } });
+  if (!response.ok) throw new HttpError(response.status, `could not load audio (${response.status})`);
+  const bytes = await response.arrayBuffer();
+  return await ctx.decodeAudioData(bytes);
+}
+
+async function loadNext() {
+  stopPlayback();
+  showView("loading");
+  $("loading-text").textContent = "Loading the next song…";
+  const { data } = await withRetry("loading the next song", () => api("/api/next"));
+  if (data.done) {
+    app.task = null;
+    $("done-message").textContent = data.message || "There is nothing left to judge. Thank you!";
+    try {
+      const me = (await api("/api/me")).data;
+      setProgress(me.done, me.total);
+    } catch { /* the message alone is enough */ }
+    showView("done");
+    announce($("done-message").textContent);
+    return;
+  }
+  await showTask(data);
+}
+
+async function showTask(task) {
+  app.task = task;
+  setProgress(task.progress?.done ?? 0, task.progress?.total ?? 0);
+  ctx = ctx || new (window.AudioContext || window.webkitAudioContext)();
+  const keys = versionKeys();
+  const urls = { o: task.song.audio_url, a: task.a.audio_url, b: task.b?.audio_url };
+  let loaded = 0;
+  $("loading-text").textContent = `Loading audio (0 of ${keys.length})…`;
+  const buffers = await withRetry("loading the audio", () => Promise.all(keys.map(async (v) => {
+    const buffer = await decode(urls[v]);
+    $("loading-text").textContent = `Loading audio (${++loaded} of ${keys.length})…`;
+    return buffer;
+  })));
+  const bounds = task.song.segment_bounds_s;
+  app.timelines = { o: sourceTimeline(bounds), a: editTimeline(bounds, task.a.beat_sequence) };
+  if (task.b) app.timelines.b = editTimeline(bounds, task.b.beat_sequence);
+  app.diffs = task.b ? differences(task.a.beat_sequence, task.b.beat_sequence, bounds.length - 1) : [];
+  const versions = {};
+  keys.forEach((v, i) => { versions[v] = { buffer: buffers[i], timeline: app.timelines[v] }; });
+  app.player = new Player(ctx, versions, onPlayerChange);
+  app.loop = null; app.markIn = null; app.lastDiff = null; app.excerpts = null;
+
+  app.draft = load(draftKey(task.task_id)) || {
+    client_id: newClientId(), choice: null, strength: null, rating: null, notes: "", elapsed_ms: 0,
+  };
+  app.visibleSince = null;
+  buildTaskView(task, buffers);
+  restoreForm();
+  showView("task");
+  for (const w of Object.values(app.waveforms)) w.resize();
+  resumeClock();
+  saveDraft();
+  const restored = app.draft.choice || app.draft.rating || app.draft.notes;
+  announce(`${task.song.song_id}: ${task.kind === "rating" ? "rate the edit" : "compare edits A and B"}.` +
+    (restored ? " Your unsent answer was restored." : "") + " Press space to play.");
+}
+
+// ---------------------------------------------------------------- building the view
+
+function buildTaskView(task, buffers) {
+  $("song-title").textContent = task.song.song_id;
+  $("task-instructions").textContent = task.kind === "rating"
+    ? "Listen to the edit (and the original if you like), then rate the edit."
+    : "Listen to edits A and B (and the original if you like), then say which edit is better.";
+  const list = $("versions");
+  list.replaceChildren();
+  lastFrameKey = "";
+  app.waveforms = {};
+  const keys = versionKeys();
+  keys.forEach((v, i) => {
+    const info = v === "o" ? task.song : task[v];
+    const duration = buffers[i].duration;
+    const splices = v === "o" ? [] : (info.splice_times_s || []);
+    const row = document.createElement("div");
+    row.className = "version";
+    row.dataset.version = v;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "version-button";
+    button.id = `version-${v}`;
+    button.setAttribute("aria-pressed", "false");
+    const shortcut = `${i + 1}`;
+    const letter = v === "o" ? "O" : v.toUpperCase();
+    button.setAttribute("aria-keyshortcuts", `${shortcut} ${letter}`);
+    button.setAttribute("aria-label", `Listen to ${versionLabel(v)} (${clock(duration)}), key ${shortcut} or ${letter}`);
+    button.innerHTML = `<span class="version-name"></span><span class="version-duration"></span><kbd></kbd>`;
+    button.querySelector(".version-name").textContent = versionLabel(v);
+    button.querySelector(".version-duration").textContent = clock(duration);
+    button.querySelector("kbd").textContent = `${shortcut} / ${letter}`;
+    button.addEventListener("click", () => switchVersion(v));
+    const canvas = document.createElement("canvas");
+    canvas.className = "wave";
+    canvas.setAttribute("role", "img");
+    canvas.setAttribute("aria-label", `Waveform of ${versionLabel(v)}, ${clock(duration)} long` +
+      (v === "o" ? "" : `, ${splices.length} splice point${splices.length === 1 ? "" : "s"} marked`) +
+      ". Click to jump there, drag to select a loop.");
+    row.append(button, canvas);
+    list.append(row);
+    app.waveforms[v] = new Waveform(canvas, peaks(buffers[i]), duration, splices, {
+      onSeek: (t) => { app.lastDiff = null; app.player.seek(v, t); },
+      onSelect: (t0, t1) => setLoopFrom(v, t0, t1),
+    });
+  });
+  const pair = task.kind !== "rating";
+  $("choice-fields").hidden = !pair;
+  $("strength-fields").hidden = !pair;
+  $("rating-fields").hidden = pair;
+  $("next-diff").hidden = !pair;
+  $("diff-count").textContent = pair ? `${app.diffs.length} difference${app.diffs.length === 1 ? "" : "s"}` : "";
+  updateVersionButtons();
+  updateLoopButton();
+}
+
+function restoreForm() {
+  const d = app.draft;
+  for (const el of document.querySelectorAll('input[name="choice"]')) el.checked = el.value === d.choice;
+  for (const el of document.querySelectorAll('input[name="strength"]')) el.checked = Number(el.value) === d.strength;
+  for (const el of document.querySelectorAll('input[name="rating"]')) el.checked = Number(el.value) === d.rating;
+  $("notes").value = d.notes || "";
+  updateStrengthState();
+  $("form-error").textContent = "";
+}
+
+function updateStrengthState() {
+  const tie = app.draft?.choice === "both_good" || app.draft?.choice === "both_bad";
+  $("strength-fields").disabled = tie;
+  $("strength-hint").textContent = tie ? "Not needed for a tie." : "";
+}
+
+// ---------------------------------------------------------------- transport
+
+function onPlayerChange() {
+  if (!app.player) return;
+  updateVersionButtons();
+  const playing = app.player.playing;
+  $("play").setAttribute("aria-pressed", String(playing));
+  $("play-label").textContent = playing ? "Pause" : "Play";
+  $("play-icon").textContent = playing ? "❚❚" : "▶";
+}
+
+function updateVersionButtons() {
+  if (!app.player) return;
+  const current = app.player.now().version;
+  for (const v of versionKeys()) {
+    const button = $(`version-${v}`);
+    if (!button) continue;
+    button.setAttribute("aria-pressed", String(v === current));
+    button.closest(".version").classList.toggle("current", v === current);
+  }
+}
+
+function switchVersion(v) {
+  if (!app.player || !app.player.versions[v]) return;
+  app.player.switchTo(v);
+  announce(`${versionLabel(v)}`);
+}
+
+function stopPlayback() {
+  if (app.player) app.player.pause();
+}
+
+function togglePlay() {
+  if (!app.player) return;
+  app.player.toggle();
+}
+
+function jumpBeats(delta) {
+  if (!app.player) return;
+  const { version, time } = app.player.now();
+  const tl = app.timelines[version];
+  const loc = locate(tl, time);
+  const slot = Math.max(0, Math.min(tl.seq.length - 1, loc.slot + delta));
+  app.lastDiff = null;
+  app.player.seek(version, tl.starts[slot]);
+}
+
+function position() {
+  if (!app.player) return null;
+  const { version, time } = app.player.now();
+  const loc = locate(app.timelines[version], time);
+  return {
+    version, time, beat: loc.beat, fraction: loc.fraction, occurrence: loc.occurrence,
+    source_beat: loc.beat + loc.fraction, playing: app.player.playing,
+  };
+}
+
+// ---------------------------------------------------------------- loops
+
+function setLoopFrom(version, t0, t1) {
+  const tl = app.timelines[version];
+  if (t1 - t0 < 0.1) return;
+  app.loop = { start: locate(tl, t0), end: locate(tl, t1), lengthS: t1 - t0, origin: version, times: [t0, t1] };
+  applyLoop(true);
+  announce(`Looping ${clock(t0, true)} to ${clock(t1, true)} of ${versionLabel(version)}. Press L to stop looping.`);
+}
+
+function loopRegions() {
+  if (!app.loop) return null;
+  const regions = {};
+  for (const v of versionKeys()) {
+    if (v === app.loop.origin) { regions[v] = app.loop.times; continue; }
+    const tl = app.timelines[v];
+    let s = timeOf(tl, app.loop.start);
+    let e = timeOf(tl, app.loop.end);
+    if (e - s < 0.1) e = s + app.loop.lengthS;   // the region fell inside a cut: keep its length
+    const dur = app.player.duration(v);
+    e = Math.min(e, dur);
+    s = Math.min(s, Math.max(0, e - 0.1));
+    regions[v] = [s, e];
+  }
+  return regions;
+}
+
+function applyLoop(on) {
+  app.player.setLoop(loopRegions(), on);
+  updateLoopButton();
+}
+
+function toggleLoop() {
+  if (!app.player) return;
+  if (!app.loop) {
+    // no region yet: loop the bar around the playhead
+    const { version, time } = app.player.now();
+    const tl = app.timelines[version];
+    const loc = locate(tl, time);
+    const first = Math.max(0, loc.slot - (loc.slot % BEATS_PER_JUMP));
+    const last = Math.min(tl.seq.length - 1, first + BEATS_PER_JUMP - 1);
+    setLoopFrom(version, tl.starts[first], tl.starts[last] + tl.durations[last]);
+    return;
+  }
+  const on = app.player.toggleLoop();
+  updateLoopButton();
+  announce(on ? "Loop on." : "Loop off.");
+}
+
+function markLoop(edge) {
+  if (!app.player) return;
+  const { version, time } = app.player.now();
+  if (edge === "in") {
+    app.markIn = { version, time };
+    announce(`Loop start set at ${clock(time, true)}. Press ] to set its end.`);
+    return;
+  }
+  if (!app.markIn) { announce("Set the loop start first with [."); return; }
+  const startInVersion = app.markIn.version === version
+    ? app.markIn.time
+    : timeOf(app.timelines[version], locate(app.timelines[app.markIn.version], app.markIn.time));
+  const [t0, t1] = [Math.min(startInVersion, time), Math.max(startInVersion, time)];
+  app.markIn = null;
+  if (t1 - t0 < 0.1) { announce("The loop is too short."); return; }
+  setLoopFrom(version, t0, t1);
+}
+
+function updateLoopButton() {
+  const on = Boolean(app.player?.loopOn);
+  $("loop").setAttribute("aria-pressed", String(on));
+  $("loop-label").textContent = on ? "Loop on" : "Loop";
+  const regions = app.player?.loop;
+  for (const [v, w] of Object.entries(app.waveforms)) {
+    w.region = regions ? regions[v] : null;
+    w.regionOn = on;
+    w.draw();
+  }
+}
+
+// ---------------------------------------------------------------- next difference
+
+function nextDifference() {
+  if (!app.player || !app.task?.b) return;
+  if (!app.diffs.length) { announce("A and B play the same beats: there is no difference to jump to."); return; }
+  const anchor = app.lastDiff !== null ? app.lastDiff : position().beat;
+  let index = app.diffs.findIndex((d) => d > anchor);
+  const wrapped = index < 0;
+  if (wrapped) index = 0;
+  const beat = app.diffs[index];
+  app.lastDiff = beat;
+  const excerpts = ["a", "b"].map((v) => {
+    const t = timeOf(app.timelines[v], { beat, fraction: 0, occurrence: 0 });
+    return { version: v, start: Math.max(0, t - EXCERPT_BEFORE_S), end: t + EXCERPT_AFTER_S, at: t };
+  });
+  app.excerpts = { beat, index, excerpts };
+  app.player.loopOn = false;
+  updateLoopButton();
+  app.player.playExcerpts(excerpts);
+  announce(`${wrapped ? "Back to the first difference. " : ""}Difference ${index + 1} of ${app.diffs.length}` +
+    ` (beat ${beat + 1}): playing A, then B.`);
+}
+
+// ---------------------------------------------------------------- form and submission
+
+function setChoice(choice) {
+  if (!app.draft || app.task?.kind === "rating") return;
+  app.draft.choice = choice;
+  restoreForm();
+  saveDraft();
+  const needsStrength = choice === "a" || choice === "b";
+  announce(`${CHOICES[choice].label}.${needsStrength && !app.draft.strength ? " How much better? Z, X or C." : ""}`);
+}
+
+function setStrength(strength) {
+  if (!app.draft || app.task?.kind === "rating") return;
+  if (app.draft.choice === "both_good" || app.draft.choice === "both_bad") {
+    announce("Strength applies only when one edit is better.");
+    return;
+  }
+  app.draft.strength = strength;
+  restoreForm();
+  saveDraft();
+  announce(`${STRENGTHS[strength]} better.`);
+}
+
+function setRating(rating) {
+  if (!app.draft || app.task?.kind !== "rating") return;
+  app.draft.rating = rating;
+  restoreForm();
+  saveDraft();
+  announce(`Rated ${RATINGS[rating]}.`);
+}
+
+function buildJudgment() {
+  const d = app.draft;
+  const base = {
+    client_id: d.client_id, task_id: app.task.task_id,
+    notes: (d.notes || "").slice(0, NOTES_LIMIT), time_spent_ms: Math.round(elapsedMs()),
+  };
+  if (app.task.kind === "rating") {
+    if (!d.rating) throw new Error("Rate the edit first: Poor, Okay, Good or Excellent (keys Z X C V).");
+    return { ...base, rating: d.rating };
+  }
+  if (!d.choice) throw new Error("Choose first: A better (←), B better (→), equally good (↑) or equally bad (↓).");
+  const choice = CHOICES[d.choice];
+  if (choice.preference !== "tie" && !d.strength) throw new Error("Say how much better: slightly (Z), moderately (X) or significantly (C).");
+  return { ...base, preference: choice.preference, tie_kind: choice.tie_kind, strength: choice.preference === "tie" ? 1 : d.strength };
+}
+
+/** Store the judgment as pending and send it; true once it is acknowledged. */
+async function submit() {
+  if (!app.task || app.sending) return false;
+  let judgment;
+  try { judgment = buildJudgment(); }
+  catch (err) {
+    $("form-error").textContent = err.message;
+    announce(err.message);
+    return false;
+  }
+  $("form-error").textContent = "";
+  save(PENDING_KEY, judgment);
+  return await sendPending();
+}
+
+/** Send the stored judgment until the server acknowledges it, then move on. */
+async function sendPending() {
+  const judgment = load(PENDING_KEY);
+  if (!judgment) return true;
+  app.sending = true;
+  $("submit").disabled = true;
+  announce("Saving your answer…");
+  try {
+    await withRetry("saving your answer", () => api("/api/judgments", { method: "POST", json: judgment }));
+    save(PENDING_KEY, null);
+    save(draftKey(judgment.task_id), null);
+    if (app.task?.task_id === judgment.task_id) app.draft = null;
+    announce("Saved. Thank you!");
+    return true;
+  } catch (err) {
+    if (err instanceof HttpError && err.status === 401) throw err;
+    save(PENDING_KEY, null);
+    if (err instanceof HttpError && (err.status === 403 || err.status === 404 || err.status === 409)) {
+      // the task is no longer ours to judge (already judged or withdrawn): move on
+      save(draftKey(judgment.task_id), null);
+      if (app.task?.task_id === judgment.task_id) app.draft = null;
+      announce(`That answer was not needed: ${err.message}`);
+      return true;
+    }
+    $("form-error").textContent = `Could not save: ${err.message}`;
+    announce(`Could not save: ${err.message}`);
+    return false;
+  } finally {
+    app.sending = false;
+    $("submit").disabled = false;
+  }
+}
+
+async function submitAndContinue() {
+  if (!app.task || app.sending) return;
+  if (await submit()) await run(loadNext);
+}
+
+// ---------------------------------------------------------------- keyboard
+
+const KEYS = {
+  " ": togglePlay,
+  "1": () => switchVersion("o"), o: () => switchVersion("o"),
+  "2": () => switchVersion("a"), a: () => switchVersion("a"),
+  "3": () => switchVersion("b"), b: () => switchVersion("b"),
+  n: nextDifference,
+  l: toggleLoop,
+  "[": () => markLoop("in"),
+  "]": () => markLoop("out"),
+  ",": () => jumpBeats(-BEATS_PER_JUMP),
+  ".": () => jumpBeats(BEATS_PER_JUMP),
+  Home: () => app.player && app.player.seek(app.player.now().version, 0),
+  ArrowLeft: () => setChoice("a"),
+  ArrowRight: () => setChoice("b"),
+  ArrowUp: () => setChoice("both_good"),
+  ArrowDown: () => setChoice("both_bad"),
+  z: () => (app.task?.kind === "rating" ? setRating(1) : setStrength(1)),
+  x: () => (app.task?.kind === "rating" ? setRating(2) : setStrength(2)),
+  c: () => (app.task?.kind === "rating" ? setRating(3) : setStrength(3)),
+  v: () => setRating(4),
+  t: () => $("notes").focus(),
+  s: submitAndContinue,
+  "?": () => { $("shortcuts").open = !$("shortcuts").open; },
+};
+
+document.addEventListener("keydown", (e) => {
+  if (e.target.closest?.("textarea, input[type=text]")) {
+    if (e.key === "Escape") e.target.blur();
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); submitAndContinue(); }
+    return;
+  }
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  if ($("view-task").hidden) return;
+  const handler = KEYS[e.key] || KEYS[e.key.toLowerCase()];
+  if (!handler) return;
+  e.preventDefault();
+  handler();
+});
+
+// ---------------------------------------------------------------- wiring
+
+function wire() {
+  $("play").addEventListener("click", togglePlay);
+  $("next-diff").addEventListener("click", nextDifference);
+  $("loop").addEventListener("click", toggleLoop);
+  $("mark-in").addEventListener("click", () => markLoop("in"));
+  $("mark-out").addEventListener("click", () => markLoop("out"));
+  $("back").addEventListener("click", () => jumpBeats(-BEATS_PER_JUMP));
+  $("forward").addEventListener("click", () => jumpBeats(BEATS_PER_JUMP));
+  for (const el of document.querySelectorAll('input[name="choice"]')) el.addEventListener("change", () => setChoice(el.value));
+  for (const el of document.querySelectorAll('input[name="strength"]')) el.addEventListener("change", () => setStrength(Number(el.value)));
+  for (const el of document.querySelectorAll('input[name="rating"]')) el.addEventListener("change", () => setRating(Number(el.value)));
+  $("notes").addEventListener("input", () => {
+    if (!app.draft) return;
+    app.draft.notes = $("notes").value;
+    saveDraft();
+  });
+  $("judgment").addEventListener("submit", (e) => { e.preventDefault(); submitAndContinue(); });
+  $("retry").addEventListener("click", () => run(start));
+  window.addEventListener("resize", () => { for (const w of Object.values(app.waveforms)) w.resize(); });
+  if (window.matchMedia("(max-width: 700px)").matches) $("shortcuts").open = false;
+}
+
+let lastFrameKey = "";
+function frame() {
+  if (app.player && !$("view-task").hidden) {
+    const { version, time } = app.player.now();
+    const key = `${version}:${time.toFixed(3)}:${app.player.playing}`;
+    if (key === lastFrameKey) { requestAnimationFrame(frame); return; }
+    lastFrameKey = key;
+    const tl = app.timelines[version];
+    const loc = locate(tl, time);
+    for (const [v, w] of Object.entries(app.waveforms)) {
+      w.active = v === version;
+      w.playhead = v === version ? time : timeOf(app.timelines[v], loc);
+      w.draw();
+    }
+    $("clock").textContent = `${versionLabel(version)} ${clock(time, true)} / ${clock(app.player.duration(version))} · beat ${loc.beat + 1}`;
+    updateVersionButtons();
+    if (app.player.playing !== ($("play").getAttribute("aria-pressed") === "true")) onPlayerChange();
+  }
+  requestAnimationFrame(frame);
+}
+
+async function run(step) {
+  try {
+    await step();
+  } catch (err) {
+    showView("error");
+    if (err instanceof HttpError && err.status === 401) {
+      $("error-message").textContent = "This link is not valid. Please ask the organiser of the listening test for a new link.";
+      $("retry").hidden = true;
+    } else {
+      $("error-message").textContent = `Something went wrong: ${err.message}`;
+      $("retry").hidden = false;
+    }
+    announce($("error-message").textContent);
+  }
+}
+
+async function start() {
+  showView("loading");
+  if (load(PENDING_KEY)) {
+    $("loading-text").textContent = "Sending your last answer…";
+    await sendPending();
+  }
+  await loadNext();
+}
+
+window.raterApp = {
+  position,
+  task: () => app.task,
+  draft: () => (app.draft ? { ...app.draft, elapsed_ms: Math.round(elapsedMs()) } : null),
+  differences: () => app.diffs.slice(),
+  excerpts: () => app.excerpts,
+  loop: () => app.player?.loop ?? null,
+  loopOn: () => Boolean(app.player?.loopOn),
+  player: () => app.player,
+  ready: () => !$("view-task").hidden && Boolean(app.player),
+};
+
+wire();
+requestAnimationFrame(frame);
+run(start);

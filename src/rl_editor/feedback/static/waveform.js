@@ -1,0 +1,140 @@
+// Waveform canvas of one version: min/max peaks from the decoded buffer, splice points,
+// the loop region and the playhead. Click to jump there; drag to select a loop region.
+
+const BUCKETS = 2000;
+
+/** Min/max envelope of a buffer (mixed to mono) in `BUCKETS` columns. */
+export function peaks(buffer) {
+  const n = buffer.length;
+  const channels = [];
+  for (let c = 0; c < buffer.numberOfChannels; c++) channels.push(buffer.getChannelData(c));
+  const buckets = Math.max(1, Math.min(BUCKETS, n));
+  const mins = new Float32Array(buckets), maxs = new Float32Array(buckets);
+  const per = n / buckets;
+  for (let b = 0; b < buckets; b++) {
+    const from = Math.floor(b * per), to = Math.max(from + 1, Math.floor((b + 1) * per));
+    let lo = 1, hi = -1;
+    // sample sparsely inside long buckets: the envelope stays faithful and this stays fast
+    const step = Math.max(1, Math.floor((to - from) / 256));
+    for (let i = from; i < to && i < n; i += step) {
+      let v = 0;
+      for (const ch of channels) v += ch[i];
+      v /= channels.length;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    mins[b] = lo; maxs[b] = hi;
+  }
+  return { mins, maxs };
+}
+
+export class Waveform {
+  /**
+   * @param {HTMLCanvasElement} canvas
+   * @param {{mins: Float32Array, maxs: Float32Array}} envelope
+   * @param {number} duration seconds
+   * @param {number[]} spliceTimes seconds
+   * @param {{onSeek: function(number), onSelect: function(number, number)}} handlers
+   */
+  constructor(canvas, envelope, duration, spliceTimes, handlers) {
+    this.canvas = canvas;
+    this.envelope = envelope;
+    this.duration = Math.max(duration, 1e-6);
+    this.spliceTimes = spliceTimes || [];
+    this.handlers = handlers;
+    this.base = document.createElement("canvas");
+    this.active = false;
+    this.playhead = null;
+    this.region = null;
+    this.regionOn = false;
+    this._drag = null;
+    canvas.addEventListener("pointerdown", (e) => this._down(e));
+    canvas.addEventListener("pointermove", (e) => this._move(e));
+    canvas.addEventListener("pointerup", (e) => this._up(e));
+    canvas.addEventListener("pointercancel", () => { this._drag = null; this.draw(); });
+    this.resize();
+  }
+
+  _timeAt(e) {
+    const r = this.canvas.getBoundingClientRect();
+    return Math.max(0, Math.min(1, (e.clientX - r.left) / Math.max(1, r.width))) * this.duration;
+  }
+
+  _down(e) {
+    if (e.button !== undefined && e.button !== 0) return;
+    this._drag = { x0: e.clientX, t0: this._timeAt(e), t1: null };
+    this.canvas.setPointerCapture?.(e.pointerId);
+  }
+
+  _move(e) {
+    if (!this._drag) return;
+    if (Math.abs(e.clientX - this._drag.x0) > 6) {
+      this._drag.t1 = this._timeAt(e);
+      this.draw();
+    }
+  }
+
+  _up(e) {
+    const drag = this._drag;
+    this._drag = null;
+    if (!drag) return;
+    if (drag.t1 === null) {
+      this.handlers.onSeek(drag.t0);
+    } else {
+      const t1 = this._timeAt(e);
+      this.handlers.onSelect(Math.min(drag.t0, t1), Math.max(drag.t0, t1));
+    }
+    this.draw();
+  }
+
+  /** Re-render the static layer at the canvas's current CSS size and pixel ratio. */
+  resize() {
+    const ratio = window.devicePixelRatio || 1;
+    const w = Math.max(1, Math.round(this.canvas.clientWidth * ratio));
+    const h = Math.max(1, Math.round(this.canvas.clientHeight * ratio));
+    if (w === this.base.width && h === this.base.height) return this.draw();
+    this.canvas.width = this.base.width = w;
+    this.canvas.height = this.base.height = h;
+    const g = this.base.getContext("2d");
+    const style = getComputedStyle(this.canvas);
+    g.clearRect(0, 0, w, h);
+    g.fillStyle = style.getPropertyValue("--wave-color").trim() || "#4a6fa5";
+    const { mins, maxs } = this.envelope;
+    const mid = h / 2;
+    for (let x = 0; x < w; x++) {
+      const b = Math.min(mins.length - 1, Math.floor((x / w) * mins.length));
+      const top = mid - Math.max(0, maxs[b]) * mid * 0.95;
+      const bottom = mid - Math.min(0, mins[b]) * mid * 0.95;
+      g.fillRect(x, top, 1, Math.max(1, bottom - top));
+    }
+    g.fillStyle = style.getPropertyValue("--splice-color").trim() || "#d9480f";
+    for (const t of this.spliceTimes) {
+      const x = Math.round((t / this.duration) * w);
+      g.fillRect(x - Math.max(1, ratio), 0, Math.max(2, 2 * ratio), h);
+      g.beginPath();
+      g.moveTo(x - 5 * ratio, 0); g.lineTo(x + 5 * ratio, 0); g.lineTo(x, 7 * ratio);
+      g.fill();
+    }
+    this.draw();
+  }
+
+  draw() {
+    const g = this.canvas.getContext("2d");
+    const { width: w, height: h } = this.canvas;
+    const style = getComputedStyle(this.canvas);
+    g.clearRect(0, 0, w, h);
+    g.drawImage(this.base, 0, 0);
+    const x = (t) => (t / this.duration) * w;
+    const sel = this._drag && this._drag.t1 !== null ? [Math.min(this._drag.t0, this._drag.t1), Math.max(this._drag.t0, this._drag.t1)] : null;
+    const region = sel || this.region;
+    if (region) {
+      g.fillStyle = this.regionOn || sel ? "rgba(255, 196, 0, 0.30)" : "rgba(128, 128, 128, 0.22)";
+      g.fillRect(x(region[0]), 0, Math.max(1, x(region[1]) - x(region[0])), h);
+    }
+    if (this.playhead !== null) {
+      g.fillStyle = this.active ? (style.getPropertyValue("--playhead-color").trim() || "#111") : "rgba(90, 90, 90, 0.6)";
+      const ratio = window.devicePixelRatio || 1;
+      g.fillRect(Math.round(x(this.playhead)) - ratio, 0, (this.active ? 3 : 2) * ratio, h);
+    }
+  }
+}
