@@ -12,7 +12,7 @@ description::
 
     from pathlib import Path
     from rl_editor.audio import analyze_song, load_audio
-    from rl_editor.generate import Manifest, new_song_entry, write_candidate
+    from rl_editor.generate import Manifest, candidate_seed, new_song_entry, write_candidate
     from rl_editor.policy.trainer import PPOTrainer
 
     policy = PPOTrainer.from_checkpoint("models/policy_final.pt")
@@ -46,7 +46,6 @@ from rl_editor.errors import RlEditorError
 from rl_editor.generate.manifest import Candidate, SongEntry
 
 DEFAULT_TEMPERATURES: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
-AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff"})
 
 
 class GenerateError(RlEditorError):
@@ -188,6 +187,8 @@ def find_songs(songs_dir: Path, *, exclude: Path | None = None, limit: int | Non
     relative to ``songs_dir`` (without suffix, ``/`` as ``__``) is used instead.
     Files under ``exclude`` (the output folder) are ignored.
     """
+    from rl_editor.audio.io import AUDIO_SUFFIXES
+
     songs_dir = Path(songs_dir)
     if not songs_dir.is_dir():
         raise GenerateError(f"{songs_dir}: no such folder of songs")

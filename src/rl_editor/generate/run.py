@@ -70,9 +70,15 @@ class GenerateReport:
         ]
         if self.identical:
             lines.append(f"warning: all candidates identical for {len(self.identical)} songs: {', '.join(self.identical)}")
-        for path, reason in self.skipped:
-            lines.append(f"skipped {path}: {reason}")
+        if self.skipped:
+            lines.append(f"skipped {len(self.skipped)} songs that could not be read:")
+            lines.extend(f"  {_skip_line(path, reason)}" for path, reason in self.skipped)
         return lines
+
+
+def _skip_line(path: str, reason: str) -> str:
+    """``path: reason``, without naming the file twice when the reason already does."""
+    return reason if path in reason else f"{path}: {reason}"
 
 
 def _generation_settings(config: GenerateConfig, policy_version: str) -> dict:
@@ -175,7 +181,7 @@ def run_generation(config: GenerateConfig, *, loader: GeneratorLoader = load_pol
                 if outcome.all_identical and config.progress:
                     _say(f"warning: {outcome.song_id}: all {outcome.n_requested} candidates are identical")
             elif config.progress:
-                _say(f"skipped {outcome.song_path}: {outcome.skipped_reason}")
+                _say(f"skipped {_skip_line(outcome.song_path, outcome.skipped_reason or '')}")
             bar.update(1)
     finally:
         bar.close()
