@@ -1,0 +1,228 @@
+"""CLI of the feedback stage: serve, raters, admin-token, tasks, export, import, agreement.
+
+Every command takes ``--db URL`` (SQLAlchemy URL, or a SQLite file path) or
+``--manifest PATH`` (then the SQLite file ``feedback.sqlite`` beside it is used).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from rl_editor.feedback.settings import DEFAULT_CAMPAIGN, DEFAULT_HOST, DEFAULT_PORT
+
+DB_HELP = "Database URL (sqlite:///..., postgresql+psycopg://...) or SQLite file; default: beside the manifest."
+MANIFEST_HELP = "The candidate manifest (manifest.json or its folder)."
+
+
+def _store(db: Optional[str], manifest: Optional[Path]):
+    from rl_editor.feedback.storage import FeedbackStore
+
+    return FeedbackStore.open(db, manifest)
+
+
+def _task_config(pairs_per_song, raters_per_pair, overlap_share, gold_per_rater, ratings_per_song, campaign):
+    from rl_editor.feedback.tasks import TaskConfig
+
+    return TaskConfig(pairs_per_song=pairs_per_song, raters_per_pair=raters_per_pair, overlap_share=overlap_share,
+                      gold_per_rater=gold_per_rater, ratings_per_song=ratings_per_song, campaign=campaign)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the feedback commands to the ``rl-editor`` app."""
+    raters = typer.Typer(help="Add and list raters (each gets a personal link).", no_args_is_help=True)
+    tasks = typer.Typer(help="Make and reorder comparison tasks.", no_args_is_help=True)
+    app.add_typer(raters, name="raters")
+    app.add_typer(tasks, name="tasks")
+
+    @app.command()
+    def serve(
+        manifest: Path = typer.Option(..., "--manifest", help=MANIFEST_HELP),
+        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+        host: str = typer.Option(DEFAULT_HOST, "--host"),
+        port: int = typer.Option(DEFAULT_PORT, "--port"),
+        log_level: str = typer.Option("info", "--log-level"),
+    ) -> None:
+        """Run the feedback web server (makes tasks with default settings on first start)."""
+        import uvicorn
+
+        from rl_editor.feedback.app import create_app
+
+        web = create_app(manifest, db)
+        typer.echo(f"serving {len(web.state.manifest.songs)} songs on http://{host}:{port} "
+                   f"(add raters with `rl-editor raters add NAME`)")
+        uvicorn.run(web, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
+
+    @raters.command("add")
+    def raters_add(
+        name: str = typer.Argument(..., help="Rater's name (unique)."),
+        held_out: bool = typer.Option(False, "--held-out", help="Reserve for evaluation campaigns only."),
+        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+        manifest: Optional[Path] = typer.Option(None, "--manifest", help=MANIFEST_HELP),
+        host: str = typer.Option(DEFAULT_HOST, "--host", help="Host shown in the link."),
+        port: int = typer.Option(DEFAULT_PORT, "--port", help="Port shown in the link."),
+    ) -> None:
+        """Add a rater and print their personal link (the token is shown only now)."""
+        with _store(db, manifest) as store:
+            token = store.add_rater(name, held_out=held_out)
+        typer.echo(f"http://{host}:{port}/r/{token}")
+
+    @raters.command("list")
+    def raters_list(
+        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+        manifest: Optional[Path] = typer.Option(None, "--manifest", help=MANIFEST_HELP),
+    ) -> None:
+        """List raters with how much each has judged."""
+        with _store(db, manifest) as store:
+            summary = {r["name"]: r for r in store.summary()["raters"]}
+            for r in store.list_raters():
+                row = summary.get(r.name, {})
+                typer.echo(f"{r.name}\t{'held-out' if r.held_out else 'collect'}\tdone={row.get('done', 0)}\t"
+                           f"gold_failures={row.get('gold_failures', 0)}/{row.get('gold_total', 0)}\t"
+                           f"created={r.created_at}")
+
+    @app.command("admin-token")
+    def admin_token(
+        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+        manifest: Optional[Path] = typer.Option(None, "--manifest", help=MANIFEST_HELP),
+        host: str = typer.Option(DEFAULT_HOST, "--host"),
+        port: int = typer.Option(DEFAULT_PORT, "--port"),
+    ) -> None:
+        """Create an admin token and print it with the admin page's link."""
+        with _store(db, manifest) as store:
+            token = store.create_admin_token()
+        typer.echo(token)
+        typer.echo(f"http://{host}:{port}/admin?token={token}", err=True)
+
+    @tasks.command("create")
+    def tasks_create(
+        manifest: Path = typer.Option(..., "--manifest", help=MANIFEST_HELP),
+        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+        pairs_per_song: Optional[int] = typer.Option(None, "--pairs-per-song", help="At most K pairs per song."),
+        raters_per_pair: int = typer.Option(1, "--raters-per-pair"),
+        overlap_share: float = typer.Option(0.2, "--overlap-share", help="Share of pairs judged by 2+ raters."),
+        gold_per_rater: int = typer.Option(2, "--gold-per-rater"),
+        ratings_per_song: int = typer.Option(0, "--ratings-per-song", help="Absolute rating tasks per song."),
+        campaign: str = typer.Option(DEFAULT_CAMPAIGN, "--campaign"),
+    ) -> None:
+        """Make comparison tasks from the manifest (only what is missing)."""
+        from rl_editor.generate.manifest import Manifest
+
+        loaded = Manifest.load(manifest)
+        config = _task_config(pairs_per_song, raters_per_pair, overlap_share, gold_per_rater, ratings_per_song,
+                              campaign)
+        with _store(db, loaded.path) as store:
+            created = store.create_tasks_from_manifest(loaded, config)
+            pending = store._gold_pending()
+        typer.echo(f"created {created} tasks for {len(loaded.songs)} songs"
+                   + (" (gold pairs pending: audio rendering not available yet)" if pending else ""))
+
+    @tasks.command("prioritize")
+    def tasks_prioritize(
+        ranking: Path = typer.Option(..., "--ranking", help='JSON list of {"song_id","edit_a","edit_b","score"}.'),
+        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+        manifest: Optional[Path] = typer.Option(None, "--manifest", help=MANIFEST_HELP),
+        campaign: Optional[str] = typer.Option(None, "--campaign", help="Only this campaign's tasks."),
+        create_missing: bool = typer.Option(True, "--create-missing/--no-create-missing",
+                                            help="Make tasks for ranked pairs that have none."),
+    ) -> None:
+        """Reorder the queue by a ranking (e.g. from `rl-editor select-pairs`): higher score first."""
+        from rl_editor.feedback.storage import FeedbackError
+
+        priorities = _read_ranking(ranking)
+        with _store(db, manifest) as store:
+            changed = store.set_task_priorities(priorities, campaign=campaign, create_missing=create_missing)
+        if changed == 0 and priorities:
+            raise FeedbackError(f"{ranking}: no ranked pair matches a task; check the edit ids")
+        typer.echo(f"set the priority of {changed} tasks")
+
+    @tasks.command("campaign")
+    def tasks_campaign(
+        name: str = typer.Argument(..., help="Campaign name."),
+        pairs: Path = typer.Option(..., "--pairs", help='JSON list of [edit_a, edit_b] or {"edit_a","edit_b"}.'),
+        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+        manifest: Optional[Path] = typer.Option(None, "--manifest", help=MANIFEST_HELP),
+        held_out_only: bool = typer.Option(True, "--held-out-only/--everyone"),
+        raters_per_pair: int = typer.Option(1, "--raters-per-pair"),
+    ) -> None:
+        """Create a campaign (by default an evaluation campaign for held-out raters)."""
+        edit_pairs = [(a, b) for a, b in _read_ranking(pairs)]
+        with _store(db, manifest) as store:
+            store.create_campaign(name, edit_pairs, held_out_only=held_out_only, raters_per_pair=raters_per_pair)
+        typer.echo(f"campaign {name}: {len(edit_pairs)} pairs")
+
+    @app.command("export")
+    def export(
+        out: Path = typer.Option(..., "--out", help="preferences.json (or .csv with --csv)."),
+        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+        manifest: Optional[Path] = typer.Option(None, "--manifest", help=MANIFEST_HELP),
+        campaign: Optional[str] = typer.Option(None, "--campaign"),
+        csv: bool = typer.Option(False, "--csv", help="Write CSV instead of JSON."),
+        include_gold: bool = typer.Option(False, "--include-gold", help="Also export gold (screening) pairs."),
+    ) -> None:
+        """Write judgments in the preference pair format (edit paths relative to the manifest folder)."""
+        from rl_editor.feedback.export import export_file
+
+        with _store(db, manifest) as store:
+            n = export_file(store, out, campaign=campaign, as_csv=csv, include_gold=include_gold)
+        typer.echo(f"wrote {n} judgments to {out}")
+
+    @app.command("import")
+    def import_(
+        path: Path = typer.Argument(..., help="A preference JSON file."),
+        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+        manifest: Optional[Path] = typer.Option(None, "--manifest", help=MANIFEST_HELP),
+    ) -> None:
+        """Import a preference file (all or nothing; entries already present are skipped)."""
+        from rl_editor.feedback.export import import_file
+        from rl_editor.preferences import load_preferences
+
+        load_preferences(path)  # validate before touching the database
+        with _store(db, manifest) as store:
+            imported, skipped = import_file(store, path)
+        typer.echo(f"imported {imported} judgments ({skipped} already present)")
+
+    @app.command("agreement")
+    def agreement(
+        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+        manifest: Optional[Path] = typer.Option(None, "--manifest", help=MANIFEST_HELP),
+        campaign: Optional[str] = typer.Option(None, "--campaign"),
+    ) -> None:
+        """Print inter-rater agreement: Krippendorff's alpha, raw agreement, per-rater, position bias."""
+        from rl_editor.feedback.agreement import agreement_report
+
+        with _store(db, manifest) as store:
+            report = agreement_report(store.export_pairs(campaign=campaign))
+        for line in report.lines():
+            typer.echo(line)
+
+
+def _read_ranking(path: Path) -> dict[tuple[str, str], float]:
+    """``{(edit_a, edit_b): score}`` from a ranking file; list order breaks missing scores (first = highest)."""
+    from rl_editor.feedback.storage import FeedbackError
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FeedbackError(f"{path}: no such file") from None
+    except json.JSONDecodeError as exc:
+        raise FeedbackError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    if not isinstance(data, list):
+        raise FeedbackError(f"{path}: must hold a JSON list")
+    out: dict[tuple[str, str], float] = {}
+    for i, item in enumerate(data):
+        if isinstance(item, dict):
+            if not isinstance(item.get("edit_a"), str) or not isinstance(item.get("edit_b"), str):
+                raise FeedbackError(f"{path}: entry {i}: needs string fields 'edit_a' and 'edit_b' (edit ids)")
+            score = item.get("score", len(data) - i)
+            if isinstance(score, bool) or not isinstance(score, (int, float)):
+                raise FeedbackError(f"{path}: entry {i}.score: must be a number")
+            out[(item["edit_a"], item["edit_b"])] = float(score)
+        elif isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item):
+            out[(item[0], item[1])] = float(len(data) - i)
+        else:
+            raise FeedbackError(f"{path}: entry {i}: must be an object with edit_a/edit_b or a pair of edit ids")
+    return out
