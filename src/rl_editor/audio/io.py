@@ -122,7 +122,44 @@ def _read_audioread(path: Path) -> tuple[np.ndarray, int]:
     return samples, sample_rate
 
 
+def _check_wav_complete(path: Path) -> None:
+    """Raise if a RIFF/WAVE header declares more bytes than the file holds (a cut-off download or copy)."""
+    with open(path, "rb") as handle:
+        header = handle.read(12)
+    if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+        return
+    declared = int.from_bytes(header[4:8], "little")
+    if declared in (0, 0xFFFFFFFF):  # streaming writers leave the size unknown
+        return
+    actual = path.stat().st_size
+    if declared + 8 > actual:
+        raise AnalysisError(
+            f"{path}: truncated wav (header declares {declared + 8} bytes, file has {actual}); "
+            "copy or export the file again"
+        )
+
+
+def _check_ogg_complete(path: Path) -> None:
+    """Raise if an Ogg stream's last page lacks the end-of-stream flag (the file was cut off)."""
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        if handle.read(4) != b"OggS":
+            return
+        handle.seek(max(0, size - 65536))
+        tail = handle.read()
+    last = tail.rfind(b"OggS")
+    if last < 0 or last + 5 >= len(tail):
+        return
+    if not tail[last + 5] & 0x04:
+        raise AnalysisError(f"{path}: truncated ogg (the stream has no end); copy or export the file again")
+
+
 def _decode(path: Path) -> tuple[np.ndarray, int]:
+    suffix = path.suffix.lower()
+    if suffix == ".wav":
+        _check_wav_complete(path)
+    elif suffix in (".ogg", ".oga", ".opus"):
+        _check_ogg_complete(path)
     try:
         return _read_soundfile(path)
     except Exception as sf_error:  # soundfile raises LibsndfileError/RuntimeError/TypeError
@@ -131,11 +168,13 @@ def _decode(path: Path) -> tuple[np.ndarray, int]:
         return _read_audioread(path)
     except Exception as ar_error:
         if type(ar_error).__name__ == "NoBackendError" or isinstance(ar_error, ModuleNotFoundError):
-            raise AnalysisError(
-                f"{path}: cannot decode ({sf_reason}); the file is corrupt, truncated "
-                "or in a format this system cannot read (convert it to wav/flac/ogg)"
-            ) from None
-        raise AnalysisError(f"{path}: corrupt or truncated audio ({ar_error})") from None
+            detail = sf_reason
+        else:
+            detail = str(ar_error).splitlines()[0] if str(ar_error) else sf_reason
+        raise AnalysisError(
+            f"{path}: cannot decode ({detail}); the file is corrupt, truncated or in a format "
+            "this system cannot read (convert it to wav, flac or ogg)"
+        ) from None
 
 
 def resample(samples: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:

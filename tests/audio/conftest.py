@@ -1,0 +1,46 @@
+"""Fixtures of the audio tests: small synthetic signals written in several formats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+
+def beat_signal(seconds: float, sr: int, *, bpm: float = 120.0, channels: int = 1, seed: int = 0) -> np.ndarray:
+    """A drum-like click on every beat (louder on bar lines) over a soft chord; shape (n, channels)."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * sr)
+    t = np.arange(n) / sr
+    y = 0.08 * (np.sin(2 * np.pi * 220.0 * t) + np.sin(2 * np.pi * 277.2 * t) + np.sin(2 * np.pi * 329.6 * t))
+    beat_samples = (np.arange(0.25, seconds, 60.0 / bpm) * sr).astype(int)
+    decay = np.exp(-np.arange(int(0.08 * sr)) / (0.015 * sr))
+    for k, start in enumerate(beat_samples):
+        seg = decay[: n - start] * (0.9 if k % 4 == 0 else 0.5)
+        y[start : start + seg.size] += seg * (
+            np.sin(2 * np.pi * 60.0 * np.arange(seg.size) / sr) + 0.4 * rng.standard_normal(seg.size)
+        )
+    y = (0.7 * y / np.abs(y).max()).astype(np.float32)
+    gains = np.linspace(1.0, 0.6, channels, dtype=np.float32)
+    return y[:, None] * gains[None, :]
+
+
+@pytest.fixture
+def write_beat_file(tmp_path: Path) -> Callable[..., Path]:
+    """Write ``beat_signal`` to ``tmp_path/<name>`` (format from the suffix) and return the path."""
+
+    def write(name: str, seconds: float = 12.0, sr: int = 22050, channels: int = 1, bpm: float = 120.0) -> Path:
+        path = tmp_path / name
+        sf.write(str(path), beat_signal(seconds, sr, bpm=bpm, channels=channels), sr)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def make_beat_signal() -> Callable[..., np.ndarray]:
+    """The ``beat_signal`` synthesiser, for tests that build their own audio."""
+    return beat_signal

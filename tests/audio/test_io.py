@@ -1,0 +1,91 @@
+"""Decoding and writing audio files: formats, channel counts, rates, bad files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from rl_editor.audio import AnalysisError, AudioClip, load_audio, save_audio
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac", ".ogg", ".mp3"])
+def test_load_audio_decodes_each_format_to_float32_frames_by_channels(write_beat_file, suffix):
+    if suffix == ".mp3" and "MP3" not in sf.available_formats():
+        pytest.skip("this libsndfile cannot write mp3 and no encoder is needed elsewhere")
+    path = write_beat_file(f"song{suffix}", seconds=5.0, sr=22050, channels=2)
+    clip = load_audio(path)
+    assert clip.samples.dtype == np.float32
+    assert clip.channels == 2 and clip.sample_rate == 22050
+    # lossy codecs pad a little at the ends
+    assert abs(clip.duration_seconds - 5.0) < 0.1
+    assert 0.1 < np.abs(clip.samples).max() <= 1.0
+
+
+def test_load_audio_mixes_many_channels_and_resamples_odd_rates(write_beat_file):
+    path = write_beat_file("six.wav", seconds=3.0, sr=11025, channels=6)
+    raw = load_audio(path)
+    assert raw.channels == 6 and raw.sample_rate == 11025
+    clip = load_audio(path, sample_rate=22050, mono=True)
+    assert clip.channels == 1 and clip.sample_rate == 22050
+    assert abs(clip.n_frames - 2 * raw.n_frames) <= 2
+    rms = lambda x: float(np.sqrt(np.mean(np.square(x))))  # noqa: E731
+    assert rms(clip.samples) == pytest.approx(rms(raw.samples.mean(axis=1)), rel=0.05)
+
+
+@pytest.mark.parametrize("sr", [8000, 44100, 48000, 96000])
+def test_load_audio_keeps_the_file_rate_unless_asked(write_beat_file, sr):
+    path = write_beat_file(f"r{sr}.flac", seconds=2.0, sr=sr)
+    assert load_audio(path).sample_rate == sr
+    assert load_audio(path, sample_rate=22050).sample_rate == 22050
+
+
+def test_missing_file_and_unsupported_suffix_name_the_file(tmp_path):
+    with pytest.raises(AnalysisError, match=r"nope\.wav: no such file"):
+        load_audio(tmp_path / "nope.wav")
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(AnalysisError, match=r"notes\.txt: unsupported format '\.txt'"):
+        load_audio(text)
+
+
+def test_corrupt_and_truncated_files_raise_analysis_error(write_beat_file, tmp_path):
+    junk = tmp_path / "junk.ogg"
+    junk.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    with pytest.raises(AnalysisError, match=r"junk\.ogg: cannot decode"):
+        load_audio(junk)
+    for suffix in (".wav", ".flac", ".ogg"):
+        whole = write_beat_file(f"whole{suffix}", seconds=6.0)
+        cut = tmp_path / f"cut{suffix}"
+        cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+        with pytest.raises(AnalysisError, match=rf"cut\{suffix}: .*(truncated|corrupt)"):
+            load_audio(cut)
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac", ".ogg"])
+def test_save_audio_round_trips_and_leaves_no_temporary_files(tmp_path, suffix):
+    rng = np.random.default_rng(1)
+    clip = AudioClip((0.2 * rng.standard_normal((8000, 2))).astype(np.float32), 16000)
+    out = save_audio(tmp_path / f"edit{suffix}", clip)
+    back = load_audio(out)
+    assert back.sample_rate == 16000 and back.channels == 2
+    assert abs(back.n_frames - 8000) < 1200
+    if suffix != ".ogg":
+        np.testing.assert_allclose(back.samples, clip.samples, atol=1e-3)
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
+def test_save_audio_rejects_unknown_suffix_and_needs_a_rate_for_arrays(tmp_path):
+    with pytest.raises(AnalysisError, match=r"edit\.xyz: cannot write"):
+        save_audio(tmp_path / "edit.xyz", np.zeros(100, dtype=np.float32), 8000)
+    with pytest.raises(ValueError, match="sample_rate"):
+        save_audio(tmp_path / "edit.wav", np.zeros(100, dtype=np.float32))
+
+
+def test_importing_the_package_does_not_import_librosa():
+    code = "import sys, rl_editor.audio as a; a.AudioClip; assert 'librosa' not in sys.modules, 'librosa'"
+    subprocess.run([sys.executable, "-c", code], check=True)
