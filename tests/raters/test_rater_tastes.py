@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.stats import kendalltau
@@ -115,3 +117,35 @@ def test_myopia_weights_the_end_of_the_edit_more(song):
 def test_unknown_criterion_is_rejected():
     with pytest.raises(RaterError, match="unknown criteria"):
         CriteriaTaste(name="odd", weights={"loudness_war": 1.0})
+
+
+def _bars_from(song, start_s, n_bars):
+    downbeats = np.flatnonzero(song.beat_in_bar == 0)
+    first = downbeats[np.searchsorted(song.beat_times_s[downbeats], start_s - 1e-3)]
+    k = np.searchsorted(downbeats, first)
+    return int(first), int(downbeats[min(k + n_bars, downbeats.size - 1)])
+
+
+def test_on_demo_songs_musician_keeps_the_chorus_and_cuts_a_verse(request):
+    """On analysed demo songs (sections and their energy known), cutting a chorus loses to cutting a verse."""
+    import json
+
+    try:
+        from rl_editor.audio import analyze_song  # noqa: F401
+    except (ImportError, AttributeError):
+        pytest.skip("rl_editor.audio.analyze_song is not available yet")
+    demo_songs_dir = request.getfixturevalue("demo_songs_dir")
+    analyses = request.getfixturevalue("demo_analyses")
+    checked = 0
+    for song in analyses:
+        sections = json.loads((demo_songs_dir / f"{Path(song.path).stem}.json").read_text())["sections"]
+        verse = next(s for s in sections if s["name"] == "verse")
+        chorus = next(s for s in sections if s["name"] == "chorus")
+        n_bars = 2
+        cut_verse = cut(song, *_bars_from(song, verse["start_s"], n_bars))
+        cut_chorus = cut(song, *_bars_from(song, chorus["start_s"], n_bars))
+        assert cut_verse.cut_share() == pytest.approx(cut_chorus.cut_share(), abs=0.05)
+        for name in ("musician", "radio"):
+            assert TASTES[name].score(song, cut_verse) > TASTES[name].score(song, cut_chorus), (song.song_id, name)
+        checked += 1
+    assert checked == len(analyses) >= 2
