@@ -232,6 +232,10 @@ def align_to_song(edit_features: np.ndarray, analysis: SongAnalysis, jump_cost: 
     pays its feature distance to the source beat (timbre, harmony, contrast,
     band energy, z-scored with the song's statistics; timing and position
     features are left out because they describe the edit, not the source).
+    A single beat between two jumps, more than two bars from both neighbours,
+    is then read as the beat just before the next one: the first beat after a
+    splice is blurred by the crossfade and may resemble a far-away beat, while
+    kept one-beat islands far from everything else are rare in edits.
 
     Parameters
     ----------
@@ -274,4 +278,9 @@ def align_to_song(edit_features: np.ndarray, analysis: SongAnalysis, jump_cost: 
     path[-1] = int(np.argmin(total))
     for k in range(n_edit - 1, 0, -1):
         path[k - 1] = best_prev[k] if from_jump[k, path[k]] else path[k] - 1
+    for k in range(1, n_edit - 1):
+        far = 2 * max(int(analysis.beats_per_bar), 1)
+        isolated = abs(path[k] - path[k - 1]) > far and abs(path[k + 1] - path[k]) > far
+        if isolated and path[k + 1] >= 1:
+            path[k] = path[k + 1] - 1
     return path
