@@ -59,15 +59,18 @@ def test_one_hot_timing_and_bounded_groups_match_the_beat_grid(demo_analyses):
 
 def test_loudness_follows_the_music(demo_analyses):
     """Choruses are louder than verses in the demo songs, and the features see it."""
-    a = demo_analyses[0]
-    truth = _truth(Path(a.path))
-    loud = a.features[:, feature_index("rms_mean_db")]
-    by_name: dict[str, list[float]] = {}
-    for section in truth["sections"]:
-        inside = (a.beat_times_s >= section["start_s"]) & (a.beat_times_s < section["end_s"])
-        by_name.setdefault(section["name"].rstrip("0123456789_ "), []).extend(loud[inside])
-    if "chorus" in by_name and "verse" in by_name:
-        assert np.mean(by_name["chorus"]) > np.mean(by_name["verse"])
+    compared = 0
+    for a in demo_analyses:
+        truth = _truth(Path(a.path))
+        loud = a.features[:, feature_index("rms_mean_db")]
+        by_name: dict[str, list[float]] = {}
+        for section in truth["sections"]:
+            inside = (a.beat_times_s >= section["start_s"]) & (a.beat_times_s < section["end_s"])
+            by_name.setdefault(section["name"], []).extend(loud[inside])
+        if by_name.get("chorus") and by_name.get("verse"):
+            assert np.mean(by_name["chorus"]) > np.mean(by_name["verse"])
+            compared += 1
+    assert compared >= 1
 
 
 def test_extract_features_accepts_a_path_or_decoded_audio(write_beat_file):
