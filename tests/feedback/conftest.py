@@ -168,3 +168,20 @@ def start_server(manifest_path: Path, db_url: str | None, port: int | None = Non
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError("server did not start within 60 s")
+
+
+@pytest.fixture
+def server_factory():
+    """``start(manifest_path, db_url) -> (process, base_url)``; every process started is killed at the end."""
+    started: list[subprocess.Popen] = []
+
+    def start(manifest_path: Path, db_url: str | None) -> tuple[subprocess.Popen, str]:
+        proc, base = start_server(manifest_path, db_url)
+        started.append(proc)
+        return proc, base
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
