@@ -36,9 +36,9 @@ def _feedback_parts():
 
 
 @pytest.fixture
-def served(tmp_path, request):
-    """A manifest of one demo song with three rendered candidates, served by the real app."""
-    TestClient, analyze_song, render_edit, save_audio, create_app = _feedback_parts()
+def manifest_of_demo_song(tmp_path, request):
+    """A manifest of one demo song with three rendered candidates, and the song's analysis."""
+    _, analyze_song, render_edit, save_audio, _ = _feedback_parts()
     demo_songs_dir = request.getfixturevalue("demo_songs_dir")
     source = sorted(demo_songs_dir.glob("*.wav"))[0]
     root = tmp_path / "run"
@@ -58,6 +58,14 @@ def served(tmp_path, request):
         song=f"songs/{source.name}", song_id=analysis.song_id, duration_seconds=analysis.duration_seconds,
         beats=analysis.beat_times_s.tolist(), downbeats=analysis.downbeat_times_s.tolist(), candidates=candidates)])
     manifest.save()
+    return manifest, analysis
+
+
+@pytest.fixture
+def served(manifest_of_demo_song):
+    """The real app over that manifest, reached through FastAPI's TestClient."""
+    TestClient, *_, create_app = _feedback_parts()
+    manifest, analysis = manifest_of_demo_song
     app = create_app(manifest.path)
     with TestClient(app) as client:
         yield app, client, analysis
@@ -122,3 +130,41 @@ def test_bot_reports_a_rejected_token(served):
     _, client, _ = served
     with pytest.raises(RaterBotError, match="rejected the rater token"):
         run_rater_bot(BASE_URL, "forged-token", load_rater("musician"), client=client)
+
+
+def test_rater_bot_command_judges_over_real_http(manifest_of_demo_song):
+    """``rl-editor rater-bot`` against the app served by uvicorn on 127.0.0.1."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from rl_editor.cli import app as cli_app
+
+    *_, create_app = _feedback_parts()
+    manifest, _ = manifest_of_demo_song
+    app = create_app(manifest.path)
+    token = app.state.store.add_rater("cli-bot")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.started, "uvicorn did not start"
+        result = CliRunner().invoke(cli_app, ["rater-bot", "--url", f"http://127.0.0.1:{port}", "--token", token,
+                                              "--rater", "musician:noise=human", "--max-tasks", "2"])
+        assert result.exit_code == 0, result.output
+        assert "judged 2 tasks" in result.output
+        me = httpx.get(f"http://127.0.0.1:{port}/api/me", headers={"Authorization": f"Bearer {token}"}).json()
+        assert me["done"] == 2
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        app.state.store.close()
