@@ -77,7 +77,7 @@ class PolicyConfig:
     gamma: float = 0.99
     gae_lambda: float = 0.95
     clip_range: float = 0.2
-    ent_coef: float = 0.01
+    ent_coef: float = 0.03
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
     net_arch: list[int] = field(default_factory=lambda: [128, 128])
@@ -278,6 +278,14 @@ class PPOTrainer:
         self._banks: dict[str, SongBank] = {}
 
     # ---------------------------------------------------------------- training
+    def reset_model(self, analyses: Sequence[SongAnalysis]) -> None:
+        """Start from a fresh, untrained policy (seeded by ``config.seed``)."""
+        self._seed_everything()
+        env = EditVecEnv(analyses, self.config.env_config(), seed=self.config.seed)
+        self.model = self._new_model(env, None)
+        self.meta, self._trained_on, self._metrics, self._dirty = None, {}, {}, True
+        self._banks.clear()
+
     def _new_model(self, env: EditVecEnv, tensorboard_log: str | None):
         from sb3_contrib import MaskablePPO
 
@@ -361,8 +369,8 @@ class PPOTrainer:
         env = EditVecEnv(analyses, self.config.env_config(**overrides),
                          episode_reward_fn=episode_reward_fn, seed=self.config.seed)
         tb_dir = str(Path(log_dir) / "tensorboard") if log_dir else None
-        first_run = self.model is None
-        if first_run:
+        first_run = self.model is None or self.model.num_timesteps == 0
+        if self.model is None:
             self.model = self._new_model(env, tb_dir)
         else:
             if self.model.observation_space.shape != env.observation_space.shape:
@@ -371,7 +379,8 @@ class PPOTrainer:
             self.model.tensorboard_log = tb_dir
             self.model.set_random_seed(self.config.seed)
         logger = EpisodeLogger(episodes, env, log_dir=log_dir, progress=progress)
-        callbacks = [logger] + ([callback] if callback is not None and not isinstance(callback, list) else callback or [])
+        extra = callback if isinstance(callback, list) else ([callback] if callback is not None else [])
+        callbacks = [logger, *extra]
         rollout = self.config.n_envs * self.config.n_steps
         budget = episodes * env.bank.max_beats + self.config.n_envs * env.bank.max_beats + 2 * rollout
         self.model.learn(
