@@ -28,7 +28,7 @@ function announce(message) { $("status").textContent = message; }
 const fmt = {
   share: (x) => (x === null || x === undefined || Number.isNaN(x) ? "–" : `${(100 * x).toFixed(0)} %`),
   number: (x, digits = 2) => (x === null || x === undefined || Number.isNaN(x) ? "–" : Number(x).toFixed(digits)),
-  seconds: (ms) => (ms === null || ms === undefined ? "–" : `${(ms / 1000).toFixed(1)} s`),
+  seconds: (ms) => (ms === null || ms === undefined ? "–" : ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`),
 };
 
 function cell(row, text, className) {

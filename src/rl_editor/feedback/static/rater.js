@@ -96,6 +96,7 @@ function announce(message) {
 
 function showView(name) {
   for (const id of ["view-loading", "view-task", "view-done", "view-error"]) $(id).hidden = id !== `view-${name}`;
+  $("shortcuts").hidden = name !== "task";
 }
 
 function setProgress(done, total) {
@@ -233,7 +234,8 @@ async function showTask(task) {
   saveDraft();
   const restored = app.draft.choice || app.draft.rating || app.draft.notes;
   announce(`${task.song.song_id}: ${task.kind === "rating" ? "rate the edit" : "compare edits A and B"}.` +
-    (restored ? " Your unsent answer was restored." : "") + " Press space to play.");
+    (restored ? " Your unsent answer was restored." : "") +
+    (window.matchMedia("(pointer: coarse)").matches ? " Tap Play to listen." : " Press space to play."));
 }
 
 // ---------------------------------------------------------------- building the view
@@ -687,6 +689,7 @@ window.raterApp = {
   loop: () => app.player?.loop ?? null,
   loopOn: () => Boolean(app.player?.loopOn),
   player: () => app.player,
+  sending: () => app.sending,
   ready: () => !$("view-task").hidden && Boolean(app.player),
 };
 

@@ -1,0 +1,251 @@
+"""The rater and admin pages in a real Chromium against the real feedback app.
+
+A rater opens their link, plays, switches versions mid-playback (the musical
+position carries over), uses "next difference", judges with the keyboard,
+reloads (the typed notes come back), submits, and the judgment shows up in the
+export and on the admin page. Screenshots go to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from rl_editor.edit import beat_sequence
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def wait_until(page, expression: str, timeout_s: float = 10.0):
+    """Poll a JavaScript expression until it is truthy (the pages' CSP forbids Playwright's eval-based waits)."""
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        last = page.evaluate(expression)
+        if last:
+            return last
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {expression!r} (last value {last!r})")
+
+
+def expected_differences(actions_a: list[int], actions_b: list[int]) -> list[int]:
+    """Source beats where a run of beats played a different number of times starts."""
+    n_beats = len(actions_a)
+    counts_a = np.bincount(beat_sequence(np.asarray(actions_a)), minlength=n_beats)
+    counts_b = np.bincount(beat_sequence(np.asarray(actions_b)), minlength=n_beats)
+    differ = counts_a != counts_b
+    return [s for s in range(n_beats) if differ[s] and (s == 0 or not differ[s - 1])]
+
+
+def edit_id_of(task_side: dict) -> str:
+    return task_side["audio_url"].rsplit("/", 1)[-1].removeprefix("edit.")
+
+
+def fetch_json(url: str) -> object:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def open_page(browser, url: str, viewport: dict, errors: list[str], **context_options):
+    context = browser.new_context(viewport=viewport, **context_options)
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+    page.on("console", lambda msg: errors.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+    page.goto(url)
+    return context, page
+
+
+def test_rater_compares_judges_resumes_and_admin_sees_it(chromium_browser, live_server, artifacts_dir):
+    errors: list[str] = []
+    actions = live_server.candidate_actions
+    rater_url = f"{live_server.base_url}/r/{live_server.rater_token}"
+    context, page = open_page(chromium_browser, rater_url, DESKTOP, errors)
+    wait_until(page, "window.raterApp && window.raterApp.ready()")
+    task = page.evaluate("raterApp.task()")
+    assert task["kind"] == "pair"
+    a_id, b_id = edit_id_of(task["a"]), edit_id_of(task["b"])
+    assert {a_id, b_id} <= set(actions)
+    # durations shown beside each version
+    assert page.locator("#version-a .version-duration").inner_text().startswith("0:")
+
+    # click the original's waveform two thirds in (after every edit's first change), then play
+    box = page.locator('.version[data-version="o"] canvas').bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.66, box["y"] + box["height"] / 2)
+    page.keyboard.press("Space")
+    wait_until(page, "raterApp.position().playing && raterApp.position().time > 13.0")
+    before = page.evaluate("raterApp.position()")
+    page.keyboard.press("a")
+    after = page.evaluate("raterApp.position()")
+    assert before["version"] == "o" and after["version"] == "a" and after["playing"]
+    # same musical position (within the few ms between the two reads), at a different time of A's audio
+    assert after["source_beat"] == pytest.approx(before["source_beat"], abs=0.25)
+    cut_before = sum(1 for s in range(int(before["beat"])) if actions[a_id][s] == 1)
+    repeated_before = sum(1 for s in range(int(before["beat"])) if actions[a_id][s] == 2)
+    assert after["time"] == pytest.approx(before["time"] - (cut_before - repeated_before) * live_server.beat_s, abs=0.15)
+    page.screenshot(path=str(artifacts_dir / "rater-desktop.png"), full_page=True)
+
+    time.sleep(0.3)
+    before = page.evaluate("raterApp.position()")
+    page.keyboard.press("3")
+    after = page.evaluate("raterApp.position()")
+    assert after["version"] == "b" and after["playing"]
+    assert after["source_beat"] == pytest.approx(before["source_beat"], abs=0.25)
+    assert page.locator("#version-b").get_attribute("aria-pressed") == "true"
+
+    # next difference: plays a few seconds around it in A, then in B
+    diffs = page.evaluate("raterApp.differences()")
+    assert diffs == expected_differences(actions[a_id], actions[b_id])
+    anchor = page.evaluate("raterApp.position().beat")
+    page.keyboard.press("n")
+    excerpts = page.evaluate("raterApp.excerpts()")
+    assert excerpts["beat"] == next((d for d in diffs if d > anchor), diffs[0])
+    in_a, in_b = excerpts["excerpts"]
+    assert (in_a["version"], in_b["version"]) == ("a", "b")
+    assert in_a["start"] < in_a["at"] < in_a["end"] and in_b["start"] < in_b["at"] < in_b["end"]
+    now = page.evaluate("raterApp.position()")
+    assert now["version"] == "a" and in_a["start"] - 0.05 <= now["time"] <= in_a["end"]
+    wait_until(page, "raterApp.position().version === 'b'", timeout_s=in_a["end"] - in_a["start"] + 2)
+    now = page.evaluate("raterApp.position()")
+    assert in_b["start"] - 0.05 <= now["time"] <= in_b["end"]
+    page.keyboard.press("Space")
+    assert not page.evaluate("raterApp.position().playing")
+
+    # judge with the keyboard, then reload: the unsent answer comes back
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("x")
+    page.keyboard.press("t")
+    page.keyboard.type("A keeps the groove; B's cut lands off the bar")
+    page.keyboard.press("Escape")
+    client_id = page.evaluate("raterApp.draft().client_id")
+    page.reload()
+    wait_until(page, "window.raterApp && window.raterApp.ready()")
+    assert page.evaluate("raterApp.task().task_id") == task["task_id"]
+    assert page.input_value("#notes") == "A keeps the groove; B's cut lands off the bar"
+    assert page.is_checked('input[name="choice"][value="a"]') and page.is_checked('input[name="strength"][value="2"]')
+    assert page.evaluate("raterApp.draft().client_id") == client_id
+    page.keyboard.press("s")
+    wait_until(page, "!window.raterApp.task() || raterApp.task().task_id !== %s" % json.dumps(task["task_id"]))
+
+    exported = fetch_json(f"{live_server.base_url}/api/admin/export.json?token={live_server.admin_token}")
+    mine = [p for p in exported if p.get("task_id") == task["task_id"]]
+    assert len(mine) == 1
+    pair = mine[0]
+    winner = pair["edit_a"] if pair["preference"] == "a" else pair["edit_b"]
+    assert winner["edit_id"] == a_id          # the rater preferred what they saw as A
+    assert pair["strength"] == 2 and pair["rater"] == "alice" and pair["client_id"] == client_id
+    assert pair["notes"] == "A keeps the groove; B's cut lands off the bar"
+    assert pair["time_spent_ms"] > 1000
+
+    # the next answer's first response is lost on the way back: the page retries with the
+    # same client id, and the server records it once
+    wait_until(page, "window.raterApp.ready()")
+    second = page.evaluate("raterApp.task().task_id")
+    dropped = []
+
+    def drop_first_response(route):
+        if not dropped:
+            dropped.append(route.fetch().status)      # reaches the server, answer never arrives
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route("**/api/judgments", drop_first_response)
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("s")
+    wait_until(page, "!raterApp.task() || raterApp.task().task_id !== %s" % json.dumps(second), timeout_s=15)
+    page.unroute("**/api/judgments")
+    assert dropped == [201]
+
+    # the last pair as equally good, then the queue is empty
+    wait_until(page, "window.raterApp.ready()")
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("s")
+    wait_until(page, "!document.getElementById('view-done').hidden")
+    assert "nothing left" in page.locator("#done-message").inner_text()
+    assert page.locator("#progress-text").inner_text() == "3 of 3 judged"
+    exported = fetch_json(f"{live_server.base_url}/api/admin/export.json?token={live_server.admin_token}")
+    assert sorted(p.get("tie_kind") or "" for p in exported) == ["", "both_bad", "both_good"]
+    assert len({p["client_id"] for p in exported}) == len(exported) == 3
+
+    # phone layout of the rater page
+    phone_context, phone = open_page(chromium_browser, rater_url, PHONE, errors, is_mobile=True, has_touch=True)
+    wait_until(phone, "!document.getElementById('view-done').hidden")
+    phone.screenshot(path=str(artifacts_dir / "rater-phone-done.png"), full_page=True)
+    phone_context.close()
+
+    # the admin page shows the judgments and adds a rater whose link works
+    admin_url = f"{live_server.base_url}/admin?token={live_server.admin_token}"
+    admin_context, admin = open_page(chromium_browser, admin_url, DESKTOP, errors)
+    wait_until(admin, "document.body.dataset.loaded === 'true'")
+    row = admin.locator("#raters-table tbody tr", has_text="alice")
+    assert row.locator("td").nth(1).inner_text() == "3"
+    assert admin.locator("#overview div", has_text="Judgments").locator("dd").inner_text().startswith("3 of ")
+    assert admin.get_attribute("#export-json", "href").startswith("/api/admin/export.json?token=")
+    admin.fill("#rater-name", "hilda")
+    admin.check("#rater-held-out")
+    admin.click("#add-rater button[type=submit]")
+    wait_until(admin, "document.querySelector('#raters-table tbody').innerText.includes('hilda')")
+    assert admin.locator("#raters-table tbody tr", has_text="hilda").locator("td").nth(0).inner_text() == "yes"
+    admin.fill("#rater-name", "bob")
+    admin.click("#add-rater button[type=submit]")
+    wait_until(admin, "document.getElementById('new-link-name').textContent === 'bob'")
+    link = admin.input_value("#new-link-url")
+    assert link.startswith(live_server.base_url + "/r/")
+    wait_until(admin, "document.querySelector('#raters-table tbody').innerText.includes('bob')")
+    admin.screenshot(path=str(artifacts_dir / "admin-desktop.png"), full_page=True)
+    admin.set_viewport_size(PHONE)
+    admin.screenshot(path=str(artifacts_dir / "admin-phone.png"), full_page=True)
+    admin_context.close()
+
+    # bob's link opens his first task (the pair that needs a second rater) on a phone
+    bob_context, bob = open_page(chromium_browser, link, PHONE, errors, is_mobile=True, has_touch=True)
+    wait_until(bob, "window.raterApp && window.raterApp.ready()")
+    bob.screenshot(path=str(artifacts_dir / "rater-phone.png"), full_page=True)
+    bob_context.close()
+    context.close()
+    # the only failed load is the response dropped on purpose above
+    assert [e for e in errors if "net::ERR_FAILED" not in e] == []
+    assert sum("net::ERR_FAILED" in e for e in errors) == 1
+
+
+def test_unknown_link_says_it_is_not_valid(chromium_browser, live_server):
+    errors: list[str] = []
+    context, page = open_page(chromium_browser, f"{live_server.base_url}/r/not-a-real-token", DESKTOP, errors)
+    wait_until(page, "!document.getElementById('view-error').hidden")
+    assert "not valid" in page.locator("#error-message").inner_text()
+    assert page.locator("#retry").is_hidden()
+    context.close()
+
+
+def test_rating_task_is_judged_on_the_poor_to_excellent_scale(chromium_browser, rating_server, artifacts_dir):
+    errors: list[str] = []
+    url = f"{rating_server.base_url}/r/{rating_server.rater_token}"
+    context, page = open_page(chromium_browser, url, DESKTOP, errors)
+    wait_until(page, "window.raterApp && window.raterApp.ready()")
+    assert page.evaluate("raterApp.task().kind") == "rating"
+    assert page.locator("#rating-fields").is_visible() and page.locator("#choice-fields").is_hidden()
+    assert page.locator("#version-a .version-name").inner_text() == "Edit"
+    assert page.locator("#version-b").count() == 0
+    page.keyboard.press("Space")
+    wait_until(page, "raterApp.position().time > 0.3")
+    page.keyboard.press("2")
+    assert page.evaluate("raterApp.position().version") == "a"
+    page.keyboard.press("s")       # nothing chosen yet: a clear message, nothing sent
+    assert "Rate the edit first" in page.locator("#form-error").inner_text()
+    page.keyboard.press("c")
+    page.keyboard.press("t")
+    page.keyboard.type("clean cuts")
+    page.keyboard.press("Control+Enter")
+    wait_until(page, "!document.getElementById('view-done').hidden")
+    ratings = fetch_json(f"{rating_server.base_url}/api/admin/ratings.json?token={rating_server.admin_token}")
+    assert [(r["rating"], r["notes"]) for r in ratings] == [(3, "clean cuts")]
+    context.close()
+    assert errors == []
