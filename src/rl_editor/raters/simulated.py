@@ -164,10 +164,16 @@ class SimulatedRater:
             return float(self.taste.score(song, edit, myopia=self.noise.myopia))  # type: ignore[call-arg]
         return float(self.taste.score(song, edit))
 
+    def _score_and_terms(self, song: SongAnalysis, edit: Edit) -> tuple[float, dict[str, float] | None]:
+        both = getattr(self.taste, "score_and_explain", None)
+        if both is not None:
+            return both(song, edit.actions, self.noise.myopia)
+        return self._score(song, edit), None
+
     def judge(self, song: SongAnalysis, edit_a: Edit, edit_b: Edit) -> Judgment:
         """Compare two edits of ``song`` (A is the first); see the module docstring for the steps."""
         noise, rng = self.noise, self._rng
-        s_a, s_b = self._score(song, edit_a), self._score(song, edit_b)
+        (s_a, terms_a), (s_b, terms_b) = self._score_and_terms(song, edit_a), self._score_and_terms(song, edit_b)
         gap = s_a - s_b
         if abs(gap) < noise.tie_threshold:
             kind = "both_good" if (s_a + s_b) / 2.0 > 0.0 else "both_bad"
@@ -184,7 +190,7 @@ class SimulatedRater:
             choice = "b" if choice == "a" else "a"
         agrees = (choice == "a") == (gap > 0)
         strength = strength_from_gap(gap) if agrees else 1
-        return Judgment(choice, strength, None, self._notes(song, edit_a, edit_b, choice), s_a, s_b)
+        return Judgment(choice, strength, None, self._notes(terms_a, terms_b, choice), s_a, s_b)
 
     def rate(self, song: SongAnalysis, edit: Edit) -> int:
         """1-4 stars for one edit (1 poor, 2 okay, 3 good, 4 excellent)."""
@@ -197,14 +203,11 @@ class SimulatedRater:
             stars = 5 - stars
         return stars
 
-    def _notes(self, song: SongAnalysis, edit_a: Edit, edit_b: Edit, choice: str) -> str:
+    @staticmethod
+    def _notes(terms_a: dict[str, float] | None, terms_b: dict[str, float] | None, choice: str) -> str:
         """A short reason: the criterion that most favours the chosen side."""
-        explain = getattr(self.taste, "explain", None)
-        if explain is None:
+        if terms_a is None or terms_b is None:
             return ""
-        myopia = self.noise.myopia
-        terms_a = explain(song, edit_a.actions, myopia)
-        terms_b = explain(song, edit_b.actions, myopia)
         sign = 1.0 if choice == "a" else -1.0
         diffs = {k: sign * (terms_a[k] - terms_b.get(k, 0.0)) for k in terms_a}
         if not diffs:

@@ -216,6 +216,16 @@ class CalibratedTaste:
         """Named contributions to the raw score (used for a judgment's notes)."""
         raise NotImplementedError
 
+    def score_and_explain(
+        self, song: SongAnalysis, actions: np.ndarray, myopia: float = 1.0
+    ) -> tuple[float, dict[str, float]]:
+        """Normalised score and the named contributions, computing the criteria once."""
+        terms = self.explain(song, actions, myopia)
+        return float(self.normalise(song, self._raw_from_terms(song, actions, terms, myopia))), terms
+
+    def _raw_from_terms(self, song: SongAnalysis, actions: np.ndarray, terms: dict[str, float], myopia: float) -> float:
+        return self.raw_score(song, actions, myopia)
+
     def calibration(self, song: SongAnalysis) -> tuple[float, float]:
         """``(median, scale)`` of the raw score over the song's reference edits (cached)."""
         key = ("rater_taste_calibration", self.name)
@@ -282,6 +292,9 @@ class CriteriaTaste(CalibratedTaste):
     def raw_score(self, song: SongAnalysis, actions: np.ndarray, myopia: float = 1.0) -> float:
         return float(sum(self.explain(song, actions, myopia).values()))
 
+    def _raw_from_terms(self, song: SongAnalysis, actions: np.ndarray, terms: dict[str, float], myopia: float) -> float:
+        return float(sum(terms.values()))
+
 
 @dataclass
 class DenseTaste(CalibratedTaste):
@@ -304,6 +317,9 @@ class DenseTaste(CalibratedTaste):
         from rl_editor.policy.dense_reward import score_edit
 
         return float(score_edit(song, np.asarray(actions))["total"])
+
+    def _raw_from_terms(self, song: SongAnalysis, actions: np.ndarray, terms: dict[str, float], myopia: float) -> float:
+        return float(sum(terms.values()))  # score_edit's total is the sum of its terms
 
 
 TASTES: dict[str, Taste] = {
