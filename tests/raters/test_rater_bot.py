@@ -167,3 +167,22 @@ def test_rater_bot_command_judges_over_real_http(manifest_of_demo_song):
         server.should_exit = True
         thread.join(timeout=10)
         app.state.store.close()
+
+
+def test_bot_gives_star_ratings_for_rating_tasks(manifest_of_demo_song):
+    from fastapi.testclient import TestClient
+
+    from rl_editor.feedback.tasks import TaskConfig
+    from rl_editor.raters.simulated import stars_from_score
+
+    *_, create_app = _feedback_parts()
+    manifest, analysis = manifest_of_demo_song
+    app = create_app(manifest.path, task_config=TaskConfig(ratings_per_song=2, gold_per_rater=0))
+    token = app.state.store.add_rater("stars")
+    with TestClient(app) as client:
+        judged = run_rater_bot(BASE_URL, token, load_rater("musician"), client=client)
+    ratings = app.state.store.export_ratings()
+    assert len(ratings) == 2 and judged == 2 + len(app.state.store.export_pairs())
+    for rating in ratings:
+        expected = stars_from_score(TASTES["musician"].score(analysis, np.array(rating["edit"]["actions"])))
+        assert rating["rater"] == "stars" and rating["rating"] == expected
