@@ -121,7 +121,7 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
     def audio_url(kind: str, ident: str) -> str:
         return f"/audio/{kind}.{quote(ident, safe='')}"
 
-    def task_json(view: TaskView, rater_id: int) -> dict[str, Any]:
+    def task_json(view: TaskView, done: int, total: int) -> dict[str, Any]:
         song = songs.get(view.song_id)
         beats = list(song.beats) if song else []
         duration = float(song.duration_seconds) if song else 0.0
@@ -138,7 +138,6 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
             body[label.lower()] = {"label": label, "audio_url": audio_url("edit", edit.edit_id),
                                    "duration_seconds": edit.duration_seconds, "beat_sequence": sequence,
                                    "splice_times_s": splices}
-        done, total = store.progress(rater_id)
         body["progress"] = {"done": done, "total": total}
         return body
 
@@ -149,12 +148,11 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
 
     @app.get("/api/next")
     def next_task(who: RaterInfo = Depends(rater)) -> dict[str, Any]:
-        view = store.next_task(who.id)
+        view, done, total = store.next_task_and_progress(who.id)
         if view is None:
-            done, total = store.progress(who.id)
             return {"done": True, "message": "All done: there is nothing left for you to judge. Thank you!",
                     "progress": {"done": done, "total": total}}
-        return task_json(view, who.id)
+        return task_json(view, done, total)
 
     @app.post("/api/judgments")
     def submit(body: JudgmentBody, who: RaterInfo = Depends(rater)) -> JSONResponse:

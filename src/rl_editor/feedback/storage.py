@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import random
 import statistics
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -150,8 +151,11 @@ def make_engine(url: str, settings: FeedbackSettings = SETTINGS) -> Engine:
             cursor.close()
 
         @event.listens_for(engine, "begin")
-        def _on_begin(connection) -> None:  # take the write lock up front: read-then-write is atomic
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        def _on_begin(connection) -> None:
+            # writers take the write lock up front, so read-then-write is atomic; readers
+            # (WAL) run beside them without locking
+            readonly = connection.info.get("readonly", False)
+            connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True, pool_timeout=60)
@@ -183,6 +187,12 @@ class FeedbackStore:
         self.engine = engine
         self.manifest_root = manifest_root
         self.settings = settings
+        self._is_sqlite = engine.dialect.name == "sqlite"
+        # Queues this process's SQLite writers so they wait in line instead of polling
+        # SQLite's busy handler (whose back-off sleeps dominate latency under load).
+        # Correctness never depends on it: BEGIN IMMEDIATE and the constraints hold
+        # across processes too.
+        self._sqlite_writer_queue = threading.Lock()
 
     @classmethod
     def open(cls, db_url: str | None = None, manifest_path: Path | None = None,
@@ -212,10 +222,19 @@ class FeedbackStore:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """A session inside one transaction, committed on success."""
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
-            yield session
+    def transaction(self, readonly: bool = False) -> Iterator[Session]:
+        """A session inside one transaction, committed on success.
+
+        ``readonly`` transactions on SQLite start with a plain ``BEGIN`` (no write lock).
+        """
+        queue = self._sqlite_writer_queue if self._is_sqlite and not readonly else nullcontext()
+        with queue, self.engine.connect() as connection:
+            connection.info["readonly"] = readonly
+            try:
+                with Session(bind=connection, expire_on_commit=False) as session, session.begin():
+                    yield session
+            finally:
+                connection.info.pop("readonly", None)
 
     # -- settings kept in the database ------------------------------------------------------
     def _get_meta(self, session: Session, key: str, default: str | None = None) -> str | None:
@@ -230,7 +249,7 @@ class FeedbackStore:
             row.value = value
 
     def gold_per_rater(self) -> int:
-        with self.transaction() as session:
+        with self.transaction(readonly=True) as session:
             return int(self._get_meta(session, "gold_per_rater", "0") or 0)
 
     # -- raters and tokens ------------------------------------------------------------------
@@ -249,7 +268,7 @@ class FeedbackStore:
         return token
 
     def list_raters(self) -> list[RaterInfo]:
-        with self.transaction() as session:
+        with self.transaction(readonly=True) as session:
             rows = session.scalars(select(Rater).order_by(Rater.id)).all()
             return [RaterInfo(r.id, r.name, bool(r.held_out), r.created_at) for r in rows]
 
@@ -264,7 +283,7 @@ class FeedbackStore:
     def authenticate_rater(self, token: str) -> RaterInfo | None:
         """The rater holding ``token``, or ``None`` for an unknown or expired token."""
         digest = hash_token(token)
-        with self.transaction() as session:
+        with self.transaction(readonly=True) as session:
             row = session.scalars(select(Rater).where(Rater.token_hash == digest)).first()
             if row is None or not token_matches(token, row.token_hash):
                 return None
@@ -274,7 +293,7 @@ class FeedbackStore:
 
     def authenticate_admin(self, token: str) -> bool:
         digest = hash_token(token)
-        with self.transaction() as session:
+        with self.transaction(readonly=True) as session:
             row = session.scalars(select(AdminToken).where(AdminToken.token_hash == digest)).first()
             if row is None or not token_matches(token, row.token_hash):
                 return False
@@ -453,32 +472,37 @@ class FeedbackStore:
     # -- assignment and judging -------------------------------------------------------------
     def next_task(self, rater_id: int) -> TaskView | None:
         """The rater's current task (the same until judged), a new one, or ``None`` when done."""
-        gold = self.gold_per_rater()
+        return self.next_task_and_progress(rater_id)[0]
+
+    def next_task_and_progress(self, rater_id: int) -> tuple[TaskView | None, int, int]:
+        """:meth:`next_task` and the rater's ``(done, total)``, in one transaction."""
         for attempt in range(5):
             try:
                 with self.transaction() as session:
+                    gold = int(self._get_meta(session, "gold_per_rater", "0") or 0)
                     assignment = assign_next(session, rater_id, gold, settings=self.settings)
-                    if assignment is None:
-                        return None
-                    return self._task_view(session, assignment)
+                    view = self._task_view(session, assignment) if assignment is not None else None
+                    done, total = rater_progress(session, rater_id, gold)
+                    return view, done, total
             except IntegrityError:  # a concurrent request of the same rater won the race; retry
                 if attempt == 4:
                     raise
-        return None
+        raise AssertionError("unreachable")
 
-    def _task_view(self, session: Session, assignment: Assignment) -> TaskView:
-        task = session.get(Task, assignment.task_id)
+    def _task_view(self, session: Session, assigned) -> TaskView:
+        task = session.execute(select(Task.__table__).where(Task.id == assigned.task_id)).one()
         ids = [task.edit_a] if task.edit_b is None else [task.edit_a, task.edit_b]
-        if task.edit_b is not None and assignment.presented_order == "ba":
+        if task.edit_b is not None and assigned.presented_order == "ba":
             ids.reverse()
-        edits = [_edit_view(session.get(EditRecord, i)) for i in ids]
+        rows = {r.edit_id: r for r in session.execute(
+            select(EditRecord.__table__).where(EditRecord.edit_id.in_(ids))).all()}
         return TaskView(task_id=task.id, kind=task.kind, song_id=task.song_id, campaign=task.campaign,
-                        presented_order=assignment.presented_order, edits=edits)
+                        presented_order=assigned.presented_order, edits=[_edit_view(rows[i]) for i in ids])
 
     def progress(self, rater_id: int) -> tuple[int, int]:
         """(judged, total) for one rater."""
-        gold = self.gold_per_rater()
-        with self.transaction() as session:
+        with self.transaction(readonly=True) as session:
+            gold = int(self._get_meta(session, "gold_per_rater", "0") or 0)
             return rater_progress(session, rater_id, gold)
 
     def submit_judgment(self, rater_id: int, judgment: JudgmentIn) -> tuple[int, bool]:
@@ -544,19 +568,19 @@ class FeedbackStore:
 
     def judgment_client_ids(self) -> set[str]:
         """Every stored client id (used by the load benchmark and crash test)."""
-        with self.transaction() as session:
+        with self.transaction(readonly=True) as session:
             return set(session.scalars(select(Judgment.client_id)).all())
 
     def judgments_of_rater(self, rater_id: int) -> list[dict[str, Any]]:
         """A rater's own judgments (as they answered them, not canonicalised)."""
-        with self.transaction() as session:
+        with self.transaction(readonly=True) as session:
             rows = session.scalars(select(Judgment).where(Judgment.rater_id == rater_id).order_by(Judgment.id)).all()
             return [{"judgment_id": r.id, "task_id": r.task_id, "kind": r.kind, "created_at": r.created_at,
                      "rating": r.rating, "notes": r.notes} for r in rows]
 
     # -- audio -------------------------------------------------------------------------------
     def edit(self, edit_id: str) -> EditView | None:
-        with self.transaction() as session:
+        with self.transaction(readonly=True) as session:
             row = session.get(EditRecord, edit_id)
             return _edit_view(row) if row is not None else None
 
@@ -571,7 +595,7 @@ class FeedbackStore:
             query = query.where(Judgment.campaign == campaign)
         if not include_gold:
             query = query.where(Judgment.is_gold.is_(False))
-        with self.transaction() as session:
+        with self.transaction(readonly=True) as session:
             return [_pair_from_rows(j, a, b) for j, a, b in session.execute(query).all()]
 
     def export_ratings(self, campaign: str | None = None) -> list[dict[str, Any]]:
@@ -580,7 +604,7 @@ class FeedbackStore:
                  .where(Judgment.kind == "rating").order_by(Judgment.id))
         if campaign is not None:
             query = query.where(Judgment.campaign == campaign)
-        with self.transaction() as session:
+        with self.transaction(readonly=True) as session:
             return [{"song_id": j.song_id, "edit": _edit_view(e).__dict__, "rating": j.rating,
                      "rating_label": RATING_LABELS.get(j.rating), "rater": j.rater_name, "timestamp": j.created_at,
                      "notes": j.notes, "campaign": j.campaign, "task_id": j.task_id, "time_spent_ms": j.time_spent_ms}
@@ -637,7 +661,7 @@ class FeedbackStore:
 
         pairs = self.export_pairs()
         report = agreement_report(pairs)
-        with self.transaction() as session:
+        with self.transaction(readonly=True) as session:
             songs = session.execute(
                 select(Task.song_id, func.sum(Task.n_judged), func.sum(Task.target_raters))
                 .where(Task.is_gold.is_(False)).group_by(Task.song_id).order_by(Task.song_id)).all()
@@ -668,7 +692,7 @@ class FeedbackStore:
         }
 
     def _gold_pending(self) -> bool:
-        with self.transaction() as session:
+        with self.transaction(readonly=True) as session:
             return self._get_meta(session, "gold_pending", "0") == "1"
 
 

@@ -25,11 +25,11 @@ import uuid
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import and_, case, exists, func, select, update
+from sqlalchemy import and_, case, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from rl_editor.edit import CUT, beat_sequence
-from rl_editor.feedback.models import Assignment, Campaign, Rater, Task
+from rl_editor.feedback.models import Assignment, Campaign, Rater, Task, utc_now
 from rl_editor.feedback.settings import SETTINGS, FeedbackSettings
 from rl_editor.generate.manifest import Candidate
 
@@ -192,41 +192,54 @@ def new_task_id() -> str:
     return str(uuid.uuid4())
 
 
-def _open_assignment(session: Session, rater_id: int) -> Assignment | None:
-    return session.scalars(
-        select(Assignment).where(Assignment.rater_id == rater_id, Assignment.judged_at.is_(None))
-        .order_by(Assignment.id).limit(1)
-    ).first()
+@dataclass
+class AssignedTask:
+    """An assignment as the scheduler hands it out."""
+
+    assignment_id: int
+    task_id: str
+    presented_order: str
 
 
-def _pick_regular(session: Session, rater: Rater) -> Task | None:
-    seen = exists().where(Assignment.task_id == Task.id, Assignment.rater_id == rater.id)
-    query = (
-        select(Task)
-        .join(Campaign, Campaign.name == Task.campaign)
-        .where(Task.is_gold.is_(False), Campaign.held_out_only.is_(bool(rater.held_out)),
-               Task.n_assigned < Task.target_raters, ~seen)
-        .order_by(Task.n_assigned, Task.priority.desc(), func.random())
-        .limit(1)
-        .with_for_update(skip_locked=True, of=Task)
-    )
-    return session.scalars(query).first()
+@dataclass
+class RaterState:
+    """What the scheduler knows of one rater, read in one query."""
+
+    held_out: bool
+    n_assigned: int
+    n_gold: int
+    n_done: int
+    open: AssignedTask | None
 
 
-def _pick_gold(session: Session, rater: Rater) -> Task | None:
-    seen = exists().where(Assignment.task_id == Task.id, Assignment.rater_id == rater.id)
-    query = (select(Task).where(Task.is_gold.is_(True), ~seen).order_by(func.random()).limit(1)
-             .with_for_update(skip_locked=True, of=Task))
-    return session.scalars(query).first()
+_T, _A, _C, _R = Task.__table__, Assignment.__table__, Campaign.__table__, Rater.__table__
 
 
-def _rater_counts(session: Session, rater_id: int) -> tuple[int, int]:
-    """(assignments held, of which gold) for one rater."""
-    row = session.execute(
-        select(func.count(Assignment.id), func.coalesce(func.sum(case((Task.is_gold.is_(True), 1), else_=0)), 0))
-        .join(Task, Task.id == Assignment.task_id).where(Assignment.rater_id == rater_id)
-    ).one()
-    return int(row[0]), int(row[1])
+def _rater_state(session: Session, rater_id: int, lock: bool) -> RaterState:
+    query = select(_R.c.held_out).where(_R.c.id == rater_id)
+    held_out = bool(session.execute(query.with_for_update() if lock else query).scalar_one())
+    rows = session.execute(
+        select(_A.c.id, _A.c.task_id, _A.c.presented_order, _A.c.judged_at, _T.c.is_gold)
+        .join(_T, _T.c.id == _A.c.task_id).where(_A.c.rater_id == rater_id).order_by(_A.c.id)).all()
+    open_ = next((AssignedTask(r.id, r.task_id, r.presented_order) for r in rows if r.judged_at is None), None)
+    return RaterState(held_out=held_out, n_assigned=len(rows), n_gold=sum(1 for r in rows if r.is_gold),
+                      n_done=sum(1 for r in rows if r.judged_at is not None), open=open_)
+
+
+def _not_seen(rater_id: int):
+    return ~exists().where(_A.c.task_id == _T.c.id, _A.c.rater_id == rater_id)
+
+
+def _pick(session: Session, rater_id: int, held_out: bool, gold: bool) -> str | None:
+    """Id of the next task (row-locked, skipping rows other transactions hold)."""
+    query = select(_T.c.id).where(_T.c.is_gold.is_(gold), _not_seen(rater_id))
+    if gold:
+        query = query.order_by(func.random())
+    else:
+        query = (query.join(_C, _C.c.name == _T.c.campaign)
+                 .where(_C.c.held_out_only.is_(held_out), _T.c.n_assigned < _T.c.target_raters)
+                 .order_by(_T.c.n_assigned, _T.c.priority.desc(), func.random()))
+    return session.execute(query.limit(1).with_for_update(skip_locked=True, of=_T)).scalar()
 
 
 def gold_due(n_assigned: int, n_gold: int, gold_per_rater: int, settings: FeedbackSettings = SETTINGS) -> bool:
@@ -237,7 +250,7 @@ def gold_due(n_assigned: int, n_gold: int, gold_per_rater: int, settings: Feedba
 
 
 def assign_next(session: Session, rater_id: int, gold_per_rater: int, rng: random.Random | None = None,
-                settings: FeedbackSettings = SETTINGS) -> Assignment | None:
+                settings: FeedbackSettings = SETTINGS) -> AssignedTask | None:
     """The rater's open assignment, or a new one; ``None`` when nothing is left.
 
     Must run inside a transaction the caller commits. The next task is the
@@ -246,39 +259,35 @@ def assign_next(session: Session, rater_id: int, gold_per_rater: int, rng: rando
     regular tasks run out. The A/B order shown is drawn at random.
     """
     rng = rng or random.Random()
-    rater = session.scalars(select(Rater).where(Rater.id == rater_id).with_for_update()).one()
-    current = _open_assignment(session, rater_id)
-    if current is not None:
-        return current
-    n_assigned, n_gold = _rater_counts(session, rater_id)
-    task = None
-    if gold_due(n_assigned, n_gold, gold_per_rater, settings):
-        task = _pick_gold(session, rater)
-    if task is None:
-        task = _pick_regular(session, rater)
-    if task is None and n_gold < gold_per_rater:
-        task = _pick_gold(session, rater)
-    if task is None:
+    state = _rater_state(session, rater_id, lock=True)
+    if state.open is not None:
+        return state.open
+    task_id = None
+    if gold_due(state.n_assigned, state.n_gold, gold_per_rater, settings):
+        task_id = _pick(session, rater_id, state.held_out, gold=True)
+    if task_id is None:
+        task_id = _pick(session, rater_id, state.held_out, gold=False)
+    if task_id is None and state.n_gold < gold_per_rater:
+        task_id = _pick(session, rater_id, state.held_out, gold=True)
+    if task_id is None:
         return None
-    assignment = Assignment(task_id=task.id, rater_id=rater_id, presented_order=rng.choice(("ab", "ba")))
-    session.add(assignment)
-    session.execute(update(Task).where(Task.id == task.id).values(n_assigned=Task.n_assigned + 1))
-    session.flush()
-    return assignment
+    order = rng.choice(("ab", "ba"))
+    assignment_id = session.execute(
+        insert(_A).values(task_id=task_id, rater_id=rater_id, presented_order=order, assigned_at=utc_now())
+        .returning(_A.c.id)).scalar_one()
+    session.execute(update(_T).where(_T.c.id == task_id).values(n_assigned=_T.c.n_assigned + 1))
+    return AssignedTask(assignment_id, task_id, order)
 
 
 def rater_progress(session: Session, rater_id: int, gold_per_rater: int) -> tuple[int, int]:
     """(judged, total) for one rater: total = judged + open + tasks still available to them."""
-    rater = session.get(Rater, rater_id)
-    done = session.scalar(select(func.count(Assignment.id)).where(
-        Assignment.rater_id == rater_id, Assignment.judged_at.is_not(None))) or 0
-    open_ = session.scalar(select(func.count(Assignment.id)).where(
-        Assignment.rater_id == rater_id, Assignment.judged_at.is_(None))) or 0
-    seen = exists().where(Assignment.task_id == Task.id, Assignment.rater_id == rater_id)
-    available = session.scalar(
-        select(func.count(Task.id)).join(Campaign, Campaign.name == Task.campaign)
-        .where(Task.is_gold.is_(False), Campaign.held_out_only.is_(bool(rater.held_out)),
-               Task.n_assigned < Task.target_raters, ~seen)) or 0
-    _, n_gold = _rater_counts(session, rater_id)
-    gold_left = session.scalar(select(func.count(Task.id)).where(and_(Task.is_gold.is_(True), ~seen))) or 0
-    return int(done), int(done + open_ + available + min(max(gold_per_rater - n_gold, 0), gold_left))
+    state = _rater_state(session, rater_id, lock=False)
+    eligible = and_(_T.c.is_gold.is_(False), _C.c.held_out_only.is_(state.held_out),
+                    _T.c.n_assigned < _T.c.target_raters)
+    available, gold_left = session.execute(
+        select(func.coalesce(func.sum(case((eligible, 1), else_=0)), 0),
+               func.coalesce(func.sum(case((_T.c.is_gold.is_(True), 1), else_=0)), 0))
+        .select_from(_T.join(_C, _C.c.name == _T.c.campaign)).where(_not_seen(rater_id))).one()
+    open_ = state.n_assigned - state.n_done
+    gold_more = min(max(gold_per_rater - state.n_gold, 0), int(gold_left))
+    return state.n_done, state.n_done + open_ + int(available) + gold_more

@@ -1,0 +1,173 @@
+"""Load test of the feedback server on loopback.
+
+200 simulated raters (asyncio + httpx) fetch tasks and submit judgments against
+a real ``rl-editor serve`` (uvicorn) subprocess on 127.0.0.1 for a bounded time,
+then the acknowledged client ids are compared with the database.
+
+Each rater loops: ``GET /api/next`` -> think -> ``POST /api/judgments``. The
+think time (uniform in ``[0.5, 1.5] x --think-ms``) stands in for listening;
+``--think-ms 0`` is a closed-loop stress test where latency is queueing.
+
+Prints throughput (requests/s, judgments/s), p50/p99 latency per route,
+errors, and lost/duplicated judgments. Targets: p99 < 100 ms, zero errors,
+zero lost or duplicated judgments.
+
+Usage::
+
+    python benchmarks/bench_feedback_load.py [--quick] [--raters 200] [--seconds 20]
+        [--think-ms 2000] [--db URL]
+
+The test data (a manifest of short generated wavs) is made in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import numpy as np
+import soundfile as sf
+
+from rl_editor.feedback.storage import FeedbackStore
+from rl_editor.feedback.tasks import TaskConfig
+from rl_editor.generate.manifest import Candidate, Manifest, SongEntry
+
+
+def make_manifest(root: Path, n_songs: int = 10, n_candidates: int = 8, n_beats: int = 32, sr: int = 8000) -> Manifest:
+    """Short sine-and-click songs with random candidate action lists (audio of candidates = the song)."""
+    rng = np.random.default_rng(0)
+    songs = []
+    for s in range(n_songs):
+        duration = n_beats * 0.5
+        t = np.arange(int(duration * sr)) / sr
+        (root / "songs").mkdir(parents=True, exist_ok=True)
+        sf.write(root / "songs" / f"s{s}.wav", (0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), sr)
+        beats = [0.5 * i for i in range(n_beats)]
+        cands = []
+        for c in range(n_candidates):
+            actions = rng.choice([0, 0, 1, 2], size=n_beats).tolist()
+            actions[0] = actions[-1] = 0
+            cands.append(Candidate(f"s{s}-c{c}", 0.5, f"songs/s{s}.wav", duration, actions, "bench", c))
+        songs.append(SongEntry(f"songs/s{s}.wav", f"s{s}", duration, beats, beats[::4], cands))
+    manifest = Manifest(root=root.resolve(), songs=songs)
+    manifest.save()
+    return manifest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def rater(base: str, token: str, until: float, think_s: float, stats: dict) -> None:
+    rng = random.Random(token)
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+        await asyncio.sleep(rng.uniform(0, think_s))  # raters do not arrive in lockstep
+        while time.monotonic() < until:
+            t0 = time.perf_counter()
+            try:
+                response = await client.get("/api/next")
+            except httpx.HTTPError as exc:
+                stats["errors"].append(f"next: {exc!r}")
+                continue
+            stats["next"].append(time.perf_counter() - t0)
+            if response.status_code != 200:
+                stats["errors"].append(f"next: {response.status_code}")
+                continue
+            task = response.json()
+            if task.get("done"):
+                return
+            await asyncio.sleep(rng.uniform(0.5, 1.5) * think_s)
+            vote = {"client_id": str(uuid.uuid4()), "task_id": task["task_id"], "preference": rng.choice("ab"),
+                    "strength": rng.choice((1, 2, 3)), "notes": "", "time_spent_ms": 1000}
+            for _attempt in range(3):  # retry with the same client id, as the rater page does
+                t0 = time.perf_counter()
+                try:
+                    response = await client.post("/api/judgments", json=vote)
+                except httpx.HTTPError as exc:
+                    stats["errors"].append(f"judge: {exc!r}")
+                    continue
+                stats["judge"].append(time.perf_counter() - t0)
+                if response.status_code in (200, 201):
+                    stats["acknowledged"].append(vote["client_id"])
+                else:
+                    stats["errors"].append(f"judge: {response.status_code} {response.text[:100]}")
+                break
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values) * 1000, q)) if values else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="50 raters for 5 s")
+    parser.add_argument("--raters", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--think-ms", type=float, default=2000.0, help="mean pause between fetching and judging")
+    parser.add_argument("--db", default=None, help="database URL (default: SQLite beside the manifest)")
+    args = parser.parse_args()
+    if args.quick:
+        args.raters, args.seconds = 50, 5.0
+    with tempfile.TemporaryDirectory(prefix="bench-feedback-") as tmp:
+        manifest = make_manifest(Path(tmp))
+        with FeedbackStore.open(args.db, manifest.path) as store:
+            store.create_tasks_from_manifest(manifest, TaskConfig(raters_per_pair=args.raters, gold_per_rater=0))
+            tokens = [store.add_rater(f"bench-{i}") for i in range(args.raters)]
+        port = free_port()
+        cmd = [sys.executable, "-m", "rl_editor.cli", "serve", "--manifest", str(manifest.path), "--port", str(port),
+               "--log-level", "warning"] + (["--db", args.db] if args.db else [])
+        proc = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(600):
+                try:
+                    httpx.get(f"{base}/api/me", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            stats: dict[str, list] = {"next": [], "judge": [], "errors": [], "acknowledged": []}
+            until = time.monotonic() + args.seconds
+            started = time.perf_counter()
+
+            async def run() -> None:
+                await asyncio.gather(*(rater(base, t, until, args.think_ms / 1000, stats) for t in tokens))
+
+            asyncio.run(run())
+            elapsed = time.perf_counter() - started
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        with FeedbackStore.open(args.db, manifest.path) as store:
+            stored = store.judgment_client_ids()
+        acknowledged = stats["acknowledged"]
+        lost = set(acknowledged) - stored
+        duplicated = len(acknowledged) - len(set(acknowledged))
+        n_requests = len(stats["next"]) + len(stats["judge"])
+        print(f"feedback load: {args.raters} raters, {elapsed:.1f} s, think {args.think_ms:.0f} ms, "
+              f"db {'sqlite' if not args.db else args.db.split(':')[0]}")
+        print(f"  throughput: {n_requests / elapsed:.1f} requests/s, {len(acknowledged) / elapsed:.1f} judgments/s")
+        for route in ("next", "judge"):
+            print(f"  {route:5s}: n={len(stats[route])} p50={pct(stats[route], 50):.1f} ms "
+                  f"p99={pct(stats[route], 99):.1f} ms max={pct(stats[route], 100):.1f} ms")
+        print(f"  errors: {len(stats['errors'])} {stats['errors'][:3]}")
+        print(f"  judgments acknowledged: {len(acknowledged)}, stored: {len(stored)}, lost: {len(lost)}, "
+              f"duplicated acknowledgements: {duplicated}, stored but unacknowledged: {len(stored - set(acknowledged))}")
+        all_latencies = stats["next"] + stats["judge"]
+        ok = pct(all_latencies, 99) < 100 and not stats["errors"] and not lost and not duplicated
+        print(f"  target (p99 < 100 ms, no errors, none lost or duplicated): {'met' if ok else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
