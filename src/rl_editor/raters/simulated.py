@@ -140,6 +140,7 @@ class SimulatedRater:
 
     Examples
     --------
+    >>> from rl_editor.raters import TASTES
     >>> rater = SimulatedRater("alice", TASTES["musician"], NoiseModel(mistake=0.1), seed=3)
     >>> rater.judge(song, edit_a, edit_b).preference  # doctest: +SKIP
     'a'

@@ -228,7 +228,7 @@ class CalibratedTaste:
 
     def calibration(self, song: SongAnalysis) -> tuple[float, float]:
         """``(median, scale)`` of the raw score over the song's reference edits (cached)."""
-        key = ("rater_taste_calibration", self.name)
+        key = ("rater_taste_calibration", repr(self))  # the weights too, not just the name
         cached = song._cache.get(key)
         if cached is not None:
             return cached
