@@ -45,6 +45,44 @@ def expected_differences(actions_a: list[int], actions_b: list[int]) -> list[int
     return [s for s in range(n_beats) if differ[s] and (s == 0 or not differ[s - 1])]
 
 
+# Renders the page's own Player in an OfflineAudioContext over two versions that are
+# the same 440 Hz tone in opposite phase: switching between them without a crossfade
+# would jump by up to twice the amplitude (a click); with it, the largest
+# sample-to-sample step stays near the tone's own. Also reports the longest silence.
+RENDER_SWITCHES_JS = """
+async (switchTimes) => {
+  const { Player } = await import("/static/player.js");
+  const { sourceTimeline } = await import("/static/beatmap.js");
+  const sr = 22050, seconds = 3;
+  const offline = new OfflineAudioContext(1, sr * seconds, sr);
+  const tone = (phase) => {
+    const buffer = offline.createBuffer(1, sr * seconds, sr);
+    const x = buffer.getChannelData(0);
+    for (let i = 0; i < x.length; i++) x[i] = 0.5 * Math.sin(2 * Math.PI * 440 * i / sr + phase);
+    return buffer;
+  };
+  const bounds = Array.from({ length: 2 * seconds + 1 }, (_, i) => i / 2);
+  const timeline = sourceTimeline(bounds);
+  const player = new Player(offline, { o: { buffer: tone(0), timeline }, a: { buffer: tone(Math.PI), timeline } });
+  switchTimes.forEach((t, k) => offline.suspend(t).then(() => { player.switchTo(k % 2 ? "o" : "a"); offline.resume(); }));
+  player.play();
+  const out = (await offline.startRendering()).getChannelData(0);
+  const jump = (x, from, to) => {
+    let m = 0;
+    for (let i = Math.max(1, from); i < Math.min(x.length, to); i++) m = Math.max(m, Math.abs(x[i] - x[i - 1]));
+    return m;
+  };
+  let silent = 0, run = 0;
+  for (let i = Math.floor(0.05 * sr); i < out.length; i++) { run = Math.abs(out[i]) < 1e-3 ? run + 1 : 0; silent = Math.max(silent, run); }
+  return {
+    toneStep: 0.5 * 2 * Math.PI * 440 / sr,
+    atSwitch: switchTimes.map((t) => jump(out, Math.floor(t * sr), Math.floor((t + 0.1) * sr))),
+    longestSilenceMs: 1000 * silent / sr,
+  };
+}
+"""
+
+
 def edit_id_of(task_side: dict) -> str:
     return task_side["audio_url"].rsplit("/", 1)[-1].removeprefix("edit.")
 
@@ -75,6 +113,11 @@ def test_rater_compares_judges_resumes_and_admin_sees_it(chromium_browser, live_
     assert {a_id, b_id} <= set(actions)
     # durations shown beside each version
     assert page.locator("#version-a .version-duration").inner_text().startswith("0:")
+
+    # switching versions mid-playback leaves no click and no gap (the page's player, rendered offline)
+    rendered = page.evaluate(RENDER_SWITCHES_JS, [0.5, 1.2, 2.1])
+    assert max(rendered["atSwitch"]) < 1.2 * rendered["toneStep"]
+    assert rendered["longestSilenceMs"] < 1.0
 
     # click the original's waveform two thirds in (after every edit's first change), then play
     box = page.locator('.version[data-version="o"] canvas').bounding_box()

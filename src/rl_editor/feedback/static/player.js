@@ -104,9 +104,15 @@ export class Player {
     this._startNode(version, when, time, Infinity, loop);
   }
 
+  _wake() {
+    // a live context may start suspended until a user gesture; an offline one runs on startRendering
+    const offline = typeof OfflineAudioContext !== "undefined" && this.ctx instanceof OfflineAudioContext;
+    if (!offline && this.ctx.state === "suspended") this.ctx.resume().catch(() => {});
+  }
+
   play() {
     if (this.playing) return;
-    if (this.ctx.state !== "running") this.ctx.resume();
+    this._wake();
     this._playFrom(this.version, this.pausedAt, this.ctx.currentTime + LEAD_S);
     this.onChange("play");
   }
@@ -188,7 +194,7 @@ export class Player {
    * Playback stops after the last one; loops are ignored meanwhile.
    */
   playExcerpts(excerpts) {
-    if (this.ctx.state !== "running") this.ctx.resume();
+    this._wake();
     const when0 = this.ctx.currentTime + LEAD_S;
     this._stopAll(when0);
     let when = when0;
