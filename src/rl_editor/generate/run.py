@@ -113,14 +113,23 @@ def _say(message: str) -> None:
 
 def _outcomes(config: GenerateConfig, tasks: list[SongTask], generator: EditGenerator | None,
               loader: GeneratorLoader) -> Iterator[SongOutcome]:
+    workers = config.workers or os.cpu_count() or 1
+    if not config.ray_address and (workers == 1 or len(tasks) <= 1):
+        return iter_in_process(tasks, generator)
+    # Biggest files first, so no worker is left finishing a long song alone at the end.
+    tasks = sorted(tasks, key=lambda t: -_file_size(t.song_path))
     if config.ray_address:
         from rl_editor.generate.ray_backend import iter_ray
 
         return iter_ray(tasks, config.policy_path, config.ray_address, config.workers, loader)
-    workers = config.workers or os.cpu_count() or 1
-    if workers == 1 or len(tasks) <= 1:
-        return iter_in_process(tasks, generator)
     return iter_pool(tasks, config.policy_path, workers, loader)
+
+
+def _file_size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def run_generation(config: GenerateConfig, *, loader: GeneratorLoader = load_policy) -> GenerateReport:
