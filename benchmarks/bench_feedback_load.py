@@ -70,40 +70,40 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def rater(base: str, token: str, until: float, think_s: float, stats: dict) -> None:
+async def rater(client: httpx.AsyncClient, token: str, until: float, think_s: float, stats: dict) -> None:
     rng = random.Random(token)
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
-        await asyncio.sleep(rng.uniform(0, think_s))  # raters do not arrive in lockstep
-        while time.monotonic() < until:
+    headers = {"Authorization": f"Bearer {token}"}
+    await asyncio.sleep(rng.uniform(0, think_s))  # raters do not arrive in lockstep
+    while time.monotonic() < until:
+        t0 = time.perf_counter()
+        try:
+            response = await client.get("/api/next", headers=headers)
+        except httpx.HTTPError as exc:
+            stats["errors"].append(f"next: {exc!r}")
+            continue
+        stats["next"].append(time.perf_counter() - t0)
+        if response.status_code != 200:
+            stats["errors"].append(f"next: {response.status_code}")
+            continue
+        task = response.json()
+        if task.get("done"):
+            return
+        await asyncio.sleep(rng.uniform(0.5, 1.5) * think_s)
+        vote = {"client_id": str(uuid.uuid4()), "task_id": task["task_id"], "preference": rng.choice("ab"),
+                "strength": rng.choice((1, 2, 3)), "notes": "", "time_spent_ms": 1000}
+        for _attempt in range(3):  # retry with the same client id, as the rater page does
             t0 = time.perf_counter()
             try:
-                response = await client.get("/api/next")
+                response = await client.post("/api/judgments", json=vote, headers=headers)
             except httpx.HTTPError as exc:
-                stats["errors"].append(f"next: {exc!r}")
+                stats["errors"].append(f"judge: {exc!r}")
                 continue
-            stats["next"].append(time.perf_counter() - t0)
-            if response.status_code != 200:
-                stats["errors"].append(f"next: {response.status_code}")
-                continue
-            task = response.json()
-            if task.get("done"):
-                return
-            await asyncio.sleep(rng.uniform(0.5, 1.5) * think_s)
-            vote = {"client_id": str(uuid.uuid4()), "task_id": task["task_id"], "preference": rng.choice("ab"),
-                    "strength": rng.choice((1, 2, 3)), "notes": "", "time_spent_ms": 1000}
-            for _attempt in range(3):  # retry with the same client id, as the rater page does
-                t0 = time.perf_counter()
-                try:
-                    response = await client.post("/api/judgments", json=vote)
-                except httpx.HTTPError as exc:
-                    stats["errors"].append(f"judge: {exc!r}")
-                    continue
-                stats["judge"].append(time.perf_counter() - t0)
-                if response.status_code in (200, 201):
-                    stats["acknowledged"].append(vote["client_id"])
-                else:
-                    stats["errors"].append(f"judge: {response.status_code} {response.text[:100]}")
-                break
+            stats["judge"].append(time.perf_counter() - t0)
+            if response.status_code in (200, 201):
+                stats["acknowledged"].append(vote["client_id"])
+            else:
+                stats["errors"].append(f"judge: {response.status_code} {response.text[:100]}")
+            break
 
 
 def pct(values: list[float], q: float) -> float:
@@ -142,7 +142,10 @@ def main() -> None:
             started = time.perf_counter()
 
             async def run() -> None:
-                await asyncio.gather(*(rater(base, t, until, args.think_ms / 1000, stats) for t in tokens))
+                # one connection per rater, from one client (one TLS context, one pool)
+                limits = httpx.Limits(max_connections=args.raters, max_keepalive_connections=args.raters)
+                async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+                    await asyncio.gather(*(rater(client, t, until, args.think_ms / 1000, stats) for t in tokens))
 
             asyncio.run(run())
             elapsed = time.perf_counter() - started

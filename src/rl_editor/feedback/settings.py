@@ -26,6 +26,8 @@ class FeedbackSettings:
         Later gold pairs come every ``gold_spacing`` assignments.
     sqlite_busy_timeout_ms : int
         How long a SQLite writer waits for the write lock before failing.
+    auth_cache_seconds : float
+        How long a verified rater token is remembered in memory.
     """
 
     notes_max_chars: int = 2000
@@ -33,6 +35,7 @@ class FeedbackSettings:
     gold_first_at: int = 2
     gold_spacing: int = 5
     sqlite_busy_timeout_ms: int = 30_000
+    auth_cache_seconds: float = 5.0
 
 
 SETTINGS = FeedbackSettings()

@@ -18,6 +18,7 @@ import json
 import random
 import statistics
 import threading
+import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,6 +194,7 @@ class FeedbackStore:
         # Correctness never depends on it: BEGIN IMMEDIATE and the constraints hold
         # across processes too.
         self._sqlite_writer_queue = threading.Lock()
+        self._auth_cache: dict[str, tuple[float, RaterInfo]] = {}
 
     @classmethod
     def open(cls, db_url: str | None = None, manifest_path: Path | None = None,
@@ -281,15 +283,28 @@ class FeedbackStore:
         return token
 
     def authenticate_rater(self, token: str) -> RaterInfo | None:
-        """The rater holding ``token``, or ``None`` for an unknown or expired token."""
+        """The rater holding ``token``, or ``None`` for an unknown or expired token.
+
+        A successful lookup is remembered for ``settings.auth_cache_seconds`` (never
+        past the token's expiry), which spares the database one query per request.
+        """
         digest = hash_token(token)
+        cached = self._auth_cache.get(digest)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
         with self.transaction(readonly=True) as session:
             row = session.scalars(select(Rater).where(Rater.token_hash == digest)).first()
             if row is None or not token_matches(token, row.token_hash):
                 return None
-            if row.expires_at is not None and row.expires_at <= utc_now():
+            now = utc_now()
+            if row.expires_at is not None and row.expires_at <= now:
                 return None
-            return RaterInfo(row.id, row.name, bool(row.held_out), row.created_at)
+            info = RaterInfo(row.id, row.name, bool(row.held_out), row.created_at)
+        if row.expires_at is None or row.expires_at > utc_in(self.settings.auth_cache_seconds):
+            if len(self._auth_cache) > 10_000:
+                self._auth_cache.clear()
+            self._auth_cache[digest] = (time.monotonic() + self.settings.auth_cache_seconds, info)
+        return info
 
     def authenticate_admin(self, token: str) -> bool:
         digest = hash_token(token)
