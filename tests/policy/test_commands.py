@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
+import numpy as np
 from typer.testing import CliRunner
 
 from rl_editor.cli import app
@@ -22,8 +22,13 @@ def test_train_policy_writes_a_checkpoint_and_learning_curves(demo_songs_dir, de
     assert trainer.meta.trained_on["count"] == len(list(demo_songs_dir.glob("*.wav")))
     logs = tmp_path / "models" / "policy_logs"
     assert (logs / "learning_curve.csv").is_file() and list((logs / "tensorboard").rglob("events.*"))
-    actions = trainer.generate_edit(demo_analyses[0], temperature=0.0)
-    assert actions.shape == (demo_analyses[0].n_beats,)
+    song = sorted(demo_songs_dir.glob("*.wav"))[0]
+    actions, clip = trainer.generate_edit(song, temperature=0.0, render=True)
+    analysis = next(a for a in demo_analyses if a.song_id == song.stem)
+    np.testing.assert_array_equal(actions, trainer.generate_edit(analysis, temperature=0.0))
+    played = np.where(actions == 1, 0, np.where(actions == 2, 2, 1))
+    expected_s = float(np.sum(played * analysis.beat_durations_s))
+    assert abs(clip.samples.shape[0] / clip.sample_rate - expected_s) < 0.01
 
 
 def test_train_policy_names_a_missing_songs_folder(tmp_path):
