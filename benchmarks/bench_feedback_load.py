@@ -106,6 +106,15 @@ async def rater(client: httpx.AsyncClient, token: str, until: float, think_s: fl
             break
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values) * 1000, q)) if values else float("nan")
 
@@ -147,8 +156,10 @@ def main() -> None:
                 async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
                     await asyncio.gather(*(rater(client, t, until, args.think_ms / 1000, stats) for t in tokens))
 
+            cpu_before = server_cpu_seconds(proc.pid)
             asyncio.run(run())
             elapsed = time.perf_counter() - started
+            server_cpu = server_cpu_seconds(proc.pid) - cpu_before
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -164,6 +175,8 @@ def main() -> None:
         for route in ("next", "judge"):
             print(f"  {route:5s}: n={len(stats[route])} p50={pct(stats[route], 50):.1f} ms "
                   f"p99={pct(stats[route], 99):.1f} ms max={pct(stats[route], 100):.1f} ms")
+        print(f"  server CPU: {server_cpu:.1f} s ({1000 * server_cpu / max(n_requests, 1):.1f} ms per request); "
+              f"machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(f"  errors: {len(stats['errors'])} {stats['errors'][:3]}")
         print(f"  judgments acknowledged: {len(acknowledged)}, stored: {len(stored)}, lost: {len(lost)}, "
               f"duplicated acknowledgements: {duplicated}, stored but unacknowledged: {len(stored - set(acknowledged))}")

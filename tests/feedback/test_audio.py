@@ -68,3 +68,15 @@ def test_symlinks_out_of_the_manifest_folder_are_refused(tmp_path, manifest_path
         response = client.get(f"/audio/edit.{edit_id}")
         assert response.status_code == 403 and b"secret" not in response.content
         assert client.get(f"/audio/edit.{manifest.songs[0].candidates[1].edit_id}").status_code == 200
+
+
+def test_gold_edits_are_rendered_and_served(manifest_path, tmp_path):
+    app = create_app(manifest_path, f"sqlite:///{tmp_path / 'fb.sqlite'}", TaskConfig(gold_per_rater=2))
+    store = app.state.store
+    if store._gold_pending():
+        pytest.skip("audio rendering is not available: gold pairs are pending")
+    gold = store.edit("song0-t0.0-0~gold")
+    assert gold is not None and gold.path.startswith("gold/")
+    with TestClient(app) as client:
+        response = client.get("/audio/edit.song0-t0.0-0~gold", headers={"Range": "bytes=0-3"})
+        assert response.status_code == 206 and response.content == b"RIFF"
