@@ -161,7 +161,7 @@ def test_unreadable_songs_are_skipped_and_listed_by_the_cli(policy_path, demo_so
     assert "1 songs generated" in result.output and "2 skipped" in result.output
 
 
-def test_cli_refuses_bad_temperatures_and_an_output_folder_made_with_other_settings(reference_run, policy_path, demo_songs_dir, tmp_path):
+def test_cli_refuses_bad_temperatures_and_an_output_folder_made_with_other_settings_or_songs(reference_run, policy_path, demo_songs_dir, tmp_path):
     import subprocess
     import sys
 
@@ -171,6 +171,11 @@ def test_cli_refuses_bad_temperatures_and_an_output_folder_made_with_other_setti
     out = copy_output(reference_run, tmp_path / "out")
     with pytest.raises(GenerateError, match="generated with other settings \\(seed differ\\)"):
         run_generation(GenerateConfig(policy_path, demo_songs_dir, out, temperatures=TEMPERATURES, seed=1, workers=1))
+    elsewhere = tmp_path / "other-songs"
+    elsewhere.mkdir()
+    shutil.copy(demo_songs_dir / "demo_0.wav", elsewhere / "demo_0.wav")
+    with pytest.raises(GenerateError, match="song id 'demo_0' already names .*demo_0.wav, not"):
+        run_generation(GenerateConfig(policy_path, elsewhere, out, temperatures=TEMPERATURES, workers=1))
 
 
 def test_hand_written_loop_in_the_system_description_style(policy_path, demo_songs_dir, tmp_path):

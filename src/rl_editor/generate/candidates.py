@@ -99,7 +99,8 @@ class GenerateConfig:
         Base seed; each candidate's seed follows from it, the song id, the
         temperature and ``k`` (see :func:`candidate_seed`).
     progress : bool
-        Show a tqdm bar over songs and one line per skipped song.
+        Show a tqdm bar over songs and, as they happen, one line per skipped
+        song and per song whose candidates all came out identical.
     """
 
     policy_path: str | Path

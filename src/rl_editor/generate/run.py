@@ -163,6 +163,11 @@ def run_generation(config: GenerateConfig, *, loader: GeneratorLoader = load_pol
     tasks: list[SongTask] = []
     for song_id, path in songs:
         entry = existing.get(song_id)
+        if entry is not None and manifest.resolve(entry.song) != path.resolve():
+            raise GenerateError(
+                f"{manifest.path}: song id {song_id!r} already names {entry.song}, not {path}; "
+                "write to a new --out folder for another folder of songs"
+            )
         if entry is not None and _is_complete(manifest, entry):
             report.already_complete.append(song_id)
             continue
