@@ -28,3 +28,8 @@ def test_no_decisive_judgment_gives_no_win_rate():
 def test_unknown_outcomes_are_rejected():
     with pytest.raises(ValueError, match="unknown outcome 'a'"):
         win_rate(["a"])
+
+
+def test_the_interval_is_two_sided():
+    result = win_rate(["new"] * 30 + ["old"] * 10)
+    assert 0.55 < result.ci_low < 0.75 < result.ci_high < 0.9

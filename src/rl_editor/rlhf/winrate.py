@@ -69,7 +69,8 @@ def win_rate(outcomes: Iterable[str], confidence: float = 0.95) -> WinRate:
     if decisive == 0:
         return WinRate(0, 0, counts["tie"], float("nan"), 0.0, 1.0, 1.0, confidence)
     test = binomtest(wins, decisive, 0.5, alternative="greater")
-    interval = test.proportion_ci(confidence_level=confidence, method="wilson")
+    # The interval is two-sided (the one of a "greater" test would end at 1).
+    interval = binomtest(wins, decisive, 0.5).proportion_ci(confidence_level=confidence, method="wilson")
     return WinRate(
         wins=wins,
         losses=losses,

@@ -1,0 +1,273 @@
+"""Old policy against new, judged by raters who did not train the reward model.
+
+For each held-out song, each policy samples ``edits_per_song`` edits (seeds
+independent between the policies, so a policy against itself is a fair coin);
+edit ``k`` of the old policy is paired with edit ``k`` of the new one and every
+rater judges every pair, shown in an order drawn at random per judgment and
+mapped back to "new", "old" or "tie". :func:`~rl_editor.rlhf.winrate.win_rate`
+turns the outcomes into the new policy's win rate over decisive judgments,
+its 95% Wilson interval and the one-sided exact binomial p-value.
+
+Judgments of one song are not independent (same song, same raters); the
+p-value treats them as independent, which is the usual A/B-test reading.
+Raters should be fresh instances (own seeds) of tastes nobody trained on.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from rl_editor.audio.song import SongAnalysis
+from rl_editor.edit import Edit
+from rl_editor.policy.dense_reward import edit_stats
+from rl_editor.rlhf.finetune import RLHFError
+from rl_editor.rlhf.winrate import WinRate, win_rate
+
+
+@dataclass
+class Judged:
+    """One judgment of an old/new pair of edits of a song."""
+
+    song_id: str
+    k: int
+    rater: str
+    new_shown_as: str
+    preference: str
+    strength: int
+    outcome: str
+    score_new: float = float("nan")
+    score_old: float = float("nan")
+
+
+@dataclass
+class EvaluationResult:
+    """Everything an evaluation measured.
+
+    Attributes
+    ----------
+    win : WinRate
+        New over old, ties apart.
+    judgments : list of Judged
+    old_version, new_version : str
+    per_rater : dict
+        ``{rater: WinRate.to_json()}``.
+    per_song : dict
+        ``{song_id: {"new": n, "old": n, "tie": n}}``.
+    edit_stats : dict
+        ``{"old": {...}, "new": {...}}``: mean keep share, splices... of each policy's edits.
+    edits : dict
+        ``{song_id: {"old": [actions...], "new": [actions...]}}`` (for rendering or a campaign).
+    settings : dict
+        Temperature, seed, edits per song, rater names.
+    """
+
+    win: WinRate
+    judgments: list[Judged]
+    old_version: str
+    new_version: str
+    per_rater: dict[str, Any] = field(default_factory=dict)
+    per_song: dict[str, dict[str, int]] = field(default_factory=dict)
+    edit_stats: dict[str, dict[str, float]] = field(default_factory=dict)
+    edits: dict[str, dict[str, list[list[int]]]] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return f"{self.new_version} vs {self.old_version}: {self.win.summary()}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "win": self.win.to_json(),
+            "old_version": self.old_version,
+            "new_version": self.new_version,
+            "per_rater": self.per_rater,
+            "per_song": self.per_song,
+            "edit_stats": self.edit_stats,
+            "settings": self.settings,
+            "judgments": [asdict(j) for j in self.judgments],
+            "edits": self.edits,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the result as JSON (atomically)."""
+        from rl_editor.rlhf.loop import write_json
+
+        return write_json(path, self.to_json())
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "EvaluationResult":
+        win = {k: v for k, v in data["win"].items() if k != "n"}
+        return cls(win=WinRate(**win), judgments=[Judged(**j) for j in data.get("judgments", [])],
+                   old_version=data["old_version"], new_version=data["new_version"],
+                   per_rater=data.get("per_rater", {}), per_song=data.get("per_song", {}),
+                   edit_stats=data.get("edit_stats", {}), edits=data.get("edits", {}),
+                   settings=data.get("settings", {}))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "EvaluationResult":
+        path = Path(path)
+        try:
+            return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            raise RLHFError(f"{path}: no such evaluation file") from None
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise RLHFError(f"{path}: not an evaluation result ({exc})") from None
+
+
+def _as_trainer(policy: Any) -> Any:
+    from rl_editor.policy.trainer import PPOTrainer
+
+    if isinstance(policy, (str, Path)):
+        if not Path(policy).is_file():
+            raise RLHFError(f"{policy}: no such policy file")
+        return PPOTrainer.from_checkpoint(policy)
+    return policy
+
+
+def _as_analyses(songs: Sequence[SongAnalysis | str | Path]) -> list[SongAnalysis]:
+    from rl_editor.audio import analyze_song
+
+    out = []
+    for s in songs:
+        if isinstance(s, SongAnalysis):
+            out.append(s)
+        elif Path(s).is_file():
+            out.append(analyze_song(s))
+        else:
+            raise RLHFError(f"{s}: no such song file")
+    if not out:
+        raise RLHFError("evaluation needs at least one held-out song")
+    return out
+
+
+def _seeds(song_id: str, side: str, n: int, seed: int) -> list[int]:
+    base = zlib.crc32(f"{seed}|{song_id}|{side}".encode())
+    return [int(base + 104729 * k) & 0x7FFFFFFF for k in range(n)]
+
+
+def sample_policy_edits(policy: Any, analyses: Sequence[SongAnalysis], side: str, edits_per_song: int,
+                        temperature: float, seed: int) -> dict[str, list[np.ndarray]]:
+    """``edits_per_song`` edits of each song by one policy, seeded by song, side and ``seed``."""
+    return {a.song_id: policy.generate_edits(a, [temperature] * edits_per_song,
+                                             _seeds(a.song_id, side, edits_per_song, seed))
+            for a in analyses}
+
+
+def outcomes_summary(judgments: Sequence[Judged]) -> tuple[WinRate, dict[str, Any], dict[str, dict[str, int]]]:
+    """Overall win rate, win rate per rater and outcome counts per song."""
+    per_rater: dict[str, list[str]] = {}
+    per_song: dict[str, dict[str, int]] = {}
+    for j in judgments:
+        per_rater.setdefault(j.rater, []).append(j.outcome)
+        per_song.setdefault(j.song_id, {"new": 0, "old": 0, "tie": 0})[j.outcome] += 1
+    return (win_rate(j.outcome for j in judgments),
+            {r: win_rate(o).to_json() for r, o in per_rater.items()}, per_song)
+
+
+def _mean_stats(analyses: Sequence[SongAnalysis], edits: dict[str, list[np.ndarray]]) -> dict[str, float]:
+    rows = [edit_stats(a, e) for a in analyses for e in edits[a.song_id]]
+    return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]} if rows else {}
+
+
+def evaluate_policies(
+    old_path: Any,
+    new_path: Any,
+    songs: Sequence[SongAnalysis | str | Path],
+    raters: Sequence[Any],
+    temperature: float = 0.5,
+    seed: int = 0,
+    edits_per_song: int = 8,
+    progress: bool = False,
+) -> EvaluationResult:
+    """A/B test of two policies on held-out songs with held-out raters.
+
+    Parameters
+    ----------
+    old_path, new_path : path or PPOTrainer
+        The policies (files or loaded trainers).
+    songs : sequence of SongAnalysis or audio paths
+        Held-out songs (none of them used to train either policy or the reward model).
+    raters : sequence of Rater
+        Objects with ``name`` and ``judge(song, edit_a, edit_b)``; each judges every pair.
+    temperature : float
+        Sampling temperature of both policies (0 = greedy: one distinct edit per song).
+    seed : int
+        Seeds edit sampling and the A/B order.
+    edits_per_song : int
+        Edit pairs per song; judgments = songs x edits_per_song x raters.
+    progress : bool
+        Show a tqdm bar over songs.
+
+    Returns
+    -------
+    EvaluationResult
+    """
+    from tqdm.auto import tqdm
+
+    if not raters:
+        raise RLHFError("evaluation needs at least one rater (--rater NAME)")
+    if edits_per_song < 1:
+        raise RLHFError(f"edits_per_song must be at least 1, got {edits_per_song}")
+    old, new = _as_trainer(old_path), _as_trainer(new_path)
+    analyses = _as_analyses(songs)
+    old_edits = sample_policy_edits(old, analyses, "old", edits_per_song, temperature, seed)
+    new_edits = sample_policy_edits(new, analyses, "new", edits_per_song, temperature, seed)
+    rng = np.random.default_rng(seed)
+    judgments: list[Judged] = []
+    from rl_editor.raters import as_judgment
+
+    for a in tqdm(analyses, desc="evaluating", unit="song", disable=not progress):
+        for k in range(edits_per_song):
+            e_old = Edit(a.song_id, np.asarray(old_edits[a.song_id][k]))
+            e_new = Edit(a.song_id, np.asarray(new_edits[a.song_id][k]))
+            for rater in raters:
+                name = str(getattr(rater, "name", "rater"))
+                new_first = bool(rng.random() < 0.5)
+                first, second = (e_new, e_old) if new_first else (e_old, e_new)
+                j = as_judgment(rater.judge(a, first, second), name)
+                if j.preference == "tie":
+                    outcome = "tie"
+                else:
+                    outcome = "new" if (j.preference == "a") == new_first else "old"
+                s_first, s_second = float(j.score_a), float(j.score_b)
+                judgments.append(Judged(
+                    song_id=a.song_id, k=k, rater=name, new_shown_as="a" if new_first else "b",
+                    preference=j.preference, strength=int(j.strength), outcome=outcome,
+                    score_new=s_first if new_first else s_second, score_old=s_second if new_first else s_first,
+                ))
+    win, per_rater, per_song = outcomes_summary(judgments)
+    version = lambda t: t.meta.version if getattr(t, "meta", None) else "?"  # noqa: E731
+    return EvaluationResult(
+        win=win, judgments=judgments, old_version=version(old), new_version=version(new),
+        per_rater=per_rater, per_song=per_song,
+        edit_stats={"old": _mean_stats(analyses, old_edits), "new": _mean_stats(analyses, new_edits)},
+        edits={a.song_id: {"old": [[int(x) for x in e] for e in old_edits[a.song_id]],
+                           "new": [[int(x) for x in e] for e in new_edits[a.song_id]]} for a in analyses},
+        settings={"temperature": temperature, "seed": seed, "edits_per_song": edits_per_song,
+                  "raters": [str(getattr(r, "name", "rater")) for r in raters],
+                  "songs": [a.song_id for a in analyses]},
+    )
+
+
+def held_out_raters(spec: str, n: int, seed: int = 1000) -> list[Any]:
+    """``n`` independent instances of a rater spec, named ``<name>-heldout-<i>``, seeds from ``seed``."""
+    from rl_editor.raters import load_rater
+
+    raters = []
+    for i in range(n):
+        rater = load_rater(spec, seed=seed + i)
+        try:
+            rater.name = f"{getattr(rater, 'name', 'rater')}-heldout-{i + 1}"
+        except AttributeError:
+            pass
+        raters.append(rater)
+    return raters
+
+
+__all__ = ["EvaluationResult", "Judged", "evaluate_policies", "held_out_raters", "outcomes_summary",
+           "sample_policy_edits"]
