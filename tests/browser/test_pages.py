@@ -281,6 +281,37 @@ def test_rating_task_is_judged_on_the_poor_to_excellent_scale(chromium_browser, 
     wait_until(page, "raterApp.position().time > 0.3")
     page.keyboard.press("2")
     assert page.evaluate("raterApp.position().version") == "a"
+
+    # drag across the edit's waveform: that region loops (and maps onto the original)
+    box = page.locator('.version[data-version="a"] canvas').bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + 0.25 * box["width"], y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 0.35 * box["width"], y, steps=5)
+    page.mouse.up()
+    assert page.evaluate("raterApp.loopOn()")
+    start, end = page.evaluate("raterApp.loop().a")
+    duration = page.evaluate("raterApp.player().duration('a')")
+    assert start == pytest.approx(0.25 * duration, abs=0.1) and end == pytest.approx(0.35 * duration, abs=0.1)
+    o_start, o_end = page.evaluate("raterApp.loop().o")
+    assert o_end - o_start == pytest.approx(end - start, abs=1.1)   # longer in the original when the edit cut beats there
+    time.sleep(end - start + 0.5)
+    now = page.evaluate("raterApp.position()")
+    assert now["version"] == "a" and now["playing"] and start <= now["time"] <= end
+    assert now["time"] < start + 1.2     # it wrapped around rather than running on
+    assert page.locator("#loop").get_attribute("aria-pressed") == "true"
+    page.screenshot(path=str(artifacts_dir / "rater-rating-loop.png"), full_page=True)
+    page.keyboard.press("l")
+    assert not page.evaluate("raterApp.loopOn()")
+
+    # or mark the loop's ends with [ and ] while listening
+    t_in = page.evaluate("raterApp.position().time")
+    page.keyboard.press("[")
+    time.sleep(0.8)
+    t_out = page.evaluate("raterApp.position().time")
+    page.keyboard.press("]")
+    assert page.evaluate("raterApp.loopOn()")
+    assert page.evaluate("raterApp.loop().a") == pytest.approx([t_in, t_out], abs=0.1)
     page.keyboard.press("s")       # nothing chosen yet: a clear message, nothing sent
     assert "Rate the edit first" in page.locator("#form-error").inner_text()
     page.keyboard.press("c")
@@ -292,3 +323,35 @@ def test_rating_task_is_judged_on_the_poor_to_excellent_scale(chromium_browser, 
     assert [(r["rating"], r["notes"]) for r in ratings] == [(3, "clean cuts")]
     context.close()
     assert errors == []
+
+
+def test_beat_mapping_carries_positions_through_cuts_and_repeats(chromium_browser, live_server):
+    """The page's beat maps: a cut beat maps to the splice, a repeat keeps its occurrence."""
+    errors: list[str] = []
+    context, page = open_page(chromium_browser, f"{live_server.base_url}/admin", DESKTOP, errors)
+    result = page.evaluate("""async () => {
+      const m = await import("/static/beatmap.js");
+      const bounds = [0, 1, 2, 3, 4, 5];
+      const o = m.sourceTimeline(bounds);
+      const a = m.editTimeline(bounds, [0, 1, 1, 2, 4]);      // repeats beat 1, cuts beat 3
+      const b = m.editTimeline(bounds, [0, 1, 1, 2, 3, 4]);   // repeats beat 1
+      return {
+        totalA: a.total,
+        cutBeatInA: m.mapTime(o, a, 3.5),
+        secondPlayToOriginal: m.mapTime(a, o, 2.5),
+        secondPlayToB: m.mapTime(a, b, 2.5),
+        secondPlayToA: m.mapTime(b, a, 2.25),
+        pastCutBackToOriginal: m.mapTime(a, o, 4.5),
+        differences: m.differences([0, 1, 1, 2, 4], [0, 1, 2, 3, 4], 5),
+        located: m.locate(a, 2.5),
+      };
+    }""")
+    context.close()
+    assert result["totalA"] == 5
+    assert result["cutBeatInA"] == 4.0             # beat 3 is cut in A: continue at its splice
+    assert result["secondPlayToOriginal"] == 1.5
+    assert result["secondPlayToB"] == 2.5          # both repeat beat 1: stay in the second play
+    assert result["secondPlayToA"] == 2.25
+    assert result["pastCutBackToOriginal"] == 4.5
+    assert result["differences"] == [1, 3]
+    assert result["located"] == {"slot": 2, "beat": 1, "fraction": 0.5, "occurrence": 1}

@@ -285,6 +285,8 @@ function buildTaskView(task, buffers) {
     });
   });
   const pair = task.kind !== "rating";
+  document.body.classList.toggle("mode-pair", pair);
+  document.body.classList.toggle("mode-rating", !pair);
   $("choice-fields").hidden = !pair;
   $("strength-fields").hidden = !pair;
   $("rating-fields").hidden = pair;
