@@ -84,7 +84,7 @@ def analyze_clip(
         raise AnalysisError(
             f"{path}: too short to hold {MIN_BEATS} beats ({duration_seconds:.1f} s); use a longer song"
         )
-    if float(np.max(np.abs(clip.samples))) < SILENCE_PEAK:
+    if max(float(clip.samples.max()), -float(clip.samples.min())) < SILENCE_PEAK:
         raise AnalysisError(f"{path}: is silent (peak below -80 dBFS); nothing to analyse")
     y = clip.mono()
     if clip.sample_rate != ANALYSIS_SR:

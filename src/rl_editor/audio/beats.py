@@ -48,8 +48,9 @@ def track_beats(
         Strictly increasing frame indices.
     tempo_bpm : float
     """
-    import librosa
+    from rl_editor.audio.features import import_librosa
 
+    librosa = import_librosa()
     tempo, beat_frames = librosa.beat.beat_track(
         onset_envelope=onset_envelope, sr=sr, hop_length=hop_length, start_bpm=start_bpm, units="frames"
     )

@@ -9,7 +9,12 @@ of the resulting 125-dim vector is in ``rl_editor.audio.feature_layout``.
 
 from __future__ import annotations
 
+import contextlib
+import sys
+import warnings
 from dataclasses import dataclass
+from types import ModuleType
+from typing import Iterator
 
 import numpy as np
 
@@ -23,10 +28,54 @@ N_MFCC = 20
 LOW_BAND_HZ = 200.0
 HIGH_BAND_HZ = 2000.0
 LOW_ONSET_HZ = 150.0
-HPSS_KERNEL = 17
+HPSS_KERNEL = 9
 NOVELTY_KERNEL_BEATS = 16
 REPETITION_MIN_LAG_BEATS = 8
 _AMIN = 1e-10
+
+
+@contextlib.contextmanager
+def _numba_disk_cache_on() -> Iterator[None]:
+    """Make every numba kernel defined inside the block cache its machine code on disk.
+
+    librosa compiles several kernels (the beat tracker's among them) eagerly at
+    import with ``cache=False``, which costs seconds in every new process; with
+    the cache on, only the first process after installing pays. numba stores
+    the cache beside librosa's sources, or in its user cache folder (or
+    ``$NUMBA_CACHE_DIR``) when those are read-only.
+    """
+    import numba
+
+    originals = {name: getattr(numba, name) for name in ("jit", "njit", "vectorize", "guvectorize")}
+
+    def cached(decorator):
+        def wrapper(*args, **kwargs):
+            kwargs["cache"] = True
+            return decorator(*args, **kwargs)
+
+        return wrapper
+
+    for name, decorator in originals.items():
+        setattr(numba, name, cached(decorator))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", numba.NumbaWarning)
+            yield
+    finally:
+        for name, decorator in originals.items():
+            setattr(numba, name, decorator)
+
+
+def import_librosa() -> ModuleType:
+    """Import librosa and the submodules analysis uses, with numba's disk cache on (see above)."""
+    if "librosa.beat" not in sys.modules:
+        with _numba_disk_cache_on():
+            import librosa.beat  # noqa: F401
+            import librosa.core.pitch  # noqa: F401
+            import librosa.onset  # noqa: F401
+    import librosa
+
+    return librosa
 
 
 @dataclass
@@ -66,8 +115,7 @@ def frame_features(y: np.ndarray, *, sr: int = ANALYSIS_SR) -> FrameFeatures:
     FrameFeatures
         Frames of ``HOP_LENGTH`` samples, centred (frame ``t`` is at ``t * HOP_LENGTH / sr`` s).
     """
-    import librosa
-
+    librosa = import_librosa()
     y = np.ascontiguousarray(y, dtype=np.float32)
     magnitude = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH))
     power = magnitude**2
@@ -79,15 +127,13 @@ def frame_features(y: np.ndarray, *, sr: int = ANALYSIS_SR) -> FrameFeatures:
     mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=N_MFCC)
     mfcc_delta = librosa.feature.delta(mfcc, width=9, mode="nearest")
 
-    chroma_raw = librosa.feature.chroma_stft(S=power, sr=sr, norm=None)
+    chroma_raw = librosa.feature.chroma_stft(S=power, sr=sr, norm=None, tuning=0.0)
     chroma = chroma_raw / np.maximum(chroma_raw.sum(axis=0, keepdims=True), 1e-9)
     chroma[:, chroma_raw.sum(axis=0) < 1e-6] = 0.0
     tonnetz = librosa.feature.tonnetz(chroma=chroma, sr=sr)
 
     contrast = librosa.feature.spectral_contrast(S=magnitude, sr=sr, freq=freqs)
-    centroid = librosa.feature.spectral_centroid(S=magnitude, sr=sr, freq=freqs)[0]
-    bandwidth = librosa.feature.spectral_bandwidth(S=magnitude, sr=sr, freq=freqs, centroid=centroid[None])[0]
-    rolloff = librosa.feature.spectral_rolloff(S=magnitude, sr=sr, freq=freqs)[0]
+    centroid, bandwidth, rolloff = _spectral_moments(magnitude, freqs)
     flatness = librosa.feature.spectral_flatness(S=magnitude)[0]
     zcr = librosa.feature.zero_crossing_rate(y, frame_length=N_FFT, hop_length=HOP_LENGTH)[0]
     n_frames = magnitude.shape[1]
@@ -101,8 +147,9 @@ def frame_features(y: np.ndarray, *, sr: int = ANALYSIS_SR) -> FrameFeatures:
     )
     rms = librosa.feature.rms(S=magnitude, frame_length=N_FFT)[0]
 
-    # HPSS on the (small) mel spectrogram: the percussive share only needs coarse frequency detail.
-    harmonic, percussive = librosa.decompose.hpss(mel, kernel_size=HPSS_KERNEL)
+    # HPSS on a coarse (N_MELS / 3 band) mel spectrogram: the percussive share needs little frequency detail.
+    coarse_mel = mel.reshape(N_MELS // 3, 3, -1).sum(axis=1)
+    harmonic, percussive = librosa.decompose.hpss(coarse_mel, kernel_size=HPSS_KERNEL)
 
     onset_envelope = librosa.onset.onset_strength(S=log_mel, sr=sr, hop_length=HOP_LENGTH)
     mel_freqs = librosa.mel_frequencies(n_mels=N_MELS, fmax=sr / 2.0)
@@ -124,6 +171,28 @@ def frame_features(y: np.ndarray, *, sr: int = ANALYSIS_SR) -> FrameFeatures:
         onset_envelope=_fit_length(onset_envelope, n_frames),
         low_onset_envelope=_fit_length(low_onset_envelope, n_frames),
     )
+
+
+def _spectral_moments(
+    magnitude: np.ndarray, freqs: np.ndarray, roll_percent: float = 0.85
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Spectral centroid, bandwidth (p=2) and rolloff in Hz, as librosa defines them.
+
+    Written with matrix products because librosa's per-call normalisation of the
+    full spectrogram costs more than the rest of the frame features together.
+    """
+    total = magnitude.sum(axis=0)
+    safe_total = np.maximum(total, 1e-10)
+    f = freqs.astype(magnitude.dtype)
+    centroid = (f @ magnitude) / safe_total
+    second = ((f * f) @ magnitude) / safe_total
+    bandwidth = np.sqrt(np.maximum(second - centroid**2, 0.0))
+    cumulative = np.cumsum(magnitude, axis=0)
+    rolloff_bin = (cumulative < roll_percent * total[None, :]).sum(axis=0)
+    rolloff = freqs[np.minimum(rolloff_bin, freqs.size - 1)]
+    silent = total < 1e-10
+    centroid[silent] = bandwidth[silent] = rolloff[silent] = 0.0
+    return centroid, bandwidth, rolloff
 
 
 def _fit_length(x: np.ndarray, n: int) -> np.ndarray:

@@ -1,0 +1,102 @@
+"""Analysis speed on real music: warm throughput, cold first song, cache hits.
+
+Usage::
+
+    RL_EDITOR_MUSIC_DIR=/path/to/songs python benchmarks/bench_analysis.py [--quick]
+
+``RL_EDITOR_MUSIC_DIR`` is a folder of songs (ogg/wav/flac/mp3, searched
+recursively). ``--quick`` uses its 3 shortest songs. Prints:
+
+- warm throughput: seconds of audio analysed per second on one core (target >= 100x);
+- cold first song: a fresh Python process that imports rl_editor and analyses
+  one song, wall time including interpreter start and imports (target < 10 s),
+  with numba's on-disk cache as installed, and with an empty numba cache
+  (what the very first run after installing pays);
+- cache hit: time to return a cached analysis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+COLD_SCRIPT = """
+import time, sys
+start = time.perf_counter()
+from rl_editor.audio import analyze_song
+a = analyze_song(sys.argv[1], use_cache=False)
+print(f"{time.perf_counter() - start:.2f} {a.n_beats}")
+"""
+
+
+def _cold_run(song: Path, extra_env: dict[str, str]) -> tuple[float, float]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **extra_env}
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-c", COLD_SCRIPT, str(song)], env=env, capture_output=True, text=True, check=True
+    )
+    wall = time.perf_counter() - start
+    inside = float(result.stdout.split()[0])
+    return wall, inside
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="only the 3 shortest songs")
+    args = parser.parse_args()
+    folder = os.environ.get("RL_EDITOR_MUSIC_DIR")
+    if not folder:
+        sys.exit("set RL_EDITOR_MUSIC_DIR to a folder of songs")
+
+    from rl_editor.audio.analyze import analyze_song, find_audio_files
+    from rl_editor.audio.io import audio_info
+
+    songs, _ = find_audio_files([folder])
+    songs = sorted(songs, key=lambda p: audio_info(p)[2])
+    if args.quick:
+        songs = songs[:3]
+    if not songs:
+        sys.exit(f"{folder}: no audio files")
+
+    # Cold start first, before this process has imported librosa.
+    cold_song = songs[len(songs) // 2]
+    cold_wall, cold_inside = _cold_run(cold_song, {})
+    with tempfile.TemporaryDirectory() as numba_dir:
+        fresh_wall, fresh_inside = _cold_run(cold_song, {"NUMBA_CACHE_DIR": numba_dir})
+    cold_duration = audio_info(cold_song)[2]
+
+    analyze_song(songs[0], use_cache=False)  # warm imports
+    total_audio, total_time = 0.0, 0.0
+    print(f"{'song':<28} {'secs':>6} {'beats':>6} {'bpm':>6} {'time s':>7} {'x rt':>6}")
+    with tempfile.TemporaryDirectory() as cache_dir:
+        for song in songs:
+            start = time.perf_counter()
+            a = analyze_song(song, cache_dir=cache_dir)
+            elapsed = time.perf_counter() - start
+            total_audio += a.duration_seconds
+            total_time += elapsed
+            print(f"{song.stem[:28]:<28} {a.duration_seconds:6.1f} {a.n_beats:6d} {a.tempo_bpm:6.1f} "
+                  f"{elapsed:7.2f} {a.duration_seconds / elapsed:6.0f}")
+        hits = []
+        for song in songs:
+            start = time.perf_counter()
+            analyze_song(song, cache_dir=cache_dir)
+            hits.append(time.perf_counter() - start)
+    print(f"warm throughput: {total_audio / total_time:.0f}x real time on one core "
+          f"({total_audio:.0f} s of audio in {total_time:.1f} s; target >= 100x)")
+    print(f"cold first song ({cold_song.stem}, {cold_duration:.0f} s) in a fresh process: {cold_wall:.1f} s wall "
+          f"({cold_inside:.1f} s from import to result); target < 10 s")
+    print(f"cold first song with an empty numba cache (first run after install): {fresh_wall:.1f} s wall")
+    print(f"cache hit: median {sorted(hits)[len(hits) // 2] * 1000:.1f} ms, max {max(hits) * 1000:.1f} ms "
+          f"({total_time / len(songs) / (sum(hits) / len(hits)):.0f}x faster than analysing)")
+
+
+if __name__ == "__main__":
+    main()
