@@ -1,0 +1,66 @@
+"""The ``rl-editor analyze`` and ``rl-editor render`` commands, run as users run them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from rl_editor.audio import load_audio
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "rl_editor.cli", *args], capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def test_analyze_reports_each_song_and_each_skip(write_beat_file, tmp_path):
+    folder = write_beat_file("one.wav", seconds=12.0).parent
+    write_beat_file("two.flac", seconds=12.0, bpm=100.0)
+    (folder / "broken.ogg").write_bytes(b"OggS" + bytes(300))
+    summary = tmp_path / "out" / "summary.json"
+    result = run_cli("analyze", str(folder), str(tmp_path / "absent.mp3"), "--workers", "1", "--json", str(summary))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("one: ") and "beats" in line and "BPM" in line and "bars" in line for line in lines)
+    assert any(line.startswith("two: ") for line in lines)
+    assert "skipped" in result.stderr and "broken.ogg" in result.stderr and "absent.mp3: no such file" in result.stderr
+    data = json.loads(summary.read_text())
+    assert sorted(s["song_id"] for s in data["songs"]) == ["one", "two"]
+    assert len(data["skipped"]) == 2
+
+
+def test_analyze_fails_when_every_song_fails(tmp_path):
+    result = run_cli("analyze", str(tmp_path / "nothing.wav"))
+    assert result.returncode != 0
+    assert "nothing.wav: no such file" in result.stderr
+
+
+def test_render_writes_the_edit_and_rejects_bad_action_files(write_beat_file, tmp_path):
+    from rl_editor.audio import analyze_song
+
+    song = write_beat_file("song.wav", seconds=12.0, channels=2)
+    analysis = analyze_song(song)
+    actions = np.zeros(analysis.n_beats, dtype=int)
+    actions[2:6] = 1
+    actions_file = tmp_path / "actions.json"
+    actions_file.write_text(json.dumps({"actions": actions.tolist()}))
+    out = tmp_path / "edit.flac"
+    result = run_cli("render", str(song), "--actions", str(actions_file), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    clip = load_audio(out)
+    assert clip.channels == 2 and clip.sample_rate == 22050
+    expected = analysis.beat_durations_s[actions == 0].sum()
+    assert abs(clip.duration_seconds - expected) < 0.01
+
+    actions_file.write_text(json.dumps([0, 1, 0]))
+    bad = run_cli("render", str(song), "--actions", str(actions_file), "--out", str(tmp_path / "x.wav"))
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("error: ") and "3 actions" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x.wav").exists()
