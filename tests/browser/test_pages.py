@@ -251,6 +251,11 @@ def test_rater_compares_judges_resumes_and_admin_sees_it(chromium_browser, live_
     # bob's link opens his first task (the pair that needs a second rater) on a phone
     bob_context, bob = open_page(chromium_browser, link, PHONE, errors, is_mobile=True, has_touch=True)
     wait_until(bob, "window.raterApp && window.raterApp.ready()")
+    assert "bob" in bob.locator("#rater-name").inner_text()
+    # touch targets are at least 44 px tall
+    heights = bob.evaluate("""() => [...document.querySelectorAll('#view-task button, #view-task .choice span')]
+        .filter((el) => el.offsetParent !== null).map((el) => el.getBoundingClientRect().height)""")
+    assert heights and min(heights) >= 44
     bob.screenshot(path=str(artifacts_dir / "rater-phone.png"), full_page=True)
     bob_context.close()
     context.close()

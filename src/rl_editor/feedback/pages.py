@@ -26,6 +26,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from rl_editor.feedback.settings import SETTINGS
+
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -70,7 +72,8 @@ def _render(request: Request, template: str, token: str) -> HTMLResponse:
     return templates.TemplateResponse(
         request,
         template,
-        {"token": token, "static_url": lambda name: static_url(request, name)},
+        {"token": token, "notes_max_chars": SETTINGS.notes_max_chars,
+         "static_url": lambda name: static_url(request, name)},
         headers=PAGE_HEADERS,
     )
 

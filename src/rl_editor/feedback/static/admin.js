@@ -150,6 +150,8 @@ async function addRater(e) {
     $("new-link-url").select();
     announce(`Added ${made.name}. Copy their link now: it is shown only once.`);
     await refresh();
+// keep the numbers current while the page is open and visible
+setInterval(() => { if (document.visibilityState === "visible") refresh(); }, 30000);
   } catch (err) {
     $("admin-error").textContent = `Could not add the rater: ${err.message}`;
   }
@@ -162,3 +164,5 @@ $("refresh").addEventListener("click", refresh);
 $("add-rater").addEventListener("submit", addRater);
 $("copy-link").addEventListener("click", copyLink);
 refresh();
+// keep the numbers current while the page is open and visible
+setInterval(() => { if (document.visibilityState === "visible") refresh(); }, 30000);

@@ -10,7 +10,7 @@ const TOKEN = document.body.dataset.token || "";
 const EXCERPT_BEFORE_S = 2.5;   // "next difference" plays this much before the difference...
 const EXCERPT_AFTER_S = 2.5;    // ...and this much after it, first in A, then in B
 const BEATS_PER_JUMP = 4;
-const NOTES_LIMIT = 2000;
+const NOTES_LIMIT = Number(document.getElementById("notes")?.maxLength) > 0 ? document.getElementById("notes").maxLength : 2000;
 const $ = (id) => document.getElementById(id);
 
 const CHOICES = {
@@ -74,8 +74,12 @@ async function api(path, options = {}) {
   return { status: response.status, data };
 }
 
+class AudioDecodeError extends Error {}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const isRetryable = (err) => !(err instanceof HttpError) || err.status >= 500 || err.status === 408 || err.status === 429;
+// fetch rejects with a TypeError when the network is down; those and server-side trouble are retried
+const isRetryable = (err) => err instanceof TypeError ||
+  (err instanceof HttpError && (err.status >= 500 || err.status === 408 || err.status === 429));
 
 // ---------------------------------------------------------------- formatting
 
@@ -178,7 +182,11 @@ async function decode(url) {
   const response = await fetch(url, { headers: { Authorization: `Bearer ${TOKEN}` } });
   if (!response.ok) throw new HttpError(response.status, `could not load audio (${response.status})`);
   const bytes = await response.arrayBuffer();
-  return await ctx.decodeAudioData(bytes);
+  try {
+    return await ctx.decodeAudioData(bytes);
+  } catch (err) {
+    throw new AudioDecodeError(`this browser cannot play ${url.split("/").pop()} (${err.message || err})`);
+  }
 }
 
 async function loadNext() {
@@ -453,7 +461,8 @@ function updateLoopButton() {
 function nextDifference() {
   if (!app.player || !app.task?.b) return;
   if (!app.diffs.length) { announce("A and B play the same beats: there is no difference to jump to."); return; }
-  const anchor = app.lastDiff !== null ? app.lastDiff : position().beat;
+  // after a preview, move past it even if playback is still in its lead-in
+  const anchor = Math.max(app.lastDiff ?? -1, position().beat);
   let index = app.diffs.findIndex((d) => d > anchor);
   const wrapped = index < 0;
   if (wrapped) index = 0;
@@ -584,7 +593,7 @@ const KEYS = {
   "]": () => markLoop("out"),
   ",": () => jumpBeats(-BEATS_PER_JUMP),
   ".": () => jumpBeats(BEATS_PER_JUMP),
-  Home: () => app.player && app.player.seek(app.player.now().version, 0),
+  Home: () => { if (app.player) { app.lastDiff = null; app.player.seek(app.player.now().version, 0); } },
   ArrowLeft: () => setChoice("a"),
   ArrowRight: () => setChoice("b"),
   ArrowUp: () => setChoice("both_good"),
@@ -673,8 +682,16 @@ async function run(step) {
   }
 }
 
+async function showRater() {
+  try {
+    const me = (await api("/api/me")).data;
+    $("rater-name").textContent = `· ${me.rater}`;
+  } catch { /* the name is a courtesy; the task view reports real problems */ }
+}
+
 async function start() {
   showView("loading");
+  showRater();
   if (load(PENDING_KEY)) {
     $("loading-text").textContent = "Sending your last answer…";
     await sendPending();
