@@ -269,5 +269,82 @@ def held_out_raters(spec: str, n: int, seed: int = 1000) -> list[Any]:
     return raters
 
 
-__all__ = ["EvaluationResult", "Judged", "evaluate_policies", "held_out_raters", "outcomes_summary",
-           "sample_policy_edits"]
+def create_evaluation_campaign(old_path: Any, new_path: Any, songs: Sequence[SongAnalysis | str | Path],
+                               db_url: str, out_dir: str | Path, edits_per_song: int = 4, temperature: float = 0.5,
+                               seed: int = 0, raters_per_pair: int = 3, name: str | None = None) -> str:
+    """Render old/new edits of held-out songs and create a held-out campaign for people to judge.
+
+    Writes ``out_dir/manifest.json`` and the edits' audio (edit ids
+    ``<song>-eval-old-<k>`` / ``<song>-eval-new-<k>``), registers the edits in
+    the feedback database and creates a campaign whose tasks go only to raters
+    marked held-out. Serve ``out_dir/manifest.json`` with the same ``--db`` so
+    the audio is found. Returns the campaign's name.
+    """
+    import datetime as _dt
+
+    from rl_editor.audio import load_audio
+    from rl_editor.feedback.storage import FeedbackStore
+    from rl_editor.generate import Manifest, new_song_entry, write_candidate
+
+    old, new = _as_trainer(old_path), _as_trainer(new_path)
+    analyses = _as_analyses(songs)
+    out_dir = Path(out_dir).resolve()
+    manifest = Manifest(root=out_dir)
+    edits = {"old": sample_policy_edits(old, analyses, "old", edits_per_song, temperature, seed),
+             "new": sample_policy_edits(new, analyses, "new", edits_per_song, temperature, seed)}
+    versions = {"old": old.meta.version if old.meta else "old", "new": new.meta.version if new.meta else "new"}
+    rng = np.random.default_rng(seed)
+    pairs: list[tuple[str, str]] = []
+    for a in analyses:
+        entry = new_song_entry(a, a.path, out_dir)
+        source = load_audio(a.path)
+        ids = {}
+        for side in ("old", "new"):
+            for k, actions in enumerate(edits[side][a.song_id]):
+                edit_id = f"{a.song_id}-eval-{side}-{k}"
+                write_candidate(entry, out_dir, a, source, actions, temperature=temperature, seed=seed, k=k,
+                                policy=versions[side], edit_id=edit_id, extra={"evaluation_side": side})
+                ids[side, k] = edit_id
+        manifest.songs.append(entry)
+        for k in range(edits_per_song):
+            pair = (ids["old", k], ids["new", k])
+            pairs.append(pair if rng.random() < 0.5 else pair[::-1])
+    manifest.save()
+    name = name or f"eval-{_dt.datetime.now(_dt.timezone.utc).strftime('%Y%m%d-%H%M%S')}"
+    with FeedbackStore.open(db_url, manifest.path) as store:
+        # The store adds edits only together with training tasks; evaluation edits must not get those.
+        with store.transaction() as session:
+            for entry in manifest.songs:
+                for c in entry.candidates:
+                    store._add_edit(session, c.edit_id, entry.song_id, c.path, c.actions, c.duration, "candidate")
+        store.create_campaign(name, pairs, held_out_only=True, raters_per_pair=raters_per_pair)
+    from rl_editor.rlhf.loop import write_json
+
+    write_json(out_dir / "campaign.json", {"campaign": name, "old": versions["old"], "new": versions["new"],
+                                           "pairs": pairs})
+    return name
+
+
+def campaign_result(db_url: str, campaign: str) -> EvaluationResult:
+    """Read the judgments of an evaluation campaign and compute the new policy's win rate."""
+    from rl_editor.feedback.storage import FeedbackStore
+
+    with FeedbackStore.open(db_url) as store:
+        pairs = store.export_pairs(campaign=campaign)
+    if not pairs:
+        raise RLHFError(f"campaign {campaign!r}: no judgments yet (or no such campaign) in {db_url}")
+    judgments = []
+    for p in pairs:
+        id_a = str(p.edit_a.extra.get("edit_id", ""))
+        new_first = "-eval-new-" in id_a
+        outcome = "tie" if p.preference == "tie" else ("new" if (p.preference == "a") == new_first else "old")
+        k = int(id_a.rsplit("-", 1)[-1]) if id_a.rsplit("-", 1)[-1].isdigit() else 0
+        judgments.append(Judged(song_id=p.song_id, k=k, rater=p.rater, new_shown_as="a" if new_first else "b",
+                                preference=p.preference, strength=int(p.strength), outcome=outcome))
+    win, per_rater, per_song = outcomes_summary(judgments)
+    return EvaluationResult(win=win, judgments=judgments, old_version="old", new_version="new",
+                            per_rater=per_rater, per_song=per_song, settings={"campaign": campaign})
+
+
+__all__ = ["EvaluationResult", "Judged", "campaign_result", "create_evaluation_campaign", "evaluate_policies",
+           "held_out_raters", "outcomes_summary", "sample_policy_edits"]

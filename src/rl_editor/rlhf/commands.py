@@ -1,0 +1,181 @@
+"""``rl-editor finetune-policy``, ``evaluate``, ``loop``, ``report`` and ``demo``: thin layers over the Python API.
+
+``rl-editor train-policy --init POLICY --reward-model REWARD`` can dispatch to
+:func:`finetune_from_cli` (same arguments as ``finetune-policy``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+RATER_HELP = "Rater spec: a taste (musician, radio, purist, dense) with optional noise, or module:callable."
+
+
+def finetune_from_cli(init: Path, reward_model: Path, songs: Path, out: Path, episodes: int = 500,
+                      kl_coef: float = 0.02, uncertainty_coef: float = 0.0, dense_reward_scale: float = 0.0,
+                      seed: int = 0, progress: bool = True) -> Path:
+    """Fine-tune ``init`` on ``reward_model`` over the songs in ``songs``; write ``out``; return its path.
+
+    Logs go to ``<out stem>_logs/`` (``finetune_curve.csv``, ``learning_curve.csv``, TensorBoard).
+    """
+    from rl_editor.rlhf.finetune import FinetuneConfig, finetune_policy
+
+    log_dir = out.with_name(f"{out.stem}_logs")
+    config = FinetuneConfig(episodes=episodes, kl_coef=kl_coef, uncertainty_coef=uncertainty_coef,
+                            dense_reward_scale=dense_reward_scale, seed=seed, log_dir=str(log_dir), progress=progress)
+    trainer = finetune_policy(init, reward_model, config, songs_dir=songs)
+    path = trainer.save_checkpoint(out)
+    m = trainer.meta.metrics
+    typer.echo(f"wrote {path} ({trainer.meta.version}, parent {trainer.meta.parent}, reward model "
+               f"{trainer.meta.trained_on.get('reward_model')}); learned reward "
+               f"{m.get('finetune_mean_learned_reward', float('nan')):.3f}, KL {m.get('finetune_mean_kl', float('nan')):.3f}")
+    typer.echo(f"logs: {log_dir / 'finetune_curve.csv'}, TensorBoard: {log_dir / 'tensorboard'}")
+    return path
+
+
+def _song_paths(songs: Path) -> list[Path]:
+    from rl_editor.generate import find_songs
+    from rl_editor.rlhf.finetune import RLHFError
+
+    if not songs.is_dir():
+        raise RLHFError(f"{songs}: not a folder of songs (--songs)")
+    found = [p for _, p in find_songs(songs)]
+    if not found:
+        raise RLHFError(f"{songs}: no audio files found")
+    return found
+
+
+def _print_result(result) -> None:
+    typer.echo(result.summary())
+    for rater, w in result.per_rater.items():
+        typer.echo(f"  {rater}: {w['wins']} wins, {w['losses']} losses, {w['ties']} ties")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the RLHF commands to the ``rl-editor`` app."""
+
+    @app.command("finetune-policy")
+    def finetune_policy_cmd(
+        init: Path = typer.Option(..., "--init", help="Policy file to start from (also the KL reference)."),
+        reward_model: Path = typer.Option(..., "--reward-model", help="Reward model file (rl-editor train-reward)."),
+        songs: Path = typer.Option(..., "--songs", help="Folder of audio files to train on."),
+        out: Path = typer.Option(..., "--out", help="Policy file to write (.pt)."),
+        episodes: int = typer.Option(500, "--episodes", min=1, help="Episodes (one song edited once each)."),
+        kl_coef: float = typer.Option(0.02, "--kl-coef", min=0.0, help="Weight of the KL penalty per step."),
+        uncertainty_coef: float = typer.Option(0.0, "--uncertainty-coef", min=0.0,
+                                               help="Reward = mean - this x ensemble std."),
+        dense_reward_scale: float = typer.Option(0.0, "--dense-reward-scale", min=0.0,
+                                                 help="Keep the dense quality terms at this scale."),
+        seed: int = typer.Option(0, "--seed"),
+    ) -> None:
+        """Fine-tune a policy with PPO on a learned reward model, with a KL penalty to where it started."""
+        finetune_from_cli(init, reward_model, songs, out, episodes, kl_coef, uncertainty_coef, dense_reward_scale,
+                          seed)
+
+    @app.command("evaluate")
+    def evaluate_cmd(
+        old: Optional[Path] = typer.Option(None, "--old", help="Previous policy file."),
+        new: Optional[Path] = typer.Option(None, "--new", help="New policy file."),
+        songs: Optional[Path] = typer.Option(None, "--songs", help="Folder of held-out songs."),
+        rater: List[str] = typer.Option(["musician:mistake=0.1"], "--rater", help=RATER_HELP + " Repeatable."),
+        raters_per_spec: int = typer.Option(5, "--raters-per-spec", min=1,
+                                            help="Independent instances (own seeds) of each rater spec."),
+        judgments_per_song: int = typer.Option(8, "--judgments-per-song", min=1,
+                                               help="Edit pairs per song, each judged by every rater."),
+        temperature: float = typer.Option(0.5, "--temperature", min=0.0, help="Sampling temperature of both policies."),
+        seed: int = typer.Option(0, "--seed"),
+        out: Optional[Path] = typer.Option(None, "--out", help="Write the full result as JSON (or the edits' folder "
+                                                                "with --create-campaign)."),
+        db: Optional[str] = typer.Option(None, "--db", help="Feedback database URL (people judge instead)."),
+        create_campaign: bool = typer.Option(False, "--create-campaign",
+                                             help="Render the edits and create a held-out campaign on --db."),
+        campaign: Optional[str] = typer.Option(None, "--campaign", help="Read a campaign's judgments from --db."),
+    ) -> None:
+        """Win rate of a new policy over an old one on held-out songs, judged by held-out raters (or people)."""
+        from rl_editor.rlhf.finetune import RLHFError
+
+        if campaign is not None:
+            from rl_editor.rlhf.evaluate import campaign_result
+
+            if db is None:
+                raise RLHFError("--campaign needs --db (the feedback database)")
+            result = campaign_result(db, campaign)
+            _print_result(result)
+            if out:
+                result.save(out)
+            return
+        if old is None or new is None or songs is None:
+            raise RLHFError("evaluate needs --old, --new and --songs (or --campaign ID --db URL)")
+        if create_campaign:
+            from rl_editor.rlhf.evaluate import create_evaluation_campaign
+
+            if db is None:
+                raise RLHFError("--create-campaign needs --db (the feedback database)")
+            name = create_evaluation_campaign(old, new, _song_paths(songs), db, out or Path("evaluation"),
+                                              edits_per_song=judgments_per_song, temperature=temperature, seed=seed)
+            typer.echo(f"created campaign {name}; held-out raters (rl-editor raters add NAME --held-out) judge it; "
+                       f"then: rl-editor evaluate --campaign {name} --db {db}")
+            return
+        from rl_editor.rlhf.evaluate import evaluate_policies, held_out_raters
+
+        raters = []
+        for k, spec in enumerate(rater):
+            raters += held_out_raters(spec, raters_per_spec, seed=1000 * (k + 1) + seed)
+        result = evaluate_policies(old, new, _song_paths(songs), raters, temperature=temperature, seed=seed,
+                                   edits_per_song=judgments_per_song, progress=True)
+        _print_result(result)
+        if out:
+            typer.echo(f"wrote {result.save(out)}")
+
+    @app.command("loop")
+    def loop_cmd(
+        songs: Path = typer.Option(..., "--songs", help="Folder of songs; the last --heldout (by name) are held out."),
+        iterations: int = typer.Option(1, "--iterations", min=1),
+        pairs: int = typer.Option(500, "--pairs", min=1, help="Judged pairs per iteration."),
+        rater: str = typer.Option("musician:mistake=0.1", "--rater", help=RATER_HELP),
+        eval_rater: Optional[str] = typer.Option(None, "--eval-rater", help="Held-out raters' spec (default --rater)."),
+        run_dir: Path = typer.Option(Path("run"), "--run-dir", help="Folder of every model and data set of the run."),
+        policy: Optional[Path] = typer.Option(None, "--policy", help="Starting policy (default: train one on the "
+                                                                      "dense reward)."),
+        reward_model: Optional[Path] = typer.Option(None, "--reward-model", help="Starting reward model (default: "
+                                                                                  "train one on dense preferences)."),
+        heldout: int = typer.Option(3, "--heldout", min=1, help="Songs held out for evaluation."),
+        episodes: int = typer.Option(500, "--episodes", min=1, help="Fine-tuning episodes per iteration."),
+        kl_coef: float = typer.Option(0.02, "--kl-coef", min=0.0),
+        seed: int = typer.Option(0, "--seed"),
+    ) -> None:
+        """Run (or resume) the feedback loop: generate, judge, train reward, fine-tune, evaluate."""
+        from rl_editor.rlhf.finetune import FinetuneConfig
+        from rl_editor.rlhf.loop import LoopConfig, run_loop
+        from rl_editor.rlhf.report import write_report
+
+        config = LoopConfig(
+            songs_dir=str(songs), run_dir=str(run_dir), iterations=iterations, pairs=pairs, rater=rater,
+            eval_rater=eval_rater, policy=str(policy) if policy else None,
+            bootstrap_reward=str(reward_model) if reward_model else None, heldout_songs=heldout,
+            finetune=FinetuneConfig(episodes=episodes, kl_coef=kl_coef), seed=seed,
+        )
+        result = run_loop(config)
+        typer.echo(f"ran {len(result.steps_run)} steps, {len(result.steps_skipped)} were done before")
+        typer.echo(f"report: {write_report(run_dir)}")
+
+    @app.command("report")
+    def report_cmd(run_dir: Path = typer.Argument(..., help="Run folder of `rl-editor loop`.")) -> None:
+        """Write report.md and its plots for a loop run."""
+        from rl_editor.rlhf.report import write_report
+
+        typer.echo(f"wrote {write_report(run_dir)}")
+
+    @app.command("demo")
+    def demo_cmd(
+        out: Path = typer.Option(Path("rl-editor-demo"), "--out", help="Folder of the demo's songs and run."),
+        quick: bool = typer.Option(False, "--quick", help="A tiny version (about a minute)."),
+        seed: int = typer.Option(0, "--seed"),
+    ) -> None:
+        """Run the whole pipeline on songs it synthesizes; ends with how to open the rater page."""
+        from rl_editor.rlhf.demo import DemoConfig, run_demo
+
+        run_demo(DemoConfig(out_dir=str(out), quick=quick, seed=seed))

@@ -1,0 +1,247 @@
+"""A Markdown report of a feedback-loop run, with PNG plots (matplotlib, Agg backend).
+
+``write_report(run_dir)`` reads what :func:`rl_editor.rlhf.loop.run_loop` left
+in the run folder and writes ``report.md`` beside:
+
+- ``policy_learning.png``: the bootstrap policy's dense-reward learning curve
+  and, per iteration, the learned reward during fine-tuning;
+- ``kl.png``: KL divergence from the reference policy and the dense quality
+  terms during fine-tuning (a learned reward rising while quality falls is
+  reward hacking);
+- ``reward_accuracy.png``: held-out accuracy against the rater's labels of each
+  iteration's reward model and of the one it was fine-tuned from;
+- ``win_rates.png``: new-over-old win rate per iteration with its 95% interval.
+
+Rater agreement (Krippendorff's alpha, raw agreement) of the held-out raters
+comes from :mod:`rl_editor.feedback.agreement`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _read_csv(path: Path) -> list[dict[str, float]]:
+    if not path.is_file():
+        return []
+    rows = []
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            parsed = {}
+            for k, v in row.items():
+                try:
+                    parsed[k] = float(v)
+                except (TypeError, ValueError):
+                    parsed[k] = v
+            rows.append(parsed)
+    return rows
+
+
+def _smooth(values: list[float], window: int = 20) -> np.ndarray:
+    x = np.asarray(values, dtype=np.float64)
+    if len(x) == 0:
+        return x
+    window = max(1, min(window, len(x)))
+    kernel = np.ones(window) / window
+    padded = np.concatenate([np.full(window - 1, x[0]), x])
+    return np.convolve(padded, kernel, mode="valid")
+
+
+def _iterations(run: Path) -> list[Path]:
+    return sorted(p for p in run.glob("iter-*") if p.is_dir())
+
+
+def _load_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _pairs_from_judgments(evaluation: dict[str, Any]) -> list[Any]:
+    """Evaluation judgments as preference pairs (edit ids ``<song>-old-k`` / ``-new-k``) for agreement."""
+    from rl_editor.preferences import EditRef, PreferencePair
+
+    pairs = []
+    for j in evaluation.get("judgments", []):
+        old = EditRef(path="", actions=[], duration_seconds=0.0, extra={"edit_id": f"{j['song_id']}-old-{j['k']}"})
+        new = EditRef(path="", actions=[], duration_seconds=0.0, extra={"edit_id": f"{j['song_id']}-new-{j['k']}"})
+        a, b = (new, old) if j["new_shown_as"] == "a" else (old, new)
+        pairs.append(PreferencePair(song_id=j["song_id"], edit_a=a, edit_b=b, preference=j["preference"],
+                                    strength=int(j["strength"]), rater=j["rater"], timestamp="", notes="",
+                                    extra={"presented_order": "ab"}))
+    return pairs
+
+
+def _plot_learning(run: Path, out: Path) -> bool:
+    import matplotlib.pyplot as plt
+
+    boot = _read_csv(run / "bootstrap" / "policy_logs" / "learning_curve.csv")
+    iters = [(d.name, _read_csv(d / "policy_logs" / "finetune_curve.csv")) for d in _iterations(run)]
+    if not boot and not any(rows for _, rows in iters):
+        return False
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    if boot:
+        axes[0].plot([r["episode"] for r in boot], _smooth([r["dense_total"] for r in boot]), label="dense reward")
+        axes[0].set_title("bootstrap policy (dense reward)")
+        axes[0].set_xlabel("episode")
+        axes[0].legend()
+    for name, rows in iters:
+        if rows:
+            axes[1].plot([r["episode"] for r in rows], _smooth([r["learned_reward"] for r in rows]), label=name)
+    axes[1].set_title("fine-tuning: learned reward (z-scored)")
+    axes[1].set_xlabel("episode")
+    axes[1].legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return True
+
+
+def _plot_kl(run: Path, out: Path) -> bool:
+    import matplotlib.pyplot as plt
+
+    iters = [(d.name, _read_csv(d / "policy_logs" / "finetune_curve.csv")) for d in _iterations(run)]
+    if not any(rows for _, rows in iters):
+        return False
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for name, rows in iters:
+        if not rows:
+            continue
+        ep = [r["episode"] for r in rows]
+        axes[0].plot(ep, _smooth([r["kl"] for r in rows]), label=name)
+        axes[1].plot(ep, _smooth([r["dense_total"] for r in rows]), label=name)
+        axes[2].plot(ep, _smooth([r["keep_share"] for r in rows]), label=name)
+    for ax, title in zip(axes, ("KL(policy || reference) per edit", "dense quality terms", "keep share")):
+        ax.set_title(title)
+        ax.set_xlabel("episode")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return True
+
+
+def _plot_reward_accuracy(rows: list[tuple[str, dict]], out: Path) -> bool:
+    import matplotlib.pyplot as plt
+
+    if not rows:
+        return False
+    fig, ax = plt.subplots(figsize=(6, 4))
+    x = np.arange(len(rows))
+    new = [r["new"]["accuracy"] for _, r in rows]
+    prev = [r["previous"]["accuracy"] for _, r in rows]
+    ax.bar(x - 0.2, prev, 0.4, label="previous (bootstrap at iteration 1)")
+    ax.bar(x + 0.2, new, 0.4, label="new")
+    ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+    ax.set_xticks(x, [name for name, _ in rows])
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("held-out accuracy vs rater labels")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return True
+
+
+def _plot_win_rates(rows: list[tuple[str, dict]], out: Path) -> bool:
+    import matplotlib.pyplot as plt
+
+    rows = [(n, w) for n, w in rows if not math.isnan(w["win_rate"])]
+    if not rows:
+        return False
+    fig, ax = plt.subplots(figsize=(6, 4))
+    x = np.arange(len(rows))
+    rate = np.array([w["win_rate"] for _, w in rows])
+    low = rate - np.array([w["ci_low"] for _, w in rows])
+    high = np.array([w["ci_high"] for _, w in rows]) - rate
+    ax.errorbar(x, rate, yerr=[low, high], fmt="o", capsize=6)
+    ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+    ax.set_xticks(x, [n for n, _ in rows])
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("new policy's win rate (95% CI)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return True
+
+
+def _fmt(x: Any, pct: bool = False) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return f"{x:.1%}" if pct else (f"{x:.3f}" if isinstance(x, float) else str(x))
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """Write ``report.md`` and its plots into a run folder; returns the report's path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from rl_editor.feedback.agreement import agreement_report
+
+    run = Path(run_dir)
+    lines = [f"# rl-editor run report: `{run.name}`", ""]
+    split = _load_json(run / "split.json") or {}
+    if split:
+        lines += [f"Training songs: {', '.join(split.get('train', []))}  ",
+                  f"Held-out songs (evaluation only): {', '.join(split.get('heldout', []))}", ""]
+        cfg = split.get("config", {})
+        lines += [f"Rater: `{cfg.get('rater')}`, {cfg.get('pairs')} pairs per iteration; held-out raters: "
+                  f"{cfg.get('eval_raters')} fresh instances of `{cfg.get('eval_rater') or cfg.get('rater')}`; "
+                  f"bootstrap rater `{cfg.get('bootstrap_rater')}`.", ""]
+
+    win_rows, acc_rows = [], []
+    lines += ["## Results per iteration", "",
+              "| iteration | new policy win rate | 95% CI | p | wins / losses / ties | reward acc. new | "
+              "reward acc. previous | keep share old -> new |",
+              "|---|---|---|---|---|---|---|---|"]
+    agreement_lines: list[str] = []
+    for d in _iterations(run):
+        ev, acc = _load_json(d / "eval.json"), _load_json(d / "reward_eval.json")
+        if acc:
+            acc_rows.append((d.name, acc))
+        if not ev:
+            lines.append(f"| {d.name} | (not evaluated yet) | | | | | | |")
+            continue
+        w = ev["win"]
+        win_rows.append((d.name, w))
+        keep = ev.get("edit_stats", {})
+        keep_text = (f"{keep['old']['keep_share']:.2f} -> {keep['new']['keep_share']:.2f}"
+                     if keep.get("old") and keep.get("new") else "n/a")
+        lines.append(
+            f"| {d.name} | {_fmt(w['win_rate'], True)} | {_fmt(w['ci_low'], True)}-{_fmt(w['ci_high'], True)} "
+            f"| {w['p_value']:.2g} | {w['wins']} / {w['losses']} / {w['ties']} "
+            f"| {_fmt(acc['new']['accuracy'] if acc else None, True)} "
+            f"| {_fmt(acc['previous']['accuracy'] if acc else None, True)} | {keep_text} |")
+        report = agreement_report(_pairs_from_judgments(ev))
+        agreement_lines += [f"**{d.name}** (held-out raters):", ""] + [f"- {line}" for line in report.lines()] + [""]
+    lines.append("")
+    lines += ["Win rate = new-policy wins / decisive judgments (ties apart); one-sided exact binomial p-value. "
+              "Reward accuracy = share of the held-out rater's decisive judgments of held-out songs' candidates "
+              "that the reward model orders the same way.", ""]
+
+    plots = [
+        ("win_rates.png", "Win rate of the new policy over the previous one", _plot_win_rates(win_rows, run / "win_rates.png")),
+        ("reward_accuracy.png", "Reward model held-out accuracy", _plot_reward_accuracy(acc_rows, run / "reward_accuracy.png")),
+        ("policy_learning.png", "Policy learning curves", _plot_learning(run, run / "policy_learning.png")),
+        ("kl.png", "KL from the reference, quality terms and length during fine-tuning", _plot_kl(run, run / "kl.png")),
+    ]
+    lines += ["## Plots", ""]
+    for name, title, made in plots:
+        if made:
+            lines += [f"### {title}", "", f"![{title}]({name})", ""]
+    if agreement_lines:
+        lines += ["## Rater agreement", ""] + agreement_lines
+
+    from rl_editor.registry import lineage_lines, list_models
+
+    lines += ["## Models (lineage)", "", "```"] + lineage_lines(list_models(run)) + ["```", ""]
+    out = run / "report.md"
+    out.write_text("\n".join(lines), encoding="utf-8")
+    return out
+
+
+__all__ = ["write_report"]
