@@ -149,3 +149,23 @@ def test_admin_summary_export_and_new_rater(app, client):
     assert made.status_code == 201 and made.json()["link"].endswith(f"/r/{made.json()['token']}")
     assert client.get("/api/me", headers=_auth(made.json()["token"])).json()["rater"] == "bob"
     assert client.post("/api/admin/raters", json={"name": "bob"}, headers=_auth(admin)).status_code == 409
+
+
+def test_rating_tasks_over_http(manifest_path, tmp_path):
+    config = TaskConfig(gold_per_rater=0, ratings_per_song=1, pairs_per_song=0)
+    app = create_app(manifest_path, f"sqlite:///{tmp_path / 'fb.sqlite'}", config)
+    token = app.state.store.add_rater("alice")
+    with TestClient(app) as client:
+        task = client.get("/api/next", headers=_auth(token)).json()
+        assert task["kind"] == "rating" and "b" not in task and task["a"]["label"] == "A"
+        bad = client.post("/api/judgments", json={"client_id": "r1", "task_id": task["task_id"], "rating": 5},
+                          headers=_auth(token))
+        assert bad.status_code == 422 and "rating" in bad.json()["detail"]
+        pair_vote = client.post("/api/judgments", json=_vote(task), headers=_auth(token))
+        assert pair_vote.status_code == 422 and "rating" in pair_vote.json()["detail"]
+        ok = client.post("/api/judgments", json={"client_id": "r2", "task_id": task["task_id"], "rating": 2,
+                                                 "notes": "a bit choppy", "time_spent_ms": 900}, headers=_auth(token))
+        assert ok.status_code == 201
+        admin = app.state.store.create_admin_token()
+        ratings = client.get("/api/admin/ratings.json", headers=_auth(admin)).json()
+        assert ratings[0]["rating_label"] == "Okay" and ratings[0]["notes"] == "a bit choppy"

@@ -83,3 +83,26 @@ def test_prioritize_reads_a_select_pairs_ranking(monkeypatch, capsys, manifest_p
 def test_missing_database_option_is_explained(monkeypatch, capsys):
     code, _, err = run(monkeypatch, capsys, "raters", "list")
     assert code == 2 and "--db" in err
+
+
+def test_evaluation_campaign_from_the_cli(monkeypatch, capsys, manifest_path, manifest, tmp_path):
+    db = tmp_path / "fb.sqlite"
+    run(monkeypatch, capsys, "tasks", "create", "--manifest", manifest_path, "--db", db, "--gold-per-rater", 0)
+    cands = [c.edit_id for c in manifest.songs[0].candidates]
+    (tmp_path / "pairs.json").write_text(json.dumps([[cands[0], cands[1]], {"edit_a": cands[2], "edit_b": cands[3]}]))
+    code, out, _ = run(monkeypatch, capsys, "tasks", "campaign", "eval-1", "--pairs", tmp_path / "pairs.json",
+                       "--db", db)
+    assert code == 0 and "2 pairs" in out
+    code, out, _ = run(monkeypatch, capsys, "raters", "add", "judge", "--held-out", "--db", db)
+    token = out.strip().rsplit("/", 1)[1]
+    with FeedbackStore.open(str(db)) as store:
+        rater = store.authenticate_rater(token)
+        while (view := store.next_task(rater.id)) is not None:
+            store.submit_judgment(rater.id, JudgmentIn(str(uuid.uuid4()), view.task_id, "b", None, 1))
+    code, out, _ = run(monkeypatch, capsys, "export", "--db", db, "--out", tmp_path / "eval.json", "--campaign",
+                       "eval-1")
+    exported = json.loads((tmp_path / "eval.json").read_text())
+    assert "wrote 2" in out and {e["campaign"] for e in exported} == {"eval-1"}
+    code, _, err = run(monkeypatch, capsys, "tasks", "campaign", "eval-2", "--pairs", tmp_path / "pairs.json",
+                       "--db", tmp_path / "empty.sqlite")
+    assert code == 2 and "unknown edit" in err
