@@ -156,8 +156,9 @@ def main() -> None:
                 async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
                     await asyncio.gather(*(rater(client, t, until, args.think_ms / 1000, stats) for t in tokens))
 
-            cpu_before = server_cpu_seconds(proc.pid)
+            cpu_before, client_cpu = server_cpu_seconds(proc.pid), time.process_time()
             asyncio.run(run())
+            client_cpu = time.process_time() - client_cpu
             elapsed = time.perf_counter() - started
             server_cpu = server_cpu_seconds(proc.pid) - cpu_before
         finally:

@@ -6,7 +6,6 @@ import json
 import sys
 import uuid
 
-import pytest
 
 from rl_editor.cli import main
 from rl_editor.feedback.storage import FeedbackStore, JudgmentIn

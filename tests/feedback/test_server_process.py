@@ -13,7 +13,6 @@ import signal
 import uuid
 
 import httpx
-import pytest
 from sqlalchemy import func, select, text
 
 from rl_editor.feedback.models import Judgment
