@@ -207,11 +207,17 @@ def test_rater_compares_judges_resumes_and_admin_sees_it(chromium_browser, live_
     page.unroute("**/api/judgments")
     assert dropped == [201]
 
-    # the last pair as equally good, then the queue is empty
+    # the last pair as equally good, sent while the connection is down: the page says so
+    # and delivers it once the connection is back; then the queue is empty
     wait_until(page, "window.raterApp.ready()")
     page.keyboard.press("ArrowUp")
+    context.set_offline(True)
     page.keyboard.press("s")
-    wait_until(page, "!document.getElementById('view-done').hidden")
+    wait_until(page, "!document.getElementById('connection').hidden")
+    assert "Connection lost" in page.locator("#connection").inner_text()
+    assert page.evaluate("raterApp.task()") is not None
+    context.set_offline(False)
+    wait_until(page, "!document.getElementById('view-done').hidden", timeout_s=10)
     assert "nothing left" in page.locator("#done-message").inner_text()
     assert page.locator("#progress-text").inner_text() == "3 of 3 judged"
     exported = fetch_json(f"{live_server.base_url}/api/admin/export.json?token={live_server.admin_token}")
@@ -259,8 +265,8 @@ def test_rater_compares_judges_resumes_and_admin_sees_it(chromium_browser, live_
     bob.screenshot(path=str(artifacts_dir / "rater-phone.png"), full_page=True)
     bob_context.close()
     context.close()
-    # the only failed load is the response dropped on purpose above
-    assert [e for e in errors if "net::ERR_FAILED" not in e] == []
+    # the only failed loads are the response dropped on purpose and the offline attempt
+    assert [e for e in errors if "net::ERR_FAILED" not in e and "ERR_INTERNET_DISCONNECTED" not in e] == []
     assert sum("net::ERR_FAILED" in e for e in errors) == 1
 
 

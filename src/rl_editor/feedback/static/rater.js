@@ -238,6 +238,12 @@ async function showTask(task) {
   restoreForm();
   showView("task");
   for (const w of Object.values(app.waveforms)) w.resize();
+  // a new song starts at the top, with focus (and screen readers) on its title
+  if (!document.activeElement || document.activeElement === document.body || !document.activeElement.isConnected ||
+      document.activeElement.closest("#judgment")) {
+    window.scrollTo(0, 0);
+    $("task-heading").focus();
+  }
   resumeClock();
   saveDraft();
   const restored = app.draft.choice || app.draft.rating || app.draft.notes;
