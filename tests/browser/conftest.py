@@ -5,7 +5,6 @@ driven by Playwright (never a downloaded browser)."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import threading
 import time
@@ -121,7 +120,8 @@ def chromium_browser():
     """A headless Debian Chromium (skipped when it is not installed)."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed: the browser tests need Debian's chromium package")
-    from playwright.sync_api import sync_playwright
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need the playwright package")
+    sync_playwright = sync_api.sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
@@ -190,8 +190,3 @@ def rating_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServ
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
