@@ -1,0 +1,94 @@
+"""Fine-tuning on a learned reward: the reward rises, the KL penalty holds the policy, lineage is recorded."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rl_editor.errors import RlEditorError
+from rl_editor.rlhf.finetune import FinetuneConfig, finetune_policy
+
+pytestmark = pytest.mark.slow
+
+
+def _config(tmp: Path, **changes) -> FinetuneConfig:
+    base = dict(episodes=160, n_steps=128, batch_size=256, n_epochs=4, learning_rate=1e-3,
+                reference_edits_per_song=8, log_dir=str(tmp), progress=False)
+    return FinetuneConfig(**{**base, **changes})
+
+
+@pytest.fixture(scope="module")
+def finetuned(tmp_path_factory, rlhf_policy_path, rlhf_reward_path, train_analyses):
+    logs = tmp_path_factory.mktemp("finetune-logs")
+    trainer = finetune_policy(rlhf_policy_path, rlhf_reward_path, _config(logs, kl_coef=0.02), analyses=train_analyses)
+    path = trainer.save_checkpoint(logs / "policy.pt")
+    return trainer, path, logs
+
+
+@pytest.fixture(scope="module")
+def held_back(tmp_path_factory, rlhf_policy_path, rlhf_reward_path, train_analyses):
+    logs = tmp_path_factory.mktemp("finetune-kl")
+    return finetune_policy(rlhf_policy_path, rlhf_reward_path, _config(logs, kl_coef=2.0), analyses=train_analyses)
+
+
+def _mean_learned(trainer, rlhf_reward_path, analyses, n=12) -> float:
+    from rl_editor.reward import load_reward_model
+
+    ensemble = load_reward_model(rlhf_reward_path)
+    scores = []
+    for a in analyses:
+        edits = np.stack(trainer.generate_edits(a, [1.0] * n, list(range(n))))
+        scores.append(ensemble.score(a, edits)[0].mean())
+    return float(np.mean(scores))
+
+
+def test_the_learned_reward_goes_up(finetuned, rlhf_policy_path, rlhf_reward_path, train_analyses):
+    from rl_editor.policy.trainer import PPOTrainer
+
+    trainer, _, _ = finetuned
+    before = _mean_learned(PPOTrainer.from_checkpoint(rlhf_policy_path), rlhf_reward_path, train_analyses)
+    after = _mean_learned(trainer, rlhf_reward_path, train_analyses)
+    assert after > before
+    rows = trainer.finetune_history
+    first, last = rows[: len(rows) // 4], rows[-len(rows) // 4:]
+    assert np.mean([r["learned_reward"] for r in last]) > np.mean([r["learned_reward"] for r in first])
+
+
+def test_a_large_kl_coef_keeps_the_policy_near_its_start(finetuned, held_back):
+    free, _, _ = finetuned
+    last = lambda t: float(np.mean([r["kl"] for r in t.finetune_history[-40:]]))  # noqa: E731
+    assert last(held_back) < last(free)
+    assert last(held_back) < 1.0  # nats per edit of ~80 beats
+    assert all(np.isfinite(r["kl"]) and r["kl"] > -1e-6 for r in held_back.finetune_history)
+
+
+def test_the_checkpoint_records_its_parent_and_reward_model(finetuned, rlhf_policy_path, rlhf_reward_path):
+    from rl_editor.registry import load_model_file
+
+    _, path, _ = finetuned
+    _, meta = load_model_file(path, kind="policy")
+    _, init_meta = load_model_file(rlhf_policy_path)
+    _, reward_meta = load_model_file(rlhf_reward_path)
+    assert meta.parent == init_meta.version
+    assert meta.trained_on["reward_model"] == reward_meta.version
+    assert meta.trained_on["reward_source"] == reward_meta.version
+    assert "finetune_mean_kl" in meta.metrics
+
+
+def test_learned_reward_kl_entropy_and_dense_terms_are_logged_side_by_side(finetuned):
+    _, _, logs = finetuned
+    with open(logs / "finetune_curve.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) >= 160
+    for column in ("learned_reward", "learned_reward_raw", "kl", "kl_penalty", "entropy", "dense_total", "keep_share"):
+        assert np.all(np.isfinite([float(r[column]) for r in rows])), column
+    assert list((logs / "tensorboard").rglob("events.out.tfevents.*"))
+
+
+def test_a_missing_reward_model_is_a_one_line_error(tmp_path, rlhf_policy_path, train_analyses):
+    with pytest.raises(RlEditorError, match="no such model file"):
+        finetune_policy(rlhf_policy_path, tmp_path / "missing.pt", _config(tmp_path, episodes=1),
+                        analyses=train_analyses)

@@ -1,0 +1,101 @@
+"""The loop: one run folder with every model and data set, a report, and resuming after a crash."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from rl_editor.errors import RlEditorError
+from rl_editor.rlhf.demo import DemoConfig, demo_loop_config
+from rl_editor.rlhf.loop import LoopConfig, RunState, run_loop
+
+pytestmark = pytest.mark.slow
+
+
+def _tiny(songs: Path, run: Path) -> LoopConfig:
+    config = demo_loop_config(DemoConfig(quick=True, progress=False), songs, run)
+    return replace(config, progress=False)
+
+
+@pytest.fixture(scope="module")
+def loop_run(tmp_path_factory, demo_songs_dir):
+    run = tmp_path_factory.mktemp("loop") / "run"
+    result = run_loop(_tiny(demo_songs_dir, run))
+    return run, result
+
+
+def test_every_model_and_data_set_is_versioned_under_the_run_folder(loop_run):
+    run, result = loop_run
+    for name in ("bootstrap/policy.pt", "bootstrap/preferences.json", "bootstrap/reward.pt",
+                 "iter-01/candidates/manifest.json", "iter-01/preferences.json", "iter-01/reward.pt",
+                 "iter-01/reward_eval.json", "iter-01/policy.pt", "iter-01/eval.json", "state.json", "split.json"):
+        assert (run / name).exists(), name
+    assert result.steps_skipped == []
+    assert len(result.steps_run) == 9
+    split = json.loads((run / "split.json").read_text())
+    assert not set(split["train"]) & set(split["heldout"])
+
+
+def test_models_record_their_lineage(loop_run):
+    from rl_editor.registry import load_model_file
+
+    run, _ = loop_run
+    boot_policy = load_model_file(run / "bootstrap/policy.pt")[1]
+    boot_reward = load_model_file(run / "bootstrap/reward.pt")[1]
+    reward = load_model_file(run / "iter-01/reward.pt")[1]
+    policy = load_model_file(run / "iter-01/policy.pt")[1]
+    assert reward.parent == boot_reward.version
+    assert policy.parent == boot_policy.version
+    assert policy.trained_on["reward_model"] == reward.version
+
+
+def test_held_out_songs_are_never_trained_on(loop_run):
+    from rl_editor.preferences import load_preferences
+
+    run, _ = loop_run
+    heldout = set(json.loads((run / "split.json").read_text())["heldout"])
+    for prefs in ("bootstrap/preferences.json", "iter-01/preferences.json"):
+        assert not {p.song_id for p in load_preferences(run / prefs)} & heldout
+    assert set(json.loads((run / "iter-01/eval.json").read_text())["settings"]["songs"]) == heldout
+
+
+def test_a_rerun_redoes_only_the_step_whose_output_is_gone(loop_run, tmp_path, demo_songs_dir):
+    run, _ = loop_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    (copy / "iter-01" / "eval.json").unlink()
+    RunState(copy).forget("iter-01/eval")
+    result = run_loop(_tiny(demo_songs_dir, copy))
+    assert result.steps_run == ["iter-01/eval"]
+    assert len(result.steps_skipped) == 8
+    assert (copy / "iter-01" / "eval.json").exists()
+
+
+def test_a_step_recorded_but_missing_its_output_is_redone(loop_run, tmp_path, demo_songs_dir):
+    run, _ = loop_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    (copy / "iter-01" / "reward_eval.json").unlink()
+    result = run_loop(_tiny(demo_songs_dir, copy))
+    assert result.steps_run == ["iter-01/reward_eval"]
+
+
+def test_the_report_has_the_table_and_the_plots(loop_run):
+    from rl_editor.rlhf.report import write_report
+
+    run, _ = loop_run
+    report = write_report(run).read_text()
+    assert "| iter-01 |" in report and "Krippendorff" in report
+    for png in ("win_rates.png", "reward_accuracy.png", "policy_learning.png", "kl.png"):
+        assert (run / png).stat().st_size > 1000
+        assert f"]({png})" in report
+
+
+def test_too_few_songs_for_the_held_out_split_is_refused(tmp_path, demo_songs_dir):
+    config = replace(_tiny(demo_songs_dir, tmp_path / "run"), heldout_songs=4)
+    with pytest.raises(RlEditorError, match="at least 5"):
+        run_loop(config)
