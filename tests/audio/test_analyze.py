@@ -144,3 +144,28 @@ def test_analyze_many_searches_folders_and_reuses_the_cache(write_beat_file, mak
     again = analyze_many([folder], workers=1, progress=False, cache_dir=tmp_path / "c")
     for x, y in zip(first.analyses, again.analyses):
         np.testing.assert_array_equal(x.features, y.features)
+
+
+@pytest.fixture(scope="module")
+def full_length_demo_analyses(tmp_path_factory):
+    """Two demo songs of ordinary length (sections of 4-8 bars, like real songs)."""
+    from rl_editor.audio.demo_songs import synthesize_corpus
+
+    folder = tmp_path_factory.mktemp("full-length-demo")
+    paths = synthesize_corpus(folder, n_songs=2, seed=7, duration_range_s=(100.0, 130.0))
+    return [analyze_song(p, use_cache=False) for p in paths]
+
+
+def test_novelty_peaks_find_section_boundaries(full_length_demo_analyses):
+    """``novelty_peak_distance`` is 0 on novelty peaks; many fall on the songs' true section changes."""
+    found, n_bounds, near, n_peaks = 0, 0, 0, 0
+    for a in full_length_demo_analyses:
+        truth = _truth(Path(a.path))
+        bounds = np.array([np.argmin(np.abs(a.beat_times_s - s["start_s"])) for s in truth["sections"][1:]])
+        peaks = np.flatnonzero(a.features[:, feature_index("novelty_peak_distance")] == 0)
+        found += sum(np.any(np.abs(peaks - b) <= 2) for b in bounds)
+        n_bounds += bounds.size
+        near += sum(np.any(np.abs(bounds - p) <= 2) for p in peaks)
+        n_peaks += peaks.size
+    assert found / n_bounds >= 0.35, (found, n_bounds)
+    assert near / max(n_peaks, 1) >= 0.3, (near, n_peaks)
