@@ -64,7 +64,7 @@ class DenseRewardConfig:
 
     target_keep_share: float = 0.75
     w_splice: float = 1.0
-    w_off_bar: float = 0.5
+    w_off_bar: float = 1.0
     w_repeat: float = 0.3
     w_length: float = 0.5
     w_length_hit: float = 1.0

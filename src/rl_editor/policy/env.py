@@ -62,7 +62,10 @@ class EnvConfig:
     allow_repeat : bool
         Whether the repeat action is available at all.
     lookback, lookahead : int
-        Beats before / after the current one whose features are observed.
+        Beats before / after the current one whose features are observed. A
+        narrow window generalises better from a few training songs to new
+        music (with 2 / 4, policies trained on 6 demo songs put about half of
+        their splices on bar lines in real songs; with 0 / 1, 78-100%).
     dense_reward_scale : float
         Multiplies the dense terms; 0 trains on ``episode_reward_fn`` alone.
     reward : DenseRewardConfig
@@ -72,8 +75,8 @@ class EnvConfig:
     n_envs: int = 8
     max_cut_run: int = 8
     allow_repeat: bool = True
-    lookback: int = 2
-    lookahead: int = 4
+    lookback: int = 0
+    lookahead: int = 1
     dense_reward_scale: float = 1.0
     reward: DenseRewardConfig = field(default_factory=DenseRewardConfig)
 

@@ -88,8 +88,8 @@ class PolicyConfig:
     target_keep_share: float = 0.75
     max_cut_run: int = 8
     allow_repeat: bool = True
-    lookback: int = 2
-    lookahead: int = 4
+    lookback: int = 0
+    lookahead: int = 1
     dense_reward_scale: float = 1.0
     reward: DenseRewardConfig = field(default_factory=DenseRewardConfig)
     temperature: float = 0.5
@@ -277,6 +277,7 @@ class PPOTrainer:
         self.temperature = self.config.temperature
         self.history: list[dict[str, Any]] = []
         self._trained_on: dict[str, Any] = {}
+        self._metrics: dict[str, Any] = {}
         self._dirty = False
         self._banks: dict[str, SongBank] = {}
 
@@ -426,7 +427,7 @@ class PPOTrainer:
                 version=new_version("policy"),
                 parent=parent,
                 trained_on=dict(self._trained_on),
-                metrics=dict(getattr(self, "_metrics", {})),
+                metrics=dict(self._metrics),
                 config=self.config.to_json(),
             )
         state = {"sb3_zip": buffer.getvalue(), "policy_config": self.config.to_json()}
