@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from sqlalchemy import Engine, create_engine, event, func, select, text, update
+from sqlalchemy import Engine, bindparam, create_engine, event, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -505,12 +505,11 @@ class FeedbackStore:
         raise AssertionError("unreachable")
 
     def _task_view(self, session: Session, assigned) -> TaskView:
-        task = session.execute(select(Task.__table__).where(Task.id == assigned.task_id)).one()
+        task = session.execute(_TASK_BY_ID, {"tid": assigned.task_id}).one()
         ids = [task.edit_a] if task.edit_b is None else [task.edit_a, task.edit_b]
         if task.edit_b is not None and assigned.presented_order == "ba":
             ids.reverse()
-        rows = {r.edit_id: r for r in session.execute(
-            select(EditRecord.__table__).where(EditRecord.edit_id.in_(ids))).all()}
+        rows = {r.edit_id: r for r in session.execute(_EDITS_BY_ID, {"ids": ids}).all()}
         return TaskView(task_id=task.id, kind=task.kind, song_id=task.song_id, campaign=task.campaign,
                         presented_order=assigned.presented_order, edits=[_edit_view(rows[i]) for i in ids])
 
@@ -538,27 +537,26 @@ class FeedbackStore:
 
     def _submit(self, rater_id: int, j: JudgmentIn) -> tuple[int, bool]:
         with self.transaction() as session:
-            existing = session.scalars(select(Judgment).where(Judgment.client_id == j.client_id)).first()
+            existing = session.execute(_JUDGMENT_BY_CLIENT, {"cid": j.client_id}).first()
             if existing is not None:
                 if existing.rater_id != rater_id:
                     raise ConflictError("client_id is already used by another submission; make a new one")
                 return existing.id, True
-            task = session.get(Task, j.task_id)
+            task = session.execute(_TASK_BY_ID, {"tid": j.task_id}).first()
             if task is None:
                 raise NotFoundError(f"no task {j.task_id!r}")
-            assignment = session.scalars(
-                select(Assignment).where(Assignment.task_id == j.task_id, Assignment.rater_id == rater_id)
-                .with_for_update()).first()
+            assignment = session.execute(_ASSIGNMENT_LOCKED, {"tid": j.task_id, "rid": rater_id}).first()
             if assignment is None:
                 raise ForbiddenError(f"task {j.task_id} is not assigned to you")
             if assignment.judged_at is not None:
                 raise ConflictError(f"task {j.task_id} is already judged (with another client_id)")
-            rater = session.get(Rater, rater_id)
-            row = Judgment(client_id=j.client_id, task_id=task.id, assignment_id=assignment.id, rater_id=rater_id,
-                           rater_name=rater.name, campaign=task.campaign, kind=task.kind, song_id=task.song_id,
-                           edit_a=task.edit_a, edit_b=task.edit_b, is_gold=bool(task.is_gold), notes=j.notes or "",
-                           presented_order=assignment.presented_order if task.kind == "pair" else None,
-                           time_spent_ms=j.time_spent_ms, source="web", extra_json="{}")
+            values = dict(client_id=j.client_id, task_id=task.id, assignment_id=assignment.id, rater_id=rater_id,
+                          rater_name=session.execute(_RATER_NAME, {"rid": rater_id}).scalar_one(),
+                          campaign=task.campaign, kind=task.kind, song_id=task.song_id, edit_a=task.edit_a,
+                          edit_b=task.edit_b, is_gold=bool(task.is_gold), preference=None, tie_kind=None,
+                          strength=None, rating=None, notes=j.notes or "",
+                          presented_order=assignment.presented_order if task.kind == "pair" else None,
+                          time_spent_ms=j.time_spent_ms, created_at=utc_now(), source="web", extra_json="{}")
             if task.kind == "pair":
                 if j.preference not in PREFERENCE_CHOICES:
                     raise InvalidJudgmentError("preference must be 'a', 'b' or 'tie' for a pair task")
@@ -567,19 +565,16 @@ class FeedbackStore:
                 if j.tie_kind is not None and j.preference != "tie":
                     raise InvalidJudgmentError("tie_kind is only for preference 'tie'")
                 flip = {"a": "b", "b": "a", "tie": "tie"}
-                row.preference = flip[j.preference] if assignment.presented_order == "ba" else j.preference
-                row.tie_kind, row.strength = j.tie_kind, int(j.strength)
+                values["preference"] = flip[j.preference] if assignment.presented_order == "ba" else j.preference
+                values["tie_kind"], values["strength"] = j.tie_kind, int(j.strength)
             else:
                 if j.rating not in RATING_LABELS:
                     raise InvalidJudgmentError("rating must be 1 (Poor) to 4 (Excellent) for a rating task")
-                row.rating = int(j.rating)
-            session.add(row)
-            now = utc_now()
-            row.created_at = now
-            assignment.judged_at = now
-            session.execute(update(Task).where(Task.id == task.id).values(n_judged=Task.n_judged + 1))
-            session.flush()
-            return row.id, False
+                values["rating"] = int(j.rating)
+            judgment_id = session.execute(_INSERT_JUDGMENT, values).scalar_one()
+            session.execute(_MARK_JUDGED, {"aid": assignment.id, "at": values["created_at"]})
+            session.execute(_BUMP_JUDGED, {"tid": task.id})
+            return judgment_id, False
 
     def judgment_client_ids(self) -> set[str]:
         """Every stored client id (used by the load benchmark and crash test)."""
@@ -709,6 +704,18 @@ class FeedbackStore:
     def _gold_pending(self) -> bool:
         with self.transaction(readonly=True) as session:
             return self._get_meta(session, "gold_pending", "0") == "1"
+
+
+_J, _TT, _AA, _RR = Judgment.__table__, Task.__table__, Assignment.__table__, Rater.__table__
+_JUDGMENT_BY_CLIENT = select(_J.c.id, _J.c.rater_id).where(_J.c.client_id == bindparam("cid"))
+_TASK_BY_ID = select(_TT).where(_TT.c.id == bindparam("tid"))
+_ASSIGNMENT_LOCKED = (select(_AA.c.id, _AA.c.presented_order, _AA.c.judged_at)
+                      .where(_AA.c.task_id == bindparam("tid"), _AA.c.rater_id == bindparam("rid")).with_for_update())
+_EDITS_BY_ID = select(EditRecord.__table__).where(EditRecord.edit_id.in_(bindparam("ids", expanding=True)))
+_RATER_NAME = select(_RR.c.name).where(_RR.c.id == bindparam("rid"))
+_INSERT_JUDGMENT = insert(_J).returning(_J.c.id)
+_MARK_JUDGED = update(_AA).where(_AA.c.id == bindparam("aid")).values(judged_at=bindparam("at"))
+_BUMP_JUDGED = update(_TT).where(_TT.c.id == bindparam("tid")).values(n_judged=_TT.c.n_judged + 1)
 
 
 def _pair_from_rows(j: Judgment, a: EditRecord, b: EditRecord) -> PreferencePair:

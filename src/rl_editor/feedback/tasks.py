@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import and_, case, exists, func, insert, select, update
+from sqlalchemy import Boolean, and_, bindparam, case, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from rl_editor.edit import CUT, beat_sequence
@@ -214,32 +214,44 @@ class RaterState:
 
 _T, _A, _C, _R = Task.__table__, Assignment.__table__, Campaign.__table__, Rater.__table__
 
+# Statements are built once with bound parameters: building and cache-keying them
+# per request would cost more than running them.
+_NOT_SEEN = ~exists().where(_A.c.task_id == _T.c.id, _A.c.rater_id == bindparam("rater_id"))
+_HELD_OUT = bindparam("held_out", type_=Boolean)
+_RATER_HELD_OUT = select(_R.c.held_out).where(_R.c.id == bindparam("rater_id"))
+_RATER_HELD_OUT_LOCKED = _RATER_HELD_OUT.with_for_update()
+_RATER_ASSIGNMENTS = (select(_A.c.id, _A.c.task_id, _A.c.presented_order, _A.c.judged_at, _T.c.is_gold)
+                      .join(_T, _T.c.id == _A.c.task_id).where(_A.c.rater_id == bindparam("rater_id"))
+                      .order_by(_A.c.id))
+_PICK_GOLD = (select(_T.c.id).where(_T.c.is_gold.is_(True), _NOT_SEEN).order_by(func.random()).limit(1)
+              .with_for_update(skip_locked=True, of=_T))
+_PICK_REGULAR = (select(_T.c.id).join(_C, _C.c.name == _T.c.campaign)
+                 .where(_T.c.is_gold.is_(False), _C.c.held_out_only == _HELD_OUT,
+                        _T.c.n_assigned < _T.c.target_raters, _NOT_SEEN)
+                 .order_by(_T.c.n_assigned, _T.c.priority.desc(), func.random()).limit(1)
+                 .with_for_update(skip_locked=True, of=_T))
+_INSERT_ASSIGNMENT = insert(_A).returning(_A.c.id)
+_BUMP_ASSIGNED = update(_T).where(_T.c.id == bindparam("tid")).values(n_assigned=_T.c.n_assigned + 1)
+_ELIGIBLE = and_(_T.c.is_gold.is_(False), _C.c.held_out_only == _HELD_OUT, _T.c.n_assigned < _T.c.target_raters)
+_AVAILABLE = (select(func.coalesce(func.sum(case((_ELIGIBLE, 1), else_=0)), 0),
+                     func.coalesce(func.sum(case((_T.c.is_gold.is_(True), 1), else_=0)), 0))
+              .select_from(_T.join(_C, _C.c.name == _T.c.campaign)).where(_NOT_SEEN))
+
 
 def _rater_state(session: Session, rater_id: int, lock: bool) -> RaterState:
-    query = select(_R.c.held_out).where(_R.c.id == rater_id)
-    held_out = bool(session.execute(query.with_for_update() if lock else query).scalar_one())
-    rows = session.execute(
-        select(_A.c.id, _A.c.task_id, _A.c.presented_order, _A.c.judged_at, _T.c.is_gold)
-        .join(_T, _T.c.id == _A.c.task_id).where(_A.c.rater_id == rater_id).order_by(_A.c.id)).all()
+    query = _RATER_HELD_OUT_LOCKED if lock else _RATER_HELD_OUT
+    held_out = bool(session.execute(query, {"rater_id": rater_id}).scalar_one())
+    rows = session.execute(_RATER_ASSIGNMENTS, {"rater_id": rater_id}).all()
     open_ = next((AssignedTask(r.id, r.task_id, r.presented_order) for r in rows if r.judged_at is None), None)
     return RaterState(held_out=held_out, n_assigned=len(rows), n_gold=sum(1 for r in rows if r.is_gold),
                       n_done=sum(1 for r in rows if r.judged_at is not None), open=open_)
 
 
-def _not_seen(rater_id: int):
-    return ~exists().where(_A.c.task_id == _T.c.id, _A.c.rater_id == rater_id)
-
-
 def _pick(session: Session, rater_id: int, held_out: bool, gold: bool) -> str | None:
     """Id of the next task (row-locked, skipping rows other transactions hold)."""
-    query = select(_T.c.id).where(_T.c.is_gold.is_(gold), _not_seen(rater_id))
     if gold:
-        query = query.order_by(func.random())
-    else:
-        query = (query.join(_C, _C.c.name == _T.c.campaign)
-                 .where(_C.c.held_out_only.is_(held_out), _T.c.n_assigned < _T.c.target_raters)
-                 .order_by(_T.c.n_assigned, _T.c.priority.desc(), func.random()))
-    return session.execute(query.limit(1).with_for_update(skip_locked=True, of=_T)).scalar()
+        return session.execute(_PICK_GOLD, {"rater_id": rater_id}).scalar()
+    return session.execute(_PICK_REGULAR, {"rater_id": rater_id, "held_out": held_out}).scalar()
 
 
 def gold_due(n_assigned: int, n_gold: int, gold_per_rater: int, settings: FeedbackSettings = SETTINGS) -> bool:
@@ -272,22 +284,17 @@ def assign_next(session: Session, rater_id: int, gold_per_rater: int, rng: rando
     if task_id is None:
         return None
     order = rng.choice(("ab", "ba"))
-    assignment_id = session.execute(
-        insert(_A).values(task_id=task_id, rater_id=rater_id, presented_order=order, assigned_at=utc_now())
-        .returning(_A.c.id)).scalar_one()
-    session.execute(update(_T).where(_T.c.id == task_id).values(n_assigned=_T.c.n_assigned + 1))
+    assignment_id = session.execute(_INSERT_ASSIGNMENT, {"task_id": task_id, "rater_id": rater_id,
+                                                         "presented_order": order,
+                                                         "assigned_at": utc_now()}).scalar_one()
+    session.execute(_BUMP_ASSIGNED, {"tid": task_id})
     return AssignedTask(assignment_id, task_id, order)
 
 
 def rater_progress(session: Session, rater_id: int, gold_per_rater: int) -> tuple[int, int]:
     """(judged, total) for one rater: total = judged + open + tasks still available to them."""
     state = _rater_state(session, rater_id, lock=False)
-    eligible = and_(_T.c.is_gold.is_(False), _C.c.held_out_only.is_(state.held_out),
-                    _T.c.n_assigned < _T.c.target_raters)
-    available, gold_left = session.execute(
-        select(func.coalesce(func.sum(case((eligible, 1), else_=0)), 0),
-               func.coalesce(func.sum(case((_T.c.is_gold.is_(True), 1), else_=0)), 0))
-        .select_from(_T.join(_C, _C.c.name == _T.c.campaign)).where(_not_seen(rater_id))).one()
+    available, gold_left = session.execute(_AVAILABLE, {"rater_id": rater_id, "held_out": state.held_out}).one()
     open_ = state.n_assigned - state.n_done
     gold_more = min(max(gold_per_rater - state.n_gold, 0), int(gold_left))
     return state.n_done, state.n_done + open_ + int(available) + gold_more
