@@ -379,7 +379,7 @@ function position() {
   const loc = locate(app.timelines[version], time);
   return {
     version, time, beat: loc.beat, fraction: loc.fraction, occurrence: loc.occurrence,
-    source_beat: loc.beat + loc.fraction, playing: app.player.playing,
+    source_beat: loc.beat + loc.fraction, playing: app.player.playing, clock_s: app.player.ctx.currentTime,
   };
 }
 
