@@ -8,8 +8,10 @@ Each rater loops: ``GET /api/next`` -> think -> ``POST /api/judgments``. The
 think time (uniform in ``[0.5, 1.5] x --think-ms``) stands in for listening;
 ``--think-ms 0`` is a closed-loop stress test where latency is queueing.
 
-Prints throughput (requests/s, judgments/s), p50/p99 latency per route,
-errors, and lost/duplicated judgments. Targets: p99 < 100 ms, zero errors,
+Prints throughput (requests/s, judgments/s), p50/p99 latency per route, the
+server's CPU time per request (on a busy machine latency is mostly waiting for
+a core; CPU per request says what the server itself costs), errors, and
+lost/duplicated judgments. Targets: p99 < 100 ms, zero errors,
 zero lost or duplicated judgments.
 
 Usage::
