@@ -178,7 +178,7 @@ def main() -> None:
         for route in ("next", "judge"):
             print(f"  {route:5s}: n={len(stats[route])} p50={pct(stats[route], 50):.1f} ms "
                   f"p99={pct(stats[route], 99):.1f} ms max={pct(stats[route], 100):.1f} ms")
-        print(f"  server CPU: {server_cpu:.1f} s ({1000 * server_cpu / max(n_requests, 1):.1f} ms per request); "
+        print(f"  server CPU: {server_cpu:.1f} s ({1000 * server_cpu / max(n_requests, 1):.1f} ms per request), load generator CPU {client_cpu:.1f} s; "
               f"machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(f"  errors: {len(stats['errors'])} {stats['errors'][:3]}")
         print(f"  judgments acknowledged: {len(acknowledged)}, stored: {len(stored)}, lost: {len(lost)}, "
