@@ -52,3 +52,14 @@ def test_mse_margin_is_zero_when_gap_equals_signed_strength():
     target = torch.tensor([2.0, -1.0, 0.0])
     assert float(mse_margin_loss(target.clone(), target)) == 0.0
     assert float(mse_margin_loss(torch.zeros(3), target)) > 0.0
+
+
+def test_ordinal_probabilities_cover_all_seven_answers_and_follow_the_gap():
+    from rl_editor.reward.losses import ordinal_log_probability
+
+    raw = torch.tensor([-1.0, 0.0, 0.0])
+    answers = torch.arange(-3, 4).float()
+    for gap in (-4.0, 0.0, 4.0):
+        p = ordinal_log_probability(torch.full((7,), gap), answers, raw).exp()
+        assert torch.isclose(p.sum(), torch.tensor(1.0), atol=1e-5)
+        assert int(answers[p.argmax()]) == {-4.0: -3, 0.0: 0, 4.0: 3}[gap]

@@ -58,7 +58,7 @@ def test_train_reward_then_fine_tune_shows_lineage_and_select_pairs_ranks(prefer
     weights.write_text(json.dumps({"musician": 0.5}))
     second = runner.invoke(app, ["train-reward", "--preferences", str(preferences_file), "--out", str(models / "r2.pt"),
                                  "--init", str(models / "r1.pt"), "--epochs", "2", "--members", "2",
-                                 "--rater-weights", str(weights), "--loss", "mse-margin"])
+                                 "--rater-weights", str(weights), "--loss", "bt"])
     assert second.exit_code == 0, second.output
     listing = runner.invoke(app, ["models", str(models)])
     lines = listing.output.strip().splitlines()

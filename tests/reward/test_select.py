@@ -74,3 +74,11 @@ def test_unknown_method_and_mismatched_candidates_are_clear_errors(tmp_path, ens
     manifest.songs[0].candidates[0].actions = [0, 0, 0]
     with pytest.raises(PairSelectionError, match="regenerate"):
         select_pairs(manifest, ensemble, 3, analyses={"s0": analysis})
+
+
+def test_a_cap_per_edit_spreads_the_top_pairs_over_more_candidates(tmp_path, ensemble):
+    analyses = [make_analysis("s0", n_bars=10)]
+    manifest = synthetic_manifest(tmp_path, analyses, n_candidates=6)
+    ranked = select_pairs(manifest, ensemble, 3, analyses={"s0": analyses[0]}, max_per_edit=1)
+    used = [e for p in ranked for e in (p.edit_a, p.edit_b)]
+    assert len(used) == len(set(used)) == 6

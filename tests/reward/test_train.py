@@ -110,12 +110,13 @@ def test_pairs_without_song_path_or_manifest_ask_for_a_manifest(pairs):
 
 
 def test_unknown_loss_is_rejected(songs, pairs):
-    with pytest.raises(RewardTrainingError, match="bt, mse-margin"):
+    with pytest.raises(RewardTrainingError, match="bt, bt-ordinal, mse-margin"):
         train_reward_model(pairs, RewardTrainConfig(loss="hinge"), analyses={s.song_id: s for s in songs})
 
 
-def test_mse_margin_loss_also_learns(songs, pairs):
-    _, report = train_reward_model(pairs, RewardTrainConfig(loss="mse-margin", epochs=10, members=1),
+@pytest.mark.parametrize("loss", ["bt", "bt-ordinal"])
+def test_other_losses_also_learn(songs, pairs, loss):
+    _, report = train_reward_model(pairs, RewardTrainConfig(loss=loss, epochs=10, members=1),
                                    analyses={s.song_id: s for s in songs})
     assert report.val_metrics["accuracy"] >= 0.75
 

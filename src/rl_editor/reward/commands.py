@@ -14,7 +14,7 @@ def train_reward(
     manifest: Optional[Path] = typer.Option(None, "--manifest", help="Manifest to find the songs of pairs without a song_path key."),
     init: Optional[Path] = typer.Option(None, "--init", help="Reward model to fine-tune (becomes the parent version)."),
     epochs: int = typer.Option(20, "--epochs", help="Passes over the training pairs per member."),
-    loss: str = typer.Option("bt", "--loss", help="bt (Davidson Bradley-Terry with ties) or mse-margin."),
+    loss: str = typer.Option("mse-margin", "--loss", help="mse-margin (default), bt (Davidson with ties) or bt-ordinal."),
     val_frac: float = typer.Option(0.2, "--val-frac", help="Share of songs held out for validation (0 = none)."),
     members: int = typer.Option(5, "--members", help="Ensemble size (uncertainty comes from their spread)."),
     rater_weights: Optional[Path] = typer.Option(None, "--rater-weights", help="JSON {rater: weight}; unlisted raters weigh 1."),
@@ -52,13 +52,15 @@ def select_pairs_command(
     budget: int = typer.Option(..., "--budget", help="How many pairs to rank."),
     out: Path = typer.Option(Path("ranking.json"), "--out", help="Ranking JSON to write."),
     method: str = typer.Option("disagreement", "--method", help="disagreement (std of P(A>B) over members) or bald."),
+    max_per_edit: Optional[int] = typer.Option(None, "--max-per-edit", help="Use no candidate in more than N of the top pairs."),
 ) -> None:
     """Rank candidate pairs by how unsure the reward ensemble is, for `tasks prioritize --ranking`."""
     from rl_editor.generate.manifest import Manifest
     from rl_editor.reward.model import load_reward_model
     from rl_editor.reward.select import save_ranking, select_pairs
 
-    ranked = select_pairs(Manifest.load(manifest), load_reward_model(reward_model), budget, method=method)
+    ranked = select_pairs(Manifest.load(manifest), load_reward_model(reward_model), budget, method=method,
+                          max_per_edit=max_per_edit)
     save_ranking(out, ranked)
     typer.echo(f"wrote {len(ranked)} pairs to {out}")
     for pair in ranked[:5]:

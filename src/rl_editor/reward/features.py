@@ -9,7 +9,8 @@ An edit of a song is described to the model by two things:
 - **edit statistics** (``CONTEXT_NAMES``): shares of kept/cut/repeated beats,
   length ratio, how many splices there are and how good they sound (from
   :mod:`rl_editor.audio.splice`), how cuts sit on the bar grid, and how many of
-  the song's sections the edit still visits.
+  the song's sections the edit still visits, and how much of the song's
+  loudest material (top 40 % of beats by within-song loudness percentile) it keeps.
 
 Everything is vectorised over a batch of edits of one song, so scoring
 thousands of edits per second is possible.
@@ -48,6 +49,10 @@ CONTEXT_NAMES: tuple[str, ...] = (
     "section_coverage",
     "section_keep_min",
     "no_splice",
+    "splices_per_minute",
+    "log_n_repeats",
+    "loud_kept_share",
+    "loudness_percentile_mean",
 )
 CONTEXT_DIM = len(CONTEXT_NAMES)
 
@@ -67,6 +72,17 @@ def section_ids(analysis: SongAnalysis) -> np.ndarray:
         starts[0] = False
         cached = np.cumsum(starts).astype(np.int64)
         analysis._cache["reward_section_ids"] = cached
+    return cached
+
+
+def loudness_percentile(analysis: SongAnalysis) -> np.ndarray:
+    """Shape (n_beats,): each beat's RMS loudness as a percentile within its song (cached)."""
+    cached = analysis._cache.get("reward_loudness_percentile")
+    if cached is None:
+        loud = analysis.features[:, feature_index("rms_mean_db")]
+        order = np.argsort(np.argsort(loud, kind="stable"), kind="stable")
+        cached = ((order + 0.5) / max(len(loud), 1)).astype(np.float32)
+        analysis._cache["reward_loudness_percentile"] = cached
     return cached
 
 
@@ -150,6 +166,16 @@ def _section_stats(analysis: SongAnalysis, counts: np.ndarray) -> np.ndarray:
     return np.stack([(kept_per_section > 0).mean(axis=1), kept_per_section.min(axis=1)], axis=1)
 
 
+def _loudness_stats(analysis: SongAnalysis, counts: np.ndarray) -> np.ndarray:
+    """Shape (batch, 2): share of the loudest 40 % of beats played, mean loudness percentile played."""
+    pct = loudness_percentile(analysis)
+    loud = (pct >= 0.6).astype(np.float32)
+    played = (counts > 0).astype(np.float32)
+    kept_loud = played @ loud / max(float(loud.sum()), 1.0)
+    mean_pct = counts @ pct / np.maximum(counts.sum(axis=1), 1.0)
+    return np.stack([kept_loud, mean_pct], axis=1)
+
+
 def edit_context(analysis: SongAnalysis, actions_batch: np.ndarray) -> np.ndarray:
     """Edit statistics for a batch of edits of one song.
 
@@ -205,6 +231,9 @@ def edit_context(analysis: SongAnalysis, actions_batch: np.ndarray) -> np.ndarra
             _cut_run_stats(analysis, actions_batch),
             _section_stats(analysis, counts),
             (n_splices == 0).astype(np.float64)[:, None],
+            (n_splices / np.maximum(length_ratio * analysis.duration_seconds / 60.0, 1e-3))[:, None] / 10.0,
+            np.log1p(np.sum(actions_batch == REPEAT, axis=1))[:, None],
+            _loudness_stats(analysis, counts),
         ],
         axis=1,
     )

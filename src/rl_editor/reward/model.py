@@ -32,7 +32,7 @@ from rl_editor.audio.feature_layout import FEATURE_DIM
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.errors import RlEditorError
 from rl_editor.registry import ModelMeta, load_model_file, save_model_file
-from rl_editor.reward.features import CONTEXT_DIM, edit_context, play_counts
+from rl_editor.reward.features import CONTEXT_DIM, CONTEXT_NAMES, edit_context, play_counts
 
 SCORE_CHUNK = 4096
 
@@ -74,7 +74,7 @@ class LearnedRewardModel(nn.Module):
             nn.Linear(input_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
         )
         self.attention = nn.Linear(hidden, 1)
-        self.head = nn.Sequential(nn.Linear(2 * hidden + context_dim + 1, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+        self.head = nn.Sequential(nn.Linear(3 * hidden + context_dim + 1, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
     def set_normalization(self, features: np.ndarray, contexts: np.ndarray) -> None:
         """Standardise inputs with statistics of the training data (kept in the state dict)."""
@@ -89,7 +89,7 @@ class LearnedRewardModel(nn.Module):
         return h, self.attention(h).squeeze(-1)
 
     def head_score(self, pooled: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
-        """Scores (batch,) from pooled beat embeddings (batch, 2*hidden) and raw context (batch, C)."""
+        """Scores (batch,) from pooled beat embeddings (batch, 3*hidden) and raw context (batch, C)."""
         batch = pooled.shape[0]
         if context is None:
             ctx = torch.zeros(batch, self.config.context_dim, dtype=pooled.dtype)
@@ -100,20 +100,26 @@ class LearnedRewardModel(nn.Module):
         return self.head(torch.cat([pooled, ctx, has], dim=1)).squeeze(-1)
 
     @staticmethod
-    def pool(h: torch.Tensor, logits: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """Count-weighted mean and attention pooling over the beat axis.
+    def pool(h: torch.Tensor, logits: torch.Tensor, weights: torch.Tensor,
+             n_source: torch.Tensor | None = None) -> torch.Tensor:
+        """Count-weighted mean, attention and coverage pooling over the beat axis.
 
         ``h`` (batch, L, H) or (L, H) shared by the batch, ``logits`` matching,
-        ``weights`` (batch, L) play counts (0 for padding). Returns (batch, 2H).
+        ``weights`` (batch, L) play counts (0 for padding), ``n_source`` (batch, 1)
+        beats of the source song (coverage = sum over played beats / n_source, so
+        "how much of the strong material is still there" is visible).
+        Returns (batch, 3H).
         """
         total = weights.sum(dim=1, keepdim=True).clamp_min(1e-6)
         shifted = logits - logits.max(dim=-1, keepdim=True).values.detach()
         attn = weights * torch.exp(shifted)
         attn = attn / attn.sum(dim=1, keepdim=True).clamp_min(1e-12)
+        n_source = total if n_source is None else n_source
         if h.dim() == 2:
-            return torch.cat([weights @ h / total, attn @ h], dim=1)
-        mean = torch.einsum("bl,blh->bh", weights, h) / total
-        return torch.cat([mean, torch.einsum("bl,blh->bh", attn, h)], dim=1)
+            summed = weights @ h
+            return torch.cat([summed / total, attn @ h, summed / n_source], dim=1)
+        summed = torch.einsum("bl,blh->bh", weights, h)
+        return torch.cat([summed / total, torch.einsum("bl,blh->bh", attn, h), summed / n_source], dim=1)
 
     def forward(
         self,
@@ -145,13 +151,19 @@ class LearnedRewardModel(nn.Module):
         weights = torch.ones(features.shape[:2]) if mask is None else mask.to(features.dtype)
         h, logits = self.encode_beats(features)
         logits = logits.masked_fill(weights <= 0, -1e9)
-        score = self.head_score(self.pool(h, logits, weights), context)
+        n_source = None
+        if context is not None:
+            # the context knows what share of the song is played: recover the song's beat count
+            plays_per_beat = context[:, CONTEXT_NAMES.index("keep_share")] + 2 * context[:, CONTEXT_NAMES.index("repeat_share")]
+            n_source = (weights.sum(dim=1) / plays_per_beat.clamp_min(1e-6))[:, None]
+        score = self.head_score(self.pool(h, logits, weights, n_source), context)
         return score[0] if single else score
 
     def score_counts(self, song_features: torch.Tensor, counts: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """Scores (batch,) of edits of one song given per-beat play counts (batch, n_beats)."""
         h, logits = self.encode_beats(song_features)
-        return self.head_score(self.pool(h, logits.expand_as(counts), counts), context)
+        n_source = torch.full((counts.shape[0], 1), float(counts.shape[1]))
+        return self.head_score(self.pool(h, logits.expand_as(counts), counts, n_source), context)
 
 
 @dataclass
@@ -235,7 +247,8 @@ class RewardEnsemble:
                 counts = torch.from_numpy(play_counts(chunk))
                 context = torch.from_numpy(edit_context(analysis, chunk))
                 for k, (member, (h, logits)) in enumerate(zip(self.members, tables)):
-                    pooled = member.pool(h, logits.expand_as(counts), counts)
+                    n_source = torch.full((len(chunk), 1), float(analysis.n_beats))
+                    pooled = member.pool(h, logits.expand_as(counts), counts, n_source)
                     out[k, start:start + len(chunk)] = member.head_score(pooled, context).numpy()
         return out
 

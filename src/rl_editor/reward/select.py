@@ -81,9 +81,32 @@ def rank_song_pairs(analysis: SongAnalysis, actions: np.ndarray, ensemble: Rewar
     return index_a, index_b, pair_uncertainty(scores, index_a, index_b, ensemble, method)
 
 
+def spread_top(ranked: Sequence[RankedPair], budget: int | None, max_per_edit: int | None) -> list[RankedPair]:
+    """The first ``budget`` pairs of ``ranked`` (best first) using no edit more than ``max_per_edit`` times.
+
+    Without a cap, a batch of questions tends to pile onto the one or two
+    edits the ensemble is most confused about; spreading them asks about more
+    of the candidates per round. Pairs skipped for the cap go after the others.
+    """
+    if max_per_edit is None:
+        return list(ranked) if budget is None else list(ranked[:budget])
+    used: dict[str, int] = {}
+    chosen, deferred = [], []
+    for pair in ranked:
+        key_a, key_b = (pair.song_id, pair.edit_a), (pair.song_id, pair.edit_b)
+        if used.get(key_a, 0) < max_per_edit and used.get(key_b, 0) < max_per_edit:
+            chosen.append(pair)
+            used[key_a] = used.get(key_a, 0) + 1
+            used[key_b] = used.get(key_b, 0) + 1
+        else:
+            deferred.append(pair)
+    ordered = chosen + deferred
+    return ordered if budget is None else ordered[:budget]
+
+
 def select_pairs(manifest: Manifest, ensemble: RewardEnsemble, budget: int | None,
                  analyses: dict[str, SongAnalysis] | None = None, method: str = "disagreement",
-                 exclude: Sequence[tuple[str, str]] = ()) -> list[RankedPair]:
+                 exclude: Sequence[tuple[str, str]] = (), max_per_edit: int | None = None) -> list[RankedPair]:
     """Rank candidate pairs of every song of a manifest, most useful first.
 
     Parameters
@@ -98,6 +121,8 @@ def select_pairs(manifest: Manifest, ensemble: RewardEnsemble, budget: int | Non
         ``"disagreement"`` or ``"bald"`` (module docstring).
     exclude : sequence of (edit_id, edit_id)
         Pairs already judged, in either order.
+    max_per_edit : int, optional
+        Use no candidate in more than this many of the top pairs (:func:`spread_top`).
 
     Returns
     -------
@@ -130,7 +155,7 @@ def select_pairs(manifest: Manifest, ensemble: RewardEnsemble, budget: int | Non
                 continue
             ranked.append(RankedPair(entry.song_id, ids[0], ids[1], float(s)))
     ranked.sort(key=lambda p: p.score, reverse=True)
-    return ranked if budget is None else ranked[:budget]
+    return spread_top(ranked, budget, max_per_edit)
 
 
 def save_ranking(path: str | Path, ranked: Sequence[RankedPair]) -> Path:

@@ -29,7 +29,7 @@ from rl_editor.audio.song import SongAnalysis
 from rl_editor.errors import RlEditorError
 from rl_editor.preferences import PreferencePair
 from rl_editor.registry import ModelMeta, new_version, sha256_of_json
-from rl_editor.reward.features import edit_context, play_counts
+from rl_editor.reward.features import CONTEXT_DIM, edit_context, play_counts
 from rl_editor.reward.losses import (
     DEFAULT_STRENGTH_WEIGHTS,
     LOSSES,
@@ -37,6 +37,7 @@ from rl_editor.reward.losses import (
     bradley_terry_loss,
     davidson_log_probabilities,
     mse_margin_loss,
+    ordinal_loss,
     pair_outcome,
 )
 from rl_editor.reward.model import Calibration, LearnedRewardModel, RewardEnsemble, davidson_probabilities
@@ -55,7 +56,10 @@ class RewardTrainConfig:
     epochs : int
         Passes over the training pairs per member.
     loss : str
-        ``"bt"`` (Davidson Bradley-Terry, default) or ``"mse-margin"``.
+        ``"mse-margin"`` (default: best held-out agreement in
+        ``benchmarks/bench_reward_sample_efficiency.py``), ``"bt"`` (Davidson
+        Bradley-Terry with strength weights) or ``"bt-ordinal"`` (Rao-Kupper with
+        strength thresholds); see :mod:`rl_editor.reward.losses`.
     val_frac : float
         Share of songs (hence pairs) held out for validation; 0 disables it.
     members : int
@@ -84,7 +88,7 @@ class RewardTrainConfig:
     """
 
     epochs: int = 20
-    loss: str = "bt"
+    loss: str = "mse-margin"
     val_frac: float = 0.2
     members: int = 5
     hidden: int = 64
@@ -161,6 +165,7 @@ class PairData:
     beat_index: torch.Tensor  # (n_edits, max_beats) rows of beat_table
     beat_weight: torch.Tensor  # (n_edits, max_beats) play counts, 0 for padding
     context: torch.Tensor  # (n_edits, C)
+    n_source: torch.Tensor  # (n_edits, 1) beats of the edit's song
     edit_a: torch.Tensor  # (n_pairs,) edit rows
     edit_b: torch.Tensor
     outcome: torch.Tensor
@@ -198,7 +203,8 @@ def build_pair_data(pairs: Sequence[PreferencePair], analyses: dict[str, SongAna
     n_edits = 2 * len(pairs)
     beat_index = torch.zeros(n_edits, max_beats, dtype=torch.long)
     beat_weight = torch.zeros(n_edits, max_beats)
-    context = torch.zeros(n_edits, edit_context(analyses[songs[0]], np.zeros((1, analyses[songs[0]].n_beats))).shape[1])
+    context = torch.zeros(n_edits, CONTEXT_DIM)
+    n_source = torch.ones(n_edits, 1)
     for song_id, items in by_song.items():
         rows = torch.tensor([r for r, _ in items])
         actions = np.asarray([a for _, a in items], dtype=np.int8)
@@ -206,12 +212,14 @@ def build_pair_data(pairs: Sequence[PreferencePair], analyses: dict[str, SongAna
         beat_index[rows, :n] = offsets[song_id] + torch.arange(n)
         beat_weight[rows, :n] = torch.from_numpy(play_counts(actions))
         context[rows] = torch.from_numpy(edit_context(analyses[song_id], actions))
+        n_source[rows] = float(n)
     weights = rater_weights or {}
     return PairData(
         beat_table=beat_table,
         beat_index=beat_index,
         beat_weight=beat_weight,
         context=context,
+        n_source=n_source,
         edit_a=torch.arange(0, n_edits, 2),
         edit_b=torch.arange(1, n_edits, 2),
         outcome=torch.tensor([pair_outcome(p) for p in pairs]),
@@ -228,7 +236,7 @@ def edit_scores(model: LearnedRewardModel, data: PairData, edits: torch.Tensor) 
     idx = data.beat_index[edits]
     w = data.beat_weight[edits]
     logits = logits_all[idx].masked_fill(w <= 0, -1e9)
-    return model.head_score(model.pool(h_all[idx], logits, w), data.context[edits])
+    return model.head_score(model.pool(h_all[idx], logits, w, data.n_source[edits]), data.context[edits])
 
 
 def pair_gaps(model: LearnedRewardModel, data: PairData, pairs: torch.Tensor) -> torch.Tensor:
@@ -327,12 +335,14 @@ def split_by_song(song_ids: Sequence[str], val_frac: float, seed: int) -> tuple[
 # ---------------------------------------------------------------- training
 
 
-def _member_loss(model: LearnedRewardModel, log_nu: torch.Tensor, data: PairData, batch: torch.Tensor,
+def _member_loss(model: LearnedRewardModel, loss_params: torch.Tensor, data: PairData, batch: torch.Tensor,
                  weights: torch.Tensor, config: RewardTrainConfig) -> torch.Tensor:
     gap = pair_gaps(model, data, batch)
     if config.loss == "bt":
-        return bradley_terry_loss(gap, data.outcome[batch], data.strength[batch], log_nu, weights,
+        return bradley_terry_loss(gap, data.outcome[batch], data.strength[batch], loss_params, weights,
                                   config.strength_weights)
+    if config.loss == "bt-ordinal":
+        return ordinal_loss(gap, data.signed_strength[batch], loss_params, weights)
     return mse_margin_loss(gap, data.signed_strength[batch], weights)
 
 
@@ -343,7 +353,7 @@ def _gaps(model: LearnedRewardModel, data: PairData, rows: np.ndarray) -> np.nda
 
 def _train_member(
     model: LearnedRewardModel,
-    log_nu: torch.Tensor,
+    loss_params: torch.Tensor,
     data: PairData,
     train_rows: np.ndarray,
     val_rows: np.ndarray,
@@ -355,7 +365,7 @@ def _train_member(
     """Train one member in place; returns its best epoch (weights restored to it)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    params = list(model.parameters()) + ([log_nu] if config.loss == "bt" else [])
+    params = list(model.parameters()) + ([loss_params] if config.loss != "mse-margin" else [])
     opt = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     active = train_rows[pair_weights[train_rows] > 0]
     best_ll, best_epoch, best_state, stale = -np.inf, 0, None, 0
@@ -367,7 +377,7 @@ def _train_member(
         total, count = 0.0, 0
         for start in range(0, len(order), config.batch_size):
             batch = torch.as_tensor(order[start:start + config.batch_size], dtype=torch.long)
-            loss = _member_loss(model, log_nu, data, batch, torch.as_tensor(pair_weights[batch.numpy()]), config)
+            loss = _member_loss(model, loss_params, data, batch, torch.as_tensor(pair_weights[batch.numpy()]), config)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -385,14 +395,14 @@ def _train_member(
         on_epoch(line)
         if score > best_ll + 1e-4:
             best_ll, best_epoch, stale = score, epoch, 0
-            best_state = (copy.deepcopy(model.state_dict()), log_nu.detach().clone())
+            best_state = (copy.deepcopy(model.state_dict()), loss_params.detach().clone())
         else:
             stale += 1
             if stale >= config.patience:
                 break
     if best_state is not None:
         model.load_state_dict(best_state[0])
-        log_nu.data.copy_(best_state[1])
+        loss_params.data.copy_(best_state[1])
     return best_epoch
 
 
@@ -441,18 +451,20 @@ def train_reward_model(
 
     history: list[dict[str, Any]] = []
     members, best_epochs = [], []
-    log_nus = []
+    davidson_log_nus = []
     bar = tqdm(total=config.members * config.epochs, desc="train reward", unit="epoch", disable=not config.progress)
     for k in range(config.members):
         seed = config.seed * 1000 + k
         torch.manual_seed(seed)
         if init is not None:
             model = copy.deepcopy(init.members[k % len(init.members)])
-            log_nu = torch.tensor(init.calibration.log_nu, requires_grad=True)
         else:
             model = LearnedRewardModel(hidden=config.hidden)
             model.set_normalization(train_beats, train_contexts)
-            log_nu = torch.tensor(-1.0, requires_grad=True)
+        # the loss's own parameters: Davidson's log tie propensity, or the ordinal thresholds
+        loss_params = torch.tensor([-1.0] if config.loss != "bt-ordinal" else [-1.0, 0.0, 0.0], requires_grad=True)
+        if init is not None and config.loss == "bt":
+            loss_params.data.fill_(init.calibration.log_nu)
         weights = rater_w.copy()
         if config.bootstrap and config.members > 1:
             boot = np.random.default_rng(seed).choice(train_rows, size=len(train_rows), replace=True)
@@ -467,9 +479,9 @@ def train_reward_model(
             if config.progress:
                 bar.write(format_epoch_line(line, config))
 
-        best_epochs.append(_train_member(model, log_nu, data, train_rows, val_rows, weights, config, seed, on_epoch))
+        best_epochs.append(_train_member(model, loss_params, data, train_rows, val_rows, weights, config, seed, on_epoch))
         members.append(model)
-        log_nus.append(log_nu.item())
+        davidson_log_nus.append(loss_params[0].item() if config.loss == "bt" else -1.0)
         bar.total = bar.n + (config.members - k - 1) * config.epochs
         bar.refresh()
     bar.close()
@@ -478,7 +490,7 @@ def train_reward_model(
     mean_gaps = np.mean([_gaps(m, data, np.arange(len(pairs))) for m in members], axis=0)
     outcomes, strengths = data.outcome.numpy(), data.strength.numpy()
     ensemble.calibration = fit_calibration(mean_gaps[train_rows], outcomes[train_rows],
-                                           Calibration(1.0, float(np.mean(log_nus))))
+                                           Calibration(1.0, float(np.mean(davidson_log_nus))))
     report = TrainReport(
         n_train=int(len(train_rows)), n_val=int(len(val_rows)), train_songs=train_songs, val_songs=val_songs,
         best_epochs=best_epochs, history=history,
