@@ -109,6 +109,9 @@ def test_rater_compares_judges_resumes_and_admin_sees_it(chromium_browser, live_
     wait_until(page, "window.raterApp && window.raterApp.ready()")
     task = page.evaluate("raterApp.task()")
     assert task["kind"] == "pair"
+    # every script and style is fetched at the current asset version (no stale cached module)
+    assets = page.evaluate("performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.includes('/static/'))")
+    assert len(assets) == 5 and len({a.split("?v=")[1] for a in assets if "?v=" in a}) == 1
     a_id, b_id = edit_id_of(task["a"]), edit_id_of(task["b"])
     assert {a_id, b_id} <= set(actions)
     # durations shown beside each version

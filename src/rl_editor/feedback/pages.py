@@ -20,6 +20,7 @@ Example
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -49,8 +50,21 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 
 
+def asset_version() -> str:
+    """A short token that changes whenever any static file changes (name, size or time)."""
+    digest = hashlib.sha256()
+    for path in sorted(STATIC_DIR.rglob("*")):
+        if path.is_file():
+            stat = path.stat()
+            digest.update(f"{path.relative_to(STATIC_DIR)}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    return digest.hexdigest()[:12]
+
+
 def static_url(request: Request, name: str) -> str:
-    """URL of a static file, with a version suffix so browsers fetch changed files.
+    """URL of a static file, with the asset version so browsers fetch changed files.
+
+    The scripts pass the same ``?v=`` on to the modules they import, so a page
+    never mixes fresh and cached modules.
 
     Parameters
     ----------
@@ -60,12 +74,7 @@ def static_url(request: Request, name: str) -> str:
         File name relative to :data:`STATIC_DIR`, e.g. ``"rater.js"``.
     """
     root = request.scope.get("root_path", "").rstrip("/")
-    try:
-        stat = (STATIC_DIR / name).stat()
-        version = f"?v={stat.st_mtime_ns:x}{stat.st_size:x}"
-    except OSError:
-        version = ""
-    return f"{root}/static/{name}{version}"
+    return f"{root}/static/{name}?v={asset_version()}"
 
 
 def _render(request: Request, template: str, token: str) -> HTMLResponse:

@@ -2,7 +2,8 @@
 // Switching versions starts the target at the same musical position at a scheduled
 // instant and crossfades with short gain ramps, so there is no gap and no click.
 
-import { mapTime } from "./beatmap.js";
+// the page loads this module with ?v=<asset version>; import its siblings at the same version
+const { mapTime } = await import(`./beatmap.js${new URL(import.meta.url).search}`);
 
 const FADE_S = 0.015;   // crossfade length: short enough to feel instant, long enough to avoid clicks
 const LEAD_S = 0.03;    // schedule slightly ahead so both nodes start exactly on the audio clock

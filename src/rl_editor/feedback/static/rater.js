@@ -2,9 +2,11 @@
 // the edits, keyboard shortcuts, drafts kept in localStorage, submissions retried with
 // the same client id until the server acknowledges them.
 
-import { sourceTimeline, editTimeline, locate, timeOf, differences } from "./beatmap.js";
-import { Player } from "./player.js";
-import { peaks, Waveform } from "./waveform.js";
+// the page loads this module with ?v=<asset version>; import its siblings at the same version
+const VERSION = new URL(import.meta.url).search;
+const { sourceTimeline, editTimeline, locate, timeOf, differences } = await import(`./beatmap.js${VERSION}`);
+const { Player } = await import(`./player.js${VERSION}`);
+const { peaks, Waveform } = await import(`./waveform.js${VERSION}`);
 
 const TOKEN = document.body.dataset.token || "";
 const EXCERPT_BEFORE_S = 2.5;   // "next difference" plays this much before the difference...
