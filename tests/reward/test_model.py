@@ -99,3 +99,20 @@ def test_scoring_throughput_is_in_the_thousands_per_second(ensemble):
     ensemble.score(song, edits)
     rate = len(edits) / (time.perf_counter() - start)
     assert rate > 2000  # benchmark target is 10,000/s on an idle core; keep slack for a busy machine
+
+
+def test_a_model_file_from_another_feature_layout_asks_for_retraining(tmp_path):
+    torch.manual_seed(0)
+    old = RewardEnsemble([LearnedRewardModel(context_dim=7)])
+    old.save(tmp_path / "old.pt", ModelMeta(kind="reward", version="reward-old"))
+    with pytest.raises(RewardModelError, match="retrain"):
+        load_reward_model(tmp_path / "old.pt")
+
+
+def test_numpy_features_are_accepted_like_the_system_description_calls_it():
+    torch.manual_seed(0)
+    model = LearnedRewardModel(input_dim=125).eval()
+    song = make_analysis("s", n_bars=4)
+    with torch.no_grad():
+        assert model(song.features).shape == ()
+        assert model(torch.from_numpy(song.features)[None]).shape == (1,)

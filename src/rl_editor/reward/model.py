@@ -131,7 +131,7 @@ class LearnedRewardModel(nn.Module):
 
         Parameters
         ----------
-        features : Tensor, shape (n_beats, 125) or (batch, n_beats, 125)
+        features : Tensor or ndarray, shape (n_beats, 125) or (batch, n_beats, 125)
             Features of the beats in playback order (e.g. ``extract_features``
             of an edit's audio, or ``analysis.features[beat_sequence]``).
         context : Tensor, shape (C,) or (batch, C), optional
@@ -143,6 +143,9 @@ class LearnedRewardModel(nn.Module):
         -------
         Tensor, shape () or (batch,)
         """
+        features = torch.as_tensor(features)
+        if context is not None:
+            context = torch.as_tensor(context, dtype=self.context_mean.dtype)
         single = features.dim() == 2
         if single:
             features = features.unsqueeze(0)
@@ -324,6 +327,12 @@ class RewardEnsemble:
 def load_reward_model(path: str | Path) -> RewardEnsemble:
     """Read a reward model file written by :meth:`RewardEnsemble.save` (or ``rl-editor train-reward``)."""
     state, meta = load_model_file(path, kind="reward")
+    config = state.get("model_config", {}) if isinstance(state, dict) else {}
+    if config.get("context_dim") != CONTEXT_DIM or config.get("input_dim") != FEATURE_DIM:
+        raise RewardModelError(
+            f"{path}: made for {config.get('input_dim')} beat features and {config.get('context_dim')} edit "
+            f"statistics, this version computes {FEATURE_DIM} and {CONTEXT_DIM}; retrain it with rl-editor train-reward"
+        )
     try:
         return RewardEnsemble.from_state(state, meta)
     except (KeyError, TypeError, RuntimeError) as exc:
