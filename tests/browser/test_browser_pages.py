@@ -153,6 +153,7 @@ def test_rater_compares_judges_resumes_and_admin_sees_it(chromium_browser, live_
     # next difference: plays a few seconds around it in A, then in B
     diffs = page.evaluate("raterApp.differences()")
     assert diffs == expected_differences(actions[a_id], actions[b_id])
+    page.keyboard.press("Space")          # pause, so the anchor below is where "n" starts from
     anchor = page.evaluate("raterApp.position().beat")
     page.keyboard.press("n")
     excerpts = page.evaluate("raterApp.excerpts()")
