@@ -50,6 +50,8 @@ def test_tasks_raters_export_import_agreement(monkeypatch, capsys, manifest_path
     assert code == 0 and "imported 3" in out
     code, out, _ = run(monkeypatch, capsys, "import", out_file, "--db", tmp_path / "other.sqlite")
     assert "imported 0" in out
+    code, out, _ = run(monkeypatch, capsys, "tasks", "release", "--db", db, "--older-than-hours", 0)
+    assert code == 0 and "released 0" in out
     code, out, _ = run(monkeypatch, capsys, "agreement", "--db", db)
     assert code == 0 and "Krippendorff" in out and "position bias" in out
 

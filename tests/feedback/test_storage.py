@@ -208,3 +208,20 @@ def test_set_task_priorities_can_create_missing_pairs(store, manifest):
     assert store.set_task_priorities(ranking, create_missing=True) == 6
     with store.transaction() as session:
         assert session.scalar(select(Task.priority).order_by(Task.priority.desc()).limit(1)) == 5.0
+
+
+def test_stale_assignments_go_back_to_the_queue(store, manifest):
+    store.create_tasks_from_manifest(manifest, TaskConfig(gold_per_rater=0))
+    store.add_rater("gone")
+    store.add_rater("here")
+    gone, here = _rater_id(store, "gone"), _rater_id(store, "here")
+    taken = store.next_task(gone)
+    assert store.release_stale_assignments(3600) == 0
+    assert store.release_stale_assignments(-1) == 1
+    with pytest.raises(ForbiddenError):
+        _judge(store, gone, taken)
+    seen = set()
+    while (view := store.next_task(here)) is not None:
+        seen.add(view.task_id)
+        _judge(store, here, view)
+    assert taken.task_id in seen and len(seen) == N_PAIRS

@@ -139,6 +139,17 @@ def register(app: typer.Typer) -> None:
             raise FeedbackError(f"{ranking}: no ranked pair matches a task; check the edit ids")
         typer.echo(f"set the priority of {changed} tasks")
 
+    @tasks.command("release")
+    def tasks_release(
+        older_than_hours: float = typer.Option(24.0, "--older-than-hours", help="Age of an unjudged assignment."),
+        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+        manifest: Optional[Path] = typer.Option(None, "--manifest", help=MANIFEST_HELP),
+    ) -> None:
+        """Give back to the queue tasks that raters took but left unjudged."""
+        with _store(db, manifest) as store:
+            released = store.release_stale_assignments(older_than_hours * 3600)
+        typer.echo(f"released {released} unjudged assignments")
+
     @tasks.command("campaign")
     def tasks_campaign(
         name: str = typer.Argument(..., help="Campaign name."),

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from sqlalchemy import Engine, bindparam, create_engine, event, func, insert, select, text, update
+from sqlalchemy import Engine, bindparam, create_engine, delete, event, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -575,6 +575,22 @@ class FeedbackStore:
             session.execute(_MARK_JUDGED, {"aid": assignment.id, "at": values["created_at"]})
             session.execute(_BUMP_JUDGED, {"tid": task.id})
             return judgment_id, False
+
+    def release_stale_assignments(self, older_than_s: float) -> int:
+        """Hand back tasks that raters took but did not judge within ``older_than_s`` seconds.
+
+        The slot goes back to the queue (another rater can take it); a late
+        submission for a released task is refused (403) and never recorded.
+        Returns how many assignments were released.
+        """
+        cutoff = utc_in(-older_than_s)
+        with self.transaction() as session:
+            stale = session.execute(select(Assignment.id, Assignment.task_id).where(
+                Assignment.judged_at.is_(None), Assignment.assigned_at < cutoff).with_for_update()).all()
+            for assignment_id, task_id in stale:
+                session.execute(delete(Assignment).where(Assignment.id == assignment_id))
+                session.execute(update(Task).where(Task.id == task_id).values(n_assigned=Task.n_assigned - 1))
+        return len(stale)
 
     def judgment_client_ids(self) -> set[str]:
         """Every stored client id (used by the load benchmark and crash test)."""
