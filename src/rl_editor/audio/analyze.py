@@ -302,7 +302,8 @@ def analyze_many(
                 results[key] = (analysis, reason)
                 bar.update(1)
         else:
-            context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+            # Not "fork": a parent that has used OpenMP (torch, soxr) can hang its forked children.
+            context = multiprocessing.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
             with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
                 futures = [pool.submit(_analyze_or_reason, key, use_cache, cache_dir_str) for key in todo]
                 for future in as_completed(futures):
