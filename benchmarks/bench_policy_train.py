@@ -113,8 +113,10 @@ def main() -> None:
         per_song = [trainer.generate_edits(a, [temperature] * 10, list(range(10))) for a in held_out]
         cut_share = np.mean([np.mean(e == 1) for edits in per_song for e in edits])
         diversity = np.mean([hamming(edits) for edits in per_song])
+        distinct = np.mean([len({e.tobytes() for e in edits}) for edits in per_song])
         report(f"T={temperature:.1f}", held_out, per_song, env_config)
-        print(f"  {'':16s} cut share {cut_share:5.1%} | mean pairwise Hamming distance {diversity:.3f}")
+        print(f"  {'':16s} cut share {cut_share:5.1%} | mean pairwise Hamming distance {diversity:.3f} "
+              f"| distinct edits {distinct:.1f} of 10")
 
     music_dir = os.environ.get("RL_EDITOR_MUSIC_DIR")
     if music_dir:
