@@ -19,7 +19,9 @@ Usage::
 
     RL_EDITOR_MUSIC_DIR=/path/to/songs OMP_NUM_THREADS=1 python benchmarks/bench_generate.py [--quick] [--policy PATH]
 
-``--quick``: 3 songs and 2 temperatures.
+``--quick``: 3 songs and 2 temperatures; ``--limit N``: the first N songs.
+The machine's load average is printed too: on a shared machine the
+workers do not get whole cores.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def _run(label: str, policy: Path, songs: Path, out: Path, temperatures: tuple[f
     print(f"{label:32s} {n_songs:2d} songs, {report.n_rendered:3d} edits in {wall:6.1f} s: "
           f"{report.n_rendered / wall:5.2f} edits/s, {report.rendered_seconds / wall:6.1f}x real time "
           f"(edited audio); {len(report.skipped)} skipped, {len(report.identical)} all-identical")
-    print(f"{'':32s} cost split (s, summed over workers): {split}")
+    print(f"{'':32s} cost split (s, summed over workers): {split}; load average {os.getloadavg()[0]:.1f}")
     shutil.rmtree(out, ignore_errors=True)  # a full run writes several hundred MB of wav
     return wall
 
@@ -68,6 +70,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 songs, 2 temperatures")
     parser.add_argument("--policy", type=Path, help="policy checkpoint (default: train one briefly)")
+    parser.add_argument("--limit", type=int, help="only the first N songs (sorted by path)")
     args = parser.parse_args()
     music = os.environ.get("RL_EDITOR_MUSIC_DIR")
     if not music or not Path(music).is_dir():
@@ -78,14 +81,16 @@ def main() -> None:
     try:
         from rl_editor.generate import find_songs
 
-        limit = 3 if args.quick else None
+        limit = args.limit or (3 if args.quick else None)
         temperatures = (0.1, 0.9) if args.quick else (0.1, 0.3, 0.5, 0.7, 0.9)
         songs = find_songs(Path(music), limit=limit)
         from rl_editor.audio.io import audio_info
 
         minutes = sum(audio_info(p)[2] for _, p in songs) / 60
         cores = os.cpu_count() or 1
-        print(f"{len(songs)} songs ({minutes:.1f} min) x {len(temperatures)} temperatures, {cores} cores")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"{len(songs)} songs ({minutes:.1f} min) x {len(temperatures)} temperatures, {cores} cores "
+              f"(load average before: {load})")
         t0 = time.perf_counter()
         policy = args.policy or _train_policy(work)
         print(f"policy ready in {time.perf_counter() - t0:.1f} s ({policy})")

@@ -7,6 +7,7 @@ number of workers.
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -52,6 +53,9 @@ _WORKER_GENERATOR: EditGenerator | None = None
 
 def _init_worker(policy_path: Path, loader: GeneratorLoader, needs_policy: bool) -> None:
     global _WORKER_GENERATOR
+    # A worker's results are sent before it exits; skipping the interpreter's teardown
+    # (a second or more once torch is loaded) lets the pool shut down at once.
+    atexit.register(os._exit, 0)
     single_threaded_torch()
     _WORKER_GENERATOR = loader(policy_path) if needs_policy else None
 
