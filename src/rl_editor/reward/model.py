@@ -111,6 +111,7 @@ class LearnedRewardModel(nn.Module):
         Returns (batch, 3H).
         """
         total = weights.sum(dim=1, keepdim=True).clamp_min(1e-6)
+        logits = logits.masked_fill(weights <= 0, -1e9)
         shifted = logits - logits.max(dim=-1, keepdim=True).values.detach()
         attn = weights * torch.exp(shifted)
         attn = attn / attn.sum(dim=1, keepdim=True).clamp_min(1e-12)

@@ -231,12 +231,17 @@ def build_pair_data(pairs: Sequence[PreferencePair], analyses: dict[str, SongAna
 
 
 def edit_scores(model: LearnedRewardModel, data: PairData, edits: torch.Tensor) -> torch.Tensor:
-    """Scores of the given edit rows of ``data`` (with gradients)."""
+    """Scores of the given edit rows of ``data`` (with gradients).
+
+    Every beat of every song is embedded once per call; each edit's play
+    counts are scattered into a (batch, all beats) matrix so pooling is one
+    matrix product, whatever songs the batch mixes.
+    """
     h_all, logits_all = model.encode_beats(data.beat_table)
-    idx = data.beat_index[edits]
-    w = data.beat_weight[edits]
-    logits = logits_all[idx].masked_fill(w <= 0, -1e9)
-    return model.head_score(model.pool(h_all[idx], logits, w, data.n_source[edits]), data.context[edits])
+    counts = torch.zeros(len(edits), data.beat_table.shape[0])
+    counts.scatter_add_(1, data.beat_index[edits], data.beat_weight[edits])
+    logits = logits_all.expand_as(counts).masked_fill(counts <= 0, -1e9)
+    return model.head_score(model.pool(h_all, logits, counts, data.n_source[edits]), data.context[edits])
 
 
 def pair_gaps(model: LearnedRewardModel, data: PairData, pairs: torch.Tensor) -> torch.Tensor:
