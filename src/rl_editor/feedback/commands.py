@@ -129,7 +129,7 @@ def register(app: typer.Typer) -> None:
         create_missing: bool = typer.Option(True, "--create-missing/--no-create-missing",
                                             help="Make tasks for ranked pairs that have none."),
     ) -> None:
-        """Reorder the queue by a ranking (e.g. from `rl-editor select-pairs`): higher score first."""
+        """Reorder the queue by a ranking (e.g. from `rl-editor select-pairs`): among equally judged tasks, higher score first."""
         from rl_editor.feedback.storage import FeedbackError
 
         priorities = _read_ranking(ranking)
