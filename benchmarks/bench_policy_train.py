@@ -5,7 +5,7 @@ Usage::
     python benchmarks/bench_policy_train.py [--quick] [--episodes 500] [--seed 0]
 
 Synthesizes 8 demo songs (``synthesize_corpus``, seed 0, 60-180 s; ``--quick``:
-4 songs of 30-40 s and 200 episodes), trains on all but the last 2 and reports,
+5 songs of 50-70 s and at most 400 episodes), trains on all but the last 2 and reports,
 on those 2 held-out songs:
 
 - wall time of training (torch single-threaded);
@@ -75,7 +75,7 @@ def report(name: str, analyses: list, edits_per_song: list, config) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="4 short songs, 200 episodes")
+    parser.add_argument("--quick", action="store_true", help="5 short songs, at most 400 episodes")
     parser.add_argument("--episodes", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -86,8 +86,8 @@ def main() -> None:
     from rl_editor.audio.demo_songs import synthesize_corpus
     from rl_editor.policy.trainer import PolicyConfig, PPOTrainer, find_songs
 
-    n_songs, durations = (4, (30.0, 40.0)) if args.quick else (8, (60.0, 180.0))
-    episodes = 200 if args.quick else args.episodes
+    n_songs, durations = (5, (50.0, 70.0)) if args.quick else (8, (60.0, 180.0))
+    episodes = min(args.episodes, 400) if args.quick else args.episodes
     with tempfile.TemporaryDirectory() as folder:
         paths = synthesize_corpus(Path(folder), n_songs=n_songs, seed=0, duration_range_s=durations)
         analyses = [analyze_song(p) for p in paths]
