@@ -210,7 +210,7 @@ class RewardEnsemble:
         self.members = list(members)
         self.calibration = calibration or Calibration()
         self.meta = meta
-        self._song_cache: dict[int, tuple[SongAnalysis, list[tuple[torch.Tensor, torch.Tensor]]]] = {}
+        self._song_cache: dict[int, tuple[SongAnalysis, torch.Tensor]] = {}
 
     def __len__(self) -> int:
         return len(self.members)
@@ -223,17 +223,28 @@ class RewardEnsemble:
         """Forget per-song beat embeddings (call after changing the members' weights)."""
         self._song_cache.clear()
 
-    def _song_embeddings(self, analysis: SongAnalysis) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def _song_table(self, analysis: SongAnalysis) -> torch.Tensor:
+        """Per-beat table whose product with play counts gives every member's pooled sums.
+
+        Columns per member: the beat embeddings ``h`` (H), ``exp(logit) * h`` (H)
+        and ``exp(logit)`` (1); mean, coverage and attention pooling are all
+        linear in the counts given these, so scoring a batch is one matrix product.
+        """
         hit = self._song_cache.get(id(analysis))
         if hit is not None and hit[0] is analysis:
             return hit[1]
         feats = torch.from_numpy(analysis.features)
+        parts = []
         with torch.no_grad():
-            tables = [m.encode_beats(feats) for m in self.members]
+            for member in self.members:
+                h, logits = member.encode_beats(feats)
+                weight = torch.exp(logits - logits.max())
+                parts += [h, weight[:, None] * h, weight[:, None]]
+        table = torch.cat(parts, dim=1)
         if len(self._song_cache) >= 256:
             self._song_cache.pop(next(iter(self._song_cache)))
-        self._song_cache[id(analysis)] = (analysis, tables)
-        return tables
+        self._song_cache[id(analysis)] = (analysis, table)
+        return table
 
     def member_scores(self, analysis: SongAnalysis, actions_batch: np.ndarray | Sequence[Sequence[int]]) -> np.ndarray:
         """Shape (n_members, batch): every member's score of every edit of one song."""
@@ -243,16 +254,23 @@ class RewardEnsemble:
                 f"edits have {actions_batch.shape[1]} actions but song {analysis.song_id!r} has "
                 f"{analysis.n_beats} beats; score edits with the analysis of their own song"
             )
-        tables = self._song_embeddings(analysis)
+        table = self._song_table(analysis)
         out = np.empty((len(self.members), actions_batch.shape[0]), dtype=np.float32)
         with torch.no_grad():
             for start in range(0, actions_batch.shape[0], SCORE_CHUNK):
                 chunk = actions_batch[start:start + SCORE_CHUNK]
                 counts = torch.from_numpy(play_counts(chunk))
                 context = torch.from_numpy(edit_context(analysis, chunk))
-                for k, (member, (h, logits)) in enumerate(zip(self.members, tables)):
-                    n_source = torch.full((len(chunk), 1), float(analysis.n_beats))
-                    pooled = member.pool(h, logits.expand_as(counts), counts, n_source)
+                sums = counts @ table
+                total = counts.sum(dim=1, keepdim=True).clamp_min(1e-6)
+                col = 0
+                for k, member in enumerate(self.members):
+                    hidden = member.config.hidden
+                    summed = sums[:, col:col + hidden]
+                    attended = sums[:, col + hidden:col + 2 * hidden]
+                    norm = sums[:, col + 2 * hidden:col + 2 * hidden + 1].clamp_min(1e-12)
+                    col += 2 * hidden + 1
+                    pooled = torch.cat([summed / total, attended / norm, summed / analysis.n_beats], dim=1)
                     out[k, start:start + len(chunk)] = member.head_score(pooled, context).numpy()
         return out
 
