@@ -95,10 +95,10 @@ def test_scoring_throughput_is_in_the_thousands_per_second(ensemble):
     edits = random_edits(song, 400, seed=5)
     edits = np.tile(edits, (10, 1))
     ensemble.score(song, edits[:10])
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the machine may be shared
     ensemble.score(song, edits)
-    rate = len(edits) / (time.perf_counter() - start)
-    assert rate > 2000  # benchmark target is 10,000/s on an idle core; keep slack for a busy machine
+    rate = len(edits) / max(time.process_time() - start, 1e-6)
+    assert rate > 5000  # benchmark target is 10,000/s; keep slack for slower machines
 
 
 def test_a_model_file_from_another_feature_layout_asks_for_retraining(tmp_path):
