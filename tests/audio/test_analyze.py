@@ -169,3 +169,13 @@ def test_novelty_peaks_find_section_boundaries(full_length_demo_analyses):
         n_peaks += peaks.size
     assert found / n_bounds >= 0.35, (found, n_bounds)
     assert near / max(n_peaks, 1) >= 0.3, (near, n_peaks)
+
+
+def test_beats_sit_at_the_start_of_the_hits(demo_analyses):
+    """Splices happen at beat times, so beats must not lag the drum attacks (which would cut them)."""
+    for a in demo_analyses:
+        truth = np.asarray(_truth(Path(a.path))["beats"])
+        nearest = truth[np.abs(truth[None, :] - a.beat_times_s[:, None]).argmin(axis=1)]
+        offset_ms = 1000 * (a.beat_times_s - nearest)
+        assert abs(np.median(offset_ms)) < 6.0, np.median(offset_ms)
+        assert np.percentile(np.abs(offset_ms), 80) < 15.0

@@ -19,7 +19,13 @@ from typing import Iterable
 import numpy as np
 
 from rl_editor.audio import cache
-from rl_editor.audio.beats import BEATS_PER_BAR, beat_confidence, estimate_downbeats, track_beats
+from rl_editor.audio.beats import (
+    BEATS_PER_BAR,
+    beat_confidence,
+    estimate_downbeats,
+    refine_to_attacks,
+    track_beats,
+)
 from rl_editor.audio.features import (
     ANALYSIS_SR,
     HOP_LENGTH,
@@ -100,7 +106,12 @@ def analyze_clip(
             f"{path}: too short to hold {MIN_BEATS} beats (found {beat_frames.size} in "
             f"{duration_seconds:.1f} s); use a longer song with a steady beat"
         )
-    beat_times_s = beat_frames * HOP_LENGTH / ANALYSIS_SR
+    beat_times_s = refine_to_attacks(y, beat_frames * HOP_LENGTH / ANALYSIS_SR, sr=ANALYSIS_SR)
+    # features aggregate over the frames whose centres fall inside each (refined) beat
+    beat_frames = np.maximum.accumulate(np.ceil(beat_times_s * ANALYSIS_SR / HOP_LENGTH).astype(np.int64))
+    beat_frames = np.minimum(beat_frames, frames.n_frames - 1)
+    if np.any(np.diff(beat_frames) <= 0):  # pragma: no cover - beats are >= 2 frames apart in practice
+        beat_frames = np.maximum(beat_frames, np.arange(beat_frames.size))
 
     starts = segment_starts(beat_frames)
     chroma_per_beat = beat_mean(frames.chroma, starts, frames.n_frames).T

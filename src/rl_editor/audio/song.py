@@ -15,7 +15,7 @@ import numpy as np
 
 from rl_editor.audio.feature_layout import FEATURE_DIM, GROUP_SLICES
 
-ANALYSIS_VERSION = "3"
+ANALYSIS_VERSION = "4"
 
 
 @dataclass
