@@ -23,6 +23,12 @@ after deleting a step's output) a rerun does exactly the missing steps.
 
 Held-out raters are fresh instances of the rater spec with their own seeds;
 held-out songs are never used to train a policy or a reward model.
+
+The loop collects preferences from a rater spec (simulated, or any
+``module:callable``). With people, run the same steps by hand around the
+feedback server: ``rl-editor serve --manifest run/iter-01/candidates/manifest.json``,
+``rl-editor export``, ``rl-editor train-reward --init``, ``rl-editor finetune-policy``,
+``rl-editor evaluate --create-campaign`` / ``--campaign``.
 """
 
 from __future__ import annotations
