@@ -108,10 +108,11 @@ def analyze_clip(
         )
     beat_times_s = refine_to_attacks(y, beat_frames * HOP_LENGTH / ANALYSIS_SR, sr=ANALYSIS_SR)
     # features aggregate over the frames whose centres fall inside each (refined) beat
-    beat_frames = np.maximum.accumulate(np.ceil(beat_times_s * ANALYSIS_SR / HOP_LENGTH).astype(np.int64))
-    beat_frames = np.minimum(beat_frames, frames.n_frames - 1)
-    if np.any(np.diff(beat_frames) <= 0):  # pragma: no cover - beats are >= 2 frames apart in practice
-        beat_frames = np.maximum(beat_frames, np.arange(beat_frames.size))
+    beat_frames = np.ceil(beat_times_s * ANALYSIS_SR / HOP_LENGTH).astype(np.int64)
+    steps = np.arange(beat_frames.size)
+    beat_frames = np.maximum.accumulate(beat_frames - steps) + steps  # strictly increasing
+    inside = beat_frames < frames.n_frames
+    beat_frames, beat_times_s = beat_frames[inside], beat_times_s[inside]
 
     starts = segment_starts(beat_frames)
     chroma_per_beat = beat_mean(frames.chroma, starts, frames.n_frames).T
