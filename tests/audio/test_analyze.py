@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from rl_editor.audio import AnalysisError, analyze_many, analyze_song, extract_features, load_audio
-from rl_editor.audio.feature_layout import FEATURE_DIM, GROUP_SLICES, feature_index
+from rl_editor.audio.feature_layout import FEATURE_DIM, feature_index
 
 
 def _truth(wav: Path) -> dict:
