@@ -179,3 +179,9 @@ def test_beats_sit_at_the_start_of_the_hits(demo_analyses):
         offset_ms = 1000 * (a.beat_times_s - nearest)
         assert abs(np.median(offset_ms)) < 6.0, np.median(offset_ms)
         assert np.percentile(np.abs(offset_ms), 80) < 15.0
+
+
+def test_warm_up_analyses_its_click_track():
+    from rl_editor.audio.analyze import warm_up
+
+    assert warm_up() > 0.0
