@@ -196,3 +196,18 @@ def test_hand_written_loop_in_the_system_description_style(policy_path, demo_son
     loaded = Manifest.load(tmp_path / "eval_outputs")
     assert [c.edit_id for c in loaded.songs[0].candidates] == [f"{loaded.songs[0].song_id}-t{t}-0" for t in (0.1, 0.5, 0.9)]
     assert all(loaded.resolve(c.path).is_file() and c.duration > 0 for c in loaded.songs[0].candidates)
+
+
+def test_rerun_regenerates_a_song_whose_beat_grid_changed(reference_run, tmp_path, policy_path, demo_songs_dir):
+    out = copy_output(reference_run, tmp_path / "out")
+    manifest = Manifest.load(out)
+    entry = manifest.songs[0]
+    original_beats = list(entry.beats)
+    entry.beats[1] += 0.05  # as if the analysis had changed since the run
+    manifest.resolve(entry.candidates[0].path).unlink()
+    manifest.save()
+    report = run_generation(GenerateConfig(policy_path, demo_songs_dir, out, temperatures=TEMPERATURES,
+                                           workers=1, progress=False))
+    assert report.generated == [entry.song_id] and not report.repaired
+    assert report.n_rendered == len(entry.candidates)
+    assert Manifest.load(out).songs[0].beats == original_beats

@@ -91,7 +91,9 @@ class GenerateConfig:
     limit : int, optional
         Use only the first ``limit`` songs (sorted by path).
     workers : int, optional
-        Worker processes (default: all cores); 1 runs in this process.
+        Worker processes (default: all cores); 1 runs in this process. Workers
+        are started with ``spawn``, so a script calling this with more than one
+        worker needs the usual ``if __name__ == "__main__":`` guard.
     ray_address : str, optional
         Run on Ray instead: a cluster address, or ``"auto"`` for a local Ray
         (or the Ray this process already started).
@@ -305,7 +307,8 @@ class SongTask:
     """One song's work, sent to a worker (picklable).
 
     ``existing`` is the song's manifest entry when only missing audio files
-    need to be rendered again (its actions are reused, the policy is not run).
+    need to be rendered again (its actions are reused, the policy is not run,
+    unless the song's content or beat grid has changed since).
     """
 
     song_id: str
@@ -363,6 +366,13 @@ def _generate_entry(task: SongTask, generator: EditGenerator, analysis: Any,
     return entry, len(specs)
 
 
+def _same_song_and_beats(entry: SongEntry, analysis: Any) -> bool:
+    """Whether an entry's stored actions still fit the song (same file content and beat grid)."""
+    if entry.extra.get("song_sha256") != analysis.content_sha256 or len(entry.beats) != analysis.n_beats:
+        return False
+    return bool(np.allclose(entry.beats, analysis.beat_times_s, atol=1e-3))
+
+
 def process_song(task: SongTask, generator: EditGenerator | None) -> SongOutcome:
     """Do one song's work: generate (or reuse) its candidates and write the missing audio.
 
@@ -378,13 +388,15 @@ def process_song(task: SongTask, generator: EditGenerator | None) -> SongOutcome
         t0 = time.perf_counter()
         analysis = analyze_song(task.song_path, song_id=task.song_id)
         timings["analysis"] = time.perf_counter() - t0
-        if task.existing is not None and task.existing.extra.get("song_sha256") == analysis.content_sha256:
+        if task.existing is not None and _same_song_and_beats(task.existing, analysis):
             entry, outcome.n_requested = task.existing, 0
+            missing = [c for c in entry.candidates if not (root / c.path).is_file()]
         else:
+            # New candidates: render them all, replacing files an interrupted run may have left.
             if generator is None:
                 raise GenerateError(f"{task.song_path}: needs new candidates but no policy was loaded")
             entry, outcome.n_requested = _generate_entry(task, generator, analysis, timings)
-        missing = [c for c in entry.candidates if not (root / c.path).is_file()]
+            missing = list(entry.candidates)
         if missing:
             t0 = time.perf_counter()
             source = load_audio(task.song_path)
