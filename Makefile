@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 	# the CPU build of torch first, so nothing can pull a CUDA build
 	$(VENV)/bin/pip install -q torch==2.13.0
 	$(VENV)/bin/pip install -q -e '.[dev]'
+	# compile librosa's numba code once now, so the first analysis a user runs is fast
+	$(VENV)/bin/python -c "from rl_editor.audio.analyze import warm_up; print(f'audio analysis warmed up in {warm_up():.0f} s')"
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -26,8 +26,7 @@ def _isolated_analysis_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 def _fetch_real_music(short: bool) -> Path | None:
     given = os.environ.get("RL_EDITOR_MUSIC_DIR")
     if given and list(Path(given).glob("*.ogg")):
-        songs = sorted(Path(given).glob("*.ogg"))
-        return Path(given) if not short else Path(given)
+        return Path(given)
     script = os.environ.get("RL_EDITOR_MUSIC_FETCH")
     if not script or not Path(script).is_file():
         return None

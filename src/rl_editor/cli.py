@@ -40,13 +40,19 @@ STAGE_COMMAND_MODULES = (
 )
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
-) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         typer.echo(__version__)
         raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+    ),
+) -> None:
+    """Learn to edit songs the way people like them."""
 
 
 def _register_stages() -> None:
@@ -64,28 +70,12 @@ _register_stages()
 
 
 def main() -> None:
-    """Entry point: run the CLI, turning known errors into one line on stderr."""
+    """Entry point: run the CLI, turning rl-editor's own errors into one line on stderr (exit 2)."""
     try:
-        app(standalone_mode=False)
+        app()  # standalone mode: usage errors and exit codes are handled by click
     except RlEditorError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
-    except SystemExit:
-        raise
-    except typer.Exit as exc:  # pragma: no cover - raised by --version
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
-        raise
 
 
 if __name__ == "__main__":
