@@ -114,7 +114,7 @@ def test_unknown_loss_is_rejected(songs, pairs):
         train_reward_model(pairs, RewardTrainConfig(loss="hinge"), analyses={s.song_id: s for s in songs})
 
 
-@pytest.mark.parametrize("loss", ["bt", "bt-ordinal"])
+@pytest.mark.parametrize("loss", ["bt", "mse-margin"])
 def test_other_losses_also_learn(songs, pairs, loss):
     _, report = train_reward_model(pairs, RewardTrainConfig(loss=loss, epochs=10, members=1),
                                    analyses={s.song_id: s for s in songs})

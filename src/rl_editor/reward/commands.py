@@ -14,7 +14,7 @@ def train_reward(
     manifest: Optional[Path] = typer.Option(None, "--manifest", help="Manifest to find the songs of pairs without a song_path key."),
     init: Optional[Path] = typer.Option(None, "--init", help="Reward model to fine-tune (becomes the parent version)."),
     epochs: int = typer.Option(20, "--epochs", help="Passes over the training pairs per member."),
-    loss: str = typer.Option("mse-margin", "--loss", help="mse-margin (default), bt (Davidson with ties) or bt-ordinal."),
+    loss: str = typer.Option("bt-ordinal", "--loss", help="bt-ordinal (Rao-Kupper with strength thresholds, default), bt (Davidson with ties) or mse-margin."),
     val_frac: float = typer.Option(0.2, "--val-frac", help="Share of songs held out for validation (0 = none)."),
     members: int = typer.Option(5, "--members", help="Ensemble size (uncertainty comes from their spread)."),
     rater_weights: Optional[Path] = typer.Option(None, "--rater-weights", help="JSON {rater: weight}; unlisted raters weigh 1."),

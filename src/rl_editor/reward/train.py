@@ -56,10 +56,11 @@ class RewardTrainConfig:
     epochs : int
         Passes over the training pairs per member.
     loss : str
-        ``"mse-margin"`` (default: best held-out agreement in
-        ``benchmarks/bench_reward_sample_efficiency.py``), ``"bt"`` (Davidson
-        Bradley-Terry with strength weights) or ``"bt-ordinal"`` (Rao-Kupper with
-        strength thresholds); see :mod:`rl_editor.reward.losses`.
+        ``"bt-ordinal"`` (default: Rao-Kupper with strength thresholds, best
+        held-out figures in ``benchmarks/bench_reward_sample_efficiency.py``),
+        ``"bt"`` (Davidson Bradley-Terry with strength weights) or
+        ``"mse-margin"`` (the system description's regression); see
+        :mod:`rl_editor.reward.losses`.
     val_frac : float
         Share of songs (hence pairs) held out for validation; 0 disables it.
     members : int
@@ -88,7 +89,7 @@ class RewardTrainConfig:
     """
 
     epochs: int = 20
-    loss: str = "mse-margin"
+    loss: str = "bt-ordinal"
     val_frac: float = 0.2
     members: int = 5
     hidden: int = 64
