@@ -313,3 +313,67 @@ def align_to_song(edit_features: np.ndarray, analysis: SongAnalysis, jump_cost: 
         if isolated and path[k + 1] >= 1:
             path[k] = path[k + 1] - 1
     return path
+
+
+def align_rendered_edit(
+    edit_samples: np.ndarray,
+    source_samples: np.ndarray,
+    sample_rate: int,
+    analysis: SongAnalysis,
+    *,
+    offset_ms: float = 12.0,
+    window_ms: float = 40.0,
+) -> np.ndarray | None:
+    """Which source beats a rendered edit plays, read from the waveform itself.
+
+    A rendered edit copies whole beat segments of the source sample for sample
+    (crossfades touch only a few ms around each splice). Walking through the
+    edit segment by segment, each segment's opening (``offset_ms`` after its
+    start, ``window_ms`` long) is matched against the opening of every source
+    beat; the next source beat wins ties, so identical loops decode as plain
+    continuations. The walk advances by the chosen beat's duration.
+
+    Parameters
+    ----------
+    edit_samples, source_samples : ndarray, shape (n,) or (n, channels)
+        The edit and the original at the same ``sample_rate`` (Hz).
+    analysis : SongAnalysis
+        The original's analysis (its ``segment_bounds_s`` define the beats).
+
+    Returns
+    -------
+    ndarray of int or None
+        Source beat indices in playback order, or None when the edit is not a
+        sample-exact splice of the source (re-encoded, resampled, processed).
+    """
+    edit = np.asarray(edit_samples, dtype=np.float64)
+    source = np.asarray(source_samples, dtype=np.float64)
+    edit = edit.mean(axis=1) if edit.ndim == 2 else edit
+    source = source.mean(axis=1) if source.ndim == 2 else source
+    offset = int(round(offset_ms * 1e-3 * sample_rate))
+    width = max(int(round(window_ms * 1e-3 * sample_rate)), 8)
+    starts = np.round(analysis.segment_bounds_s[:-1] * sample_rate).astype(np.int64) + offset
+    padded = np.pad(source, (0, width + offset + 1))
+    windows = padded[starts[:, None] + np.arange(width)[None, :]]  # (n_beats, width)
+    energy = np.sqrt((windows**2).sum(axis=1)) + 1e-9
+    durations = analysis.beat_durations_s
+    sequence: list[int] = []
+    errors: list[float] = []
+    elapsed_s = 0.0
+    position = 0
+    while position < edit.size - offset - width // 2:
+        chunk = edit[position + offset:position + offset + width]
+        if chunk.size < width:
+            chunk = np.pad(chunk, (0, width - chunk.size))
+        distance = np.sqrt(((windows - chunk[None, :]) ** 2).sum(axis=1)) / np.maximum(energy, np.sqrt((chunk**2).sum()) + 1e-9)
+        best = int(np.argmin(distance))
+        follow = sequence[-1] + 1 if sequence else 0
+        if follow < len(distance) and distance[follow] <= distance[best] + 1e-3:
+            best = follow
+        sequence.append(best)
+        errors.append(float(distance[best]))
+        elapsed_s += float(durations[best])
+        position = int(round(elapsed_s * sample_rate))
+    if not sequence or float(np.median(errors)) > 0.05:
+        return None
+    return np.asarray(sequence, dtype=np.int64)

@@ -294,25 +294,34 @@ class RewardEnsemble:
         return float(scores.mean()), float(scores.std())
 
     def score_audio_file(self, path: str | Path, song: SongAnalysis | str | Path | None = None) -> tuple[float, float]:
-        """Score an edit known only as an audio file, by analysing that file.
+        """Score an edit known only as an audio file.
 
-        With ``song`` (the original's analysis or audio path) the edit's beats
-        are aligned to the original's to recover its actions, and the edit is
-        scored exactly like ``score(song, actions)``. Without it, only the
-        played beats are scored (no edit statistics), a coarser figure.
+        With ``song`` (the original's analysis, whose ``path`` must still hold
+        the audio, or the original's audio path) the edit's played source beats
+        are recovered and the edit is scored exactly like ``score(song, actions)``:
+        from the waveform when the edit is a sample-exact render of the song
+        (:func:`~rl_editor.reward.features.align_rendered_edit`), else by aligning
+        the edit's analysed beats to the song's (:func:`~rl_editor.reward.features.align_to_song`).
+        Without ``song``, the edit's own analysed beats are scored without edit
+        statistics, a coarser figure.
 
         Returns
         -------
         (mean, std) : tuple of float
         """
-        from rl_editor.audio import analyze_song
-        from rl_editor.reward.features import align_to_song, sequence_counts
+        from rl_editor.audio import analyze_song, load_audio
+        from rl_editor.reward.features import align_rendered_edit, align_to_song, sequence_counts
 
-        edit_analysis = analyze_song(path)
         if song is None:
-            return self.score_features(edit_analysis.features)
+            return self.score_features(analyze_song(path).features)
         original = song if isinstance(song, SongAnalysis) else analyze_song(song)
-        sequence = align_to_song(edit_analysis.features, original)
+        sequence = None
+        if Path(original.path).is_file():
+            edit_clip, source_clip = load_audio(path), load_audio(original.path)
+            if edit_clip.sample_rate == source_clip.sample_rate:
+                sequence = align_rendered_edit(edit_clip.samples, source_clip.samples, edit_clip.sample_rate, original)
+        if sequence is None:
+            sequence = align_to_song(analyze_song(path).features, original)
         actions = sequence_counts(original.n_beats, sequence)
         mean, std = self.score(original, actions[None, :])
         return float(mean[0]), float(std[0])
