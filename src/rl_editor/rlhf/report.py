@@ -217,7 +217,7 @@ def write_report(run_dir: str | Path) -> Path:
             f"| {_fmt(acc['new']['accuracy'] if acc else None, True)} "
             f"| {_fmt(acc['previous']['accuracy'] if acc else None, True)} | {keep_text} |")
         report = agreement_report(_pairs_from_judgments(ev))
-        agreement_lines += [f"**{d.name}** (held-out raters):", ""] + [f"- {line}" for line in report.lines()] + [""]
+        agreement_lines += [f"**{d.name}** (held-out raters):", ""] + [f"- {line.strip()}" for line in report.lines()] + [""]
     lines.append("")
     lines += ["Win rate = new-policy wins / decisive judgments (ties apart); one-sided exact binomial p-value. "
               "Reward accuracy = share of the held-out rater's decisive judgments of held-out songs' candidates "
