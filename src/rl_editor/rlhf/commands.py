@@ -31,7 +31,8 @@ def finetune_from_cli(init: Path, reward_model: Path, songs: Path, out: Path, ep
     m = trainer.meta.metrics
     typer.echo(f"wrote {path} ({trainer.meta.version}, parent {trainer.meta.parent}, reward model "
                f"{trainer.meta.trained_on.get('reward_model')}); learned reward "
-               f"{m.get('finetune_mean_learned_reward', float('nan')):.3f}, KL {m.get('finetune_mean_kl', float('nan')):.3f}")
+               f"{m.get('finetune_mean_learned_reward', float('nan')):.3f}, "
+               f"KL {m.get('finetune_mean_kl', float('nan')):.3f}")
     typer.echo(f"logs: {log_dir / 'finetune_curve.csv'}, TensorBoard: {log_dir / 'tensorboard'}")
     return path
 

@@ -217,15 +217,18 @@ def write_report(run_dir: str | Path) -> Path:
             f"| {_fmt(acc['new']['accuracy'] if acc else None, True)} "
             f"| {_fmt(acc['previous']['accuracy'] if acc else None, True)} | {keep_text} |")
         report = agreement_report(_pairs_from_judgments(ev))
-        agreement_lines += [f"**{d.name}** (held-out raters):", ""] + [f"- {line.strip()}" for line in report.lines()] + [""]
+        agreement_lines += [f"**{d.name}** (held-out raters):", ""]
+        agreement_lines += [f"- {line.strip()}" for line in report.lines()] + [""]
     lines.append("")
     lines += ["Win rate = new-policy wins / decisive judgments (ties apart); one-sided exact binomial p-value. "
               "Reward accuracy = share of the held-out rater's decisive judgments of held-out songs' candidates "
               "that the reward model orders the same way.", ""]
 
     plots = [
-        ("win_rates.png", "Win rate of the new policy over the previous one", _plot_win_rates(win_rows, run / "win_rates.png")),
-        ("reward_accuracy.png", "Reward model held-out accuracy", _plot_reward_accuracy(acc_rows, run / "reward_accuracy.png")),
+        ("win_rates.png", "Win rate of the new policy over the previous one",
+         _plot_win_rates(win_rows, run / "win_rates.png")),
+        ("reward_accuracy.png", "Reward model held-out accuracy",
+         _plot_reward_accuracy(acc_rows, run / "reward_accuracy.png")),
         ("policy_learning.png", "Policy learning curves", _plot_learning(run, run / "policy_learning.png")),
         ("kl.png", "KL from the reference, quality terms and length during fine-tuning", _plot_kl(run, run / "kl.png")),
     ]
