@@ -68,6 +68,9 @@ class GenerateReport:
             f"{len(self.skipped)} skipped; {self.n_rendered} audio files written "
             f"({self.rendered_seconds / 60:.1f} min of audio) in {self.elapsed_seconds:.1f} s -> {self.manifest.path}"
         ]
+        if self.generated or self.repaired:
+            parts = ", ".join(f"{part} {seconds:.1f}" for part, seconds in self.timings.items())
+            lines.append(f"time per part (s, summed over workers): {parts}")
         if self.identical:
             lines.append(f"warning: all candidates identical for {len(self.identical)} songs: {', '.join(self.identical)}")
         if self.skipped:
