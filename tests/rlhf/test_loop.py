@@ -84,6 +84,58 @@ def test_a_step_recorded_but_missing_its_output_is_redone(loop_run, tmp_path, de
     assert result.steps_run == ["iter-01/reward_eval"]
 
 
+def test_redoing_a_reward_model_redoes_what_was_trained_on_it(loop_run, tmp_path, demo_songs_dir):
+    run, _ = loop_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    (copy / "iter-01" / "reward.pt").unlink()
+    result = run_loop(_tiny(demo_songs_dir, copy))
+    assert result.steps_run == ["iter-01/reward", "iter-01/reward_eval", "iter-01/policy", "iter-01/eval"]
+
+
+def test_people_judge_through_the_feedback_database(loop_run, tmp_path, demo_songs_dir):
+    import threading
+    import time
+
+    from rl_editor.feedback.storage import FeedbackStore, JudgmentIn
+    from rl_editor.preferences import load_preferences
+
+    run, _ = loop_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    (copy / "iter-01" / "preferences.json").unlink()
+    db = f"sqlite:///{tmp_path / 'feedback.sqlite'}"
+    stop = threading.Event()
+
+    def person() -> None:  # judges whatever the server hands out: always the edit shown first
+        with FeedbackStore.open(db) as store:
+            store.add_rater("ana")
+            rater = store.list_raters()[0].id
+            n = 0
+            while not stop.is_set():
+                task = store.next_task(rater)
+                if task is None:
+                    time.sleep(0.1)
+                    continue
+                store.submit_judgment(rater, JudgmentIn(client_id=f"ana-{n}", task_id=task.task_id,
+                                                        preference="a", strength=1))
+                n += 1
+
+    thread = threading.Thread(target=person, daemon=True)
+    thread.start()
+    try:
+        config = replace(_tiny(demo_songs_dir, copy), db=db, pairs=10, poll_seconds=0.2, wait_timeout_s=120)
+        result = run_loop(config)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert result.steps_run[0] == "iter-01/preferences"
+    pairs = load_preferences(copy / "iter-01" / "preferences.json")
+    assert len(pairs) == 10 and {p.rater for p in pairs} == {"ana"}
+    heldout = set(json.loads((copy / "split.json").read_text())["heldout"])
+    assert not {p.song_id for p in pairs} & heldout
+
+
 def test_the_report_has_the_table_and_the_plots(loop_run):
     from rl_editor.rlhf.report import write_report
 

@@ -146,6 +146,10 @@ def register(app: typer.Typer) -> None:
         heldout: int = typer.Option(3, "--heldout", min=1, help="Songs held out for evaluation."),
         episodes: int = typer.Option(500, "--episodes", min=1, help="Fine-tuning episodes per iteration."),
         kl_coef: float = typer.Option(0.02, "--kl-coef", min=0.0),
+        db: Optional[str] = typer.Option(None, "--db", help="Feedback database: people judge the pairs (serve the "
+                                                            "iteration's manifest with this --db) instead of --rater."),
+        wait_timeout: Optional[float] = typer.Option(None, "--wait-timeout", help="Seconds to wait for people's "
+                                                                                   "judgments (default: no limit)."),
         seed: int = typer.Option(0, "--seed"),
     ) -> None:
         """Run (or resume) the feedback loop: generate, judge, train reward, fine-tune, evaluate."""
@@ -157,7 +161,7 @@ def register(app: typer.Typer) -> None:
             songs_dir=str(songs), run_dir=str(run_dir), iterations=iterations, pairs=pairs, rater=rater,
             eval_rater=eval_rater, policy=str(policy) if policy else None,
             bootstrap_reward=str(reward_model) if reward_model else None, heldout_songs=heldout,
-            finetune=FinetuneConfig(episodes=episodes, kl_coef=kl_coef), seed=seed,
+            finetune=FinetuneConfig(episodes=episodes, kl_coef=kl_coef), seed=seed, db=db, wait_timeout_s=wait_timeout,
         )
         result = run_loop(config)
         typer.echo(f"ran {len(result.steps_run)} steps, {len(result.steps_skipped)} were done before")

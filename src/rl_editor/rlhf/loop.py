@@ -19,16 +19,21 @@ Every model and data set of a run lives in one folder::
 Each step is a small function; :func:`run_loop` calls them in order and
 records each in ``state.json`` once its outputs are written. A step counts as
 done only while it is recorded and its outputs exist, so after a crash (or
-after deleting a step's output) a rerun does exactly the missing steps.
+after deleting a step's output) a rerun does exactly the missing steps, plus
+the steps that read what they redid (a new reward model means a new policy).
 
 Held-out raters are fresh instances of the rater spec with their own seeds;
 held-out songs are never used to train a policy or a reward model.
 
-The loop collects preferences from a rater spec (simulated, or any
-``module:callable``). With people, run the same steps by hand around the
-feedback server: ``rl-editor serve --manifest run/iter-01/candidates/manifest.json``,
-``rl-editor export``, ``rl-editor train-reward --init``, ``rl-editor finetune-policy``,
-``rl-editor evaluate --create-campaign`` / ``--campaign``.
+Preferences come from a rater spec (simulated, or any ``module:callable``),
+or, with ``db`` set, from people: the loop creates a campaign of comparison
+tasks over the training songs' candidates on the feedback database
+(``<run folder name>-iter-01``) and waits until ``pairs`` judgments have
+arrived (serve them with ``rl-editor serve --manifest
+run/iter-01/candidates/manifest.json --db URL``). If ``wait_timeout_s`` passes
+first the run stops with an error; rerunning resumes the wait. Evaluation
+stays with simulated held-out raters; with people use ``rl-editor evaluate
+--create-campaign`` / ``--campaign``.
 """
 
 from __future__ import annotations
@@ -106,6 +111,12 @@ class LoopConfig:
         Sampling temperature of both policies in the evaluation.
     seed : int
     progress : bool
+    db : str or None
+        Feedback database: collect each iteration's preferences from people (module docstring).
+    wait_timeout_s : float or None
+        Longest wait for people's judgments (None waits for ever).
+    poll_seconds : float
+        How often the database is checked while waiting.
     """
 
     songs_dir: str
@@ -130,6 +141,9 @@ class LoopConfig:
     eval_temperature: float = 0.5
     seed: int = 0
     progress: bool = True
+    db: str | None = None
+    wait_timeout_s: float | None = None
+    poll_seconds: float = 5.0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -266,6 +280,43 @@ def step_preferences(out: Path, manifest_path: Path, songs: Sequence[SongAnalysi
     return out
 
 
+def step_collect_from_people(out: Path, manifest_path: Path, songs: Sequence[SongAnalysis], config: LoopConfig,
+                             campaign: str) -> Path:
+    """Make comparison tasks of ``songs``' candidates on the feedback database; wait for ``config.pairs`` judgments."""
+    import math
+    import time
+
+    from tqdm.auto import tqdm
+
+    from rl_editor.feedback.storage import FeedbackStore
+    from rl_editor.feedback.tasks import TaskConfig
+    from rl_editor.preferences import save_preferences
+
+    manifest = _sub_manifest(manifest_path, {a.song_id for a in songs})
+    per_song = max(1, math.ceil(config.pairs / max(len(manifest.songs), 1)))
+    start = time.monotonic()
+    with FeedbackStore.open(config.db, manifest_path) as store:
+        store.create_tasks_from_manifest(manifest, TaskConfig(pairs_per_song=per_song, campaign=campaign,
+                                                              seed=config.seed))
+        say(f"waiting for {config.pairs} judgments in campaign {campaign}: "
+            f"rl-editor serve --manifest {manifest_path} --db {config.db}", config.progress)
+        with tqdm(total=config.pairs, desc="judgments", unit="pair", disable=not config.progress) as bar:
+            while True:
+                pairs = store.export_pairs(campaign=campaign)
+                bar.update(min(len(pairs), config.pairs) - bar.n)
+                if len(pairs) >= config.pairs:
+                    break
+                if config.wait_timeout_s is not None and time.monotonic() - start > config.wait_timeout_s:
+                    raise RLHFError(f"campaign {campaign}: {len(pairs)} of {config.pairs} judgments after "
+                                    f"{config.wait_timeout_s:g} s; rerun the loop to keep waiting")
+                time.sleep(config.poll_seconds)
+    for pair in pairs:
+        for side in (pair.edit_a, pair.edit_b):
+            side.path = os.path.relpath(manifest.resolve(side.path), out.parent.resolve())
+    save_preferences(out, pairs[: config.pairs])
+    return out
+
+
 def step_train_reward(out: Path, preferences: Path, songs: Sequence[SongAnalysis], init: Path | None,
                       config: LoopConfig, source: str) -> Path:
     """Train (or fine-tune from ``init``) a reward ensemble on a preference file."""
@@ -366,9 +417,11 @@ def run_loop(config: LoopConfig) -> LoopResult:
     total_steps = 6 * config.iterations + (0 if config.policy else 1) + (0 if config.bootstrap_reward else 2)
     counter = [0]
 
-    def step(name: str, outputs: list[Path], fn: Callable[[], Any]) -> None:
+    def step(name: str, outputs: list[Path], fn: Callable[[], Any], after: Sequence[str | None] = ()) -> None:
+        """Run ``fn`` unless done before; a step whose inputs (steps ``after``) were just redone is redone too."""
         counter[0] += 1
-        if state.done(name):
+        stale = [dep for dep in after if dep is not None and dep in result.steps_run]
+        if state.done(name) and not stale:
             result.steps_skipped.append(name)
             say(f"[{counter[0]}/{total_steps}] {name}: done before, skipped", config.progress)
             return
@@ -382,43 +435,58 @@ def run_loop(config: LoopConfig) -> LoopResult:
                                     "heldout": [a.song_id for a in split.heldout],
                                     "config": config.to_json()})
     policy = Path(config.policy).resolve() if config.policy else run / "bootstrap" / "policy.pt"
+    policy_step: str | None = None
     if config.policy is None:
-        step("bootstrap/policy", [policy], lambda: step_train_policy(policy, split, config))
+        policy_step = "bootstrap/policy"
+        step(policy_step, [policy], lambda: step_train_policy(policy, split, config))
     elif not policy.is_file():
         raise RLHFError(f"{policy}: no such policy file (--policy)")
     reward = Path(config.bootstrap_reward).resolve() if config.bootstrap_reward else None
+    reward_step: str | None = None
     if reward is not None and not reward.is_file():
         raise RLHFError(f"{reward}: no such reward model file")
 
     for it in range(1, config.iterations + 1):
         d = run / f"iter-{it:02d}"
+        name = lambda what: f"{d.name}/{what}"  # noqa: E731
         manifest = d / "candidates" / "manifest.json"
-        step(f"{d.name}/candidates", [manifest], lambda: step_generate(manifest.parent, policy, config, it))
+        step(name("candidates"), [manifest], lambda: step_generate(manifest.parent, policy, config, it),
+             after=[policy_step])
         if reward is None:
             boot = run / "bootstrap"
             prefs0, reward0 = boot / "preferences.json", boot / "reward.pt"
             step("bootstrap/preferences", [prefs0], lambda: step_preferences(
-                prefs0, manifest, split.train, config.bootstrap_rater, config.pairs, config.seed + 7, config.progress))
+                prefs0, manifest, split.train, config.bootstrap_rater, config.pairs, config.seed + 7, config.progress),
+                after=[name("candidates")])
             step("bootstrap/reward", [reward0], lambda: step_train_reward(
-                reward0, prefs0, split.train, None, config, source=f"{config.bootstrap_rater} preferences"))
-            reward = reward0
+                reward0, prefs0, split.train, None, config, source=f"{config.bootstrap_rater} preferences"),
+                after=["bootstrap/preferences"])
+            reward, reward_step = reward0, "bootstrap/reward"
         prefs, new_reward = d / "preferences.json", d / "reward.pt"
-        step(f"{d.name}/preferences", [prefs], lambda: step_preferences(
-            prefs, manifest, split.train, config.rater, config.pairs, config.seed + 100 * it, config.progress))
-        step(f"{d.name}/reward", [new_reward], lambda: step_train_reward(
-            new_reward, prefs, split.train, reward, config, source=f"{d.name}/preferences.json"))
+        if config.db:
+            step(name("preferences"), [prefs], lambda: step_collect_from_people(
+                prefs, manifest, split.train, config, campaign=f"{run.name}-{d.name}"), after=[name("candidates")])
+        else:
+            step(name("preferences"), [prefs], lambda: step_preferences(
+                prefs, manifest, split.train, config.rater, config.pairs, config.seed + 100 * it, config.progress),
+                after=[name("candidates")])
+        step(name("reward"), [new_reward], lambda: step_train_reward(
+            new_reward, prefs, split.train, reward, config, source=f"{d.name}/preferences.json"),
+            after=[name("preferences"), reward_step])
         reward_eval = d / "reward_eval.json"
-        step(f"{d.name}/reward_eval", [reward_eval], lambda: step_reward_eval(
-            reward_eval, manifest, split.heldout, {"new": new_reward, "previous": reward}, config, it))
+        step(name("reward_eval"), [reward_eval], lambda: step_reward_eval(
+            reward_eval, manifest, split.heldout, {"new": new_reward, "previous": reward}, config, it),
+            after=[name("candidates"), name("reward"), reward_step])
         new_policy = d / "policy.pt"
-        step(f"{d.name}/policy", [new_policy], lambda: step_finetune(
-            new_policy, policy, new_reward, split.train, config, it))
+        step(name("policy"), [new_policy], lambda: step_finetune(
+            new_policy, policy, new_reward, split.train, config, it), after=[policy_step, name("reward")])
         evaluation = d / "eval.json"
-        step(f"{d.name}/eval", [evaluation], lambda: step_evaluate(
-            evaluation, policy, new_policy, split.heldout, config, it))
+        step(name("eval"), [evaluation], lambda: step_evaluate(
+            evaluation, policy, new_policy, split.heldout, config, it), after=[policy_step, name("policy")])
         result.evaluations.append(json.loads(evaluation.read_text(encoding="utf-8"))["win"])
         result.reward_evaluations.append(json.loads(reward_eval.read_text(encoding="utf-8")))
         policy, reward = new_policy, new_reward
+        policy_step, reward_step = name("policy"), name("reward")
     result.final_policy = policy
     return result
 
