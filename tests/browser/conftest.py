@@ -115,7 +115,7 @@ class LiveServer:
     n_beats: int = N_BEATS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium_browser():
     """A headless Debian Chromium (skipped when it is not installed)."""
     if not CHROMIUM.exists():
@@ -167,7 +167,7 @@ def serve_feedback_app(folder: Path, task_config) -> Iterator[LiveServer]:
         thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The app with pairwise tasks only (every pair of the three candidates, no gold)."""
     from rl_editor.feedback.tasks import TaskConfig
@@ -176,7 +176,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         yield live
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def rating_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The app with one absolute-rating task and no pairs."""
     from rl_editor.feedback.tasks import TaskConfig
