@@ -411,7 +411,6 @@ def run_loop(config: LoopConfig) -> LoopResult:
     if config.pairs < 1:
         raise RLHFError(f"pairs must be at least 1, got {config.pairs}")
     run = Path(config.run_dir).resolve()
-    run.mkdir(parents=True, exist_ok=True)
     state = RunState(run)
     result = LoopResult(run_dir=run, steps_run=[], steps_skipped=[])
     total_steps = 6 * config.iterations + (0 if config.policy else 1) + (0 if config.bootstrap_reward else 2)
@@ -430,21 +429,22 @@ def run_loop(config: LoopConfig) -> LoopResult:
         state.complete(name, outputs)
         result.steps_run.append(name)
 
+    policy = Path(config.policy).resolve() if config.policy else run / "bootstrap" / "policy.pt"
+    if config.policy is not None and not policy.is_file():
+        raise RLHFError(f"{policy}: no such policy file (--policy)")
+    reward = Path(config.bootstrap_reward).resolve() if config.bootstrap_reward else None
+    if reward is not None and not reward.is_file():
+        raise RLHFError(f"{reward}: no such reward model file (--reward-model)")
     split = split_songs(config.songs_dir, config.heldout_songs, config.progress)
+    run.mkdir(parents=True, exist_ok=True)
     write_json(run / "split.json", {"train": [a.song_id for a in split.train],
                                     "heldout": [a.song_id for a in split.heldout],
                                     "config": config.to_json()})
-    policy = Path(config.policy).resolve() if config.policy else run / "bootstrap" / "policy.pt"
     policy_step: str | None = None
+    reward_step: str | None = None
     if config.policy is None:
         policy_step = "bootstrap/policy"
         step(policy_step, [policy], lambda: step_train_policy(policy, split, config))
-    elif not policy.is_file():
-        raise RLHFError(f"{policy}: no such policy file (--policy)")
-    reward = Path(config.bootstrap_reward).resolve() if config.bootstrap_reward else None
-    reward_step: str | None = None
-    if reward is not None and not reward.is_file():
-        raise RLHFError(f"{reward}: no such reward model file")
 
     for it in range(1, config.iterations + 1):
         d = run / f"iter-{it:02d}"

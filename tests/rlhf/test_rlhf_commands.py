@@ -1,0 +1,32 @@
+"""The RLHF commands turn bad input into one clear line and exit status 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rl_editor.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_finetune_policy_names_a_missing_policy_file(tmp_path):
+    proc = _run("finetune-policy", "--init", str(tmp_path / "nope.pt"), "--reward-model", str(tmp_path / "r.pt"),
+                "--songs", str(tmp_path), "--out", str(tmp_path / "out.pt"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: {tmp_path / 'nope.pt'}: no such model file"
+
+
+def test_evaluate_says_what_it_needs(tmp_path):
+    proc = _run("evaluate", "--old", str(tmp_path / "a.pt"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ["error: evaluate needs --old, --new and --songs "
+                                                "(or --campaign ID --db URL)"]
+
+
+def test_loop_refuses_a_missing_starting_policy(tmp_path, demo_songs_dir):
+    proc = _run("loop", "--songs", str(demo_songs_dir), "--heldout", "1", "--run-dir", str(tmp_path / "run"),
+                "--policy", str(tmp_path / "missing.pt"))
+    assert proc.returncode == 2
+    assert "missing.pt: no such policy file (--policy)" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
