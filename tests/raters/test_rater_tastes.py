@@ -126,16 +126,28 @@ def _bars_from(song, start_s, n_bars):
     return int(first), int(downbeats[min(k + n_bars, downbeats.size - 1)])
 
 
-def test_on_demo_songs_musician_keeps_the_chorus_and_cuts_a_verse(request):
+@pytest.fixture(scope="module")
+def full_length_demo_songs(tmp_path_factory):
+    """Two demo songs long enough (80-100 s) that verse and chorus each span several bars.
+
+    In the session's 40-second demo songs a section is two or three bars, so
+    "two bars from the verse's start" runs into the next section.
+    """
+    try:
+        from rl_editor.audio import analyze_song
+        from rl_editor.audio.demo_songs import synthesize_corpus
+    except (ImportError, AttributeError):
+        pytest.skip("rl_editor.audio.analyze_song is not available yet")
+    folder = tmp_path_factory.mktemp("full-length-demo")
+    paths = synthesize_corpus(folder, n_songs=2, seed=1234, duration_range_s=(80.0, 100.0))
+    return folder, [analyze_song(p) for p in paths]
+
+
+def test_on_demo_songs_musician_keeps_the_chorus_and_cuts_a_verse(full_length_demo_songs):
     """On analysed demo songs (sections and their energy known), cutting a chorus loses to cutting a verse."""
     import json
 
-    try:
-        from rl_editor.audio import analyze_song  # noqa: F401
-    except (ImportError, AttributeError):
-        pytest.skip("rl_editor.audio.analyze_song is not available yet")
-    demo_songs_dir = request.getfixturevalue("demo_songs_dir")
-    analyses = request.getfixturevalue("demo_analyses")
+    demo_songs_dir, analyses = full_length_demo_songs
     checked = 0
     for song in analyses:
         sections = json.loads((demo_songs_dir / f"{Path(song.path).stem}.json").read_text())["sections"]
