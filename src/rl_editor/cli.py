@@ -20,7 +20,7 @@ app = typer.Typer(
     help=(
         "Learn to edit songs the way people like them.\n\n"
         "Flow: analyze -> train-policy -> generate -> serve (raters judge pairs) -> "
-        "export -> train-reward -> train-policy --reward-model -> evaluate. "
+        "export -> train-reward -> train-policy --init --reward-model -> evaluate. "
         "`rl-editor demo` runs all of it on songs it makes itself."
     ),
     no_args_is_help=True,

@@ -30,3 +30,26 @@ def test_loop_refuses_a_missing_starting_policy(tmp_path, demo_songs_dir):
     assert proc.returncode == 2
     assert "missing.pt: no such policy file (--policy)" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_train_policy_with_a_reward_model_needs_a_starting_policy(tmp_path, demo_songs_dir):
+    proc = _run("train-policy", "--songs", str(demo_songs_dir), "--reward-model", str(tmp_path / "r.pt"),
+                "--out", str(tmp_path / "out.pt"))
+    assert proc.returncode == 2
+    assert "--reward-model needs --init POLICY" in proc.stderr and not (tmp_path / "out.pt").exists()
+
+
+def test_train_policy_with_a_reward_model_fine_tunes_the_starting_policy(
+    tmp_path, demo_songs_dir, rlhf_policy_path, rlhf_reward_path
+):
+    from rl_editor.registry import load_model_file
+
+    out = tmp_path / "policy-v2.pt"
+    proc = _run("train-policy", "--songs", str(demo_songs_dir), "--init", str(rlhf_policy_path),
+                "--reward-model", str(rlhf_reward_path), "--episodes", "8", "--kl-coef", "0.1", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    _, meta = load_model_file(out, kind="policy")
+    _, parent = load_model_file(rlhf_policy_path, kind="policy")
+    _, reward = load_model_file(rlhf_reward_path, kind="reward")
+    assert meta.parent == parent.version
+    assert meta.trained_on["reward_model"] == reward.version

@@ -9,7 +9,7 @@ to the checkpoint.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import typer
 
@@ -31,44 +31,38 @@ def starting_trainer(config: Any, init: Optional[Path] = None) -> Any:
     return PPOTrainer.from_checkpoint(init)
 
 
-def episode_reward(reward_model: Optional[Path] = None, **options: Any) -> tuple[Optional[Callable], str]:
-    """The learned episode reward and its name for the checkpoint's lineage.
-
-    Returns ``(None, "dense")`` for dense-reward training. This is where
-    ``--reward-model REWARD`` (and options such as ``--kl-coef``) plug in: return
-    ``(fn, reward_model_version)`` with ``fn(analyses, actions) -> ndarray``.
-    """
-    if reward_model is None:
-        return None, "dense"
-    from rl_editor.policy.env import PolicyError
-
-    raise PolicyError(f"{reward_model}: training on a learned reward model is not available in this command yet")
-
-
 def train_policy(
     songs: Path = typer.Option(..., "--songs", help="Folder of audio files to train on."),
     episodes: int = typer.Option(500, "--episodes", min=1, help="Episodes (one song edited once each)."),
     out: Path = typer.Option(..., "--out", help="Policy file to write (.pt)."),
     seed: int = typer.Option(0, "--seed", help="Seed of torch, numpy and the song order."),
     target_keep: float = typer.Option(0.75, "--target-keep", min=0.05, max=1.0,
-                                      help="Wanted edit length as a share of the original."),
+                                      help="Wanted edit length as a share of the original (dense reward)."),
     n_envs: int = typer.Option(16, "--n-envs", min=1, help="Songs edited in parallel during training."),
+    init: Optional[Path] = typer.Option(None, "--init", help="Policy file to continue from (required with --reward-model)."),
+    reward_model: Optional[Path] = typer.Option(
+        None, "--reward-model", help="Learned reward model: fine-tune --init on it (RLHF) instead of the dense reward."),
+    kl_coef: float = typer.Option(0.02, "--kl-coef", min=0.0, help="With --reward-model: weight of the KL penalty to --init."),
+    uncertainty_coef: float = typer.Option(
+        0.0, "--uncertainty-coef", min=0.0, help="With --reward-model: reward = mean - this x ensemble spread."),
 ) -> None:
-    """Train the editing policy with PPO on the dense reward; writes one policy file."""
+    """Train the editing policy with PPO: on the dense reward, or (--init + --reward-model) on a learned reward."""
+    if reward_model is not None:
+        from rl_editor.policy.env import PolicyError
+        from rl_editor.rlhf.commands import finetune_from_cli
+
+        if init is None:
+            raise PolicyError("--reward-model needs --init POLICY: fine-tuning stays close to the policy it starts from")
+        finetune_from_cli(init, reward_model, songs, out, episodes=episodes, kl_coef=kl_coef,
+                          uncertainty_coef=uncertainty_coef, seed=seed)
+        return
+
     from rl_editor.policy.trainer import PolicyConfig
 
     config = PolicyConfig(seed=seed, target_keep_share=target_keep, n_envs=n_envs)
-    trainer = starting_trainer(config, init=None)
-    reward_fn, reward_source = episode_reward(reward_model=None)
+    trainer = starting_trainer(config, init=init)
     log_dir = logs_dir_for(out)
-    trainer.train(
-        episodes,
-        songs_dir=songs,
-        progress=True,
-        episode_reward_fn=reward_fn,
-        reward_source=reward_source,
-        log_dir=log_dir,
-    )
+    trainer.train(episodes, songs_dir=songs, progress=True, reward_source="dense", log_dir=log_dir)
     path = trainer.save_checkpoint(out)
     metrics = ", ".join(f"{k} {v:.3f}" for k, v in trainer.meta.metrics.items())
     typer.echo(f"wrote {path} ({trainer.meta.version}); {metrics}")
