@@ -73,8 +73,7 @@ def test_symlinks_out_of_the_manifest_folder_are_refused(tmp_path, manifest_path
 def test_gold_edits_are_rendered_and_served(manifest_path, tmp_path):
     app = create_app(manifest_path, f"sqlite:///{tmp_path / 'fb.sqlite'}", TaskConfig(gold_per_rater=2))
     store = app.state.store
-    if store._gold_pending():
-        pytest.skip("audio rendering is not available: gold pairs are pending")
+    assert not store.gold_pending(), "gold edits were not rendered"
     gold = store.edit("song0-t0.0-0~gold")
     assert gold is not None and gold.path.startswith("gold/")
     with TestClient(app) as client:

@@ -82,7 +82,7 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
     store = FeedbackStore.open(db_url, manifest.path)
     if not _has_tasks(store):
         store.create_tasks_from_manifest(manifest, task_config or TaskConfig())
-    elif store._gold_pending():
+    elif store.gold_pending():
         store.ensure_gold_tasks(manifest, task_config or TaskConfig(gold_per_rater=store.gold_per_rater()))
     songs = {s.song_id: s for s in manifest.songs}
     candidate_paths = {c.edit_id: c.path for s in manifest.songs for c in s.candidates}

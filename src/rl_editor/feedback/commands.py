@@ -116,7 +116,7 @@ def register(app: typer.Typer) -> None:
                               campaign)
         with _store(db, loaded.path) as store:
             created = store.create_tasks_from_manifest(loaded, config)
-            pending = store._gold_pending()
+            pending = store.gold_pending()
         typer.echo(f"created {created} tasks for {len(loaded.songs)} songs"
                    + (" (gold pairs pending: audio rendering not available yet)" if pending else ""))
 

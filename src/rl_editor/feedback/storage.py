@@ -327,6 +327,17 @@ class FeedbackStore:
                                    actions_json=json.dumps([int(a) for a in actions]),
                                    duration_seconds=float(duration_seconds), kind=kind))
 
+    def register_edits(self, manifest: Manifest) -> None:
+        """Record every candidate of ``manifest`` as an edit the server may serve, without making tasks.
+
+        Evaluation campaigns use this: their edits must never become training tasks.
+        """
+        with self.transaction() as session:
+            for song in manifest.songs:
+                for cand in song.candidates:
+                    self._add_edit(session, cand.edit_id, song.song_id, cand.path, cand.actions, cand.duration,
+                                   "candidate")
+
     def create_tasks_from_manifest(self, manifest: Manifest, config: TaskConfig | None = None) -> int:
         """Make comparison (and rating, and gold) tasks for every song; returns how many are new.
 
@@ -714,10 +725,11 @@ class FeedbackStore:
             "agreement": {"krippendorff_alpha": report.krippendorff_alpha, "raw_agreement": report.raw_agreement,
                           "position_bias_a_share": report.position_bias_a_share,
                           "n_pairs_multi_rated": report.n_pairs_multi_rated},
-            "gold_pending": self._gold_pending(),
+            "gold_pending": self.gold_pending(),
         }
 
-    def _gold_pending(self) -> bool:
+    def gold_pending(self) -> bool:
+        """Whether gold pairs still wait for rendering (made on the next start that can render)."""
         with self.transaction(readonly=True) as session:
             return self._get_meta(session, "gold_pending", "0") == "1"
 

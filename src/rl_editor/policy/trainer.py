@@ -412,6 +412,12 @@ class PPOTrainer:
         self._dirty = True
         return self
 
+    def record_lineage(self, trained_on: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None) -> None:
+        """Add facts about what the policy was trained on, and measured figures, to its next checkpoint."""
+        self._trained_on.update(trained_on or {})
+        self._metrics.update(metrics or {})
+        self._dirty = True
+
     # ------------------------------------------------------------ checkpoints
     def save_checkpoint(self, path: str | Path) -> Path:
         """Write the policy, its config and its lineage to one model file."""

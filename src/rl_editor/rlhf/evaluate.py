@@ -312,11 +312,7 @@ def create_evaluation_campaign(old_path: Any, new_path: Any, songs: Sequence[Son
     manifest.save()
     name = name or f"eval-{_dt.datetime.now(_dt.timezone.utc).strftime('%Y%m%d-%H%M%S')}"
     with FeedbackStore.open(db_url, manifest.path) as store:
-        # The store adds edits only together with training tasks; evaluation edits must not get those.
-        with store.transaction() as session:
-            for entry in manifest.songs:
-                for c in entry.candidates:
-                    store._add_edit(session, c.edit_id, entry.song_id, c.path, c.actions, c.duration, "candidate")
+        store.register_edits(manifest)
         store.create_campaign(name, pairs, held_out_only=True, raters_per_pair=raters_per_pair)
     from rl_editor.rlhf.loop import write_json
 

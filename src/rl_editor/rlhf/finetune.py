@@ -393,18 +393,20 @@ def finetune_policy(
         log_dir=log_dir,
     )
     recent = callback.rows[-min(len(callback.rows), 100):]
-    trainer._trained_on.update({
-        "reward_model": reward_version,
-        "reward_model_path": str(reward_model_path),
-        "init_policy": reference.meta.version if reference.meta else None,
-    })
-    if recent:
-        trainer._metrics.update({
-            f"finetune_mean_{k}": float(np.nanmean([r[k] for r in recent]))
-            for k in ("learned_reward", "learned_reward_raw", "kl", "entropy", "dense_total")
-        })
-    trainer._metrics["finetune_config"] = config.to_json()
-    trainer._metrics["reward_statistics"] = stats.to_json()
+    metrics: dict[str, Any] = {
+        f"finetune_mean_{k}": float(np.nanmean([r[k] for r in recent]))
+        for k in ("learned_reward", "learned_reward_raw", "kl", "entropy", "dense_total")
+    } if recent else {}
+    metrics["finetune_config"] = config.to_json()
+    metrics["reward_statistics"] = stats.to_json()
+    trainer.record_lineage(
+        trained_on={
+            "reward_model": reward_version,
+            "reward_model_path": str(reward_model_path),
+            "init_policy": reference.meta.version if reference.meta else None,
+        },
+        metrics=metrics,
+    )
     trainer.finetune_history = callback.rows
     return trainer
 
