@@ -50,6 +50,8 @@ def test_real_songs_go_through_the_whole_flow(real_music_short_dir: Path, tmp_pa
             assert info.duration == pytest.approx(expected_s, abs=0.02)
             assert cand.actions[0] != CUT and cand.actions[-1] != CUT
 
+    _judge_generated_candidates_through_the_server(manifest, tmp_path)
+
     rater = load_rater("musician:mistake=0.1", seed=3)
     pairs = synthesize_preferences(manifest, rater, n_pairs=24, seed=0, analyses=by_id, progress=False)
     assert len(pairs) >= 6 and {p.song_id for p in pairs} <= set(by_id)
@@ -60,3 +62,21 @@ def test_real_songs_go_through_the_whole_flow(real_music_short_dir: Path, tmp_pa
     assert mean.shape == std.shape == (len(actions),)
     assert np.all(np.isfinite(mean)) and np.all(std >= 0)
     assert report.n_train == len(pairs)
+
+
+def _judge_generated_candidates_through_the_server(manifest, tmp_path: Path) -> None:
+    """``generate`` leaves the songs where they are (``../``): the rater page must still play them."""
+    from fastapi.testclient import TestClient
+
+    from rl_editor.feedback.app import create_app
+    from rl_editor.feedback.tasks import TaskConfig
+    from rl_editor.raters import load_rater
+    from rl_editor.raters.bot import run_rater_bot
+
+    assert manifest.songs[0].song.startswith("..")
+    app = create_app(manifest.path, f"sqlite:///{tmp_path / 'feedback.sqlite'}", TaskConfig(gold_per_rater=1))
+    with TestClient(app) as client:
+        token = app.state.store.add_rater("bot")
+        assert run_rater_bot("http://testserver", token, load_rater("musician"), max_tasks=4, client=client) == 4
+        exported = app.state.store.export_pairs(include_gold=True)
+    assert exported and all(Path(p.extra["song_path"]).is_file() for p in exported)

@@ -114,6 +114,15 @@ class LiveServer:
     beat_s: float = BEAT_S
     n_beats: int = N_BEATS
 
+    def presented_edit_ids(self, task_id: str) -> list[str]:
+        """The edits the rater sees as A and B in their current task (the page itself never learns them)."""
+        from rl_editor.feedback.storage import FeedbackStore
+
+        with FeedbackStore.open(None, self.manifest_path) as store:
+            view = store.next_task(store.authenticate_rater(self.rater_token).id)
+        assert view is not None and view.task_id == task_id
+        return [edit.edit_id for edit in view.edits]
+
 
 @pytest.fixture(scope="module")
 def chromium_browser():

@@ -83,10 +83,6 @@ async (switchTimes) => {
 """
 
 
-def edit_id_of(task_side: dict) -> str:
-    return task_side["audio_url"].rsplit("/", 1)[-1].removeprefix("edit.")
-
-
 def fetch_json(url: str) -> object:
     with urllib.request.urlopen(url, timeout=10) as response:
         return json.loads(response.read())
@@ -112,7 +108,7 @@ def test_rater_compares_judges_resumes_and_admin_sees_it(chromium_browser, live_
     # every script and style is fetched at the current asset version (no stale cached module)
     assets = page.evaluate("performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.includes('/static/'))")
     assert len(assets) == 5 and len({a.split("?v=")[1] for a in assets if "?v=" in a}) == 1
-    a_id, b_id = edit_id_of(task["a"]), edit_id_of(task["b"])
+    a_id, b_id = live_server.presented_edit_ids(task["task_id"])
     assert {a_id, b_id} <= set(actions)
     # durations shown beside each version
     assert page.locator("#version-a .version-duration").inner_text().startswith("0:")

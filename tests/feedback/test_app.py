@@ -38,11 +38,11 @@ def test_next_follows_the_contract_and_resumes_until_judged(app, client):
     task = client.get("/api/next", params={"token": token}).json()
     assert task["kind"] == "pair" and set(task) >= {"task_id", "song", "a", "b", "progress"}
     song = task["song"]
-    assert len(song["segment_bounds_s"]) == len(song["beats"]) + 1 and song["audio_url"].startswith("/audio/")
+    assert len(song["segment_bounds_s"]) == len(song["beats"]) + 1 and song["audio_url"].endswith("/audio/original")
     for side, label in (("a", "A"), ("b", "B")):
         assert task[side]["label"] == label
         assert set(task[side]) >= {"audio_url", "duration_seconds", "beat_sequence", "splice_times_s"}
-        assert client.get(task[side]["audio_url"]).status_code == 200
+        assert client.get(task[side]["audio_url"], headers=_auth(token)).status_code == 200
     assert client.get("/api/next", headers=_auth(token)).json()["task_id"] == task["task_id"]
     response = client.post("/api/judgments", json=_vote(task), headers=_auth(token))
     assert response.status_code == 201 and response.json()["duplicate"] is False

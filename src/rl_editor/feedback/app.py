@@ -8,10 +8,11 @@ Authentication: ``Authorization: Bearer <token>`` or ``?token=<token>``. Rater
 routes take a rater token, admin routes an admin token (401 for a missing,
 forged or expired token; 403 for a valid token of the wrong kind).
 
-Audio (``/audio/{audio_id}``, ``audio_id`` = ``song.<song_id>`` or
-``edit.<edit_id>``) serves only files the manifest (or a gold pair) names, and
-only when the resolved file lies inside the manifest folder; HTTP Range is
-supported (206 / 416).
+Audio is served per task: ``/api/tasks/{task_id}/audio/{original|a|b}``, for
+the rater the task is assigned to. A URL names no file and no edit (a rater
+cannot tell a gold or an evaluation edit from its address); the database says
+which file each part is, and an edit's file must lie inside the folder of the
+manifest that registered it. HTTP Range is supported (206 / 416).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import json
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -29,8 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rl_editor.feedback.settings import SETTINGS
 from rl_editor.feedback.storage import (
-    ConflictError, FeedbackStore, ForbiddenError, InvalidJudgmentError, JudgmentIn, NotFoundError, RaterInfo,
-    TaskView,
+    AUDIO_PARTS, ConflictError, FeedbackStore, ForbiddenError, InvalidJudgmentError, JudgmentIn, NotFoundError,
+    RaterInfo, TaskView,
 )
 from rl_editor.feedback.tasks import TaskConfig, segment_bounds, splice_times
 from rl_editor.generate.manifest import Manifest
@@ -80,13 +80,9 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
     """Build the app over one manifest and one database (created and filled with tasks on first use)."""
     manifest = Manifest.load(manifest_path)
     store = FeedbackStore.open(db_url, manifest.path)
-    if not _has_tasks(store):
+    store.register_edits(manifest)
+    if not store.has_tasks():
         store.create_tasks_from_manifest(manifest, task_config or TaskConfig())
-    elif store.gold_pending():
-        store.ensure_gold_tasks(manifest, task_config or TaskConfig(gold_per_rater=store.gold_per_rater()))
-    songs = {s.song_id: s for s in manifest.songs}
-    candidate_paths = {c.edit_id: c.path for s in manifest.songs for c in s.candidates}
-    root = manifest.root.resolve()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -118,24 +114,22 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
             raise HTTPException(403, "rater tokens cannot use admin routes")
         raise HTTPException(401, "unknown or expired admin token")
 
-    def audio_url(kind: str, ident: str) -> str:
-        return f"/audio/{kind}.{quote(ident, safe='')}"
-
     def task_json(view: TaskView, done: int, total: int) -> dict[str, Any]:
-        song = songs.get(view.song_id)
+        song = view.song
         beats = list(song.beats) if song else []
         duration = float(song.duration_seconds) if song else 0.0
         bounds = segment_bounds(beats, duration) if beats else None
+        audio_url = f"/api/tasks/{view.task_id}/audio/"
         body: dict[str, Any] = {
             "task_id": view.task_id, "kind": view.kind,
             "song": {"song_id": view.song_id, "duration_seconds": duration,
-                     "audio_url": audio_url("song", view.song_id), "beats": beats,
+                     "audio_url": audio_url + "original", "beats": beats,
                      "downbeats": list(song.downbeats) if song else [],
                      "segment_bounds_s": [round(float(x), 4) for x in bounds] if bounds is not None else []},
         }
         for label, edit in zip(("A", "B"), view.edits):
             sequence, splices = splice_times(edit.actions, bounds) if bounds is not None else ([], [])
-            body[label.lower()] = {"label": label, "audio_url": audio_url("edit", edit.edit_id),
+            body[label.lower()] = {"label": label, "audio_url": audio_url + label.lower(),
                                    "duration_seconds": edit.duration_seconds, "beat_sequence": sequence,
                                    "splice_times_s": splices}
         body["progress"] = {"done": done, "total": total}
@@ -176,25 +170,20 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
     def my_judgments(who: RaterInfo = Depends(rater)) -> list[dict[str, Any]]:
         return store.judgments_of_rater(who.id)
 
-    @app.get("/audio/{audio_id}")
-    def audio(audio_id: str) -> Response:
-        kind, _, ident = audio_id.partition(".")
-        relative = None
-        if kind == "song" and ident in songs:
-            relative = songs[ident].song
-        elif kind == "edit":
-            relative = candidate_paths.get(ident)
-            if relative is None:
-                stored = store.edit(ident)
-                relative = stored.path if stored is not None and stored.kind == "gold" else None
-        if relative is None:
-            raise HTTPException(404, "no such audio")
-        path = (root / relative).resolve()
-        if not path.is_relative_to(root):
-            raise HTTPException(403, "audio outside the manifest folder is not served")
+    @app.get("/api/tasks/{task_id}/audio/{part}")
+    def task_audio(task_id: str, part: str, who: RaterInfo = Depends(rater)) -> Response:
+        if part not in AUDIO_PARTS:
+            raise HTTPException(404, f"no audio part {part!r} (one of {', '.join(AUDIO_PARTS)})")
+        try:
+            path = store.task_audio_file(who.id, task_id, part)
+        except NotFoundError as exc:
+            raise HTTPException(404, str(exc)) from None
+        except ForbiddenError as exc:
+            raise HTTPException(403, str(exc)) from None
         if not path.is_file():
-            raise HTTPException(404, "audio file missing")
-        return FileResponse(path, media_type=AUDIO_TYPES.get(path.suffix.lower(), "application/octet-stream"))
+            raise HTTPException(404, "audio file missing on the server")
+        return FileResponse(path, media_type=AUDIO_TYPES.get(path.suffix.lower(), "application/octet-stream"),
+                            headers={"Cache-Control": "private, max-age=3600"})
 
     @app.get("/api/admin/summary", dependencies=[Depends(admin)])
     def summary() -> dict[str, Any]:
@@ -232,26 +221,11 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
     return app
 
 
-def _has_tasks(store: FeedbackStore) -> bool:
-    from sqlalchemy import func, select
-
-    from rl_editor.feedback.models import Task
-
-    with store.transaction() as session:
-        return bool(session.scalar(select(func.count(Task.id))))
-
-
 def _include_pages(app: FastAPI) -> None:
-    """Add the HTML pages and static files when they are installed."""
-    try:
-        from rl_editor.feedback import pages
-    except ModuleNotFoundError as exc:
-        if exc.name != "rl_editor.feedback.pages":
-            raise
-    else:
-        app.include_router(pages.router)
-    static = Path(__file__).parent / "static"
-    if static.is_dir():
-        from fastapi.staticfiles import StaticFiles
+    """Add the HTML pages and their static files."""
+    from fastapi.staticfiles import StaticFiles
 
-        app.mount("/static", StaticFiles(directory=static), name="static")
+    from rl_editor.feedback import pages
+
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")

@@ -66,10 +66,28 @@ class Campaign(Base):
     created_at: Mapped[str] = mapped_column(String(40), default=utc_now)
 
 
+class SongRecord(Base):
+    """A song tasks are about: where its original audio is and its beat grid.
+
+    ``audio_path`` is absolute, as the registering manifest names it (songs stay
+    where they are; only the edits live in the manifest folder).
+    """
+
+    __tablename__ = "songs"
+    song_id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    audio_path: Mapped[str] = mapped_column(String(1000))
+    duration_seconds: Mapped[float] = mapped_column(Float)
+    beats_json: Mapped[str] = mapped_column(Text)
+    downbeats_json: Mapped[str] = mapped_column(Text)
+
+
 class EditRecord(Base):
     """One edit a task can show: a manifest candidate, a broken gold edit, or an imported one.
 
-    ``path`` is relative to the manifest folder, exactly as in the manifest.
+    ``path`` is relative to the manifest folder, exactly as in the manifest;
+    ``root`` is that folder (absolute), so edits of several manifests (training
+    candidates, evaluation campaigns) can share one database. Imported edits
+    have no root and no audio.
     """
 
     __tablename__ = "edits"
@@ -79,6 +97,7 @@ class EditRecord(Base):
     actions_json: Mapped[str] = mapped_column(Text)
     duration_seconds: Mapped[float] = mapped_column(Float)
     kind: Mapped[str] = mapped_column(String(20), default="candidate")
+    root: Mapped[str | None] = mapped_column(String(1000), nullable=True)
 
 
 class Task(Base):

@@ -25,20 +25,21 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from sqlalchemy import Engine, bindparam, create_engine, delete, event, func, insert, select, text, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from rl_editor.errors import RlEditorError
 from rl_editor.feedback.auth import hash_token, new_token, token_matches
 from rl_editor.feedback.models import (
-    AdminToken, Assignment, Campaign, EditRecord, Judgment, Meta, Rater, Task, utc_in, utc_now,
+    AdminToken, Assignment, Campaign, EditRecord, Judgment, Meta, Rater, SongRecord, Task, utc_in, utc_now,
 )
 from rl_editor.feedback.settings import DEFAULT_CAMPAIGN, SETTINGS, SQLITE_FILENAME, FeedbackSettings
 from rl_editor.feedback.tasks import (
     TaskConfig, assign_next, beat_in_bar, broken_actions, new_task_id, overlap_targets, pair_key, plan_pairs,
     rater_progress,
 )
-from rl_editor.generate.manifest import Manifest
+from rl_editor.generate.manifest import Manifest, SongEntry
 from rl_editor.preferences import EditRef, PreferencePair
 
 PREFERENCE_CHOICES = ("a", "b", "tie")
@@ -88,6 +89,16 @@ class EditView:
 
 
 @dataclass
+class SongView:
+    """The song of a task: its length and beat grid (seconds)."""
+
+    song_id: str
+    duration_seconds: float
+    beats: list[float]
+    downbeats: list[float]
+
+
+@dataclass
 class TaskView:
     """An assigned task as one rater sees it: ``edits`` are in the order presented (A, then B)."""
 
@@ -97,6 +108,10 @@ class TaskView:
     campaign: str
     presented_order: str
     edits: list[EditView]
+    song: SongView | None = None
+
+
+AUDIO_PARTS = ("original", "a", "b")
 
 
 @dataclass
@@ -132,6 +147,13 @@ def resolve_db_url(db_url: str | None, manifest_path: str | Path | None = None) 
     manifest_path = Path(manifest_path)
     folder = manifest_path if manifest_path.is_dir() else manifest_path.parent
     return f"sqlite:///{(folder / SQLITE_FILENAME).resolve()}"
+
+
+def _require_existing_sqlite(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if not Path(parsed.database).is_file():
+            raise FeedbackError(f"no feedback database at {parsed.database} (check --db)")
 
 
 def make_engine(url: str, settings: FeedbackSettings = SETTINGS) -> Engine:
@@ -198,9 +220,15 @@ class FeedbackStore:
 
     @classmethod
     def open(cls, db_url: str | None = None, manifest_path: Path | None = None,
-             settings: FeedbackSettings = SETTINGS) -> "FeedbackStore":
-        """Open (creating or upgrading the schema) the store at ``db_url``, or beside the manifest."""
+             settings: FeedbackSettings = SETTINGS, create: bool = True) -> "FeedbackStore":
+        """Open (creating or upgrading the schema) the store at ``db_url``, or beside the manifest.
+
+        With ``create=False`` (commands that only read) a SQLite file that does not
+        exist is an error instead of a new empty database.
+        """
         url = resolve_db_url(db_url, manifest_path)
+        if not create:
+            _require_existing_sqlite(url)
         engine = make_engine(url, settings)
         try:
             upgrade_schema(engine)
@@ -249,6 +277,11 @@ class FeedbackStore:
             session.add(Meta(key=key, value=value))
         else:
             row.value = value
+
+    def has_tasks(self) -> bool:
+        """Whether any task exists (a server starting on a filled database makes none)."""
+        with self.transaction(readonly=True) as session:
+            return session.scalar(select(Task.id).limit(1)) is not None
 
     def gold_per_rater(self) -> int:
         with self.transaction(readonly=True) as session:
@@ -321,22 +354,49 @@ class FeedbackStore:
             session.flush()
 
     def _add_edit(self, session: Session, edit_id: str, song_id: str, path: str, actions: list[int],
-                  duration_seconds: float, kind: str) -> None:
-        if session.get(EditRecord, edit_id) is None:
-            session.add(EditRecord(edit_id=edit_id, song_id=song_id, path=path,
-                                   actions_json=json.dumps([int(a) for a in actions]),
-                                   duration_seconds=float(duration_seconds), kind=kind))
+                  duration_seconds: float, kind: str, root: Path | None = None) -> None:
+        """Record an edit once; the same id with other actions (or another song) is a conflict.
+
+        Registering an edit again from a manifest in another folder (moved) updates where its audio is.
+        """
+        actions_json = json.dumps([int(a) for a in actions])
+        row = session.get(EditRecord, edit_id)
+        if row is None:
+            session.add(EditRecord(edit_id=edit_id, song_id=song_id, path=path, actions_json=actions_json,
+                                   duration_seconds=float(duration_seconds), kind=kind,
+                                   root=str(root) if root is not None else None))
+            return
+        if row.song_id != song_id or row.actions_json != actions_json:
+            raise ConflictError(f"edit {edit_id!r} is already stored with other actions or another song; "
+                                "edit ids must identify one edit (regenerate the candidates, or use another --db)")
+        if root is not None and (row.root != str(root) or row.path != path):
+            row.root, row.path = str(root), path
+
+    def _add_song(self, session: Session, manifest: Manifest, song: SongEntry) -> None:
+        """Record (or move) a song's original audio and beat grid, as ``manifest`` names them."""
+        values = dict(audio_path=str(manifest.resolve(song.song)), duration_seconds=float(song.duration_seconds),
+                      beats_json=json.dumps([float(t) for t in song.beats]),
+                      downbeats_json=json.dumps([float(t) for t in song.downbeats]))
+        row = session.get(SongRecord, song.song_id)
+        if row is None:
+            session.add(SongRecord(song_id=song.song_id, **values))
+        else:
+            for key, value in values.items():
+                setattr(row, key, value)
 
     def register_edits(self, manifest: Manifest) -> None:
-        """Record every candidate of ``manifest`` as an edit the server may serve, without making tasks.
+        """Record every song and candidate of ``manifest`` (where their audio is), without making tasks.
 
-        Evaluation campaigns use this: their edits must never become training tasks.
+        Idempotent; evaluation campaigns use it so their edits never become training tasks.
+        Raises :class:`ConflictError` when an edit id is already stored with other actions.
         """
+        root = manifest.root.resolve()
         with self.transaction() as session:
             for song in manifest.songs:
+                self._add_song(session, manifest, song)
                 for cand in song.candidates:
                     self._add_edit(session, cand.edit_id, song.song_id, cand.path, cand.actions, cand.duration,
-                                   "candidate")
+                                   "candidate", root)
 
     def create_tasks_from_manifest(self, manifest: Manifest, config: TaskConfig | None = None) -> int:
         """Make comparison (and rating, and gold) tasks for every song; returns how many are new.
@@ -353,9 +413,10 @@ class FeedbackStore:
             self._set_meta(session, "gold_per_rater", str(int(config.gold_per_rater)))
             existing = set(session.scalars(select(Task.pair_key).where(Task.campaign == config.campaign)).all())
             for song in tqdm(manifest.songs, desc="tasks", unit="song", disable=len(manifest.songs) < 20):
+                self._add_song(session, manifest, song)
                 for cand in song.candidates:
                     self._add_edit(session, cand.edit_id, song.song_id, cand.path, cand.actions, cand.duration,
-                                   "candidate")
+                                   "candidate", manifest.root.resolve())
                 session.flush()
                 pairs = plan_pairs(song.candidates, config.pairs_per_song)
                 targets = overlap_targets(len(pairs), config.raters_per_pair, config.overlap_share, rng)
@@ -383,27 +444,21 @@ class FeedbackStore:
         return created
 
     def ensure_gold_tasks(self, manifest: Manifest, config: TaskConfig | None = None) -> int:
-        """Render broken edits and make gold pairs, once audio rendering is available.
+        """Render broken edits and make gold pairs (once per database); returns how many were made.
 
         Gold pairs put a manifest candidate against the same candidate with
         off-beat cuts (:func:`~rl_editor.feedback.tasks.broken_actions`); the
         intact one is the right answer. The broken audio is written to
-        ``gold/`` beside the manifest with ``rl_editor.audio.render_edit``. When
-        that function is not available the store notes ``gold_pending`` and
-        makes the gold pairs on a later call. Returns how many were made.
+        ``gold/`` beside the manifest with ``rl_editor.audio.render_edit``.
         """
+        from rl_editor.audio import render_edit, save_audio
+
         config = config or TaskConfig()
         if config.gold_per_rater <= 0 or not manifest.songs:
             return 0
         with self.transaction() as session:
             if session.scalar(select(func.count(Task.id)).where(Task.is_gold.is_(True))):
                 return 0
-        try:
-            from rl_editor.audio import render_edit, save_audio
-        except (ImportError, AttributeError):
-            with self.transaction() as session:
-                self._set_meta(session, "gold_pending", "1")
-            return 0
         rng = random.Random(config.seed + 1)
         songs = [s for s in manifest.songs if s.candidates and len(s.beats) >= 8]
         rounds = -(-config.gold_per_rater // max(1, len(songs)))
@@ -422,15 +477,16 @@ class FeedbackStore:
         with self.transaction() as session:
             self._ensure_campaign(session, config.campaign)
             for song, cand, edit_id, rel_path, actions, duration in made:
+                root = manifest.root.resolve()
+                self._add_song(session, manifest, song)
                 self._add_edit(session, cand.edit_id, song.song_id, cand.path, cand.actions, cand.duration,
-                               "candidate")
-                self._add_edit(session, edit_id, song.song_id, rel_path, actions, duration, "gold")
+                               "candidate", root)
+                self._add_edit(session, edit_id, song.song_id, rel_path, actions, duration, "gold", root)
                 session.flush()
                 session.add(Task(id=new_task_id(), campaign=config.campaign, kind="pair",
                                  pair_key=pair_key("gold", cand.edit_id, edit_id), song_id=song.song_id,
                                  edit_a=cand.edit_id, edit_b=edit_id, is_gold=True, priority=0.0,
                                  target_raters=0, n_assigned=0, n_judged=0))
-            self._set_meta(session, "gold_pending", "0")
         return len(made)
 
     def set_task_priorities(self, priorities: dict[tuple[str, str], float], campaign: str | None = None,
@@ -521,8 +577,50 @@ class FeedbackStore:
         if task.edit_b is not None and assigned.presented_order == "ba":
             ids.reverse()
         rows = {r.edit_id: r for r in session.execute(_EDITS_BY_ID, {"ids": ids}).all()}
+        song = session.get(SongRecord, task.song_id)
+        song_view = None if song is None else SongView(
+            song_id=song.song_id, duration_seconds=float(song.duration_seconds),
+            beats=json.loads(song.beats_json), downbeats=json.loads(song.downbeats_json))
         return TaskView(task_id=task.id, kind=task.kind, song_id=task.song_id, campaign=task.campaign,
-                        presented_order=assigned.presented_order, edits=[_edit_view(rows[i]) for i in ids])
+                        presented_order=assigned.presented_order, edits=[_edit_view(rows[i]) for i in ids],
+                        song=song_view)
+
+    def task_audio_file(self, rater_id: int, task_id: str, part: str) -> Path:
+        """The audio file of one part of a task assigned to this rater.
+
+        ``part`` is ``original``, or ``a`` / ``b`` as the rater was shown them, so
+        a URL names neither the file nor the edit (nothing tells a gold or an
+        evaluation edit apart). Raises :class:`NotFoundError` for a task that is
+        not this rater's or a part it does not have, and :class:`ForbiddenError`
+        for an edit whose file resolves outside its manifest folder (a symlink out).
+        """
+        if part not in AUDIO_PARTS:
+            raise NotFoundError(f"no audio part {part!r} (one of {', '.join(AUDIO_PARTS)})")
+        with self.transaction(readonly=True) as session:
+            order = session.scalar(select(Assignment.presented_order)
+                                   .where(Assignment.task_id == task_id, Assignment.rater_id == rater_id))
+            task = session.get(Task, task_id) if order is not None else None
+            if task is None:
+                raise NotFoundError("no such task among yours")
+            if part == "original":
+                song = session.get(SongRecord, task.song_id)
+                if song is None:
+                    raise NotFoundError(f"song {task.song_id!r} has no registered audio")
+                return Path(song.audio_path)
+            ids = [task.edit_a] if task.edit_b is None else [task.edit_a, task.edit_b]
+            if order == "ba":
+                ids.reverse()
+            if "ab".index(part) >= len(ids):
+                raise NotFoundError(f"this task has no edit {part.upper()}")
+            edit = session.get(EditRecord, ids["ab".index(part)])
+        root = Path(edit.root) if edit.root else self.manifest_root
+        if root is None:
+            raise NotFoundError(f"edit {part.upper()} has no audio on this server")
+        root = root.resolve()
+        path = (root / edit.path).resolve()
+        if not path.is_relative_to(root):
+            raise ForbiddenError("audio outside its manifest folder is not served")
+        return path
 
     def progress(self, rater_id: int) -> tuple[int, int]:
         """(judged, total) for one rater."""
@@ -625,15 +723,17 @@ class FeedbackStore:
     def export_pairs(self, campaign: str | None = None, include_gold: bool = False) -> list[PreferencePair]:
         """Pairwise judgments in the preference pair format (paths as in the manifest)."""
         edit_a, edit_b = aliased(EditRecord), aliased(EditRecord)
-        query = (select(Judgment, edit_a, edit_b).join(edit_a, edit_a.edit_id == Judgment.edit_a)
-                 .join(edit_b, edit_b.edit_id == Judgment.edit_b).where(Judgment.kind == "pair")
-                 .order_by(Judgment.id))
+        query = (select(Judgment, edit_a, edit_b, SongRecord.audio_path)
+                 .join(edit_a, edit_a.edit_id == Judgment.edit_a)
+                 .join(edit_b, edit_b.edit_id == Judgment.edit_b)
+                 .outerjoin(SongRecord, SongRecord.song_id == Judgment.song_id)
+                 .where(Judgment.kind == "pair").order_by(Judgment.id))
         if campaign is not None:
             query = query.where(Judgment.campaign == campaign)
         if not include_gold:
             query = query.where(Judgment.is_gold.is_(False))
         with self.transaction(readonly=True) as session:
-            return [_pair_from_rows(j, a, b) for j, a, b in session.execute(query).all()]
+            return [_pair_from_rows(j, a, b, song_path) for j, a, b, song_path in session.execute(query).all()]
 
     def export_ratings(self, campaign: str | None = None) -> list[dict[str, Any]]:
         """Absolute ratings (1-4) as JSON-ready dicts."""
@@ -673,8 +773,11 @@ class FeedbackStore:
                 ids = []
                 for side in (pair.edit_a, pair.edit_b):
                     edit_id = str(side.extra.get("edit_id") or _derived_edit_id(pair.song_id, side))
-                    self._add_edit(session, edit_id, pair.song_id, side.path, side.actions, side.duration_seconds,
-                                   "imported")
+                    try:
+                        self._add_edit(session, edit_id, pair.song_id, side.path, side.actions,
+                                       side.duration_seconds, "imported")
+                    except ConflictError as exc:
+                        raise ConflictError(f"entry {index}: {exc}") from None
                     ids.append(edit_id)
                 tie_kind = pair.extra.get("tie_kind") if pair.extra.get("tie_kind") in TIE_KINDS else None
                 order = pair.extra.get("presented_order") if pair.extra.get("presented_order") in ("ab", "ba") else None
@@ -725,7 +828,6 @@ class FeedbackStore:
             "agreement": {"krippendorff_alpha": report.krippendorff_alpha, "raw_agreement": report.raw_agreement,
                           "position_bias_a_share": report.position_bias_a_share,
                           "n_pairs_multi_rated": report.n_pairs_multi_rated},
-            "gold_pending": self.gold_pending(),
         }
 
     def gold_pending(self) -> bool:
@@ -746,8 +848,10 @@ _MARK_JUDGED = update(_AA).where(_AA.c.id == bindparam("aid")).values(judged_at=
 _BUMP_JUDGED = update(_TT).where(_TT.c.id == bindparam("tid")).values(n_judged=_TT.c.n_judged + 1)
 
 
-def _pair_from_rows(j: Judgment, a: EditRecord, b: EditRecord) -> PreferencePair:
+def _pair_from_rows(j: Judgment, a: EditRecord, b: EditRecord, song_path: str | None = None) -> PreferencePair:
     extra: dict[str, Any] = json.loads(j.extra_json or "{}")
+    if song_path and not extra.get("song_path"):
+        extra["song_path"] = song_path
     extra.update({"tie_kind": j.tie_kind, "presented_order": j.presented_order, "time_spent_ms": j.time_spent_ms,
                   "campaign": j.campaign, "client_id": j.client_id})
     if j.task_id is not None:

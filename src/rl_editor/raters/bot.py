@@ -2,7 +2,7 @@
 
 It speaks only the server's public HTTP API: ``GET /api/next`` for a task,
 the song's audio from ``song.audio_url`` (analysed with ``analyze_song``,
-cached by content), each side's actions rebuilt from its ``beat_sequence``
+once per song), each side's actions rebuilt from its ``beat_sequence``
 (a beat played once is kept, twice repeated, never cut), the judgment to
 ``POST /api/judgments`` under a fresh ``client_id``. Connection errors and
 5xx answers are retried with the same ``client_id``, so a judgment is stored
@@ -11,6 +11,7 @@ once however often it is sent. It stops when the server says ``done``.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import tempfile
 import time
@@ -98,8 +99,8 @@ class _Session:
 
 
 def _song_analysis(session: _Session, song: dict, cache: dict[str, SongAnalysis], workdir: Path) -> SongAnalysis:
-    audio_url = song["audio_url"]
-    if audio_url not in cache:
+    audio_url, song_id = song["audio_url"], song["song_id"]
+    if song_id not in cache:
         from rl_editor.audio import analyze_song
 
         response = session.request("GET", audio_url)
@@ -108,10 +109,11 @@ def _song_analysis(session: _Session, song: dict, cache: dict[str, SongAnalysis]
         content_type = response.headers.get("content-type", "").split(";")[0].strip()
         url_suffix = Path(urlparse(audio_url).path).suffix.lower()
         suffix = AUDIO_SUFFIXES.get(content_type) or (url_suffix if url_suffix in KNOWN_SUFFIXES else ".wav")
-        path = workdir / f"{song['song_id']}{suffix}"
+        # The server names the song; never let that name choose where the file goes.
+        path = workdir / f"song-{hashlib.sha256(song_id.encode()).hexdigest()[:16]}{suffix}"
         path.write_bytes(response.content)
-        cache[audio_url] = analyze_song(path, song_id=song["song_id"])
-    analysis = cache[audio_url]
+        cache[song_id] = analyze_song(path, song_id=song_id)
+    analysis = cache[song_id]
     if analysis.n_beats != len(song["beats"]):
         raise RaterBotError(
             f"song {song['song_id']!r}: the server lists {len(song['beats'])} beats but the audio analyses to "

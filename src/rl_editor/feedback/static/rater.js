@@ -187,7 +187,8 @@ async function decode(url) {
   try {
     return await ctx.decodeAudioData(bytes);
   } catch (err) {
-    throw new AudioDecodeError(`this browser cannot play ${url.split("/").pop()} (${err.message || err})`);
+    const part = url.split("/").pop();
+    throw new AudioDecodeError(`this browser cannot play ${part === "original" ? "the original" : `edit ${part.toUpperCase()}`} (${err.message || err})`);
   }
 }
 
