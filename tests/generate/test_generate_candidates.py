@@ -27,7 +27,15 @@ def test_plan_lists_each_temperature_per_temperature_times():
     plan = plan_candidates("song", [0.1, 0.5], 3, base_seed=7)
     assert [(s.temperature, s.k) for s in plan] == [(0.1, 0), (0.1, 1), (0.1, 2), (0.5, 0), (0.5, 1), (0.5, 2)]
     assert plan[4].seed == candidate_seed(7, "song", 0.5, 1)
-    assert plan[0].edit_id("song") == "song-t0.1-0"
+    assert plan[0].edit_id("song", [0, 1, 0], "policy-a").startswith("song-t0.1-0-")
+
+
+def test_edit_ids_differ_when_the_policy_or_the_actions_differ():
+    spec = CandidateSpec(0.5, 0, 1)
+    ids = {spec.edit_id("song", actions, policy)
+           for actions in ([0, 1, 0], [0, 2, 0]) for policy in ("policy-a", "policy-b")}
+    assert len(ids) == 4
+    assert spec.edit_id("song", [0, 1, 0], "policy-a") == spec.edit_id("song", np.array([0, 1, 0]), "policy-a")
 
 
 def test_identical_action_sequences_are_grouped_under_the_first():

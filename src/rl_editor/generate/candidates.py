@@ -141,8 +141,16 @@ class CandidateSpec:
     k: int
     seed: int
 
-    def edit_id(self, song_id: str) -> str:
-        return f"{song_id}-t{self.temperature:g}-{self.k}"
+    def edit_id(self, song_id: str, actions: Sequence[int], policy: str) -> str:
+        """``<song>-t<temperature>-<k>-<digest>``; the digest of the policy version and the
+        actions keeps ids of different runs apart when their edits meet in one database."""
+        return f"{song_id}-t{self.temperature:g}-{self.k}-{edit_digest(actions, policy)}"
+
+
+def edit_digest(actions: Sequence[int], policy: str) -> str:
+    """Eight hex digits identifying an edit's actions and the policy version that made them."""
+    payload = f"{policy}|{','.join(str(int(a)) for a in actions)}".encode()
+    return hashlib.sha256(payload).hexdigest()[:8]
 
 
 def candidate_seed(base_seed: int, song_id: str, temperature: float, k: int) -> int:
@@ -291,7 +299,7 @@ def write_candidate(
         With ``duration`` the rendered length in seconds.
     """
     actions = validate_actions(actions, analysis.n_beats)
-    edit_id = edit_id or CandidateSpec(float(temperature), k, seed).edit_id(entry.song_id)
+    edit_id = edit_id or CandidateSpec(float(temperature), k, seed).edit_id(entry.song_id, actions, policy)
     cand = Candidate(
         edit_id=edit_id, temperature=float(temperature), path=candidate_path(entry.song_id, edit_id),
         duration=0.0, actions=[int(a) for a in actions], policy=policy, seed=int(seed),
@@ -355,7 +363,7 @@ def _generate_entry(task: SongTask, generator: EditGenerator, analysis: Any,
         extra: dict[str, Any] = {"k": spec.k}
         if others:
             extra["also_from"] = [{"temperature": o.temperature, "k": o.k, "seed": o.seed} for o in others]
-        edit_id = spec.edit_id(task.song_id)
+        edit_id = spec.edit_id(task.song_id, acts, task.policy_version)
         entry.candidates.append(Candidate(
             edit_id=edit_id, temperature=spec.temperature, path=candidate_path(task.song_id, edit_id),
             duration=0.0, actions=[int(a) for a in acts], policy=task.policy_version, seed=spec.seed,

@@ -223,7 +223,7 @@ def generate_candidates(config: GenerateConfig, *, loader: GeneratorLoader = loa
     --------
     >>> manifest = generate_candidates(GenerateConfig("policy.pt", "songs", "eval_outputs"))  # doctest: +SKIP
     >>> manifest.songs[0].candidates[0].path  # doctest: +SKIP
-    'demo_0/demo_0-t0.1-0.wav'
+    'demo_0/demo_0-t0.1-0-5f3a9c21.wav'
     """
     return run_generation(config, loader=loader).manifest
 
