@@ -53,7 +53,10 @@ def test_train_reward_then_fine_tune_shows_lineage_and_select_pairs_ranks(prefer
     first = runner.invoke(app, ["train-reward", "--preferences", str(preferences_file), "--out", str(models / "r1.pt"),
                                 "--epochs", "3", "--members", "2"])
     assert first.exit_code == 0, first.output
-    assert "held-out: accuracy" in first.output and "val acc" in first.output
+    assert "validation (used for early stopping): accuracy" in first.stdout
+    # progress (song analysis, epochs) goes to stderr so stdout holds only the results
+    assert "analysing songs" in first.stderr and "val acc" in first.stderr
+    assert "analysing songs" not in first.stdout and "val acc" not in first.stdout
     weights = tmp_path / "weights.json"
     weights.write_text(json.dumps({"musician": 0.5}))
     second = runner.invoke(app, ["train-reward", "--preferences", str(preferences_file), "--out", str(models / "r2.pt"),

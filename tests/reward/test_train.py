@@ -1,4 +1,4 @@
-"""Training learns a taste from judged pairs, holds out whole songs, fine-tunes and weighs raters."""
+"""Training learns a taste from judged pairs, validates on whole songs, fine-tunes and weighs raters."""
 
 from __future__ import annotations
 
@@ -25,14 +25,14 @@ def trained(songs, pairs):
     return train_reward_model(pairs, config, analyses={s.song_id: s for s in songs})
 
 
-def test_held_out_accuracy_on_unseen_songs_is_high(trained):
+def test_validation_accuracy_on_unseen_songs_is_high(trained):
     _, report = trained
     assert report.val_metrics["accuracy"] >= 0.8
     assert report.val_metrics["log_likelihood"] > np.log(1 / 3)
     assert 0.0 <= report.val_metrics["ece"] <= 0.2
 
 
-def test_no_song_is_both_trained_and_held_out(trained):
+def test_no_song_is_both_trained_on_and_validated_on(trained):
     _, report = trained
     assert report.val_songs and not set(report.val_songs) & set(report.train_songs)
     train, val = split_by_song(["a"] * 5 + ["b"] * 5 + ["c"] * 10, 0.3, seed=1)

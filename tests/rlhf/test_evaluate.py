@@ -67,8 +67,19 @@ def test_the_evaluate_command_prints_the_win_rate(tmp_path, rlhf_policy_path, de
         "--rater", "musician:mistake=0.1", "--raters-per-spec", "2", "--judgments-per-song", "2", "--out", str(out),
     ])
     assert result.exit_code == 0, result.output
-    assert "new policy wins" in result.output
-    assert json.loads(out.read_text())["win"]["n"] == 4 * 2 * 2
+    assert "new policy wins" in result.stdout and "song-bootstrap 95% CI" in result.stdout
+    assert "evaluating" not in result.stdout  # the progress bar is on stderr
+    win = json.loads(out.read_text())["win"]
+    assert win["n"] == 4 * 2 * 2 and win["n_clusters"] == 4
+    assert win["cluster_ci_low"] <= win["win_rate"] <= win["cluster_ci_high"]
+
+
+def test_a_result_saved_before_song_intervals_still_loads():
+    saved = {"win": {"wins": 3, "losses": 1, "ties": 0, "win_rate": 0.75, "ci_low": 0.3, "ci_high": 0.95,
+                     "p_value": 0.31, "confidence": 0.95, "n": 4},
+             "old_version": "policy-a", "new_version": "policy-b"}
+    result = EvaluationResult.from_json(saved)
+    assert result.win.cluster_ci_low is None and "no song-bootstrap CI (songs not given)" in result.summary()
 
 
 def test_evaluation_without_raters_is_refused(rlhf_policy_path, heldout_analyses):

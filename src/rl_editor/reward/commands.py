@@ -15,12 +15,16 @@ def train_reward(
     init: Optional[Path] = typer.Option(None, "--init", help="Reward model to fine-tune (becomes the parent version)."),
     epochs: int = typer.Option(20, "--epochs", help="Passes over the training pairs per member."),
     loss: str = typer.Option("bt-ordinal", "--loss", help="bt-ordinal (Rao-Kupper with strength thresholds, default), bt (Davidson with ties) or mse-margin."),
-    val_frac: float = typer.Option(0.2, "--val-frac", help="Share of songs held out for validation (0 = none)."),
+    val_frac: float = typer.Option(0.2, "--val-frac", help="Share of songs set aside for validation, which also picks each member's best epoch (0 = none)."),
     members: int = typer.Option(5, "--members", help="Ensemble size (uncertainty comes from their spread)."),
     rater_weights: Optional[Path] = typer.Option(None, "--rater-weights", help="JSON {rater: weight}; unlisted raters weigh 1."),
     seed: int = typer.Option(0, "--seed", help="Seed of the split, bootstrap and initialisation."),
 ) -> None:
-    """Train a reward ensemble on judged pairs, printing held-out figures each epoch."""
+    """Train a reward ensemble on judged pairs, printing validation figures each epoch.
+
+    The validation songs also pick each member's best epoch (early stopping), so
+    their figures are validation figures, not those of an untouched test set.
+    """
     from rl_editor.preferences import load_preferences
     from rl_editor.registry import sha256_of_files
     from rl_editor.reward.model import load_reward_model
@@ -38,8 +42,9 @@ def train_reward(
                        file_sha256=sha256_of_files([preferences]))
     ensemble.save(out, meta)
     typer.echo(f"trained on {report.n_train} pairs ({len(report.train_songs)} songs), "
-               f"held out {report.n_val} pairs ({len(report.val_songs)} songs)")
-    for name, metrics in (("train", report.train_metrics), ("held-out", report.val_metrics)):
+               f"validated on {report.n_val} pairs ({len(report.val_songs)} songs, used for early stopping)")
+    for name, metrics in (("train", report.train_metrics),
+                          ("validation (used for early stopping)", report.val_metrics)):
         if metrics:
             typer.echo(f"{name}: accuracy {metrics['accuracy']:.3f}  log-likelihood {metrics['log_likelihood']:.3f}  "
                        f"ece {metrics['ece']:.3f}  n {metrics['n']}")

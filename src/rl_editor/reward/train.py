@@ -6,10 +6,13 @@ relative to ``config.manifest``'s folder, else to ``config.base_dir``, which
 ``rl-editor train-reward`` sets to the preference file's folder); else from the
 manifest's entry for the ``song_id``. Each song is analysed once (cached).
 
-Held-out pairs are split by song (no song on both sides), so the figures say
-how the model does on songs it has never seen. Each member trains on a
-bootstrap resample of the training pairs with its own seed, stops early on
-held-out log-likelihood and keeps its best epoch.
+Validation pairs are split off by song (no song on both sides), so the
+figures say how the model does on songs it never trained on. Each member
+trains on a bootstrap resample of the training pairs with its own seed, stops
+early on the validation log-likelihood and keeps its best epoch. Because the
+validation split chooses the epoch, its figures are slightly optimistic: they
+are validation figures (used for early stopping), not those of an untouched
+test set.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -57,12 +61,13 @@ class RewardTrainConfig:
         Passes over the training pairs per member.
     loss : str
         ``"bt-ordinal"`` (default: Rao-Kupper with strength thresholds, best
-        held-out figures in ``benchmarks/bench_reward_sample_efficiency.py``),
+        figures on unseen songs in ``benchmarks/bench_reward_sample_efficiency.py``),
         ``"bt"`` (Davidson Bradley-Terry with strength weights) or
         ``"mse-margin"`` (the system description's regression); see
         :mod:`rl_editor.reward.losses`.
     val_frac : float
-        Share of songs (hence pairs) held out for validation; 0 disables it.
+        Share of songs (hence pairs) set aside for validation (used for early
+        stopping, so not a test set); 0 disables it.
     members : int
         Ensemble size.
     hidden : int
@@ -72,7 +77,7 @@ class RewardTrainConfig:
     batch_size : int
         Pairs per gradient step.
     patience : int
-        Epochs without a better held-out log-likelihood before a member stops.
+        Epochs without a better validation log-likelihood before a member stops.
     bootstrap : bool
         Resample training pairs with replacement per member.
     strength_weights : tuple of float
@@ -85,7 +90,7 @@ class RewardTrainConfig:
         Folder that relative ``song_path`` keys are relative to.
     seed : int
     progress : bool
-        Show a tqdm bar and per-epoch validation lines.
+        Show tqdm bars (song analysis, training) and per-epoch validation lines, on stderr.
     """
 
     epochs: int = 20
@@ -108,7 +113,11 @@ class RewardTrainConfig:
 
 @dataclass
 class TrainReport:
-    """What training did: the split, each member's best epoch, per-epoch history and final figures."""
+    """What training did: the split, each member's best epoch, per-epoch history and final figures.
+
+    ``val_*`` is the validation split, which also chose each member's best
+    epoch (early stopping); it is not an untouched test set.
+    """
 
     n_train: int
     n_val: int
@@ -155,7 +164,8 @@ def resolve_analyses(pairs: Sequence[PreferencePair], config: RewardTrainConfig)
         if not path.is_file():
             raise RewardTrainingError(f"entry {index}: song file {path} not found")
         paths[pair.song_id] = path
-    return {song_id: analyze_song(path, song_id=song_id) for song_id, path in paths.items()}
+    songs = tqdm(paths.items(), desc="analysing songs", unit="song", disable=not config.progress, file=sys.stderr)
+    return {song_id: analyze_song(path, song_id=song_id) for song_id, path in songs}
 
 
 @dataclass
@@ -277,7 +287,7 @@ def fit_calibration(gaps: np.ndarray, outcomes: np.ndarray, init: Calibration | 
 
 def preference_metrics(gaps: np.ndarray, outcomes: np.ndarray, strengths: np.ndarray,
                        calibration: Calibration, n_bins: int = 10) -> dict[str, Any]:
-    """Held-out figures for score gaps of judged pairs.
+    """Figures of a reward model's score gaps on judged pairs (training or validation split).
 
     Returns
     -------
@@ -318,7 +328,7 @@ def preference_metrics(gaps: np.ndarray, outcomes: np.ndarray, strengths: np.nda
 
 
 def split_by_song(song_ids: Sequence[str], val_frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of training and held-out pairs; held-out songs get about ``val_frac`` of the pairs."""
+    """Indices of training and validation pairs; validation songs get about ``val_frac`` of the pairs."""
     song_ids = np.asarray(song_ids)
     all_idx = np.arange(len(song_ids))
     songs = sorted(set(song_ids.tolist()))
@@ -458,7 +468,8 @@ def train_reward_model(
     history: list[dict[str, Any]] = []
     members, best_epochs = [], []
     davidson_log_nus = []
-    bar = tqdm(total=config.members * config.epochs, desc="train reward", unit="epoch", disable=not config.progress)
+    bar = tqdm(total=config.members * config.epochs, desc="train reward", unit="epoch", disable=not config.progress,
+               file=sys.stderr)
     for k in range(config.members):
         seed = config.seed * 1000 + k
         torch.manual_seed(seed)
@@ -483,7 +494,7 @@ def train_reward_model(
             history.append(line)
             bar.update(1)
             if config.progress:
-                bar.write(format_epoch_line(line, config))
+                bar.write(format_epoch_line(line, config), file=sys.stderr)
 
         best_epochs.append(_train_member(model, loss_params, data, train_rows, val_rows, weights, config, seed, on_epoch))
         members.append(model)
@@ -521,7 +532,10 @@ def format_epoch_line(line: dict[str, Any], config: RewardTrainConfig) -> str:
 def reward_meta(pairs: Sequence[PreferencePair], config: RewardTrainConfig, report: TrainReport,
                 init: RewardEnsemble | None = None, source: str = "pairs",
                 file_sha256: str | None = None) -> ModelMeta:
-    """Registry metadata: what the ensemble was trained on, its parent and held-out figures."""
+    """Registry metadata: what the ensemble was trained on, its parent and validation figures (``metrics["val"]``).
+
+    The validation split also chose each member's best epoch (early stopping).
+    """
     return ModelMeta(
         kind="reward",
         version=new_version("reward"),

@@ -94,6 +94,9 @@ def register(app: typer.Typer) -> None:
         create_campaign: bool = typer.Option(False, "--create-campaign",
                                              help="Render the edits and create a held-out campaign on --db."),
         campaign: Optional[str] = typer.Option(None, "--campaign", help="Read a campaign's judgments from --db."),
+        campaign_file: Optional[Path] = typer.Option(None, "--campaign-file",
+                                                     help="With --campaign: its campaign.json (written by "
+                                                          "--create-campaign), for the policies' versions."),
     ) -> None:
         """Win rate of a new policy over an old one on held-out songs, judged by held-out raters (or people)."""
         from rl_editor.rlhf.finetune import RLHFError
@@ -103,11 +106,13 @@ def register(app: typer.Typer) -> None:
 
             if db is None:
                 raise RLHFError("--campaign needs --db (the feedback database)")
-            result = campaign_result(db, campaign)
+            result = campaign_result(db, campaign, campaign_file)
             _print_result(result)
             if out:
                 result.save(out)
             return
+        if campaign_file is not None:
+            raise RLHFError("--campaign-file goes with --campaign ID --db URL")
         if old is None or new is None or songs is None:
             raise RLHFError("evaluate needs --old, --new and --songs (or --campaign ID --db URL)")
         if create_campaign:
@@ -116,9 +121,11 @@ def register(app: typer.Typer) -> None:
             if db is None:
                 raise RLHFError("--create-campaign needs --db (the feedback database)")
             name = create_evaluation_campaign(old, new, _song_paths(songs), db, out or Path("evaluation"),
-                                              edits_per_song=judgments_per_song, temperature=temperature, seed=seed)
+                                              edits_per_song=judgments_per_song, temperature=temperature, seed=seed,
+                                              progress=True)
+            campaign_json = (out or Path("evaluation")).resolve() / "campaign.json"
             typer.echo(f"created campaign {name}; held-out raters (rl-editor raters add NAME --held-out) judge it; "
-                       f"then: rl-editor evaluate --campaign {name} --db {db}")
+                       f"then: rl-editor evaluate --campaign {name} --db {db} --campaign-file {campaign_json}")
             return
         from rl_editor.rlhf.evaluate import evaluate_policies, held_out_raters
 

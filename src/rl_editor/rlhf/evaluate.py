@@ -6,16 +6,20 @@ edit ``k`` of the old policy is paired with edit ``k`` of the new one and every
 rater judges every pair, shown in an order drawn at random per judgment and
 mapped back to "new", "old" or "tie". :func:`~rl_editor.rlhf.winrate.win_rate`
 turns the outcomes into the new policy's win rate over decisive judgments,
-its 95% Wilson interval and the one-sided exact binomial p-value.
+a 95% interval that resamples whole songs (cluster bootstrap), Wilson's 95%
+interval and the one-sided exact binomial p-value.
 
-Judgments of one song are not independent (same song, same raters); the
-p-value treats them as independent, which is the usual A/B-test reading.
+Judgments of one song are not independent (same song, same raters, several
+edits); the Wilson interval and the p-value treat them as independent, the
+usual A/B-test reading, so they overstate the confidence when a song's
+judgments agree. The song bootstrap interval does not; read it first.
 Raters should be fresh instances (own seeds) of tastes nobody trained on.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -159,14 +163,21 @@ def sample_policy_edits(policy: Any, analyses: Sequence[SongAnalysis], side: str
 
 
 def outcomes_summary(judgments: Sequence[Judged]) -> tuple[WinRate, dict[str, Any], dict[str, dict[str, int]]]:
-    """Overall win rate, win rate per rater and outcome counts per song."""
-    per_rater: dict[str, list[str]] = {}
+    """Overall win rate, win rate per rater and outcome counts per song.
+
+    Both win rates carry a song bootstrap interval (judgments clustered by song).
+    """
+    per_rater: dict[str, list[Judged]] = {}
     per_song: dict[str, dict[str, int]] = {}
     for j in judgments:
-        per_rater.setdefault(j.rater, []).append(j.outcome)
+        per_rater.setdefault(j.rater, []).append(j)
         per_song.setdefault(j.song_id, {"new": 0, "old": 0, "tie": 0})[j.outcome] += 1
-    return (win_rate(j.outcome for j in judgments),
-            {r: win_rate(o).to_json() for r, o in per_rater.items()}, per_song)
+    return (_win_rate_by_song(judgments),
+            {r: _win_rate_by_song(rows).to_json() for r, rows in per_rater.items()}, per_song)
+
+
+def _win_rate_by_song(judgments: Sequence[Judged]) -> WinRate:
+    return win_rate([j.outcome for j in judgments], clusters=[j.song_id for j in judgments])
 
 
 def _mean_stats(analyses: Sequence[SongAnalysis], edits: dict[str, list[np.ndarray]]) -> dict[str, float]:
@@ -221,7 +232,7 @@ def evaluate_policies(
     judgments: list[Judged] = []
     from rl_editor.raters import as_judgment
 
-    for a in tqdm(analyses, desc="evaluating", unit="song", disable=not progress):
+    for a in tqdm(analyses, desc="evaluating", unit="song", disable=not progress, file=sys.stderr):
         for k in range(edits_per_song):
             e_old = Edit(a.song_id, np.asarray(old_edits[a.song_id][k]))
             e_new = Edit(a.song_id, np.asarray(new_edits[a.song_id][k]))
@@ -271,16 +282,22 @@ def held_out_raters(spec: str, n: int, seed: int = 1000) -> list[Any]:
 
 def create_evaluation_campaign(old_path: Any, new_path: Any, songs: Sequence[SongAnalysis | str | Path],
                                db_url: str, out_dir: str | Path, edits_per_song: int = 4, temperature: float = 0.5,
-                               seed: int = 0, raters_per_pair: int = 3, name: str | None = None) -> str:
+                               seed: int = 0, raters_per_pair: int = 3, name: str | None = None,
+                               progress: bool = False) -> str:
     """Render old/new edits of held-out songs and create a held-out campaign for people to judge.
 
     Writes ``out_dir/manifest.json`` and the edits' audio (edit ids
     ``<song>-eval-old-<k>`` / ``<song>-eval-new-<k>``), registers the edits in
     the feedback database and creates a campaign whose tasks go only to raters
     marked held-out. Serve ``out_dir/manifest.json`` with the same ``--db`` so
-    the audio is found. Returns the campaign's name.
+    the audio is found. Also writes ``out_dir/campaign.json`` (campaign name,
+    ``old`` and ``new`` policy versions, pairs) for :func:`campaign_result`.
+    ``progress`` shows a tqdm bar (on stderr) over the songs being rendered.
+    Returns the campaign's name.
     """
     import datetime as _dt
+
+    from tqdm.auto import tqdm
 
     from rl_editor.audio import load_audio
     from rl_editor.feedback.storage import FeedbackStore
@@ -295,7 +312,7 @@ def create_evaluation_campaign(old_path: Any, new_path: Any, songs: Sequence[Son
     versions = {"old": old.meta.version if old.meta else "old", "new": new.meta.version if new.meta else "new"}
     rng = np.random.default_rng(seed)
     pairs: list[tuple[str, str]] = []
-    for a in analyses:
+    for a in tqdm(analyses, desc="rendering evaluation edits", unit="song", disable=not progress, file=sys.stderr):
         entry = new_song_entry(a, a.path, out_dir)
         source = load_audio(a.path)
         ids = {}
@@ -321,11 +338,39 @@ def create_evaluation_campaign(old_path: Any, new_path: Any, songs: Sequence[Son
     return name
 
 
-def campaign_result(db_url: str, campaign: str) -> EvaluationResult:
-    """Read the judgments of an evaluation campaign and compute the new policy's win rate."""
+def campaign_versions(campaign_file: str | Path, campaign: str) -> dict[str, str]:
+    """``{"old": version, "new": version}`` from the ``campaign.json`` of :func:`create_evaluation_campaign`."""
+    path = Path(campaign_file)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RLHFError(f"{path}: no such campaign file (--campaign-file)") from None
+    except json.JSONDecodeError as exc:
+        raise RLHFError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("campaign", "old", "new")):
+        raise RLHFError(f"{path}: not a campaign file (needs string keys campaign, old and new)")
+    if data["campaign"] != campaign:
+        raise RLHFError(f"{path}: describes campaign {data['campaign']!r}, not {campaign!r}")
+    return {"old": data["old"], "new": data["new"]}
+
+
+def campaign_result(db_url: str, campaign: str, campaign_file: str | Path | None = None) -> EvaluationResult:
+    """Read the judgments of an evaluation campaign and compute the new policy's win rate.
+
+    Parameters
+    ----------
+    db_url : str
+        Feedback database; it must exist already (a mistyped SQLite path is an error).
+    campaign : str
+        Campaign name.
+    campaign_file : path, optional
+        The campaign's ``campaign.json`` (written beside its manifest); gives the
+        policies' versions, which are ``"old"`` and ``"new"`` without it.
+    """
     from rl_editor.feedback.storage import FeedbackStore
 
-    with FeedbackStore.open(db_url) as store:
+    versions = campaign_versions(campaign_file, campaign) if campaign_file is not None else {"old": "old", "new": "new"}
+    with FeedbackStore.open(db_url, create=False) as store:
         pairs = store.export_pairs(campaign=campaign)
     if not pairs:
         raise RLHFError(f"campaign {campaign!r}: no judgments yet (or no such campaign) in {db_url}")
@@ -338,9 +383,9 @@ def campaign_result(db_url: str, campaign: str) -> EvaluationResult:
         judgments.append(Judged(song_id=p.song_id, k=k, rater=p.rater, new_shown_as="a" if new_first else "b",
                                 preference=p.preference, strength=int(p.strength), outcome=outcome))
     win, per_rater, per_song = outcomes_summary(judgments)
-    return EvaluationResult(win=win, judgments=judgments, old_version="old", new_version="new",
+    return EvaluationResult(win=win, judgments=judgments, old_version=versions["old"], new_version=versions["new"],
                             per_rater=per_rater, per_song=per_song, settings={"campaign": campaign})
 
 
-__all__ = ["EvaluationResult", "Judged", "campaign_result", "create_evaluation_campaign", "evaluate_policies",
-           "held_out_raters", "outcomes_summary", "sample_policy_edits"]
+__all__ = ["EvaluationResult", "Judged", "campaign_result", "campaign_versions", "create_evaluation_campaign",
+           "evaluate_policies", "held_out_raters", "outcomes_summary", "sample_policy_edits"]
