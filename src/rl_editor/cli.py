@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import Any
 
 import typer
 
@@ -69,12 +70,43 @@ def _register_stages() -> None:
 _register_stages()
 
 
+def _is_flag(param: Any) -> bool:
+    return getattr(param, "param_type_name", None) == "option" and bool(getattr(param, "is_flag", False))
+
+
+def hide_flag_types(command: Any) -> Any:
+    """Flags take no value, so their help shows no ``<bool>`` type (Typer shows one for every flag,
+    ``--help`` included); applied to the command and all its subcommands. Returns ``command``."""
+    params = list(getattr(command, "params", []))
+    context_class = getattr(command, "context_class", None)
+    if context_class is not None and hasattr(command, "get_help_option"):
+        params.append(command.get_help_option(context_class(command)))
+    for param in params:
+        if _is_flag(param) and param.metavar is None:
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        hide_flag_types(sub)
+    return command
+
+
+def os_error_line(exc: OSError) -> str:
+    """``<file>: <reason>`` for a failed file operation (both files of a failed rename or copy)."""
+    reason = exc.strerror or str(exc)
+    files = [str(name) for name in (exc.filename, exc.filename2) if name is not None]
+    return f"{' -> '.join(files)}: {reason}" if files else reason
+
+
 def main() -> None:
-    """Entry point: run the CLI, turning rl-editor's own errors into one line on stderr (exit 2)."""
+    """Entry point: run the CLI, turning rl-editor's own errors and failed file operations
+    (missing file, permission denied, disk full) into one line on stderr (exit 2)."""
+    command = hide_flag_types(typer.main.get_command(app))
     try:
-        app()  # standalone mode: usage errors and exit codes are handled by click
+        command()  # standalone mode: usage errors and exit codes are handled by click
     except RlEditorError as exc:
         typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        typer.echo(f"error: {os_error_line(exc)}", err=True)
         sys.exit(2)
 
 

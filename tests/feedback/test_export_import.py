@@ -14,7 +14,7 @@ from rl_editor.feedback.export import export_file, import_file, pairs_to_csv
 from rl_editor.feedback.models import Judgment
 from rl_editor.feedback.storage import FeedbackStore, JudgmentIn
 from rl_editor.feedback.tasks import TaskConfig
-from rl_editor.preferences import PreferenceFormatError, load_preferences
+from rl_editor.preferences import EditRef, PreferenceFormatError, PreferencePair, load_preferences
 
 
 def _fill(store, manifest, n=5):
@@ -94,3 +94,59 @@ def test_csv_has_one_row_per_judgment(tmp_path, manifest):
         _fill(store, manifest, n=4)
         rows = list(csv.DictReader(io.StringIO(pairs_to_csv(store.export_pairs()))))
     assert len(rows) == 4 and rows[0]["rater"] == "alice" and json.loads(rows[0]["edit_a_actions"])
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_get_an_apostrophe(tmp_path, manifest):
+    with FeedbackStore.open(f"sqlite:///{tmp_path / 'a.sqlite'}", manifest.path) as store:
+        store.create_tasks_from_manifest(manifest, TaskConfig(gold_per_rater=0))
+        store.add_rater('=HYPERLINK("http://evil.example","click")')
+        rid = store.list_raters()[0].id
+        view = store.next_task(rid)
+        store.submit_judgment(rid, JudgmentIn(client_id="@SUM(1+1)*cmd", task_id=view.task_id, preference="a",
+                                              strength=2, notes="+1 great -- better than B", time_spent_ms=1500))
+        assert export_file(store, tmp_path / "prefs.csv", as_csv=True) == 1
+        json_rater = store.export_pairs()[0].rater
+    row = next(csv.DictReader((tmp_path / "prefs.csv").open(newline="")))
+    assert row["rater"] == '\'=HYPERLINK("http://evil.example","click")'
+    assert row["client_id"] == "'@SUM(1+1)*cmd" and row["notes"] == "'+1 great -- better than B"
+    assert row["strength"] == "2" and row["time_spent_ms"] == "1500" and row["preference"] in ("a", "b")
+    assert json_rater.startswith("=")  # only the CSV cells are escaped, the stored and JSON values are not
+
+
+def _pair(**changes) -> PreferencePair:
+    fields = dict(song_id="song0", preference="b", strength=1, rater="bob", timestamp="2024-05-01T10:00:00+00:00",
+                  notes="fine", extra={"task_id": "t1", "campaign": "default"},
+                  edit_a=EditRef("song0/a.wav", [0, 1, 0], 1.5, {"edit_id": "song0-a"}),
+                  edit_b=EditRef("song0/b.wav", [0, 2, 0], 2.25, {"edit_id": "song0-b"}))
+    return PreferencePair(**{**fields, **changes})
+
+
+@pytest.mark.parametrize("text", ["=1+2", "+33 6 12", "-2+3", "@cmd", "\tTAB", "\rCR", "\r=cmd\r\n"])
+def test_every_formula_prefix_is_escaped_in_text_cells(text):
+    pair = _pair(notes=text, rater=text, song_id=text, extra={"task_id": text, "campaign": text},
+                 edit_a=EditRef(text, [0], 1.0, {"edit_id": text}))
+    rows = list(csv.DictReader(io.StringIO(pairs_to_csv([pair]), newline="")))
+    assert len(rows) == 1
+    row = rows[0]
+    for column in ("notes", "rater", "song_id", "task_id", "campaign", "edit_a_id", "edit_a_path"):
+        assert row[column] == "'" + text, column
+
+
+def test_numbers_and_plain_text_are_written_unchanged():
+    pair = _pair(edit_a=EditRef("song0/a.wav", [0, 1, 0], -0.5, {"edit_id": "song0-a"}), notes="a-b=c, not first")
+    row = next(csv.DictReader(io.StringIO(pairs_to_csv([pair]))))
+    assert row["edit_a_duration_seconds"] == "-0.5" and row["edit_b_duration_seconds"] == "2.25"
+    assert row["strength"] == "1" and row["notes"] == "a-b=c, not first" and row["rater"] == "bob"
+    assert row["edit_a_actions"] == "[0, 1, 0]" and row["timestamp"] == "2024-05-01T10:00:00+00:00"
+
+
+def test_export_into_a_folder_is_refused_and_leaves_it_untouched(tmp_path, manifest):
+    from rl_editor.feedback.storage import FeedbackError
+
+    (tmp_path / "out").mkdir()
+    with FeedbackStore.open(f"sqlite:///{tmp_path / 'a.sqlite'}", manifest.path) as store:
+        _fill(store, manifest, n=1)
+        for as_csv in (False, True):
+            with pytest.raises(FeedbackError, match=r"out: is a folder; give the file to write"):
+                export_file(store, tmp_path / "out", as_csv=as_csv)
+    assert list((tmp_path / "out").iterdir()) == []

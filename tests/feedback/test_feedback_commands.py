@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
+import socket
+import subprocess
 import sys
+import time
 import uuid
 
+import pytest
 
 from rl_editor.cli import main
+from rl_editor.feedback.commands import TokenRedactingFilter, install_token_redaction
 from rl_editor.feedback.storage import FeedbackStore, JudgmentIn
 
 
@@ -107,3 +114,99 @@ def test_evaluation_campaign_from_the_cli(monkeypatch, capsys, manifest_path, ma
     code, _, err = run(monkeypatch, capsys, "tasks", "campaign", "eval-2", "--pairs", tmp_path / "pairs.json",
                        "--db", tmp_path / "empty.sqlite")
     assert code == 2 and "unknown edit" in err
+
+
+@pytest.mark.parametrize("command", [["raters", "list"], ["export", "--out", "prefs.json"], ["agreement"],
+                                     ["export", "--out", "prefs.csv", "--csv"]])
+def test_read_only_commands_do_not_create_a_mistyped_database(monkeypatch, capsys, tmp_path, command):
+    typo = tmp_path / "feedbak.sqlite"
+    args = [tmp_path / a if a.startswith("prefs") else a for a in command]
+    code, out, err = run(monkeypatch, capsys, *args, "--db", typo)
+    assert code == 2 and out == ""
+    assert err == f"error: no feedback database at {typo} (check --db)\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_read_only_commands_default_to_the_database_beside_the_manifest(monkeypatch, capsys, manifest_path):
+    code, _, err = run(monkeypatch, capsys, "raters", "list", "--manifest", manifest_path)
+    assert code == 2 and f"no feedback database at {manifest_path.parent / 'feedback.sqlite'}" in err
+    assert not (manifest_path.parent / "feedback.sqlite").exists()
+    run(monkeypatch, capsys, "raters", "add", "alice", "--manifest", manifest_path)
+    code, out, _ = run(monkeypatch, capsys, "raters", "list", "--manifest", manifest_path)
+    assert code == 0 and out.startswith("alice\tcollect")
+
+
+def access_record(path: str) -> logging.LogRecord:
+    """A record as uvicorn's access logger makes it: (client_addr, method, full_path, http_version, status_code)."""
+    return logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                             ("127.0.0.1:53124", "GET", path, "1.1", 200), None)
+
+
+@pytest.mark.parametrize("path, logged", [
+    ("/r/Zx9_secret-Token", "/r/***"),
+    ("/r/Zx9_secret-Token?x=1", "/r/***?x=1"),
+    ("/admin?token=AdminSecret", "/admin?token=***"),
+    ("/api/me?lang=en&token=AdminSecret&x=2", "/api/me?lang=en&token=***&x=2"),
+    ("/api/next", "/api/next"),
+    ("/static/rater.js?v=3", "/static/rater.js?v=3"),
+])
+def test_access_log_records_lose_their_tokens(path, logged):
+    from uvicorn.logging import AccessFormatter
+
+    record = access_record(path)
+    assert TokenRedactingFilter().filter(record) is True
+    assert record.args[2] == logged and len(record.args) == 5 and record.args[4] == 200
+    line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False).format(record)
+    assert line == f'127.0.0.1:53124 - "GET {logged} HTTP/1.1" 200 OK' and "ecret" not in line
+
+
+def test_the_redacting_filter_is_installed_once_on_uvicorns_access_logger():
+    logger = logging.getLogger("uvicorn.access")
+    before = list(logger.filters)
+    try:
+        first, second = install_token_redaction(), install_token_redaction()
+        assert first is second and first in logger.filters
+        assert len(logger.filters) == len(before) + (0 if first in before else 1)
+    finally:
+        logger.filters[:] = before
+
+
+def test_serve_access_log_shows_no_tokens(manifest_path, tmp_path):
+    import httpx
+
+    db = tmp_path / "fb.sqlite"
+    with FeedbackStore.open(str(db), manifest_path) as store:
+        rater_token = store.add_rater("alice")
+        admin_token = store.create_admin_token()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path / "access.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "rl_editor.cli", "serve", "--manifest", str(manifest_path),
+                                 "--db", str(db), "--port", str(port), "--log-level", "info"],
+                                stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                httpx.get(f"{base}/r/{rater_token}", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "server did not start within 60 s"
+                time.sleep(0.1)
+        assert httpx.get(f"{base}/api/me", params={"token": rater_token}, timeout=5).status_code == 200
+        assert httpx.get(f"{base}/admin", params={"token": admin_token}, timeout=5).status_code == 200
+        deadline = time.monotonic() + 10
+        while "GET /admin?token=***" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    text = log.read_text()
+    assert "GET /r/*** HTTP/1.1" in text and "GET /api/me?token=*** HTTP/1.1" in text
+    assert "GET /admin?token=*** HTTP/1.1" in text
+    assert rater_token not in text and admin_token not in text

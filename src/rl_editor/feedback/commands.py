@@ -2,13 +2,20 @@
 
 Every command takes ``--db URL`` (SQLAlchemy URL, or a SQLite file path) or
 ``--manifest PATH`` (then the SQLite file ``feedback.sqlite`` beside it is used).
+Commands that only read (``raters list``, ``export``, ``agreement``) refuse a
+SQLite file that does not exist instead of creating an empty one.
+
+The server's access log never shows rater or admin tokens: the personal link
+``/r/<token>`` and ``token=`` query values are logged as ``***``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -16,12 +23,65 @@ from rl_editor.feedback.settings import DEFAULT_CAMPAIGN, DEFAULT_HOST, DEFAULT_
 
 DB_HELP = "Database URL (sqlite:///..., postgresql+psycopg://...) or SQLite file; default: beside the manifest."
 MANIFEST_HELP = "The candidate manifest (manifest.json or its folder)."
+CAMPAIGN_HELP = "Only this campaign's judgments (default: all)."
+LINK_HOST_HELP = "Host shown in the link."
+LINK_PORT_HELP = "Port shown in the link."
+
+ACCESS_LOGGER = "uvicorn.access"
+_TOKEN_IN_PATH = re.compile(r"(/r/)[^/?#\s]+")
+_TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&#\s]*")
 
 
-def _store(db: Optional[str], manifest: Optional[Path]):
+def redact_tokens(text: str) -> str:
+    """``text`` with the token of a personal link (``/r/<token>``) and of ``token=`` query values as ``***``."""
+    return _TOKEN_IN_QUERY.sub(r"\1***", _TOKEN_IN_PATH.sub(r"\1***", text))
+
+
+class TokenRedactingFilter(logging.Filter):
+    """Rewrites uvicorn access records, ``(client_addr, method, full_path, http_version, status_code)``,
+    so that tokens in the request path never reach the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_tokens(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str) and not record.args:
+            record.msg = redact_tokens(record.msg)
+        return True
+
+
+def install_token_redaction(logger_name: str = ACCESS_LOGGER) -> logging.Filter:
+    """Add a :class:`TokenRedactingFilter` to the access logger (once); returns it."""
+    logger = logging.getLogger(logger_name)
+    for existing in logger.filters:
+        if isinstance(existing, TokenRedactingFilter):
+            return existing
+    redacting = TokenRedactingFilter()
+    logger.addFilter(redacting)
+    return redacting
+
+
+def _run_server(web: Any, host: str, port: int, log_level: str) -> None:
+    """Run uvicorn in this process, with tokens kept out of its access log."""
+    import uvicorn
+
+    from rl_editor.feedback.storage import FeedbackError
+
+    config = uvicorn.Config(web, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
+    install_token_redaction()  # after Config, which applies uvicorn's logging configuration
+    server = uvicorn.Server(config)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    if not server.started:
+        raise FeedbackError(f"the server could not start on {host}:{port} (see the log above)")
+
+
+def _store(db: Optional[str], manifest: Optional[Path], create: bool = True):
+    """The feedback store; ``create=False`` for commands that only read (a mistyped --db is an error)."""
     from rl_editor.feedback.storage import FeedbackStore
 
-    return FeedbackStore.open(db, manifest)
+    return FeedbackStore.open(db, manifest, create=create)
 
 
 def _task_config(pairs_per_song, raters_per_pair, overlap_share, gold_per_rater, ratings_per_song, campaign):
@@ -42,19 +102,18 @@ def register(app: typer.Typer) -> None:
     def serve(
         manifest: Path = typer.Option(..., "--manifest", help=MANIFEST_HELP),
         db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-        host: str = typer.Option(DEFAULT_HOST, "--host"),
-        port: int = typer.Option(DEFAULT_PORT, "--port"),
-        log_level: str = typer.Option("info", "--log-level"),
+        host: str = typer.Option(DEFAULT_HOST, "--host", help="Address to listen on (0.0.0.0: every interface)."),
+        port: int = typer.Option(DEFAULT_PORT, "--port", help="Port to listen on."),
+        log_level: str = typer.Option("info", "--log-level",
+                                      help="Server log level: critical, error, warning, info, debug or trace."),
     ) -> None:
         """Run the feedback web server (makes tasks with default settings on first start)."""
-        import uvicorn
-
         from rl_editor.feedback.app import create_app
 
         web = create_app(manifest, db)
         typer.echo(f"serving {len(web.state.manifest.songs)} songs on http://{host}:{port} "
                    f"(add raters with `rl-editor raters add NAME`)")
-        uvicorn.run(web, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
+        _run_server(web, host, port, log_level)
 
     @raters.command("add")
     def raters_add(
@@ -62,8 +121,8 @@ def register(app: typer.Typer) -> None:
         held_out: bool = typer.Option(False, "--held-out", help="Reserve for evaluation campaigns only."),
         db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
         manifest: Optional[Path] = typer.Option(None, "--manifest", help=MANIFEST_HELP),
-        host: str = typer.Option(DEFAULT_HOST, "--host", help="Host shown in the link."),
-        port: int = typer.Option(DEFAULT_PORT, "--port", help="Port shown in the link."),
+        host: str = typer.Option(DEFAULT_HOST, "--host", help=LINK_HOST_HELP),
+        port: int = typer.Option(DEFAULT_PORT, "--port", help=LINK_PORT_HELP),
     ) -> None:
         """Add a rater and print their personal link (the token is shown only now)."""
         with _store(db, manifest) as store:
@@ -76,7 +135,7 @@ def register(app: typer.Typer) -> None:
         manifest: Optional[Path] = typer.Option(None, "--manifest", help=MANIFEST_HELP),
     ) -> None:
         """List raters with how much each has judged."""
-        with _store(db, manifest) as store:
+        with _store(db, manifest, create=False) as store:
             summary = {r["name"]: r for r in store.summary()["raters"]}
             for r in store.list_raters():
                 row = summary.get(r.name, {})
@@ -88,8 +147,8 @@ def register(app: typer.Typer) -> None:
     def admin_token(
         db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
         manifest: Optional[Path] = typer.Option(None, "--manifest", help=MANIFEST_HELP),
-        host: str = typer.Option(DEFAULT_HOST, "--host"),
-        port: int = typer.Option(DEFAULT_PORT, "--port"),
+        host: str = typer.Option(DEFAULT_HOST, "--host", help=LINK_HOST_HELP),
+        port: int = typer.Option(DEFAULT_PORT, "--port", help=LINK_PORT_HELP),
     ) -> None:
         """Create an admin token and print it with the admin page's link."""
         with _store(db, manifest) as store:
@@ -102,11 +161,12 @@ def register(app: typer.Typer) -> None:
         manifest: Path = typer.Option(..., "--manifest", help=MANIFEST_HELP),
         db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
         pairs_per_song: Optional[int] = typer.Option(None, "--pairs-per-song", help="At most K pairs per song."),
-        raters_per_pair: int = typer.Option(1, "--raters-per-pair"),
+        raters_per_pair: int = typer.Option(1, "--raters-per-pair", help="Raters who judge each overlap pair."),
         overlap_share: float = typer.Option(0.2, "--overlap-share", help="Share of pairs judged by 2+ raters."),
-        gold_per_rater: int = typer.Option(2, "--gold-per-rater"),
+        gold_per_rater: int = typer.Option(2, "--gold-per-rater",
+                                           help="Gold (screening) pairs with a known answer per rater."),
         ratings_per_song: int = typer.Option(0, "--ratings-per-song", help="Absolute rating tasks per song."),
-        campaign: str = typer.Option(DEFAULT_CAMPAIGN, "--campaign"),
+        campaign: str = typer.Option(DEFAULT_CAMPAIGN, "--campaign", help="Campaign the new tasks belong to."),
     ) -> None:
         """Make comparison tasks from the manifest (only what is missing)."""
         from rl_editor.generate.manifest import Manifest
@@ -116,9 +176,7 @@ def register(app: typer.Typer) -> None:
                               campaign)
         with _store(db, loaded.path) as store:
             created = store.create_tasks_from_manifest(loaded, config)
-            pending = store.gold_pending()
-        typer.echo(f"created {created} tasks for {len(loaded.songs)} songs"
-                   + (" (gold pairs pending: audio rendering not available yet)" if pending else ""))
+        typer.echo(f"created {created} tasks for {len(loaded.songs)} songs")
 
     @tasks.command("prioritize")
     def tasks_prioritize(
@@ -153,11 +211,12 @@ def register(app: typer.Typer) -> None:
     @tasks.command("campaign")
     def tasks_campaign(
         name: str = typer.Argument(..., help="Campaign name."),
-        pairs: Path = typer.Option(..., "--pairs", help='JSON list of [edit_a, edit_b] or {"edit_a","edit_b"}.'),
+        pairs: Path = typer.Option(..., "--pairs", help='JSON list of \\[edit_a, edit_b] or {"edit_a","edit_b"}.'),
         db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
         manifest: Optional[Path] = typer.Option(None, "--manifest", help=MANIFEST_HELP),
-        held_out_only: bool = typer.Option(True, "--held-out-only/--everyone"),
-        raters_per_pair: int = typer.Option(1, "--raters-per-pair"),
+        held_out_only: bool = typer.Option(True, "--held-out-only/--everyone",
+                                           help="Only held-out raters judge it, or every rater."),
+        raters_per_pair: int = typer.Option(1, "--raters-per-pair", help="Raters who judge each pair."),
     ) -> None:
         """Create a campaign (by default an evaluation campaign for held-out raters)."""
         edit_pairs = [(a, b) for a, b in _read_ranking(pairs)]
@@ -170,14 +229,14 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", help="preferences.json (or .csv with --csv)."),
         db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
         manifest: Optional[Path] = typer.Option(None, "--manifest", help=MANIFEST_HELP),
-        campaign: Optional[str] = typer.Option(None, "--campaign"),
+        campaign: Optional[str] = typer.Option(None, "--campaign", help=CAMPAIGN_HELP),
         csv: bool = typer.Option(False, "--csv", help="Write CSV instead of JSON."),
         include_gold: bool = typer.Option(False, "--include-gold", help="Also export gold (screening) pairs."),
     ) -> None:
         """Write judgments in the preference pair format (edit paths relative to the manifest folder)."""
         from rl_editor.feedback.export import export_file
 
-        with _store(db, manifest) as store:
+        with _store(db, manifest, create=False) as store:
             n = export_file(store, out, campaign=campaign, as_csv=csv, include_gold=include_gold)
         typer.echo(f"wrote {n} judgments to {out}")
 
@@ -200,12 +259,12 @@ def register(app: typer.Typer) -> None:
     def agreement(
         db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
         manifest: Optional[Path] = typer.Option(None, "--manifest", help=MANIFEST_HELP),
-        campaign: Optional[str] = typer.Option(None, "--campaign"),
+        campaign: Optional[str] = typer.Option(None, "--campaign", help=CAMPAIGN_HELP),
     ) -> None:
         """Print inter-rater agreement: Krippendorff's alpha, raw agreement, per-rater, position bias."""
         from rl_editor.feedback.agreement import agreement_report
 
-        with _store(db, manifest) as store:
+        with _store(db, manifest, create=False) as store:
             report = agreement_report(store.export_pairs(campaign=campaign))
         for line in report.lines():
             typer.echo(line)

@@ -5,6 +5,11 @@ relative to the manifest's folder (resolve them with ``Manifest.resolve``).
 Extra keys: ``tie_kind``, ``presented_order`` (``ab``: edit_a was shown as A),
 ``time_spent_ms``, ``campaign``, ``task_id``, ``client_id``, and ``edit_id`` on
 each side.
+
+CSV cells of text that a spreadsheet would run as a formula (starting with
+``=``, ``+``, ``-``, ``@``, tab or carriage return, e.g. a rater's note) get a
+leading apostrophe, as OWASP advises against CSV injection; numbers are
+written as they are.
 """
 
 from __future__ import annotations
@@ -12,9 +17,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import tempfile
 from pathlib import Path
+from typing import Any
 
-from rl_editor.feedback.storage import FeedbackStore
+from rl_editor.feedback.storage import FeedbackError, FeedbackStore
 from rl_editor.preferences import PreferencePair, load_preferences, save_preferences
 
 CSV_COLUMNS = ("song_id", "edit_a_id", "edit_a_path", "edit_b_id", "edit_b_path", "preference", "strength",
@@ -23,36 +31,63 @@ CSV_COLUMNS = ("song_id", "edit_a_id", "edit_a_path", "edit_b_id", "edit_b_path"
                "edit_b_duration_seconds")
 
 
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """``value`` with a leading apostrophe if it is text a spreadsheet would read as a formula; numbers unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
 def pairs_to_csv(pairs: list[PreferencePair]) -> str:
-    """One row per judgment; actions are JSON lists in their cells."""
+    """One row per judgment (CRLF line ends); actions are JSON lists in their cells; text cells are spreadsheet-safe."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    # RFC 4180 line ends: the writer then also quotes cells holding a lone carriage return
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for p in pairs:
-        writer.writerow({
-            "song_id": p.song_id, "edit_a_id": p.edit_a.extra.get("edit_id", ""), "edit_a_path": p.edit_a.path,
-            "edit_b_id": p.edit_b.extra.get("edit_id", ""), "edit_b_path": p.edit_b.path,
-            "preference": p.preference, "strength": p.strength, "tie_kind": p.extra.get("tie_kind") or "",
-            "rater": p.rater, "timestamp": p.timestamp, "presented_order": p.extra.get("presented_order") or "",
-            "time_spent_ms": "" if p.extra.get("time_spent_ms") is None else p.extra["time_spent_ms"],
-            "campaign": p.extra.get("campaign", ""), "task_id": p.extra.get("task_id", ""),
-            "client_id": p.extra.get("client_id", ""), "notes": p.notes,
-            "edit_a_actions": json.dumps(p.edit_a.actions), "edit_b_actions": json.dumps(p.edit_b.actions),
-            "edit_a_duration_seconds": p.edit_a.duration_seconds, "edit_b_duration_seconds": p.edit_b.duration_seconds,
-        })
+        writer.writerow({column: spreadsheet_safe(value) for column, value in _csv_row(p).items()})
     return buffer.getvalue()
+
+
+def _csv_row(p: PreferencePair) -> dict[str, Any]:
+    return {
+        "song_id": p.song_id, "edit_a_id": p.edit_a.extra.get("edit_id", ""), "edit_a_path": p.edit_a.path,
+        "edit_b_id": p.edit_b.extra.get("edit_id", ""), "edit_b_path": p.edit_b.path,
+        "preference": p.preference, "strength": p.strength, "tie_kind": p.extra.get("tie_kind") or "",
+        "rater": p.rater, "timestamp": p.timestamp, "presented_order": p.extra.get("presented_order") or "",
+        "time_spent_ms": "" if p.extra.get("time_spent_ms") is None else p.extra["time_spent_ms"],
+        "campaign": p.extra.get("campaign", ""), "task_id": p.extra.get("task_id", ""),
+        "client_id": p.extra.get("client_id", ""), "notes": p.notes,
+        "edit_a_actions": json.dumps(p.edit_a.actions), "edit_b_actions": json.dumps(p.edit_b.actions),
+        "edit_a_duration_seconds": p.edit_a.duration_seconds, "edit_b_duration_seconds": p.edit_b.duration_seconds,
+    }
+
+
+def _write_text_atomically(path: Path, text: str) -> None:
+    """Write ``text`` through a temporary file beside ``path``, so a failure never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def export_file(store: FeedbackStore, out: Path, campaign: str | None = None, as_csv: bool = False,
                 include_gold: bool = False) -> int:
     """Write the store's pairwise judgments to ``out`` (JSON, or CSV); returns how many."""
-    pairs = store.export_pairs(campaign=campaign, include_gold=include_gold)
     out = Path(out)
+    if out.is_dir():
+        raise FeedbackError(f"{out}: is a folder; give the file to write (e.g. {out / 'preferences.json'})")
+    pairs = store.export_pairs(campaign=campaign, include_gold=include_gold)
     if as_csv:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_text(pairs_to_csv(pairs), encoding="utf-8")
-        tmp.replace(out)
+        _write_text_atomically(out, pairs_to_csv(pairs))
     else:
         save_preferences(out, pairs)
     return len(pairs)

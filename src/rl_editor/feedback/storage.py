@@ -830,11 +830,6 @@ class FeedbackStore:
                           "n_pairs_multi_rated": report.n_pairs_multi_rated},
         }
 
-    def gold_pending(self) -> bool:
-        """Whether gold pairs still wait for rendering (made on the next start that can render)."""
-        with self.transaction(readonly=True) as session:
-            return self._get_meta(session, "gold_pending", "0") == "1"
-
 
 _J, _TT, _AA, _RR = Judgment.__table__, Task.__table__, Assignment.__table__, Rater.__table__
 _JUDGMENT_BY_CLIENT = select(_J.c.id, _J.c.rater_id).where(_J.c.client_id == bindparam("cid"))

@@ -26,6 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from rl_editor.errors import RlEditorError
+
+
+class ReportError(RlEditorError):
+    """A folder that is not a run of ``rl-editor loop``, or a run file that cannot be read."""
+
 
 def _read_csv(path: Path) -> list[dict[str, float]]:
     if not path.is_file():
@@ -58,7 +64,22 @@ def _iterations(run: Path) -> list[Path]:
 
 
 def _load_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ReportError(f"{path}: not valid JSON ({exc})") from None
+
+
+def check_run_folder(run: Path) -> None:
+    """Raise :class:`ReportError` unless ``run`` is a folder written by ``rl-editor loop``."""
+    if not run.exists():
+        raise ReportError(f"{run}: no such run folder")
+    if not run.is_dir():
+        raise ReportError(f"{run}: not a folder; give the run folder of `rl-editor loop`")
+    if not (run / "split.json").is_file() and not _iterations(run):
+        raise ReportError(f"{run}: not a run folder of `rl-editor loop` (no split.json and no iter-* folders)")
 
 
 def _pairs_from_judgments(evaluation: dict[str, Any]) -> list[Any]:
@@ -162,7 +183,7 @@ def _plot_win_rates(rows: list[tuple[str, dict]], out: Path) -> bool:
     ax.axhline(0.5, color="grey", lw=0.8, ls="--")
     ax.set_xticks(x, [n for n, _ in rows])
     ax.set_ylim(0, 1)
-    ax.set_ylabel("new policy's win rate (95% CI)")
+    ax.set_ylabel("new policy's win rate (Wilson 95% CI)")
     fig.tight_layout()
     fig.savefig(out, dpi=90)
     plt.close(fig)
@@ -176,13 +197,17 @@ def _fmt(x: Any, pct: bool = False) -> str:
 
 
 def write_report(run_dir: str | Path) -> Path:
-    """Write ``report.md`` and its plots into a run folder; returns the report's path."""
+    """Write ``report.md`` and its plots into a run folder; returns the report's path.
+
+    Raises :class:`ReportError` when ``run_dir`` is missing or not a run folder of ``rl-editor loop``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     from rl_editor.feedback.agreement import agreement_report
 
     run = Path(run_dir)
+    check_run_folder(run)
     lines = [f"# rl-editor run report: `{run.name}`", ""]
     split = _load_json(run / "split.json") or {}
     if split:
@@ -195,16 +220,16 @@ def write_report(run_dir: str | Path) -> Path:
 
     win_rows, acc_rows = [], []
     lines += ["## Results per iteration", "",
-              "| iteration | new policy win rate | 95% CI | p | wins / losses / ties | reward acc. new | "
-              "reward acc. previous | keep share old -> new |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| iteration | new policy win rate | 95% CI by song | Wilson 95% CI | p | wins / losses / ties | "
+              "reward acc. new | reward acc. previous | keep share old -> new |",
+              "|---|---|---|---|---|---|---|---|---|"]
     agreement_lines: list[str] = []
     for d in _iterations(run):
         ev, acc = _load_json(d / "eval.json"), _load_json(d / "reward_eval.json")
         if acc:
             acc_rows.append((d.name, acc))
         if not ev:
-            lines.append(f"| {d.name} | (not evaluated yet) | | | | | | |")
+            lines.append(f"| {d.name} | (not evaluated yet) | | | | | | | |")
             continue
         w = ev["win"]
         win_rows.append((d.name, w))
@@ -212,7 +237,9 @@ def write_report(run_dir: str | Path) -> Path:
         keep_text = (f"{keep['old']['keep_share']:.2f} -> {keep['new']['keep_share']:.2f}"
                      if keep.get("old") and keep.get("new") else "n/a")
         lines.append(
-            f"| {d.name} | {_fmt(w['win_rate'], True)} | {_fmt(w['ci_low'], True)}-{_fmt(w['ci_high'], True)} "
+            f"| {d.name} | {_fmt(w['win_rate'], True)} "
+            f"| {_fmt(w.get('cluster_ci_low'), True)}-{_fmt(w.get('cluster_ci_high'), True)} "
+            f"| {_fmt(w['ci_low'], True)}-{_fmt(w['ci_high'], True)} "
             f"| {w['p_value']:.2g} | {w['wins']} / {w['losses']} / {w['ties']} "
             f"| {_fmt(acc['new']['accuracy'] if acc else None, True)} "
             f"| {_fmt(acc['previous']['accuracy'] if acc else None, True)} | {keep_text} |")
@@ -220,7 +247,9 @@ def write_report(run_dir: str | Path) -> Path:
         agreement_lines += [f"**{d.name}** (held-out raters):", ""]
         agreement_lines += [f"- {line.strip()}" for line in report.lines()] + [""]
     lines.append("")
-    lines += ["Win rate = new-policy wins / decisive judgments (ties apart); one-sided exact binomial p-value. "
+    lines += ["Win rate = new-policy wins / decisive judgments (ties apart). The interval by song resamples whole "
+              "songs (judgments of one song are not independent); Wilson's interval and the one-sided "
+              "binomial sign-test p-value treat every judgment as independent, so they are optimistic. "
               "Reward accuracy = share of the held-out rater's decisive judgments of held-out songs' candidates "
               "that the reward model orders the same way.", ""]
 
@@ -247,4 +276,4 @@ def write_report(run_dir: str | Path) -> Path:
     return out
 
 
-__all__ = ["write_report"]
+__all__ = ["ReportError", "check_run_folder", "write_report"]
