@@ -35,3 +35,40 @@ def test_train_policy_names_a_missing_songs_folder(tmp_path):
     result = CliRunner().invoke(app, ["train-policy", "--songs", str(tmp_path / "nope"), "--out", str(tmp_path / "p.pt")])
     assert isinstance(result.exception, PolicyError)
     assert "nope" in str(result.exception) and not (tmp_path / "p.pt").exists()
+
+
+def test_continuing_from_init_applies_the_seed_and_target_and_refuses_another_n_envs(demo_songs_dir, tmp_path):
+    first = tmp_path / "p1.pt"
+    base = ["train-policy", "--songs", str(demo_songs_dir), "--episodes", "4"]
+    assert CliRunner().invoke(app, base + ["--out", str(first), "--n-envs", "4"]).exit_code == 0
+    second = tmp_path / "p2.pt"
+    result = CliRunner().invoke(app, base + ["--out", str(second), "--init", str(first), "--seed", "7",
+                                             "--target-keep", "0.5"])
+    assert result.exit_code == 0, result.output
+    continued = PPOTrainer.from_checkpoint(second)
+    assert continued.config.seed == 7 and continued.config.target_keep_share == 0.5 and continued.config.n_envs == 4
+    assert continued.meta.parent == PPOTrainer.from_checkpoint(first).meta.version
+    refused = CliRunner().invoke(app, base + ["--out", str(tmp_path / "p3.pt"), "--init", str(first), "--n-envs", "8"])
+    assert isinstance(refused.exception, PolicyError) and "trained with 4" in str(refused.exception)
+    assert not (tmp_path / "p3.pt").exists()
+
+
+def test_fine_tuning_refuses_options_it_would_ignore(demo_songs_dir, tmp_path):
+    result = CliRunner().invoke(app, ["train-policy", "--songs", str(demo_songs_dir), "--out", str(tmp_path / "p.pt"),
+                                      "--init", str(tmp_path / "p0.pt"), "--reward-model", str(tmp_path / "r.pt"),
+                                      "--target-keep", "0.5"])
+    assert isinstance(result.exception, PolicyError) and "--target-keep" in str(result.exception)
+
+
+def test_update_ppo_settings_changes_the_model_and_the_recorded_config(demo_analyses):
+    from rl_editor.policy.trainer import PolicyConfig
+
+    trainer = PPOTrainer(PolicyConfig(seed=0, n_envs=2, n_steps=16, batch_size=32))
+    trainer.train(2, analyses=demo_analyses[:2], progress=False)
+    trainer.update_ppo_settings(learning_rate=1e-5, ent_coef=0.0, gamma=1.0, n_steps=32)
+    model = trainer.model
+    assert model.lr_schedule(1.0) == 1e-5 and model.ent_coef == 0.0 and model.rollout_buffer.gamma == 1.0
+    assert model.rollout_buffer.buffer_size == 32 and trainer.config.n_steps == 32
+    assert trainer.config.learning_rate == 1e-5 and trainer.config.batch_size == 32
+    trainer.train(2, analyses=demo_analyses[:2], progress=False)
+    assert model.num_timesteps > 0

@@ -19,26 +19,40 @@ def logs_dir_for(checkpoint: Path) -> Path:
     return checkpoint.with_name(f"{checkpoint.stem}_logs")
 
 
-def starting_trainer(config: Any, init: Optional[Path] = None) -> Any:
+def starting_trainer(config: Any, init: Optional[Path] = None, *, seed: Optional[int] = None,
+                     target_keep: Optional[float] = None, n_envs: Optional[int] = None) -> Any:
     """The trainer to train: fresh from ``config``, or continued from the policy file ``init``.
 
-    This is where ``--init POLICY`` plugs in (fine-tuning from a checkpoint).
+    Continuing keeps the checkpoint's settings except those given here (the
+    seed and the target length may change; the number of parallel songs is
+    part of the saved PPO rollout buffer and may not).
     """
+    from rl_editor.policy.env import PolicyError
     from rl_editor.policy.trainer import PPOTrainer
 
     if init is None:
         return PPOTrainer(config)
-    return PPOTrainer.from_checkpoint(init)
+    trainer = PPOTrainer.from_checkpoint(init)
+    if n_envs is not None and n_envs != trainer.config.n_envs:
+        raise PolicyError(f"--n-envs {n_envs}: {init} was trained with {trainer.config.n_envs} songs in parallel, "
+                          "and continuing keeps that number")
+    if seed is not None:
+        trainer.config.seed = int(seed)
+    if target_keep is not None:
+        trainer.config.target_keep_share = float(target_keep)
+    return trainer
 
 
 def train_policy(
     songs: Path = typer.Option(..., "--songs", help="Folder of audio files to train on."),
     episodes: int = typer.Option(500, "--episodes", min=1, help="Episodes (one song edited once each)."),
     out: Path = typer.Option(..., "--out", help="Policy file to write (.pt)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of torch, numpy and the song order."),
-    target_keep: float = typer.Option(0.75, "--target-keep", min=0.05, max=1.0,
-                                      help="Wanted edit length as a share of the original (dense reward)."),
-    n_envs: int = typer.Option(16, "--n-envs", min=1, help="Songs edited in parallel during training."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of torch, numpy and the song order [default: 0]."),
+    target_keep: Optional[float] = typer.Option(
+        None, "--target-keep", min=0.05, max=1.0,
+        help="Wanted edit length as a share of the original (dense reward) [default: 0.75, or --init's]."),
+    n_envs: Optional[int] = typer.Option(
+        None, "--n-envs", min=1, help="Songs edited in parallel during training [default: 16, or --init's]."),
     init: Optional[Path] = typer.Option(None, "--init", help="Policy file to continue from (required with --reward-model)."),
     reward_model: Optional[Path] = typer.Option(
         None, "--reward-model", help="Learned reward model: fine-tune --init on it (RLHF) instead of the dense reward."),
@@ -53,14 +67,21 @@ def train_policy(
 
         if init is None:
             raise PolicyError("--reward-model needs --init POLICY: fine-tuning stays close to the policy it starts from")
+        ignored = [flag for flag, value in (("--target-keep", target_keep), ("--n-envs", n_envs)) if value is not None]
+        if ignored:
+            raise PolicyError(f"{' and '.join(ignored)}: not used with --reward-model (fine-tuning keeps --init's "
+                              "settings; the learned reward decides the length)")
         finetune_from_cli(init, reward_model, songs, out, episodes=episodes, kl_coef=kl_coef,
-                          uncertainty_coef=uncertainty_coef, seed=seed)
+                          uncertainty_coef=uncertainty_coef, seed=seed or 0)
         return
 
     from rl_editor.policy.trainer import PolicyConfig
 
-    config = PolicyConfig(seed=seed, target_keep_share=target_keep, n_envs=n_envs)
-    trainer = starting_trainer(config, init=init)
+    defaults = PolicyConfig()
+    config = PolicyConfig(seed=defaults.seed if seed is None else seed,
+                          target_keep_share=defaults.target_keep_share if target_keep is None else target_keep,
+                          n_envs=defaults.n_envs if n_envs is None else n_envs)
+    trainer = starting_trainer(config, init=init, seed=seed, target_keep=target_keep, n_envs=n_envs)
     log_dir = logs_dir_for(out)
     trainer.train(episodes, songs_dir=songs, progress=True, reward_source="dense", log_dir=log_dir)
     path = trainer.save_checkpoint(out)

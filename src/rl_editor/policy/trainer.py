@@ -419,6 +419,42 @@ class PPOTrainer:
         self._dirty = True
 
     # ------------------------------------------------------------ checkpoints
+    def update_ppo_settings(self, *, learning_rate: float | None = None, ent_coef: float | None = None,
+                            gamma: float | None = None, gae_lambda: float | None = None,
+                            batch_size: int | None = None, n_epochs: int | None = None,
+                            n_steps: int | None = None) -> None:
+        """Change PPO settings of the (loaded) model before more training; ``None`` keeps a setting.
+
+        Fine-tuning uses this: it continues a trained policy with its own
+        learning rate, entropy bonus and rollout length. The config follows, so
+        checkpoints record what was used.
+        """
+        from stable_baselines3.common.utils import FloatSchedule
+
+        if self.model is None:
+            raise PolicyError("no policy: train or load a checkpoint first")
+        model = self.model
+        if learning_rate is not None:
+            model.learning_rate = float(learning_rate)
+            model.lr_schedule = FloatSchedule(float(learning_rate))
+        for name, value in (("ent_coef", ent_coef), ("batch_size", batch_size), ("n_epochs", n_epochs)):
+            if value is not None:
+                setattr(model, name, type(getattr(self.config, name))(value))
+        for name, value in (("gamma", gamma), ("gae_lambda", gae_lambda)):
+            if value is not None:
+                setattr(model, name, float(value))
+                setattr(model.rollout_buffer, name, float(value))
+        if n_steps is not None and int(n_steps) != model.n_steps:
+            model.n_steps = int(n_steps)
+            model.rollout_buffer = model.rollout_buffer_class(
+                model.n_steps, model.observation_space, model.action_space, device=model.device,
+                gamma=model.gamma, gae_lambda=model.gae_lambda, n_envs=model.n_envs, **model.rollout_buffer_kwargs,
+            )
+        changed = {k: v for k, v in dict(learning_rate=learning_rate, ent_coef=ent_coef, gamma=gamma,
+                                         gae_lambda=gae_lambda, batch_size=batch_size, n_epochs=n_epochs,
+                                         n_steps=n_steps).items() if v is not None}
+        self.config = replace(self.config, **{k: type(getattr(self.config, k))(v) for k, v in changed.items()})
+
     def save_checkpoint(self, path: str | Path) -> Path:
         """Write the policy, its config and its lineage to one model file."""
         if self.model is None:

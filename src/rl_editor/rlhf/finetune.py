@@ -281,38 +281,6 @@ class KLPenaltyCallback(BaseCallback):
             self._file = None
 
 
-def _apply_overrides(trainer: Any, config: FinetuneConfig) -> None:
-    """Change PPO settings of a loaded model for fine-tuning (learning rate, entropy bonus, gamma)."""
-    model = trainer.model
-    for name in ("batch_size", "n_epochs"):
-        value = getattr(config, name)
-        if value is not None:
-            setattr(model, name, int(value))
-            setattr(trainer.config, name, int(value))
-    if config.learning_rate is not None:
-        model.learning_rate = float(config.learning_rate)
-        model._setup_lr_schedule()
-        trainer.config.learning_rate = float(config.learning_rate)
-    if config.ent_coef is not None:
-        model.ent_coef = float(config.ent_coef)
-        trainer.config.ent_coef = float(config.ent_coef)
-    if config.gamma is not None:
-        model.gamma = float(config.gamma)
-        model.rollout_buffer.gamma = float(config.gamma)
-        trainer.config.gamma = float(config.gamma)
-    if config.gae_lambda is not None:
-        model.gae_lambda = float(config.gae_lambda)
-        model.rollout_buffer.gae_lambda = float(config.gae_lambda)
-        trainer.config.gae_lambda = float(config.gae_lambda)
-    if config.n_steps is not None and config.n_steps != model.n_steps:
-        model.n_steps = int(config.n_steps)
-        trainer.config.n_steps = int(config.n_steps)
-        model.rollout_buffer = model.rollout_buffer_class(
-            model.n_steps, model.observation_space, model.action_space, device=model.device,
-            gamma=model.gamma, gae_lambda=model.gae_lambda, n_envs=model.n_envs, **model.rollout_buffer_kwargs,
-        )
-
-
 def _load_songs(analyses: Sequence[SongAnalysis] | None, songs_dir: str | Path | None,
                 progress: bool) -> list[SongAnalysis]:
     if analyses is not None:
@@ -374,7 +342,9 @@ def finetune_policy(
     songs = _load_songs(analyses, songs_dir, config.progress)
 
     trainer.config.seed = config.seed
-    _apply_overrides(trainer, config)
+    trainer.update_ppo_settings(learning_rate=config.learning_rate, ent_coef=config.ent_coef, gamma=config.gamma,
+                                gae_lambda=config.gae_lambda, batch_size=config.batch_size,
+                                n_epochs=config.n_epochs, n_steps=config.n_steps)
     stats = reference_statistics(reference, ensemble, songs, config.reference_edits_per_song,
                                  config.uncertainty_coef, config.seed)
     reward_fn = LearnedEpisodeReward(ensemble, stats, config.uncertainty_coef, config.reward_scale)
