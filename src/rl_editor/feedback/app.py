@@ -86,6 +86,9 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
+        import anyio.to_thread
+
+        anyio.to_thread.current_default_thread_limiter().total_tokens = store.settings.request_threads
         yield
         store.close()
 

@@ -28,6 +28,12 @@ class FeedbackSettings:
         How long a SQLite writer waits for the write lock before failing.
     auth_cache_seconds : float
         How long a verified rater token is remembered in memory.
+    request_threads : int
+        Worker threads running the (blocking) route handlers. Each request
+        needs ~2 ms of CPU and the database serializes writers, so a few
+        threads serve requests first come, first served; dozens of threads
+        only take turns on the interpreter lock and stretch the slowest
+        requests.
     """
 
     notes_max_chars: int = 2000
@@ -36,6 +42,7 @@ class FeedbackSettings:
     gold_spacing: int = 5
     sqlite_busy_timeout_ms: int = 30_000
     auth_cache_seconds: float = 5.0
+    request_threads: int = 4
 
 
 SETTINGS = FeedbackSettings()

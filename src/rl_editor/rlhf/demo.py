@@ -9,7 +9,7 @@
    the dense reward (``musician``, 10% mistakes): ~500 judged pairs, the reward
    model fine-tuned on them, the policy fine-tuned on the new reward model.
 5. Held-out simulated raters (fresh instances, own seeds) compare old and new
-   policies on the held-out songs: win rate, 95% interval, p-value.
+   policies on the held-out songs: win rate, 95% intervals (by song, and Wilson's), p-value.
 6. ``report.md`` with plots, and how to open the rater page on the same candidates.
 
 Evaluation power: 3 held-out songs x 8 edit pairs x 5 raters = 120 judgments;
@@ -92,7 +92,7 @@ def run_demo(config: DemoConfig | None = None) -> LoopResult:
         for it, (win, acc) in enumerate(zip(result.evaluations, result.reward_evaluations), start=1):
             lines.append(
                 f"iteration {it}: new policy wins {win['win_rate']:.1%} of {win['wins'] + win['losses']} decisive "
-                f"judgments (95% CI {win['ci_low']:.1%}-{win['ci_high']:.1%}, p = {win['p_value']:.2g}); reward "
+                f"judgments ({_interval_text(win)}, p = {win['p_value']:.2g}); reward "
                 f"model held-out accuracy {acc['new']['accuracy']:.1%} (bootstrap {acc['previous']['accuracy']:.1%})")
         manifest = run / "iter-01" / "candidates" / "manifest.json"
         lines += [
@@ -106,3 +106,11 @@ def run_demo(config: DemoConfig | None = None) -> LoopResult:
 
 
 __all__ = ["DemoConfig", "demo_loop_config", "run_demo"]
+
+
+def _interval_text(win: dict) -> str:
+    """The win rate's song-bootstrap interval (when there is one) and Wilson's."""
+    wilson = f"Wilson 95% CI {win['ci_low']:.1%}-{win['ci_high']:.1%}"
+    if win.get("cluster_ci_low") is None:
+        return wilson
+    return f"95% CI by song {win['cluster_ci_low']:.1%}-{win['cluster_ci_high']:.1%}; {wilson}"

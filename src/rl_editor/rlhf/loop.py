@@ -41,6 +41,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -195,7 +196,7 @@ def say(message: str, progress: bool = True) -> None:
     if progress:
         from tqdm.auto import tqdm
 
-        tqdm.write(message)
+        tqdm.write(message, file=sys.stderr)
 
 
 # ------------------------------------------------------------------ songs
