@@ -265,3 +265,27 @@ def test_edits_of_two_manifest_folders_share_one_database(store, manifest, tmp_p
     _judge(store, judge, view)
     exported = store.export_pairs(campaign=name)
     assert exported[0].extra["song_path"] == str(other.resolve(song.song))
+
+
+def test_servers_starting_at_once_on_one_database_make_each_task_once(db_url, manifest):
+    """Two processes (here: two stores on their own engines) register the same manifest concurrently."""
+    import threading
+
+    stores = [FeedbackStore.open(db_url, manifest.path) for _ in range(4)]
+    barrier = threading.Barrier(len(stores))
+
+    def start(s):
+        barrier.wait()
+        s.register_edits(manifest)
+        return s.create_tasks_from_manifest(manifest, TaskConfig(gold_per_rater=2))
+
+    try:
+        with ThreadPoolExecutor(len(stores)) as pool:
+            created = list(pool.map(start, stores))
+        with stores[0].transaction(readonly=True) as session:
+            keys = session.scalars(select(Task.pair_key)).all()
+    finally:
+        for s in stores:
+            s.close()
+    assert len(keys) == len(set(keys)) == sum(created)
+    assert sum(1 for k in keys if k.startswith("gold")) == 2

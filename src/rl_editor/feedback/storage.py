@@ -348,6 +348,17 @@ class FeedbackStore:
             return row.expires_at is None or row.expires_at > utc_now()
 
     # -- tasks ------------------------------------------------------------------------------
+    def _one_registrar_at_a_time(self, session: Session) -> None:
+        """Serialize transactions that add songs, edits and tasks across processes.
+
+        Several servers (or a server and ``tasks create``) may start on one
+        PostgreSQL database at once; without this, both would insert the same
+        rows and one would fail. SQLite's ``BEGIN IMMEDIATE`` already
+        serializes writers.
+        """
+        if not self._is_sqlite:
+            session.execute(text("SELECT pg_advisory_xact_lock(715518)"))
+
     def _ensure_campaign(self, session: Session, name: str, held_out_only: bool = False) -> None:
         if session.get(Campaign, name) is None:
             session.add(Campaign(name=name, held_out_only=held_out_only))
@@ -392,6 +403,7 @@ class FeedbackStore:
         """
         root = manifest.root.resolve()
         with self.transaction() as session:
+            self._one_registrar_at_a_time(session)
             for song in manifest.songs:
                 self._add_song(session, manifest, song)
                 for cand in song.candidates:
@@ -409,6 +421,7 @@ class FeedbackStore:
         rng = random.Random(config.seed)
         created = 0
         with self.transaction() as session:
+            self._one_registrar_at_a_time(session)
             self._ensure_campaign(session, config.campaign)
             self._set_meta(session, "gold_per_rater", str(int(config.gold_per_rater)))
             existing = set(session.scalars(select(Task.pair_key).where(Task.campaign == config.campaign)).all())
@@ -475,6 +488,9 @@ class FeedbackStore:
                 save_audio(manifest.root / rel_path, clip)
                 made.append((song, cand, edit_id, rel_path, actions, float(clip.duration_seconds)))
         with self.transaction() as session:
+            self._one_registrar_at_a_time(session)
+            if session.scalar(select(func.count(Task.id)).where(Task.is_gold.is_(True))):
+                return 0  # another process made them meanwhile
             self._ensure_campaign(session, config.campaign)
             for song, cand, edit_id, rel_path, actions, duration in made:
                 root = manifest.root.resolve()
