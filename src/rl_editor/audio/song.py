@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Hashable, TypeVar
 
 import numpy as np
 
 from rl_editor.audio.feature_layout import FEATURE_DIM, GROUP_SLICES
+
+T = TypeVar("T")
 
 ANALYSIS_VERSION = "4"
 
@@ -62,6 +65,17 @@ class SongAnalysis:
     features: np.ndarray
     version: str = ANALYSIS_VERSION
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def derived(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """A value computed from this analysis once and kept with it (``compute()`` on first use).
+
+        Splice tables, observation tables and rater calibrations live here so
+        that every user of one analysis object shares them. ``key`` must say
+        everything the value depends on besides the analysis.
+        """
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
 
     def __post_init__(self) -> None:
         self.beat_times_s = np.asarray(self.beat_times_s, dtype=np.float64)

@@ -57,20 +57,18 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
 
 def _splice_tables(analysis: SongAnalysis) -> dict[str, np.ndarray]:
     """Per-song normalised feature tables, computed once and kept on the analysis."""
-    cached = analysis._cache.get("splice_tables")
-    if cached is not None:
-        return cached
-    mfcc = analysis.features[:, GROUP_SLICES["mfcc_mean"]][:, 1:].astype(np.float64)
-    mfcc = (mfcc - mfcc.mean(axis=0)) / (mfcc.std(axis=0) + 1e-6)
-    chroma = analysis.features[:, GROUP_SLICES["chroma_mean"]].astype(np.float64)
-    tables = {
-        "timbre": _unit_rows(mfcc),
-        "harmony": _unit_rows(np.maximum(chroma, 0.0)),
-        "loudness_db": analysis.features[:, feature_index("rms_mean_db")].astype(np.float64),
-        "beat_in_bar": analysis.beat_in_bar,
-    }
-    analysis._cache["splice_tables"] = tables
-    return tables
+    def compute() -> dict[str, np.ndarray]:
+        mfcc = analysis.features[:, GROUP_SLICES["mfcc_mean"]][:, 1:].astype(np.float64)
+        mfcc = (mfcc - mfcc.mean(axis=0)) / (mfcc.std(axis=0) + 1e-6)
+        chroma = analysis.features[:, GROUP_SLICES["chroma_mean"]].astype(np.float64)
+        return {
+            "timbre": _unit_rows(mfcc),
+            "harmony": _unit_rows(np.maximum(chroma, 0.0)),
+            "loudness_db": analysis.features[:, feature_index("rms_mean_db")].astype(np.float64),
+            "beat_in_bar": analysis.beat_in_bar,
+        }
+
+    return analysis.derived("splice_tables", compute)
 
 
 def splice_components(
@@ -128,10 +126,9 @@ def splice_quality_matrix(analysis: SongAnalysis) -> np.ndarray:
 
     Computed once per song and cached on the analysis; environments look splices up here.
     """
-    cached = analysis._cache.get("splice_matrix")
-    if cached is None:
+    def compute() -> np.ndarray:
         n = analysis.n_beats
         i, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
-        cached = splice_quality(analysis, i, j).astype(np.float32)
-        analysis._cache["splice_matrix"] = cached
-    return cached
+        return splice_quality(analysis, i, j).astype(np.float32)
+
+    return analysis.derived("splice_matrix", compute)

@@ -87,26 +87,26 @@ def song_tables(analysis: SongAnalysis, config: "EnvConfig") -> dict[str, np.nda
     """
     r = config.reward
     key = ("policy_tables", config.max_cut_run, r.w_splice, r.w_off_bar)
-    cached = analysis._cache.get(key)
-    if cached is not None:
-        return cached
-    n, width = analysis.n_beats, config.max_cut_run + 2
-    i = np.repeat(np.arange(n)[:, None], width, axis=1)
-    j = i + np.arange(width)[None, :]
-    valid = j < n
-    comp = splice_components(analysis, i, np.minimum(j, n - 1))
-    q = np.where(valid, comp.quality, 0.0)
-    on_bar = np.where(valid, comp.on_bar_line, 0.0)
-    tables = {
-        "features": compact_features(analysis),
-        "beat_in_bar": analysis.beat_in_bar.astype(np.int64),
-        "q_band": q.astype(np.float32),
-        "on_bar_band": on_bar.astype(np.float32),
-        "splice_band": np.where(valid, -r.w_splice * (1.0 - q), 0.0),
-        "bar_line_band": np.where(valid, -r.w_off_bar * (1.0 - on_bar), 0.0),
-    }
-    analysis._cache[key] = tables
-    return tables
+
+    def compute() -> dict[str, np.ndarray]:
+        n, width = analysis.n_beats, config.max_cut_run + 2
+        i = np.repeat(np.arange(n)[:, None], width, axis=1)
+        j = i + np.arange(width)[None, :]
+        valid = j < n
+        comp = splice_components(analysis, i, np.minimum(j, n - 1))
+        q = np.where(valid, comp.quality, 0.0)
+        on_bar = np.where(valid, comp.on_bar_line, 0.0)
+        tables = {
+            "features": compact_features(analysis),
+            "beat_in_bar": analysis.beat_in_bar.astype(np.int64),
+            "q_band": q.astype(np.float32),
+            "on_bar_band": on_bar.astype(np.float32),
+            "splice_band": np.where(valid, -r.w_splice * (1.0 - q), 0.0),
+            "bar_line_band": np.where(valid, -r.w_off_bar * (1.0 - on_bar), 0.0),
+        }
+        return tables
+
+    return analysis.derived(key, compute)
 
 
 @dataclass(frozen=True)

@@ -78,19 +78,17 @@ class Taste(Protocol):
 
 def beat_strength(song: SongAnalysis) -> np.ndarray:
     """Shape (n_beats,): each beat's strength as a percentile within the song (0-1, 1 strongest)."""
-    cached = song._cache.get("rater_beat_strength")
-    if cached is not None:
-        return cached
-    f = song.features
-    raw = (
-        0.5 * f[:, feature_index("section_energy_rank")]
-        + 0.3 * np.clip((f[:, feature_index("rms_relative_db")] + 12.0) / 18.0, 0.0, 1.0)
-        + 0.2 * f[:, feature_index("onset_mean")]
-    ).astype(np.float64)
-    order = np.argsort(np.argsort(raw, kind="stable"), kind="stable")
-    strength = (order + 0.5) / max(len(raw), 1)
-    song._cache["rater_beat_strength"] = strength
-    return strength
+    def compute() -> np.ndarray:
+        f = song.features
+        raw = (
+            0.5 * f[:, feature_index("section_energy_rank")]
+            + 0.3 * np.clip((f[:, feature_index("rms_relative_db")] + 12.0) / 18.0, 0.0, 1.0)
+            + 0.2 * f[:, feature_index("onset_mean")]
+        ).astype(np.float64)
+        order = np.argsort(np.argsort(raw, kind="stable"), kind="stable")
+        return (order + 0.5) / max(len(raw), 1)
+
+    return song.derived("rater_beat_strength", compute)
 
 
 def _weighted_mean(values: np.ndarray, weights: np.ndarray, empty: float) -> float:
@@ -228,19 +226,18 @@ class CalibratedTaste:
 
     def calibration(self, song: SongAnalysis) -> tuple[float, float]:
         """``(median, scale)`` of the raw score over the song's reference edits (cached)."""
-        key = ("rater_taste_calibration", repr(self))  # the weights too, not just the name
-        cached = song._cache.get(key)
-        if cached is not None:
-            return cached
-        rng = np.random.default_rng(zlib.crc32(song.song_id.encode("utf-8")))
-        raw = np.array([self.raw_score(song, a) for a in sample_edits(song, N_REFERENCE_EDITS, rng)])
-        median = float(np.median(raw))
-        q25, q75 = np.percentile(raw, [25, 75])
-        scale = float(q75 - q25) / ROBUST_STD_PER_IQR
-        if not np.isfinite(scale) or scale <= 1e-9:
-            scale = float(raw.std()) or 1.0
-        song._cache[key] = (median, scale)
-        return median, scale
+        def compute() -> tuple[float, float]:
+            rng = np.random.default_rng(zlib.crc32(song.song_id.encode("utf-8")))
+            raw = np.array([self.raw_score(song, a) for a in sample_edits(song, N_REFERENCE_EDITS, rng)])
+            median = float(np.median(raw))
+            q25, q75 = np.percentile(raw, [25, 75])
+            scale = float(q75 - q25) / ROBUST_STD_PER_IQR
+            if not np.isfinite(scale) or scale <= 1e-9:
+                scale = float(raw.std()) or 1.0
+            return median, scale
+
+        # the weights too, not just the name
+        return song.derived(("rater_taste_calibration", repr(self)), compute)
 
     def normalise(self, song: SongAnalysis, raw: np.ndarray | float) -> np.ndarray | float:
         median, scale = self.calibration(song)

@@ -65,25 +65,23 @@ def play_counts(actions_batch: np.ndarray) -> np.ndarray:
 
 def section_ids(analysis: SongAnalysis) -> np.ndarray:
     """Shape (n_beats,) int: the section each beat belongs to (cached on the analysis)."""
-    cached = analysis._cache.get("reward_section_ids")
-    if cached is None:
+    def compute() -> np.ndarray:
         peak_distance = analysis.features[:, feature_index("novelty_peak_distance")]
         starts = np.isclose(peak_distance, 0.0)
         starts[0] = False
-        cached = np.cumsum(starts).astype(np.int64)
-        analysis._cache["reward_section_ids"] = cached
-    return cached
+        return np.cumsum(starts).astype(np.int64)
+
+    return analysis.derived("reward_section_ids", compute)
 
 
 def loudness_percentile(analysis: SongAnalysis) -> np.ndarray:
     """Shape (n_beats,): each beat's RMS loudness as a percentile within its song (cached)."""
-    cached = analysis._cache.get("reward_loudness_percentile")
-    if cached is None:
+    def compute() -> np.ndarray:
         loud = analysis.features[:, feature_index("rms_mean_db")]
         order = np.argsort(np.argsort(loud, kind="stable"), kind="stable")
-        cached = ((order + 0.5) / max(len(loud), 1)).astype(np.float32)
-        analysis._cache["reward_loudness_percentile"] = cached
-    return cached
+        return ((order + 0.5) / max(len(loud), 1)).astype(np.float32)
+
+    return analysis.derived("reward_loudness_percentile", compute)
 
 
 def _prev_played(played: np.ndarray) -> np.ndarray:
