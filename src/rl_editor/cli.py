@@ -58,13 +58,7 @@ def _root(
 
 def _register_stages() -> None:
     for name in STAGE_COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        module.register(app)
+        importlib.import_module(name).register(app)
 
 
 _register_stages()

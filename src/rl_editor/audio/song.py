@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Hashable, TypeVar
+from typing import Callable, Hashable, Sequence, TypeVar
 
 import numpy as np
 
@@ -19,6 +19,18 @@ from rl_editor.audio.feature_layout import FEATURE_DIM, GROUP_SLICES
 T = TypeVar("T")
 
 ANALYSIS_VERSION = "4"
+
+
+def segment_bounds(beat_times_s: Sequence[float] | np.ndarray, duration_seconds: float) -> np.ndarray:
+    """Shape (n_beats + 1,): where each beat's audio starts (the first from 0 s) and the last one ends.
+
+    Audio before the first beat belongs to the first beat's segment, so an edit
+    never drops a song's pickup.
+    """
+    bounds = np.append(np.asarray(beat_times_s, dtype=np.float64), float(duration_seconds))
+    if bounds.size > 1:
+        bounds[0] = 0.0
+    return bounds
 
 
 @dataclass
@@ -98,9 +110,7 @@ class SongAnalysis:
     @property
     def segment_bounds_s(self) -> np.ndarray:
         """Shape (n_beats + 1,): where each beat's audio starts and the last one ends."""
-        bounds = np.append(self.beat_times_s, self.duration_seconds).copy()
-        bounds[0] = 0.0
-        return bounds
+        return segment_bounds(self.beat_times_s, self.duration_seconds)
 
     @property
     def beat_durations_s(self) -> np.ndarray:

@@ -32,7 +32,8 @@ from rl_editor.feedback.storage import (
     AUDIO_PARTS, ConflictError, FeedbackStore, ForbiddenError, InvalidJudgmentError, JudgmentIn, NotFoundError,
     RaterInfo, TaskView,
 )
-from rl_editor.feedback.tasks import TaskConfig, segment_bounds, splice_times
+from rl_editor.audio.song import segment_bounds
+from rl_editor.feedback.tasks import TaskConfig, splice_times
 from rl_editor.generate.manifest import Manifest
 
 AUDIO_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg", ".mp3": "audio/mpeg",

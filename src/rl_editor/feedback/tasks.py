@@ -153,14 +153,6 @@ def broken_actions(actions: list[int], positions_in_bar: np.ndarray, rng: random
     return out
 
 
-def segment_bounds(beats_s: list[float], duration_seconds: float) -> np.ndarray:
-    """Shape (n_beats + 1,): where each beat's audio starts, as in ``SongAnalysis.segment_bounds_s``."""
-    bounds = np.append(np.asarray(beats_s, dtype=float), float(duration_seconds))
-    if bounds.size > 1:
-        bounds[0] = 0.0
-    return bounds
-
-
 def splice_times(actions: list[int], bounds_s: np.ndarray) -> tuple[list[int], list[float]]:
     """Playback beat order and the output time (s) of each splice of an edit.
 
