@@ -1,6 +1,6 @@
 """Preference pairs: the one judgment type every stage exchanges.
 
-The JSON form is the "Preference Pair Dataset" of the system description::
+The JSON form (the "Preference Pair Dataset" of the human-feedback pipeline design)::
 
     [{"song_id": "song_001",
       "edit_a": {"path": "...", "actions": [0, 1, ...], "duration_seconds": 215},
@@ -18,13 +18,12 @@ Extra keys are kept in ``extra`` and written back out (for example
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from rl_editor.errors import RlEditorError
+from rl_editor.io_utils import write_json_atomic
 
 PREFERENCES = ("a", "b", "tie")
 STRENGTHS = (1, 2, 3)
@@ -160,14 +159,4 @@ def load_preferences(path: str | Path) -> list[PreferencePair]:
 
 def save_preferences(path: str | Path, pairs: Iterable[PreferencePair]) -> None:
     """Write pairs as JSON atomically (a crash never leaves half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = json.dumps([p.to_json() for p in pairs], indent=2)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json_atomic(path, [p.to_json() for p in pairs], indent=2)

@@ -2,7 +2,7 @@
 
 Both take ``gap = score_a - score_b`` for a batch of pairs.
 
-- ``mse-margin``: the system description's regression of the gap on the signed
+- ``mse-margin``: the pipeline design's (v8) regression of the gap on the signed
   strength (+3 .. -3, 0 for a tie). Simple, but it asks every "slightly better"
   pair for a gap of exactly 1 whatever the edits, and treats noise in the
   strength as signal.

@@ -6,7 +6,7 @@ statistics (:mod:`rl_editor.reward.features`) and maps that to one score. Two
 call styles give the same number for the same edit:
 
 - ``model(features, context)``: ``features`` is the played-beat sequence,
-  shape (n_beats, 125) or (batch, n_beats, 125), as the system description
+  shape (n_beats, 125) or (batch, n_beats, 125), as the pipeline design
   calls it. Without ``context`` (an edit known only as audio) the model scores
   the beats alone and marks the context as missing.
 - ``model.score_counts(song_features, counts, context)``: the song's beats once

@@ -18,7 +18,6 @@ test set.
 from __future__ import annotations
 
 import copy
-import json
 import math
 import sys
 from dataclasses import asdict, dataclass, field
@@ -31,6 +30,7 @@ from tqdm.auto import tqdm
 
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.errors import RlEditorError
+from rl_editor.io_utils import read_json
 from rl_editor.preferences import PreferencePair
 from rl_editor.registry import ModelMeta, new_version, sha256_of_json
 from rl_editor.reward.features import CONTEXT_DIM, edit_context, play_counts
@@ -63,7 +63,7 @@ class RewardTrainConfig:
         ``"bt-ordinal"`` (default: Rao-Kupper with strength thresholds, best
         figures on unseen songs in ``benchmarks/bench_reward_sample_efficiency.py``),
         ``"bt"`` (Davidson Bradley-Terry with strength weights) or
-        ``"mse-margin"`` (the system description's regression); see
+        ``"mse-margin"`` (the pipeline design's v8 regression); see
         :mod:`rl_editor.reward.losses`.
     val_frac : float
         Share of songs (hence pairs) set aside for validation (used for early
@@ -556,12 +556,7 @@ def reward_meta(pairs: Sequence[PreferencePair], config: RewardTrainConfig, repo
 def load_rater_weights(path: str | Path) -> dict[str, float]:
     """Read ``{rater: weight}`` JSON; weights must be non-negative numbers."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RewardTrainingError(f"{path}: no such rater weights file") from None
-    except json.JSONDecodeError as exc:
-        raise RewardTrainingError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    data = read_json(path, RewardTrainingError, "rater weights file")
     if not isinstance(data, dict):
         raise RewardTrainingError(f"{path}: must hold a JSON object {{rater: weight}}")
     for rater, weight in data.items():
