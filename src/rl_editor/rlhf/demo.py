@@ -61,6 +61,9 @@ def demo_loop_config(config: DemoConfig, songs_dir: Path, run_dir: Path) -> Loop
     base = LoopConfig(
         songs_dir=str(songs_dir), run_dir=str(run_dir), iterations=1, pairs=500, rater="musician:mistake=0.1",
         heldout_songs=config.heldout_songs, seed=config.seed, progress=config.progress,
+        # 24 requested candidates per song: identical edits are kept once, and 500 pairs
+        # need about 12 distinct candidates on each of the 7 training songs
+        per_temperature=6,
     )
     if not config.quick:
         return base
