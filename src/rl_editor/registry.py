@@ -12,14 +12,13 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import os
 import secrets
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from rl_editor.errors import RlEditorError
+from rl_editor.io_utils import atomic_path
 
 MODEL_SUFFIX = ".pt"
 
@@ -84,16 +83,9 @@ def save_model_file(path: str | Path, state: dict[str, Any], meta: ModelMeta) ->
     import torch
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     meta.path = str(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save({"rl_editor_model": 1, "meta": meta.to_json(), "state": state}, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

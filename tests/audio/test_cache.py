@@ -49,7 +49,7 @@ def test_changed_content_misses_and_renamed_copies_hit(write_beat_file, tmp_path
     assert changed.content_sha256 != first.content_sha256
     assert not np.allclose(changed.features, first.features)
     assert len(list(cache_dir.glob("*.npz"))) == 2
-    assert not list(cache_dir.glob(".tmp-*"))
+    assert not list(cache_dir.glob(".*"))  # no temporary file left behind
 
 
 def test_a_damaged_cache_entry_is_recomputed(write_beat_file, tmp_path):

@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 from rl_editor.audio.song import ANALYSIS_VERSION, SongAnalysis
+from rl_editor.io_utils import atomic_path
 
 CACHE_ENV_VAR = "RL_EDITOR_CACHE_DIR"
 
@@ -62,13 +62,6 @@ def load_cached(
 def store(analysis: SongAnalysis, params: dict, cache_dir: str | Path | None = None) -> Path:
     """Write ``analysis`` to the cache atomically (temporary file + rename)."""
     entry = cache_path(analysis.content_sha256, params, cache_dir)
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=entry.parent)
-    os.close(fd)
-    try:
-        analysis.to_npz(tmp_name)
-        os.replace(tmp_name, entry)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_path(entry, suffix=".npz") as tmp:  # numpy would append .npz to any other name
+        analysis.to_npz(tmp)
     return entry

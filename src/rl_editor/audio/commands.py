@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import typer
+
+from rl_editor.io_utils import write_json_atomic
 
 
 def analyze(
@@ -52,17 +52,9 @@ def analyze(
             ],
             "skipped": [{"path": p, "reason": r} for p, r in batch.skipped],
         }
-        _write_json_atomic(json_out, summary)
+        write_json_atomic(json_out, summary, indent=1)
     if not batch.analyses:
         raise SystemExit(1)  # every song failed
-
-
-def _write_json_atomic(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(payload, handle, indent=1)
-    os.replace(tmp, path)
 
 
 def _read_actions(path: Path) -> list[int]:

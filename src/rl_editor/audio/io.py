@@ -9,14 +9,13 @@ decode. Samples are always float32 with shape ``(n_frames, channels)``.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from rl_editor.errors import RlEditorError
+from rl_editor.io_utils import atomic_path
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au", ".m4a", ".opus")
 # Suffix -> (soundfile format, subtype) used by ``save_audio``.
@@ -283,13 +282,6 @@ def save_audio(path: str | Path, audio: AudioClip | np.ndarray, sample_rate: int
         raise AnalysisError(f"{p}: cannot write {suffix!r} audio; use one of {', '.join(supported)}")
     fmt, subtype = WRITE_FORMATS[suffix]
     samples = np.clip(samples, -1.0, 1.0)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=suffix, dir=p.parent)
-    os.close(fd)
-    try:
-        sf.write(tmp_name, samples, int(rate), format=fmt, subtype=subtype)
-        os.replace(tmp_name, p)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_path(p, suffix=suffix) as tmp:
+        sf.write(tmp, samples, int(rate), format=fmt, subtype=subtype)
     return p

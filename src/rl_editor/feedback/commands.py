@@ -11,7 +11,6 @@ The server's access log never shows rater or admin tokens: the personal link
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any, Optional
 import typer
 
 from rl_editor.feedback.settings import DEFAULT_CAMPAIGN, DEFAULT_HOST, DEFAULT_PORT
+from rl_editor.io_utils import read_json
 
 DB_HELP = "Database URL (sqlite:///..., postgresql+psycopg://...) or SQLite file; default: beside the manifest."
 MANIFEST_HELP = "The candidate manifest (manifest.json or its folder)."
@@ -274,12 +274,7 @@ def _read_ranking(path: Path) -> dict[tuple[str, str], float]:
     """``{(edit_a, edit_b): score}`` from a ranking file; list order breaks missing scores (first = highest)."""
     from rl_editor.feedback.storage import FeedbackError
 
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FeedbackError(f"{path}: no such file") from None
-    except json.JSONDecodeError as exc:
-        raise FeedbackError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    data = read_json(path, FeedbackError, "file")
     if not isinstance(data, list):
         raise FeedbackError(f"{path}: must hold a JSON list")
     out: dict[tuple[str, str], float] = {}

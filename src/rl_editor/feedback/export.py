@@ -17,12 +17,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from rl_editor.feedback.storage import FeedbackError, FeedbackStore
+from rl_editor.io_utils import write_text_atomic
 from rl_editor.preferences import PreferencePair, load_preferences, save_preferences
 
 CSV_COLUMNS = ("song_id", "edit_a_id", "edit_a_path", "edit_b_id", "edit_b_path", "preference", "strength",
@@ -66,19 +65,6 @@ def _csv_row(p: PreferencePair) -> dict[str, Any]:
     }
 
 
-def _write_text_atomically(path: Path, text: str) -> None:
-    """Write ``text`` through a temporary file beside ``path``, so a failure never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def export_file(store: FeedbackStore, out: Path, campaign: str | None = None, as_csv: bool = False,
                 include_gold: bool = False) -> int:
     """Write the store's pairwise judgments to ``out`` (JSON, or CSV); returns how many."""
@@ -87,7 +73,7 @@ def export_file(store: FeedbackStore, out: Path, campaign: str | None = None, as
         raise FeedbackError(f"{out}: is a folder; give the file to write (e.g. {out / 'preferences.json'})")
     pairs = store.export_pairs(campaign=campaign, include_gold=include_gold)
     if as_csv:
-        _write_text_atomically(out, pairs_to_csv(pairs))
+        write_text_atomic(out, pairs_to_csv(pairs))
     else:
         save_preferences(out, pairs)
     return len(pairs)

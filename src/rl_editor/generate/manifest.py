@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rl_editor.errors import RlEditorError
+from rl_editor.io_utils import read_json, write_json_atomic
 
 
 class ManifestError(RlEditorError):
@@ -198,14 +197,7 @@ class Manifest:
         path = Path(path)
         if path.is_dir():
             path = path / "manifest.json"
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ManifestError(f"{path}: no such manifest") from None
-        except json.JSONDecodeError as exc:
-            raise ManifestError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-        except UnicodeDecodeError:
-            raise ManifestError(f"{path}: not a UTF-8 text file") from None
+        data = read_json(path, ManifestError, "manifest")
         if not isinstance(data, list):
             raise ManifestError(f"{path}: must hold a JSON list of songs")
         songs = [_song_from_json(obj, f"{path} entry {i}") for i, obj in enumerate(data)]
@@ -213,13 +205,4 @@ class Manifest:
 
     def save(self) -> None:
         """Write ``manifest.json`` atomically, so a stopped run always leaves a valid file."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps([s.to_json() for s in self.songs], indent=1)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".manifest.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(payload)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_json_atomic(self.path, [s.to_json() for s in self.songs], indent=1)

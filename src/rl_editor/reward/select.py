@@ -16,9 +16,6 @@ server's ``rl-editor tasks prioritize --ranking FILE`` uses to order its queue.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
@@ -28,6 +25,7 @@ import numpy as np
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.errors import RlEditorError
 from rl_editor.generate.manifest import Manifest
+from rl_editor.io_utils import write_json_atomic
 from rl_editor.reward.model import RewardEnsemble, davidson_probabilities
 
 METHODS = ("disagreement", "bald")
@@ -160,14 +158,4 @@ def select_pairs(manifest: Manifest, ensemble: RewardEnsemble, budget: int | Non
 
 def save_ranking(path: str | Path, ranked: Sequence[RankedPair]) -> Path:
     """Write the ranking JSON atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump([p.to_json() for p in ranked], f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_json_atomic(path, [p.to_json() for p in ranked], indent=1)

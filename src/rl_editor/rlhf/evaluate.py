@@ -29,6 +29,7 @@ import numpy as np
 
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.edit import Edit
+from rl_editor.io_utils import read_json, write_json_atomic
 from rl_editor.policy.dense_reward import edit_stats
 from rl_editor.rlhf.finetune import RLHFError
 from rl_editor.rlhf.winrate import WinRate, win_rate
@@ -99,9 +100,7 @@ class EvaluationResult:
 
     def save(self, path: str | Path) -> Path:
         """Write the result as JSON (atomically)."""
-        from rl_editor.rlhf.loop import write_json
-
-        return write_json(path, self.to_json())
+        return write_json_atomic(path, self.to_json(), indent=1, default=float)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "EvaluationResult":
@@ -331,22 +330,15 @@ def create_evaluation_campaign(old_path: Any, new_path: Any, songs: Sequence[Son
     with FeedbackStore.open(db_url, manifest.path) as store:
         store.register_edits(manifest)
         store.create_campaign(name, pairs, held_out_only=True, raters_per_pair=raters_per_pair)
-    from rl_editor.rlhf.loop import write_json
-
-    write_json(out_dir / "campaign.json", {"campaign": name, "old": versions["old"], "new": versions["new"],
-                                           "pairs": pairs})
+    write_json_atomic(out_dir / "campaign.json", {"campaign": name, "old": versions["old"], "new": versions["new"],
+                                                  "pairs": pairs}, indent=1, default=float)
     return name
 
 
 def campaign_versions(campaign_file: str | Path, campaign: str) -> dict[str, str]:
     """``{"old": version, "new": version}`` from the ``campaign.json`` of :func:`create_evaluation_campaign`."""
     path = Path(campaign_file)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RLHFError(f"{path}: no such campaign file (--campaign-file)") from None
-    except json.JSONDecodeError as exc:
-        raise RLHFError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    data = read_json(path, RLHFError, "campaign file (--campaign-file)")
     if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("campaign", "old", "new")):
         raise RLHFError(f"{path}: not a campaign file (needs string keys campaign, old and new)")
     if data["campaign"] != campaign:

@@ -42,7 +42,6 @@ import datetime as _dt
 import json
 import os
 import sys
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -50,24 +49,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from rl_editor.audio.song import SongAnalysis
+from rl_editor.io_utils import write_json_atomic
 from rl_editor.rlhf.finetune import FinetuneConfig, RLHFError
 
 DEFAULT_CANDIDATE_TEMPERATURES: tuple[float, ...] = (0.3, 0.6, 1.0, 1.5)
-
-
-def write_json(path: str | Path, data: Any) -> Path:
-    """Write JSON atomically (a crash never leaves half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1, default=float)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 @dataclass
@@ -184,11 +169,11 @@ class RunState:
             "outputs": [str(Path(p).relative_to(self.run_dir)) for p in outputs],
             "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
-        write_json(self.path, {"completed": self.steps})
+        write_json_atomic(self.path, {"completed": self.steps}, indent=1, default=float)
 
     def forget(self, name: str) -> None:
         self.steps.pop(name, None)
-        write_json(self.path, {"completed": self.steps})
+        write_json_atomic(self.path, {"completed": self.steps}, indent=1, default=float)
 
 
 def say(message: str, progress: bool = True) -> None:
@@ -367,7 +352,7 @@ def step_reward_eval(out: Path, manifest_path: Path, heldout: Sequence[SongAnaly
         ensemble = load_reward_model(path)
         result[name] = {"version": ensemble.version, **pair_accuracy(ensemble, pairs, analyses),
                         "validation": (ensemble.meta.metrics.get("val", {}) if ensemble.meta else {})}
-    return write_json(out, result)
+    return write_json_atomic(out, result, indent=1, default=float)
 
 
 def step_finetune(out: Path, init: Path, reward: Path, songs: Sequence[SongAnalysis], config: LoopConfig,
@@ -438,9 +423,9 @@ def run_loop(config: LoopConfig) -> LoopResult:
         raise RLHFError(f"{reward}: no such reward model file (--reward-model)")
     split = split_songs(config.songs_dir, config.heldout_songs, config.progress)
     run.mkdir(parents=True, exist_ok=True)
-    write_json(run / "split.json", {"train": [a.song_id for a in split.train],
-                                    "heldout": [a.song_id for a in split.heldout],
-                                    "config": config.to_json()})
+    write_json_atomic(run / "split.json", {"train": [a.song_id for a in split.train],
+                                           "heldout": [a.song_id for a in split.heldout],
+                                           "config": config.to_json()}, indent=1, default=float)
     policy_step: str | None = None
     reward_step: str | None = None
     if config.policy is None:
@@ -492,5 +477,4 @@ def run_loop(config: LoopConfig) -> LoopResult:
     return result
 
 
-__all__ = ["LoopConfig", "LoopResult", "RunState", "SongSplit", "pair_accuracy", "run_loop", "split_songs",
-           "write_json"]
+__all__ = ["LoopConfig", "LoopResult", "RunState", "SongSplit", "pair_accuracy", "run_loop", "split_songs"]
