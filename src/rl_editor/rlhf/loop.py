@@ -257,6 +257,9 @@ def step_preferences(out: Path, manifest_path: Path, songs: Sequence[SongAnalysi
     manifest = _sub_manifest(manifest_path, {a.song_id for a in songs})
     pairs = synthesize_preferences(manifest, load_rater(rater_spec, seed=seed), n_pairs=n_pairs, seed=seed,
                                    analyses={a.song_id: a for a in songs}, progress=progress)
+    if len(pairs) < n_pairs:
+        say(f"only {len(pairs)} distinct candidate pairs exist for {n_pairs} requested (identical edits are "
+            "kept once); ask for more candidates per song (per_temperature) to judge more", progress)
     for pair in pairs:
         song = manifest.resolve(pair.extra["song_path"])
         pair.extra["song_path"] = os.path.relpath(song, out.parent.resolve())
