@@ -1,8 +1,10 @@
 """Shared fixtures: small real data the project makes (demo songs) or fetches (real songs).
 
-Real music comes from the fetch script named by ``RL_EDITOR_MUSIC_FETCH`` (the
-Makefile sets it) or from a folder of songs named by ``RL_EDITOR_MUSIC_DIR``;
-tests marked ``real_music`` are skipped when neither is available.
+Real music comes from a folder of songs named by ``RL_EDITOR_MUSIC_DIR`` or from
+the fetch script named by ``RL_EDITOR_MUSIC_FETCH`` (the Makefile sets it).
+Tests marked ``real_music`` are skipped only when neither variable is set; when
+one is set but gives no songs (empty folder, missing script, failed fetch) they
+fail with the reason, so a run that asked for real music never passes without it.
 """
 
 from __future__ import annotations
@@ -23,28 +25,37 @@ def _isolated_analysis_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ.setdefault("RL_EDITOR_CACHE_DIR", str(tmp_path_factory.mktemp("analysis-cache")))
 
 
-def _fetch_real_music(short: bool) -> Path | None:
+def _songs_in(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.ogg"))
+
+
+def _real_music(short: bool) -> Path:
+    """The folder of real songs, skipping when none was asked for and failing when asking gave none."""
     given = os.environ.get("RL_EDITOR_MUSIC_DIR")
-    if given and list(Path(given).glob("*.ogg")):
-        return Path(given)
     script = os.environ.get("RL_EDITOR_MUSIC_FETCH")
-    if not script or not Path(script).is_file():
-        return None
+    if given and _songs_in(Path(given)):
+        return Path(given)
+    if not script:
+        if given:
+            pytest.fail(f"RL_EDITOR_MUSIC_DIR={given}: no .ogg songs there (and RL_EDITOR_MUSIC_FETCH is not set)")
+        pytest.skip("no real music: set RL_EDITOR_MUSIC_FETCH or RL_EDITOR_MUSIC_DIR")
+    if not Path(script).is_file():
+        pytest.fail(f"RL_EDITOR_MUSIC_FETCH={script}: no such fetch script")
     target = CACHE_ROOT / ("real-music-short" if short else "real-music")
     args = ["bash", script, str(target)] + (["--short"] if short else [])
     result = subprocess.run(args, capture_output=True, text=True)
-    if result.returncode != 0 or not list(target.glob("*.ogg")):
-        return None
+    stderr = result.stderr.strip()[-2000:] or "(nothing on stderr)"
+    if result.returncode != 0:
+        pytest.fail(f"{script} {target} failed (exit code {result.returncode}): {stderr}")
+    if not _songs_in(target):
+        pytest.fail(f"{script} exited 0 but left no .ogg songs in {target}: {stderr}")
     return target
 
 
 @pytest.fixture(scope="session")
 def real_music_short_dir() -> Path:
     """Folder with the three short real songs (43-105 s, ogg, 48 kHz stereo)."""
-    folder = _fetch_real_music(short=True)
-    if folder is None:
-        pytest.skip("no real music: set RL_EDITOR_MUSIC_FETCH or RL_EDITOR_MUSIC_DIR")
-    return folder
+    return _real_music(short=True)
 
 
 @pytest.fixture(scope="session")

@@ -282,7 +282,25 @@ def test_phase4_finetune_the_policy_from_the_command_line(tmp_path, models_dir, 
     assert out.is_file() and "parent" in proc.stdout
 
 
-def test_success_metrics_evaluate_improvement(models_dir, demo_songs_dir):
+@pytest.fixture(scope="module")
+def policy_v15(models_dir, demo_analyses) -> Path:
+    """``./models/policy_v15.pt``: ``policy_v14.pt`` fine-tuned on a reward learned from a musician's judgments."""
+    from rl_editor.reward import RewardTrainConfig, reward_meta, train_reward_model
+    from rl_editor.rlhf.finetune import FinetuneConfig, finetune_policy
+    from rlhf.rlhf_helpers import judged_pairs
+
+    songs = demo_analyses[:2]
+    pairs = judged_pairs(models_dir / "policy_v14.pt", songs, n_edits=8)
+    config = RewardTrainConfig(epochs=3, members=1, val_frac=0.0)
+    ensemble, report = train_reward_model(pairs, config, analyses={a.song_id: a for a in songs})
+    reward = ensemble.save(models_dir / "reward_model_v9_feedback.pt", reward_meta(pairs, config, report))
+    trainer = finetune_policy(models_dir / "policy_v14.pt", reward,
+                              FinetuneConfig(episodes=16, n_steps=64, batch_size=128, n_epochs=2,
+                                             reference_edits_per_song=4, progress=False), analyses=songs)
+    return trainer.save_checkpoint(models_dir / "policy_v15.pt")
+
+
+def test_success_metrics_evaluate_improvement(models_dir, policy_v15, demo_songs_dir, capsys):
     from rl_editor.edit import Edit
     from rl_editor.policy.trainer import PolicyConfig, PPOTrainer
     from rl_editor.raters import load_rater
@@ -295,30 +313,53 @@ def test_success_metrics_evaluate_improvement(models_dir, demo_songs_dir):
 
     # A held-out simulated rater stands in for a person; it answers "new" or "old".
     rater = load_rater("musician", seed=99)
+    judged = []  # (song, old edit, new edit, answer) of every human_rate call
 
     def human_rate(edit_old, edit_new, song):
         from rl_editor.audio import analyze_song
 
         analysis = analyze_song(song)
         j = rater.judge(analysis, Edit(analysis.song_id, edit_old), Edit(analysis.song_id, edit_new))
-        return {"a": "old", "b": "new", "tie": "tie"}[j.preference]
+        answer = {"a": "old", "b": "new", "tie": "tie"}[j.preference]
+        judged.append((analysis, edit_old, edit_new, answer))
+        return answer
 
+    # Compare edits
     def evaluate_improvement():
         policy_old = PPOTrainer(config)
         policy_old.load_checkpoint(models / "policy_v14.pt")
+
         policy_new = PPOTrainer(config)
-        policy_new.load_checkpoint(models / "policy_final.pt")
+        policy_new.load_checkpoint(models / "policy_v15.pt")
+
         test_songs = load_songs(demo_songs_dir)
+
+        # For each song, generate edits with both policies
         win_count = 0
         for song in test_songs:
             edit_old = policy_old.generate_edit(song)
             edit_new = policy_new.generate_edit(song)
-            # human_rate also needs the song the edits are of.
+
+            # A/B test with held-out raters (human_rate also needs the song the edits are of)
             preference = human_rate(edit_old, edit_new, song)
             if preference == "new":
                 win_count += 1
+
         improvement = win_count / len(test_songs)
         print(f"New policy wins: {improvement*100:.1f}%")
+        # Target: >60% win rate = significant improvement
         return improvement
 
-    assert 0.0 <= evaluate_improvement() <= 1.0
+    improvement = evaluate_improvement()
+
+    # One judgment per test song, each of an old and a new edit of that song, and
+    # the figure is the share the rater gave to the new policy's edit.
+    assert [Path(a.path).name for a, *_ in judged] == [p.name for p in load_songs(demo_songs_dir)]
+    assert all(len(old) == len(new) == a.n_beats for a, old, new, _ in judged)
+    assert improvement == sum(answer == "new" for *_, answer in judged) / len(judged)
+    assert f"New policy wins: {improvement*100:.1f}%" in capsys.readouterr().out
+    # "new" is the fine-tuned policy, not a second copy of the old one: it descends
+    # from policy_v14 and, given the same sampling seed, edits the songs differently.
+    old, new = PPOTrainer.from_checkpoint(models / "policy_v14.pt"), PPOTrainer.from_checkpoint(policy_v15)
+    assert new.meta.parent == old.meta.version
+    assert any(not np.array_equal(old.generate_edit(a, seed=0), new.generate_edit(a, seed=0)) for a, *_ in judged)

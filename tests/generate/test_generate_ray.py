@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import ray
 from generate_helpers import TEMPERATURES, candidate_table, copy_output
 
 from rl_editor.generate import GenerateConfig, Manifest, run_generation
-
-ray = pytest.importorskip("ray")
 
 
 @pytest.mark.ray

@@ -7,8 +7,11 @@ import shutil
 import httpx
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
+from rl_editor.audio import analyze_song, render_edit, save_audio
 from rl_editor.edit import CUT, KEEP, REPEAT, beat_sequence
+from rl_editor.feedback.app import create_app
 from rl_editor.generate.manifest import Candidate, Manifest, SongEntry
 from rl_editor.raters import TASTES, load_rater, sample_edits
 from rl_editor.raters.bot import RaterBotError, actions_from_beat_sequence, run_rater_bot
@@ -24,13 +27,7 @@ def test_actions_are_rebuilt_from_the_beat_sequence():
 
 
 def _feedback_parts():
-    try:
-        from fastapi.testclient import TestClient
-
-        from rl_editor.audio import analyze_song, render_edit, save_audio
-        from rl_editor.feedback.app import create_app
-    except (ImportError, AttributeError) as exc:
-        pytest.skip(f"the feedback app or the audio analysis is not available yet ({exc})")
+    """The test client, audio functions and app factory the fixtures below use."""
     return TestClient, analyze_song, render_edit, save_audio, create_app
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rl_editor.audio import analyze_song
 from rl_editor.generate.manifest import Candidate, Manifest, SongEntry
 from rl_editor.preferences import load_preferences, save_preferences
 from rl_editor.raters import RaterError, load_rater, sample_edits, synthesize_preferences
@@ -101,16 +102,7 @@ def test_candidates_that_do_not_fit_the_song_are_reported(manifest, songs):
         synthesize_preferences(manifest, load_rater("musician"), analyses=by_id(songs))
 
 
-def require_analyze_song():
-    try:
-        from rl_editor.audio import analyze_song
-    except (ImportError, AttributeError):
-        pytest.skip("rl_editor.audio.analyze_song is not available yet")
-    return analyze_song
-
-
 def test_synth_prefs_command_writes_a_preference_file(tmp_path, request):
-    analyze_song = require_analyze_song()
     demo_songs_dir = request.getfixturevalue("demo_songs_dir")
     from typer.testing import CliRunner
 

@@ -1,28 +1,36 @@
-"""``rl-editor demo --quick`` end to end, as a user runs it."""
+"""``rl-editor demo`` end to end, as a user runs it (``make demo``)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
-def test_demo_quick_runs_the_whole_pipeline_and_says_how_to_open_the_rater_page(tmp_path):
+def test_demo_improves_the_policy_and_says_how_to_open_the_rater_page(tmp_path):
+    """The whole pipeline runs, and its new policy beats the old one on held-out songs.
+
+    The full demo (not ``--quick``, whose 6 judgments cannot show anything)
+    takes about half a minute. Over seeds 0-5 its new policy won 78-92% of
+    the decisive judgments (Wilson lower bound 0.64-0.85); seed 0 wins 90%.
+    """
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = tmp_path / "demo"
-    proc = subprocess.run([sys.executable, "-m", "rl_editor.cli", "demo", "--quick", "--out", str(out)],
-                          capture_output=True, text=True, env=env, timeout=230)
+    proc = subprocess.run([sys.executable, "-m", "rl_editor.cli", "demo", "--out", str(out)],
+                          capture_output=True, text=True, env=env, timeout=280)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = proc.stdout + proc.stderr
     run = out / "run"
     assert (run / "report.md").is_file()
-    assert (run / "iter-01" / "eval.json").is_file()
-    assert "new policy wins" in text
+    win = json.loads((run / "iter-01" / "eval.json").read_text())["win"]
+    assert win["wins"] + win["losses"] >= 40, win
+    assert win["win_rate"] > 0.65 and win["ci_low"] > 0.5, win
+    assert f"new policy wins {win['win_rate']:.1%} of {win['wins'] + win['losses']} decisive judgments" in text
     assert f"rl-editor serve --manifest {run / 'iter-01' / 'candidates' / 'manifest.json'}" in text
     assert "rl-editor raters add" in text
     for stage in ("bootstrap/policy", "iter-01/candidates", "iter-01/reward", "iter-01/policy", "iter-01/eval"):

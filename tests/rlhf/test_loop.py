@@ -21,11 +21,40 @@ def _tiny(songs: Path, run: Path) -> LoopConfig:
     return replace(config, progress=False)
 
 
+def _demo_sized(songs: Path, run: Path) -> LoopConfig:
+    """The loop settings of ``rl-editor demo`` (500 judged pairs, 3 held-out songs, 5 held-out raters)."""
+    return replace(demo_loop_config(DemoConfig(progress=False), songs, run), progress=False)
+
+
 @pytest.fixture(scope="module")
 def loop_run(tmp_path_factory, demo_songs_dir):
     run = tmp_path_factory.mktemp("loop") / "run"
     result = run_loop(_tiny(demo_songs_dir, run))
     return run, result
+
+
+@pytest.fixture(scope="module")
+def ten_short_songs(tmp_path_factory) -> Path:
+    """Ten demo songs of 25-35 s: seven to learn from and three held out, as in the demo."""
+    from rl_editor.audio.demo_songs import synthesize_corpus
+
+    folder = tmp_path_factory.mktemp("ten-songs")
+    synthesize_corpus(folder, n_songs=10, seed=0, duration_range_s=(25.0, 35.0))
+    return folder
+
+
+def test_one_iteration_makes_a_policy_that_held_out_raters_prefer(ten_short_songs, tmp_path):
+    """The fine-tuned policy beats the previous one on held-out songs, on each of them, by held-out raters.
+
+    The quick settings of the other tests learn from too little to improve the
+    policy; at the demo's settings the win rate over seeds 0-5 was 81-89%
+    (Wilson lower bound 0.72-0.82, song-bootstrap lower bound 0.60-0.88).
+    """
+    result = run_loop(_demo_sized(ten_short_songs, tmp_path / "run"))
+    win = result.evaluations[0]
+    assert win["wins"] + win["losses"] >= 80, win
+    assert win["win_rate"] > 0.7 and win["ci_low"] > 0.6, win
+    assert win["cluster_ci_low"] is not None and win["cluster_ci_low"] > 0.5, win
 
 
 def test_every_model_and_data_set_is_versioned_under_the_run_folder(loop_run):
