@@ -77,6 +77,12 @@ def manifest(manifest_path: Path) -> Manifest:
     return Manifest.load(manifest_path)
 
 
+@pytest.fixture
+def make_test_manifest():
+    """:func:`write_test_manifest`, for tests that need a second manifest."""
+    return write_test_manifest
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -152,11 +152,9 @@ def test_gold_edits_are_rendered_and_served_like_any_edit(manifest_path, tmp_pat
         assert seen_gold, "the rater never got a gold pair"
 
 
-def test_songs_outside_the_manifest_folder_play_as_the_manifest_names_them(tmp_path):
+def test_songs_outside_the_manifest_folder_play_as_the_manifest_names_them(tmp_path, make_test_manifest):
     """``generate`` writes manifests whose songs stay where they are (``../songs/x.wav``)."""
-    from tests.feedback.conftest import write_test_manifest
-
-    manifest_path = write_test_manifest(tmp_path / "songs-here")
+    manifest_path = make_test_manifest(tmp_path / "songs-here")
     manifest = Manifest.load(manifest_path)
     out = tmp_path / "runs" / "candidates"
     out.mkdir(parents=True)

@@ -238,13 +238,11 @@ def test_an_edit_id_stored_with_other_actions_is_a_conflict_and_nothing_is_store
     assert store.edit(manifest.songs[0].candidates[0].edit_id).actions == manifest.songs[0].candidates[0].actions
 
 
-def test_edits_of_two_manifest_folders_share_one_database(store, manifest, tmp_path):
+def test_edits_of_two_manifest_folders_share_one_database(store, manifest, tmp_path, make_test_manifest):
     """An evaluation campaign rendered elsewhere is heard from its own folder, next to the training edits."""
-    from tests.feedback.conftest import write_test_manifest
-
     from rl_editor.generate.manifest import Manifest
 
-    other = Manifest.load(write_test_manifest(tmp_path / "evaluation", seed=5))
+    other = Manifest.load(make_test_manifest(tmp_path / "evaluation", seed=5))
     for song in other.songs:
         song.song_id = f"heldout-{song.song_id}"
         for cand in song.candidates:
