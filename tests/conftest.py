@@ -74,3 +74,24 @@ def demo_analyses(demo_songs_dir: Path) -> list:
     from rl_editor.audio import analyze_song
 
     return [analyze_song(p) for p in sorted(demo_songs_dir.glob("*.wav"))]
+
+
+@pytest.fixture
+def rl_editor_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
+    """Run ``rl-editor ARGS...`` through its console entry point; returns (exit code, stdout, stderr)."""
+    import sys
+
+    from rl_editor.cli import main
+
+    def run(*args: object) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["rl-editor", *map(str, args)])
+        monkeypatch.setenv("COLUMNS", "200")
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code or 0
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run

@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import errno
-import sys
 
 import pytest
 import typer
 
-from rl_editor.cli import app, hide_flag_types, main, os_error_line
+from rl_editor.cli import app, hide_flag_types, os_error_line
 from rl_editor.feedback.storage import FeedbackStore
 
 FEEDBACK_COMMANDS = ("serve", "raters", "admin-token", "tasks", "export", "import", "agreement")
-
-
-def run(monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["rl-editor", *map(str, args)])
-    monkeypatch.setenv("COLUMNS", "200")
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture
@@ -34,17 +21,17 @@ def empty_db(tmp_path):
 
 
 @pytest.mark.parametrize("csv", [False, True])
-def test_output_under_a_file_is_one_line_naming_the_path(monkeypatch, capsys, tmp_path, empty_db, csv):
+def test_output_under_a_file_is_one_line_naming_the_path(rl_editor_main, tmp_path, empty_db, csv):
     (tmp_path / "blocker").write_text("a file, not a folder")
     out = tmp_path / "blocker" / "sub" / "prefs.json"
-    code, stdout, err = run(monkeypatch, capsys, "export", "--db", empty_db, "--out", out, *(["--csv"] if csv else []))
+    code, stdout, err = rl_editor_main("export", "--db", empty_db, "--out", out, *(["--csv"] if csv else []))
     assert code == 2 and stdout == ""
     assert err == f"error: {tmp_path / 'blocker' / 'sub'}: Not a directory\n"
 
 
-def test_reading_a_folder_as_a_file_is_one_line(monkeypatch, capsys, tmp_path, empty_db):
+def test_reading_a_folder_as_a_file_is_one_line(rl_editor_main, tmp_path, empty_db):
     (tmp_path / "prefs").mkdir()
-    code, _, err = run(monkeypatch, capsys, "import", tmp_path / "prefs", "--db", empty_db)
+    code, _, err = rl_editor_main("import", tmp_path / "prefs", "--db", empty_db)
     assert code == 2 and err == f"error: {tmp_path / 'prefs'}: Is a directory\n"
 
 
@@ -57,21 +44,21 @@ def test_os_error_lines_name_every_file_or_only_the_reason():
     assert os_error_line(OSError("no errno at all")) == "no errno at all"
 
 
-def test_rl_editor_errors_still_take_precedence_over_os_errors(monkeypatch, capsys, tmp_path):
-    code, _, err = run(monkeypatch, capsys, "agreement", "--db", tmp_path / "missing.sqlite")
+def test_rl_editor_errors_still_take_precedence_over_os_errors(rl_editor_main, tmp_path):
+    code, _, err = rl_editor_main("agreement", "--db", tmp_path / "missing.sqlite")
     assert code == 2 and err == f"error: no feedback database at {tmp_path / 'missing.sqlite'} (check --db)\n"
 
 
 @pytest.mark.parametrize("args", [["--help"], ["export", "--help"], ["raters", "add", "--help"],
                                   ["tasks", "campaign", "--help"], ["tasks", "prioritize", "--help"]])
-def test_help_shows_flags_without_a_bool_type(monkeypatch, capsys, args):
-    code, out, _ = run(monkeypatch, capsys, *args)
+def test_help_shows_flags_without_a_bool_type(rl_editor_main, args):
+    code, out, _ = rl_editor_main(*args)
     assert code == 0 and "--help" in out and "Show this message and exit." in out
     assert "<bool>" not in out
 
 
-def test_value_options_keep_their_types_in_help(monkeypatch, capsys):
-    code, out, _ = run(monkeypatch, capsys, "export", "--help")
+def test_value_options_keep_their_types_in_help(rl_editor_main):
+    code, out, _ = rl_editor_main("export", "--help")
     assert code == 0 and "<path>" in out and "<str>" in out
 
 

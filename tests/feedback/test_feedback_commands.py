@@ -13,34 +13,22 @@ import uuid
 
 import pytest
 
-from rl_editor.cli import main
 from rl_editor.feedback.commands import TokenRedactingFilter, install_token_redaction
 from rl_editor.feedback.storage import FeedbackStore, JudgmentIn
 
 
-def run(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["rl-editor", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_tasks_raters_export_import_agreement(monkeypatch, capsys, manifest_path, manifest, tmp_path):
+def test_tasks_raters_export_import_agreement(rl_editor_main, manifest_path, manifest, tmp_path):
     db = tmp_path / "fb.sqlite"
-    code, out, _ = run(monkeypatch, capsys, "tasks", "create", "--manifest", manifest_path, "--db", db,
+    code, out, _ = rl_editor_main("tasks", "create", "--manifest", manifest_path, "--db", db,
                        "--pairs-per-song", 3, "--raters-per-pair", 2, "--gold-per-rater", 0)
     assert code == 0 and "created 6 tasks" in out
-    code, out, _ = run(monkeypatch, capsys, "raters", "add", "alice", "--db", db, "--port", 9001)
+    code, out, _ = rl_editor_main("raters", "add", "alice", "--db", db, "--port", 9001)
     assert code == 0 and out.startswith("http://127.0.0.1:9001/r/")
     token = out.strip().rsplit("/", 1)[1]
-    run(monkeypatch, capsys, "raters", "add", "bob", "--held-out", "--db", db)
-    code, out, _ = run(monkeypatch, capsys, "raters", "list", "--db", db)
+    rl_editor_main("raters", "add", "bob", "--held-out", "--db", db)
+    code, out, _ = rl_editor_main("raters", "list", "--db", db)
     assert "alice" in out and "held-out" in out
-    code, out, _ = run(monkeypatch, capsys, "admin-token", "--db", db)
+    code, out, _ = rl_editor_main("admin-token", "--db", db)
     assert code == 0 and len(out.strip()) >= 40
 
     with FeedbackStore.open(str(db)) as store:
@@ -49,90 +37,90 @@ def test_tasks_raters_export_import_agreement(monkeypatch, capsys, manifest_path
             view = store.next_task(rater.id)
             store.submit_judgment(rater.id, JudgmentIn(str(uuid.uuid4()), view.task_id, "a", None, 3))
     out_file = tmp_path / "prefs.json"
-    code, out, _ = run(monkeypatch, capsys, "export", "--db", db, "--out", out_file)
+    code, out, _ = rl_editor_main("export", "--db", db, "--out", out_file)
     assert code == 0 and "wrote 3" in out and len(json.loads(out_file.read_text())) == 3
-    code, _, _ = run(monkeypatch, capsys, "export", "--db", db, "--out", tmp_path / "prefs.csv", "--csv")
+    code, _, _ = rl_editor_main("export", "--db", db, "--out", tmp_path / "prefs.csv", "--csv")
     assert code == 0 and (tmp_path / "prefs.csv").read_text().count("\n") == 4
-    code, out, _ = run(monkeypatch, capsys, "import", out_file, "--db", tmp_path / "other.sqlite")
+    code, out, _ = rl_editor_main("import", out_file, "--db", tmp_path / "other.sqlite")
     assert code == 0 and "imported 3" in out
-    code, out, _ = run(monkeypatch, capsys, "import", out_file, "--db", tmp_path / "other.sqlite")
+    code, out, _ = rl_editor_main("import", out_file, "--db", tmp_path / "other.sqlite")
     assert "imported 0" in out
-    code, out, _ = run(monkeypatch, capsys, "tasks", "release", "--db", db, "--older-than-hours", 0)
+    code, out, _ = rl_editor_main("tasks", "release", "--db", db, "--older-than-hours", 0)
     assert code == 0 and "released 0" in out
-    code, out, _ = run(monkeypatch, capsys, "agreement", "--db", db)
+    code, out, _ = rl_editor_main("agreement", "--db", db)
     assert code == 0 and "Krippendorff" in out and "position bias" in out
 
 
-def test_bad_import_file_is_one_line_error_exit_2(monkeypatch, capsys, tmp_path):
+def test_bad_import_file_is_one_line_error_exit_2(rl_editor_main, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps([{"song_id": "s"}]))
-    code, _, err = run(monkeypatch, capsys, "import", bad, "--db", tmp_path / "x.sqlite")
+    code, _, err = rl_editor_main("import", bad, "--db", tmp_path / "x.sqlite")
     assert code == 2 and err.startswith("error:") and "entry 0" in err and len(err.strip().splitlines()) == 1
 
 
-def test_prioritize_reads_a_select_pairs_ranking(monkeypatch, capsys, manifest_path, manifest, tmp_path):
+def test_prioritize_reads_a_select_pairs_ranking(rl_editor_main, manifest_path, manifest, tmp_path):
     db = tmp_path / "fb.sqlite"
-    run(monkeypatch, capsys, "tasks", "create", "--manifest", manifest_path, "--db", db, "--gold-per-rater", 0)
+    rl_editor_main("tasks", "create", "--manifest", manifest_path, "--db", db, "--gold-per-rater", 0)
     cands = [c.edit_id for c in manifest.songs[1].candidates]
     ranking = [{"song_id": "song1", "edit_a": cands[3], "edit_b": cands[0], "score": 0.9},
                {"song_id": "song1", "edit_a": cands[1], "edit_b": cands[2], "score": 0.1}]
     (tmp_path / "ranking.json").write_text(json.dumps(ranking))
-    code, out, _ = run(monkeypatch, capsys, "tasks", "prioritize", "--db", db, "--ranking", tmp_path / "ranking.json")
+    code, out, _ = rl_editor_main("tasks", "prioritize", "--db", db, "--ranking", tmp_path / "ranking.json")
     assert code == 0 and "2 tasks" in out
     with FeedbackStore.open(str(db)) as store:
         store.add_rater("alice")
         view = store.next_task(store.list_raters()[0].id)
     assert {e.edit_id for e in view.edits} == {cands[0], cands[3]}
     (tmp_path / "broken.json").write_text(json.dumps([{"edit_a": 1}]))
-    code, _, err = run(monkeypatch, capsys, "tasks", "prioritize", "--db", db, "--ranking", tmp_path / "broken.json")
+    code, _, err = rl_editor_main("tasks", "prioritize", "--db", db, "--ranking", tmp_path / "broken.json")
     assert code == 2 and "entry 0" in err
 
 
-def test_missing_database_option_is_explained(monkeypatch, capsys):
-    code, _, err = run(monkeypatch, capsys, "raters", "list")
+def test_missing_database_option_is_explained(rl_editor_main):
+    code, _, err = rl_editor_main("raters", "list")
     assert code == 2 and "--db" in err
 
 
-def test_evaluation_campaign_from_the_cli(monkeypatch, capsys, manifest_path, manifest, tmp_path):
+def test_evaluation_campaign_from_the_cli(rl_editor_main, manifest_path, manifest, tmp_path):
     db = tmp_path / "fb.sqlite"
-    run(monkeypatch, capsys, "tasks", "create", "--manifest", manifest_path, "--db", db, "--gold-per-rater", 0)
+    rl_editor_main("tasks", "create", "--manifest", manifest_path, "--db", db, "--gold-per-rater", 0)
     cands = [c.edit_id for c in manifest.songs[0].candidates]
     (tmp_path / "pairs.json").write_text(json.dumps([[cands[0], cands[1]], {"edit_a": cands[2], "edit_b": cands[3]}]))
-    code, out, _ = run(monkeypatch, capsys, "tasks", "campaign", "eval-1", "--pairs", tmp_path / "pairs.json",
+    code, out, _ = rl_editor_main("tasks", "campaign", "eval-1", "--pairs", tmp_path / "pairs.json",
                        "--db", db)
     assert code == 0 and "2 pairs" in out
-    code, out, _ = run(monkeypatch, capsys, "raters", "add", "judge", "--held-out", "--db", db)
+    code, out, _ = rl_editor_main("raters", "add", "judge", "--held-out", "--db", db)
     token = out.strip().rsplit("/", 1)[1]
     with FeedbackStore.open(str(db)) as store:
         rater = store.authenticate_rater(token)
         while (view := store.next_task(rater.id)) is not None:
             store.submit_judgment(rater.id, JudgmentIn(str(uuid.uuid4()), view.task_id, "b", None, 1))
-    code, out, _ = run(monkeypatch, capsys, "export", "--db", db, "--out", tmp_path / "eval.json", "--campaign",
+    code, out, _ = rl_editor_main("export", "--db", db, "--out", tmp_path / "eval.json", "--campaign",
                        "eval-1")
     exported = json.loads((tmp_path / "eval.json").read_text())
     assert "wrote 2" in out and {e["campaign"] for e in exported} == {"eval-1"}
-    code, _, err = run(monkeypatch, capsys, "tasks", "campaign", "eval-2", "--pairs", tmp_path / "pairs.json",
+    code, _, err = rl_editor_main("tasks", "campaign", "eval-2", "--pairs", tmp_path / "pairs.json",
                        "--db", tmp_path / "empty.sqlite")
     assert code == 2 and "unknown edit" in err
 
 
 @pytest.mark.parametrize("command", [["raters", "list"], ["export", "--out", "prefs.json"], ["agreement"],
                                      ["export", "--out", "prefs.csv", "--csv"]])
-def test_read_only_commands_do_not_create_a_mistyped_database(monkeypatch, capsys, tmp_path, command):
+def test_read_only_commands_do_not_create_a_mistyped_database(rl_editor_main, tmp_path, command):
     typo = tmp_path / "feedbak.sqlite"
     args = [tmp_path / a if a.startswith("prefs") else a for a in command]
-    code, out, err = run(monkeypatch, capsys, *args, "--db", typo)
+    code, out, err = rl_editor_main(*args, "--db", typo)
     assert code == 2 and out == ""
     assert err == f"error: no feedback database at {typo} (check --db)\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
-def test_read_only_commands_default_to_the_database_beside_the_manifest(monkeypatch, capsys, manifest_path):
-    code, _, err = run(monkeypatch, capsys, "raters", "list", "--manifest", manifest_path)
+def test_read_only_commands_default_to_the_database_beside_the_manifest(rl_editor_main, manifest_path):
+    code, _, err = rl_editor_main("raters", "list", "--manifest", manifest_path)
     assert code == 2 and f"no feedback database at {manifest_path.parent / 'feedback.sqlite'}" in err
     assert not (manifest_path.parent / "feedback.sqlite").exists()
-    run(monkeypatch, capsys, "raters", "add", "alice", "--manifest", manifest_path)
-    code, out, _ = run(monkeypatch, capsys, "raters", "list", "--manifest", manifest_path)
+    rl_editor_main("raters", "add", "alice", "--manifest", manifest_path)
+    code, out, _ = rl_editor_main("raters", "list", "--manifest", manifest_path)
     assert code == 0 and out.startswith("alice\tcollect")
 
 
