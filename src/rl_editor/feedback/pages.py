@@ -60,7 +60,7 @@ def asset_version() -> str:
     return digest.hexdigest()[:12]
 
 
-def static_url(request: Request, name: str) -> str:
+def static_url(request: Request, name: str, version: str | None = None) -> str:
     """URL of a static file, with the asset version so browsers fetch changed files.
 
     The scripts pass the same ``?v=`` on to the modules they import, so a page
@@ -72,17 +72,20 @@ def static_url(request: Request, name: str) -> str:
         The current request (its ``root_path`` is honoured behind a proxy prefix).
     name : str
         File name relative to :data:`STATIC_DIR`, e.g. ``"rater.js"``.
+    version : str, optional
+        :func:`asset_version`, when the caller has it already (one page, one walk of the folder).
     """
     root = request.scope.get("root_path", "").rstrip("/")
-    return f"{root}/static/{name}?v={asset_version()}"
+    return f"{root}/static/{name}?v={version or asset_version()}"
 
 
 def _render(request: Request, template: str, token: str) -> HTMLResponse:
+    version = asset_version()
     return templates.TemplateResponse(
         request,
         template,
         {"token": token, "notes_max_chars": SETTINGS.notes_max_chars,
-         "static_url": lambda name: static_url(request, name)},
+         "static_url": lambda name: static_url(request, name, version)},
         headers=PAGE_HEADERS,
     )
 

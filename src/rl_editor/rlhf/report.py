@@ -159,9 +159,10 @@ def _plot_reward_accuracy(rows: list[tuple[str, dict]], out: Path) -> bool:
     ax.bar(x + 0.2, new, 0.4, label="new")
     ax.axhline(0.5, color="grey", lw=0.8, ls="--")
     ax.set_xticks(x, [name for name, _ in rows])
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.2)  # room above the bars for the legend
+    ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_ylabel("held-out accuracy vs rater labels")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper center", ncol=2, fontsize="small")
     fig.tight_layout()
     fig.savefig(out, dpi=90)
     plt.close(fig)
