@@ -135,7 +135,9 @@ def main() -> None:
         manifest = make_manifest(Path(tmp))
         with FeedbackStore.open(args.db, manifest.path) as store:
             store.create_tasks_from_manifest(manifest, TaskConfig(raters_per_pair=args.raters, gold_per_rater=0))
-            tokens = [store.add_rater(f"bench-{i}") for i in range(args.raters)]
+            run_tag = uuid.uuid4().hex[:8]  # a reused --db keeps earlier runs' raters and judgments
+            tokens = [store.add_rater(f"bench-{run_tag}-{i}") for i in range(args.raters)]
+            stored_before = store.judgment_client_ids()
         port = free_port()
         cmd = [sys.executable, "-m", "rl_editor.cli", "serve", "--manifest", str(manifest.path), "--port", str(port),
                "--log-level", "warning"] + (["--db", args.db] if args.db else [])
@@ -167,7 +169,7 @@ def main() -> None:
             proc.terminate()
             proc.wait(timeout=30)
         with FeedbackStore.open(args.db, manifest.path) as store:
-            stored = store.judgment_client_ids()
+            stored = store.judgment_client_ids() - stored_before
         acknowledged = stats["acknowledged"]
         lost = set(acknowledged) - stored
         duplicated = len(acknowledged) - len(set(acknowledged))
