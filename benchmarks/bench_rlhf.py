@@ -32,19 +32,15 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from rl_editor.rlhf.winrate import WinRate
+
 
 def step_seconds(run: Path) -> dict[str, float]:
-    """Seconds each step took, from the finish times in ``state.json`` (first step: from the run's start)."""
+    """Seconds each step took after the first, from the finish times in ``state.json`` (the first step,
+    the bootstrap policy, is in the total: the run state records no start time)."""
     steps = json.loads((run / "state.json").read_text())["completed"]
     times = [(name, dt.datetime.fromisoformat(info["finished"])) for name, info in steps.items()]
     return {name: (t - times[i - 1][1]).total_seconds() for i, (name, t) in enumerate(times) if i > 0}
-
-
-def _interval_text(win: dict) -> str:
-    wilson = f"Wilson 95% CI {win['ci_low']:.1%}-{win['ci_high']:.1%}"
-    if win.get("cluster_ci_low") is None:
-        return wilson
-    return f"95% CI by song {win['cluster_ci_low']:.1%}-{win['cluster_ci_high']:.1%} ({wilson})"
 
 
 def report(label: str, result, run: Path, seconds: float) -> None:
@@ -52,9 +48,7 @@ def report(label: str, result, run: Path, seconds: float) -> None:
     for it, (win, acc) in enumerate(zip(result.evaluations, result.reward_evaluations), start=1):
         ok_win = win["win_rate"] >= 0.65 and win["p_value"] < 0.01
         ok_acc = acc["new"]["accuracy"] > acc["previous"]["accuracy"]
-        print(f"iteration {it}: new policy wins {win['win_rate']:.1%} of {win['wins'] + win['losses']} decisive "
-              f"judgments ({win['ties']} ties), {_interval_text(win)}, "
-              f"p = {win['p_value']:.2g}  [{'PASS' if ok_win else 'FAIL'}: >= 65%, p < 0.01]")
+        print(f"iteration {it}: {WinRate.from_json(win).summary()}  [{'PASS' if ok_win else 'FAIL'}: >= 65%, p < 0.01]")
         print(f"  reward model held-out accuracy vs {acc['rater']} labels ({acc['new']['n']} decisive pairs of "
               f"held-out songs): new {acc['new']['accuracy']:.1%}, bootstrap {acc['previous']['accuracy']:.1%}  "
               f"[{'PASS' if ok_acc else 'FAIL'}: new > bootstrap]")

@@ -26,15 +26,9 @@ def test_actions_are_rebuilt_from_the_beat_sequence():
         actions_from_beat_sequence([0, 7], 6)
 
 
-def _feedback_parts():
-    """The test client, audio functions and app factory the fixtures below use."""
-    return TestClient, analyze_song, render_edit, save_audio, create_app
-
-
 @pytest.fixture
 def manifest_of_demo_song(tmp_path, request):
     """A manifest of one demo song with three rendered candidates, and the song's analysis."""
-    _, analyze_song, render_edit, save_audio, _ = _feedback_parts()
     demo_songs_dir = request.getfixturevalue("demo_songs_dir")
     source = sorted(demo_songs_dir.glob("*.wav"))[0]
     root = tmp_path / "run"
@@ -60,7 +54,6 @@ def manifest_of_demo_song(tmp_path, request):
 @pytest.fixture
 def served(manifest_of_demo_song):
     """The real app over that manifest, reached through FastAPI's TestClient."""
-    TestClient, *_, create_app = _feedback_parts()
     manifest, analysis = manifest_of_demo_song
     app = create_app(manifest.path)
     with TestClient(app) as client:
@@ -83,6 +76,24 @@ def test_bot_judges_every_task_until_the_server_is_done(served):
             analysis, np.array(pair.edit_b.actions))
         assert pair.preference == ("a" if gap > 0 else "b")
         assert pair.notes
+
+
+def test_an_export_trains_a_reward_model_without_the_manifest(served, tmp_path):
+    """The export names each pair's song (``song_path``), so ``train-reward`` needs only the file."""
+    from typer.testing import CliRunner
+
+    from rl_editor.cli import app as cli_app
+    from rl_editor.feedback.export import export_file
+
+    app, client, analysis = served
+    run_rater_bot(BASE_URL, app.state.store.add_rater("bot"), load_rater("musician:tie=0"), client=client)
+    exported = tmp_path / "elsewhere" / "preferences.json"
+    assert export_file(app.state.store, exported) >= 3
+    result = CliRunner().invoke(cli_app, ["train-reward", "--preferences", str(exported), "--out",
+                                          str(tmp_path / "reward.pt"), "--epochs", "2", "--members", "1",
+                                          "--val-frac", "0"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "reward.pt").is_file()
 
 
 def test_bot_stops_after_max_tasks(served):
@@ -139,7 +150,6 @@ def test_rater_bot_command_judges_over_real_http(manifest_of_demo_song):
 
     from rl_editor.cli import app as cli_app
 
-    *_, create_app = _feedback_parts()
     manifest, _ = manifest_of_demo_song
     app = create_app(manifest.path)
     token = app.state.store.add_rater("cli-bot")
@@ -167,12 +177,9 @@ def test_rater_bot_command_judges_over_real_http(manifest_of_demo_song):
 
 
 def test_bot_gives_star_ratings_for_rating_tasks(manifest_of_demo_song):
-    from fastapi.testclient import TestClient
-
     from rl_editor.feedback.tasks import TaskConfig
     from rl_editor.raters.simulated import stars_from_score
 
-    *_, create_app = _feedback_parts()
     manifest, analysis = manifest_of_demo_song
     app = create_app(manifest.path, task_config=TaskConfig(ratings_per_song=2, gold_per_rater=0))
     token = app.state.store.add_rater("stars")

@@ -27,12 +27,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from rl_editor.audio.song import segment_bounds
 from rl_editor.feedback.settings import SETTINGS
 from rl_editor.feedback.storage import (
-    AUDIO_PARTS, ConflictError, FeedbackStore, ForbiddenError, InvalidJudgmentError, JudgmentIn, NotFoundError,
+    ConflictError, FeedbackStore, ForbiddenError, InvalidJudgmentError, JudgmentIn, NotFoundError,
     RaterInfo, TaskView,
 )
-from rl_editor.audio.song import segment_bounds
 from rl_editor.feedback.tasks import TaskConfig, splice_times
 from rl_editor.generate.manifest import Manifest
 
@@ -81,8 +81,9 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
     """Build the app over one manifest and one database (created and filled with tasks on first use)."""
     manifest = Manifest.load(manifest_path)
     store = FeedbackStore.open(db_url, manifest.path)
-    store.register_edits(manifest)
-    if not store.has_tasks():
+    if store.has_tasks():
+        store.register_edits(manifest)  # where this manifest's audio is (it may be new, or moved)
+    else:
         store.create_tasks_from_manifest(manifest, task_config or TaskConfig())
 
     @asynccontextmanager
@@ -176,8 +177,6 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
 
     @app.get("/api/tasks/{task_id}/audio/{part}")
     def task_audio(task_id: str, part: str, who: RaterInfo = Depends(rater)) -> Response:
-        if part not in AUDIO_PARTS:
-            raise HTTPException(404, f"no audio part {part!r} (one of {', '.join(AUDIO_PARTS)})")
         try:
             path = store.task_audio_file(who.id, task_id, part)
         except NotFoundError as exc:

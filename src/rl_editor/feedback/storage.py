@@ -401,14 +401,18 @@ class FeedbackStore:
         Idempotent; evaluation campaigns use it so their edits never become training tasks.
         Raises :class:`ConflictError` when an edit id is already stored with other actions.
         """
-        root = manifest.root.resolve()
         with self.transaction() as session:
             self._one_registrar_at_a_time(session)
-            for song in manifest.songs:
-                self._add_song(session, manifest, song)
-                for cand in song.candidates:
-                    self._add_edit(session, cand.edit_id, song.song_id, cand.path, cand.actions, cand.duration,
-                                   "candidate", root)
+            self._register(session, manifest)
+
+    def _register(self, session: Session, manifest: Manifest) -> None:
+        root = manifest.root.resolve()
+        for song in manifest.songs:
+            self._add_song(session, manifest, song)
+            for cand in song.candidates:
+                self._add_edit(session, cand.edit_id, song.song_id, cand.path, cand.actions, cand.duration,
+                               "candidate", root)
+        session.flush()
 
     def create_tasks_from_manifest(self, manifest: Manifest, config: TaskConfig | None = None) -> int:
         """Make comparison (and rating, and gold) tasks for every song; returns how many are new.
@@ -425,12 +429,8 @@ class FeedbackStore:
             self._ensure_campaign(session, config.campaign)
             self._set_meta(session, "gold_per_rater", str(int(config.gold_per_rater)))
             existing = set(session.scalars(select(Task.pair_key).where(Task.campaign == config.campaign)).all())
+            self._register(session, manifest)
             for song in tqdm(manifest.songs, desc="tasks", unit="song", disable=len(manifest.songs) < 20):
-                self._add_song(session, manifest, song)
-                for cand in song.candidates:
-                    self._add_edit(session, cand.edit_id, song.song_id, cand.path, cand.actions, cand.duration,
-                                   "candidate", manifest.root.resolve())
-                session.flush()
                 pairs = plan_pairs(song.candidates, config.pairs_per_song)
                 targets = overlap_targets(len(pairs), config.raters_per_pair, config.overlap_share, rng)
                 for (a, b), target in zip(pairs, targets):
@@ -453,10 +453,10 @@ class FeedbackStore:
                                      priority=0.0, target_raters=max(1, config.raters_per_pair),
                                      n_assigned=0, n_judged=0))
                     created += 1
-        created += self.ensure_gold_tasks(manifest, config)
+        created += self._make_gold_tasks(manifest, config)
         return created
 
-    def ensure_gold_tasks(self, manifest: Manifest, config: TaskConfig | None = None) -> int:
+    def _make_gold_tasks(self, manifest: Manifest, config: TaskConfig) -> int:
         """Render broken edits and make gold pairs (once per database); returns how many were made.
 
         Gold pairs put a manifest candidate against the same candidate with
@@ -466,7 +466,6 @@ class FeedbackStore:
         """
         from rl_editor.audio import render_edit, save_audio
 
-        config = config or TaskConfig()
         if config.gold_per_rater <= 0 or not manifest.songs:
             return 0
         with self.transaction() as session:
@@ -491,12 +490,8 @@ class FeedbackStore:
             self._one_registrar_at_a_time(session)
             if session.scalar(select(func.count(Task.id)).where(Task.is_gold.is_(True))):
                 return 0  # another process made them meanwhile
-            self._ensure_campaign(session, config.campaign)
+            root = manifest.root.resolve()
             for song, cand, edit_id, rel_path, actions, duration in made:
-                root = manifest.root.resolve()
-                self._add_song(session, manifest, song)
-                self._add_edit(session, cand.edit_id, song.song_id, cand.path, cand.actions, cand.duration,
-                               "candidate", root)
                 self._add_edit(session, edit_id, song.song_id, rel_path, actions, duration, "gold", root)
                 session.flush()
                 session.add(Task(id=new_task_id(), campaign=config.campaign, kind="pair",
@@ -626,9 +621,10 @@ class FeedbackStore:
             ids = [task.edit_a] if task.edit_b is None else [task.edit_a, task.edit_b]
             if order == "ba":
                 ids.reverse()
-            if "ab".index(part) >= len(ids):
+            side = "ab".index(part)
+            if side >= len(ids):
                 raise NotFoundError(f"this task has no edit {part.upper()}")
-            edit = session.get(EditRecord, ids["ab".index(part)])
+            edit = session.get(EditRecord, ids[side])
         root = Path(edit.root) if edit.root else self.manifest_root
         if root is None:
             raise NotFoundError(f"edit {part.upper()} has no audio on this server")

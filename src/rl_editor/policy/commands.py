@@ -19,19 +19,21 @@ def logs_dir_for(checkpoint: Path) -> Path:
     return checkpoint.with_name(f"{checkpoint.stem}_logs")
 
 
-def starting_trainer(config: Any, init: Optional[Path] = None, *, seed: Optional[int] = None,
+def starting_trainer(init: Optional[Path] = None, *, seed: Optional[int] = None,
                      target_keep: Optional[float] = None, n_envs: Optional[int] = None) -> Any:
-    """The trainer to train: fresh from ``config``, or continued from the policy file ``init``.
+    """The trainer to train: fresh (``PolicyConfig`` defaults where a setting is ``None``), or
+    continued from the policy file ``init``.
 
     Continuing keeps the checkpoint's settings except those given here (the
     seed and the target length may change; the number of parallel songs is
     part of the saved PPO rollout buffer and may not).
     """
     from rl_editor.policy.env import PolicyError
-    from rl_editor.policy.trainer import PPOTrainer
+    from rl_editor.policy.trainer import PolicyConfig, PPOTrainer
 
     if init is None:
-        return PPOTrainer(config)
+        given = dict(seed=seed, target_keep_share=target_keep, n_envs=n_envs)
+        return PPOTrainer(PolicyConfig(**{k: v for k, v in given.items() if v is not None}))
     trainer = PPOTrainer.from_checkpoint(init)
     if n_envs is not None and n_envs != trainer.config.n_envs:
         raise PolicyError(f"--n-envs {n_envs}: {init} was trained with {trainer.config.n_envs} songs in parallel, "
@@ -75,13 +77,7 @@ def train_policy(
                           uncertainty_coef=uncertainty_coef, seed=seed or 0)
         return
 
-    from rl_editor.policy.trainer import PolicyConfig
-
-    defaults = PolicyConfig()
-    config = PolicyConfig(seed=defaults.seed if seed is None else seed,
-                          target_keep_share=defaults.target_keep_share if target_keep is None else target_keep,
-                          n_envs=defaults.n_envs if n_envs is None else n_envs)
-    trainer = starting_trainer(config, init=init, seed=seed, target_keep=target_keep, n_envs=n_envs)
+    trainer = starting_trainer(init, seed=seed, target_keep=target_keep, n_envs=n_envs)
     log_dir = logs_dir_for(out)
     trainer.train(episodes, songs_dir=songs, progress=True, reward_source="dense", log_dir=log_dir)
     path = trainer.save_checkpoint(out)

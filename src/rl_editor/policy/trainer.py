@@ -433,27 +433,27 @@ class PPOTrainer:
 
         if self.model is None:
             raise PolicyError("no policy: train or load a checkpoint first")
+        given = dict(learning_rate=learning_rate, ent_coef=ent_coef, gamma=gamma, gae_lambda=gae_lambda,
+                     batch_size=batch_size, n_epochs=n_epochs, n_steps=n_steps)
+        new = {k: type(getattr(self.config, k))(v) for k, v in given.items() if v is not None}
         model = self.model
-        if learning_rate is not None:
-            model.learning_rate = float(learning_rate)
-            model.lr_schedule = FloatSchedule(float(learning_rate))
-        for name, value in (("ent_coef", ent_coef), ("batch_size", batch_size), ("n_epochs", n_epochs)):
-            if value is not None:
-                setattr(model, name, type(getattr(self.config, name))(value))
-        for name, value in (("gamma", gamma), ("gae_lambda", gae_lambda)):
-            if value is not None:
-                setattr(model, name, float(value))
-                setattr(model.rollout_buffer, name, float(value))
-        if n_steps is not None and int(n_steps) != model.n_steps:
-            model.n_steps = int(n_steps)
+        if "learning_rate" in new:
+            model.learning_rate = new["learning_rate"]
+            model.lr_schedule = FloatSchedule(new["learning_rate"])
+        for name in ("ent_coef", "batch_size", "n_epochs"):
+            if name in new:
+                setattr(model, name, new[name])
+        for name in ("gamma", "gae_lambda"):
+            if name in new:
+                setattr(model, name, new[name])
+                setattr(model.rollout_buffer, name, new[name])
+        if new.get("n_steps", model.n_steps) != model.n_steps:
+            model.n_steps = new["n_steps"]
             model.rollout_buffer = model.rollout_buffer_class(
                 model.n_steps, model.observation_space, model.action_space, device=model.device,
                 gamma=model.gamma, gae_lambda=model.gae_lambda, n_envs=model.n_envs, **model.rollout_buffer_kwargs,
             )
-        changed = {k: v for k, v in dict(learning_rate=learning_rate, ent_coef=ent_coef, gamma=gamma,
-                                         gae_lambda=gae_lambda, batch_size=batch_size, n_epochs=n_epochs,
-                                         n_steps=n_steps).items() if v is not None}
-        self.config = replace(self.config, **{k: type(getattr(self.config, k))(v) for k, v in changed.items()})
+        self.config = replace(self.config, **new)
 
     def save_checkpoint(self, path: str | Path) -> Path:
         """Write the policy, its config and its lineage to one model file."""

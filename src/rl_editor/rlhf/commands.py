@@ -120,10 +120,11 @@ def register(app: typer.Typer) -> None:
 
             if db is None:
                 raise RLHFError("--create-campaign needs --db (the feedback database)")
-            name = create_evaluation_campaign(old, new, _song_paths(songs), db, out or Path("evaluation"),
+            campaign_dir = out or Path("evaluation")
+            name = create_evaluation_campaign(old, new, _song_paths(songs), db, campaign_dir,
                                               edits_per_song=judgments_per_song, temperature=temperature, seed=seed,
                                               progress=True)
-            campaign_json = (out or Path("evaluation")).resolve() / "campaign.json"
+            campaign_json = campaign_dir.resolve() / "campaign.json"
             typer.echo(f"created campaign {name}; held-out raters (rl-editor raters add NAME --held-out) judge it; "
                        f"then: rl-editor evaluate --campaign {name} --db {db} --campaign-file {campaign_json}")
             return

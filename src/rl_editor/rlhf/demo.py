@@ -24,6 +24,7 @@ from pathlib import Path
 
 from rl_editor.rlhf.finetune import FinetuneConfig
 from rl_editor.rlhf.loop import LoopConfig, LoopResult, run_loop, say
+from rl_editor.rlhf.winrate import WinRate
 
 
 @dataclass
@@ -94,9 +95,8 @@ def run_demo(config: DemoConfig | None = None) -> LoopResult:
         lines = [f"demo finished in {minutes:.1f} min; report: {report}"]
         for it, (win, acc) in enumerate(zip(result.evaluations, result.reward_evaluations), start=1):
             lines.append(
-                f"iteration {it}: new policy wins {win['win_rate']:.1%} of {win['wins'] + win['losses']} decisive "
-                f"judgments ({_interval_text(win)}, p = {win['p_value']:.2g}); reward "
-                f"model held-out accuracy {acc['new']['accuracy']:.1%} (bootstrap {acc['previous']['accuracy']:.1%})")
+                f"iteration {it}: {WinRate.from_json(win).summary()}; reward model held-out accuracy "
+                f"{acc['new']['accuracy']:.1%} (bootstrap {acc['previous']['accuracy']:.1%})")
         manifest = run / "iter-01" / "candidates" / "manifest.json"
         lines += [
             "judge the same candidates yourself:",
@@ -110,10 +110,3 @@ def run_demo(config: DemoConfig | None = None) -> LoopResult:
 
 __all__ = ["DemoConfig", "demo_loop_config", "run_demo"]
 
-
-def _interval_text(win: dict) -> str:
-    """The win rate's song-bootstrap interval (when there is one) and Wilson's."""
-    wilson = f"Wilson 95% CI {win['ci_low']:.1%}-{win['ci_high']:.1%}"
-    if win.get("cluster_ci_low") is None:
-        return wilson
-    return f"95% CI by song {win['cluster_ci_low']:.1%}-{win['cluster_ci_high']:.1%}; {wilson}"

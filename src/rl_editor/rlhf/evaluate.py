@@ -104,8 +104,7 @@ class EvaluationResult:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "EvaluationResult":
-        win = {k: v for k, v in data["win"].items() if k != "n"}
-        return cls(win=WinRate(**win), judgments=[Judged(**j) for j in data.get("judgments", [])],
+        return cls(win=WinRate.from_json(data["win"]), judgments=[Judged(**j) for j in data.get("judgments", [])],
                    old_version=data["old_version"], new_version=data["new_version"],
                    per_rater=data.get("per_rater", {}), per_song=data.get("per_song", {}),
                    edit_stats=data.get("edit_stats", {}), edits=data.get("edits", {}),

@@ -19,7 +19,6 @@ comes from :mod:`rl_editor.feedback.agreement`.
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from rl_editor.errors import RlEditorError
+from rl_editor.io_utils import read_json
 
 
 class ReportError(RlEditorError):
@@ -64,12 +64,8 @@ def _iterations(run: Path) -> list[Path]:
 
 
 def _load_json(path: Path) -> Any:
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ReportError(f"{path}: not valid JSON ({exc})") from None
+    """The run file's JSON, or None while the loop has not written it yet."""
+    return read_json(path, ReportError, "run file") if path.is_file() else None
 
 
 def check_run_folder(run: Path) -> None:

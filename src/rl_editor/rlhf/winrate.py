@@ -59,7 +59,13 @@ class WinRate:
     def to_json(self) -> dict:
         return {**asdict(self), "n": self.n}
 
-    def summary(self) -> str:
+    @classmethod
+    def from_json(cls, data: dict) -> "WinRate":
+        """Inverse of :meth:`to_json` (``n`` is derived, so it is dropped)."""
+        return cls(**{k: v for k, v in data.items() if k != "n"})
+
+    def intervals_text(self) -> str:
+        """Both intervals and the p-value, each labelled with what it assumes."""
         level = f"{self.confidence * 100:g}%"
         if self.cluster_ci_low is None or self.cluster_ci_high is None:
             songs = ("no song-bootstrap CI (songs not given)" if self.n_clusters == 0 else
@@ -67,11 +73,13 @@ class WinRate:
         else:
             songs = (f"song-bootstrap {level} CI {self.cluster_ci_low:.1%}-{self.cluster_ci_high:.1%} "
                      f"over {self.n_clusters} songs")
+        return (f"{songs}; Wilson {level} CI {self.ci_low:.1%}-{self.ci_high:.1%} and sign-test p = "
+                f"{self.p_value:.2g}, both treating judgments as independent")
+
+    def summary(self) -> str:
         return (
             f"new policy wins {self.win_rate:.1%} of {self.wins + self.losses} decisive judgments "
-            f"({songs}; Wilson {level} CI {self.ci_low:.1%}-{self.ci_high:.1%} and sign-test p = "
-            f"{self.p_value:.2g}, both treating judgments as independent); "
-            f"{self.wins} wins, {self.losses} losses, {self.ties} ties"
+            f"({self.intervals_text()}); {self.wins} wins, {self.losses} losses, {self.ties} ties"
         )
 
 
