@@ -103,8 +103,7 @@ def run_demo(config: DemoConfig | None = None) -> LoopResult:
             f"  rl-editor serve --manifest {manifest}",
             f"  rl-editor raters add YOUR_NAME --manifest {manifest}   # prints your personal link",
         ]
-        for line in lines:
-            say(line)
+        print("\n".join(lines))  # the results, on stdout (progress went to stderr)
     return result
 
 
