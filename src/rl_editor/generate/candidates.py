@@ -63,14 +63,15 @@ class EditGenerator(Protocol):
     ``generate_edits(analysis, temperatures, seeds, targets)`` returns one int
     action array of shape ``(analysis.n_beats,)`` per (temperature, seed,
     target) triple (a target is a length share of the song, or None for the
-    generator's own choice), and ``meta.version`` names the model (written into
-    every candidate).
+    generator's own choice; ``targets`` is left out when every target is None,
+    so a generator without length control works too), and ``meta.version``
+    names the model (written into every candidate).
     """
 
     meta: _Versioned
 
     def generate_edits(
-        self, analysis: Any, temperatures: list[float], seeds: list[int], targets: list[float | None]
+        self, analysis: Any, temperatures: list[float], seeds: list[int], targets: list[float | None] = ...
     ) -> list[np.ndarray]: ...
 
 
@@ -372,8 +373,11 @@ def _generate_entry(task: SongTask, generator: EditGenerator, analysis: Any,
                     timings: dict[str, float]) -> tuple[SongEntry, int]:
     specs = plan_candidates(task.song_id, task.temperatures, task.per_temperature, task.base_seed, task.targets)
     t0 = time.perf_counter()
-    actions = generator.generate_edits(analysis, [s.temperature for s in specs], [s.seed for s in specs],
-                                       [s.target for s in specs])
+    temperatures, seeds = [s.temperature for s in specs], [s.seed for s in specs]
+    if all(s.target is None for s in specs):  # generators that know no targets still work
+        actions = generator.generate_edits(analysis, temperatures, seeds)
+    else:
+        actions = generator.generate_edits(analysis, temperatures, seeds, [s.target for s in specs])
     timings["policy"] = time.perf_counter() - t0
     if len(actions) != len(specs):
         raise GenerateError(f"policy {task.policy_version}: returned {len(actions)} edits for {len(specs)} requests")
