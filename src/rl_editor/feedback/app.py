@@ -242,7 +242,7 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
             token = store.add_rater(body.name, held_out=body.held_out)
         except FeedbackError as exc:
             raise HTTPException(409, str(exc)) from None
-        link = str(request.base_url).rstrip("/") + f"/r/{token}"
+        link = (store.link_base("public_url") or str(request.base_url).rstrip("/")) + f"/r/{token}"
         return JSONResponse({"name": body.name.strip(), "token": token, "link": link}, status_code=201)
 
     _include_pages(app)

@@ -50,6 +50,7 @@ PREFERENCE_CHOICES = ("a", "b", "tie")
 TIE_KINDS = ("both_good", "both_bad")
 RATING_LABELS = {1: "Poor", 2: "Okay", 3: "Good", 4: "Excellent"}
 LOG = logging.getLogger("rl_editor.feedback")
+LINK_BASE_KEYS = ("public_url", "served_url")  # meta keys, in the order links prefer them
 _COMPUTED_EXTRA = {"tie_kind", "presented_order", "time_spent_ms", "campaign", "client_id", "judgment_id", "is_gold"}
 
 
@@ -296,6 +297,22 @@ class FeedbackStore:
     def gold_per_rater(self) -> int:
         with self.transaction(readonly=True) as session:
             return int(self._get_meta(session, "gold_per_rater", "0") or 0)
+
+    def set_link_base(self, key: str, url: str) -> None:
+        """Keep a base URL of printed links: ``public_url`` (set by the organiser) or ``served_url`` (by ``serve``)."""
+        if key not in LINK_BASE_KEYS:
+            raise FeedbackError(f"unknown link setting {key!r} (one of {', '.join(LINK_BASE_KEYS)})")
+        with self.transaction() as session:
+            self._set_meta(session, key, url)
+
+    def link_base(self, key: str | None = None) -> str | None:
+        """The stored base URL of links: ``key``'s value, or (no key) the public URL, else the served address."""
+        with self.transaction(readonly=True) as session:
+            for name in (key,) if key else LINK_BASE_KEYS:
+                value = self._get_meta(session, name)
+                if value:
+                    return value
+        return None
 
     # -- raters and tokens ------------------------------------------------------------------
     def add_rater(self, name: str, held_out: bool = False, expires_in_s: float | None = None) -> str:
