@@ -261,10 +261,37 @@ def compute_structure(analysis: SongAnalysis, config: StructureConfig | None = N
     )
 
 
+def cut_alignment(structure: SongStructure, actions: np.ndarray) -> dict[str, float]:
+    """How editorial an edit's cuts are.
+
+    Returns ``n_cuts`` (maximal runs of cut beats), ``whole_phrase_share``
+    (cuts that start and end on phrase boundaries of ``structure``) and
+    ``four_bar_or_section_share`` (cuts that span a multiple of 4 whole bars, or
+    end on a section boundary); the shares are NaN without cuts.
+    """
+    from rl_editor.edit import CUT
+
+    cut = np.concatenate([[False], np.asarray(actions) == CUT, [False]])
+    runs = np.flatnonzero(cut[1:] != cut[:-1]).reshape(-1, 2)
+    if runs.size == 0:
+        return {"n_cuts": 0.0, "whole_phrase_share": float("nan"), "four_bar_or_section_share": float("nan")}
+    phrases = set(structure.phrase_bounds_beats.tolist())
+    bars = np.append(structure.bar_start_beats, structure.n_beats)
+    sections = set(structure.section_bounds_beats.tolist())
+    whole, editorial = [], []
+    for start, end in runs:
+        whole.append(start in phrases and end in phrases)
+        on_bars = start in set(bars.tolist()) and end in set(bars.tolist())
+        n_bars = int(np.searchsorted(bars, end) - np.searchsorted(bars, start))
+        editorial.append((on_bars and n_bars % 4 == 0) or end in sections)
+    return {"n_cuts": float(len(runs)), "whole_phrase_share": float(np.mean(whole)),
+            "four_bar_or_section_share": float(np.mean(editorial))}
+
+
 def song_structure(analysis: SongAnalysis) -> SongStructure:
     """:func:`compute_structure` with the default settings, computed once per analysis object."""
     return analysis.derived(("structure", STRUCTURE_VERSION), lambda: compute_structure(analysis))
 
 
 __all__ = ["SongStructure", "StructureConfig", "bar_starts", "checkerboard_novelty", "compute_structure",
-           "song_structure"]
+           "cut_alignment", "song_structure"]

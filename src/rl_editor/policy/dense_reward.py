@@ -11,8 +11,9 @@ are counted in phrases whatever the song's length.
   short ones (Mehrabi et al., 2014: listeners rate edits made of many short
   sections lower).
 - ``bar_line``: ``-w_off_bar`` for every splice that does not fall on a bar line.
-- ``section``: ``+w_section`` for every splice that leaves at the end of a
-  section and lands on the start of one (a whole section or more removed).
+- ``section``: ``+w_section_entry`` for every splice that lands on the start of
+  a section (the edit jumps to a verse or chorus, as editors do), plus
+  ``w_section`` more when it also leaves at the end of one (whole sections removed).
 - ``repeat``: ``-w_repeat`` for every repeated run (a run of repeat actions is
   played twice).
 - ``length``: ``-w_length * |keep_share - target| / unit``. The environment
@@ -58,8 +59,10 @@ class DenseRewardConfig:
         Cost per splice, and extra cost of a completely unnatural join (scaled by ``1 - quality``).
     w_off_bar : float
         Extra cost per splice that is not on a bar line.
+    w_section_entry : float
+        Bonus per splice that lands on the start of a section.
     w_section : float
-        Bonus per splice that removes whole sections.
+        Further bonus per splice that removes whole sections.
     w_repeat : float
         Cost per repeated run.
     w_length : float
@@ -78,6 +81,7 @@ class DenseRewardConfig:
     w_splice_base: float = 1.0
     w_splice: float = 2.0
     w_off_bar: float = 0.5
+    w_section_entry: float = 0.3
     w_section: float = 0.3
     w_repeat: float = 1.0
     w_length: float = 1.0
@@ -109,11 +113,13 @@ def splice_terms(
     to_beats = np.asarray(to_beats, dtype=np.int64)
     comp = splice_components(analysis, from_beats, to_beats)
     ends, starts = section_end_and_start(analysis)
-    whole_sections = ends[from_beats] & starts[to_beats] & (to_beats > from_beats + 1)
+    jumps = to_beats != from_beats + 1
+    lands_on_section = starts[to_beats] & jumps
+    whole_sections = ends[from_beats] & lands_on_section & (to_beats > from_beats + 1)
     return {
         "splice": -(config.w_splice_base + config.w_splice * (1.0 - comp.quality)),
         "bar_line": -config.w_off_bar * (1.0 - comp.on_bar_line),
-        "section": config.w_section * whole_sections.astype(np.float64),
+        "section": config.w_section_entry * lands_on_section + config.w_section * whole_sections,
     }
 
 

@@ -4,7 +4,8 @@ The policy cuts whole phrases, so its edits land within about one phrase of
 the requested length. :func:`fit_to_target` closes the rest the way an editor
 trims: it moves the ends of existing cuts by whole bars (never adding a
 splice) until the edit is within the tolerance, choosing at each step the move
-that gets closest to the target.
+that gets closest to the target, or, among moves that reach it, the one that
+leaves most cuts spanning 4-bar multiples or ending on a section boundary.
 """
 
 from __future__ import annotations
@@ -75,6 +76,13 @@ def _cut_runs(actions: np.ndarray) -> np.ndarray:
     return edges.reshape(-1, 2)  # [start, end) per run
 
 
+def _editorial_cuts(actions: np.ndarray, structure) -> float:
+    from rl_editor.audio.structure import cut_alignment
+
+    share = cut_alignment(structure, actions)["four_bar_or_section_share"]
+    return 1.0 if np.isnan(share) else share
+
+
 def _bar_moves(actions: np.ndarray, bars: np.ndarray) -> list[np.ndarray]:
     """Edits that move one end of one cut by one bar (no new splice, first and last beat kept)."""
     n = actions.size
@@ -126,19 +134,23 @@ def fit_to_target(analysis: SongAnalysis, actions: np.ndarray, target: float,
         The trimmed actions (the input when it already fits, or when no move helps).
     """
     best = np.asarray(actions, dtype=np.int8).copy()
-    bars = song_structure(analysis).bar_start_beats
+    structure = song_structure(analysis)
     error = abs(played_share(analysis, best) - target)
     for _ in range(max_moves):
         if error <= tolerance * target:
             break
-        candidates = _bar_moves(best, bars)
+        candidates = _bar_moves(best, structure.bar_start_beats)
         if not candidates:
             break
-        errors = [abs(played_share(analysis, c) - target) for c in candidates]
-        k = int(np.argmin(errors))
+        errors = np.array([abs(played_share(analysis, c) - target) for c in candidates])
+        fits = np.flatnonzero(errors <= tolerance * target)
+        if fits.size:  # among moves that reach the target, keep cuts on 4-bar multiples or section ends
+            k = int(max(fits, key=lambda i: (_editorial_cuts(candidates[i], structure), -errors[i])))
+        else:
+            k = int(np.argmin(errors))
         if errors[k] >= error:
             break
-        best, error = candidates[k], errors[k]
+        best, error = candidates[k], float(errors[k])
     return best
 
 

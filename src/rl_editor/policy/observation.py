@@ -128,7 +128,8 @@ def song_tables(analysis: SongAnalysis, config: "EnvConfig") -> dict[str, np.nda
     from rl_editor.policy.dense_reward import SPLICE_TERMS, splice_terms
 
     r = config.reward
-    key = ("policy_tables", config.max_cut_phrases, r.w_splice_base, r.w_splice, r.w_off_bar, r.w_section)
+    key = ("policy_tables", config.max_cut_phrases, r.w_splice_base, r.w_splice, r.w_off_bar, r.w_section_entry,
+           r.w_section)
 
     def compute() -> dict[str, np.ndarray]:
         structure = song_structure(analysis)
