@@ -12,7 +12,8 @@ already holds, so it needs no audio and runs in milliseconds:
    diagonal (Foote, 2000, "Automatic audio segmentation using a measure of
    audio novelty"). Novelty peaks at least ``min_section_bars`` apart become
    section boundaries; a peak one bar off the 4-bar grid of its section is
-   moved onto it, since sections of popular music span multiples of 4 bars.
+   moved onto it when the novelty there is nearly as high, since sections of
+   popular music mostly span multiples of 4 bars.
 3. **Labels**: sections whose mean features are alike (average-linkage
    clustering on cosine distance, SciPy) share a label, so a repeated
    chorus gets the same letter as the first one.
@@ -62,6 +63,9 @@ class StructureConfig:
         this many median absolute deviations.
     label_distance : float
         Sections closer than this cosine distance (0-2) share a label.
+    snap_ratio : float
+        A boundary one bar off the 4-bar grid moves onto it when the novelty
+        there is at least this share of the peak's.
     """
 
     phrase_bars: int = 4
@@ -70,6 +74,7 @@ class StructureConfig:
     min_section_bars: int = 4
     novelty_threshold: float = 1.0
     label_distance: float = 0.35
+    snap_ratio: float = 0.8
 
 
 @dataclass(frozen=True)
@@ -132,8 +137,7 @@ def bar_starts(beat_in_bar: np.ndarray) -> np.ndarray:
     """First beat of every bar; a pickup before the first downbeat joins the first bar."""
     beat_in_bar = np.asarray(beat_in_bar)
     downbeats = np.flatnonzero(beat_in_bar == 0)
-    starts = downbeats[downbeats > 0]
-    return np.concatenate([[0], starts]).astype(np.int64)
+    return np.concatenate([[0], downbeats[1:]]).astype(np.int64)
 
 
 def _bar_features(analysis: SongAnalysis, bars: np.ndarray) -> np.ndarray:
@@ -191,7 +195,9 @@ def _section_boundaries(novelty: np.ndarray, config: StructureConfig) -> list[in
         offset = (i - bounds[-1]) % 4
         if offset in (1, 3):
             snapped = i - 1 if offset == 1 else i + 1
-            if snapped - bounds[-1] >= config.min_section_bars and n - snapped >= config.min_section_bars:
+            # onto the grid only where the song changes almost as much there (an odd-length intro stays odd)
+            if (snapped - bounds[-1] >= config.min_section_bars and n - snapped >= config.min_section_bars
+                    and novelty[snapped] >= config.snap_ratio * novelty[i]):
                 i = snapped
         if i - bounds[-1] >= config.min_section_bars:
             bounds.append(i)

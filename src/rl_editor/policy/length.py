@@ -3,7 +3,7 @@
 The policy cuts whole phrases, so its edits land within about one phrase of
 the requested length. :func:`fit_to_target` closes the rest the way an editor
 trims: it moves the ends of existing cuts by whole bars (never adding a
-splice) until the edit is within the tolerance, choosing at each step the move
+splice; two cuts that meet merge into one) until the edit is within the tolerance, choosing at each step the move
 that gets closest to the target, or, among moves that reach it, the one that
 leaves most cuts spanning 4-bar multiples or ending on a section boundary.
 """
@@ -84,37 +84,36 @@ def _editorial_cuts(actions: np.ndarray, structure) -> float:
 
 
 def _bar_moves(actions: np.ndarray, bars: np.ndarray) -> list[np.ndarray]:
-    """Edits that move one end of one cut by one bar (no new splice, first and last beat kept)."""
+    """Edits that move one end of one cut by one bar (first and last beat kept).
+
+    A cut that grows over a repeat drops the repeat; one that grows into the next
+    cut merges with it (one splice fewer).
+    """
     n = actions.size
     moves = []
     for start, end in _cut_runs(actions):
-        prev_bar = bars[bars < start]
-        next_bar = bars[bars > start]
-        if prev_bar.size and prev_bar[-1] > 0 and np.all(actions[prev_bar[-1]:start] == KEEP):
-            moves.append((prev_bar[-1], start, CUT))  # cut starts a bar earlier
-        if next_bar.size and next_bar[0] < end:
-            moves.append((start, next_bar[0], KEEP))  # cut starts a bar later
+        earlier, later_start = bars[bars < start], bars[(bars > start) & (bars < end)]
+        if earlier.size and earlier[-1] > 0:
+            moves.append((earlier[-1], start, CUT))  # the cut starts a bar earlier
+        if later_start.size:
+            moves.append((start, later_start[0], KEEP))  # the cut starts a bar later
         after = bars[bars > end]
-        stop = after[0] if after.size else n - 1
-        if stop < n and stop > end and np.all(actions[end:stop] == KEEP):
-            moves.append((end, min(stop, n - 1), CUT))  # cut ends a bar later
-        before = bars[(bars < end) & (bars > start)]
-        if before.size:
-            moves.append((before[-1], end, KEEP))  # cut ends a bar earlier
+        stop = min(after[0] if after.size else n - 1, n - 1)
+        if stop > end:
+            moves.append((end, stop, CUT))  # the cut ends a bar later
+        if later_start.size:
+            moves.append((later_start[-1], end, KEEP))  # the cut ends a bar earlier
     out = []
     for lo, hi, action in moves:
-        if hi <= lo:
-            continue
         candidate = actions.copy()
         candidate[lo:hi] = action
-        candidate[0] = actions[0]
-        candidate[-1] = actions[-1]
+        candidate[0], candidate[-1] = actions[0], actions[-1]
         out.append(candidate)
     return out
 
 
 def fit_to_target(analysis: SongAnalysis, actions: np.ndarray, target: float,
-                  tolerance: float = LENGTH_TOLERANCE, max_moves: int = 16) -> np.ndarray:
+                  tolerance: float = LENGTH_TOLERANCE, max_moves: int = 64) -> np.ndarray:
     """Trim an edit's cuts by whole bars until its length is within ``tolerance`` of ``target``.
 
     Parameters
