@@ -50,9 +50,13 @@ def _song_paths(songs: Path) -> list[Path]:
 
 
 def _print_result(result) -> None:
+    from rl_editor.rlhf.winrate import WinRate
+
     typer.echo(result.summary())
-    for rater, w in result.per_rater.items():
-        typer.echo(f"  {rater}: {w['wins']} wins, {w['losses']} losses, {w['ties']} ties")
+    for rater, data in result.per_rater.items():
+        w = WinRate.from_json(data)
+        typer.echo(f"  {rater}: new preferred {w.preference_share:.1%} (ties count half); "
+                   f"{w.wins} wins, {w.losses} losses, {w.ties} ties")
 
 
 def register(app: typer.Typer) -> None:
@@ -98,7 +102,10 @@ def register(app: typer.Typer) -> None:
                                                      help="With --campaign: its campaign.json (written by "
                                                           "--create-campaign), for the policies' versions."),
     ) -> None:
-        """Win rate of a new policy over an old one on held-out songs, judged by held-out raters (or people)."""
+        """How much held-out raters (or people) prefer a new policy's edits to an old one's, on held-out songs.
+
+        The headline is the tie-inclusive preference share, (wins + ties/2) / judgments, with a 95% interval
+        that resamples whole songs; then the decisive win rate, the tie share and how the edits changed."""
         from rl_editor.rlhf.finetune import RLHFError
 
         if campaign is not None:

@@ -380,7 +380,7 @@ def step_evaluate(out: Path, old: Path, new: Path, heldout: Sequence[SongAnalysi
                              seed=10_000 + 100 * iteration + config.seed)
     result = evaluate_policies(old, new, heldout, raters, temperature=config.eval_temperature,
                                seed=config.seed + iteration, edits_per_song=config.eval_edits_per_song)
-    say(f"iteration {iteration}: {result.win.summary()}", config.progress)
+    say(f"iteration {iteration}: {result.summary()}", config.progress)
     return result.save(out)
 
 
