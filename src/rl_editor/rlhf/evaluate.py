@@ -426,4 +426,5 @@ def campaign_result(db_url: str, campaign: str, campaign_file: str | Path | None
 
 
 __all__ = ["EvaluationResult", "Judged", "behaviour_change", "behaviour_text", "campaign_result", "campaign_versions",
-           "create_evaluation_campaign", "edit_behaviour", "evaluate_policies", "held_out_raters", "outcomes_summary", "sample_policy_edits"]
+           "create_evaluation_campaign", "edit_behaviour", "evaluate_policies", "held_out_raters", "outcomes_summary",
+           "sample_policy_edits"]

@@ -118,7 +118,7 @@ class WinRate:
         (without an interval: their songs were not kept with the counts)."""
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
-        if "n_clusters" in data and "n_songs" not in data:  # written before songs with decisive judgments were told apart
+        if "n_clusters" in data and "n_songs" not in data:  # older files did not tell decisive songs apart
             values["n_songs"] = values["decisive_songs"] = data["n_clusters"]
         if "preference_share" not in data:
             n = data["wins"] + data["losses"] + data["ties"]
