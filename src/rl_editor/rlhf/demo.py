@@ -25,9 +25,8 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from rl_editor.rlhf.evaluate import EvaluationResult
 from rl_editor.rlhf.finetune import FinetuneConfig
-from rl_editor.rlhf.loop import LoopConfig, LoopResult, run_loop, say
+from rl_editor.rlhf.loop import LoopConfig, LoopResult, loop_summary, run_loop, say
 
 
 @dataclass
@@ -96,11 +95,7 @@ def run_demo(config: DemoConfig | None = None) -> LoopResult:
     minutes = (time.perf_counter() - start) / 60
     if config.progress:
         lines = [f"demo finished in {minutes:.1f} min; report: {report}"]
-        for it, acc in enumerate(result.reward_evaluations, start=1):
-            evaluation = EvaluationResult.load(run / f"iter-{it:02d}" / "eval.json")
-            lines += [f"iteration {it}: {evaluation.summary()}",
-                      f"  reward model held-out accuracy {acc['new']['accuracy']:.1%} "
-                      f"(bootstrap {acc['previous']['accuracy']:.1%})"]
+        lines.append(loop_summary(result))
         manifest = run / "iter-01" / "candidates" / "manifest.json"
         lines += [
             "judge the same candidates yourself:",

@@ -3,7 +3,7 @@
 Every model and data set of a run lives in one folder::
 
     run/
-      state.json                 completed steps (a rerun skips them)
+      state.json                 completed steps, each with a digest of its settings and inputs
       split.json                 which songs train, which are held out
       bootstrap/policy.pt        iteration-1 policy on the dense reward (when no --policy is given)
       bootstrap/preferences.json dense-taste judgments of iter-01's candidates
@@ -17,10 +17,15 @@ Every model and data set of a run lives in one folder::
       report.md, *.png           written by :mod:`rl_editor.rlhf.report`
 
 Each step is a small function; :func:`run_loop` calls them in order and
-records each in ``state.json`` once its outputs are written. A step counts as
-done only while it is recorded and its outputs exist, so after a crash (or
-after deleting a step's output) a rerun does exactly the missing steps, plus
-the steps that read what they redid (a new reward model means a new policy).
+records each in ``state.json`` once its outputs are written, with the settings
+it read and the identity of its inputs (:mod:`rl_editor.rlhf.run_state`). A
+step counts as done only while it is recorded, its outputs exist and it was
+made from the same settings and inputs, so after a crash (or after deleting a
+step's output) a rerun does exactly the missing steps, and after a change of
+settings it redoes the steps that read the changed setting, saying which setting
+changed. Either way the steps that read what was redone are redone too (a new
+reward model means a new policy). People's judgments cannot be redone by the
+loop: a changed setting that would redo them is refused with a message naming it.
 
 Held-out raters are fresh instances of the rater spec with their own seeds;
 held-out songs are never used to train a policy or a reward model.
@@ -38,9 +43,9 @@ stays with simulated held-out raters; with people use ``rl-editor evaluate
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
+import shutil
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -51,6 +56,7 @@ import numpy as np
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.io_utils import write_json_atomic
 from rl_editor.rlhf.finetune import FinetuneConfig, RLHFError
+from rl_editor.rlhf.run_state import RunState, StepRecord, file_sha256
 
 DEFAULT_CANDIDATE_TEMPERATURES: tuple[float, ...] = (0.3, 0.6, 1.0, 1.5)
 
@@ -137,43 +143,16 @@ class LoopConfig:
 
 @dataclass
 class LoopResult:
-    """What a run did: the steps run now (others were already done) and each iteration's figures."""
+    """What a run did: the steps run now (others were already done), why each was redone, and each
+    iteration's figures. ``redone`` maps a step that had been completed before to the changes that redid it."""
 
     run_dir: Path
     steps_run: list[str]
     steps_skipped: list[str]
+    redone: dict[str, list[str]] = field(default_factory=dict)
     evaluations: list[dict[str, Any]] = field(default_factory=list)
     reward_evaluations: list[dict[str, Any]] = field(default_factory=list)
     final_policy: Path | None = None
-
-
-class RunState:
-    """``state.json``: which steps of a run are complete, with their outputs."""
-
-    def __init__(self, run_dir: Path) -> None:
-        self.path = run_dir / "state.json"
-        self.run_dir = run_dir
-        self.steps: dict[str, dict[str, Any]] = {}
-        if self.path.exists():
-            try:
-                self.steps = json.loads(self.path.read_text(encoding="utf-8")).get("completed", {})
-            except (json.JSONDecodeError, AttributeError):
-                raise RLHFError(f"{self.path}: damaged run state; delete it to redo the run's steps") from None
-
-    def done(self, name: str) -> bool:
-        entry = self.steps.get(name)
-        return entry is not None and all((self.run_dir / p).exists() for p in entry.get("outputs", []))
-
-    def complete(self, name: str, outputs: Sequence[Path]) -> None:
-        self.steps[name] = {
-            "outputs": [str(Path(p).relative_to(self.run_dir)) for p in outputs],
-            "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        }
-        write_json_atomic(self.path, {"completed": self.steps}, indent=1, default=float)
-
-    def forget(self, name: str) -> None:
-        self.steps.pop(name, None)
-        write_json_atomic(self.path, {"completed": self.steps}, indent=1, default=float)
 
 
 def say(message: str, progress: bool = True) -> None:
@@ -387,13 +366,43 @@ def step_evaluate(out: Path, old: Path, new: Path, heldout: Sequence[SongAnalysi
 # ------------------------------------------------------------------ orchestration
 
 
+def loop_summary(result: LoopResult) -> str:
+    """Per iteration: the evaluation's headline, decisive win rate, ties and edit change, and the reward
+    model's held-out accuracy (what ``rl-editor loop`` and ``rl-editor demo`` print)."""
+    from rl_editor.rlhf.evaluate import EvaluationResult
+
+    lines = []
+    for it, acc in enumerate(result.reward_evaluations, start=1):
+        evaluation = EvaluationResult.load(result.run_dir / f"iter-{it:02d}" / "eval.json")
+        lines += [f"iteration {it}: {evaluation.summary()}",
+                  f"  reward model held-out accuracy {acc['new']['accuracy']:.1%} "
+                  f"(previous {acc['previous']['accuracy']:.1%})"]
+    return "\n".join(lines)
+
+
+def _song_hashes(analyses: Sequence[SongAnalysis]) -> dict[str, str]:
+    return {a.song_id: a.content_sha256 for a in analyses}
+
+
+def _finetune_settings(finetune: FinetuneConfig) -> dict[str, Any]:
+    """``finetune.<field>`` of every fine-tuning setting that changes the policy (not where logs go)."""
+    return {f"finetune.{k}": v for k, v in asdict(finetune).items() if k not in ("log_dir", "progress", "seed")}
+
+
 def run_loop(config: LoopConfig) -> LoopResult:
     """Run (or resume) the feedback loop; see the module docstring for the layout.
 
     Returns
     -------
     LoopResult
-        Which steps ran now and which were already complete, and each iteration's figures.
+        Which steps ran now and which were already complete, why completed steps were
+        redone, and each iteration's figures.
+
+    Raises
+    ------
+    RLHFError
+        For bad settings, missing starting files, and when a changed setting would
+        redo preferences that people gave (``db``).
     """
     if config.iterations < 1:
         raise RLHFError(f"iterations must be at least 1, got {config.iterations}")
@@ -404,18 +413,42 @@ def run_loop(config: LoopConfig) -> LoopResult:
     result = LoopResult(run_dir=run, steps_run=[], steps_skipped=[])
     total_steps = 6 * config.iterations + (0 if config.policy else 1) + (0 if config.bootstrap_reward else 2)
     counter = [0]
+    file_hashes: dict[Path, str] = {}
 
-    def step(name: str, outputs: list[Path], fn: Callable[[], Any], after: Sequence[str | None] = ()) -> None:
-        """Run ``fn`` unless done before; a step whose inputs (steps ``after``) were just redone is redone too."""
+    def identity(source: str | Path) -> str:
+        """A step made in this run is named by its completion; a file given from outside by its hash."""
+        if isinstance(source, Path):
+            if source not in file_hashes:
+                file_hashes[source] = file_sha256(source)
+            return file_hashes[source]
+        return state.identity(source)
+
+    def step(name: str, outputs: list[Path], fn: Callable[[], Any], settings: dict[str, Any],
+             inputs: dict[str, str | Path] | None = None, people: bool = False, folder: Path | None = None) -> None:
+        """Run ``fn`` unless done before from the same ``settings`` and ``inputs`` (steps or outside files).
+
+        ``folder``: the step's own output folder, emptied before the step is redone with other settings.
+        """
         counter[0] += 1
-        stale = [dep for dep in after if dep is not None and dep in result.steps_run]
-        if state.done(name) and not stale:
+        where = f"[{counter[0]}/{total_steps}] {name}"
+        record = StepRecord(settings, {label: identity(src) for label, src in (inputs or {}).items()})
+        if state.done(name, record):
             result.steps_skipped.append(name)
-            say(f"[{counter[0]}/{total_steps}] {name}: done before, skipped", config.progress)
+            say(f"{where}: done before, skipped", config.progress)
             return
-        say(f"[{counter[0]}/{total_steps}] {name} ...", config.progress)
+        changes = state.changes(name, record) if state.outputs_exist(name) else []
+        if changes and people:
+            raise RLHFError(f"{name}: people gave these judgments before {'; '.join(changes)}, and the loop cannot "
+                            "ask them again; rerun with the earlier settings or give a new --run-dir")
+        if changes:
+            result.redone[name] = changes
+            say(f"{where}: {'; '.join(changes)}; redoing it and the steps that use it", True)
+            if folder is not None and folder.is_dir():
+                shutil.rmtree(folder)
+        else:
+            say(f"{where} ...", config.progress)
         fn()
-        state.complete(name, outputs)
+        state.complete(name, outputs, record)
         result.steps_run.append(name)
 
     policy = Path(config.policy).resolve() if config.policy else run / "bootstrap" / "policy.pt"
@@ -429,55 +462,78 @@ def run_loop(config: LoopConfig) -> LoopResult:
     write_json_atomic(run / "split.json", {"train": [a.song_id for a in split.train],
                                            "heldout": [a.song_id for a in split.heldout],
                                            "config": config.to_json()}, indent=1, default=float)
-    policy_step: str | None = None
-    reward_step: str | None = None
+    train_songs = {"training songs": _song_hashes(split.train), "heldout_songs": config.heldout_songs}
+    heldout_songs = {"held-out songs": _song_hashes(split.heldout), "heldout_songs": config.heldout_songs}
+    reward_settings = {"reward_epochs": config.reward_epochs, "reward_members": config.reward_members,
+                       "seed": config.seed, **train_songs}
+    # where the current policy and reward model come from: a step of this run, or a file given from outside
+    policy_source: str | Path = policy
+    reward_source: str | Path | None = reward
     if config.policy is None:
-        policy_step = "bootstrap/policy"
-        step(policy_step, [policy], lambda: step_train_policy(policy, split, config))
+        policy_source = "bootstrap/policy"
+        step(policy_source, [policy], lambda: step_train_policy(policy, split, config),
+             {"seed": config.seed, "policy_n_envs": config.policy_n_envs, "policy_episodes": config.policy_episodes,
+              **train_songs})
 
     for it in range(1, config.iterations + 1):
         d = run / f"iter-{it:02d}"
         name = lambda what: f"{d.name}/{what}"  # noqa: E731
         manifest = d / "candidates" / "manifest.json"
         step(name("candidates"), [manifest], lambda: step_generate(manifest.parent, policy, config, it),
-             after=[policy_step])
+             {"temperatures": list(config.temperatures), "per_temperature": config.per_temperature,
+              "seed": config.seed, "songs": _song_hashes(split.train + split.heldout)},
+             {"policy": policy_source}, folder=manifest.parent)
         if reward is None:
             boot = run / "bootstrap"
             prefs0, reward0 = boot / "preferences.json", boot / "reward.pt"
             step("bootstrap/preferences", [prefs0], lambda: step_preferences(
                 prefs0, manifest, split.train, config.bootstrap_rater, config.pairs, config.seed + 7, config.progress),
-                after=[name("candidates")])
+                {"bootstrap_rater": config.bootstrap_rater, "pairs": config.pairs, "seed": config.seed,
+                 **train_songs}, {"candidates": name("candidates")})
             step("bootstrap/reward", [reward0], lambda: step_train_reward(
                 reward0, prefs0, split.train, None, config, source=f"{config.bootstrap_rater} preferences"),
-                after=["bootstrap/preferences"])
-            reward, reward_step = reward0, "bootstrap/reward"
+                {**reward_settings, "bootstrap_rater": config.bootstrap_rater},
+                {"preferences": "bootstrap/preferences"})
+            reward, reward_source = reward0, "bootstrap/reward"
         prefs, new_reward = d / "preferences.json", d / "reward.pt"
+        preference_settings = {"rater": None if config.db else config.rater, "db": config.db,
+                               "pairs": config.pairs, "seed": config.seed, **train_songs}
         if config.db:
             step(name("preferences"), [prefs], lambda: step_collect_from_people(
-                prefs, manifest, split.train, config, campaign=f"{run.name}-{d.name}"), after=[name("candidates")])
+                prefs, manifest, split.train, config, campaign=f"{run.name}-{d.name}"),
+                preference_settings, {"candidates": name("candidates")}, people=True)
         else:
             step(name("preferences"), [prefs], lambda: step_preferences(
                 prefs, manifest, split.train, config.rater, config.pairs, config.seed + 100 * it, config.progress),
-                after=[name("candidates")])
+                preference_settings, {"candidates": name("candidates")})
         step(name("reward"), [new_reward], lambda: step_train_reward(
             new_reward, prefs, split.train, reward, config, source=f"{d.name}/preferences.json"),
-            after=[name("preferences"), reward_step])
+            reward_settings, {"preferences": name("preferences"), "previous reward model": reward_source})
         reward_eval = d / "reward_eval.json"
         step(name("reward_eval"), [reward_eval], lambda: step_reward_eval(
             reward_eval, manifest, split.heldout, {"new": new_reward, "previous": reward}, config, it),
-            after=[name("candidates"), name("reward"), reward_step])
+            {"eval_rater": config.eval_rater or config.rater, "seed": config.seed, **heldout_songs},
+            {"candidates": name("candidates"), "reward model": name("reward"),
+             "previous reward model": reward_source})
         new_policy = d / "policy.pt"
         step(name("policy"), [new_policy], lambda: step_finetune(
-            new_policy, policy, new_reward, split.train, config, it), after=[policy_step, name("reward")])
+            new_policy, policy, new_reward, split.train, config, it),
+            {**_finetune_settings(config.finetune), "seed": config.seed, **train_songs},
+            {"policy": policy_source, "reward model": name("reward")})
         evaluation = d / "eval.json"
         step(name("eval"), [evaluation], lambda: step_evaluate(
-            evaluation, policy, new_policy, split.heldout, config, it), after=[policy_step, name("policy")])
+            evaluation, policy, new_policy, split.heldout, config, it),
+            {"eval_rater": config.eval_rater or config.rater, "eval_raters": config.eval_raters,
+             "eval_edits_per_song": config.eval_edits_per_song, "eval_temperature": config.eval_temperature,
+             "seed": config.seed, **heldout_songs},
+            {"old policy": policy_source, "new policy": name("policy")})
         result.evaluations.append(json.loads(evaluation.read_text(encoding="utf-8"))["win"])
         result.reward_evaluations.append(json.loads(reward_eval.read_text(encoding="utf-8")))
         policy, reward = new_policy, new_reward
-        policy_step, reward_step = name("policy"), name("reward")
+        policy_source, reward_source = name("policy"), name("reward")
     result.final_policy = policy
     return result
 
 
-__all__ = ["LoopConfig", "LoopResult", "RunState", "SongSplit", "pair_accuracy", "run_loop", "split_songs"]
+__all__ = ["LoopConfig", "LoopResult", "RunState", "SongSplit", "loop_summary", "pair_accuracy", "run_loop",
+           "split_songs"]
