@@ -198,6 +198,7 @@ def _plot_win_rates(rows: list[tuple[str, WinRate]], out: Path) -> bool:
     ax.axhline(0.5, color="grey", lw=0.8, ls="--")
     ax.axhline(TARGET_PREFERENCE_SHARE, color="tab:green", lw=0.8, ls=":", label="target (preference share)")
     ax.set_xticks(x, [n for n, _ in rows])
+    ax.set_xlim(-0.5, len(rows) - 0.5)
     ax.set_ylim(0, 1.25)  # room above for the legend
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_ylabel("new policy over the previous one (95% CI by song)")
