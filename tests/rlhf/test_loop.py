@@ -85,6 +85,26 @@ def test_models_record_their_lineage(loop_run):
     assert policy.trained_on["reward_model"] == reward.version
 
 
+def test_a_second_iteration_builds_on_the_first(loop_run, tmp_path, demo_songs_dir):
+    from rl_editor.registry import load_model_file
+
+    run, _ = loop_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    result = run_loop(replace(_tiny(demo_songs_dir, copy), iterations=2))
+    assert result.steps_run == [f"iter-02/{step}" for step in
+                                ("candidates", "preferences", "reward", "reward_eval", "policy", "eval")]
+    assert result.final_policy == copy / "iter-02" / "policy.pt" and len(result.evaluations) == 2
+    first_policy, first_reward = (load_model_file(copy / f"iter-01/{m}.pt")[1] for m in ("policy", "reward"))
+    policy, reward = (load_model_file(copy / f"iter-02/{m}.pt")[1] for m in ("policy", "reward"))
+    assert policy.parent == first_policy.version and reward.parent == first_reward.version
+    assert policy.trained_on["reward_model"] == reward.version
+    evaluation = json.loads((copy / "iter-02" / "eval.json").read_text())
+    assert (evaluation["old_version"], evaluation["new_version"]) == (first_policy.version, policy.version)
+    manifest = json.loads((copy / "iter-02" / "candidates" / "manifest.json").read_text())
+    assert first_policy.version in json.dumps(manifest)
+
+
 def test_held_out_songs_are_never_trained_on(loop_run):
     from rl_editor.preferences import load_preferences
 
@@ -175,6 +195,13 @@ def test_people_judge_through_the_feedback_database(loop_run, tmp_path, demo_son
                                             r"\(.*sqlite\" -> .*other.sqlite\"\), and the loop cannot ask them "
                                             r"again; rerun with the earlier settings or give a new --run-dir$"):
         run_loop(replace(config, db=other_db))
+    # nor is a change that would redo what they judged, and it is refused before anything is redone
+    state_before = (copy / "state.json").read_text()
+    with pytest.raises(RlEditorError, match=r"^iter-01/preferences: people gave these judgments before "
+                                            r"iter-01/candidates would be redone, "):
+        run_loop(replace(config, temperatures=(0.5, 1.0)))
+    assert (copy / "state.json").read_text() == state_before
+    assert (copy / "iter-01" / "candidates" / "manifest.json").is_file()
 
 
 def test_the_loop_summary_leads_with_the_tie_inclusive_share(loop_run):
