@@ -212,7 +212,7 @@ def register(app: typer.Typer) -> None:
                                                     help="Reward model that picks the best of --best-of edits."),
         best_of: Optional[int] = typer.Option(None, "--best-of", min=1,
                                               help="Edits sampled per song and ranked by --reward-model "
-                                                   "[default: 4 with --reward-model, else 1]."),
+                                                   "(default: 4 with --reward-model, else 1)."),
         length: Optional[str] = typer.Option(None, "--length", help="Target length: a share of the song (0.55), "
                                                                     "a time m:ss (3:30) or seconds (210)."),
         temperature: float = typer.Option(0.7, "--temperature", help="Sampling temperature (0 = greedy)."),

@@ -23,7 +23,7 @@ import math
 import re
 import sys
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -169,7 +169,6 @@ class SongEdit:
     keep_share_target: float | None
     audio_path: Path | None = None
     json_path: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def best(self) -> SampledEdit:

@@ -16,8 +16,8 @@ Every model and data set of a run lives in one folder::
       iter-01/eval.json          new policy against the previous one, held-out songs and raters
       report.md, *.png           written by :mod:`rl_editor.rlhf.report`
 
-Each step is a small function; :func:`run_loop` calls them in order and
-records each in ``state.json`` once its outputs are written, with the settings
+Each step is a small function; :func:`plan_steps` lists them in order with
+what each is made from, and :func:`run_loop` runs the list and records each in ``state.json`` once its outputs are written, with the settings
 it read and the identity of its inputs (:mod:`rl_editor.rlhf.run_state`). A
 step counts as done only while it is recorded, its outputs exist and it was
 made from the same settings and inputs, so after a crash (or after deleting a
@@ -25,7 +25,8 @@ step's output) a rerun does exactly the missing steps, and after a change of
 settings it redoes the steps that read the changed setting, saying which setting
 changed. Either way the steps that read what was redone are redone too (a new
 reward model means a new policy). People's judgments cannot be redone by the
-loop: a changed setting that would redo them is refused with a message naming it.
+loop: a changed setting that would redo them is refused with a message naming
+it, before any step runs.
 
 Held-out raters are fresh instances of the rater spec with their own seeds;
 held-out songs are never used to train a policy or a reward model.
