@@ -149,8 +149,8 @@ def test_target_share_reads_shares_seconds_and_times(text, share):
     assert target_share(text, 300.0) == pytest.approx(share)
 
 
-@pytest.mark.parametrize("text, message", [("0", "above 0"), ("-1", "above 0"), ("6:00", "longer than the song"),
-                                           ("abc", "give a share")])
+@pytest.mark.parametrize("text, message", [("0", "more than 0"), ("-1", "more than 0"),
+                                           ("6:00", "longer than the song"), ("abc", "not a length")])
 def test_target_share_refuses_what_is_not_a_length(text, message):
     with pytest.raises(PolicyError, match=message):
         target_share(text, 300.0)

@@ -10,6 +10,8 @@ leaves most cuts spanning 4-bar multiples or ending on a section boundary.
 
 from __future__ import annotations
 
+import math
+import re
 import warnings
 
 import numpy as np
@@ -17,26 +19,45 @@ import numpy as np
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.audio.structure import song_structure
 from rl_editor.edit import CUT, KEEP, REPEAT
+from rl_editor.errors import RlEditorError
 from rl_editor.policy.env import PolicyError
 
 LENGTH_TOLERANCE = 0.05
 
 
-def target_share(length: float | str, duration_seconds: float) -> float:
-    """A wanted edit length as a share of the song.
+LENGTH_HELP = "a share of the song (0.55), a time m:ss (3:30) or seconds (210)"
+
+
+def format_time(seconds: float) -> str:
+    """``m:ss`` of a duration in seconds (``3:05``)."""
+    whole = int(round(seconds))
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def _seconds_of(text: str) -> float | None:
+    """Seconds written as ``m:ss`` (``3:30``, ``3:05.5``), ``210s`` or ``None`` when not a time."""
+    match = re.fullmatch(r"(\d+):([0-5]\d(?:\.\d+)?)", text)
+    if match:
+        return 60 * int(match.group(1)) + float(match.group(2))
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*s", text)
+    return float(match.group(1)) if match else None
+
+
+def target_share(length: float | str, duration_seconds: float, *, what: str = "length",
+                 error: type[RlEditorError] = PolicyError) -> float:
+    """The share of the song (0-1] that a requested edit length asks for.
 
     Parameters
     ----------
     length : float or str
-        A share of the song (``0.55``), seconds (``"210"``, ``"210s"``) or a
-        time (``"3:30"``). Numbers up to 1 are shares, larger ones seconds.
+        A share of the song (``0.55``: numbers up to 1), a time ``"m:ss"``
+        (``"3:30"``), or seconds (``"210"``: numbers above 1, or ``"210s"``).
     duration_seconds : float
-        The song's duration.
-
-    Raises
-    ------
-    PolicyError
-        Not a length, 0 or less, or longer than the song.
+        The song's length in seconds.
+    what : str
+        Names the length in error messages (``"--length"`` for a CLI flag).
+    error : RlEditorError subclass
+        Raised for a length that is not a number or a time, is 0 or less, or is longer than the song.
 
     Examples
     --------
@@ -45,23 +66,27 @@ def target_share(length: float | str, duration_seconds: float) -> float:
     >>> target_share(0.55, 300.0)
     0.55
     """
-    text = str(length).strip().lower()
-    try:
-        if ":" in text:
-            minutes, seconds = text.split(":", 1)
-            value, as_seconds = 60.0 * float(minutes) + float(seconds), True
-        else:
-            value = float(text.rstrip("s"))
-            as_seconds = text.endswith("s") or value > 1.0
-    except ValueError:
-        raise PolicyError(f"length {length!r}: give a share of the song (0.55), seconds (210) or a time (3:30)") from None
-    if not np.isfinite(value) or value <= 0:
-        raise PolicyError(f"length {length!r} must be above 0")
-    if as_seconds:
-        if value > duration_seconds + 1e-6:
-            raise PolicyError(f"length {length!r} ({value:.0f} s) is longer than the song ({duration_seconds:.0f} s)")
-        return value / duration_seconds
-    return value
+    text = str(length)
+    cleaned = text.strip().lower()
+    seconds = _seconds_of(cleaned)
+    if seconds is None:
+        try:
+            number = float(cleaned)
+        except ValueError:
+            raise error(f"{what} {text!r}: not a length; give {LENGTH_HELP}") from None
+        if not math.isfinite(number):
+            raise error(f"{what} {text!r}: not a length; give {LENGTH_HELP}")
+        if number <= 0:
+            raise error(f"{what} {text}: must be more than 0; give {LENGTH_HELP}")
+        if number <= 1:
+            return number
+        seconds = number
+    if seconds <= 0:
+        raise error(f"{what} {text}: must be more than 0; give {LENGTH_HELP}")
+    if seconds > duration_seconds + 1e-6:
+        raise error(f"{what} {text}: {format_time(seconds)} is longer than the song "
+                    f"({format_time(duration_seconds)})")
+    return seconds / duration_seconds
 
 
 def played_share(analysis: SongAnalysis, actions: np.ndarray) -> float:
@@ -164,4 +189,4 @@ def warn_if_far_from_target(analysis: SongAnalysis, actions: np.ndarray, target:
     return True
 
 
-__all__ = ["LENGTH_TOLERANCE", "fit_to_target", "played_share", "target_share", "warn_if_far_from_target"]
+__all__ = ["LENGTH_HELP", "LENGTH_TOLERANCE", "fit_to_target", "format_time", "played_share", "target_share", "warn_if_far_from_target"]

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import re
 import sys
 import zlib
 from dataclasses import dataclass
@@ -30,77 +29,23 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from rl_editor.errors import RlEditorError
+from rl_editor.policy.length import format_time, target_share
 
-LENGTH_HELP = "a share of the song (0.55), a time m:ss (3:30) or seconds (210)"
 
 
 class EditCommandError(RlEditorError):
     """Bad input to ``rl-editor edit``: a length, a song, or options that do not go together."""
 
 
-def format_time(seconds: float) -> str:
-    """``m:ss`` of a duration in seconds (``3:05``)."""
-    whole = int(round(seconds))
-    return f"{whole // 60}:{whole % 60:02d}"
-
-
-def _seconds_of(text: str) -> float | None:
-    """Seconds written as ``m:ss`` (``3:30``, ``3:05.5``), ``210s`` or ``None`` when not a time."""
-    match = re.fullmatch(r"(\d+):([0-5]\d(?:\.\d+)?)", text)
-    if match:
-        return 60 * int(match.group(1)) + float(match.group(2))
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*s", text)
-    return float(match.group(1)) if match else None
-
-
 def parse_length(text: str, duration_seconds: float) -> float:
-    """The keep share (0-1] that a requested edit length asks for.
-
-    Parameters
-    ----------
-    text : str
-        A share of the song (``"0.55"``: numbers up to 1), a time ``"m:ss"``
-        (``"3:30"``), or seconds (``"210"``: numbers above 1, or ``"210s"``).
-    duration_seconds : float
-        The song's length in seconds.
-
-    Returns
-    -------
-    float
-        Wanted edit length over the song's length, in (0, 1].
-
-    Raises
-    ------
-    EditCommandError
-        For a length that is not a number or a time, is 0 or less, or is longer than the song.
+    """The keep share (0-1] that ``--length TEXT`` asks for (:func:`rl_editor.policy.length.target_share`).
 
     Examples
     --------
     >>> parse_length("3:30", 300.0)
     0.7
-    >>> parse_length("0.55", 300.0)
-    0.55
     """
-    cleaned = text.strip().lower()
-    seconds = _seconds_of(cleaned)
-    if seconds is None:
-        try:
-            number = float(cleaned)
-        except ValueError:
-            raise EditCommandError(f"--length {text!r}: not a length; give {LENGTH_HELP}") from None
-        if not math.isfinite(number):
-            raise EditCommandError(f"--length {text!r}: not a length; give {LENGTH_HELP}")
-        if number <= 0:
-            raise EditCommandError(f"--length {text}: must be more than 0; give {LENGTH_HELP}")
-        if number <= 1:
-            return number
-        seconds = number
-    if seconds <= 0:
-        raise EditCommandError(f"--length {text}: must be more than 0; give {LENGTH_HELP}")
-    if seconds > duration_seconds + 1e-6:
-        raise EditCommandError(f"--length {text}: {format_time(seconds)} is longer than the song "
-                               f"({format_time(duration_seconds)})")
-    return seconds / duration_seconds
+    return target_share(text, duration_seconds, what="--length", error=EditCommandError)
 
 
 @dataclass
