@@ -20,9 +20,9 @@ import numpy as np
 
 from rl_editor.audio import cache
 from rl_editor.audio.beats import (
-    BEATS_PER_BAR,
+    METERS,
     beat_confidence,
-    estimate_downbeats,
+    estimate_bars,
     refine_to_attacks,
     track_beats,
 )
@@ -47,7 +47,8 @@ ANALYSIS_PARAMS: dict = {
     "n_fft": N_FFT,
     "hop_length": HOP_LENGTH,
     "n_mels": N_MELS,
-    "beats_per_bar": BEATS_PER_BAR,
+    "meters": list(METERS),
+    "bar_model": 2,  # meter detection and accent evidence
     "beats": "librosa",
 }
 BEAT_BACKENDS = ("librosa", "madmom")  # madmom: optional, non-commercial models (audio.beats_madmom)
@@ -155,8 +156,8 @@ def analyze_clip(
         chroma_per_beat = beat_mean(frames.chroma, starts, frames.n_frames).T
         window = np.clip(beat_frames[:, None] + np.arange(-1, 3)[None, :], 0, frames.n_frames - 1)
         low_onset_per_beat = frames.low_onset_envelope[window].max(axis=1)
-        beat_in_bar, downbeat_conf = estimate_downbeats(chroma_per_beat, low_onset_per_beat)
-        beats_per_bar = BEATS_PER_BAR
+        onset_per_beat = frames.onset_envelope[window].max(axis=1)
+        beat_in_bar, beats_per_bar, downbeat_conf = estimate_bars(chroma_per_beat, low_onset_per_beat, onset_per_beat)
     features = beat_features(
         frames,
         beat_frames,
