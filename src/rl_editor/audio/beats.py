@@ -176,7 +176,9 @@ def harmonic_change(chroma_per_beat: np.ndarray, window_beats: int) -> np.ndarra
     before = cumulative[k] - cumulative[np.maximum(k - window_beats, 0)]
     after = after / np.maximum(np.linalg.norm(after, axis=1, keepdims=True), 1e-9)
     before = before / np.maximum(np.linalg.norm(before, axis=1, keepdims=True), 1e-9)
-    return 1.0 - np.einsum("kd,kd->k", after, before)
+    change = 1.0 - np.einsum("kd,kd->k", after, before)
+    change[0] = 0.0  # nothing comes before the first beat: no evidence either way
+    return change
 
 
 def bar_evidence(
