@@ -35,7 +35,8 @@ def bar_signal(beats_per_bar: int, *, seconds: float = 30.0, bpm: float = 120.0,
             y[start : start + hit.size] += 0.9 * kick[: n - start]
         else:
             tick = np.diff(rng.standard_normal(hit.size + 2), n=2) * np.exp(-hit / 0.01)  # high-passed noise
-            y[start : start + hit.size] += 0.1 * tick[: n - start]
+            y[start : start + hit.size] += 0.04 * tick[: n - start]
+    y += 0.03 * np.sin(2 * np.pi * 82.4 * np.arange(n) / SR)  # a held bass note, as under most music
     y = (0.8 * y / np.abs(y).max()).astype(np.float32)
     return y, beats, beats[::beats_per_bar]
 

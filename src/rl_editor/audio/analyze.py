@@ -48,7 +48,7 @@ ANALYSIS_PARAMS: dict = {
     "hop_length": HOP_LENGTH,
     "n_mels": N_MELS,
     "meters": list(METERS),
-    "bar_model": 2,  # meter detection and accent evidence
+    "bar_model": 2,  # meter detection (3 or 4), accent evidence
     "beats": "librosa",
 }
 BEAT_BACKENDS = ("librosa", "madmom")  # madmom: optional, non-commercial models (audio.beats_madmom)

@@ -5,8 +5,7 @@ onset envelope. librosa has no downbeat tracker, so the meter and the bar
 phase are estimated here from per-beat evidence:
 
 - **harmonic change**: chords tend to change on bar lines, so the chroma of the
-  beats starting at ``k`` differs from the beats before ``k`` (over two beats,
-  and over one bar);
+  two beats starting at ``k`` differs from the two beats before ``k``;
 - **low-frequency onsets**: kick drums and bass notes land on the strong beats;
 - **accent**: the full-band onset strength, as loud as the bar's first beat.
 
@@ -30,9 +29,12 @@ BEATS_PER_BAR = 4
 METERS = (3, 4)  # beats per bar the bar model chooses between; the last is the default
 METER_WINDOW_BARS = 8
 METER_MARGIN = 0.1  # mean-evidence units another meter must beat the default by
-# weights of the z-scored cues in bar_evidence
-W_CHANGE_2, W_CHANGE_BAR, W_LOW, W_ACCENT = 0.5, 0.5, 1.0, 0.7
-EVIDENCE_SCALE = 1.5  # log-likelihood units per standard deviation of evidence
+# Weights of the z-scored cues in bar_evidence. Harmony weighs least: melodies move
+# the chroma on any beat, and hymns and ballads change chord on every beat; low
+# onsets and accents mark bar lines more often (see benchmarks/bench_beats_midi.py).
+HARMONIC_WEIGHT, LOW_ONSET_WEIGHT, ACCENT_WEIGHT = 0.25, 1.0, 1.0
+HARMONIC_WINDOW_BEATS = 2
+EVIDENCE_SCALE = 1.0  # log-likelihood units per standard deviation of evidence
 PHASE_SLIP_PROB = 0.002
 
 
@@ -182,14 +184,20 @@ def harmonic_change(chroma_per_beat: np.ndarray, window_beats: int) -> np.ndarra
 
 
 def bar_evidence(
-    chroma_per_beat: np.ndarray, low_onset_per_beat: np.ndarray, onset_per_beat: np.ndarray, beats_per_bar: int
+    chroma_per_beat: np.ndarray, low_onset_per_beat: np.ndarray, onset_per_beat: np.ndarray
 ) -> np.ndarray:
-    """Shape (n_beats,): z-scored evidence that each beat starts a bar of ``beats_per_bar`` beats."""
+    """Shape (n_beats,): z-scored evidence that each beat starts a bar.
+
+    Parameters
+    ----------
+    chroma_per_beat : ndarray, shape (n_beats, 12)
+    low_onset_per_beat, onset_per_beat : ndarray, shape (n_beats,)
+        Low-band and full-band onset strength at each beat's start.
+    """
     evidence = (
-        W_CHANGE_2 * _zscore(harmonic_change(chroma_per_beat, 2))
-        + W_CHANGE_BAR * _zscore(harmonic_change(chroma_per_beat, beats_per_bar))
-        + W_LOW * _zscore(np.log1p(np.maximum(low_onset_per_beat, 0.0)))
-        + W_ACCENT * _zscore(np.log1p(np.maximum(onset_per_beat, 0.0)))
+        HARMONIC_WEIGHT * _zscore(harmonic_change(chroma_per_beat, HARMONIC_WINDOW_BEATS))
+        + LOW_ONSET_WEIGHT * _zscore(np.log1p(np.maximum(low_onset_per_beat, 0.0)))
+        + ACCENT_WEIGHT * _zscore(np.log1p(np.maximum(onset_per_beat, 0.0)))
     )
     return _zscore(evidence)
 
@@ -264,10 +272,10 @@ def estimate_bars(
     n = chroma_per_beat.shape[0]
     if n == 0:
         return np.zeros(0, dtype=np.int64), meters[-1], np.zeros(0)
-    evidence = {m: bar_evidence(chroma_per_beat, low_onset_per_beat, onset_per_beat, m) for m in meters}
+    evidence = bar_evidence(chroma_per_beat, low_onset_per_beat, onset_per_beat)
     default = meters[-1]
-    scores = {m: meter_score(evidence[m], m) for m in meters}
+    scores = {m: meter_score(evidence, m) for m in meters}
     best = max(meters, key=lambda m: scores[m])
     beats_per_bar = best if scores[best] > scores[default] + METER_MARGIN else default
-    beat_in_bar = _viterbi_bar_phase(EVIDENCE_SCALE * evidence[beats_per_bar], beats_per_bar)
-    return beat_in_bar, beats_per_bar, _bar_confidence(evidence[beats_per_bar], beat_in_bar)
+    beat_in_bar = _viterbi_bar_phase(EVIDENCE_SCALE * evidence, beats_per_bar)
+    return beat_in_bar, beats_per_bar, _bar_confidence(evidence, beat_in_bar)
