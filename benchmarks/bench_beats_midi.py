@@ -12,7 +12,10 @@ project's default: librosa beats and the project's bar model) and ``madmom``
 (the optional RNN + DBN downbeat tracker, non-commercial models). Prints beat
 F and downbeat F (``mir_eval.beat.f_measure``, 70 ms window, first 5 s
 trimmed; downbeat F is the same measure on downbeats) and how often the meter
-(beats per bar) is right, per meter and drums group and overall.
+(beats per bar) is right, per meter and drums group and overall. The beat of
+6/8 is the dotted quarter, two per bar; both trackers choose between 3 and 4
+beats per bar, so on 6/8 the meter is never right and, where the dotted
+quarters are tracked, every other downbeat is found (downbeat F about 0.67).
 
 librosa analyses are recomputed every run (they take about a second per
 piece); madmom's, at about 11x real time, are kept in the analysis cache under

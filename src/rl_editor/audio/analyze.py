@@ -51,6 +51,7 @@ ANALYSIS_PARAMS: dict = {
     "bar_model": 2,  # meter detection (3 or 4), accent evidence
     "beats": "librosa",
 }
+BAR_MODEL_PARAMS = ("meters", "bar_model")
 BEAT_BACKENDS = ("librosa", "madmom")  # madmom: optional, non-commercial models (audio.beats_madmom)
 
 
@@ -64,7 +65,10 @@ def analysis_params(beats: str = "librosa") -> dict:
     """
     if beats not in BEAT_BACKENDS:
         raise AnalysisError(f"beats={beats!r}: unknown beat tracker; use one of {', '.join(BEAT_BACKENDS)}")
-    return {**ANALYSIS_PARAMS, "beats": beats}
+    params = {**ANALYSIS_PARAMS, "beats": beats}
+    if beats != "librosa":  # the project's bar model is not used, so changing it keeps these (costly) entries
+        params = {key: value for key, value in params.items() if key not in BAR_MODEL_PARAMS}
+    return params
 
 
 def check_beat_backend(beats: str) -> None:

@@ -211,6 +211,8 @@ def meter_score(evidence: np.ndarray, beats_per_bar: int) -> float:
     comb in turn (3 and 4 share no factor), so the best phase's mean stays near 0.
     """
     n, m = evidence.size, beats_per_bar
+    if n < 2 * m:
+        return float("-inf")  # not even two bars: no evidence for this meter
     width = m * METER_WINDOW_BARS
     starts = range(0, max(n - width, 0) + 1, max(width // 2, 1))
     return float(np.mean([max(evidence[s + p : s + width : m].mean() for p in range(m)) for s in starts]))

@@ -48,6 +48,7 @@ def analyze(
                     "tempo_bpm": a.tempo_bpm,
                     "n_beats": a.n_beats,
                     "n_bars": int((a.beat_in_bar == 0).sum()),
+                    "beats_per_bar": int(a.beats_per_bar),
                     "beat_times_s": [round(float(t), 4) for t in a.beat_times_s],
                     "beat_in_bar": [int(b) for b in a.beat_in_bar],
                 }
