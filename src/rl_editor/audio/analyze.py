@@ -131,7 +131,7 @@ def analyze_clip(
 
         y = resample(y, clip.sample_rate, ANALYSIS_SR)
 
-    analysis_params(beats)
+    analysis_params(beats)  # refuse an unknown tracker before the costly part
     frames = frame_features(y, sr=ANALYSIS_SR)
     if beats == "madmom":
         tracked_s, beat_in_bar, beats_per_bar, downbeat_conf = _madmom_beats(clip)
