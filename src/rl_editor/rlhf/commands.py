@@ -15,7 +15,7 @@ import typer
 RATER_HELP = "Rater spec: a taste (musician, radio, purist, dense) with optional noise, or module:callable."
 
 
-def finetune_from_cli(init: Path, reward_model: Path, songs: Path, out: Path, episodes: int = 500,
+def finetune_from_cli(init: Path, reward_model: Path, songs: Path, out: Path, episodes: int = 2000,
                       kl_coef: float = 0.02, uncertainty_coef: float = 0.0, dense_reward_scale: float = 0.0,
                       seed: int = 0, progress: bool = True) -> Path:
     """Fine-tune ``init`` on ``reward_model`` over the songs in ``songs``; write ``out``; return its path.
@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
         reward_model: Path = typer.Option(..., "--reward-model", help="Reward model file (rl-editor train-reward)."),
         songs: Path = typer.Option(..., "--songs", help="Folder of audio files to train on."),
         out: Path = typer.Option(..., "--out", help="Policy file to write (.pt)."),
-        episodes: int = typer.Option(500, "--episodes", min=1, help="Episodes (one song edited once each)."),
+        episodes: int = typer.Option(2000, "--episodes", min=1, help="Episodes (one song edited once each)."),
         kl_coef: float = typer.Option(0.02, "--kl-coef", min=0.0, help="Weight of the KL penalty per step."),
         uncertainty_coef: float = typer.Option(0.0, "--uncertainty-coef", min=0.0,
                                                help="Reward = mean - this x ensemble std."),
@@ -160,7 +160,7 @@ def register(app: typer.Typer) -> None:
         reward_model: Optional[Path] = typer.Option(None, "--reward-model", help="Starting reward model (default: "
                                                                                   "train one on dense preferences)."),
         heldout: int = typer.Option(3, "--heldout", min=1, help="Songs held out for evaluation."),
-        episodes: int = typer.Option(500, "--episodes", min=1, help="Fine-tuning episodes per iteration."),
+        episodes: int = typer.Option(2000, "--episodes", min=1, help="Fine-tuning episodes per iteration."),
         kl_coef: float = typer.Option(0.02, "--kl-coef", min=0.0),
         db: Optional[str] = typer.Option(None, "--db", help="Feedback database: people judge the pairs (serve the "
                                                             "iteration's manifest with this --db) instead of --rater."),

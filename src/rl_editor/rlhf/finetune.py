@@ -79,9 +79,11 @@ class FinetuneConfig:
     reference_edits_per_song : int
         Edits of each song sampled from the reference policy to set the z-score statistics.
     n_steps, batch_size, n_epochs : int or None
-        PPO rollout length per song slot, minibatch size and passes per rollout.
-        Long rollouts matter here: the learned reward arrives once per edit, so a
-        rollout must hold many finished edits for its advantages to carry signal.
+        PPO rollout length per song slot (phrase decisions), minibatch size and
+        passes per rollout. An edit takes one step per phrase (15-40 for songs
+        of 0.5-7 minutes), so 32 steps per slot hold about one finished edit
+        per slot: enough for the once-per-edit learned reward to carry signal,
+        and short enough for 2000 episodes to make a few dozen PPO updates.
     learning_rate, ent_coef, gamma, gae_lambda : float or None
         Override the policy's PPO settings for fine-tuning (None keeps them).
         ``gamma`` = ``gae_lambda`` = 1 suit a reward paid only at an edit's end:
@@ -93,15 +95,15 @@ class FinetuneConfig:
         Show tqdm bars.
     """
 
-    episodes: int = 500
+    episodes: int = 2000
     kl_coef: float = 0.02
     uncertainty_coef: float = 0.0
     reward_scale: float = 1.0
     dense_reward_scale: float = 0.0
     free_share: float = 0.5
     reference_edits_per_song: int = 16
-    n_steps: int | None = 256
-    batch_size: int | None = 512
+    n_steps: int | None = 32
+    batch_size: int | None = 128
     n_epochs: int | None = 4
     learning_rate: float | None = 3e-4
     ent_coef: float | None = 0.01
