@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -38,6 +37,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from rl_editor.audio.feature_layout import FEATURE_DIM, GROUP_SLICES, feature_index
 from rl_editor.audio.song import SongAnalysis
+from rl_editor.policy.checkpoint import policy_state, restore_policy_model, state_from_sb3_zip
 from rl_editor.policy.dense_reward import TERM_NAMES, DenseRewardConfig, edit_stats
 from rl_editor.policy.env import EditBatch, EditVecEnv, EnvConfig, EpisodeRewardFn, PolicyError, SongBank
 from rl_editor.registry import ModelMeta, load_model_file, new_version, save_model_file, sha256_of_json
@@ -291,7 +291,7 @@ class PPOTrainer:
         self.meta, self._trained_on, self._metrics, self._dirty = None, {}, {}, True
         self._banks.clear()
 
-    def _new_model(self, env: EditVecEnv, tensorboard_log: str | None):
+    def _new_model(self, env: EditVecEnv | None, tensorboard_log: str | None, **extra: Any):
         from sb3_contrib import MaskablePPO
 
         c = self.config
@@ -313,6 +313,7 @@ class PPOTrainer:
             seed=c.seed,
             device="cpu",
             verbose=0,
+            **extra,
         )
 
     def _seed_everything(self) -> None:
@@ -459,8 +460,6 @@ class PPOTrainer:
         """Write the policy, its config and its lineage to one model file."""
         if self.model is None:
             raise PolicyError("nothing to save: train or load a policy first")
-        buffer = io.BytesIO()
-        self.model.save(buffer)
         parent = self.meta.version if self.meta is not None else None
         if self.meta is not None and not self._dirty:
             meta = replace(self.meta)
@@ -473,21 +472,20 @@ class PPOTrainer:
                 metrics=dict(self._metrics),
                 config=self.config.to_json(),
             )
-        state = {"sb3_zip": buffer.getvalue(), "policy_config": self.config.to_json()}
-        save_model_file(path, state, meta)
+        save_model_file(path, policy_state(self.model, self.config.to_json()), meta)
         self.meta, self._dirty = meta, False
         return Path(path)
 
     def load_checkpoint(self, path: str | Path) -> "PPOTrainer":
         """Restore a policy saved by :meth:`save_checkpoint` (config, model and meta)."""
-        from sb3_contrib import MaskablePPO
-
         state, meta = load_model_file(path, kind="policy")
-        if "sb3_zip" not in state or "policy_config" not in state:
+        if "policy_config" not in state or not ("policy_weights" in state or "sb3_zip" in state):
             raise PolicyError(f"{path}: policy file lacks the model or its config; re-train it")
+        if "sb3_zip" in state:
+            state = state_from_sb3_zip(state["sb3_zip"], state["policy_config"], path)
         self.config = PolicyConfig.from_json(state["policy_config"])
         self._seed_everything()
-        self.model = MaskablePPO.load(io.BytesIO(state["sb3_zip"]), device="cpu")
+        self.model = restore_policy_model(self._new_model(None, None, _init_setup_model=False), state, path)
         self.meta = meta
         self.temperature = self.config.temperature
         self._trained_on = dict(meta.trained_on)
