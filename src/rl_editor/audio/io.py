@@ -1,4 +1,6 @@
-"""Decoding and writing audio files.
+"""Finding, decoding and writing audio files.
+
+``find_songs`` turns a folder into songs with stable ids, the same for every command.
 
 ``load_audio`` reads wav, flac, ogg and mp3 (and anything else libsndfile
 reads) with soundfile, falling back to audioread for what soundfile cannot
@@ -9,15 +11,17 @@ decode. Samples are always float32 with shape ``(n_frames, channels)``.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from rl_editor.errors import RlEditorError
 from rl_editor.io_utils import atomic_path
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au", ".m4a", ".opus")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au", ".opus", ".m4a", ".aac", ".wma")
 # Suffix -> (soundfile format, subtype) used by ``save_audio``.
 WRITE_FORMATS: dict[str, tuple[str, str]] = {
     ".wav": ("WAV", "PCM_16"),
@@ -90,6 +94,74 @@ def file_sha256(path: str | Path) -> str:
         for chunk in iter(lambda: handle.read(_HASH_CHUNK_BYTES), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+class FoundSong(NamedTuple):
+    """A song file and the ``song_id`` every stage knows it by."""
+
+    song_id: str
+    path: Path
+
+
+def find_songs(songs_dir: str | Path, *, exclude: str | Path | None = None,
+               limit: int | None = None) -> list[FoundSong]:
+    """Every audio file under ``songs_dir`` (recursively) with a stable ``song_id``, sorted by path.
+
+    This is the one way every command turns ``--songs DIR`` into songs, so
+    ``train-policy``, ``generate``, ``evaluate`` and ``loop`` see the same songs
+    under the same ids (``song_id`` is the join key of manifests, judgments and
+    reports).
+
+    Parameters
+    ----------
+    songs_dir : str or Path
+        Folder searched recursively for files with a suffix in ``AUDIO_SUFFIXES``;
+        hidden files and folders (names starting with ``.``) are skipped.
+    exclude : str or Path, optional
+        A folder whose files are ignored (the output folder of a run).
+    limit : int, optional
+        Keep only the first ``limit`` songs.
+
+    Returns
+    -------
+    list of FoundSong
+        ``(song_id, path)``. ``song_id`` is the file stem; files that share a stem
+        get their path relative to ``songs_dir`` without suffix, ``/`` written as
+        ``__`` (``live/a.flac`` -> ``live__a``), and files that still clash (same
+        name, different suffix) also get their suffix (``a-flac``).
+
+    Raises
+    ------
+    AnalysisError
+        ``songs_dir`` is not a folder, or holds no audio files.
+    """
+    folder = Path(songs_dir)
+    if not folder.is_dir():
+        raise AnalysisError(f"{folder}: no such folder of songs; give --songs a folder of audio files")
+    excluded = Path(exclude).resolve() if exclude is not None else None
+    paths = [
+        path for path in sorted(folder.rglob("*"))
+        if path.suffix.lower() in AUDIO_SUFFIXES and path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+        and not (excluded is not None and path.resolve().is_relative_to(excluded))
+    ]
+    if not paths:
+        raise AnalysisError(f"{folder}: no audio files found ({', '.join(s.lstrip('.') for s in AUDIO_SUFFIXES)})")
+    songs = [FoundSong(song_id, path) for song_id, path in zip(_song_ids(paths, folder), paths)]
+    return songs[:limit] if limit is not None else songs
+
+
+def _song_ids(paths: list[Path], folder: Path) -> list[str]:
+    """Stems, made unique by the relative path and then the suffix where stems clash."""
+    def clashing(ids: list[str]) -> set[str]:
+        return {i for i, n in Counter(ids).items() if n > 1}
+
+    ids = [p.stem for p in paths]
+    again = clashing(ids)
+    ids = [p.relative_to(folder).with_suffix("").as_posix().replace("/", "__") if i in again else i
+           for i, p in zip(ids, paths)]
+    again = clashing(ids)
+    return [f"{i}-{p.suffix.lower().lstrip('.')}" if i in again else i for i, p in zip(ids, paths)]
 
 
 def check_audio_path(path: str | Path) -> Path:

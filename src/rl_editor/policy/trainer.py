@@ -36,14 +36,12 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
 from rl_editor.audio.feature_layout import FEATURE_DIM, GROUP_SLICES, feature_index
+from rl_editor.audio.io import find_songs
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.policy.checkpoint import policy_state, restore_policy_model, state_from_sb3_zip
 from rl_editor.policy.dense_reward import TERM_NAMES, DenseRewardConfig, edit_stats
 from rl_editor.policy.env import EditBatch, EditVecEnv, EnvConfig, EpisodeRewardFn, PolicyError, SongBank
 from rl_editor.registry import ModelMeta, load_model_file, new_version, save_model_file, sha256_of_json
-
-AUDIO_SUFFIXES = (".wav", ".ogg", ".flac", ".mp3", ".aiff", ".aif", ".m4a")
-
 
 @dataclass
 class PolicyConfig:
@@ -123,24 +121,19 @@ class PolicyConfig:
         return cls(**data)
 
 
-def find_songs(songs_dir: str | Path) -> list[Path]:
-    """Audio files directly in ``songs_dir``, sorted by name."""
-    folder = Path(songs_dir)
-    if not folder.is_dir():
-        raise PolicyError(f"{folder}: not a folder of songs (give --songs a folder with audio files)")
-    songs = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
-    if not songs:
-        raise PolicyError(f"{folder}: no audio files ({', '.join(AUDIO_SUFFIXES)}) found")
-    return songs
+def analyze_songs(songs: Sequence[str | Path | tuple[str, Path]], progress: bool = False) -> list[SongAnalysis]:
+    """Analyse audio files (cached by ``rl_editor.audio.analyze_song``).
 
-
-def analyze_songs(paths: Sequence[str | Path], progress: bool = False) -> list[SongAnalysis]:
-    """Analyse audio files (cached by ``rl_editor.audio.analyze_song``)."""
+    ``(song_id, path)`` pairs (what :func:`rl_editor.audio.io.find_songs` returns) keep their ids;
+    plain paths are known by their stem.
+    """
     from tqdm.auto import tqdm
 
     from rl_editor.audio import analyze_song
 
-    return [analyze_song(p) for p in tqdm(list(paths), desc="analysing songs", unit="song", disable=not progress)]
+    pairs = [s if isinstance(s, tuple) else (None, s) for s in songs]
+    return [analyze_song(path, song_id=song_id)
+            for song_id, path in tqdm(pairs, desc="analysing songs", unit="song", disable=not progress)]
 
 
 def analysis_from_features(beat_features: np.ndarray, song_id: str = "features") -> SongAnalysis:
