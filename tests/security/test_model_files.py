@@ -227,3 +227,15 @@ def test_every_command_that_opens_a_model_file_refuses_a_crafted_one(tmp_path, r
         assert code == 2, (args[0], err)
         assert err.strip().count("\n") == 0 and "refused" in err, (args[0], err)
         assert not marker.exists(), args[0]
+
+
+def test_a_policy_whose_config_asks_for_a_bigger_network_than_its_weights_is_refused(tmp_path, tiny_trainer):
+    """The network is built from the config, so a tiny file must not make rl-editor allocate a huge one."""
+    from rl_editor.policy.checkpoint import policy_state
+
+    config = {**tiny_trainer.config.to_json(), "net_arch": [1_000_000, 1_000_000]}
+    path = save_model_file(tmp_path / "policy.pt", policy_state(tiny_trainer.model, config),
+                           ModelMeta(kind="policy", version=new_version("policy")))
+    with pytest.raises(PolicyError, match=r"policy.pt: policy weight mlp_extractor.policy_net.0.weight has shape "
+                                          r"\(128, \d+\), its config builds \(1000000, \d+\); re-train it"):
+        PPOTrainer.from_checkpoint(path)

@@ -98,6 +98,7 @@ def restore_policy_model(model: Any, state: dict[str, Any], path: str | Path) ->
     dim = state.get("observation_dim")
     if not isinstance(dim, int) or dim < 1:
         raise PolicyError(f"{path}: policy file lacks its observation size; {_RETRAIN}")
+    _check_layer_shapes(state, path)
     model.observation_space = gym.spaces.Box(low=-np.inf, high=np.inf, shape=(dim,), dtype=np.float32)
     model.action_space = gym.spaces.Discrete(3)
     model.n_envs = int(state["policy_config"].get("n_envs", 1))
@@ -113,6 +114,22 @@ def restore_policy_model(model: Any, state: dict[str, Any], path: str | Path) ->
     model.num_timesteps = int(progress.get("num_timesteps", 0))
     model._n_updates = int(progress.get("n_updates", 0))
     return model
+
+
+def _check_layer_shapes(state: dict[str, Any], path: str | Path) -> None:
+    """Refuse weights whose layer shapes differ from what the config builds (before building anything)."""
+    weights = state.get("policy_weights")
+    arch = state["policy_config"].get("net_arch", [])
+    if not isinstance(weights, dict) or not isinstance(arch, list) or not all(isinstance(n, int) for n in arch):
+        raise PolicyError(f"{path}: policy file lacks its weights or network layout; {_RETRAIN}")
+    sizes = [state["observation_dim"], *arch]
+    expected = {f"mlp_extractor.{net}.{2 * i}.weight": (n_out, n_in)
+                for net in ("policy_net", "value_net") for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]))}
+    expected["action_net.weight"] = (3, sizes[-1])
+    for name, shape in expected.items():
+        found = tuple(getattr(weights.get(name), "shape", ()))
+        if found != shape:
+            raise PolicyError(f"{path}: policy weight {name} has shape {found}, its config builds {shape}; {_RETRAIN}")
 
 
 def state_from_sb3_zip(zip_bytes: bytes, policy_config: dict[str, Any], path: str | Path) -> dict[str, Any]:
