@@ -84,7 +84,8 @@ def main() -> None:
 
     from rl_editor.audio import analyze_song
     from rl_editor.audio.demo_songs import synthesize_corpus
-    from rl_editor.policy.trainer import PolicyConfig, PPOTrainer, find_songs
+    from rl_editor.audio.io import find_songs
+    from rl_editor.policy.trainer import PolicyConfig, PPOTrainer
 
     n_songs, durations = (5, (50.0, 70.0)) if args.quick else (8, (60.0, 180.0))
     episodes = min(args.episodes, 400) if args.quick else args.episodes
@@ -120,7 +121,7 @@ def main() -> None:
 
     music_dir = os.environ.get("RL_EDITOR_MUSIC_DIR")
     if music_dir:
-        real = [analyze_song(p) for p in find_songs(music_dir)]
+        real = [analyze_song(song.path, song_id=song.song_id) for song in find_songs(music_dir)]
         print(f"real songs in RL_EDITOR_MUSIC_DIR ({len(real)}):")
         report("trained (greedy)", real, [[trainer.generate_edit(a, temperature=0.0)] for a in real], env_config)
         report("keep everything", real, [[np.zeros(a.n_beats, dtype=np.int8)] for a in real], env_config)
