@@ -137,7 +137,7 @@ def state_from_sb3_zip(zip_bytes: bytes, policy_config: dict[str, Any], path: st
 
     Weights come from the zip's ``policy.pth`` and ``policy.optimizer.pth``
     (``weights_only=True``); of ``data`` only plain JSON numbers are read, and
-    its pickled entries are checked against what SB3 writes, never unpickled.
+    its pickled entries are checked against what SB3 writes without building any object.
     """
     try:
         with zipfile.ZipFile(io.BytesIO(zip_bytes)) as archive:
