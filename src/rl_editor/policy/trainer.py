@@ -43,6 +43,7 @@ from rl_editor.policy.dense_reward import TERM_NAMES, DenseRewardConfig, edit_st
 from rl_editor.policy.env import EditBatch, EditVecEnv, EnvConfig, EpisodeRewardFn, PolicyError, SongBank
 from rl_editor.registry import ModelMeta, load_model_file, new_version, save_model_file, sha256_of_json
 
+
 @dataclass
 class PolicyConfig:
     """Every knob of policy training, with defaults that work on a laptop.
