@@ -79,7 +79,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-generate-"))
     os.environ["RL_EDITOR_CACHE_DIR"] = str(work / "analysis-cache")  # cold cache, shared by the runs
     try:
-        from rl_editor.generate import find_songs
+        from rl_editor.audio.io import find_songs
 
         limit = args.limit or (3 if args.quick else None)
         temperatures = (0.1, 0.9) if args.quick else (0.1, 0.3, 0.5, 0.7, 0.9)

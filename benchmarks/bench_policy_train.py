@@ -41,10 +41,10 @@ def load_songs(quick: bool) -> tuple[list, str]:
 
     music_dir = os.environ.get("RL_EDITOR_MUSIC_DIR")
     if music_dir:
-        from rl_editor.audio.io import AUDIO_SUFFIXES
+        from rl_editor.audio.io import find_songs
 
-        paths = sorted(p for p in Path(music_dir).rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
-        return [analyze_song(p) for p in paths], f"{len(paths)} real songs in {music_dir}"
+        songs = find_songs(music_dir)
+        return [analyze_song(p, song_id=s) for s, p in songs], f"{len(songs)} real songs in {music_dir}"
     with tempfile.TemporaryDirectory() as folder:
         n, durations = (5, (50.0, 70.0)) if quick else (8, (60.0, 180.0))
         paths = synthesize_corpus(Path(folder), n_songs=n, seed=0, duration_range_s=durations)

@@ -29,3 +29,28 @@ def test_wrong_kind_and_damaged_files_are_refused(tmp_path):
         load_model_file(tmp_path / "junk.pt")
     with pytest.raises(ModelFileError, match="no such model file"):
         load_model_file(tmp_path / "missing.pt")
+
+
+def test_files_without_rl_editor_metadata_get_one_line_errors(tmp_path):
+    import torch
+
+    torch.save({"layer.weight": torch.zeros(2)}, tmp_path / "foreign.pt")
+    torch.save({"rl_editor_model": 1, "state": {}}, tmp_path / "no-meta.pt")
+    torch.save({"rl_editor_model": 1, "meta": {"kind": "reward"}, "state": {}}, tmp_path / "half-meta.pt")
+    with pytest.raises(ModelFileError, match=r"foreign.pt: not an rl-editor model file \(no rl-editor metadata\)$"):
+        load_model_file(tmp_path / "foreign.pt")
+    with pytest.raises(ModelFileError, match=r"no-meta.pt: not an rl-editor model file \(no rl-editor metadata\)$"):
+        load_model_file(tmp_path / "no-meta.pt")
+    with pytest.raises(ModelFileError, match=r"half-meta.pt: model metadata is damaged"):
+        load_model_file(tmp_path / "half-meta.pt")
+
+
+def test_scan_models_returns_readable_models_and_names_the_rest(tmp_path):
+    from rl_editor.registry import scan_models
+
+    meta = ModelMeta(kind="reward", version=new_version("reward"))
+    save_model_file(tmp_path / "good.pt", {"w": [1]}, meta)
+    (tmp_path / "bad.pt").write_bytes(b"\x80\x02garbage")
+    metas, problems = scan_models(tmp_path)
+    assert [m.version for m in metas] == [meta.version]
+    assert [(p.name, reason.split(" (")[0]) for p, reason in problems] == [("bad.pt", "not a readable model file")]

@@ -5,6 +5,12 @@ A model file (policy or reward) is one ``torch.save`` of
 is, which version it came from and what data it saw, so any edit or score can
 be traced back. ``list_models(folder)`` scans a folder tree and returns the
 metas, which ``rl-editor models`` prints as a lineage tree.
+
+Model files are read with ``torch.load(..., weights_only=True)``: a file may
+hold tensors and plain data (numbers, strings, bytes, lists, dicts) only, so a
+crafted file cannot run code when it is listed or loaded. Policies keep their
+network weights as tensors for the same reason (see
+:mod:`rl_editor.policy.checkpoint`).
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import pickle
+import re
 import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -90,34 +98,87 @@ def save_model_file(path: str | Path, state: dict[str, Any], meta: ModelMeta) ->
 
 
 def load_model_file(path: str | Path, kind: str | None = None) -> tuple[dict[str, Any], ModelMeta]:
-    """Read a model file; check its kind when ``kind`` is given."""
-    import torch
+    """Read a model file; check its kind when ``kind`` is given.
 
+    Only tensors and plain data are unpickled (``weights_only=True``); a file
+    that asks for any other Python object is refused before anything is built.
+
+    Raises
+    ------
+    ModelFileError
+        Missing, damaged, unsafe or not an rl-editor model file, or of another kind.
+    """
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # torch raises many types for damaged files
-        raise ModelFileError(f"{path}: not a readable model file ({type(exc).__name__})") from None
+    blob = _load_plain_data(path)
     if not isinstance(blob, dict) or blob.get("rl_editor_model") != 1:
-        raise ModelFileError(f"{path}: not an rl-editor model file")
-    meta = ModelMeta(**blob["meta"])
-    meta.path = str(path)
+        raise ModelFileError(f"{path}: not an rl-editor model file (no rl-editor metadata)")
+    meta = _meta_of(path, blob.get("meta"))
+    state = blob.get("state")
+    if not isinstance(state, dict):
+        raise ModelFileError(f"{path}: model file has no state; re-train the model")
     if kind is not None and meta.kind != kind:
         raise ModelFileError(f"{path}: is a {meta.kind} model, expected a {kind} model")
-    return blob["state"], meta
+    return state, meta
 
 
-def list_models(folder: str | Path) -> list[ModelMeta]:
-    """Metas of every model file under ``folder``, oldest first."""
-    metas = []
+def _load_plain_data(path: Path) -> Any:
+    """``torch.load`` restricted to tensors and plain data; unsafe or damaged files raise ModelFileError."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        wanted = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if wanted:
+            raise ModelFileError(
+                f"{path}: refused: the file asks to build {wanted.group(1)}, which model files never hold "
+                "(loading it could run code); use model files written by rl-editor"
+            ) from None
+        raise ModelFileError(f"{path}: not a readable model file (damaged or not written by rl-editor)") from None
+    except Exception as exc:  # torch raises many types for damaged files
+        raise ModelFileError(f"{path}: not a readable model file ({type(exc).__name__})") from None
+
+
+def _meta_of(path: Path, raw: Any) -> ModelMeta:
+    """The ModelMeta stored in a model file, or ModelFileError naming what is wrong with it."""
+    if not isinstance(raw, dict):
+        raise ModelFileError(f"{path}: not an rl-editor model file (no rl-editor metadata)")
+    try:
+        meta = ModelMeta(**raw)
+    except TypeError:
+        names = sorted(set(raw) - set(ModelMeta.__dataclass_fields__)) or ["kind/version missing"]
+        raise ModelFileError(f"{path}: model metadata is damaged ({', '.join(map(str, names))})") from None
+    if meta.kind not in ("policy", "reward") or not isinstance(meta.version, str):
+        raise ModelFileError(f"{path}: model metadata names an unknown kind {meta.kind!r}")
+    meta.path = str(path)
+    return meta
+
+
+def scan_models(folder: str | Path) -> tuple[list[ModelMeta], list[tuple[Path, str]]]:
+    """Metas of every model file under ``folder`` (oldest first), and the files that could not be read.
+
+    Returns
+    -------
+    metas : list of ModelMeta
+    problems : list of (Path, str)
+        Each unreadable, unsafe or foreign ``.pt`` file with a one-line reason.
+    """
+    metas: list[ModelMeta] = []
+    problems: list[tuple[Path, str]] = []
     for path in sorted(Path(folder).rglob(f"*{MODEL_SUFFIX}")):
         try:
             metas.append(load_model_file(path)[1])
-        except ModelFileError:
-            continue
-    return sorted(metas, key=lambda m: m.created)
+        except ModelFileError as exc:
+            reason = str(exc)
+            problems.append((path, reason[len(f"{path}: "):] if reason.startswith(f"{path}: ") else reason))
+    return sorted(metas, key=lambda m: m.created), problems
+
+
+def list_models(folder: str | Path) -> list[ModelMeta]:
+    """Metas of every readable model file under ``folder``, oldest first (see :func:`scan_models`)."""
+    return scan_models(folder)[0]
 
 
 def lineage_lines(metas: list[ModelMeta]) -> list[str]:

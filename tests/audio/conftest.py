@@ -46,6 +46,42 @@ def make_beat_signal() -> Callable[..., np.ndarray]:
     return beat_signal
 
 
+# suffix -> (PyAV container format, encoder, encoder sample rate)
+PYAV_ENCODINGS = {
+    ".m4a": ("ipod", "aac", None),
+    ".aac": ("adts", "aac", None),
+    ".opus": ("ogg", "libopus", 48000),
+    ".mp3": ("mp3", "libmp3lame", None),
+}
+
+
+def encode_with_pyav(path: Path, samples: np.ndarray, sr: int) -> Path:
+    """Encode (n, channels) float32 ``samples`` with PyAV's own FFmpeg (format from the suffix)."""
+    import av
+
+    container_format, codec, codec_rate = PYAV_ENCODINGS[path.suffix]
+    layout = "mono" if samples.shape[1] == 1 else "stereo"
+    with av.open(str(path), "w", format=container_format) as container:
+        stream = container.add_stream(codec, rate=codec_rate or sr, layout=layout)
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples.T), format="fltp", layout=layout)
+        frame.sample_rate = sr
+        resampler = av.AudioResampler(format=stream.codec_context.format.name, layout=layout, rate=codec_rate or sr)
+        for chunk in resampler.resample(frame) + resampler.resample(None):
+            container.mux(stream.encode(chunk))
+        container.mux(stream.encode(None))
+    return path
+
+
+@pytest.fixture
+def write_encoded_file(tmp_path: Path) -> Callable[..., Path]:
+    """Write ``beat_signal`` to ``tmp_path/<name>`` as m4a, aac, opus or mp3, encoded by PyAV."""
+
+    def write(name: str, seconds: float = 12.0, sr: int = 44100, channels: int = 2) -> Path:
+        return encode_with_pyav(tmp_path / name, beat_signal(seconds, sr, channels=channels), sr)
+
+    return write
+
+
 @pytest.fixture
 def song_and_bars():
     """``make(n_bars)``: a synthetic analysis of ``n_bars`` 4/4 bars in sections of 8 bars (A B A B ...)."""

@@ -19,20 +19,32 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_analyze_reports_each_song_and_each_skip(write_beat_file, tmp_path):
+def test_analyze_finishes_the_good_songs_names_each_skip_and_exits_nonzero(write_beat_file, write_encoded_file,
+                                                                           tmp_path):
     folder = write_beat_file("one.wav", seconds=12.0).parent
     write_beat_file("two.flac", seconds=12.0, bpm=100.0)
+    write_encoded_file("three.m4a", seconds=12.0)  # AAC, decoded without a system FFmpeg
     (folder / "broken.ogg").write_bytes(b"OggS" + bytes(300))
     summary = tmp_path / "out" / "summary.json"
     result = run_cli("analyze", str(folder), str(tmp_path / "absent.mp3"), "--workers", "1", "--json", str(summary))
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()
     assert any(line.startswith("one: ") and "beats" in line and "BPM" in line and "bars" in line for line in lines)
-    assert any(line.startswith("two: ") for line in lines)
-    assert "skipped" in result.stderr and "broken.ogg" in result.stderr and "absent.mp3: no such file" in result.stderr
+    assert any(line.startswith("two: ") for line in lines) and any(line.startswith("three: ") for line in lines)
+    skips = [line for line in result.stderr.splitlines() if line.startswith("skipped ")]
+    assert len(skips) == 2
+    assert any("broken.ogg: truncated ogg" in line for line in skips)
+    assert any("absent.mp3: no such file" in line for line in skips)
+    assert "analysed 3 song(s), skipped 2" in result.stderr
     data = json.loads(summary.read_text())
-    assert sorted(s["song_id"] for s in data["songs"]) == ["one", "two"]
+    assert sorted(s["song_id"] for s in data["songs"]) == ["one", "three", "two"]
     assert len(data["skipped"]) == 2
+
+
+def test_analyze_exits_zero_when_every_song_is_analysed(write_encoded_file):
+    result = run_cli("analyze", str(write_encoded_file("song.m4a", seconds=12.0)), "--workers", "1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("song: ") and "skipped 0" in result.stderr
 
 
 def test_analyze_fails_when_every_song_fails(tmp_path):

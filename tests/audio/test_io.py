@@ -36,6 +36,33 @@ def test_load_audio_mixes_many_channels_and_resamples_odd_rates(write_beat_file)
     assert rms(clip.samples) == pytest.approx(rms(raw.samples.mean(axis=1)), rel=0.05)
 
 
+@pytest.mark.parametrize("suffix", [".m4a", ".aac", ".opus", ".mp3"])
+def test_load_audio_decodes_compressed_formats_without_system_ffmpeg(write_encoded_file, suffix):
+    path = write_encoded_file(f"song{suffix}", seconds=4.0, sr=44100, channels=2)
+    clip = load_audio(path)
+    assert clip.samples.dtype == np.float32 and clip.channels == 2
+    assert clip.sample_rate == (48000 if suffix == ".opus" else 44100)
+    assert abs(clip.duration_seconds - 4.0) < 0.1  # encoders pad a little at the ends
+    assert 0.1 < np.abs(clip.samples).max() <= 1.5
+    resampled = load_audio(path, sample_rate=22050, mono=True)
+    assert resampled.channels == 1 and abs(resampled.duration_seconds - clip.duration_seconds) < 0.01
+
+
+def test_a_damaged_m4a_is_reported_as_damaged(write_encoded_file):
+    path = write_encoded_file("song.m4a", seconds=3.0)
+    path.write_bytes(b"\x00" * 64 + path.read_bytes()[64:])
+    with pytest.raises(AnalysisError, match=r"song\.m4a: cannot decode .*damaged"):
+        load_audio(path)
+
+
+def test_a_missing_decoder_is_not_reported_as_a_damaged_file(write_encoded_file, monkeypatch):
+    path = write_encoded_file("song.m4a", seconds=3.0)
+    monkeypatch.setitem(sys.modules, "av", None)  # as on a system without PyAV
+    with pytest.raises(AnalysisError, match=r"song\.m4a: no decoder for \.m4a audio") as info:
+        load_audio(path)
+    assert "damaged" not in str(info.value) and "corrupt" not in str(info.value)
+
+
 @pytest.mark.parametrize("sr", [8000, 44100, 48000, 96000])
 def test_load_audio_keeps_the_file_rate_unless_asked(write_beat_file, sr):
     path = write_beat_file(f"r{sr}.flac", seconds=2.0, sr=sr)

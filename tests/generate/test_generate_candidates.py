@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rl_editor.audio.io import AnalysisError
 from rl_editor.generate import (
     CandidateSpec,
     GenerateConfig,
@@ -60,7 +61,7 @@ def test_find_songs_recurses_skips_non_audio_and_the_output_folder(tmp_path):
 
 
 def test_missing_songs_folder_and_bad_settings_give_one_line_errors(tmp_path):
-    with pytest.raises(GenerateError, match="no such folder of songs"):
+    with pytest.raises(AnalysisError, match="no such folder of songs"):
         find_songs(tmp_path / "nope")
     with pytest.raises(GenerateError, match="temperatures"):
         GenerateConfig("p.pt", tmp_path, tmp_path / "out", temperatures=[0.1, -1.0])

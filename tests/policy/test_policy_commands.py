@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from typer.testing import CliRunner
 
+from rl_editor.audio.io import AnalysisError
 from rl_editor.cli import app
 from rl_editor.policy.env import PolicyError
 from rl_editor.policy.trainer import PPOTrainer
@@ -33,7 +34,7 @@ def test_train_policy_writes_a_checkpoint_and_learning_curves(demo_songs_dir, de
 
 def test_train_policy_names_a_missing_songs_folder(tmp_path):
     result = CliRunner().invoke(app, ["train-policy", "--songs", str(tmp_path / "nope"), "--out", str(tmp_path / "p.pt")])
-    assert isinstance(result.exception, PolicyError)
+    assert isinstance(result.exception, AnalysisError)  # songs are found by rl_editor.audio.io.find_songs
     assert "nope" in str(result.exception) and not (tmp_path / "p.pt").exists()
 
 

@@ -16,6 +16,7 @@ _EXPORTS: dict[str, str] = {
     "AudioClip": "rl_editor.audio.io",
     "AnalysisError": "rl_editor.audio.io",
     "load_audio": "rl_editor.audio.io",
+    "find_songs": "rl_editor.audio.io",
     "save_audio": "rl_editor.audio.io",
     "SongAnalysis": "rl_editor.audio.song",
     "ANALYSIS_VERSION": "rl_editor.audio.song",
@@ -32,7 +33,7 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
     from rl_editor.audio.analyze import AnalysisBatch, analyze_many, analyze_song, extract_features
-    from rl_editor.audio.io import AnalysisError, AudioClip, load_audio, save_audio
+    from rl_editor.audio.io import AnalysisError, AudioClip, find_songs, load_audio, save_audio
     from rl_editor.audio.render import render_edit
     from rl_editor.audio.song import ANALYSIS_VERSION, SongAnalysis
     from rl_editor.audio.splice import splice_quality, splice_quality_matrix

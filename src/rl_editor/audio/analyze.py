@@ -36,7 +36,7 @@ from rl_editor.audio.features import (
     frame_features,
     segment_starts,
 )
-from rl_editor.audio.io import AUDIO_SUFFIXES, AnalysisError, AudioClip, file_sha256, load_audio
+from rl_editor.audio.io import AnalysisError, AudioClip, file_sha256, find_songs, load_audio
 from rl_editor.audio.song import SongAnalysis
 
 MIN_BEATS = 8
@@ -286,10 +286,10 @@ def find_audio_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[tupl
     for given in paths:
         p = Path(given)
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES)
-            if not found:
+            try:
+                files.extend(song.path for song in find_songs(p))
+            except AnalysisError:
                 missing.append((str(p), "folder holds no audio files"))
-            files.extend(found)
         elif p.exists():
             files.append(p)
         else:

@@ -19,7 +19,11 @@ def analyze(
         "librosa", "--beats", help="Beat/downbeat tracker: librosa, or madmom (optional extra, non-commercial models)."
     ),
 ) -> None:
-    """Track beats and bars and compute per-beat features of each song (cached by content)."""
+    """Track beats and bars and compute per-beat features of each song (cached by content).
+
+    Songs that cannot be analysed are skipped with one line each on stderr; the
+    others are still analysed, and the command then exits with status 1.
+    """
     import time
 
     from rl_editor.audio.analyze import analyze_many
@@ -57,8 +61,8 @@ def analyze(
             "skipped": [{"path": p, "reason": r} for p, r in batch.skipped],
         }
         write_json_atomic(json_out, summary, indent=1)
-    if not batch.analyses:
-        raise SystemExit(1)  # every song failed
+    if batch.skipped:
+        raise typer.Exit(1)  # the good songs are done; the exit status still says some were not
 
 
 def _read_actions(path: Path) -> list[int]:

@@ -41,6 +41,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from rl_editor.audio.io import find_songs  # re-exported: rl_editor.generate.find_songs is the same function
 from rl_editor.edit import Edit, validate_actions
 from rl_editor.errors import RlEditorError
 from rl_editor.generate.diversity import song_diversity
@@ -213,38 +214,6 @@ def dedupe_actions(
         else:
             groups[key] = (spec, acts, [])
     return list(groups.values())
-
-
-def find_songs(songs_dir: Path, *, exclude: Path | None = None, limit: int | None = None) -> list[tuple[str, Path]]:
-    """``(song_id, path)`` of every audio file under ``songs_dir``, sorted by path.
-
-    ``song_id`` is the file stem; where two files share a stem, their path
-    relative to ``songs_dir`` (without suffix, ``/`` as ``__``) is used instead.
-    Files under ``exclude`` (the output folder) are ignored.
-    """
-    from rl_editor.audio.io import AUDIO_SUFFIXES
-
-    songs_dir = Path(songs_dir)
-    if not songs_dir.is_dir():
-        raise GenerateError(f"{songs_dir}: no such folder of songs")
-    excluded = exclude.resolve() if exclude is not None else None
-    paths = []
-    for path in sorted(songs_dir.rglob("*")):
-        if path.suffix.lower() not in AUDIO_SUFFIXES or not path.is_file():
-            continue
-        if excluded is not None and path.resolve().is_relative_to(excluded):
-            continue
-        paths.append(path)
-    stems: dict[str, int] = {}
-    for path in paths:
-        stems[path.stem] = stems.get(path.stem, 0) + 1
-    songs = []
-    for path in paths:
-        song_id = path.stem
-        if stems[song_id] > 1:
-            song_id = path.relative_to(songs_dir).with_suffix("").as_posix().replace("/", "__")
-        songs.append((song_id, path))
-    return songs[:limit] if limit is not None else songs
 
 
 def new_song_entry(analysis: Any, song_path: str | Path, manifest_root: str | Path) -> SongEntry:

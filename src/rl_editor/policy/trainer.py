@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -37,14 +36,14 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
 from rl_editor.audio.feature_layout import FEATURE_DIM, GROUP_SLICES, feature_index
+from rl_editor.audio.io import find_songs
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.config import config_from_json, config_to_json
+from rl_editor.policy.checkpoint import policy_state, restore_policy_model, state_from_sb3_zip
 from rl_editor.policy.dense_reward import TERM_NAMES, edit_stats
 from rl_editor.policy.env import EditBatch, EditVecEnv, EnvConfig, EpisodeRewardFn, PolicyError, SongBank, check_target
 from rl_editor.policy.length import fit_to_target, target_share, warn_if_far_from_target
 from rl_editor.registry import ModelMeta, load_model_file, new_version, save_model_file, sha256_of_json
-
-AUDIO_SUFFIXES = (".wav", ".ogg", ".flac", ".mp3", ".aiff", ".aif", ".m4a")
 
 
 @dataclass
@@ -103,24 +102,19 @@ class PolicyConfig:
         return config_from_json(cls, data, what="policy config", error=PolicyError)
 
 
-def find_songs(songs_dir: str | Path) -> list[Path]:
-    """Audio files directly in ``songs_dir``, sorted by name."""
-    folder = Path(songs_dir)
-    if not folder.is_dir():
-        raise PolicyError(f"{folder}: not a folder of songs (give --songs a folder with audio files)")
-    songs = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
-    if not songs:
-        raise PolicyError(f"{folder}: no audio files ({', '.join(AUDIO_SUFFIXES)}) found")
-    return songs
+def analyze_songs(songs: Sequence[str | Path | tuple[str, Path]], progress: bool = False) -> list[SongAnalysis]:
+    """Analyse audio files (cached by ``rl_editor.audio.analyze_song``).
 
-
-def analyze_songs(paths: Sequence[str | Path], progress: bool = False) -> list[SongAnalysis]:
-    """Analyse audio files (cached by ``rl_editor.audio.analyze_song``)."""
+    ``(song_id, path)`` pairs (what :func:`rl_editor.audio.io.find_songs` returns) keep their ids;
+    plain paths are known by their stem.
+    """
     from tqdm.auto import tqdm
 
     from rl_editor.audio import analyze_song
 
-    return [analyze_song(p) for p in tqdm(list(paths), desc="analysing songs", unit="song", disable=not progress)]
+    pairs = [s if isinstance(s, tuple) else (None, s) for s in songs]
+    return [analyze_song(path, song_id=song_id)
+            for song_id, path in tqdm(pairs, desc="analysing songs", unit="song", disable=not progress)]
 
 
 def analysis_from_features(beat_features: np.ndarray, song_id: str = "features") -> SongAnalysis:
@@ -272,7 +266,7 @@ class PPOTrainer:
         self.meta, self._trained_on, self._metrics, self._dirty = None, {}, {}, True
         self._banks.clear()
 
-    def _new_model(self, env: EditVecEnv, tensorboard_log: str | None):
+    def _new_model(self, env: EditVecEnv | None, tensorboard_log: str | None, **extra: Any):
         from sb3_contrib import MaskablePPO
 
         c = self.config
@@ -294,6 +288,7 @@ class PPOTrainer:
             seed=c.seed,
             device="cpu",
             verbose=0,
+            **extra,
         )
 
     def _seed_everything(self) -> None:
@@ -442,8 +437,6 @@ class PPOTrainer:
         """Write the policy, its config and its lineage to one model file."""
         if self.model is None:
             raise PolicyError("nothing to save: train or load a policy first")
-        buffer = io.BytesIO()
-        self.model.save(buffer)
         parent = self.meta.version if self.meta is not None else None
         if self.meta is not None and not self._dirty:
             meta = replace(self.meta)
@@ -456,21 +449,20 @@ class PPOTrainer:
                 metrics=dict(self._metrics),
                 config=self.config.to_json(),
             )
-        state = {"sb3_zip": buffer.getvalue(), "policy_config": self.config.to_json()}
-        save_model_file(path, state, meta)
+        save_model_file(path, policy_state(self.model, self.config.to_json()), meta)
         self.meta, self._dirty = meta, False
         return Path(path)
 
     def load_checkpoint(self, path: str | Path) -> "PPOTrainer":
         """Restore a policy saved by :meth:`save_checkpoint` (config, model and meta)."""
-        from sb3_contrib import MaskablePPO
-
         state, meta = load_model_file(path, kind="policy")
-        if "sb3_zip" not in state or "policy_config" not in state:
+        if "policy_config" not in state or not ("policy_weights" in state or "sb3_zip" in state):
             raise PolicyError(f"{path}: policy file lacks the model or its config; re-train it")
+        if "sb3_zip" in state:
+            state = state_from_sb3_zip(state["sb3_zip"], state["policy_config"], path)
         self.config = PolicyConfig.from_json(state["policy_config"])
         self._seed_everything()
-        self.model = MaskablePPO.load(io.BytesIO(state["sb3_zip"]), device="cpu")
+        self.model = restore_policy_model(self._new_model(None, None, _init_setup_model=False), state, path)
         self.meta = meta
         self.temperature = self.config.temperature
         self._trained_on = dict(meta.trained_on)

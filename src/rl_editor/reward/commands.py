@@ -73,15 +73,23 @@ def select_pairs_command(
 
 
 def models(folder: Path = typer.Argument(Path("models"), help="Folder searched for model files.")) -> None:
-    """List model versions under FOLDER as a lineage tree (each under its parent)."""
-    from rl_editor.registry import lineage_lines, list_models
+    """List model versions under FOLDER as a lineage tree (each under its parent).
 
-    metas = list_models(folder)
-    if not metas:
+    Files that cannot be read (damaged, foreign or unsafe) are named on stderr,
+    one line each, and the command then exits with status 1.
+    """
+    from rl_editor.registry import lineage_lines, scan_models
+
+    metas, problems = scan_models(folder)
+    if not metas and not problems:
         typer.echo(f"no model files under {folder}")
         return
     for line in lineage_lines(metas):
         typer.echo(line)
+    for path, reason in problems:
+        typer.echo(f"skipped {path}: {reason}", err=True)
+    if problems:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

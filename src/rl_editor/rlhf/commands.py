@@ -38,16 +38,12 @@ def finetune_from_cli(init: Path, reward_model: Path, songs: Path, out: Path, ep
     return path
 
 
-def _song_paths(songs: Path) -> list[Path]:
-    from rl_editor.generate import find_songs
-    from rl_editor.rlhf.finetune import RLHFError
+def _analysed_songs(songs: Path) -> list:
+    """The songs under ``songs``, analysed under the ids ``find_songs`` gives them."""
+    from rl_editor.audio.io import find_songs
+    from rl_editor.policy.trainer import analyze_songs
 
-    if not songs.is_dir():
-        raise RLHFError(f"{songs}: not a folder of songs (--songs)")
-    found = [p for _, p in find_songs(songs)]
-    if not found:
-        raise RLHFError(f"{songs}: no audio files found")
-    return found
+    return analyze_songs(find_songs(songs), progress=True)
 
 
 def _print_result(result) -> None:
@@ -129,7 +125,7 @@ def register(app: typer.Typer) -> None:
             if db is None:
                 raise RLHFError("--create-campaign needs --db (the feedback database)")
             campaign_dir = out or Path("evaluation")
-            name = create_evaluation_campaign(old, new, _song_paths(songs), db, campaign_dir,
+            name = create_evaluation_campaign(old, new, _analysed_songs(songs), db, campaign_dir,
                                               edits_per_song=judgments_per_song, temperature=temperature, seed=seed,
                                               progress=True)
             campaign_json = campaign_dir.resolve() / "campaign.json"
@@ -141,7 +137,7 @@ def register(app: typer.Typer) -> None:
         raters = []
         for k, spec in enumerate(rater):
             raters += held_out_raters(spec, raters_per_spec, seed=1000 * (k + 1) + seed)
-        result = evaluate_policies(old, new, _song_paths(songs), raters, temperature=temperature, seed=seed,
+        result = evaluate_policies(old, new, _analysed_songs(songs), raters, temperature=temperature, seed=seed,
                                    edits_per_song=judgments_per_song, progress=True)
         _print_result(result)
         if out:

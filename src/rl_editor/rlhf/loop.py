@@ -198,7 +198,7 @@ def split_songs(songs_dir: str | Path, heldout_songs: int, progress: bool = True
     from tqdm.auto import tqdm
 
     from rl_editor.audio import analyze_song
-    from rl_editor.generate import find_songs
+    from rl_editor.audio.io import find_songs
 
     songs = find_songs(Path(songs_dir))
     if len(songs) < heldout_songs + 1:
