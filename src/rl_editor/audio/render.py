@@ -268,7 +268,7 @@ def _join_splices(
         gain = np.ones(0)
         if points.gains[k] != 1.0:
             ramp_end = max(min(p - half + max(ramp, length), next_start, out.shape[0]), hi_fade)
-            gain = np.linspace(points.gains[k], 1.0, max(ramp_end - (p - half), 1), dtype=np.float32)
+            gain = np.geomspace(points.gains[k], 1.0, max(ramp_end - (p - half), 1)).astype(np.float32)  # even in dB
             after = out[hi_fade:ramp_end]
             after *= gain[hi_fade - (p - half) : ramp_end - (p - half), None]
         if length == 0 or hi_fade <= lo:
