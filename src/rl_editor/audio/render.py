@@ -16,6 +16,7 @@ source's own.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -242,6 +243,11 @@ def plan_splice_points(
     return SplicePoints(run_offsets[1:], crossfades, correlations, gains), run_offsets
 
 
+@lru_cache(maxsize=512)
+def _cached_crossfade_gains(length: int, correlation: float) -> tuple[np.ndarray, np.ndarray]:
+    return crossfade_gains(length, correlation)
+
+
 def _join_splices(
     out: np.ndarray,
     padded: np.ndarray,
@@ -268,13 +274,13 @@ def _join_splices(
         gain = np.ones(0)
         if points.gains[k] != 1.0:
             ramp_end = max(min(p - half + max(ramp, length), next_start, out.shape[0]), hi_fade)
-            gain = np.geomspace(points.gains[k], 1.0, max(ramp_end - (p - half), 1)).astype(np.float32)  # even in dB
+            gain = np.exp(np.linspace(np.log(points.gains[k]), 0.0, max(ramp_end - (p - half), 1))).astype(np.float32)  # even in dB
             after = out[hi_fade:ramp_end]
             after *= gain[hi_fade - (p - half) : ramp_end - (p - half), None]
         if length == 0 or hi_fade <= lo:
             continue
-        shape_r = points.correlations[k] if config.adapt_fade_shape else 0.0
-        fade_out, fade_in = crossfade_gains(length, shape_r)
+        shape_r = round(float(points.correlations[k]), 2) if config.adapt_fade_shape else 0.0
+        fade_out, fade_in = _cached_crossfade_gains(length, shape_r)
         k0, k1 = lo - (p - half), hi_fade - (p - half)
         tail = padded[continuation - half + k0 : continuation - half + k1]
         head = padded[incoming - half + k0 : incoming - half + k1]

@@ -160,7 +160,7 @@ class SpliceConfig:
         Largest slide either way (ms).
     match_window_ms : float
         Length of the audio compared around each splice (ms); long enough to hold a
-        few periods of bass notes and an onset, short enough to stay local.
+        few periods of bass notes (five of 50 Hz) and an onset, short enough to stay local.
     offset_penalty : float
         Correlation given up per full ``max_offset_ms`` of slide, so a slide is taken
         only when it buys a clearly better match.
@@ -170,7 +170,9 @@ class SpliceConfig:
         Candidate lengths (ms): the longest over which both sides correlate at least
         ``coherence_threshold`` wins, else the shortest.
     coherence_threshold : float
-        Normalised correlation above which blending the two sides is inaudible.
+        Normalised correlation above which the two sides blend without smearing: lined up,
+        their onsets coincide, and a longer crossfade spreads the change of sound
+        (``benchmarks/bench_splice_detectability.py`` measures the trade-off).
     adapt_fade_shape : bool
         Gains that keep the power constant for the measured correlation (equal gain for
         identical audio, equal power for unrelated audio); False always uses equal power.
@@ -187,11 +189,11 @@ class SpliceConfig:
 
     align: bool = True
     max_offset_ms: float = 25.0
-    match_window_ms: float = 60.0
-    offset_penalty: float = 0.1
+    match_window_ms: float = 100.0
+    offset_penalty: float = 0.05
     crossfade_ms: float | None = None
     crossfade_choices_ms: tuple[float, ...] = (10.0, 20.0, 40.0, 80.0)
-    coherence_threshold: float = 0.5
+    coherence_threshold: float = 0.3
     adapt_fade_shape: bool = True
     match_loudness: bool = True
     loudness_window_ms: float = 100.0
@@ -250,7 +252,7 @@ def best_entry_offsets(
     *,
     max_offset: int,
     window: int,
-    offset_penalty: float = 0.1,
+    offset_penalty: float = 0.05,
     chained: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Slide of each entry point that best matches the audio that would have followed the exit.
