@@ -185,7 +185,7 @@ def _samples(ms: float, sample_rate: int) -> int:
 def _padding(config: SpliceConfig, sample_rate: int) -> int:
     """Silence on each side of the source so every window read around a splice stays inside."""
     widest_ms = max(config.match_window_ms, config.longest_crossfade_ms(), config.loudness_window_ms)
-    return _samples(config.max_offset_ms, sample_rate) + _samples(widest_ms, sample_rate) + 2
+    return 2 * _samples(config.max_offset_ms, sample_rate) + _samples(widest_ms, sample_rate) + 2  # chained search reach
 
 
 def plan_splice_points(

@@ -276,6 +276,9 @@ def best_entry_offsets(
     chained : bool
         Splices follow each other in one render: the run entered at splice ``k``
         is left at splice ``k + 1``, so its slide moves that continuation too.
+        The relative lag of the two sides is then what is matched (the compared
+        span stays centred on the unslid continuation), so every splice is
+        still correlated in the same batch.
 
     Returns
     -------
@@ -291,33 +294,38 @@ def best_entry_offsets(
         unslid = _row_correlation(_windows(samples, continuations - window // 2, window),
                                   _windows(samples, entries - window // 2, window))
         return np.zeros(n, dtype=np.int64), unslid
-    region = _windows(samples, entries - window // 2 - max_offset, window + 2 * max_offset)
-    n_fft = scipy.fft.next_fast_len(region.shape[1], real=True)  # no wrap-around: lags stay below n_fft - window
-    region_spectra = scipy.fft.rfft(region, n_fft, axis=1)
-    lags = 2 * max_offset + 1
-    energy = np.concatenate([np.zeros((n, 1)), np.cumsum(region * region, axis=1)], axis=1)
-    sliding = energy[:, window : window + lags] - energy[:, :lags]  # region energy under each lag
-    lag_values = np.arange(lags) - max_offset
-    penalty = offset_penalty * np.abs(lag_values) / max_offset
-
-    def ncc(rows: np.ndarray, templates: np.ndarray) -> np.ndarray:
-        spectra = region_spectra[rows] * np.conj(scipy.fft.rfft(templates, n_fft, axis=-1))
-        products = scipy.fft.irfft(spectra, n_fft, axis=-1)[..., :lags]  # [k, m] = sum(template * region[m : m + window])
-        norms = np.sqrt(sliding[rows] * (templates * templates).sum(axis=-1, keepdims=True))
-        return np.where(sliding[rows] > 1e-12, products / np.maximum(norms, 1e-12), 0.0)
-
-    if not chained:
-        table = ncc(np.arange(n), _windows(samples, continuations - window // 2, window))
-        best = np.argmax(table - penalty[None, :], axis=1)
-        return lag_values[best].astype(np.int64), table[np.arange(n), best]
+    # Correlate at every relative lag a previous slide can bring into reach ([-2, 2] x max_offset),
+    # all splices in one batch; a chained splice then only indexes this table.
+    reach = 2 * max_offset if chained else max_offset
+    table = _lag_correlations(samples, continuations, entries, reach, window)
+    slides = np.arange(-max_offset, max_offset + 1)
+    scores_of_slides = -offset_penalty * np.abs(slides) / max_offset
     offsets, correlations = np.zeros(n, dtype=np.int64), np.zeros(n)
+    previous = 0
     for k in range(n):
-        moved = offsets[k - 1] if k else 0
-        row = ncc(np.array([k]), _windows(samples, continuations[k : k + 1] + moved - window // 2, window))[0]
-        best = int(np.argmax(row - penalty))
-        offsets[k], correlations[k] = lag_values[best], row[best]
+        row = table[k, slides - previous + reach]
+        best = int(np.argmax(row + scores_of_slides))
+        offsets[k], correlations[k] = slides[best], row[best]
+        previous = offsets[k] if chained else 0
     return offsets, correlations
 
+
+def _lag_correlations(samples: np.ndarray, continuations: np.ndarray, entries: np.ndarray, reach: int,
+                      window: int) -> np.ndarray:
+    """Shape (n_splices, 2 reach + 1): normalised correlation of the ``window`` around each continuation
+    with the audio around each entry moved by every lag in ``[-reach, reach]`` (FFTs, all splices at once)."""
+    template = _windows(samples, continuations - window // 2, window).astype(np.float32)
+    region = _windows(samples, entries - window // 2 - reach, window + 2 * reach).astype(np.float32)
+    n_fft = scipy.fft.next_fast_len(region.shape[1], real=True)  # no wrap-around: lags stay below n_fft - window
+    spectra = scipy.fft.rfft(region, n_fft, axis=1)
+    spectra *= np.conj(scipy.fft.rfft(template, n_fft, axis=1))
+    lags = 2 * reach + 1
+    products = scipy.fft.irfft(spectra, n_fft, axis=1)[:, :lags]  # [k, m] = sum(template * region[m : m + window])
+    energy = np.cumsum(np.square(region, dtype=np.float64), axis=1)
+    sliding = energy[:, window - 1 : window - 1 + lags].copy()  # region energy under each lag
+    sliding[:, 1:] -= energy[:, : lags - 1]
+    norms = np.sqrt(np.maximum(sliding, 1e-12) * np.square(template, dtype=np.float64).sum(axis=1, keepdims=True))
+    return products / np.maximum(norms, 1e-12) * (sliding > 1e-12)
 
 def choose_crossfades(
     samples: np.ndarray,
