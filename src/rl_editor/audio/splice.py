@@ -355,8 +355,12 @@ def choose_crossfades(
         Correlation of the two sides over the chosen span.
     """
     lengths = tuple(sorted(int(x) for x in lengths))
+    widest = lengths[-1]
+    outgoing = _windows(samples, continuations - widest // 2, widest)
+    incoming = _windows(samples, entries - widest // 2, widest)
     table = np.stack([
-        _row_correlation(_windows(samples, continuations - n // 2, n), _windows(samples, entries - n // 2, n))
+        _row_correlation(outgoing[:, widest // 2 - n // 2 : widest // 2 - n // 2 + n],
+                         incoming[:, widest // 2 - n // 2 : widest // 2 - n // 2 + n])
         if n > 0 else np.ones(continuations.size)
         for n in lengths
     ], axis=1)
