@@ -1,23 +1,25 @@
-"""Training time and edit quality of the policy on the demo songs.
+"""Iteration-1 policy: training time and how editorial its edits are, on held-out songs.
 
 Usage::
 
-    python benchmarks/bench_policy_train.py [--quick] [--episodes 500] [--seed 0]
+    python benchmarks/bench_policy_train.py [--quick] [--episodes 3000] [--seeds 0,1,2] [--heldout 4]
 
-Synthesizes 8 demo songs (``synthesize_corpus``, seed 0, 60-180 s; ``--quick``:
-5 songs of 50-70 s and at most 400 episodes), trains on all but the last 2 and reports,
-on those 2 held-out songs:
+Songs: the real songs in ``RL_EDITOR_MUSIC_DIR`` when set (the shared fetch
+script gives 16, 0.7-6 minutes), else 8 synthesized demo songs. For every seed
+the songs are shuffled with that seed, ``--heldout`` of them are held out, and
+a policy is trained on the rest with the dense reward. On the held-out songs it
+reports, per seed and over all seeds:
 
-- wall time of training (torch single-threaded);
-- dense reward (``score_edit``) of the trained policy (greedy), a random policy
-  (uniform over allowed actions) and keep-everything;
-- share of splices on bar lines (target >= 80%) and whether the edit length is
-  within 10% of the target keep share (target: yes);
-- share of cut beats and candidate diversity (mean pairwise Hamming distance
-  of 10 candidates per song) at temperatures 0.1 .. 0.9.
-
-With ``RL_EDITOR_MUSIC_DIR`` set to a folder of songs, the trained policy is
-also scored on those real songs (held out: it never trains on them).
+- training wall time (torch single-threaded);
+- for each requested length (0.4 .. 0.9 of the song): the edits' lengths and
+  the share of songs within 5% of the target (target: >= 90%);
+- for edits at 55-75% of the song: splices per minute of output (target <= 1.5);
+- the share of cuts that span a multiple of 4 bars or end on a section
+  boundary (target >= 80%), and of cuts that are whole phrases of the song's
+  structure;
+- without a target (the policy's own length), and across temperatures 0.1 .. 0.9:
+  lengths, and how much candidates differ (mean pairwise share of beats
+  edited differently).
 """
 
 from __future__ import annotations
@@ -30,21 +32,58 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+TARGETS = (0.4, 0.5, 0.55, 0.6, 0.7, 0.75, 0.8, 0.9)
 
-def random_edits(analysis, n: int, seed: int, config) -> list:
-    """Edits choosing uniformly among the allowed actions at every beat."""
+
+def load_songs(quick: bool) -> tuple[list, str]:
+    from rl_editor.audio import analyze_song
+    from rl_editor.audio.demo_songs import synthesize_corpus
+
+    music_dir = os.environ.get("RL_EDITOR_MUSIC_DIR")
+    if music_dir:
+        from rl_editor.audio.io import AUDIO_SUFFIXES
+
+        paths = sorted(p for p in Path(music_dir).rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+        return [analyze_song(p) for p in paths], f"{len(paths)} real songs in {music_dir}"
+    with tempfile.TemporaryDirectory() as folder:
+        n, durations = (5, (50.0, 70.0)) if quick else (8, (60.0, 180.0))
+        paths = synthesize_corpus(Path(folder), n_songs=n, seed=0, duration_range_s=durations)
+        return [analyze_song(p) for p in paths], f"{len(paths)} synthesized demo songs"
+
+
+def edit_rows(trainer, songs: list, targets, temperature: float = 0.0, seed: int = 0) -> list[dict]:
+    """One row of figures per (song, target)."""
+    import warnings
+
+    from rl_editor.audio.structure import cut_alignment, song_structure
+    from rl_editor.policy.dense_reward import edit_stats
+
+    rows = []
+    for song in songs:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            edits = trainer.generate_edits(song, [temperature] * len(targets), [seed] * len(targets), list(targets))
+        for target, actions in zip(targets, edits):
+            stats = edit_stats(song, actions)
+            rows.append({"song": song.song_id, "target": target, **stats,
+                         **cut_alignment(song_structure(song), actions)})
+    return rows
+
+
+def summarize(rows: list[dict]) -> dict[str, float]:
     import numpy as np
 
-    from rl_editor.policy.env import EditBatch, SongBank
-
-    bank = SongBank([analysis], config)
-    batch = EditBatch(bank, config, n)
-    batch.load(np.arange(n), np.zeros(n, dtype=np.int64))
-    rng = np.random.default_rng(seed)
-    for _ in range(analysis.n_beats):
-        masks = batch.action_masks()
-        batch.step(np.argmax(masks * rng.random(masks.shape), axis=1))
-    return [batch.episode_actions(i) for i in range(n)]
+    targeted = [r for r in rows if r["target"] is not None]
+    mid = [r for r in targeted if 0.55 <= r["target"] <= 0.75]
+    within = [abs(r["duration_share"] - r["target"]) <= 0.05 * r["target"] for r in targeted]
+    return {
+        "within_5pct": float(np.mean(within)),
+        "splices_per_minute_55_75": float(np.mean([r["splices_per_minute"] for r in mid])),
+        "editorial_cuts": float(np.nanmean([r["four_bar_or_section_share"] for r in targeted])),
+        "whole_phrase_cuts": float(np.nanmean([r["whole_phrase_share"] for r in targeted])),
+        "mean_splice_quality": float(np.nanmean([r["mean_splice_quality"] for r in targeted])),
+        "bar_line_share": float(np.nanmean([r["bar_line_share"] for r in targeted])),
+    }
 
 
 def hamming(edits: list) -> float:
@@ -53,77 +92,57 @@ def hamming(edits: list) -> float:
     return float(np.mean([np.mean(a != b) for i, a in enumerate(edits) for b in edits[i + 1 :]]))
 
 
-def report(name: str, analyses: list, edits_per_song: list, config) -> None:
-    import numpy as np
-
-    from rl_editor.policy.dense_reward import edit_stats, score_edit
-
-    target = config.reward.target_keep_share
-    scores, bar_share, within, keep = [], [], [], []
-    for analysis, edits in zip(analyses, edits_per_song):
-        for actions in edits:
-            scores.append(score_edit(analysis, actions, config.reward)["total"])
-            stats = edit_stats(analysis, actions)
-            bar_share.append(stats["bar_line_share"])
-            keep.append(stats["duration_share"])
-            within.append(abs(stats["duration_share"] - target) <= 0.1 * target)
-    bars = [b for b in bar_share if not np.isnan(b)]
-    bar_text = f"{np.mean(bars):6.1%}" if bars else "   n/a"
-    print(f"  {name:16s} dense reward {np.mean(scores):8.2f} | splices on bar lines {bar_text} "
-          f"| length {np.mean(keep):5.1%} of original (target {target:.0%}), within 10%: {np.mean(within):5.1%}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="5 short songs, at most 400 episodes")
-    parser.add_argument("--episodes", type=int, default=500)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="one seed, 800 episodes")
+    parser.add_argument("--episodes", type=int, default=3000)
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--heldout", type=int, default=4)
     args = parser.parse_args()
 
     import numpy as np
 
-    from rl_editor.audio import analyze_song
-    from rl_editor.audio.demo_songs import synthesize_corpus
-    from rl_editor.policy.trainer import PolicyConfig, PPOTrainer, find_songs
+    from rl_editor.policy.trainer import PolicyConfig, PPOTrainer
 
-    n_songs, durations = (5, (50.0, 70.0)) if args.quick else (8, (60.0, 180.0))
-    episodes = min(args.episodes, 400) if args.quick else args.episodes
-    with tempfile.TemporaryDirectory() as folder:
-        paths = synthesize_corpus(Path(folder), n_songs=n_songs, seed=0, duration_range_s=durations)
-        analyses = [analyze_song(p) for p in paths]
-    train, held_out = analyses[:-2], analyses[-2:]
-    print(f"train on {len(train)} demo songs ({sum(a.n_beats for a in train)} beats), "
-          f"hold out {len(held_out)} ({sum(a.n_beats for a in held_out)} beats)")
-
-    trainer = PPOTrainer(PolicyConfig(seed=args.seed))
-    start = time.perf_counter()
-    trainer.train(episodes, analyses=train, progress=False)
-    elapsed = time.perf_counter() - start
-    steps = trainer.model.num_timesteps
-    print(f"trained {len(trainer.history)} episodes ({steps} steps) in {elapsed:.1f} s ({steps / elapsed:,.0f} steps/s)")
-
-    env_config = trainer.config.env_config()
-    print("held-out demo songs:")
-    report("trained (greedy)", held_out, [[trainer.generate_edit(a, temperature=0.0)] for a in held_out], env_config)
-    report("random", held_out, [random_edits(a, 10, args.seed, env_config) for a in held_out], env_config)
-    report("keep everything", held_out, [[np.zeros(a.n_beats, dtype=np.int8)] for a in held_out], env_config)
-
-    print("temperature sweep (10 candidates per held-out song):")
-    for temperature in (0.0, 0.1, 0.3, 0.5, 0.7, 0.9):
-        per_song = [trainer.generate_edits(a, [temperature] * 10, list(range(10))) for a in held_out]
-        cut_share = np.mean([np.mean(e == 1) for edits in per_song for e in edits])
-        diversity = np.mean([hamming(edits) for edits in per_song])
-        distinct = np.mean([len({e.tobytes() for e in edits}) for edits in per_song])
-        report(f"T={temperature:.1f}", held_out, per_song, env_config)
-        print(f"  {'':16s} cut share {cut_share:5.1%} | mean pairwise Hamming distance {diversity:.3f} "
-              f"| distinct edits {distinct:.1f} of 10")
-
-    music_dir = os.environ.get("RL_EDITOR_MUSIC_DIR")
-    if music_dir:
-        real = [analyze_song(p) for p in find_songs(music_dir)]
-        print(f"real songs in RL_EDITOR_MUSIC_DIR ({len(real)}):")
-        report("trained (greedy)", real, [[trainer.generate_edit(a, temperature=0.0)] for a in real], env_config)
-        report("keep everything", real, [[np.zeros(a.n_beats, dtype=np.int8)] for a in real], env_config)
+    seeds = [0] if args.quick else [int(s) for s in args.seeds.split(",")]
+    episodes = min(args.episodes, 800) if args.quick else args.episodes
+    songs, where = load_songs(args.quick)
+    print(f"{where}; {episodes} episodes per seed; {args.heldout} songs held out per seed")
+    totals = []
+    for seed in seeds:
+        order = np.random.default_rng(seed).permutation(len(songs))
+        held_out = [songs[i] for i in order[: args.heldout]]
+        train = [songs[i] for i in order[args.heldout :]]
+        trainer = PPOTrainer(PolicyConfig(seed=seed))
+        start = time.perf_counter()
+        trainer.train(episodes, analyses=train, progress=False)
+        elapsed = time.perf_counter() - start
+        names = ", ".join(f"{s.song_id} ({s.duration_seconds / 60:.1f} min)" for s in held_out)
+        print(f"\nseed {seed}: trained on {len(train)} songs in {elapsed:.1f} s; held out: {names}")
+        rows = edit_rows(trainer, held_out, TARGETS)
+        for target in TARGETS:
+            shares = [r["duration_share"] for r in rows if r["target"] == target]
+            print(f"  target {target:.2f}: lengths {' '.join(f'{s:.2f}' for s in shares)}")
+        summary = summarize(rows)
+        totals.append(summary)
+        print(f"  within 5% of target: {summary['within_5pct']:.0%} | splices/min at 55-75%: "
+              f"{summary['splices_per_minute_55_75']:.2f} | cuts of 4k bars or ending on a section: "
+              f"{summary['editorial_cuts']:.0%} | whole-phrase cuts: {summary['whole_phrase_cuts']:.0%} | "
+              f"splices on bar lines {summary['bar_line_share']:.0%}, mean splice quality "
+              f"{summary['mean_splice_quality']:.2f}")
+        free = edit_rows(trainer, held_out, [None])
+        own = " ".join(f"{r['duration_share']:.2f}" for r in free)
+        print(f"  own length (no target, greedy): {own} "
+              f"(dense reward aims at {trainer.config.target_keep_share:.2f}); splices/min "
+              f"{np.mean([r['splices_per_minute'] for r in free]):.2f}")
+        for temperature in (0.1, 0.5, 0.9):
+            per_song = [trainer.generate_edits(s, [temperature] * 8, list(range(8))) for s in held_out]
+            print(f"  T={temperature:.1f}, no target: mean pairwise difference {np.mean([hamming(e) for e in per_song]):.3f}, "
+                  f"distinct {np.mean([len({x.tobytes() for x in e}) for e in per_song]):.1f} of 8")
+    print("\nall seeds:")
+    for key in totals[0]:
+        values = [t[key] for t in totals]
+        print(f"  {key:26s} " + " ".join(f"{v:.3f}" for v in values) + f"  (mean {np.mean(values):.3f})")
 
 
 if __name__ == "__main__":

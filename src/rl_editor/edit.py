@@ -1,7 +1,9 @@
 """The ``Edit`` type: a song plus one action per beat, shared by every stage.
 
 Actions: ``KEEP`` (0) plays the beat once, ``CUT`` (1) drops it, ``REPEAT`` (2)
-plays it twice. Everything about an edit's timing follows from the actions and
+plays it twice. A run of consecutive repeat actions is played as a block, then
+the block again (``[2, 2, 2, 2]`` on one bar plays the bar twice, not each beat
+twice), so a bar or a phrase can be repeated with one splice. Everything about an edit's timing follows from the actions and
 the song's beat grid, without rendering audio.
 """
 
@@ -33,11 +35,31 @@ def validate_actions(actions: np.ndarray | list[int], n_beats: int | None = None
     return arr.astype(np.int8)
 
 
+def repeat_runs(actions: np.ndarray) -> np.ndarray:
+    """Shape (n_runs, 2): ``(first, last)`` source beat of every maximal run of repeat actions."""
+    rep = np.concatenate([[False], np.asarray(actions) == REPEAT, [False]])
+    edges = np.flatnonzero(rep[1:] != rep[:-1])
+    return edges.reshape(-1, 2) - np.array([0, 1])
+
+
 def beat_sequence(actions: np.ndarray) -> np.ndarray:
-    """Source beat indices in playback order: kept beats once, repeated beats twice."""
+    """Source beat indices in playback order: kept beats once, each repeated run twice in a row.
+
+    Examples
+    --------
+    >>> beat_sequence(np.array([0, 2, 2, 1, 0])).tolist()
+    [0, 1, 2, 1, 2, 4]
+    """
     actions = np.asarray(actions)
-    plays = np.where(actions == CUT, 0, np.where(actions == REPEAT, 2, 1))
-    return np.repeat(np.arange(actions.size), plays)
+    pieces = []
+    start = 0
+    for first, last in repeat_runs(actions):
+        pieces.append(np.flatnonzero(actions[start:first] != CUT) + start)
+        run = np.arange(first, last + 1)
+        pieces += [run, run]
+        start = last + 1
+    pieces.append(np.flatnonzero(actions[start:] != CUT) + start)
+    return np.concatenate(pieces).astype(np.int64) if pieces else np.zeros(0, dtype=np.int64)
 
 
 def splice_pairs(actions: np.ndarray) -> np.ndarray:

@@ -44,3 +44,29 @@ def write_beat_file(tmp_path: Path) -> Callable[..., Path]:
 def make_beat_signal() -> Callable[..., np.ndarray]:
     """The ``beat_signal`` synthesiser, for tests that build their own audio."""
     return beat_signal
+
+
+@pytest.fixture
+def song_and_bars():
+    """``make(n_bars)``: a synthetic analysis of ``n_bars`` 4/4 bars in sections of 8 bars (A B A B ...)."""
+    from rl_editor.audio.feature_layout import FEATURE_DIM, GROUP_SLICES, feature_index
+    from rl_editor.audio.song import SongAnalysis
+
+    def make(n_bars: int, seed: int = 0) -> SongAnalysis:
+        rng = np.random.default_rng(seed)
+        n = 4 * n_bars
+        section = (np.arange(n) // 32) % 2
+        means = rng.normal(size=(2, FEATURE_DIM))
+        features = means[section] + 0.2 * rng.normal(size=(n, FEATURE_DIM))
+        chroma = GROUP_SLICES["chroma_mean"]
+        features[:, chroma] = np.abs(features[:, chroma])
+        features[:, feature_index("rms_mean_db")] = -20.0 + 3.0 * section
+        beat_times = 0.5 * np.arange(n)
+        return SongAnalysis(
+            song_id=f"bars-{n_bars}", path="", content_sha256=f"{n_bars:064x}", sample_rate=22050,
+            source_sample_rate=44100, channels=2, duration_seconds=float(beat_times[-1] + 0.5), tempo_bpm=120.0,
+            beat_times_s=beat_times, beat_in_bar=np.arange(n) % 4, beats_per_bar=4,
+            features=features.astype(np.float32),
+        )
+
+    return make

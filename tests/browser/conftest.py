@@ -141,12 +141,14 @@ def chromium_browser():
 
 
 @contextmanager
-def serve_feedback_app(folder: Path, task_config) -> Iterator[LiveServer]:
+def serve_feedback_app(folder: Path, task_config, test_hooks: bool = True) -> Iterator[LiveServer]:
     """Write the test manifest into ``folder``, make tasks, a rater "alice" and an admin
-    token, and serve the real app with uvicorn in a thread on a free loopback port."""
+    token, and serve the real app with uvicorn in a thread on a free loopback port
+    (with the page's test hook ``window.raterApp`` unless ``test_hooks`` is false)."""
     import uvicorn
 
     from rl_editor.feedback.app import create_app
+    from rl_editor.feedback.settings import FeedbackSettings
     from rl_editor.feedback.storage import FeedbackStore
     from rl_editor.generate.manifest import Manifest
 
@@ -160,7 +162,8 @@ def serve_feedback_app(folder: Path, task_config) -> Iterator[LiveServer]:
         store.close()
 
     port = free_port()
-    config = uvicorn.Config(create_app(manifest_path), host="127.0.0.1", port=port, log_level="warning")
+    web = create_app(manifest_path, settings=FeedbackSettings(expose_test_hooks=test_hooks))
+    config = uvicorn.Config(web, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -192,6 +195,16 @@ def rating_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServ
 
     config = TaskConfig(pairs_per_song=0, ratings_per_song=1, gold_per_rater=0, seed=3)
     with serve_feedback_app(tmp_path_factory.mktemp("browser-ratings"), config) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def production_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The app as people get it: pairwise tasks, and no test hook on the rater page."""
+    from rl_editor.feedback.tasks import TaskConfig
+
+    folder = tmp_path_factory.mktemp("browser-production")
+    with serve_feedback_app(folder, TaskConfig(gold_per_rater=0, seed=3), test_hooks=False) as live:
         yield live
 
 

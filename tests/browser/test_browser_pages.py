@@ -283,6 +283,16 @@ def test_unknown_link_says_it_is_not_valid(chromium_browser, live_server):
     context.close()
 
 
+def test_the_page_test_hook_is_absent_without_the_test_setting(chromium_browser, production_server):
+    errors: list[str] = []
+    url = f"{production_server.base_url}/r/{production_server.rater_token}"
+    context, page = open_page(chromium_browser, url, DESKTOP, errors)
+    wait_until(page, "!document.getElementById('view-task').hidden")
+    assert page.evaluate("typeof window.raterApp") == "undefined"
+    context.close()
+    assert errors == []
+
+
 def test_rating_task_is_judged_on_the_poor_to_excellent_scale(chromium_browser, rating_server, artifacts_dir):
     errors: list[str] = []
     url = f"{rating_server.base_url}/r/{rating_server.rater_token}"

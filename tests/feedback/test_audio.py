@@ -123,7 +123,7 @@ def test_symlinks_out_of_the_manifest_folder_are_refused(tmp_path, manifest_path
         token = app.state.store.add_rater("ana")
         task = client.get("/api/next", headers=_auth(token)).json()
         response = client.get(task["a"]["audio_url"], headers=_auth(token))
-        assert response.status_code == 403 and b"secret" not in response.content
+        assert response.status_code == 404 and b"secret" not in response.content
         assert client.get(task["song"]["audio_url"], headers=_auth(token)).status_code == 200
 
 

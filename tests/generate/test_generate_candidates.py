@@ -68,3 +68,23 @@ def test_missing_songs_folder_and_bad_settings_give_one_line_errors(tmp_path):
         GenerateConfig("p.pt", tmp_path, tmp_path / "out", per_temperature=0)
     with pytest.raises(GenerateError, match="workers"):
         GenerateConfig("p.pt", tmp_path, tmp_path / "out", workers=0)
+
+
+def test_plan_combines_every_target_with_every_temperature():
+    plan = plan_candidates("song", [0.1, 0.5], 1, base_seed=7, targets=[None, 0.55])
+    assert [(s.target, s.temperature) for s in plan] == [(None, 0.1), (None, 0.5), (0.55, 0.1), (0.55, 0.5)]
+    assert plan[0].seed == candidate_seed(7, "song", 0.1, 0)  # without a target: the seeds of before
+    assert plan[2].seed != plan[0].seed
+    assert "-L0.55-" in plan[2].edit_id("song", [0, 1, 0], "policy-a")
+    assert "-L" not in plan[0].edit_id("song", [0, 1, 0], "policy-a")
+
+
+def test_bad_targets_give_one_line_errors(tmp_path):
+    from rl_editor.generate.commands import parse_targets
+
+    assert parse_targets("auto, 0.4,0.7") == [None, 0.4, 0.7]
+    with pytest.raises(GenerateError, match="--targets"):
+        parse_targets("0.4,long")
+    for bad in ([0.0], [1.5], []):
+        with pytest.raises(GenerateError, match="targets"):
+            GenerateConfig("p.pt", tmp_path, tmp_path / "out", targets=bad)

@@ -212,3 +212,22 @@ def test_rerun_regenerates_a_song_whose_beat_grid_changed(reference_run, tmp_pat
     assert report.generated == [entry.song_id] and not report.repaired
     assert report.n_rendered == len(entry.candidates)
     assert Manifest.load(out).songs[0].beats == original_beats
+
+
+def test_targets_span_lengths_and_the_manifest_records_them_and_the_structure(policy_path, demo_songs_dir,
+                                                                                tmp_path, rl_editor_main):
+    out = tmp_path / "targets"
+    code, stdout, _ = rl_editor_main("generate", "--policy", str(policy_path), "--songs", str(demo_songs_dir),
+                                     "--out", str(out), "--temperatures", "0.5", "--targets", "auto,0.45,0.8",
+                                     "--workers", "1", "--limit", "2")
+    assert code == 0, stdout
+    manifest = Manifest.load(out)
+    for entry in manifest.songs:
+        structure = entry.extra["structure"]
+        assert structure["phrase_start_beats"][0] == 0 and len(structure["section_labels"]) >= 1
+        by_target = {c.extra["target"]: c for c in entry.candidates}
+        assert {0.45, 0.8} <= set(by_target)
+        short, long = by_target[0.45], by_target[0.8]
+        assert abs(short.duration / entry.duration_seconds - 0.45) <= 0.05 * 0.45 + 0.01
+        assert abs(long.duration / entry.duration_seconds - 0.8) <= 0.05 * 0.8 + 0.01
+        assert len(short.actions) == len(entry.beats)  # one action per beat, as everywhere

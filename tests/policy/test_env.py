@@ -1,4 +1,4 @@
-"""The batched editing environment: masks, auto-reset, rewards that match ``score_edit``."""
+"""The batched phrase-level editing environment: masks, targets, auto-reset, rewards that match ``score_edit``."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from stable_baselines3.common.vec_env import VecEnv
 
-from rl_editor.edit import CUT, KEEP, REPEAT
-from rl_editor.policy.dense_reward import score_edit
+from rl_editor.audio.structure import song_structure
+from rl_editor.edit import CUT, KEEP, REPEAT, repeat_runs, splice_pairs
+from rl_editor.policy.dense_reward import LENGTH_TERMS, QUALITY_TERMS, score_edit
 from rl_editor.policy.env import EditVecEnv, EnvConfig, PolicyError
 
 
@@ -27,63 +28,79 @@ def _random_episodes(env: EditVecEnv, n_steps: int, seed: int = 0, cut_bias: flo
     return finished
 
 
-def _runs(actions: np.ndarray, value: int) -> list[int]:
-    runs, current = [], 0
-    for a in actions:
-        if a == value:
-            current += 1
-        elif current:
-            runs.append(current)
-            current = 0
-    return runs + ([current] if current else [])
+def _cut_runs(actions: np.ndarray) -> np.ndarray:
+    cut = np.concatenate([[False], actions == CUT, [False]])
+    return np.flatnonzero(cut[1:] != cut[:-1]).reshape(-1, 2)
 
 
 def test_env_is_a_vecenv_with_masks_for_every_slot(synthetic_analyses):
-    env = EditVecEnv(synthetic_analyses, EnvConfig(n_envs=3), seed=0)
+    env = EditVecEnv(synthetic_analyses, EnvConfig(), n_envs=3, seed=0)
     assert isinstance(env, VecEnv)
     obs = env.reset()
     assert obs.shape == (3, env.observation_space.shape[0]) and obs.dtype == np.float32
     assert np.all(np.isfinite(obs))
     masks = np.stack(env.env_method("action_masks"))
     assert masks.shape == (3, 3) and masks[:, KEEP].all()
-    assert not masks[:, CUT].any() and not masks[:, REPEAT].any()  # the first beat is always kept
+    assert not masks[:, CUT].any() and not masks[:, REPEAT].any()  # the first phrase is always kept
 
 
-def test_masks_enforce_the_edit_constraints(synthetic_analyses):
-    config = EnvConfig(n_envs=4, max_cut_run=6)
-    env = EditVecEnv(synthetic_analyses, config, seed=1)
-    episodes = _random_episodes(env, 1500, cut_bias=4.0)
+def test_edits_cut_and_repeat_whole_phrases_within_the_limits(synthetic_analyses):
+    config = EnvConfig(max_cut_phrases=3)
+    env = EditVecEnv(synthetic_analyses, config, n_envs=4, seed=1)
+    episodes = _random_episodes(env, 800, cut_bias=4.0)
     assert len(episodes) >= 8
+    longest = 0
     for info in episodes:
+        song = env.analyses[info["song_index"]]
+        phrase_starts = set(song_structure(song).phrase_bounds_beats.tolist())
         actions = info["episode_actions"]
+        assert actions.shape == (song.n_beats,)
         assert actions[0] == KEEP and actions[-1] == KEEP
-        assert max(_runs(actions, CUT), default=0) <= config.max_cut_run
-        assert max(_runs(actions, REPEAT), default=0) <= 4
-        after_cut = np.flatnonzero(actions[:-1] == CUT) + 1
-        assert not np.any(actions[after_cut] == REPEAT)
-    all_actions = np.concatenate([info["episode_actions"] for info in episodes])
-    assert max(_runs(all_actions, CUT)) == config.max_cut_run  # the limit is reached, not just respected
+        for start, end in _cut_runs(actions):
+            assert start in phrase_starts and end in phrase_starts  # whole phrases only
+            longest = max(longest, int(np.sum([start <= p < end for p in phrase_starts])))
+        for first, last in repeat_runs(actions):
+            assert first in phrase_starts and last + 1 in phrase_starts
+            assert actions[first - 1] == KEEP  # never right after a cut or another repeat
+    assert longest == config.max_cut_phrases  # the limit is reached, not just respected
 
 
-def test_episodes_auto_reset_onto_every_song(synthetic_analyses):
-    env = EditVecEnv(synthetic_analyses, EnvConfig(n_envs=2), seed=3)
+def test_episodes_auto_reset_onto_every_song_with_sampled_targets(synthetic_analyses):
+    config = EnvConfig(target_range=(0.4, 0.6), free_share=0.3)
+    env = EditVecEnv(synthetic_analyses, config, n_envs=2, seed=3)
     episodes = _random_episodes(env, 600)
     seen = [info["song_id"] for info in episodes]
     assert set(seen) == {a.song_id for a in synthetic_analyses}
+    targets = np.array([info["target"] for info in episodes])
+    free = np.isnan(targets)
+    assert 0.1 < free.mean() < 0.5
+    assert np.all((targets[~free] >= 0.4) & (targets[~free] <= 0.6))
     for info in episodes:
-        song = next(a for a in synthetic_analyses if a.song_id == info["song_id"])
-        assert len(info["episode_actions"]) == song.n_beats == info["episode"]["l"]
+        song = env.analyses[info["song_index"]]
+        assert len(info["episode_actions"]) == song.n_beats
+        assert info["episode"]["l"] == song_structure(song).n_phrases
 
 
 def test_step_rewards_sum_to_score_edit(synthetic_analyses):
-    env = EditVecEnv(synthetic_analyses, EnvConfig(n_envs=3, dense_reward_scale=0.5), seed=2)
-    episodes = _random_episodes(env, 500)
+    env = EditVecEnv(synthetic_analyses, EnvConfig(dense_reward_scale=0.5), n_envs=3, seed=2)
+    episodes = _random_episodes(env, 400)
     assert episodes
     for info in episodes:
         song = env.analyses[info["song_index"]]
-        expected = score_edit(song, info["episode_actions"], env.config.reward)
+        target = None if np.isnan(info["target"]) else info["target"]
+        expected = score_edit(song, info["episode_actions"], env.config.reward, target=target)
         assert info["dense_terms"] == pytest.approx(expected, abs=1e-9)
-        assert info["episode"]["r"] == pytest.approx(0.5 * expected["total"], abs=1e-4)
+        scaled = 0.5 * sum(expected[k] for k in QUALITY_TERMS) + sum(expected[k] for k in LENGTH_TERMS)
+        assert info["episode"]["r"] == pytest.approx(scaled, abs=1e-4)
+
+
+def test_free_episodes_leave_the_length_to_a_learned_reward(synthetic_analyses):
+    config = EnvConfig(dense_reward_scale=0.0, free_length_scale=0.0, free_share=1.0)
+    env = EditVecEnv(synthetic_analyses, config, n_envs=3, seed=4,
+                     episode_reward_fn=lambda analyses, actions: np.zeros(len(actions)))
+    episodes = _random_episodes(env, 200)
+    assert episodes and all(np.isnan(info["target"]) for info in episodes)
+    assert all(info["episode"]["r"] == pytest.approx(0.0, abs=1e-6) for info in episodes)
 
 
 def test_episode_reward_fn_is_added_once_per_finished_episode(synthetic_analyses):
@@ -93,9 +110,9 @@ def test_episode_reward_fn_is_added_once_per_finished_episode(synthetic_analyses
         calls.append(len(analyses))
         return np.array([10.0 + float(np.mean(a == CUT)) for a in actions])
 
-    env = EditVecEnv(synthetic_analyses, EnvConfig(n_envs=3, dense_reward_scale=0.0),
-                     episode_reward_fn=learned, seed=0)
-    episodes = _random_episodes(env, 400)
+    config = EnvConfig(dense_reward_scale=0.0, target_length_scale=0.0, free_length_scale=0.0)
+    env = EditVecEnv(synthetic_analyses, config, n_envs=3, episode_reward_fn=learned, seed=0)
+    episodes = _random_episodes(env, 300)
     assert sum(calls) == len(episodes) > 0
     for info in episodes:
         expected = 10.0 + float(np.mean(info["episode_actions"] == CUT))
@@ -103,7 +120,25 @@ def test_episode_reward_fn_is_added_once_per_finished_episode(synthetic_analyses
         assert info["episode"]["r"] == pytest.approx(expected, abs=1e-4)  # dense terms switched off
 
 
-def test_too_short_songs_are_refused_with_their_path(song_factory):
+def test_a_whole_section_goes_with_one_splice(song_factory):
+    song = song_factory(11, n_bars=24)  # six sections of four bars
+    structure = song_structure(song)
+    env = EditVecEnv([song], EnvConfig(allow_repeat=False), n_envs=1, seed=0)
+    env.reset()
+    section = structure.section_bounds_beats
+    assert structure.n_sections >= 3
+    start, end = int(section[1]), int(section[2])
+    phrase_bounds = structure.phrase_bounds_beats
+    for k in range(structure.n_phrases):
+        in_section = start <= phrase_bounds[k] < end
+        _, _, _, infos = env.step(np.array([CUT if in_section else KEEP]))
+    actions = infos[0]["episode_actions"]
+    assert np.all(actions[start:end] == CUT) and np.sum(actions == CUT) == end - start
+    assert splice_pairs(actions).tolist() == [[start - 1, end]]
+    assert infos[0]["dense_terms"]["section"] > 0
+
+
+def test_bad_songs_and_settings_are_refused(song_factory):
     short = song_factory(9, n_bars=1)
     short.beat_times_s, short.beat_in_bar, short.features = (
         short.beat_times_s[:2], short.beat_in_bar[:2], short.features[:2])
@@ -111,3 +146,5 @@ def test_too_short_songs_are_refused_with_their_path(song_factory):
         EditVecEnv([short])
     with pytest.raises(PolicyError, match="no songs"):
         EditVecEnv([])
+    with pytest.raises(PolicyError, match="target_range"):
+        EditVecEnv([song_factory(1)], EnvConfig(target_range=(0.5, 1.2)))

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from rl_editor.edit import CUT
-from rl_editor.policy.dense_reward import score_edit
+from rl_editor.policy.dense_reward import edit_stats, score_edit
 from rl_editor.policy.env import PolicyError
+from rl_editor.policy.length import target_share
 from rl_editor.policy.trainer import PolicyConfig, PPOTrainer, songs_fingerprint
 from rl_editor.registry import load_model_file
 
@@ -31,7 +32,8 @@ def test_training_writes_learning_curves_and_tensorboard_logs(trained):
     trainer, log_dir = trained
     lines = (log_dir / "learning_curve.csv").read_text().splitlines()
     header = lines[0].split(",")
-    for column in ("episode_reward", "dense_total", "keep_share", "mean_splice_quality", "entropy", "approx_kl"):
+    for column in ("episode_reward", "dense_total", "target", "duration_share", "splices_per_minute",
+                   "mean_splice_quality", "entropy", "approx_kl"):
         assert column in header
     assert len(lines) - 1 == len(trainer.history) >= 150
     assert list((log_dir / "tensorboard").rglob("events.out.tfevents.*"))
@@ -65,7 +67,7 @@ def test_fine_tuning_from_a_checkpoint_on_an_episode_reward(trained, synthetic_a
         return np.array([-5.0 * float(np.mean(a == CUT)) for a in actions])
 
     tuner.train(20, analyses=synthetic_analyses[:4], progress=False, episode_reward_fn=fewer_cuts,
-                dense_reward_scale=0.0, reward_source="reward-test")
+                env_overrides={"dense_reward_scale": 0.0}, reward_source="reward-test")
     child = tuner.save_checkpoint(tmp_path / "child.pt")
     _, meta = load_model_file(child, kind="policy")
     assert seen and meta.parent == trainer.meta.version
@@ -118,3 +120,37 @@ def test_short_training_beats_the_untrained_policy_on_held_out_demo_songs(demo_a
         before = np.mean([score_edit(song, e)["total"] for e in untrained.generate_edits(song, [1.0] * 4, range(4))])
         after = score_edit(song, trainer.generate_edit(song, temperature=0.0))["total"]
         assert after > before + 5.0
+
+
+def test_requested_lengths_are_met_and_bad_targets_refused(trained, synthetic_analyses):
+    trainer, _ = trained
+    song = synthetic_analyses[5]
+    targets = [0.4, 0.55, 0.7, 0.85]
+    edits = trainer.generate_edits(song, [0.5] * 4, [1, 2, 3, 4], targets)
+    shares = [edit_stats(song, e)["duration_share"] for e in edits]
+    for share, target in zip(shares, targets):
+        assert abs(share - target) <= 0.05 * target + 1e-9
+    assert shares == sorted(shares)
+    for bad in (0.0, -0.2, 1.3, float("nan")):
+        with pytest.raises(PolicyError, match="target"):
+            trainer.generate_edit(song, target=bad)
+
+
+def test_a_target_the_song_cannot_meet_gives_the_closest_edit_and_a_warning(trained, song_factory):
+    trainer, _ = trained
+    tiny = song_factory(21, n_bars=5)  # five one-bar phrases; the first and last are always kept
+    with pytest.warns(UserWarning, match="closest edit"):
+        actions = trainer.generate_edit(tiny, temperature=0.0, target=0.1)
+    assert edit_stats(tiny, actions)["duration_share"] < 0.7
+
+
+@pytest.mark.parametrize("text, share", [("0.55", 0.55), (0.4, 0.4), ("3:30", 0.7), ("210", 0.7), ("150s", 0.5)])
+def test_target_share_reads_shares_seconds_and_times(text, share):
+    assert target_share(text, 300.0) == pytest.approx(share)
+
+
+@pytest.mark.parametrize("text, message", [("0", "more than 0"), ("-1", "more than 0"),
+                                           ("6:00", "longer than the song"), ("abc", "not a length")])
+def test_target_share_refuses_what_is_not_a_length(text, message):
+    with pytest.raises(PolicyError, match=message):
+        target_share(text, 300.0)

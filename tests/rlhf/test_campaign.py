@@ -45,11 +45,11 @@ def test_a_campaign_goes_to_held_out_raters_and_its_judgments_give_the_win_rate(
     version = PPOTrainer.from_checkpoint(rlhf_policy_path).meta.version
     named = campaign_result(db, name, campaign_file)
     assert (named.old_version, named.new_version) == (version, version)
-    assert named.summary().startswith(f"{version} vs {version}: new policy wins 100.0%")
+    assert named.summary().startswith(f"{version} vs {version}: new preferred 100.0% of {judged} judgments")
 
     cli = CliRunner().invoke(app, ["evaluate", "--campaign", name, "--db", db, "--campaign-file", str(campaign_file)])
     assert cli.exit_code == 0, cli.output
-    assert cli.output.startswith(f"{version} vs {version}: new policy wins")
+    assert cli.output.startswith(f"{version} vs {version}: new preferred")
 
 
 def test_a_campaign_file_of_another_campaign_is_refused(tmp_path):

@@ -56,7 +56,8 @@ def test_a_result_survives_a_round_trip_through_json(tmp_path, rlhf_policy_path,
     assert set(json.loads(path.read_text())["edits"][heldout_analyses[0].song_id]) == {"old", "new"}
 
 
-def test_the_evaluate_command_prints_the_win_rate(tmp_path, rlhf_policy_path, demo_songs_dir):
+def test_the_evaluate_command_prints_the_headline_and_how_the_edits_changed(tmp_path, rlhf_policy_path,
+                                                                           demo_songs_dir):
     from typer.testing import CliRunner
 
     from rl_editor.cli import app
@@ -67,11 +68,23 @@ def test_the_evaluate_command_prints_the_win_rate(tmp_path, rlhf_policy_path, de
         "--rater", "musician:mistake=0.1", "--raters-per-spec", "2", "--judgments-per-song", "2", "--out", str(out),
     ])
     assert result.exit_code == 0, result.output
-    assert "new policy wins" in result.stdout and "song-bootstrap 95% CI" in result.stdout
+    saved = json.loads(out.read_text())
+    win = saved["win"]
+    assert win["n"] == 4 * 2 * 2 and win["n_songs"] == 4
+    assert win["share_ci_low"] <= win["preference_share"] <= win["share_ci_high"]
+    assert win["preference_share"] == pytest.approx((win["wins"] + win["ties"] / 2) / win["n"])
+    lines = result.stdout.splitlines()
+    assert lines[0].endswith(f"new preferred {win['preference_share']:.1%} of 16 judgments (ties count half), "
+                             f"95% CI by song {win['share_ci_low']:.1%}-{win['share_ci_high']:.1%} over 4 songs; "
+                             f"target > 60%: {'met' if win['target_met'] else 'not met'}")
+    assert lines[1].strip().startswith("decisive: new wins") and f"ties {win['tie_share']:.1%}" in lines[1]
+    old, new = saved["edit_stats"]["old"], saved["edit_stats"]["new"]
+    assert lines[2].strip() == (
+        f"edits old -> new: length (share of the song) {old['duration_share']:.0%} -> {new['duration_share']:.0%}, "
+        f"splices per minute {old['splices_per_minute']:.1f} -> {new['splices_per_minute']:.1f}, "
+        f"splices on bar lines {old['bar_line_share']:.0%} -> {new['bar_line_share']:.0%}, "
+        f"splice quality {old['mean_splice_quality']:.2f} -> {new['mean_splice_quality']:.2f}")
     assert "evaluating" not in result.stdout  # the progress bar is on stderr
-    win = json.loads(out.read_text())["win"]
-    assert win["n"] == 4 * 2 * 2 and win["n_clusters"] == 4
-    assert win["cluster_ci_low"] <= win["win_rate"] <= win["cluster_ci_high"]
 
 
 def test_a_result_saved_before_song_intervals_still_loads():
@@ -79,7 +92,38 @@ def test_a_result_saved_before_song_intervals_still_loads():
                      "p_value": 0.31, "confidence": 0.95, "n": 4},
              "old_version": "policy-a", "new_version": "policy-b"}
     result = EvaluationResult.from_json(saved)
-    assert result.win.cluster_ci_low is None and "no song-bootstrap CI (songs not given)" in result.summary()
+    assert result.win.cluster_ci_low is None and result.win.preference_share == 0.75
+    assert "CI by song n/a (songs not recorded)" in result.summary()
+    assert "edits old -> new: n/a" in result.summary()
+
+
+def test_a_result_saved_before_the_headline_gets_it_from_its_judgments():
+    judgments = [{"song_id": song, "k": 0, "rater": "r", "new_shown_as": "a", "preference": p, "strength": 1,
+                  "outcome": o} for song in ("s1", "s2", "s3")
+                 for p, o in (("a", "new"), ("tie", "tie"), ("tie", "tie"), ("tie", "tie"))]
+    saved = {"win": {"wins": 3, "losses": 0, "ties": 9, "win_rate": 1.0, "ci_low": 0.44, "ci_high": 1.0,
+                     "p_value": 0.125, "confidence": 0.95, "cluster_ci_low": 1.0, "cluster_ci_high": 1.0,
+                     "n_clusters": 3, "n": 12},
+             "old_version": "a", "new_version": "b", "judgments": judgments}
+    result = EvaluationResult.from_json(saved)
+    assert result.win.preference_share == pytest.approx(7.5 / 12) and result.win.n_songs == 3
+    assert result.win.cluster_ci_low < 1.0  # not the point interval the old file held
+    assert result.win.share_ci_low < 0.5 and not result.win.target_met
+
+
+def test_splices_per_minute_count_jumps_per_minute_of_the_edit(demo_analyses):
+    from rl_editor.edit import CUT, splice_pairs
+    from rl_editor.rlhf.evaluate import edit_behaviour
+
+    song = demo_analyses[0]
+    actions = np.zeros(song.n_beats, dtype=np.int8)
+    actions[8:16] = CUT
+    actions[40:48] = CUT
+    played_s = song.beat_durations_s[actions != CUT].sum()
+    stats = edit_behaviour(song, actions)
+    assert len(splice_pairs(actions)) == 2
+    assert stats["splices_per_minute"] == pytest.approx(2 / (played_s / 60))
+    assert stats["duration_share"] == pytest.approx(played_s / song.duration_seconds, rel=1e-3)
 
 
 def test_evaluation_without_raters_is_refused(rlhf_policy_path, heldout_analyses):

@@ -52,7 +52,8 @@ def test_the_learned_reward_goes_up(finetuned, rlhf_policy_path, rlhf_reward_pat
     before = _mean_learned(PPOTrainer.from_checkpoint(rlhf_policy_path), rlhf_reward_path, train_analyses)
     after = _mean_learned(trainer, rlhf_reward_path, train_analyses)
     assert after > before
-    rows = trainer.finetune_history
+    # in episodes without a target the learned reward alone decides the edit, so its curve must rise there
+    rows = [r for r in trainer.finetune_history if np.isnan(r["target"])]
     first, last = rows[: len(rows) // 4], rows[-len(rows) // 4:]
     assert np.mean([r["learned_reward"] for r in last]) > np.mean([r["learned_reward"] for r in first])
 

@@ -44,19 +44,20 @@ def ten_short_songs(tmp_path_factory) -> Path:
 
 
 def test_one_iteration_makes_a_policy_that_held_out_raters_prefer(ten_short_songs, tmp_path):
-    """The fine-tuned policy beats the previous one on held-out songs, on each of them, by held-out raters.
+    """Held-out raters prefer the fine-tuned policy's edits on held-out songs, ties counting half.
 
     The quick settings of the other tests learn from too little to improve the
-    policy. At the demo's settings on these songs, seed 0 (run here) wins 81.1%
-    of 95 decisive judgments (Wilson lower bound 0.72, song bootstrap 0.60);
-    over seeds 0-5, five won 81-90% and seed 4 lost (31%): one iteration does
-    not improve the policy every time.
+    policy. At the demo's settings on these songs one iteration does not improve
+    the policy every time (a seed sweep found one seed of six that lost), so the
+    test runs seed 0 and asserts the design's target on the tie-inclusive share
+    (above 60%, song-clustered interval above 50%) and that the edits changed.
     """
     result = run_loop(_demo_sized(ten_short_songs, tmp_path / "run"))
     win = result.evaluations[0]
-    assert win["wins"] + win["losses"] >= 80, win
-    assert win["win_rate"] > 0.7 and win["ci_low"] > 0.6, win
-    assert win["cluster_ci_low"] is not None and win["cluster_ci_low"] > 0.5, win
+    assert win["n"] == 3 * 8 * 5 and win["tie_share"] < 0.5, win
+    assert win["preference_share"] > 0.65 and win["share_ci_low"] > 0.5 and win["target_met"], win
+    stats = json.loads((tmp_path / "run" / "iter-01" / "eval.json").read_text())["edit_stats"]
+    assert abs(stats["new"]["duration_share"] - stats["old"]["duration_share"]) > 0.02, stats
 
 
 def test_every_model_and_data_set_is_versioned_under_the_run_folder(loop_run):
@@ -82,6 +83,26 @@ def test_models_record_their_lineage(loop_run):
     assert reward.parent == boot_reward.version
     assert policy.parent == boot_policy.version
     assert policy.trained_on["reward_model"] == reward.version
+
+
+def test_a_second_iteration_builds_on_the_first(loop_run, tmp_path, demo_songs_dir):
+    from rl_editor.registry import load_model_file
+
+    run, _ = loop_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    result = run_loop(replace(_tiny(demo_songs_dir, copy), iterations=2))
+    assert result.steps_run == [f"iter-02/{step}" for step in
+                                ("candidates", "preferences", "reward", "reward_eval", "policy", "eval")]
+    assert result.final_policy == copy / "iter-02" / "policy.pt" and len(result.evaluations) == 2
+    first_policy, first_reward = (load_model_file(copy / f"iter-01/{m}.pt")[1] for m in ("policy", "reward"))
+    policy, reward = (load_model_file(copy / f"iter-02/{m}.pt")[1] for m in ("policy", "reward"))
+    assert policy.parent == first_policy.version and reward.parent == first_reward.version
+    assert policy.trained_on["reward_model"] == reward.version
+    evaluation = json.loads((copy / "iter-02" / "eval.json").read_text())
+    assert (evaluation["old_version"], evaluation["new_version"]) == (first_policy.version, policy.version)
+    manifest = json.loads((copy / "iter-02" / "candidates" / "manifest.json").read_text())
+    assert first_policy.version in json.dumps(manifest)
 
 
 def test_held_out_songs_are_never_trained_on(loop_run):
@@ -160,11 +181,82 @@ def test_people_judge_through_the_feedback_database(loop_run, tmp_path, demo_son
     finally:
         stop.set()
         thread.join(timeout=10)
-    assert result.steps_run[0] == "iter-01/preferences"
+    # 10 pairs instead of 60: the bootstrap judgments are redone too, and say why
+    assert result.redone["bootstrap/preferences"] == ["pairs changed (60 -> 10)"]
+    assert "iter-01/preferences" not in result.redone  # its output was gone: simply done
+    assert result.steps_run[:3] == ["bootstrap/preferences", "bootstrap/reward", "iter-01/preferences"]
     pairs = load_preferences(copy / "iter-01" / "preferences.json")
     assert len(pairs) == 10 and {p.rater for p in pairs} == {"ana"}
     heldout = set(json.loads((copy / "split.json").read_text())["heldout"])
     assert not {p.song_id for p in pairs} & heldout
+    # people's judgments cannot be redone by the loop: a change that would redo them is refused, by name
+    other_db = f"sqlite:///{tmp_path / 'other.sqlite'}"
+    with pytest.raises(RlEditorError, match=r"^iter-01/preferences: people gave these judgments before db changed "
+                                            r"\(.*sqlite\" -> .*other.sqlite\"\), and the loop cannot ask them "
+                                            r"again; rerun with the earlier settings or give a new --run-dir$"):
+        run_loop(replace(config, db=other_db))
+    # nor is a change that would redo what they judged, and it is refused before anything is redone
+    state_before = (copy / "state.json").read_text()
+    with pytest.raises(RlEditorError, match=r"^iter-01/preferences: people gave these judgments before "
+                                            r"iter-01/candidates would be redone, "):
+        run_loop(replace(config, temperatures=(0.5, 1.0)))
+    assert (copy / "state.json").read_text() == state_before
+    assert (copy / "iter-01" / "candidates" / "manifest.json").is_file()
+
+
+def test_the_loop_summary_leads_with_the_tie_inclusive_share(loop_run):
+    from rl_editor.rlhf.loop import loop_summary
+    from rl_editor.rlhf.winrate import WinRate
+
+    run, result = loop_run
+    win = WinRate.from_json(result.evaluations[0])
+    lines = loop_summary(result).splitlines()
+    assert lines[0].startswith("iteration 1: ") and lines[0].endswith(win.headline())
+    assert f"new preferred {win.preference_share:.1%} of {win.n} judgments (ties count half)" in lines[0]
+    assert lines[1].strip() == win.details()
+    assert lines[2].strip().startswith("edits old -> new: length (share of the song) ")
+    assert lines[3].strip().startswith("reward model held-out accuracy ")
+
+
+def test_a_rerun_with_the_same_settings_redoes_nothing(loop_run, tmp_path, demo_songs_dir):
+    run, _ = loop_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    result = run_loop(_tiny(demo_songs_dir, copy))
+    assert result.steps_run == [] and len(result.steps_skipped) == 9 and result.redone == {}
+
+
+def test_a_rerun_with_a_changed_setting_redoes_that_step_and_what_uses_it(loop_run, tmp_path, demo_songs_dir,
+                                                                          capsys):
+    run, _ = loop_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    config = _tiny(demo_songs_dir, copy)
+    changed = replace(config, finetune=replace(config.finetune, kl_coef=0.05))
+    result = run_loop(changed)
+    assert result.steps_run == ["iter-01/policy", "iter-01/eval"]
+    assert result.redone == {"iter-01/policy": ["finetune.kl_coef changed (0.02 -> 0.05)"],
+                             "iter-01/eval": ["iter-01/policy was redone"]}
+    printed = capsys.readouterr().err  # said even without progress output
+    assert "[8/9] iter-01/policy: finetune.kl_coef changed (0.02 -> 0.05); redoing it and the steps that use it" \
+        in printed
+    assert "[9/9] iter-01/eval: iter-01/policy was redone; redoing it" in printed
+    assert json.loads((copy / "state.json").read_text())["completed"]["iter-01/policy"]["record"]["settings"][
+        "finetune.kl_coef"] == 0.05
+    again = run_loop(changed)
+    assert again.steps_run == [] and again.redone == {}
+
+
+def test_a_changed_held_out_split_redoes_the_steps_that_read_it(loop_run, tmp_path, demo_songs_dir):
+    run, _ = loop_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    result = run_loop(replace(_tiny(demo_songs_dir, copy), heldout_songs=2))
+    assert result.steps_run[0] == "bootstrap/policy"
+    assert result.redone["bootstrap/policy"][0] == "heldout_songs changed (1 -> 2)"
+    held_out = json.loads((copy / "split.json").read_text())["heldout"]
+    assert result.redone["bootstrap/policy"][1] == f"training songs changed (dropped {min(held_out)})"
+    assert len(result.steps_run) == 9
 
 
 def test_the_report_has_the_table_and_the_plots(loop_run):

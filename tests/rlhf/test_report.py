@@ -64,3 +64,45 @@ def test_write_report_raises_report_error_for_python_callers(tmp_path):
     with pytest.raises(ReportError, match="no such run folder"):
         write_report(tmp_path / "missing")
     assert issubclass(ReportError, RlEditorError)
+
+
+def _old_format_eval(song_outcomes: dict[str, list[str]]) -> dict:
+    """An eval.json as the loop wrote it before the tie-inclusive headline (its point 'interval' included)."""
+    judgments = [{"song_id": song, "k": k, "rater": "r1", "new_shown_as": "a",
+                  "preference": {"new": "a", "old": "b", "tie": "tie"}[o], "strength": 1, "outcome": o}
+                 for song, outcomes in song_outcomes.items() for k, o in enumerate(outcomes)]
+    return {"win": {"wins": 11, "losses": 9, "ties": 0, "win_rate": 0.55, "ci_low": 0.34, "ci_high": 0.74,
+                    "p_value": 0.41, "confidence": 0.95, "cluster_ci_low": 0.55, "cluster_ci_high": 0.55,
+                    "n_clusters": 1, "n": 20},
+            "old_version": "policy-a", "new_version": "policy-b", "judgments": judgments,
+            "edit_stats": {"old": {"keep_share": 0.77, "duration_share": 0.77, "bar_line_share": 1.0,
+                                   "mean_splice_quality": 0.93},
+                           "new": {"keep_share": 0.76, "duration_share": 0.76, "bar_line_share": 0.98,
+                                   "mean_splice_quality": 0.92}}}
+
+
+def test_a_report_of_an_older_run_shows_the_headline_and_no_point_interval(rl_editor_main, tmp_path):
+    run = a_started_run(tmp_path / "run")
+    (run / "iter-01").mkdir()
+    evaluation = _old_format_eval({"c": ["new"] * 11 + ["old"] * 9})
+    (run / "iter-01" / "eval.json").write_text(json.dumps(evaluation))
+    code, _, err = rl_editor_main("report", run)
+    assert code == 0, err
+    report = (run / "report.md").read_text()
+    row = next(line for line in report.splitlines() if line.startswith("| iter-01 |"))
+    assert row.startswith("| iter-01 | **55.0%** | n/a (1 song) | not met | 55.0% | n/a (1 song) | 0.0% | 11 / 9 / 0 |")
+    assert "55.0%-55.0%" not in report
+    assert "| iter-01 | 77% -> 76% | n/a -> n/a | 100% -> 98% | 0.93 -> 0.92 |" in report
+    assert "tie-inclusive preference share" in report and (run / "win_rates.png").stat().st_size > 1000
+
+
+def test_the_report_headline_counts_ties_half(rl_editor_main, tmp_path):
+    run = a_started_run(tmp_path / "run")
+    (run / "iter-01").mkdir()
+    evaluation = _old_format_eval({"a": ["new"] * 3 + ["tie"] * 17, "b": ["new"] * 3 + ["old"] + ["tie"] * 16})
+    (run / "iter-01" / "eval.json").write_text(json.dumps(evaluation))
+    code, _, err = rl_editor_main("report", run)
+    assert code == 0, err
+    row = next(line for line in (run / "report.md").read_text().splitlines() if line.startswith("| iter-01 |"))
+    assert row.startswith("| iter-01 | **56.2%** |")  # (6 + 33 / 2) / 40
+    assert "| 85.7% |" in row and "| 82.5% | 6 / 1 / 33 |" in row

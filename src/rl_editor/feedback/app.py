@@ -11,30 +11,44 @@ forged or expired token; 403 for a valid token of the wrong kind).
 Audio is served per task: ``/api/tasks/{task_id}/audio/{original|a|b}``, for
 the rater the task is assigned to. A URL names no file and no edit (a rater
 cannot tell a gold or an evaluation edit from its address); the database says
-which file each part is, and an edit's file must lie inside the folder of the
-manifest that registered it. HTTP Range is supported (206 / 416).
+which file each part is, and a file is served only while it resolves inside the
+folder it was registered from and keeps the content it had then (otherwise 404
+and one log line naming the song). HTTP Range is supported (206 / 416).
+
+Bodies: :class:`~rl_editor.feedback.guard.BodyGuard` authenticates a request
+before its body is read, accepts only ``application/json`` bodies (415) and
+caps their size per route (413).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from rl_editor.audio.song import segment_bounds
-from rl_editor.feedback.settings import SETTINGS
+from rl_editor.feedback.guard import BodyGuard, BodyRule, token_of
+from rl_editor.feedback.settings import SETTINGS, FeedbackSettings
 from rl_editor.feedback.storage import (
-    ConflictError, FeedbackStore, ForbiddenError, InvalidJudgmentError, JudgmentIn, NotFoundError,
-    RaterInfo, TaskView,
+    AudioUnavailableError, ConflictError, FeedbackStore, ForbiddenError, InvalidJudgmentError, JudgmentIn,
+    NotFoundError, RaterInfo, TaskView,
 )
 from rl_editor.feedback.tasks import TaskConfig, splice_times
 from rl_editor.generate.manifest import Manifest
+
+LOG = logging.getLogger("rl_editor.feedback")
+
+# A judgment is a few hundred bytes plus its note (at most 2000 characters, up to 6 bytes
+# each once JSON-escaped); a new rater is a name and a flag.
+JUDGMENT_BODY_MAX_BYTES = 16_384
+NEW_RATER_BODY_MAX_BYTES = 2_048
 
 AUDIO_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg", ".mp3": "audio/mpeg",
                ".m4a": "audio/mp4"}
@@ -55,15 +69,14 @@ class JudgmentBody(BaseModel):
 
 
 class NewRaterBody(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    held_out: bool = False
+    """``POST /api/admin/raters`` body; the name is stripped, and must not be empty."""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    held_out: StrictBool = False
 
 
 def _token_from(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip() or None
-    return request.query_params.get("token") or None
+    return token_of(request.headers, request.query_params)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -77,10 +90,23 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-def create_app(manifest_path: Path, db_url: str | None = None, task_config: TaskConfig | None = None) -> FastAPI:
-    """Build the app over one manifest and one database (created and filled with tasks on first use)."""
+def create_app(manifest_path: Path, db_url: str | None = None, task_config: TaskConfig | None = None,
+               settings: FeedbackSettings = SETTINGS) -> FastAPI:
+    """Build the app over one manifest and one database (created and filled with tasks on first use).
+
+    Parameters
+    ----------
+    manifest_path : Path
+        The candidate manifest (``manifest.json`` or its folder).
+    db_url : str, optional
+        SQLAlchemy URL or SQLite file; default: ``feedback.sqlite`` beside the manifest.
+    task_config : TaskConfig, optional
+        How tasks are made when the database has none.
+    settings : FeedbackSettings
+        Limits, media root and test hooks.
+    """
     manifest = Manifest.load(manifest_path)
-    store = FeedbackStore.open(db_url, manifest.path)
+    store = FeedbackStore.open(db_url, manifest.path, settings=settings)
     if store.has_tasks():
         store.register_edits(manifest)  # where this manifest's audio is (it may be new, or moved)
     else:
@@ -97,6 +123,7 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
     app = FastAPI(title="rl-editor feedback", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.store = store
     app.state.manifest = manifest
+    app.state.settings = settings
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -110,14 +137,9 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
         return found
 
     def admin(request: Request) -> None:
-        token = _token_from(request)
-        if not token:
-            raise HTTPException(401, "missing admin token")
-        if store.authenticate_admin(token):
-            return
-        if store.authenticate_rater(token) is not None:
-            raise HTTPException(403, "rater tokens cannot use admin routes")
-        raise HTTPException(401, "unknown or expired admin token")
+        refusal = _admin_refusal(store, _token_from(request))
+        if refusal is not None:
+            raise HTTPException(*refusal)
 
     def task_json(view: TaskView, done: int, total: int) -> dict[str, Any]:
         song = view.song
@@ -153,7 +175,7 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
                     "progress": {"done": done, "total": total}}
         return task_json(view, done, total)
 
-    @app.post("/api/judgments")
+    @app.post("/api/judgments", max_body_size=JUDGMENT_BODY_MAX_BYTES)
     def submit(body: JudgmentBody, who: RaterInfo = Depends(rater)) -> JSONResponse:
         judgment = JudgmentIn(client_id=body.client_id, task_id=body.task_id, preference=body.preference,
                               tie_kind=body.tie_kind, strength=body.strength, rating=body.rating,
@@ -179,12 +201,11 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
     def task_audio(task_id: str, part: str, who: RaterInfo = Depends(rater)) -> Response:
         try:
             path = store.task_audio_file(who.id, task_id, part)
+        except AudioUnavailableError as exc:
+            LOG.warning("%s", exc)
+            raise HTTPException(404, "this audio is not available; tell the organiser of the test") from None
         except NotFoundError as exc:
             raise HTTPException(404, str(exc)) from None
-        except ForbiddenError as exc:
-            raise HTTPException(403, str(exc)) from None
-        if not path.is_file():
-            raise HTTPException(404, "audio file missing on the server")
         return FileResponse(path, media_type=AUDIO_TYPES.get(path.suffix.lower(), "application/octet-stream"),
                             headers={"Cache-Control": "private, max-age=3600"})
 
@@ -209,7 +230,7 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
     def ratings_json(campaign: str | None = None) -> list[dict[str, Any]]:
         return store.export_ratings(campaign=campaign)
 
-    @app.post("/api/admin/raters", dependencies=[Depends(admin)])
+    @app.post("/api/admin/raters", dependencies=[Depends(admin)], max_body_size=NEW_RATER_BODY_MAX_BYTES)
     def add_rater(body: NewRaterBody, request: Request) -> JSONResponse:
         from rl_editor.feedback.storage import FeedbackError
 
@@ -217,11 +238,34 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
             token = store.add_rater(body.name, held_out=body.held_out)
         except FeedbackError as exc:
             raise HTTPException(409, str(exc)) from None
-        link = str(request.base_url).rstrip("/") + f"/r/{token}"
+        link = (store.link_base("public_url") or str(request.base_url).rstrip("/")) + f"/r/{token}"
         return JSONResponse({"name": body.name.strip(), "token": token, "link": link}, status_code=201)
 
     _include_pages(app)
+    rules = {"/api/judgments": BodyRule("rater", JUDGMENT_BODY_MAX_BYTES),
+             "/api/admin/raters": BodyRule("admin", NEW_RATER_BODY_MAX_BYTES)}
+    app.add_middleware(BodyGuard, rules=rules, check_token=lambda token, access: _token_refusal(store, token, access))
     return app
+
+
+def _admin_refusal(store: FeedbackStore, token: str | None) -> tuple[int, str] | None:
+    """``(status, detail)`` when ``token`` may not use admin routes, else ``None``."""
+    if not token:
+        return 401, "missing admin token"
+    if store.authenticate_admin(token):
+        return None
+    if store.authenticate_rater(token) is not None:
+        return 403, "rater tokens cannot use admin routes"
+    return 401, "unknown or expired admin token"
+
+
+def _token_refusal(store: FeedbackStore, token: str | None, access: str) -> tuple[int, str] | None:
+    """The :class:`BodyGuard` check: the same answers as the routes' own authentication."""
+    if access == "admin":
+        return _admin_refusal(store, token)
+    if access == "rater" and (not token or store.authenticate_rater(token) is None):
+        return 401, "missing, unknown or expired rater token"
+    return None
 
 
 def _include_pages(app: FastAPI) -> None:

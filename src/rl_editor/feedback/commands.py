@@ -6,15 +6,18 @@ Commands that only read (``raters list``, ``export``, ``agreement``) refuse a
 SQLite file that does not exist instead of creating an empty one.
 
 The server's access log never shows rater or admin tokens: the personal link
-``/r/<token>`` and ``token=`` query values are logged as ``***``.
+``/r/<token>`` and ``token`` query values are logged as ``***``. Both are found
+the way the server reads them (percent-decoded path, parsed query), so an
+encoded ``/%72/<token>`` or ``?tok%65n=<token>`` is hidden too.
 """
 
 from __future__ import annotations
 
 import logging
-import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
+from urllib.parse import unquote, unquote_plus
 
 import typer
 
@@ -24,17 +27,57 @@ from rl_editor.io_utils import read_json
 DB_HELP = "Database URL (sqlite:///..., postgresql+psycopg://...) or SQLite file; default: beside the manifest."
 MANIFEST_HELP = "The candidate manifest (manifest.json or its folder)."
 CAMPAIGN_HELP = "Only this campaign's judgments (default: all)."
-LINK_HOST_HELP = "Host shown in the link."
-LINK_PORT_HELP = "Port shown in the link."
+LINK_HOST_HELP = "Host shown in this link (default: the public URL, else where `serve` last listened)."
+LINK_PORT_HELP = "Port shown in this link (default: the public URL, else where `serve` last listened)."
+PUBLIC_URL_HELP = ("Address people open, e.g. https://listen.example.org; kept in the database, so every later "
+                   "link uses it.")
 
 ACCESS_LOGGER = "uvicorn.access"
-_TOKEN_IN_PATH = re.compile(r"(/r/)[^/?#\s]+")
-_TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&#\s]*")
+TOKEN_QUERY_KEY = "token"
+REDACTED = "***"
 
 
-def redact_tokens(text: str) -> str:
-    """``text`` with the token of a personal link (``/r/<token>``) and of ``token=`` query values as ``***``."""
-    return _TOKEN_IN_QUERY.sub(r"\1***", _TOKEN_IN_PATH.sub(r"\1***", text))
+def _redact_query(query: str) -> str:
+    """``query`` with the value of every key that decodes to ``token`` as ``***`` (other items verbatim)."""
+    items = []
+    for item in query.split("&"):
+        key, has_value, _ = item.partition("=")
+        if has_value and unquote_plus(key).strip().lower() == TOKEN_QUERY_KEY:
+            item = f"{key}={REDACTED}"
+        items.append(item)
+    return "&".join(items)
+
+
+def redact_tokens(full_path: str) -> str:
+    """A request path with query, as logged, with its tokens replaced by ``***``.
+
+    The path is percent-decoded before it is compared (the server routes the
+    decoded path, so ``/%72/<token>`` opens a personal link) and the query is
+    split into items whose keys are decoded (``tok%65n=`` is ``token=``).
+
+    Examples
+    --------
+    >>> redact_tokens("/api/me?lang=en&tok%65n=secret")
+    '/api/me?lang=en&tok%65n=***'
+    >>> redact_tokens("/%72/secret")
+    '/r/***'
+    """
+    path, has_query, query = full_path.partition("?")
+    path = _redact_link_path(path)
+    return f"{path}?{_redact_query(query)}" if has_query else path
+
+
+def _redact_link_path(path: str) -> str:
+    """``path`` cut after its first decoded ``r`` segment, followed by ``***`` (e.g. ``//r/x`` is ``//r/***``)."""
+    segments = unquote(path).split("/")
+    if "r" in segments[:-1]:
+        return "/".join(segments[:segments.index("r") + 1] + [REDACTED])
+    return path
+
+
+def _redact_text(text: str) -> str:
+    """Free text with :func:`redact_tokens` applied to each word that is a path."""
+    return " ".join(redact_tokens(word) if word.startswith("/") else word for word in text.split(" "))
 
 
 class TokenRedactingFilter(logging.Filter):
@@ -43,9 +86,9 @@ class TokenRedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(redact_tokens(a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(_redact_text(a) if isinstance(a, str) else a for a in record.args)
         elif isinstance(record.msg, str) and not record.args:
-            record.msg = redact_tokens(record.msg)
+            record.msg = _redact_text(record.msg)
         return True
 
 
@@ -58,6 +101,47 @@ def install_token_redaction(logger_name: str = ACCESS_LOGGER) -> logging.Filter:
     redacting = TokenRedactingFilter()
     logger.addFilter(redacting)
     return redacting
+
+
+def normalize_public_url(url: str) -> str:
+    """``url`` without a trailing slash, after checking it is an http(s) address with a host.
+
+    Raises
+    ------
+    FeedbackError
+        For anything else, naming ``--public-url``.
+    """
+    from urllib.parse import urlsplit
+
+    from rl_editor.feedback.storage import FeedbackError
+
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise FeedbackError(f"--public-url {url!r}: give an http(s) address such as https://listen.example.org")
+    return url.strip().rstrip("/")
+
+
+def listening_url(host: str, port: int) -> str:
+    """The address of a server listening on ``host:port``, as a link (all interfaces: this machine's name)."""
+    import socket
+
+    shown = socket.gethostname() if host in ("", "0.0.0.0", "::") else host
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
+def link_base(store: Any, public_url: Optional[str], host: Optional[str], port: Optional[int]) -> str:
+    """Base URL of a printed link, storing ``public_url`` when given.
+
+    Order: ``--public-url``; explicit ``--host``/``--port`` (this link only);
+    the public URL kept in the database; where ``serve`` last listened; the default address.
+    """
+    if public_url:
+        url = normalize_public_url(public_url)
+        store.set_link_base("public_url", url)
+        return url
+    if host is not None or port is not None:
+        return listening_url(host or DEFAULT_HOST, port or DEFAULT_PORT)
+    return store.link_base() or listening_url(DEFAULT_HOST, DEFAULT_PORT)
 
 
 def _run_server(web: Any, host: str, port: int, log_level: str) -> None:
@@ -106,13 +190,23 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(DEFAULT_PORT, "--port", help="Port to listen on."),
         log_level: str = typer.Option("info", "--log-level",
                                       help="Server log level: critical, error, warning, info, debug or trace."),
+        public_url: Optional[str] = typer.Option(None, "--public-url", help=PUBLIC_URL_HELP),
+        media_root: Optional[Path] = typer.Option(
+            None, "--media-root", help="Also serve registered audio that now resolves inside this folder "
+                                       "(its content must still match)."),
     ) -> None:
         """Run the feedback web server (makes tasks with default settings on first start)."""
         from rl_editor.feedback.app import create_app
+        from rl_editor.feedback.settings import SETTINGS
 
-        web = create_app(manifest, db)
-        typer.echo(f"serving {len(web.state.manifest.songs)} songs on http://{host}:{port} "
-                   f"(add raters with `rl-editor raters add NAME`)")
+        base = normalize_public_url(public_url) if public_url else None
+        web = create_app(manifest, db, settings=replace(SETTINGS, media_root=media_root))
+        store = web.state.store
+        store.set_link_base("served_url", listening_url(host, port))
+        if base:
+            store.set_link_base("public_url", base)
+        typer.echo(f"serving {len(web.state.manifest.songs)} songs on http://{host}:{port}; links use "
+                   f"{store.link_base()} (add raters with `rl-editor raters add NAME`)")
         _run_server(web, host, port, log_level)
 
     @raters.command("add")
@@ -121,13 +215,15 @@ def register(app: typer.Typer) -> None:
         held_out: bool = typer.Option(False, "--held-out", help="Reserve for evaluation campaigns only."),
         db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
         manifest: Optional[Path] = typer.Option(None, "--manifest", help=MANIFEST_HELP),
-        host: str = typer.Option(DEFAULT_HOST, "--host", help=LINK_HOST_HELP),
-        port: int = typer.Option(DEFAULT_PORT, "--port", help=LINK_PORT_HELP),
+        host: Optional[str] = typer.Option(None, "--host", help=LINK_HOST_HELP),
+        port: Optional[int] = typer.Option(None, "--port", help=LINK_PORT_HELP),
+        public_url: Optional[str] = typer.Option(None, "--public-url", help=PUBLIC_URL_HELP),
     ) -> None:
         """Add a rater and print their personal link (the token is shown only now)."""
         with _store(db, manifest) as store:
+            base = link_base(store, public_url, host, port)
             token = store.add_rater(name, held_out=held_out)
-        typer.echo(f"http://{host}:{port}/r/{token}")
+        typer.echo(f"{base}/r/{token}")
 
     @raters.command("list")
     def raters_list(
@@ -147,14 +243,16 @@ def register(app: typer.Typer) -> None:
     def admin_token(
         db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
         manifest: Optional[Path] = typer.Option(None, "--manifest", help=MANIFEST_HELP),
-        host: str = typer.Option(DEFAULT_HOST, "--host", help=LINK_HOST_HELP),
-        port: int = typer.Option(DEFAULT_PORT, "--port", help=LINK_PORT_HELP),
+        host: Optional[str] = typer.Option(None, "--host", help=LINK_HOST_HELP),
+        port: Optional[int] = typer.Option(None, "--port", help=LINK_PORT_HELP),
+        public_url: Optional[str] = typer.Option(None, "--public-url", help=PUBLIC_URL_HELP),
     ) -> None:
         """Create an admin token and print it with the admin page's link."""
         with _store(db, manifest) as store:
+            base = link_base(store, public_url, host, port)
             token = store.create_admin_token()
         typer.echo(token)
-        typer.echo(f"http://{host}:{port}/admin?token={token}", err=True)
+        typer.echo(f"{base}/admin?token={token}", err=True)
 
     @tasks.command("create")
     def tasks_create(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -66,7 +66,21 @@ class Campaign(Base):
     created_at: Mapped[str] = mapped_column(String(40), default=utc_now)
 
 
-class SongRecord(Base):
+class AudioFingerprint:
+    """Columns recording what an audio file was when it was registered (migration 0003).
+
+    ``resolved_path`` is the file after following symlinks, ``content_sha256`` its
+    content; ``size_bytes`` and ``mtime_ns`` let a check skip re-hashing an unchanged
+    file. All are empty for rows registered before fingerprints were kept.
+    """
+
+    resolved_path: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    content_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    mtime_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class SongRecord(AudioFingerprint, Base):
     """A song tasks are about: where its original audio is and its beat grid.
 
     ``audio_path`` is absolute, as the registering manifest names it (songs stay
@@ -81,7 +95,7 @@ class SongRecord(Base):
     downbeats_json: Mapped[str] = mapped_column(Text)
 
 
-class EditRecord(Base):
+class EditRecord(AudioFingerprint, Base):
     """One edit a task can show: a manifest candidate, a broken gold edit, or an imported one.
 
     ``path`` is relative to the manifest folder, exactly as in the manifest;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -34,6 +35,13 @@ class FeedbackSettings:
         threads serve requests first come, first served; dozens of threads
         only take turns on the interpreter lock and stretch the slowest
         requests.
+    media_root : Path or None
+        A folder whose audio may be served even when a registered file now
+        resolves there instead of inside the folder it was registered from
+        (its content must still match). ``None``: only registration folders.
+    expose_test_hooks : bool
+        Put the rater page's test hook (``window.raterApp``) on the page; only
+        the browser tests turn it on.
     """
 
     notes_max_chars: int = 2000
@@ -43,6 +51,8 @@ class FeedbackSettings:
     sqlite_busy_timeout_ms: int = 30_000
     auth_cache_seconds: float = 5.0
     request_threads: int = 4
+    media_root: Path | None = None
+    expose_test_hooks: bool = False
 
 
 SETTINGS = FeedbackSettings()

@@ -15,6 +15,7 @@ server processes may share one PostgreSQL database.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import statistics
 import threading
@@ -30,6 +31,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from rl_editor.errors import RlEditorError
+from rl_editor.feedback.audio_files import (
+    AudioFile, AudioVerifier, fingerprint, fingerprint_columns, stored_fingerprint,
+)
 from rl_editor.feedback.auth import hash_token, new_token, token_matches
 from rl_editor.feedback.models import (
     AdminToken, Assignment, Campaign, EditRecord, Judgment, Meta, Rater, SongRecord, Task, utc_in, utc_now,
@@ -45,6 +49,8 @@ from rl_editor.preferences import EditRef, PreferencePair
 PREFERENCE_CHOICES = ("a", "b", "tie")
 TIE_KINDS = ("both_good", "both_bad")
 RATING_LABELS = {1: "Poor", 2: "Okay", 3: "Good", 4: "Excellent"}
+LOG = logging.getLogger("rl_editor.feedback")
+LINK_BASE_KEYS = ("public_url", "served_url")  # meta keys, in the order links prefer them
 _COMPUTED_EXTRA = {"tie_kind", "presented_order", "time_spent_ms", "campaign", "client_id", "judgment_id", "is_gold"}
 
 
@@ -66,6 +72,10 @@ class ConflictError(FeedbackError):
 
 class InvalidJudgmentError(FeedbackError, ValueError):
     """A judgment whose fields do not fit its task."""
+
+
+class AudioUnavailableError(NotFoundError):
+    """A registered audio file that is gone, moved out of its folder, or changed since registration."""
 
 
 @dataclass
@@ -217,6 +227,7 @@ class FeedbackStore:
         # across processes too.
         self._sqlite_writer_queue = threading.Lock()
         self._auth_cache: dict[str, tuple[float, RaterInfo]] = {}
+        self.audio_verifier = AudioVerifier(Path(settings.media_root) if settings.media_root else None)
 
     @classmethod
     def open(cls, db_url: str | None = None, manifest_path: Path | None = None,
@@ -286,6 +297,22 @@ class FeedbackStore:
     def gold_per_rater(self) -> int:
         with self.transaction(readonly=True) as session:
             return int(self._get_meta(session, "gold_per_rater", "0") or 0)
+
+    def set_link_base(self, key: str, url: str) -> None:
+        """Keep a base URL of printed links: ``public_url`` (set by the organiser) or ``served_url`` (by ``serve``)."""
+        if key not in LINK_BASE_KEYS:
+            raise FeedbackError(f"unknown link setting {key!r} (one of {', '.join(LINK_BASE_KEYS)})")
+        with self.transaction() as session:
+            self._set_meta(session, key, url)
+
+    def link_base(self, key: str | None = None) -> str | None:
+        """The stored base URL of links: ``key``'s value, or (no key) the public URL, else the served address."""
+        with self.transaction(readonly=True) as session:
+            for name in (key,) if key else LINK_BASE_KEYS:
+                value = self._get_meta(session, name)
+                if value:
+                    return value
+        return None
 
     # -- raters and tokens ------------------------------------------------------------------
     def add_rater(self, name: str, held_out: bool = False, expires_in_s: float | None = None) -> str:
@@ -373,25 +400,30 @@ class FeedbackStore:
         actions_json = json.dumps([int(a) for a in actions])
         row = session.get(EditRecord, edit_id)
         if row is None:
+            found = fingerprint(root / path) if root is not None else None
             session.add(EditRecord(edit_id=edit_id, song_id=song_id, path=path, actions_json=actions_json,
                                    duration_seconds=float(duration_seconds), kind=kind,
-                                   root=str(root) if root is not None else None))
+                                   root=str(root) if root is not None else None, **fingerprint_columns(found)))
             return
         if row.song_id != song_id or row.actions_json != actions_json:
             raise ConflictError(f"edit {edit_id!r} is already stored with other actions or another song; "
                                 "edit ids must identify one edit (regenerate the candidates, or use another --db)")
-        if root is not None and (row.root != str(root) or row.path != path):
+        if root is not None and _take_fingerprint(row, root / path, f"song {song_id}: edit {edit_id}"):
             row.root, row.path = str(root), path
 
     def _add_song(self, session: Session, manifest: Manifest, song: SongEntry) -> None:
-        """Record (or move) a song's original audio and beat grid, as ``manifest`` names them."""
-        values = dict(audio_path=str(manifest.resolve(song.song)), duration_seconds=float(song.duration_seconds),
+        """Record (or move) a song's original audio and beat grid, as ``manifest`` names them.
+
+        A song registered earlier moves only to a file with the content it was registered with.
+        """
+        named = manifest.resolve(song.song)
+        values = dict(audio_path=str(named), duration_seconds=float(song.duration_seconds),
                       beats_json=json.dumps([float(t) for t in song.beats]),
                       downbeats_json=json.dumps([float(t) for t in song.downbeats]))
         row = session.get(SongRecord, song.song_id)
         if row is None:
-            session.add(SongRecord(song_id=song.song_id, **values))
-        else:
+            session.add(SongRecord(song_id=song.song_id, **values, **fingerprint_columns(fingerprint(named))))
+        elif _take_fingerprint(row, named, f"song {song.song_id}"):
             for key, value in values.items():
                 setattr(row, key, value)
 
@@ -474,16 +506,25 @@ class FeedbackStore:
         rng = random.Random(config.seed + 1)
         songs = [s for s in manifest.songs if s.candidates and len(s.beats) >= 8]
         rounds = -(-config.gold_per_rater // max(1, len(songs)))
-        made = []
+        made, undecodable = [], set()
         for k in range(rounds):
             for song in songs:
+                if song.song_id in undecodable:
+                    continue
                 cand = song.candidates[k % len(song.candidates)]
                 positions = beat_in_bar(song.beats, song.downbeats)
                 actions = broken_actions(cand.actions, positions, rng)
                 edit_id = f"{cand.edit_id}~gold"
                 rel_path = f"gold/{edit_id}.wav"
-                analysis = _analysis_from_manifest(manifest, song, positions)
-                clip = render_edit(manifest.resolve(song.song), analysis, actions)
+                try:
+                    analysis = _analysis_from_manifest(manifest, song, positions)
+                    clip = render_edit(manifest.resolve(song.song), analysis, actions)
+                except Exception as exc:  # any decoder error: a broken song must not stop the server
+                    reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+                    LOG.warning("song %s: cannot decode %s (%s); it gets no gold pair", song.song_id,
+                                manifest.resolve(song.song), reason)
+                    undecodable.add(song.song_id)
+                    continue
                 save_audio(manifest.root / rel_path, clip)
                 made.append((song, cand, edit_id, rel_path, actions, float(clip.duration_seconds)))
         with self.transaction() as session:
@@ -602,8 +643,9 @@ class FeedbackStore:
         ``part`` is ``original``, or ``a`` / ``b`` as the rater was shown them, so
         a URL names neither the file nor the edit (nothing tells a gold or an
         evaluation edit apart). Raises :class:`NotFoundError` for a task that is
-        not this rater's or a part it does not have, and :class:`ForbiddenError`
-        for an edit whose file resolves outside its manifest folder (a symlink out).
+        not this rater's or a part it does not have, and :class:`AudioUnavailableError`
+        (naming the song) for a file that is gone, resolves outside the folder it
+        was registered from (and the media root), or changed since registration.
         """
         if part not in AUDIO_PARTS:
             raise NotFoundError(f"no audio part {part!r} (one of {', '.join(AUDIO_PARTS)})")
@@ -617,7 +659,8 @@ class FeedbackStore:
                 song = session.get(SongRecord, task.song_id)
                 if song is None:
                     raise NotFoundError(f"song {task.song_id!r} has no registered audio")
-                return Path(song.audio_path)
+                audio = _song_audio(song)
+                return self._servable(audio, "original")
             ids = [task.edit_a] if task.edit_b is None else [task.edit_a, task.edit_b]
             if order == "ba":
                 ids.reverse()
@@ -628,10 +671,14 @@ class FeedbackStore:
         root = Path(edit.root) if edit.root else self.manifest_root
         if root is None:
             raise NotFoundError(f"edit {part.upper()} has no audio on this server")
-        root = root.resolve()
-        path = (root / edit.path).resolve()
-        if not path.is_relative_to(root):
-            raise ForbiddenError("audio outside its manifest folder is not served")
+        audio = AudioFile(edit.song_id, root / edit.path, root, stored_fingerprint(edit))
+        return self._servable(audio, f"edit {edit.edit_id}")
+
+    def _servable(self, audio: AudioFile, what: str) -> Path:
+        path = self.audio_verifier.servable_path(audio)
+        if path is None:
+            raise AudioUnavailableError(f"song {audio.song_id}: {what} audio {audio.named_path} is missing, lies "
+                                        f"outside {audio.folder} or changed since it was registered; not served")
         return path
 
     def progress(self, rater_id: int) -> tuple[int, int]:
@@ -853,6 +900,32 @@ _RATER_NAME = select(_RR.c.name).where(_RR.c.id == bindparam("rid"))
 _INSERT_JUDGMENT = insert(_J).returning(_J.c.id)
 _MARK_JUDGED = update(_AA).where(_AA.c.id == bindparam("aid")).values(judged_at=bindparam("at"))
 _BUMP_JUDGED = update(_TT).where(_TT.c.id == bindparam("tid")).values(n_judged=_TT.c.n_judged + 1)
+
+
+def _song_audio(song: SongRecord) -> AudioFile:
+    """A song's original as registered: it must stay in the folder its file resolved into."""
+    registered = stored_fingerprint(song)
+    named = Path(song.audio_path)
+    folder = Path(registered.resolved_path).parent if registered is not None else named.parent
+    return AudioFile(song.song_id, named, folder, registered)
+
+
+def _take_fingerprint(row: SongRecord | EditRecord, named: Path, what: str) -> bool:
+    """Fingerprint ``named`` for a registered row; whether the row may now point at it.
+
+    A row without a fingerprint takes the file's; a fingerprinted row accepts
+    only a file with its registered content (moved, or touched). A file that
+    changed is logged and left out: the row keeps its registration, and the
+    server refuses to serve it until the registered content is back.
+    """
+    registered = stored_fingerprint(row)
+    found = fingerprint(named, known=registered)
+    if registered is not None and (found is None or found.content_sha256 != registered.content_sha256):
+        LOG.warning("%s: %s is missing or differs from the registered audio; keeping the registration", what, named)
+        return False
+    for key, value in fingerprint_columns(found).items():
+        setattr(row, key, value)
+    return True
 
 
 def _pair_from_rows(j: Judgment, a: EditRecord, b: EditRecord, song_path: str | None = None) -> PreferencePair:

@@ -60,15 +60,18 @@ class _Versioned(Protocol):
 class EditGenerator(Protocol):
     """Anything that rolls out edits of a song; ``PPOTrainer`` is one.
 
-    ``generate_edits(analysis, temperatures, seeds)`` returns one int action
-    array of shape ``(analysis.n_beats,)`` per (temperature, seed) pair, and
-    ``meta.version`` names the model (written into every candidate).
+    ``generate_edits(analysis, temperatures, seeds, targets)`` returns one int
+    action array of shape ``(analysis.n_beats,)`` per (temperature, seed,
+    target) triple (a target is a length share of the song, or None for the
+    generator's own choice; ``targets`` is left out when every target is None,
+    so a generator without length control works too), and ``meta.version``
+    names the model (written into every candidate).
     """
 
     meta: _Versioned
 
     def generate_edits(
-        self, analysis: Any, temperatures: list[float], seeds: list[int]
+        self, analysis: Any, temperatures: list[float], seeds: list[int], targets: list[float | None] = ...
     ) -> list[np.ndarray]: ...
 
 
@@ -86,8 +89,11 @@ class GenerateConfig:
         Where ``manifest.json`` and ``<song_id>/<edit_id>.wav`` go.
     temperatures : sequence of float
         Sampling temperatures (0 is greedy).
+    targets : sequence of float or None
+        Edit lengths as shares of each song; None lets the policy choose. Every
+        temperature is combined with every target.
     per_temperature : int
-        Candidates sampled at each temperature (``k = 0 .. per_temperature-1``).
+        Candidates sampled at each (temperature, target) (``k = 0 .. per_temperature-1``).
     limit : int, optional
         Use only the first ``limit`` songs (sorted by path).
     workers : int, optional
@@ -109,6 +115,7 @@ class GenerateConfig:
     songs_dir: str | Path
     out_dir: str | Path
     temperatures: Sequence[float] = DEFAULT_TEMPERATURES
+    targets: Sequence[float | None] = (None,)
     per_temperature: int = 1
     limit: int | None = None
     workers: int | None = None
@@ -125,6 +132,11 @@ class GenerateConfig:
             raise GenerateError("temperatures: give at least one temperature, e.g. 0.1,0.5,0.9")
         if any(not np.isfinite(t) or t < 0 for t in self.temperatures):
             raise GenerateError(f"temperatures: each must be a number >= 0, got {list(self.temperatures)}")
+        self.targets = tuple(None if t is None else float(t) for t in self.targets)
+        if not self.targets:
+            raise GenerateError("targets: give at least one target length, e.g. 0.4,0.55,0.7 (or auto)")
+        if any(t is not None and not (np.isfinite(t) and 0 < t <= 1) for t in self.targets):
+            raise GenerateError(f"targets: each must be a share of the song in (0, 1] or auto, got {list(self.targets)}")
         if self.per_temperature < 1:
             raise GenerateError(f"per_temperature: must be at least 1, got {self.per_temperature}")
         if self.limit is not None and self.limit < 1:
@@ -135,16 +147,18 @@ class GenerateConfig:
 
 @dataclass(frozen=True)
 class CandidateSpec:
-    """One requested candidate: its temperature, index ``k`` at that temperature, and seed."""
+    """One requested candidate: its temperature, index ``k``, seed and target length (None: the policy's choice)."""
 
     temperature: float
     k: int
     seed: int
+    target: float | None = None
 
     def edit_id(self, song_id: str, actions: Sequence[int], policy: str) -> str:
-        """``<song>-t<temperature>-<k>-<digest>``; the digest of the policy version and the
-        actions keeps ids of different runs apart when their edits meet in one database."""
-        return f"{song_id}-t{self.temperature:g}-{self.k}-{edit_digest(actions, policy)}"
+        """``<song>-t<temperature>[-L<target>]-<k>-<digest>``; the digest of the policy version and
+        the actions keeps ids of different runs apart when their edits meet in one database."""
+        length = "" if self.target is None else f"-L{self.target:g}"
+        return f"{song_id}-t{self.temperature:g}{length}-{self.k}-{edit_digest(actions, policy)}"
 
 
 def edit_digest(actions: Sequence[int], policy: str) -> str:
@@ -153,21 +167,24 @@ def edit_digest(actions: Sequence[int], policy: str) -> str:
     return hashlib.sha256(payload).hexdigest()[:8]
 
 
-def candidate_seed(base_seed: int, song_id: str, temperature: float, k: int) -> int:
+def candidate_seed(base_seed: int, song_id: str, temperature: float, k: int, target: float | None = None) -> int:
     """Seed of one candidate, a pure function of its identity (reruns give the same edits).
 
     Returns an int in ``[0, 2**31)``.
     """
-    key = f"{int(base_seed)}|{song_id}|{float(temperature)!r}|{int(k)}".encode()
+    length = "" if target is None else f"|{float(target)!r}"
+    key = f"{int(base_seed)}|{song_id}|{float(temperature)!r}|{int(k)}{length}".encode()
     return int.from_bytes(hashlib.sha256(key).digest()[:4], "little") & 0x7FFFFFFF
 
 
 def plan_candidates(
-    song_id: str, temperatures: Sequence[float], per_temperature: int, base_seed: int
+    song_id: str, temperatures: Sequence[float], per_temperature: int, base_seed: int,
+    targets: Sequence[float | None] = (None,),
 ) -> list[CandidateSpec]:
-    """The candidates to request for one song, temperature by temperature."""
+    """The candidates to request for one song: every temperature with every target, ``per_temperature`` each."""
     return [
-        CandidateSpec(float(t), k, candidate_seed(base_seed, song_id, t, k))
+        CandidateSpec(float(t), k, candidate_seed(base_seed, song_id, t, k, target), target)
+        for target in targets
         for t in temperatures
         for k in range(per_temperature)
     ]
@@ -225,6 +242,8 @@ def find_songs(songs_dir: Path, *, exclude: Path | None = None, limit: int | Non
 
 def new_song_entry(analysis: Any, song_path: str | Path, manifest_root: str | Path) -> SongEntry:
     """An empty manifest entry for one analysed song (``song`` relative to the manifest folder)."""
+    from rl_editor.audio.structure import song_structure
+
     return SongEntry(
         song=Path(os.path.relpath(Path(song_path).resolve(), Path(manifest_root).resolve())).as_posix(),
         song_id=analysis.song_id,
@@ -235,6 +254,7 @@ def new_song_entry(analysis: Any, song_path: str | Path, manifest_root: str | Pa
             "song_sha256": analysis.content_sha256,
             "tempo_bpm": round(float(analysis.tempo_bpm), 2),
             "beats_per_bar": int(analysis.beats_per_bar),
+            "structure": song_structure(analysis).to_json(),
         },
     )
 
@@ -328,6 +348,7 @@ class SongTask:
     policy_version: str
     generation: dict[str, Any]
     existing: SongEntry | None = None
+    targets: tuple[float | None, ...] = (None,)
 
 
 @dataclass
@@ -350,9 +371,13 @@ class SongOutcome:
 
 def _generate_entry(task: SongTask, generator: EditGenerator, analysis: Any,
                     timings: dict[str, float]) -> tuple[SongEntry, int]:
-    specs = plan_candidates(task.song_id, task.temperatures, task.per_temperature, task.base_seed)
+    specs = plan_candidates(task.song_id, task.temperatures, task.per_temperature, task.base_seed, task.targets)
     t0 = time.perf_counter()
-    actions = generator.generate_edits(analysis, [s.temperature for s in specs], [s.seed for s in specs])
+    temperatures, seeds = [s.temperature for s in specs], [s.seed for s in specs]
+    if all(s.target is None for s in specs):  # generators that know no targets still work
+        actions = generator.generate_edits(analysis, temperatures, seeds)
+    else:
+        actions = generator.generate_edits(analysis, temperatures, seeds, [s.target for s in specs])
     timings["policy"] = time.perf_counter() - t0
     if len(actions) != len(specs):
         raise GenerateError(f"policy {task.policy_version}: returned {len(actions)} edits for {len(specs)} requests")
@@ -360,9 +385,10 @@ def _generate_entry(task: SongTask, generator: EditGenerator, analysis: Any,
     entry = new_song_entry(analysis, task.song_path, task.out_root)
     entry.extra["generation"] = task.generation
     for spec, acts, others in dedupe_actions(specs, actions):
-        extra: dict[str, Any] = {"k": spec.k}
+        extra: dict[str, Any] = {"k": spec.k, "target": spec.target}
         if others:
-            extra["also_from"] = [{"temperature": o.temperature, "k": o.k, "seed": o.seed} for o in others]
+            extra["also_from"] = [{"temperature": o.temperature, "k": o.k, "seed": o.seed, "target": o.target}
+                                  for o in others]
         edit_id = spec.edit_id(task.song_id, acts, task.policy_version)
         entry.candidates.append(Candidate(
             edit_id=edit_id, temperature=spec.temperature, path=candidate_path(task.song_id, edit_id),

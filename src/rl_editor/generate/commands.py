@@ -18,12 +18,34 @@ def _parse_temperatures(text: str) -> list[float]:
         raise GenerateError(f"--temperatures: expected numbers separated by commas, got {text!r}") from None
 
 
+def parse_targets(text: str) -> list[float | None]:
+    """``"auto,0.4,0.55"`` -> ``[None, 0.4, 0.55]`` (``auto``: the policy picks the length)."""
+    from rl_editor.generate.candidates import GenerateError
+
+    targets: list[float | None] = []
+    for part in (p.strip().lower() for p in text.split(",")):
+        if not part:
+            continue
+        if part == "auto":
+            targets.append(None)
+            continue
+        try:
+            targets.append(float(part))
+        except ValueError:
+            raise GenerateError(f"--targets: expected shares of the song (0.4,0.55) or auto, got {part!r}") from None
+    return targets
+
+
 def generate(
     policy: Path = typer.Option(..., "--policy", help="Policy checkpoint (.pt) from train-policy."),
     songs: Path = typer.Option(..., "--songs", help="Folder of songs (wav/flac/ogg/mp3), searched recursively."),
     out: Path = typer.Option(..., "--out", help="Output folder: manifest.json and <song_id>/<edit_id>.wav."),
     temperatures: str = typer.Option("0.1,0.3,0.5,0.7,0.9", "--temperatures", help="Comma-separated sampling temperatures (0 = greedy)."),
-    per_temperature: int = typer.Option(1, "--per-temperature", help="Candidates sampled at each temperature."),
+    targets: str = typer.Option(
+        "auto", "--targets",
+        help="Comma-separated edit lengths as shares of each song (0.4,0.55,0.7,0.85); 'auto' lets the policy "
+             "choose. Every temperature is combined with every target."),
+    per_temperature: int = typer.Option(1, "--per-temperature", help="Candidates sampled at each temperature and target."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N songs (sorted by path)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (default: all cores; 1 = this process)."),
     ray: Optional[str] = typer.Option(None, "--ray", help="Run on Ray: a cluster ADDRESS, or 'auto' for a local Ray."),
@@ -39,7 +61,7 @@ def generate(
 
     config = GenerateConfig(
         policy_path=policy, songs_dir=songs, out_dir=out, temperatures=_parse_temperatures(temperatures),
-        per_temperature=per_temperature, limit=limit, workers=workers, ray_address=ray, seed=seed,
+        targets=parse_targets(targets), per_temperature=per_temperature, limit=limit, workers=workers, ray_address=ray, seed=seed,
     )
     report = run_generation(config)
     for line in report.summary_lines():

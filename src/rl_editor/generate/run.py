@@ -86,7 +86,7 @@ def _skip_line(path: str, reason: str) -> str:
 
 def _generation_settings(config: GenerateConfig, policy_version: str) -> dict:
     return {"policy": policy_version, "temperatures": list(config.temperatures),
-            "per_temperature": config.per_temperature, "seed": config.seed}
+            "targets": list(config.targets), "per_temperature": config.per_temperature, "seed": config.seed}
 
 
 def _load_existing(out_dir: Path, settings: dict) -> Manifest:
@@ -179,6 +179,7 @@ def run_generation(config: GenerateConfig, *, loader: GeneratorLoader = load_pol
             temperatures=tuple(config.temperatures), per_temperature=config.per_temperature,
             base_seed=config.seed, policy_version=generator.meta.version, generation=settings,
             existing=entry if entry is not None and entry.candidates else None,
+            targets=tuple(config.targets),
         ))
     manifest.root.mkdir(parents=True, exist_ok=True)
     if not manifest.path.exists():

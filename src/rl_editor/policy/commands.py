@@ -32,8 +32,14 @@ def starting_trainer(init: Optional[Path] = None, *, seed: Optional[int] = None,
     from rl_editor.policy.trainer import PolicyConfig, PPOTrainer
 
     if init is None:
-        given = dict(seed=seed, target_keep_share=target_keep, n_envs=n_envs)
-        return PPOTrainer(PolicyConfig(**{k: v for k, v in given.items() if v is not None}))
+        config = PolicyConfig()
+        if seed is not None:
+            config.seed = int(seed)
+        if n_envs is not None:
+            config.n_envs = int(n_envs)
+        if target_keep is not None:
+            config.env.reward.target_keep_share = float(target_keep)
+        return PPOTrainer(config)
     trainer = PPOTrainer.from_checkpoint(init)
     if n_envs is not None and n_envs != trainer.config.n_envs:
         raise PolicyError(f"--n-envs {n_envs}: {init} was trained with {trainer.config.n_envs} songs in parallel, "
@@ -41,18 +47,19 @@ def starting_trainer(init: Optional[Path] = None, *, seed: Optional[int] = None,
     if seed is not None:
         trainer.config.seed = int(seed)
     if target_keep is not None:
-        trainer.config.target_keep_share = float(target_keep)
+        trainer.config.env.reward.target_keep_share = float(target_keep)
     return trainer
 
 
 def train_policy(
     songs: Path = typer.Option(..., "--songs", help="Folder of audio files to train on."),
-    episodes: int = typer.Option(500, "--episodes", min=1, help="Episodes (one song edited once each)."),
+    episodes: int = typer.Option(3000, "--episodes", min=1, help="Episodes (one song edited once each)."),
     out: Path = typer.Option(..., "--out", help="Policy file to write (.pt)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of torch, numpy and the song order [default: 0]."),
     target_keep: Optional[float] = typer.Option(
         None, "--target-keep", min=0.05, max=1.0,
-        help="Wanted edit length as a share of the original (dense reward) [default: 0.75, or --init's]."),
+        help="Edit length the policy picks when none is asked for, as a share of the song "
+             "(dense reward) [default: 0.75, or --init's]. Asked-for lengths are trained over 0.3-0.95."),
     n_envs: Optional[int] = typer.Option(
         None, "--n-envs", min=1, help="Songs edited in parallel during training [default: 16, or --init's]."),
     init: Optional[Path] = typer.Option(None, "--init", help="Policy file to continue from (required with --reward-model)."),

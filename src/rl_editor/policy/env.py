@@ -1,35 +1,43 @@
-"""The editing environment: one episode edits one song, one step decides one beat.
+"""The editing environment: one episode edits one song, one step decides one phrase.
 
-Actions: 0 keep, 1 cut, 2 repeat (``rl_editor.edit``). Many songs step together
-in numpy arrays (:class:`EditBatch`); :class:`EditVecEnv` exposes that batch as
-a Stable-Baselines3 ``VecEnv`` that moves each slot onto the next song (a
+The song is cut into phrases (groups of 2-4 bars inside labelled sections,
+:mod:`rl_editor.audio.structure`). Each step keeps, cuts or repeats one whole
+phrase; the edit is then expanded to the design's per-beat actions (0 keep,
+1 cut, 2 repeat, one per beat), so every later stage sees the usual
+representation. A run of cut phrases is removed with one splice, so a verse,
+a repeated chorus or a whole bridge goes with a single jump, and every splice
+falls on a phrase boundary. Many songs step together in numpy arrays
+(:class:`EditBatch`); :class:`EditVecEnv` exposes that batch as a
+Stable-Baselines3 ``VecEnv`` that moves each slot onto the next song (a
 seeded shuffle of the song list, reshuffled each pass) when its episode ends.
+
+**Length targets.** Every episode has a target length (a share of the song's
+duration) drawn from ``target_range``, or, with probability ``free_share``, no
+target: then the policy picks the length itself (the dense reward aims at
+``reward.target_keep_share``; a learned reward, at what raters prefer). The
+target is part of the observation, so one policy makes edits of any
+requested length.
 
 Constraints, enforced by ``action_masks()`` (keep is always allowed):
 
-- the first and the last beat are kept (they carry the pickup and the tail);
-- at most ``max_cut_run`` cuts in a row (default 8 = two bars of 4/4): longer
-  gaps drop whole sections, which the edit length term cannot tell from a
-  good edit;
-- at most ``beats_per_bar`` repeats in a row (no loops longer than a bar);
-- no repeat right after a cut: the splice back in would be followed at once by
-  a second splice (the stutter), which is never musical.
+- the first and the last phrase are kept (they carry the pickup and the tail);
+- at most ``max_cut_phrases`` phrases are cut in a row;
+- a phrase is repeated only after a kept phrase (never right after a cut, whose
+  splice back in would be followed at once by the repeat's splice, nor right
+  after another repeat, which would merge the two into one longer repeat).
 
-Observation (float32, see :mod:`rl_editor.policy.observation`): compact
-z-scored features of the beats around the current one, its position in the
-bar, how resuming playback at this and the next few beats would sound, and the
-state of the edit (keep share vs target, beats since the last splice, runs,
-progress).
-
-Rewards: the dense terms of :mod:`rl_editor.policy.dense_reward`, times
-``dense_reward_scale``, plus, at the last step of an episode,
-``episode_reward_fn(analyses, actions)`` (for a learned reward), unscaled.
-The per-step dense rewards of an episode sum to ``score_edit(...)["total"]``.
+Observation: :mod:`rl_editor.policy.observation`. Rewards: the dense terms of
+:mod:`rl_editor.policy.dense_reward`: the quality terms times
+``dense_reward_scale``, the length terms times ``target_length_scale`` (episodes
+with a target) or ``free_length_scale`` (without); plus, at the last step of
+an episode, ``episode_reward_fn(analyses, actions)`` (a learned reward),
+unscaled. With both scales at 1 the per-step dense rewards of an episode sum to
+``score_edit(analysis, actions, target=...)["total"]``.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import gymnasium as gym
@@ -37,16 +45,19 @@ import numpy as np
 from stable_baselines3.common.vec_env import VecEnv
 
 from rl_editor.audio.song import SongAnalysis
+from rl_editor.config import config_to_json
 from rl_editor.edit import CUT, KEEP, REPEAT
 from rl_editor.errors import RlEditorError
-from rl_editor.policy.dense_reward import TERM_NAMES, DenseRewardConfig, length_potential, terminal_terms
+from rl_editor.policy.dense_reward import LENGTH_TERMS, SPLICE_TERMS, TERM_NAMES, DenseRewardConfig, length_potential, terminal_terms
 from rl_editor.policy.observation import ObservationLayout, song_tables
 
 EpisodeRewardFn = Callable[[list[SongAnalysis], list[np.ndarray]], np.ndarray]
+_LENGTH_COLUMNS = np.array([name in LENGTH_TERMS for name in TERM_NAMES])
+_TERM = {name: k for k, name in enumerate(TERM_NAMES)}
 
 
 class PolicyError(RlEditorError):
-    """Bad input to the policy stage (songs, checkpoints, configuration)."""
+    """Bad input to the policy stage (songs, checkpoints, configuration, targets)."""
 
 
 @dataclass
@@ -55,39 +66,40 @@ class EnvConfig:
 
     Attributes
     ----------
-    n_envs : int
-        Songs stepping together.
-    max_cut_run : int
-        Most cuts allowed in a row (beats).
+    max_cut_phrases : int
+        Most phrases cut in a row (one splice removes at most this many).
+    n_jump_options : int
+        Resume points (phrases ahead) whose splice cost the policy observes.
     allow_repeat : bool
         Whether the repeat action is available at all.
     lookback, lookahead : int
-        Beats before / after the current one whose features are observed. A
-        narrow window generalises better from a few training songs to new
-        music (with 2 / 4, policies trained on 6 demo songs put about half of
-        their splices on bar lines in real songs; with 0 / 1, 78-100%).
+        Phrases before / after the current one whose features are observed.
+    target_range : tuple of float
+        Target lengths (shares of the song) drawn uniformly for training episodes.
+    free_share : float
+        Share of training episodes without a target (the policy picks the length).
     dense_reward_scale : float
-        Multiplies the dense terms; 0 trains on ``episode_reward_fn`` alone.
+        Multiplies the dense quality terms (splices, bar lines, sections, repeats).
+    target_length_scale, free_length_scale : float
+        Multiply the length terms in episodes with / without a target.
     reward : DenseRewardConfig
-        Weights of the dense terms (includes the target keep share).
+        Weights of the dense terms (its ``target_keep_share`` is the length aimed at without a target).
     """
 
-    n_envs: int = 8
-    max_cut_run: int = 8
+    max_cut_phrases: int = 24
+    n_jump_options: int = 8
     allow_repeat: bool = True
     lookback: int = 0
     lookahead: int = 1
+    target_range: tuple[float, float] = (0.3, 0.95)
+    free_share: float = 0.25
     dense_reward_scale: float = 1.0
+    target_length_scale: float = 1.0
+    free_length_scale: float = 1.0
     reward: DenseRewardConfig = field(default_factory=DenseRewardConfig)
 
     def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> "EnvConfig":
-        data = dict(data)
-        data["reward"] = DenseRewardConfig(**data.get("reward", {}))
-        return cls(**data)
+        return config_to_json(self)
 
 
 def check_analyses(analyses: Sequence[SongAnalysis], min_beats: int = 3) -> list[SongAnalysis]:
@@ -101,50 +113,65 @@ def check_analyses(analyses: Sequence[SongAnalysis], min_beats: int = 3) -> list
     return analyses
 
 
+def check_target(target: float | None, what: str = "target") -> float | None:
+    """A target length share in (0, 1], or None; anything else is a one-line error."""
+    if target is None:
+        return None
+    value = float(target)
+    if not np.isfinite(value) or value <= 0:
+        raise PolicyError(f"{what} must be a share of the song above 0, got {target}")
+    if value > 1.0:
+        raise PolicyError(f"{what} {value:g} is longer than the song; give a share up to 1 (or a time within it)")
+    return value
+
+
+def _offsets(sizes: np.ndarray) -> np.ndarray:
+    """Start of each block when blocks of ``sizes`` are concatenated."""
+    return np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+
+
 class SongBank:
-    """Per-song tables of many songs, concatenated so slots can gather from them in one go."""
+    """Per-song phrase tables of many songs, concatenated so slots can gather from them in one go."""
 
     def __init__(self, analyses: Sequence[SongAnalysis], config: EnvConfig) -> None:
         self.analyses = check_analyses(analyses)
         self.layout = ObservationLayout.from_config(config)
-        lb, la = config.lookback, config.lookahead
-        feats, bib, q, onbar, splice, bar = [], [], [], [], [], []
-        self.n_beats = np.array([a.n_beats for a in self.analyses], dtype=np.int64)
-        self.beats_per_bar = np.array([max(int(a.beats_per_bar), 1) for a in self.analyses], dtype=np.int64)
-        self.feat_offset = np.zeros(len(self.analyses), dtype=np.int64)
-        self.band_offset = np.zeros(len(self.analyses), dtype=np.int64)
-        feat_pos = band_pos = 0
-        for s, a in enumerate(self.analyses):
-            t = song_tables(a, config)
-            nf = t["features"].shape[1]
+        lb, la, pad = config.lookback, config.lookahead, config.n_jump_options
+        tables = [song_tables(a, config) for a in self.analyses]
+        self.n_units = np.array([t["unit_share"].size for t in tables], dtype=np.int64)
+        nf = tables[0]["features"].shape[1]
+        feats = []
+        for t in tables:
             feats += [np.zeros((lb, nf), np.float32), t["features"], np.zeros((la, nf), np.float32)]
-            self.feat_offset[s] = feat_pos + lb
-            feat_pos += lb + a.n_beats + la
-            self.band_offset[s] = band_pos
-            band_pos += a.n_beats
-            bib.append(t["beat_in_bar"])
-            q.append(t["q_band"])
-            onbar.append(t["on_bar_band"])
-            splice.append(t["splice_band"])
-            bar.append(t["bar_line_band"])
         self.features = np.concatenate(feats)
-        self.beat_in_bar = np.concatenate(bib)
-        self.q_band = np.concatenate(q)
-        self.on_bar_band = np.concatenate(onbar)
-        self.splice_band = np.concatenate(splice)
-        self.bar_line_band = np.concatenate(bar)
-        self.max_beats = int(self.n_beats.max())
+        self.feat_offset = _offsets(self.n_units + lb + la) + lb
+        self.unit_offset = _offsets(self.n_units)
+        self.unit_share = np.concatenate([t["unit_share"] for t in tables])
+        # unit shares with zeros after each song, so a look-ahead past a song's end reads 0
+        self.unit_share_padded = np.concatenate([np.append(t["unit_share"], np.zeros(pad)) for t in tables])
+        self.padded_offset = _offsets(self.n_units + pad)
+        self.jump_terms = np.concatenate([t["jump_terms"] for t in tables])
+        self.jump_cost = self.jump_terms.sum(axis=2)
+        self.bounds = [t["bounds"] for t in tables]
+        self.mean_unit_share = 1.0 / np.maximum(self.n_units, 1)
+        self.max_units = int(self.n_units.max())
 
     def __len__(self) -> int:
         return len(self.analyses)
+
+    def beat_actions(self, song: int, unit_actions: np.ndarray) -> np.ndarray:
+        """Per-beat actions (int8, shape (n_beats,)) of per-phrase actions of one song."""
+        bounds = self.bounds[song]
+        return np.repeat(np.asarray(unit_actions, dtype=np.int8), np.diff(bounds))
 
 
 class EditBatch:
     """``n_slots`` edits in progress, stepped together with numpy.
 
-    Each slot edits one song of the bank; :meth:`load` puts songs into slots,
-    :meth:`observe` / :meth:`action_masks` describe the current beat of every
-    slot and :meth:`step` applies one action per slot.
+    Each slot edits one song of the bank; :meth:`load` puts songs into slots
+    (each with a target length share, NaN for none), :meth:`observe` /
+    :meth:`action_masks` describe the current phrase of every slot and
+    :meth:`step` applies one action per slot.
     """
 
     def __init__(self, bank: SongBank, config: EnvConfig, n_slots: int) -> None:
@@ -152,41 +179,48 @@ class EditBatch:
         self.layout = bank.layout
         self.reward = config.reward
         z = lambda dtype=np.int64: np.zeros(n_slots, dtype=dtype)  # noqa: E731
-        self.song, self.n, self.bpb, self.t, self.last = z(), z(), z(), z(), z()
-        self.played, self.cut_run, self.repeat_run, self.since_splice = z(), z(), z(), z()
-        self.prev_action, self.n_cuts = z(), z()
+        self.song, self.n, self.t, self.last = z(), z(), z(), z()
+        self.cut_run, self.prev_action, self.n_splices = z(), z(), z()
+        self.played, self.elapsed = z(np.float64), z(np.float64)
+        self.target = z(np.float64)
+        self.has_target = z(bool)
         self.terms = np.zeros((n_slots, len(TERM_NAMES)), dtype=np.float64)
         self.episode_return = np.zeros(n_slots, dtype=np.float64)
-        self.actions = np.zeros((n_slots, bank.max_beats), dtype=np.int8)
-        self._rows = np.arange(n_slots)
+        self.actions = np.zeros((n_slots, bank.max_units), dtype=np.int8)
 
-    def load(self, slots: np.ndarray, songs: np.ndarray) -> None:
-        """Start editing ``songs[k]`` (bank indices) in ``slots[k]``."""
+    def load(self, slots: np.ndarray, songs: np.ndarray, targets: np.ndarray | None = None) -> None:
+        """Start editing ``songs[k]`` (bank indices) in ``slots[k]`` aiming at ``targets[k]`` (NaN: none)."""
         slots = np.asarray(slots, dtype=np.int64)
         songs = np.asarray(songs, dtype=np.int64)
+        targets = np.full(slots.size, np.nan) if targets is None else np.asarray(targets, dtype=np.float64)
         self.song[slots] = songs
-        self.n[slots] = self.bank.n_beats[songs]
-        self.bpb[slots] = self.bank.beats_per_bar[songs]
-        for arr in (self.t, self.played, self.cut_run, self.repeat_run, self.since_splice, self.n_cuts):
+        self.n[slots] = self.bank.n_units[songs]
+        for arr in (self.t, self.cut_run, self.n_splices):
             arr[slots] = 0
+        self.played[slots] = 0.0
+        self.elapsed[slots] = 0.0
         self.last[slots] = -1
         self.prev_action[slots] = KEEP
+        self.has_target[slots] = np.isfinite(targets)
+        self.target[slots] = np.where(np.isfinite(targets), targets, self.reward.target_keep_share)
         self.terms[slots] = 0.0
         self.episode_return[slots] = 0.0
         self.actions[slots] = 0
 
+    def target_for_length(self) -> np.ndarray:
+        """The length each slot's dense reward aims at (its target, or the default without one)."""
+        return self.target
+
     def action_masks(self) -> np.ndarray:
-        """Shape (n_slots, 3) bool: which actions are allowed at each slot's current beat."""
+        """Shape (n_slots, 3) bool: which actions are allowed at each slot's current phrase."""
         inner = (self.t > 0) & (self.t < self.n - 1)
         masks = np.ones((self.n_slots, 3), dtype=bool)
-        masks[:, CUT] = inner & (self.cut_run < self.config.max_cut_run)
-        masks[:, REPEAT] = (
-            self.config.allow_repeat & inner & (self.repeat_run < self.bpb) & (self.prev_action != CUT)
-        )
+        masks[:, CUT] = inner & (self.cut_run + 2 <= self.config.max_cut_phrases + 1)
+        masks[:, REPEAT] = self.config.allow_repeat & inner & (self.prev_action == KEEP)
         return masks
 
     def observe(self) -> np.ndarray:
-        """Shape (n_slots, obs_dim) float32 observation of each slot's current beat."""
+        """Shape (n_slots, obs_dim) float32 observation of each slot's current phrase."""
         return self.layout.build(self)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -195,7 +229,8 @@ class EditBatch:
         Returns
         -------
         rewards : ndarray, shape (n_slots,)
-            Dense reward of the step times ``dense_reward_scale``.
+            Dense reward of the step (quality terms times ``dense_reward_scale``,
+            length terms times the slot's length scale).
         done : ndarray of bool, shape (n_slots,)
             Slots whose song just ended (their ``terms`` hold the episode's terms).
         """
@@ -203,42 +238,46 @@ class EditBatch:
         bank, cfg = self.bank, self.reward
         t, last = self.t, self.last
         is_cut, is_rep = a == CUT, a == REPEAT
+        row0 = bank.unit_offset[self.song]
+        width = bank.jump_cost.shape[1]
         resume = ~is_cut & (t > 0) & (last != t - 1)
-        row = bank.band_offset[self.song] + np.maximum(last, 0)
-        d = np.clip(t - last, 0, bank.q_band.shape[1] - 1)
+        jump = bank.jump_terms[row0 + np.maximum(last, 0), np.clip(t - last, 0, width - 1)]
+        here = row0 + np.minimum(t, self.n - 1)
+        repeat_splice = bank.jump_terms[here, 0]
         step_terms = np.zeros((self.n_slots, len(TERM_NAMES)), dtype=np.float64)
-        step_terms[:, 0] = np.where(resume, bank.splice_band[row, d], 0.0)
-        step_terms[:, 1] = np.where(resume, bank.bar_line_band[row, d], 0.0)
-        here = bank.band_offset[self.song] + np.minimum(t, self.n - 1)
-        step_terms[:, 0] += np.where(is_rep, bank.splice_band[here, 0], 0.0)
-        step_terms[:, 1] += np.where(is_rep, bank.bar_line_band[here, 0], 0.0)
-        step_terms[:, 2] = -cfg.w_repeat * is_rep
-        played_new = self.played + np.where(is_cut, 0, np.where(is_rep, 2, 1))
-        step_terms[:, 3] = length_potential(played_new, t + 1, self.bpb, cfg) - length_potential(
-            self.played, t, self.bpb, cfg
+        for k, name in enumerate(SPLICE_TERMS):
+            step_terms[:, _TERM[name]] = np.where(resume, jump[:, k], 0.0) + np.where(is_rep, repeat_splice[:, k], 0.0)
+        step_terms[:, _TERM["repeat"]] = -cfg.w_repeat * is_rep
+        share = bank.unit_share[here]
+        played_new = self.played + share * np.where(is_cut, 0, np.where(is_rep, 2, 1))
+        elapsed_new = self.elapsed + share
+        unit = bank.mean_unit_share[self.song]
+        step_terms[:, _TERM["length"]] = (
+            length_potential(played_new, elapsed_new, self.target, unit, cfg.w_length)
+            - length_potential(self.played, self.elapsed, self.target, unit, cfg.w_length)
         )
         done = t + 1 >= self.n
-        n_cuts = self.n_cuts + is_cut
         if done.any():
-            ends = terminal_terms(played_new / self.n, n_cuts, cfg)
-            step_terms[:, 4] = np.where(done, ends["length_hit"], 0.0)
-            step_terms[:, 5] = np.where(done, ends["degenerate"], 0.0)
+            ends = terminal_terms(played_new, self.target, cfg)
+            for name in ("length_hit", "degenerate"):
+                step_terms[:, _TERM[name]] = np.where(done, ends[name], 0.0)
         self.terms += step_terms
-        rewards = self.config.dense_reward_scale * step_terms.sum(axis=1)
+        length_scale = np.where(self.has_target, self.config.target_length_scale, self.config.free_length_scale)
+        scales = np.where(_LENGTH_COLUMNS[None, :], length_scale[:, None], self.config.dense_reward_scale)
+        rewards = (scales * step_terms).sum(axis=1)
         self.episode_return += rewards
-        self.actions[self._rows, np.minimum(t, self.bank.max_beats - 1)] = a
-        self.since_splice = np.where(resume | is_rep, 0, self.since_splice + 1)
+        self.actions[np.arange(self.n_slots), np.minimum(t, self.bank.max_units - 1)] = a
+        self.n_splices += resume.astype(np.int64) + is_rep.astype(np.int64)
         self.last = np.where(is_cut, last, t)
-        self.played = played_new
-        self.n_cuts = n_cuts
+        self.played, self.elapsed = played_new, elapsed_new
         self.cut_run = np.where(is_cut, self.cut_run + 1, 0)
-        self.repeat_run = np.where(is_rep, self.repeat_run + 1, 0)
         self.prev_action = a
         self.t = t + 1
         return rewards, done
 
     def episode_actions(self, slot: int) -> np.ndarray:
-        return self.actions[slot, : self.n[slot]].copy()
+        """Per-beat actions of the slot's edit."""
+        return self.bank.beat_actions(int(self.song[slot]), self.actions[slot, : self.n[slot]])
 
     def episode_terms(self, slot: int) -> dict[str, float]:
         terms = {name: float(v) for name, v in zip(TERM_NAMES, self.terms[slot])}
@@ -254,18 +293,21 @@ class EditVecEnv(VecEnv):
     analyses : sequence of SongAnalysis
         Songs to edit; slots cycle through them in a seeded shuffled order.
     config : EnvConfig
-        Constraints, observation window, reward weights and ``n_envs``.
+        Constraints, observation window, targets and reward weights.
+    n_envs : int
+        Songs edited side by side.
     episode_reward_fn : callable, optional
         ``fn(analyses, actions) -> ndarray`` called once per step for all episodes
         that end in it; each value is added to that episode's last reward.
     seed : int
-        Seeds the song order (``VecEnv.seed`` re-seeds it at the next reset).
+        Seeds the song order and the targets (``VecEnv.seed`` re-seeds them at the next reset).
 
     Notes
     -----
     ``infos[k]`` of an episode's last step holds ``episode`` (``{"r", "l"}``, as
     SB3's ``Monitor`` writes), ``episode_actions``, ``dense_terms`` (the dense
-    terms, unscaled, and their ``total``), ``song_id``, ``learned_reward`` (when
+    terms, unscaled, and their ``total``), ``song_id``, ``target`` (NaN without
+    one), ``learned_reward`` (when
     ``episode_reward_fn`` is set). Episodes end by termination, never by a time
     limit, so no ``terminal_observation`` is needed for bootstrapping.
     """
@@ -275,17 +317,21 @@ class EditVecEnv(VecEnv):
         analyses: Sequence[SongAnalysis],
         config: EnvConfig | None = None,
         *,
+        n_envs: int = 8,
         episode_reward_fn: EpisodeRewardFn | None = None,
         seed: int = 0,
     ) -> None:
         self.config = config or EnvConfig()
+        low, high = self.config.target_range
+        if not 0 < low <= high <= 1:
+            raise PolicyError(f"target_range must satisfy 0 < low <= high <= 1, got {self.config.target_range}")
         self.bank = SongBank(analyses, self.config)
         self.episode_reward_fn = episode_reward_fn
         self.render_mode = None
-        self.batch = EditBatch(self.bank, self.config, self.config.n_envs)
+        self.batch = EditBatch(self.bank, self.config, n_envs)
         dim = self.bank.layout.dim
         obs_space = gym.spaces.Box(low=-np.inf, high=np.inf, shape=(dim,), dtype=np.float32)
-        super().__init__(self.config.n_envs, obs_space, gym.spaces.Discrete(3))
+        super().__init__(n_envs, obs_space, gym.spaces.Discrete(3))
         self._rng = np.random.default_rng(seed)
         self._queue: list[int] = []
         self._actions: np.ndarray | None = None
@@ -302,6 +348,14 @@ class EditVecEnv(VecEnv):
             out.append(self._queue.pop(0))
         return np.array(out, dtype=np.int64)
 
+    def _next_targets(self, k: int) -> np.ndarray:
+        low, high = self.config.target_range
+        targets = self._rng.uniform(low, high, size=k)
+        return np.where(self._rng.random(k) < self.config.free_share, np.nan, targets)
+
+    def _load(self, slots: np.ndarray) -> None:
+        self.batch.load(slots, self._next_songs(slots.size), self._next_targets(slots.size))
+
     def seed(self, seed: int | None = None) -> Sequence[int | None]:
         if seed is not None:
             self._rng = np.random.default_rng(seed)
@@ -309,8 +363,7 @@ class EditVecEnv(VecEnv):
         return [seed] * self.num_envs
 
     def reset(self) -> np.ndarray:
-        slots = np.arange(self.num_envs)
-        self.batch.load(slots, self._next_songs(self.num_envs))
+        self._load(np.arange(self.num_envs))
         return self.batch.observe()
 
     def action_masks(self) -> np.ndarray:
@@ -338,10 +391,11 @@ class EditVecEnv(VecEnv):
                     "dense_terms": self.batch.episode_terms(k),
                     "song_id": songs[pos].song_id,
                     "song_index": int(self.batch.song[k]),
+                    "target": float(self.batch.target[k]) if self.batch.has_target[k] else float("nan"),
                 }
                 if self.episode_reward_fn is not None:
                     infos[k]["learned_reward"] = float(learned[pos])
-            self.batch.load(finished, self._next_songs(finished.size))
+            self._load(finished)
         obs = self.batch.observe()
         return obs, rewards.astype(np.float32), done, infos
 

@@ -1,23 +1,30 @@
-"""What the policy sees at each beat, built for many slots at once.
+"""What the policy sees at each phrase, built for many slots at once.
 
-The observation is one float32 vector, in this order:
+The policy decides once per phrase (:mod:`rl_editor.audio.structure`): keep,
+cut or repeat the whole phrase. The observation is one float32 vector:
 
-1. ``window``: for each beat from ``t - lookback`` to ``t + lookahead``, the
-   ``COMPACT_FEATURES`` of the 125-dim layout plus the timbre and harmony
-   change to the following beat, each z-scored within the song and clipped to
-   +-4 (zeros outside the song).
-2. ``beat_in_bar``: one-hot (4) of the current beat's position in its bar.
-3. ``resume``: for ``k = 0 .. max_cut_run``, the splice quality and on-bar-line
-   flag of resuming playback at beat ``t + k`` after the last played beat (0
-   where that jump is not possible). When nothing is being cut, ``k = 0`` is
-   the natural continuation and ``k >= 1`` tells how a cut starting now would
-   sound.
-4. ``state`` (13): kept share so far minus the target; distance from the
-   target length so far and beats still to cut to reach it (in units of 4
-   bars, clipped); beats since the last splice / 16; current cut run / limit;
-   current repeat run / beats per bar; previous action one-hot (3); whether a
-   cut is in progress; progress through the song (0-1); remaining beats / 64
-   (clipped at 4); beats to the next downbeat / beats per bar.
+1. ``window``: for each phrase from ``t - lookback`` to ``t + lookahead``, the
+   phrase means of ``COMPACT_FEATURES`` (z-scored within the song, clipped to
+   +-4) plus its place in the song's structure: starts a section, ends a
+   section, how often its section's label was heard before (0, 1, 2+ as
+   0/0.5/1), position within its section, and its duration relative to the
+   mean phrase (zeros outside the song).
+2. ``jumps`` (``n_jumps`` entries, twice): for ``k = 0 .. n_jumps - 1``, the
+   dense splice cost of resuming playback at phrase ``t + k`` after the last
+   played phrase (0 where that is the natural continuation, -4 where the jump
+   is impossible), and the share of the song that cutting phrases ``t .. t + k - 1``
+   removes, over the share still to cut to reach the target (clipped to 0-2;
+   without a target, four times the share removed).
+3. ``state`` (14): whether a target length was asked for; the target (0
+   without one); kept and decided shares of the song so far; the distance from
+   the target so far and what is still to cut, in mean phrases (clipped);
+   progress (phrases decided / phrases); phrases left / 32; current cut run /
+   its limit; the previous action one-hot (3); whether a cut is in progress;
+   splices so far / 8.
+
+Without a target the policy sees no length goal, only what it kept so far: it
+learns its own preferred length (the dense reward's ``target_keep_share`` in
+iteration 1, the raters' through a learned reward later).
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import numpy as np
 
 from rl_editor.audio.feature_layout import GROUP_SLICES, feature_index
 from rl_editor.audio.song import SongAnalysis
-from rl_editor.audio.splice import splice_components
+from rl_editor.audio.structure import song_structure
 
 if TYPE_CHECKING:  # pragma: no cover
     from rl_editor.policy.env import EditBatch, EnvConfig
@@ -40,19 +47,18 @@ COMPACT_FEATURES: tuple[str, ...] = (
     "percussive_share",
     "onset_mean",
     "onset_max",
-    "onset_at_beat",
     "novelty",
     "repetition",
     "section_energy_rank",
-    "novelty_peak_distance",
-    "downbeat_confidence",
     "band_low_db",
     "band_high_db",
     "spectral_centroid_khz",
     "spectral_flatness",
 )
-N_WINDOW_FEATURES = len(COMPACT_FEATURES) + 2
-N_STATE = 13
+N_STRUCTURE_FEATURES = 5
+N_UNIT_FEATURES = len(COMPACT_FEATURES) + 2 + N_STRUCTURE_FEATURES
+N_STATE = 14
+IMPOSSIBLE_JUMP = -4.0
 
 
 def _zscore(x: np.ndarray) -> np.ndarray:
@@ -68,43 +74,83 @@ def _change_to_next(x: np.ndarray) -> np.ndarray:
     return change
 
 
-def compact_features(analysis: SongAnalysis) -> np.ndarray:
-    """Shape (n_beats, N_WINDOW_FEATURES) float32: the per-beat part of the observation."""
-    cols = [analysis.features[:, feature_index(name)].astype(np.float64) for name in COMPACT_FEATURES]
-    mfcc = analysis.features[:, GROUP_SLICES["mfcc_mean"]][:, 1:].astype(np.float64)
+def _phrase_means(per_beat: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    sums = np.add.reduceat(per_beat, starts, axis=0)
+    counts = np.diff(np.append(starts, len(per_beat)))[:, None]
+    return sums / counts
+
+
+def unit_features(analysis: SongAnalysis) -> np.ndarray:
+    """Shape (n_phrases, N_UNIT_FEATURES) float32: the per-phrase part of the observation."""
+    structure = song_structure(analysis)
+    starts = structure.phrase_start_beats
+    cols = np.stack([analysis.features[:, feature_index(name)].astype(np.float64) for name in COMPACT_FEATURES],
+                    axis=1)
+    means = _phrase_means(cols, starts)
+    mfcc = _phrase_means(analysis.features[:, GROUP_SLICES["mfcc_mean"]][:, 1:].astype(np.float64), starts)
     mfcc = (mfcc - mfcc.mean(axis=0)) / (mfcc.std(axis=0) + 1e-6)
-    chroma = np.maximum(analysis.features[:, GROUP_SLICES["chroma_mean"]].astype(np.float64), 0.0)
-    cols += [_change_to_next(mfcc), _change_to_next(chroma)]
-    return _zscore(np.stack(cols, axis=1)).astype(np.float32)
+    chroma = _phrase_means(np.maximum(analysis.features[:, GROUP_SLICES["chroma_mean"]], 0.0), starts)
+    changes = np.stack([_change_to_next(mfcc), _change_to_next(chroma)], axis=1)
+    acoustic = _zscore(np.concatenate([means, changes], axis=1))
+
+    section = structure.phrase_section()
+    n_units = structure.n_phrases
+    starts_section = np.r_[True, section[1:] != section[:-1]]
+    ends_section = np.r_[section[1:] != section[:-1], True]
+    labels = np.array(structure.section_labels)[section]
+    seen_before = np.zeros(n_units)
+    first_phrase_of = {}
+    for k in range(n_units):
+        if starts_section[k]:
+            first_phrase_of[k] = sum(1 for s in range(section[k]) if structure.section_labels[s] == labels[k])
+        seen_before[k] = first_phrase_of.get(k, seen_before[k - 1] if k else 0)
+    position = np.zeros(n_units)
+    for s in np.unique(section):
+        members = np.flatnonzero(section == s)
+        position[members] = np.arange(members.size) / max(members.size, 1)
+    bounds = structure.phrase_bounds_beats
+    seg = analysis.segment_bounds_s
+    duration = seg[bounds[1:]] - seg[bounds[:-1]]
+    relative_duration = np.clip(duration / max(duration.mean(), 1e-9), 0, 3)
+    structural = np.stack([starts_section, ends_section, np.minimum(seen_before, 2) / 2, position,
+                           relative_duration], axis=1).astype(np.float64)
+    return np.concatenate([acoustic, structural], axis=1).astype(np.float32)
 
 
 def song_tables(analysis: SongAnalysis, config: "EnvConfig") -> dict[str, np.ndarray]:
-    """Per-song tables the environment gathers from, cached on the analysis.
+    """Per-song phrase tables the environment gathers from, cached on the analysis.
 
-    ``*_band`` tables have shape (n_beats, max_cut_run + 2); entry ``[i, d]`` is
-    about the splice from beat ``i`` to beat ``i + d`` (``d = 0``: repeating ``i``).
-    ``splice_band`` and ``bar_line_band`` are the dense reward terms of that splice.
+    ``jump_terms`` has shape (n_phrases, max_cut_phrases + 2, 3); entry ``[i, d]``
+    holds the dense ``splice``, ``bar_line`` and ``section`` terms of playing
+    phrase ``i + d`` right after phrase ``i`` (``d = 0``: repeating ``i``;
+    ``d = 1``: the natural continuation, all 0; past the song's end, 0).
     """
+    from rl_editor.policy.dense_reward import SPLICE_TERMS, splice_terms
+
     r = config.reward
-    key = ("policy_tables", config.max_cut_run, r.w_splice, r.w_off_bar)
+    key = ("policy_tables", config.max_cut_phrases, r.w_splice_base, r.w_splice, r.w_off_bar, r.w_section_entry,
+           r.w_section)
 
     def compute() -> dict[str, np.ndarray]:
-        n, width = analysis.n_beats, config.max_cut_run + 2
-        i = np.repeat(np.arange(n)[:, None], width, axis=1)
+        structure = song_structure(analysis)
+        bounds = structure.phrase_bounds_beats
+        n_units, width = structure.n_phrases, config.max_cut_phrases + 2
+        i = np.repeat(np.arange(n_units)[:, None], width, axis=1)
         j = i + np.arange(width)[None, :]
-        valid = j < n
-        comp = splice_components(analysis, i, np.minimum(j, n - 1))
-        q = np.where(valid, comp.quality, 0.0)
-        on_bar = np.where(valid, comp.on_bar_line, 0.0)
-        tables = {
-            "features": compact_features(analysis),
-            "beat_in_bar": analysis.beat_in_bar.astype(np.int64),
-            "q_band": q.astype(np.float32),
-            "on_bar_band": on_bar.astype(np.float32),
-            "splice_band": np.where(valid, -r.w_splice * (1.0 - q), 0.0),
-            "bar_line_band": np.where(valid, -r.w_off_bar * (1.0 - on_bar), 0.0),
+        valid = j < n_units
+        from_beat = bounds[i + 1] - 1
+        to_beat = bounds[np.minimum(j, n_units - 1)]
+        terms = np.stack([splice_terms(analysis, from_beat, to_beat, r)[name] for name in SPLICE_TERMS], axis=2)
+        terms[:, 1, :] = 0.0  # the natural continuation is no splice
+        terms = np.where(valid[:, :, None], terms, 0.0)
+        seg = analysis.segment_bounds_s
+        share = (seg[bounds[1:]] - seg[bounds[:-1]]) / max(analysis.duration_seconds, 1e-9)
+        return {
+            "features": unit_features(analysis),
+            "unit_share": share.astype(np.float64),
+            "jump_terms": terms,
+            "bounds": bounds.astype(np.int64),
         }
-        return tables
 
     return analysis.derived(key, compute)
 
@@ -115,69 +161,68 @@ class ObservationLayout:
 
     lookback: int
     lookahead: int
-    max_cut_run: int
-    target_keep_share: float
+    n_jumps: int
+    max_cut_phrases: int
 
     @classmethod
     def from_config(cls, config: "EnvConfig") -> "ObservationLayout":
-        return cls(config.lookback, config.lookahead, config.max_cut_run, config.reward.target_keep_share)
+        return cls(config.lookback, config.lookahead, config.n_jump_options, config.max_cut_phrases)
 
     @property
     def window(self) -> int:
         return self.lookback + 1 + self.lookahead
 
     @property
-    def n_resume(self) -> int:
-        return self.max_cut_run + 1
-
-    @property
     def dim(self) -> int:
-        return self.window * N_WINDOW_FEATURES + 4 + 2 * self.n_resume + N_STATE
+        return self.window * N_UNIT_FEATURES + 2 * self.n_jumps + N_STATE
 
     def build(self, batch: "EditBatch") -> np.ndarray:
-        """Observation of every slot of ``batch`` at its current beat, shape (n_slots, dim)."""
+        """Observation of every slot of ``batch`` at its current phrase, shape (n_slots, dim)."""
         bank = batch.bank
-        n, bpb = batch.n, batch.bpb
-        t = np.minimum(batch.t, n - 1)
-        last = batch.last
-        rows = np.arange(batch.n_slots)[:, None]
+        n, t, last = batch.n, np.minimum(batch.t, batch.n - 1), batch.last
+        slots = np.arange(batch.n_slots)
         offsets = np.arange(-self.lookback, self.lookahead + 1)[None, :]
         window = bank.features[bank.feat_offset[batch.song][:, None] + t[:, None] + offsets]
-        band0 = bank.band_offset[batch.song]
-        bib = bank.beat_in_bar[band0 + t]
-        onehot = np.zeros((batch.n_slots, 4), dtype=np.float32)
-        onehot[rows[:, 0], np.minimum(bib, 3)] = 1.0
-        width = bank.q_band.shape[1]
-        j = t[:, None] + np.arange(self.n_resume)[None, :]
+
+        row0 = bank.unit_offset[batch.song]
+        width = bank.jump_cost.shape[1]
+        k = np.arange(self.n_jumps)[None, :]
+        j = t[:, None] + k
         d = j - last[:, None]
         valid = (last[:, None] >= 0) & (d >= 1) & (d < width) & (j < n[:, None])
-        band_rows = (band0 + np.maximum(last, 0))[:, None]
-        d = np.clip(d, 0, width - 1)
-        q = np.where(valid, bank.q_band[band_rows, d], 0.0)
-        on_bar = np.where(valid, bank.on_bar_band[band_rows, d], 0.0)
-        target = self.target_keep_share
-        played = batch.played.astype(np.float64)
-        four_bars = 4.0 * bpb
+        cost = np.where(valid, bank.jump_cost[(row0 + np.maximum(last, 0))[:, None], np.clip(d, 0, width - 1)],
+                        IMPOSSIBLE_JUMP)
+        padded0 = bank.padded_offset[batch.song] + t
+        cum = np.cumsum(bank.unit_share_padded[padded0[:, None] + np.arange(self.n_jumps)[None, :]], axis=1)
+        removed = np.concatenate([np.zeros((batch.n_slots, 1)), cum[:, :-1]], axis=1)
+        unit = bank.mean_unit_share[batch.song]
+        target = batch.target_for_length()
+        still_to_cut = batch.played + (1.0 - batch.elapsed) - target
+        fill = np.where(batch.has_target[:, None],
+                        np.clip(removed / np.maximum(still_to_cut, unit)[:, None], 0.0, 2.0),
+                        np.minimum(4.0 * removed, 2.0))
+
         prev = np.zeros((batch.n_slots, 3))
-        prev[rows[:, 0], batch.prev_action] = 1.0
+        prev[slots, batch.prev_action] = 1.0
+        has_target = batch.has_target.astype(np.float64)
         state = np.stack(
             [
-                played / np.maximum(t, 1) - target,
-                np.clip((played - target * t) / four_bars, -2, 2),
-                np.clip((played + (n - t) - target * n) / four_bars, -4, 4),
-                np.minimum(batch.since_splice / 16.0, 1.0),
-                batch.cut_run / max(self.max_cut_run, 1),
-                batch.repeat_run / bpb,
+                has_target,
+                np.where(batch.has_target, batch.target, 0.0),
+                batch.played,
+                batch.elapsed,
+                has_target * np.clip((batch.played - target * batch.elapsed) / unit, -8, 8) / 4,
+                has_target * np.clip(still_to_cut / unit, -8, 16) / 8,
+                t / n,
+                np.minimum((n - t) / 32.0, 2.0),
+                batch.cut_run / max(self.max_cut_phrases, 1),
                 prev[:, 0],
                 prev[:, 1],
                 prev[:, 2],
                 (last != t - 1).astype(np.float64),
-                t / n,
-                np.minimum((n - t) / 64.0, 4.0),
-                ((bpb - bib) % bpb) / bpb,
+                np.minimum(batch.n_splices / 8.0, 2.0),
             ],
             axis=1,
         )
-        return np.concatenate(
-            [window.reshape(batch.n_slots, -1), onehot, q, on_bar, state], axis=1, dtype=np.float32
-        )
+        return np.concatenate([window.reshape(batch.n_slots, -1), cost / 4.0, fill, state], axis=1,
+                              dtype=np.float32)

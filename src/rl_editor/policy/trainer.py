@@ -38,8 +38,10 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from rl_editor.audio.feature_layout import FEATURE_DIM, GROUP_SLICES, feature_index
 from rl_editor.audio.song import SongAnalysis
-from rl_editor.policy.dense_reward import TERM_NAMES, DenseRewardConfig, edit_stats
-from rl_editor.policy.env import EditBatch, EditVecEnv, EnvConfig, EpisodeRewardFn, PolicyError, SongBank
+from rl_editor.config import config_from_json, config_to_json
+from rl_editor.policy.dense_reward import TERM_NAMES, edit_stats
+from rl_editor.policy.env import EditBatch, EditVecEnv, EnvConfig, EpisodeRewardFn, PolicyError, SongBank, check_target
+from rl_editor.policy.length import fit_to_target, target_share, warn_if_far_from_target
 from rl_editor.registry import ModelMeta, load_model_file, new_version, save_model_file, sha256_of_json
 
 AUDIO_SUFFIXES = (".wav", ".ogg", ".flac", ".mp3", ".aiff", ".aif", ".m4a")
@@ -52,7 +54,7 @@ class PolicyConfig:
     Attributes
     ----------
     n_envs, n_steps : int
-        Songs stepping together, and steps per song per PPO rollout.
+        Songs stepping together, and steps (phrase decisions) per song per PPO rollout.
     batch_size, n_epochs : int
         PPO minibatch size and passes over each rollout.
     learning_rate, gamma, gae_lambda, clip_range, ent_coef, vf_coef, max_grad_norm : float
@@ -60,67 +62,45 @@ class PolicyConfig:
     net_arch : list of int
         Hidden layer sizes of the policy and value networks (separate networks).
     seed : int
-        Seeds torch, numpy and the song order.
-    target_keep_share : float
-        Wanted edit length as a share of the original (overrides ``reward.target_keep_share``).
-    max_cut_run, allow_repeat, lookback, lookahead, dense_reward_scale :
-        Passed to :class:`~rl_editor.policy.env.EnvConfig`.
-    reward : DenseRewardConfig
-        Weights of the dense reward terms.
+        Seeds torch, numpy, the song order and the training targets.
     temperature : float
         Default sampling temperature of ``generate_edit`` (0 = greedy).
     torch_threads : int
         Threads torch may use (1 keeps runs reproducible and polite on shared machines).
+    env : EnvConfig
+        The environment: phrase-level constraints, observation, target lengths,
+        dense reward weights (``env.reward.target_keep_share`` is the length
+        aimed at when no target is given).
     """
 
     n_envs: int = 16
-    n_steps: int = 128
-    batch_size: int = 512
+    n_steps: int = 64
+    batch_size: int = 256
     n_epochs: int = 4
     learning_rate: float = 1e-3
     gamma: float = 0.99
     gae_lambda: float = 0.95
     clip_range: float = 0.2
-    ent_coef: float = 0.03
+    ent_coef: float = 0.02
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
     net_arch: list[int] = field(default_factory=lambda: [128, 128])
     seed: int = 0
-    target_keep_share: float = 0.75
-    max_cut_run: int = 8
-    allow_repeat: bool = True
-    lookback: int = 0
-    lookahead: int = 1
-    dense_reward_scale: float = 1.0
-    reward: DenseRewardConfig = field(default_factory=DenseRewardConfig)
     temperature: float = 0.5
     torch_threads: int = 1
+    env: EnvConfig = field(default_factory=EnvConfig)
 
-    def env_config(self, **overrides: Any) -> EnvConfig:
-        """The environment configuration these settings describe."""
-        cfg = EnvConfig(
-            n_envs=self.n_envs,
-            max_cut_run=self.max_cut_run,
-            allow_repeat=self.allow_repeat,
-            lookback=self.lookback,
-            lookahead=self.lookahead,
-            dense_reward_scale=self.dense_reward_scale,
-            reward=replace(self.reward, target_keep_share=self.target_keep_share),
-        )
-        return replace(cfg, **overrides)
+    @property
+    def target_keep_share(self) -> float:
+        """The length aimed at when no target is given (``env.reward.target_keep_share``)."""
+        return self.env.reward.target_keep_share
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return config_to_json(self)
 
     @classmethod
     def from_json(cls, data: dict) -> "PolicyConfig":
-        data = dict(data)
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = set(data) - known
-        if unknown:
-            raise PolicyError(f"policy config has unknown fields {sorted(unknown)}")
-        data["reward"] = DenseRewardConfig(**data.get("reward", {}))
-        return cls(**data)
+        return config_from_json(cls, data, what="policy config", error=PolicyError)
 
 
 def find_songs(songs_dir: str | Path) -> list[Path]:
@@ -176,8 +156,8 @@ def songs_fingerprint(analyses: Sequence[SongAnalysis]) -> str:
 
 LEARNING_CURVE_FIELDS = (
     "episode", "timesteps", "song_id", "episode_reward", *[f"dense_{k}" for k in TERM_NAMES], "dense_total",
-    "learned_reward", "keep_share", "cut_share", "repeat_share", "bar_line_share", "mean_splice_quality",
-    "entropy", "approx_kl",
+    "learned_reward", "target", "keep_share", "duration_share", "cut_share", "repeat_share", "n_splices",
+    "splices_per_minute", "bar_line_share", "mean_splice_quality", "entropy", "approx_kl",
 )
 
 
@@ -233,8 +213,9 @@ class EpisodeLogger(BaseCallback):
                 **{f"dense_{k}": terms[k] for k in TERM_NAMES},
                 "dense_total": terms["total"],
                 "learned_reward": info.get("learned_reward", float("nan")),
-                **{k: stats[k] for k in ("keep_share", "cut_share", "repeat_share", "bar_line_share",
-                                         "mean_splice_quality")},
+                "target": info.get("target", float("nan")),
+                **{k: stats[k] for k in ("keep_share", "duration_share", "cut_share", "repeat_share", "n_splices",
+                                         "splices_per_minute", "bar_line_share", "mean_splice_quality")},
                 "entropy": entropy,
                 "approx_kl": approx_kl,
             }
@@ -246,7 +227,7 @@ class EpisodeLogger(BaseCallback):
         if self._bar is not None and self.rows:
             recent = self.rows[-20:]
             self._bar.set_postfix(reward=f"{np.mean([r['episode_reward'] for r in recent]):.2f}",
-                                  keep=f"{np.mean([r['keep_share'] for r in recent]):.2f}", refresh=False)
+                                  keep=f"{np.mean([r['duration_share'] for r in recent]):.2f}", refresh=False)
         return True
 
     def _on_training_end(self) -> None:
@@ -286,7 +267,7 @@ class PPOTrainer:
     def reset_model(self, analyses: Sequence[SongAnalysis]) -> None:
         """Start from a fresh, untrained policy (seeded by ``config.seed``)."""
         self._seed_everything()
-        env = EditVecEnv(analyses, self.config.env_config(), seed=self.config.seed)
+        env = EditVecEnv(analyses, self.config.env, n_envs=self.config.n_envs, seed=self.config.seed)
         self.model = self._new_model(env, None)
         self.meta, self._trained_on, self._metrics, self._dirty = None, {}, {}, True
         self._banks.clear()
@@ -332,7 +313,7 @@ class PPOTrainer:
         progress: bool = True,
         *,
         episode_reward_fn: EpisodeRewardFn | None = None,
-        dense_reward_scale: float | None = None,
+        env_overrides: dict[str, Any] | None = None,
         reward_source: str = "dense",
         log_dir: str | Path | None = None,
     ) -> "PPOTrainer":
@@ -353,8 +334,9 @@ class PPOTrainer:
             Show a tqdm bar over episodes.
         episode_reward_fn : callable, optional
             Learned reward of whole edits, added at each episode's last step (fine-tuning).
-        dense_reward_scale : float, optional
-            Overrides the config's scale of the dense terms (0 disables them).
+        env_overrides : dict, optional
+            :class:`EnvConfig` fields to change for this run only (fine-tuning
+            sets ``dense_reward_scale``, ``free_length_scale``, ``free_share``).
         reward_source : str
             Recorded in the checkpoint: ``"dense"`` or the reward model's version.
         log_dir : str or Path, optional
@@ -370,8 +352,8 @@ class PPOTrainer:
             analyses = analyze_songs(find_songs(songs_dir), progress=progress)
         analyses = list(analyses)
         self._seed_everything()
-        overrides = {} if dense_reward_scale is None else {"dense_reward_scale": float(dense_reward_scale)}
-        env = EditVecEnv(analyses, self.config.env_config(**overrides),
+        env_config = self.config.env if env_overrides is None else replace(self.config.env, **env_overrides)
+        env = EditVecEnv(analyses, env_config, n_envs=self.config.n_envs,
                          episode_reward_fn=episode_reward_fn, seed=self.config.seed)
         tb_dir = str(Path(log_dir) / "tensorboard") if log_dir else None
         first_run = self.model is None or self.model.num_timesteps == 0
@@ -387,7 +369,7 @@ class PPOTrainer:
         extra = callback if isinstance(callback, list) else ([callback] if callback is not None else [])
         callbacks = [logger, *extra]
         rollout = self.config.n_envs * self.config.n_steps
-        budget = episodes * env.bank.max_beats + self.config.n_envs * env.bank.max_beats + 2 * rollout
+        budget = episodes * env.bank.max_units + self.config.n_envs * env.bank.max_units + 2 * rollout
         self.model.learn(
             total_timesteps=budget,
             callback=CallbackList(callbacks),
@@ -407,7 +389,8 @@ class PPOTrainer:
         }
         recent = logger.rows[-min(len(logger.rows), 100):]
         self._metrics = {
-            f"train_mean_{k}": float(np.mean([r[k] for r in recent])) for k in ("episode_reward", "dense_total", "keep_share")
+            f"train_mean_{k}": float(np.mean([r[k] for r in recent]))
+            for k in ("episode_reward", "dense_total", "duration_share", "splices_per_minute")
         } if recent else {}
         self._dirty = True
         return self
@@ -523,7 +506,7 @@ class PPOTrainer:
         key = analysis.content_sha256
         bank = self._banks.get(key)
         if bank is None or bank.analyses[0] is not analysis:
-            bank = SongBank([analysis], self.config.env_config())
+            bank = SongBank([analysis], self.config.env)
             if len(self._banks) > 64:
                 self._banks.clear()
             self._banks[key] = bank
@@ -541,9 +524,25 @@ class PPOTrainer:
         return logits.numpy().astype(np.float64)
 
     def generate_edits(
-        self, analysis: SongAnalysis, temperatures: Sequence[float], seeds: Sequence[int | None]
+        self,
+        analysis: SongAnalysis,
+        temperatures: Sequence[float],
+        seeds: Sequence[int | None],
+        targets: Sequence[float | None] | None = None,
     ) -> list[np.ndarray]:
-        """Roll out one edit per ``(temperature, seed)`` of one song, all in one batched pass.
+        """Roll out one edit per ``(temperature, seed, target)`` of one song, all in one batched pass.
+
+        Parameters
+        ----------
+        analysis : SongAnalysis
+        temperatures : sequence of float
+            0 is greedy.
+        seeds : sequence of int or None
+            Seed each candidate's sampling.
+        targets : sequence of float or None, optional
+            Wanted length of each candidate as a share of the song (0-1]; None
+            lets the policy choose. All None when omitted. Edits with a target
+            are trimmed by whole bars onto it (:func:`rl_editor.policy.length.fit_to_target`).
 
         Returns
         -------
@@ -554,6 +553,10 @@ class PPOTrainer:
             raise PolicyError("no policy: train or load a checkpoint first")
         if len(temperatures) != len(seeds):
             raise PolicyError(f"{len(temperatures)} temperatures but {len(seeds)} seeds")
+        targets = [None] * len(seeds) if targets is None else list(targets)
+        if len(targets) != len(seeds):
+            raise PolicyError(f"{len(targets)} targets but {len(seeds)} seeds")
+        target_values = np.array([np.nan if t is None else check_target(t) for t in targets], dtype=np.float64)
         temps = np.asarray(temperatures, dtype=np.float64)
         if np.any(temps < 0) or not np.all(np.isfinite(temps)):
             raise PolicyError(f"temperatures must be >= 0, got {list(temperatures)}")
@@ -561,9 +564,9 @@ class PPOTrainer:
         if k == 0:
             return []
         bank = self._bank(analysis)
-        batch = EditBatch(bank, self.config.env_config(), k)
-        batch.load(np.arange(k), np.zeros(k, dtype=np.int64))
-        n = analysis.n_beats
+        batch = EditBatch(bank, self.config.env, k)
+        batch.load(np.arange(k), np.zeros(k, dtype=np.int64), target_values)
+        n = int(bank.n_units[0])
         noise = np.stack([np.random.default_rng(s).gumbel(size=(n, 3)) for s in seeds])
         greedy = temps == 0
         scale = np.where(greedy, 1.0, temps)[:, None]
@@ -573,7 +576,9 @@ class PPOTrainer:
             scores = np.where(greedy[:, None], logits, logits / scale + noise[:, t])
             actions = np.argmax(np.where(masks, scores, -np.inf), axis=1)
             batch.step(actions)
-        return [batch.episode_actions(i).astype(np.int8) for i in range(k)]
+        edits = [batch.episode_actions(i).astype(np.int8) for i in range(k)]
+        return [edit if target is None else fit_to_target(analysis, edit, target)
+                for edit, target in zip(edits, targets)]
 
     def generate_edit(
         self,
@@ -581,6 +586,7 @@ class PPOTrainer:
         temperature: float | None = None,
         seed: int | None = None,
         render: bool = False,
+        target: float | None = None,
     ):
         """One edit of one song.
 
@@ -593,6 +599,9 @@ class PPOTrainer:
             Seeds the sampling (same seed, same edit).
         render : bool
             Also render the edit's audio (needs a SongAnalysis or path of a real file).
+        target : float, optional
+            Wanted length as a share of the song, in (0, 1]; without it the
+            policy chooses. Use :func:`target_share` to turn "3:30" into a share.
 
         Returns
         -------
@@ -600,7 +609,9 @@ class PPOTrainer:
         """
         analysis = self._analysis(song_or_beat_features)
         temp = self.temperature if temperature is None else float(temperature)
-        actions = self.generate_edits(analysis, [temp], [seed])[0]
+        actions = self.generate_edits(analysis, [temp], [seed], [target])[0]
+        if target is not None:
+            warn_if_far_from_target(analysis, actions, target)
         if not render:
             return actions
         if not analysis.path or not Path(analysis.path).is_file():
@@ -609,15 +620,17 @@ class PPOTrainer:
 
         return actions, render_edit(analysis.path, analysis, actions)
 
-    def evaluate(self, analyses: Sequence[SongAnalysis], temperature: float = 0.0, seed: int = 0) -> dict[str, float]:
-        """Mean dense reward terms and edit figures of one edit per song."""
+    def evaluate(self, analyses: Sequence[SongAnalysis], temperature: float = 0.0, seed: int = 0,
+                 target: float | None = None) -> dict[str, float]:
+        """Mean dense reward terms and edit figures of one edit per song (at ``target``, or the policy's choice)."""
         from rl_editor.policy.dense_reward import score_edit
 
         rows = []
         for a in analyses:
-            actions = self.generate_edits(a, [temperature], [seed])[0]
-            rows.append({**score_edit(a, actions, self.config.env_config().reward), **edit_stats(a, actions)})
+            actions = self.generate_edits(a, [temperature], [seed], [target])[0]
+            rows.append({**score_edit(a, actions, self.config.env.reward, target=target), **edit_stats(a, actions)})
         return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]} if rows else {}
 
 
-__all__ = ["PPOTrainer", "PolicyConfig", "analysis_from_features", "find_songs", "songs_fingerprint", "TERM_NAMES"]
+__all__ = ["PPOTrainer", "PolicyConfig", "analysis_from_features", "find_songs", "songs_fingerprint", "target_share",
+           "TERM_NAMES"]

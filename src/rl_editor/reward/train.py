@@ -270,20 +270,31 @@ def fit_calibration(gaps: np.ndarray, outcomes: np.ndarray, init: Calibration | 
     gaps_t = torch.as_tensor(np.asarray(gaps, dtype=np.float32))
     out_t = torch.as_tensor(np.asarray(outcomes)).long()
     init = init or Calibration()
-    log_scale = torch.tensor(math.log(max(init.scale, 1e-3)), requires_grad=True)
-    log_nu = torch.tensor(float(init.log_nu), requires_grad=True)
-    opt = torch.optim.LBFGS([log_scale, log_nu], max_iter=50, line_search_fn="strong_wolfe")
+    # Bounded parameters (log scale in (-7, 7), log nu in (-10, 5)): separable data, where every
+    # outcome follows the gap's sign, or data without a single tie, would send them to infinity.
+    def to_free(value: float, low: float, high: float) -> float:
+        inside = (min(max(value, low + 1e-3), high - 1e-3) - low) / (high - low)
+        return math.log(inside / (1.0 - inside))
+
+    def bounded(free: torch.Tensor, low: float, high: float) -> torch.Tensor:
+        return low + (high - low) * torch.sigmoid(free)
+
+    scale_free = torch.tensor(to_free(math.log(max(init.scale, 1e-3)), -7.0, 7.0), requires_grad=True)
+    nu_free = torch.tensor(to_free(float(init.log_nu), -10.0, 5.0), requires_grad=True)
+    opt = torch.optim.LBFGS([scale_free, nu_free], max_iter=50, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
-        logp = davidson_log_probabilities(gaps_t * log_scale.exp(), log_nu)
+        log_scale = bounded(scale_free, -7.0, 7.0)
+        logp = davidson_log_probabilities(gaps_t * log_scale.exp(), bounded(nu_free, -10.0, 5.0))
         loss = -logp.gather(1, out_t[:, None]).mean() + 1e-3 * log_scale**2
         loss.backward()
         return loss
 
     opt.step(closure)
-    return Calibration(scale=float(log_scale.detach().exp().clamp(1e-3, 1e3)),
-                       log_nu=float(log_nu.detach().clamp(-10, 5)))
+    with torch.no_grad():
+        log_scale, log_nu = bounded(scale_free, -7.0, 7.0), bounded(nu_free, -10.0, 5.0)
+    return Calibration(scale=float(log_scale.exp().clamp(1e-3, 1e3)), log_nu=float(log_nu))
 
 
 def preference_metrics(gaps: np.ndarray, outcomes: np.ndarray, strengths: np.ndarray,

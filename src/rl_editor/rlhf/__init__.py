@@ -1,4 +1,4 @@
-"""RLHF: fine-tune the policy on the learned reward, evaluate old against new, run the loop, report, demo.
+"""RLHF: fine-tune on the learned reward, evaluate old against new, the loop, report, demo, editing songs.
 
 >>> from rl_editor.rlhf import FinetuneConfig, finetune_policy  # doctest: +SKIP
 >>> trainer = finetune_policy("policy.pt", "reward.pt", FinetuneConfig(episodes=500), songs_dir="songs")  # doctest: +SKIP
@@ -28,6 +28,10 @@ _EXPORTS: dict[str, str] = {
     "write_report": "rl_editor.rlhf.report",
     "DemoConfig": "rl_editor.rlhf.demo",
     "run_demo": "rl_editor.rlhf.demo",
+    "EditConfig": "rl_editor.rlhf.edit",
+    "edit_songs": "rl_editor.rlhf.edit",
+    "parse_length": "rl_editor.rlhf.edit",
+    "loop_summary": "rl_editor.rlhf.loop",
     "WinRate": "rl_editor.rlhf.winrate",
     "win_rate": "rl_editor.rlhf.winrate",
 }

@@ -1,4 +1,4 @@
-"""``rl-editor finetune-policy``, ``evaluate``, ``loop``, ``report`` and ``demo``: thin layers over the Python API.
+"""``rl-editor finetune-policy``, ``evaluate``, ``loop``, ``report``, ``demo`` and ``edit``: thin layers over the API.
 
 ``rl-editor train-policy --init POLICY --reward-model REWARD`` can dispatch to
 :func:`finetune_from_cli` (same arguments as ``finetune-policy``).
@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -50,9 +51,13 @@ def _song_paths(songs: Path) -> list[Path]:
 
 
 def _print_result(result) -> None:
+    from rl_editor.rlhf.winrate import WinRate
+
     typer.echo(result.summary())
-    for rater, w in result.per_rater.items():
-        typer.echo(f"  {rater}: {w['wins']} wins, {w['losses']} losses, {w['ties']} ties")
+    for rater, data in result.per_rater.items():
+        w = WinRate.from_json(data)
+        typer.echo(f"  {rater}: new preferred {w.preference_share:.1%} (ties count half); "
+                   f"{w.wins} wins, {w.losses} losses, {w.ties} ties")
 
 
 def register(app: typer.Typer) -> None:
@@ -98,7 +103,10 @@ def register(app: typer.Typer) -> None:
                                                      help="With --campaign: its campaign.json (written by "
                                                           "--create-campaign), for the policies' versions."),
     ) -> None:
-        """Win rate of a new policy over an old one on held-out songs, judged by held-out raters (or people)."""
+        """How much held-out raters (or people) prefer a new policy's edits to an old one's, on held-out songs.
+
+        The headline is the tie-inclusive preference share, (wins + ties/2) / judgments, with a 95% interval
+        that resamples whole songs; then the decisive win rate, the tie share and how the edits changed."""
         from rl_editor.rlhf.finetune import RLHFError
 
         if campaign is not None:
@@ -162,7 +170,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run (or resume) the feedback loop: generate, judge, train reward, fine-tune, evaluate."""
         from rl_editor.rlhf.finetune import FinetuneConfig
-        from rl_editor.rlhf.loop import LoopConfig, run_loop
+        from rl_editor.rlhf.loop import LoopConfig, loop_summary, run_loop
         from rl_editor.rlhf.report import write_report
 
         config = LoopConfig(
@@ -172,7 +180,9 @@ def register(app: typer.Typer) -> None:
             finetune=FinetuneConfig(episodes=episodes, kl_coef=kl_coef), seed=seed, db=db, wait_timeout_s=wait_timeout,
         )
         result = run_loop(config)
-        typer.echo(f"ran {len(result.steps_run)} steps, {len(result.steps_skipped)} were done before")
+        typer.echo(loop_summary(result))
+        redone = f" ({len(result.redone)} redone after a change)" if result.redone else ""
+        typer.echo(f"ran {len(result.steps_run)} steps{redone}, {len(result.steps_skipped)} were done before")
         typer.echo(f"report: {write_report(run_dir)}")
 
     @app.command("report")
@@ -192,3 +202,32 @@ def register(app: typer.Typer) -> None:
         from rl_editor.rlhf.demo import DemoConfig, run_demo
 
         run_demo(DemoConfig(out_dir=str(out), quick=quick, seed=seed))
+
+    @app.command("edit")
+    def edit_cmd(
+        songs: List[Path] = typer.Argument(..., help="Audio files to edit."),
+        policy: Path = typer.Option(..., "--policy", help="Policy file (rl-editor train-policy)."),
+        out: Path = typer.Option(..., "--out", help="Folder of the edits: <song>.wav and <song>.json each."),
+        reward_model: Optional[Path] = typer.Option(None, "--reward-model",
+                                                    help="Reward model that picks the best of --best-of edits."),
+        best_of: Optional[int] = typer.Option(None, "--best-of", min=1,
+                                              help="Edits sampled per song and ranked by --reward-model "
+                                                   "(default: 4 with --reward-model, else 1)."),
+        length: Optional[str] = typer.Option(None, "--length", help="Target length: a share of the song (0.55), "
+                                                                    "a time m:ss (3:30) or seconds (210)."),
+        temperature: float = typer.Option(0.7, "--temperature", help="Sampling temperature (0 = greedy)."),
+        seed: int = typer.Option(0, "--seed"),
+    ) -> None:
+        """Edit songs with a trained policy: sample edits, keep the reward model's favourite, render it.
+
+        Prints each sampled edit's length and splice count, and writes the chosen edit's audio and a JSON of its
+        actions (song_id, actions, duration_seconds, target, temperature, policy version, reward score)."""
+        from tqdm.auto import tqdm
+
+        from rl_editor.rlhf.edit import EditConfig, edit_songs
+
+        config = EditConfig(policy=str(policy), out_dir=str(out),
+                            reward_model=str(reward_model) if reward_model else None,
+                            best_of=best_of if best_of is not None else (4 if reward_model else 1),
+                            length=length, temperature=temperature, seed=seed)
+        edit_songs(songs, config, on_song=lambda song: tqdm.write("\n".join(song.lines()), file=sys.stdout))

@@ -9,11 +9,14 @@
    the dense reward (``musician``, 10% mistakes): ~500 judged pairs, the reward
    model fine-tuned on them, the policy fine-tuned on the new reward model.
 5. Held-out simulated raters (fresh instances, own seeds) compare old and new
-   policies on the held-out songs: win rate, 95% intervals (by song, and Wilson's), p-value.
+   policies on the held-out songs. The headline is the tie-inclusive preference
+   share, (wins + ties/2) / judgments, with a 95% interval by song; beside it
+   the decisive win rate, the tie share and how the edits changed.
 6. ``report.md`` with plots, and how to open the rater page on the same candidates.
 
-Evaluation power: 3 held-out songs x 8 edit pairs x 5 raters = 120 judgments;
-at a true win rate of 65% that gives p < 0.01 with high probability.
+Evaluation size: 3 held-out songs x 8 edit pairs x 5 raters = 120 judgments.
+With only 3 songs the song-clustered interval is wide; it says how far the
+result may carry to other songs, which 120 judgments of 3 songs cannot.
 """
 
 from __future__ import annotations
@@ -23,8 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rl_editor.rlhf.finetune import FinetuneConfig
-from rl_editor.rlhf.loop import LoopConfig, LoopResult, run_loop, say
-from rl_editor.rlhf.winrate import WinRate
+from rl_editor.rlhf.loop import LoopConfig, LoopResult, loop_summary, run_loop, say
 
 
 @dataclass
@@ -93,10 +95,7 @@ def run_demo(config: DemoConfig | None = None) -> LoopResult:
     minutes = (time.perf_counter() - start) / 60
     if config.progress:
         lines = [f"demo finished in {minutes:.1f} min; report: {report}"]
-        for it, (win, acc) in enumerate(zip(result.evaluations, result.reward_evaluations), start=1):
-            lines.append(
-                f"iteration {it}: {WinRate.from_json(win).summary()}; reward model held-out accuracy "
-                f"{acc['new']['accuracy']:.1%} (bootstrap {acc['previous']['accuracy']:.1%})")
+        lines.append(loop_summary(result))
         manifest = run / "iter-01" / "candidates" / "manifest.json"
         lines += [
             "judge the same candidates yourself:",

@@ -5,14 +5,14 @@ independent between the policies, so a policy against itself is a fair coin);
 edit ``k`` of the old policy is paired with edit ``k`` of the new one and every
 rater judges every pair, shown in an order drawn at random per judgment and
 mapped back to "new", "old" or "tie". :func:`~rl_editor.rlhf.winrate.win_rate`
-turns the outcomes into the new policy's win rate over decisive judgments,
-a 95% interval that resamples whole songs (cluster bootstrap), Wilson's 95%
-interval and the one-sided exact binomial p-value.
+turns the outcomes into the headline, the tie-inclusive preference share
+``(wins + ties / 2) / judgments`` with a song-clustered 95% interval, and
+beside it the decisive win rate, the tie share, Wilson's interval and the
+sign-test p-value (those two treat judgments as independent).
 
-Judgments of one song are not independent (same song, same raters, several
-edits); the Wilson interval and the p-value treat them as independent, the
-usual A/B-test reading, so they overstate the confidence when a song's
-judgments agree. The song bootstrap interval does not; read it first.
+The result also says how the edits changed from old to new (length as a share
+of the song, splices per minute of output, bar-line share of splices, mean
+splice quality): a preference without a change in behaviour is noise.
 Raters should be fresh instances (own seeds) of tastes nobody trained on.
 """
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from rl_editor.audio.song import SongAnalysis
-from rl_editor.edit import Edit
+from rl_editor.edit import Edit, beat_sequence
 from rl_editor.io_utils import read_json, write_json_atomic
 from rl_editor.policy.dense_reward import edit_stats
 from rl_editor.rlhf.finetune import RLHFError
@@ -57,7 +58,7 @@ class EvaluationResult:
     Attributes
     ----------
     win : WinRate
-        New over old, ties apart.
+        New over old: the tie-inclusive share (headline), the decisive win rate, ties.
     judgments : list of Judged
     old_version, new_version : str
     per_rater : dict
@@ -65,7 +66,7 @@ class EvaluationResult:
     per_song : dict
         ``{song_id: {"new": n, "old": n, "tie": n}}``.
     edit_stats : dict
-        ``{"old": {...}, "new": {...}}``: mean keep share, splices... of each policy's edits.
+        ``{"old": {...}, "new": {...}}``: mean :func:`edit_behaviour` figures of each policy's edits.
     edits : dict
         ``{song_id: {"old": [actions...], "new": [actions...]}}`` (for rendering or a campaign).
     settings : dict
@@ -83,7 +84,9 @@ class EvaluationResult:
     settings: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> str:
-        return f"{self.new_version} vs {self.old_version}: {self.win.summary()}"
+        """The headline, the decisive win rate and ties, and how the edits changed (three lines)."""
+        return (f"{self.new_version} vs {self.old_version}: {self.win.summary()}\n"
+                f"  edits old -> new: {behaviour_text(self.edit_stats)}")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -104,11 +107,15 @@ class EvaluationResult:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "EvaluationResult":
-        return cls(win=WinRate.from_json(data["win"]), judgments=[Judged(**j) for j in data.get("judgments", [])],
-                   old_version=data["old_version"], new_version=data["new_version"],
-                   per_rater=data.get("per_rater", {}), per_song=data.get("per_song", {}),
-                   edit_stats=data.get("edit_stats", {}), edits=data.get("edits", {}),
-                   settings=data.get("settings", {}))
+        """Inverse of :meth:`to_json`. A result written before the tie-inclusive share gets its
+        figures recomputed from its judgments (same outcomes, same songs)."""
+        judgments = [Judged(**j) for j in data.get("judgments", [])]
+        win, per_rater = WinRate.from_json(data["win"]), data.get("per_rater", {})
+        if "preference_share" not in data["win"] and judgments:
+            win, per_rater, _ = outcomes_summary(judgments)
+        return cls(win=win, judgments=judgments, old_version=data["old_version"], new_version=data["new_version"],
+                   per_rater=per_rater, per_song=data.get("per_song", {}), edit_stats=data.get("edit_stats", {}),
+                   edits=data.get("edits", {}), settings=data.get("settings", {}))
 
     @classmethod
     def load(cls, path: str | Path) -> "EvaluationResult":
@@ -178,9 +185,49 @@ def _win_rate_by_song(judgments: Sequence[Judged]) -> WinRate:
     return win_rate([j.outcome for j in judgments], clusters=[j.song_id for j in judgments])
 
 
+def edit_behaviour(analysis: SongAnalysis, actions: np.ndarray) -> dict[str, float]:
+    """:func:`~rl_editor.policy.dense_reward.edit_stats` plus ``splices_per_minute`` of output.
+
+    ``duration_share`` is the edit's length as a share of the song (seconds);
+    ``splices_per_minute`` counts jumps in playback per minute of the rendered
+    edit (NaN for an edit that plays nothing).
+    """
+    stats = edit_stats(analysis, actions)
+    played_s = float(analysis.beat_durations_s[beat_sequence(np.asarray(actions))].sum())
+    stats["splices_per_minute"] = stats["n_splices"] / (played_s / 60) if played_s > 0 else float("nan")
+    return stats
+
+
+BEHAVIOUR_FIGURES: tuple[tuple[str, str, str], ...] = (
+    # (edit_behaviour key, label, format)
+    ("duration_share", "length (share of the song)", "{:.0%}"),
+    ("splices_per_minute", "splices per minute", "{:.1f}"),
+    ("bar_line_share", "splices on bar lines", "{:.0%}"),
+    ("mean_splice_quality", "splice quality", "{:.2f}"),
+)
+
+
+def behaviour_change(edit_stats_by_side: dict[str, dict[str, float]]) -> list[tuple[str, str, str]]:
+    """``(label, old, new)`` of each figure of :data:`BEHAVIOUR_FIGURES` (``n/a`` where a side lacks it)."""
+    def value(side: str, key: str, fmt: str) -> str:
+        x = edit_stats_by_side.get(side, {}).get(key)
+        return "n/a" if x is None or (isinstance(x, float) and np.isnan(x)) else fmt.format(x)
+
+    return [(label, value("old", key, fmt), value("new", key, fmt)) for key, label, fmt in BEHAVIOUR_FIGURES]
+
+
+def behaviour_text(edit_stats_by_side: dict[str, dict[str, float]]) -> str:
+    """``length (share of the song) 77% -> 76%, splices per minute 5.3 -> 5.1, ...``."""
+    if not edit_stats_by_side:
+        return "n/a (no edit figures recorded)"
+    return ", ".join(f"{label} {old} -> {new}" for label, old, new in behaviour_change(edit_stats_by_side))
+
+
 def _mean_stats(analyses: Sequence[SongAnalysis], edits: dict[str, list[np.ndarray]]) -> dict[str, float]:
-    rows = [edit_stats(a, e) for a in analyses for e in edits[a.song_id]]
-    return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]} if rows else {}
+    rows = [edit_behaviour(a, e) for a in analyses for e in edits[a.song_id]]
+    with warnings.catch_warnings():  # a figure NaN for every edit (no splices anywhere) stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]} if rows else {}
 
 
 def evaluate_policies(
@@ -378,5 +425,6 @@ def campaign_result(db_url: str, campaign: str, campaign_file: str | Path | None
                             per_rater=per_rater, per_song=per_song, settings={"campaign": campaign})
 
 
-__all__ = ["EvaluationResult", "Judged", "campaign_result", "campaign_versions", "create_evaluation_campaign",
-           "evaluate_policies", "held_out_raters", "outcomes_summary", "sample_policy_edits"]
+__all__ = ["EvaluationResult", "Judged", "behaviour_change", "behaviour_text", "campaign_result", "campaign_versions",
+           "create_evaluation_campaign", "edit_behaviour", "evaluate_policies", "held_out_raters", "outcomes_summary",
+           "sample_policy_edits"]

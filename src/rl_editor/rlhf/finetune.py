@@ -21,7 +21,9 @@ Preferences", on beat-level edits:
    ``self.locals`` also holds ``obs_tensor``, ``actions``, ``log_probs`` and
    ``action_masks`` of the step (sb3-contrib 2.x ``ppo_mask.py``).
 4. The dense quality terms can be kept at a small scale (``dense_reward_scale``)
-   or switched off (0, the default).
+   or switched off (0, the default). Episodes with a target length keep the
+   dense length terms; episodes without one (``free_share``) leave the length
+   to the learned reward.
 
 Learned reward, KL, entropy and the dense terms are logged side by side per
 episode (``finetune_curve.csv``) and per rollout (TensorBoard, ``rlhf/*``), so
@@ -69,6 +71,11 @@ class FinetuneConfig:
         Multiplies the z-scored learned reward.
     dense_reward_scale : float
         Scale of the dense quality terms during fine-tuning (0 = learned reward only).
+    free_share : float
+        Share of episodes without a target length. In those the learned reward
+        alone decides the length (the dense length terms are off), so the
+        policy's own length moves towards what raters prefer; episodes with a
+        target keep the dense length terms, so requested lengths stay honoured.
     reference_edits_per_song : int
         Edits of each song sampled from the reference policy to set the z-score statistics.
     n_steps, batch_size, n_epochs : int or None
@@ -91,6 +98,7 @@ class FinetuneConfig:
     uncertainty_coef: float = 0.0
     reward_scale: float = 1.0
     dense_reward_scale: float = 0.0
+    free_share: float = 0.5
     reference_edits_per_song: int = 16
     n_steps: int | None = 256
     batch_size: int | None = 512
@@ -172,8 +180,8 @@ class LearnedEpisodeReward:
 
 FINETUNE_CURVE_FIELDS = (
     "episode", "timesteps", "song_id", "learned_reward", "learned_reward_raw", "reward_std", "kl", "kl_penalty",
-    "entropy", *[f"dense_{k}" for k in TERM_NAMES], "dense_total", "keep_share", "repeat_share", "bar_line_share",
-    "mean_splice_quality",
+    "entropy", *[f"dense_{k}" for k in TERM_NAMES], "dense_total", "keep_share", "duration_share", "splices_per_minute",
+    "repeat_share", "bar_line_share", "mean_splice_quality", "target",
 )
 
 
@@ -255,7 +263,9 @@ class KLPenaltyCallback(BaseCallback):
                 "entropy": float(self._entropy_sum[k] / length),
                 **{f"dense_{t}": info["dense_terms"][t] for t in TERM_NAMES},
                 "dense_total": info["dense_terms"]["total"],
-                **{s: stats[s] for s in ("keep_share", "repeat_share", "bar_line_share", "mean_splice_quality")},
+                **{s: stats[s] for s in ("keep_share", "duration_share", "splices_per_minute", "repeat_share",
+                                         "bar_line_share", "mean_splice_quality")},
+                "target": info.get("target", float("nan")),
             }
             self.rows.append(row)
             self._rollout_rows += 1
@@ -358,7 +368,8 @@ def finetune_policy(
         callback=callback,
         progress=config.progress,
         episode_reward_fn=reward_fn,
-        dense_reward_scale=config.dense_reward_scale,
+        env_overrides={"dense_reward_scale": config.dense_reward_scale, "free_length_scale": 0.0,
+                       "free_share": config.free_share},
         reward_source=reward_version,
         log_dir=log_dir,
     )

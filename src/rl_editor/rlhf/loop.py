@@ -3,7 +3,7 @@
 Every model and data set of a run lives in one folder::
 
     run/
-      state.json                 completed steps (a rerun skips them)
+      state.json                 completed steps, each with a digest of its settings and inputs
       split.json                 which songs train, which are held out
       bootstrap/policy.pt        iteration-1 policy on the dense reward (when no --policy is given)
       bootstrap/preferences.json dense-taste judgments of iter-01's candidates
@@ -16,11 +16,17 @@ Every model and data set of a run lives in one folder::
       iter-01/eval.json          new policy against the previous one, held-out songs and raters
       report.md, *.png           written by :mod:`rl_editor.rlhf.report`
 
-Each step is a small function; :func:`run_loop` calls them in order and
-records each in ``state.json`` once its outputs are written. A step counts as
-done only while it is recorded and its outputs exist, so after a crash (or
-after deleting a step's output) a rerun does exactly the missing steps, plus
-the steps that read what they redid (a new reward model means a new policy).
+Each step is a small function; :func:`plan_steps` lists them in order with
+what each is made from, and :func:`run_loop` runs the list and records each in ``state.json`` once its outputs are written, with the settings
+it read and the identity of its inputs (:mod:`rl_editor.rlhf.run_state`). A
+step counts as done only while it is recorded, its outputs exist and it was
+made from the same settings and inputs, so after a crash (or after deleting a
+step's output) a rerun does exactly the missing steps, and after a change of
+settings it redoes the steps that read the changed setting, saying which setting
+changed. Either way the steps that read what was redone are redone too (a new
+reward model means a new policy). People's judgments cannot be redone by the
+loop: a changed setting that would redo them is refused with a message naming
+it, before any step runs.
 
 Held-out raters are fresh instances of the rater spec with their own seeds;
 held-out songs are never used to train a policy or a reward model.
@@ -38,9 +44,9 @@ stays with simulated held-out raters; with people use ``rl-editor evaluate
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
+import shutil
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -51,6 +57,7 @@ import numpy as np
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.io_utils import write_json_atomic
 from rl_editor.rlhf.finetune import FinetuneConfig, RLHFError
+from rl_editor.rlhf.run_state import RunState, StepRecord, file_sha256
 
 DEFAULT_CANDIDATE_TEMPERATURES: tuple[float, ...] = (0.3, 0.6, 1.0, 1.5)
 
@@ -137,43 +144,16 @@ class LoopConfig:
 
 @dataclass
 class LoopResult:
-    """What a run did: the steps run now (others were already done) and each iteration's figures."""
+    """What a run did: the steps run now (others were already done), why each was redone, and each
+    iteration's figures. ``redone`` maps a step that had been completed before to the changes that redid it."""
 
     run_dir: Path
     steps_run: list[str]
     steps_skipped: list[str]
+    redone: dict[str, list[str]] = field(default_factory=dict)
     evaluations: list[dict[str, Any]] = field(default_factory=list)
     reward_evaluations: list[dict[str, Any]] = field(default_factory=list)
     final_policy: Path | None = None
-
-
-class RunState:
-    """``state.json``: which steps of a run are complete, with their outputs."""
-
-    def __init__(self, run_dir: Path) -> None:
-        self.path = run_dir / "state.json"
-        self.run_dir = run_dir
-        self.steps: dict[str, dict[str, Any]] = {}
-        if self.path.exists():
-            try:
-                self.steps = json.loads(self.path.read_text(encoding="utf-8")).get("completed", {})
-            except (json.JSONDecodeError, AttributeError):
-                raise RLHFError(f"{self.path}: damaged run state; delete it to redo the run's steps") from None
-
-    def done(self, name: str) -> bool:
-        entry = self.steps.get(name)
-        return entry is not None and all((self.run_dir / p).exists() for p in entry.get("outputs", []))
-
-    def complete(self, name: str, outputs: Sequence[Path]) -> None:
-        self.steps[name] = {
-            "outputs": [str(Path(p).relative_to(self.run_dir)) for p in outputs],
-            "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        }
-        write_json_atomic(self.path, {"completed": self.steps}, indent=1, default=float)
-
-    def forget(self, name: str) -> None:
-        self.steps.pop(name, None)
-        write_json_atomic(self.path, {"completed": self.steps}, indent=1, default=float)
 
 
 def say(message: str, progress: bool = True) -> None:
@@ -380,11 +360,160 @@ def step_evaluate(out: Path, old: Path, new: Path, heldout: Sequence[SongAnalysi
                              seed=10_000 + 100 * iteration + config.seed)
     result = evaluate_policies(old, new, heldout, raters, temperature=config.eval_temperature,
                                seed=config.seed + iteration, edits_per_song=config.eval_edits_per_song)
-    say(f"iteration {iteration}: {result.win.summary()}", config.progress)
+    say(f"iteration {iteration}: {result.summary()}", config.progress)
     return result.save(out)
 
 
 # ------------------------------------------------------------------ orchestration
+
+
+def loop_summary(result: LoopResult) -> str:
+    """Per iteration: the evaluation's headline, decisive win rate, ties and edit change, and the reward
+    model's held-out accuracy (what ``rl-editor loop`` and ``rl-editor demo`` print)."""
+    from rl_editor.rlhf.evaluate import EvaluationResult
+
+    lines = []
+    for it, acc in enumerate(result.reward_evaluations, start=1):
+        evaluation = EvaluationResult.load(result.run_dir / f"iter-{it:02d}" / "eval.json")
+        lines += [f"iteration {it}: {evaluation.summary()}",
+                  f"  reward model held-out accuracy {acc['new']['accuracy']:.1%} "
+                  f"(previous {acc['previous']['accuracy']:.1%})"]
+    return "\n".join(lines)
+
+
+def _song_hashes(analyses: Sequence[SongAnalysis]) -> dict[str, str]:
+    return {a.song_id: a.content_sha256 for a in analyses}
+
+
+def _finetune_settings(finetune: FinetuneConfig) -> dict[str, Any]:
+    """``finetune.<field>`` of every fine-tuning setting that changes the policy (not where logs go)."""
+    return {f"finetune.{k}": v for k, v in asdict(finetune).items() if k not in ("log_dir", "progress", "seed")}
+
+
+@dataclass
+class PlannedStep:
+    """One step of a run, before it runs: what it writes, how, and what it is made from.
+
+    ``inputs`` maps a label to the step of this run that writes the input (its
+    name) or to a file given from outside (a ``Path``). ``people``: the step
+    collects people's judgments, which the loop cannot redo. ``folder``: the
+    step's own output folder, emptied before the step is redone with other settings.
+    """
+
+    name: str
+    outputs: list[Path]
+    run: Callable[[], Any]
+    settings: dict[str, Any]
+    inputs: dict[str, str | Path] = field(default_factory=dict)
+    people: bool = False
+    folder: Path | None = None
+
+
+def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, reward: Path | None) -> list[PlannedStep]:
+    """Every step of a run in order, each with the settings it reads and where its inputs come from.
+
+    ``policy`` and ``reward`` are the starting policy and reward model files
+    (``reward`` None: the bootstrap steps train one).
+    """
+    plan: list[PlannedStep] = []
+    train_songs = {"training songs": _song_hashes(split.train), "heldout_songs": config.heldout_songs}
+    heldout_songs = {"held-out songs": _song_hashes(split.heldout), "heldout_songs": config.heldout_songs}
+    reward_settings = {"reward_epochs": config.reward_epochs, "reward_members": config.reward_members,
+                       "seed": config.seed, **train_songs}
+    # where the current policy and reward model come from: a step of this run, or a file given from outside
+    policy_source: str | Path = policy
+    reward_source: str | Path | None = reward
+    if config.policy is None:
+        policy_source = "bootstrap/policy"
+        plan.append(PlannedStep(policy_source, [policy], lambda policy=policy: step_train_policy(policy, split, config),
+                                {"seed": config.seed, "policy_n_envs": config.policy_n_envs,
+                                 "policy_episodes": config.policy_episodes, **train_songs}))
+
+    for it in range(1, config.iterations + 1):
+        d = run / f"iter-{it:02d}"
+        name = lambda what, d=d: f"{d.name}/{what}"  # noqa: E731
+        manifest = d / "candidates" / "manifest.json"
+        plan.append(PlannedStep(
+            name("candidates"), [manifest],
+            lambda manifest=manifest, policy=policy, it=it: step_generate(manifest.parent, policy, config, it),
+            {"temperatures": list(config.temperatures), "per_temperature": config.per_temperature,
+             "seed": config.seed, "songs": _song_hashes(split.train + split.heldout)},
+            {"policy": policy_source}, folder=manifest.parent))
+        if reward is None:
+            boot = run / "bootstrap"
+            prefs0, reward0 = boot / "preferences.json", boot / "reward.pt"
+            plan.append(PlannedStep("bootstrap/preferences", [prefs0], lambda manifest=manifest: step_preferences(
+                prefs0, manifest, split.train, config.bootstrap_rater, config.pairs, config.seed + 7, config.progress),
+                {"bootstrap_rater": config.bootstrap_rater, "pairs": config.pairs, "seed": config.seed,
+                 **train_songs}, {"candidates": name("candidates")}))
+            plan.append(PlannedStep("bootstrap/reward", [reward0], lambda: step_train_reward(
+                reward0, prefs0, split.train, None, config, source=f"{config.bootstrap_rater} preferences"),
+                {**reward_settings, "bootstrap_rater": config.bootstrap_rater},
+                {"preferences": "bootstrap/preferences"}))
+            reward, reward_source = reward0, "bootstrap/reward"
+        prefs, new_reward = d / "preferences.json", d / "reward.pt"
+        preference_settings = {"rater": None if config.db else config.rater, "db": config.db,
+                               "pairs": config.pairs, "seed": config.seed, **train_songs}
+        if config.db:
+            collect = lambda prefs=prefs, manifest=manifest, d=d: step_collect_from_people(  # noqa: E731
+                prefs, manifest, split.train, config, campaign=f"{run.name}-{d.name}")
+        else:
+            collect = lambda prefs=prefs, manifest=manifest, it=it: step_preferences(  # noqa: E731
+                prefs, manifest, split.train, config.rater, config.pairs, config.seed + 100 * it, config.progress)
+        plan.append(PlannedStep(name("preferences"), [prefs], collect, preference_settings,
+                                {"candidates": name("candidates")}, people=bool(config.db)))
+        plan.append(PlannedStep(
+            name("reward"), [new_reward],
+            lambda new_reward=new_reward, prefs=prefs, reward=reward, d=d: step_train_reward(
+                new_reward, prefs, split.train, reward, config, source=f"{d.name}/preferences.json"),
+            reward_settings, {"preferences": name("preferences"), "previous reward model": reward_source}))
+        reward_eval = d / "reward_eval.json"
+        plan.append(PlannedStep(
+            name("reward_eval"), [reward_eval],
+            lambda reward_eval=reward_eval, manifest=manifest, new_reward=new_reward, reward=reward, it=it:
+                step_reward_eval(reward_eval, manifest, split.heldout, {"new": new_reward, "previous": reward},
+                                 config, it),
+            {"eval_rater": config.eval_rater or config.rater, "seed": config.seed, **heldout_songs},
+            {"candidates": name("candidates"), "reward model": name("reward"),
+             "previous reward model": reward_source}))
+        new_policy = d / "policy.pt"
+        plan.append(PlannedStep(
+            name("policy"), [new_policy],
+            lambda new_policy=new_policy, policy=policy, new_reward=new_reward, it=it: step_finetune(
+                new_policy, policy, new_reward, split.train, config, it),
+            {**_finetune_settings(config.finetune), "seed": config.seed, **train_songs},
+            {"policy": policy_source, "reward model": name("reward")}))
+        evaluation = d / "eval.json"
+        plan.append(PlannedStep(
+            name("eval"), [evaluation],
+            lambda evaluation=evaluation, policy=policy, new_policy=new_policy, it=it: step_evaluate(
+                evaluation, policy, new_policy, split.heldout, config, it),
+            {"eval_rater": config.eval_rater or config.rater, "eval_raters": config.eval_raters,
+             "eval_edits_per_song": config.eval_edits_per_song, "eval_temperature": config.eval_temperature,
+             "seed": config.seed, **heldout_songs},
+            {"old policy": policy_source, "new policy": name("policy")}))
+        policy, reward = new_policy, new_reward
+        policy_source, reward_source = name("policy"), name("reward")
+    return plan
+
+
+def _refuse_redoing_people(plan: Sequence[PlannedStep], state: RunState, record_of: Callable[..., StepRecord]) -> None:
+    """Before anything runs: refuse when a change would redo judgments that people gave (the loop cannot
+    ask them again), naming what changed. Steps after a step that will be redone will be redone too."""
+    redone: set[str] = set()
+    for step in plan:
+        upstream = sorted(src for src in step.inputs.values() if isinstance(src, str) and src in redone)
+        if upstream:
+            changes = [f"{name} would be redone" for name in upstream]
+        else:
+            record = record_of(step)
+            if state.done(step.name, record):
+                continue
+            changes = state.changes(step.name, record) if state.outputs_exist(step.name) else []
+        redone.add(step.name)
+        if step.people and changes:
+            raise RLHFError(f"{step.name}: people gave these judgments before {'; '.join(changes)}, and the loop "
+                            "cannot ask them again; rerun with the earlier settings or give a new --run-dir")
 
 
 def run_loop(config: LoopConfig) -> LoopResult:
@@ -393,91 +522,74 @@ def run_loop(config: LoopConfig) -> LoopResult:
     Returns
     -------
     LoopResult
-        Which steps ran now and which were already complete, and each iteration's figures.
+        Which steps ran now and which were already complete, why completed steps were
+        redone, and each iteration's figures.
+
+    Raises
+    ------
+    RLHFError
+        For bad settings, missing starting files, and (before any step runs) when a
+        changed setting would redo preferences that people gave (``db``).
     """
     if config.iterations < 1:
         raise RLHFError(f"iterations must be at least 1, got {config.iterations}")
     if config.pairs < 1:
         raise RLHFError(f"pairs must be at least 1, got {config.pairs}")
     run = Path(config.run_dir).resolve()
-    state = RunState(run)
-    result = LoopResult(run_dir=run, steps_run=[], steps_skipped=[])
-    total_steps = 6 * config.iterations + (0 if config.policy else 1) + (0 if config.bootstrap_reward else 2)
-    counter = [0]
-
-    def step(name: str, outputs: list[Path], fn: Callable[[], Any], after: Sequence[str | None] = ()) -> None:
-        """Run ``fn`` unless done before; a step whose inputs (steps ``after``) were just redone is redone too."""
-        counter[0] += 1
-        stale = [dep for dep in after if dep is not None and dep in result.steps_run]
-        if state.done(name) and not stale:
-            result.steps_skipped.append(name)
-            say(f"[{counter[0]}/{total_steps}] {name}: done before, skipped", config.progress)
-            return
-        say(f"[{counter[0]}/{total_steps}] {name} ...", config.progress)
-        fn()
-        state.complete(name, outputs)
-        result.steps_run.append(name)
-
     policy = Path(config.policy).resolve() if config.policy else run / "bootstrap" / "policy.pt"
     if config.policy is not None and not policy.is_file():
         raise RLHFError(f"{policy}: no such policy file (--policy)")
     reward = Path(config.bootstrap_reward).resolve() if config.bootstrap_reward else None
     if reward is not None and not reward.is_file():
         raise RLHFError(f"{reward}: no such reward model file (--reward-model)")
+    state = RunState(run)
     split = split_songs(config.songs_dir, config.heldout_songs, config.progress)
     run.mkdir(parents=True, exist_ok=True)
     write_json_atomic(run / "split.json", {"train": [a.song_id for a in split.train],
                                            "heldout": [a.song_id for a in split.heldout],
                                            "config": config.to_json()}, indent=1, default=float)
-    policy_step: str | None = None
-    reward_step: str | None = None
-    if config.policy is None:
-        policy_step = "bootstrap/policy"
-        step(policy_step, [policy], lambda: step_train_policy(policy, split, config))
+    file_hashes: dict[Path, str] = {}
 
+    def record_of(step: PlannedStep) -> StepRecord:
+        """A step made in this run is named by its completion; a file given from outside by its hash."""
+        inputs = {}
+        for label, source in step.inputs.items():
+            if isinstance(source, Path):
+                if source not in file_hashes:
+                    file_hashes[source] = file_sha256(source)
+                inputs[label] = file_hashes[source]
+            else:
+                inputs[label] = state.identity(source)
+        return StepRecord(step.settings, inputs)
+
+    plan = plan_steps(config, run, split, policy, reward)
+    _refuse_redoing_people(plan, state, record_of)
+    result = LoopResult(run_dir=run, steps_run=[], steps_skipped=[])
+    for number, step in enumerate(plan, start=1):
+        where = f"[{number}/{len(plan)}] {step.name}"
+        record = record_of(step)
+        if state.done(step.name, record):
+            result.steps_skipped.append(step.name)
+            say(f"{where}: done before, skipped", config.progress)
+            continue
+        changes = state.changes(step.name, record) if state.outputs_exist(step.name) else []
+        if changes:
+            result.redone[step.name] = changes
+            say(f"{where}: {'; '.join(changes)}; redoing it and the steps that use it", True)
+            if step.folder is not None and step.folder.is_dir():
+                shutil.rmtree(step.folder)
+        else:
+            say(f"{where} ...", config.progress)
+        step.run()
+        state.complete(step.name, step.outputs, record)
+        result.steps_run.append(step.name)
     for it in range(1, config.iterations + 1):
         d = run / f"iter-{it:02d}"
-        name = lambda what: f"{d.name}/{what}"  # noqa: E731
-        manifest = d / "candidates" / "manifest.json"
-        step(name("candidates"), [manifest], lambda: step_generate(manifest.parent, policy, config, it),
-             after=[policy_step])
-        if reward is None:
-            boot = run / "bootstrap"
-            prefs0, reward0 = boot / "preferences.json", boot / "reward.pt"
-            step("bootstrap/preferences", [prefs0], lambda: step_preferences(
-                prefs0, manifest, split.train, config.bootstrap_rater, config.pairs, config.seed + 7, config.progress),
-                after=[name("candidates")])
-            step("bootstrap/reward", [reward0], lambda: step_train_reward(
-                reward0, prefs0, split.train, None, config, source=f"{config.bootstrap_rater} preferences"),
-                after=["bootstrap/preferences"])
-            reward, reward_step = reward0, "bootstrap/reward"
-        prefs, new_reward = d / "preferences.json", d / "reward.pt"
-        if config.db:
-            step(name("preferences"), [prefs], lambda: step_collect_from_people(
-                prefs, manifest, split.train, config, campaign=f"{run.name}-{d.name}"), after=[name("candidates")])
-        else:
-            step(name("preferences"), [prefs], lambda: step_preferences(
-                prefs, manifest, split.train, config.rater, config.pairs, config.seed + 100 * it, config.progress),
-                after=[name("candidates")])
-        step(name("reward"), [new_reward], lambda: step_train_reward(
-            new_reward, prefs, split.train, reward, config, source=f"{d.name}/preferences.json"),
-            after=[name("preferences"), reward_step])
-        reward_eval = d / "reward_eval.json"
-        step(name("reward_eval"), [reward_eval], lambda: step_reward_eval(
-            reward_eval, manifest, split.heldout, {"new": new_reward, "previous": reward}, config, it),
-            after=[name("candidates"), name("reward"), reward_step])
-        new_policy = d / "policy.pt"
-        step(name("policy"), [new_policy], lambda: step_finetune(
-            new_policy, policy, new_reward, split.train, config, it), after=[policy_step, name("reward")])
-        evaluation = d / "eval.json"
-        step(name("eval"), [evaluation], lambda: step_evaluate(
-            evaluation, policy, new_policy, split.heldout, config, it), after=[policy_step, name("policy")])
-        result.evaluations.append(json.loads(evaluation.read_text(encoding="utf-8"))["win"])
-        result.reward_evaluations.append(json.loads(reward_eval.read_text(encoding="utf-8")))
-        policy, reward = new_policy, new_reward
-        policy_step, reward_step = name("policy"), name("reward")
-    result.final_policy = policy
+        result.evaluations.append(json.loads((d / "eval.json").read_text(encoding="utf-8"))["win"])
+        result.reward_evaluations.append(json.loads((d / "reward_eval.json").read_text(encoding="utf-8")))
+    result.final_policy = run / f"iter-{config.iterations:02d}" / "policy.pt"
     return result
 
 
-__all__ = ["LoopConfig", "LoopResult", "RunState", "SongSplit", "pair_accuracy", "run_loop", "split_songs"]
+__all__ = ["LoopConfig", "LoopResult", "PlannedStep", "RunState", "SongSplit", "loop_summary", "pair_accuracy",
+           "plan_steps", "run_loop", "split_songs"]

@@ -10,7 +10,9 @@ in the run folder and writes ``report.md`` beside:
   reward hacking);
 - ``reward_accuracy.png``: held-out accuracy against the rater's labels of each
   iteration's reward model and of the one it was fine-tuned from;
-- ``win_rates.png``: new-over-old win rate per iteration with its 95% interval.
+- ``win_rates.png``: per iteration, the tie-inclusive preference share of the
+  new policy over the previous one (the headline) and the decisive win rate,
+  each with its song-clustered 95% interval, against the 50% line and the 60% target.
 
 Rater agreement (Krippendorff's alpha, raw agreement) of the held-out raters
 comes from :mod:`rl_editor.feedback.agreement`.
@@ -27,6 +29,7 @@ import numpy as np
 
 from rl_editor.errors import RlEditorError
 from rl_editor.io_utils import read_json
+from rl_editor.rlhf.winrate import TARGET_PREFERENCE_SHARE, WinRate
 
 
 class ReportError(RlEditorError):
@@ -76,6 +79,16 @@ def check_run_folder(run: Path) -> None:
         raise ReportError(f"{run}: not a folder; give the run folder of `rl-editor loop`")
     if not (run / "split.json").is_file() and not _iterations(run):
         raise ReportError(f"{run}: not a run folder of `rl-editor loop` (no split.json and no iter-* folders)")
+
+
+def _evaluation(path: Path, data: dict[str, Any]) -> Any:
+    """An ``eval.json`` as an :class:`~rl_editor.rlhf.evaluate.EvaluationResult` (older files get today's figures)."""
+    from rl_editor.rlhf.evaluate import EvaluationResult
+
+    try:
+        return EvaluationResult.from_json(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ReportError(f"{path}: not an evaluation result of `rl-editor loop` ({exc})") from None
 
 
 def _pairs_from_judgments(evaluation: dict[str, Any]) -> list[Any]:
@@ -165,22 +178,31 @@ def _plot_reward_accuracy(rows: list[tuple[str, dict]], out: Path) -> bool:
     return True
 
 
-def _plot_win_rates(rows: list[tuple[str, dict]], out: Path) -> bool:
+def _plot_win_rates(rows: list[tuple[str, WinRate]], out: Path) -> bool:
     import matplotlib.pyplot as plt
 
-    rows = [(n, w) for n, w in rows if not math.isnan(w["win_rate"])]
+    rows = [(n, w) for n, w in rows if w.n > 0]
     if not rows:
         return False
     fig, ax = plt.subplots(figsize=(6, 4))
     x = np.arange(len(rows))
-    rate = np.array([w["win_rate"] for _, w in rows])
-    low = rate - np.array([w["ci_low"] for _, w in rows])
-    high = np.array([w["ci_high"] for _, w in rows]) - rate
-    ax.errorbar(x, rate, yerr=[low, high], fmt="o", capsize=6)
+    series = (("preference share (ties count half)", "preference_share", "share_ci_low", "share_ci_high", -0.08),
+              ("decisive win rate (ties left out)", "win_rate", "cluster_ci_low", "cluster_ci_high", 0.08))
+    for label, key, low_key, high_key, offset in series:
+        value = np.array([getattr(w, key) for _, w in rows], dtype=np.float64)
+        # an interval that could not be computed (fewer than two songs) gets no bar, not a point
+        low = np.array([np.nan if getattr(w, low_key) is None else getattr(w, low_key) for _, w in rows])
+        high = np.array([np.nan if getattr(w, high_key) is None else getattr(w, high_key) for _, w in rows])
+        errors = np.nan_to_num(np.stack([value - low, high - value]), nan=0.0)
+        ax.errorbar(x + offset, value, yerr=errors, fmt="o", capsize=6, label=label)
     ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+    ax.axhline(TARGET_PREFERENCE_SHARE, color="tab:green", lw=0.8, ls=":", label="target (preference share)")
     ax.set_xticks(x, [n for n, _ in rows])
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("new policy's win rate (Wilson 95% CI)")
+    ax.set_xlim(-0.5, len(rows) - 0.5)
+    ax.set_ylim(0, 1.25)  # room above for the legend
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.set_ylabel("new policy over the previous one (95% CI by song)")
+    ax.legend(loc="upper center", fontsize="small")
     fig.tight_layout()
     fig.savefig(out, dpi=90)
     plt.close(fig)
@@ -202,6 +224,7 @@ def write_report(run_dir: str | Path) -> Path:
 
     matplotlib.use("Agg")
     from rl_editor.feedback.agreement import agreement_report
+    from rl_editor.rlhf.evaluate import behaviour_change
 
     run = Path(run_dir)
     check_run_folder(run)
@@ -215,43 +238,53 @@ def write_report(run_dir: str | Path) -> Path:
                   f"{cfg.get('eval_raters')} fresh instances of `{cfg.get('eval_rater') or cfg.get('rater')}`; "
                   f"bootstrap rater `{cfg.get('bootstrap_rater')}`.", ""]
 
-    win_rows, acc_rows = [], []
+    win_rows, acc_rows, behaviour_rows = [], [], []
     lines += ["## Results per iteration", "",
-              "| iteration | new policy win rate | 95% CI by song | Wilson 95% CI | p | wins / losses / ties | "
-              "reward acc. new | reward acc. previous | keep share old -> new |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "| iteration | new preferred (ties count half) | 95% CI by song | target > 60% | decisive win rate | "
+              "95% CI by song | ties | wins / losses / ties | reward acc. new | reward acc. previous |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     agreement_lines: list[str] = []
     for d in _iterations(run):
         ev, acc = _load_json(d / "eval.json"), _load_json(d / "reward_eval.json")
         if acc:
             acc_rows.append((d.name, acc))
         if not ev:
-            lines.append(f"| {d.name} | (not evaluated yet) | | | | | | | |")
+            lines.append(f"| {d.name} | (not evaluated yet) | | | | | | | | |")
             continue
-        w = ev["win"]
+        result = _evaluation(d / "eval.json", ev)
+        w = result.win
         win_rows.append((d.name, w))
-        keep = ev.get("edit_stats", {})
-        keep_text = (f"{keep['old']['keep_share']:.2f} -> {keep['new']['keep_share']:.2f}"
-                     if keep.get("old") and keep.get("new") else "n/a")
+        behaviour_rows.append((d.name, behaviour_change(result.edit_stats) if result.edit_stats else None))
         lines.append(
-            f"| {d.name} | {_fmt(w['win_rate'], True)} "
-            f"| {_fmt(w.get('cluster_ci_low'), True)}-{_fmt(w.get('cluster_ci_high'), True)} "
-            f"| {_fmt(w['ci_low'], True)}-{_fmt(w['ci_high'], True)} "
-            f"| {w['p_value']:.2g} | {w['wins']} / {w['losses']} / {w['ties']} "
+            f"| {d.name} | **{_fmt(w.preference_share, True)}** | {w.share_interval_text()} "
+            f"| {'met' if w.target_met else 'not met'} | {_fmt(w.win_rate, True)} | {w.decisive_interval_text()} "
+            f"| {_fmt(w.tie_share, True)} | {w.wins} / {w.losses} / {w.ties} "
             f"| {_fmt(acc['new']['accuracy'] if acc else None, True)} "
-            f"| {_fmt(acc['previous']['accuracy'] if acc else None, True)} | {keep_text} |")
+            f"| {_fmt(acc['previous']['accuracy'] if acc else None, True)} |")
         report = agreement_report(_pairs_from_judgments(ev))
         agreement_lines += [f"**{d.name}** (held-out raters):", ""]
         agreement_lines += [f"- {line.strip()}" for line in report.lines()] + [""]
     lines.append("")
-    lines += ["Win rate = new-policy wins / decisive judgments (ties apart). The interval by song resamples whole "
-              "songs (judgments of one song are not independent); Wilson's interval and the one-sided "
-              "binomial sign-test p-value treat every judgment as independent, so they are optimistic. "
+    lines += ["The headline is the **tie-inclusive preference share**: (wins + ties / 2) / judgments, the share of "
+              "held-out judgments that went to the new policy when a tie counts half for each side; 50% means no "
+              "difference. Its interval resamples whole songs (judgments of one song are not independent), and is "
+              "never narrower than Wilson's interval of the same share; with fewer than two songs there is none "
+              "(n/a). The design's target (> 60%) is met when the share is above 60% and its interval above 50%. "
+              "The decisive win rate leaves the ties out: it says which way the decisive judgments went, not how "
+              "many there were, so read it beside the tie share. "
               "Reward accuracy = share of the held-out rater's decisive judgments of held-out songs' candidates "
               "that the reward model orders the same way.", ""]
+    if behaviour_rows:
+        labels = [label for label, _, _ in behaviour_change({})]
+        lines += ["## How the edits changed (old -> new, means over the held-out edits)", "",
+                  "| iteration | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+        for name, change in behaviour_rows:
+            cells = [f"{old} -> {new}" for _, old, new in change] if change else ["n/a"] * len(labels)
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines += ["", "A preference without a change in the edits is noise: read the headline beside this table.", ""]
 
     plots = [
-        ("win_rates.png", "Win rate of the new policy over the previous one",
+        ("win_rates.png", "New policy over the previous one: preference share and decisive win rate",
          _plot_win_rates(win_rows, run / "win_rates.png")),
         ("reward_accuracy.png", "Reward model held-out accuracy",
          _plot_reward_accuracy(acc_rows, run / "reward_accuracy.png")),

@@ -1,43 +1,78 @@
-"""Win rate of a new policy over an old one, with two confidence intervals.
+"""How much held-out raters prefer a new policy's edits to an old one's, with song-clustered intervals.
 
-Ties are counted separately: the win rate is ``wins / (wins + losses)`` over
-decisive judgments. Two intervals are reported at the same level:
+The headline figure is the **tie-inclusive preference share**::
 
-- Wilson's score interval, which treats every decisive judgment as an
-  independent coin flip;
-- a cluster bootstrap interval, which resamples songs with replacement (all
-  judgments of a song together) and takes percentiles of the pooled win rate.
+    preference_share = (wins + ties / 2) / judgments
+
+A tie is half a win for each side, so a run where nearly every judgment was a
+tie reads close to 50% however lopsided its few decisive judgments were
+(14 wins, 1 loss and 225 ties give 52.7%, not 93.3%). Beside it:
+
+- the **decisive win rate** ``wins / (wins + losses)`` (ties left out), which
+  says which way the decisive judgments went but not how many there were;
+- the **tie share** ``ties / judgments``;
+- Wilson's interval and the one-sided exact sign-test p-value of the decisive
+  win rate, both treating every judgment as independent (kept in the JSON).
 
 Judgments of one song share the song, and often the raters and the edits, so
-they are not independent: when they agree with each other the Wilson interval
-is too narrow and the song bootstrap is the honest one. With few songs the
-bootstrap is crude too (it only sees the songs there are), and with fewer than
-two it cannot be computed at all (``None``).
+they are not independent. Both figures get a **song-clustered** interval: a
+cluster bootstrap (``scipy.stats.bootstrap`` over songs, paired so a song's
+numerator and denominator are drawn together; percentile method) of the pooled
+ratio. With few songs the bootstrap only sees the songs there are, and it
+collapses to a point when every song gives the same figure (all ties, say), so
+the interval reported is the wider of the bootstrap and Wilson's interval of the
+same figure: clustering can only add uncertainty to what independent judgments
+would give. With fewer than two songs (for the decisive rate: fewer than two
+songs with a decisive judgment) there is no interval (``None``; printed
+``n/a (1 song)``).
 
-The p-value is the one-sided exact binomial (sign) test of "new wins more than
-half of the decisive judgments" (``scipy.stats.binomtest``); like Wilson's
-interval it treats judgments as independent.
+The design's target, "> 60% win rate", is judged on the tie-inclusive share:
+:attr:`WinRate.target_met` needs the share above :data:`TARGET_PREFERENCE_SHARE`
+and its song-clustered interval above 50%.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Hashable, Iterable
+import math
+import warnings
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Hashable, Iterable
 
 import numpy as np
-from scipy.stats import binomtest
+from scipy.stats import binomtest, bootstrap, norm
 
 OUTCOMES = ("new", "old", "tie")
 BOOTSTRAP_RESAMPLES = 2000
+TARGET_PREFERENCE_SHARE = 0.60
 
 
 @dataclass(frozen=True)
 class WinRate:
-    """Outcome counts and the statistics derived from them.
+    """Outcome counts of new-against-old judgments and the figures derived from them.
 
-    ``ci_low``/``ci_high`` are Wilson's interval (judgments independent);
-    ``cluster_ci_low``/``cluster_ci_high`` the song bootstrap interval over
-    ``n_clusters`` songs (``None`` when fewer than two songs were given).
+    Attributes
+    ----------
+    wins, losses, ties : int
+        Judgments that preferred the new policy's edit, the old one's, neither.
+    preference_share : float
+        ``(wins + ties / 2) / judgments``, the headline (NaN without judgments).
+    share_ci_low, share_ci_high : float or None
+        Song-clustered interval of ``preference_share``; None with fewer than two songs.
+    win_rate : float
+        ``wins / (wins + losses)`` (NaN without a decisive judgment).
+    cluster_ci_low, cluster_ci_high : float or None
+        Song-clustered interval of ``win_rate``; None with fewer than two songs that
+        have a decisive judgment.
+    ci_low, ci_high : float
+        Wilson's interval of ``win_rate`` (judgments independent).
+    p_value : float
+        One-sided exact sign test of "new wins more than half the decisive judgments".
+    confidence : float
+        Level of every interval.
+    n_songs : int
+        Songs judged (0 when the songs were not given).
+    decisive_songs : int
+        Songs with at least one decisive judgment.
     """
 
     wins: int
@@ -50,47 +85,113 @@ class WinRate:
     confidence: float = 0.95
     cluster_ci_low: float | None = None
     cluster_ci_high: float | None = None
-    n_clusters: int = 0
+    preference_share: float = float("nan")
+    share_ci_low: float | None = None
+    share_ci_high: float | None = None
+    n_songs: int = 0
+    decisive_songs: int = 0
 
     @property
     def n(self) -> int:
         return self.wins + self.losses + self.ties
 
-    def to_json(self) -> dict:
-        return {**asdict(self), "n": self.n}
+    @property
+    def decisive(self) -> int:
+        return self.wins + self.losses
+
+    @property
+    def tie_share(self) -> float:
+        return self.ties / self.n if self.n else float("nan")
+
+    @property
+    def target_met(self) -> bool:
+        """The design's target: tie-inclusive share above 60% and its song interval above 50%."""
+        return (self.preference_share > TARGET_PREFERENCE_SHARE and self.share_ci_low is not None
+                and self.share_ci_low > 0.5)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "n": self.n, "tie_share": self.tie_share, "target_met": self.target_met}
 
     @classmethod
-    def from_json(cls, data: dict) -> "WinRate":
-        """Inverse of :meth:`to_json` (``n`` is derived, so it is dropped)."""
-        return cls(**{k: v for k, v in data.items() if k != "n"})
+    def from_json(cls, data: dict[str, Any]) -> "WinRate":
+        """Inverse of :meth:`to_json`; results written before the tie-inclusive share get it from their counts
+        (without an interval: their songs were not kept with the counts)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if "n_clusters" in data and "n_songs" not in data:  # older files did not tell decisive songs apart
+            values["n_songs"] = values["decisive_songs"] = data["n_clusters"]
+        if "preference_share" not in data:
+            n = data["wins"] + data["losses"] + data["ties"]
+            values["preference_share"] = (data["wins"] + data["ties"] / 2) / n if n else float("nan")
+        return cls(**values)
 
-    def intervals_text(self) -> str:
-        """Both intervals and the p-value, each labelled with what it assumes."""
+    def share_interval_text(self) -> str:
+        return interval_text(self.share_ci_low, self.share_ci_high, self.n_songs, songs_known=self.n_songs > 0)
+
+    def decisive_interval_text(self) -> str:
+        return interval_text(self.cluster_ci_low, self.cluster_ci_high, self.decisive_songs,
+                             songs_known=self.n_songs > 0)
+
+    def headline(self) -> str:
+        """``new preferred 52.7% of 240 judgments (ties count half), 95% CI by song ...; target > 60%: not met``."""
         level = f"{self.confidence * 100:g}%"
-        if self.cluster_ci_low is None or self.cluster_ci_high is None:
-            songs = ("no song-bootstrap CI (songs not given)" if self.n_clusters == 0 else
-                     f"no song-bootstrap CI with {self.n_clusters} song{'s' if self.n_clusters != 1 else ''}")
-        else:
-            songs = (f"song-bootstrap {level} CI {self.cluster_ci_low:.1%}-{self.cluster_ci_high:.1%} "
-                     f"over {self.n_clusters} songs")
-        return (f"{songs}; Wilson {level} CI {self.ci_low:.1%}-{self.ci_high:.1%} and sign-test p = "
-                f"{self.p_value:.2g}, both treating judgments as independent")
+        return (f"new preferred {_pct(self.preference_share)} of {self.n} judgments (ties count half), "
+                f"{level} CI by song {self.share_interval_text()}; target > {TARGET_PREFERENCE_SHARE:.0%}: "
+                f"{'met' if self.target_met else 'not met'}")
+
+    def details(self) -> str:
+        """Decisive win rate with its intervals, the tie share and the counts."""
+        level = f"{self.confidence * 100:g}%"
+        return (f"decisive: new wins {_pct(self.win_rate)} of {self.decisive} ({level} CI by song "
+                f"{self.decisive_interval_text()}; Wilson {_pct(self.ci_low)}-{_pct(self.ci_high)} and sign-test "
+                f"p = {self.p_value:.2g} treat judgments as independent); ties {_pct(self.tie_share)} of "
+                f"judgments; {self.wins} wins, {self.losses} losses, {self.ties} ties")
 
     def summary(self) -> str:
-        return (
-            f"new policy wins {self.win_rate:.1%} of {self.wins + self.losses} decisive judgments "
-            f"({self.intervals_text()}); {self.wins} wins, {self.losses} losses, {self.ties} ties"
-        )
+        return f"{self.headline()}\n  {self.details()}"
 
 
-def cluster_bootstrap_interval(wins: np.ndarray, decisive: np.ndarray, confidence: float = 0.95,
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.1%}"
+
+
+def interval_text(low: float | None, high: float | None, n_songs: int, songs_known: bool = True) -> str:
+    """``40.0%-60.0% over 6 songs``, or ``n/a (1 song)`` when there is no interval."""
+    if low is None or high is None:
+        if not songs_known:
+            return "n/a (songs not recorded)"
+        return f"n/a ({n_songs} song{'s' if n_songs != 1 else ''})"
+    return f"{low:.1%}-{high:.1%} over {n_songs} songs"
+
+
+def wilson_interval(successes: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson's score interval of ``successes / n``; ``successes`` may count ties as halves.
+
+    Returns ``(0, 1)`` when ``n`` is 0.
+    """
+    if n <= 0:
+        return 0.0, 1.0
+    z = float(norm.ppf(0.5 + confidence / 2))
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z / denominator * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _pooled_ratio(numerators: np.ndarray, denominators: np.ndarray, axis: int = -1) -> np.ndarray:
+    return numerators.sum(axis=axis) / denominators.sum(axis=axis)
+
+
+def cluster_bootstrap_interval(numerators: np.ndarray, denominators: np.ndarray, confidence: float = 0.95,
                                resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> tuple[float, float] | None:
-    """Percentile interval of the pooled win rate when whole clusters (songs) are resampled.
+    """Percentile interval of ``sum(numerators) / sum(denominators)`` when whole clusters (songs) are resampled.
 
     Parameters
     ----------
-    wins, decisive : array of int
-        Per cluster: judgments the new policy won, and decisive judgments.
+    numerators, denominators : array of float
+        Per cluster: e.g. wins plus half the ties, and judgments. Every
+        denominator must be positive (leave out clusters without judgments).
     confidence : float
         Level of the two-sided interval.
     resamples : int
@@ -101,32 +202,43 @@ def cluster_bootstrap_interval(wins: np.ndarray, decisive: np.ndarray, confidenc
     Returns
     -------
     (low, high) or None
-        ``None`` with fewer than two clusters or no decisive judgment. Resamples
-        that drew no decisive judgment have no win rate and are left out.
+        ``None`` with fewer than two clusters.
     """
-    wins = np.asarray(wins, dtype=np.int64)
-    decisive = np.asarray(decisive, dtype=np.int64)
-    if len(wins) < 2 or decisive.sum() == 0:
+    numerators = np.asarray(numerators, dtype=np.float64)
+    denominators = np.asarray(denominators, dtype=np.float64)
+    if len(numerators) < 2:
         return None
-    rng = np.random.default_rng(seed)
-    drawn = rng.integers(0, len(wins), size=(resamples, len(wins)))
-    resampled_wins, resampled_decisive = wins[drawn].sum(axis=1), decisive[drawn].sum(axis=1)
-    usable = resampled_decisive > 0
-    if not usable.any():
-        return None
-    rates = resampled_wins[usable] / resampled_decisive[usable]
-    tail = (1.0 - confidence) / 2
-    low, high = np.quantile(rates, [tail, 1.0 - tail])
-    return float(low), float(high)
+    if np.any(denominators <= 0):
+        raise ValueError("every cluster needs a positive denominator; leave out clusters without judgments")
+    with warnings.catch_warnings():  # every song giving the same figure is a fine answer here, not a warning
+        warnings.simplefilter("ignore")
+        result = bootstrap((numerators, denominators), _pooled_ratio, paired=True, vectorized=True,
+                           n_resamples=resamples, confidence_level=confidence, method="percentile",
+                           rng=np.random.default_rng(seed))
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
-def _count_by_cluster(outcomes: list[str], clusters: list[Hashable]) -> tuple[np.ndarray, np.ndarray]:
-    wins: dict[Hashable, int] = {}
-    decisive: dict[Hashable, int] = {}
+def song_interval(numerators: np.ndarray, denominators: np.ndarray, confidence: float, resamples: int,
+                  seed: int) -> tuple[float | None, float | None]:
+    """The song-clustered interval of a pooled ratio: the cluster bootstrap widened to Wilson's at least."""
+    keep = np.asarray(denominators) > 0
+    numerators, denominators = np.asarray(numerators)[keep], np.asarray(denominators)[keep]
+    boot = cluster_bootstrap_interval(numerators, denominators, confidence, resamples, seed)
+    if boot is None:
+        return None, None
+    wilson = wilson_interval(float(numerators.sum()), int(denominators.sum()), confidence)
+    return min(boot[0], wilson[0]), max(boot[1], wilson[1])
+
+
+def _count_by_cluster(outcomes: list[str], clusters: list[Hashable]) -> dict[str, np.ndarray]:
+    """Per cluster (in order of first appearance): wins, losses and ties."""
+    order: dict[Hashable, int] = {}
+    for cluster in clusters:
+        order.setdefault(cluster, len(order))
+    counts = {key: np.zeros(len(order)) for key in OUTCOMES}
     for outcome, cluster in zip(outcomes, clusters):
-        wins[cluster] = wins.get(cluster, 0) + (outcome == "new")
-        decisive[cluster] = decisive.get(cluster, 0) + (outcome != "tie")
-    return np.array(list(wins.values())), np.array([decisive[c] for c in wins])
+        counts[outcome][order[cluster]] += 1
+    return counts
 
 
 def win_rate(outcomes: Iterable[str], confidence: float = 0.95, clusters: Iterable[Hashable] | None = None,
@@ -138,10 +250,10 @@ def win_rate(outcomes: Iterable[str], confidence: float = 0.95, clusters: Iterab
     outcomes : iterable of str
         Which policy's edit each judgment preferred.
     confidence : float
-        Level of both intervals (e.g. 0.95).
+        Level of every interval (e.g. 0.95).
     clusters : iterable, optional
         The song (or other cluster) of each judgment, in the order of
-        ``outcomes``; without it there is no song bootstrap interval.
+        ``outcomes``; without it there are no song-clustered intervals.
     resamples, seed : int
         Settings of the song bootstrap (:func:`cluster_bootstrap_interval`).
 
@@ -153,36 +265,34 @@ def win_rate(outcomes: Iterable[str], confidence: float = 0.95, clusters: Iterab
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
     outcomes = list(outcomes)
-    counts = {key: 0 for key in OUTCOMES}
     for outcome in outcomes:
-        if outcome not in counts:
+        if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}; expected one of {OUTCOMES}")
-        counts[outcome] += 1
-    cluster_interval, n_clusters = None, 0
+    wins, losses, ties = (outcomes.count(key) for key in OUTCOMES)
+    n, decisive = len(outcomes), wins + losses
+    share = (wins + ties / 2) / n if n else float("nan")
+    share_ci: tuple[float | None, float | None] = (None, None)
+    decisive_ci: tuple[float | None, float | None] = (None, None)
+    n_songs = decisive_songs = 0
     if clusters is not None:
         clusters = list(clusters)
         if len(clusters) != len(outcomes):
             raise ValueError(f"{len(clusters)} clusters for {len(outcomes)} outcomes; give one per outcome")
-        cluster_wins, cluster_decisive = _count_by_cluster(outcomes, clusters)
-        n_clusters = len(cluster_wins)
-        cluster_interval = cluster_bootstrap_interval(cluster_wins, cluster_decisive, confidence, resamples, seed)
-    wins, losses = counts["new"], counts["old"]
-    decisive = wins + losses
-    if decisive == 0:
-        return WinRate(0, 0, counts["tie"], float("nan"), 0.0, 1.0, 1.0, confidence, n_clusters=n_clusters)
-    test = binomtest(wins, decisive, 0.5, alternative="greater")
-    # The interval is two-sided (the one of a "greater" test would end at 1).
-    interval = binomtest(wins, decisive, 0.5).proportion_ci(confidence_level=confidence, method="wilson")
+        per = _count_by_cluster(outcomes, clusters)
+        judged = per["new"] + per["old"] + per["tie"]
+        n_songs, decisive_songs = len(judged), int(np.sum(per["new"] + per["old"] > 0))
+        share_ci = song_interval(per["new"] + per["tie"] / 2, judged, confidence, resamples, seed)
+        decisive_ci = song_interval(per["new"], per["new"] + per["old"], confidence, resamples, seed)
+    if decisive:
+        p_value = float(binomtest(wins, decisive, 0.5, alternative="greater").pvalue)
+        wilson = wilson_interval(wins, decisive, confidence)
+    else:
+        p_value, wilson = 1.0, (0.0, 1.0)
     return WinRate(
-        wins=wins,
-        losses=losses,
-        ties=counts["tie"],
-        win_rate=wins / decisive,
-        ci_low=float(interval.low),
-        ci_high=float(interval.high),
-        p_value=float(test.pvalue),
-        confidence=confidence,
-        cluster_ci_low=None if cluster_interval is None else cluster_interval[0],
-        cluster_ci_high=None if cluster_interval is None else cluster_interval[1],
-        n_clusters=n_clusters,
+        wins=wins, losses=losses, ties=ties,
+        win_rate=wins / decisive if decisive else float("nan"),
+        ci_low=wilson[0], ci_high=wilson[1], p_value=p_value, confidence=confidence,
+        cluster_ci_low=decisive_ci[0], cluster_ci_high=decisive_ci[1],
+        preference_share=share, share_ci_low=share_ci[0], share_ci_high=share_ci[1],
+        n_songs=n_songs, decisive_songs=decisive_songs,
     )

@@ -708,7 +708,9 @@ async function start() {
   await loadNext();
 }
 
-window.raterApp = {
+// The browser tests read the page's state through this hook; only a server started
+// with the test setting (data-test-hooks on <body>) puts it on the page.
+const testHooks = {
   position,
   task: () => app.task,
   draft: () => (app.draft ? { ...app.draft, elapsed_ms: Math.round(elapsedMs()) } : null),
@@ -720,6 +722,7 @@ window.raterApp = {
   sending: () => app.sending,
   ready: () => !$("view-task").hidden && Boolean(app.player),
 };
+if (document.body.dataset.testHooks === "on") window.raterApp = testHooks;
 
 wire();
 requestAnimationFrame(frame);

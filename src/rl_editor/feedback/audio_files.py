@@ -1,0 +1,167 @@
+"""Which audio files the feedback server may serve: fingerprints taken at registration, checked on request.
+
+When a manifest is registered, each song and edit file is fingerprinted
+(:func:`fingerprint`: the path after following symlinks, its sha256, size and
+mtime). A request is served only when the file still resolves inside the
+folder it was registered from (or inside a configured media root) and still
+has the registered content (:meth:`AudioVerifier.servable_path`). Hashing a
+big file on every request would be slow, so a check that found the content
+right is remembered per ``(resolved path, size, mtime_ns)`` and repeated only
+when one of those changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+HASH_CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class FileFingerprint:
+    """What an audio file was when registered.
+
+    Attributes
+    ----------
+    resolved_path : str
+        Absolute path after following every symlink.
+    content_sha256 : str
+        Hex sha256 of the content.
+    size_bytes : int
+        File size in bytes.
+    mtime_ns : int
+        Modification time in nanoseconds (``os.stat().st_mtime_ns``).
+    """
+
+    resolved_path: str
+    content_sha256: str
+    size_bytes: int
+    mtime_ns: int
+
+    def same_file_state(self, resolved: Path, stat: os.stat_result) -> bool:
+        """Whether ``resolved`` with ``stat`` looks exactly as fingerprinted (path, size and mtime)."""
+        return (str(resolved), stat.st_size, stat.st_mtime_ns) == (self.resolved_path, self.size_bytes,
+                                                                    self.mtime_ns)
+
+
+def sha256_of_file(path: Path) -> str:
+    """Hex sha256 of the file at ``path``, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fingerprint(path: Path, known: FileFingerprint | None = None) -> FileFingerprint | None:
+    """Fingerprint of the file ``path`` names, or ``None`` when it is missing or not a regular file.
+
+    Parameters
+    ----------
+    path : Path
+        The file as a manifest names it (it may be a symlink).
+    known : FileFingerprint, optional
+        An earlier fingerprint: when the file still has its resolved path, size
+        and mtime, its hash is reused instead of reading the file again.
+    """
+    try:
+        resolved = path.resolve(strict=True)
+        stat = resolved.stat()
+    except (OSError, RuntimeError):
+        return None
+    if not resolved.is_file():
+        return None
+    if known is not None and known.same_file_state(resolved, stat):
+        return known
+    return FileFingerprint(str(resolved), sha256_of_file(resolved), stat.st_size, stat.st_mtime_ns)
+
+
+def fingerprint_columns(found: FileFingerprint | None) -> dict[str, str | int | None]:
+    """The ``AudioFingerprint`` column values of ``found`` (all ``None`` for a missing file)."""
+    if found is None:
+        return dict(resolved_path=None, content_sha256=None, size_bytes=None, mtime_ns=None)
+    return dict(resolved_path=found.resolved_path, content_sha256=found.content_sha256,
+                size_bytes=found.size_bytes, mtime_ns=found.mtime_ns)
+
+
+def stored_fingerprint(row) -> FileFingerprint | None:
+    """The fingerprint kept on a song or edit row, or ``None`` when it was registered without one."""
+    if not row.content_sha256 or not row.resolved_path:
+        return None
+    return FileFingerprint(row.resolved_path, row.content_sha256, int(row.size_bytes or 0), int(row.mtime_ns or 0))
+
+
+@dataclass(frozen=True)
+class AudioFile:
+    """One servable file as the database records it.
+
+    Attributes
+    ----------
+    song_id : str
+        The song it belongs to (named in the log when it is refused).
+    named_path : Path
+        The path as registered (absolute; may be a symlink).
+    folder : Path
+        The folder it must still resolve inside.
+    registered : FileFingerprint or None
+        Its fingerprint at registration (``None`` for rows older than fingerprints).
+    """
+
+    song_id: str
+    named_path: Path
+    folder: Path
+    registered: FileFingerprint | None
+
+
+class AudioVerifier:
+    """Decides whether a registered file may be served now, caching content checks.
+
+    Parameters
+    ----------
+    media_root : Path, optional
+        A folder whose files are served even when they moved out of their registration folder
+        (their content must still match).
+    """
+
+    def __init__(self, media_root: Path | None = None):
+        self.media_root = media_root.resolve() if media_root is not None else None
+        self._verified: dict[tuple[str, int, int], str] = {}
+        self._lock = threading.Lock()
+
+    def servable_path(self, audio: AudioFile) -> Path | None:
+        """The resolved file to serve for ``audio``, or ``None`` when it must not be served.
+
+        ``None`` when the file is gone, resolves outside ``audio.folder`` (and the
+        media root), or no longer has the registered content.
+        """
+        try:
+            resolved = audio.named_path.resolve(strict=True)
+            stat = resolved.stat()
+        except (OSError, RuntimeError):
+            return None
+        if not resolved.is_file() or not self._inside_allowed_folder(resolved, audio.folder):
+            return None
+        if audio.registered is None or audio.registered.same_file_state(resolved, stat):
+            return resolved
+        return resolved if self._content_sha256(resolved, stat) == audio.registered.content_sha256 else None
+
+    def _inside_allowed_folder(self, resolved: Path, folder: Path) -> bool:
+        roots = [folder.resolve()] + ([self.media_root] if self.media_root is not None else [])
+        return any(resolved.is_relative_to(root) for root in roots)
+
+    def _content_sha256(self, resolved: Path, stat: os.stat_result) -> str:
+        key = (str(resolved), stat.st_size, stat.st_mtime_ns)
+        with self._lock:
+            cached = self._verified.get(key)
+        if cached is not None:
+            return cached
+        digest = sha256_of_file(resolved)
+        with self._lock:
+            if len(self._verified) > 10_000:
+                self._verified.clear()
+            self._verified[key] = digest
+        return digest

@@ -1,0 +1,192 @@
+"""Requested edit lengths: parsing them, and trimming an edit onto one.
+
+The policy cuts whole phrases, so its edits land within about one phrase of
+the requested length. :func:`fit_to_target` closes the rest the way an editor
+trims: it moves the ends of existing cuts by whole bars (never adding a
+splice; two cuts that meet merge into one) until the edit is within the tolerance, choosing at each step the move
+that gets closest to the target, or, among moves that reach it, the one that
+leaves most cuts spanning 4-bar multiples or ending on a section boundary.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+
+import numpy as np
+
+from rl_editor.audio.song import SongAnalysis
+from rl_editor.audio.structure import song_structure
+from rl_editor.edit import CUT, KEEP, REPEAT
+from rl_editor.errors import RlEditorError
+from rl_editor.policy.env import PolicyError
+
+LENGTH_TOLERANCE = 0.05
+
+
+LENGTH_HELP = "a share of the song (0.55), a time m:ss (3:30) or seconds (210)"
+
+
+def format_time(seconds: float) -> str:
+    """``m:ss`` of a duration in seconds (``3:05``)."""
+    whole = int(round(seconds))
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def _seconds_of(text: str) -> float | None:
+    """Seconds written as ``m:ss`` (``3:30``, ``3:05.5``), ``210s`` or ``None`` when not a time."""
+    match = re.fullmatch(r"(\d+):([0-5]\d(?:\.\d+)?)", text)
+    if match:
+        return 60 * int(match.group(1)) + float(match.group(2))
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*s", text)
+    return float(match.group(1)) if match else None
+
+
+def target_share(length: float | str, duration_seconds: float, *, what: str = "length",
+                 error: type[RlEditorError] = PolicyError) -> float:
+    """The share of the song (0-1] that a requested edit length asks for.
+
+    Parameters
+    ----------
+    length : float or str
+        A share of the song (``0.55``: numbers up to 1), a time ``"m:ss"``
+        (``"3:30"``), or seconds (``"210"``: numbers above 1, or ``"210s"``).
+    duration_seconds : float
+        The song's length in seconds.
+    what : str
+        Names the length in error messages (``"--length"`` for a CLI flag).
+    error : RlEditorError subclass
+        Raised for a length that is not a number or a time, is 0 or less, or is longer than the song.
+
+    Examples
+    --------
+    >>> target_share("3:30", 300.0)
+    0.7
+    >>> target_share(0.55, 300.0)
+    0.55
+    """
+    text = str(length)
+    cleaned = text.strip().lower()
+    seconds = _seconds_of(cleaned)
+    if seconds is None:
+        try:
+            number = float(cleaned)
+        except ValueError:
+            raise error(f"{what} {text!r}: not a length; give {LENGTH_HELP}") from None
+        if not math.isfinite(number):
+            raise error(f"{what} {text!r}: not a length; give {LENGTH_HELP}")
+        if number <= 0:
+            raise error(f"{what} {text}: must be more than 0; give {LENGTH_HELP}")
+        if number <= 1:
+            return number
+        seconds = number
+    if seconds <= 0:
+        raise error(f"{what} {text}: must be more than 0; give {LENGTH_HELP}")
+    if seconds > duration_seconds + 1e-6:
+        raise error(f"{what} {text}: {format_time(seconds)} is longer than the song "
+                    f"({format_time(duration_seconds)})")
+    return seconds / duration_seconds
+
+
+def played_share(analysis: SongAnalysis, actions: np.ndarray) -> float:
+    """Seconds an edit plays over seconds in the song."""
+    plays = np.where(actions == CUT, 0, np.where(actions == REPEAT, 2, 1))
+    return float(np.sum(plays * analysis.beat_durations_s) / max(analysis.duration_seconds, 1e-9))
+
+
+def _cut_runs(actions: np.ndarray) -> np.ndarray:
+    cut = np.concatenate([[False], actions == CUT, [False]])
+    edges = np.flatnonzero(cut[1:] != cut[:-1])
+    return edges.reshape(-1, 2)  # [start, end) per run
+
+
+def _editorial_cuts(actions: np.ndarray, structure) -> float:
+    from rl_editor.audio.structure import cut_alignment
+
+    share = cut_alignment(structure, actions)["four_bar_or_section_share"]
+    return 1.0 if np.isnan(share) else share
+
+
+def _bar_moves(actions: np.ndarray, bars: np.ndarray) -> list[np.ndarray]:
+    """Edits that move one end of one cut by one bar (first and last beat kept).
+
+    A cut that grows over a repeat drops the repeat; one that grows into the next
+    cut merges with it (one splice fewer).
+    """
+    n = actions.size
+    moves = []
+    for start, end in _cut_runs(actions):
+        earlier, later_start = bars[bars < start], bars[(bars > start) & (bars < end)]
+        if earlier.size and earlier[-1] > 0:
+            moves.append((earlier[-1], start, CUT))  # the cut starts a bar earlier
+        if later_start.size:
+            moves.append((start, later_start[0], KEEP))  # the cut starts a bar later
+        after = bars[bars > end]
+        stop = min(after[0] if after.size else n - 1, n - 1)
+        if stop > end:
+            moves.append((end, stop, CUT))  # the cut ends a bar later
+        if later_start.size:
+            moves.append((later_start[-1], end, KEEP))  # the cut ends a bar earlier
+    out = []
+    for lo, hi, action in moves:
+        candidate = actions.copy()
+        candidate[lo:hi] = action
+        candidate[0], candidate[-1] = actions[0], actions[-1]
+        out.append(candidate)
+    return out
+
+
+def fit_to_target(analysis: SongAnalysis, actions: np.ndarray, target: float,
+                  tolerance: float = LENGTH_TOLERANCE, max_moves: int = 64) -> np.ndarray:
+    """Trim an edit's cuts by whole bars until its length is within ``tolerance`` of ``target``.
+
+    Parameters
+    ----------
+    analysis : SongAnalysis
+    actions : array of int, shape (n_beats,)
+    target : float
+        Wanted length as a share of the song's duration.
+    tolerance : float
+        Relative tolerance (0.05 = within 5% of the target).
+    max_moves : int
+        Most bar moves made.
+
+    Returns
+    -------
+    ndarray of int8
+        The trimmed actions (the input when it already fits, or when no move helps).
+    """
+    best = np.asarray(actions, dtype=np.int8).copy()
+    structure = song_structure(analysis)
+    error = abs(played_share(analysis, best) - target)
+    for _ in range(max_moves):
+        if error <= tolerance * target:
+            break
+        candidates = _bar_moves(best, structure.bar_start_beats)
+        if not candidates:
+            break
+        errors = np.array([abs(played_share(analysis, c) - target) for c in candidates])
+        fits = np.flatnonzero(errors <= tolerance * target)
+        if fits.size:  # among moves that reach the target, keep cuts on 4-bar multiples or section ends
+            k = int(max(fits, key=lambda i: (_editorial_cuts(candidates[i], structure), -errors[i])))
+        else:
+            k = int(np.argmin(errors))
+        if errors[k] >= error:
+            break
+        best, error = candidates[k], float(errors[k])
+    return best
+
+
+def warn_if_far_from_target(analysis: SongAnalysis, actions: np.ndarray, target: float,
+                            tolerance: float = LENGTH_TOLERANCE) -> bool:
+    """Warn (``warnings.warn``) when an edit misses its target by more than ``tolerance``; True if it did."""
+    share = played_share(analysis, actions)
+    if abs(share - target) <= tolerance * target:
+        return False
+    warnings.warn(f"{analysis.song_id}: the closest edit found keeps {share:.0%} of the song "
+                  f"(asked for {target:.0%})", stacklevel=3)
+    return True
+
+
+__all__ = ["LENGTH_HELP", "LENGTH_TOLERANCE", "fit_to_target", "format_time", "played_share", "target_share", "warn_if_far_from_target"]
