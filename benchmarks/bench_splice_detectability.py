@@ -257,6 +257,7 @@ def measure(edits: list[EditToMeasure]) -> dict[str, SongTally]:
     from rl_editor.audio import analyze_song, load_audio
     from rl_editor.audio.render import plan_splices, render_edit
     from rl_editor.audio.splice import SpliceConfig
+    from rl_editor.edit import Edit
 
     renders = {"off": SpliceConfig.plain(), "on": SpliceConfig()}
     tallies: dict[str, SongTally] = {}
@@ -282,8 +283,7 @@ def measure(edits: list[EditToMeasure]) -> dict[str, SongTally]:
             tally.crossfades_ms.append(points.crossfades / source.sample_rate * 1e3)
             tally.labels.append(is_splice)
             tally.edits += 1
-            tally.output_seconds += float(analysis.beat_durations_s[np.repeat(
-                np.arange(analysis.n_beats), np.where(e.actions == 1, 0, np.where(e.actions == 2, 2, 1)))].sum())
+            tally.output_seconds += Edit(e.song_id, e.actions).duration_seconds(analysis.beat_durations_s)
             tally.splices += len(points.offsets)
             n_cuts, aligned, definition = musical_cut_count(analysis, e.actions)
             tally.cuts += n_cuts
