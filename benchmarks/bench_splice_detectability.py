@@ -300,6 +300,23 @@ def auc_of(scores: list[np.ndarray], labels: list[np.ndarray]) -> float:
     return auc(s[y], s[~y])
 
 
+BOOTSTRAP_DRAWS = 300
+
+
+def bootstrap_difference(off: list[np.ndarray], on: list[np.ndarray], labels: list[np.ndarray],
+                         seed: int = 0) -> tuple[float, float]:
+    """95% interval of AUC(on) - AUC(off), resampling whole edits (both renders of an edit stay paired)."""
+    rng = np.random.default_rng(seed)
+    differences = []
+    for _ in range(BOOTSTRAP_DRAWS):
+        pick = rng.integers(0, len(labels), size=len(labels))
+        y = [labels[i] for i in pick]
+        if not any(v.any() for v in y):
+            continue
+        differences.append(auc_of([on[i] for i in pick], y) - auc_of([off[i] for i in pick], y))
+    return float(np.percentile(differences, 2.5)), float(np.percentile(differences, 97.5))
+
+
 def print_table(tallies: dict[str, SongTally]) -> None:
     header = f"{'song':<22} {'edits':>5} {'out min':>7} {'splices/min':>11} {'AUC off':>8} {'AUC on':>7} {'musical cuts':>12}"
     print(header)
@@ -320,6 +337,11 @@ def print_table(tallies: dict[str, SongTally]) -> None:
           f"{auc_of([s for t in everything for s in t.scores['off']], labels):>8.3f} "
           f"{auc_of([s for t in everything for s in t.scores['on']], labels):>7.3f} {cuts and musical / cuts:>12.1%}")
     print(f"\nboundaries: {int(sum(y.sum() for y in labels))} splices, {n_natural} natural")
+    off = [x for t in everything for x in t.scores["off"]]
+    on = [x for t in everything for x in t.scores["on"]]
+    low, high = bootstrap_difference(off, on, labels)
+    print(f"AUC lined-up minus plain: {auc_of(on, labels) - auc_of(off, labels):+.3f} "
+          f"(95% interval {low:+.3f} to {high:+.3f}, {BOOTSTRAP_DRAWS} bootstrap draws of whole edits)")
     for mode, label in (("off", "plain render (10 ms equal-power crossfades)"), ("on", "lined-up render (default)")):
         parts = ", ".join(
             f"{name} {auc_of([s for t in everything for s in t.components[mode][name]], labels):.3f}"
@@ -339,7 +361,7 @@ def main() -> None:
     parser.add_argument("--manifest", type=Path, help="a rl-editor generate manifest.json (or its folder)")
     parser.add_argument("--policy", type=Path, help="a policy checkpoint to sample edits from (with --songs)")
     parser.add_argument("--songs", type=Path, default=None, help="folder of songs (default $RL_EDITOR_MUSIC_DIR)")
-    parser.add_argument("--edits-per-song", type=int, default=2)
+    parser.add_argument("--edits-per-song", type=int, default=6)
     parser.add_argument("--train-songs", type=int, default=4, help="songs the policy trained here learns on")
     parser.add_argument("--episodes", type=int, default=300, help="episodes of the policy trained here")
     parser.add_argument("--max-songs", type=int, default=0, help="measure at most this many songs (0: all)")
