@@ -16,8 +16,8 @@ crossfades at the beat boundaries: ``SpliceConfig.plain()``) and with the
 default one (entry slid to line up with the outgoing audio's continuation,
 coherent crossfade length, loudness match). On each render, with features the
 policy never sees (log-mel and chroma frames every 11.6 ms at 22.05 kHz, not
-the 125 per-beat features), three changes are measured at every boundary
-between two played beats:
+the 125 per-beat features), four changes are measured at every boundary
+between two played beats (natural ones within 265 ms of a splice are left out):
 
 - ``step``: the largest sample-to-sample difference within 3 ms of the boundary
   (a click or a sharp transient), at the render's own rate;
@@ -32,7 +32,9 @@ goes on to the source's next beat), and a boundary's score is the mean log of
 the four ratios. The ROC AUC of telling splices from natural boundaries by that
 score (Mann-Whitney U / (n1 n2)) is 0.5 when splices are indistinguishable from
 the song's own beat-to-beat changes and 1 when every splice stands out more than
-every natural boundary. Also printed: splices per minute of output, and the
+every natural boundary. Printed per song and in total for both renders, with
+a bootstrap interval (over whole edits) for the difference, and per component.
+Also printed: splices per minute of output, and the
 share of cuts (runs of cut beats) that remove whole phrases (start and end on a
 phrase start) or end on a section boundary, from
 ``rl_editor.audio.structure.song_structure`` when the project has it, else
@@ -141,7 +143,8 @@ def boundary_scores(log_mel: np.ndarray, chroma: np.ndarray, boundaries_s: np.nd
 
     before_lo, before_hi = centre - guard - context, centre - guard
     after_lo, after_hi = centre + guard, centre + guard + context
-    mel_before, mel_after = span_mean(cumulative_mel, before_lo, before_hi), span_mean(cumulative_mel, after_lo, after_hi)
+    mel_before = span_mean(cumulative_mel, before_lo, before_hi)
+    mel_after = span_mean(cumulative_mel, after_lo, after_hi)
     chroma_before = span_mean(cumulative_chroma, before_lo, before_hi)
     chroma_after = span_mean(cumulative_chroma, after_lo, after_hi)
     cosine = (chroma_before * chroma_after).sum(axis=1) / np.maximum(
@@ -318,7 +321,8 @@ def bootstrap_difference(off: list[np.ndarray], on: list[np.ndarray], labels: li
 
 
 def print_table(tallies: dict[str, SongTally]) -> None:
-    header = f"{'song':<22} {'edits':>5} {'out min':>7} {'splices/min':>11} {'AUC off':>8} {'AUC on':>7} {'musical cuts':>12}"
+    header = (f"{'song':<22} {'edits':>5} {'out min':>7} {'splices/min':>11} {'AUC off':>8} {'AUC on':>7} "
+              f"{'musical cuts':>12}")
     print(header)
     print("-" * len(header))
     for song_id, t in sorted(tallies.items()):
@@ -349,7 +353,8 @@ def print_table(tallies: dict[str, SongTally]) -> None:
         print(f"AUC by component, {label}: {parts}")
     slides = np.abs(np.concatenate([s for t in everything for s in t.slides_ms]))
     fades = np.concatenate([s for t in everything for s in t.crossfades_ms])
-    print(f"lined-up render: |slide| median {np.median(slides):.1f} ms (90th percentile {np.percentile(slides, 90):.1f}); "
+    print(f"lined-up render: |slide| median {np.median(slides):.1f} ms "
+          f"(90th percentile {np.percentile(slides, 90):.1f}); "
           f"crossfades " + ", ".join(f"{ms:.0f} ms {np.mean(np.isclose(fades, ms, atol=0.5)):.0%}"
                                      for ms in sorted(set(np.round(fades).tolist()))))
     print(f"musical cuts: {cuts and musical / cuts:.1%} of {cuts} cuts ({'; '.join(sorted(_DEFINITIONS))})")
@@ -379,7 +384,8 @@ def main() -> None:
         from rl_editor.policy import PPOTrainer
         from rl_editor.policy.trainer import find_songs
 
-        folder = args.songs or (Path(os.environ["RL_EDITOR_MUSIC_DIR"]) if os.environ.get("RL_EDITOR_MUSIC_DIR") else None)
+        music_dir = os.environ.get("RL_EDITOR_MUSIC_DIR")
+        folder = args.songs or (Path(music_dir) if music_dir else None)
         if folder is None:
             parser.error("give --manifest, or --songs (or set RL_EDITOR_MUSIC_DIR)")
         songs = find_songs(folder)

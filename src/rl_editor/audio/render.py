@@ -101,7 +101,7 @@ def render_edit(
     out = np.zeros((int(layout.out_pos[-1]), clip.channels), dtype=np.float32)
     if layout.run_starts.size == 0:
         return AudioClip(out, clip.sample_rate, None)
-    points, run_offsets = plan_splice_points(
+    points, run_offsets = _plan_splice_points(
         layout.padded, layout.sources, layout.out_pos, layout.run_starts, clip.sample_rate, config
     )
     run_ends = np.append(layout.run_starts[1:], layout.out_pos.size - 1)
@@ -135,7 +135,7 @@ def plan_splices(
     if layout.run_starts.size == 0:
         empty = np.zeros(0)
         return SplicePoints(empty.astype(np.int64), empty.astype(np.int64), empty, empty)
-    points, _ = plan_splice_points(layout.padded, layout.sources, layout.out_pos, layout.run_starts,
+    points, _ = _plan_splice_points(layout.padded, layout.sources, layout.out_pos, layout.run_starts,
                                    clip.sample_rate, config)
     return points
 
@@ -185,10 +185,11 @@ def _samples(ms: float, sample_rate: int) -> int:
 def _padding(config: SpliceConfig, sample_rate: int) -> int:
     """Silence on each side of the source so every window read around a splice stays inside."""
     widest_ms = max(config.match_window_ms, config.longest_crossfade_ms(), config.loudness_window_ms)
-    return 2 * _samples(config.max_offset_ms, sample_rate) + _samples(widest_ms, sample_rate) + 2  # chained search reach
+    reach = 2 * _samples(config.max_offset_ms, sample_rate)  # a chained search looks this far either way
+    return reach + _samples(widest_ms, sample_rate) + 2
 
 
-def plan_splice_points(
+def _plan_splice_points(
     padded: np.ndarray,
     run_sources: np.ndarray,
     out_pos: np.ndarray,
@@ -262,31 +263,35 @@ def _join_splices(
     """Crossfade each splice of ``out`` in place and ease the incoming level back to its own."""
     ramp = _samples(config.loudness_ramp_ms, sample_rate)
     splice_out = out_pos[run_starts[1:]]
+    fade_starts = splice_out - points.crossfades // 2
     for k in range(splice_out.size):
         p, length = int(splice_out[k]), int(points.crossfades[k])
         half = length // 2
-        a, prev = run_starts[k + 1], run_starts[k]
-        continuation = run_sources[prev] + run_offsets[k] + (p - out_pos[prev])
-        incoming = run_sources[a] + run_offsets[k + 1]
-        lo = max(p - half, 0)
-        next_start = int(splice_out[k + 1]) - int(points.crossfades[k + 1]) // 2 if k + 1 < splice_out.size else out.shape[0]
-        hi_fade = min(p - half + length, out.shape[0])
+        start = p - half  # output sample where this splice's crossfade (and level ramp) begins
+        continuation = run_sources[run_starts[k]] + run_offsets[k] + (p - out_pos[run_starts[k]])
+        incoming = run_sources[run_starts[k + 1]] + run_offsets[k + 1]
+        lo, hi = max(start, 0), min(start + length, out.shape[0])
         gain = np.ones(0)
         if points.gains[k] != 1.0:
-            ramp_end = max(min(p - half + max(ramp, length), next_start, out.shape[0]), hi_fade)
-            gain = np.exp(np.linspace(np.log(points.gains[k]), 0.0, max(ramp_end - (p - half), 1))).astype(np.float32)  # even in dB
-            after = out[hi_fade:ramp_end]
-            after *= gain[hi_fade - (p - half) : ramp_end - (p - half), None]
-        if length == 0 or hi_fade <= lo:
+            next_start = int(fade_starts[k + 1]) if k + 1 < splice_out.size else out.shape[0]
+            ramp_end = max(min(start + max(ramp, length), next_start, out.shape[0]), hi)
+            gain = _level_ramp(float(points.gains[k]), ramp_end - start)
+            out[hi:ramp_end] *= gain[hi - start :, None]
+        if hi <= lo:
             continue
         shape_r = round(float(points.correlations[k]), 2) if config.adapt_fade_shape else 0.0
         fade_out, fade_in = _cached_crossfade_gains(length, shape_r)
-        k0, k1 = lo - (p - half), hi_fade - (p - half)
+        k0, k1 = lo - start, hi - start
         tail = padded[continuation - half + k0 : continuation - half + k1]
         head = padded[incoming - half + k0 : incoming - half + k1]
         if gain.size:
             head = head * gain[k0:k1, None]
-        out[lo:hi_fade] = tail * fade_out[k0:k1, None] + head * fade_in[k0:k1, None]
+        out[lo:hi] = tail * fade_out[k0:k1, None] + head * fade_in[k0:k1, None]
+
+
+def _level_ramp(gain: float, length: int) -> np.ndarray:
+    """``length`` gains from ``gain`` to 1, evenly spaced in dB."""
+    return np.exp(np.linspace(np.log(gain), 0.0, max(length, 1))).astype(np.float32)
 
 
 def max_discontinuity(samples: np.ndarray) -> float:
