@@ -351,6 +351,11 @@ def print_table(tallies: dict[str, SongTally]) -> None:
             f"{name} {auc_of([s for t in everything for s in t.components[mode][name]], labels):.3f}"
             for name in COMPONENTS)
         print(f"AUC by component, {label}: {parts}")
+    splice_mask = np.concatenate(labels)
+    ratios = {mode: float(np.exp(np.median(np.concatenate(
+        [s for t in everything for s in t.components[mode]["step"]])[splice_mask]))) for mode in ("off", "on")}
+    print(f"sample step at a splice over the median natural boundary's (median over splices): "
+          f"plain {ratios['off']:.2f}x, lined-up {ratios['on']:.2f}x")
     slides = np.abs(np.concatenate([s for t in everything for s in t.slides_ms]))
     fades = np.concatenate([s for t in everything for s in t.crossfades_ms])
     print(f"lined-up render: |slide| median {np.median(slides):.1f} ms "
