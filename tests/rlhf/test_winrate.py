@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from rl_editor.rlhf.winrate import WinRate, cluster_bootstrap_interval, win_rate, wilson_interval
+from rl_editor.rlhf.winrate import WinRate, cluster_robust_interval, share_p_value, win_rate, wilson_interval
 
 
 def _songs_of(outcomes_by_song: list[list[str]]) -> tuple[list[str], list[str]]:
@@ -100,10 +100,21 @@ def test_the_wilson_interval_matches_scipys_for_whole_counts():
     assert wilson_interval(30, 40) == pytest.approx((ci.low, ci.high))
 
 
-def test_the_cluster_bootstrap_needs_two_clusters():
-    assert cluster_bootstrap_interval([3.0], [4.0]) is None
-    low, high = cluster_bootstrap_interval([3.0, 1.0, 2.0], [4.0, 4.0, 4.0])
-    assert 0.25 <= low < 0.5 < high <= 0.75
+def test_the_cluster_robust_interval_needs_two_clusters_and_widens_as_they_get_fewer():
+    assert cluster_robust_interval([3.0], [4.0]) is None
+    low, high, se = cluster_robust_interval([3.0, 1.0, 2.0], [4.0, 4.0, 4.0])
+    assert low < 0.5 < high and se > 0
+    # the same per-song shares over more songs: a narrower interval (t on songs - 1 degrees of freedom)
+    many = cluster_robust_interval([3.0, 1.0, 2.0] * 4, [4.0, 4.0, 4.0] * 4)
+    assert many[1] - many[0] < (high - low) / 2
+
+
+def test_the_share_p_value_counts_songs_not_judgments():
+    # 3 songs all a little for new, with many judgments each: one-sided p is small but not tiny
+    p_few = share_p_value([60.0, 55.0, 65.0], [100.0, 100.0, 100.0])
+    assert 0.001 < p_few < 0.05
+    assert share_p_value([40.0, 50.0], [100.0, 100.0]) > 0.5
+    assert share_p_value([1.0], [2.0]) is None
 
 
 def test_a_result_written_before_the_headline_reads_with_its_share():
@@ -152,7 +163,7 @@ def test_the_interval_is_two_sided():
     assert 0.55 < result.ci_low < 0.75 < result.ci_high < 0.9
 
 
-def test_the_song_bootstrap_interval_widens_when_a_songs_judgments_agree():
+def test_the_song_interval_widens_when_a_songs_judgments_agree():
     # 60 wins and 40 losses over 10 songs of 10 judgments each, in two arrangements
     clustered, songs = _songs_of([["new"] * 10] * 6 + [["old"] * 10] * 4)
     mixed = list(np.random.default_rng(5).permutation(clustered))
@@ -167,17 +178,6 @@ def test_the_song_bootstrap_interval_widens_when_a_songs_judgments_agree():
     assert clustered_width > 2 * mixed_width
     assert mixed_width < 1.5 * wilson_width
     assert together.cluster_ci_low < 0.6 < together.cluster_ci_high and together.n_songs == 10
-
-
-def test_the_song_bootstrap_is_deterministic_for_a_seed():
-    outcomes, songs = _songs_of([["new", "new", "old"], ["old", "tie", "new"], ["new", "new", "new"], ["old", "old"]])
-    first = win_rate(outcomes, clusters=songs, seed=4)
-    assert win_rate(outcomes, clusters=songs, seed=4) == first
-    others = {(w.cluster_ci_low, w.cluster_ci_high) for w in (win_rate(outcomes, clusters=songs, seed=s, resamples=50)
-                                                              for s in range(5))}
-    assert len(others) > 1
-
-
 
 
 def test_clusters_must_match_the_outcomes():

@@ -20,9 +20,9 @@ import numpy as np
 
 from rl_editor.audio import cache
 from rl_editor.audio.beats import (
-    BEATS_PER_BAR,
+    METERS,
     beat_confidence,
-    estimate_downbeats,
+    estimate_bars,
     refine_to_attacks,
     track_beats,
 )
@@ -47,8 +47,37 @@ ANALYSIS_PARAMS: dict = {
     "n_fft": N_FFT,
     "hop_length": HOP_LENGTH,
     "n_mels": N_MELS,
-    "beats_per_bar": BEATS_PER_BAR,
+    "meters": list(METERS),
+    "bar_model": 2,  # meter detection (3 or 4), accent evidence
+    "beats": "librosa",
 }
+BAR_MODEL_PARAMS = ("meters", "bar_model")
+BEAT_BACKENDS = ("librosa", "madmom")  # madmom: optional, non-commercial models (audio.beats_madmom)
+
+
+def analysis_params(beats: str = "librosa") -> dict:
+    """The parameters that key the analysis cache, including the beat-tracking backend.
+
+    Raises
+    ------
+    AnalysisError
+        ``beats`` is not one of ``BEAT_BACKENDS``.
+    """
+    if beats not in BEAT_BACKENDS:
+        raise AnalysisError(f"beats={beats!r}: unknown beat tracker; use one of {', '.join(BEAT_BACKENDS)}")
+    params = {**ANALYSIS_PARAMS, "beats": beats}
+    if beats != "librosa":  # the project's bar model is not used, so changing it keeps these (costly) entries
+        params = {key: value for key, value in params.items() if key not in BAR_MODEL_PARAMS}
+    return params
+
+
+def check_beat_backend(beats: str) -> None:
+    """Fail early, in one line, when ``beats`` is unknown or its backend is not installed."""
+    analysis_params(beats)
+    if beats == "madmom":
+        from rl_editor.audio.beats_madmom import import_madmom
+
+        import_madmom()
 
 
 @dataclass
@@ -75,13 +104,17 @@ def analyze_clip(
     content_sha256: str,
     source_sample_rate: int | None = None,
     channels: int | None = None,
+    beats: str = "librosa",
 ) -> SongAnalysis:
     """Analyse decoded audio (any rate and channel count).
+
+    ``beats`` picks the beat tracker: ``"librosa"`` (default) or ``"madmom"``
+    (optional, see ``rl_editor.audio.beats_madmom``).
 
     Raises
     ------
     AnalysisError
-        Silent audio or fewer than ``MIN_BEATS`` beats.
+        Silent audio, fewer than ``MIN_BEATS`` beats, or an unknown or missing beat tracker.
     """
     source_sample_rate = source_sample_rate or clip.sample_rate
     channels = channels or clip.channels
@@ -98,8 +131,14 @@ def analyze_clip(
 
         y = resample(y, clip.sample_rate, ANALYSIS_SR)
 
+    analysis_params(beats)  # refuse an unknown tracker before the costly part
     frames = frame_features(y, sr=ANALYSIS_SR)
-    beat_frames, tempo_bpm = track_beats(frames.onset_envelope, sr=ANALYSIS_SR, hop_length=HOP_LENGTH)
+    if beats == "madmom":
+        tracked_s, beat_in_bar, beats_per_bar, downbeat_conf = _madmom_beats(clip)
+        beat_frames = np.round(tracked_s * ANALYSIS_SR / HOP_LENGTH).astype(np.int64)
+        tempo_bpm = 60.0 / float(np.median(np.diff(tracked_s))) if tracked_s.size > 1 else 0.0
+    else:
+        beat_frames, tempo_bpm = track_beats(frames.onset_envelope, sr=ANALYSIS_SR, hop_length=HOP_LENGTH)
     beat_frames = beat_frames[beat_frames < frames.n_frames]
     if beat_frames.size < MIN_BEATS:
         raise AnalysisError(
@@ -115,10 +154,14 @@ def analyze_clip(
     beat_frames, beat_times_s = beat_frames[inside], beat_times_s[inside]
 
     starts = segment_starts(beat_frames)
-    chroma_per_beat = beat_mean(frames.chroma, starts, frames.n_frames).T
-    window = np.clip(beat_frames[:, None] + np.arange(-1, 3)[None, :], 0, frames.n_frames - 1)
-    low_onset_per_beat = frames.low_onset_envelope[window].max(axis=1)
-    beat_in_bar, downbeat_conf = estimate_downbeats(chroma_per_beat, low_onset_per_beat)
+    if beats == "madmom":
+        beat_in_bar, downbeat_conf = beat_in_bar[: beat_frames.size], downbeat_conf[: beat_frames.size]
+    else:
+        chroma_per_beat = beat_mean(frames.chroma, starts, frames.n_frames).T
+        window = np.clip(beat_frames[:, None] + np.arange(-1, 3)[None, :], 0, frames.n_frames - 1)
+        low_onset_per_beat = frames.low_onset_envelope[window].max(axis=1)
+        onset_per_beat = frames.onset_envelope[window].max(axis=1)
+        beat_in_bar, beats_per_bar, downbeat_conf = estimate_bars(chroma_per_beat, low_onset_per_beat, onset_per_beat)
     features = beat_features(
         frames,
         beat_frames,
@@ -141,9 +184,15 @@ def analyze_clip(
         tempo_bpm=float(tempo_bpm),
         beat_times_s=beat_times_s,
         beat_in_bar=beat_in_bar,
-        beats_per_bar=BEATS_PER_BAR,
+        beats_per_bar=beats_per_bar,
         features=features,
     )
+
+
+def _madmom_beats(clip: AudioClip) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    from rl_editor.audio.beats_madmom import track_beats_and_bars
+
+    return track_beats_and_bars(clip.mono(), sr=clip.sample_rate)
 
 
 def analyze_song(
@@ -152,6 +201,7 @@ def analyze_song(
     song_id: str | None = None,
     use_cache: bool = True,
     cache_dir: str | Path | None = None,
+    beats: str = "librosa",
 ) -> SongAnalysis:
     """Beats, bars and per-beat features of one audio file, from the cache when possible.
 
@@ -165,6 +215,10 @@ def analyze_song(
         Read and write the analysis cache (keyed by the file's content).
     cache_dir : str or Path, optional
         Defaults to ``$RL_EDITOR_CACHE_DIR`` or ``~/.cache/rl-editor/analysis``.
+    beats : {"librosa", "madmom"}
+        Beat and downbeat tracker. ``"madmom"`` is optional (non-commercial
+        models, about 11x real time; see ``rl_editor.audio.beats_madmom``); it
+        is part of the cache key.
 
     Returns
     -------
@@ -186,15 +240,16 @@ def analyze_song(
     p = check_audio_path(path)
     song_id = song_id if song_id is not None else p.stem
     content_sha256 = file_sha256(p)
+    params = analysis_params(beats)
     if use_cache:
-        hit = cache.load_cached(content_sha256, ANALYSIS_PARAMS, song_id=song_id, path=str(path), cache_dir=cache_dir)
+        hit = cache.load_cached(content_sha256, params, song_id=song_id, path=str(path), cache_dir=cache_dir)
         if hit is not None:
             return hit
     clip = load_audio(p)
-    analysis = analyze_clip(clip, song_id=song_id, path=str(path), content_sha256=content_sha256)
+    analysis = analyze_clip(clip, song_id=song_id, path=str(path), content_sha256=content_sha256, beats=beats)
     if use_cache:
         try:
-            cache.store(analysis, ANALYSIS_PARAMS, cache_dir)
+            cache.store(analysis, params, cache_dir)
         except OSError:
             pass  # a read-only cache only costs speed
     return analysis
@@ -242,9 +297,11 @@ def find_audio_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[tupl
     return files, missing
 
 
-def _analyze_or_reason(path: str, use_cache: bool, cache_dir: str | None) -> tuple[str, SongAnalysis | None, str]:
+def _analyze_or_reason(
+    path: str, use_cache: bool, cache_dir: str | None, beats: str = "librosa"
+) -> tuple[str, SongAnalysis | None, str]:
     try:
-        return path, analyze_song(path, use_cache=use_cache, cache_dir=cache_dir), ""
+        return path, analyze_song(path, use_cache=use_cache, cache_dir=cache_dir, beats=beats), ""
     except AnalysisError as exc:
         return path, None, _reason(exc, path)
     except Exception as exc:  # any other failure skips the song instead of stopping the batch
@@ -264,6 +321,7 @@ def analyze_many(
     progress: bool = True,
     use_cache: bool = True,
     cache_dir: str | Path | None = None,
+    beats: str = "librosa",
 ) -> AnalysisBatch:
     """Analyse many files (folders are searched recursively) in a process pool.
 
@@ -279,13 +337,23 @@ def analyze_many(
         Read and write the analysis cache.
     cache_dir : str or Path, optional
         Cache folder (default ``$RL_EDITOR_CACHE_DIR`` or ``~/.cache/rl-editor/analysis``).
+    beats : {"librosa", "madmom"}
+        Beat tracker (see ``analyze_song``).
 
     Returns
     -------
     AnalysisBatch
         Analyses in input order, and the skipped files with one-line reasons.
+
+    Raises
+    ------
+    AnalysisError
+        ``beats`` is unknown or its backend is not installed (before any song is read).
     """
     from tqdm.auto import tqdm
+
+    check_beat_backend(beats)
+    params = analysis_params(beats)
 
     files, skipped = find_audio_files(paths)
     cache_dir_str = str(cache_dir) if cache_dir is not None else None
@@ -297,7 +365,7 @@ def analyze_many(
             continue
         if use_cache:
             try:
-                hit = cache.load_cached(file_sha256(f), ANALYSIS_PARAMS, song_id=f.stem, path=key, cache_dir=cache_dir)
+                hit = cache.load_cached(file_sha256(f), params, song_id=f.stem, path=key, cache_dir=cache_dir)
             except OSError:
                 hit = None
             if hit is not None:
@@ -310,14 +378,14 @@ def analyze_many(
         bar.update(len(results))
         if n_workers == 1:
             for key in todo:
-                _, analysis, reason = _analyze_or_reason(key, use_cache, cache_dir_str)
+                _, analysis, reason = _analyze_or_reason(key, use_cache, cache_dir_str, beats)
                 results[key] = (analysis, reason)
                 bar.update(1)
         else:
             # Not "fork": a parent that has used OpenMP (torch, soxr) can hang its forked children.
             context = multiprocessing.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
             with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
-                futures = [pool.submit(_analyze_or_reason, key, use_cache, cache_dir_str) for key in todo]
+                futures = [pool.submit(_analyze_or_reason, key, use_cache, cache_dir_str, beats) for key in todo]
                 for future in as_completed(futures):
                     key, analysis, reason = future.result()
                     results[key] = (analysis, reason)

@@ -1,18 +1,24 @@
 """Beats, tempo and bar positions.
 
 Beats come from librosa's dynamic-programming beat tracker run on the song's
-onset envelope. librosa has no downbeat tracker, so the bar phase is estimated
-here from per-beat evidence with a small hidden Markov model:
+onset envelope. librosa has no downbeat tracker, so the meter and the bar
+phase are estimated here from per-beat evidence:
 
 - **harmonic change**: chords tend to change on bar lines, so the chroma of the
   two beats starting at ``k`` differs from the two beats before ``k``;
-- **low-frequency onsets**: kick drums and bass notes land on the strong beats.
+- **low-frequency onsets**: kick drums and bass notes land on the strong beats;
+- **accent**: the full-band onset strength, as loud as the bar's first beat.
 
-The z-scored evidence of each beat is the log-likelihood of "beat ``k`` is a
-downbeat"; states are the position in a bar (0 .. beats_per_bar - 1), each
-moving to the next position with high probability, so one bar phase explains
-the whole song unless the evidence keeps contradicting it (a dropped or
-doubled beat).
+The meter (3 or 4 beats per bar, 4 unless 3 fits clearly better) is the one
+whose comb of bar lines gathers the most evidence (``meter_score``). The bar
+phase then comes from a small hidden Markov model: the z-scored evidence of each
+beat is the log-likelihood of "beat ``k`` is a downbeat"; states are the
+position in a bar (0 .. beats_per_bar - 1), each moving to the next position
+with high probability, so one bar phase explains a section unless the evidence
+keeps contradicting it (a dropped or doubled beat, a bar of another length).
+
+Measured on rendered MIDI with exact ground truth (``benchmarks/bench_beats_midi.py``).
+An alternative tracker, madmom's, is in ``rl_editor.audio.beats_madmom``.
 """
 
 from __future__ import annotations
@@ -20,9 +26,15 @@ from __future__ import annotations
 import numpy as np
 
 BEATS_PER_BAR = 4
-HARMONIC_WEIGHT = 1.0
-LOW_ONSET_WEIGHT = 0.6
-EVIDENCE_SCALE = 1.5  # log-likelihood units per standard deviation of evidence
+METERS = (3, 4)  # beats per bar the bar model chooses between; the last is the default
+METER_WINDOW_BARS = 8
+METER_MARGIN = 0.1  # mean-evidence units another meter must beat the default by
+# Weights of the z-scored cues in bar_evidence. Harmony weighs least: melodies move
+# the chroma on any beat, and hymns and ballads change chord on every beat; low
+# onsets and accents mark bar lines more often (see benchmarks/bench_beats_midi.py).
+HARMONIC_WEIGHT, LOW_ONSET_WEIGHT, ACCENT_WEIGHT = 0.25, 1.0, 1.0
+HARMONIC_WINDOW_BEATS = 2
+EVIDENCE_SCALE = 1.0  # log-likelihood units per standard deviation of evidence
 PHASE_SLIP_PROB = 0.002
 
 
@@ -137,28 +149,6 @@ def _zscore(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / std if std > 1e-9 else np.zeros_like(x)
 
 
-def downbeat_evidence(chroma_per_beat: np.ndarray, low_onset_per_beat: np.ndarray) -> np.ndarray:
-    """Shape (n_beats,): z-scored evidence that each beat starts a bar.
-
-    Parameters
-    ----------
-    chroma_per_beat : ndarray, shape (n_beats, 12)
-        Mean chroma of each beat.
-    low_onset_per_beat : ndarray, shape (n_beats,)
-        Low-frequency onset strength at each beat's start.
-    """
-    n = chroma_per_beat.shape[0]
-    padded = np.concatenate([chroma_per_beat[:1].repeat(2, 0), chroma_per_beat, chroma_per_beat[-1:].repeat(1, 0)])
-    # padded[k + 2] is beat k; "after" = beats k, k+1; "before" = beats k-2, k-1
-    after = padded[2 : n + 2] + padded[3 : n + 3]
-    before = padded[0:n] + padded[1 : n + 1]
-    after = after / np.maximum(np.linalg.norm(after, axis=1, keepdims=True), 1e-9)
-    before = before / np.maximum(np.linalg.norm(before, axis=1, keepdims=True), 1e-9)
-    harmonic_change = 1.0 - np.einsum("kd,kd->k", after, before)
-    low = np.log1p(np.maximum(low_onset_per_beat, 0.0))
-    return HARMONIC_WEIGHT * _zscore(harmonic_change) + LOW_ONSET_WEIGHT * _zscore(low)
-
-
 def _viterbi_bar_phase(log_downbeat: np.ndarray, beats_per_bar: int) -> np.ndarray:
     """Most likely position in bar per beat given per-beat downbeat log-likelihoods."""
     n, m = log_downbeat.size, beats_per_bar
@@ -179,25 +169,58 @@ def _viterbi_bar_phase(log_downbeat: np.ndarray, beats_per_bar: int) -> np.ndarr
     return states
 
 
-def estimate_downbeats(
-    chroma_per_beat: np.ndarray, low_onset_per_beat: np.ndarray, *, beats_per_bar: int = BEATS_PER_BAR
-) -> tuple[np.ndarray, np.ndarray]:
-    """Position of each beat in its bar, and a per-beat downbeat confidence.
-
-    Returns
-    -------
-    beat_in_bar : ndarray of int, shape (n_beats,)
-        0 on downbeats.
-    downbeat_confidence : ndarray, shape (n_beats,)
-        In [0, 1], one value per bar shared by its beats: how strongly the evidence
-        favours the chosen downbeat over the bar's other beats (0.5 = undecided).
-    """
+def harmonic_change(chroma_per_beat: np.ndarray, window_beats: int) -> np.ndarray:
+    """Shape (n_beats,): cosine distance between the chroma of the ``window_beats`` beats from ``k`` and before ``k``."""
     n = chroma_per_beat.shape[0]
-    if n == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0)
-    evidence = downbeat_evidence(chroma_per_beat, low_onset_per_beat)
-    beat_in_bar = _viterbi_bar_phase(EVIDENCE_SCALE * evidence, beats_per_bar)
-    # Bar-level margin: evidence of the chosen downbeat against the strongest other beat of the bar.
+    cumulative = np.concatenate([np.zeros((1, chroma_per_beat.shape[1])), np.cumsum(chroma_per_beat, axis=0)])
+    k = np.arange(n)
+    after = cumulative[np.minimum(k + window_beats, n)] - cumulative[k]
+    before = cumulative[k] - cumulative[np.maximum(k - window_beats, 0)]
+    after = after / np.maximum(np.linalg.norm(after, axis=1, keepdims=True), 1e-9)
+    before = before / np.maximum(np.linalg.norm(before, axis=1, keepdims=True), 1e-9)
+    change = 1.0 - np.einsum("kd,kd->k", after, before)
+    change[0] = 0.0  # nothing comes before the first beat: no evidence either way
+    return change
+
+
+def bar_evidence(
+    chroma_per_beat: np.ndarray, low_onset_per_beat: np.ndarray, onset_per_beat: np.ndarray
+) -> np.ndarray:
+    """Shape (n_beats,): z-scored evidence that each beat starts a bar.
+
+    Parameters
+    ----------
+    chroma_per_beat : ndarray, shape (n_beats, 12)
+    low_onset_per_beat, onset_per_beat : ndarray, shape (n_beats,)
+        Low-band and full-band onset strength at each beat's start.
+    """
+    evidence = (
+        HARMONIC_WEIGHT * _zscore(harmonic_change(chroma_per_beat, HARMONIC_WINDOW_BEATS))
+        + LOW_ONSET_WEIGHT * _zscore(np.log1p(np.maximum(low_onset_per_beat, 0.0)))
+        + ACCENT_WEIGHT * _zscore(np.log1p(np.maximum(onset_per_beat, 0.0)))
+    )
+    return _zscore(evidence)
+
+
+def meter_score(evidence: np.ndarray, beats_per_bar: int) -> float:
+    """How well bars of ``beats_per_bar`` beats explain ``evidence``: mean evidence on the best phase.
+
+    The song is cut into windows of ``METER_WINDOW_BARS`` bars (half overlapping) and
+    each window picks its own phase, so a dropped beat or a new section does not
+    blur the comb. With the wrong meter the downbeats fall on every position of the
+    comb in turn (3 and 4 share no factor), so the best phase's mean stays near 0.
+    """
+    n, m = evidence.size, beats_per_bar
+    if n < 2 * m:
+        return float("-inf")  # not even two bars: no evidence for this meter
+    width = m * METER_WINDOW_BARS
+    starts = range(0, max(n - width, 0) + 1, max(width // 2, 1))
+    return float(np.mean([max(evidence[s + p : s + width : m].mean() for p in range(m)) for s in starts]))
+
+
+def _bar_confidence(evidence: np.ndarray, beat_in_bar: np.ndarray) -> np.ndarray:
+    """Per beat, shared by its bar: how strongly the evidence favours the chosen downbeat (0.5 = undecided)."""
+    n = evidence.size
     bar_id = np.cumsum(beat_in_bar == 0)
     confidence = np.zeros(n)
     for b in np.unique(bar_id):
@@ -209,4 +232,52 @@ def estimate_downbeats(
             continue
         margin = evidence[down[0]] - evidence[others].max()
         confidence[members] = 1.0 / (1.0 + np.exp(-EVIDENCE_SCALE * margin))
-    return beat_in_bar, confidence
+    return confidence
+
+
+def estimate_bars(
+    chroma_per_beat: np.ndarray,
+    low_onset_per_beat: np.ndarray,
+    onset_per_beat: np.ndarray,
+    *,
+    meters: tuple[int, ...] = METERS,
+) -> tuple[np.ndarray, int, np.ndarray]:
+    """The meter, each beat's position in its bar, and a per-beat downbeat confidence.
+
+    Parameters
+    ----------
+    chroma_per_beat : ndarray, shape (n_beats, 12)
+        Mean chroma of each beat.
+    low_onset_per_beat : ndarray, shape (n_beats,)
+        Low-frequency (< 150 Hz) onset strength at each beat's start.
+    onset_per_beat : ndarray, shape (n_beats,)
+        Full-band onset strength at each beat's start.
+    meters : tuple of int
+        Bar lengths (beats) to choose from; the last is the default when the
+        evidence does not favour another by ``METER_MARGIN``.
+
+    Returns
+    -------
+    beat_in_bar : ndarray of int, shape (n_beats,)
+        0 on downbeats.
+    beats_per_bar : int
+    downbeat_confidence : ndarray, shape (n_beats,)
+        In [0, 1], one value per bar shared by its beats: how strongly the evidence
+        favours the chosen downbeat over the bar's other beats (0.5 = undecided).
+
+    Examples
+    --------
+    >>> beat_in_bar, beats_per_bar, confidence = estimate_bars(chroma, low, onset)  # doctest: +SKIP
+    >>> beats_per_bar  # doctest: +SKIP
+    3
+    """
+    n = chroma_per_beat.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), meters[-1], np.zeros(0)
+    evidence = bar_evidence(chroma_per_beat, low_onset_per_beat, onset_per_beat)
+    default = meters[-1]
+    scores = {m: meter_score(evidence, m) for m in meters}
+    best = max(meters, key=lambda m: scores[m])
+    beats_per_bar = best if scores[best] > scores[default] + METER_MARGIN else default
+    beat_in_bar = _viterbi_bar_phase(EVIDENCE_SCALE * evidence, beats_per_bar)
+    return beat_in_bar, beats_per_bar, _bar_confidence(evidence, beat_in_bar)

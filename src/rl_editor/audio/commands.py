@@ -16,6 +16,9 @@ def analyze(
     workers: int = typer.Option(0, "--workers", help="Processes to use; 0 = one per core."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Ignore and do not write the analysis cache."),
     json_out: Path = typer.Option(None, "--json", help="Also write a JSON summary of every song and skip here."),
+    beats: str = typer.Option(
+        "librosa", "--beats", help="Beat/downbeat tracker: librosa, or madmom (optional extra, non-commercial models)."
+    ),
 ) -> None:
     """Track beats and bars and compute per-beat features of each song (cached by content)."""
     import time
@@ -23,7 +26,7 @@ def analyze(
     from rl_editor.audio.analyze import analyze_many
 
     start = time.perf_counter()
-    batch = analyze_many(paths, workers=workers or None, progress=True, use_cache=not no_cache)
+    batch = analyze_many(paths, workers=workers or None, progress=True, use_cache=not no_cache, beats=beats)
     elapsed = time.perf_counter() - start
     for a in batch.analyses:
         typer.echo(
@@ -46,6 +49,7 @@ def analyze(
                     "tempo_bpm": a.tempo_bpm,
                     "n_beats": a.n_beats,
                     "n_bars": int((a.beat_in_bar == 0).sum()),
+                    "beats_per_bar": int(a.beats_per_bar),
                     "beat_times_s": [round(float(t), 4) for t in a.beat_times_s],
                     "beat_in_bar": [int(b) for b in a.beat_in_bar],
                 }

@@ -41,8 +41,9 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from rl_editor.edit import validate_actions
+from rl_editor.edit import Edit, validate_actions
 from rl_editor.errors import RlEditorError
+from rl_editor.generate.diversity import song_diversity
 from rl_editor.generate.manifest import Candidate, SongEntry
 
 DEFAULT_TEMPERATURES: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
@@ -106,6 +107,11 @@ class GenerateConfig:
     seed : int
         Base seed; each candidate's seed follows from it, the song id, the
         temperature and ``k`` (see :func:`candidate_seed`).
+    render_audio : bool
+        Write each candidate's audio. Simulated raters judge from the song's
+        analysis and the actions alone, so a loop without people skips the
+        audio (durations then come from the beat grid; ``path`` names where
+        the audio would go).
     progress : bool
         Show a tqdm bar over songs and, as they happen, one line per skipped
         song and per song whose candidates all came out identical.
@@ -121,6 +127,7 @@ class GenerateConfig:
     workers: int | None = None
     ray_address: str | None = None
     seed: int = 0
+    render_audio: bool = True
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -349,6 +356,7 @@ class SongTask:
     generation: dict[str, Any]
     existing: SongEntry | None = None
     targets: tuple[float | None, ...] = (None,)
+    render_audio: bool = True
 
 
 @dataclass
@@ -431,6 +439,14 @@ def process_song(task: SongTask, generator: EditGenerator | None) -> SongOutcome
                 raise GenerateError(f"{task.song_path}: needs new candidates but no policy was loaded")
             entry, outcome.n_requested = _generate_entry(task, generator, analysis, timings)
             missing = list(entry.candidates)
+        if outcome.n_requested:
+            entry.extra["diversity"] = song_diversity([np.asarray(c.actions) for c in entry.candidates],
+                                                      analysis.beat_durations_s, analysis.duration_seconds)
+        if not task.render_audio:
+            durations = analysis.beat_durations_s
+            for cand in entry.candidates:
+                cand.duration = round(Edit(entry.song_id, np.asarray(cand.actions)).duration_seconds(durations), 4)
+            missing = []
         if missing:
             t0 = time.perf_counter()
             source = load_audio(task.song_path)

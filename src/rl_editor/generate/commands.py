@@ -50,8 +50,15 @@ def generate(
     workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (default: all cores; 1 = this process)."),
     ray: Optional[str] = typer.Option(None, "--ray", help="Run on Ray: a cluster ADDRESS, or 'auto' for a local Ray."),
     seed: int = typer.Option(0, "--seed", help="Base seed; candidate seeds follow from it, the song, temperature and index."),
+    audio: bool = typer.Option(True, "--audio/--no-audio",
+                               help="Write each candidate's audio (--no-audio: actions and durations only, "
+                                    "enough for simulated raters)."),
 ) -> None:
-    """Generate candidate edits of each song at several temperatures and write a manifest.
+    """Generate candidate edits of each song at several temperatures and lengths and write a manifest.
+
+    Prints, per song, how different its candidates are: the range of lengths
+    and splice counts, the mean pairwise action distance and the share of
+    pairs that sound different for more than a few seconds.
 
     Resumable: run it again with the same settings to finish an interrupted run
     (finished songs are skipped, missing audio files are rendered again).

@@ -23,6 +23,7 @@ from rl_editor.generate.candidates import (
     SongTask,
     find_songs,
 )
+from rl_editor.generate.diversity import diversity_line
 from rl_editor.generate.manifest import Manifest, ManifestError, SongEntry
 from rl_editor.generate.pool import GeneratorLoader, iter_in_process, iter_pool, load_policy
 
@@ -71,6 +72,10 @@ class GenerateReport:
         if self.generated or self.repaired:
             parts = ", ".join(f"{part} {seconds:.1f}" for part, seconds in self.timings.items())
             lines.append(f"time per part (s, summed over workers): {parts}")
+        for song_id in self.generated:
+            figures = self.manifest.song(song_id).extra.get("diversity")
+            if figures:
+                lines.append("  " + diversity_line(song_id, figures))
         if self.identical:
             lines.append(f"warning: all candidates identical for {len(self.identical)} songs: {', '.join(self.identical)}")
         if self.skipped:
@@ -86,7 +91,8 @@ def _skip_line(path: str, reason: str) -> str:
 
 def _generation_settings(config: GenerateConfig, policy_version: str) -> dict:
     return {"policy": policy_version, "temperatures": list(config.temperatures),
-            "targets": list(config.targets), "per_temperature": config.per_temperature, "seed": config.seed}
+            "targets": list(config.targets), "per_temperature": config.per_temperature, "seed": config.seed,
+            "render_audio": config.render_audio}
 
 
 def _load_existing(out_dir: Path, settings: dict) -> Manifest:
@@ -105,7 +111,11 @@ def _load_existing(out_dir: Path, settings: dict) -> Manifest:
 
 
 def _is_complete(manifest: Manifest, entry: SongEntry) -> bool:
-    return bool(entry.candidates) and all(manifest.resolve(c.path).is_file() for c in entry.candidates)
+    if not entry.candidates:
+        return False
+    if not entry.extra.get("generation", {}).get("render_audio", True):
+        return True
+    return all(manifest.resolve(c.path).is_file() for c in entry.candidates)
 
 
 def _say(message: str) -> None:
@@ -179,7 +189,7 @@ def run_generation(config: GenerateConfig, *, loader: GeneratorLoader = load_pol
             temperatures=tuple(config.temperatures), per_temperature=config.per_temperature,
             base_seed=config.seed, policy_version=generator.meta.version, generation=settings,
             existing=entry if entry is not None and entry.candidates else None,
-            targets=tuple(config.targets),
+            targets=tuple(config.targets), render_audio=config.render_audio,
         ))
     manifest.root.mkdir(parents=True, exist_ok=True)
     if not manifest.path.exists():

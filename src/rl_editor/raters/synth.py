@@ -8,7 +8,7 @@ field. Each pair also carries ``song_path`` (manifest-relative) at the top and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from itertools import combinations
 from pathlib import Path
@@ -25,22 +25,32 @@ from rl_editor.raters.simulated import Rater
 from rl_editor.raters.tastes import RaterError
 
 
-def choose_pairs(manifest: Manifest, n_pairs: int | None, rng: np.random.Generator) -> list[tuple[SongEntry, Candidate, Candidate]]:
-    """Pairs of distinct candidates of the same song, spread evenly across songs.
+CandidatePair = tuple[SongEntry, Candidate, Candidate]
 
-    All pairs when ``n_pairs`` is None; otherwise songs take turns (in shuffled
-    order) giving one random pair each until ``n_pairs`` are chosen or none are
-    left. Candidates with identical actions are never paired. The side shown
-    as A is random.
-    """
-    pools: list[list[tuple[SongEntry, Candidate, Candidate]]] = []
-    for entry in manifest.songs:
-        pool = [
-            (entry, a, b) for a, b in combinations(entry.candidates, 2) if list(a.actions) != list(b.actions)
-        ]
-        order = rng.permutation(len(pool))
-        pools.append([pool[k] for k in order])
-    chosen: list[tuple[SongEntry, Candidate, Candidate]] = []
+
+def audible_pairs(entry: SongEntry, beat_durations_s: np.ndarray | None,
+                  min_differing_s: float = 0.0) -> list[CandidatePair]:
+    """Pairs of a song's candidates that differ, by more than ``min_differing_s`` seconds of audio when
+    the song's beat durations are given (:func:`rl_editor.edit.differing_seconds`)."""
+    from rl_editor.edit import differing_seconds
+
+    pairs = []
+    for a, b in combinations(entry.candidates, 2):
+        if list(a.actions) == list(b.actions):
+            continue
+        if beat_durations_s is not None and min_differing_s > 0 and differing_seconds(
+                np.asarray(a.actions), np.asarray(b.actions), beat_durations_s) <= min_differing_s:
+            continue
+        pairs.append((entry, a, b))
+    return pairs
+
+
+def interleave_songs(pools: list[list[CandidatePair]], n_pairs: int | None,
+                     rng: np.random.Generator) -> list[CandidatePair]:
+    """Songs take turns (in shuffled order) giving their next pair until ``n_pairs`` are chosen; the side
+    shown as A is random. Each pool is consumed from its end."""
+    pools = [list(pool) for pool in pools]
+    chosen: list[CandidatePair] = []
     limit = sum(map(len, pools)) if n_pairs is None else n_pairs
     song_order = list(rng.permutation(len(pools)))
     while len(chosen) < limit and any(pools):
@@ -48,6 +58,26 @@ def choose_pairs(manifest: Manifest, n_pairs: int | None, rng: np.random.Generat
             if pools[k] and len(chosen) < limit:
                 chosen.append(pools[k].pop())
     return [(e, a, b) if rng.random() < 0.5 else (e, b, a) for e, a, b in chosen]
+
+
+def choose_pairs(manifest: Manifest, n_pairs: int | None, rng: np.random.Generator,
+                 beat_durations: Mapping[str, np.ndarray] | None = None,
+                 min_differing_s: float = 0.0) -> list[CandidatePair]:
+    """Random pairs of distinct candidates of the same song, spread evenly across songs.
+
+    All pairs when ``n_pairs`` is None; otherwise songs take turns (in shuffled
+    order) giving one random pair each until ``n_pairs`` are chosen or none are
+    left. Candidates with identical actions are never paired, nor, when
+    ``beat_durations`` (song_id -> per-beat seconds) are given, candidates
+    whose audio differs for ``min_differing_s`` seconds or less. The side shown
+    as A is random.
+    """
+    pools = []
+    for entry in manifest.songs:
+        durations = None if beat_durations is None else beat_durations.get(entry.song_id)
+        pool = audible_pairs(entry, durations, min_differing_s)
+        pools.append([pool[k] for k in rng.permutation(len(pool))])
+    return interleave_songs(pools, n_pairs, rng)
 
 
 def _edit_ref(cand: Candidate) -> EditRef:
@@ -70,6 +100,7 @@ def synthesize_preferences(
     seed: int = 0,
     analyses: Mapping[str, SongAnalysis] | None = None,
     progress: bool = True,
+    pairs: Sequence[CandidatePair] | None = None,
 ) -> list[PreferencePair]:
     """Have ``rater`` judge pairs of candidates from ``manifest``.
 
@@ -86,6 +117,9 @@ def synthesize_preferences(
         Analyses to use; songs missing from it are analysed with ``analyze_song`` (cached).
     progress : bool
         Show a tqdm bar.
+    pairs : sequence of (SongEntry, Candidate, Candidate), optional
+        The pairs to judge, in order (e.g. from :func:`rl_editor.reward.select.choose_informative_pairs`);
+        by default random pairs (:func:`choose_pairs`).
 
     Returns
     -------
@@ -94,8 +128,8 @@ def synthesize_preferences(
     """
     if n_pairs is not None and n_pairs < 0:
         raise RaterError(f"n_pairs must be >= 0, got {n_pairs}")
-    rng = np.random.default_rng(seed)
-    pairs = choose_pairs(manifest, n_pairs, rng)
+    if pairs is None:
+        pairs = choose_pairs(manifest, n_pairs, np.random.default_rng(seed))
     known = dict(analyses or {})
     name = str(getattr(rater, "name", "") or "rater")
     out: list[PreferencePair] = []

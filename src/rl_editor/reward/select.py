@@ -156,6 +156,48 @@ def select_pairs(manifest: Manifest, ensemble: RewardEnsemble, budget: int | Non
     return spread_top(ranked, budget, max_per_edit)
 
 
+def choose_informative_pairs(manifest: Manifest, ensemble: RewardEnsemble, n_pairs: int | None,
+                             analyses: dict[str, SongAnalysis], rng: np.random.Generator,
+                             method: str = "disagreement", min_differing_s: float = 0.0,
+                             max_per_edit: int | None = None) -> list:
+    """Pairs to ask about: each song's most uncertain audible pairs, songs taking turns.
+
+    Within a song, pairs are ranked by the ensemble's uncertainty (``method``)
+    and spread over its candidates (no candidate in more than ``max_per_edit``
+    pairs before the others have had theirs, :func:`spread_top`); pairs whose
+    audio differs for ``min_differing_s`` seconds or less are never asked.
+    Songs then take turns, so every song gets questions (diversity across
+    songs), as with random pairs (:func:`rl_editor.raters.synth.choose_pairs`).
+
+    Returns
+    -------
+    list of (SongEntry, Candidate, Candidate)
+        In asking order, the side shown as A random.
+    """
+    from rl_editor.raters.synth import audible_pairs, interleave_songs
+
+    pools = []
+    for entry in manifest.songs:
+        analysis = analyses[entry.song_id]
+        candidates = audible_pairs(entry, analysis.beat_durations_s, min_differing_s)
+        if not candidates:
+            pools.append([])
+            continue
+        index = {c.edit_id: k for k, c in enumerate(entry.candidates)}
+        actions = np.asarray([c.actions for c in entry.candidates], dtype=np.int8)
+        scores = ensemble.member_scores(analysis, actions)
+        ia = np.array([index[a.edit_id] for _, a, _ in candidates])
+        ib = np.array([index[b.edit_id] for _, _, b in candidates])
+        priority = pair_uncertainty(scores, ia, ib, ensemble, method)
+        order = np.argsort(-priority, kind="stable")
+        ranked_pairs = [RankedPair(entry.song_id, candidates[k][1].edit_id, candidates[k][2].edit_id,
+                                   float(priority[k])) for k in order]
+        by_ids = {(c[1].edit_id, c[2].edit_id): c for c in candidates}
+        spread = spread_top(ranked_pairs, None, max_per_edit)
+        pools.append([by_ids[(r.edit_a, r.edit_b)] for r in reversed(spread)])  # consumed from the end
+    return interleave_songs(pools, n_pairs, rng)
+
+
 def save_ranking(path: str | Path, ranked: Sequence[RankedPair]) -> Path:
     """Write the ranking JSON atomically."""
     return write_json_atomic(path, [p.to_json() for p in ranked], indent=1)

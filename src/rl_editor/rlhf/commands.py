@@ -166,9 +166,16 @@ def register(app: typer.Typer) -> None:
                                                             "iteration's manifest with this --db) instead of --rater."),
         wait_timeout: Optional[float] = typer.Option(None, "--wait-timeout", help="Seconds to wait for people's "
                                                                                    "judgments (default: no limit)."),
+        pair_selection: str = typer.Option(
+            "disagreement", "--pair-selection",
+            help="Which candidate pairs the rater judges: disagreement or bald (what the reward ensemble is least "
+                 "sure of) or random; songs take turns, and pairs that sound alike are never asked."),
+        targets: str = typer.Option("auto,0.45,0.6,0.75,0.9", "--targets",
+                                    help="Candidate lengths as shares of each song ('auto': the policy's choice)."),
         seed: int = typer.Option(0, "--seed"),
     ) -> None:
         """Run (or resume) the feedback loop: generate, judge, train reward, fine-tune, evaluate."""
+        from rl_editor.generate.commands import parse_targets
         from rl_editor.rlhf.finetune import FinetuneConfig
         from rl_editor.rlhf.loop import LoopConfig, loop_summary, run_loop
         from rl_editor.rlhf.report import write_report
@@ -178,6 +185,7 @@ def register(app: typer.Typer) -> None:
             eval_rater=eval_rater, policy=str(policy) if policy else None,
             bootstrap_reward=str(reward_model) if reward_model else None, heldout_songs=heldout,
             finetune=FinetuneConfig(episodes=episodes, kl_coef=kl_coef), seed=seed, db=db, wait_timeout_s=wait_timeout,
+            pair_selection=pair_selection, targets=tuple(parse_targets(targets)),
         )
         result = run_loop(config)
         typer.echo(loop_summary(result))

@@ -57,9 +57,12 @@ import numpy as np
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.io_utils import write_json_atomic
 from rl_editor.rlhf.finetune import FinetuneConfig, RLHFError
+from rl_editor.generate.diversity import MIN_DIFFERING_SECONDS
 from rl_editor.rlhf.run_state import RunState, StepRecord, file_sha256
 
 DEFAULT_CANDIDATE_TEMPERATURES: tuple[float, ...] = (0.3, 0.6, 1.0, 1.5)
+DEFAULT_CANDIDATE_TARGETS: tuple[float | None, ...] = (None, 0.45, 0.6, 0.75, 0.9)
+PAIR_SELECTIONS = ("disagreement", "bald", "random")
 
 
 @dataclass
@@ -94,6 +97,17 @@ class LoopConfig:
         Songs stepping together when training the bootstrap policy.
     temperatures, per_temperature :
         Candidate generation settings.
+    targets : tuple of float or None
+        Candidate lengths as shares of each song (None: the policy's own choice);
+        every temperature is combined with every target, so candidates differ
+        in length and structure, not only in which phrases go.
+    pair_selection : str
+        ``"disagreement"`` (default) or ``"bald"``: ask about the pairs the
+        current reward ensemble is least sure of, songs taking turns
+        (:func:`rl_editor.reward.select.choose_informative_pairs`);
+        ``"random"``: random pairs, songs taking turns.
+    min_differing_s : float
+        Pairs whose audio differs for this many seconds or less are never asked.
     reward_epochs, reward_members : int
         Reward training settings.
     finetune : FinetuneConfig
@@ -122,10 +136,13 @@ class LoopConfig:
     bootstrap_reward: str | None = None
     bootstrap_rater: str = "dense"
     heldout_songs: int = 3
-    policy_episodes: int = 300
+    policy_episodes: int = 3000
     policy_n_envs: int = 16
     temperatures: tuple[float, ...] = DEFAULT_CANDIDATE_TEMPERATURES
-    per_temperature: int = 4
+    per_temperature: int = 2
+    targets: tuple[float | None, ...] = DEFAULT_CANDIDATE_TARGETS
+    pair_selection: str = "disagreement"
+    min_differing_s: float = MIN_DIFFERING_SECONDS
     reward_epochs: int = 30
     reward_members: int = 3
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
@@ -212,7 +229,8 @@ def step_generate(out_dir: Path, policy: Path, config: LoopConfig, iteration: in
 
     manifest = generate_candidates(GenerateConfig(
         policy, config.songs_dir, out_dir, temperatures=config.temperatures, per_temperature=config.per_temperature,
-        workers=1, seed=config.seed + 1000 * iteration, progress=config.progress,
+        targets=config.targets, workers=1, seed=config.seed + 1000 * iteration, progress=config.progress,
+        render_audio=bool(config.db),  # simulated raters judge from the analysis; people need audio
     ))
     return manifest.path
 
@@ -224,19 +242,42 @@ def _sub_manifest(manifest_path: Path, song_ids: set[str]) -> Any:
     return Manifest(root=manifest.root, songs=[e for e in manifest.songs if e.song_id in song_ids])
 
 
+def choose_loop_pairs(manifest: Any, songs: Sequence[SongAnalysis], n_pairs: int, seed: int, selection: str,
+                      reward: Path | None, min_differing_s: float) -> list:
+    """The candidate pairs a rater is asked about (``selection`` as in :class:`LoopConfig`)."""
+    from rl_editor.raters.synth import choose_pairs
+
+    if selection not in PAIR_SELECTIONS:
+        raise RLHFError(f"pair_selection must be one of {', '.join(PAIR_SELECTIONS)}, got {selection!r}")
+    analyses = {a.song_id: a for a in songs}
+    rng = np.random.default_rng(seed)
+    if selection == "random" or reward is None:
+        return choose_pairs(manifest, n_pairs, rng, {k: a.beat_durations_s for k, a in analyses.items()},
+                            min_differing_s)
+    from rl_editor.reward import load_reward_model
+    from rl_editor.reward.select import choose_informative_pairs
+
+    return choose_informative_pairs(manifest, load_reward_model(reward), n_pairs, analyses, rng, method=selection,
+                                    min_differing_s=min_differing_s, max_per_edit=4)
+
+
 def step_preferences(out: Path, manifest_path: Path, songs: Sequence[SongAnalysis], rater_spec: str,
-                     n_pairs: int, seed: int, progress: bool) -> Path:
+                     n_pairs: int, seed: int, progress: bool, selection: str = "random",
+                     reward: Path | None = None, min_differing_s: float = MIN_DIFFERING_SECONDS) -> Path:
     """A rater judges ``n_pairs`` pairs of candidates of ``songs``; written as preference JSON.
 
-    ``song_path`` of each pair is rewritten relative to ``out``'s folder so the
-    file can be used on its own (``rl-editor train-reward --preferences``).
+    Pairs are chosen by :func:`choose_loop_pairs` (by the ensemble ``reward``'s
+    disagreement, or at random). ``song_path`` of each pair is rewritten
+    relative to ``out``'s folder so the file can be used on its own
+    (``rl-editor train-reward --preferences``).
     """
     from rl_editor.preferences import save_preferences
     from rl_editor.raters import load_rater, synthesize_preferences
 
     manifest = _sub_manifest(manifest_path, {a.song_id for a in songs})
+    chosen = choose_loop_pairs(manifest, songs, n_pairs, seed, selection, reward, min_differing_s)
     pairs = synthesize_preferences(manifest, load_rater(rater_spec, seed=seed), n_pairs=n_pairs, seed=seed,
-                                   analyses={a.song_id: a for a in songs}, progress=progress)
+                                   analyses={a.song_id: a for a in songs}, progress=progress, pairs=chosen)
     if len(pairs) < n_pairs:
         say(f"only {len(pairs)} distinct candidate pairs exist for {n_pairs} requested (identical edits are "
             "kept once); ask for more candidates per song (per_temperature) to judge more", progress)
@@ -437,15 +478,17 @@ def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, re
             name("candidates"), [manifest],
             lambda manifest=manifest, policy=policy, it=it: step_generate(manifest.parent, policy, config, it),
             {"temperatures": list(config.temperatures), "per_temperature": config.per_temperature,
-             "seed": config.seed, "songs": _song_hashes(split.train + split.heldout)},
+             "targets": list(config.targets), "seed": config.seed, "audio": bool(config.db),
+             "songs": _song_hashes(split.train + split.heldout)},
             {"policy": policy_source}, folder=manifest.parent))
         if reward is None:
             boot = run / "bootstrap"
             prefs0, reward0 = boot / "preferences.json", boot / "reward.pt"
             plan.append(PlannedStep("bootstrap/preferences", [prefs0], lambda manifest=manifest: step_preferences(
-                prefs0, manifest, split.train, config.bootstrap_rater, config.pairs, config.seed + 7, config.progress),
+                prefs0, manifest, split.train, config.bootstrap_rater, config.pairs, config.seed + 7, config.progress,
+                min_differing_s=config.min_differing_s),
                 {"bootstrap_rater": config.bootstrap_rater, "pairs": config.pairs, "seed": config.seed,
-                 **train_songs}, {"candidates": name("candidates")}))
+                 "min_differing_s": config.min_differing_s, **train_songs}, {"candidates": name("candidates")}))
             plan.append(PlannedStep("bootstrap/reward", [reward0], lambda: step_train_reward(
                 reward0, prefs0, split.train, None, config, source=f"{config.bootstrap_rater} preferences"),
                 {**reward_settings, "bootstrap_rater": config.bootstrap_rater},
@@ -454,14 +497,20 @@ def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, re
         prefs, new_reward = d / "preferences.json", d / "reward.pt"
         preference_settings = {"rater": None if config.db else config.rater, "db": config.db,
                                "pairs": config.pairs, "seed": config.seed, **train_songs}
+        if not config.db:
+            preference_settings.update(pair_selection=config.pair_selection, min_differing_s=config.min_differing_s)
         if config.db:
             collect = lambda prefs=prefs, manifest=manifest, d=d: step_collect_from_people(  # noqa: E731
                 prefs, manifest, split.train, config, campaign=f"{run.name}-{d.name}")
         else:
-            collect = lambda prefs=prefs, manifest=manifest, it=it: step_preferences(  # noqa: E731
-                prefs, manifest, split.train, config.rater, config.pairs, config.seed + 100 * it, config.progress)
+            collect = lambda prefs=prefs, manifest=manifest, it=it, reward=reward: step_preferences(  # noqa: E731
+                prefs, manifest, split.train, config.rater, config.pairs, config.seed + 100 * it, config.progress,
+                selection=config.pair_selection, reward=reward, min_differing_s=config.min_differing_s)
+        preference_inputs: dict[str, str | Path] = {"candidates": name("candidates")}
+        if not config.db and config.pair_selection != "random" and reward_source is not None:
+            preference_inputs["reward model choosing the pairs"] = reward_source
         plan.append(PlannedStep(name("preferences"), [prefs], collect, preference_settings,
-                                {"candidates": name("candidates")}, people=bool(config.db)))
+                                preference_inputs, people=bool(config.db)))
         plan.append(PlannedStep(
             name("reward"), [new_reward],
             lambda new_reward=new_reward, prefs=prefs, reward=reward, d=d: step_train_reward(
