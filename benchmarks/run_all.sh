@@ -62,6 +62,7 @@ needs_music() {  # needs_music NAME [ARGS...]: run only with real music
 
 run bench_beats
 run bench_render
+needs_music bench_splice_detectability
 run bench_feedback_load
 run bench_policy_env
 run bench_raters

@@ -1,4 +1,4 @@
-"""Rendering edits: rate, channels and length kept, no clicks at the splices."""
+"""Rendering edits: rate, channels, length and beat slots kept; splices lined up, level-matched and click-free."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from rl_editor.audio import AnalysisError, AudioClip, load_audio, render_edit
 from rl_editor.audio.render import (
     discontinuity_percentile,
     max_discontinuity,
+    plan_splices,
     splice_discontinuities,
     splice_positions,
 )
+from rl_editor.audio.splice import SpliceConfig
 from rl_editor.edit import CUT, KEEP, REPEAT, Edit
 
 
@@ -53,27 +55,117 @@ def test_rendered_splices_stay_within_the_source_own_discontinuities(demo_analys
         assert np.percentile(jumps, 90) <= discontinuity_percentile(source.samples, 99.9)
 
 
-def test_hard_cuts_click_and_crossfades_remove_the_click():
-    """The measure itself: splicing a sine at mismatched phases is a click unless crossfaded."""
-    from rl_editor.audio.song import SongAnalysis
+def _tone_song(samples: np.ndarray, sr: int, beat_s: float = 0.5, first_beat_s: float = 0.013):
+    """A mono clip and a hand-made analysis with a beat every ``beat_s`` seconds."""
     from rl_editor.audio.feature_layout import FEATURE_DIM
+    from rl_editor.audio.song import SongAnalysis
 
-    sr = 16000
-    t = np.arange(sr * 4) / sr
-    source = AudioClip((0.5 * np.sin(2 * np.pi * 437.0 * t)).astype(np.float32), sr)
-    beats = np.arange(0.0, 4.0, 0.5) + 0.013
+    duration = samples.shape[0] / sr
+    beats = np.arange(first_beat_s, duration - 1e-6, beat_s)
     analysis = SongAnalysis(
-        song_id="sine", path="<sine>", content_sha256="0" * 64, sample_rate=sr, source_sample_rate=sr,
-        channels=1, duration_seconds=4.0, tempo_bpm=120.0, beat_times_s=beats,
+        song_id="tone", path="<tone>", content_sha256="0" * 64, sample_rate=sr, source_sample_rate=sr,
+        channels=1, duration_seconds=duration, tempo_bpm=60.0 / beat_s, beat_times_s=beats,
         beat_in_bar=np.arange(beats.size) % 4, beats_per_bar=4, features=np.zeros((beats.size, FEATURE_DIM)),
     )
-    actions = [KEEP, CUT, KEEP, REPEAT, CUT, KEEP, CUT, KEEP]
-    positions = splice_positions(analysis, actions, sr)
+    return AudioClip(samples.astype(np.float32), sr), analysis
+
+
+def _sine(sr: int = 16000, seconds: float = 4.0, hz: float = 437.0, amplitude: float = 0.5) -> np.ndarray:
+    return amplitude * np.sin(2 * np.pi * hz * np.arange(int(sr * seconds)) / sr)
+
+
+SINE_ACTIONS = [KEEP, CUT, KEEP, REPEAT, CUT, KEEP, CUT, KEEP]
+
+
+def test_hard_cuts_click_and_crossfades_remove_the_click():
+    """The measure itself: splicing a sine at mismatched phases is a click unless crossfaded."""
+    source, analysis = _tone_song(_sine(), 16000)
+    positions = splice_positions(analysis, SINE_ACTIONS, 16000)
     own = max_discontinuity(source.samples)
-    hard = splice_discontinuities(render_edit(source, analysis, actions, crossfade_ms=0.0), positions)
-    soft = splice_discontinuities(render_edit(source, analysis, actions, crossfade_ms=10.0), positions)
+    hard = splice_discontinuities(render_edit(source, analysis, SINE_ACTIONS, crossfade_ms=0.0), positions)
+    soft = splice_discontinuities(render_edit(source, analysis, SINE_ACTIONS, crossfade_ms=10.0), positions)
     assert hard.max() > 5 * own
     assert soft.max() <= 1.05 * own
+
+
+def test_sliding_the_incoming_run_lines_up_the_phase_of_a_hard_cut():
+    """Without a crossfade to hide it, only the entry search removes the step between mismatched phases."""
+    source, analysis = _tone_song(_sine(), 16000)
+    positions = splice_positions(analysis, SINE_ACTIONS, 16000)
+    own = max_discontinuity(source.samples)
+    unaligned = render_edit(source, analysis, SINE_ACTIONS, splices=SpliceConfig(align=False, crossfade_ms=0.0))
+    aligned = render_edit(source, analysis, SINE_ACTIONS, splices=SpliceConfig(crossfade_ms=0.0))
+    unaligned_steps = splice_discontinuities(unaligned, positions)
+    aligned_steps = splice_discontinuities(aligned, positions)
+    assert unaligned_steps.max() > 5 * own
+    assert aligned_steps.max() <= 1.05 * own
+    offsets = plan_splices(source, analysis, SINE_ACTIONS, splices=SpliceConfig(crossfade_ms=0.0)).offsets
+    assert np.all(np.abs(offsets) <= 0.025 * 16000) and np.any(offsets != 0)
+
+
+def test_a_coherent_splice_keeps_the_level_through_its_crossfade():
+    """Once lined up, the two sides are the same sine: equal-power gains would swell it by 3 dB, ours do not."""
+    source, analysis = _tone_song(_sine(), 16000)
+    positions = splice_positions(analysis, SINE_ACTIONS, 16000)
+    points = plan_splices(source, analysis, SINE_ACTIONS)
+    assert np.all(points.crossfades == int(0.080 * 16000)) and np.all(points.correlations > 0.99)
+
+    def peak_near_splices(clip: AudioClip) -> float:
+        return max(np.abs(clip.samples[p - 700 : p + 700]).max() for p in positions)
+
+    ours = peak_near_splices(render_edit(source, analysis, SINE_ACTIONS))
+    equal_power = peak_near_splices(render_edit(
+        source, analysis, SINE_ACTIONS, splices=SpliceConfig(crossfade_ms=80.0, adapt_fade_shape=False)))
+    assert ours == pytest.approx(0.5, abs=0.01)
+    assert equal_power > 0.65
+
+
+def _frame_levels_db(samples: np.ndarray, frame: int) -> np.ndarray:
+    frames = samples[: samples.shape[0] // frame * frame, 0].reshape(-1, frame)
+    return 20 * np.log10(np.sqrt((frames**2).mean(axis=1)) + 1e-9)
+
+
+def test_a_loudness_jump_at_a_splice_is_eased():
+    """Cutting from a quiet passage into one 6 dB louder: the level climbs over the ramp instead of at once."""
+    sr = 16000
+    quiet_then_loud = _sine(hz=400.0, amplitude=0.6)  # whole periods in each 10 ms frame
+    quiet_then_loud[: 2 * sr] *= 0.5
+    source, analysis = _tone_song(quiet_then_loud, sr, first_beat_s=0.0)
+    actions = [KEEP, KEEP, CUT, CUT, CUT, KEEP, KEEP, KEEP]  # 1.0 s (quiet) -> 2.5 s (loud)
+    (splice,) = splice_positions(analysis, actions, sr)
+    frame = sr // 100  # 10 ms
+
+    def largest_step_db(config: SpliceConfig) -> float:
+        levels = _frame_levels_db(render_edit(source, analysis, actions, splices=config).samples, frame)
+        around = levels[splice // frame - 20 : splice // frame + 30]
+        return float(np.abs(np.diff(around)).max())
+
+    plain_step = largest_step_db(SpliceConfig(crossfade_ms=10.0, match_loudness=False))
+    matched_step = largest_step_db(SpliceConfig(crossfade_ms=10.0))
+    assert plain_step > 2.5
+    assert matched_step < 0.5
+    assert plan_splices(source, analysis, actions).gains[0] == pytest.approx(0.5, rel=0.02)
+
+
+def test_played_beats_keep_their_output_slots_and_slide_at_most_the_search_window(demo_analyses):
+    """Beat maps place played beat k at the sum of the durations before it; a run's audio is read at most
+    ``max_offset_ms`` off its beats, and away from the splices it is the source copied sample for sample."""
+    a = demo_analyses[1]
+    source = load_audio(a.path)
+    sr = source.sample_rate
+    actions = random_actions(a.n_beats, seed=3)
+    out = render_edit(source, a, actions)
+    points = plan_splices(source, a, actions)
+    assert np.abs(points.offsets).max() <= round(0.025 * sr) and np.any(points.offsets != 0)
+    seq = Edit(a.song_id, actions).beat_sequence()
+    starts_out = np.round(np.concatenate([[0.0], np.cumsum(a.beat_durations_s[seq])]) * sr).astype(int)
+    assert out.n_frames == starts_out[-1]
+    run_index = np.cumsum(np.concatenate([[False], seq[1:] != seq[:-1] + 1]))
+    slides = np.concatenate([[0], points.offsets])[run_index]
+    for k in range(seq.size):
+        middle = (starts_out[k] + starts_out[k + 1]) // 2
+        src = int(round(a.segment_bounds_s[seq[k]] * sr)) + slides[k] + (middle - starts_out[k])
+        np.testing.assert_array_equal(out.samples[middle : middle + 64], source.samples[src : src + 64])
 
 
 def test_rendering_with_the_wrong_audio_or_actions_is_refused(demo_analyses):

@@ -319,17 +319,22 @@ def align_rendered_edit(
     sample_rate: int,
     analysis: SongAnalysis,
     *,
-    offset_ms: float = 12.0,
+    offset_ms: float = 45.0,
     window_ms: float = 40.0,
+    max_slide_ms: float = 25.0,
 ) -> np.ndarray | None:
     """Which source beats a rendered edit plays, read from the waveform itself.
 
     A rendered edit copies whole beat segments of the source sample for sample
-    (crossfades touch only a few ms around each splice). Walking through the
-    edit segment by segment, each segment's opening (``offset_ms`` after its
-    start, ``window_ms`` long) is matched against the opening of every source
-    beat; the next source beat wins ties, so identical loops decode as plain
-    continuations. The walk advances by the chosen beat's duration.
+    (crossfades, level ramps and slides touch only the first tens of ms after
+    each splice and may read a run up to ``max_slide_ms`` off its beat grid).
+    Walking through the edit segment by segment, each segment's opening
+    (``offset_ms`` after its start, past the crossfade; ``window_ms`` long) is
+    matched, shape only (unit-norm windows, so level ramps do not matter),
+    against the opening of every source beat; the next source beat wins ties,
+    so identical loops decode as plain continuations. When no opening matches
+    at the current slide (a splice whose incoming run was slid), the slide is
+    searched again. The walk advances by the chosen beat's duration.
 
     Parameters
     ----------
@@ -350,20 +355,26 @@ def align_rendered_edit(
     source = source.mean(axis=1) if source.ndim == 2 else source
     offset = int(round(offset_ms * 1e-3 * sample_rate))
     width = max(int(round(window_ms * 1e-3 * sample_rate)), 8)
+    max_slide = int(round(max_slide_ms * 1e-3 * sample_rate))
     starts = np.round(analysis.segment_bounds_s[:-1] * sample_rate).astype(np.int64) + offset
     padded = np.pad(source, (0, width + offset + 1))
     windows = padded[starts[:, None] + np.arange(width)[None, :]]  # (n_beats, width)
-    energy = np.sqrt((windows**2).sum(axis=1)) + 1e-9
+    windows /= np.linalg.norm(windows, axis=1, keepdims=True) + 1e-9
     durations = analysis.beat_durations_s
+    n_edit = edit.size
+    lead = max_slide + 1
+    edit = np.pad(edit, (lead, lead + offset + 2 * width))  # reads past either end see silence
     sequence: list[int] = []
     errors: list[float] = []
     elapsed_s = 0.0
     position = 0
-    while position < edit.size - offset - width // 2:
-        chunk = edit[position + offset:position + offset + width]
-        if chunk.size < width:
-            chunk = np.pad(chunk, (0, width - chunk.size))
-        distance = np.sqrt(((windows - chunk[None, :]) ** 2).sum(axis=1)) / np.maximum(energy, np.sqrt((chunk**2).sum()) + 1e-9)
+    slide = 0
+    while position < n_edit - offset - width // 2:
+        opening = lead + position + offset
+        distance = _opening_distances(edit[opening + slide:opening + slide + width], windows)
+        if distance.min() > 0.05 and max_slide > 0:
+            slide = _slide_of_best_opening(edit[opening - max_slide:opening + max_slide + width], windows, max_slide)
+            distance = _opening_distances(edit[opening + slide:opening + slide + width], windows)
         best = int(np.argmin(distance))
         follow = sequence[-1] + 1 if sequence else 0
         if follow < len(distance) and distance[follow] <= distance[best] + 1e-3:
@@ -375,3 +386,21 @@ def align_rendered_edit(
     if not sequence or float(np.median(errors)) > 0.05:
         return None
     return np.asarray(sequence, dtype=np.int64)
+
+
+def _opening_distances(chunk: np.ndarray, unit_windows: np.ndarray) -> np.ndarray:
+    """Distance in [0, 2] between ``chunk`` scaled to unit norm and each unit-norm opening window."""
+    unit = chunk / (np.linalg.norm(chunk) + 1e-9)
+    return np.sqrt(np.maximum(((unit_windows - unit[None, :]) ** 2).sum(axis=1), 0.0))
+
+
+def _slide_of_best_opening(region: np.ndarray, unit_windows: np.ndarray, max_slide: int) -> int:
+    """Slide in ``[-max_slide, max_slide]`` at which ``region`` best correlates with any opening window."""
+    from scipy.signal import fftconvolve
+
+    width = unit_windows.shape[1]
+    products = fftconvolve(region[None, :], unit_windows[:, ::-1], mode="valid", axes=1)  # (n_beats, 2 max_slide + 1)
+    cumulative = np.concatenate([[0.0], np.cumsum(region**2)])
+    norms = np.sqrt(np.maximum(cumulative[width:] - cumulative[:-width], 0.0)) + 1e-9
+    _, best_slide = np.unravel_index(int(np.argmax(products / norms[None, :])), products.shape)
+    return int(best_slide) - max_slide
