@@ -7,7 +7,7 @@ from scipy.stats import kendalltau
 from rl_editor.edit import CUT, KEEP, REPEAT, Edit
 from rl_editor.raters.tastes import TASTES, CriteriaTaste, RaterError, Taste, edit_criteria, sample_edits
 
-BUILT_IN = ("musician", "radio", "purist")
+BUILT_IN = ("musician", "radio", "purist", "brief", "complete")
 
 
 def cut(song, start, stop):
@@ -158,3 +158,17 @@ def test_on_demo_songs_musician_keeps_the_chorus_and_cuts_a_verse(full_length_de
             assert TASTES[name].score(song, cut_verse) > TASTES[name].score(song, cut_chorus), (song.song_id, name)
         checked += 1
     assert checked == len(analyses) >= 2
+
+
+@pytest.mark.parametrize("name, short_wins", [("brief", True), ("complete", False)])
+def test_brief_and_complete_want_lengths_far_from_the_dense_rewards(song, name, short_wins):
+    """``brief`` (about 45 %) and ``complete`` (about 95 %) sit 0.2-0.3 away from the dense reward's 75 %."""
+    n = song.n_beats
+    short = np.full(n, KEEP, dtype=np.int8)
+    short[16 : 16 + int(0.55 * n) // 16 * 16] = CUT  # about 45 % kept, whole bars
+    long = np.full(n, KEEP, dtype=np.int8)
+    long[16:24] = CUT  # about 95 % kept
+    taste = TASTES[name]
+    preferred = taste.score(song, Edit(song.song_id, short)) > taste.score(song, Edit(song.song_id, long))
+    assert preferred == short_wins
+    assert abs(taste.target_keep_share - 0.75) >= 0.2 - 1e-9
