@@ -65,7 +65,7 @@ def train_policy(
     init: Optional[Path] = typer.Option(None, "--init", help="Policy file to continue from (required with --reward-model)."),
     reward_model: Optional[Path] = typer.Option(
         None, "--reward-model", help="Learned reward model: fine-tune --init on it (RLHF) instead of the dense reward."),
-    kl_coef: float = typer.Option(0.02, "--kl-coef", min=0.0, help="With --reward-model: weight of the KL penalty to --init."),
+    kl_coef: float = typer.Option(0.05, "--kl-coef", min=0.0, help="With --reward-model: weight of the KL penalty to --init."),
     uncertainty_coef: float = typer.Option(
         0.0, "--uncertainty-coef", min=0.0, help="With --reward-model: reward = mean - this x ensemble spread."),
 ) -> None:

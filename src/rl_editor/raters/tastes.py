@@ -346,7 +346,7 @@ TASTES: dict[str, Taste] = {
         name="brief",
         weights={"length": 3.0, "few_splices": 2.0, "strong_kept": 2.0, "no_repeats": 2.0, "bar_aligned": 1.0},
         target_keep_share=0.45,
-        length_width=0.1,
+        length_width=0.2,
         description="a short edit (about 45 % of the length) made of whole phrases, keeping the loudest "
                     "sections, no stutters",
     ),
@@ -354,7 +354,7 @@ TASTES: dict[str, Taste] = {
         name="complete",
         weights={"length": 3.0, "smooth_splices": 2.0, "worst_splice": 1.5, "energy": 1.0},
         target_keep_share=0.95,
-        length_width=0.08,
+        length_width=0.15,
         description="nearly the whole song (about 95 %), only the weakest material trimmed, smoothly",
     ),
 }

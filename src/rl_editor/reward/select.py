@@ -159,13 +159,17 @@ def select_pairs(manifest: Manifest, ensemble: RewardEnsemble, budget: int | Non
 def choose_informative_pairs(manifest: Manifest, ensemble: RewardEnsemble, n_pairs: int | None,
                              analyses: dict[str, SongAnalysis], rng: np.random.Generator,
                              method: str = "disagreement", min_differing_s: float = 0.0,
-                             max_per_edit: int | None = None) -> list:
-    """Pairs to ask about: each song's most uncertain audible pairs, songs taking turns.
+                             max_per_edit: int | None = None, random_share: float = 0.5) -> list:
+    """Pairs to ask about: each song's most uncertain audible pairs mixed with random ones, songs taking turns.
 
     Within a song, pairs are ranked by the ensemble's uncertainty (``method``)
     and spread over its candidates (no candidate in more than ``max_per_edit``
     pairs before the others have had theirs, :func:`spread_top`); pairs whose
     audio differs for ``min_differing_s`` seconds or less are never asked.
+    ``random_share`` of each song's questions are random pairs instead: an
+    ensemble that agrees confidently can agree on the wrong thing (a bootstrap
+    model trained on the dense reward is sure about lengths a rater may judge
+    the other way), and only questions it did not choose can show that.
     Songs then take turns, so every song gets questions (diversity across
     songs), as with random pairs (:func:`rl_editor.raters.synth.choose_pairs`).
 
@@ -193,9 +197,34 @@ def choose_informative_pairs(manifest: Manifest, ensemble: RewardEnsemble, n_pai
         ranked_pairs = [RankedPair(entry.song_id, candidates[k][1].edit_id, candidates[k][2].edit_id,
                                    float(priority[k])) for k in order]
         by_ids = {(c[1].edit_id, c[2].edit_id): c for c in candidates}
-        spread = spread_top(ranked_pairs, None, max_per_edit)
-        pools.append([by_ids[(r.edit_a, r.edit_b)] for r in reversed(spread)])  # consumed from the end
+        informative = [by_ids[(r.edit_a, r.edit_b)] for r in spread_top(ranked_pairs, None, max_per_edit)]
+        shuffled = [candidates[k] for k in rng.permutation(len(candidates))]
+        pools.append(list(reversed(_mix(informative, shuffled, random_share, rng))))  # consumed from the end
     return interleave_songs(pools, n_pairs, rng)
+
+
+def _mix(informative: list, shuffled: list, random_share: float, rng: np.random.Generator) -> list:
+    """One asking order of the same pairs: each next question is a random one with probability
+    ``random_share``, else the most informative one not asked yet."""
+    sources, positions = (informative, shuffled), [0, 0]
+    order: list = []
+    asked: set = set()
+    while len(order) < len(informative):
+        k = int(rng.random() < random_share)
+        source = sources[k]
+        while positions[k] < len(source) and _key(source[positions[k]]) in asked:
+            positions[k] += 1
+        if positions[k] == len(source):
+            k = 1 - k
+            continue
+        pair = source[positions[k]]
+        asked.add(_key(pair))
+        order.append(pair)
+    return order
+
+
+def _key(pair: tuple) -> tuple[str, str]:
+    return pair[1].edit_id, pair[2].edit_id
 
 
 def save_ranking(path: str | Path, ranked: Sequence[RankedPair]) -> Path:

@@ -16,7 +16,7 @@ RATER_HELP = "Rater spec: a taste (musician, radio, purist, dense) with optional
 
 
 def finetune_from_cli(init: Path, reward_model: Path, songs: Path, out: Path, episodes: int = 2000,
-                      kl_coef: float = 0.02, uncertainty_coef: float = 0.0, dense_reward_scale: float = 0.0,
+                      kl_coef: float = 0.05, uncertainty_coef: float = 0.0, dense_reward_scale: float = 0.0,
                       seed: int = 0, progress: bool = True) -> Path:
     """Fine-tune ``init`` on ``reward_model`` over the songs in ``songs``; write ``out``; return its path.
 
@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
         songs: Path = typer.Option(..., "--songs", help="Folder of audio files to train on."),
         out: Path = typer.Option(..., "--out", help="Policy file to write (.pt)."),
         episodes: int = typer.Option(2000, "--episodes", min=1, help="Episodes (one song edited once each)."),
-        kl_coef: float = typer.Option(0.02, "--kl-coef", min=0.0, help="Weight of the KL penalty per step."),
+        kl_coef: float = typer.Option(0.05, "--kl-coef", min=0.0, help="Weight of the KL penalty per step."),
         uncertainty_coef: float = typer.Option(0.0, "--uncertainty-coef", min=0.0,
                                                help="Reward = mean - this x ensemble std."),
         dense_reward_scale: float = typer.Option(0.0, "--dense-reward-scale", min=0.0,
@@ -157,7 +157,7 @@ def register(app: typer.Typer) -> None:
                                                                                   "train one on dense preferences)."),
         heldout: int = typer.Option(3, "--heldout", min=1, help="Songs held out for evaluation."),
         episodes: int = typer.Option(2000, "--episodes", min=1, help="Fine-tuning episodes per iteration."),
-        kl_coef: float = typer.Option(0.02, "--kl-coef", min=0.0),
+        kl_coef: float = typer.Option(0.05, "--kl-coef", min=0.0),
         db: Optional[str] = typer.Option(None, "--db", help="Feedback database: people judge the pairs (serve the "
                                                             "iteration's manifest with this --db) instead of --rater."),
         wait_timeout: Optional[float] = typer.Option(None, "--wait-timeout", help="Seconds to wait for people's "
@@ -166,7 +166,7 @@ def register(app: typer.Typer) -> None:
             "disagreement", "--pair-selection",
             help="Which candidate pairs the rater judges: disagreement or bald (what the reward ensemble is least "
                  "sure of) or random; songs take turns, and pairs that sound alike are never asked."),
-        targets: str = typer.Option("auto,0.45,0.6,0.75,0.9", "--targets",
+        targets: str = typer.Option("auto,0.3,0.45,0.6,0.75,0.9", "--targets",
                                     help="Candidate lengths as shares of each song ('auto': the policy's choice)."),
         seed: int = typer.Option(0, "--seed"),
     ) -> None:

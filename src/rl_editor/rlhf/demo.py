@@ -14,9 +14,10 @@
    the decisive win rate, the tie share and how the edits changed.
 6. ``report.md`` with plots, and how to open the rater page on the same candidates.
 
-Evaluation size: 3 held-out songs x 8 edit pairs x 5 raters = 120 judgments.
-With only 3 songs the song-clustered interval is wide; it says how far the
-result may carry to other songs, which 120 judgments of 3 songs cannot.
+Evaluation size: 4 held-out songs x 8 edit pairs x 5 raters = 160 judgments.
+With only 4 songs the song-clustered interval is wide (Student's t on 3
+degrees of freedom); it says how far the result may carry to other songs,
+which 160 judgments of 4 songs cannot.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ class DemoConfig:
     out_dir: str = "rl-editor-demo"
     quick: bool = False
     seed: int = 0
-    n_songs: int = 10
-    heldout_songs: int = 3
+    n_songs: int = 12
+    heldout_songs: int = 4
     duration_range_s: tuple[float, float] = (50.0, 80.0)
     progress: bool = True
     loop: LoopConfig | None = field(default=None)
@@ -64,16 +65,13 @@ def demo_loop_config(config: DemoConfig, songs_dir: Path, run_dir: Path) -> Loop
     base = LoopConfig(
         songs_dir=str(songs_dir), run_dir=str(run_dir), iterations=1, pairs=500, rater="musician:mistake=0.1",
         heldout_songs=config.heldout_songs, seed=config.seed, progress=config.progress,
-        # 24 requested candidates per song: identical edits are kept once, and 500 pairs
-        # need about 12 distinct candidates on each of the 7 training songs
-        per_temperature=6,
     )
     if not config.quick:
         return base
     return replace(
-        base, pairs=60, heldout_songs=1, policy_episodes=24, policy_n_envs=4, temperatures=(0.5, 1.0, 1.5),
-        per_temperature=2, reward_epochs=4, reward_members=2, eval_raters=2, eval_edits_per_song=3,
-        finetune=FinetuneConfig(episodes=24, n_steps=64, batch_size=128, n_epochs=2, reference_edits_per_song=4),
+        base, pairs=60, heldout_songs=1, policy_episodes=200, policy_n_envs=4, temperatures=(0.5, 1.0),
+        per_temperature=1, reward_epochs=4, reward_members=2, eval_raters=2, eval_edits_per_song=3,
+        finetune=FinetuneConfig(episodes=100, n_steps=32, batch_size=64, n_epochs=2, reference_edits_per_song=4),
     )
 
 

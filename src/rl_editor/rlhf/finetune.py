@@ -96,7 +96,7 @@ class FinetuneConfig:
     """
 
     episodes: int = 2000
-    kl_coef: float = 0.02
+    kl_coef: float = 0.05
     uncertainty_coef: float = 0.0
     reward_scale: float = 1.0
     dense_reward_scale: float = 0.0
@@ -105,8 +105,8 @@ class FinetuneConfig:
     n_steps: int | None = 32
     batch_size: int | None = 128
     n_epochs: int | None = 4
-    learning_rate: float | None = 3e-4
-    ent_coef: float | None = 0.01
+    learning_rate: float | None = 1e-3
+    ent_coef: float | None = 0.05
     gamma: float | None = 1.0
     gae_lambda: float | None = 1.0
     seed: int = 0

@@ -61,7 +61,7 @@ from rl_editor.generate.diversity import MIN_DIFFERING_SECONDS
 from rl_editor.rlhf.run_state import RunState, StepRecord, file_sha256
 
 DEFAULT_CANDIDATE_TEMPERATURES: tuple[float, ...] = (0.3, 0.6, 1.0, 1.5)
-DEFAULT_CANDIDATE_TARGETS: tuple[float | None, ...] = (None, 0.45, 0.6, 0.75, 0.9)
+DEFAULT_CANDIDATE_TARGETS: tuple[float | None, ...] = (None, 0.3, 0.45, 0.6, 0.75, 0.9)
 PAIR_SELECTIONS = ("disagreement", "bald", "random")
 
 
