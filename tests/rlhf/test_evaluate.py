@@ -21,17 +21,20 @@ class AlwaysA:
         return Judgment("a", 2)
 
 
-def test_a_policy_against_itself_wins_about_half_and_is_not_significant(rlhf_policy_path, demo_analyses):
+def test_a_policy_against_itself_wins_about_half_and_is_rarely_significant(rlhf_policy_path, demo_analyses):
+    """Judgments cluster by song and edit pair, so one evaluation can lean either way by chance; over ten
+    evaluation seeds the share centres on 50% and the by-song test keeps its error rate (the sign test
+    that treats judgments as independent would call about a third of them significant)."""
     raters = held_out_raters("musician:mistake=0.1", 3, seed=7)
-    result = evaluate_policies(rlhf_policy_path, rlhf_policy_path, demo_analyses, raters, temperature=1.5,
-                               seed=3, edits_per_song=10)
-    assert result.win.n == len(demo_analyses) * 10 * 3
-    assert result.win.wins + result.win.losses > 40
-    assert 0.3 < result.win.win_rate < 0.7
-    # judgments cluster by song and pair: only the song-clustered figures may be trusted here
-    assert result.win.share_ci_low < 0.5 < result.win.share_ci_high
-    assert result.win.share_p_value > 0.01 and not result.win.target_met
-    assert result.old_version == result.new_version
+    wins = []
+    for seed in range(10):
+        result = evaluate_policies(rlhf_policy_path, rlhf_policy_path, demo_analyses, raters, temperature=1.5,
+                                   seed=seed, edits_per_song=10)
+        assert result.win.n == len(demo_analyses) * 10 * 3 and result.old_version == result.new_version
+        wins.append(result.win)
+    assert 0.45 < np.mean([w.preference_share for w in wins]) < 0.55
+    assert sum(w.share_p_value < 0.025 for w in wins) <= 1
+    assert sum(w.target_met for w in wins) <= 1
 
 
 def test_the_shown_order_is_randomised_and_mapped_back(rlhf_policy_path, heldout_analyses):

@@ -184,7 +184,11 @@ def test_people_judge_through_the_feedback_database(loop_run, tmp_path, demo_son
     # 10 pairs instead of 60: the bootstrap judgments are redone too, and say why
     assert result.redone["bootstrap/preferences"] == ["pairs changed (60 -> 10)"]
     assert "iter-01/preferences" not in result.redone  # its output was gone: simply done
-    assert result.steps_run[:3] == ["bootstrap/preferences", "bootstrap/reward", "iter-01/preferences"]
+    # the simulated run made its candidates without audio; people need it, so it is rendered first
+    assert result.steps_run[:4] == ["bootstrap/preferences", "bootstrap/reward", "iter-01/audio",
+                                    "iter-01/preferences"]
+    manifest = json.loads((copy / "iter-01" / "candidates" / "manifest.json").read_text())
+    assert all((copy / "iter-01" / "candidates" / c["path"]).is_file() for e in manifest for c in e["candidates"])
     pairs = load_preferences(copy / "iter-01" / "preferences.json")
     assert len(pairs) == 10 and {p.rater for p in pairs} == {"ana"}
     heldout = set(json.loads((copy / "split.json").read_text())["heldout"])
@@ -198,8 +202,8 @@ def test_people_judge_through_the_feedback_database(loop_run, tmp_path, demo_son
     # nor is a change that would redo what they judged, and it is refused before anything is redone
     state_before = (copy / "state.json").read_text()
     with pytest.raises(RlEditorError, match=r"^iter-01/preferences: people gave these judgments before "
-                                            r"iter-01/candidates would be redone, "):
-        run_loop(replace(config, temperatures=(0.5, 1.0)))
+                                            r"iter-01/audio would be redone; iter-01/candidates would be redone, "):
+        run_loop(replace(config, temperatures=(0.5, 1.5)))
     assert (copy / "state.json").read_text() == state_before
     assert (copy / "iter-01" / "candidates" / "manifest.json").is_file()
 
@@ -232,17 +236,17 @@ def test_a_rerun_with_a_changed_setting_redoes_that_step_and_what_uses_it(loop_r
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
     config = _tiny(demo_songs_dir, copy)
-    changed = replace(config, finetune=replace(config.finetune, kl_coef=0.05))
+    changed = replace(config, finetune=replace(config.finetune, kl_coef=0.1))
     result = run_loop(changed)
     assert result.steps_run == ["iter-01/policy", "iter-01/eval"]
-    assert result.redone == {"iter-01/policy": ["finetune.kl_coef changed (0.02 -> 0.05)"],
+    assert result.redone == {"iter-01/policy": ["finetune.kl_coef changed (0.05 -> 0.1)"],
                              "iter-01/eval": ["iter-01/policy was redone"]}
     printed = capsys.readouterr().err  # said even without progress output
-    assert "[8/9] iter-01/policy: finetune.kl_coef changed (0.02 -> 0.05); redoing it and the steps that use it" \
+    assert "[8/9] iter-01/policy: finetune.kl_coef changed (0.05 -> 0.1); redoing it and the steps that use it" \
         in printed
     assert "[9/9] iter-01/eval: iter-01/policy was redone; redoing it" in printed
     assert json.loads((copy / "state.json").read_text())["completed"]["iter-01/policy"]["record"]["settings"][
-        "finetune.kl_coef"] == 0.05
+        "finetune.kl_coef"] == 0.1
     again = run_loop(changed)
     assert again.steps_run == [] and again.redone == {}
 

@@ -3,7 +3,9 @@
 A run is resumable: the manifest is rewritten atomically after every song, a
 song whose entry and audio files all exist is skipped, and a song whose entry
 exists but lost audio files only has those files rendered again (from the
-stored actions, without running the policy).
+stored actions, without running the policy). Whether audio is written is not
+part of a run's settings: a run without audio (for simulated raters) followed
+by one with audio renders the same candidates' files.
 """
 
 from __future__ import annotations
@@ -91,8 +93,7 @@ def _skip_line(path: str, reason: str) -> str:
 
 def _generation_settings(config: GenerateConfig, policy_version: str) -> dict:
     return {"policy": policy_version, "temperatures": list(config.temperatures),
-            "targets": list(config.targets), "per_temperature": config.per_temperature, "seed": config.seed,
-            "render_audio": config.render_audio}
+            "targets": list(config.targets), "per_temperature": config.per_temperature, "seed": config.seed}
 
 
 def _load_existing(out_dir: Path, settings: dict) -> Manifest:
@@ -110,12 +111,11 @@ def _load_existing(out_dir: Path, settings: dict) -> Manifest:
     return manifest
 
 
-def _is_complete(manifest: Manifest, entry: SongEntry) -> bool:
+def _is_complete(manifest: Manifest, entry: SongEntry, render_audio: bool) -> bool:
+    """Whether a song needs no work: it has candidates and, when this run renders, all their audio."""
     if not entry.candidates:
         return False
-    if not entry.extra.get("generation", {}).get("render_audio", True):
-        return True
-    return all(manifest.resolve(c.path).is_file() for c in entry.candidates)
+    return not render_audio or all(manifest.resolve(c.path).is_file() for c in entry.candidates)
 
 
 def _say(message: str) -> None:
@@ -181,7 +181,7 @@ def run_generation(config: GenerateConfig, *, loader: GeneratorLoader = load_pol
                 f"{manifest.path}: song id {song_id!r} already names {entry.song}, not {path}; "
                 "write to a new --out folder for another folder of songs"
             )
-        if entry is not None and _is_complete(manifest, entry):
+        if entry is not None and _is_complete(manifest, entry, config.render_audio):
             report.already_complete.append(song_id)
             continue
         tasks.append(SongTask(

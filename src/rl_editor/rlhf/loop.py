@@ -223,16 +223,26 @@ def step_train_policy(out: Path, split: SongSplit, config: LoopConfig) -> Path:
     return trainer.save_checkpoint(out)
 
 
-def step_generate(out_dir: Path, policy: Path, config: LoopConfig, iteration: int) -> Path:
-    """Candidates of every song (held-out songs too, for the reward's held-out accuracy)."""
+def step_generate(out_dir: Path, policy: Path, config: LoopConfig, iteration: int, audio: bool = False) -> Path:
+    """Candidates of every song (held-out songs too, for the reward's held-out accuracy).
+
+    Simulated raters judge from the analysis, so candidates are made without
+    audio; ``audio=True`` (for people) renders the audio of the same candidates.
+    """
     from rl_editor.generate import GenerateConfig, generate_candidates
 
     manifest = generate_candidates(GenerateConfig(
         policy, config.songs_dir, out_dir, temperatures=config.temperatures, per_temperature=config.per_temperature,
         targets=config.targets, workers=1, seed=config.seed + 1000 * iteration, progress=config.progress,
-        render_audio=bool(config.db),  # simulated raters judge from the analysis; people need audio
+        render_audio=audio,
     ))
     return manifest.path
+
+
+def step_render_audio(marker: Path, policy: Path, config: LoopConfig, iteration: int) -> Path:
+    """The audio of an iteration's candidates (people listen to it); ``marker`` records that it was rendered."""
+    manifest = step_generate(marker.parent, policy, config, iteration, audio=True)
+    return write_json_atomic(marker, {"manifest": manifest.name, "audio": True})
 
 
 def _sub_manifest(manifest_path: Path, song_ids: set[str]) -> Any:
@@ -478,7 +488,7 @@ def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, re
             name("candidates"), [manifest],
             lambda manifest=manifest, policy=policy, it=it: step_generate(manifest.parent, policy, config, it),
             {"temperatures": list(config.temperatures), "per_temperature": config.per_temperature,
-             "targets": list(config.targets), "seed": config.seed, "audio": bool(config.db),
+             "targets": list(config.targets), "seed": config.seed,
              "songs": _song_hashes(split.train + split.heldout)},
             {"policy": policy_source}, folder=manifest.parent))
         if reward is None:
@@ -500,6 +510,11 @@ def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, re
         if not config.db:
             preference_settings.update(pair_selection=config.pair_selection, min_differing_s=config.min_differing_s)
         if config.db:
+            audio = manifest.parent / "audio.json"
+            plan.append(PlannedStep(
+                name("audio"), [audio],
+                lambda audio=audio, policy=policy, it=it: step_render_audio(audio, policy, config, it),
+                {}, {"candidates": name("candidates")}))
             collect = lambda prefs=prefs, manifest=manifest, d=d: step_collect_from_people(  # noqa: E731
                 prefs, manifest, split.train, config, campaign=f"{run.name}-{d.name}")
         else:
@@ -507,6 +522,8 @@ def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, re
                 prefs, manifest, split.train, config.rater, config.pairs, config.seed + 100 * it, config.progress,
                 selection=config.pair_selection, reward=reward, min_differing_s=config.min_differing_s)
         preference_inputs: dict[str, str | Path] = {"candidates": name("candidates")}
+        if config.db:
+            preference_inputs["candidates' audio"] = name("audio")
         if not config.db and config.pair_selection != "random" and reward_source is not None:
             preference_inputs["reward model choosing the pairs"] = reward_source
         plan.append(PlannedStep(name("preferences"), [prefs], collect, preference_settings,
@@ -560,7 +577,7 @@ def _refuse_redoing_people(plan: Sequence[PlannedStep], state: RunState, record_
                 continue
             changes = state.changes(step.name, record) if state.outputs_exist(step.name) else []
         redone.add(step.name)
-        if step.people and changes:
+        if step.people and changes and state.outputs_exist(step.name):
             raise RLHFError(f"{step.name}: people gave these judgments before {'; '.join(changes)}, and the loop "
                             "cannot ask them again; rerun with the earlier settings or give a new --run-dir")
 
