@@ -8,7 +8,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from rl_editor.audio.structure import song_structure
 from rl_editor.edit import CUT, KEEP, REPEAT, repeat_runs, splice_pairs
-from rl_editor.policy.dense_reward import LENGTH_TERMS, QUALITY_TERMS, score_edit
+from rl_editor.policy.dense_reward import GUARD_TERMS, LENGTH_TERMS, QUALITY_TERMS, score_edit
 from rl_editor.policy.env import EditVecEnv, EnvConfig, PolicyError
 
 
@@ -90,7 +90,8 @@ def test_step_rewards_sum_to_score_edit(synthetic_analyses):
         target = None if np.isnan(info["target"]) else info["target"]
         expected = score_edit(song, info["episode_actions"], env.config.reward, target=target)
         assert info["dense_terms"] == pytest.approx(expected, abs=1e-9)
-        scaled = 0.5 * sum(expected[k] for k in QUALITY_TERMS) + sum(expected[k] for k in LENGTH_TERMS)
+        scaled = (0.5 * sum(expected[k] for k in QUALITY_TERMS) + sum(expected[k] for k in LENGTH_TERMS)
+                  + sum(expected[k] for k in GUARD_TERMS))
         assert info["episode"]["r"] == pytest.approx(scaled, abs=1e-4)
 
 
@@ -100,7 +101,8 @@ def test_free_episodes_leave_the_length_to_a_learned_reward(synthetic_analyses):
                      episode_reward_fn=lambda analyses, actions: np.zeros(len(actions)))
     episodes = _random_episodes(env, 200)
     assert episodes and all(np.isnan(info["target"]) for info in episodes)
-    assert all(info["episode"]["r"] == pytest.approx(0.0, abs=1e-6) for info in episodes)
+    # only the guard against keeping everything (or almost nothing) remains
+    assert all(info["episode"]["r"] == pytest.approx(info["dense_terms"]["degenerate"], abs=1e-6) for info in episodes)
 
 
 def test_episode_reward_fn_is_added_once_per_finished_episode(synthetic_analyses):
@@ -117,7 +119,8 @@ def test_episode_reward_fn_is_added_once_per_finished_episode(synthetic_analyses
     for info in episodes:
         expected = 10.0 + float(np.mean(info["episode_actions"] == CUT))
         assert info["learned_reward"] == pytest.approx(expected)
-        assert info["episode"]["r"] == pytest.approx(expected, abs=1e-4)  # dense terms switched off
+        # dense terms switched off but for the guard against keeping everything or almost nothing
+        assert info["episode"]["r"] == pytest.approx(expected + info["dense_terms"]["degenerate"], abs=1e-4)
 
 
 def test_a_whole_section_goes_with_one_splice(song_factory):

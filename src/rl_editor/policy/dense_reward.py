@@ -42,8 +42,9 @@ from rl_editor.edit import CUT, REPEAT, splice_pairs, validate_actions
 
 SPLICE_TERMS: tuple[str, ...] = ("splice", "bar_line", "section")
 QUALITY_TERMS: tuple[str, ...] = SPLICE_TERMS + ("repeat",)
-LENGTH_TERMS: tuple[str, ...] = ("length", "length_hit", "degenerate")
-TERM_NAMES: tuple[str, ...] = QUALITY_TERMS + LENGTH_TERMS
+LENGTH_TERMS: tuple[str, ...] = ("length", "length_hit")
+GUARD_TERMS: tuple[str, ...] = ("degenerate",)
+TERM_NAMES: tuple[str, ...] = QUALITY_TERMS + LENGTH_TERMS + GUARD_TERMS
 
 
 @dataclass

@@ -29,9 +29,10 @@ Constraints, enforced by ``action_masks()`` (keep is always allowed):
 Observation: :mod:`rl_editor.policy.observation`. Rewards: the dense terms of
 :mod:`rl_editor.policy.dense_reward`: the quality terms times
 ``dense_reward_scale``, the length terms times ``target_length_scale`` (episodes
-with a target) or ``free_length_scale`` (without); plus, at the last step of
-an episode, ``episode_reward_fn(analyses, actions)`` (a learned reward),
-unscaled. With both scales at 1 the per-step dense rewards of an episode sum to
+with a target) or ``free_length_scale`` (without), the ``degenerate`` term
+always (an edit that keeps everything, or almost nothing, is no edit, whatever
+a learned reward makes of it); plus, at the last step of an episode,
+``episode_reward_fn(analyses, actions)`` (a learned reward), unscaled. With both scales at 1 the per-step dense rewards of an episode sum to
 ``score_edit(analysis, actions, target=...)["total"]``.
 """
 
@@ -48,11 +49,20 @@ from rl_editor.audio.song import SongAnalysis
 from rl_editor.config import config_to_json
 from rl_editor.edit import CUT, KEEP, REPEAT
 from rl_editor.errors import RlEditorError
-from rl_editor.policy.dense_reward import LENGTH_TERMS, SPLICE_TERMS, TERM_NAMES, DenseRewardConfig, length_potential, terminal_terms
+from rl_editor.policy.dense_reward import (
+    GUARD_TERMS,
+    LENGTH_TERMS,
+    SPLICE_TERMS,
+    TERM_NAMES,
+    DenseRewardConfig,
+    length_potential,
+    terminal_terms,
+)
 from rl_editor.policy.observation import ObservationLayout, song_tables
 
 EpisodeRewardFn = Callable[[list[SongAnalysis], list[np.ndarray]], np.ndarray]
 _LENGTH_COLUMNS = np.array([name in LENGTH_TERMS for name in TERM_NAMES])
+_GUARD_COLUMNS = np.array([name in GUARD_TERMS for name in TERM_NAMES])
 _TERM = {name: k for k, name in enumerate(TERM_NAMES)}
 
 
@@ -264,6 +274,7 @@ class EditBatch:
         self.terms += step_terms
         length_scale = np.where(self.has_target, self.config.target_length_scale, self.config.free_length_scale)
         scales = np.where(_LENGTH_COLUMNS[None, :], length_scale[:, None], self.config.dense_reward_scale)
+        scales = np.where(_GUARD_COLUMNS[None, :], 1.0, scales)
         rewards = (scales * step_terms).sum(axis=1)
         self.episode_return += rewards
         self.actions[np.arange(self.n_slots), np.minimum(t, self.bank.max_units - 1)] = a
