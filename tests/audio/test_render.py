@@ -55,6 +55,33 @@ def test_rendered_splices_stay_within_the_source_own_discontinuities(demo_analys
         assert np.percentile(jumps, 90) <= discontinuity_percentile(source.samples, 99.9)
 
 
+def test_a_beat_grid_renders_the_same_samples_as_its_analysis(demo_analyses):
+    from rl_editor.audio.beatgrid import BeatGrid
+
+    a = demo_analyses[1]
+    source = load_audio(a.path)
+    actions = random_actions(a.n_beats, seed=3)
+    grid = BeatGrid(beat_times_s=a.beat_times_s.tolist(), duration_seconds=a.duration_seconds,
+                    source_sample_rate=source.sample_rate, channels=source.channels)
+    assert BeatGrid.of(a).source_sample_rate == a.source_sample_rate and BeatGrid.of(a).channels == a.channels
+    expected = render_edit(source, a, actions).samples
+    for beats in (BeatGrid.of(a), grid):
+        np.testing.assert_array_equal(render_edit(source, beats, actions).samples, expected)
+        np.testing.assert_array_equal(plan_splices(source, beats, actions).offsets,
+                                      plan_splices(source, a, actions).offsets)
+        np.testing.assert_array_equal(splice_positions(beats, actions, source.sample_rate),
+                                      splice_positions(a, actions, source.sample_rate))
+
+
+def test_a_beat_grid_of_other_audio_is_refused(demo_analyses):
+    from rl_editor.audio.beatgrid import BeatGrid
+
+    a = demo_analyses[0]
+    grid = BeatGrid(a.beat_times_s, a.duration_seconds + 5.0, a.source_sample_rate, a.channels, song_id="other")
+    with pytest.raises(AnalysisError, match=r"beat grid \(other\).*render with the analysed file"):
+        render_edit(a.path, grid, np.zeros(a.n_beats, dtype=int))
+
+
 def _tone_song(samples: np.ndarray, sr: int, beat_s: float = 0.5, first_beat_s: float = 0.013):
     """A mono clip and a hand-made analysis with a beat every ``beat_s`` seconds."""
     from rl_editor.audio.feature_layout import FEATURE_DIM

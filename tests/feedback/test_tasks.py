@@ -56,3 +56,17 @@ def test_pair_key_ignores_order_and_gold_spacing():
     assert pair_key("pair", "x", "y") == pair_key("pair", "y", "x")
     assert not gold_due(0, 0, 2) and gold_due(2, 0, 2) and not gold_due(3, 1, 2) and gold_due(7, 1, 2)
     assert not gold_due(50, 2, 2)
+
+
+def test_new_task_keys_pairs_ratings_and_gold_pairs_of_the_same_edits_apart():
+    from rl_editor.feedback.tasks import new_task
+
+    pair = new_task("collect", "s", "y", "x", target_raters=2)
+    rating = new_task("collect", "s", "y")
+    gold = new_task("collect", "s", "y", "x", gold=True, target_raters=0)
+    assert (pair.kind, rating.kind, gold.kind) == ("pair", "rating", "pair")
+    assert pair.pair_key == new_task("collect", "s", "x", "y").pair_key
+    assert len({pair.pair_key, rating.pair_key, gold.pair_key}) == 3
+    assert rating.edit_b is None and gold.is_gold and not pair.is_gold and pair.edit_a == "y"
+    assert (pair.target_raters, gold.target_raters, pair.n_assigned, pair.n_judged) == (2, 0, 0, 0)
+    assert pair.id != new_task("collect", "s", "y", "x").id

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rl_editor.audio.beatgrid import BeatGrid
 from rl_editor.audio.io import AnalysisError, AudioClip, load_audio
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.audio.splice import (
@@ -36,27 +37,33 @@ from rl_editor.edit import beat_sequence, validate_actions
 DURATION_TOLERANCE_S = 1.0
 
 
-def _output_layout(analysis: SongAnalysis, actions: np.ndarray, sample_rate: int):
+def _beat_grid(analysis: SongAnalysis | BeatGrid) -> BeatGrid:
+    return analysis if isinstance(analysis, BeatGrid) else BeatGrid.of(analysis)
+
+
+def _output_layout(grid: BeatGrid, actions: np.ndarray, sample_rate: int):
     """Played beats, their source start samples and their output start samples (plus the end)."""
     seq = beat_sequence(actions)
-    bounds = analysis.segment_bounds_s
+    bounds = grid.segment_bounds_s
     src_start = np.round(bounds[seq] * sample_rate).astype(np.int64)
-    durations = analysis.beat_durations_s[seq]
+    durations = grid.beat_durations_s[seq]
     out_pos = np.round(np.concatenate([[0.0], np.cumsum(durations)]) * sample_rate).astype(np.int64)
     return seq, src_start, out_pos
 
 
-def splice_positions(analysis: SongAnalysis, actions: np.ndarray | list[int], sample_rate: int) -> np.ndarray:
+def splice_positions(analysis: SongAnalysis | BeatGrid, actions: np.ndarray | list[int],
+                     sample_rate: int) -> np.ndarray:
     """Output sample index of each splice of ``actions`` rendered at ``sample_rate``."""
-    actions = validate_actions(actions, analysis.n_beats)
-    seq, _, out_pos = _output_layout(analysis, actions, sample_rate)
+    grid = _beat_grid(analysis)
+    actions = validate_actions(actions, grid.n_beats)
+    seq, _, out_pos = _output_layout(grid, actions, sample_rate)
     jumps = np.flatnonzero(seq[1:] != seq[:-1] + 1) + 1
     return out_pos[jumps]
 
 
 def render_edit(
     source: str | Path | AudioClip,
-    analysis: SongAnalysis,
+    analysis: SongAnalysis | BeatGrid,
     actions: np.ndarray | list[int],
     *,
     crossfade_ms: float | None = None,
@@ -75,8 +82,9 @@ def render_edit(
     ----------
     source : str, Path or AudioClip
         The original song (a file, or its decoded audio at its own rate).
-    analysis : SongAnalysis
-        The song's analysis; its ``segment_bounds_s`` cut the audio into beats.
+    analysis : SongAnalysis or BeatGrid
+        The song's analysis, or just its beat grid (``BeatGrid``); its
+        ``segment_bounds_s`` cut the audio into beats, nothing else is read.
     actions : array of int, shape (n_beats,)
         0 keep, 1 cut, 2 repeat (see ``rl_editor.edit``).
     crossfade_ms : float, optional
@@ -95,9 +103,10 @@ def render_edit(
     --------
     >>> clip = render_edit("song.ogg", analysis, [0, 1, 0, 2, 0])  # doctest: +SKIP
     """
-    clip = _checked_clip(source, analysis)
+    grid = _beat_grid(analysis)
+    clip = _checked_clip(source, grid)
     config = _effective_config(crossfade_ms, splices)
-    layout = _RenderLayout.build(clip, analysis, actions, config)
+    layout = _RenderLayout.build(clip, grid, actions, config)
     out = np.zeros((int(layout.out_pos[-1]), clip.channels), dtype=np.float32)
     if layout.run_starts.size == 0:
         return AudioClip(out, clip.sample_rate, None)
@@ -116,7 +125,7 @@ def render_edit(
 
 def plan_splices(
     source: str | Path | AudioClip,
-    analysis: SongAnalysis,
+    analysis: SongAnalysis | BeatGrid,
     actions: np.ndarray | list[int],
     *,
     crossfade_ms: float | None = None,
@@ -129,9 +138,10 @@ def plan_splices(
     SplicePoints
         One entry per splice, in playback order (the rows of ``rl_editor.edit.splice_pairs``).
     """
-    clip = _checked_clip(source, analysis)
+    grid = _beat_grid(analysis)
+    clip = _checked_clip(source, grid)
     config = _effective_config(crossfade_ms, splices)
-    layout = _RenderLayout.build(clip, analysis, actions, config)
+    layout = _RenderLayout.build(clip, grid, actions, config)
     if layout.run_starts.size == 0:
         empty = np.zeros(0)
         return SplicePoints(empty.astype(np.int64), empty.astype(np.int64), empty, empty)
@@ -140,12 +150,12 @@ def plan_splices(
     return points
 
 
-def _checked_clip(source: str | Path | AudioClip, analysis: SongAnalysis) -> AudioClip:
+def _checked_clip(source: str | Path | AudioClip, grid: BeatGrid) -> AudioClip:
     clip = source if isinstance(source, AudioClip) else load_audio(source)
-    if abs(clip.duration_seconds - analysis.duration_seconds) > DURATION_TOLERANCE_S:
+    if abs(clip.duration_seconds - grid.duration_seconds) > DURATION_TOLERANCE_S:
         raise AnalysisError(
-            f"{clip.path or analysis.path}: audio lasts {clip.duration_seconds:.1f} s but its analysis "
-            f"({analysis.song_id}) {analysis.duration_seconds:.1f} s; render with the analysed file"
+            f"{clip.path or grid.path or 'the source audio'}: audio lasts {clip.duration_seconds:.1f} s but its "
+            f"beat grid ({grid.song_id}) {grid.duration_seconds:.1f} s; render with the analysed file"
         )
     return clip
 
@@ -160,11 +170,11 @@ class _RenderLayout:
     run_starts: np.ndarray  # played-beat index where each run of source-contiguous beats begins
 
     @classmethod
-    def build(cls, clip: AudioClip, analysis: SongAnalysis, actions: np.ndarray | list[int],
+    def build(cls, clip: AudioClip, grid: BeatGrid, actions: np.ndarray | list[int],
               config: SpliceConfig) -> "_RenderLayout":
-        actions = validate_actions(actions, analysis.n_beats)
+        actions = validate_actions(actions, grid.n_beats)
         sr = clip.sample_rate
-        seq, src_start, out_pos = _output_layout(analysis, actions, sr)
+        seq, src_start, out_pos = _output_layout(grid, actions, sr)
         run_starts = np.flatnonzero(np.concatenate([[True], seq[1:] != seq[:-1] + 1])) if seq.size else seq
         pad = _padding(config, sr)
         padded = np.pad(clip.samples, ((pad, pad + int(sr)), (0, 0)))  # reads past either end give silence

@@ -184,6 +184,35 @@ def new_task_id() -> str:
     return str(uuid.uuid4())
 
 
+def new_task(campaign: str, song_id: str, edit_a: str, edit_b: str | None = None, *, gold: bool = False,
+             priority: float = 0.0, target_raters: int = 1) -> Task:
+    """A new task row, not yet assigned or judged: ``edit_a`` against ``edit_b``, or ``edit_a`` alone to rate.
+
+    Parameters
+    ----------
+    campaign, song_id : str
+        Where the task belongs.
+    edit_a, edit_b : str
+        Edit ids; without ``edit_b`` the task is a rating (``kind='rating'``), else a pair.
+    gold : bool
+        A gold pair: ``edit_a`` intact, ``edit_b`` its broken copy (keyed apart from a plain pair).
+    priority : float
+        Among tasks handed out equally often, the higher goes first.
+    target_raters : int
+        How many raters should judge it (0: any number, as gold pairs).
+
+    Returns
+    -------
+    Task
+        Its ``pair_key`` identifies it within the campaign (:func:`pair_key`).
+    """
+    kind = "pair" if edit_b is not None else "rating"
+    key = pair_key("gold" if gold else kind, edit_a, edit_b)
+    return Task(id=new_task_id(), campaign=campaign, kind=kind, pair_key=key, song_id=song_id, edit_a=edit_a,
+                edit_b=edit_b, is_gold=gold, priority=float(priority), target_raters=int(target_raters),
+                n_assigned=0, n_judged=0)
+
+
 @dataclass
 class AssignedTask:
     """An assignment as the scheduler hands it out."""

@@ -1,0 +1,158 @@
+"""Who judges what next, and the audio of an assigned task.
+
+The scheduling itself (:func:`rl_editor.feedback.tasks.assign_next`) runs inside
+one transaction here and relies on the database for safety under concurrency.
+A rater hears audio only through their own tasks: ``original``, ``a`` or ``b``
+as they were shown, so an address names neither a file nor an edit.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from rl_editor.feedback.audio_files import AudioFile, AudioVerifier, stored_fingerprint
+from rl_editor.feedback.models import Assignment, EditRecord, SongRecord, Task, utc_in
+from rl_editor.feedback.store.database import Database
+from rl_editor.feedback.store.errors import AudioUnavailableError, NotFoundError
+from rl_editor.feedback.store.meta import stored_gold_per_rater
+from rl_editor.feedback.store.statements import EDITS_BY_ID, TASK_BY_ID
+from rl_editor.feedback.store.views import SongView, TaskView, edit_view
+from rl_editor.feedback.tasks import AssignedTask, assign_next, rater_progress
+
+AUDIO_PARTS = ("original", "a", "b")
+ASSIGN_ATTEMPTS = 5
+
+
+def _presented_edit_ids(edit_a: str, edit_b: str | None, presented_order: str) -> list[str]:
+    """A task's edit ids in the order its rater sees them (A, then B)."""
+    ids = [edit_a] if edit_b is None else [edit_a, edit_b]
+    if edit_b is not None and presented_order == "ba":
+        ids.reverse()
+    return ids
+
+
+def _song_view(song: SongRecord | None) -> SongView | None:
+    if song is None:
+        return None
+    return SongView(song_id=song.song_id, duration_seconds=float(song.duration_seconds),
+                    beats=json.loads(song.beats_json), downbeats=json.loads(song.downbeats_json))
+
+
+def _task_view(session: Session, assigned: AssignedTask) -> TaskView:
+    task = session.execute(TASK_BY_ID, {"tid": assigned.task_id}).one()
+    ids = _presented_edit_ids(task.edit_a, task.edit_b, assigned.presented_order)
+    rows = {r.edit_id: r for r in session.execute(EDITS_BY_ID, {"ids": ids}).all()}
+    return TaskView(task_id=task.id, kind=task.kind, song_id=task.song_id, campaign=task.campaign,
+                    presented_order=assigned.presented_order, edits=[edit_view(rows[i]) for i in ids],
+                    song=_song_view(session.get(SongRecord, task.song_id)))
+
+
+def _song_audio(song: SongRecord) -> AudioFile:
+    """A song's original as registered: it must stay in the folder its file resolved into."""
+    registered = stored_fingerprint(song)
+    named = Path(song.audio_path)
+    folder = Path(registered.resolved_path).parent if registered is not None else named.parent
+    return AudioFile(song.song_id, named, folder, registered)
+
+
+class Assignments:
+    """Handing out tasks and their audio.
+
+    Parameters
+    ----------
+    db : Database
+    manifest_root : Path, optional
+        Where edits registered without a folder of their own have their audio.
+    audio_verifier : AudioVerifier
+        Decides whether a registered file may still be served.
+    """
+
+    def __init__(self, db: Database, manifest_root: Path | None, audio_verifier: AudioVerifier):
+        self.db = db
+        self.manifest_root = manifest_root
+        self.audio_verifier = audio_verifier
+
+    def next_task_and_progress(self, rater_id: int) -> tuple[TaskView | None, int, int]:
+        """The rater's current task (the same until judged), a new one, or ``None`` when done,
+        and the rater's ``(done, total)``, in one transaction."""
+        for attempt in range(ASSIGN_ATTEMPTS):
+            try:
+                with self.db.transaction() as session:
+                    gold = stored_gold_per_rater(session)
+                    assignment = assign_next(session, rater_id, gold, settings=self.db.settings)
+                    view = _task_view(session, assignment) if assignment is not None else None
+                    done, total = rater_progress(session, rater_id, gold)
+                    return view, done, total
+            except IntegrityError:  # a concurrent request of the same rater won the race; retry
+                if attempt == ASSIGN_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def progress(self, rater_id: int) -> tuple[int, int]:
+        """(judged, total) for one rater."""
+        with self.db.transaction(readonly=True) as session:
+            return rater_progress(session, rater_id, stored_gold_per_rater(session))
+
+    def release_stale_assignments(self, older_than_s: float) -> int:
+        """Hand back tasks that raters took but did not judge within ``older_than_s`` seconds.
+
+        The slot goes back to the queue (another rater can take it); a late
+        submission for a released task is refused (403) and never recorded.
+        Returns how many assignments were released.
+        """
+        cutoff = utc_in(-older_than_s)
+        with self.db.transaction() as session:
+            stale = session.execute(select(Assignment.id, Assignment.task_id).where(
+                Assignment.judged_at.is_(None), Assignment.assigned_at < cutoff).with_for_update()).all()
+            for assignment_id, task_id in stale:
+                session.execute(delete(Assignment).where(Assignment.id == assignment_id))
+                session.execute(update(Task).where(Task.id == task_id).values(n_assigned=Task.n_assigned - 1))
+        return len(stale)
+
+    def task_audio_file(self, rater_id: int, task_id: str, part: str) -> Path:
+        """The audio file of one part of a task assigned to this rater.
+
+        ``part`` is ``original``, or ``a`` / ``b`` as the rater was shown them, so
+        a URL names neither the file nor the edit (nothing tells a gold or an
+        evaluation edit apart). Raises :class:`NotFoundError` for a task that is
+        not this rater's or a part it does not have, and :class:`AudioUnavailableError`
+        (naming the song) for a file that is gone, resolves outside the folder it
+        was registered from (and the media root), or changed since registration.
+        """
+        if part not in AUDIO_PARTS:
+            raise NotFoundError(f"no audio part {part!r} (one of {', '.join(AUDIO_PARTS)})")
+        with self.db.transaction(readonly=True) as session:
+            order = session.scalar(select(Assignment.presented_order)
+                                   .where(Assignment.task_id == task_id, Assignment.rater_id == rater_id))
+            task = session.get(Task, task_id) if order is not None else None
+            if task is None:
+                raise NotFoundError("no such task among yours")
+            if part == "original":
+                song = session.get(SongRecord, task.song_id)
+                if song is None:
+                    raise NotFoundError(f"song {task.song_id!r} has no registered audio")
+                return self._servable(_song_audio(song), "original")
+            ids = _presented_edit_ids(task.edit_a, task.edit_b, order)
+            side = "ab".index(part)
+            if side >= len(ids):
+                raise NotFoundError(f"this task has no edit {part.upper()}")
+            edit = session.get(EditRecord, ids[side])
+        return self._servable(self._edit_audio(edit, part), f"edit {edit.edit_id}")
+
+    def _edit_audio(self, edit: EditRecord, part: str) -> AudioFile:
+        root = Path(edit.root) if edit.root else self.manifest_root
+        if root is None:
+            raise NotFoundError(f"edit {part.upper()} has no audio on this server")
+        return AudioFile(edit.song_id, root / edit.path, root, stored_fingerprint(edit))
+
+    def _servable(self, audio: AudioFile, what: str) -> Path:
+        path = self.audio_verifier.servable_path(audio)
+        if path is None:
+            raise AudioUnavailableError(f"song {audio.song_id}: {what} audio {audio.named_path} is missing, lies "
+                                        f"outside {audio.folder} or changed since it was registered; not served")
+        return path
