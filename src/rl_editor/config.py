@@ -16,7 +16,7 @@ True
 from __future__ import annotations
 
 import dataclasses
-from functools import lru_cache
+from functools import cache
 from typing import Any, TypeVar
 
 from rl_editor.errors import RlEditorError
@@ -43,7 +43,7 @@ def config_to_json(config: Any) -> dict:
     return plain(dataclasses.asdict(config))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _adapter(cls: type) -> Any:
     from pydantic import TypeAdapter
 

@@ -98,7 +98,6 @@ def test_rendered_edits_scored_from_audio_agree_with_scores_from_actions(demo_so
     from scipy.stats import spearmanr
 
     from rl_editor.audio import render_edit, save_audio
-    from rl_editor.preferences import load_preferences
     from rl_editor.raters.tastes import sample_edits
     from rl_editor.reward.train import RewardTrainConfig, train_reward_model
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+from collections.abc import Iterator
 from types import ModuleType
-from typing import Iterator
 
 import numpy as np
 

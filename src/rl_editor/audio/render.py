@@ -161,7 +161,7 @@ class _RenderLayout:
 
     @classmethod
     def build(cls, clip: AudioClip, analysis: SongAnalysis, actions: np.ndarray | list[int],
-              config: SpliceConfig) -> "_RenderLayout":
+              config: SpliceConfig) -> _RenderLayout:
         actions = validate_actions(actions, analysis.n_beats)
         sr = clip.sample_rate
         seq, src_start, out_pos = _output_layout(analysis, actions, sr)

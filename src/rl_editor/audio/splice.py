@@ -201,7 +201,7 @@ class SpliceConfig:
     max_gain_db: float = 6.0
 
     @classmethod
-    def plain(cls, crossfade_ms: float = 10.0) -> "SpliceConfig":
+    def plain(cls, crossfade_ms: float = 10.0) -> SpliceConfig:
         """Fixed equal-power crossfades at the beat boundaries, nothing searched or matched."""
         return cls(align=False, crossfade_ms=crossfade_ms, adapt_fade_shape=False, match_loudness=False)
 

@@ -20,10 +20,11 @@ import random
 import statistics
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from sqlalchemy import Engine, bindparam, create_engine, delete, event, func, insert, select, text, update
 from sqlalchemy.engine import make_url
@@ -32,15 +33,36 @@ from sqlalchemy.orm import Session, aliased
 
 from rl_editor.errors import RlEditorError
 from rl_editor.feedback.audio_files import (
-    AudioFile, AudioVerifier, fingerprint, fingerprint_columns, stored_fingerprint,
+    AudioFile,
+    AudioVerifier,
+    fingerprint,
+    fingerprint_columns,
+    stored_fingerprint,
 )
 from rl_editor.feedback.auth import hash_token, new_token, token_matches
 from rl_editor.feedback.models import (
-    AdminToken, Assignment, Campaign, EditRecord, Judgment, Meta, Rater, SongRecord, Task, utc_in, utc_now,
+    AdminToken,
+    Assignment,
+    Campaign,
+    EditRecord,
+    Judgment,
+    Meta,
+    Rater,
+    SongRecord,
+    Task,
+    utc_in,
+    utc_now,
 )
 from rl_editor.feedback.settings import DEFAULT_CAMPAIGN, SETTINGS, SQLITE_FILENAME, FeedbackSettings
 from rl_editor.feedback.tasks import (
-    TaskConfig, assign_next, beat_in_bar, broken_actions, new_task_id, overlap_targets, pair_key, plan_pairs,
+    TaskConfig,
+    assign_next,
+    beat_in_bar,
+    broken_actions,
+    new_task_id,
+    overlap_targets,
+    pair_key,
+    plan_pairs,
     rater_progress,
 )
 from rl_editor.generate.manifest import Manifest, SongEntry
@@ -231,7 +253,7 @@ class FeedbackStore:
 
     @classmethod
     def open(cls, db_url: str | None = None, manifest_path: Path | None = None,
-             settings: FeedbackSettings = SETTINGS, create: bool = True) -> "FeedbackStore":
+             settings: FeedbackSettings = SETTINGS, create: bool = True) -> FeedbackStore:
         """Open (creating or upgrading the schema) the store at ``db_url``, or beside the manifest.
 
         With ``create=False`` (commands that only read) a SQLite file that does not
@@ -256,7 +278,7 @@ class FeedbackStore:
     def close(self) -> None:
         self.engine.dispose()
 
-    def __enter__(self) -> "FeedbackStore":
+    def __enter__(self) -> FeedbackStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -35,13 +35,14 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from rl_editor.audio.io import find_songs  # re-exported: rl_editor.generate.find_songs is the same function
+from rl_editor.audio.io import find_songs  # noqa: F401  re-exported: rl_editor.generate.find_songs is the same function
 from rl_editor.edit import Edit, validate_actions
 from rl_editor.errors import RlEditorError
 from rl_editor.generate.diversity import song_diversity

@@ -8,8 +8,8 @@ edited differently) and the share of pairs whose audio differs for more than
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import combinations
-from typing import Sequence
 
 import numpy as np
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 import os
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 from rl_editor.generate.candidates import EditGenerator, SongOutcome, SongTask, process_song
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from rl_editor.generate.candidates import GenerateError, SongOutcome, SongTask, process_song
 from rl_editor.generate.pool import GeneratorLoader, load_policy, single_threaded_torch

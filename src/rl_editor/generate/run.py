@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from rl_editor.generate.candidates import (
     EditGenerator,

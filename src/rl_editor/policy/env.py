@@ -37,8 +37,9 @@ unscaled. With both scales at 1 the per-step dense rewards of an episode sum to
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -48,7 +49,14 @@ from rl_editor.audio.song import SongAnalysis
 from rl_editor.config import config_to_json
 from rl_editor.edit import CUT, KEEP, REPEAT
 from rl_editor.errors import RlEditorError
-from rl_editor.policy.dense_reward import LENGTH_TERMS, SPLICE_TERMS, TERM_NAMES, DenseRewardConfig, length_potential, terminal_terms
+from rl_editor.policy.dense_reward import (
+    LENGTH_TERMS,
+    SPLICE_TERMS,
+    TERM_NAMES,
+    DenseRewardConfig,
+    length_potential,
+    terminal_terms,
+)
 from rl_editor.policy.observation import ObservationLayout, song_tables
 
 EpisodeRewardFn = Callable[[list[SongAnalysis], list[np.ndarray]], np.ndarray]

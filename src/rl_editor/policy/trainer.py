@@ -28,9 +28,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
@@ -98,7 +99,7 @@ class PolicyConfig:
         return config_to_json(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "PolicyConfig":
+    def from_json(cls, data: dict) -> PolicyConfig:
         return config_from_json(cls, data, what="policy config", error=PolicyError)
 
 
@@ -311,7 +312,7 @@ class PPOTrainer:
         env_overrides: dict[str, Any] | None = None,
         reward_source: str = "dense",
         log_dir: str | Path | None = None,
-    ) -> "PPOTrainer":
+    ) -> PPOTrainer:
         """Train for about ``episodes`` episodes (one episode = one song edited once).
 
         Training stops at the end of the PPO rollout in which the count is reached.
@@ -453,7 +454,7 @@ class PPOTrainer:
         self.meta, self._dirty = meta, False
         return Path(path)
 
-    def load_checkpoint(self, path: str | Path) -> "PPOTrainer":
+    def load_checkpoint(self, path: str | Path) -> PPOTrainer:
         """Restore a policy saved by :meth:`save_checkpoint` (config, model and meta)."""
         state, meta = load_model_file(path, kind="policy")
         if "policy_config" not in state or not ("policy_weights" in state or "sb3_zip" in state):
@@ -472,7 +473,7 @@ class PPOTrainer:
         return self
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path) -> "PPOTrainer":
+    def from_checkpoint(cls, path: str | Path) -> PPOTrainer:
         """A trainer holding the policy saved at ``path`` (ready to generate or keep training)."""
         return cls().load_checkpoint(path)
 

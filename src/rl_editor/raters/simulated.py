@@ -156,7 +156,7 @@ class SimulatedRater:
             raise RaterError(f"taste {getattr(self.taste, 'name', self.taste)!r} does not support myopia; use myopia=1")
         self._rng = np.random.default_rng(self.seed)
 
-    def with_noise(self, **changes: float) -> "SimulatedRater":
+    def with_noise(self, **changes: float) -> SimulatedRater:
         """A copy with some noise parameters changed (same name, taste and seed)."""
         return SimulatedRater(self.name, self.taste, replace(self.noise, **changes), self.seed)
 

@@ -20,9 +20,10 @@ seeds); ``score`` returns their mean and standard deviation, and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -341,7 +342,7 @@ class RewardEnsemble:
         return save_model_file(path, self.state(), meta)
 
     @classmethod
-    def from_state(cls, state: dict[str, Any], meta: ModelMeta | None = None) -> "RewardEnsemble":
+    def from_state(cls, state: dict[str, Any], meta: ModelMeta | None = None) -> RewardEnsemble:
         config = RewardModelConfig(**state["model_config"])
         members = []
         for sd in state["members"]:

@@ -16,9 +16,9 @@ server's ``rl-editor tasks prioritize --ranking FILE`` uses to order its queue.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

@@ -22,15 +22,15 @@ import inspect
 import math
 import sys
 import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from rl_editor.errors import RlEditorError
 from rl_editor.policy.length import format_time, target_share
-
 
 
 class EditCommandError(RlEditorError):

@@ -48,16 +48,17 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from rl_editor.audio.song import SongAnalysis
+from rl_editor.generate.diversity import MIN_DIFFERING_SECONDS
 from rl_editor.io_utils import write_json_atomic
 from rl_editor.rlhf.finetune import FinetuneConfig, RLHFError
-from rl_editor.generate.diversity import MIN_DIFFERING_SECONDS
 from rl_editor.rlhf.run_state import RunState, StepRecord, file_sha256
 
 DEFAULT_CANDIDATE_TEMPERATURES: tuple[float, ...] = (0.3, 0.6, 1.0, 1.5)
@@ -484,12 +485,12 @@ def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, re
         if reward is None:
             boot = run / "bootstrap"
             prefs0, reward0 = boot / "preferences.json", boot / "reward.pt"
-            plan.append(PlannedStep("bootstrap/preferences", [prefs0], lambda manifest=manifest: step_preferences(
+            plan.append(PlannedStep("bootstrap/preferences", [prefs0], lambda manifest=manifest, prefs0=prefs0: step_preferences(
                 prefs0, manifest, split.train, config.bootstrap_rater, config.pairs, config.seed + 7, config.progress,
                 min_differing_s=config.min_differing_s),
                 {"bootstrap_rater": config.bootstrap_rater, "pairs": config.pairs, "seed": config.seed,
                  "min_differing_s": config.min_differing_s, **train_songs}, {"candidates": name("candidates")}))
-            plan.append(PlannedStep("bootstrap/reward", [reward0], lambda: step_train_reward(
+            plan.append(PlannedStep("bootstrap/reward", [reward0], lambda prefs0=prefs0, reward0=reward0: step_train_reward(
                 reward0, prefs0, split.train, None, config, source=f"{config.bootstrap_rater} preferences"),
                 {**reward_settings, "bootstrap_rater": config.bootstrap_rater},
                 {"preferences": "bootstrap/preferences"}))
