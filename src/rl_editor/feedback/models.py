@@ -10,8 +10,9 @@ Timestamps are UTC ISO 8601 strings, so both databases store them alike.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -26,7 +27,8 @@ def utc_in(seconds: float) -> str:
 
 
 class Base(DeclarativeBase):
-    pass
+    # every model here maps one Table (SQLAlchemy types __table__ as any FromClause)
+    __table__: ClassVar[Table]
 
 
 class Rater(Base):

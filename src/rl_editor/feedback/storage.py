@@ -24,10 +24,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, bindparam, create_engine, delete, event, func, insert, select, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, Row, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -230,7 +230,7 @@ def upgrade_schema(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def _edit_view(row: EditRecord) -> EditView:
+def _edit_view(row: EditRecord | Row[Any]) -> EditView:
     return EditView(edit_id=row.edit_id, song_id=row.song_id, path=row.path, actions=json.loads(row.actions_json),
                     duration_seconds=float(row.duration_seconds), kind=row.kind)
 
@@ -579,7 +579,7 @@ class FeedbackStore:
                 query = update(Task).where(Task.pair_key == key, Task.is_gold.is_(False))
                 if campaign is not None:
                     query = query.where(Task.campaign == campaign)
-                count = session.execute(query.values(priority=float(priority))).rowcount
+                count = cast(CursorResult[Any], session.execute(query.values(priority=float(priority)))).rowcount
                 if count == 0 and create_missing:
                     self._ensure_campaign(session, campaign_name)
                     a, b = session.get(EditRecord, edit_a), session.get(EditRecord, edit_b)
@@ -690,6 +690,8 @@ class FeedbackStore:
             if side >= len(ids):
                 raise NotFoundError(f"this task has no edit {part.upper()}")
             edit = session.get(EditRecord, ids[side])
+        if edit is None:
+            raise NotFoundError(f"edit {part.upper()} of this task is not registered")
         root = Path(edit.root) if edit.root else self.manifest_root
         if root is None:
             raise NotFoundError(f"edit {part.upper()} has no audio on this server")
@@ -824,7 +826,7 @@ class FeedbackStore:
             query = query.where(Judgment.campaign == campaign)
         with self.transaction(readonly=True) as session:
             return [{"song_id": j.song_id, "edit": _edit_view(e).__dict__, "rating": j.rating,
-                     "rating_label": RATING_LABELS.get(j.rating), "rater": j.rater_name, "timestamp": j.created_at,
+                     "rating_label": RATING_LABELS.get(j.rating or 0), "rater": j.rater_name, "timestamp": j.created_at,
                      "notes": j.notes, "campaign": j.campaign, "task_id": j.task_id, "time_spent_ms": j.time_spent_ms}
                     for j, e in session.execute(query).all()]
 
@@ -964,7 +966,7 @@ def _pair_from_rows(j: Judgment, a: EditRecord, b: EditRecord, song_path: str | 
         song_id=j.song_id,
         edit_a=EditRef(a.path, json.loads(a.actions_json), float(a.duration_seconds), {"edit_id": a.edit_id}),
         edit_b=EditRef(b.path, json.loads(b.actions_json), float(b.duration_seconds), {"edit_id": b.edit_id}),
-        preference=j.preference, strength=int(j.strength or 1), rater=j.rater_name, timestamp=j.created_at,
+        preference=cast(str, j.preference), strength=int(j.strength or 1), rater=j.rater_name, timestamp=j.created_at,
         notes=j.notes or "", extra=extra,
     )
 

@@ -163,14 +163,14 @@ class CandidateSpec:
     seed: int
     target: float | None = None
 
-    def edit_id(self, song_id: str, actions: Sequence[int], policy: str) -> str:
+    def edit_id(self, song_id: str, actions: Sequence[int] | np.ndarray, policy: str) -> str:
         """``<song>-t<temperature>[-L<target>]-<k>-<digest>``; the digest of the policy version and
         the actions keeps ids of different runs apart when their edits meet in one database."""
         length = "" if self.target is None else f"-L{self.target:g}"
         return f"{song_id}-t{self.temperature:g}{length}-{self.k}-{edit_digest(actions, policy)}"
 
 
-def edit_digest(actions: Sequence[int], policy: str) -> str:
+def edit_digest(actions: Sequence[int] | np.ndarray, policy: str) -> str:
     """Eight hex digits identifying an edit's actions and the policy version that made them."""
     payload = f"{policy}|{','.join(str(int(a)) for a in actions)}".encode()
     return hashlib.sha256(payload).hexdigest()[:8]

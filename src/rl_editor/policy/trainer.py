@@ -31,7 +31,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
@@ -170,9 +170,9 @@ class EpisodeLogger(BaseCallback):
         self.n_episodes = 0
         self._stop = False
         self._csv_path = Path(log_dir) / "learning_curve.csv" if log_dir else None
-        self._file = None
-        self._writer = None
-        self._bar = None
+        self._file: TextIO | None = None
+        self._writer: csv.DictWriter[str] | None = None
+        self._bar: Any = None
 
     def _on_training_start(self) -> None:
         from tqdm.auto import tqdm
@@ -249,10 +249,11 @@ class PPOTrainer:
 
     def __init__(self, config: PolicyConfig | None = None) -> None:
         self.config = config or PolicyConfig()
-        self.model = None
+        self.model: Any = None  # a MaskablePPO once trained or loaded
         self.meta: ModelMeta | None = None
         self.temperature = self.config.temperature
         self.history: list[dict[str, Any]] = []
+        self.finetune_history: list[dict[str, Any]] = []  # per-episode log of RLHF fine-tuning
         self._trained_on: dict[str, Any] = {}
         self._metrics: dict[str, Any] = {}
         self._dirty = False
@@ -273,7 +274,7 @@ class PPOTrainer:
         c = self.config
         return MaskablePPO(
             "MlpPolicy",
-            env,
+            env,  # type: ignore[arg-type]  # None only with _init_setup_model=False, as SB3's own load() passes
             learning_rate=c.learning_rate,
             n_steps=c.n_steps,
             batch_size=c.batch_size,

@@ -213,7 +213,7 @@ class SimulatedRater:
         diffs = {k: sign * (terms_a[k] - terms_b.get(k, 0.0)) for k in terms_a}
         if not diffs:
             return ""
-        best = max(diffs, key=diffs.get)
+        best = max(diffs, key=lambda k: diffs[k])
         if diffs[best] <= 0:
             return f"{choice.upper()} by a hair"
         label = CRITERION_LABELS.get(best, best.replace("_", " "))

@@ -64,6 +64,12 @@ class LearnedRewardModel(nn.Module):
         Width of the beat embedding and of the head.
     """
 
+    # input statistics, registered as buffers in __init__
+    feature_mean: torch.Tensor
+    feature_std: torch.Tensor
+    context_mean: torch.Tensor
+    context_std: torch.Tensor
+
     def __init__(self, input_dim: int = FEATURE_DIM, context_dim: int = CONTEXT_DIM, hidden: int = 64) -> None:
         super().__init__()
         self.config = RewardModelConfig(input_dim, context_dim, hidden)
@@ -80,9 +86,9 @@ class LearnedRewardModel(nn.Module):
     def set_normalization(self, features: np.ndarray, contexts: np.ndarray) -> None:
         """Standardise inputs with statistics of the training data (kept in the state dict)."""
         for name, data in (("feature", features), ("context", contexts)):
-            data = torch.as_tensor(np.asarray(data, dtype=np.float32))
-            getattr(self, f"{name}_mean").copy_(data.mean(dim=0))
-            getattr(self, f"{name}_std").copy_(data.std(dim=0).clamp_min(1e-3))
+            rows = torch.as_tensor(np.asarray(data, dtype=np.float32))
+            getattr(self, f"{name}_mean").copy_(rows.mean(dim=0))
+            getattr(self, f"{name}_std").copy_(rows.std(dim=0).clamp_min(1e-3))
 
     def encode_beats(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Embeddings (..., hidden) and attention logits (...) of beat feature rows (..., 125)."""

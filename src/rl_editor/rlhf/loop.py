@@ -444,7 +444,7 @@ class PlannedStep:
 
     name: str
     outputs: list[Path]
-    run: Callable[[], Any]
+    run: Callable[..., Any]  # called without arguments (lambdas bind their values as defaults)
     settings: dict[str, Any]
     inputs: dict[str, str | Path] = field(default_factory=dict)
     people: bool = False
@@ -485,21 +485,25 @@ def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, re
         if reward is None:
             boot = run / "bootstrap"
             prefs0, reward0 = boot / "preferences.json", boot / "reward.pt"
-            plan.append(PlannedStep("bootstrap/preferences", [prefs0], lambda manifest=manifest, prefs0=prefs0: step_preferences(
+            plan.append(PlannedStep(
+                "bootstrap/preferences", [prefs0], lambda manifest=manifest, prefs0=prefs0: step_preferences(
                 prefs0, manifest, split.train, config.bootstrap_rater, config.pairs, config.seed + 7, config.progress,
                 min_differing_s=config.min_differing_s),
                 {"bootstrap_rater": config.bootstrap_rater, "pairs": config.pairs, "seed": config.seed,
                  "min_differing_s": config.min_differing_s, **train_songs}, {"candidates": name("candidates")}))
-            plan.append(PlannedStep("bootstrap/reward", [reward0], lambda prefs0=prefs0, reward0=reward0: step_train_reward(
+            plan.append(PlannedStep(
+                "bootstrap/reward", [reward0], lambda prefs0=prefs0, reward0=reward0: step_train_reward(
                 reward0, prefs0, split.train, None, config, source=f"{config.bootstrap_rater} preferences"),
                 {**reward_settings, "bootstrap_rater": config.bootstrap_rater},
                 {"preferences": "bootstrap/preferences"}))
             reward, reward_source = reward0, "bootstrap/reward"
+        assert reward_source is not None  # given, or trained by the bootstrap steps above
         prefs, new_reward = d / "preferences.json", d / "reward.pt"
         preference_settings = {"rater": None if config.db else config.rater, "db": config.db,
                                "pairs": config.pairs, "seed": config.seed, **train_songs}
         if not config.db:
             preference_settings.update(pair_selection=config.pair_selection, min_differing_s=config.min_differing_s)
+        collect: Callable[..., Any]
         if config.db:
             collect = lambda prefs=prefs, manifest=manifest, d=d: step_collect_from_people(  # noqa: E731
                 prefs, manifest, split.train, config, campaign=f"{run.name}-{d.name}")
