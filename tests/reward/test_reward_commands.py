@@ -75,6 +75,7 @@ def test_train_reward_then_fine_tune_shows_lineage_and_select_pairs_ranks(prefer
     assert len(rows) == 10 and set(rows[0]) == {"song_id", "edit_a", "edit_b", "score"}
 
 
+@pytest.mark.slow
 def test_bad_inputs_exit_with_one_line_errors(preferences_file, tmp_path):
     import subprocess
     import sys
