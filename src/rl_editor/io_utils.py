@@ -80,8 +80,9 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     return write_bytes_atomic(path, text.encode("utf-8"))
 
 
-def write_json_atomic(path: str | Path, obj: Any, indent: int | None = 2,
-                      default: Callable[[Any], Any] | None = None) -> Path:
+def write_json_atomic(
+    path: str | Path, obj: Any, indent: int | None = 2, default: Callable[[Any], Any] | None = None
+) -> Path:
     """Write ``obj`` as JSON to ``path`` atomically; returns ``path`` as a Path.
 
     The text is ``json.dumps(obj, indent=indent, default=default)`` with no
