@@ -1,6 +1,9 @@
 # Two commands set everything up on a fresh machine:
 #   make demo   - create the environment, then run the whole pipeline on songs it makes itself
-#   make test   - create the environment, install system packages the tests use, run the tests
+#   make test   - create the environment, install system packages the tests use, lint, run the tests
+# Quick local runs, no root and no system packages:
+#   make lint       - ruff (lint and format) and mypy, as `make test` runs them
+#   make test-fast  - the tests that need no Chromium, PostgreSQL, real music or Ray, and are not slow
 VENV ?= .venv
 PYTHON ?= python3
 STAMP := $(VENV)/.installed
@@ -9,8 +12,54 @@ STAMP := $(VENV)/.installed
 # real-music tests are skipped with the reason
 MUSIC_FETCH ?= $(wildcard $(abspath ../shared/music/fetch.sh))
 PYTEST_ARGS ?=
+# The tests `make test-fast` leaves out: each needs a system package, real music or Ray, or takes long
+FAST_MARKERS := not browser and not postgres and not real_music and not slow and not ray
+# Files `ruff format` keeps formatted (checked by `make lint`). The rest of the tree is wrapped by
+# hand; a new module joins this list, and a file leaves the hand-wrapped rest once it is reformatted.
+FORMATTED := \
+	benchmarks/bench_beats.py \
+	src/rl_editor/__init__.py \
+	src/rl_editor/audio/__init__.py \
+	src/rl_editor/audio/beats_madmom.py \
+	src/rl_editor/audio/cache.py \
+	src/rl_editor/audio/feature_layout.py \
+	src/rl_editor/audio/song.py \
+	src/rl_editor/cli.py \
+	src/rl_editor/config.py \
+	src/rl_editor/edit.py \
+	src/rl_editor/errors.py \
+	src/rl_editor/feedback/__init__.py \
+	src/rl_editor/feedback/auth.py \
+	src/rl_editor/feedback/migrations \
+	src/rl_editor/feedback/models.py \
+	src/rl_editor/feedback/settings.py \
+	src/rl_editor/generate/__init__.py \
+	src/rl_editor/generate/diversity.py \
+	src/rl_editor/io_utils.py \
+	src/rl_editor/policy/__init__.py \
+	src/rl_editor/raters/__init__.py \
+	src/rl_editor/raters/simulated.py \
+	src/rl_editor/reward/__init__.py \
+	src/rl_editor/rlhf/__init__.py \
+	tests/audio/test_analyze.py \
+	tests/audio/test_beats.py \
+	tests/audio/test_beats_madmom.py \
+	tests/audio/test_cache.py \
+	tests/audio/test_io.py \
+	tests/conftest.py \
+	tests/generate/conftest.py \
+	tests/generate/generate_helpers.py \
+	tests/policy/conftest.py \
+	tests/raters/example_rater_plugins.py \
+	tests/raters/test_rater_plugin.py \
+	tests/reward/conftest.py \
+	tests/reward/test_features.py \
+	tests/rlhf/conftest.py \
+	tests/test_config.py \
+	tests/test_edit.py \
+	tests/test_preferences.py
 
-.PHONY: demo test venv system-deps bench clean
+.PHONY: demo test test-fast lint venv system-deps bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,11 +79,19 @@ system-deps:
 demo: venv
 	$(VENV)/bin/rl-editor demo
 
-test: venv system-deps
+lint: venv
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check $(FORMATTED)
+	$(VENV)/bin/mypy src
+
+test: venv system-deps lint
 	RL_EDITOR_MUSIC_FETCH=$(MUSIC_FETCH) OMP_NUM_THREADS=1 $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-fast: venv
+	OMP_NUM_THREADS=1 $(VENV)/bin/pytest -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
 
 bench: venv
 	RL_EDITOR_MUSIC_FETCH=$(MUSIC_FETCH) bash benchmarks/run_all.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

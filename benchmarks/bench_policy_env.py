@@ -24,6 +24,23 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+def beats_per_second(env, model, rng, seconds: float) -> float:
+    """Steps ``env`` for ``seconds`` with ``model`` choosing (random legal actions when None); beats per second."""
+    import numpy as np
+
+    obs = env.reset()
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        masks = env.action_masks()
+        if model is not None:
+            actions, _ = model.predict(obs, action_masks=masks, deterministic=False)
+        else:
+            actions = np.argmax(masks * rng.random(masks.shape), axis=1)
+        obs, _, _, _ = env.step(actions)
+        steps += env.num_envs
+    return steps / (time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="4 short songs and 2 s per measurement")
@@ -52,23 +69,10 @@ def main() -> None:
         trainer = PPOTrainer(config)
         trainer.reset_model(analyses)
         torch.set_num_threads(args.threads)
-        env = EditVecEnv(analyses, config.env_config(), seed=0)
+        env = EditVecEnv(analyses, config.env, n_envs=n_envs, seed=0)
         rng = np.random.default_rng(0)
-
-        def run(with_policy: bool) -> float:
-            obs = env.reset()
-            steps, start = 0, time.perf_counter()
-            while time.perf_counter() - start < seconds:
-                masks = env.action_masks()
-                if with_policy:
-                    actions, _ = trainer.model.predict(obs, action_masks=masks, deterministic=False)
-                else:
-                    actions = np.argmax(masks * rng.random(masks.shape), axis=1)
-                obs, _, _, _ = env.step(actions)
-                steps += n_envs
-            return steps / (time.perf_counter() - start)
-
-        env_only, with_policy = run(False), run(True)
+        env_only = beats_per_second(env, None, rng, seconds)
+        with_policy = beats_per_second(env, trainer.model, rng, seconds)
         print(f"n_envs {n_envs:4d}: env alone {env_only:10,.0f} beats/s | env + policy {with_policy:10,.0f} beats/s")
 
     song = max(analyses, key=lambda a: a.n_beats)

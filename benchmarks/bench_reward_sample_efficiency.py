@@ -42,9 +42,9 @@ import torch  # noqa: E402
 from rl_editor.audio.song import SongAnalysis  # noqa: E402
 from rl_editor.edit import Edit  # noqa: E402
 from rl_editor.preferences import EditRef, PreferencePair  # noqa: E402
+from rl_editor.reward.losses import LOSSES  # noqa: E402
 from rl_editor.reward.model import RewardEnsemble  # noqa: E402
 from rl_editor.reward.select import RankedPair, pair_uncertainty, spread_top  # noqa: E402
-from rl_editor.reward.losses import LOSSES  # noqa: E402
 from rl_editor.reward.train import RewardTrainConfig, preference_metrics, train_reward_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

@@ -74,7 +74,7 @@ def test_a_rewrite_replaces_the_content(tmp_path):
 def test_text_is_written_as_utf8_exactly_as_given(tmp_path):
     target = write_text_atomic(str(tmp_path / "rows.csv"), "a,b\r\nnaïve,1\n")
     assert isinstance(target, Path)
-    assert target.read_bytes() == "a,b\r\nnaïve,1\n".encode("utf-8")
+    assert target.read_bytes() == "a,b\r\nnaïve,1\n".encode()
 
 
 def test_json_is_indented_ascii_without_a_final_newline(tmp_path):

@@ -1,6 +1,14 @@
 import pytest
 
-from rl_editor.registry import ModelFileError, ModelMeta, lineage_lines, list_models, load_model_file, new_version, save_model_file
+from rl_editor.registry import (
+    ModelFileError,
+    ModelMeta,
+    lineage_lines,
+    list_models,
+    load_model_file,
+    new_version,
+    save_model_file,
+)
 
 
 def test_model_files_carry_their_lineage(tmp_path):

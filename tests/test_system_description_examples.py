@@ -99,7 +99,6 @@ def feedback_dir(tmp_path_factory, models_dir, demo_songs_dir) -> Path:
     """``feedback/preferences.json``: a musician's judgments of rendered candidates of two songs."""
     from rl_editor.generate import GenerateConfig, generate_candidates
     from rl_editor.raters import load_rater, synthesize_preferences
-    from rl_editor.rlhf.loop import step_preferences
 
     root = tmp_path_factory.mktemp("feedback")
     songs = root / "songs"
@@ -172,7 +171,7 @@ def test_step3_train_the_reward_model_on_preferences(feedback_dir, monkeypatch):
     optimizer = torch.optim.Adam(reward_model.parameters(), lr=1e-4)
 
     losses = []
-    for epoch in range(10):
+    for _epoch in range(10):
         for batch in dataloader:
             score_a = reward_model(batch["features_a"], mask=batch["mask_a"])
             score_b = reward_model(batch["features_b"], mask=batch["mask_b"])
@@ -227,9 +226,9 @@ def test_phase3_finetune_the_reward_model_from_v8(feedback_dir, monkeypatch):
     monkeypatch.chdir(feedback_dir)
     (feedback_dir / "models" / "reward_model_v8_long").mkdir(parents=True, exist_ok=True)
     # The model lives in rl_editor.reward (the description's rl_editor.learned_reward_integration).
-    from rl_editor.reward import LearnedRewardModel
-    from rl_editor.reward.train import build_pair_data, resolve_analyses, pair_gaps, RewardTrainConfig
     from rl_editor.preferences import load_preferences
+    from rl_editor.reward import LearnedRewardModel
+    from rl_editor.reward.train import RewardTrainConfig, build_pair_data, pair_gaps, resolve_analyses
 
     torch.save(LearnedRewardModel(input_dim=125).state_dict(), "models/reward_model_v8_long/reward_model_final.pt")
 

@@ -16,8 +16,8 @@ True
 from __future__ import annotations
 
 import dataclasses
-from functools import lru_cache
-from typing import Any, TypeVar
+from functools import cache
+from typing import Any, TypeVar, cast
 
 from rl_editor.errors import RlEditorError
 
@@ -28,9 +28,9 @@ class ConfigError(RlEditorError, ValueError):
     """A configuration dict that does not fit its dataclass."""
 
 
-def config_to_json(config: Any) -> dict:
+def config_to_json(config: Any) -> dict[str, Any]:
     """JSON-ready dict of a (nested) config dataclass; tuples become lists."""
-    if not dataclasses.is_dataclass(config):
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
         raise TypeError(f"{type(config).__name__} is not a dataclass")
 
     def plain(value: Any) -> Any:
@@ -40,10 +40,10 @@ def config_to_json(config: Any) -> dict:
             return {k: plain(v) for k, v in value.items()}
         return value
 
-    return plain(dataclasses.asdict(config))
+    return {name: plain(value) for name, value in dataclasses.asdict(config).items()}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _adapter(cls: type) -> Any:
     from pydantic import TypeAdapter
 
@@ -61,7 +61,7 @@ def _forbid_extra_everywhere(cls: type, data: Any, where: str) -> None:
     hints = _type_hints(cls)
     for name, value in data.items():
         inner = hints.get(name)
-        if dataclasses.is_dataclass(inner):
+        if isinstance(inner, type) and dataclasses.is_dataclass(inner):
             _forbid_extra_everywhere(inner, value, f"{where}.{name}")
 
 
@@ -71,8 +71,9 @@ def _type_hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def config_from_json(cls: type[C], data: Any, *, what: str | None = None,
-                     error: type[RlEditorError] = ConfigError) -> C:
+def config_from_json(
+    cls: type[C], data: Any, *, what: str | None = None, error: type[RlEditorError] = ConfigError
+) -> C:
     """Build ``cls`` from ``data``, refusing unknown keys and wrong types.
 
     Parameters
@@ -91,8 +92,9 @@ def config_from_json(cls: type[C], data: Any, *, what: str | None = None,
         _forbid_extra_everywhere(cls, data, where)
     except ConfigError as exc:
         raise error(str(exc)) from None
+    adapted: type = cls  # a class is hashable, as the adapter cache needs
     try:
-        return _adapter(cls).validate_python(data)
+        return cast(C, _adapter(adapted).validate_python(data))
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])

@@ -39,7 +39,8 @@ def repeat_runs(actions: np.ndarray) -> np.ndarray:
     """Shape (n_runs, 2): ``(first, last)`` source beat of every maximal run of repeat actions."""
     rep = np.concatenate([[False], np.asarray(actions) == REPEAT, [False]])
     edges = np.flatnonzero(rep[1:] != rep[:-1])
-    return edges.reshape(-1, 2) - np.array([0, 1])
+    runs: np.ndarray = edges.reshape(-1, 2) - np.array([0, 1])
+    return runs
 
 
 def beat_sequence(actions: np.ndarray) -> np.ndarray:

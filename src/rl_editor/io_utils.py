@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 _TEMP_NAME_ATTEMPTS = 100
 
@@ -79,8 +80,9 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     return write_bytes_atomic(path, text.encode("utf-8"))
 
 
-def write_json_atomic(path: str | Path, obj: Any, indent: int | None = 2,
-                      default: Callable[[Any], Any] | None = None) -> Path:
+def write_json_atomic(
+    path: str | Path, obj: Any, indent: int | None = 2, default: Callable[[Any], Any] | None = None
+) -> Path:
     """Write ``obj`` as JSON to ``path`` atomically; returns ``path`` as a Path.
 
     The text is ``json.dumps(obj, indent=indent, default=default)`` with no

@@ -18,9 +18,10 @@ Extra keys are kept in ``extra`` and written back out (for example
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from rl_editor.errors import RlEditorError
 from rl_editor.io_utils import write_json_atomic

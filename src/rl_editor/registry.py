@@ -21,9 +21,10 @@ import json
 import pickle
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from rl_editor.errors import RlEditorError
 from rl_editor.io_utils import atomic_path
@@ -62,7 +63,7 @@ class ModelMeta:
     trained_on: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
-    created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds"))
+    created: str = field(default_factory=lambda: _dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds"))
     path: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -71,7 +72,7 @@ class ModelMeta:
 
 def new_version(kind: str) -> str:
     """A fresh, sortable, unique version name for a model of ``kind``."""
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S")
     return f"{kind}-{stamp}-{secrets.token_hex(2)}"
 
 

@@ -122,6 +122,7 @@ def test_each_bad_input_gives_a_one_line_error_naming_the_file(bad_inputs):
         assert "\n" not in message
 
 
+@pytest.mark.slow
 def test_analyze_many_continues_past_bad_files_and_lists_them(bad_inputs, write_beat_file, tmp_path):
     good = write_beat_file("good.ogg", seconds=12.0)
     paths = [good] + [p for p, _ in bad_inputs.values()]

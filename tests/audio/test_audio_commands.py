@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from rl_editor.audio import load_audio
 
@@ -19,6 +20,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_analyze_finishes_the_good_songs_names_each_skip_and_exits_nonzero(write_beat_file, write_encoded_file,
                                                                            tmp_path):
     folder = write_beat_file("one.wav", seconds=12.0).parent

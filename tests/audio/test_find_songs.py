@@ -53,6 +53,7 @@ def test_find_songs_names_a_missing_or_empty_folder(tmp_path):
         find_songs(tmp_path)
 
 
+@pytest.mark.slow
 def test_every_command_finds_the_same_songs_under_the_same_ids(tmp_path, demo_songs_dir):
     """train-policy records the ids generate, evaluate and loop use (``song_id`` joins every stage)."""
     from rl_editor import generate

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -179,7 +178,7 @@ def test_rater_compares_judges_resumes_and_admin_sees_it(chromium_browser, live_
     assert page.is_checked('input[name="choice"][value="a"]') and page.is_checked('input[name="strength"][value="2"]')
     assert page.evaluate("raterApp.draft().client_id") == client_id
     page.keyboard.press("s")
-    wait_until(page, "!window.raterApp.task() || raterApp.task().task_id !== %s" % json.dumps(task["task_id"]))
+    wait_until(page, f"!window.raterApp.task() || raterApp.task().task_id !== {json.dumps(task['task_id'])}")
 
     exported = fetch_json(f"{live_server.base_url}/api/admin/export.json?token={live_server.admin_token}")
     mine = [p for p in exported if p.get("task_id") == task["task_id"]]
@@ -207,7 +206,7 @@ def test_rater_compares_judges_resumes_and_admin_sees_it(chromium_browser, live_
     page.route("**/api/judgments", drop_first_response)
     page.keyboard.press("ArrowDown")
     page.keyboard.press("s")
-    wait_until(page, "!raterApp.task() || raterApp.task().task_id !== %s" % json.dumps(second), timeout_s=15)
+    wait_until(page, f"!raterApp.task() || raterApp.task().task_id !== {json.dumps(second)}", timeout_s=15)
     page.unroute("**/api/judgments")
     assert dropped == [201]
 

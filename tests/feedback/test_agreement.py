@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 
 from rl_editor.feedback.agreement import (
-    agreement_report, agreement_with_majority, krippendorff_alpha, oriented_strength, position_bias, raw_agreement,
+    agreement_report,
+    agreement_with_majority,
+    krippendorff_alpha,
+    oriented_strength,
+    position_bias,
+    raw_agreement,
 )
 from rl_editor.preferences import EditRef, PreferencePair
 

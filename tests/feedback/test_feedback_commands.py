@@ -159,6 +159,7 @@ def test_the_redacting_filter_is_installed_once_on_uvicorns_access_logger():
         logger.filters[:] = before
 
 
+@pytest.mark.slow
 def test_serve_access_log_shows_no_tokens(manifest_path, tmp_path):
     import httpx
 

@@ -1,7 +1,7 @@
 """The Alembic migrations build exactly the schema the models describe, on SQLite and PostgreSQL."""
 
-from alembic.migration import MigrationContext
 from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 
 from rl_editor.feedback.models import Base
 from rl_editor.feedback.storage import FeedbackStore

@@ -13,6 +13,7 @@ import signal
 import uuid
 
 import httpx
+import pytest
 from sqlalchemy import func, select, text
 
 from rl_editor.feedback.models import Judgment
@@ -59,6 +60,7 @@ async def _run_until_killed(base: str, tokens: list[str], proc, acknowledged: se
     await asyncio.gather(*raters)
 
 
+@pytest.mark.slow
 def test_sigkill_during_submissions_loses_and_duplicates_nothing(db_url, manifest_path, manifest, server_factory):
     with FeedbackStore.open(db_url, manifest.path) as store:
         store.create_tasks_from_manifest(manifest, TaskConfig(raters_per_pair=N_RATERS, gold_per_rater=0))

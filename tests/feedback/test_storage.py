@@ -12,7 +12,11 @@ from sqlalchemy import select, text
 
 from rl_editor.feedback.models import Assignment, Rater, Task
 from rl_editor.feedback.storage import (
-    ConflictError, FeedbackStore, ForbiddenError, InvalidJudgmentError, JudgmentIn,
+    ConflictError,
+    FeedbackStore,
+    ForbiddenError,
+    InvalidJudgmentError,
+    JudgmentIn,
 )
 from rl_editor.feedback.tasks import TaskConfig
 

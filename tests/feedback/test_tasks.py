@@ -7,7 +7,14 @@ import numpy as np
 from rl_editor.audio.song import segment_bounds
 from rl_editor.edit import CUT
 from rl_editor.feedback.tasks import (
-    beat_in_bar, broken_actions, gold_due, hamming, overlap_targets, pair_key, plan_pairs, splice_times,
+    beat_in_bar,
+    broken_actions,
+    gold_due,
+    hamming,
+    overlap_targets,
+    pair_key,
+    plan_pairs,
+    splice_times,
 )
 from rl_editor.generate.manifest import Candidate
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -132,6 +131,7 @@ def test_interrupted_run_leaves_a_valid_manifest_and_rerun_completes_it(policy_p
     assert len(Manifest.load(tmp_path / "out").songs) == 4
 
 
+@pytest.mark.slow
 def test_one_worker_and_two_workers_give_the_same_manifest(reference_run, policy_path, demo_songs_dir, tmp_path):
     config = GenerateConfig(policy_path, demo_songs_dir, tmp_path / "out", temperatures=TEMPERATURES,
                             workers=2, progress=False)

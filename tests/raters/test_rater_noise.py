@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rl_editor.edit import Edit
-from rl_editor.raters import NOISE_PRESETS, Judgment, NoiseModel, RaterError, SimulatedRater, TASTES, sample_edits
+from rl_editor.raters import NOISE_PRESETS, TASTES, Judgment, NoiseModel, RaterError, SimulatedRater, sample_edits
 from rl_editor.raters.simulated import STRENGTH_THRESHOLDS, strength_from_gap
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rl_editor.edit import CUT, Edit
-from rl_editor.raters import FunctionRater, Judgment, NOISE_PRESETS, RaterError, SimulatedRater, TASTES, load_rater
+from rl_editor.raters import NOISE_PRESETS, TASTES, FunctionRater, Judgment, RaterError, SimulatedRater, load_rater
 
 
 @pytest.fixture

@@ -74,8 +74,11 @@ def test_a_limited_number_of_pairs_is_spread_across_songs(manifest, songs):
 
 def test_the_rater_decides_and_the_seed_reproduces(manifest, songs):
     rater_spec = "musician:mistake=0.2"
-    run = lambda: synthesize_preferences(manifest, load_rater(rater_spec, seed=5), n_pairs=10, seed=5,
-                                         analyses=by_id(songs))
+
+    def run():
+        return synthesize_preferences(manifest, load_rater(rater_spec, seed=5), n_pairs=10, seed=5,
+                                      analyses=by_id(songs))
+
     first, second = run(), run()
     assert [(p.edit_a.extra["edit_id"], p.preference) for p in first] == [
         (p.edit_a.extra["edit_id"], p.preference) for p in second

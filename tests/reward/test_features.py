@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from reward_helpers import make_analysis, random_edits
 
 from rl_editor.edit import CUT, KEEP, REPEAT, beat_sequence, splice_pairs
 from rl_editor.reward.features import (
@@ -14,7 +15,6 @@ from rl_editor.reward.features import (
     sequence_counts,
     splice_table,
 )
-from reward_helpers import make_analysis, random_edits
 
 
 def column(context: np.ndarray, name: str) -> np.ndarray:

@@ -75,6 +75,7 @@ def test_train_reward_then_fine_tune_shows_lineage_and_select_pairs_ranks(prefer
     assert len(rows) == 10 and set(rows[0]) == {"song_id", "edit_a", "edit_b", "score"}
 
 
+@pytest.mark.slow
 def test_bad_inputs_exit_with_one_line_errors(preferences_file, tmp_path):
     import subprocess
     import sys
@@ -98,7 +99,6 @@ def test_rendered_edits_scored_from_audio_agree_with_scores_from_actions(demo_so
     from scipy.stats import spearmanr
 
     from rl_editor.audio import render_edit, save_audio
-    from rl_editor.preferences import load_preferences
     from rl_editor.raters.tastes import sample_edits
     from rl_editor.reward.train import RewardTrainConfig, train_reward_model
 

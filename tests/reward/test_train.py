@@ -8,6 +8,7 @@ from reward_helpers import judged_pairs, make_analysis, tiny_taste
 
 from rl_editor.preferences import EditRef, PreferencePair
 from rl_editor.reward.features import CUT
+from rl_editor.reward.model import Calibration
 from rl_editor.reward.train import (
     RewardTrainConfig,
     RewardTrainingError,
@@ -16,7 +17,6 @@ from rl_editor.reward.train import (
     split_by_song,
     train_reward_model,
 )
-from rl_editor.reward.model import Calibration
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from rl_editor.rlhf.winrate import WinRate, cluster_robust_interval, share_p_value, win_rate, wilson_interval
+from rl_editor.rlhf.winrate import WinRate, cluster_robust_interval, share_p_value, wilson_interval, win_rate
 
 
 def _songs_of(outcomes_by_song: list[list[str]]) -> tuple[list[str], list[str]]:

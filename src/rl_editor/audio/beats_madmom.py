@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+from collections.abc import Iterator
 from types import ModuleType
-from typing import Iterator
 
 import numpy as np
 
@@ -50,14 +50,14 @@ def _madmom_distribution_alias() -> Iterator[None]:
     """
     original = importlib.metadata.distribution
 
-    def distribution(name: str):
-        if name == "madmom":
+    def distribution(distribution_name: str) -> importlib.metadata.Distribution:
+        if distribution_name == "madmom":
             for candidate in MADMOM_DISTRIBUTIONS:
                 try:
                     return original(candidate)
                 except importlib.metadata.PackageNotFoundError:
                     continue
-        return original(name)
+        return original(distribution_name)
 
     importlib.metadata.distribution = distribution
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -87,7 +86,7 @@ def render(
     song: Path = typer.Argument(..., help="The original audio file."),
     actions: Path = typer.Option(..., "--actions", help="JSON list of per-beat actions, or an object with 'actions'."),
     out: Path = typer.Option(..., "--out", help="Where to write the edit (.wav, .flac, .ogg or .mp3)."),
-    crossfade_ms: Optional[float] = typer.Option(
+    crossfade_ms: float | None = typer.Option(
         None, "--crossfade-ms",
         help="Fixed crossfade at each splice (ms); by default each splice gets the longest coherent one "
              "of 10-80 ms; 0 for hard cuts.",

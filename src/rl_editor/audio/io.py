@@ -202,7 +202,7 @@ def _read_pyav(path: Path) -> tuple[np.ndarray, int]:
         raise _NoDecoder("PyAV is not installed") from None
     try:
         with av.open(str(path)) as container:
-            stream = next((s for s in container.streams if s.type == "audio"), None)
+            stream = next(iter(container.streams.audio), None)
             if stream is None:
                 raise AnalysisError(f"{path}: holds no audio stream")
             resampler = av.AudioResampler(format="fltp")

@@ -171,7 +171,7 @@ class _RenderLayout:
 
     @classmethod
     def build(cls, clip: AudioClip, grid: BeatGrid, actions: np.ndarray | list[int],
-              config: SpliceConfig) -> "_RenderLayout":
+              config: SpliceConfig) -> _RenderLayout:
         actions = validate_actions(actions, grid.n_beats)
         sr = clip.sample_rate
         seq, src_start, out_pos = _output_layout(grid, actions, sr)

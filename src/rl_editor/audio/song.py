@@ -8,9 +8,10 @@ why edits always keep the first and last beat.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Hashable, Sequence, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
@@ -141,7 +142,7 @@ class SongAnalysis:
         )
 
     @classmethod
-    def from_npz(cls, path: str | Path) -> "SongAnalysis":
+    def from_npz(cls, path: str | Path) -> SongAnalysis:
         """Read an analysis written by :meth:`to_npz`."""
         with np.load(path, allow_pickle=False) as data:
             return cls(

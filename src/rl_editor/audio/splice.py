@@ -201,7 +201,7 @@ class SpliceConfig:
     max_gain_db: float = 6.0
 
     @classmethod
-    def plain(cls, crossfade_ms: float = 10.0) -> "SpliceConfig":
+    def plain(cls, crossfade_ms: float = 10.0) -> SpliceConfig:
         """Fixed equal-power crossfades at the beat boundaries, nothing searched or matched."""
         return cls(align=False, crossfade_ms=crossfade_ms, adapt_fade_shape=False, match_loudness=False)
 
@@ -233,7 +233,9 @@ class SplicePoints:
 
 def _windows(samples: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
     """Rows: the mono mix of ``samples[starts[k] : starts[k] + length]`` as float64 (the caller pads)."""
-    rows = np.stack([samples[int(s) : int(s) + length] for s in starts]) if len(starts) else np.zeros((0, length))
+    rows: np.ndarray = (
+        np.stack([samples[int(s) : int(s) + length] for s in starts]) if len(starts) else np.zeros((0, length))
+    )
     if rows.ndim == 3:
         rows = rows @ np.full(rows.shape[2], 1.0 / rows.shape[2], dtype=rows.dtype)
     return rows.astype(np.float64)

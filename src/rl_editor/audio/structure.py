@@ -34,6 +34,7 @@ Example
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -122,7 +123,7 @@ class SongStructure:
         """Shape (n_phrases,): the section each phrase belongs to."""
         return np.searchsorted(self.section_start_beats, self.phrase_start_beats, side="right") - 1
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """Plain-JSON form (for manifests and the rater page)."""
         return {
             "version": STRUCTURE_VERSION,
@@ -153,12 +154,14 @@ def _bar_features(analysis: SongAnalysis, bars: np.ndarray) -> np.ndarray:
     per_beat = np.concatenate([mfcc / np.sqrt(mfcc.shape[1]), chroma / np.sqrt(12.0), loud], axis=1)
     sums = np.add.reduceat(per_beat, bars, axis=0)
     counts = np.diff(np.append(bars, len(per_beat)))[:, None]
-    return sums / counts
+    means: np.ndarray = sums / counts
+    return means
 
 
 def _cosine_similarity(x: np.ndarray) -> np.ndarray:
     unit = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-8)
-    return unit @ unit.T
+    similarity: np.ndarray = unit @ unit.T
+    return similarity
 
 
 def checkerboard_novelty(similarity: np.ndarray, half_width: int) -> np.ndarray:
@@ -172,7 +175,8 @@ def checkerboard_novelty(similarity: np.ndarray, half_width: int) -> np.ndarray:
     padded = np.zeros((n + 2 * w, n + 2 * w))
     padded[w : w + n, w : w + n] = similarity
     novelty = np.array([np.sum(kernel * padded[i : i + 2 * w, i : i + 2 * w]) for i in range(n)])
-    return np.maximum(novelty, 0.0)
+    clipped: np.ndarray = np.maximum(novelty, 0.0)
+    return clipped
 
 
 def _section_boundaries(novelty: np.ndarray, config: StructureConfig) -> list[int]:

@@ -37,8 +37,15 @@ from rl_editor.audio.song import segment_bounds
 from rl_editor.feedback.guard import BodyGuard, BodyRule, token_of
 from rl_editor.feedback.settings import SETTINGS, FeedbackSettings
 from rl_editor.feedback.storage import (
-    AudioUnavailableError, ConflictError, FeedbackStore, ForbiddenError, InvalidJudgmentError, JudgmentIn,
-    NotFoundError, RaterInfo, TaskView,
+    AudioUnavailableError,
+    ConflictError,
+    FeedbackStore,
+    ForbiddenError,
+    InvalidJudgmentError,
+    JudgmentIn,
+    NotFoundError,
+    RaterInfo,
+    TaskView,
 )
 from rl_editor.feedback.tasks import TaskConfig, splice_times
 from rl_editor.generate.manifest import Manifest

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import unquote, unquote_plus
 
 import typer
@@ -129,7 +129,7 @@ def listening_url(host: str, port: int) -> str:
     return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
 
 
-def link_base(store: Any, public_url: Optional[str], host: Optional[str], port: Optional[int]) -> str:
+def link_base(store: Any, public_url: str | None, host: str | None, port: int | None) -> str:
     """Base URL of a printed link, storing ``public_url`` when given.
 
     Order: ``--public-url``; explicit ``--host``/``--port`` (this link only);
@@ -161,7 +161,7 @@ def _run_server(web: Any, host: str, port: int, log_level: str) -> None:
         raise FeedbackError(f"the server could not start on {host}:{port} (see the log above)")
 
 
-def _store(db: Optional[str], manifest: Optional[Path], create: bool = True):
+def _store(db: str | None, manifest: Path | None, create: bool = True):
     """The feedback store; ``create=False`` for commands that only read (a mistyped --db is an error)."""
     from rl_editor.feedback.storage import FeedbackStore
 
@@ -185,13 +185,13 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def serve(
         manifest: Path = typer.Option(..., "--manifest", help=MANIFEST_HELP),
-        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+        db: str | None = typer.Option(None, "--db", help=DB_HELP),
         host: str = typer.Option(DEFAULT_HOST, "--host", help="Address to listen on (0.0.0.0: every interface)."),
         port: int = typer.Option(DEFAULT_PORT, "--port", help="Port to listen on."),
         log_level: str = typer.Option("info", "--log-level",
                                       help="Server log level: critical, error, warning, info, debug or trace."),
-        public_url: Optional[str] = typer.Option(None, "--public-url", help=PUBLIC_URL_HELP),
-        media_root: Optional[Path] = typer.Option(
+        public_url: str | None = typer.Option(None, "--public-url", help=PUBLIC_URL_HELP),
+        media_root: Path | None = typer.Option(
             None, "--media-root", help="Also serve registered audio that now resolves inside this folder "
                                        "(its content must still match)."),
     ) -> None:
@@ -213,11 +213,11 @@ def register(app: typer.Typer) -> None:
     def raters_add(
         name: str = typer.Argument(..., help="Rater's name (unique)."),
         held_out: bool = typer.Option(False, "--held-out", help="Reserve for evaluation campaigns only."),
-        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-        manifest: Optional[Path] = typer.Option(None, "--manifest", help=MANIFEST_HELP),
-        host: Optional[str] = typer.Option(None, "--host", help=LINK_HOST_HELP),
-        port: Optional[int] = typer.Option(None, "--port", help=LINK_PORT_HELP),
-        public_url: Optional[str] = typer.Option(None, "--public-url", help=PUBLIC_URL_HELP),
+        db: str | None = typer.Option(None, "--db", help=DB_HELP),
+        manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
+        host: str | None = typer.Option(None, "--host", help=LINK_HOST_HELP),
+        port: int | None = typer.Option(None, "--port", help=LINK_PORT_HELP),
+        public_url: str | None = typer.Option(None, "--public-url", help=PUBLIC_URL_HELP),
     ) -> None:
         """Add a rater and print their personal link (the token is shown only now)."""
         with _store(db, manifest) as store:
@@ -227,8 +227,8 @@ def register(app: typer.Typer) -> None:
 
     @raters.command("list")
     def raters_list(
-        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-        manifest: Optional[Path] = typer.Option(None, "--manifest", help=MANIFEST_HELP),
+        db: str | None = typer.Option(None, "--db", help=DB_HELP),
+        manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
     ) -> None:
         """List raters with how much each has judged."""
         with _store(db, manifest, create=False) as store:
@@ -241,11 +241,11 @@ def register(app: typer.Typer) -> None:
 
     @app.command("admin-token")
     def admin_token(
-        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-        manifest: Optional[Path] = typer.Option(None, "--manifest", help=MANIFEST_HELP),
-        host: Optional[str] = typer.Option(None, "--host", help=LINK_HOST_HELP),
-        port: Optional[int] = typer.Option(None, "--port", help=LINK_PORT_HELP),
-        public_url: Optional[str] = typer.Option(None, "--public-url", help=PUBLIC_URL_HELP),
+        db: str | None = typer.Option(None, "--db", help=DB_HELP),
+        manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
+        host: str | None = typer.Option(None, "--host", help=LINK_HOST_HELP),
+        port: int | None = typer.Option(None, "--port", help=LINK_PORT_HELP),
+        public_url: str | None = typer.Option(None, "--public-url", help=PUBLIC_URL_HELP),
     ) -> None:
         """Create an admin token and print it with the admin page's link."""
         with _store(db, manifest) as store:
@@ -257,8 +257,8 @@ def register(app: typer.Typer) -> None:
     @tasks.command("create")
     def tasks_create(
         manifest: Path = typer.Option(..., "--manifest", help=MANIFEST_HELP),
-        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-        pairs_per_song: Optional[int] = typer.Option(None, "--pairs-per-song", help="At most K pairs per song."),
+        db: str | None = typer.Option(None, "--db", help=DB_HELP),
+        pairs_per_song: int | None = typer.Option(None, "--pairs-per-song", help="At most K pairs per song."),
         raters_per_pair: int = typer.Option(1, "--raters-per-pair", help="Raters who judge each overlap pair."),
         overlap_share: float = typer.Option(0.2, "--overlap-share", help="Share of pairs judged by 2+ raters."),
         gold_per_rater: int = typer.Option(2, "--gold-per-rater",
@@ -279,9 +279,9 @@ def register(app: typer.Typer) -> None:
     @tasks.command("prioritize")
     def tasks_prioritize(
         ranking: Path = typer.Option(..., "--ranking", help='JSON list of {"song_id","edit_a","edit_b","score"}.'),
-        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-        manifest: Optional[Path] = typer.Option(None, "--manifest", help=MANIFEST_HELP),
-        campaign: Optional[str] = typer.Option(None, "--campaign", help="Only this campaign's tasks."),
+        db: str | None = typer.Option(None, "--db", help=DB_HELP),
+        manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
+        campaign: str | None = typer.Option(None, "--campaign", help="Only this campaign's tasks."),
         create_missing: bool = typer.Option(True, "--create-missing/--no-create-missing",
                                             help="Make tasks for ranked pairs that have none."),
     ) -> None:
@@ -298,8 +298,8 @@ def register(app: typer.Typer) -> None:
     @tasks.command("release")
     def tasks_release(
         older_than_hours: float = typer.Option(24.0, "--older-than-hours", help="Age of an unjudged assignment."),
-        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-        manifest: Optional[Path] = typer.Option(None, "--manifest", help=MANIFEST_HELP),
+        db: str | None = typer.Option(None, "--db", help=DB_HELP),
+        manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
     ) -> None:
         """Give back to the queue tasks that raters took but left unjudged."""
         with _store(db, manifest) as store:
@@ -310,8 +310,8 @@ def register(app: typer.Typer) -> None:
     def tasks_campaign(
         name: str = typer.Argument(..., help="Campaign name."),
         pairs: Path = typer.Option(..., "--pairs", help='JSON list of \\[edit_a, edit_b] or {"edit_a","edit_b"}.'),
-        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-        manifest: Optional[Path] = typer.Option(None, "--manifest", help=MANIFEST_HELP),
+        db: str | None = typer.Option(None, "--db", help=DB_HELP),
+        manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
         held_out_only: bool = typer.Option(True, "--held-out-only/--everyone",
                                            help="Only held-out raters judge it, or every rater."),
         raters_per_pair: int = typer.Option(1, "--raters-per-pair", help="Raters who judge each pair."),
@@ -325,9 +325,9 @@ def register(app: typer.Typer) -> None:
     @app.command("export")
     def export(
         out: Path = typer.Option(..., "--out", help="preferences.json (or .csv with --csv)."),
-        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-        manifest: Optional[Path] = typer.Option(None, "--manifest", help=MANIFEST_HELP),
-        campaign: Optional[str] = typer.Option(None, "--campaign", help=CAMPAIGN_HELP),
+        db: str | None = typer.Option(None, "--db", help=DB_HELP),
+        manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
+        campaign: str | None = typer.Option(None, "--campaign", help=CAMPAIGN_HELP),
         csv: bool = typer.Option(False, "--csv", help="Write CSV instead of JSON."),
         include_gold: bool = typer.Option(False, "--include-gold", help="Also export gold (screening) pairs."),
     ) -> None:
@@ -341,8 +341,8 @@ def register(app: typer.Typer) -> None:
     @app.command("import")
     def import_(
         path: Path = typer.Argument(..., help="A preference JSON file."),
-        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-        manifest: Optional[Path] = typer.Option(None, "--manifest", help=MANIFEST_HELP),
+        db: str | None = typer.Option(None, "--db", help=DB_HELP),
+        manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
     ) -> None:
         """Import a preference file (all or nothing; entries already present are skipped)."""
         from rl_editor.feedback.export import import_file
@@ -355,9 +355,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("agreement")
     def agreement(
-        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-        manifest: Optional[Path] = typer.Option(None, "--manifest", help=MANIFEST_HELP),
-        campaign: Optional[str] = typer.Option(None, "--campaign", help=CAMPAIGN_HELP),
+        db: str | None = typer.Option(None, "--db", help=DB_HELP),
+        manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
+        campaign: str | None = typer.Option(None, "--campaign", help=CAMPAIGN_HELP),
     ) -> None:
         """Print inter-rater agreement: Krippendorff's alpha, raw agreement, per-rater, position bias."""
         from rl_editor.feedback.agreement import agreement_report

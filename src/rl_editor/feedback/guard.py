@@ -16,8 +16,9 @@ for a request carrying a body:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, QueryParams

@@ -9,24 +9,26 @@ Timestamps are UTC ISO 8601 strings, so both databases store them alike.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 def utc_now() -> str:
     """Current time as UTC ISO 8601 with milliseconds, e.g. ``2026-01-02T03:04:05.678+00:00``."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def utc_in(seconds: float) -> str:
     """UTC ISO 8601 time ``seconds`` from now."""
-    return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
 
 
 class Base(DeclarativeBase):
-    pass
+    # every model here maps one Table (SQLAlchemy types __table__ as any FromClause)
+    __table__: ClassVar[Table]
 
 
 class Rater(Base):

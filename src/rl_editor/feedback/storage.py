@@ -15,9 +15,10 @@ the CLI call the facade; each method says which part does the work.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -29,10 +30,20 @@ from rl_editor.feedback.store.assignments import AUDIO_PARTS, Assignments
 from rl_editor.feedback.store.campaigns import Campaigns
 from rl_editor.feedback.store.catalog import EditCatalog
 from rl_editor.feedback.store.database import (
-    Database, make_engine, manifest_folder, open_engine, resolve_db_url, upgrade_schema,
+    Database,
+    make_engine,
+    manifest_folder,
+    open_engine,
+    resolve_db_url,
+    upgrade_schema,
 )
 from rl_editor.feedback.store.errors import (
-    AudioUnavailableError, ConflictError, FeedbackError, ForbiddenError, InvalidJudgmentError, NotFoundError,
+    AudioUnavailableError,
+    ConflictError,
+    FeedbackError,
+    ForbiddenError,
+    InvalidJudgmentError,
+    NotFoundError,
 )
 from rl_editor.feedback.store.exchange import Exchange
 from rl_editor.feedback.store.judgments import Judgments
@@ -40,7 +51,14 @@ from rl_editor.feedback.store.meta import LINK_BASE_KEYS, StoredSettings
 from rl_editor.feedback.store.planning import TaskPlanner
 from rl_editor.feedback.store.summaries import admin_summary
 from rl_editor.feedback.store.views import (
-    PREFERENCE_CHOICES, RATING_LABELS, TIE_KINDS, EditView, ImportSummary, JudgmentIn, RaterInfo, SongView,
+    PREFERENCE_CHOICES,
+    RATING_LABELS,
+    TIE_KINDS,
+    EditView,
+    ImportSummary,
+    JudgmentIn,
+    RaterInfo,
+    SongView,
     TaskView,
 )
 from rl_editor.feedback.tasks import TaskConfig
@@ -84,7 +102,7 @@ class FeedbackStore:
 
     @classmethod
     def open(cls, db_url: str | None = None, manifest_path: Path | None = None,
-             settings: FeedbackSettings = SETTINGS, create: bool = True) -> "FeedbackStore":
+             settings: FeedbackSettings = SETTINGS, create: bool = True) -> FeedbackStore:
         """Open (creating or upgrading the schema) the store at ``db_url``, or beside the manifest.
 
         With ``create=False`` (commands that only read) a SQLite file that does not
@@ -101,7 +119,7 @@ class FeedbackStore:
     def close(self) -> None:
         self.db.dispose()
 
-    def __enter__(self) -> "FeedbackStore":
+    def __enter__(self) -> FeedbackStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

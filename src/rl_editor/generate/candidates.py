@@ -35,13 +35,14 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from rl_editor.audio.io import find_songs  # re-exported: rl_editor.generate.find_songs is the same function
+from rl_editor.audio.io import find_songs  # noqa: F401  re-exported: rl_editor.generate.find_songs is the same function
 from rl_editor.edit import Edit, validate_actions
 from rl_editor.errors import RlEditorError
 from rl_editor.generate.diversity import song_diversity
@@ -162,14 +163,14 @@ class CandidateSpec:
     seed: int
     target: float | None = None
 
-    def edit_id(self, song_id: str, actions: Sequence[int], policy: str) -> str:
+    def edit_id(self, song_id: str, actions: Sequence[int] | np.ndarray, policy: str) -> str:
         """``<song>-t<temperature>[-L<target>]-<k>-<digest>``; the digest of the policy version and
         the actions keeps ids of different runs apart when their edits meet in one database."""
         length = "" if self.target is None else f"-L{self.target:g}"
         return f"{song_id}-t{self.temperature:g}{length}-{self.k}-{edit_digest(actions, policy)}"
 
 
-def edit_digest(actions: Sequence[int], policy: str) -> str:
+def edit_digest(actions: Sequence[int] | np.ndarray, policy: str) -> str:
     """Eight hex digits identifying an edit's actions and the policy version that made them."""
     payload = f"{policy}|{','.join(str(int(a)) for a in actions)}".encode()
     return hashlib.sha256(payload).hexdigest()[:8]

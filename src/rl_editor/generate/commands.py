@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -46,9 +45,9 @@ def generate(
         help="Comma-separated edit lengths as shares of each song (0.4,0.55,0.7,0.85); 'auto' lets the policy "
              "choose. Every temperature is combined with every target."),
     per_temperature: int = typer.Option(1, "--per-temperature", help="Candidates sampled at each temperature and target."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N songs (sorted by path)."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (default: all cores; 1 = this process)."),
-    ray: Optional[str] = typer.Option(None, "--ray", help="Run on Ray: a cluster ADDRESS, or 'auto' for a local Ray."),
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N songs (sorted by path)."),
+    workers: int | None = typer.Option(None, "--workers", help="Worker processes (default: all cores; 1 = this process)."),
+    ray: str | None = typer.Option(None, "--ray", help="Run on Ray: a cluster ADDRESS, or 'auto' for a local Ray."),
     seed: int = typer.Option(0, "--seed", help="Base seed; candidate seeds follow from it, the song, temperature and index."),
     audio: bool = typer.Option(True, "--audio/--no-audio",
                                help="Write each candidate's audio (--no-audio: actions and durations only, "

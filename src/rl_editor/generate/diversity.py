@@ -8,8 +8,8 @@ edited differently) and the share of pairs whose audio differs for more than
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import combinations
-from typing import Sequence
 
 import numpy as np
 
@@ -18,8 +18,12 @@ from rl_editor.edit import beat_sequence, differing_seconds, splice_pairs
 MIN_DIFFERING_SECONDS = 4.0
 
 
-def song_diversity(actions: Sequence[np.ndarray], beat_durations_s: np.ndarray, duration_seconds: float,
-                   min_differing_s: float = MIN_DIFFERING_SECONDS) -> dict[str, float]:
+def song_diversity(
+    actions: Sequence[np.ndarray],
+    beat_durations_s: np.ndarray,
+    duration_seconds: float,
+    min_differing_s: float = MIN_DIFFERING_SECONDS,
+) -> dict[str, float]:
     """Figures of one song's candidate edits.
 
     Returns
@@ -51,10 +55,12 @@ def song_diversity(actions: Sequence[np.ndarray], beat_durations_s: np.ndarray, 
 
 def diversity_line(song_id: str, figures: dict[str, float]) -> str:
     """One printed line of :func:`song_diversity`'s figures."""
-    return (f"{song_id}: {int(figures['n'])} candidates, length {figures['length_min']:.0%}-{figures['length_max']:.0%}, "
-            f"splices {int(figures['splices_min'])}-{int(figures['splices_max'])}, action distance "
-            f"{figures['action_distance']:.2f}, pairs audibly different "
-            f"(> {MIN_DIFFERING_SECONDS:g} s) {figures['audible_pair_share']:.0%}")
+    return (
+        f"{song_id}: {int(figures['n'])} candidates, length {figures['length_min']:.0%}-{figures['length_max']:.0%}, "
+        f"splices {int(figures['splices_min'])}-{int(figures['splices_max'])}, action distance "
+        f"{figures['action_distance']:.2f}, pairs audibly different "
+        f"(> {MIN_DIFFERING_SECONDS:g} s) {figures['audible_pair_share']:.0%}"
+    )
 
 
 __all__ = ["MIN_DIFFERING_SECONDS", "diversity_line", "song_diversity"]

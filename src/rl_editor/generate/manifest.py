@@ -192,7 +192,7 @@ class Manifest:
         raise ManifestError(f"{self.path}: no candidate {edit_id!r}")
 
     @classmethod
-    def load(cls, path: str | Path) -> "Manifest":
+    def load(cls, path: str | Path) -> Manifest:
         """Read ``manifest.json`` (or the folder holding it)."""
         path = Path(path)
         if path.is_dir():

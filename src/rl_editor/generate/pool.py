@@ -10,9 +10,10 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 import os
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import cast
 
 from rl_editor.generate.candidates import EditGenerator, SongOutcome, SongTask, process_song
 
@@ -23,7 +24,8 @@ def load_policy(policy_path: Path) -> EditGenerator:
     """The default loader: a ``PPOTrainer`` restored from its checkpoint file."""
     from rl_editor.policy.trainer import PPOTrainer
 
-    return PPOTrainer.from_checkpoint(policy_path)
+    # a restored policy always carries its meta (the protocol's non-optional ``meta.version``)
+    return cast(EditGenerator, PPOTrainer.from_checkpoint(policy_path))
 
 
 def single_threaded_torch() -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any
 
 from rl_editor.generate.candidates import GenerateError, SongOutcome, SongTask, process_song
 from rl_editor.generate.pool import GeneratorLoader, load_policy, single_threaded_torch
@@ -83,7 +84,7 @@ def iter_ray(
         env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         if "RL_EDITOR_CACHE_DIR" in os.environ:
             env["RL_EDITOR_CACHE_DIR"] = os.environ["RL_EDITOR_CACHE_DIR"]
-        actors = [
+        actors: list[Any] = [
             actor_cls.options(runtime_env={"env_vars": env}).remote(
                 policy_ref, Path(policy_path).name, loader, needs_policy)
             for _ in range(n_actors)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from rl_editor.generate.candidates import (
     EditGenerator,
@@ -134,8 +134,8 @@ def _outcomes(config: GenerateConfig, tasks: list[SongTask], generator: EditGene
     if config.ray_address:
         from rl_editor.generate.ray_backend import iter_ray
 
-        return iter_ray(tasks, config.policy_path, config.ray_address, config.workers, loader)
-    return iter_pool(tasks, config.policy_path, workers, loader)
+        return iter_ray(tasks, Path(config.policy_path), config.ray_address, config.workers, loader)
+    return iter_pool(tasks, Path(config.policy_path), workers, loader)
 
 
 def _file_size(path: str) -> int:
@@ -162,11 +162,11 @@ def run_generation(config: GenerateConfig, *, loader: GeneratorLoader = load_pol
         The manifest (also written to ``out_dir/manifest.json``) and what was done.
     """
     start = time.perf_counter()
-    out_dir = config.out_dir.resolve()
+    out_dir = Path(config.out_dir).resolve()
     songs = find_songs(config.songs_dir, exclude=out_dir, limit=config.limit)
     if not songs:
         raise GenerateError(f"{config.songs_dir}: no audio files (wav, flac, ogg, mp3) found")
-    generator = loader(config.policy_path)
+    generator = loader(Path(config.policy_path))
     settings = _generation_settings(config, generator.meta.version)
     manifest = _load_existing(out_dir, settings)
     report = GenerateReport(manifest=manifest, n_songs=len(songs))

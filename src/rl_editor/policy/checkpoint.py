@@ -202,13 +202,13 @@ class _GlobalsOnly(pickle.Unpickler):
 class _StandIn:
     """Accepts whatever a pickle passes to a class or function and keeps none of it."""
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> "_StandIn":
+    def __new__(cls, *args: Any, **kwargs: Any) -> _StandIn:
         return object.__new__(cls)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         pass
 
-    def __call__(self, *args: Any, **kwargs: Any) -> "_StandIn":
+    def __call__(self, *args: Any, **kwargs: Any) -> _StandIn:
         return _StandIn()
 
     def __setstate__(self, state: Any) -> None:

@@ -9,7 +9,7 @@ to the checkpoint.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -19,8 +19,8 @@ def logs_dir_for(checkpoint: Path) -> Path:
     return checkpoint.with_name(f"{checkpoint.stem}_logs")
 
 
-def starting_trainer(init: Optional[Path] = None, *, seed: Optional[int] = None,
-                     target_keep: Optional[float] = None, n_envs: Optional[int] = None) -> Any:
+def starting_trainer(init: Path | None = None, *, seed: int | None = None,
+                     target_keep: float | None = None, n_envs: int | None = None) -> Any:
     """The trainer to train: fresh (``PolicyConfig`` defaults where a setting is ``None``), or
     continued from the policy file ``init``.
 
@@ -55,15 +55,15 @@ def train_policy(
     songs: Path = typer.Option(..., "--songs", help="Folder of audio files to train on."),
     episodes: int = typer.Option(3000, "--episodes", min=1, help="Episodes (one song edited once each)."),
     out: Path = typer.Option(..., "--out", help="Policy file to write (.pt)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of torch, numpy and the song order [default: 0]."),
-    target_keep: Optional[float] = typer.Option(
+    seed: int | None = typer.Option(None, "--seed", help="Seed of torch, numpy and the song order [default: 0]."),
+    target_keep: float | None = typer.Option(
         None, "--target-keep", min=0.05, max=1.0,
         help="Edit length the policy picks when none is asked for, as a share of the song "
              "(dense reward) [default: 0.75, or --init's]. Asked-for lengths are trained over 0.3-0.95."),
-    n_envs: Optional[int] = typer.Option(
+    n_envs: int | None = typer.Option(
         None, "--n-envs", min=1, help="Songs edited in parallel during training [default: 16, or --init's]."),
-    init: Optional[Path] = typer.Option(None, "--init", help="Policy file to continue from (required with --reward-model)."),
-    reward_model: Optional[Path] = typer.Option(
+    init: Path | None = typer.Option(None, "--init", help="Policy file to continue from (required with --reward-model)."),
+    reward_model: Path | None = typer.Option(
         None, "--reward-model", help="Learned reward model: fine-tune --init on it (RLHF) instead of the dense reward."),
     kl_coef: float = typer.Option(0.05, "--kl-coef", min=0.0, help="With --reward-model: weight of the KL penalty to --init."),
     uncertainty_coef: float = typer.Option(

@@ -38,8 +38,9 @@ a learned reward makes of it); plus, at the last step of an episode,
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -188,7 +189,10 @@ class EditBatch:
         self.bank, self.config, self.n_slots = bank, config, n_slots
         self.layout = bank.layout
         self.reward = config.reward
-        z = lambda dtype=np.int64: np.zeros(n_slots, dtype=dtype)  # noqa: E731
+
+        def z(dtype: Any = np.int64) -> np.ndarray:
+            return np.zeros(n_slots, dtype=dtype)
+
         self.song, self.n, self.t, self.last = z(), z(), z(), z()
         self.cut_run, self.prev_action, self.n_splices = z(), z(), z()
         self.played, self.elapsed = z(np.float64), z(np.float64)
@@ -385,11 +389,12 @@ class EditVecEnv(VecEnv):
         self._actions = np.asarray(actions)
 
     def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        assert self._actions is not None, "step_async() gives the actions before step_wait()"
         rewards, done = self.batch.step(self._actions)
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         finished = np.flatnonzero(done)
         if finished.size:
-            actions = [self.batch.episode_actions(k) for k in finished]
+            actions = [self.batch.episode_actions(int(k)) for k in finished]
             songs = [self.bank.analyses[self.batch.song[k]] for k in finished]
             if self.episode_reward_fn is not None:
                 learned = np.asarray(self.episode_reward_fn(songs, actions), dtype=np.float64).reshape(-1)
@@ -399,7 +404,7 @@ class EditVecEnv(VecEnv):
                 infos[k] = {
                     "episode": {"r": float(self.batch.episode_return[k]), "l": int(self.batch.n[k])},
                     "episode_actions": actions[pos],
-                    "dense_terms": self.batch.episode_terms(k),
+                    "dense_terms": self.batch.episode_terms(int(k)),
                     "song_id": songs[pos].song_id,
                     "song_index": int(self.batch.song[k]),
                     "target": float(self.batch.target[k]) if self.batch.has_target[k] else float("nan"),

@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 
 from rl_editor.audio.song import SongAnalysis
-from rl_editor.audio.structure import song_structure
+from rl_editor.audio.structure import SongStructure, song_structure
 from rl_editor.edit import CUT, KEEP, REPEAT
 from rl_editor.errors import RlEditorError
 from rl_editor.policy.env import PolicyError
@@ -101,7 +101,7 @@ def _cut_runs(actions: np.ndarray) -> np.ndarray:
     return edges.reshape(-1, 2)  # [start, end) per run
 
 
-def _editorial_cuts(actions: np.ndarray, structure) -> float:
+def _editorial_cuts(actions: np.ndarray, structure: SongStructure) -> float:
     from rl_editor.audio.structure import cut_alignment
 
     share = cut_alignment(structure, actions)["four_bar_or_section_share"]

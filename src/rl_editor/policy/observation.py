@@ -117,7 +117,7 @@ def unit_features(analysis: SongAnalysis) -> np.ndarray:
     return np.concatenate([acoustic, structural], axis=1).astype(np.float32)
 
 
-def song_tables(analysis: SongAnalysis, config: "EnvConfig") -> dict[str, np.ndarray]:
+def song_tables(analysis: SongAnalysis, config: EnvConfig) -> dict[str, np.ndarray]:
     """Per-song phrase tables the environment gathers from, cached on the analysis.
 
     ``jump_terms`` has shape (n_phrases, max_cut_phrases + 2, 3); entry ``[i, d]``
@@ -165,7 +165,7 @@ class ObservationLayout:
     max_cut_phrases: int
 
     @classmethod
-    def from_config(cls, config: "EnvConfig") -> "ObservationLayout":
+    def from_config(cls, config: EnvConfig) -> ObservationLayout:
         return cls(config.lookback, config.lookahead, config.n_jump_options, config.max_cut_phrases)
 
     @property
@@ -176,7 +176,7 @@ class ObservationLayout:
     def dim(self) -> int:
         return self.window * N_UNIT_FEATURES + 2 * self.n_jumps + N_STATE
 
-    def build(self, batch: "EditBatch") -> np.ndarray:
+    def build(self, batch: EditBatch) -> np.ndarray:
         """Observation of every slot of ``batch`` at its current phrase, shape (n_slots, dim)."""
         bank = batch.bank
         n, t, last = batch.n, np.minimum(batch.t, batch.n - 1), batch.last

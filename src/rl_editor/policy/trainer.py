@@ -28,9 +28,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, TextIO
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
@@ -98,7 +99,7 @@ class PolicyConfig:
         return config_to_json(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "PolicyConfig":
+    def from_json(cls, data: dict) -> PolicyConfig:
         return config_from_json(cls, data, what="policy config", error=PolicyError)
 
 
@@ -169,9 +170,9 @@ class EpisodeLogger(BaseCallback):
         self.n_episodes = 0
         self._stop = False
         self._csv_path = Path(log_dir) / "learning_curve.csv" if log_dir else None
-        self._file = None
-        self._writer = None
-        self._bar = None
+        self._file: TextIO | None = None
+        self._writer: csv.DictWriter[str] | None = None
+        self._bar: Any = None
 
     def _on_training_start(self) -> None:
         from tqdm.auto import tqdm
@@ -248,10 +249,11 @@ class PPOTrainer:
 
     def __init__(self, config: PolicyConfig | None = None) -> None:
         self.config = config or PolicyConfig()
-        self.model = None
+        self.model: Any = None  # a MaskablePPO once trained or loaded
         self.meta: ModelMeta | None = None
         self.temperature = self.config.temperature
         self.history: list[dict[str, Any]] = []
+        self.finetune_history: list[dict[str, Any]] = []  # per-episode log of RLHF fine-tuning
         self._trained_on: dict[str, Any] = {}
         self._metrics: dict[str, Any] = {}
         self._dirty = False
@@ -272,7 +274,7 @@ class PPOTrainer:
         c = self.config
         return MaskablePPO(
             "MlpPolicy",
-            env,
+            env,  # type: ignore[arg-type]  # None only with _init_setup_model=False, as SB3's own load() passes
             learning_rate=c.learning_rate,
             n_steps=c.n_steps,
             batch_size=c.batch_size,
@@ -311,7 +313,7 @@ class PPOTrainer:
         env_overrides: dict[str, Any] | None = None,
         reward_source: str = "dense",
         log_dir: str | Path | None = None,
-    ) -> "PPOTrainer":
+    ) -> PPOTrainer:
         """Train for about ``episodes`` episodes (one episode = one song edited once).
 
         Training stops at the end of the PPO rollout in which the count is reached.
@@ -453,7 +455,7 @@ class PPOTrainer:
         self.meta, self._dirty = meta, False
         return Path(path)
 
-    def load_checkpoint(self, path: str | Path) -> "PPOTrainer":
+    def load_checkpoint(self, path: str | Path) -> PPOTrainer:
         """Restore a policy saved by :meth:`save_checkpoint` (config, model and meta)."""
         state, meta = load_model_file(path, kind="policy")
         if "policy_config" not in state or not ("policy_weights" in state or "sb3_zip" in state):
@@ -472,7 +474,7 @@ class PPOTrainer:
         return self
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path) -> "PPOTrainer":
+    def from_checkpoint(cls, path: str | Path) -> PPOTrainer:
         """A trainer holding the policy saved at ``path`` (ready to generate or keep training)."""
         return cls().load_checkpoint(path)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -18,7 +17,7 @@ def synth_prefs(
     manifest: Path = typer.Option(..., "--manifest", help="manifest.json (or its folder) listing the candidates."),
     out: Path = typer.Option(..., "--out", help="Preference JSON file to write."),
     rater: str = typer.Option("musician", "--rater", help=RATER_HELP),
-    pairs: Optional[int] = typer.Option(None, "--pairs", min=0, help="Pairs to judge, spread across songs (default: all)."),
+    pairs: int | None = typer.Option(None, "--pairs", min=0, help="Pairs to judge, spread across songs (default: all)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the pair choice and the rater's noise."),
 ) -> None:
     """Judge pairs of a manifest's candidates with a simulated rater; write preference JSON."""
@@ -34,7 +33,7 @@ def rater_bot(
     url: str = typer.Option(..., "--url", help="Feedback server base URL, e.g. http://127.0.0.1:8000."),
     token: str = typer.Option(..., "--token", help="The rater's token (from `rl-editor raters add`)."),
     rater: str = typer.Option("musician", "--rater", help=RATER_HELP),
-    max_tasks: Optional[int] = typer.Option(None, "--max-tasks", min=1, help="Stop after this many judgments."),
+    max_tasks: int | None = typer.Option(None, "--max-tasks", min=1, help="Stop after this many judgments."),
     seed: int = typer.Option(0, "--seed", help="Seed of the rater's noise."),
 ) -> None:
     """Judge the server's tasks as a simulated rater, through its HTTP API, until none are left."""

@@ -19,8 +19,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.edit import Edit

@@ -156,7 +156,7 @@ class SimulatedRater:
             raise RaterError(f"taste {getattr(self.taste, 'name', self.taste)!r} does not support myopia; use myopia=1")
         self._rng = np.random.default_rng(self.seed)
 
-    def with_noise(self, **changes: float) -> "SimulatedRater":
+    def with_noise(self, **changes: float) -> SimulatedRater:
         """A copy with some noise parameters changed (same name, taste and seed)."""
         return SimulatedRater(self.name, self.taste, replace(self.noise, **changes), self.seed)
 
@@ -213,7 +213,7 @@ class SimulatedRater:
         diffs = {k: sign * (terms_a[k] - terms_b.get(k, 0.0)) for k in terms_a}
         if not diffs:
             return ""
-        best = max(diffs, key=diffs.get)
+        best = max(diffs, key=lambda k: diffs[k])
         if diffs[best] <= 0:
             return f"{choice.upper()} by a hair"
         label = CRITERION_LABELS.get(best, best.replace("_", " "))

@@ -9,7 +9,7 @@ field. Each pair also carries ``song_path`` (manifest-relative) at the top and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import combinations
 from pathlib import Path
 
@@ -23,7 +23,6 @@ from rl_editor.preferences import EditRef, PreferencePair
 from rl_editor.raters.plugin import as_judgment
 from rl_editor.raters.simulated import Rater
 from rl_editor.raters.tastes import RaterError
-
 
 CandidatePair = tuple[SongEntry, Candidate, Candidate]
 
@@ -150,7 +149,7 @@ def synthesize_preferences(
         out.append(PreferencePair(
             song_id=entry.song_id, edit_a=_edit_ref(cand_a), edit_b=_edit_ref(cand_b),
             preference=judgment.preference, strength=int(judgment.strength), rater=name,
-            timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"), notes=judgment.notes, extra=extra,
+            timestamp=datetime.now(UTC).isoformat(timespec="seconds"), notes=judgment.notes, extra=extra,
         ))
     return out
 

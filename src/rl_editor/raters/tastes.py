@@ -185,8 +185,8 @@ def sample_edits(song: SongAnalysis, n: int, rng: np.random.Generator) -> list[n
             for _attempt in range(4 * n_beats):
                 if np.sum(actions == CUT) >= target_cut:
                     break
-                start = int(rng.integers(0, n_beats))
-                actions[start : start + int(rng.integers(1, 9))] = CUT
+                first = int(rng.integers(0, n_beats))
+                actions[first : first + int(rng.integers(1, 9))] = CUT
         if rng.random() < 0.3:
             kept = np.flatnonzero(actions == KEEP)
             if kept.size:

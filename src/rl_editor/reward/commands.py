@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -11,13 +10,13 @@ import typer
 def train_reward(
     preferences: Path = typer.Option(..., "--preferences", help="Preference pairs JSON (export of the feedback server or synth-prefs)."),
     out: Path = typer.Option(..., "--out", help="Reward model file to write (.pt)."),
-    manifest: Optional[Path] = typer.Option(None, "--manifest", help="Manifest to find the songs of pairs without a song_path key."),
-    init: Optional[Path] = typer.Option(None, "--init", help="Reward model to fine-tune (becomes the parent version)."),
+    manifest: Path | None = typer.Option(None, "--manifest", help="Manifest to find the songs of pairs without a song_path key."),
+    init: Path | None = typer.Option(None, "--init", help="Reward model to fine-tune (becomes the parent version)."),
     epochs: int = typer.Option(20, "--epochs", help="Passes over the training pairs per member."),
     loss: str = typer.Option("bt-ordinal", "--loss", help="bt-ordinal (Rao-Kupper with strength thresholds, default), bt (Davidson with ties) or mse-margin."),
     val_frac: float = typer.Option(0.2, "--val-frac", help="Share of songs set aside for validation, which also picks each member's best epoch (0 = none)."),
     members: int = typer.Option(5, "--members", help="Ensemble size (uncertainty comes from their spread)."),
-    rater_weights: Optional[Path] = typer.Option(None, "--rater-weights", help="JSON {rater: weight}; unlisted raters weigh 1."),
+    rater_weights: Path | None = typer.Option(None, "--rater-weights", help="JSON {rater: weight}; unlisted raters weigh 1."),
     seed: int = typer.Option(0, "--seed", help="Seed of the split, bootstrap and initialisation."),
 ) -> None:
     """Train a reward ensemble on judged pairs, printing validation figures each epoch.
@@ -57,7 +56,7 @@ def select_pairs_command(
     budget: int = typer.Option(..., "--budget", help="How many pairs to rank."),
     out: Path = typer.Option(Path("ranking.json"), "--out", help="Ranking JSON to write."),
     method: str = typer.Option("disagreement", "--method", help="disagreement (std of P(A>B) over members) or bald."),
-    max_per_edit: Optional[int] = typer.Option(None, "--max-per-edit", help="Use no candidate in more than N of the top pairs."),
+    max_per_edit: int | None = typer.Option(None, "--max-per-edit", help="Use no candidate in more than N of the top pairs."),
 ) -> None:
     """Rank candidate pairs by how unsure the reward ensemble is, for `tasks prioritize --ranking`."""
     from rl_editor.generate.manifest import Manifest

@@ -33,7 +33,7 @@ does not force every "slightly better" pair to the same gap.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F

@@ -20,9 +20,10 @@ seeds); ``score`` returns their mean and standard deviation, and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -63,6 +64,12 @@ class LearnedRewardModel(nn.Module):
         Width of the beat embedding and of the head.
     """
 
+    # input statistics, registered as buffers in __init__
+    feature_mean: torch.Tensor
+    feature_std: torch.Tensor
+    context_mean: torch.Tensor
+    context_std: torch.Tensor
+
     def __init__(self, input_dim: int = FEATURE_DIM, context_dim: int = CONTEXT_DIM, hidden: int = 64) -> None:
         super().__init__()
         self.config = RewardModelConfig(input_dim, context_dim, hidden)
@@ -79,9 +86,9 @@ class LearnedRewardModel(nn.Module):
     def set_normalization(self, features: np.ndarray, contexts: np.ndarray) -> None:
         """Standardise inputs with statistics of the training data (kept in the state dict)."""
         for name, data in (("feature", features), ("context", contexts)):
-            data = torch.as_tensor(np.asarray(data, dtype=np.float32))
-            getattr(self, f"{name}_mean").copy_(data.mean(dim=0))
-            getattr(self, f"{name}_std").copy_(data.std(dim=0).clamp_min(1e-3))
+            rows = torch.as_tensor(np.asarray(data, dtype=np.float32))
+            getattr(self, f"{name}_mean").copy_(rows.mean(dim=0))
+            getattr(self, f"{name}_std").copy_(rows.std(dim=0).clamp_min(1e-3))
 
     def encode_beats(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Embeddings (..., hidden) and attention logits (...) of beat feature rows (..., 125)."""
@@ -341,7 +348,7 @@ class RewardEnsemble:
         return save_model_file(path, self.state(), meta)
 
     @classmethod
-    def from_state(cls, state: dict[str, Any], meta: ModelMeta | None = None) -> "RewardEnsemble":
+    def from_state(cls, state: dict[str, Any], meta: ModelMeta | None = None) -> RewardEnsemble:
         config = RewardModelConfig(**state["model_config"])
         members = []
         for sd in state["members"]:

@@ -16,15 +16,15 @@ server's ``rl-editor tasks prioritize --ranking FILE`` uses to order its queue.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.errors import RlEditorError
-from rl_editor.generate.manifest import Manifest
+from rl_editor.generate.manifest import Candidate, Manifest, SongEntry
 from rl_editor.io_utils import write_json_atomic
 from rl_editor.reward.model import RewardEnsemble, davidson_probabilities
 
@@ -88,7 +88,7 @@ def spread_top(ranked: Sequence[RankedPair], budget: int | None, max_per_edit: i
     """
     if max_per_edit is None:
         return list(ranked) if budget is None else list(ranked[:budget])
-    used: dict[str, int] = {}
+    used: dict[tuple[str, str], int] = {}
     chosen, deferred = [], []
     for pair in ranked:
         key_a, key_b = (pair.song_id, pair.edit_a), (pair.song_id, pair.edit_b)
@@ -180,7 +180,7 @@ def choose_informative_pairs(manifest: Manifest, ensemble: RewardEnsemble, n_pai
     """
     from rl_editor.raters.synth import audible_pairs, interleave_songs
 
-    pools = []
+    pools: list[list[tuple[SongEntry, Candidate, Candidate]]] = []
     for entry in manifest.songs:
         analysis = analyses[entry.song_id]
         candidates = audible_pairs(entry, analysis.beat_durations_s, min_differing_s)

@@ -20,9 +20,10 @@ from __future__ import annotations
 import copy
 import math
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -339,7 +340,7 @@ def preference_metrics(gaps: np.ndarray, outcomes: np.ndarray, strengths: np.nda
     }
 
 
-def split_by_song(song_ids: Sequence[str], val_frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_by_song(song_ids: Sequence[str] | np.ndarray, val_frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices of training and validation pairs; validation songs get about ``val_frac`` of the pairs."""
     song_ids = np.asarray(song_ids)
     all_idx = np.arange(len(song_ids))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -79,23 +78,23 @@ def register(app: typer.Typer) -> None:
 
     @app.command("evaluate")
     def evaluate_cmd(
-        old: Optional[Path] = typer.Option(None, "--old", help="Previous policy file."),
-        new: Optional[Path] = typer.Option(None, "--new", help="New policy file."),
-        songs: Optional[Path] = typer.Option(None, "--songs", help="Folder of held-out songs."),
-        rater: List[str] = typer.Option(["musician:mistake=0.1"], "--rater", help=RATER_HELP + " Repeatable."),
+        old: Path | None = typer.Option(None, "--old", help="Previous policy file."),
+        new: Path | None = typer.Option(None, "--new", help="New policy file."),
+        songs: Path | None = typer.Option(None, "--songs", help="Folder of held-out songs."),
+        rater: list[str] = typer.Option(["musician:mistake=0.1"], "--rater", help=RATER_HELP + " Repeatable."),
         raters_per_spec: int = typer.Option(5, "--raters-per-spec", min=1,
                                             help="Independent instances (own seeds) of each rater spec."),
         judgments_per_song: int = typer.Option(8, "--judgments-per-song", min=1,
                                                help="Edit pairs per song, each judged by every rater."),
         temperature: float = typer.Option(0.5, "--temperature", min=0.0, help="Sampling temperature of both policies."),
         seed: int = typer.Option(0, "--seed"),
-        out: Optional[Path] = typer.Option(None, "--out", help="Write the full result as JSON (or the edits' folder "
+        out: Path | None = typer.Option(None, "--out", help="Write the full result as JSON (or the edits' folder "
                                                                 "with --create-campaign)."),
-        db: Optional[str] = typer.Option(None, "--db", help="Feedback database URL (people judge instead)."),
+        db: str | None = typer.Option(None, "--db", help="Feedback database URL (people judge instead)."),
         create_campaign: bool = typer.Option(False, "--create-campaign",
                                              help="Render the edits and create a held-out campaign on --db."),
-        campaign: Optional[str] = typer.Option(None, "--campaign", help="Read a campaign's judgments from --db."),
-        campaign_file: Optional[Path] = typer.Option(None, "--campaign-file",
+        campaign: str | None = typer.Option(None, "--campaign", help="Read a campaign's judgments from --db."),
+        campaign_file: Path | None = typer.Option(None, "--campaign-file",
                                                      help="With --campaign: its campaign.json (written by "
                                                           "--create-campaign), for the policies' versions."),
     ) -> None:
@@ -149,18 +148,18 @@ def register(app: typer.Typer) -> None:
         iterations: int = typer.Option(1, "--iterations", min=1),
         pairs: int = typer.Option(500, "--pairs", min=1, help="Judged pairs per iteration."),
         rater: str = typer.Option("musician:mistake=0.1", "--rater", help=RATER_HELP),
-        eval_rater: Optional[str] = typer.Option(None, "--eval-rater", help="Held-out raters' spec (default --rater)."),
+        eval_rater: str | None = typer.Option(None, "--eval-rater", help="Held-out raters' spec (default --rater)."),
         run_dir: Path = typer.Option(Path("run"), "--run-dir", help="Folder of every model and data set of the run."),
-        policy: Optional[Path] = typer.Option(None, "--policy", help="Starting policy (default: train one on the "
+        policy: Path | None = typer.Option(None, "--policy", help="Starting policy (default: train one on the "
                                                                       "dense reward)."),
-        reward_model: Optional[Path] = typer.Option(None, "--reward-model", help="Starting reward model (default: "
+        reward_model: Path | None = typer.Option(None, "--reward-model", help="Starting reward model (default: "
                                                                                   "train one on dense preferences)."),
         heldout: int = typer.Option(3, "--heldout", min=1, help="Songs held out for evaluation."),
         episodes: int = typer.Option(2000, "--episodes", min=1, help="Fine-tuning episodes per iteration."),
         kl_coef: float = typer.Option(0.05, "--kl-coef", min=0.0),
-        db: Optional[str] = typer.Option(None, "--db", help="Feedback database: people judge the pairs (serve the "
+        db: str | None = typer.Option(None, "--db", help="Feedback database: people judge the pairs (serve the "
                                                             "iteration's manifest with this --db) instead of --rater."),
-        wait_timeout: Optional[float] = typer.Option(None, "--wait-timeout", help="Seconds to wait for people's "
+        wait_timeout: float | None = typer.Option(None, "--wait-timeout", help="Seconds to wait for people's "
                                                                                    "judgments (default: no limit)."),
         pair_selection: str = typer.Option(
             "disagreement", "--pair-selection",
@@ -209,15 +208,15 @@ def register(app: typer.Typer) -> None:
 
     @app.command("edit")
     def edit_cmd(
-        songs: List[Path] = typer.Argument(..., help="Audio files to edit."),
+        songs: list[Path] = typer.Argument(..., help="Audio files to edit."),
         policy: Path = typer.Option(..., "--policy", help="Policy file (rl-editor train-policy)."),
         out: Path = typer.Option(..., "--out", help="Folder of the edits: <song>.wav and <song>.json each."),
-        reward_model: Optional[Path] = typer.Option(None, "--reward-model",
+        reward_model: Path | None = typer.Option(None, "--reward-model",
                                                     help="Reward model that picks the best of --best-of edits."),
-        best_of: Optional[int] = typer.Option(None, "--best-of", min=1,
+        best_of: int | None = typer.Option(None, "--best-of", min=1,
                                               help="Edits sampled per song and ranked by --reward-model "
                                                    "(default: 4 with --reward-model, else 1)."),
-        length: Optional[str] = typer.Option(None, "--length", help="Target length: a share of the song (0.55), "
+        length: str | None = typer.Option(None, "--length", help="Target length: a share of the song (0.55), "
                                                                     "a time m:ss (3:30) or seconds (210)."),
         temperature: float = typer.Option(0.7, "--temperature", help="Sampling temperature (0 = greedy)."),
         seed: int = typer.Option(0, "--seed"),

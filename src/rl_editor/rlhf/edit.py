@@ -22,15 +22,15 @@ import inspect
 import math
 import sys
 import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from rl_editor.errors import RlEditorError
 from rl_editor.policy.length import format_time, target_share
-
 
 
 class EditCommandError(RlEditorError):
@@ -259,8 +259,8 @@ def edit_songs(songs: Sequence[str | Path], config: EditConfig,
             "temperature": config.temperature,
             "seed": song.best.seed,
             "policy": {"path": str(Path(config.policy).resolve()), "version": policy_version},
-            "reward_model": None if ensemble is None else {"path": str(Path(config.reward_model).resolve()),
-                                                           "version": ensemble.version},
+            "reward_model": None if ensemble is None or config.reward_model is None else {
+                "path": str(Path(config.reward_model).resolve()), "version": ensemble.version},
             "reward_score": song.best.reward,
             "best_of": config.edits_per_song,
             "sampled": [e.to_json() for e in sampled],

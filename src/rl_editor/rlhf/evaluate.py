@@ -22,9 +22,10 @@ import json
 import sys
 import warnings
 import zlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -106,7 +107,7 @@ class EvaluationResult:
         return write_json_atomic(path, self.to_json(), indent=1, default=float)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "EvaluationResult":
+    def from_json(cls, data: dict[str, Any]) -> EvaluationResult:
         """Inverse of :meth:`to_json`. A result written before the tie-inclusive share gets its
         figures recomputed from its judgments (same outcomes, same songs)."""
         judgments = [Judged(**j) for j in data.get("judgments", [])]
@@ -118,7 +119,7 @@ class EvaluationResult:
                    edits=data.get("edits", {}), settings=data.get("settings", {}))
 
     @classmethod
-    def load(cls, path: str | Path) -> "EvaluationResult":
+    def load(cls, path: str | Path) -> EvaluationResult:
         path = Path(path)
         try:
             return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
@@ -372,7 +373,7 @@ def create_evaluation_campaign(old_path: Any, new_path: Any, songs: Sequence[Son
             pair = (ids["old", k], ids["new", k])
             pairs.append(pair if rng.random() < 0.5 else pair[::-1])
     manifest.save()
-    name = name or f"eval-{_dt.datetime.now(_dt.timezone.utc).strftime('%Y%m%d-%H%M%S')}"
+    name = name or f"eval-{_dt.datetime.now(_dt.UTC).strftime('%Y%m%d-%H%M%S')}"
     with FeedbackStore.open(db_url, manifest.path) as store:
         store.register_edits(manifest)
         store.create_campaign(name, pairs, held_out_only=True, raters_per_pair=raters_per_pair)

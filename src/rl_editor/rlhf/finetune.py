@@ -39,9 +39,10 @@ from __future__ import annotations
 
 import csv
 import zlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, TextIO
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
@@ -210,8 +211,8 @@ class KLPenaltyCallback(BaseCallback):
         self._kl_sum: np.ndarray | None = None
         self._kl_exact_sum: np.ndarray | None = None
         self._entropy_sum: np.ndarray | None = None
-        self._file = None
-        self._writer = None
+        self._file: TextIO | None = None
+        self._writer: csv.DictWriter[str] | None = None
         self._rollout_rows = 0
         self._analyses: list[SongAnalysis] = []
 
@@ -231,10 +232,11 @@ class KLPenaltyCallback(BaseCallback):
         loc = self.locals
         obs, masks = loc["obs_tensor"], loc.get("action_masks")
         actions = torch.as_tensor(np.asarray(loc["actions"]).reshape(-1))
+        current: Any = self.model.policy  # a MaskableActorCriticPolicy
         with torch.no_grad():
             ref_dist = self.reference.get_distribution(obs, action_masks=masks)
             ref_logp = ref_dist.log_prob(actions)
-            cur_dist = self.model.policy.get_distribution(obs, action_masks=masks)
+            cur_dist = current.get_distribution(obs, action_masks=masks)
             p = cur_dist.distribution.probs
             exact = torch.sum(p * (cur_dist.distribution.logits - ref_dist.distribution.logits), dim=-1)
             entropy = cur_dist.entropy()

@@ -48,16 +48,17 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from rl_editor.audio.song import SongAnalysis
+from rl_editor.generate.diversity import MIN_DIFFERING_SECONDS
 from rl_editor.io_utils import write_json_atomic
 from rl_editor.rlhf.finetune import FinetuneConfig, RLHFError
-from rl_editor.generate.diversity import MIN_DIFFERING_SECONDS
 from rl_editor.rlhf.run_state import RunState, StepRecord, file_sha256
 
 DEFAULT_CANDIDATE_TEMPERATURES: tuple[float, ...] = (0.3, 0.6, 1.0, 1.5)
@@ -453,7 +454,7 @@ class PlannedStep:
 
     name: str
     outputs: list[Path]
-    run: Callable[[], Any]
+    run: Callable[..., Any]  # called without arguments (lambdas bind their values as defaults)
     settings: dict[str, Any]
     inputs: dict[str, str | Path] = field(default_factory=dict)
     people: bool = False
@@ -494,21 +495,25 @@ def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, re
         if reward is None:
             boot = run / "bootstrap"
             prefs0, reward0 = boot / "preferences.json", boot / "reward.pt"
-            plan.append(PlannedStep("bootstrap/preferences", [prefs0], lambda manifest=manifest: step_preferences(
+            plan.append(PlannedStep(
+                "bootstrap/preferences", [prefs0], lambda manifest=manifest, prefs0=prefs0: step_preferences(
                 prefs0, manifest, split.train, config.bootstrap_rater, config.pairs, config.seed + 7, config.progress,
                 min_differing_s=config.min_differing_s),
                 {"bootstrap_rater": config.bootstrap_rater, "pairs": config.pairs, "seed": config.seed,
                  "min_differing_s": config.min_differing_s, **train_songs}, {"candidates": name("candidates")}))
-            plan.append(PlannedStep("bootstrap/reward", [reward0], lambda: step_train_reward(
+            plan.append(PlannedStep(
+                "bootstrap/reward", [reward0], lambda prefs0=prefs0, reward0=reward0: step_train_reward(
                 reward0, prefs0, split.train, None, config, source=f"{config.bootstrap_rater} preferences"),
                 {**reward_settings, "bootstrap_rater": config.bootstrap_rater},
                 {"preferences": "bootstrap/preferences"}))
             reward, reward_source = reward0, "bootstrap/reward"
+        assert reward_source is not None  # given, or trained by the bootstrap steps above
         prefs, new_reward = d / "preferences.json", d / "reward.pt"
         preference_settings = {"rater": None if config.db else config.rater, "db": config.db,
                                "pairs": config.pairs, "seed": config.seed, **train_songs}
         if not config.db:
             preference_settings.update(pair_selection=config.pair_selection, min_differing_s=config.min_differing_s)
+        collect: Callable[..., Any]
         if config.db:
             audio = manifest.parent / "audio.json"
             plan.append(PlannedStep(

@@ -42,7 +42,7 @@ def _read_csv(path: Path) -> list[dict[str, float]]:
     rows = []
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
-            parsed = {}
+            parsed: dict[str, Any] = {}
             for k, v in row.items():
                 try:
                     parsed[k] = float(v)

@@ -22,9 +22,10 @@ import datetime as _dt
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from rl_editor.io_utils import write_json_atomic
 from rl_editor.rlhf.finetune import RLHFError
@@ -138,7 +139,7 @@ class RunState:
     def complete(self, name: str, outputs: Sequence[Path], record: StepRecord | None = None) -> None:
         entry: dict[str, Any] = {
             "outputs": [str(Path(p).relative_to(self.run_dir)) for p in outputs],
-            "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "id": uuid.uuid4().hex[:12],
         }
         if record is not None:

@@ -35,9 +35,9 @@ and its song-clustered interval above 50%.
 from __future__ import annotations
 
 import math
-import warnings
+from collections.abc import Hashable, Iterable
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Hashable, Iterable
+from typing import Any
 
 import numpy as np
 from scipy.stats import binomtest, norm
@@ -119,7 +119,7 @@ class WinRate:
         return {**asdict(self), "n": self.n, "tie_share": self.tie_share, "target_met": self.target_met}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "WinRate":
+    def from_json(cls, data: dict[str, Any]) -> WinRate:
         """Inverse of :meth:`to_json`; results written before the tie-inclusive share get it from their counts
         (without an interval: their songs were not kept with the counts)."""
         known = {f.name for f in fields(cls)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from rl_editor.errors import RlEditorError
 from rl_editor.feedback.models import Base
 
 config = context.config
@@ -27,6 +28,8 @@ if connection is not None:
     _run(connection)
 else:
     url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RlEditorError("alembic: no database to migrate; pass -x url=... (an SQLAlchemy URL)")
     engine = create_engine(url)
     with engine.connect() as conn:
         _run(conn)

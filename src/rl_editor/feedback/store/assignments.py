@@ -28,7 +28,7 @@ AUDIO_PARTS = ("original", "a", "b")
 ASSIGN_ATTEMPTS = 5
 
 
-def _presented_edit_ids(edit_a: str, edit_b: str | None, presented_order: str) -> list[str]:
+def _presented_edit_ids(edit_a: str, edit_b: str | None, presented_order: str | None) -> list[str]:
     """A task's edit ids in the order its rater sees them (A, then B)."""
     ids = [edit_a] if edit_b is None else [edit_a, edit_b]
     if edit_b is not None and presented_order == "ba":
@@ -142,6 +142,8 @@ class Assignments:
             if side >= len(ids):
                 raise NotFoundError(f"this task has no edit {part.upper()}")
             edit = session.get(EditRecord, ids[side])
+            if edit is None:
+                raise NotFoundError(f"edit {part.upper()} of this task is not registered")
         return self._servable(self._edit_audio(edit, part), f"edit {edit.edit_id}")
 
     def _edit_audio(self, edit: EditRecord, part: str) -> AudioFile:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
@@ -44,7 +45,7 @@ def pair_from_rows(j: Judgment, a: EditRecord, b: EditRecord, song_path: str | N
         extra["task_id"] = j.task_id
     if j.is_gold:
         extra["is_gold"] = True
-    return PreferencePair(song_id=j.song_id, edit_a=_edit_ref(a), edit_b=_edit_ref(b), preference=j.preference,
+    return PreferencePair(song_id=j.song_id, edit_a=_edit_ref(a), edit_b=_edit_ref(b), preference=cast(str, j.preference),
                           strength=int(j.strength or 1), rater=j.rater_name, timestamp=j.created_at,
                           notes=j.notes or "", extra=extra)
 
@@ -110,7 +111,7 @@ class Exchange:
             query = query.where(Judgment.campaign == campaign)
         with self.db.transaction(readonly=True) as session:
             return [{"song_id": j.song_id, "edit": edit_view(e).__dict__, "rating": j.rating,
-                     "rating_label": RATING_LABELS.get(j.rating), "rater": j.rater_name, "timestamp": j.created_at,
+                     "rating_label": RATING_LABELS.get(j.rating or 0), "rater": j.rater_name, "timestamp": j.created_at,
                      "notes": j.notes, "campaign": j.campaign, "task_id": j.task_id, "time_spent_ms": j.time_spent_ms}
                     for j, e in session.execute(query).all()]
 

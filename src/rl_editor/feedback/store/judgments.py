@@ -18,7 +18,13 @@ from rl_editor.feedback.models import Judgment, utc_now
 from rl_editor.feedback.store.database import Database
 from rl_editor.feedback.store.errors import ConflictError, ForbiddenError, InvalidJudgmentError, NotFoundError
 from rl_editor.feedback.store.statements import (
-    ASSIGNMENT_LOCKED, BUMP_JUDGED, INSERT_JUDGMENT, JUDGMENT_BY_CLIENT, MARK_JUDGED, RATER_NAME, TASK_BY_ID,
+    ASSIGNMENT_LOCKED,
+    BUMP_JUDGED,
+    INSERT_JUDGMENT,
+    JUDGMENT_BY_CLIENT,
+    MARK_JUDGED,
+    RATER_NAME,
+    TASK_BY_ID,
 )
 from rl_editor.feedback.store.views import PREFERENCE_CHOICES, RATING_LABELS, JudgmentIn
 

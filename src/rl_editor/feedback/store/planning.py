@@ -9,8 +9,10 @@ is missing, so it is safe to run on every server start.
 from __future__ import annotations
 
 import random
+from typing import Any, cast
 
 from sqlalchemy import func, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from rl_editor.feedback.models import Task
@@ -116,7 +118,7 @@ class TaskPlanner:
                 query = update(Task).where(Task.pair_key == pair_key("pair", edit_a, edit_b), Task.is_gold.is_(False))
                 if campaign is not None:
                     query = query.where(Task.campaign == campaign)
-                count = session.execute(query.values(priority=float(priority))).rowcount
+                count = cast(CursorResult[Any], session.execute(query.values(priority=float(priority)))).rowcount
                 if count == 0 and create_missing:
                     ensure_campaign(session, campaign_name)
                     a, _ = known_edit_pair(session, edit_a, edit_b, "ranking names")
