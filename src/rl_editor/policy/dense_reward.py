@@ -88,7 +88,7 @@ class DenseRewardConfig:
     w_length: float = 1.0
     w_length_hit: float = 2.0
     length_tolerance: float = 0.05
-    w_degenerate: float = 3.0
+    w_degenerate: float = 10.0
     min_keep_share: float = 0.2
 
     def to_json(self) -> dict:

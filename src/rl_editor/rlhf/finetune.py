@@ -72,6 +72,9 @@ class FinetuneConfig:
         Multiplies the z-scored learned reward.
     dense_reward_scale : float
         Scale of the dense quality terms during fine-tuning (0 = learned reward only).
+    length_grid : tuple of float
+        Lengths (shares of the song) among which the learned reward picks the
+        policy's preferred length after fine-tuning (:func:`preferred_length`).
     free_share : float
         Share of episodes without a target length. In those the learned reward
         alone decides the length (the dense length terms are off), so the
@@ -102,6 +105,7 @@ class FinetuneConfig:
     reward_scale: float = 1.0
     dense_reward_scale: float = 0.0
     free_share: float = 0.5
+    length_grid: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
     reference_edits_per_song: int = 16
     n_steps: int | None = 32
     batch_size: int | None = 128
@@ -142,16 +146,25 @@ def reference_statistics(reference: Any, ensemble: Any, analyses: Sequence[SongA
                          seed: int = 0) -> RewardStatistics:
     """Z-score statistics of the learned reward over the reference policy's own edits.
 
-    Edits are sampled at temperature 1 (how PPO samples during training).
+    Edits are sampled at temperature 1 (how PPO samples during training), half
+    at the policy's own length and half at lengths spread over the policy's
+    target range, so the spread measures how much the reward tells genuinely
+    different edits apart. Measured on the policy's own lengths alone, a
+    near-deterministic policy's edits barely differ, the spread is tiny, and the
+    z-scored reward dwarfs every other term (a learned reward that liked
+    keeping the whole song then outweighed the guard against it).
     """
     stats = RewardStatistics()
     spreads = []
+    low, high = reference.config.env.target_range
     for a in analyses:
         base = zlib.crc32(a.song_id.encode()) + 7919 * seed
         seeds = [int(base + k) & 0x7FFFFFFF for k in range(edits_per_song)]
-        actions = np.stack(reference.generate_edits(a, [1.0] * edits_per_song, seeds))
+        n_free = edits_per_song // 2
+        targets = [None] * n_free + list(np.linspace(low, high, edits_per_song - n_free))
+        actions = np.stack(reference.generate_edits(a, [1.0] * edits_per_song, seeds, targets))
         reward, _, _ = _reward_of(ensemble, a, actions, uncertainty_coef)
-        stats.song_mean[a.song_id] = float(reward.mean())
+        stats.song_mean[a.song_id] = float(reward[:n_free].mean()) if n_free else float(reward.mean())
         spreads.append(float(reward.var()))
     stats.std = float(max(np.sqrt(np.mean(spreads)), 1e-3)) if spreads else 1.0
     return stats
@@ -295,6 +308,32 @@ class KLPenaltyCallback(BaseCallback):
             self._file = None
 
 
+def preferred_length(trainer: Any, ensemble: Any, analyses: Sequence[SongAnalysis],
+                     grid: Sequence[float], seed: int = 0, edits_per_length: int = 4) -> dict[float, float]:
+    """Mean learned reward of the policy's edits at each length of ``grid`` (shares of the song).
+
+    Per song, ``edits_per_length`` edits are sampled at temperature 0.5 at every
+    length, scored by the ensemble and z-scored within the song (so every song
+    weighs the same); the result averages over songs. Its best length is the
+    one the raters' judgments prefer, as far as the reward model learned them:
+    fine-tuning makes it the policy's ``preferred_target``, the length of the
+    edits asked for without one. One decision that sets the length directly is
+    learned more reliably than the same preference spread over every phrase's
+    keep-or-cut decision of PPO's episodes, whose per-step credit is weak.
+    """
+    grid = [float(g) for g in grid]
+    totals = np.zeros(len(grid))
+    for a in analyses:
+        base = zlib.crc32(f"length|{a.song_id}".encode()) + 7919 * seed
+        targets = [g for g in grid for _ in range(edits_per_length)]
+        seeds = [int(base + k) & 0x7FFFFFFF for k in range(len(targets))]
+        edits = np.stack(trainer.generate_edits(a, [0.5] * len(targets), seeds, targets))
+        mean, _ = ensemble.score(a, edits)
+        per_length = np.asarray(mean, dtype=np.float64).reshape(len(grid), edits_per_length).mean(axis=1)
+        totals += (per_length - per_length.mean()) / (per_length.std() + 1e-9)
+    return {g: float(t / max(len(analyses), 1)) for g, t in zip(grid, totals)}
+
+
 def _load_songs(analyses: Sequence[SongAnalysis] | None, songs_dir: str | Path | None,
                 progress: bool) -> list[SongAnalysis]:
     if analyses is not None:
@@ -378,11 +417,16 @@ def finetune_policy(
         reward_source=reward_version,
         log_dir=log_dir,
     )
+    trainer.config.preferred_target = None
+    length_scores = preferred_length(trainer, ensemble, songs, config.length_grid, seed=config.seed)
+    trainer.config.preferred_target = max(length_scores, key=length_scores.get)
     recent = callback.rows[-min(len(callback.rows), 100):]
     metrics: dict[str, Any] = {
         f"finetune_mean_{k}": float(np.nanmean([r[k] for r in recent]))
         for k in ("learned_reward", "learned_reward_raw", "kl", "entropy", "dense_total")
     } if recent else {}
+    metrics["preferred_target"] = trainer.config.preferred_target
+    metrics["learned_reward_by_length"] = {f"{k:g}": v for k, v in length_scores.items()}
     metrics["finetune_config"] = config.to_json()
     metrics["reward_statistics"] = stats.to_json()
     trainer.record_lineage(
@@ -398,4 +442,4 @@ def finetune_policy(
 
 
 __all__ = ["FinetuneConfig", "KLPenaltyCallback", "LearnedEpisodeReward", "RLHFError", "RewardStatistics",
-           "finetune_policy", "reference_statistics"]
+           "finetune_policy", "preferred_length", "reference_statistics"]
