@@ -419,7 +419,7 @@ def finetune_policy(
     )
     trainer.config.preferred_target = None
     length_scores = preferred_length(trainer, ensemble, songs, config.length_grid, seed=config.seed)
-    trainer.config.preferred_target = max(length_scores, key=length_scores.get)
+    trainer.config.preferred_target = max(length_scores, key=lambda length: length_scores[length])
     recent = callback.rows[-min(len(callback.rows), 100):]
     metrics: dict[str, Any] = {
         f"finetune_mean_{k}": float(np.nanmean([r[k] for r in recent]))
