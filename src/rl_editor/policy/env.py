@@ -12,11 +12,11 @@ Stable-Baselines3 ``VecEnv`` that moves each slot onto the next song (a
 seeded shuffle of the song list, reshuffled each pass) when its episode ends.
 
 **Length targets.** Every episode has a target length (a share of the song's
-duration) drawn from ``target_range``, or, with probability ``free_share``, no
-target: then the policy picks the length itself (the dense reward aims at
-``reward.target_keep_share``; a learned reward, at what raters prefer). The
-target is part of the observation, so one policy makes edits of any
-requested length.
+duration) drawn from ``target_range``, or, with probability ``free_share``
+(0 by default), no target: then the policy picks the length itself (the dense
+reward aims at ``reward.target_keep_share``; a learned reward, at what raters
+prefer). The target is part of the observation, so one policy makes edits of
+any requested length.
 
 Constraints, enforced by ``action_masks()`` (keep is always allowed):
 
@@ -88,7 +88,10 @@ class EnvConfig:
     target_range : tuple of float
         Target lengths (shares of the song) drawn uniformly for training episodes.
     free_share : float
-        Share of training episodes without a target (the policy picks the length).
+        Share of training episodes without a target (the policy picks the
+        length). 0 by default: the trainer asks for the policy's own length as
+        an explicit target (``PolicyConfig.preferred_target``), which one
+        decision sets far more reliably than free episodes taught it.
     dense_reward_scale : float
         Multiplies the dense quality terms (splices, bar lines, sections, repeats).
     target_length_scale, free_length_scale : float
@@ -103,7 +106,7 @@ class EnvConfig:
     lookback: int = 0
     lookahead: int = 1
     target_range: tuple[float, float] = (0.3, 0.95)
-    free_share: float = 0.25
+    free_share: float = 0.0
     dense_reward_scale: float = 1.0
     target_length_scale: float = 1.0
     free_length_scale: float = 1.0

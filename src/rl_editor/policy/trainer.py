@@ -66,9 +66,9 @@ class PolicyConfig:
     temperature : float
         Default sampling temperature of ``generate_edit`` (0 = greedy).
     preferred_target : float or None
-        The length (share of the song) edits get when none is asked for. None
-        lets the policy pick it (iteration 1: the dense reward's length);
-        fine-tuning sets it to the length the learned reward prefers
+        The length (share of the song) edits get when none is asked for; None
+        means the dense reward's ``env.reward.target_keep_share``. Fine-tuning
+        sets it to the length the learned reward prefers
         (:func:`rl_editor.rlhf.finetune.preferred_length`).
     torch_threads : int
         Threads torch may use (1 keeps runs reproducible and polite on shared machines).
@@ -541,8 +541,9 @@ class PPOTrainer:
             Seed each candidate's sampling.
         targets : sequence of float or None, optional
             Wanted length of each candidate as a share of the song (0-1]; None
-            means ``config.preferred_target``, or the policy's own choice when
-            that is None too. All None when omitted. Edits with a target
+            means the policy's own length: ``config.preferred_target``, or the
+            dense reward's ``target_keep_share`` before fine-tuning set one. All
+            None when omitted. Edits with a target
             are trimmed by whole bars onto it (:func:`rl_editor.policy.length.fit_to_target`).
 
         Returns
@@ -557,7 +558,9 @@ class PPOTrainer:
         targets = [None] * len(seeds) if targets is None else list(targets)
         if len(targets) != len(seeds):
             raise PolicyError(f"{len(targets)} targets but {len(seeds)} seeds")
-        targets = [self.config.preferred_target if t is None else t for t in targets]
+        own_length = (self.config.preferred_target if self.config.preferred_target is not None
+                      else self.config.env.reward.target_keep_share)
+        targets = [own_length if t is None else t for t in targets]
         target_values = np.array([np.nan if t is None else check_target(t) for t in targets], dtype=np.float64)
         temps = np.asarray(temperatures, dtype=np.float64)
         if np.any(temps < 0) or not np.all(np.isfinite(temps)):

@@ -76,10 +76,11 @@ class FinetuneConfig:
         Lengths (shares of the song) among which the learned reward picks the
         policy's preferred length after fine-tuning (:func:`preferred_length`).
     free_share : float
-        Share of episodes without a target length. In those the learned reward
-        alone decides the length (the dense length terms are off), so the
-        policy's own length moves towards what raters prefer; episodes with a
-        target keep the dense length terms, so requested lengths stay honoured.
+        Share of episodes without a target length (0 by default). In those the
+        learned reward alone decides the length (the dense length terms are
+        off); episodes with a target keep the dense length terms, so requested
+        lengths stay honoured. The policy's own length is set after training
+        from ``length_grid`` instead, which moves it reliably.
     reference_edits_per_song : int
         Edits of each song sampled from the reference policy to set the z-score statistics.
     n_steps, batch_size, n_epochs : int or None
@@ -104,7 +105,7 @@ class FinetuneConfig:
     uncertainty_coef: float = 0.0
     reward_scale: float = 1.0
     dense_reward_scale: float = 0.0
-    free_share: float = 0.5
+    free_share: float = 0.0
     length_grid: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
     reference_edits_per_song: int = 16
     n_steps: int | None = 32
