@@ -311,13 +311,15 @@ class KLPenaltyCallback(BaseCallback):
 
 def preferred_length(trainer: Any, ensemble: Any, analyses: Sequence[SongAnalysis],
                      grid: Sequence[float], seed: int = 0, edits_per_length: int = 4) -> dict[float, float]:
-    """Mean learned reward of the policy's edits at each length of ``grid`` (shares of the song).
+    """Mean learned reward of a policy's edits at each length of ``grid`` (shares of the song).
 
     Per song, ``edits_per_length`` edits are sampled at temperature 0.5 at every
     length, scored by the ensemble and z-scored within the song (so every song
     weighs the same); the result averages over songs. Its best length is the
-    one the raters' judgments prefer, as far as the reward model learned them:
-    fine-tuning makes it the policy's ``preferred_target``, the length of the
+    one the raters' judgments prefer, as far as the reward model learned them.
+    Fine-tuning scores the edits of the policy it started from (whose
+    candidates the raters judged, so the model is on familiar ground) and
+    makes the best length the new policy's ``preferred_target``, the length of the
     edits asked for without one. One decision that sets the length directly is
     learned more reliably than the same preference spread over every phrase's
     keep-or-cut decision of PPO's episodes, whose per-step credit is weak.
@@ -418,8 +420,9 @@ def finetune_policy(
         reward_source=reward_version,
         log_dir=log_dir,
     )
-    trainer.config.preferred_target = None
-    length_scores = preferred_length(trainer, ensemble, songs, config.length_grid, seed=config.seed)
+    # the reference's edits are what the reward model was trained on (the candidates came from it); the
+    # fine-tuned policy's edits at some lengths can score high only because they exploit the model
+    length_scores = preferred_length(reference, ensemble, songs, config.length_grid, seed=config.seed)
     trainer.config.preferred_target = max(length_scores, key=lambda length: length_scores[length])
     recent = callback.rows[-min(len(callback.rows), 100):]
     metrics: dict[str, Any] = {
