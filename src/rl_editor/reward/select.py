@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.special import expit
 
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.errors import RlEditorError
@@ -55,7 +56,7 @@ def pair_uncertainty(member_scores: np.ndarray, index_a: np.ndarray, index_b: np
         raise PairSelectionError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     gaps = member_scores[:, index_a] - member_scores[:, index_b]
     if method == "disagreement":
-        p_a = 1.0 / (1.0 + np.exp(-ensemble.calibration.scale * gaps))
+        p_a = expit(ensemble.calibration.scale * gaps)
         return p_a.std(axis=0)
     probs = davidson_probabilities(gaps, ensemble.calibration)  # (members, pairs, 3)
 
