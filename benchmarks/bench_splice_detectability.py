@@ -386,14 +386,14 @@ def main() -> None:
         edits = edits_from_manifest(args.manifest, args.edits_per_song)
         source = f"manifest {args.manifest}"
     else:
+        from rl_editor.audio.io import find_songs
         from rl_editor.policy import PPOTrainer
-        from rl_editor.policy.trainer import find_songs
 
         music_dir = os.environ.get("RL_EDITOR_MUSIC_DIR")
         folder = args.songs or (Path(music_dir) if music_dir else None)
         if folder is None:
             parser.error("give --manifest, or --songs (or set RL_EDITOR_MUSIC_DIR)")
-        songs = find_songs(folder)
+        songs = [song.path for song in find_songs(folder)]
         if args.policy is not None:
             trainer, measured = PPOTrainer.from_checkpoint(args.policy), songs
             source = f"policy {args.policy} on {len(songs)} songs"
