@@ -98,6 +98,7 @@ class SongTally:
     phrase_cuts: int = 0
     scores: dict[str, list[np.ndarray]] = field(default_factory=lambda: {"off": [], "on": []})
     labels: list[np.ndarray] = field(default_factory=list)
+    on_phrase: list[np.ndarray] = field(default_factory=list)
     components: dict[str, dict[str, list[np.ndarray]]] = field(
         default_factory=lambda: {m: {c: [] for c in COMPONENTS} for m in ("off", "on")})
     slides_ms: list[np.ndarray] = field(default_factory=list)
@@ -164,8 +165,9 @@ def sample_steps(samples: np.ndarray, sample_rate: int, boundaries_s: np.ndarray
     return np.array([np.abs(np.diff(samples[max(c - radius, 0) : c + radius + 1], axis=0)).max() for c in centre])
 
 
-def edit_boundaries(analysis, actions: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
-    """Output times (s) of the boundaries between played beats and whether each is a splice.
+def edit_boundaries(analysis, actions: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Output times (s) of the boundaries between played beats, whether each is a splice, and whether
+    playback lands on the start of a phrase there (``rl_editor.audio.structure``).
 
     Natural boundaries closer than the context span to a splice are left out (their spans hear the splice).
     """
@@ -175,14 +177,18 @@ def edit_boundaries(analysis, actions: np.ndarray, sample_rate: int) -> tuple[np
     starts = np.round(np.concatenate([[0.0], np.cumsum(analysis.beat_durations_s[seq])]) * sample_rate) / sample_rate
     times = starts[1:-1]
     is_splice = seq[1:] != seq[:-1] + 1
+    structure = structure_or_none(analysis)
+    phrase_starts = (set(structure.phrase_start_beats.tolist()) if structure is not None
+                     else set(np.flatnonzero(analysis.beat_in_bar == 0).tolist()))
+    on_phrase = np.isin(seq[1:], list(phrase_starts))
     splice_times = times[is_splice]
     if splice_times.size:
         nearest = np.abs(times[:, None] - splice_times[None, :]).min(axis=1)
         keep = is_splice | (nearest > CONTEXT_S + GUARD_S)
-        times, is_splice = times[keep], is_splice[keep]
+        times, is_splice, on_phrase = times[keep], is_splice[keep], on_phrase[keep]
     edge = CONTEXT_S + GUARD_S
     inside = (times > edge) & (times < starts[-1] - edge)
-    return times[inside], is_splice[inside]
+    return times[inside], is_splice[inside], on_phrase[inside]
 
 
 def cut_runs(actions: np.ndarray) -> list[tuple[int, int]]:
@@ -272,7 +278,7 @@ def measure(edits: list[EditToMeasure]) -> dict[str, SongTally]:
         source = load_audio(path)
         for e in song_edits:
             tally = tallies.setdefault(e.song_id, SongTally())
-            times, is_splice = edit_boundaries(analysis, e.actions, source.sample_rate)
+            times, is_splice, on_phrase = edit_boundaries(analysis, e.actions, source.sample_rate)
             for mode, config in renders.items():
                 clip = render_edit(source, analysis, e.actions, splices=config)
                 values = boundary_scores(*frame_features(clip.samples, clip.sample_rate), times)
@@ -285,6 +291,7 @@ def measure(edits: list[EditToMeasure]) -> dict[str, SongTally]:
             tally.slides_ms.append(points.offsets / source.sample_rate * 1e3)
             tally.crossfades_ms.append(points.crossfades / source.sample_rate * 1e3)
             tally.labels.append(is_splice)
+            tally.on_phrase.append(on_phrase)
             tally.edits += 1
             tally.output_seconds += Edit(e.song_id, e.actions).duration_seconds(analysis.beat_durations_s)
             tally.splices += len(points.offsets)
@@ -363,7 +370,15 @@ def print_table(tallies: dict[str, SongTally]) -> None:
           f"crossfades " + ", ".join(f"{ms:.0f} ms {np.mean(np.isclose(fades, ms, atol=0.5)):.0%}"
                                      for ms in sorted(set(np.round(fades).tolist()))))
     print(f"musical cuts: {cuts and musical / cuts:.1%} of {cuts} cuts ({'; '.join(sorted(_DEFINITIONS))})")
+    on_phrase = np.concatenate([p for t in everything for p in t.on_phrase])
+    for mode, label in (("off", "plain"), ("on", "lined-up")):
+        values = np.concatenate([x for t in everything for x in t.scores[mode]])
+        print(f"AUC against natural boundaries where the song itself enters a phrase "
+              f"({int((on_phrase & ~splice_mask).sum())} of them), {label} render: "
+              f"{auc(values[splice_mask], values[~splice_mask & on_phrase]):.3f}")
     print("AUC 0.5: splices indistinguishable from the song's own beat-to-beat changes; 1: every splice stands out")
+    print("(every splice of a phrase-level edit enters a phrase, where songs change more than between other beats;")
+    print(" the AUC against the song's own phrase entries asks whether a splice sounds like one of those)")
 
 
 def main() -> None:
