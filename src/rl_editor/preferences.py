@@ -26,6 +26,9 @@ from typing import Any
 from rl_editor.errors import RlEditorError
 from rl_editor.io_utils import write_json_atomic
 
+# The judgment vocabulary every stage shares: the tie kinds a rater may give (both edits good, both bad).
+TIE_KINDS: tuple[str, ...] = ("both_good", "both_bad")
+
 PREFERENCES = ("a", "b", "tie")
 STRENGTHS = (1, 2, 3)
 _PAIR_KEYS = {"song_id", "edit_a", "edit_b", "preference", "strength", "rater", "timestamp", "notes"}

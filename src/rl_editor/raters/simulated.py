@@ -35,12 +35,12 @@ import numpy as np
 
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.edit import Edit
+from rl_editor.preferences import TIE_KINDS
 from rl_editor.raters.tastes import CRITERION_LABELS, RaterError, Taste
 
 STRENGTH_THRESHOLDS = (0.5, 1.5)
 STAR_THRESHOLDS = (-0.675, 0.0, 0.675)
 UNSURE_GAP = STRENGTH_THRESHOLDS[0]
-TIE_KINDS = ("both_good", "both_bad")
 
 
 @dataclass(frozen=True)

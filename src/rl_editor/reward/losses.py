@@ -22,13 +22,13 @@ Both take ``gap = score_a - score_b`` for a batch of pairs.
   without forcing a fixed gap per strength.
 
 ``benchmarks/bench_reward_sample_efficiency.py`` compares them on held-out
-songs (simulated ``musician`` rater, 10 % mistakes, mean of 2 seeds): at 200
-pairs ``bt-ordinal`` agreed with the noiseless taste on 88.3 % of pairs against
-86.2 % (``mse-margin``) and 85.7 % (``bt``), with the best held-out
-log-likelihood; at 500 pairs it tied ``mse-margin`` (91.1 vs 91.3 %) and beat
-``bt`` (89.2 %). So ``bt-ordinal`` is the default of ``RewardTrainConfig``:
-it reads strength as a gap like ``mse-margin`` does, but as a likelihood it
-does not force every "slightly better" pair to the same gap.
+songs (simulated ``musician`` rater, 10 % mistakes): ``bt-ordinal`` agreed
+best with the noiseless taste where pairs are few (a few hundred) and had the
+best held-out log-likelihood, and with more pairs ``mse-margin`` caught up.
+So ``bt-ordinal`` is the default of ``RewardTrainConfig``: it reads strength
+as a gap like ``mse-margin`` does, but as a likelihood it does not force every
+"slightly better" pair to the same gap. The figures are in the benchmark's
+output, not here, since they change with the code.
 """
 
 from __future__ import annotations

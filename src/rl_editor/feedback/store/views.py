@@ -9,9 +9,11 @@ from typing import Any
 from sqlalchemy import Row
 
 from rl_editor.feedback.models import EditRecord
+from rl_editor.preferences import PREFERENCES
+from rl_editor.preferences import TIE_KINDS as TIE_KINDS  # the one judgment vocabulary, re-exported
 
-PREFERENCE_CHOICES = ("a", "b", "tie")
-TIE_KINDS = ("both_good", "both_bad")
+PREFERENCE_CHOICES = PREFERENCES
+
 RATING_LABELS = {1: "Poor", 2: "Okay", 3: "Good", 4: "Excellent"}
 
 
