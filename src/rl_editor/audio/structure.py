@@ -141,6 +141,14 @@ def bar_starts(beat_in_bar: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], downbeats[1:]]).astype(np.int64)
 
 
+def group_means(per_beat: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Row means of ``per_beat`` over consecutive groups of beats starting at ``starts`` (bars, phrases)."""
+    sums = np.add.reduceat(per_beat, starts, axis=0)
+    counts = np.diff(np.append(starts, len(per_beat)))[:, None]
+    means: np.ndarray = sums / counts
+    return means
+
+
 def _bar_features(analysis: SongAnalysis, bars: np.ndarray) -> np.ndarray:
     """Shape (n_bars, d): z-scored timbre, unit chroma and loudness averaged over each bar."""
     feats = analysis.features.astype(np.float64)
@@ -152,10 +160,7 @@ def _bar_features(analysis: SongAnalysis, bars: np.ndarray) -> np.ndarray:
     loud = feats[:, [feature_index("rms_mean_db")]]
     loud = (loud - loud.mean()) / (loud.std() + 1e-6)
     per_beat = np.concatenate([mfcc / np.sqrt(mfcc.shape[1]), chroma / np.sqrt(12.0), loud], axis=1)
-    sums = np.add.reduceat(per_beat, bars, axis=0)
-    counts = np.diff(np.append(bars, len(per_beat)))[:, None]
-    means: np.ndarray = sums / counts
-    return means
+    return group_means(per_beat, bars)
 
 
 def _cosine_similarity(x: np.ndarray) -> np.ndarray:
@@ -304,4 +309,4 @@ def song_structure(analysis: SongAnalysis) -> SongStructure:
 
 
 __all__ = ["SongStructure", "StructureConfig", "bar_starts", "checkerboard_novelty", "compute_structure",
-           "cut_alignment", "song_structure"]
+           "cut_alignment", "group_means", "song_structure"]

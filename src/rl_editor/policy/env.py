@@ -224,10 +224,6 @@ class EditBatch:
         self.episode_return[slots] = 0.0
         self.actions[slots] = 0
 
-    def target_for_length(self) -> np.ndarray:
-        """The length each slot's dense reward aims at (its target, or the default without one)."""
-        return self.target
-
     def action_masks(self) -> np.ndarray:
         """Shape (n_slots, 3) bool: which actions are allowed at each slot's current phrase."""
         inner = (self.t > 0) & (self.t < self.n - 1)

@@ -18,8 +18,9 @@ import numpy as np
 
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.audio.structure import SongStructure, song_structure
-from rl_editor.edit import CUT, KEEP, REPEAT
+from rl_editor.edit import CUT, KEEP
 from rl_editor.errors import RlEditorError
+from rl_editor.policy.dense_reward import duration_keep_share
 from rl_editor.policy.env import PolicyError
 
 LENGTH_TOLERANCE = 0.05
@@ -89,12 +90,6 @@ def target_share(length: float | str, duration_seconds: float, *, what: str = "l
     return seconds / duration_seconds
 
 
-def played_share(analysis: SongAnalysis, actions: np.ndarray) -> float:
-    """Seconds an edit plays over seconds in the song."""
-    plays = np.where(actions == CUT, 0, np.where(actions == REPEAT, 2, 1))
-    return float(np.sum(plays * analysis.beat_durations_s) / max(analysis.duration_seconds, 1e-9))
-
-
 def _cut_runs(actions: np.ndarray) -> np.ndarray:
     cut = np.concatenate([[False], actions == CUT, [False]])
     edges = np.flatnonzero(cut[1:] != cut[:-1])
@@ -159,14 +154,14 @@ def fit_to_target(analysis: SongAnalysis, actions: np.ndarray, target: float,
     """
     best = np.asarray(actions, dtype=np.int8).copy()
     structure = song_structure(analysis)
-    error = abs(played_share(analysis, best) - target)
+    error = abs(duration_keep_share(analysis, best) - target)
     for _ in range(max_moves):
         if error <= tolerance * target:
             break
         candidates = _bar_moves(best, structure.bar_start_beats)
         if not candidates:
             break
-        errors = np.array([abs(played_share(analysis, c) - target) for c in candidates])
+        errors = np.array([abs(duration_keep_share(analysis, c) - target) for c in candidates])
         fits = np.flatnonzero(errors <= tolerance * target)
         if fits.size:  # among moves that reach the target, keep cuts on 4-bar multiples or section ends
             k = int(max(fits, key=lambda i: (_editorial_cuts(candidates[i], structure), -errors[i])))
@@ -181,7 +176,7 @@ def fit_to_target(analysis: SongAnalysis, actions: np.ndarray, target: float,
 def warn_if_far_from_target(analysis: SongAnalysis, actions: np.ndarray, target: float,
                             tolerance: float = LENGTH_TOLERANCE) -> bool:
     """Warn (``warnings.warn``) when an edit misses its target by more than ``tolerance``; True if it did."""
-    share = played_share(analysis, actions)
+    share = duration_keep_share(analysis, actions)
     if abs(share - target) <= tolerance * target:
         return False
     warnings.warn(f"{analysis.song_id}: the closest edit found keeps {share:.0%} of the song "
@@ -189,4 +184,4 @@ def warn_if_far_from_target(analysis: SongAnalysis, actions: np.ndarray, target:
     return True
 
 
-__all__ = ["LENGTH_HELP", "LENGTH_TOLERANCE", "fit_to_target", "format_time", "played_share", "target_share", "warn_if_far_from_target"]
+__all__ = ["LENGTH_HELP", "LENGTH_TOLERANCE", "fit_to_target", "format_time", "target_share", "warn_if_far_from_target"]

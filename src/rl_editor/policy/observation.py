@@ -36,7 +36,7 @@ import numpy as np
 
 from rl_editor.audio.feature_layout import GROUP_SLICES, feature_index
 from rl_editor.audio.song import SongAnalysis
-from rl_editor.audio.structure import song_structure
+from rl_editor.audio.structure import group_means, song_structure
 
 if TYPE_CHECKING:  # pragma: no cover
     from rl_editor.policy.env import EditBatch, EnvConfig
@@ -74,22 +74,16 @@ def _change_to_next(x: np.ndarray) -> np.ndarray:
     return change
 
 
-def _phrase_means(per_beat: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    sums = np.add.reduceat(per_beat, starts, axis=0)
-    counts = np.diff(np.append(starts, len(per_beat)))[:, None]
-    return sums / counts
-
-
 def unit_features(analysis: SongAnalysis) -> np.ndarray:
     """Shape (n_phrases, N_UNIT_FEATURES) float32: the per-phrase part of the observation."""
     structure = song_structure(analysis)
     starts = structure.phrase_start_beats
     cols = np.stack([analysis.features[:, feature_index(name)].astype(np.float64) for name in COMPACT_FEATURES],
                     axis=1)
-    means = _phrase_means(cols, starts)
-    mfcc = _phrase_means(analysis.features[:, GROUP_SLICES["mfcc_mean"]][:, 1:].astype(np.float64), starts)
+    means = group_means(cols, starts)
+    mfcc = group_means(analysis.features[:, GROUP_SLICES["mfcc_mean"]][:, 1:].astype(np.float64), starts)
     mfcc = (mfcc - mfcc.mean(axis=0)) / (mfcc.std(axis=0) + 1e-6)
-    chroma = _phrase_means(np.maximum(analysis.features[:, GROUP_SLICES["chroma_mean"]], 0.0), starts)
+    chroma = group_means(np.maximum(analysis.features[:, GROUP_SLICES["chroma_mean"]], 0.0), starts)
     changes = np.stack([_change_to_next(mfcc), _change_to_next(chroma)], axis=1)
     acoustic = _zscore(np.concatenate([means, changes], axis=1))
 
@@ -196,7 +190,7 @@ class ObservationLayout:
         cum = np.cumsum(bank.unit_share_padded[padded0[:, None] + np.arange(self.n_jumps)[None, :]], axis=1)
         removed = np.concatenate([np.zeros((batch.n_slots, 1)), cum[:, :-1]], axis=1)
         unit = bank.mean_unit_share[batch.song]
-        target = batch.target_for_length()
+        target = batch.target  # the slot's target, or the default length without one
         still_to_cut = batch.played + (1.0 - batch.elapsed) - target
         fill = np.where(batch.has_target[:, None],
                         np.clip(removed / np.maximum(still_to_cut, unit)[:, None], 0.0, 2.0),
