@@ -40,6 +40,7 @@ import httpx
 import numpy as np
 import soundfile as sf
 
+from rl_editor.feedback.listening import full_listening
 from rl_editor.feedback.storage import FeedbackStore
 from rl_editor.feedback.tasks import TaskConfig
 from rl_editor.generate.manifest import Candidate, Manifest, SongEntry
@@ -92,7 +93,8 @@ async def rater(client: httpx.AsyncClient, token: str, until: float, think_s: fl
             return
         await asyncio.sleep(rng.uniform(0.5, 1.5) * think_s)
         vote = {"client_id": str(uuid.uuid4()), "task_id": task["task_id"], "preference": rng.choice("ab"),
-                "strength": rng.choice((1, 2, 3)), "notes": "", "time_spent_ms": 1000}
+                "strength": rng.choice((1, 2, 3)), "notes": "", "time_spent_ms": 1000,
+                "listening": full_listening(task)}
         for _attempt in range(3):  # retry with the same client id, as the rater page does
             t0 = time.perf_counter()
             try:

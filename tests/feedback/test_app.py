@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rl_editor.feedback.app import create_app
+from rl_editor.feedback.listening import full_listening
 from rl_editor.feedback.tasks import TaskConfig
 
 
@@ -28,7 +29,7 @@ def _auth(token):
 
 def _vote(task, **fields):
     return {"client_id": str(uuid.uuid4()), "task_id": task["task_id"], "preference": "a", "strength": 2,
-            "tie_kind": None, "notes": "", "time_spent_ms": 1234, **fields}
+            "tie_kind": None, "notes": "", "time_spent_ms": 1234, "listening": full_listening(task), **fields}
 
 
 def test_next_follows_the_contract_and_resumes_until_judged(app, client):
@@ -164,7 +165,8 @@ def test_rating_tasks_over_http(manifest_path, tmp_path):
         pair_vote = client.post("/api/judgments", json=_vote(task), headers=_auth(token))
         assert pair_vote.status_code == 422 and "rating" in pair_vote.json()["detail"]
         ok = client.post("/api/judgments", json={"client_id": "r2", "task_id": task["task_id"], "rating": 2,
-                                                 "notes": "a bit choppy", "time_spent_ms": 900}, headers=_auth(token))
+                                                 "notes": "a bit choppy", "time_spent_ms": 900,
+                                                 "listening": full_listening(task)}, headers=_auth(token))
         assert ok.status_code == 201
         admin = app.state.store.create_admin_token()
         ratings = client.get("/api/admin/ratings.json", headers=_auth(admin)).json()

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rl_editor.feedback.app import create_app
+from rl_editor.feedback.listening import full_listening
 from rl_editor.feedback.tasks import TaskConfig
 from rl_editor.generate.manifest import Manifest
 
@@ -148,7 +149,8 @@ def test_gold_edits_are_rendered_and_served_like_any_edit(manifest_path, tmp_pat
                 assert "gold" not in task[side]["audio_url"]
             vote = {"preference": "a", "strength": 1} if "b" in task else {"rating": 3}
             assert client.post("/api/judgments", headers=_auth(token),
-                               json={"client_id": task["task_id"], "task_id": task["task_id"], **vote}).status_code == 201
+                               json={"client_id": task["task_id"], "task_id": task["task_id"], **vote,
+                                     "listening": full_listening(task)}).status_code == 201
         assert seen_gold, "the rater never got a gold pair"
 
 

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text
 
+from rl_editor.feedback.listening import full_listening
 from rl_editor.feedback.models import Judgment
 from rl_editor.feedback.storage import FeedbackStore
 from rl_editor.feedback.tasks import TaskConfig
@@ -33,7 +34,7 @@ async def _rater(base: str, token: str, acknowledged: set, pending: dict, stop: 
                 if task.get("done"):
                     return
                 vote = {"client_id": str(uuid.uuid4()), "task_id": task["task_id"], "preference": "b",
-                        "strength": 2, "notes": "", "time_spent_ms": 5}
+                        "strength": 2, "notes": "", "time_spent_ms": 5, "listening": full_listening(task)}
                 pending[token] = vote
                 response = await client.post("/api/judgments", json=vote)
                 if response.status_code in (200, 201):

@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from rl_editor.feedback.app import JUDGMENT_BODY_MAX_BYTES, create_app
 from rl_editor.feedback.audio_files import AudioVerifier
 from rl_editor.feedback.commands import TokenRedactingFilter
+from rl_editor.feedback.listening import full_listening
 from rl_editor.feedback.settings import FeedbackSettings
 from rl_editor.feedback.storage import FeedbackStore
 from rl_editor.feedback.tasks import TaskConfig
@@ -66,7 +67,8 @@ def _task_of_song(client: TestClient, token: str, song_id: str) -> dict:
             return task
         vote = {"preference": "a", "strength": 1} if "b" in task else {"rating": 3}
         client.post("/api/judgments", headers=_auth(token),
-                    json={"client_id": str(uuid.uuid4()), "task_id": task["task_id"], **vote})
+                    json={"client_id": str(uuid.uuid4()), "task_id": task["task_id"], **vote,
+                          "listening": full_listening(task)})
     raise AssertionError(f"no task of {song_id}")
 
 
@@ -269,8 +271,9 @@ def guarded(run_dir):
 def _judgment(app, token: str) -> bytes:
     store = app.state.store
     view = store.next_task(store.authenticate_rater(token).id)
+    listened = {"a_s": view.edits[0].duration_seconds, "b_s": view.edits[-1].duration_seconds}
     return json.dumps({"client_id": str(uuid.uuid4()), "task_id": view.task_id, "preference": "a",
-                       "strength": 2}).encode()
+                       "strength": 2, "listening": listened}).encode()
 
 
 @pytest.mark.parametrize("token", [None, "forged-token"])

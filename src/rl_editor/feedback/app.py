@@ -15,6 +15,15 @@ which file each part is, and a file is served only while it resolves inside the
 folder it was registered from and keeps the content it had then (otherwise 404
 and one log line naming the song). HTTP Range is supported (206 / 416).
 
+Must-listen: each task from ``/api/next`` says per edit what the rater must
+play before judging (``must_listen``: ``min_seconds`` and the differing
+``regions_s``); ``POST /api/judgments`` needs ``listening`` (seconds played of
+A, B and the original) meeting it, else 422 with a one-line message.
+
+Headphone check: when the store asks for it, ``/api/next`` answers 403 until
+the rater passed it; ``POST /api/headphone-check/trials`` hands out the
+server-drawn trials and ``POST /api/headphone-check`` scores the answers.
+
 Bodies: :class:`~rl_editor.feedback.guard.BodyGuard` authenticates a request
 before its body is read, accepts only ``application/json`` bodies (415) and
 caps their size per route (413).
@@ -24,6 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -35,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from rl_editor.audio.song import segment_bounds
 from rl_editor.feedback.guard import BodyGuard, BodyRule, token_of
+from rl_editor.feedback.listening import ListeningRecord
 from rl_editor.feedback.settings import SETTINGS, FeedbackSettings
 from rl_editor.feedback.storage import (
     AudioUnavailableError,
@@ -56,9 +67,28 @@ LOG = logging.getLogger("rl_editor.feedback")
 # each once JSON-escaped); a new rater is a name and a flag.
 JUDGMENT_BODY_MAX_BYTES = 16_384
 NEW_RATER_BODY_MAX_BYTES = 2_048
+HEADPHONE_BODY_MAX_BYTES = 1_024
+STRUCTURE_CACHE_SECONDS = 60.0
+MAX_LISTENED_S = 24 * 3600.0
 
 AUDIO_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg", ".mp3": "audio/mpeg",
                ".m4a": "audio/mp4"}
+
+
+class ListeningBody(BaseModel):
+    """Seconds of each version the rater played (distinct seconds of its audio), A/B as shown."""
+
+    model_config = ConfigDict(extra="ignore")
+    a_s: float | None = Field(default=None, ge=0, le=MAX_LISTENED_S)
+    b_s: float | None = Field(default=None, ge=0, le=MAX_LISTENED_S)
+    original_s: float | None = Field(default=None, ge=0, le=MAX_LISTENED_S)
+
+
+class HeadphoneAnswersBody(BaseModel):
+    """``POST /api/headphone-check`` body: per trial, the number (0-2) of the tone heard as quietest."""
+
+    check_id: int = Field(strict=True)
+    answers: list[Annotated[int, Field(ge=0, le=2, strict=True)]] = Field(max_length=64)
 
 
 class JudgmentBody(BaseModel):
@@ -73,6 +103,7 @@ class JudgmentBody(BaseModel):
     rating: int | None = Field(default=None, ge=1, le=4, strict=True)
     notes: str | None = Field(default="", max_length=SETTINGS.notes_max_chars)
     time_spent_ms: int | None = Field(default=None, ge=0, le=7 * 24 * 3600 * 1000)
+    listening: ListeningBody | None = None
 
 
 class NewRaterBody(BaseModel):
@@ -148,6 +179,15 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
         if refusal is not None:
             raise HTTPException(*refusal)
 
+    structures: dict[str, tuple[float, dict[str, Any] | None]] = {}
+
+    def song_structure(song_id: str) -> dict[str, Any] | None:
+        cached = structures.get(song_id)
+        if cached is None or cached[0] < time.monotonic():
+            cached = (time.monotonic() + STRUCTURE_CACHE_SECONDS, store.song_structure(song_id))
+            structures[song_id] = cached
+        return cached[1]
+
     def task_json(view: TaskView, done: int, total: int) -> dict[str, Any]:
         song = view.song
         beats = list(song.beats) if song else []
@@ -159,23 +199,30 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
             "song": {"song_id": view.song_id, "duration_seconds": duration,
                      "audio_url": audio_url + "original", "beats": beats,
                      "downbeats": list(song.downbeats) if song else [],
-                     "segment_bounds_s": [round(float(x), 4) for x in bounds] if bounds is not None else []},
+                     "segment_bounds_s": [round(float(x), 4) for x in bounds] if bounds is not None else [],
+                     "structure": song_structure(view.song_id)},
         }
+        requirements = store.listening_requirements(view)
         for label, edit in zip(("A", "B"), view.edits):
             sequence, splices = splice_times(edit.actions, bounds) if bounds is not None else ([], [])
             body[label.lower()] = {"label": label, "audio_url": audio_url + label.lower(),
                                    "duration_seconds": edit.duration_seconds, "beat_sequence": sequence,
-                                   "splice_times_s": splices}
+                                   "splice_times_s": splices,
+                                   "must_listen": requirements[label.lower()].to_json()
+                                   if label.lower() in requirements else None}
         body["progress"] = {"done": done, "total": total}
         return body
 
     @app.get("/api/me")
     def me(who: RaterInfo = Depends(rater)) -> dict[str, Any]:
         done, total = store.progress(who.id)
-        return {"rater": who.name, "held_out": who.held_out, "done": done, "total": total}
+        return {"rater": who.name, "held_out": who.held_out, "done": done, "total": total,
+                "headphone_check": store.headphone_status(who.id).to_json()}
 
     @app.get("/api/next")
     def next_task(who: RaterInfo = Depends(rater)) -> dict[str, Any]:
+        if not store.may_get_tasks(who.id):
+            raise HTTPException(403, "pass the headphone check first (POST /api/headphone-check/trials)")
         view, done, total = store.next_task_and_progress(who.id)
         if view is None:
             return {"done": True, "message": "All done: there is nothing left for you to judge. Thank you!",
@@ -186,9 +233,10 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
     def submit(body: JudgmentBody, who: RaterInfo = Depends(rater)) -> JSONResponse:
         judgment = JudgmentIn(client_id=body.client_id, task_id=body.task_id, preference=body.preference,
                               tie_kind=body.tie_kind, strength=body.strength, rating=body.rating,
-                              notes=body.notes or "", time_spent_ms=body.time_spent_ms)
+                              notes=body.notes or "", time_spent_ms=body.time_spent_ms,
+                              listening=ListeningRecord(**body.listening.model_dump()) if body.listening else None)
         try:
-            judgment_id, duplicate = store.submit_judgment(who.id, judgment)
+            judgment_id, duplicate = store.submit_judgment(who.id, judgment, require_listening=True)
         except NotFoundError as exc:
             raise HTTPException(404, str(exc)) from None
         except ForbiddenError as exc:
@@ -199,6 +247,27 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
             raise HTTPException(422, str(exc)) from None
         return JSONResponse({"judgment_id": judgment_id, "duplicate": duplicate},
                             status_code=200 if duplicate else 201)
+
+    @app.post("/api/headphone-check/trials", max_body_size=HEADPHONE_BODY_MAX_BYTES)
+    def headphone_trials(who: RaterInfo = Depends(rater)) -> dict[str, Any]:
+        try:
+            check_id, trials = store.start_headphone_check(who.id)
+        except ForbiddenError as exc:
+            raise HTTPException(403, str(exc)) from None
+        except ConflictError as exc:
+            raise HTTPException(409, str(exc)) from None
+        return {"check_id": check_id, "trials": trials}
+
+    @app.post("/api/headphone-check", max_body_size=HEADPHONE_BODY_MAX_BYTES)
+    def headphone_answers(body: HeadphoneAnswersBody, who: RaterInfo = Depends(rater)) -> dict[str, Any]:
+        try:
+            return store.answer_headphone_check(who.id, body.check_id, body.answers).to_json()
+        except NotFoundError as exc:
+            raise HTTPException(404, str(exc)) from None
+        except ConflictError as exc:
+            raise HTTPException(409, str(exc)) from None
+        except InvalidJudgmentError as exc:
+            raise HTTPException(422, str(exc)) from None
 
     @app.get("/api/my/judgments")
     def my_judgments(who: RaterInfo = Depends(rater)) -> list[dict[str, Any]]:
@@ -250,6 +319,8 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
 
     _include_pages(app)
     rules = {"/api/judgments": BodyRule("rater", JUDGMENT_BODY_MAX_BYTES),
+             "/api/headphone-check": BodyRule("rater", HEADPHONE_BODY_MAX_BYTES),
+             "/api/headphone-check/trials": BodyRule("rater", HEADPHONE_BODY_MAX_BYTES),
              "/api/admin/raters": BodyRule("admin", NEW_RATER_BODY_MAX_BYTES)}
     app.add_middleware(BodyGuard, rules=rules, check_token=lambda token, access: _token_refusal(store, token, access))
     return app

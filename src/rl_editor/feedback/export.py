@@ -3,8 +3,10 @@
 Exported ``edit_a``/``edit_b`` paths are exactly as in the manifest, i.e.
 relative to the manifest's folder (resolve them with ``Manifest.resolve``).
 Extra keys: ``tie_kind``, ``presented_order`` (``ab``: edit_a was shown as A),
-``time_spent_ms``, ``campaign``, ``task_id``, ``client_id``, and ``edit_id`` on
-each side.
+``time_spent_ms``, ``listening`` (seconds the rater played of ``edit_a``,
+``edit_b`` and the original: ``{"a_s", "b_s", "original_s"}``; CSV columns
+``listened_a_s``, ``listened_b_s``, ``listened_original_s``), ``campaign``,
+``task_id``, ``client_id``, and ``edit_id`` on each side.
 
 CSV cells of text that a spreadsheet would run as a formula (starting with
 ``=``, ``+``, ``-``, ``@``, tab or carriage return, e.g. a rater's note) get a
@@ -27,7 +29,7 @@ from rl_editor.preferences import PreferencePair, load_preferences, save_prefere
 CSV_COLUMNS = ("song_id", "edit_a_id", "edit_a_path", "edit_b_id", "edit_b_path", "preference", "strength",
                "tie_kind", "rater", "timestamp", "presented_order", "time_spent_ms", "campaign", "task_id",
                "client_id", "notes", "edit_a_actions", "edit_b_actions", "edit_a_duration_seconds",
-               "edit_b_duration_seconds")
+               "edit_b_duration_seconds", "listened_a_s", "listened_b_s", "listened_original_s")
 
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -62,7 +64,14 @@ def _csv_row(p: PreferencePair) -> dict[str, Any]:
         "client_id": p.extra.get("client_id", ""), "notes": p.notes,
         "edit_a_actions": json.dumps(p.edit_a.actions), "edit_b_actions": json.dumps(p.edit_b.actions),
         "edit_a_duration_seconds": p.edit_a.duration_seconds, "edit_b_duration_seconds": p.edit_b.duration_seconds,
+        **_listening_cells(p.extra.get("listening")),
     }
+
+
+def _listening_cells(listening: Any) -> dict[str, Any]:
+    """The CSV cells of a pair's listening record (empty when it has none)."""
+    record = listening if isinstance(listening, dict) else {}
+    return {f"listened_{key}": "" if record.get(key) is None else record[key] for key in ("a_s", "b_s", "original_s")}
 
 
 def export_file(store: FeedbackStore, out: Path, campaign: str | None = None, as_csv: bool = False,

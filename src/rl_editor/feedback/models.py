@@ -95,6 +95,7 @@ class SongRecord(AudioFingerprint, Base):
     duration_seconds: Mapped[float] = mapped_column(Float)
     beats_json: Mapped[str] = mapped_column(Text)
     downbeats_json: Mapped[str] = mapped_column(Text)
+    structure_json: Mapped[str | None] = mapped_column(Text, nullable=True)  # bars, phrases, sections (0004)
 
 
 class EditRecord(AudioFingerprint, Base):
@@ -190,3 +191,26 @@ class Judgment(Base):
     created_at: Mapped[str] = mapped_column(String(40), default=utc_now)
     source: Mapped[str] = mapped_column(String(10), default="web")
     extra_json: Mapped[str] = mapped_column(Text, default="{}")
+    # seconds of each version the rater played (0004); edit_a/edit_b as the task names them, not as shown
+    listened_a_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    listened_b_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    listened_original_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class HeadphoneCheck(Base):
+    """One attempt at the antiphase headphone check (Woods et al., 2017) by one rater.
+
+    ``trials_json`` holds, per trial, which of the three tones is the quiet one
+    (the right answer) and which the antiphase one, drawn by the server;
+    ``answers_json``, ``score`` and ``passed`` are set once the rater answers.
+    """
+
+    __tablename__ = "headphone_checks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rater_id: Mapped[int] = mapped_column(Integer, ForeignKey("raters.id"), index=True)
+    trials_json: Mapped[str] = mapped_column(Text)
+    answers_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    score: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    passed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    created_at: Mapped[str] = mapped_column(String(40), default=utc_now)
+    answered_at: Mapped[str | None] = mapped_column(String(40), nullable=True)

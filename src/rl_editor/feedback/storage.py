@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from rl_editor.feedback.audio_files import AudioVerifier
+from rl_editor.feedback.listening import ListeningRequirement
 from rl_editor.feedback.settings import SETTINGS, FeedbackSettings
 from rl_editor.feedback.store.accounts import RaterAccounts
 from rl_editor.feedback.store.assignments import AUDIO_PARTS, Assignments
@@ -46,6 +47,7 @@ from rl_editor.feedback.store.errors import (
     NotFoundError,
 )
 from rl_editor.feedback.store.exchange import Exchange
+from rl_editor.feedback.store.headphones import HeadphoneChecks, HeadphoneStatus
 from rl_editor.feedback.store.judgments import Judgments
 from rl_editor.feedback.store.meta import LINK_BASE_KEYS, StoredSettings
 from rl_editor.feedback.store.planning import TaskPlanner
@@ -99,6 +101,7 @@ class FeedbackStore:
         self.assignments = Assignments(self.db, manifest_root, self.audio_verifier)
         self.judgments = Judgments(self.db)
         self.exchange = Exchange(self.db)
+        self.headphones = HeadphoneChecks(self.db)
 
     @classmethod
     def open(cls, db_url: str | None = None, manifest_path: Path | None = None,
@@ -168,6 +171,10 @@ class FeedbackStore:
         """Record every song and candidate of ``manifest`` without making tasks (idempotent)."""
         self.catalog.register_edits(manifest)
 
+    def song_structure(self, song_id: str) -> dict[str, Any] | None:
+        """A song's bars, phrases and labelled sections as its manifest gave them, or ``None`` (older manifests)."""
+        return self.catalog.song_structure(song_id)
+
     def edit(self, edit_id: str) -> EditView | None:
         """A stored edit, or ``None``."""
         return self.catalog.edit(edit_id)
@@ -212,9 +219,32 @@ class FeedbackStore:
         return self.assignments.release_stale_assignments(older_than_s)
 
     # -- judgments (judgments.Judgments) -----------------------------------------------------
-    def submit_judgment(self, rater_id: int, judgment: JudgmentIn) -> tuple[int, bool]:
-        """Record one judgment; returns ``(judgment_id, duplicate)`` once committed."""
-        return self.judgments.submit_judgment(rater_id, judgment)
+    def submit_judgment(self, rater_id: int, judgment: JudgmentIn, require_listening: bool = False
+                        ) -> tuple[int, bool]:
+        """Record one judgment; returns ``(judgment_id, duplicate)`` once committed.
+
+        ``require_listening`` (web submissions): refuse one whose listening record falls short.
+        """
+        return self.judgments.submit_judgment(rater_id, judgment, require_listening)
+
+    def listening_requirements(self, view: TaskView) -> dict[str, ListeningRequirement]:
+        """What the rater must play of each edit of a handed-out task before judging it."""
+        return self.judgments.requirements_of_view(view)
+
+    # -- listening settings (meta.StoredSettings) --------------------------------------------
+    def set_must_listen_seconds(self, seconds: float, campaign: str | None = None) -> None:
+        """Seconds of each version raters must play before judging (0: off), store-wide or for one campaign."""
+        self.stored_settings.set_must_listen_seconds(seconds, campaign)
+        self.judgments.forget_settings()
+
+    def must_listen_seconds(self, campaign: str | None = None) -> float:
+        """Seconds of each version raters must play before judging (0: off)."""
+        return self.stored_settings.must_listen_seconds(campaign)
+
+    def set_headphone_check(self, on: bool, campaign: str | None = None) -> None:
+        """Require raters to pass the headphone check before they get tasks (store-wide or for a campaign)."""
+        self.stored_settings.set_headphone_check(on, campaign)
+        self.headphones.forget_settings()
 
     def judgment_client_ids(self) -> set[str]:
         """Every stored client id (used by the load benchmark and crash test)."""
@@ -223,6 +253,23 @@ class FeedbackStore:
     def judgments_of_rater(self, rater_id: int) -> list[dict[str, Any]]:
         """A rater's own judgments (as they answered them, not canonicalised)."""
         return self.judgments.judgments_of_rater(rater_id)
+
+    # -- headphone check (headphones.HeadphoneChecks) -----------------------------------------
+    def headphone_status(self, rater_id: int) -> HeadphoneStatus:
+        """Whether the check is required, and the rater's result and attempts."""
+        return self.headphones.status(rater_id)
+
+    def may_get_tasks(self, rater_id: int) -> bool:
+        """Whether a rater may be handed tasks (the headphone check is off, or they passed it)."""
+        return self.headphones.may_get_tasks(rater_id)
+
+    def start_headphone_check(self, rater_id: int) -> tuple[int, list[list[str]]]:
+        """The rater's open headphone check: ``(check_id, tones of each trial)``, drawn by the server."""
+        return self.headphones.start(rater_id)
+
+    def answer_headphone_check(self, rater_id: int, check_id: int, answers: list[int]) -> HeadphoneStatus:
+        """Score answers (the quietest tone's number per trial, 0-2); returns the rater's standing."""
+        return self.headphones.answer(rater_id, check_id, answers)
 
     # -- export / import (exchange.Exchange) -------------------------------------------------
     def export_pairs(self, campaign: str | None = None, include_gold: bool = False) -> list[PreferencePair]:
@@ -246,5 +293,12 @@ class FeedbackStore:
 
     # -- admin summary (summaries) -----------------------------------------------------------
     def summary(self) -> dict[str, Any]:
-        """Progress per song and rater, gold failures and agreement (the admin page's data)."""
-        return admin_summary(self.db, self.exchange.export_pairs())
+        """Progress per song and rater, gold failures, agreement and headphone checks (the admin page's data)."""
+        summary = admin_summary(self.db, self.exchange.export_pairs())
+        results = self.headphones.results()
+        checks = {r.name: results.get(r.id) for r in self.list_raters()}
+        for row in summary["raters"]:
+            found = checks.get(row["name"])
+            row["headphone_check"] = found.to_json() if found is not None else None
+        summary["headphone_check_required"] = self.headphones.required()
+        return summary

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.edit import CUT, KEEP, REPEAT, Edit
+from rl_editor.feedback.listening import full_listening
 from rl_editor.raters.plugin import as_judgment
 from rl_editor.raters.simulated import Rater
 from rl_editor.raters.tastes import RaterError
@@ -137,7 +138,9 @@ def _judge_task(task: dict, rater: Rater, song: SongAnalysis) -> dict:
         body = {"preference": judgment.preference, "tie_kind": judgment.tie_kind,
                 "strength": int(judgment.strength), "notes": judgment.notes}
     elapsed_ms = int(math.ceil((time.perf_counter() - started) * 1000))
-    return {"client_id": str(uuid.uuid4()), "task_id": task["task_id"], **body, "time_spent_ms": elapsed_ms}
+    # the bot judges from the whole analysis, so it claims to have heard every version in full
+    return {"client_id": str(uuid.uuid4()), "task_id": task["task_id"], **body, "time_spent_ms": elapsed_ms,
+            "listening": full_listening(task)}
 
 
 def run_rater_bot(

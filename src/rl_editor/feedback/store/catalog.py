@@ -11,6 +11,7 @@ import json
 import logging
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rl_editor.feedback.audio_files import fingerprint, fingerprint_columns, stored_fingerprint
@@ -78,6 +79,9 @@ def add_song(session: Session, manifest: Manifest, song: SongEntry) -> None:
     values = dict(audio_path=str(named), duration_seconds=float(song.duration_seconds),
                   beats_json=json.dumps([float(t) for t in song.beats]),
                   downbeats_json=json.dumps([float(t) for t in song.downbeats]))
+    structure = song.extra.get("structure")
+    if isinstance(structure, dict):  # older manifests have none; a song keeps what it had
+        values["structure_json"] = json.dumps(structure)
     row = session.get(SongRecord, song.song_id)
     if row is None:
         session.add(SongRecord(song_id=song.song_id, **values, **fingerprint_columns(fingerprint(named))))
@@ -111,6 +115,12 @@ class EditCatalog:
         with self.db.transaction() as session:
             self.db.one_registrar_at_a_time(session)
             register_manifest(session, manifest)
+
+    def song_structure(self, song_id: str) -> dict | None:
+        """A song's structure as its manifest gave it (bars, phrases, labelled sections), or ``None``."""
+        with self.db.transaction(readonly=True) as session:
+            stored = session.scalar(select(SongRecord.structure_json).where(SongRecord.song_id == song_id))
+        return json.loads(stored) if stored else None
 
     def edit(self, edit_id: str) -> EditView | None:
         """A stored edit, or ``None``."""

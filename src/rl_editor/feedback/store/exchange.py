@@ -4,6 +4,11 @@ Exported paths are as the manifest names them, and each pair carries its song's
 ``song_path``, so reward training needs no manifest. Imported pairs keep their
 ``client_id`` (or one derived from their content), so importing a file twice
 stores nothing the second time.
+
+Each judgment carries ``listening``: the seconds its rater played of each
+version, ``{"a_s": .., "b_s": .., "original_s": ..}`` with ``a_s`` for the
+exported ``edit_a`` (``null`` values for judgments made without the record).
+Files without it import as before.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any, cast
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from rl_editor.feedback.listening import ListeningRecord
 from rl_editor.feedback.models import EditRecord, Judgment, SongRecord
 from rl_editor.feedback.settings import DEFAULT_CAMPAIGN
 from rl_editor.feedback.store.campaigns import ensure_campaign
@@ -26,12 +32,18 @@ from rl_editor.feedback.store.views import RATING_LABELS, TIE_KINDS, ImportSumma
 from rl_editor.preferences import EditRef, PreferencePair
 
 # extra keys an export computes from the judgment's own columns; an import does not keep them as extras
-_COMPUTED_EXTRA = {"tie_kind", "presented_order", "time_spent_ms", "campaign", "client_id", "judgment_id", "is_gold"}
+_COMPUTED_EXTRA = {"tie_kind", "presented_order", "time_spent_ms", "campaign", "client_id", "judgment_id", "is_gold",
+                   "listening"}
 CLIENT_ID_MAX_CHARS = 100
 
 
 def _edit_ref(row: EditRecord) -> EditRef:
     return EditRef(row.path, json.loads(row.actions_json), float(row.duration_seconds), {"edit_id": row.edit_id})
+
+
+def listening_of(j: Judgment) -> dict[str, float | None]:
+    """A stored judgment's listening record as exported (``a_s`` is its ``edit_a``)."""
+    return ListeningRecord(j.listened_a_s, j.listened_b_s, j.listened_original_s).to_json()
 
 
 def pair_from_rows(j: Judgment, a: EditRecord, b: EditRecord, song_path: str | None = None) -> PreferencePair:
@@ -40,7 +52,7 @@ def pair_from_rows(j: Judgment, a: EditRecord, b: EditRecord, song_path: str | N
     if song_path and not extra.get("song_path"):
         extra["song_path"] = song_path
     extra.update({"tie_kind": j.tie_kind, "presented_order": j.presented_order, "time_spent_ms": j.time_spent_ms,
-                  "campaign": j.campaign, "client_id": j.client_id})
+                  "campaign": j.campaign, "client_id": j.client_id, "listening": listening_of(j)})
     if j.task_id is not None:
         extra["task_id"] = j.task_id
     if j.is_gold:
@@ -70,6 +82,7 @@ def derived_edit_id(song_id: str, side: EditRef) -> str:
 def _imported_judgment(pair: PreferencePair, client_id: str, campaign: str, edit_ids: list[str]) -> Judgment:
     extra = pair.extra
     spent = extra.get("time_spent_ms")
+    listening = ListeningRecord.from_json(extra.get("listening")) or ListeningRecord()
     return Judgment(
         client_id=client_id, task_id=None, assignment_id=None, rater_id=None, rater_name=pair.rater,
         campaign=campaign, kind="pair", song_id=pair.song_id, edit_a=edit_ids[0], edit_b=edit_ids[1],
@@ -78,7 +91,8 @@ def _imported_judgment(pair: PreferencePair, client_id: str, campaign: str, edit
         strength=pair.strength, rating=None, notes=pair.notes,
         presented_order=extra.get("presented_order") if extra.get("presented_order") in ("ab", "ba") else None,
         time_spent_ms=int(spent) if isinstance(spent, (int, float)) and not isinstance(spent, bool) else None,
-        created_at=pair.timestamp, source="import",
+        created_at=pair.timestamp, source="import", listened_a_s=listening.a_s, listened_b_s=listening.b_s,
+        listened_original_s=listening.original_s,
         extra_json=json.dumps({k: v for k, v in extra.items() if k not in _COMPUTED_EXTRA}))
 
 
@@ -112,7 +126,8 @@ class Exchange:
         with self.db.transaction(readonly=True) as session:
             return [{"song_id": j.song_id, "edit": edit_view(e).__dict__, "rating": j.rating,
                      "rating_label": RATING_LABELS.get(j.rating or 0), "rater": j.rater_name, "timestamp": j.created_at,
-                     "notes": j.notes, "campaign": j.campaign, "task_id": j.task_id, "time_spent_ms": j.time_spent_ms}
+                     "notes": j.notes, "campaign": j.campaign, "task_id": j.task_id, "time_spent_ms": j.time_spent_ms,
+                     "listening": listening_of(j)}
                     for j, e in session.execute(query).all()]
 
     def import_pairs_detailed(self, pairs: Iterable[PreferencePair]) -> ImportSummary:

@@ -1,7 +1,12 @@
-"""Settings kept with the data: how many gold pairs each rater gets, and the base URL of printed links."""
+"""Settings kept with the data: gold pairs per rater, the base URL of printed links, and listening rules.
+
+Listening rules (must-listen seconds, headphone check) are store-wide, and a
+campaign may override them: the key ``<setting>:<campaign>`` wins over ``<setting>``.
+"""
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rl_editor.feedback.models import Meta
@@ -10,6 +15,8 @@ from rl_editor.feedback.store.errors import FeedbackError
 
 LINK_BASE_KEYS = ("public_url", "served_url")  # meta keys, in the order links prefer them
 GOLD_PER_RATER = "gold_per_rater"
+MUST_LISTEN_SECONDS = "must_listen_seconds"
+HEADPHONE_CHECK = "headphone_check"
 
 
 def get_meta(session: Session, key: str, default: str | None = None) -> str | None:
@@ -30,6 +37,34 @@ def set_meta(session: Session, key: str, value: str) -> None:
 def stored_gold_per_rater(session: Session) -> int:
     """Gold pairs each rater gets, as the last task creation set it (0 before any)."""
     return int(get_meta(session, GOLD_PER_RATER, "0") or 0)
+
+
+def campaign_key(setting: str, campaign: str | None) -> str:
+    """The meta key of ``setting`` for one campaign (``None``: the store-wide key)."""
+    return setting if campaign is None else f"{setting}:{campaign}"
+
+
+def setting_for(session: Session, setting: str, campaign: str | None, default: str) -> str:
+    """``setting`` for ``campaign``: the campaign's own value, else the store-wide one, else ``default``."""
+    if campaign is not None:
+        value = get_meta(session, campaign_key(setting, campaign))
+        if value is not None:
+            return value
+    return get_meta(session, setting, default) or default
+
+
+def must_listen_seconds(session: Session, campaign: str | None = None) -> float:
+    """Seconds of each version a rater must play before judging (0: must-listen off)."""
+    from rl_editor.feedback.listening import DEFAULT_MIN_SECONDS
+
+    return float(setting_for(session, MUST_LISTEN_SECONDS, campaign, str(DEFAULT_MIN_SECONDS)))
+
+
+def headphone_check_on(session: Session) -> bool:
+    """Whether raters must pass the headphone check: set store-wide or for any campaign."""
+    rows = session.scalars(select(Meta.value).where(
+        (Meta.key == HEADPHONE_CHECK) | Meta.key.startswith(HEADPHONE_CHECK + ":"))).all()
+    return any(value == "on" for value in rows)
 
 
 class StoredSettings:
@@ -58,3 +93,25 @@ class StoredSettings:
                 if value:
                     return value
         return None
+
+    def set_must_listen_seconds(self, seconds: float, campaign: str | None = None) -> None:
+        """Seconds of each version raters must play before a judgment counts (0: off), store-wide or per campaign."""
+        if not seconds >= 0:
+            raise FeedbackError(f"must-listen seconds must be 0 or more, not {seconds!r}")
+        with self.db.transaction() as session:
+            set_meta(session, campaign_key(MUST_LISTEN_SECONDS, campaign), repr(float(seconds)))
+
+    def must_listen_seconds(self, campaign: str | None = None) -> float:
+        """Seconds of each version a rater must play before judging (0: off)."""
+        with self.db.transaction(readonly=True) as session:
+            return must_listen_seconds(session, campaign)
+
+    def set_headphone_check(self, on: bool, campaign: str | None = None) -> None:
+        """Require the headphone check before any task (store-wide), or for raters of one campaign."""
+        with self.db.transaction() as session:
+            set_meta(session, campaign_key(HEADPHONE_CHECK, campaign), "on" if on else "off")
+
+    def headphone_check_on(self) -> bool:
+        """Whether raters must pass the headphone check before they get tasks."""
+        with self.db.transaction(readonly=True) as session:
+            return headphone_check_on(session)
