@@ -70,8 +70,14 @@ def render_by_segments(audio: np.ndarray, bounds_s: np.ndarray, actions: list[in
     return np.concatenate(parts)
 
 
-def write_test_manifest(folder: Path) -> Path:
-    """One song and three candidate edits as wavs plus ``manifest.json``; returns its path."""
+# Sections of the test song (beat indices and labels), as the analysis writes them into a manifest.
+SONG_STRUCTURE = {"version": 1, "bar_start_beats": list(range(0, N_BEATS, 4)), "phrase_start_beats": [0, 8, 16, 28],
+                  "section_start_beats": [0, 8, 16, 28], "section_labels": ["A", "B", "A", "C"]}
+
+
+def write_test_manifest(folder: Path, structure: dict | None = None) -> Path:
+    """One song and three candidate edits as wavs plus ``manifest.json`` (with the song's
+    ``structure`` when given); returns its path."""
     folder.mkdir(parents=True, exist_ok=True)
     audio, beats_s = synthesize_song()
     duration_s = len(audio) / SAMPLE_RATE
@@ -91,7 +97,7 @@ def write_test_manifest(folder: Path) -> Path:
     manifest = [{
         "song": "songs/song1.wav", "song_id": "song1", "duration_seconds": duration_s,
         "beats": [float(b) for b in beats_s], "downbeats": [float(b) for b in beats_s[::4]],
-        "candidates": candidates,
+        "candidates": candidates, **({"structure": structure} if structure else {}),
     }]
     path = folder / "manifest.json"
     path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
@@ -141,10 +147,12 @@ def chromium_browser():
 
 
 @contextmanager
-def serve_feedback_app(folder: Path, task_config, test_hooks: bool = True) -> Iterator[LiveServer]:
+def serve_feedback_app(folder: Path, task_config, test_hooks: bool = True, structure: dict | None = None,
+                       headphone_check: bool = False) -> Iterator[LiveServer]:
     """Write the test manifest into ``folder``, make tasks, a rater "alice" and an admin
     token, and serve the real app with uvicorn in a thread on a free loopback port
-    (with the page's test hook ``window.raterApp`` unless ``test_hooks`` is false)."""
+    (with the page's test hook ``window.raterApp`` unless ``test_hooks`` is false, the
+    song's ``structure`` in the manifest, and the headphone check on if asked)."""
     import uvicorn
 
     from rl_editor.feedback.app import create_app
@@ -152,10 +160,11 @@ def serve_feedback_app(folder: Path, task_config, test_hooks: bool = True) -> It
     from rl_editor.feedback.storage import FeedbackStore
     from rl_editor.generate.manifest import Manifest
 
-    manifest_path = write_test_manifest(folder)
+    manifest_path = write_test_manifest(folder, structure)
     store = FeedbackStore.open(None, manifest_path)
     try:
         store.create_tasks_from_manifest(Manifest.load(manifest_path), task_config)
+        store.set_headphone_check(headphone_check)
         rater_token = store.add_rater("alice")
         admin_token = store.create_admin_token()
     finally:
@@ -205,6 +214,26 @@ def production_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live
 
     folder = tmp_path_factory.mktemp("browser-production")
     with serve_feedback_app(folder, TaskConfig(gold_per_rater=0, seed=3), test_hooks=False) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def structured_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Pairwise tasks over a song whose manifest carries its sections (A B A C)."""
+    from rl_editor.feedback.tasks import TaskConfig
+
+    folder = tmp_path_factory.mktemp("browser-structure")
+    with serve_feedback_app(folder, TaskConfig(gold_per_rater=0, seed=3), structure=SONG_STRUCTURE) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def headphone_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Pairwise tasks behind the headphone check."""
+    from rl_editor.feedback.tasks import TaskConfig
+
+    folder = tmp_path_factory.mktemp("browser-headphones")
+    with serve_feedback_app(folder, TaskConfig(gold_per_rater=0, seed=3), headphone_check=True) as live:
         yield live
 
 

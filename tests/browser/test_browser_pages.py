@@ -35,6 +35,25 @@ def wait_until(page, expression: str, timeout_s: float = 10.0):
     raise AssertionError(f"timed out waiting for {expression!r} (last value {last!r})")
 
 
+def listen_through(page, rate: float = 16.0) -> None:
+    """Play each edit from its start, ``rate`` times faster than real time, until the page counts
+    it as heard enough for judging; then pause and play at normal speed again."""
+    page.evaluate(f"raterApp.setPlaybackRate({rate})")
+    if page.evaluate("raterApp.loopOn()"):
+        page.keyboard.press("l")
+    for version in page.evaluate("Object.keys(raterApp.listening().met)"):
+        if page.evaluate(f"raterApp.listening().met.{version}"):
+            continue
+        page.keyboard.press(version)
+        page.keyboard.press("Home")
+        if not page.evaluate("raterApp.position().playing"):
+            page.keyboard.press("Space")
+        wait_until(page, f"raterApp.listening().met.{version}", timeout_s=15)
+    if page.evaluate("raterApp.position().playing"):
+        page.keyboard.press("Space")
+    page.evaluate("raterApp.setPlaybackRate(1)")
+
+
 def expected_differences(actions_a: list[int], actions_b: list[int]) -> list[int]:
     """Source beats where a run of beats played a different number of times starts."""
     n_beats = len(actions_a)
@@ -106,7 +125,7 @@ def test_rater_compares_judges_resumes_and_admin_sees_it(chromium_browser, live_
     assert task["kind"] == "pair"
     # every script and style is fetched at the current asset version (no stale cached module)
     assets = page.evaluate("performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.includes('/static/'))")
-    assert len(assets) == 5 and len({a.split("?v=")[1] for a in assets if "?v=" in a}) == 1
+    assert len(assets) == 7 and len({a.split("?v=")[1] for a in assets if "?v=" in a}) == 1
     a_id, b_id = live_server.presented_edit_ids(task["task_id"])
     assert {a_id, b_id} <= set(actions)
     # durations shown beside each version
@@ -165,6 +184,7 @@ def test_rater_compares_judges_resumes_and_admin_sees_it(chromium_browser, live_
     assert not page.evaluate("raterApp.position().playing")
 
     # judge with the keyboard, then reload: the unsent answer comes back
+    listen_through(page)
     page.keyboard.press("ArrowLeft")
     page.keyboard.press("x")
     page.keyboard.press("t")
@@ -204,6 +224,7 @@ def test_rater_compares_judges_resumes_and_admin_sees_it(chromium_browser, live_
             route.continue_()
 
     page.route("**/api/judgments", drop_first_response)
+    listen_through(page)
     page.keyboard.press("ArrowDown")
     page.keyboard.press("s")
     wait_until(page, f"!raterApp.task() || raterApp.task().task_id !== {json.dumps(second)}", timeout_s=15)
@@ -213,6 +234,7 @@ def test_rater_compares_judges_resumes_and_admin_sees_it(chromium_browser, live_
     # the last pair as equally good, sent while the connection is down: the page says so
     # and delivers it once the connection is back; then the queue is empty
     wait_until(page, "window.raterApp.ready()")
+    listen_through(page)
     page.keyboard.press("ArrowUp")
     context.set_offline(True)
     page.keyboard.press("s")
@@ -343,6 +365,9 @@ def test_rating_task_is_judged_on_the_poor_to_excellent_scale(chromium_browser, 
     assert page.evaluate("raterApp.loopOn()")
     loop_in, loop_out = page.evaluate("raterApp.loop().a")
     assert t_in <= loop_in <= t_in + 0.5 and t_out <= loop_out <= t_out + 0.5   # set when the keys were pressed
+    page.keyboard.press("s")       # not heard enough yet: refused, and the page says what is missing
+    assert page.locator("#form-error").inner_text().startswith("Listen first. Still to hear:")
+    listen_through(page)
     page.keyboard.press("s")       # nothing chosen yet: a clear message, nothing sent
     assert "Rate the edit first" in page.locator("#form-error").inner_text()
     page.keyboard.press("c")

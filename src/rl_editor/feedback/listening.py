@@ -105,7 +105,7 @@ class ListeningRequirement:
         return {"min_seconds": round(self.min_seconds, 3), "regions_s": self.regions_s}
 
 
-def edit_timeline_s(beat_sequence: Sequence[int], bounds_s: np.ndarray) -> np.ndarray:
+def edit_timeline_s(beat_sequence: Sequence[int] | np.ndarray, bounds_s: np.ndarray) -> np.ndarray:
     """Shape (len(sequence) + 1,): where each played beat starts in the edit's audio, and where it ends."""
     durations = np.diff(np.asarray(bounds_s, dtype=np.float64))[np.asarray(beat_sequence, dtype=np.int64)]
     return np.concatenate([[0.0], np.cumsum(durations)])

@@ -95,3 +95,27 @@ export function differences(seqA, seqB, nBeats) {
   }
   return out;
 }
+
+/**
+ * Sections of the song as heard in a version: [{index, label, start, end}] in seconds of
+ * that version's audio, one band per run of played beats from the same section, so an
+ * edit's bands show which sections it kept, cut or repeated. `structure` is the song's
+ * {section_start_beats, section_labels}; anything else (an older manifest) gives [].
+ */
+export function sectionBands(structure, tl) {
+  const starts = structure?.section_start_beats;
+  const labels = structure?.section_labels;
+  if (!Array.isArray(starts) || !Array.isArray(labels) || !starts.length || starts.length !== labels.length) return [];
+  const bands = [];
+  for (let k = 0; k < tl.seq.length; k++) {
+    const index = Math.max(0, lastAtOrBelow(starts, tl.seq[k]));
+    const start = tl.starts[k];
+    const end = start + tl.durations[k];
+    const last = bands[bands.length - 1];
+    const continues = last && last.index === index && Math.abs(last.end - start) < 1e-6 &&
+      tl.seq[k] >= tl.seq[k - 1];
+    if (continues) last.end = end;
+    else bands.push({ index, label: String(labels[index]), start, end });
+  }
+  return bands;
+}

@@ -1,6 +1,7 @@
 // One transport over several decoded versions of a song on a shared AudioContext clock.
 // Switching versions starts the target at the same musical position at a scheduled
 // instant and crossfades with short gain ramps, so there is no gap and no click.
+// `rate` plays faster than real time (the browser tests use it to get through long edits).
 
 // the page loads this module with ?v=<asset version>; import its siblings at the same version
 const { mapTime } = await import(`./beatmap.js${new URL(import.meta.url).search}`);
@@ -22,6 +23,8 @@ export class Player {
     this.segments = [];         // scheduled playback: {version, node, gain, ctxStart, offset, duration, loop}
     this.loop = null;           // {o: [start, end], a: [...], b: [...]} or null
     this.loopOn = false;
+    this.rate = 1;              // playback rate: seconds of audio per second of the audio clock
+    this.onHeard = null;        // onHeard(version, start, end): a stretch of audio that was played
   }
 
   get playing() { this._poll(); return this.segments.length > 0; }
@@ -35,7 +38,7 @@ export class Player {
     if (!this.segments.length) return { version: this.version, time: this.pausedAt };
     let seg = this.segments[0];
     for (const s of this.segments) if (s.ctxStart <= ctxTime + 1e-6) seg = s;
-    let t = seg.offset + Math.max(0, ctxTime - seg.ctxStart);
+    let t = seg.offset + Math.max(0, ctxTime - seg.ctxStart) * seg.rate;
     if (seg.loop) {
       const [a, b] = seg.loop;
       if (t >= b) t = a + ((t - a) % (b - a));
@@ -47,7 +50,7 @@ export class Player {
     if (!this.segments.length) return;
     const last = this.segments[this.segments.length - 1];
     if (last.loop) return;
-    const end = last.ctxStart + Math.min(last.duration, this.duration(last.version) - last.offset);
+    const end = last.ctxStart + Math.min(last.duration, this.duration(last.version) - last.offset) / last.rate;
     if (this.ctx.currentTime >= end) {
       this.version = last.version;
       this.pausedAt = Math.min(last.offset + (end - last.ctxStart), this.duration(last.version));
@@ -59,6 +62,7 @@ export class Player {
   _startNode(version, when, offset, duration, loop) {
     const node = this.ctx.createBufferSource();
     node.buffer = this.versions[version].buffer;
+    node.playbackRate.value = this.rate;
     const gain = this.ctx.createGain();
     gain.gain.setValueAtTime(0, when);
     gain.gain.linearRampToValueAtTime(1, when + FADE_S);
@@ -69,18 +73,38 @@ export class Player {
       node.loopEnd = loop[1];
       node.start(when, offset);
     } else if (Number.isFinite(duration)) {
-      node.start(when, offset, duration + FADE_S);
-      gain.gain.setValueAtTime(1, when + duration);
-      gain.gain.linearRampToValueAtTime(0, when + duration + FADE_S);
+      node.start(when, offset, duration + FADE_S * this.rate);
+      gain.gain.setValueAtTime(1, when + duration / this.rate);
+      gain.gain.linearRampToValueAtTime(0, when + duration / this.rate + FADE_S);
     } else {
       node.start(when, offset);
     }
-    const seg = { version, node, gain, ctxStart: when, offset, duration, loop };
+    const seg = { version, node, gain, ctxStart: when, offset, duration, loop, rate: this.rate };
     this.segments.push(seg);
     return seg;
   }
 
+  /** What the scheduled segments have played by `ctxTime`: [{version, start, end}] in seconds of each version. */
+  playedUntil(ctxTime = this.ctx.currentTime) {
+    const out = [];
+    for (const s of this.segments) {
+      const elapsed = Math.max(0, ctxTime - s.ctxStart) * s.rate;
+      if (elapsed <= 0) continue;
+      if (s.loop) {
+        const [a, b] = s.loop;
+        const reached = s.offset + elapsed;
+        out.push({ version: s.version, start: s.offset, end: Math.min(reached, b) });
+        if (reached > b) out.push({ version: s.version, start: a, end: Math.min(b, a + (reached - b)) });
+        continue;
+      }
+      const end = Math.min(s.offset + elapsed, s.offset + s.duration, this.duration(s.version));
+      out.push({ version: s.version, start: s.offset, end });
+    }
+    return out;
+  }
+
   _stopAll(when) {
+    if (this.onHeard) for (const p of this.playedUntil(when)) this.onHeard(p.version, p.start, p.end);
     for (const s of this.segments) {
       try {
         s.gain.gain.cancelScheduledValues(when);
@@ -166,6 +190,12 @@ export class Player {
     return mapTime(this.versions[from].timeline, this.versions[to].timeline, t);
   }
 
+  /** Play `rate` times faster than real time from now on (1: normal). */
+  setRate(rate) {
+    this.rate = Math.max(0.25, Number(rate) || 1);
+    this._restartInPlace();
+  }
+
   /** Set the loop region per version ({version: [start, end]}) or clear it with null. */
   setLoop(regions, on = true) {
     this.loop = regions;
@@ -204,7 +234,7 @@ export class Player {
       const end = Math.min(ex.end, this.duration(ex.version));
       if (end <= start) continue;
       this._startNode(ex.version, when, start, end - start, null);
-      when += end - start;
+      when += (end - start) / this.rate;
     }
     if (this.segments.length) this.version = this.segments[0].version;
     this.onChange("excerpts");

@@ -1,17 +1,22 @@
 // The rater's listening page: one task at a time, one transport over the original and
 // the edits, keyboard shortcuts, drafts kept in localStorage, submissions retried with
-// the same client id until the server acknowledges them.
+// the same client id until the server acknowledges them. A judgment is taken only once
+// the rater has heard enough of each edit (must-listen); when the store asks for it, a
+// headphone check comes first.
 
 // the page loads this module with ?v=<asset version>; import its siblings at the same version
 const VERSION = new URL(import.meta.url).search;
-const { sourceTimeline, editTimeline, locate, timeOf, differences } = await import(`./beatmap.js${VERSION}`);
+const { sourceTimeline, editTimeline, locate, timeOf, differences, sectionBands } = await import(`./beatmap.js${VERSION}`);
 const { Player } = await import(`./player.js${VERSION}`);
 const { peaks, Waveform } = await import(`./waveform.js${VERSION}`);
+const { ListeningTracker, stillToHear } = await import(`./listening.js${VERSION}`);
+const { HeadphoneCheck } = await import(`./headphones.js${VERSION}`);
 
 const TOKEN = document.body.dataset.token || "";
 const EXCERPT_BEFORE_S = 2.5;   // "next difference" plays this much before the difference...
 const EXCERPT_AFTER_S = 2.5;    // ...and this much after it, first in A, then in B
 const BEATS_PER_JUMP = 4;
+const LISTEN_POLL_MS = 200;
 const NOTES_LIMIT = Number(document.getElementById("notes")?.maxLength) > 0 ? document.getElementById("notes").maxLength : 2000;
 const $ = (id) => document.getElementById(id);
 
@@ -101,7 +106,7 @@ function announce(message) {
 }
 
 function showView(name) {
-  for (const id of ["view-loading", "view-task", "view-done", "view-error"]) $(id).hidden = id !== `view-${name}`;
+  for (const id of ["view-loading", "view-headphones", "view-task", "view-done", "view-error"]) $(id).hidden = id !== `view-${name}`;
   $("shortcuts").hidden = name !== "task";
 }
 
@@ -119,6 +124,8 @@ const app = {
   player: null,
   timelines: {},
   waveforms: {},
+  sections: {},          // section bands per version
+  tracker: null,         // what has been played of each version (must-listen)
   diffs: [],
   draft: null,
   lastDiff: null,        // source beat of the difference last played by "next difference"
@@ -151,7 +158,7 @@ function resumeClock() {
 }
 function saveDraft() {
   if (!app.task || !app.draft) return;
-  save(draftKey(app.task.task_id), { ...app.draft, elapsed_ms: Math.round(elapsedMs()) });
+  save(draftKey(app.task.task_id), { ...app.draft, heard: app.tracker?.heard, elapsed_ms: Math.round(elapsedMs()) });
 }
 document.addEventListener("visibilitychange", () => {
   document.visibilityState === "visible" ? resumeClock() : (pauseClock(), saveDraft());
@@ -236,9 +243,12 @@ async function showTask(task) {
   app.draft = load(draftKey(task.task_id)) || {
     client_id: newClientId(), choice: null, strength: null, rating: null, notes: "", elapsed_ms: 0,
   };
+  app.tracker = new ListeningTracker(app.draft.heard || {});
+  app.player.onHeard = (v, start, end) => app.tracker.add(v, start, end);
   app.visibleSince = null;
   buildTaskView(task, buffers);
   restoreForm();
+  updateListenStatus();
   showView("task");
   for (const w of Object.values(app.waveforms)) w.resize();
   // a new song starts at the top, with focus (and screen readers) on its title
@@ -266,11 +276,14 @@ function buildTaskView(task, buffers) {
   list.replaceChildren();
   lastFrameKey = "";
   app.waveforms = {};
+  app.sections = {};
   const keys = versionKeys();
   keys.forEach((v, i) => {
     const info = v === "o" ? task.song : task[v];
     const duration = buffers[i].duration;
     const splices = v === "o" ? [] : (info.splice_times_s || []);
+    const sections = sectionBands(task.song.structure, app.timelines[v]);
+    app.sections[v] = sections;
     const row = document.createElement("div");
     row.className = "version";
     row.dataset.version = v;
@@ -293,13 +306,14 @@ function buildTaskView(task, buffers) {
     canvas.setAttribute("role", "img");
     canvas.setAttribute("aria-label", `Waveform of ${versionLabel(v)}, ${clock(duration)} long` +
       (v === "o" ? "" : `, ${splices.length} splice point${splices.length === 1 ? "" : "s"} marked`) +
+      (sections.length ? `, sections ${sections.map((b) => b.label).join(" ")}` : "") +
       ". Click to jump there, drag to select a loop.");
     row.append(button, canvas);
     list.append(row);
     app.waveforms[v] = new Waveform(canvas, peaks(buffers[i]), duration, splices, {
       onSeek: (t) => { app.lastDiff = null; app.player.seek(v, t); },
       onSelect: (t0, t1) => setLoopFrom(v, t0, t1),
-    });
+    }, sections);
   });
   const pair = task.kind !== "rating";
   document.body.classList.toggle("mode-pair", pair);
@@ -313,14 +327,14 @@ function buildTaskView(task, buffers) {
   updateLoopButton();
 }
 
-function restoreForm() {
+function restoreForm(keepError = false) {
   const d = app.draft;
   for (const el of document.querySelectorAll('input[name="choice"]')) el.checked = el.value === d.choice;
   for (const el of document.querySelectorAll('input[name="strength"]')) el.checked = Number(el.value) === d.strength;
   for (const el of document.querySelectorAll('input[name="rating"]')) el.checked = Number(el.value) === d.rating;
   $("notes").value = d.notes || "";
   updateStrengthState();
-  $("form-error").textContent = "";
+  if (!keepError) $("form-error").textContent = "";
 }
 
 function updateStrengthState() {
@@ -479,7 +493,10 @@ function nextDifference() {
   app.lastDiff = beat;
   const excerpts = ["a", "b"].map((v) => {
     const t = timeOf(app.timelines[v], { beat, fraction: 0, occurrence: 0 });
-    return { version: v, start: Math.max(0, t - EXCERPT_BEFORE_S), end: t + EXCERPT_AFTER_S, at: t };
+    // play on to the end of the region that differs here, so one excerpt hears all of it
+    const region = (app.task[v].must_listen?.regions_s || []).find(([s, e]) => s <= t + 1e-3 && t <= e + 1e-3);
+    const end = Math.max(t + EXCERPT_AFTER_S, region ? region[1] + 0.25 : 0);
+    return { version: v, start: Math.max(0, Math.min(t - EXCERPT_BEFORE_S, region ? region[0] : t)), end, at: t };
   });
   app.excerpts = { beat, index, excerpts };
   app.player.loopOn = false;
@@ -489,10 +506,57 @@ function nextDifference() {
     ` (beat ${beat + 1}): playing A, then B.`);
 }
 
+// ---------------------------------------------------------------- must-listen
+
+/** What each version to be judged must have had played: {a: need, b: need} (only A for a rating). */
+function listeningNeeds() {
+  if (!app.task) return {};
+  const needs = {};
+  for (const v of app.task.kind === "rating" ? ["a"] : ["a", "b"]) {
+    if (app.task[v]?.must_listen) needs[v] = app.task[v].must_listen;
+  }
+  return needs;
+}
+
+function unheard() {
+  return app.tracker ? stillToHear(app.tracker, listeningNeeds(), versionLabel, clock) : "";
+}
+
+function recordPlayed() {
+  if (!app.player || !app.tracker) return;
+  for (const p of app.player.playedUntil()) app.tracker.add(p.version, p.start, p.end);
+}
+
+let lastListenText = null;
+function updateListenStatus() {
+  recordPlayed();
+  const text = unheard();
+  if (text === lastListenText) return;
+  lastListenText = text;
+  $("listen-status").textContent = text || (app.task ? "You have heard enough of each edit to judge." : "");
+  $("listen-status").classList.toggle("met", !text);
+  $("submit").setAttribute("aria-disabled", String(Boolean(text)));
+  if (!text && $("form-error").textContent.startsWith("Listen first")) $("form-error").textContent = "";
+}
+setInterval(updateListenStatus, LISTEN_POLL_MS);
+
+/** True when the rater has heard enough to judge; otherwise says what is still unheard and returns false. */
+function mayJudge() {
+  updateListenStatus();
+  const text = unheard();
+  if (!text) return true;
+  const message = `Listen first. ${text}`;
+  $("form-error").textContent = message;
+  announce(message);
+  restoreForm(true);
+  return false;
+}
+
 // ---------------------------------------------------------------- form and submission
 
 function setChoice(choice) {
   if (!app.draft || app.task?.kind === "rating") return;
+  if (!mayJudge()) return;
   app.draft.choice = choice;
   restoreForm();
   saveDraft();
@@ -506,6 +570,7 @@ function setStrength(strength) {
     announce("Strength applies only when one edit is better.");
     return;
   }
+  if (!mayJudge()) return;
   app.draft.strength = strength;
   restoreForm();
   saveDraft();
@@ -514,6 +579,7 @@ function setStrength(strength) {
 
 function setRating(rating) {
   if (!app.draft || app.task?.kind !== "rating") return;
+  if (!mayJudge()) return;
   app.draft.rating = rating;
   restoreForm();
   saveDraft();
@@ -522,9 +588,11 @@ function setRating(rating) {
 
 function buildJudgment() {
   const d = app.draft;
+  recordPlayed();
   const base = {
     client_id: d.client_id, task_id: app.task.task_id,
     notes: (d.notes || "").slice(0, NOTES_LIMIT), time_spent_ms: Math.round(elapsedMs()),
+    listening: app.tracker.record(versionKeys()),
   };
   if (app.task.kind === "rating") {
     if (!d.rating) throw new Error("Rate the edit first: Poor, Okay, Good or Excellent (keys Z X C V).");
@@ -539,6 +607,7 @@ function buildJudgment() {
 /** Store the judgment as pending and send it; true once it is acknowledged. */
 async function submit() {
   if (!app.task || app.sending) return false;
+  if (!mayJudge()) return false;
   let judgment;
   try { judgment = buildJudgment(); }
   catch (err) {
@@ -692,15 +761,34 @@ async function run(step) {
 }
 
 async function showRater() {
-  try {
-    const me = (await api("/api/me")).data;
-    $("rater-name").textContent = `· ${me.rater}`;
-  } catch { /* the name is a courtesy; the task view reports real problems */ }
+  const me = (await withRetry("loading your details", () => api("/api/me"))).data;
+  $("rater-name").textContent = `· ${me.rater}`;
+  return me;
+}
+
+const headphoneCheck = new HeadphoneCheck({
+  api, announce, getContext: () => (ctx = ctx || new (window.AudioContext || window.webkitAudioContext)()),
+});
+
+/** Whether the rater may go on to the tasks: the headphone check is off, passed, or passed now. */
+async function passHeadphoneCheck(me) {
+  const check = me.headphone_check;
+  if (!check?.required || check.passed) return true;
+  showView("headphones");
+  if (check.attempts_left <= 0) {
+    $("hp-play").hidden = true;
+    $("hp-result").textContent = "You did not pass the headphone check and no attempts are left. Please tell the organiser of the test.";
+    return false;
+  }
+  $("hp-title").focus?.();
+  return await headphoneCheck.run();
 }
 
 async function start() {
   showView("loading");
-  showRater();
+  const me = await showRater();
+  if (!(await passHeadphoneCheck(me))) return;
+  showView("loading");
   if (load(PENDING_KEY)) {
     $("loading-text").textContent = "Sending your last answer…";
     await sendPending();
@@ -721,6 +809,14 @@ const testHooks = {
   player: () => app.player,
   sending: () => app.sending,
   ready: () => !$("view-task").hidden && Boolean(app.player),
+  listening: () => ({
+    heard: app.tracker?.heard ?? null, record: app.tracker?.record(versionKeys()) ?? null, stillToHear: unheard(),
+    met: Object.fromEntries(Object.entries(listeningNeeds()).map(([v, need]) => [v, Boolean(app.tracker?.met(v, need))])),
+  }),
+  setPlaybackRate: (rate) => app.player?.setRate(rate),
+  sections: () => app.sections,
+  headphoneCheck: () => (headphoneCheck.state ? { ...headphoneCheck.state } : null),
+  setToneScale: (scale) => { headphoneCheck.scale = scale; },
 };
 if (document.body.dataset.testHooks === "on") window.raterApp = testHooks;
 

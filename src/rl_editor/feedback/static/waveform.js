@@ -1,7 +1,16 @@
-// Waveform canvas of one version: min/max peaks from the decoded buffer, splice points,
-// the loop region and the playhead. Click to jump there; drag to select a loop region.
+// Waveform canvas of one version: the song's sections as coloured bands, min/max peaks from
+// the decoded buffer, splice points, the loop region and the playhead. Click to jump there;
+// drag to select a loop region.
 
 const BUCKETS = 2000;
+// one colour per section label (A, B, C, ...); sections that sound alike share a label and a colour
+const SECTION_COLORS = ["#4263eb", "#2f9e44", "#e67700", "#ae3ec9", "#0c8599", "#c2255c", "#5c940d", "#862e9c"];
+
+/** The colour of a section label. */
+export function sectionColor(label) {
+  const code = String(label || "A").toUpperCase().charCodeAt(0) - 65;
+  return SECTION_COLORS[((code % SECTION_COLORS.length) + SECTION_COLORS.length) % SECTION_COLORS.length];
+}
 
 /** Min/max envelope of a buffer (mixed to mono) in `BUCKETS` columns. */
 export function peaks(buffer) {
@@ -35,13 +44,15 @@ export class Waveform {
    * @param {number} duration seconds
    * @param {number[]} spliceTimes seconds
    * @param {{onSeek: function(number), onSelect: function(number, number)}} handlers
+   * @param {{label: string, start: number, end: number}[]} sections bands in seconds (may be empty)
    */
-  constructor(canvas, envelope, duration, spliceTimes, handlers) {
+  constructor(canvas, envelope, duration, spliceTimes, handlers, sections = []) {
     this.canvas = canvas;
     this.envelope = envelope;
     this.duration = Math.max(duration, 1e-6);
     this.spliceTimes = spliceTimes || [];
     this.handlers = handlers;
+    this.sections = sections || [];
     this.base = document.createElement("canvas");
     this.active = false;
     this.playhead = null;
@@ -98,6 +109,7 @@ export class Waveform {
     const g = this.base.getContext("2d");
     const style = getComputedStyle(this.canvas);
     g.clearRect(0, 0, w, h);
+    this._drawSections(g, w, h, ratio);
     g.fillStyle = style.getPropertyValue("--wave-color").trim() || "#4a6fa5";
     const { mins, maxs } = this.envelope;
     const mid = h / 2;
@@ -116,6 +128,23 @@ export class Waveform {
       g.fill();
     }
     this.draw();
+  }
+
+  _drawSections(g, w, h, ratio) {
+    g.save();
+    g.font = `bold ${Math.round(11 * ratio)}px sans-serif`;
+    g.textBaseline = "bottom";
+    for (const band of this.sections) {
+      const x0 = (band.start / this.duration) * w;
+      const x1 = (band.end / this.duration) * w;
+      g.globalAlpha = 0.16;
+      g.fillStyle = sectionColor(band.label);
+      g.fillRect(x0, 0, Math.max(1, x1 - x0), h);
+      g.globalAlpha = 0.8;
+      g.fillRect(Math.round(x0), h - 3 * ratio, Math.max(1, x1 - x0), 3 * ratio);
+      if (x1 - x0 > 14 * ratio) g.fillText(band.label, x0 + 3 * ratio, h - 4 * ratio);
+    }
+    g.restore();
   }
 
   draw() {
