@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from browser_helpers import SONG_STRUCTURE
 
 from rl_editor.edit import beat_sequence
 
@@ -68,11 +69,6 @@ def render_by_segments(audio: np.ndarray, bounds_s: np.ndarray, actions: list[in
         seg[len(seg) - ramp.size:] *= ramp[::-1]
         parts.append(seg)
     return np.concatenate(parts)
-
-
-# Sections of the test song (beat indices and labels), as the analysis writes them into a manifest.
-SONG_STRUCTURE = {"version": 1, "bar_start_beats": list(range(0, N_BEATS, 4)), "phrase_start_beats": [0, 8, 16, 28],
-                  "section_start_beats": [0, 8, 16, 28], "section_labels": ["A", "B", "A", "C"]}
 
 
 def write_test_manifest(folder: Path, structure: dict | None = None) -> Path:

@@ -10,48 +10,15 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 
 import numpy as np
 import pytest
+from browser_helpers import DESKTOP, PHONE, fetch_json, listen_through, open_page, wait_until
 
 from rl_editor.edit import beat_sequence
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
-
-
-def wait_until(page, expression: str, timeout_s: float = 10.0):
-    """Poll a JavaScript expression until it is truthy (the pages' CSP forbids Playwright's eval-based waits)."""
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        last = page.evaluate(expression)
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {expression!r} (last value {last!r})")
-
-
-def listen_through(page, rate: float = 16.0) -> None:
-    """Play each edit from its start, ``rate`` times faster than real time, until the page counts
-    it as heard enough for judging; then pause and play at normal speed again."""
-    page.evaluate(f"raterApp.setPlaybackRate({rate})")
-    if page.evaluate("raterApp.loopOn()"):
-        page.keyboard.press("l")
-    for version in page.evaluate("Object.keys(raterApp.listening().met)"):
-        if page.evaluate(f"raterApp.listening().met.{version}"):
-            continue
-        page.keyboard.press(version)
-        page.keyboard.press("Home")
-        if not page.evaluate("raterApp.position().playing"):
-            page.keyboard.press("Space")
-        wait_until(page, f"raterApp.listening().met.{version}", timeout_s=15)
-    if page.evaluate("raterApp.position().playing"):
-        page.keyboard.press("Space")
-    page.evaluate("raterApp.setPlaybackRate(1)")
 
 
 def expected_differences(actions_a: list[int], actions_b: list[int]) -> list[int]:
@@ -99,20 +66,6 @@ async (switchTimes) => {
   };
 }
 """
-
-
-def fetch_json(url: str) -> object:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.loads(response.read())
-
-
-def open_page(browser, url: str, viewport: dict, errors: list[str], **context_options):
-    context = browser.new_context(viewport=viewport, **context_options)
-    page = context.new_page()
-    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
-    page.on("console", lambda msg: errors.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
-    page.goto(url)
-    return context, page
 
 
 def test_rater_compares_judges_resumes_and_admin_sees_it(chromium_browser, live_server, artifacts_dir):

@@ -194,6 +194,14 @@ def register(app: typer.Typer) -> None:
         media_root: Path | None = typer.Option(
             None, "--media-root", help="Also serve registered audio that now resolves inside this folder "
                                        "(its content must still match)."),
+        must_listen_s: float | None = typer.Option(
+            None, "--must-listen-s", min=0, help="Seconds of each edit raters must play before judging, unless they "
+                                                 "played every region where the edits differ (0: off; default 20; "
+                                                 "kept in the database)."),
+        headphone_check: bool | None = typer.Option(
+            None, "--headphone-check/--no-headphone-check",
+            help="Raters pass an antiphase headphone check before their first task (kept in the database; off "
+                 "by default)."),
     ) -> None:
         """Run the feedback web server (makes tasks with default settings on first start)."""
         from rl_editor.feedback.app import create_app
@@ -205,6 +213,10 @@ def register(app: typer.Typer) -> None:
         store.set_link_base("served_url", listening_url(host, port))
         if base:
             store.set_link_base("public_url", base)
+        if must_listen_s is not None:
+            store.set_must_listen_seconds(must_listen_s)
+        if headphone_check is not None:
+            store.set_headphone_check(headphone_check)
         typer.echo(f"serving {len(web.state.manifest.songs)} songs on http://{host}:{port}; links use "
                    f"{store.link_base()} (add raters with `rl-editor raters add NAME`)")
         _run_server(web, host, port, log_level)

@@ -68,13 +68,13 @@ function renderOverview(summary) {
   }
 }
 
-function renderRaters(raters) {
+function renderRaters(raters, required = false) {
   const body = $("raters-table").querySelector("tbody");
   body.replaceChildren();
   if (!raters.length) {
     const row = body.insertRow();
     const td = cell(row, "No raters yet: add one below.");
-    td.colSpan = 6;
+    td.colSpan = 7;
   }
   for (const r of raters) {
     const row = body.insertRow();
@@ -88,7 +88,17 @@ function renderRaters(raters) {
     const gold = cell(row, r.gold_total ? `${r.gold_failures} of ${r.gold_total}` : "–", "num");
     if (r.gold_total && r.gold_failures / r.gold_total > 0.25) gold.classList.add("warn");
     cell(row, fmt.share(r.agreement_with_majority), "num");
+    const check = cell(row, headphoneText(r.headphone_check, required));
+    if (r.headphone_check && !r.headphone_check.passed) check.classList.add("warn");
   }
+}
+
+/** A rater's headphone check as one cell: result, score, attempts and when. */
+function headphoneText(check, required) {
+  if (!check) return required ? "not taken yet" : "–";
+  const when = check.checked_at ? ` on ${check.checked_at.slice(0, 16).replace("T", " ")}` : "";
+  const attempts = `${check.attempts_used} attempt${check.attempts_used === 1 ? "" : "s"}`;
+  return `${check.passed ? "passed" : "failed"} ${check.score} of ${check.trials} (${attempts})${when}`;
 }
 
 function renderSongs(songs) {
@@ -114,7 +124,7 @@ async function refresh() {
   try {
     const summary = await api("/api/admin/summary");
     renderOverview(summary);
-    renderRaters(summary.raters || []);
+    renderRaters(summary.raters || [], Boolean(summary.headphone_check_required));
     renderSongs(summary.songs || []);
     $("admin-error").textContent = "";
     document.body.dataset.loaded = "true";

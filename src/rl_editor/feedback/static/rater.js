@@ -763,6 +763,7 @@ async function run(step) {
 async function showRater() {
   const me = (await withRetry("loading your details", () => api("/api/me"))).data;
   $("rater-name").textContent = `· ${me.rater}`;
+  setProgress(me.done, me.total);
   return me;
 }
 
