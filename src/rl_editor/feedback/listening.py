@@ -111,34 +111,26 @@ def edit_timeline_s(beat_sequence: Sequence[int] | np.ndarray, bounds_s: np.ndar
     return np.concatenate([[0.0], np.cumsum(durations)])
 
 
-def _beat_counts(sequence: Sequence[int], n_beats: int) -> np.ndarray:
-    return np.bincount(np.asarray(sequence, dtype=np.int64), minlength=n_beats)[:n_beats]
+def differing_runs(seq_a: Sequence[int], seq_b: Sequence[int], n_beats: int) -> np.ndarray:
+    """Shape (n_runs, 2): runs ``[first, stop)`` of source beats the two edits play a different number of times."""
+    counts_a = np.bincount(np.asarray(seq_a, dtype=np.int64), minlength=n_beats)[:n_beats]
+    counts_b = np.bincount(np.asarray(seq_b, dtype=np.int64), minlength=n_beats)[:n_beats]
+    edges = np.diff(np.concatenate([[0], (counts_a != counts_b).astype(np.int8), [0]]))
+    return np.stack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)], axis=1)
 
 
-def differing_runs(seq_a: Sequence[int], seq_b: Sequence[int], n_beats: int) -> list[tuple[int, int]]:
-    """Runs ``[first, stop)`` of source beats the two edits play a different number of times."""
-    differ = _beat_counts(seq_a, n_beats) != _beat_counts(seq_b, n_beats)
-    runs, start = [], None
-    for beat, flag in enumerate(differ):
-        if flag and start is None:
-            start = beat
-        elif not flag and start is not None:
-            runs.append((start, beat))
-            start = None
-    if start is not None:
-        runs.append((start, n_beats))
-    return runs
+def _times_of_beats(sequence: np.ndarray, starts: np.ndarray, beats: np.ndarray) -> np.ndarray:
+    """Where each of ``beats`` (or, if cut, the next beat played) first starts in an edit's time."""
+    if sequence.size == 0:
+        return np.zeros(len(beats))
+    # the first slot playing a beat >= b is the first where the running maximum reaches b
+    first = np.searchsorted(np.maximum.accumulate(sequence), beats, side="left")
+    return starts[np.minimum(first, sequence.size)]
 
 
-def _time_of_beat(sequence: np.ndarray, starts: np.ndarray, beat: int) -> float:
-    """Where source beat ``beat`` (or, if cut, the next beat played) first starts in an edit's time."""
-    later = np.flatnonzero(sequence >= beat)
-    return float(starts[later[0]]) if later.size else float(starts[-1])
-
-
-def _merge(regions: list[list[float]]) -> list[list[float]]:
+def _merge(regions: np.ndarray) -> list[list[float]]:
     merged: list[list[float]] = []
-    for start, end in sorted(regions):
+    for start, end in sorted(regions.tolist()):
         if merged and start <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], end)
         else:
@@ -164,18 +156,26 @@ def differing_regions_s(seq_a: Sequence[int], seq_b: Sequence[int], bounds_s: np
     dict
         ``{"a": regions, "b": regions}``, each a sorted list of merged ``[start_s, end_s]``.
     """
-    n_beats = len(bounds_s) - 1
+    runs = differing_runs(seq_a, seq_b, len(bounds_s) - 1)
     out: dict[str, list[list[float]]] = {}
     for label, seq in (("a", seq_a), ("b", seq_b)):
         sequence = np.asarray(seq, dtype=np.int64)
         starts = edit_timeline_s(sequence, bounds_s)
-        total = float(starts[-1])
-        regions = []
-        for first, stop in differing_runs(seq_a, seq_b, n_beats):
-            begin, end = _time_of_beat(sequence, starts, first), _time_of_beat(sequence, starts, stop)
-            regions.append([max(0.0, begin - pad_s), min(total, end + pad_s)])
+        begin = _times_of_beats(sequence, starts, runs[:, 0])
+        end = _times_of_beats(sequence, starts, runs[:, 1])
+        regions = np.stack([np.maximum(0.0, begin - pad_s), np.minimum(starts[-1], end + pad_s)], axis=1)
         out[label] = _merge(regions)
     return out
+
+
+def requirements_from(regions: dict[str, list[list[float]]], durations_s: Sequence[float],
+                      min_seconds: float) -> dict[str, ListeningRequirement]:
+    """What each version must have had played, from its differing ``regions`` (``{}`` for a rating)."""
+    labels = ("a", "b")[:len(durations_s)]
+    on = min_seconds > 0
+    return {label: ListeningRequirement(max(0.0, min(float(min_seconds), float(duration))),
+                                        regions.get(label, []) if on else [])
+            for label, duration in zip(labels, durations_s)}
 
 
 def task_requirements(sequences: Sequence[Sequence[int]], durations_s: Sequence[float], bounds_s: np.ndarray,
@@ -198,13 +198,8 @@ def task_requirements(sequences: Sequence[Sequence[int]], durations_s: Sequence[
     dict
         ``{"a": requirement, "b": requirement}`` (``"b"`` only for pairs).
     """
-    labels = ("a", "b")[:len(sequences)]
-    regions: dict[str, list[list[float]]] = {label: [] for label in labels}
-    if min_seconds > 0 and len(sequences) == 2:
-        regions = differing_regions_s(sequences[0], sequences[1], bounds_s)
-    return {label: ListeningRequirement(max(0.0, min(float(min_seconds), float(duration))),
-                                        regions[label] if min_seconds > 0 else [])
-            for label, duration in zip(labels, durations_s)}
+    regions = differing_regions_s(sequences[0], sequences[1], bounds_s) if len(sequences) == 2 else {}
+    return requirements_from(regions, durations_s, min_seconds)
 
 
 def shortfall(requirements: dict[str, ListeningRequirement], record: ListeningRecord | None) -> str | None:

@@ -229,13 +229,13 @@ class FeedbackStore:
 
     def listening_requirements(self, view: TaskView) -> dict[str, ListeningRequirement]:
         """What the rater must play of each edit of a handed-out task before judging it."""
-        return self.judgments.requirements_of_view(view)
+        return self.judgments.must_listen.of_view(view)
 
     # -- listening settings (meta.StoredSettings) --------------------------------------------
     def set_must_listen_seconds(self, seconds: float, campaign: str | None = None) -> None:
         """Seconds of each version raters must play before judging (0: off), store-wide or for one campaign."""
         self.stored_settings.set_must_listen_seconds(seconds, campaign)
-        self.judgments.forget_settings()
+        self.judgments.must_listen.forget_settings()
 
     def must_listen_seconds(self, campaign: str | None = None) -> float:
         """Seconds of each version raters must play before judging (0: off)."""

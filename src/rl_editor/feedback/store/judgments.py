@@ -13,37 +13,29 @@ in-process API (simulated raters, tests) may leave it out.
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Any
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from rl_editor.audio.song import segment_bounds
-from rl_editor.edit import beat_sequence
-from rl_editor.feedback.listening import ListeningRecord, ListeningRequirement, shortfall, task_requirements
-from rl_editor.feedback.models import Judgment, SongRecord, utc_now
+from rl_editor.feedback.listening import ListeningRecord
+from rl_editor.feedback.models import Judgment, utc_now
 from rl_editor.feedback.store.database import Database
 from rl_editor.feedback.store.errors import ConflictError, ForbiddenError, InvalidJudgmentError, NotFoundError
-from rl_editor.feedback.store.meta import must_listen_seconds
+from rl_editor.feedback.store.must_listen import MustListen
 from rl_editor.feedback.store.statements import (
     ASSIGNMENT_LOCKED,
     BUMP_JUDGED,
-    EDITS_BY_ID,
     INSERT_JUDGMENT,
     JUDGMENT_BY_CLIENT,
     MARK_JUDGED,
     RATER_NAME,
     TASK_BY_ID,
 )
-from rl_editor.feedback.store.views import PREFERENCE_CHOICES, RATING_LABELS, JudgmentIn, TaskView
+from rl_editor.feedback.store.views import PREFERENCE_CHOICES, RATING_LABELS, JudgmentIn
 
 _SWAPPED = {"a": "b", "b": "a", "tie": "tie"}  # a preference as seen in order "ba", in the task's order
-SETTING_CACHE_SECONDS = 5.0   # how long another process's change of the must-listen setting may take to apply
-REQUIREMENT_CACHE_MAX = 4096
 
 
 def listening_columns(record: ListeningRecord | None, presented_order: str | None) -> dict[str, float | None]:
@@ -82,9 +74,7 @@ class Judgments:
 
     def __init__(self, db: Database):
         self.db = db
-        self._seconds_cache: dict[str, tuple[float, float]] = {}   # campaign -> (valid until, seconds)
-        # (edit ids in the order shown) -> (beat sequences, durations, song bounds); an edit id names one edit for good
-        self._task_shapes: dict[tuple[str, ...], tuple[list[list[int]], list[float], np.ndarray]] = {}
+        self.must_listen = MustListen(db)
 
     def submit_judgment(self, rater_id: int, judgment: JudgmentIn, require_listening: bool = False
                         ) -> tuple[int, bool]:
@@ -114,7 +104,7 @@ class Judgments:
                 return existing.id, True
             values = self._judgment_values(session, rater_id, j)
             if require_listening:
-                self._check_listening(session, values, j.listening)
+                self.must_listen.check(session, values, j.listening)
             judgment_id = session.execute(INSERT_JUDGMENT, values).scalar_one()
             session.execute(MARK_JUDGED, {"aid": values["assignment_id"], "at": values["created_at"]})
             session.execute(BUMP_JUDGED, {"tid": values["task_id"]})
@@ -141,63 +131,6 @@ class Judgments:
                     presented_order=assignment.presented_order if is_pair else None,
                     time_spent_ms=j.time_spent_ms, created_at=utc_now(), source="web", extra_json="{}",
                     **listening_columns(j.listening, assignment.presented_order if is_pair else None)) | answer
-
-    def requirements(self, session: Session, edit_ids: list[str], song_id: str, campaign: str
-                     ) -> dict[str, ListeningRequirement]:
-        """What the rater must play of each edit (``edit_ids`` in the order shown: A, then B)."""
-        sequences, durations, bounds = self._task_shape(session, edit_ids, song_id)
-        return task_requirements(sequences, durations, bounds, self._must_listen_seconds(session, campaign))
-
-    def requirements_of_view(self, view: TaskView) -> dict[str, ListeningRequirement]:
-        """What the rater must play of each edit of a task as handed out (the same rule submissions are checked by)."""
-        if view.song is None:
-            return {}
-        bounds = segment_bounds(view.song.beats, view.song.duration_seconds)
-        sequences = [beat_sequence(np.asarray(e.actions)).tolist() for e in view.edits]
-        cached = self._seconds_cache.get(view.campaign)
-        if cached is not None and cached[0] > time.monotonic():
-            seconds = cached[1]
-        else:
-            with self.db.transaction(readonly=True) as session:
-                seconds = self._must_listen_seconds(session, view.campaign)
-        return task_requirements(sequences, [e.duration_seconds for e in view.edits], bounds, seconds)
-
-    def _check_listening(self, session: Session, values: dict[str, Any], record: ListeningRecord | None) -> None:
-        shown = [values["edit_a"]] if values["edit_b"] is None else [values["edit_a"], values["edit_b"]]
-        if values["presented_order"] == "ba":
-            shown.reverse()
-        problem = shortfall(self.requirements(session, shown, values["song_id"], values["campaign"]), record)
-        if problem is not None:
-            raise InvalidJudgmentError(problem)
-
-    def _must_listen_seconds(self, session: Session, campaign: str) -> float:
-        cached = self._seconds_cache.get(campaign)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        seconds = must_listen_seconds(session, campaign)
-        self._seconds_cache[campaign] = (time.monotonic() + SETTING_CACHE_SECONDS, seconds)
-        return seconds
-
-    def forget_settings(self) -> None:
-        """Drop the cached must-listen setting (after this process changed it)."""
-        self._seconds_cache.clear()
-
-    def _task_shape(self, session: Session, edit_ids: list[str], song_id: str
-                    ) -> tuple[list[list[int]], list[float], np.ndarray]:
-        key = (song_id, *edit_ids)
-        shape = self._task_shapes.get(key)
-        if shape is None:
-            rows = {r.edit_id: r for r in session.execute(EDITS_BY_ID, {"ids": edit_ids}).all()}
-            song = session.get(SongRecord, song_id)
-            if song is None or len(rows) != len(edit_ids):
-                raise NotFoundError(f"song {song_id!r} or its edits are not registered")
-            bounds = segment_bounds(json.loads(song.beats_json), float(song.duration_seconds))
-            sequences = [beat_sequence(np.asarray(json.loads(rows[i].actions_json))).tolist() for i in edit_ids]
-            shape = (sequences, [float(rows[i].duration_seconds) for i in edit_ids], bounds)
-            if len(self._task_shapes) >= REQUIREMENT_CACHE_MAX:
-                self._task_shapes.clear()
-            self._task_shapes[tuple(key)] = shape
-        return shape
 
     def judgment_client_ids(self) -> set[str]:
         """Every stored client id (used by the load benchmark and crash test)."""
