@@ -40,7 +40,7 @@ def resolve_analyses(pairs: Sequence[PreferencePair], config: RewardTrainConfig)
     for index, pair in enumerate(pairs):
         if pair.song_id in paths:
             continue
-        song_path = pair.extra.get("song_path")
+        song_path = pair.song_path
         if song_path:
             path = Path(song_path)
             if not path.is_absolute():

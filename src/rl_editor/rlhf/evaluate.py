@@ -415,7 +415,7 @@ def campaign_result(db_url: str, campaign: str, campaign_file: str | Path | None
         raise RLHFError(f"campaign {campaign!r}: no judgments yet (or no such campaign) in {db_url}")
     judgments = []
     for p in pairs:
-        id_a = str(p.edit_a.extra.get("edit_id", ""))
+        id_a = p.edit_a.edit_id or ""
         new_first = "-eval-new-" in id_a
         outcome = "tie" if p.preference == "tie" else ("new" if (p.preference == "a") == new_first else "old")
         k = int(id_a.rsplit("-", 1)[-1]) if id_a.rsplit("-", 1)[-1].isdigit() else 0
