@@ -25,10 +25,10 @@ import enum
 import json
 import math
 import numbers
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
 from rl_editor.errors import RlEditorError
@@ -94,6 +94,38 @@ class FormatModel(BaseModel):
         return unset
 
 
+class OpenFormatModel(FormatModel):
+    """A format with room for keys it does not declare: they are kept (in :attr:`extra`) and written back.
+
+    Fields can also be given by position, in the order of ``positional_fields``
+    (the last may be ``"extra"``: a dict of further keys, read like the file's own keys).
+    """
+
+    model_config = ConfigDict(extra="allow")
+    positional_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, *args: Any, **data: Any) -> None:
+        if len(args) > len(self.positional_fields):
+            raise TypeError(f"{type(self).__name__} takes at most {len(self.positional_fields)} positional arguments")
+        super().__init__(**dict(zip(self.positional_fields, args, strict=False)), **data)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_extra(cls, data: Any) -> Any:
+        """Keys given in code as ``extra={...}`` are read like the file's own keys."""
+        if isinstance(data, dict) and isinstance(data.get("extra"), Mapping):
+            data = dict(data)
+            data = {**data.pop("extra"), **data}
+        return data
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """The keys the format does not declare (a live dict: a key set here is written to the file)."""
+        if self.__pydantic_extra__ is None:
+            self.__pydantic_extra__ = {}
+        return self.__pydantic_extra__
+
+
 def read_format(cls: type[M], data: Any, *, where: str, error: type[RlEditorError],
                 label: Callable[[Any], str] | None = None) -> M:
     """Validate decoded JSON ``data`` as ``cls``; raise ``error`` with one line naming ``where`` and the field.
@@ -148,6 +180,8 @@ def _what(problem: Any) -> str:
         return "must be an object"
     if kind == "format":
         return str(problem["msg"])
+    if kind == "list_type":
+        return "must be a list"
     if kind == "enum":
         return f"must be {problem['ctx']['expected']}"
     message = str(problem["msg"])
@@ -246,6 +280,7 @@ __all__ = [
     "FormatModel",
     "Integer",
     "NonNegativeSeconds",
+    "OpenFormatModel",
     "Number",
     "Preference",
     "PresentedOrder",

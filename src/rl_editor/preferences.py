@@ -24,17 +24,17 @@ import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ConfigDict, model_validator
+from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from rl_editor.errors import RlEditorError
 from rl_editor.formats import (
     Actions,
     AnyText,
-    FormatModel,
     NonNegativeSeconds,
+    OpenFormatModel,
     Preference,
     PresentedOrder,
     Strength,
@@ -54,14 +54,6 @@ class PreferenceFormatError(RlEditorError, ValueError):
     """A preference file or entry that does not follow the preference pair format."""
 
 
-def _merge_extra(data: Any) -> Any:
-    """Keys given in code as ``extra={...}`` are read like the file's own keys."""
-    if isinstance(data, dict) and isinstance(data.get("extra"), Mapping):
-        data = dict(data)
-        data = {**data.pop("extra"), **data}
-    return data
-
-
 def _not_a_bool(value: Any) -> Any:
     if isinstance(value, bool):
         raise PydanticCustomError("format", "must be 1, 2 or 3", {"got": value})
@@ -72,32 +64,18 @@ def _notes(value: Any) -> Any:
     return "" if value is None else value
 
 
-class _OpenFormat(FormatModel):
-    """A format others write too: keys it does not know are kept and written back."""
-
-    model_config = ConfigDict(extra="allow")
-    positional_fields: ClassVar[tuple[str, ...]] = ()
-
-    def __init__(self, *args: Any, **data: Any) -> None:
-        """Fields by keyword, or the first ones by position (``EditRef("a.wav", [0, 1], 1.0)``)."""
-        if len(args) > len(self.positional_fields):
-            raise TypeError(f"{type(self).__name__} takes at most {len(self.positional_fields)} positional arguments")
-        super().__init__(**dict(zip(self.positional_fields, args, strict=False)), **data)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _read_extra(cls, data: Any) -> Any:
-        return _merge_extra(data)
+class _JudgmentFormat(OpenFormatModel):
+    """Others write preference files too: keys rl-editor does not know are kept and written back."""
 
     @property
-    def extra(self) -> Mapping[str, Any]:
-        """Read-only view of the keys beyond the design's (the typed optional ones given, and unknown ones)."""
-        core = _CORE_KEYS.get(type(self).__name__, set())
-        given = {k: getattr(self, k) for k in self.model_fields_set if k not in core and k in type(self).model_fields}
+    def extra(self) -> Mapping[str, Any]:  # type: ignore[override]
+        """Read-only view of every key beyond the design's: the typed optional ones given, and unknown ones."""
+        fields = type(self).model_fields
+        given = {k: getattr(self, k) for k in self.model_fields_set if k in fields and fields[k].default is None}
         return MappingProxyType({**(self.__pydantic_extra__ or {}), **given})
 
 
-class EditRef(_OpenFormat):
+class EditRef(_JudgmentFormat):
     """One side of a comparison: where the edit's audio is and what it did."""
 
     path: AnyText
@@ -108,7 +86,7 @@ class EditRef(_OpenFormat):
     positional_fields = ("path", "actions", "duration_seconds", "extra")
 
 
-class PreferencePair(_OpenFormat):
+class PreferencePair(_JudgmentFormat):
     """One judgment: which of two edits of one song a rater preferred, and how strongly."""
 
     song_id: Text
@@ -135,12 +113,6 @@ class PreferencePair(_OpenFormat):
     def signed_strength(self) -> int:
         """+strength if A won, -strength if B won, 0 for a tie (the regression target)."""
         return {Preference.A: int(self.strength), Preference.B: -int(self.strength), Preference.TIE: 0}[self.preference]
-
-
-_CORE_KEYS = {
-    "EditRef": {"path", "actions", "duration_seconds"},
-    "PreferencePair": {"song_id", "edit_a", "edit_b", "preference", "strength", "rater", "timestamp", "notes"},
-}
 
 
 def pair_from_json(obj: Any, index: int = 0) -> PreferencePair:
