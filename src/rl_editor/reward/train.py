@@ -20,7 +20,6 @@ from __future__ import annotations
 import copy
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ import torch
 from tqdm.auto import tqdm
 
 from rl_editor.audio.song import SongAnalysis
+from rl_editor.config import config_to_json
 from rl_editor.io_utils import read_json
 from rl_editor.preferences import PreferencePair
 from rl_editor.registry import ModelMeta, new_version, sha256_of_json
@@ -258,7 +258,7 @@ def reward_meta(pairs: Sequence[PreferencePair], config: RewardTrainConfig, repo
         },
         metrics={"val": report.val_metrics, "train": report.train_metrics, "n_train": report.n_train,
                  "n_val": report.n_val, "val_songs": report.val_songs, "best_epochs": report.best_epochs},
-        config={k: v for k, v in asdict(config).items() if k != "progress"},
+        config={k: v for k, v in config_to_json(config).items() if k != "progress"},
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from rl_editor.errors import RlEditorError
@@ -90,6 +90,3 @@ class TrainReport:
     history: list[dict[str, Any]] = field(default_factory=list)
     train_metrics: dict[str, Any] = field(default_factory=dict)
     val_metrics: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
