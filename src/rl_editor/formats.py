@@ -26,7 +26,7 @@ import json
 import math
 import numbers
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
@@ -77,6 +77,11 @@ class FormatModel(BaseModel):
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict; a field that defaults to None is left out unless it was given."""
         return self.model_dump(exclude=self._unset_optional_fields() or None)
+
+    @classmethod
+    def from_json(cls, data: Any) -> Self:
+        """Build from decoded JSON; raises pydantic's ValidationError (a ValueError). Files: :func:`read_format`."""
+        return cls.model_validate(data, context={"reading": True})
 
     def _unset_optional_fields(self) -> dict[str, Any]:
         fields = type(self).model_fields
