@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rl_editor.formats import Strength
 from rl_editor.reward.losses import OUTCOME_TIE, davidson_log_probabilities
 from rl_editor.reward.model import Calibration, davidson_probabilities
 
@@ -67,7 +68,7 @@ def preference_metrics(gaps: np.ndarray, outcomes: np.ndarray, strengths: np.nda
     correct = np.where(gaps[decided] == 0, 0.5, (np.sign(gaps[decided]) == sign).astype(float))
     by_strength = {
         int(s): float(correct[strengths[decided] == s].mean())
-        for s in (1, 2, 3) if np.any(strengths[decided] == s)
+        for s in Strength if np.any(strengths[decided] == s)
     }
     p_a = probs[decided, 0] / (probs[decided, 0] + probs[decided, 1])
     confidence = np.maximum(p_a, 1 - p_a)

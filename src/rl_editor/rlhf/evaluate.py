@@ -290,7 +290,7 @@ def evaluate_policies(
                 new_first = bool(rng.random() < 0.5)
                 first, second = (e_new, e_old) if new_first else (e_old, e_new)
                 j = as_judgment(rater.judge(a, first, second), name)
-                if j.preference == "tie":
+                if j.preference == Preference.TIE:
                     outcome = "tie"
                 else:
                     outcome = "new" if (j.preference == "a") == new_first else "old"
@@ -420,7 +420,7 @@ def campaign_result(db_url: str, campaign: str, campaign_file: str | Path | None
     for p in pairs:
         id_a = p.edit_a.edit_id or ""
         new_first = "-eval-new-" in id_a
-        outcome = "tie" if p.preference == "tie" else ("new" if (p.preference == "a") == new_first else "old")
+        outcome = "tie" if p.preference == Preference.TIE else ("new" if (p.preference == Preference.A) == new_first else "old")
         k = int(id_a.rsplit("-", 1)[-1]) if id_a.rsplit("-", 1)[-1].isdigit() else 0
         judgments.append(Judged(song_id=p.song_id, k=k, rater=p.rater, new_shown_as="a" if new_first else "b",
                                 preference=p.preference, strength=int(p.strength), outcome=outcome))
