@@ -26,9 +26,10 @@ import json
 import math
 import numbers
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import Annotated, Any, ClassVar, Self, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from rl_editor.errors import RlEditorError
@@ -81,7 +82,7 @@ class FormatModel(BaseModel):
     @classmethod
     def from_json(cls, data: Any) -> Self:
         """Build from decoded JSON; raises pydantic's ValidationError (a ValueError). Files: :func:`read_format`."""
-        return cls.model_validate(data, context={"reading": True})
+        return _reading(cls, data)
 
     def _unset_optional_fields(self) -> dict[str, Any]:
         fields = type(self).model_fields
@@ -149,7 +150,7 @@ def read_format(cls: type[M], data: Any, *, where: str, error: type[RlEditorErro
         top-level field (the manifest names the song, `` (song 'a')``).
     """
     try:
-        return cls.model_validate(data, context={"reading": True})
+        return _reading(cls, data)
     except ValidationError as exc:
         raise error(error_line(exc, where, data, label)) from None
 
@@ -223,12 +224,25 @@ def _text(allow_empty: bool) -> Callable[[Any], str]:
     return check
 
 
-def _number(unit: str = "", minimum: float | None = None) -> Callable[[Any, ValidationInfo], float]:
+# Set while a file is validated (a model with positional fields validates through its __init__, which gets no
+# pydantic context).
+_READING_A_FILE: ContextVar[bool] = ContextVar("reading_a_file", default=False)
+
+
+def _reading(cls: type[M], data: Any) -> M:
+    token = _READING_A_FILE.set(True)
+    try:
+        return cls.model_validate(data)
+    finally:
+        _READING_A_FILE.reset(token)
+
+
+def _number(unit: str = "", minimum: float | None = None) -> Callable[[Any], float]:
     """A finite number; ``minimum`` is checked on files read with :func:`read_format` (code is trusted)."""
     bound = "" if minimum is None else f" >= {minimum:g}"
 
-    def check(value: Any, info: ValidationInfo) -> float:
-        reading = bool(info.context and info.context.get("reading"))
+    def check(value: Any) -> float:
+        reading = _READING_A_FILE.get()
         if not _is_number(value) or (reading and minimum is not None and value < minimum):
             raise _problem(f"must be a number{unit}{bound}", value)
         return float(value)
