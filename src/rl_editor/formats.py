@@ -1,22 +1,25 @@
 """One file-format layer: the judgment vocabulary, a pydantic base for every file rl-editor writes, shared field types.
 
 Preference files (:mod:`rl_editor.preferences`), the candidate manifest
-(:mod:`rl_editor.generate.manifest`), model metadata (:mod:`rl_editor.registry`)
-and evaluation results (:mod:`rl_editor.rlhf.evaluate`) are
-:class:`FormatModel` subclasses. :func:`read_format` validates decoded JSON
-against one and raises the caller's error with one line naming the place and
-the field, for example::
+(:mod:`rl_editor.generate.manifest`) and evaluation results
+(:mod:`rl_editor.rlhf.evaluate`) are :class:`FormatModel` subclasses (model
+metadata, a plain dataclass, goes through :mod:`rl_editor.config`'s
+serializer). :func:`read_format` validates decoded JSON against one and raises
+the caller's error with one line naming the place and the field, for example::
 
     prefs.json: entry 3.edit_b.actions[7]: must be 0 (keep), 1 (cut) or 2 (repeat), got 5
 
 :meth:`FormatModel.to_json` writes the same JSON back: optional keys a file
-did not have are not added.
+did not have are not added. Formats that are only ours refuse unknown keys;
+formats others write too (:class:`OpenFormatModel`) keep them.
 
 Example
 -------
->>> from rl_editor.preferences import PreferencePair
->>> pair = read_format(PreferencePair, {"song_id": "s", "preference": "a"}, where="entry 0")  # doctest: +SKIP
-PreferenceFormatError: entry 0: missing field 'edit_a'
+>>> from rl_editor.preferences import PreferenceFormatError, PreferencePair
+>>> read_format(PreferencePair, {"song_id": "s"}, where="entry 0", error=PreferenceFormatError)
+Traceback (most recent call last):
+...
+rl_editor.preferences.PreferenceFormatError: entry 0: missing field 'edit_a'
 """
 
 from __future__ import annotations
