@@ -62,3 +62,12 @@ def test_scan_models_returns_readable_models_and_names_the_rest(tmp_path):
     metas, problems = scan_models(tmp_path)
     assert [m.version for m in metas] == [meta.version]
     assert [(p.name, reason.split(" (")[0]) for p, reason in problems] == [("bad.pt", "not a readable model file")]
+
+
+def test_model_metadata_with_an_unknown_key_is_refused_naming_it(tmp_path):
+    import torch
+
+    meta = {"kind": "reward", "version": "reward-1", "colour": "red"}
+    torch.save({"rl_editor_model": 1, "meta": meta, "state": {}}, tmp_path / "odd.pt")
+    with pytest.raises(ModelFileError, match=r"odd.pt: model metadata is damaged \(meta: unknown field\(s\) \['colour'\]"):
+        load_model_file(tmp_path / "odd.pt")

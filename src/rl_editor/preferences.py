@@ -11,130 +11,113 @@ The JSON form (the "Preference Pair Dataset" of the human-feedback pipeline desi
       "timestamp": "2025-12-06T15:30:00",
       "notes": "..."}]
 
-Extra keys are kept in ``extra`` and written back out (for example
-``tie_kind``, ``presented_order``, ``time_spent_ms``, ``edit_id``).
+Keys rl-editor adds are typed optional fields, written only when given:
+``tie_kind``, ``presented_order``, ``time_spent_ms``, ``campaign``,
+``task_id``, ``client_id``, ``song_path``, ``is_gold`` on a pair and
+``edit_id`` on an edit. Other keys (from other tools) are kept and written
+back; :attr:`PreferencePair.extra` shows every key beyond the design's.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 
 from rl_editor.errors import RlEditorError
+from rl_editor.formats import (
+    Actions,
+    AnyText,
+    NonNegativeSeconds,
+    OpenFormatModel,
+    Preference,
+    PresentedOrder,
+    Strength,
+    Text,
+    TieKind,
+    read_format,
+)
 from rl_editor.io_utils import write_json_atomic
 
-# The judgment vocabulary every stage shares: the tie kinds a rater may give (both edits good, both bad).
-TIE_KINDS: tuple[str, ...] = ("both_good", "both_bad")
-
-PREFERENCES = ("a", "b", "tie")
-STRENGTHS = (1, 2, 3)
-_PAIR_KEYS = {"song_id", "edit_a", "edit_b", "preference", "strength", "rater", "timestamp", "notes"}
-_EDIT_KEYS = {"path", "actions", "duration_seconds"}
+# The judgment vocabulary every stage shares (see rl_editor.formats).
+TIE_KINDS: tuple[str, ...] = tuple(TieKind)
+PREFERENCES: tuple[str, ...] = tuple(Preference)
+STRENGTHS: tuple[int, ...] = tuple(Strength)
 
 
 class PreferenceFormatError(RlEditorError, ValueError):
     """A preference file or entry that does not follow the preference pair format."""
 
 
-@dataclass
-class EditRef:
+def _not_a_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise PydanticCustomError("format", "must be 1, 2 or 3", {"got": value})
+    return value
+
+
+def _notes(value: Any) -> Any:
+    return "" if value is None else value
+
+
+class _JudgmentFormat(OpenFormatModel):
+    """Others write preference files too: keys rl-editor does not know are kept and written back."""
+
+    @property
+    def extra(self) -> Mapping[str, Any]:  # type: ignore[override]
+        """Read-only view of every key beyond the design's: the typed optional ones given, and unknown ones."""
+        fields = type(self).model_fields
+        given = {k: getattr(self, k) for k in self.model_fields_set if k in fields and fields[k].default is None}
+        return MappingProxyType({**(self.__pydantic_extra__ or {}), **given})
+
+
+class EditRef(_JudgmentFormat):
     """One side of a comparison: where the edit's audio is and what it did."""
 
-    path: str
-    actions: list[int]
-    duration_seconds: float
-    extra: dict[str, Any] = field(default_factory=dict)
+    path: AnyText
+    actions: Actions
+    duration_seconds: NonNegativeSeconds
+    edit_id: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {**self.extra, "path": self.path, "actions": list(map(int, self.actions)),
-                "duration_seconds": float(self.duration_seconds)}
+    positional_fields = ("path", "actions", "duration_seconds", "extra")
 
 
-@dataclass
-class PreferencePair:
+class PreferencePair(_JudgmentFormat):
     """One judgment: which of two edits of one song a rater preferred, and how strongly."""
 
-    song_id: str
+    song_id: Text
     edit_a: EditRef
     edit_b: EditRef
-    preference: str
-    strength: int
-    rater: str
-    timestamp: str
-    notes: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    preference: Preference
+    strength: Annotated[Strength, BeforeValidator(_not_a_bool)]
+    rater: Text
+    timestamp: AnyText
+    notes: Annotated[AnyText, BeforeValidator(_notes)] = ""
+    tie_kind: TieKind | None = None
+    presented_order: PresentedOrder | None = None
+    time_spent_ms: int | float | None = None
+    campaign: str | None = None
+    task_id: str | None = None
+    client_id: str | None = None
+    song_path: str | None = None
+    is_gold: bool | None = None
+
+    positional_fields = ("song_id", "edit_a", "edit_b", "preference", "strength", "rater", "timestamp", "notes",
+                         "extra")
 
     @property
     def signed_strength(self) -> int:
         """+strength if A won, -strength if B won, 0 for a tie (the regression target)."""
-        return {"a": self.strength, "b": -self.strength, "tie": 0}[self.preference]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            **self.extra,
-            "song_id": self.song_id,
-            "edit_a": self.edit_a.to_json(),
-            "edit_b": self.edit_b.to_json(),
-            "preference": self.preference,
-            "strength": int(self.strength),
-            "rater": self.rater,
-            "timestamp": self.timestamp,
-            "notes": self.notes,
-        }
-
-
-def _edit_from_json(obj: Any, where: str) -> EditRef:
-    if not isinstance(obj, dict):
-        raise PreferenceFormatError(f"{where}: must be an object with path, actions, duration_seconds")
-    missing = _EDIT_KEYS - obj.keys()
-    if missing:
-        raise PreferenceFormatError(f"{where}: missing field {sorted(missing)[0]!r}")
-    if not isinstance(obj["path"], str):
-        raise PreferenceFormatError(f"{where}.path: must be a string")
-    actions = obj["actions"]
-    if not isinstance(actions, list) or not all(isinstance(a, int) and not isinstance(a, bool) and a in (0, 1, 2) for a in actions):
-        raise PreferenceFormatError(f"{where}.actions: must be a list of 0 (keep), 1 (cut), 2 (repeat)")
-    duration = obj["duration_seconds"]
-    if not isinstance(duration, (int, float)) or isinstance(duration, bool) or duration < 0:
-        raise PreferenceFormatError(f"{where}.duration_seconds: must be a non-negative number")
-    extra = {k: v for k, v in obj.items() if k not in _EDIT_KEYS}
-    return EditRef(path=obj["path"], actions=list(actions), duration_seconds=float(duration), extra=extra)
+        return {Preference.A: int(self.strength), Preference.B: -int(self.strength), Preference.TIE: 0}[self.preference]
 
 
 def pair_from_json(obj: Any, index: int = 0) -> PreferencePair:
     """Validate one entry; errors name the entry index and the field."""
-    where = f"entry {index}"
-    if not isinstance(obj, dict):
-        raise PreferenceFormatError(f"{where}: must be an object")
-    missing = (_PAIR_KEYS - {"notes"}) - obj.keys()
-    if missing:
-        raise PreferenceFormatError(f"{where}: missing field {sorted(missing)[0]!r}")
-    if not isinstance(obj["song_id"], str) or not obj["song_id"]:
-        raise PreferenceFormatError(f"{where}.song_id: must be a non-empty string")
-    if obj["preference"] not in PREFERENCES:
-        raise PreferenceFormatError(f"{where}.preference: must be 'a', 'b' or 'tie', got {obj['preference']!r}")
-    strength = obj["strength"]
-    if isinstance(strength, bool) or strength not in STRENGTHS:
-        raise PreferenceFormatError(f"{where}.strength: must be 1, 2 or 3, got {strength!r}")
-    if not isinstance(obj["rater"], str) or not obj["rater"]:
-        raise PreferenceFormatError(f"{where}.rater: must be a non-empty string")
-    if not isinstance(obj["timestamp"], str):
-        raise PreferenceFormatError(f"{where}.timestamp: must be an ISO 8601 string")
-    notes = obj.get("notes", "")
-    if notes is None:
-        notes = ""
-    if not isinstance(notes, str):
-        raise PreferenceFormatError(f"{where}.notes: must be a string")
-    edit_a = _edit_from_json(obj["edit_a"], f"{where}.edit_a")
-    edit_b = _edit_from_json(obj["edit_b"], f"{where}.edit_b")
-    extra = {k: v for k, v in obj.items() if k not in _PAIR_KEYS}
-    return PreferencePair(
-        song_id=obj["song_id"], edit_a=edit_a, edit_b=edit_b, preference=obj["preference"],
-        strength=int(strength), rater=obj["rater"], timestamp=obj["timestamp"], notes=notes, extra=extra,
-    )
+    return read_format(PreferencePair, obj, where=f"entry {index}", error=PreferenceFormatError)
 
 
 def parse_preferences(data: Any) -> list[PreferencePair]:

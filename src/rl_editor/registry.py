@@ -22,10 +22,11 @@ import pickle
 import re
 import secrets
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rl_editor.config import ConfigError, config_from_json, config_to_json
 from rl_editor.errors import RlEditorError
 from rl_editor.io_utils import atomic_path
 
@@ -38,7 +39,7 @@ class ModelFileError(RlEditorError):
 
 @dataclass
 class ModelMeta:
-    """What a model is and what it was trained on.
+    """What a model is and what it was trained on (stored as :func:`~rl_editor.config.config_to_json` writes it).
 
     Attributes
     ----------
@@ -66,9 +67,6 @@ class ModelMeta:
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds"))
     path: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 def new_version(kind: str) -> str:
     """A fresh, sortable, unique version name for a model of ``kind``."""
@@ -94,7 +92,7 @@ def save_model_file(path: str | Path, state: dict[str, Any], meta: ModelMeta) ->
     path = Path(path)
     meta.path = str(path)
     with atomic_path(path) as tmp:
-        torch.save({"rl_editor_model": 1, "meta": meta.to_json(), "state": state}, tmp)
+        torch.save({"rl_editor_model": 1, "meta": config_to_json(meta), "state": state}, tmp)
     return path
 
 
@@ -147,11 +145,10 @@ def _meta_of(path: Path, raw: Any) -> ModelMeta:
     if not isinstance(raw, dict):
         raise ModelFileError(f"{path}: not an rl-editor model file (no rl-editor metadata)")
     try:
-        meta = ModelMeta(**raw)
-    except TypeError:
-        names = sorted(set(raw) - set(ModelMeta.__dataclass_fields__)) or ["kind/version missing"]
-        raise ModelFileError(f"{path}: model metadata is damaged ({', '.join(map(str, names))})") from None
-    if meta.kind not in ("policy", "reward") or not isinstance(meta.version, str):
+        meta = config_from_json(ModelMeta, raw, what="meta")
+    except ConfigError as exc:
+        raise ModelFileError(f"{path}: model metadata is damaged ({exc})") from None
+    if meta.kind not in ("policy", "reward"):
         raise ModelFileError(f"{path}: model metadata names an unknown kind {meta.kind!r}")
     meta.path = str(path)
     return meta

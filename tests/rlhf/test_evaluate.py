@@ -136,3 +136,22 @@ def test_evaluation_without_raters_is_refused(rlhf_policy_path, heldout_analyses
 
     with pytest.raises(RlEditorError, match="at least one rater"):
         evaluate_policies(rlhf_policy_path, rlhf_policy_path, heldout_analyses, [])
+
+
+def test_a_result_file_with_an_unknown_key_or_a_bad_judgment_names_the_field(tmp_path):
+    from rl_editor.rlhf.finetune import RLHFError
+
+    judgment = {"song_id": "s1", "k": 0, "rater": "r", "new_shown_as": "a", "preference": "a", "strength": 1,
+                "outcome": "new"}
+    saved = {"win": {"wins": 1, "losses": 0, "ties": 0, "win_rate": 1.0, "ci_low": 0.2, "ci_high": 1.0,
+                     "p_value": 0.5, "preference_share": 1.0},
+             "old_version": "a", "new_version": "b", "judgments": [judgment]}
+    path = tmp_path / "eval.json"
+    path.write_text(json.dumps({**saved, "colour": "red"}))
+    with pytest.raises(RLHFError, match=r"eval.json: evaluation result: unknown field 'colour'$"):
+        EvaluationResult.load(path)
+    path.write_text(json.dumps({**saved, "judgments": [{**judgment, "preference": "maybe"}]}))
+    with pytest.raises(RLHFError, match=r"evaluation result.judgments\[0\].preference: must be 'a', 'b' or 'tie'"):
+        EvaluationResult.load(path)
+    path.write_text(json.dumps(saved))
+    assert EvaluationResult.load(path).judgments[0].preference == "a"

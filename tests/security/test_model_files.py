@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import torch
 
+from rl_editor.config import config_to_json
 from rl_editor.policy.env import PolicyError
 from rl_editor.policy.trainer import PolicyConfig, PPOTrainer
 from rl_editor.preferences import EditRef, PreferencePair, save_preferences
@@ -47,7 +48,7 @@ def assert_runs_code_when_unpickled_unsafely(path: Path, marker: Path, opener: s
 
 def crafted_model_file(path: Path, marker: Path, kind: str = "reward") -> Path:
     """A model file with valid rl-editor metadata whose state hides a code-running object."""
-    meta = ModelMeta(kind=kind, version=new_version(kind)).to_json()
+    meta = config_to_json(ModelMeta(kind=kind, version=new_version(kind)))
     torch.save({"rl_editor_model": 1, "meta": meta, "state": {"members": [MarkerPayload(marker)]}}, path)
     assert_runs_code_when_unpickled_unsafely(path, marker, "import torch; torch.load({path!r}, weights_only=False)")
     return path

@@ -9,27 +9,17 @@ cheap (librosa is imported only when a song is analysed).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-_EXPORTS: dict[str, str] = {
-    "AudioClip": "rl_editor.audio.io",
-    "AnalysisError": "rl_editor.audio.io",
-    "load_audio": "rl_editor.audio.io",
-    "find_songs": "rl_editor.audio.io",
-    "save_audio": "rl_editor.audio.io",
-    "SongAnalysis": "rl_editor.audio.song",
-    "ANALYSIS_VERSION": "rl_editor.audio.song",
-    "AnalysisBatch": "rl_editor.audio.analyze",
-    "analyze_song": "rl_editor.audio.analyze",
-    "analyze_many": "rl_editor.audio.analyze",
-    "extract_features": "rl_editor.audio.analyze",
-    "render_edit": "rl_editor.audio.render",
-    "splice_quality": "rl_editor.audio.splice",
-    "splice_quality_matrix": "rl_editor.audio.splice",
-}
+from rl_editor.lazy import lazy_exports
 
-__all__ = sorted(_EXPORTS)
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "io": ["AudioClip", "AnalysisError", "load_audio", "find_songs", "save_audio"],
+    "song": ["SongAnalysis", "ANALYSIS_VERSION"],
+    "analyze": ["AnalysisBatch", "analyze_song", "analyze_many", "extract_features"],
+    "render": ["render_edit"],
+    "splice": ["splice_quality", "splice_quality_matrix"],
+})
 
 if TYPE_CHECKING:  # pragma: no cover
     from rl_editor.audio.analyze import AnalysisBatch, analyze_many, analyze_song, extract_features
@@ -37,16 +27,3 @@ if TYPE_CHECKING:  # pragma: no cover
     from rl_editor.audio.render import render_edit
     from rl_editor.audio.song import ANALYSIS_VERSION, SongAnalysis
     from rl_editor.audio.splice import splice_quality, splice_quality_matrix
-
-
-def __getattr__(name: str) -> Any:
-    module_name = _EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'rl_editor.audio' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rl_editor.audio.song import segment_bounds
+from rl_editor.audio.song import BeatSegments
 
 if TYPE_CHECKING:  # pragma: no cover
     from rl_editor.audio.song import SongAnalysis
 
 
 @dataclass(frozen=True)
-class BeatGrid:
+class BeatGrid(BeatSegments):
     """The beat grid of one audio file.
 
     Beat ``i`` spans ``segment_bounds_s[i]`` to ``segment_bounds_s[i + 1]``, as in
@@ -69,12 +69,3 @@ class BeatGrid:
     def n_beats(self) -> int:
         return int(self.beat_times_s.size)
 
-    @property
-    def segment_bounds_s(self) -> np.ndarray:
-        """Shape (n_beats + 1,): where each beat's audio starts and the last one ends (seconds)."""
-        return segment_bounds(self.beat_times_s, self.duration_seconds)
-
-    @property
-    def beat_durations_s(self) -> np.ndarray:
-        """Shape (n_beats,): seconds of audio each beat's segment holds."""
-        return np.diff(self.segment_bounds_s)

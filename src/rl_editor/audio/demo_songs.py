@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from rl_editor.config import config_to_json
 from rl_editor.errors import RlEditorError
 from rl_editor.io_utils import write_bytes_atomic
 
@@ -61,7 +62,7 @@ class Section:
 
 @dataclass(frozen=True)
 class SongTruth:
-    """Ground truth of a demo song; serialises to the ``demo_<k>.json`` format."""
+    """Ground truth of a demo song; ``config_to_json`` of it is the ``demo_<k>.json`` format."""
 
     beats: list[float]
     downbeats: list[float]
@@ -71,17 +72,6 @@ class SongTruth:
     sections: list[Section]
     seed: int
     duration_seconds: float
-
-    def to_json_dict(self) -> dict:
-        """Plain dict in the JSON ground-truth format (times rounded to microseconds)."""
-        data = asdict(self)
-        data["beats"] = [round(t, 6) for t in self.beats]
-        data["downbeats"] = [round(t, 6) for t in self.downbeats]
-        data["sections"] = [
-            {"name": s.name, "start_s": round(s.start_s, 6), "end_s": round(s.end_s, 6), "energy": round(s.energy, 4)}
-            for s in self.sections
-        ]
-        return data
 
 
 @dataclass
@@ -441,7 +431,7 @@ def write_song(song: DemoSong, wav_path: str | Path) -> tuple[Path, Path]:
     sf.write(buffer, song.samples, song.sample_rate, format="WAV", subtype="PCM_16")
     json_path = wav_path.with_suffix(".json")
     _write_if_changed(wav_path, buffer.getvalue())
-    _write_if_changed(json_path, (json.dumps(song.truth.to_json_dict(), indent=2) + "\n").encode())
+    _write_if_changed(json_path, (json.dumps(config_to_json(song.truth), indent=2) + "\n").encode())
     return wav_path, json_path
 
 

@@ -34,8 +34,25 @@ def segment_bounds(beat_times_s: Sequence[float] | np.ndarray, duration_seconds:
     return bounds
 
 
+class BeatSegments:
+    """Where each beat's audio is, for any type with ``beat_times_s`` and ``duration_seconds``."""
+
+    beat_times_s: np.ndarray
+    duration_seconds: float
+
+    @property
+    def segment_bounds_s(self) -> np.ndarray:
+        """Shape (n_beats + 1,): where each beat's audio starts and the last one ends (seconds)."""
+        return segment_bounds(self.beat_times_s, self.duration_seconds)
+
+    @property
+    def beat_durations_s(self) -> np.ndarray:
+        """Shape (n_beats,): seconds of audio each beat's segment holds."""
+        return np.diff(self.segment_bounds_s)
+
+
 @dataclass
-class SongAnalysis:
+class SongAnalysis(BeatSegments):
     """Beats, bars and per-beat features of one audio file.
 
     Attributes
@@ -107,16 +124,6 @@ class SongAnalysis:
     @property
     def downbeat_times_s(self) -> np.ndarray:
         return self.beat_times_s[self.beat_in_bar == 0]
-
-    @property
-    def segment_bounds_s(self) -> np.ndarray:
-        """Shape (n_beats + 1,): where each beat's audio starts and the last one ends."""
-        return segment_bounds(self.beat_times_s, self.duration_seconds)
-
-    @property
-    def beat_durations_s(self) -> np.ndarray:
-        """Shape (n_beats,): seconds of audio each beat's segment holds."""
-        return np.diff(self.segment_bounds_s)
 
     def group(self, name: str) -> np.ndarray:
         """Columns of one feature group, e.g. ``analysis.group("chroma_mean")``."""

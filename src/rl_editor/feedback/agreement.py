@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rl_editor.formats import Preference, PresentedOrder
 from rl_editor.preferences import EditRef, PreferencePair
 
 
@@ -118,10 +119,10 @@ def position_bias(pairs: list[PreferencePair]) -> float | None:
     chosen_a = total = 0
     for pair in pairs:
         order = pair.extra.get("presented_order")
-        if pair.preference == "tie" or order not in ("ab", "ba"):
+        if pair.preference == Preference.TIE or order not in tuple(PresentedOrder):
             continue
         total += 1
-        chosen_a += (order == "ab") == (pair.preference == "a")
+        chosen_a += (order == PresentedOrder.AB) == (pair.preference == Preference.A)
     return chosen_a / total if total else None
 
 

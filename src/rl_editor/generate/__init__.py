@@ -8,36 +8,15 @@ Names are imported lazily so ``import rl_editor.generate`` stays light.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from rl_editor.lazy import lazy_exports
 
-_EXPORTS = {
-    "Manifest": "manifest",
-    "SongEntry": "manifest",
-    "Candidate": "manifest",
-    "ManifestError": "manifest",
-    "GenerateConfig": "candidates",
-    "GenerateError": "candidates",
-    "EditGenerator": "candidates",
-    "CandidateSpec": "candidates",
-    "DEFAULT_TEMPERATURES": "candidates",
-    "candidate_seed": "candidates",
-    "plan_candidates": "candidates",
-    "dedupe_actions": "candidates",
-    "find_songs": "candidates",
-    "new_song_entry": "candidates",
-    "write_candidate": "candidates",
-    "process_song": "candidates",
-    "GenerateReport": "run",
-    "run_generation": "run",
-    "generate_candidates": "run",
-    "load_policy": "pool",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"rl_editor.generate.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'rl_editor.generate' has no attribute {name!r}")
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "manifest": ["Manifest", "SongEntry", "Candidate", "ManifestError"],
+    "candidates": [
+        "GenerateConfig", "GenerateError", "EditGenerator", "CandidateSpec", "DEFAULT_TEMPERATURES",
+        "candidate_seed", "plan_candidates", "dedupe_actions", "find_songs", "new_song_entry", "write_candidate",
+        "process_song",
+    ],
+    "run": ["GenerateReport", "run_generation", "generate_candidates"],
+    "pool": ["load_policy"],
+})

@@ -221,18 +221,19 @@ def new_song_entry(analysis: Any, song_path: str | Path, manifest_root: str | Pa
     """An empty manifest entry for one analysed song (``song`` relative to the manifest folder)."""
     from rl_editor.audio.structure import song_structure
 
+    extra: dict[str, Any] = {
+        "song_sha256": analysis.content_sha256,
+        "tempo_bpm": round(float(analysis.tempo_bpm), 2),
+        "beats_per_bar": int(analysis.beats_per_bar),
+        "structure": song_structure(analysis).to_json(),
+    }
     return SongEntry(
         song=Path(os.path.relpath(Path(song_path).resolve(), Path(manifest_root).resolve())).as_posix(),
         song_id=analysis.song_id,
         duration_seconds=round(float(analysis.duration_seconds), 4),
         beats=[round(float(t), 4) for t in analysis.beat_times_s],
         downbeats=[round(float(t), 4) for t in analysis.downbeat_times_s],
-        extra={
-            "song_sha256": analysis.content_sha256,
-            "tempo_bpm": round(float(analysis.tempo_bpm), 2),
-            "beats_per_bar": int(analysis.beats_per_bar),
-            "structure": song_structure(analysis).to_json(),
-        },
+        **extra,
     )
 
 
@@ -300,7 +301,7 @@ def write_candidate(
     cand = Candidate(
         edit_id=edit_id, temperature=float(temperature), path=candidate_path(entry.song_id, edit_id),
         duration=0.0, actions=[int(a) for a in actions], policy=policy, seed=int(seed),
-        extra={"k": int(k), **(extra or {})},
+        **{"k": int(k), **(extra or {})},
     )
     cand.duration = round(render_candidate_audio(Path(manifest_root), analysis, source, cand), 4)
     entry.candidates.append(cand)
@@ -371,7 +372,7 @@ def _generate_entry(task: SongTask, generator: EditGenerator, analysis: Any,
         entry.candidates.append(Candidate(
             edit_id=edit_id, temperature=spec.temperature, path=candidate_path(task.song_id, edit_id),
             duration=0.0, actions=[int(a) for a in acts], policy=task.policy_version, seed=spec.seed,
-            extra=extra,
+            **extra,
         ))
     if len(entry.candidates) == 1 and len(specs) > 1:
         entry.extra["identical_candidates"] = True

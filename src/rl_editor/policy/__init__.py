@@ -16,36 +16,17 @@ does not import torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-_EXPORTS: dict[str, str] = {
-    "DenseRewardConfig": "rl_editor.policy.dense_reward",
-    "score_edit": "rl_editor.policy.dense_reward",
-    "edit_stats": "rl_editor.policy.dense_reward",
-    "EditVecEnv": "rl_editor.policy.env",
-    "EnvConfig": "rl_editor.policy.env",
-    "PolicyError": "rl_editor.policy.env",
-    "PPOTrainer": "rl_editor.policy.trainer",
-    "PolicyConfig": "rl_editor.policy.trainer",
-}
+from rl_editor.lazy import lazy_exports
 
-__all__ = sorted(_EXPORTS)
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "dense_reward": ["DenseRewardConfig", "score_edit", "edit_stats"],
+    "env": ["EditVecEnv", "EnvConfig", "PolicyError"],
+    "trainer": ["PPOTrainer", "PolicyConfig"],
+})
 
 if TYPE_CHECKING:  # pragma: no cover
     from rl_editor.policy.dense_reward import DenseRewardConfig, edit_stats, score_edit
     from rl_editor.policy.env import EditVecEnv, EnvConfig, PolicyError
     from rl_editor.policy.trainer import PolicyConfig, PPOTrainer
-
-
-def __getattr__(name: str) -> Any:
-    module_name = _EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'rl_editor.policy' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))

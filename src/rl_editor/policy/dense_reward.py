@@ -37,7 +37,6 @@ import numpy as np
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.audio.splice import splice_components
 from rl_editor.audio.structure import song_structure
-from rl_editor.config import config_to_json
 from rl_editor.edit import CUT, REPEAT, splice_pairs, validate_actions
 
 SPLICE_TERMS: tuple[str, ...] = ("splice", "bar_line", "section")
@@ -90,9 +89,6 @@ class DenseRewardConfig:
     length_tolerance: float = 0.05
     w_degenerate: float = 10.0
     min_keep_share: float = 0.2
-
-    def to_json(self) -> dict:
-        return config_to_json(self)
 
 
 def section_end_and_start(analysis: SongAnalysis) -> tuple[np.ndarray, np.ndarray]:

@@ -47,7 +47,6 @@ import numpy as np
 from stable_baselines3.common.vec_env import VecEnv
 
 from rl_editor.audio.song import SongAnalysis
-from rl_editor.config import config_to_json
 from rl_editor.edit import CUT, KEEP, REPEAT
 from rl_editor.errors import RlEditorError
 from rl_editor.policy.dense_reward import (
@@ -111,9 +110,6 @@ class EnvConfig:
     target_length_scale: float = 1.0
     free_length_scale: float = 1.0
     reward: DenseRewardConfig = field(default_factory=DenseRewardConfig)
-
-    def to_json(self) -> dict:
-        return config_to_json(self)
 
 
 def check_analyses(analyses: Sequence[SongAnalysis], min_beats: int = 3) -> list[SongAnalysis]:

@@ -21,11 +21,12 @@ def synth_prefs(
     seed: int = typer.Option(0, "--seed", help="Seed of the pair choice and the rater's noise."),
 ) -> None:
     """Judge pairs of a manifest's candidates with a simulated rater; write preference JSON."""
+    from rl_editor.formats import Preference
     from rl_editor.raters.plugin import load_rater
     from rl_editor.raters.synth import synthesize_preferences_file
 
     judged = synthesize_preferences_file(manifest, out, load_rater(rater, seed=seed), n_pairs=pairs, seed=seed)
-    counts = {p: sum(j.preference == p for j in judged) for p in ("a", "b", "tie")}
+    counts = {str(p): sum(j.preference == p for j in judged) for p in Preference}
     typer.echo(f"wrote {len(judged)} pairs to {out} (a {counts['a']}, b {counts['b']}, tie {counts['tie']})")
 
 

@@ -25,6 +25,8 @@ from typing import Any
 
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.edit import Edit
+from rl_editor.formats import Preference
+from rl_editor.preferences import PREFERENCES
 from rl_editor.raters.simulated import NOISE_PRESETS, Judgment, Rater, SimulatedRater
 from rl_editor.raters.tastes import TASTES, RaterError
 
@@ -56,8 +58,8 @@ def as_judgment(answer: Any, rater_name: str) -> Judgment:
     """Accept a :class:`Judgment`, or ``"a"``/``"b"``/``"tie"`` (strength 1), from any rater."""
     if isinstance(answer, Judgment):
         return answer
-    if isinstance(answer, str) and answer in ("a", "b", "tie"):
-        return Judgment(answer, 1, None)
+    if isinstance(answer, str) and answer in PREFERENCES:
+        return Judgment(Preference(answer), 1, None)
     for attr in ("preference", "strength"):
         if not hasattr(answer, attr):
             raise RaterError(f"rater {rater_name!r} returned {answer!r}; expected a Judgment or 'a', 'b', 'tie'")

@@ -35,7 +35,8 @@ import numpy as np
 
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.edit import Edit
-from rl_editor.preferences import TIE_KINDS
+from rl_editor.formats import Preference, TieKind
+from rl_editor.preferences import PREFERENCES, STRENGTHS, TIE_KINDS
 from rl_editor.raters.tastes import CRITERION_LABELS, RaterError, Taste
 
 STRENGTH_THRESHOLDS = (0.5, 1.5)
@@ -98,20 +99,22 @@ class Judgment:
     own (normalised) scores when known, NaN otherwise.
     """
 
-    preference: str
+    preference: Preference
     strength: int = 1
-    tie_kind: str | None = None
+    tie_kind: TieKind | None = None
     notes: str = ""
     score_a: float = math.nan
     score_b: float = math.nan
 
     def __post_init__(self) -> None:
-        if self.preference not in ("a", "b", "tie"):
+        if self.preference not in PREFERENCES:
             raise RaterError(f"judgment preference must be 'a', 'b' or 'tie', got {self.preference!r}")
-        if self.strength not in (1, 2, 3):
+        if self.strength not in STRENGTHS:
             raise RaterError(f"judgment strength must be 1, 2 or 3, got {self.strength!r}")
         if self.tie_kind is not None and self.tie_kind not in TIE_KINDS:
             raise RaterError(f"judgment tie_kind must be 'both_good', 'both_bad' or None, got {self.tie_kind!r}")
+        self.preference = Preference(self.preference)
+        self.tie_kind = None if self.tie_kind is None else TieKind(self.tie_kind)
 
 
 @runtime_checkable
@@ -177,19 +180,20 @@ class SimulatedRater:
         (s_a, terms_a), (s_b, terms_b) = self._score_and_terms(song, edit_a), self._score_and_terms(song, edit_b)
         gap = s_a - s_b
         if abs(gap) < noise.tie_threshold:
-            kind = "both_good" if (s_a + s_b) / 2.0 > 0.0 else "both_bad"
-            notes = f"both {'good' if kind == 'both_good' else 'weak'}, hard to tell apart"
-            return Judgment("tie", 1, kind, notes, s_a, s_b)
+            kind = TieKind.BOTH_GOOD if (s_a + s_b) / 2.0 > 0.0 else TieKind.BOTH_BAD
+            notes = f"both {'good' if kind == TieKind.BOTH_GOOD else 'weak'}, hard to tell apart"
+            return Judgment(Preference.TIE, 1, kind, notes, s_a, s_b)
+        a, b = Preference.A, Preference.B
         if abs(gap) < UNSURE_GAP and rng.random() < noise.position_bias:
-            choice = "a"
+            choice = a
         elif math.isinf(noise.beta):
-            choice = "a" if gap > 0 else "b"
+            choice = a if gap > 0 else b
         else:
             p_a = 1.0 / (1.0 + math.exp(-max(min(noise.beta * gap, 50.0), -50.0)))
-            choice = "a" if rng.random() < p_a else "b"
+            choice = a if rng.random() < p_a else b
         if rng.random() < noise.mistake:
-            choice = "b" if choice == "a" else "a"
-        agrees = (choice == "a") == (gap > 0)
+            choice = b if choice == a else a
+        agrees = (choice == a) == (gap > 0)
         strength = strength_from_gap(gap) if agrees else 1
         return Judgment(choice, strength, None, self._notes(terms_a, terms_b, choice), s_a, s_b)
 

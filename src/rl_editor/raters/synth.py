@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.edit import Edit
+from rl_editor.formats import Preference, Strength
 from rl_editor.generate.manifest import Candidate, Manifest, SongEntry
 from rl_editor.preferences import EditRef, PreferencePair
 from rl_editor.raters.plugin import as_judgment
@@ -81,7 +82,7 @@ def choose_pairs(manifest: Manifest, n_pairs: int | None, rng: np.random.Generat
 
 def _edit_ref(cand: Candidate) -> EditRef:
     return EditRef(path=cand.path, actions=[int(x) for x in cand.actions], duration_seconds=float(cand.duration),
-                   extra={"edit_id": cand.edit_id})
+                   edit_id=cand.edit_id)
 
 
 def _analysis_for(entry: SongEntry, manifest: Manifest, analyses: dict[str, SongAnalysis]) -> SongAnalysis:
@@ -148,8 +149,8 @@ def synthesize_preferences(
             extra["tie_kind"] = judgment.tie_kind
         out.append(PreferencePair(
             song_id=entry.song_id, edit_a=_edit_ref(cand_a), edit_b=_edit_ref(cand_b),
-            preference=judgment.preference, strength=int(judgment.strength), rater=name,
-            timestamp=datetime.now(UTC).isoformat(timespec="seconds"), notes=judgment.notes, extra=extra,
+            preference=Preference(judgment.preference), strength=Strength(int(judgment.strength)), rater=name,
+            timestamp=datetime.now(UTC).isoformat(timespec="seconds"), notes=judgment.notes, **extra,
         ))
     return out
 

@@ -319,42 +319,24 @@ class DenseTaste(CalibratedTaste):
         return float(sum(terms.values()))  # score_edit's total is the sum of its terms
 
 
-TASTES: dict[str, Taste] = {
-    "dense": DenseTaste(),
-    "musician": CriteriaTaste(
-        name="musician",
-        weights={"bar_aligned": 3.0, "smooth_splices": 2.0, "length": 2.0, "strong_kept": 2.5, "no_repeats": 1.5},
-        target_keep_share=0.6,
-        length_width=0.12,
-        description="bar-aligned smooth cuts, keeps the strongest sections, about 60 % of the length, no stutters",
-    ),
-    "radio": CriteriaTaste(
-        name="radio",
-        weights={"length": 2.5, "energy": 3.0, "strong_kept": 1.0, "smooth_splices": 1.0, "bar_aligned": 0.5},
-        target_keep_share=0.4,
-        length_width=0.1,
-        description="short (about 40 % of the length) and chorus-heavy",
-    ),
-    "purist": CriteriaTaste(
-        name="purist",
-        weights={"length": 2.0, "worst_splice": 3.0, "few_splices": 3.0, "smooth_splices": 1.0, "no_repeats": 1.0},
-        target_keep_share=0.95,
-        length_width=0.1,
-        description="keeps almost everything and hates any audible splice",
-    ),
-    "brief": CriteriaTaste(
-        name="brief",
-        weights={"length": 3.0, "few_splices": 2.0, "strong_kept": 2.0, "no_repeats": 2.0, "bar_aligned": 1.0},
-        target_keep_share=0.45,
-        length_width=0.2,
-        description="a short edit (about 45 % of the length) made of whole phrases, keeping the loudest "
-                    "sections, no stutters",
-    ),
-    "complete": CriteriaTaste(
-        name="complete",
-        weights={"length": 3.0, "smooth_splices": 2.0, "worst_splice": 1.5, "energy": 1.0},
-        target_keep_share=0.95,
-        length_width=0.15,
-        description="nearly the whole song (about 95 %), only the weakest material trimmed, smoothly",
-    ),
-}
+def _criteria_taste(name: str, keep_share: float, width: float, description: str, **weights: float) -> CriteriaTaste:
+    return CriteriaTaste(name=name, weights=weights, target_keep_share=keep_share, length_width=width,
+                         description=description)
+
+
+# name, target keep share, length width, description, criterion weights
+TASTES: dict[str, Taste] = {taste.name: taste for taste in (
+    DenseTaste(),
+    _criteria_taste("musician", 0.6, 0.12, "bar-aligned smooth cuts, keeps the strongest sections, about 60 % of the "
+                    "length, no stutters", bar_aligned=3.0, smooth_splices=2.0, length=2.0, strong_kept=2.5,
+                    no_repeats=1.5),
+    _criteria_taste("radio", 0.4, 0.1, "short (about 40 % of the length) and chorus-heavy",
+                    length=2.5, energy=3.0, strong_kept=1.0, smooth_splices=1.0, bar_aligned=0.5),
+    _criteria_taste("purist", 0.95, 0.1, "keeps almost everything and hates any audible splice",
+                    length=2.0, worst_splice=3.0, few_splices=3.0, smooth_splices=1.0, no_repeats=1.0),
+    _criteria_taste("brief", 0.45, 0.2, "a short edit (about 45 % of the length) made of whole phrases, keeping the "
+                    "loudest sections, no stutters", length=3.0, few_splices=2.0, strong_kept=2.0, no_repeats=2.0,
+                    bar_aligned=1.0),
+    _criteria_taste("complete", 0.95, 0.15, "nearly the whole song (about 95 %), only the weakest material trimmed, "
+                    "smoothly", length=3.0, smooth_splices=2.0, worst_splice=1.5, energy=1.0),
+)}

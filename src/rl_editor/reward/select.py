@@ -17,13 +17,14 @@ server's ``rl-editor tasks prioritize --ranking FILE`` uses to order its queue.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy.special import expit
 
 from rl_editor.audio.song import SongAnalysis
+from rl_editor.config import config_to_json
 from rl_editor.errors import RlEditorError
 from rl_editor.generate.manifest import Candidate, Manifest, SongEntry
 from rl_editor.io_utils import write_json_atomic
@@ -44,9 +45,6 @@ class RankedPair:
     edit_a: str
     edit_b: str
     score: float
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
 
 def pair_uncertainty(member_scores: np.ndarray, index_a: np.ndarray, index_b: np.ndarray,
@@ -230,4 +228,4 @@ def _key(pair: tuple) -> tuple[str, str]:
 
 def save_ranking(path: str | Path, ranked: Sequence[RankedPair]) -> Path:
     """Write the ranking JSON atomically."""
-    return write_json_atomic(path, [p.to_json() for p in ranked], indent=1)
+    return write_json_atomic(path, [config_to_json(p) for p in ranked], indent=1)

@@ -1,10 +1,10 @@
 """Train a reward ensemble on judged pairs.
 
-Songs for the pairs are found, in order: in ``analyses`` when given (keyed by
-``song_id``); else from the pair's ``song_path`` extra key (absolute, or
-relative to ``config.manifest``'s folder, else to ``config.base_dir``, which
-``rl-editor train-reward`` sets to the preference file's folder); else from the
-manifest's entry for the ``song_id``. Each song is analysed once (cached).
+Songs for the pairs are found as :mod:`rl_editor.reward.pair_data` says (in
+``analyses``, else from the pair's ``song_path``, else from the manifest).
+Settings and the report live in :mod:`rl_editor.reward.train_config`, the
+figures in :mod:`rl_editor.reward.metrics`; their names are importable from
+here too.
 
 Validation pairs are split off by song (no song on both sides), so the
 figures say how the model does on songs it never trained on. Each member
@@ -18,10 +18,8 @@ test set.
 from __future__ import annotations
 
 import copy
-import math
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,335 +28,33 @@ import torch
 from tqdm.auto import tqdm
 
 from rl_editor.audio.song import SongAnalysis
-from rl_editor.errors import RlEditorError
+from rl_editor.config import config_to_json
 from rl_editor.io_utils import read_json
 from rl_editor.preferences import PreferencePair
 from rl_editor.registry import ModelMeta, new_version, sha256_of_json
-from rl_editor.reward.features import CONTEXT_DIM, edit_context, play_counts
-from rl_editor.reward.losses import (
-    DEFAULT_STRENGTH_WEIGHTS,
-    LOSSES,
-    OUTCOME_TIE,
-    bradley_terry_loss,
-    davidson_log_probabilities,
-    mse_margin_loss,
-    ordinal_loss,
-    pair_outcome,
-)
-from rl_editor.reward.model import Calibration, LearnedRewardModel, RewardEnsemble, davidson_probabilities
+from rl_editor.reward.losses import LOSSES, bradley_terry_loss, mse_margin_loss, ordinal_loss
+from rl_editor.reward.metrics import fit_calibration, preference_metrics, split_by_song
+from rl_editor.reward.model import Calibration, LearnedRewardModel, RewardEnsemble
+from rl_editor.reward.pair_data import PairData, build_pair_data, edit_scores, pair_gaps, resolve_analyses
+from rl_editor.reward.train_config import RewardTrainConfig, RewardTrainingError, TrainReport
 
-
-class RewardTrainingError(RlEditorError):
-    """Preference data or settings the reward trainer cannot use."""
-
-
-@dataclass
-class RewardTrainConfig:
-    """Every knob of reward training; CLI flags map one to one.
-
-    Attributes
-    ----------
-    epochs : int
-        Passes over the training pairs per member.
-    loss : str
-        ``"bt-ordinal"`` (default: Rao-Kupper with strength thresholds; in
-        ``benchmarks/bench_reward_sample_efficiency.py`` the best on unseen songs
-        at 200 pairs, level with ``mse-margin`` at 500),
-        ``"bt"`` (Davidson Bradley-Terry with strength weights) or
-        ``"mse-margin"`` (the pipeline design's v8 regression); see
-        :mod:`rl_editor.reward.losses`.
-    val_frac : float
-        Share of songs (hence pairs) set aside for validation (used for early
-        stopping, so not a test set); 0 disables it.
-    members : int
-        Ensemble size.
-    hidden : int
-        Width of each member's layers.
-    lr, weight_decay : float
-        Adam settings.
-    batch_size : int
-        Pairs per gradient step.
-    patience : int
-        Epochs without a better validation log-likelihood before a member stops.
-    bootstrap : bool
-        Resample training pairs with replacement per member.
-    strength_weights : tuple of float
-        Weight of a pair of strength 1, 2, 3 in the ``bt`` loss.
-    rater_weights : dict, optional
-        ``{rater: weight}``; raters not listed weigh 1, weight 0 drops a rater.
-    manifest : str, optional
-        Manifest used to find songs of pairs.
-    base_dir : str, optional
-        Folder that relative ``song_path`` keys are relative to.
-    seed : int
-    progress : bool
-        Show tqdm bars (song analysis, training) and per-epoch validation lines, on stderr.
-    """
-
-    epochs: int = 20
-    loss: str = "bt-ordinal"
-    val_frac: float = 0.2
-    members: int = 5
-    hidden: int = 64
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
-    batch_size: int = 128
-    patience: int = 5
-    bootstrap: bool = True
-    strength_weights: tuple[float, float, float] = DEFAULT_STRENGTH_WEIGHTS
-    rater_weights: dict[str, float] | None = None
-    manifest: str | None = None
-    base_dir: str | None = None
-    seed: int = 0
-    progress: bool = False
-
-
-@dataclass
-class TrainReport:
-    """What training did: the split, each member's best epoch, per-epoch history and final figures.
-
-    ``val_*`` is the validation split, which also chose each member's best
-    epoch (early stopping); it is not an untouched test set.
-    """
-
-    n_train: int
-    n_val: int
-    train_songs: list[str]
-    val_songs: list[str]
-    best_epochs: list[int]
-    history: list[dict[str, Any]] = field(default_factory=list)
-    train_metrics: dict[str, Any] = field(default_factory=dict)
-    val_metrics: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-# ---------------------------------------------------------------- data
-
-
-def resolve_analyses(pairs: Sequence[PreferencePair], config: RewardTrainConfig) -> dict[str, SongAnalysis]:
-    """Analyse each song the pairs refer to (see the module docstring for where songs are looked up)."""
-    from rl_editor.audio import analyze_song
-
-    manifest = None
-    if config.manifest:
-        from rl_editor.generate.manifest import Manifest
-
-        manifest = Manifest.load(config.manifest)
-    base = Path(config.base_dir) if config.base_dir else Path.cwd()
-    paths: dict[str, Path] = {}
-    for index, pair in enumerate(pairs):
-        if pair.song_id in paths:
-            continue
-        song_path = pair.extra.get("song_path")
-        if song_path:
-            path = Path(song_path)
-            if not path.is_absolute():
-                path = (manifest.root if manifest else base) / path
-        elif manifest is not None:
-            path = manifest.resolve(manifest.song(pair.song_id).song)
-        else:
-            raise RewardTrainingError(
-                f"entry {index} (song {pair.song_id!r}): no song_path key and no manifest; "
-                "pass --manifest so the song's audio can be found"
-            )
-        if not path.is_file():
-            raise RewardTrainingError(f"entry {index}: song file {path} not found")
-        paths[pair.song_id] = path
-    songs = tqdm(paths.items(), desc="analysing songs", unit="song", disable=not config.progress, file=sys.stderr)
-    return {song_id: analyze_song(path, song_id=song_id) for song_id, path in songs}
-
-
-@dataclass
-class PairData:
-    """Pairs as tensors: every edit indexes the rows of one table of all songs' beats."""
-
-    beat_table: torch.Tensor  # (n_total_beats, 125)
-    beat_index: torch.Tensor  # (n_edits, max_beats) rows of beat_table
-    beat_weight: torch.Tensor  # (n_edits, max_beats) play counts, 0 for padding
-    context: torch.Tensor  # (n_edits, C)
-    n_source: torch.Tensor  # (n_edits, 1) beats of the edit's song
-    edit_a: torch.Tensor  # (n_pairs,) edit rows
-    edit_b: torch.Tensor
-    outcome: torch.Tensor
-    strength: torch.Tensor
-    signed_strength: torch.Tensor
-    weight: torch.Tensor  # rater weights
-    song_ids: list[str]  # per pair
-
-
-def build_pair_data(pairs: Sequence[PreferencePair], analyses: dict[str, SongAnalysis],
-                    rater_weights: dict[str, float] | None = None) -> PairData:
-    """Turn pairs into tensors (contexts computed per song in one batch)."""
-    songs = sorted({p.song_id for p in pairs})
-    missing = [s for s in songs if s not in analyses]
-    if missing:
-        raise RewardTrainingError(f"no analysis for song {missing[0]!r}; pass it in analyses or give its song_path")
-    offsets, start = {}, 0
-    for s in songs:
-        offsets[s] = start
-        start += analyses[s].n_beats
-    beat_table = torch.from_numpy(np.concatenate([analyses[s].features for s in songs]))
-    max_beats = max(analyses[s].n_beats for s in songs)
-
-    by_song: dict[str, list[tuple[int, list[int]]]] = {}
-    for index, pair in enumerate(pairs):
-        n = analyses[pair.song_id].n_beats
-        for side, ref in (("edit_a", pair.edit_a), ("edit_b", pair.edit_b)):
-            if len(ref.actions) != n:
-                raise RewardTrainingError(
-                    f"entry {index}.{side}.actions: {len(ref.actions)} actions but song {pair.song_id!r} "
-                    f"has {n} beats; the pair was made for another analysis of the song"
-                )
-            by_song.setdefault(pair.song_id, []).append((2 * index + (side == "edit_b"), ref.actions))
-
-    n_edits = 2 * len(pairs)
-    beat_index = torch.zeros(n_edits, max_beats, dtype=torch.long)
-    beat_weight = torch.zeros(n_edits, max_beats)
-    context = torch.zeros(n_edits, CONTEXT_DIM)
-    n_source = torch.ones(n_edits, 1)
-    for song_id, items in by_song.items():
-        rows = torch.tensor([r for r, _ in items])
-        actions = np.asarray([a for _, a in items], dtype=np.int8)
-        n = actions.shape[1]
-        beat_index[rows, :n] = offsets[song_id] + torch.arange(n)
-        beat_weight[rows, :n] = torch.from_numpy(play_counts(actions))
-        context[rows] = torch.from_numpy(edit_context(analyses[song_id], actions))
-        n_source[rows] = float(n)
-    weights = rater_weights or {}
-    return PairData(
-        beat_table=beat_table,
-        beat_index=beat_index,
-        beat_weight=beat_weight,
-        context=context,
-        n_source=n_source,
-        edit_a=torch.arange(0, n_edits, 2),
-        edit_b=torch.arange(1, n_edits, 2),
-        outcome=torch.tensor([pair_outcome(p) for p in pairs]),
-        strength=torch.tensor([p.strength for p in pairs]),
-        signed_strength=torch.tensor([p.signed_strength for p in pairs], dtype=torch.float32),
-        weight=torch.tensor([float(weights.get(p.rater, 1.0)) for p in pairs], dtype=torch.float32),
-        song_ids=[p.song_id for p in pairs],
-    )
-
-
-def edit_scores(model: LearnedRewardModel, data: PairData, edits: torch.Tensor) -> torch.Tensor:
-    """Scores of the given edit rows of ``data`` (with gradients).
-
-    Every beat of every song is embedded once per call; each edit's play
-    counts are scattered into a (batch, all beats) matrix so pooling is one
-    matrix product, whatever songs the batch mixes.
-    """
-    h_all, logits_all = model.encode_beats(data.beat_table)
-    counts = torch.zeros(len(edits), data.beat_table.shape[0])
-    counts.scatter_add_(1, data.beat_index[edits], data.beat_weight[edits])
-    logits = logits_all.expand_as(counts).masked_fill(counts <= 0, -1e9)
-    return model.head_score(model.pool(h_all, logits, counts, data.n_source[edits]), data.context[edits])
-
-
-def pair_gaps(model: LearnedRewardModel, data: PairData, pairs: torch.Tensor) -> torch.Tensor:
-    """``score_a - score_b`` for the given pair rows."""
-    scores = edit_scores(model, data, torch.cat([data.edit_a[pairs], data.edit_b[pairs]]))
-    return scores[: len(pairs)] - scores[len(pairs):]
-
-
-# ---------------------------------------------------------------- metrics
-
-
-def fit_calibration(gaps: np.ndarray, outcomes: np.ndarray, init: Calibration | None = None) -> Calibration:
-    """Fit the Davidson ``scale`` and tie propensity to gaps and outcomes by maximum likelihood."""
-    gaps_t = torch.as_tensor(np.asarray(gaps, dtype=np.float32))
-    out_t = torch.as_tensor(np.asarray(outcomes)).long()
-    init = init or Calibration()
-    # Bounded parameters (log scale in (-7, 7), log nu in (-10, 5)): separable data, where every
-    # outcome follows the gap's sign, or data without a single tie, would send them to infinity.
-    def to_free(value: float, low: float, high: float) -> float:
-        inside = (min(max(value, low + 1e-3), high - 1e-3) - low) / (high - low)
-        return math.log(inside / (1.0 - inside))
-
-    def bounded(free: torch.Tensor, low: float, high: float) -> torch.Tensor:
-        return low + (high - low) * torch.sigmoid(free)
-
-    scale_free = torch.tensor(to_free(math.log(max(init.scale, 1e-3)), -7.0, 7.0), requires_grad=True)
-    nu_free = torch.tensor(to_free(float(init.log_nu), -10.0, 5.0), requires_grad=True)
-    opt = torch.optim.LBFGS([scale_free, nu_free], max_iter=50, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        log_scale = bounded(scale_free, -7.0, 7.0)
-        logp = davidson_log_probabilities(gaps_t * log_scale.exp(), bounded(nu_free, -10.0, 5.0))
-        loss = -logp.gather(1, out_t[:, None]).mean() + 1e-3 * log_scale**2
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    with torch.no_grad():
-        log_scale, log_nu = bounded(scale_free, -7.0, 7.0), bounded(nu_free, -10.0, 5.0)
-    return Calibration(scale=float(log_scale.exp().clamp(1e-3, 1e3)), log_nu=float(log_nu))
-
-
-def preference_metrics(gaps: np.ndarray, outcomes: np.ndarray, strengths: np.ndarray,
-                       calibration: Calibration, n_bins: int = 10) -> dict[str, Any]:
-    """Figures of a reward model's score gaps on judged pairs (training or validation split).
-
-    Returns
-    -------
-    dict
-        ``accuracy`` (non-tie pairs, a zero gap counts half), ``log_likelihood``
-        (mean log-probability of the observed outcome, ties included),
-        ``accuracy_by_strength`` ({1, 2, 3} -> accuracy), ``ece`` (expected
-        calibration error of P(A beats B | no tie) over ``n_bins`` bins), ``n``.
-    """
-    gaps = np.asarray(gaps, dtype=np.float64)
-    outcomes = np.asarray(outcomes)
-    strengths = np.asarray(strengths)
-    probs = davidson_probabilities(gaps, calibration)
-    loglik = float(np.mean(np.log(probs[np.arange(len(gaps)), outcomes] + 1e-12))) if len(gaps) else float("nan")
-    decided = outcomes != OUTCOME_TIE
-    sign = np.where(outcomes[decided] == 0, 1.0, -1.0)
-    correct = np.where(gaps[decided] == 0, 0.5, (np.sign(gaps[decided]) == sign).astype(float))
-    by_strength = {
-        int(s): float(correct[strengths[decided] == s].mean())
-        for s in (1, 2, 3) if np.any(strengths[decided] == s)
-    }
-    p_a = probs[decided, 0] / (probs[decided, 0] + probs[decided, 1])
-    confidence = np.maximum(p_a, 1 - p_a)
-    hit = ((p_a >= 0.5) == (sign > 0)).astype(float)
-    ece = 0.0
-    bins = np.minimum(((confidence - 0.5) * 2 * n_bins).astype(int), n_bins - 1)
-    for b in range(n_bins):
-        in_bin = bins == b
-        if in_bin.any():
-            ece += in_bin.mean() * abs(hit[in_bin].mean() - confidence[in_bin].mean())
-    return {
-        "accuracy": float(correct.mean()) if correct.size else float("nan"),
-        "log_likelihood": loglik,
-        "accuracy_by_strength": by_strength,
-        "ece": float(ece),
-        "n": int(len(gaps)),
-    }
-
-
-def split_by_song(song_ids: Sequence[str] | np.ndarray, val_frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of training and validation pairs; validation songs get about ``val_frac`` of the pairs."""
-    song_ids = np.asarray(song_ids)
-    all_idx = np.arange(len(song_ids))
-    songs = sorted(set(song_ids.tolist()))
-    if val_frac <= 0 or len(songs) < 2:
-        return all_idx, all_idx[:0]
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(songs)
-    target = val_frac * len(song_ids)
-    val_songs: list[str] = []
-    held = 0
-    for song in order[:-1]:  # always leave one song to train on
-        if held >= target:
-            break
-        val_songs.append(song)
-        held += int(np.sum(song_ids == song))
-    is_val = np.isin(song_ids, val_songs)
-    return all_idx[~is_val], all_idx[is_val]
+__all__ = [
+    "PairData",
+    "RewardTrainConfig",
+    "RewardTrainingError",
+    "TrainReport",
+    "build_pair_data",
+    "edit_scores",
+    "fit_calibration",
+    "format_epoch_line",
+    "load_rater_weights",
+    "pair_gaps",
+    "preference_metrics",
+    "resolve_analyses",
+    "reward_meta",
+    "split_by_song",
+    "train_reward_model",
+]
 
 
 # ---------------------------------------------------------------- training
@@ -562,7 +258,7 @@ def reward_meta(pairs: Sequence[PreferencePair], config: RewardTrainConfig, repo
         },
         metrics={"val": report.val_metrics, "train": report.train_metrics, "n_train": report.n_train,
                  "n_val": report.n_val, "val_songs": report.val_songs, "best_epochs": report.best_epochs},
-        config={k: v for k, v in asdict(config).items() if k != "progress"},
+        config={k: v for k, v in config_to_json(config).items() if k != "progress"},
     )
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from rl_editor.config import config_to_json
 from rl_editor.errors import RlEditorError
 from rl_editor.policy.length import format_time, target_share
 
@@ -96,10 +97,6 @@ class SampledEdit:
     n_splices: int
     reward: float | None = None
     reward_std: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"seed": self.seed, "duration_seconds": self.duration_seconds, "n_splices": self.n_splices,
-                "reward": self.reward, "reward_std": self.reward_std}
 
 
 @dataclass
@@ -263,7 +260,7 @@ def edit_songs(songs: Sequence[str | Path], config: EditConfig,
                 "path": str(Path(config.reward_model).resolve()), "version": ensemble.version},
             "reward_score": song.best.reward,
             "best_of": config.edits_per_song,
-            "sampled": [e.to_json() for e in sampled],
+            "sampled": [{k: v for k, v in config_to_json(e).items() if k != "actions"} for e in sampled],
             "chosen": chosen,
         }, indent=1, default=float)
         results.append(song)

@@ -23,37 +23,51 @@ import sys
 import warnings
 import zlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from pydantic import BeforeValidator, Field, PlainSerializer, model_validator
+from pydantic_core import PydanticCustomError
 
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.edit import Edit, beat_sequence
+from rl_editor.formats import FormatModel, Preference, read_format
 from rl_editor.io_utils import read_json, write_json_atomic
 from rl_editor.policy.dense_reward import edit_stats
 from rl_editor.rlhf.finetune import RLHFError
 from rl_editor.rlhf.winrate import WinRate, win_rate
 
 
-@dataclass
-class Judged:
+class Judged(FormatModel):
     """One judgment of an old/new pair of edits of a song."""
 
     song_id: str
     k: int
     rater: str
     new_shown_as: str
-    preference: str
+    preference: Preference
     strength: int
     outcome: str
     score_new: float = float("nan")
     score_old: float = float("nan")
 
 
-@dataclass
-class EvaluationResult:
+def _read_win(value: Any) -> Any:
+    """A win-rate dict of any age as a WinRate (older files lack the newer figures)."""
+    if not isinstance(value, dict):
+        return value
+    try:
+        return WinRate.from_json(value)
+    except (KeyError, TypeError) as exc:
+        raise PydanticCustomError("format", "must be a win-rate object with wins, losses and ties", {"got": value}) from exc
+
+
+def _win_json(win: WinRate) -> dict[str, Any]:
+    return win.to_json()
+
+
+class EvaluationResult(FormatModel):
     """Everything an evaluation measured.
 
     Attributes
@@ -74,59 +88,48 @@ class EvaluationResult:
         Temperature, seed, edits per song, rater names.
     """
 
-    win: WinRate
-    judgments: list[Judged]
+    win: Annotated[WinRate, BeforeValidator(_read_win), PlainSerializer(_win_json)]
     old_version: str
     new_version: str
-    per_rater: dict[str, Any] = field(default_factory=dict)
-    per_song: dict[str, dict[str, int]] = field(default_factory=dict)
-    edit_stats: dict[str, dict[str, float]] = field(default_factory=dict)
-    edits: dict[str, dict[str, list[list[int]]]] = field(default_factory=dict)
-    settings: dict[str, Any] = field(default_factory=dict)
+    per_rater: dict[str, Any] = Field(default_factory=dict)
+    per_song: dict[str, dict[str, int]] = Field(default_factory=dict)
+    edit_stats: dict[str, dict[str, float]] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    judgments: list[Judged] = Field(default_factory=list)
+    edits: dict[str, dict[str, list[list[int]]]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _figures_of_older_files(cls, data: Any) -> Any:
+        """A result written before the tie-inclusive share gets its figures recomputed from its judgments
+        (same outcomes, same songs)."""
+        if isinstance(data, dict) and isinstance(data.get("win"), dict) and "preference_share" not in data["win"] \
+                and data.get("judgments"):
+            judgments = [Judged.model_validate(j) for j in data["judgments"]]
+            win, per_rater, _ = outcomes_summary(judgments)
+            data = {**data, "win": win, "per_rater": per_rater}
+        return data
 
     def summary(self) -> str:
         """The headline, the decisive win rate and ties, and how the edits changed (three lines)."""
         return (f"{self.new_version} vs {self.old_version}: {self.win.summary()}\n"
                 f"  edits old -> new: {behaviour_text(self.edit_stats)}")
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "win": self.win.to_json(),
-            "old_version": self.old_version,
-            "new_version": self.new_version,
-            "per_rater": self.per_rater,
-            "per_song": self.per_song,
-            "edit_stats": self.edit_stats,
-            "settings": self.settings,
-            "judgments": [asdict(j) for j in self.judgments],
-            "edits": self.edits,
-        }
-
     def save(self, path: str | Path) -> Path:
         """Write the result as JSON (atomically)."""
         return write_json_atomic(path, self.to_json(), indent=1, default=float)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> EvaluationResult:
-        """Inverse of :meth:`to_json`. A result written before the tie-inclusive share gets its
-        figures recomputed from its judgments (same outcomes, same songs)."""
-        judgments = [Judged(**j) for j in data.get("judgments", [])]
-        win, per_rater = WinRate.from_json(data["win"]), data.get("per_rater", {})
-        if "preference_share" not in data["win"] and judgments:
-            win, per_rater, _ = outcomes_summary(judgments)
-        return cls(win=win, judgments=judgments, old_version=data["old_version"], new_version=data["new_version"],
-                   per_rater=per_rater, per_song=data.get("per_song", {}), edit_stats=data.get("edit_stats", {}),
-                   edits=data.get("edits", {}), settings=data.get("settings", {}))
-
-    @classmethod
     def load(cls, path: str | Path) -> EvaluationResult:
+        """Read a result written by :meth:`save`; RLHFError names the file and the field that does not fit."""
         path = Path(path)
         try:
-            return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+            data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise RLHFError(f"{path}: no such evaluation file") from None
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except json.JSONDecodeError as exc:
             raise RLHFError(f"{path}: not an evaluation result ({exc})") from None
+        return read_format(cls, data, where=f"{path}: evaluation result", error=RLHFError)
 
 
 def _as_trainer(policy: Any) -> Any:
@@ -287,14 +290,14 @@ def evaluate_policies(
                 new_first = bool(rng.random() < 0.5)
                 first, second = (e_new, e_old) if new_first else (e_old, e_new)
                 j = as_judgment(rater.judge(a, first, second), name)
-                if j.preference == "tie":
+                if j.preference == Preference.TIE:
                     outcome = "tie"
                 else:
                     outcome = "new" if (j.preference == "a") == new_first else "old"
                 s_first, s_second = float(j.score_a), float(j.score_b)
                 judgments.append(Judged(
                     song_id=a.song_id, k=k, rater=name, new_shown_as="a" if new_first else "b",
-                    preference=j.preference, strength=int(j.strength), outcome=outcome,
+                    preference=Preference(j.preference), strength=int(j.strength), outcome=outcome,
                     score_new=s_first if new_first else s_second, score_old=s_second if new_first else s_first,
                 ))
     win, per_rater, per_song = outcomes_summary(judgments)
@@ -415,9 +418,9 @@ def campaign_result(db_url: str, campaign: str, campaign_file: str | Path | None
         raise RLHFError(f"campaign {campaign!r}: no judgments yet (or no such campaign) in {db_url}")
     judgments = []
     for p in pairs:
-        id_a = str(p.edit_a.extra.get("edit_id", ""))
+        id_a = p.edit_a.edit_id or ""
         new_first = "-eval-new-" in id_a
-        outcome = "tie" if p.preference == "tie" else ("new" if (p.preference == "a") == new_first else "old")
+        outcome = "tie" if p.preference == Preference.TIE else ("new" if (p.preference == Preference.A) == new_first else "old")
         k = int(id_a.rsplit("-", 1)[-1]) if id_a.rsplit("-", 1)[-1].isdigit() else 0
         judgments.append(Judged(song_id=p.song_id, k=k, rater=p.rater, new_shown_as="a" if new_first else "b",
                                 preference=p.preference, strength=int(p.strength), outcome=outcome))

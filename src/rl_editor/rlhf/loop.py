@@ -293,8 +293,8 @@ def step_preferences(out: Path, manifest_path: Path, songs: Sequence[SongAnalysi
         say(f"only {len(pairs)} distinct candidate pairs exist for {n_pairs} requested (identical edits are "
             "kept once); ask for more candidates per song (per_temperature) to judge more", progress)
     for pair in pairs:
-        song = manifest.resolve(pair.extra["song_path"])
-        pair.extra["song_path"] = os.path.relpath(song, out.parent.resolve())
+        song = manifest.resolve(str(pair.song_path))
+        pair.song_path = os.path.relpath(song, out.parent.resolve())
         for side in (pair.edit_a, pair.edit_b):
             side.path = os.path.relpath(manifest.resolve(side.path), out.parent.resolve())
     save_preferences(out, pairs)

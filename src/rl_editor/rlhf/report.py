@@ -93,16 +93,17 @@ def _evaluation(path: Path, data: dict[str, Any]) -> Any:
 
 def _pairs_from_judgments(evaluation: dict[str, Any]) -> list[Any]:
     """Evaluation judgments as preference pairs (edit ids ``<song>-old-k`` / ``-new-k``) for agreement."""
+    from rl_editor.formats import Preference, PresentedOrder, Strength
     from rl_editor.preferences import EditRef, PreferencePair
 
     pairs = []
     for j in evaluation.get("judgments", []):
-        old = EditRef(path="", actions=[], duration_seconds=0.0, extra={"edit_id": f"{j['song_id']}-old-{j['k']}"})
-        new = EditRef(path="", actions=[], duration_seconds=0.0, extra={"edit_id": f"{j['song_id']}-new-{j['k']}"})
+        old = EditRef(path="", actions=[], duration_seconds=0.0, edit_id=f"{j['song_id']}-old-{j['k']}")
+        new = EditRef(path="", actions=[], duration_seconds=0.0, edit_id=f"{j['song_id']}-new-{j['k']}")
         a, b = (new, old) if j["new_shown_as"] == "a" else (old, new)
-        pairs.append(PreferencePair(song_id=j["song_id"], edit_a=a, edit_b=b, preference=j["preference"],
-                                    strength=int(j["strength"]), rater=j["rater"], timestamp="", notes="",
-                                    extra={"presented_order": "ab"}))
+        pairs.append(PreferencePair(song_id=j["song_id"], edit_a=a, edit_b=b, preference=Preference(j["preference"]),
+                                    strength=Strength(int(j["strength"])), rater=j["rater"], timestamp="", notes="",
+                                    presented_order=PresentedOrder.AB))
     return pairs
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
@@ -29,6 +29,7 @@ from rl_editor.feedback.store.catalog import add_edit
 from rl_editor.feedback.store.database import Database
 from rl_editor.feedback.store.errors import ConflictError
 from rl_editor.feedback.store.views import RATING_LABELS, TIE_KINDS, ImportSummary, edit_view
+from rl_editor.formats import Preference, Strength
 from rl_editor.preferences import EditRef, PreferencePair
 
 # extra keys an export computes from the judgment's own columns; an import does not keep them as extras
@@ -38,7 +39,8 @@ CLIENT_ID_MAX_CHARS = 100
 
 
 def _edit_ref(row: EditRecord) -> EditRef:
-    return EditRef(row.path, json.loads(row.actions_json), float(row.duration_seconds), {"edit_id": row.edit_id})
+    return EditRef(path=row.path, actions=json.loads(row.actions_json), duration_seconds=float(row.duration_seconds),
+                   edit_id=row.edit_id)
 
 
 def listening_of(j: Judgment) -> dict[str, float | None]:
@@ -57,9 +59,9 @@ def pair_from_rows(j: Judgment, a: EditRecord, b: EditRecord, song_path: str | N
         extra["task_id"] = j.task_id
     if j.is_gold:
         extra["is_gold"] = True
-    return PreferencePair(song_id=j.song_id, edit_a=_edit_ref(a), edit_b=_edit_ref(b), preference=cast(str, j.preference),
-                          strength=int(j.strength or 1), rater=j.rater_name, timestamp=j.created_at,
-                          notes=j.notes or "", extra=extra)
+    return PreferencePair(song_id=j.song_id, edit_a=_edit_ref(a), edit_b=_edit_ref(b), preference=Preference(str(j.preference)),
+                          strength=Strength(int(j.strength or 1)), rater=j.rater_name, timestamp=j.created_at,
+                          notes=j.notes or "", **extra)
 
 
 def _sha256_hex(payload: Any) -> str:
