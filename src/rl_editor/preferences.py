@@ -13,7 +13,7 @@ The JSON form (the "Preference Pair Dataset" of the human-feedback pipeline desi
 
 Keys rl-editor adds are typed optional fields, written only when given:
 ``tie_kind``, ``presented_order``, ``time_spent_ms``, ``campaign``,
-``task_id``, ``client_id``, ``song_path``, ``is_gold`` on a pair and
+``task_id``, ``client_id``, ``song_path``, ``is_gold``, ``listening`` on a pair and
 ``edit_id`` on an edit. Other keys (from other tools) are kept and written
 back; :attr:`PreferencePair.extra` shows every key beyond the design's.
 """
@@ -33,6 +33,7 @@ from rl_editor.errors import RlEditorError
 from rl_editor.formats import (
     Actions,
     AnyText,
+    FormatModel,
     NonNegativeSeconds,
     OpenFormatModel,
     Preference,
@@ -86,6 +87,14 @@ class EditRef(_JudgmentFormat):
     positional_fields = ("path", "actions", "duration_seconds", "extra")
 
 
+class Listening(FormatModel):
+    """Seconds of each version the rater played before judging (``a_s`` is ``edit_a``'s, whatever order they heard)."""
+
+    a_s: NonNegativeSeconds | None = None
+    b_s: NonNegativeSeconds | None = None
+    original_s: NonNegativeSeconds | None = None
+
+
 class PreferencePair(_JudgmentFormat):
     """One judgment: which of two edits of one song a rater preferred, and how strongly."""
 
@@ -105,6 +114,7 @@ class PreferencePair(_JudgmentFormat):
     client_id: str | None = None
     song_path: str | None = None
     is_gold: bool | None = None
+    listening: Listening | None = None
 
     positional_fields = ("song_id", "edit_a", "edit_b", "preference", "strength", "rater", "timestamp", "notes",
                          "extra")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import numpy as np
@@ -21,7 +22,7 @@ from rl_editor.feedback.storage import FeedbackStore
 from rl_editor.feedback.store.headphones import PASS_SCORE, TRIALS
 from rl_editor.feedback.tasks import TaskConfig
 from rl_editor.generate.manifest import Manifest
-from rl_editor.preferences import load_preferences, save_preferences
+from rl_editor.preferences import Listening, load_preferences
 
 
 def _auth(token):
@@ -157,23 +158,21 @@ def test_listening_seconds_survive_export_and_import_and_older_files_import_with
         assert client.post("/api/judgments", json=_vote(task, listening), headers=_auth(token)).status_code == 201
     assert export_file(store, tmp_path / "prefs.json") == 3
     first = load_preferences(tmp_path / "prefs.json")
-    assert sorted(p.extra["listening"]["original_s"] for p in first) == [0.0, 1.0, 2.0]
+    assert sorted(p.listening.original_s for p in first) == [0.0, 1.0, 2.0]
 
     with FeedbackStore.open(f"sqlite:///{tmp_path / 'other.sqlite'}") as other:
         assert import_file(other, tmp_path / "prefs.json") == (3, 0)
         export_file(other, tmp_path / "again.json")
-        again = {p.extra["client_id"]: p.extra["listening"] for p in load_preferences(tmp_path / "again.json")}
-    assert again == {p.extra["client_id"]: p.extra["listening"] for p in first}
+        again = {p.client_id: p.listening for p in load_preferences(tmp_path / "again.json")}
+    assert again == {p.client_id: p.listening for p in first}
 
-    older = load_preferences(tmp_path / "prefs.json")
-    for p in older:
-        p.extra.pop("listening")
-        p.extra["client_id"] = "old-" + p.extra["client_id"]
-    save_preferences(tmp_path / "older.json", older)
+    older = [{key: value for key, value in p.to_json().items() if key != "listening"}
+             | {"client_id": "old-" + p.client_id} for p in load_preferences(tmp_path / "prefs.json")]
+    (tmp_path / "older.json").write_text(json.dumps(older))
     with FeedbackStore.open(f"sqlite:///{tmp_path / 'third.sqlite'}") as third:
         assert import_file(third, tmp_path / "older.json") == (3, 0)
         exported = third.export_pairs()
-    assert all(p.extra["listening"] == {"a_s": None, "b_s": None, "original_s": None} for p in exported)
+    assert all(p.listening == Listening() for p in exported)
 
 
 # -- headphone check ------------------------------------------------------------------------------

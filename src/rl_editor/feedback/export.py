@@ -24,7 +24,7 @@ from typing import Any
 
 from rl_editor.feedback.storage import FeedbackError, FeedbackStore
 from rl_editor.io_utils import write_text_atomic
-from rl_editor.preferences import PreferencePair, load_preferences, save_preferences
+from rl_editor.preferences import Listening, PreferencePair, load_preferences, save_preferences
 
 CSV_COLUMNS = ("song_id", "edit_a_id", "edit_a_path", "edit_b_id", "edit_b_path", "preference", "strength",
                "tie_kind", "rater", "timestamp", "presented_order", "time_spent_ms", "campaign", "task_id",
@@ -64,13 +64,13 @@ def _csv_row(p: PreferencePair) -> dict[str, Any]:
         "client_id": p.extra.get("client_id", ""), "notes": p.notes,
         "edit_a_actions": json.dumps(p.edit_a.actions), "edit_b_actions": json.dumps(p.edit_b.actions),
         "edit_a_duration_seconds": p.edit_a.duration_seconds, "edit_b_duration_seconds": p.edit_b.duration_seconds,
-        **_listening_cells(p.extra.get("listening")),
+        **_listening_cells(p.listening),
     }
 
 
-def _listening_cells(listening: Any) -> dict[str, Any]:
+def _listening_cells(listening: Listening | None) -> dict[str, Any]:
     """The CSV cells of a pair's listening record (empty when it has none)."""
-    record = listening if isinstance(listening, dict) else {}
+    record = listening.model_dump() if listening is not None else {}
     return {f"listened_{key}": "" if record.get(key) is None else record[key] for key in ("a_s", "b_s", "original_s")}
 
 

@@ -30,7 +30,7 @@ from rl_editor.feedback.store.database import Database
 from rl_editor.feedback.store.errors import ConflictError
 from rl_editor.feedback.store.views import RATING_LABELS, TIE_KINDS, ImportSummary, edit_view
 from rl_editor.formats import Preference, Strength
-from rl_editor.preferences import EditRef, PreferencePair
+from rl_editor.preferences import EditRef, Listening, PreferencePair
 
 # extra keys an export computes from the judgment's own columns; an import does not keep them as extras
 _COMPUTED_EXTRA = {"tie_kind", "presented_order", "time_spent_ms", "campaign", "client_id", "judgment_id", "is_gold",
@@ -84,7 +84,7 @@ def derived_edit_id(song_id: str, side: EditRef) -> str:
 def _imported_judgment(pair: PreferencePair, client_id: str, campaign: str, edit_ids: list[str]) -> Judgment:
     extra = pair.extra
     spent = extra.get("time_spent_ms")
-    listening = ListeningRecord.from_json(extra.get("listening")) or ListeningRecord()
+    listening = pair.listening or Listening()
     return Judgment(
         client_id=client_id, task_id=None, assignment_id=None, rater_id=None, rater_name=pair.rater,
         campaign=campaign, kind="pair", song_id=pair.song_id, edit_a=edit_ids[0], edit_b=edit_ids[1],
