@@ -13,11 +13,17 @@ The JSON form (the "Preference Pair Dataset" of the human-feedback pipeline desi
 
 Extra keys are kept in ``extra`` and written back out (for example
 ``tie_kind``, ``presented_order``, ``time_spent_ms``, ``edit_id``).
+
+An optional ``"weight"`` (a non-negative number, default 1) is how much the
+judgment counts in reward training; screened exports set it to the rater's
+reliability weight (:mod:`rl_editor.feedback.screening`). It is written only
+when it is not 1.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +38,7 @@ TIE_KINDS: tuple[str, ...] = ("both_good", "both_bad")
 PREFERENCES = ("a", "b", "tie")
 STRENGTHS = (1, 2, 3)
 _PAIR_KEYS = {"song_id", "edit_a", "edit_b", "preference", "strength", "rater", "timestamp", "notes"}
+_OPTIONAL_PAIR_KEYS = {"notes", "weight"}
 _EDIT_KEYS = {"path", "actions", "duration_seconds"}
 
 
@@ -66,6 +73,7 @@ class PreferencePair:
     timestamp: str
     notes: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    weight: float = 1.0
 
     @property
     def signed_strength(self) -> int:
@@ -83,6 +91,7 @@ class PreferencePair:
             "rater": self.rater,
             "timestamp": self.timestamp,
             "notes": self.notes,
+            **({"weight": float(self.weight)} if self.weight != 1.0 else {}),
         }
 
 
@@ -109,7 +118,7 @@ def pair_from_json(obj: Any, index: int = 0) -> PreferencePair:
     where = f"entry {index}"
     if not isinstance(obj, dict):
         raise PreferenceFormatError(f"{where}: must be an object")
-    missing = (_PAIR_KEYS - {"notes"}) - obj.keys()
+    missing = (_PAIR_KEYS - _OPTIONAL_PAIR_KEYS) - obj.keys()
     if missing:
         raise PreferenceFormatError(f"{where}: missing field {sorted(missing)[0]!r}")
     if not isinstance(obj["song_id"], str) or not obj["song_id"]:
@@ -128,12 +137,16 @@ def pair_from_json(obj: Any, index: int = 0) -> PreferencePair:
         notes = ""
     if not isinstance(notes, str):
         raise PreferenceFormatError(f"{where}.notes: must be a string")
+    weight = obj.get("weight", 1.0)
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+        raise PreferenceFormatError(f"{where}.weight: must be a non-negative number, got {weight!r}")
     edit_a = _edit_from_json(obj["edit_a"], f"{where}.edit_a")
     edit_b = _edit_from_json(obj["edit_b"], f"{where}.edit_b")
-    extra = {k: v for k, v in obj.items() if k not in _PAIR_KEYS}
+    extra = {k: v for k, v in obj.items() if k not in _PAIR_KEYS | _OPTIONAL_PAIR_KEYS}
     return PreferencePair(
         song_id=obj["song_id"], edit_a=edit_a, edit_b=edit_b, preference=obj["preference"],
         strength=int(strength), rater=obj["rater"], timestamp=obj["timestamp"], notes=notes, extra=extra,
+        weight=float(weight),
     )
 
 
