@@ -246,5 +246,13 @@ class FeedbackStore:
 
     # -- admin summary (summaries) -----------------------------------------------------------
     def summary(self) -> dict[str, Any]:
-        """Progress per song and rater, gold failures and agreement (the admin page's data)."""
-        return admin_summary(self.db, self.exchange.export_pairs())
+        """Progress per song and rater, gold failures, agreement and rater screening (the admin page's data)."""
+        from rl_editor.feedback.agreement import alpha_by_campaign
+        from rl_editor.feedback.screening import is_gold, screen_pairs
+
+        pairs = self.exchange.export_pairs(include_gold=True)
+        regular = [p for p in pairs if not is_gold(p)]
+        summary = admin_summary(self.db, regular)
+        summary["krippendorff_alpha_by_campaign"] = alpha_by_campaign(regular)
+        summary["screening"] = screen_pairs(pairs).to_json()
+        return summary

@@ -91,6 +91,28 @@ function renderRaters(raters) {
   }
 }
 
+function renderScreening(screening) {
+  const rule = screening.rule || {};
+  $("screening-rule").textContent = `Flagged: failed more than ${fmt.share(rule.max_gold_failure_share)} of ` +
+    `${rule.min_gold_judgments ?? "–"}+ gold pairs${rule.tie_is_failure ? " (a tie fails)" : ""}. ` +
+    "Exports and reward training leave flagged raters out by default.";
+  const body = $("screening-table").querySelector("tbody");
+  body.replaceChildren();
+  const flagged = (screening.raters || []).filter((r) => r.flagged);
+  if (!flagged.length) cell(body.insertRow(), "No rater is flagged.").colSpan = 5;
+  for (const r of flagged) {
+    const row = body.insertRow();
+    const th = document.createElement("th");
+    th.scope = "row";
+    th.textContent = r.rater;
+    row.append(th);
+    cell(row, `${r.gold_failed} of ${r.gold_judged} (${fmt.share(r.gold_failure_share)})`, "num warn");
+    cell(row, String(r.gold_ties), "num");
+    cell(row, `${fmt.share(r.majority_agreement)} of ${r.majority_judged}`, "num");
+    cell(row, fmt.number(r.weight), "num");
+  }
+}
+
 function renderSongs(songs) {
   const body = $("songs-table").querySelector("tbody");
   body.replaceChildren();
@@ -116,6 +138,7 @@ async function refresh() {
     renderOverview(summary);
     renderRaters(summary.raters || []);
     renderSongs(summary.songs || []);
+    renderScreening(summary.screening || {});
     $("admin-error").textContent = "";
     document.body.dataset.loaded = "true";
   } catch (err) {
