@@ -119,3 +119,17 @@ def test_a_rule_out_of_range_names_its_field():
         ScreeningRule(max_gold_failure_share=1.5)
     with pytest.raises(FeedbackError, match="min_gold_judgments"):
         ScreeningRule(min_gold_judgments=0)
+
+
+def test_a_gold_pair_most_raters_fail_is_suspect_and_counts_for_nobody():
+    # four raters fail gold pair "bad" (the intact edit was poor already); one also fails four honest ones
+    pairs = [judgment(r, "b", a="bad", gold=True) for r in ("ann", "bob", "cat", "dan")]
+    for rater in ("ann", "bob", "cat", "dan"):
+        pairs += [judgment(rater, "a", a=f"ok{k}", gold=True) for k in range(6)]
+    pairs += [judgment("dan", "b", a=f"miss{k}", gold=True) for k in range(4)]
+    report = screen_pairs(pairs)
+    assert report.suspect_gold == ["bad~gold"] and report.flagged == ["dan"]
+    assert (report.raters["ann"].gold_failed, report.raters["ann"].gold_judged) == (0, 6)
+    assert "1 gold pairs most of their raters failed are not counted (bad~gold)" in report.summary_line()
+    # judged by fewer raters than the rule asks for, no gold pair is doubted
+    assert screen_pairs(pairs, ScreeningRule(min_raters_to_doubt_gold=5)).suspect_gold == []

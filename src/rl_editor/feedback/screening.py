@@ -16,6 +16,12 @@ assessor who scores the hidden reference like the anchors has not.
 ``tie_is_failure=False`` leaves gold ties out of the count instead (neither
 passed nor failed).
 
+**Suspect gold pairs**: a gold pair that most of its raters fail (at least
+``min_raters_to_doubt_gold`` raters, default 3, more than half of them failing)
+says more about the pair than about the raters: the intact edit may have been
+a poor one already, so that cutting it more did no harm. Such pairs are listed
+as suspect and count for nobody.
+
 **Reliability weights**: every rater, flagged or not, gets a weight from all
 the evidence about them, the gold pairs and their agreement with the majority
 of the *other* raters on pairs several raters judged
@@ -70,6 +76,8 @@ class ScreeningRule:
         The Beta prior of a rater's accuracy, in pseudo-judgments.
     drop_flagged : bool
         :meth:`ScreeningReport.apply` drops flagged raters' judgments (default), or keeps them at their weight.
+    min_raters_to_doubt_gold : int
+        A gold pair failed by more than half of at least this many raters is suspect and not counted.
     """
 
     max_gold_failure_share: float = 0.15
@@ -78,6 +86,7 @@ class ScreeningRule:
     prior_right: float = 4.0
     prior_wrong: float = 1.0
     drop_flagged: bool = True
+    min_raters_to_doubt_gold: int = 3
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.max_gold_failure_share < 1.0:
@@ -167,6 +176,7 @@ class ScreeningReport:
 
     rule: ScreeningRule
     raters: dict[str, RaterEvidence]
+    suspect_gold: list[str] = field(default_factory=list)
 
     @property
     def flagged(self) -> list[str]:
@@ -209,6 +219,11 @@ class ScreeningReport:
         if screened is not None:
             total = len(screened.pairs) + screened.n_dropped
             text += f"; dropped {screened.n_dropped} of {total} judgments"
+        if self.suspect_gold:
+            text += (
+                f"; {len(self.suspect_gold)} gold pairs most of their raters failed are not counted "
+                f"({', '.join(self.suspect_gold)})"
+            )
         if not self.has_evidence:
             text += "; no gold pair and no pair judged by several raters, so nothing to screen on"
         return text
@@ -228,6 +243,7 @@ class ScreeningReport:
         """Rule, per-rater evidence and weights, flagged raters and (when given) what was dropped."""
         out: dict[str, Any] = {
             "rule": asdict(self.rule),
+            "suspect_gold": self.suspect_gold,
             "flagged": self.flagged,
             "weights": self.weights(),
             "raters": [e.to_json() for _, e in sorted(self.raters.items())],
@@ -261,18 +277,44 @@ def smoothed_weight(right: int, judged: int, rule: ScreeningRule) -> tuple[float
     return accuracy, max(0.0, 2.0 * accuracy - 1.0)
 
 
-def _gold_evidence(pairs: Sequence[PreferencePair], rule: ScreeningRule) -> dict[str, RaterEvidence]:
+def _gold_failed(pair: PreferencePair, rule: ScreeningRule) -> bool | None:
+    """Whether a gold judgment failed; ``None`` when it does not count (a tie, when ties do not fail)."""
+    if pair.preference == "tie" and not rule.tie_is_failure:
+        return None
+    return pair.preference != gold_answer(pair)
+
+
+def _gold_key(pair: PreferencePair) -> str:
+    """The broken edit's id: one per gold pair."""
+    sides = (pair.edit_a.extra.get("edit_id"), pair.edit_b.extra.get("edit_id"))
+    return str(next((s for s in sides if str(s).endswith(GOLD_SUFFIX)), "|".join(map(str, sides))))
+
+
+def suspect_gold_pairs(pairs: Sequence[PreferencePair], rule: ScreeningRule) -> list[str]:
+    """Gold pairs (broken edit ids) failed by more than half of ``rule.min_raters_to_doubt_gold`` or more raters."""
+    verdicts: dict[str, dict[str, bool]] = {}
+    for pair in pairs:
+        failed = _gold_failed(pair, rule) if is_gold(pair) else None
+        if failed is not None:
+            verdicts.setdefault(_gold_key(pair), {})[pair.rater] = failed
+    return sorted(
+        key
+        for key, by_rater in verdicts.items()
+        if len(by_rater) >= rule.min_raters_to_doubt_gold and 2 * sum(by_rater.values()) > len(by_rater)
+    )
+
+
+def _gold_evidence(pairs: Sequence[PreferencePair], rule: ScreeningRule, suspect: set[str]) -> dict[str, RaterEvidence]:
     evidence: dict[str, RaterEvidence] = {}
     for pair in pairs:
         e = evidence.setdefault(pair.rater, RaterEvidence(pair.rater))
-        if not is_gold(pair):
+        if not is_gold(pair) or _gold_key(pair) in suspect:
             continue
-        tie = pair.preference == "tie"
-        e.gold_ties += tie
-        if tie and not rule.tie_is_failure:
-            continue
-        e.gold_judged += 1
-        e.gold_failed += pair.preference != gold_answer(pair)
+        e.gold_ties += pair.preference == "tie"
+        failed = _gold_failed(pair, rule)
+        if failed is not None:
+            e.gold_judged += 1
+            e.gold_failed += failed
     return evidence
 
 
@@ -302,12 +344,13 @@ def screen_pairs(pairs: Sequence[PreferencePair], rule: ScreeningRule | None = N
         One :class:`RaterEvidence` per rater in ``pairs``.
     """
     rule = rule or ScreeningRule()
-    evidence = _gold_evidence(pairs, rule)
+    suspect = suspect_gold_pairs(pairs, rule)
+    evidence = _gold_evidence(pairs, rule, set(suspect))
     for rater, (agreed, counted) in majority_counts([p for p in pairs if not is_gold(p)]).items():
         evidence[rater].majority_agreed, evidence[rater].majority_judged = agreed, counted
     for e in evidence.values():
         _conclude(e, rule)
-    return ScreeningReport(rule, dict(sorted(evidence.items())))
+    return ScreeningReport(rule, dict(sorted(evidence.items())), suspect)
 
 
 def screen_store(store: Any, rule: ScreeningRule | None = None) -> ScreeningReport:

@@ -95,7 +95,8 @@ function renderScreening(screening) {
   const rule = screening.rule || {};
   $("screening-rule").textContent = `Flagged: failed more than ${fmt.share(rule.max_gold_failure_share)} of ` +
     `${rule.min_gold_judgments ?? "–"}+ gold pairs${rule.tie_is_failure ? " (a tie fails)" : ""}. ` +
-    "Exports and reward training leave flagged raters out by default.";
+    "Exports and reward training leave flagged raters out by default." +
+    ((screening.suspect_gold || []).length ? ` Gold pairs most raters failed, not counted: ${screening.suspect_gold.join(", ")}.` : "");
   const body = $("screening-table").querySelector("tbody");
   body.replaceChildren();
   const flagged = (screening.raters || []).filter((r) => r.flagged);
