@@ -75,18 +75,24 @@ def test_weights_grow_with_agreement_and_a_coin_flipper_weighs_nothing():
     assert smoothed_weight(0, 20, ScreeningRule())[1] == 0.0
 
 
-def test_apply_drops_flagged_raters_and_weights_the_rest():
+def test_apply_weights_every_judgment_and_keeps_flagged_raters_unless_told_to_drop_them():
     pairs = gold_run("sloppy", failed=3, passed=3) + gold_run("careful", failed=0, passed=6)
     work = [judgment("sloppy", "b", b="z"), judgment("careful", "a", b="z", weight=0.5)]
     report = screen_pairs(pairs + work)
-    screened = report.apply(work)
+    kept = report.apply(work)
+    assert kept.n_dropped == 0 and kept.n_flagged_kept == 1
+    assert [p.weight for p in kept.pairs] == pytest.approx([report.raters["sloppy"].weight,
+                                                            0.5 * report.raters["careful"].weight])
+    assert report.raters["sloppy"].weight < report.raters["careful"].weight
+    assert report.summary_line(kept) == (
+        "screening: 1 of 2 raters flagged (sloppy: failed 3 of 6 gold pairs); their 1 of 2 judgments kept at their "
+        f"reliability weight (sloppy {report.raters['sloppy'].weight:.2f})")
+    dropping = screen_pairs(pairs + work, ScreeningRule(drop_flagged=True))
+    screened = dropping.apply(work)
     assert screened.n_dropped == 1 and screened.dropped_raters == ["sloppy"]
     assert [p.rater for p in screened.pairs] == ["careful"]
-    assert screened.pairs[0].weight == pytest.approx(0.5 * report.raters["careful"].weight)
-    kept = screen_pairs(pairs + work, ScreeningRule(drop_flagged=False)).apply(work)
-    assert kept.n_dropped == 0 and kept.pairs[0].weight == pytest.approx(report.raters["sloppy"].weight)
-    assert report.summary_line(screened) == ("screening: 1 of 2 raters flagged (sloppy: failed 3 of 6 gold pairs); "
-                                             "dropped 1 of 2 judgments")
+    assert dropping.summary_line(screened) == ("screening: 1 of 2 raters flagged (sloppy: failed 3 of 6 gold pairs); "
+                                               "dropped 1 of 2 judgments")
 
 
 def test_without_gold_or_shared_pairs_nothing_changes():
@@ -103,15 +109,17 @@ def test_training_uses_a_screened_files_weights_as_they_are():
     assert screen.lineage["weights"] == {"ann": 0.8, "bob": 0.4}
 
 
-def test_training_screening_drops_flagged_raters_and_keeps_lineage():
+def test_training_screening_weights_or_drops_flagged_raters_and_keeps_lineage():
     pairs = gold_run("sloppy", failed=3, passed=3) + gold_run("careful", failed=0, passed=6)
     pairs += [judgment("sloppy", "b", b="z"), judgment("careful", "a", b="z")]
     screen = screen_for_training(pairs)
-    assert {p.rater for p in screen.pairs} == {"careful"}
-    assert screen.lineage["flagged"] == ["sloppy"] and screen.lineage["n_dropped"] == 7
-    assert set(screen.lineage["weights"]) == {"careful", "sloppy"}
+    assert len(screen.pairs) == len(pairs) and screen.lineage["n_flagged_kept"] == 7
+    assert screen.lineage["flagged"] == ["sloppy"] and set(screen.lineage["weights"]) == {"careful", "sloppy"}
+    assert {p.rater: p.weight for p in screen.pairs} == screen.lineage["weights"]
+    dropped = screen_for_training(pairs, ScreeningRule(drop_flagged=True))
+    assert {p.rater for p in dropped.pairs} == {"careful"} and dropped.lineage["n_dropped"] == 7
     with pytest.raises(FeedbackError, match="every rater was flagged"):
-        screen_for_training(gold_run("sloppy", failed=4, passed=0))
+        screen_for_training(gold_run("sloppy", failed=4, passed=0), ScreeningRule(drop_flagged=True))
 
 
 def test_a_rule_out_of_range_names_its_field():

@@ -19,11 +19,13 @@ def train_reward(
     rater_weights: Path | None = typer.Option(None, "--rater-weights", help="JSON {rater: weight}; unlisted raters weigh 1."),
     seed: int = typer.Option(0, "--seed", help="Seed of the split, bootstrap and initialisation."),
     screen: bool = typer.Option(True, "--screen/--no-screen", help="Screen raters on the file's gold pairs and "
-                                "agreement (default): drop flagged raters, weight judgments by rater reliability."),
+                                "agreement (default): weight judgments by rater reliability."),
     max_gold_failure_share: float = typer.Option(0.15, "--max-gold-failure-share",
                                                  help="Screening: flag raters failing more than this share of "
                                                       "their gold pairs."),
     min_gold: int = typer.Option(4, "--min-gold", help="Screening: gold pairs judged before a rater can be flagged."),
+    drop_flagged: bool = typer.Option(False, "--drop-flagged", help="Screening: leave flagged raters' judgments out "
+                                      "instead of keeping them at their low weight."),
 ) -> None:
     """Train a reward ensemble on judged pairs, printing validation figures each epoch.
 
@@ -43,7 +45,7 @@ def train_reward(
     screening = None
     if screen:
         screening = screen_for_training(pairs, ScreeningRule(max_gold_failure_share=max_gold_failure_share,
-                                                             min_gold_judgments=min_gold))
+                                                             min_gold_judgments=min_gold, drop_flagged=drop_flagged))
         pairs = screening.pairs
         for line in [screening.message, *screening.detail_lines]:
             typer.echo(line)
