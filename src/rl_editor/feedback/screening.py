@@ -44,11 +44,12 @@ proportional to ``2p - 1``, so the weight is that pull.
 Screened judgments (:meth:`ScreeningReport.apply`) carry their rater's weight
 as :attr:`rl_editor.preferences.PreferencePair.weight`, which reward training
 multiplies into each judgment's loss. Flagged raters are kept at their (low)
-weight by default, or left out with ``drop_flagged=True``: in
-``benchmarks/bench_screening.py`` (a careless rater with 40 % mistakes among
-five) dropping their judgments cost the reward model more data than it saved
-it noise, while down-weighting them helped, and a careful rater flagged by
-bad luck on a few gold pairs loses little.
+weight by default, or left out with ``drop_flagged=True``. A rater with 40 %
+mistakes is still right more often than not, and a careful rater can be
+flagged by bad luck on a few gold pairs: in ``benchmarks/bench_screening.py``
+dropping flagged raters, when most pairs had one vote, cost the reward model
+more data than it saved it noise, while down-weighting them never did much
+worse than not screening (see the benchmark's output for the figures).
 """
 
 from __future__ import annotations
