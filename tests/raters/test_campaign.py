@@ -50,19 +50,24 @@ def test_screening_flags_the_careless_rater_and_only_them(campaign):
     assert careless.weight < min(report.raters[f"careful-{k}"].weight for k in range(1, 5))
 
 
-def test_export_screens_by_default_and_says_how_many_it_dropped(campaign, rl_editor_main, tmp_path):
+def test_export_screens_by_default_and_says_how_many_judgments_it_weighted_or_dropped(campaign, rl_editor_main,
+                                                                                     tmp_path):
     manifest, pairs = campaign
     careless_regular = sum(p.rater == "careless" and not is_gold(p) for p in pairs)
     regular = sum(not is_gold(p) for p in pairs)
-    screened, everything = tmp_path / "screened.json", tmp_path / "all.json"
-    code, out, err = rl_editor_main("export", "--manifest", manifest.path, "--out", screened)
+    weighted, dropped, everything = tmp_path / "weighted.json", tmp_path / "dropped.json", tmp_path / "all.json"
+    code, out, err = rl_editor_main("export", "--manifest", manifest.path, "--out", weighted)
     assert code == 0, err
-    assert f"dropped {careless_regular} of {regular} judgments" in out
     assert out.startswith("screening: 1 of 5 raters flagged (careless: failed ")
-    written = json.loads(screened.read_text())
-    assert len(written) == regular - careless_regular and {e["rater"] for e in written} == {
-        "careful-1", "careful-2", "careful-3", "careful-4"}
-    assert all(0 < e["weight"] < 1 for e in written)
+    assert f"their {careless_regular} of {regular} judgments kept at their reliability weight (careless " in out
+    written = json.loads(weighted.read_text())
+    assert len(written) == regular and all(0 < e["weight"] < 1 for e in written)
+    careless_weight = {e["weight"] for e in written if e["rater"] == "careless"}
+    assert len(careless_weight) == 1 and max(careless_weight) < min(e["weight"] for e in written
+                                                                    if e["rater"] != "careless")
+    code, out, _ = rl_editor_main("export", "--manifest", manifest.path, "--out", dropped, "--drop-flagged")
+    assert code == 0 and f"dropped {careless_regular} of {regular} judgments" in out
+    assert {e["rater"] for e in json.loads(dropped.read_text())} == {"careful-1", "careful-2", "careful-3", "careful-4"}
     code, out, _ = rl_editor_main("export", "--manifest", manifest.path, "--out", everything, "--no-screen")
     assert code == 0 and "screening" not in out and f"wrote {regular} judgments" in out
     assert all("weight" not in e for e in json.loads(everything.read_text()))
@@ -77,11 +82,33 @@ def test_train_reward_screens_a_file_with_gold_pairs_and_keeps_the_weights_in_it
     assert rl_editor_main("export", "--manifest", manifest.path, "--out", exported, "--no-screen",
                           "--include-gold")[0] == 0
     code, out, err = rl_editor_main("train-reward", "--preferences", exported, "--out", tmp_path / "reward.pt",
-                                    "--epochs", 1, "--members", 1, "--val-frac", 0)
+                                    "--epochs", 1, "--members", 1, "--val-frac", 0, "--drop-flagged")
     assert code == 0, err
     careless_all = sum(p.rater == "careless" for p in pairs)
     assert "screening: 1 of 5 raters flagged (careless: failed " in out
     assert f"dropped {careless_all} of {len(pairs)} judgments" in out
-    screening = load_reward_model(tmp_path / "reward.pt").meta.trained_on["screening"]
+    meta = load_reward_model(tmp_path / "reward.pt").meta
+    screening = meta.trained_on["screening"]
     assert screening["flagged"] == ["careless"] and screening["n_dropped"] == careless_all
     assert set(screening["weights"]) == {"careful-1", "careful-2", "careful-3", "careful-4", "careless"}
+    assert "careless" not in meta.trained_on["raters"]
+
+
+def test_the_admin_summary_lists_the_flagged_rater_with_the_evidence(campaign):
+    from fastapi.testclient import TestClient
+
+    from rl_editor.feedback.app import create_app
+
+    manifest, _ = campaign
+    app = create_app(manifest.path)
+    admin = app.state.store.create_admin_token()
+    with TestClient(app) as client:
+        summary = client.get("/api/admin/summary", params={"token": admin}).json()
+    app.state.store.close()
+    screening = summary["screening"]
+    flagged = [r for r in screening["raters"] if r["flagged"]]
+    assert [r["rater"] for r in flagged] == ["careless"] == screening["flagged"]
+    assert flagged[0]["gold_failure_share"] > screening["rule"]["max_gold_failure_share"] == 0.15
+    assert flagged[0]["reason"] == f"failed {flagged[0]['gold_failed']} of {flagged[0]['gold_judged']} gold pairs"
+    assert len(screening["suspect_gold"]) == 2 and set(screening["weights"]) == {r["rater"] for r in screening["raters"]}
+    assert list(summary["krippendorff_alpha_by_campaign"]) == ["collect"]

@@ -52,6 +52,7 @@ function renderOverview(summary) {
     ["Raters", String((summary.raters || []).length)],
     ["Time per judgment (median of raters)", fmt.seconds(medianTime)],
     ["Krippendorff's alpha", fmt.number(ag.krippendorff_alpha)],
+    ...Object.entries(summary.krippendorff_alpha_by_campaign || {}).map(([name, alpha]) => [`Krippendorff's alpha, campaign ${name}`, fmt.number(alpha)]),
     ["Raw agreement", fmt.share(ag.raw_agreement)],
     ["Pairs rated by several raters", String(ag.n_pairs_multi_rated ?? "–")],
     ["Position bias (share choosing what was shown as A)", fmt.share(bias) +
