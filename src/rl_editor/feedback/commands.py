@@ -357,7 +357,7 @@ def register(app: typer.Typer) -> None:
         write_pairs(out, screened.pairs, as_csv=csv)
         if report is not None:
             typer.echo(report.summary_line(screened))
-            for line in report.weight_lines():
+            for line in report.weight_lines() if report.has_evidence else []:
                 typer.echo(line)
         typer.echo(f"wrote {len(screened.pairs)} judgments to {out}")
 

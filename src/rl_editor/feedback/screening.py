@@ -221,8 +221,10 @@ class ScreeningReport:
                 text += f"; dropped {screened.n_dropped} of {total} judgments"
             else:
                 weights = ", ".join(f"{name} {self.raters[name].weight:.2f}" for name in flagged)
-                text += (f"; their {screened.n_flagged_kept} of {total} judgments kept at their reliability "
-                         f"weight ({weights})")
+                text += (
+                    f"; their {screened.n_flagged_kept} of {total} judgments kept at their reliability "
+                    f"weight ({weights})"
+                )
         if self.suspect_gold:
             text += (
                 f"; {len(self.suspect_gold)} gold pairs most of their raters failed are not counted "
