@@ -133,6 +133,17 @@ def run_seed(seed: int, songs: list[tuple[Path, SongAnalysis]], args: argparse.N
     return {"flagged": down_weighted.flagged, **accuracy}
 
 
+def paired_interval(differences: np.ndarray) -> str:
+    """``(95% CI -0.010 to +0.014 over seeds)``: Student's t on the per-seed differences."""
+    if len(differences) < 2:
+        return ""
+    from scipy.stats import t
+
+    half = float(t.ppf(0.975, len(differences) - 1)) * float(np.std(differences, ddof=1)) / np.sqrt(len(differences))
+    mean = float(np.mean(differences))
+    return f"(95% CI {mean - half:+.3f} to {mean + half:+.3f} over seeds)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=4)
@@ -153,7 +164,7 @@ def main() -> None:
         values = np.array([r[name] for r in results])
         better = "" if name == "unscreened" else (
             f"; above unscreened in {int(np.sum(values > unscreened))} of {len(results)} seeds, "
-            f"mean difference {np.mean(values - unscreened):+.3f}")
+            f"mean difference {np.mean(values - unscreened):+.3f} {paired_interval(values - unscreened)}")
         print(f"held-out accuracy {name:<13} mean {values.mean():.3f} (per seed "
               f"{', '.join(f'{x:.3f}' for x in values)}){better}")
 
