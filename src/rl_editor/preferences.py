@@ -16,6 +16,11 @@ Keys rl-editor adds are typed optional fields, written only when given:
 ``task_id``, ``client_id``, ``song_path``, ``is_gold``, ``listening`` on a pair and
 ``edit_id`` on an edit. Other keys (from other tools) are kept and written
 back; :attr:`PreferencePair.extra` shows every key beyond the design's.
+
+An optional ``"weight"`` (a non-negative number, default 1) is how much the
+judgment counts in reward training; screened exports set it to the rater's
+reliability weight (:mod:`rl_editor.feedback.screening`). It is written only
+when it is not 1.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 from rl_editor.errors import RlEditorError
@@ -115,9 +120,17 @@ class PreferencePair(_JudgmentFormat):
     song_path: str | None = None
     is_gold: bool | None = None
     listening: Listening | None = None
+    weight: Annotated[float, BeforeValidator(_not_a_bool), Field(ge=0, allow_inf_nan=False)] = 1.0
 
     positional_fields = ("song_id", "edit_a", "edit_b", "preference", "strength", "rater", "timestamp", "notes",
                          "extra")
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict; ``weight`` only when it is not 1."""
+        data = super().to_json()
+        if self.weight == 1.0:
+            data.pop("weight", None)
+        return data
 
     @property
     def signed_strength(self) -> int:

@@ -215,6 +215,7 @@ def test_rater_compares_judges_resumes_and_admin_sees_it(chromium_browser, live_
     row = admin.locator("#raters-table tbody tr", has_text="alice")
     assert row.locator("td").nth(1).inner_text() == "3"
     assert admin.locator("#overview div", has_text="Judgments").locator("dd").inner_text().startswith("3 of ")
+    assert admin.locator("#screening-table tbody").inner_text().strip() == "No rater is flagged."
     assert admin.get_attribute("#export-json", "href").startswith("/api/admin/export.json?token=")
     admin.fill("#rater-name", "hilda")
     admin.check("#rater-held-out")

@@ -79,8 +79,8 @@ def test_the_evaluate_command_prints_the_headline_and_how_the_edits_changed(tmp_
     assert win["preference_share"] == pytest.approx((win["wins"] + win["ties"] / 2) / win["n"])
     lines = result.stdout.splitlines()
     assert lines[0].endswith(f"new preferred {win['preference_share']:.1%} of 16 judgments (ties count half), "
-                             f"95% CI by song {win['share_ci_low']:.1%}-{win['share_ci_high']:.1%} over 4 songs, "
-                             f"p = {win['share_p_value']:.2g} by song; "
+                             f"95% CI by rater and song {win['share_ci_low']:.1%}-{win['share_ci_high']:.1%} over "
+                             f"4 songs and 2 raters, p = {win['share_p_value']:.2g} by rater and song; "
                              f"target > 60%: {'met' if win['target_met'] else 'not met'}")
     assert lines[1].strip().startswith("decisive: new wins") and f"ties {win['tie_share']:.1%}" in lines[1]
     old, new = saved["edit_stats"]["old"], saved["edit_stats"]["new"]

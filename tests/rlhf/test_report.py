@@ -106,3 +106,28 @@ def test_the_report_headline_counts_ties_half(rl_editor_main, tmp_path):
     row = next(line for line in (run / "report.md").read_text().splitlines() if line.startswith("| iter-01 |"))
     assert row.startswith("| iter-01 | **56.2%** |")  # (6 + 33 / 2) / 40
     assert "| 85.7% |" in row and "| 82.5% | 6 / 1 / 33 |" in row
+
+
+def test_the_report_shows_agreement_of_an_iterations_training_judgments_by_several_raters(rl_editor_main, tmp_path):
+    from rl_editor.preferences import EditRef, PreferencePair, save_preferences
+
+    run = a_started_run(tmp_path / "run")
+    (run / "iter-01").mkdir()
+    (run / "iter-02").mkdir()
+
+    def pair(k: int, rater: str, preference: str) -> PreferencePair:
+        return PreferencePair("a", EditRef("x.wav", [0], 1.0, {"edit_id": f"x{k}"}),
+                              EditRef("y.wav", [1], 1.0, {"edit_id": f"y{k}"}), preference, 2, rater, "")
+
+    # iter-01: two raters agree on 3 pairs and split on 1; iter-02: one rater, no agreement to report
+    answers = {0: ("a", "a"), 1: ("b", "b"), 2: ("a", "a"), 3: ("a", "b")}
+    save_preferences(run / "iter-01" / "preferences.json",
+                     [pair(k, rater, answer) for k, both in answers.items() for rater, answer in zip("pq", both)])
+    save_preferences(run / "iter-02" / "preferences.json", [pair(k, "p", "a") for k in range(4)])
+    code, _, err = rl_editor_main("report", run)
+    assert code == 0, err
+    report = (run / "report.md").read_text()
+    section = report[report.index("## Rater agreement"):]
+    assert "**iter-01** (training judgments):" in section and "iter-02" not in section
+    assert "- raw agreement (same direction): 0.750" in section
+    assert "- Krippendorff's alpha (ordinal, -3..3): " in section

@@ -1,9 +1,18 @@
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from rl_editor.rlhf.winrate import WinRate, cluster_robust_interval, share_p_value, wilson_interval, win_rate
+from rl_editor.rlhf.winrate import (
+    WinRate,
+    cluster_robust_interval,
+    share_p_value,
+    two_way_cluster_interval,
+    two_way_cluster_variance,
+    wilson_interval,
+    win_rate,
+)
 
 
 def _songs_of(outcomes_by_song: list[list[str]]) -> tuple[list[str], list[str]]:
@@ -190,3 +199,81 @@ def test_the_summary_names_both_intervals_at_the_configured_level():
     text = win_rate(outcomes, confidence=0.9, clusters=songs).summary()
     assert text.count("90% CI by song") == 2 and "over 3 songs" in text and "95%" not in text
     assert "Wilson" in text and "treat judgments as independent" in text
+
+
+def test_the_two_way_variance_matches_a_hand_computed_example():
+    # 6 judgments, 2 songs x 2 raters; share 4/6, residuals y - 2/3:
+    #   s1/r1: 1, 1 -> +1/3, +1/3    s1/r2: 0 -> -2/3    s2/r1: 0 -> -2/3    s2/r2: 1, 1 -> +1/3, +1/3
+    y = [1, 1, 0, 0, 1, 1]
+    songs = ["s1", "s1", "s1", "s2", "s2", "s2"]
+    raters = ["r1", "r1", "r2", "r1", "r2", "r2"]
+    v_song, v_rater, v_both, g_song, g_rater = two_way_cluster_variance(y, [1] * 6, songs, raters)
+    # by song: sums 0 and 0; by rater: r1 {+1/3, +1/3, -2/3} = 0, r2 {-2/3, +1/3, +1/3} = 0
+    assert (v_song, v_rater, g_song, g_rater) == pytest.approx((0.0, 0.0, 2, 2))
+    # by cell: +2/3, -2/3, -2/3, +2/3 -> 4/3 * 4 * 4/9 = 64/27, over 6^2 judgments
+    assert v_both == pytest.approx(64 / 27 / 36)
+    # V = 0 + 0 - v_both is negative: the larger one-way variance (0) is used
+    low, high, se, df = two_way_cluster_interval(y, [1] * 6, songs, raters)
+    assert se == pytest.approx(0.0, abs=1e-12) and df == 1 and (low, high) == pytest.approx((4 / 6, 4 / 6))
+    # win_rate then widens the collapsed interval to Wilson's, as it does the song-clustered one
+    result = win_rate(["new" if v else "old" for v in y], clusters=songs, raters=raters)
+    assert (result.share_ci_low, result.share_ci_high) == pytest.approx(wilson_interval(4, 6))
+
+
+def test_a_second_hand_computed_example_adds_the_rater_variance():
+    # 4 judgments: s1/r1 1, s1/r2 0, s2/r1 1, s2/r2 1; share 3/4; residuals +1/4, -3/4, +1/4, +1/4
+    y, songs, raters = [1, 0, 1, 1], ["s1", "s1", "s2", "s2"], ["r1", "r2", "r1", "r2"]
+    v_song, v_rater, v_both, _, _ = two_way_cluster_variance(y, [1] * 4, songs, raters)
+    # song sums -1/2, +1/2 -> 2 * 1/2 = 1; rater sums +1/2, -1/2 -> 1; cells: 4/3 * 3/4 = 1; all over 16
+    assert (v_song, v_rater, v_both) == pytest.approx((1 / 16, 1 / 16, 1 / 16))
+    low, high, se, df = two_way_cluster_interval(y, [1] * 4, songs, raters)
+    assert se == pytest.approx(0.25) and df == 1
+    from scipy.stats import t
+
+    half = float(t.ppf(0.975, 1)) * 0.25
+    assert (low, high) == pytest.approx((max(0.0, 0.75 - half), min(1.0, 0.75 + half)))
+
+
+def test_the_two_way_variance_matches_statsmodels():
+    sandwich = pytest.importorskip("statsmodels.stats.sandwich_covariance")
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(3)
+    songs = rng.integers(0, 6, size=200)
+    raters = rng.integers(0, 5, size=200)
+    lenient = np.array([0.2, 0.0, -0.1, 0.1, -0.2])
+    y = (rng.random(200) < 0.55 + lenient[raters]).astype(float)
+    v_song, v_rater, v_both, _, _ = two_way_cluster_variance(y, np.ones(200), songs.astype(str), raters.astype(str))
+    fit = sm.OLS(y, np.ones((200, 1))).fit()
+    both, by_song, by_rater = sandwich.cov_cluster_2groups(fit, songs, raters)
+    assert v_song == pytest.approx(by_song[0, 0]) and v_rater == pytest.approx(by_rater[0, 0])
+    assert v_song + v_rater - v_both == pytest.approx(both[0, 0])
+
+
+def test_with_raters_known_the_interval_is_clustered_by_rater_and_song():
+    # a lenient rater gives "new" everywhere, a strict one "old": rater clustering must widen the interval
+    rng = np.random.default_rng(0)
+    outcomes, songs, raters = [], [], []
+    for song in range(8):
+        for rater, p_new in (("lenient", 0.9), ("strict", 0.3), ("fair", 0.6)):
+            for _ in range(10):
+                outcomes.append("new" if rng.random() < p_new else "old")
+                songs.append(f"s{song}")
+                raters.append(rater)
+    by_song = win_rate(outcomes, clusters=songs)
+    both = win_rate(outcomes, clusters=songs, raters=raters)
+    assert both.share_clustered_by == both.decisive_clustered_by == "rater and song" and both.n_raters == 3
+    assert both.share_ci_high - both.share_ci_low > 2 * (by_song.share_ci_high - by_song.share_ci_low)
+    assert both.share_p_value > by_song.share_p_value
+    assert "95% CI by rater and song" in both.headline() and "over 8 songs and 3 raters" in both.headline()
+    assert WinRate.from_json(both.to_json()) == both
+
+
+def test_one_rater_falls_back_to_the_song_clustered_interval():
+    outcomes, songs = _songs_of([["new", "new", "old"], ["new", "tie"], ["old", "new"]])
+    alone = win_rate(outcomes, clusters=songs, raters=["ann"] * len(outcomes))
+    assert alone.share_clustered_by == "song" and alone == replace(win_rate(outcomes, clusters=songs), n_raters=1,
+                                                                    decisive_raters=1)
+    assert "CI by song" in alone.headline() and "raters" not in alone.headline()
+    with pytest.raises(ValueError, match="raters for"):
+        win_rate(outcomes, clusters=songs, raters=["ann"])

@@ -8,7 +8,9 @@ judgments of the same pair shown in either order line up.
 - :func:`raw_agreement`: share of rater pairs on the same item that chose the
   same direction (first better / tie / second better);
 - :func:`agreement_with_majority`: per rater, how often they side with the
-  majority of the *other* raters of the same pair;
+  majority of the *other* raters of the same pair (:func:`majority_counts`
+  gives the counts behind it);
+- :func:`alpha_by_campaign`: Krippendorff's alpha of each campaign;
 - :func:`position_bias`: share of non-tie judgments that chose the edit shown
   as A (0.5 means no bias; needs ``presented_order`` in ``extra``).
 """
@@ -95,8 +97,8 @@ def raw_agreement(pairs: list[PreferencePair]) -> float | None:
     return agree / total if total else None
 
 
-def agreement_with_majority(pairs: list[PreferencePair]) -> dict[str, float]:
-    """Per rater: share of their multi-rated judgments that match the other raters' majority direction.
+def majority_counts(pairs: list[PreferencePair]) -> dict[str, tuple[int, int]]:
+    """Per rater: ``(agreed, counted)`` judgments against the other raters' majority direction of the same pair.
 
     Items where the other raters split evenly are left out; raters with no
     countable judgment are absent from the result.
@@ -111,7 +113,24 @@ def agreement_with_majority(pairs: list[PreferencePair]) -> dict[str, float]:
                 continue
             counts[rater] += 1
             hits[rater] += _direction(value) == ranked[0][0]
-    return {rater: hits[rater] / counts[rater] for rater in sorted(counts)}
+    return {rater: (hits[rater], counts[rater]) for rater in sorted(counts)}
+
+
+def agreement_with_majority(pairs: list[PreferencePair]) -> dict[str, float]:
+    """Per rater: share of their multi-rated judgments that match the other raters' majority direction.
+
+    Items where the other raters split evenly are left out; raters with no
+    countable judgment are absent from the result.
+    """
+    return {rater: agreed / counted for rater, (agreed, counted) in majority_counts(pairs).items()}
+
+
+def alpha_by_campaign(pairs: list[PreferencePair]) -> dict[str, float | None]:
+    """Krippendorff's alpha (:func:`krippendorff_alpha`) of each campaign's judgments (``campaign`` extra key)."""
+    by_campaign: dict[str, list[PreferencePair]] = defaultdict(list)
+    for pair in pairs:
+        by_campaign[str(pair.extra.get("campaign") or "")].append(pair)
+    return {name: krippendorff_alpha(members) for name, members in sorted(by_campaign.items())}
 
 
 def position_bias(pairs: list[PreferencePair]) -> float | None:
@@ -136,6 +155,7 @@ class AgreementReport:
     raw_agreement: float | None
     position_bias_a_share: float | None
     per_rater_agreement: dict[str, float] = field(default_factory=dict)
+    per_campaign_alpha: dict[str, float | None] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
@@ -148,6 +168,9 @@ class AgreementReport:
             f"raw agreement (same direction): {fmt(self.raw_agreement)}",
             f"position bias (share choosing the edit shown as A): {fmt(self.position_bias_a_share)}",
         ]
+        if len(self.per_campaign_alpha) > 1:
+            for campaign, alpha in self.per_campaign_alpha.items():
+                out.append(f"  campaign {campaign}: Krippendorff's alpha {fmt(alpha)}")
         for rater, share in self.per_rater_agreement.items():
             out.append(f"  {rater}: agrees with the majority {share:.3f}")
         return out
@@ -162,4 +185,5 @@ def agreement_report(pairs: list[PreferencePair]) -> AgreementReport:
         raw_agreement=raw_agreement(pairs),
         position_bias_a_share=position_bias(pairs),
         per_rater_agreement=agreement_with_majority(pairs),
+        per_campaign_alpha=alpha_by_campaign(pairs),
     )

@@ -27,6 +27,9 @@ from rl_editor.io_utils import read_json
 DB_HELP = "Database URL (sqlite:///..., postgresql+psycopg://...) or SQLite file; default: beside the manifest."
 MANIFEST_HELP = "The candidate manifest (manifest.json or its folder)."
 CAMPAIGN_HELP = "Only this campaign's judgments (default: all)."
+SCREEN_HELP = ("Screen raters on gold pairs and agreement (default): weight each judgment by its rater's "
+               "reliability (flagged raters weigh little).")
+DROP_FLAGGED_HELP = "Screening: leave flagged raters' judgments out instead of keeping them at their low weight."
 LINK_HOST_HELP = "Host shown in this link (default: the public URL, else where `serve` last listened)."
 LINK_PORT_HELP = "Port shown in this link (default: the public URL, else where `serve` last listened)."
 PUBLIC_URL_HELP = ("Address people open, e.g. https://listen.example.org; kept in the database, so every later "
@@ -342,13 +345,33 @@ def register(app: typer.Typer) -> None:
         campaign: str | None = typer.Option(None, "--campaign", help=CAMPAIGN_HELP),
         csv: bool = typer.Option(False, "--csv", help="Write CSV instead of JSON."),
         include_gold: bool = typer.Option(False, "--include-gold", help="Also export gold (screening) pairs."),
+        screen: bool = typer.Option(True, "--screen/--no-screen", help=SCREEN_HELP),
+        max_gold_failure_share: float = typer.Option(0.15, "--max-gold-failure-share",
+                                                     help="Screening: flag raters failing more than this share "
+                                                          "of their gold pairs."),
+        min_gold: int = typer.Option(4, "--min-gold", help="Screening: gold pairs judged before a rater can be "
+                                                           "flagged."),
+        drop_flagged: bool = typer.Option(False, "--drop-flagged", help=DROP_FLAGGED_HELP),
     ) -> None:
-        """Write judgments in the preference pair format (edit paths relative to the manifest folder)."""
-        from rl_editor.feedback.export import export_file
+        """Write judgments in the preference pair format (edit paths relative to the manifest folder).
 
+        By default raters are screened first (rl_editor.feedback.screening): every judgment carries its
+        rater's reliability weight, low for flagged raters (left out with --drop-flagged).
+        """
+        from rl_editor.feedback.export import select_export_pairs, write_pairs
+        from rl_editor.feedback.screening import ScreeningRule, screen_store
+
+        rule = ScreeningRule(max_gold_failure_share=max_gold_failure_share, min_gold_judgments=min_gold,
+                             drop_flagged=drop_flagged)
         with _store(db, manifest, create=False) as store:
-            n = export_file(store, out, campaign=campaign, as_csv=csv, include_gold=include_gold)
-        typer.echo(f"wrote {n} judgments to {out}")
+            report = screen_store(store, rule) if screen else None
+            screened = select_export_pairs(store, campaign=campaign, include_gold=include_gold, screening=report)
+        write_pairs(out, screened.pairs, as_csv=csv)
+        if report is not None:
+            typer.echo(report.summary_line(screened))
+            for line in report.weight_lines() if report.has_evidence else []:
+                typer.echo(line)
+        typer.echo(f"wrote {len(screened.pairs)} judgments to {out}")
 
     @app.command("import")
     def import_(

@@ -7,6 +7,8 @@ Extra keys: ``tie_kind``, ``presented_order`` (``ab``: edit_a was shown as A),
 ``edit_b`` and the original: ``{"a_s", "b_s", "original_s"}``; CSV columns
 ``listened_a_s``, ``listened_b_s``, ``listened_original_s``), ``campaign``,
 ``task_id``, ``client_id``, and ``edit_id`` on each side.
+A screened export (``screening``, :mod:`rl_editor.feedback.screening`)
+leaves out flagged raters and gives each judgment its rater's ``weight``.
 
 CSV cells of text that a spreadsheet would run as a formula (starting with
 ``=``, ``+``, ``-``, ``@``, tab or carriage return, e.g. a rater's note) get a
@@ -22,6 +24,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rl_editor.feedback.screening import ScreenedPairs, ScreeningReport
 from rl_editor.feedback.storage import FeedbackError, FeedbackStore
 from rl_editor.io_utils import write_text_atomic
 from rl_editor.preferences import Listening, PreferencePair, load_preferences, save_preferences
@@ -29,7 +32,7 @@ from rl_editor.preferences import Listening, PreferencePair, load_preferences, s
 CSV_COLUMNS = ("song_id", "edit_a_id", "edit_a_path", "edit_b_id", "edit_b_path", "preference", "strength",
                "tie_kind", "rater", "timestamp", "presented_order", "time_spent_ms", "campaign", "task_id",
                "client_id", "notes", "edit_a_actions", "edit_b_actions", "edit_a_duration_seconds",
-               "edit_b_duration_seconds", "listened_a_s", "listened_b_s", "listened_original_s")
+               "edit_b_duration_seconds", "listened_a_s", "listened_b_s", "listened_original_s", "weight")
 
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -65,6 +68,7 @@ def _csv_row(p: PreferencePair) -> dict[str, Any]:
         "edit_a_actions": json.dumps(p.edit_a.actions), "edit_b_actions": json.dumps(p.edit_b.actions),
         "edit_a_duration_seconds": p.edit_a.duration_seconds, "edit_b_duration_seconds": p.edit_b.duration_seconds,
         **_listening_cells(p.listening),
+        "weight": p.weight,
     }
 
 
@@ -75,17 +79,32 @@ def _listening_cells(listening: Listening | None) -> dict[str, Any]:
 
 
 def export_file(store: FeedbackStore, out: Path, campaign: str | None = None, as_csv: bool = False,
-                include_gold: bool = False) -> int:
-    """Write the store's pairwise judgments to ``out`` (JSON, or CSV); returns how many."""
+                include_gold: bool = False, screening: ScreeningReport | None = None) -> int:
+    """Write the store's pairwise judgments to ``out`` (JSON, or CSV); returns how many.
+
+    With ``screening`` the judgments are screened first (:meth:`ScreeningReport.apply`).
+    """
+    screened = select_export_pairs(store, campaign, include_gold, screening)
+    write_pairs(out, screened.pairs, as_csv)
+    return len(screened.pairs)
+
+
+def select_export_pairs(store: FeedbackStore, campaign: str | None = None, include_gold: bool = False,
+                        screening: ScreeningReport | None = None) -> ScreenedPairs:
+    """The judgments an export writes, screened by ``screening`` when given (nothing dropped otherwise)."""
+    pairs = store.export_pairs(campaign=campaign, include_gold=include_gold)
+    return screening.apply(pairs) if screening is not None else ScreenedPairs(pairs, 0)
+
+
+def write_pairs(out: Path, pairs: list[PreferencePair], as_csv: bool = False) -> None:
+    """Write judgments to ``out`` as the preference JSON format, or CSV."""
     out = Path(out)
     if out.is_dir():
         raise FeedbackError(f"{out}: is a folder; give the file to write (e.g. {out / 'preferences.json'})")
-    pairs = store.export_pairs(campaign=campaign, include_gold=include_gold)
     if as_csv:
         write_text_atomic(out, pairs_to_csv(pairs))
     else:
         save_preferences(out, pairs)
-    return len(pairs)
 
 
 def import_file(store: FeedbackStore, path: Path) -> tuple[int, int]:

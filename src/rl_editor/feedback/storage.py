@@ -293,8 +293,15 @@ class FeedbackStore:
 
     # -- admin summary (summaries) -----------------------------------------------------------
     def summary(self) -> dict[str, Any]:
-        """Progress per song and rater, gold failures, agreement and headphone checks (the admin page's data)."""
-        summary = admin_summary(self.db, self.exchange.export_pairs())
+        """Progress per song and rater, gold failures, agreement, rater screening and headphone checks (the admin page's data)."""
+        from rl_editor.feedback.agreement import alpha_by_campaign
+        from rl_editor.feedback.screening import is_gold, screen_pairs
+
+        pairs = self.exchange.export_pairs(include_gold=True)
+        regular = [p for p in pairs if not is_gold(p)]
+        summary = admin_summary(self.db, regular)
+        summary["krippendorff_alpha_by_campaign"] = alpha_by_campaign(regular)
+        summary["screening"] = screen_pairs(pairs).to_json()
         results = self.headphones.results()
         checks = {r.name: results.get(r.id) for r in self.list_raters()}
         for row in summary["raters"]:

@@ -18,18 +18,37 @@ def train_reward(
     members: int = typer.Option(5, "--members", help="Ensemble size (uncertainty comes from their spread)."),
     rater_weights: Path | None = typer.Option(None, "--rater-weights", help="JSON {rater: weight}; unlisted raters weigh 1."),
     seed: int = typer.Option(0, "--seed", help="Seed of the split, bootstrap and initialisation."),
+    screen: bool = typer.Option(True, "--screen/--no-screen", help="Screen raters on the file's gold pairs and "
+                                "agreement (default): weight judgments by rater reliability."),
+    max_gold_failure_share: float = typer.Option(0.15, "--max-gold-failure-share",
+                                                 help="Screening: flag raters failing more than this share of "
+                                                      "their gold pairs."),
+    min_gold: int = typer.Option(4, "--min-gold", help="Screening: gold pairs judged before a rater can be flagged."),
+    drop_flagged: bool = typer.Option(False, "--drop-flagged", help="Screening: leave flagged raters' judgments out "
+                                      "instead of keeping them at their low weight."),
 ) -> None:
     """Train a reward ensemble on judged pairs, printing validation figures each epoch.
 
     The validation songs also pick each member's best epoch (early stopping), so
     their figures are validation figures, not those of an untouched test set.
+    Screening (on by default; rl_editor.feedback.screening) uses the gold pairs
+    in the file (`export --include-gold`) and pairs judged by several raters; a
+    file from a screened export is trained on with its weights as they are.
     """
+    from rl_editor.feedback.screening import ScreeningRule, screen_for_training
     from rl_editor.preferences import load_preferences
     from rl_editor.registry import sha256_of_files
     from rl_editor.reward.model import load_reward_model
     from rl_editor.reward.train import RewardTrainConfig, load_rater_weights, reward_meta, train_reward_model
 
     pairs = load_preferences(preferences)
+    screening = None
+    if screen:
+        screening = screen_for_training(pairs, ScreeningRule(max_gold_failure_share=max_gold_failure_share,
+                                                             min_gold_judgments=min_gold, drop_flagged=drop_flagged))
+        pairs = screening.pairs
+        for line in [screening.message, *screening.detail_lines]:
+            typer.echo(line)
     config = RewardTrainConfig(
         epochs=epochs, loss=loss, val_frac=val_frac, members=members, seed=seed, progress=True,
         rater_weights=load_rater_weights(rater_weights) if rater_weights else None,
@@ -39,6 +58,7 @@ def train_reward(
     ensemble, report = train_reward_model(pairs, config, init=parent)
     meta = reward_meta(pairs, config, report, init=parent, source=str(preferences),
                        file_sha256=sha256_of_files([preferences]))
+    meta.trained_on["screening"] = screening.lineage if screening else {"source": "off"}
     ensemble.save(out, meta)
     typer.echo(f"trained on {report.n_train} pairs ({len(report.train_songs)} songs), "
                f"validated on {report.n_val} pairs ({len(report.val_songs)} songs, used for early stopping)")

@@ -127,7 +127,7 @@ def build_pair_data(pairs: Sequence[PreferencePair], analyses: dict[str, SongAna
         outcome=torch.tensor([pair_outcome(p) for p in pairs]),
         strength=torch.tensor([p.strength for p in pairs]),
         signed_strength=torch.tensor([p.signed_strength for p in pairs], dtype=torch.float32),
-        weight=torch.tensor([float(weights.get(p.rater, 1.0)) for p in pairs], dtype=torch.float32),
+        weight=torch.tensor([float(weights.get(p.rater, 1.0)) * p.weight for p in pairs], dtype=torch.float32),
         song_ids=[p.song_id for p in pairs],
     )
 

@@ -186,7 +186,8 @@ def outcomes_summary(judgments: Sequence[Judged]) -> tuple[WinRate, dict[str, An
 
 
 def _win_rate_by_song(judgments: Sequence[Judged]) -> WinRate:
-    return win_rate([j.outcome for j in judgments], clusters=[j.song_id for j in judgments])
+    return win_rate([j.outcome for j in judgments], clusters=[j.song_id for j in judgments],
+                    raters=[j.rater for j in judgments])
 
 
 def edit_behaviour(analysis: SongAnalysis, actions: np.ndarray) -> dict[str, float]:

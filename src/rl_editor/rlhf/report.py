@@ -14,8 +14,9 @@ in the run folder and writes ``report.md`` beside:
   new policy over the previous one (the headline) and the decisive win rate,
   each with its song-clustered 95% interval, against the 50% line and the 60% target.
 
-Rater agreement (Krippendorff's alpha, raw agreement) of the held-out raters
-comes from :mod:`rl_editor.feedback.agreement`.
+Rater agreement (Krippendorff's alpha, raw agreement) of the held-out raters,
+and of an iteration's training judgments when several raters judged the same
+pairs, comes from :mod:`rl_editor.feedback.agreement`.
 """
 
 from __future__ import annotations
@@ -105,6 +106,24 @@ def _pairs_from_judgments(evaluation: dict[str, Any]) -> list[Any]:
                                     strength=Strength(int(j["strength"])), rater=j["rater"], timestamp="", notes="",
                                     presented_order=PresentedOrder.AB))
     return pairs
+
+
+def _training_agreement_lines(iteration: Path) -> list[str]:
+    """Agreement (Krippendorff's alpha and the rest) of an iteration's training judgments, when several raters
+    judged the same pairs; nothing otherwise."""
+    from rl_editor.feedback.agreement import agreement_report
+    from rl_editor.preferences import PreferenceFormatError, load_preferences
+
+    path = iteration / "preferences.json"
+    if not path.is_file():
+        return []
+    try:
+        report = agreement_report(load_preferences(path))
+    except PreferenceFormatError as exc:
+        raise ReportError(str(exc)) from None
+    if not report.n_pairs_multi_rated:
+        return []
+    return [f"**{iteration.name}** (training judgments):", ""] + [f"- {line.strip()}" for line in report.lines()] + [""]
 
 
 def _plot_learning(run: Path, out: Path) -> bool:
@@ -202,7 +221,7 @@ def _plot_win_rates(rows: list[tuple[str, WinRate]], out: Path) -> bool:
     ax.set_xlim(-0.5, len(rows) - 0.5)
     ax.set_ylim(0, 1.25)  # room above for the legend
     ax.set_yticks(np.linspace(0, 1, 6))
-    ax.set_ylabel("new policy over the previous one (95% CI by song)")
+    ax.set_ylabel("new policy over the previous one (95% CI, clustered)")
     ax.legend(loc="upper center", fontsize="small")
     fig.tight_layout()
     fig.savefig(out, dpi=90)
@@ -241,11 +260,12 @@ def write_report(run_dir: str | Path) -> Path:
 
     win_rows, acc_rows, behaviour_rows = [], [], []
     lines += ["## Results per iteration", "",
-              "| iteration | new preferred (ties count half) | 95% CI by song | target > 60% | decisive win rate | "
-              "95% CI by song | ties | wins / losses / ties | reward acc. new | reward acc. previous |",
+              "| iteration | new preferred (ties count half) | 95% CI (clustered) | target > 60% | decisive win rate | "
+              "95% CI (clustered) | ties | wins / losses / ties | reward acc. new | reward acc. previous |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     agreement_lines: list[str] = []
     for d in _iterations(run):
+        agreement_lines += _training_agreement_lines(d)
         ev, acc = _load_json(d / "eval.json"), _load_json(d / "reward_eval.json")
         if acc:
             acc_rows.append((d.name, acc))
@@ -268,8 +288,9 @@ def write_report(run_dir: str | Path) -> Path:
     lines.append("")
     lines += ["The headline is the **tie-inclusive preference share**: (wins + ties / 2) / judgments, the share of "
               "held-out judgments that went to the new policy when a tie counts half for each side; 50% means no "
-              "difference. Its interval resamples whole songs (judgments of one song are not independent), and is "
-              "never narrower than Wilson's interval of the same share; with fewer than two songs there is none "
+              "difference. Its interval is clustered by rater and song (by song alone with one rater): judgments of "
+              "one song, or by one rater, are not independent. It is never narrower than Wilson's interval of the "
+              "same share; with fewer than two songs there is none "
               "(n/a). The design's target (> 60%) is met when the share is above 60% and its interval above 50%. "
               "The decisive win rate leaves the ties out: it says which way the decisive judgments went, not how "
               "many there were, so read it beside the tie share. "

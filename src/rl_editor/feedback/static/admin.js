@@ -52,6 +52,7 @@ function renderOverview(summary) {
     ["Raters", String((summary.raters || []).length)],
     ["Time per judgment (median of raters)", fmt.seconds(medianTime)],
     ["Krippendorff's alpha", fmt.number(ag.krippendorff_alpha)],
+    ...Object.entries(summary.krippendorff_alpha_by_campaign || {}).map(([name, alpha]) => [`Krippendorff's alpha, campaign ${name}`, fmt.number(alpha)]),
     ["Raw agreement", fmt.share(ag.raw_agreement)],
     ["Pairs rated by several raters", String(ag.n_pairs_multi_rated ?? "–")],
     ["Position bias (share choosing what was shown as A)", fmt.share(bias) +
@@ -101,6 +102,29 @@ function headphoneText(check, required) {
   return `${check.passed ? "passed" : "failed"} ${check.score} of ${check.trials} (${attempts})${when}`;
 }
 
+function renderScreening(screening) {
+  const rule = screening.rule || {};
+  $("screening-rule").textContent = `Flagged: failed more than ${fmt.share(rule.max_gold_failure_share)} of ` +
+    `${rule.min_gold_judgments ?? "–"}+ gold pairs${rule.tie_is_failure ? " (a tie fails)" : ""}. ` +
+    "Exports and reward training count flagged raters at their low weight by default." +
+    ((screening.suspect_gold || []).length ? ` Gold pairs most raters failed, not counted: ${screening.suspect_gold.join(", ")}.` : "");
+  const body = $("screening-table").querySelector("tbody");
+  body.replaceChildren();
+  const flagged = (screening.raters || []).filter((r) => r.flagged);
+  if (!flagged.length) cell(body.insertRow(), "No rater is flagged.").colSpan = 5;
+  for (const r of flagged) {
+    const row = body.insertRow();
+    const th = document.createElement("th");
+    th.scope = "row";
+    th.textContent = r.rater;
+    row.append(th);
+    cell(row, `${r.gold_failed} of ${r.gold_judged} (${fmt.share(r.gold_failure_share)})`, "num warn");
+    cell(row, String(r.gold_ties), "num");
+    cell(row, `${fmt.share(r.majority_agreement)} of ${r.majority_judged}`, "num");
+    cell(row, fmt.number(r.weight), "num");
+  }
+}
+
 function renderSongs(songs) {
   const body = $("songs-table").querySelector("tbody");
   body.replaceChildren();
@@ -126,6 +150,7 @@ async function refresh() {
     renderOverview(summary);
     renderRaters(summary.raters || [], Boolean(summary.headphone_check_required));
     renderSongs(summary.songs || []);
+    renderScreening(summary.screening || {});
     $("admin-error").textContent = "";
     document.body.dataset.loaded = "true";
   } catch (err) {
