@@ -56,6 +56,11 @@ _SB3_DATA_GLOBALS = frozenset({
 })
 
 
+def logs_dir_for(model_file: Path) -> Path:
+    """Folder beside a policy file that holds its learning curves and TensorBoard logs (``<stem>_logs``)."""
+    return model_file.with_name(f"{model_file.stem}_logs")
+
+
 def policy_state(model: Any, policy_config: dict[str, Any]) -> dict[str, Any]:
     """The state of a ``MaskablePPO`` as tensors and plain data, for :func:`rl_editor.registry.save_model_file`.
 

@@ -13,10 +13,7 @@ from typing import Any
 
 import typer
 
-
-def logs_dir_for(checkpoint: Path) -> Path:
-    """Folder beside a checkpoint that holds its learning curves."""
-    return checkpoint.with_name(f"{checkpoint.stem}_logs")
+from rl_editor.policy.checkpoint import logs_dir_for
 
 
 def starting_trainer(init: Path | None = None, *, seed: int | None = None,

@@ -21,9 +21,10 @@ def finetune_from_cli(init: Path, reward_model: Path, songs: Path, out: Path, ep
 
     Logs go to ``<out stem>_logs/`` (``finetune_curve.csv``, ``learning_curve.csv``, TensorBoard).
     """
+    from rl_editor.policy.checkpoint import logs_dir_for
     from rl_editor.rlhf.finetune import FinetuneConfig, finetune_policy
 
-    log_dir = out.with_name(f"{out.stem}_logs")
+    log_dir = logs_dir_for(out)
     config = FinetuneConfig(episodes=episodes, kl_coef=kl_coef, uncertainty_coef=uncertainty_coef,
                             dense_reward_scale=dense_reward_scale, seed=seed, log_dir=str(log_dir), progress=progress)
     trainer = finetune_policy(init, reward_model, config, songs_dir=songs)

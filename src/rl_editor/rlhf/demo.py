@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rl_editor.rlhf.finetune import FinetuneConfig
+from rl_editor.rlhf.layout import RunLayout
 from rl_editor.rlhf.loop import LoopConfig, LoopResult, loop_summary, run_loop, say
 
 
@@ -94,7 +95,7 @@ def run_demo(config: DemoConfig | None = None) -> LoopResult:
     if config.progress:
         lines = [f"demo finished in {minutes:.1f} min; report: {report}"]
         lines.append(loop_summary(result))
-        manifest = run / "iter-01" / "candidates" / "manifest.json"
+        manifest = RunLayout(run).iteration(1).manifest
         lines += [
             "judge the same candidates yourself:",
             f"  rl-editor serve --manifest {manifest}",

@@ -1,20 +1,9 @@
 """The human-feedback loop: generate -> collect -> train reward -> fine-tune -> evaluate, resumable.
 
-Every model and data set of a run lives in one folder::
-
-    run/
-      state.json                 completed steps, each with a digest of its settings and inputs
-      split.json                 which songs train, which are held out
-      bootstrap/policy.pt        iteration-1 policy on the dense reward (when no --policy is given)
-      bootstrap/preferences.json dense-taste judgments of iter-01's candidates
-      bootstrap/reward.pt        the bootstrap ("v8") reward model
-      iter-01/candidates/        manifest.json + audio of every candidate (training and held-out songs)
-      iter-01/preferences.json   the rater's judgments (training songs only)
-      iter-01/reward.pt          reward model fine-tuned from the previous one
-      iter-01/reward_eval.json   held-out accuracy of the new and the previous reward model
-      iter-01/policy.pt          policy fine-tuned on the new reward model
-      iter-01/eval.json          new policy against the previous one, held-out songs and raters
-      report.md, *.png           written by :mod:`rl_editor.rlhf.report`
+Every model and data set of a run lives in one folder, laid out by
+:class:`rl_editor.rlhf.layout.RunLayout` (``state.json``, ``split.json``,
+``bootstrap/``, ``iter-XX/`` with candidates, preferences, reward model,
+policy and evaluation, and the report).
 
 Each step is a small function; :func:`plan_steps` lists them in order with
 what each is made from, and :func:`run_loop` runs the list and records each in ``state.json`` once its outputs are written, with the settings
@@ -51,6 +40,7 @@ from pathlib import Path
 
 from rl_editor.io_utils import write_json_atomic
 from rl_editor.rlhf.finetune import RLHFError
+from rl_editor.rlhf.layout import RunLayout
 from rl_editor.rlhf.loop_config import (
     DEFAULT_CANDIDATE_TARGETS,
     DEFAULT_CANDIDATE_TEMPERATURES,
@@ -85,7 +75,7 @@ def loop_summary(result: LoopResult) -> str:
 
     lines = []
     for it, acc in enumerate(result.reward_evaluations, start=1):
-        evaluation = EvaluationResult.load(result.run_dir / f"iter-{it:02d}" / "eval.json")
+        evaluation = EvaluationResult.load(RunLayout(result.run_dir).iteration(it).eval)
         lines += [f"iteration {it}: {evaluation.summary()}",
                   f"  reward model held-out accuracy {acc['new']['accuracy']:.1%} "
                   f"(previous {acc['previous']['accuracy']:.1%})"]
@@ -131,7 +121,8 @@ def run_loop(config: LoopConfig) -> LoopResult:
     if config.pairs < 1:
         raise RLHFError(f"pairs must be at least 1, got {config.pairs}")
     run = Path(config.run_dir).resolve()
-    policy = Path(config.policy).resolve() if config.policy else run / "bootstrap" / "policy.pt"
+    layout = RunLayout(run)
+    policy = Path(config.policy).resolve() if config.policy else layout.bootstrap_policy
     if config.policy is not None and not policy.is_file():
         raise RLHFError(f"{policy}: no such policy file (--policy)")
     reward = Path(config.bootstrap_reward).resolve() if config.bootstrap_reward else None
@@ -140,7 +131,7 @@ def run_loop(config: LoopConfig) -> LoopResult:
     state = RunState(run)
     split = split_songs(config.songs_dir, config.heldout_songs, config.progress)
     run.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run / "split.json", {"train": [a.song_id for a in split.train],
+    write_json_atomic(layout.split, {"train": [a.song_id for a in split.train],
                                            "heldout": [a.song_id for a in split.heldout],
                                            "config": config.to_json()}, indent=1, default=float)
     file_hashes: dict[Path, str] = {}
@@ -179,10 +170,10 @@ def run_loop(config: LoopConfig) -> LoopResult:
         state.complete(step.name, step.outputs, record)
         result.steps_run.append(step.name)
     for it in range(1, config.iterations + 1):
-        d = run / f"iter-{it:02d}"
-        result.evaluations.append(json.loads((d / "eval.json").read_text(encoding="utf-8"))["win"])
-        result.reward_evaluations.append(json.loads((d / "reward_eval.json").read_text(encoding="utf-8")))
-    result.final_policy = run / f"iter-{config.iterations:02d}" / "policy.pt"
+        d = layout.iteration(it)
+        result.evaluations.append(json.loads(d.eval.read_text(encoding="utf-8"))["win"])
+        result.reward_evaluations.append(json.loads(d.reward_eval.read_text(encoding="utf-8")))
+    result.final_policy = layout.iteration(config.iterations).policy
     return result
 
 

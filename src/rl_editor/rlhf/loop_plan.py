@@ -10,6 +10,7 @@ from typing import Any
 
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.rlhf.finetune import FinetuneConfig
+from rl_editor.rlhf.layout import RunLayout
 from rl_editor.rlhf.loop_config import LoopConfig
 from rl_editor.rlhf.loop_steps import (
     SongSplit,
@@ -60,6 +61,7 @@ def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, re
     (``reward`` None: the bootstrap steps train one).
     """
     plan: list[PlannedStep] = []
+    layout = RunLayout(run)
     train_songs = {"training songs": _song_hashes(split.train), "heldout_songs": config.heldout_songs}
     heldout_songs = {"held-out songs": _song_hashes(split.heldout), "heldout_songs": config.heldout_songs}
     reward_settings = {"reward_epochs": config.reward_epochs, "reward_members": config.reward_members,
@@ -74,9 +76,9 @@ def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, re
                                  "policy_episodes": config.policy_episodes, **train_songs}))
 
     for it in range(1, config.iterations + 1):
-        d = run / f"iter-{it:02d}"
+        d = layout.iteration(it)
         name = lambda what, d=d: f"{d.name}/{what}"  # noqa: E731
-        manifest = d / "candidates" / "manifest.json"
+        manifest = d.manifest
         plan.append(PlannedStep(
             name("candidates"), [manifest],
             lambda manifest=manifest, policy=policy, it=it: step_generate(manifest.parent, policy, config, it),
@@ -85,8 +87,7 @@ def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, re
              "songs": _song_hashes(split.train + split.heldout)},
             {"policy": policy_source}, folder=manifest.parent))
         if reward is None:
-            boot = run / "bootstrap"
-            prefs0, reward0 = boot / "preferences.json", boot / "reward.pt"
+            prefs0, reward0 = layout.bootstrap_preferences, layout.bootstrap_reward
             plan.append(PlannedStep(
                 "bootstrap/preferences", [prefs0], lambda manifest=manifest, prefs0=prefs0: step_preferences(
                 prefs0, manifest, split.train, config.bootstrap_rater, config.pairs, config.seed + 7, config.progress,
@@ -100,14 +101,14 @@ def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, re
                 {"preferences": "bootstrap/preferences"}))
             reward, reward_source = reward0, "bootstrap/reward"
         assert reward_source is not None  # given, or trained by the bootstrap steps above
-        prefs, new_reward = d / "preferences.json", d / "reward.pt"
+        prefs, new_reward = d.preferences, d.reward
         preference_settings = {"rater": None if config.db else config.rater, "db": config.db,
                                "pairs": config.pairs, "seed": config.seed, **train_songs}
         if not config.db:
             preference_settings.update(pair_selection=config.pair_selection, min_differing_s=config.min_differing_s)
         collect: Callable[..., Any]
         if config.db:
-            audio = manifest.parent / "audio.json"
+            audio = d.audio_marker
             plan.append(PlannedStep(
                 name("audio"), [audio],
                 lambda audio=audio, policy=policy, it=it: step_render_audio(audio, policy, config, it),
@@ -130,7 +131,7 @@ def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, re
             lambda new_reward=new_reward, prefs=prefs, reward=reward, d=d: step_train_reward(
                 new_reward, prefs, split.train, reward, config, source=f"{d.name}/preferences.json"),
             reward_settings, {"preferences": name("preferences"), "previous reward model": reward_source}))
-        reward_eval = d / "reward_eval.json"
+        reward_eval = d.reward_eval
         plan.append(PlannedStep(
             name("reward_eval"), [reward_eval],
             lambda reward_eval=reward_eval, manifest=manifest, new_reward=new_reward, reward=reward, it=it:
@@ -139,14 +140,14 @@ def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, re
             {"eval_rater": config.eval_rater or config.rater, "seed": config.seed, **heldout_songs},
             {"candidates": name("candidates"), "reward model": name("reward"),
              "previous reward model": reward_source}))
-        new_policy = d / "policy.pt"
+        new_policy = d.policy
         plan.append(PlannedStep(
             name("policy"), [new_policy],
             lambda new_policy=new_policy, policy=policy, new_reward=new_reward, it=it: step_finetune(
                 new_policy, policy, new_reward, split.train, config, it),
             {**_finetune_settings(config.finetune), "seed": config.seed, **train_songs},
             {"policy": policy_source, "reward model": name("reward")}))
-        evaluation = d / "eval.json"
+        evaluation = d.eval
         plan.append(PlannedStep(
             name("eval"), [evaluation],
             lambda evaluation=evaluation, policy=policy, new_policy=new_policy, it=it: step_evaluate(

@@ -15,6 +15,7 @@ import numpy as np
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.generate.diversity import MIN_DIFFERING_SECONDS
 from rl_editor.io_utils import write_json_atomic
+from rl_editor.policy.checkpoint import logs_dir_for
 from rl_editor.rlhf.finetune import RLHFError
 from rl_editor.rlhf.loop_config import PAIR_SELECTIONS, LoopConfig
 
@@ -65,7 +66,7 @@ def step_train_policy(out: Path, split: SongSplit, config: LoopConfig) -> Path:
 
     trainer = PPOTrainer(PolicyConfig(seed=config.seed, n_envs=config.policy_n_envs))
     trainer.train(config.policy_episodes, analyses=split.train, progress=config.progress,
-                  log_dir=out.parent / f"{out.stem}_logs")
+                  log_dir=logs_dir_for(out))
     return trainer.save_checkpoint(out)
 
 
@@ -243,7 +244,7 @@ def step_finetune(out: Path, init: Path, reward: Path, songs: Sequence[SongAnaly
     from rl_editor.rlhf.finetune import finetune_policy
 
     ft = replace(config.finetune, seed=config.seed + iteration, progress=config.progress,
-                 log_dir=str(out.parent / f"{out.stem}_logs"))
+                 log_dir=str(logs_dir_for(out)))
     trainer = finetune_policy(init, reward, ft, analyses=songs)
     return trainer.save_checkpoint(out)
 
