@@ -1,11 +1,14 @@
-"""``PolicyConfig``: every knob of policy training, with defaults that work on a laptop."""
+"""``PolicyConfig``: every knob of policy training, with defaults that work on a laptop.
+
+Written into and read from policy files with :func:`rl_editor.config.config_to_json` /
+:func:`rl_editor.config.config_from_json` (unknown keys refused).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rl_editor.config import config_from_json, config_to_json
-from rl_editor.policy.env import EnvConfig, PolicyError
+from rl_editor.policy.env import EnvConfig
 
 
 @dataclass
@@ -61,13 +64,6 @@ class PolicyConfig:
     def target_keep_share(self) -> float:
         """The length aimed at when no target is given (``env.reward.target_keep_share``)."""
         return self.env.reward.target_keep_share
-
-    def to_json(self) -> dict:
-        return config_to_json(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> PolicyConfig:
-        return config_from_json(cls, data, what="policy config", error=PolicyError)
 
 
 __all__ = ["PolicyConfig"]

@@ -35,7 +35,8 @@ import numpy as np
 
 from rl_editor.audio.io import find_songs
 from rl_editor.audio.song import SongAnalysis
-from rl_editor.policy.checkpoint import policy_state, restore_policy_model, state_from_sb3_zip
+from rl_editor.config import config_from_json, config_to_json
+from rl_editor.policy.checkpoint import copy_policy_state, policy_state, restore_policy_model, state_from_sb3_zip
 from rl_editor.policy.config import PolicyConfig
 from rl_editor.policy.dense_reward import TERM_NAMES, edit_stats
 from rl_editor.policy.env import EditBatch, EditVecEnv, EpisodeRewardFn, PolicyError, SongBank, check_target
@@ -165,14 +166,14 @@ class PPOTrainer:
         env = EditVecEnv(analyses, env_config, n_envs=self.config.n_envs,
                          episode_reward_fn=episode_reward_fn, seed=self.config.seed)
         tb_dir = str(Path(log_dir) / "tensorboard") if log_dir else None
-        first_run = self.model is None or self.model.num_timesteps == 0
-        if self.model is None:
-            self.model = self._new_model(env, tb_dir)
-        else:
-            if self.model.observation_space.shape != env.observation_space.shape:
-                raise PolicyError("the checkpoint's observation size does not match this configuration")
-            self.model.set_env(env)
-            self.model.tensorboard_log = tb_dir
+        previous = self.model
+        first_run = previous is None or previous.num_timesteps == 0
+        if previous is not None and previous.observation_space.shape != env.observation_space.shape:
+            raise PolicyError("the checkpoint's observation size does not match this configuration")
+        # a model built with this config's PPO settings; a trained or loaded policy carries on in it
+        self.model = self._new_model(env, tb_dir)
+        if previous is not None:
+            copy_policy_state(previous, self.model)
             self.model.set_random_seed(self.config.seed)
         logger = EpisodeLogger(episodes, env, log_dir=log_dir, progress=progress)
         extra = callback if isinstance(callback, list) else ([callback] if callback is not None else [])
@@ -210,43 +211,33 @@ class PPOTrainer:
         self._metrics.update(metrics or {})
         self._dirty = True
 
-    # ------------------------------------------------------------ checkpoints
-    def update_ppo_settings(self, *, learning_rate: float | None = None, ent_coef: float | None = None,
-                            gamma: float | None = None, gae_lambda: float | None = None,
-                            batch_size: int | None = None, n_epochs: int | None = None,
-                            n_steps: int | None = None) -> None:
-        """Change PPO settings of the (loaded) model before more training; ``None`` keeps a setting.
+    def continued(self, **settings: Any) -> PPOTrainer:
+        """A trainer that carries this policy on with other :class:`PolicyConfig` settings.
 
         Fine-tuning uses this: it continues a trained policy with its own
-        learning rate, entropy bonus and rollout length. The config follows, so
-        checkpoints record what was used.
-        """
-        from stable_baselines3.common.utils import FloatSchedule
+        learning rate, entropy bonus and rollout length. The new trainer's
+        model is built with those settings when it trains, from this policy's
+        weights and optimizer state; this trainer's policy stays as it is.
+        The new trainer's checkpoints name this one's as their parent and
+        record the settings used.
 
+        Parameters
+        ----------
+        **settings
+            :class:`PolicyConfig` fields to change (unknown names are refused).
+        """
         if self.model is None:
             raise PolicyError("no policy: train or load a checkpoint first")
-        given = dict(learning_rate=learning_rate, ent_coef=ent_coef, gamma=gamma, gae_lambda=gae_lambda,
-                     batch_size=batch_size, n_epochs=n_epochs, n_steps=n_steps)
-        new = {k: type(getattr(self.config, k))(v) for k, v in given.items() if v is not None}
-        model = self.model
-        if "learning_rate" in new:
-            model.learning_rate = new["learning_rate"]
-            model.lr_schedule = FloatSchedule(new["learning_rate"])
-        for name in ("ent_coef", "batch_size", "n_epochs"):
-            if name in new:
-                setattr(model, name, new[name])
-        for name in ("gamma", "gae_lambda"):
-            if name in new:
-                setattr(model, name, new[name])
-                setattr(model.rollout_buffer, name, new[name])
-        if new.get("n_steps", model.n_steps) != model.n_steps:
-            model.n_steps = new["n_steps"]
-            model.rollout_buffer = model.rollout_buffer_class(
-                model.n_steps, model.observation_space, model.action_space, device=model.device,
-                gamma=model.gamma, gae_lambda=model.gae_lambda, n_envs=model.n_envs, **model.rollout_buffer_kwargs,
-            )
-        self.config = replace(self.config, **new)
+        config = config_from_json(PolicyConfig, {**config_to_json(self.config), **settings},
+                                  what="policy settings", error=PolicyError)
+        child = PPOTrainer(config)
+        child.model = self.model  # only read: train() builds the child's own model from it
+        child.meta = self.meta
+        child._trained_on, child._metrics = dict(self._trained_on), dict(self._metrics)
+        child._dirty = True
+        return child
 
+    # ------------------------------------------------------------ checkpoints
     def save_checkpoint(self, path: str | Path) -> Path:
         """Write the policy, its config and its lineage to one model file."""
         if self.model is None:
@@ -261,9 +252,9 @@ class PPOTrainer:
                 parent=parent,
                 trained_on=dict(self._trained_on),
                 metrics=dict(self._metrics),
-                config=self.config.to_json(),
+                config=config_to_json(self.config),
             )
-        save_model_file(path, policy_state(self.model, self.config.to_json()), meta)
+        save_model_file(path, policy_state(self.model, config_to_json(self.config)), meta)
         self.meta, self._dirty = meta, False
         return Path(path)
 
@@ -274,7 +265,7 @@ class PPOTrainer:
             raise PolicyError(f"{path}: policy file lacks the model or its config; re-train it")
         if "sb3_zip" in state:
             state = state_from_sb3_zip(state["sb3_zip"], state["policy_config"], path)
-        self.config = PolicyConfig.from_json(state["policy_config"])
+        self.config = config_from_json(PolicyConfig, state["policy_config"], what="policy config", error=PolicyError)
         self._seed_everything()
         self.model = restore_policy_model(self._new_model(None, None, _init_setup_model=False), state, path)
         self.meta = meta

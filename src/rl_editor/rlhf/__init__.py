@@ -13,7 +13,8 @@ from typing import Any
 
 _EXPORTS: dict[str, str] = {
     "FinetuneConfig": "rl_editor.rlhf.finetune",
-    "KLPenaltyCallback": "rl_editor.rlhf.finetune",
+    "KLRegularizedReward": "rl_editor.policy.episode_reward",
+    "FinetuneCurveLogger": "rl_editor.rlhf.finetune_log",
     "LearnedEpisodeReward": "rl_editor.rlhf.finetune",
     "RLHFError": "rl_editor.rlhf.finetune",
     "finetune_policy": "rl_editor.rlhf.finetune",

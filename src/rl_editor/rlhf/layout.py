@@ -28,10 +28,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from rl_editor.policy.checkpoint import logs_dir_for
-
 FINETUNE_CURVE = "finetune_curve.csv"
 LEARNING_CURVE = "learning_curve.csv"
+
+
+def logs_dir_for(model_file: Path) -> Path:
+    """Folder beside a policy file that holds its learning curves and TensorBoard logs (``<stem>_logs``)."""
+    return model_file.with_name(f"{model_file.stem}_logs")
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,8 @@ def _song_hashes(analyses: Sequence[SongAnalysis]) -> dict[str, str]:
 
 
 def _finetune_settings(finetune: FinetuneConfig) -> dict[str, Any]:
-    """``finetune.<field>`` of every fine-tuning setting that changes the policy (not where logs go)."""
-    return {f"finetune.{k}": v for k, v in asdict(finetune).items() if k not in ("log_dir", "progress", "seed")}
+    """``finetune.<field>`` of every fine-tuning setting that changes the policy (the seed is set per iteration)."""
+    return {f"finetune.{k}": v for k, v in asdict(finetune).items() if k != "seed"}
 
 
 @dataclass

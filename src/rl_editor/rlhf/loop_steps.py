@@ -15,8 +15,8 @@ import numpy as np
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.generate.diversity import MIN_DIFFERING_SECONDS
 from rl_editor.io_utils import write_json_atomic
-from rl_editor.policy.checkpoint import logs_dir_for
 from rl_editor.rlhf.finetune import RLHFError
+from rl_editor.rlhf.layout import logs_dir_for
 from rl_editor.rlhf.loop_config import PAIR_SELECTIONS, LoopConfig
 
 
@@ -243,9 +243,8 @@ def step_finetune(out: Path, init: Path, reward: Path, songs: Sequence[SongAnaly
 
     from rl_editor.rlhf.finetune import finetune_policy
 
-    ft = replace(config.finetune, seed=config.seed + iteration, progress=config.progress,
-                 log_dir=str(logs_dir_for(out)))
-    trainer = finetune_policy(init, reward, ft, analyses=songs)
+    ft = replace(config.finetune, seed=config.seed + iteration)
+    trainer = finetune_policy(init, reward, ft, analyses=songs, log_dir=logs_dir_for(out), progress=config.progress)
     return trainer.save_checkpoint(out)
 
 
