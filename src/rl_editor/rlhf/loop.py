@@ -38,6 +38,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from rl_editor.config import config_to_json
 from rl_editor.io_utils import write_json_atomic
 from rl_editor.rlhf.finetune import RLHFError
 from rl_editor.rlhf.layout import RunLayout
@@ -133,7 +134,7 @@ def run_loop(config: LoopConfig) -> LoopResult:
     run.mkdir(parents=True, exist_ok=True)
     write_json_atomic(layout.split, {"train": [a.song_id for a in split.train],
                                            "heldout": [a.song_id for a in split.heldout],
-                                           "config": config.to_json()}, indent=1, default=float)
+                                           "config": config_to_json(config)}, indent=1, default=float)
     file_hashes: dict[Path, str] = {}
 
     def record_of(step: PlannedStep) -> StepRecord:
