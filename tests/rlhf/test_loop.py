@@ -76,6 +76,20 @@ def test_every_model_and_data_set_is_versioned_under_the_run_folder(loop_run):
     assert not set(split["train"]) & set(split["heldout"])
 
 
+def test_the_run_layout_names_the_files_the_loop_writes(loop_run):
+    from rl_editor.rlhf.layout import RunLayout
+
+    run, result = loop_run
+    layout = RunLayout(run)
+    iteration = layout.iteration(1)
+    assert layout.iterations_on_disk() == [iteration]
+    for path in (layout.state, layout.split, layout.bootstrap_policy, layout.bootstrap_learning_curve,
+                 layout.bootstrap_preferences, layout.bootstrap_reward, iteration.manifest, iteration.preferences,
+                 iteration.reward, iteration.reward_eval, iteration.policy, iteration.finetune_curve, iteration.eval):
+        assert path.is_file(), path
+    assert result.final_policy == iteration.policy
+
+
 def test_models_record_their_lineage(loop_run):
     from rl_editor.registry import load_model_file
 

@@ -63,7 +63,7 @@ def policy_state(model: Any, policy_config: dict[str, Any]) -> dict[str, Any]:
     ----------
     model : sb3_contrib.MaskablePPO
     policy_config : dict
-        ``PolicyConfig.to_json()`` of the trainer that owns ``model``.
+        ``config_to_json(PolicyConfig)`` of the trainer that owns ``model``.
     """
     return {
         "format": POLICY_STATE_FORMAT,

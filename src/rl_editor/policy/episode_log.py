@@ -70,7 +70,9 @@ class EpisodeLogger(BaseCallback):
                 "episode_reward": info["episode"]["r"],
                 **{f"dense_{k}": terms[k] for k in TERM_NAMES},
                 "dense_total": terms["total"],
-                "learned_reward": info.get("learned_reward", float("nan")),
+                # the learned reward alone, without a penalty the episode reward adds (fine-tuning's KL)
+                "learned_reward": info.get("episode_reward_terms", {}).get(
+                    "learned_reward", info.get("learned_reward", float("nan"))),
                 "target": info.get("target", float("nan")),
                 **{k: stats[k] for k in ("keep_share", "duration_share", "cut_share", "repeat_share", "n_splices",
                                          "splices_per_minute", "bar_line_share", "mean_splice_quality")},

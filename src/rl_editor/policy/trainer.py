@@ -1,8 +1,10 @@
 """PPO on the editing environment: sb3-contrib's ``MaskablePPO`` plus the glue around it.
 
-``PPOTrainer`` trains a policy on songs (dense reward, or a learned episode
-reward for fine-tuning), saves and loads it as one model file
-(``rl_editor.registry``), and rolls out edits at a chosen temperature.
+``PPOTrainer`` trains a policy on songs (dense reward, or a reward of whole
+edits that the environment pays at each edit's end, as fine-tuning does), saves
+and loads it as one model file (``rl_editor.registry``), and rolls out edits at
+a chosen temperature. :meth:`PPOTrainer.continued` carries a trained policy on
+with other PPO settings (a new model built with them, the same weights).
 
 One step decides one phrase (keep, cut or repeat it), with the target length
 as an input (``generate_edit(song, target=0.55)``); without a target an edit
@@ -143,7 +145,9 @@ class PPOTrainer:
         progress : bool
             Show a tqdm bar over episodes.
         episode_reward_fn : callable, optional
-            Learned reward of whole edits, added at each episode's last step (fine-tuning).
+            Reward of whole edits, added at each episode's last step: called with the
+            :class:`~rl_editor.policy.episode_reward.FinishedEpisodes` of each step (fine-tuning
+            passes the learned reward with its KL penalty, :class:`~rl_editor.policy.episode_reward.KLRegularizedReward`).
         env_overrides : dict, optional
             :class:`EnvConfig` fields to change for this run only (fine-tuning
             sets ``dense_reward_scale``, ``free_length_scale``, ``free_share``).
