@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from rl_editor.rlhf.demo import DemoConfig
 from rl_editor.rlhf.finetune import FinetuneConfig
 from rl_editor.rlhf.loop_config import LoopConfig
 
@@ -19,6 +20,7 @@ RATER_HELP = "Rater spec: a taste (musician, radio, purist, dense) with optional
 # the options' defaults come from the configs
 FINETUNE = FinetuneConfig()
 LOOP = LoopConfig(songs_dir="")
+DEMO = DemoConfig()
 
 
 def targets_text(targets: tuple[float | None, ...]) -> str:
@@ -97,13 +99,14 @@ def register(app: typer.Typer) -> None:
         old: Path | None = typer.Option(None, "--old", help="Previous policy file."),
         new: Path | None = typer.Option(None, "--new", help="New policy file."),
         songs: Path | None = typer.Option(None, "--songs", help="Folder of held-out songs."),
-        rater: list[str] = typer.Option(["musician:mistake=0.1"], "--rater", help=RATER_HELP + " Repeatable."),
-        raters_per_spec: int = typer.Option(5, "--raters-per-spec", min=1,
+        rater: list[str] = typer.Option([LOOP.rater], "--rater", help=RATER_HELP + " Repeatable."),
+        raters_per_spec: int = typer.Option(LOOP.eval_raters, "--raters-per-spec", min=1,
                                             help="Independent instances (own seeds) of each rater spec."),
-        judgments_per_song: int = typer.Option(8, "--judgments-per-song", min=1,
+        judgments_per_song: int = typer.Option(LOOP.eval_edits_per_song, "--judgments-per-song", min=1,
                                                help="Edit pairs per song, each judged by every rater."),
-        temperature: float = typer.Option(0.5, "--temperature", min=0.0, help="Sampling temperature of both policies."),
-        seed: int = typer.Option(0, "--seed"),
+        temperature: float = typer.Option(LOOP.eval_temperature, "--temperature", min=0.0,
+                                          help="Sampling temperature of both policies."),
+        seed: int = typer.Option(LOOP.seed, "--seed"),
         out: Path | None = typer.Option(None, "--out", help="Write the full result as JSON (or the edits' folder "
                                                                 "with --create-campaign)."),
         db: str | None = typer.Option(None, "--db", help="Feedback database URL (people judge instead)."),
@@ -214,12 +217,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command("demo")
     def demo_cmd(
-        out: Path = typer.Option(Path("rl-editor-demo"), "--out", help="Folder of the demo's songs and run."),
-        quick: bool = typer.Option(False, "--quick", help="A tiny version (about a minute)."),
-        seed: int = typer.Option(0, "--seed"),
+        out: Path = typer.Option(Path(DEMO.out_dir), "--out", help="Folder of the demo's songs and run."),
+        quick: bool = typer.Option(DEMO.quick, "--quick", help="A tiny version (about a minute)."),
+        seed: int = typer.Option(DEMO.seed, "--seed"),
     ) -> None:
         """Run the whole pipeline on songs it synthesizes; ends with how to open the rater page."""
-        from rl_editor.rlhf.demo import DemoConfig, run_demo
+        from rl_editor.rlhf.demo import run_demo
 
         run_demo(DemoConfig(out_dir=str(out), quick=quick, seed=seed))
 
