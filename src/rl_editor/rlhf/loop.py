@@ -102,7 +102,7 @@ def _refuse_redoing_people(plan: Sequence[PlannedStep], state: RunState, record_
                             "cannot ask them again; rerun with the earlier settings or give a new --run-dir")
 
 
-def run_loop(config: LoopConfig) -> LoopResult:
+def run_loop(config: LoopConfig, *, progress: bool = True) -> LoopResult:
     """Run (or resume) the feedback loop; see the module docstring for the layout.
 
     Returns
@@ -130,7 +130,7 @@ def run_loop(config: LoopConfig) -> LoopResult:
     if reward is not None and not reward.is_file():
         raise RLHFError(f"{reward}: no such reward model file (--reward-model)")
     state = RunState(run)
-    split = split_songs(config.songs_dir, config.heldout_songs, config.progress)
+    split = split_songs(config.songs_dir, config.heldout_songs, progress)
     run.mkdir(parents=True, exist_ok=True)
     write_json_atomic(layout.split, {"train": [a.song_id for a in split.train],
                                            "heldout": [a.song_id for a in split.heldout],
@@ -149,7 +149,7 @@ def run_loop(config: LoopConfig) -> LoopResult:
                 inputs[label] = state.identity(source)
         return StepRecord(step.settings, inputs)
 
-    plan = plan_steps(config, run, split, policy, reward)
+    plan = plan_steps(config, run, split, policy, reward, progress)
     _refuse_redoing_people(plan, state, record_of)
     result = LoopResult(run_dir=run, steps_run=[], steps_skipped=[])
     for number, step in enumerate(plan, start=1):
@@ -157,7 +157,7 @@ def run_loop(config: LoopConfig) -> LoopResult:
         record = record_of(step)
         if state.done(step.name, record):
             result.steps_skipped.append(step.name)
-            say(f"{where}: done before, skipped", config.progress)
+            say(f"{where}: done before, skipped", progress)
             continue
         changes = state.changes(step.name, record) if state.outputs_exist(step.name) else []
         if changes:
@@ -166,7 +166,7 @@ def run_loop(config: LoopConfig) -> LoopResult:
             if step.folder is not None and step.folder.is_dir():
                 shutil.rmtree(step.folder)
         else:
-            say(f"{where} ...", config.progress)
+            say(f"{where} ...", progress)
         step.run()
         state.complete(step.name, step.outputs, record)
         result.steps_run.append(step.name)

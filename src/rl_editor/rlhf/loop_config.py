@@ -66,7 +66,6 @@ class LoopConfig:
     eval_temperature : float
         Sampling temperature of both policies in the evaluation.
     seed : int
-    progress : bool
     db : str or None
         Feedback database: collect each iteration's preferences from people (module docstring).
     wait_timeout_s : float or None
@@ -99,7 +98,6 @@ class LoopConfig:
     eval_edits_per_song: int = 8
     eval_temperature: float = 0.5
     seed: int = 0
-    progress: bool = True
     db: str | None = None
     wait_timeout_s: float | None = None
     poll_seconds: float = 5.0

@@ -54,11 +54,12 @@ class PlannedStep:
     folder: Path | None = None
 
 
-def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, reward: Path | None) -> list[PlannedStep]:
+def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, reward: Path | None,
+               progress: bool = True) -> list[PlannedStep]:
     """Every step of a run in order, each with the settings it reads and where its inputs come from.
 
     ``policy`` and ``reward`` are the starting policy and reward model files
-    (``reward`` None: the bootstrap steps train one).
+    (``reward`` None: the bootstrap steps train one). ``progress``: the steps show progress bars and lines.
     """
     plan: list[PlannedStep] = []
     layout = RunLayout(run)
@@ -71,7 +72,8 @@ def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, re
     reward_source: str | Path | None = reward
     if config.policy is None:
         policy_source = "bootstrap/policy"
-        plan.append(PlannedStep(policy_source, [policy], lambda policy=policy: step_train_policy(policy, split, config),
+        plan.append(PlannedStep(policy_source, [policy],
+                                lambda policy=policy: step_train_policy(policy, split, config, progress),
                                 {"seed": config.seed, "policy_n_envs": config.policy_n_envs,
                                  "policy_episodes": config.policy_episodes, **train_songs}))
 
@@ -81,7 +83,8 @@ def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, re
         manifest = d.manifest
         plan.append(PlannedStep(
             name("candidates"), [manifest],
-            lambda manifest=manifest, policy=policy, it=it: step_generate(manifest.parent, policy, config, it),
+            lambda manifest=manifest, policy=policy, it=it: step_generate(
+                manifest.parent, policy, config, it, progress=progress),
             {"temperatures": list(config.temperatures), "per_temperature": config.per_temperature,
              "targets": list(config.targets), "seed": config.seed,
              "songs": _song_hashes(split.train + split.heldout)},
@@ -90,7 +93,7 @@ def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, re
             prefs0, reward0 = layout.bootstrap_preferences, layout.bootstrap_reward
             plan.append(PlannedStep(
                 "bootstrap/preferences", [prefs0], lambda manifest=manifest, prefs0=prefs0: step_preferences(
-                prefs0, manifest, split.train, config.bootstrap_rater, config.pairs, config.seed + 7, config.progress,
+                prefs0, manifest, split.train, config.bootstrap_rater, config.pairs, config.seed + 7, progress,
                 min_differing_s=config.min_differing_s),
                 {"bootstrap_rater": config.bootstrap_rater, "pairs": config.pairs, "seed": config.seed,
                  "min_differing_s": config.min_differing_s, **train_songs}, {"candidates": name("candidates")}))
@@ -111,13 +114,13 @@ def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, re
             audio = d.audio_marker
             plan.append(PlannedStep(
                 name("audio"), [audio],
-                lambda audio=audio, policy=policy, it=it: step_render_audio(audio, policy, config, it),
+                lambda audio=audio, policy=policy, it=it: step_render_audio(audio, policy, config, it, progress),
                 {}, {"candidates": name("candidates")}))
             collect = lambda prefs=prefs, manifest=manifest, d=d: step_collect_from_people(  # noqa: E731
-                prefs, manifest, split.train, config, campaign=f"{run.name}-{d.name}")
+                prefs, manifest, split.train, config, campaign=f"{run.name}-{d.name}", progress=progress)
         else:
             collect = lambda prefs=prefs, manifest=manifest, it=it, reward=reward: step_preferences(  # noqa: E731
-                prefs, manifest, split.train, config.rater, config.pairs, config.seed + 100 * it, config.progress,
+                prefs, manifest, split.train, config.rater, config.pairs, config.seed + 100 * it, progress,
                 selection=config.pair_selection, reward=reward, min_differing_s=config.min_differing_s)
         preference_inputs: dict[str, str | Path] = {"candidates": name("candidates")}
         if config.db:
@@ -144,14 +147,14 @@ def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, re
         plan.append(PlannedStep(
             name("policy"), [new_policy],
             lambda new_policy=new_policy, policy=policy, new_reward=new_reward, it=it: step_finetune(
-                new_policy, policy, new_reward, split.train, config, it),
+                new_policy, policy, new_reward, split.train, config, it, progress),
             {**_finetune_settings(config.finetune), "seed": config.seed, **train_songs},
             {"policy": policy_source, "reward model": name("reward")}))
         evaluation = d.eval
         plan.append(PlannedStep(
             name("eval"), [evaluation],
             lambda evaluation=evaluation, policy=policy, new_policy=new_policy, it=it: step_evaluate(
-                evaluation, policy, new_policy, split.heldout, config, it),
+                evaluation, policy, new_policy, split.heldout, config, it, progress),
             {"eval_rater": config.eval_rater or config.rater, "eval_raters": config.eval_raters,
              "eval_edits_per_song": config.eval_edits_per_song, "eval_temperature": config.eval_temperature,
              "seed": config.seed, **heldout_songs},

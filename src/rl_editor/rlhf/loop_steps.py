@@ -60,17 +60,18 @@ def split_songs(songs_dir: str | Path, heldout_songs: int, progress: bool = True
 # ------------------------------------------------------------------ steps
 
 
-def step_train_policy(out: Path, split: SongSplit, config: LoopConfig) -> Path:
+def step_train_policy(out: Path, split: SongSplit, config: LoopConfig, progress: bool = True) -> Path:
     """The iteration-1 policy, trained with PPO on the dense reward."""
     from rl_editor.policy.trainer import PolicyConfig, PPOTrainer
 
     trainer = PPOTrainer(PolicyConfig(seed=config.seed, n_envs=config.policy_n_envs))
-    trainer.train(config.policy_episodes, analyses=split.train, progress=config.progress,
+    trainer.train(config.policy_episodes, analyses=split.train, progress=progress,
                   log_dir=logs_dir_for(out))
     return trainer.save_checkpoint(out)
 
 
-def step_generate(out_dir: Path, policy: Path, config: LoopConfig, iteration: int, audio: bool = False) -> Path:
+def step_generate(out_dir: Path, policy: Path, config: LoopConfig, iteration: int, audio: bool = False,
+                  progress: bool = True) -> Path:
     """Candidates of every song (held-out songs too, for the reward's held-out accuracy).
 
     Simulated raters judge from the analysis, so candidates are made without
@@ -80,15 +81,15 @@ def step_generate(out_dir: Path, policy: Path, config: LoopConfig, iteration: in
 
     manifest = generate_candidates(GenerateConfig(
         policy, config.songs_dir, out_dir, temperatures=config.temperatures, per_temperature=config.per_temperature,
-        targets=config.targets, workers=1, seed=config.seed + 1000 * iteration, progress=config.progress,
+        targets=config.targets, workers=1, seed=config.seed + 1000 * iteration, progress=progress,
         render_audio=audio,
     ))
     return manifest.path
 
 
-def step_render_audio(marker: Path, policy: Path, config: LoopConfig, iteration: int) -> Path:
+def step_render_audio(marker: Path, policy: Path, config: LoopConfig, iteration: int, progress: bool = True) -> Path:
     """The audio of an iteration's candidates (people listen to it); ``marker`` records that it was rendered."""
-    manifest = step_generate(marker.parent, policy, config, iteration, audio=True)
+    manifest = step_generate(marker.parent, policy, config, iteration, audio=True, progress=progress)
     return write_json_atomic(marker, {"manifest": manifest.name, "audio": True})
 
 
@@ -148,7 +149,7 @@ def step_preferences(out: Path, manifest_path: Path, songs: Sequence[SongAnalysi
 
 
 def step_collect_from_people(out: Path, manifest_path: Path, songs: Sequence[SongAnalysis], config: LoopConfig,
-                             campaign: str) -> Path:
+                             campaign: str, progress: bool = True) -> Path:
     """Make comparison tasks of ``songs``' candidates on the feedback database; wait for ``config.pairs`` judgments."""
     import math
     import time
@@ -166,8 +167,8 @@ def step_collect_from_people(out: Path, manifest_path: Path, songs: Sequence[Son
         store.create_tasks_from_manifest(manifest, TaskConfig(pairs_per_song=per_song, campaign=campaign,
                                                               seed=config.seed))
         say(f"waiting for {config.pairs} judgments in campaign {campaign}: "
-            f"rl-editor serve --manifest {manifest_path} --db {config.db}", config.progress)
-        with tqdm(total=config.pairs, desc="judgments", unit="pair", disable=not config.progress) as bar:
+            f"rl-editor serve --manifest {manifest_path} --db {config.db}", progress)
+        with tqdm(total=config.pairs, desc="judgments", unit="pair", disable=not progress) as bar:
             while True:
                 pairs = store.export_pairs(campaign=campaign)
                 bar.update(min(len(pairs), config.pairs) - bar.n)
@@ -237,19 +238,19 @@ def step_reward_eval(out: Path, manifest_path: Path, heldout: Sequence[SongAnaly
 
 
 def step_finetune(out: Path, init: Path, reward: Path, songs: Sequence[SongAnalysis], config: LoopConfig,
-                  iteration: int) -> Path:
+                  iteration: int, progress: bool = True) -> Path:
     """Fine-tune the previous policy on the new reward model."""
     from dataclasses import replace
 
     from rl_editor.rlhf.finetune import finetune_policy
 
     ft = replace(config.finetune, seed=config.seed + iteration)
-    trainer = finetune_policy(init, reward, ft, analyses=songs, log_dir=logs_dir_for(out), progress=config.progress)
+    trainer = finetune_policy(init, reward, ft, analyses=songs, log_dir=logs_dir_for(out), progress=progress)
     return trainer.save_checkpoint(out)
 
 
 def step_evaluate(out: Path, old: Path, new: Path, heldout: Sequence[SongAnalysis], config: LoopConfig,
-                  iteration: int) -> Path:
+                  iteration: int, progress: bool = True) -> Path:
     """New policy against the previous one on held-out songs, by held-out raters."""
     from rl_editor.rlhf.evaluate import evaluate_policies, held_out_raters
 
@@ -257,7 +258,7 @@ def step_evaluate(out: Path, old: Path, new: Path, heldout: Sequence[SongAnalysi
                              seed=10_000 + 100 * iteration + config.seed)
     result = evaluate_policies(old, new, heldout, raters, temperature=config.eval_temperature,
                                seed=config.seed + iteration, edits_per_song=config.eval_edits_per_song)
-    say(f"iteration {iteration}: {result.summary()}", config.progress)
+    say(f"iteration {iteration}: {result.summary()}", progress)
     return result.save(out)
 
 
