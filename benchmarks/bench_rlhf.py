@@ -83,7 +83,7 @@ def main() -> None:
     synthesize_corpus(songs, n_songs=demo.n_songs, seed=args.seed, duration_range_s=demo.duration_range_s)
     start = time.perf_counter()
     run = out / "run-demo"
-    result = run_loop(replace(demo_loop_config(demo, songs, run), progress=False))
+    result = run_loop(demo_loop_config(demo, songs, run), progress=False)
     write_report(run)
     report(f"demo songs ({demo.n_songs}, {demo.heldout_songs if not args.quick else 1} held out)", result, run,
            time.perf_counter() - start)
@@ -92,8 +92,8 @@ def main() -> None:
     if music:
         start = time.perf_counter()
         run = out / "run-real"
-        config = replace(demo_loop_config(demo, Path(music), run), progress=False)
-        result = run_loop(config)
+        config = demo_loop_config(demo, Path(music), run)
+        result = run_loop(config, progress=False)
         write_report(run)
         report(f"real music in {music} ({config.heldout_songs} held out)", result, run, time.perf_counter() - start)
     else:

@@ -115,7 +115,7 @@ def main() -> None:
         for taste in tastes:
             run = scratch / f"seed-{seed}" / taste
             config = LoopConfig(songs_dir=str(songs), run_dir=str(run), iterations=1, pairs=pairs,
-                                rater=f"{taste}:mistake=0.1", heldout_songs=args.heldout, seed=seed, progress=False)
+                                rater=f"{taste}:mistake=0.1", heldout_songs=args.heldout, seed=seed)
             finetune = config.finetune
             if args.kl_coef is not None:
                 finetune = replace(finetune, kl_coef=args.kl_coef)
@@ -125,7 +125,7 @@ def main() -> None:
             if shared:
                 config = replace(config, policy=shared["policy"], bootstrap_reward=shared["reward"])
             start = time.perf_counter()
-            run_loop(config)
+            run_loop(config, progress=False)
             if not shared:
                 shared = {"policy": str(run / "bootstrap" / "policy.pt"),
                           "reward": str(run / "bootstrap" / "reward.pt")}

@@ -39,7 +39,21 @@ def test_wrong_types_name_the_field_in_the_caller_s_error():
 
 
 def test_policy_config_reads_its_own_files_strictly():
-    data = PolicyConfig().to_json()
+    data = config_to_json(PolicyConfig())
     data["max_cut_run"] = 8  # a field of an older layout
     with pytest.raises(PolicyError, match="max_cut_run"):
-        PolicyConfig.from_json(data)
+        config_from_json(PolicyConfig, data, what="policy config", error=PolicyError)
+
+
+def test_fine_tuning_and_loop_settings_use_the_one_serializer():
+    from rl_editor.rlhf.finetune import FinetuneConfig, RewardStatistics
+    from rl_editor.rlhf.loop_config import LoopConfig
+
+    loop = LoopConfig(songs_dir="songs", finetune=FinetuneConfig(kl_coef=0.2, length_grid=(0.5, 0.7)))
+    data = json.loads(json.dumps(config_to_json(loop)))
+    assert data["finetune"]["length_grid"] == [0.5, 0.7] and data["targets"][0] is None
+    assert config_from_json(LoopConfig, data) == loop
+    assert config_from_json(RewardStatistics, config_to_json(RewardStatistics({"a": 0.5}, 2.0))).song_mean == {"a": 0.5}
+    data["finetune"]["log_dir"] = "logs"  # a runtime flag, no longer a setting
+    with pytest.raises(ConfigError, match=r"finetune: unknown field\(s\) \['log_dir'\]"):
+        config_from_json(LoopConfig, data)

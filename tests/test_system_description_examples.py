@@ -295,7 +295,7 @@ def policy_v15(models_dir, demo_analyses) -> Path:
     reward = ensemble.save(models_dir / "reward_model_v9_feedback.pt", reward_meta(pairs, config, report))
     trainer = finetune_policy(models_dir / "policy_v14.pt", reward,
                               FinetuneConfig(episodes=16, n_steps=64, batch_size=128, n_epochs=2,
-                                             reference_edits_per_song=4, progress=False), analyses=songs)
+                                             reference_edits_per_song=4), analyses=songs, progress=False)
     return trainer.save_checkpoint(models_dir / "policy_v15.pt")
 
 

@@ -10,6 +10,7 @@ from rl_editor.audio.structure import song_structure
 from rl_editor.edit import CUT, KEEP, REPEAT, repeat_runs, splice_pairs
 from rl_editor.policy.dense_reward import GUARD_TERMS, LENGTH_TERMS, QUALITY_TERMS, score_edit
 from rl_editor.policy.env import EditVecEnv, EnvConfig, PolicyError
+from rl_editor.policy.episode_reward import EpisodeRewards
 
 
 def _random_episodes(env: EditVecEnv, n_steps: int, seed: int = 0, cut_bias: float = 1.0) -> list[dict]:
@@ -98,7 +99,7 @@ def test_step_rewards_sum_to_score_edit(synthetic_analyses):
 def test_free_episodes_leave_the_length_to_a_learned_reward(synthetic_analyses):
     config = EnvConfig(dense_reward_scale=0.0, free_length_scale=0.0, free_share=1.0)
     env = EditVecEnv(synthetic_analyses, config, n_envs=3, seed=4,
-                     episode_reward_fn=lambda analyses, actions: np.zeros(len(actions)))
+                     episode_reward_fn=lambda episodes: np.zeros(len(episodes)))
     episodes = _random_episodes(env, 200)
     assert episodes and all(np.isnan(info["target"]) for info in episodes)
     # only the guard against keeping everything (or almost nothing) remains
@@ -108,9 +109,9 @@ def test_free_episodes_leave_the_length_to_a_learned_reward(synthetic_analyses):
 def test_episode_reward_fn_is_added_once_per_finished_episode(synthetic_analyses):
     calls = []
 
-    def learned(analyses, actions):
-        calls.append(len(analyses))
-        return np.array([10.0 + float(np.mean(a == CUT)) for a in actions])
+    def learned(episodes):
+        calls.append(len(episodes))
+        return np.array([10.0 + float(np.mean(a == CUT)) for a in episodes.actions])
 
     config = EnvConfig(dense_reward_scale=0.0, target_length_scale=0.0, free_length_scale=0.0)
     env = EditVecEnv(synthetic_analyses, config, n_envs=3, episode_reward_fn=learned, seed=0)
@@ -121,6 +122,36 @@ def test_episode_reward_fn_is_added_once_per_finished_episode(synthetic_analyses
         assert info["learned_reward"] == pytest.approx(expected)
         # dense terms switched off but for the guard against keeping everything or almost nothing
         assert info["episode"]["r"] == pytest.approx(expected + info["dense_terms"]["degenerate"], abs=1e-4)
+
+
+def test_the_episode_reward_sees_what_the_policy_saw_and_chose_at_each_decision(synthetic_analyses):
+    handed_over = []
+
+    def learned(episodes):
+        handed_over.extend(zip(episodes.observations, episodes.action_masks, episodes.decisions, episodes.actions))
+        return EpisodeRewards(np.arange(len(episodes), dtype=float), {"twice": 2 * np.arange(len(episodes))})
+
+    env = EditVecEnv(synthetic_analyses, EnvConfig(), n_envs=3, episode_reward_fn=learned, seed=2)
+    obs = env.reset()
+    rng = np.random.default_rng(0)
+    slot_steps: list[list[tuple[np.ndarray, np.ndarray, int]]] = [[] for _ in range(3)]
+    replayed = []
+    for _ in range(120):
+        masks = env.action_masks()
+        actions = np.array([rng.choice(np.flatnonzero(row)) for row in masks])
+        for k in range(3):
+            slot_steps[k].append((obs[k].copy(), masks[k].copy(), int(actions[k])))
+        obs, _, dones, infos = env.step(actions)
+        for k in np.flatnonzero(dones):
+            replayed.append(slot_steps[k])
+            slot_steps[k] = []
+            assert infos[k]["episode_reward_terms"]["twice"] == 2 * infos[k]["learned_reward"]
+    assert len(replayed) == len(handed_over) > 3
+    for steps, (observations, action_masks, decisions, beat_actions) in zip(replayed, handed_over):
+        np.testing.assert_array_equal(observations, np.stack([o for o, _, _ in steps]))
+        np.testing.assert_array_equal(action_masks, np.stack([m for _, m, _ in steps]))
+        np.testing.assert_array_equal(decisions, [a for _, _, a in steps])
+        assert len(beat_actions) >= len(decisions)
 
 
 def test_a_whole_section_goes_with_one_splice(song_factory):

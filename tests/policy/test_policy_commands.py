@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from rl_editor.audio.io import AnalysisError
@@ -61,15 +62,33 @@ def test_fine_tuning_refuses_options_it_would_ignore(demo_songs_dir, tmp_path):
     assert isinstance(result.exception, PolicyError) and "--target-keep" in str(result.exception)
 
 
-def test_update_ppo_settings_changes_the_model_and_the_recorded_config(demo_analyses):
+def test_a_continued_trainer_trains_with_its_own_settings_from_the_same_weights(demo_analyses):
+    import torch
+
     from rl_editor.policy.trainer import PolicyConfig
 
-    trainer = PPOTrainer(PolicyConfig(seed=0, n_envs=2, n_steps=16, batch_size=32))
-    trainer.train(2, analyses=demo_analyses[:2], progress=False)
-    trainer.update_ppo_settings(learning_rate=1e-5, ent_coef=0.0, gamma=1.0, n_steps=32)
-    model = trainer.model
+    start = PPOTrainer(PolicyConfig(seed=0, n_envs=2, n_steps=16, batch_size=32))
+    start.train(2, analyses=demo_analyses[:2], progress=False)
+    weights = {k: v.clone() for k, v in start.model.policy.state_dict().items()}
+    steps = start.model.num_timesteps
+    tuned = start.continued(learning_rate=1e-5, ent_coef=0.0, gamma=1.0, n_steps=32)
+    assert tuned.config.n_steps == 32 and tuned.config.learning_rate == 1e-5 and tuned.config.batch_size == 32
+    assert start.config.n_steps == 16
+
+    tuned.train(2, analyses=demo_analyses[:2], progress=False)
+    model = tuned.model
+    assert model is not start.model
     assert model.lr_schedule(1.0) == 1e-5 and model.ent_coef == 0.0 and model.rollout_buffer.gamma == 1.0
-    assert model.rollout_buffer.buffer_size == 32 and trainer.config.n_steps == 32
-    assert trainer.config.learning_rate == 1e-5 and trainer.config.batch_size == 32
-    trainer.train(2, analyses=demo_analyses[:2], progress=False)
-    assert model.num_timesteps > 0
+    assert model.rollout_buffer.buffer_size == 32 and model.num_timesteps > steps
+    # training the continued policy changed its weights and left the one it started from as it was
+    assert any(not torch.equal(weights[k], v) for k, v in model.policy.state_dict().items())
+    assert all(torch.equal(weights[k], v) for k, v in start.model.policy.state_dict().items())
+
+
+def test_continuing_refuses_a_setting_policies_do_not_have(demo_analyses):
+    from rl_editor.policy.trainer import PolicyConfig
+
+    start = PPOTrainer(PolicyConfig(seed=0, n_envs=2, n_steps=16, batch_size=32))
+    start.train(1, analyses=demo_analyses[:1], progress=False)
+    with pytest.raises(PolicyError, match="n_step"):
+        start.continued(n_step=32)

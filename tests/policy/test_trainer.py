@@ -62,9 +62,9 @@ def test_fine_tuning_from_a_checkpoint_on_an_episode_reward(trained, synthetic_a
     tuner = PPOTrainer.from_checkpoint(parent)
     seen = []
 
-    def fewer_cuts(analyses, actions):
-        seen.extend(actions)
-        return np.array([-5.0 * float(np.mean(a == CUT)) for a in actions])
+    def fewer_cuts(episodes):
+        seen.extend(episodes.actions)
+        return np.array([-5.0 * float(np.mean(a == CUT)) for a in episodes.actions])
 
     tuner.train(20, analyses=synthetic_analyses[:4], progress=False, episode_reward_fn=fewer_cuts,
                 env_overrides={"dense_reward_scale": 0.0}, reward_source="reward-test")

@@ -17,19 +17,18 @@ pytestmark = pytest.mark.slow
 
 
 def _tiny(songs: Path, run: Path) -> LoopConfig:
-    config = demo_loop_config(DemoConfig(quick=True, progress=False), songs, run)
-    return replace(config, progress=False)
+    return demo_loop_config(DemoConfig(quick=True, progress=False), songs, run)
 
 
 def _demo_sized(songs: Path, run: Path) -> LoopConfig:
     """The loop settings of ``rl-editor demo`` (500 judged pairs, 3 held-out songs, 5 held-out raters)."""
-    return replace(demo_loop_config(DemoConfig(progress=False), songs, run), progress=False)
+    return demo_loop_config(DemoConfig(progress=False), songs, run)
 
 
 @pytest.fixture(scope="module")
 def loop_run(tmp_path_factory, demo_songs_dir):
     run = tmp_path_factory.mktemp("loop") / "run"
-    result = run_loop(_tiny(demo_songs_dir, run))
+    result = run_loop(_tiny(demo_songs_dir, run), progress=False)
     return run, result
 
 
@@ -54,7 +53,7 @@ def test_one_iteration_moves_the_policy_toward_the_raters_taste(ten_short_songs,
     closer = []
     for seed in range(4):
         run = tmp_path / f"run-{seed}"
-        result = run_loop(replace(_demo_sized(ten_short_songs, run), seed=seed))
+        result = run_loop(replace(_demo_sized(ten_short_songs, run), seed=seed), progress=False)
         win = result.evaluations[0]
         assert win["n"] == 4 * 8 * 5 and 0.0 <= win["preference_share"] <= 1.0, win
         accuracy = result.reward_evaluations[0]
@@ -76,6 +75,20 @@ def test_every_model_and_data_set_is_versioned_under_the_run_folder(loop_run):
     assert not set(split["train"]) & set(split["heldout"])
 
 
+def test_the_run_layout_names_the_files_the_loop_writes(loop_run):
+    from rl_editor.rlhf.layout import RunLayout
+
+    run, result = loop_run
+    layout = RunLayout(run)
+    iteration = layout.iteration(1)
+    assert layout.iterations_on_disk() == [iteration]
+    for path in (layout.state, layout.split, layout.bootstrap_policy, layout.bootstrap_learning_curve,
+                 layout.bootstrap_preferences, layout.bootstrap_reward, iteration.manifest, iteration.preferences,
+                 iteration.reward, iteration.reward_eval, iteration.policy, iteration.finetune_curve, iteration.eval):
+        assert path.is_file(), path
+    assert result.final_policy == iteration.policy
+
+
 def test_models_record_their_lineage(loop_run):
     from rl_editor.registry import load_model_file
 
@@ -95,7 +108,7 @@ def test_a_second_iteration_builds_on_the_first(loop_run, tmp_path, demo_songs_d
     run, _ = loop_run
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
-    result = run_loop(replace(_tiny(demo_songs_dir, copy), iterations=2))
+    result = run_loop(replace(_tiny(demo_songs_dir, copy), iterations=2), progress=False)
     assert result.steps_run == [f"iter-02/{step}" for step in
                                 ("candidates", "preferences", "reward", "reward_eval", "policy", "eval")]
     assert result.final_policy == copy / "iter-02" / "policy.pt" and len(result.evaluations) == 2
@@ -125,7 +138,7 @@ def test_a_rerun_redoes_only_the_step_whose_output_is_gone(loop_run, tmp_path, d
     shutil.copytree(run, copy)
     (copy / "iter-01" / "eval.json").unlink()
     RunState(copy).forget("iter-01/eval")
-    result = run_loop(_tiny(demo_songs_dir, copy))
+    result = run_loop(_tiny(demo_songs_dir, copy), progress=False)
     assert result.steps_run == ["iter-01/eval"]
     assert len(result.steps_skipped) == 8
     assert (copy / "iter-01" / "eval.json").exists()
@@ -136,7 +149,7 @@ def test_a_step_recorded_but_missing_its_output_is_redone(loop_run, tmp_path, de
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
     (copy / "iter-01" / "reward_eval.json").unlink()
-    result = run_loop(_tiny(demo_songs_dir, copy))
+    result = run_loop(_tiny(demo_songs_dir, copy), progress=False)
     assert result.steps_run == ["iter-01/reward_eval"]
 
 
@@ -145,7 +158,7 @@ def test_redoing_a_reward_model_redoes_what_was_trained_on_it(loop_run, tmp_path
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
     (copy / "iter-01" / "reward.pt").unlink()
-    result = run_loop(_tiny(demo_songs_dir, copy))
+    result = run_loop(_tiny(demo_songs_dir, copy), progress=False)
     assert result.steps_run == ["iter-01/reward", "iter-01/reward_eval", "iter-01/policy", "iter-01/eval"]
 
 
@@ -181,7 +194,7 @@ def test_people_judge_through_the_feedback_database(loop_run, tmp_path, demo_son
     thread.start()
     try:
         config = replace(_tiny(demo_songs_dir, copy), db=db, pairs=10, poll_seconds=0.2, wait_timeout_s=120)
-        result = run_loop(config)
+        result = run_loop(config, progress=False)
     finally:
         stop.set()
         thread.join(timeout=10)
@@ -202,12 +215,12 @@ def test_people_judge_through_the_feedback_database(loop_run, tmp_path, demo_son
     with pytest.raises(RlEditorError, match=r"^iter-01/preferences: people gave these judgments before db changed "
                                             r"\(.*sqlite\" -> .*other.sqlite\"\), and the loop cannot ask them "
                                             r"again; rerun with the earlier settings or give a new --run-dir$"):
-        run_loop(replace(config, db=other_db))
+        run_loop(replace(config, db=other_db), progress=False)
     # nor is a change that would redo what they judged, and it is refused before anything is redone
     state_before = (copy / "state.json").read_text()
     with pytest.raises(RlEditorError, match=r"^iter-01/preferences: people gave these judgments before "
                                             r"iter-01/audio would be redone; iter-01/candidates would be redone, "):
-        run_loop(replace(config, temperatures=(0.5, 1.5)))
+        run_loop(replace(config, temperatures=(0.5, 1.5)), progress=False)
     assert (copy / "state.json").read_text() == state_before
     assert (copy / "iter-01" / "candidates" / "manifest.json").is_file()
 
@@ -230,7 +243,7 @@ def test_a_rerun_with_the_same_settings_redoes_nothing(loop_run, tmp_path, demo_
     run, _ = loop_run
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
-    result = run_loop(_tiny(demo_songs_dir, copy))
+    result = run_loop(_tiny(demo_songs_dir, copy), progress=False)
     assert result.steps_run == [] and len(result.steps_skipped) == 9 and result.redone == {}
 
 
@@ -241,7 +254,7 @@ def test_a_rerun_with_a_changed_setting_redoes_that_step_and_what_uses_it(loop_r
     shutil.copytree(run, copy)
     config = _tiny(demo_songs_dir, copy)
     changed = replace(config, finetune=replace(config.finetune, kl_coef=0.1))
-    result = run_loop(changed)
+    result = run_loop(changed, progress=False)
     assert result.steps_run == ["iter-01/policy", "iter-01/eval"]
     assert result.redone == {"iter-01/policy": ["finetune.kl_coef changed (0.05 -> 0.1)"],
                              "iter-01/eval": ["iter-01/policy was redone"]}
@@ -251,7 +264,7 @@ def test_a_rerun_with_a_changed_setting_redoes_that_step_and_what_uses_it(loop_r
     assert "[9/9] iter-01/eval: iter-01/policy was redone; redoing it" in printed
     assert json.loads((copy / "state.json").read_text())["completed"]["iter-01/policy"]["record"]["settings"][
         "finetune.kl_coef"] == 0.1
-    again = run_loop(changed)
+    again = run_loop(changed, progress=False)
     assert again.steps_run == [] and again.redone == {}
 
 
@@ -259,7 +272,7 @@ def test_a_changed_held_out_split_redoes_the_steps_that_read_it(loop_run, tmp_pa
     run, _ = loop_run
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
-    result = run_loop(replace(_tiny(demo_songs_dir, copy), heldout_songs=2))
+    result = run_loop(replace(_tiny(demo_songs_dir, copy), heldout_songs=2), progress=False)
     assert result.steps_run[0] == "bootstrap/policy"
     assert result.redone["bootstrap/policy"][0] == "heldout_songs changed (1 -> 2)"
     held_out = json.loads((copy / "split.json").read_text())["heldout"]
@@ -281,4 +294,4 @@ def test_the_report_has_the_table_and_the_plots(loop_run):
 def test_too_few_songs_for_the_held_out_split_is_refused(tmp_path, demo_songs_dir):
     config = replace(_tiny(demo_songs_dir, tmp_path / "run"), heldout_songs=4)
     with pytest.raises(RlEditorError, match="at least 5"):
-        run_loop(config)
+        run_loop(config, progress=False)

@@ -77,8 +77,8 @@ def sb3_zip_policy_file(path: Path, trainer: PPOTrainer, edit_zip=None) -> Path:
     buffer = io.BytesIO()
     trainer.model.save(buffer)
     zip_bytes = buffer.getvalue() if edit_zip is None else edit_zip(buffer.getvalue())
-    meta = ModelMeta(kind="policy", version=new_version("policy"), config=trainer.config.to_json())
-    save_model_file(path, {"sb3_zip": zip_bytes, "policy_config": trainer.config.to_json()}, meta)
+    meta = ModelMeta(kind="policy", version=new_version("policy"), config=config_to_json(trainer.config))
+    save_model_file(path, {"sb3_zip": zip_bytes, "policy_config": config_to_json(trainer.config)}, meta)
     return path
 
 
@@ -167,6 +167,35 @@ def test_policy_files_written_with_an_sb3_zip_still_load_with_the_same_weights(t
     assert loaded.model.num_timesteps == tiny_trainer.model.num_timesteps
 
 
+def test_a_fine_tuned_policy_file_with_the_older_metadata_still_loads_and_trains_on(tmp_path, tiny_trainer):
+    """Fine-tuned policy files record their fine-tuning settings as the older FinetuneConfig wrote them,
+    with the runtime flags (log folder, progress bars) that have since left the config."""
+    from rl_editor.policy.checkpoint import policy_state
+
+    older_finetune_config = {
+        "episodes": 2000, "kl_coef": 0.05, "uncertainty_coef": 0.0, "reward_scale": 1.0, "dense_reward_scale": 0.0,
+        "free_share": 0.0, "length_grid": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], "reference_edits_per_song": 16,
+        "n_steps": 32, "batch_size": 128, "n_epochs": 4, "learning_rate": 0.001, "ent_coef": 0.05, "gamma": 1.0,
+        "gae_lambda": 1.0, "seed": 1, "log_dir": "/runs/iter-01/policy_logs", "progress": True,
+    }
+    policy_config = {**config_to_json(tiny_trainer.config), "n_steps": 32, "batch_size": 128, "gamma": 1.0,
+                     "gae_lambda": 1.0, "seed": 1, "preferred_target": 0.6}
+    meta = ModelMeta(kind="policy", version=new_version("policy"), config=policy_config,
+                     metrics={"finetune_config": older_finetune_config, "preferred_target": 0.6},
+                     trained_on={"reward_model": "reward-older", "episodes": 8})
+    path = save_model_file(tmp_path / "older.pt", policy_state(tiny_trainer.model, policy_config), meta)
+    observations = np.random.default_rng(0).normal(size=(6, tiny_trainer.model.observation_space.shape[0]))
+
+    loaded = PPOTrainer.from_checkpoint(path)
+
+    np.testing.assert_array_equal(loaded.action_logits(observations), tiny_trainer.action_logits(observations))
+    assert loaded.config.preferred_target == 0.6 and loaded.config.n_steps == 32
+    child = loaded.continued(seed=2).train(2, analyses=[synthetic_song(s) for s in range(2)], progress=False)
+    _, child_meta = load_model_file(child.save_checkpoint(tmp_path / "child.pt"), kind="policy")
+    assert child_meta.parent == meta.version
+    assert child_meta.trained_on["episodes"] > 8  # counted on from the older file's lineage
+
+
 def test_policy_files_hold_only_tensors_and_plain_data(tmp_path, tiny_trainer):
     path = tiny_trainer.save_checkpoint(tmp_path / "policy.pt")
     blob = torch.load(path, weights_only=True)  # would raise on any pickled Python object
@@ -235,7 +264,7 @@ def test_a_policy_whose_config_asks_for_a_bigger_network_than_its_weights_is_ref
     """The network is built from the config, so a tiny file must not make rl-editor allocate a huge one."""
     from rl_editor.policy.checkpoint import policy_state
 
-    config = {**tiny_trainer.config.to_json(), "net_arch": [1_000_000, 1_000_000]}
+    config = {**config_to_json(tiny_trainer.config), "net_arch": [1_000_000, 1_000_000]}
     path = save_model_file(tmp_path / "policy.pt", policy_state(tiny_trainer.model, config),
                            ModelMeta(kind="policy", version=new_version("policy")))
     with pytest.raises(PolicyError, match=r"policy.pt: policy weight mlp_extractor.policy_net.0.weight has shape "

@@ -63,7 +63,7 @@ def policy_state(model: Any, policy_config: dict[str, Any]) -> dict[str, Any]:
     ----------
     model : sb3_contrib.MaskablePPO
     policy_config : dict
-        ``PolicyConfig.to_json()`` of the trainer that owns ``model``.
+        ``config_to_json(PolicyConfig)`` of the trainer that owns ``model``.
     """
     return {
         "format": POLICY_STATE_FORMAT,
@@ -73,6 +73,20 @@ def policy_state(model: Any, policy_config: dict[str, Any]) -> dict[str, Any]:
         "optimizer_state": model.policy.optimizer.state_dict(),
         "progress": {"num_timesteps": int(model.num_timesteps), "n_updates": int(model._n_updates)},
     }
+
+
+def copy_policy_state(source: Any, target: Any) -> None:
+    """Give ``target`` the weights, optimizer state and training progress of ``source`` (two ``MaskablePPO``).
+
+    ``target`` may be built with other PPO settings (rollout length, learning
+    rate, ...) but the same network; SB3's ``set_parameters`` loads the tensors
+    (copies: training ``target`` leaves ``source`` as it was).
+    """
+    import copy
+
+    target.set_parameters(copy.deepcopy(source.get_parameters()), exact_match=True)
+    target.num_timesteps = int(source.num_timesteps)
+    target._n_updates = int(source._n_updates)
 
 
 def restore_policy_model(model: Any, state: dict[str, Any], path: str | Path) -> Any:

@@ -13,10 +13,12 @@ from typing import Any
 
 import typer
 
+from rl_editor.rlhf.finetune import FinetuneConfig
+from rl_editor.rlhf.loop_config import LoopConfig
 
-def logs_dir_for(checkpoint: Path) -> Path:
-    """Folder beside a checkpoint that holds its learning curves."""
-    return checkpoint.with_name(f"{checkpoint.stem}_logs")
+# the options' defaults come from the configs
+FINETUNE = FinetuneConfig()
+DENSE_POLICY_EPISODES = LoopConfig.policy_episodes
 
 
 def starting_trainer(init: Path | None = None, *, seed: int | None = None,
@@ -53,7 +55,8 @@ def starting_trainer(init: Path | None = None, *, seed: int | None = None,
 
 def train_policy(
     songs: Path = typer.Option(..., "--songs", help="Folder of audio files to train on."),
-    episodes: int = typer.Option(3000, "--episodes", min=1, help="Episodes (one song edited once each)."),
+    episodes: int = typer.Option(DENSE_POLICY_EPISODES, "--episodes", min=1,
+                                 help="Episodes (one song edited once each)."),
     out: Path = typer.Option(..., "--out", help="Policy file to write (.pt)."),
     seed: int | None = typer.Option(None, "--seed", help="Seed of torch, numpy and the song order [default: 0]."),
     target_keep: float | None = typer.Option(
@@ -65,9 +68,11 @@ def train_policy(
     init: Path | None = typer.Option(None, "--init", help="Policy file to continue from (required with --reward-model)."),
     reward_model: Path | None = typer.Option(
         None, "--reward-model", help="Learned reward model: fine-tune --init on it (RLHF) instead of the dense reward."),
-    kl_coef: float = typer.Option(0.05, "--kl-coef", min=0.0, help="With --reward-model: weight of the KL penalty to --init."),
+    kl_coef: float = typer.Option(FINETUNE.kl_coef, "--kl-coef", min=0.0,
+                                  help="With --reward-model: weight of the KL penalty to --init."),
     uncertainty_coef: float = typer.Option(
-        0.0, "--uncertainty-coef", min=0.0, help="With --reward-model: reward = mean - this x ensemble spread."),
+        FINETUNE.uncertainty_coef, "--uncertainty-coef", min=0.0,
+        help="With --reward-model: reward = mean - this x ensemble spread."),
 ) -> None:
     """Train the editing policy with PPO: on the dense reward, or (--init + --reward-model) on a learned reward."""
     if reward_model is not None:
@@ -81,8 +86,10 @@ def train_policy(
             raise PolicyError(f"{' and '.join(ignored)}: not used with --reward-model (fine-tuning keeps --init's "
                               "settings; the learned reward decides the length)")
         finetune_from_cli(init, reward_model, songs, out, episodes=episodes, kl_coef=kl_coef,
-                          uncertainty_coef=uncertainty_coef, seed=seed or 0)
+                          uncertainty_coef=uncertainty_coef, seed=FINETUNE.seed if seed is None else seed)
         return
+
+    from rl_editor.rlhf.layout import logs_dir_for
 
     trainer = starting_trainer(init, seed=seed, target_keep=target_keep, n_envs=n_envs)
     log_dir = logs_dir_for(out)

@@ -32,13 +32,14 @@ Observation: :mod:`rl_editor.policy.observation`. Rewards: the dense terms of
 with a target) or ``free_length_scale`` (without), the ``degenerate`` term
 always (an edit that keeps everything, or almost nothing, is no edit, whatever
 a learned reward makes of it); plus, at the last step of an episode,
-``episode_reward_fn(analyses, actions)`` (a learned reward), unscaled. With both scales at 1 the per-step dense rewards of an episode sum to
+``episode_reward_fn(episodes)`` (a learned reward, :mod:`rl_editor.policy.episode_reward`),
+unscaled. With both scales at 1 the per-step dense rewards of an episode sum to
 ``score_edit(analysis, actions, target=...)["total"]``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,9 +59,9 @@ from rl_editor.policy.dense_reward import (
     length_potential,
     terminal_terms,
 )
+from rl_editor.policy.episode_reward import EpisodeRewardFn, FinishedEpisodes, as_episode_rewards
 from rl_editor.policy.observation import ObservationLayout, song_tables
 
-EpisodeRewardFn = Callable[[list[SongAnalysis], list[np.ndarray]], np.ndarray]
 _LENGTH_COLUMNS = np.array([name in LENGTH_TERMS for name in TERM_NAMES])
 _GUARD_COLUMNS = np.array([name in GUARD_TERMS for name in TERM_NAMES])
 _TERM = {name: k for k, name in enumerate(TERM_NAMES)}
@@ -307,8 +308,8 @@ class EditVecEnv(VecEnv):
     n_envs : int
         Songs edited side by side.
     episode_reward_fn : callable, optional
-        ``fn(analyses, actions) -> ndarray`` called once per step for all episodes
-        that end in it; each value is added to that episode's last reward.
+        ``fn(FinishedEpisodes) -> ndarray or EpisodeRewards`` called once per step for all
+        episodes that end in it; each value is added to that episode's last reward.
     seed : int
         Seeds the song order and the targets (``VecEnv.seed`` re-seeds them at the next reset).
 
@@ -317,8 +318,8 @@ class EditVecEnv(VecEnv):
     ``infos[k]`` of an episode's last step holds ``episode`` (``{"r", "l"}``, as
     SB3's ``Monitor`` writes), ``episode_actions``, ``dense_terms`` (the dense
     terms, unscaled, and their ``total``), ``song_id``, ``target`` (NaN without
-    one), ``learned_reward`` (when
-    ``episode_reward_fn`` is set). Episodes end by termination, never by a time
+    one), ``learned_reward`` and ``episode_reward_terms`` (when
+    ``episode_reward_fn`` is set: its reward and its named terms). Episodes end by termination, never by a time
     limit, so no ``terminal_observation`` is needed for bootstrapping.
     """
 
@@ -345,6 +346,9 @@ class EditVecEnv(VecEnv):
         self._rng = np.random.default_rng(seed)
         self._queue: list[int] = []
         self._actions: np.ndarray | None = None
+        # what the policy saw at each decision of the running episodes, for the episode reward
+        self._seen = np.zeros((n_envs, self.bank.max_units, dim), dtype=np.float32)
+        self._seen_masks = np.ones((n_envs, self.bank.max_units, 3), dtype=bool)
 
     @property
     def analyses(self) -> list[SongAnalysis]:
@@ -372,9 +376,29 @@ class EditVecEnv(VecEnv):
             self._queue = []
         return [seed] * self.num_envs
 
+    def _remember(self, obs: np.ndarray) -> np.ndarray:
+        """Keep each slot's observation and action mask of its current decision (when an episode reward needs them)."""
+        if self.episode_reward_fn is not None:
+            slots, t = np.arange(self.num_envs), np.minimum(self.batch.t, self.bank.max_units - 1)
+            self._seen[slots, t] = obs
+            self._seen_masks[slots, t] = self.batch.action_masks()
+        return obs
+
+    def _finished_episodes(self, finished: np.ndarray, actions: list[np.ndarray],
+                           songs: list[SongAnalysis]) -> FinishedEpisodes:
+        lengths = [int(self.batch.n[k]) for k in finished]
+        return FinishedEpisodes(
+            analyses=songs,
+            actions=actions,
+            decisions=[self.batch.actions[k, :n].astype(np.int64) for k, n in zip(finished, lengths)],
+            observations=[self._seen[k, :n].copy() for k, n in zip(finished, lengths)],
+            action_masks=[self._seen_masks[k, :n].copy() for k, n in zip(finished, lengths)],
+            targets=np.where(self.batch.has_target[finished], self.batch.target[finished], np.nan),
+        )
+
     def reset(self) -> np.ndarray:
         self._load(np.arange(self.num_envs))
-        return self.batch.observe()
+        return self._remember(self.batch.observe())
 
     def action_masks(self) -> np.ndarray:
         """Shape (n_envs, 3) bool, for sb3-contrib ``MaskablePPO``."""
@@ -392,7 +416,9 @@ class EditVecEnv(VecEnv):
             actions = [self.batch.episode_actions(int(k)) for k in finished]
             songs = [self.bank.analyses[self.batch.song[k]] for k in finished]
             if self.episode_reward_fn is not None:
-                learned = np.asarray(self.episode_reward_fn(songs, actions), dtype=np.float64).reshape(-1)
+                paid = as_episode_rewards(self.episode_reward_fn(self._finished_episodes(finished, actions, songs)),
+                                          finished.size)
+                learned = paid.total
                 rewards[finished] += learned
                 self.batch.episode_return[finished] += learned
             for pos, k in enumerate(finished):
@@ -406,8 +432,9 @@ class EditVecEnv(VecEnv):
                 }
                 if self.episode_reward_fn is not None:
                     infos[k]["learned_reward"] = float(learned[pos])
+                    infos[k]["episode_reward_terms"] = {name: float(v[pos]) for name, v in paid.terms.items()}
             self._load(finished)
-        obs = self.batch.observe()
+        obs = self._remember(self.batch.observe())
         return obs, rewards.astype(np.float32), done, infos
 
     def close(self) -> None:

@@ -1,8 +1,10 @@
 """PPO on the editing environment: sb3-contrib's ``MaskablePPO`` plus the glue around it.
 
-``PPOTrainer`` trains a policy on songs (dense reward, or a learned episode
-reward for fine-tuning), saves and loads it as one model file
-(``rl_editor.registry``), and rolls out edits at a chosen temperature.
+``PPOTrainer`` trains a policy on songs (dense reward, or a reward of whole
+edits that the environment pays at each edit's end, as fine-tuning does), saves
+and loads it as one model file (``rl_editor.registry``), and rolls out edits at
+a chosen temperature. :meth:`PPOTrainer.continued` carries a trained policy on
+with other PPO settings (a new model built with them, the same weights).
 
 One step decides one phrase (keep, cut or repeat it), with the target length
 as an input (``generate_edit(song, target=0.55)``); without a target an edit
@@ -25,218 +27,25 @@ Example
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
-from stable_baselines3.common.callbacks import BaseCallback
 
-from rl_editor.audio.feature_layout import FEATURE_DIM, GROUP_SLICES, feature_index
 from rl_editor.audio.io import find_songs
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.config import config_from_json, config_to_json
-from rl_editor.policy.checkpoint import policy_state, restore_policy_model, state_from_sb3_zip
+from rl_editor.policy.checkpoint import copy_policy_state, policy_state, restore_policy_model, state_from_sb3_zip
+from rl_editor.policy.config import PolicyConfig
 from rl_editor.policy.dense_reward import TERM_NAMES, edit_stats
-from rl_editor.policy.env import EditBatch, EditVecEnv, EnvConfig, EpisodeRewardFn, PolicyError, SongBank, check_target
+from rl_editor.policy.env import EditBatch, EditVecEnv, EpisodeRewardFn, PolicyError, SongBank, check_target
+from rl_editor.policy.episode_log import LEARNING_CURVE_FIELDS, EpisodeLogger
 from rl_editor.policy.length import fit_to_target, target_share, warn_if_far_from_target
-from rl_editor.registry import ModelMeta, load_model_file, new_version, save_model_file, sha256_of_json
-
-
-@dataclass
-class PolicyConfig:
-    """Every knob of policy training, with defaults that work on a laptop.
-
-    Attributes
-    ----------
-    n_envs, n_steps : int
-        Songs stepping together, and steps (phrase decisions) per song per PPO rollout.
-    batch_size, n_epochs : int
-        PPO minibatch size and passes over each rollout.
-    learning_rate, gamma, gae_lambda, clip_range, ent_coef, vf_coef, max_grad_norm : float
-        The usual PPO hyperparameters.
-    net_arch : list of int
-        Hidden layer sizes of the policy and value networks (separate networks).
-    seed : int
-        Seeds torch, numpy, the song order and the training targets.
-    temperature : float
-        Default sampling temperature of ``generate_edit`` (0 = greedy).
-    preferred_target : float or None
-        The length (share of the song) edits get when none is asked for; None
-        means the dense reward's ``env.reward.target_keep_share``. Fine-tuning
-        sets it to the length the learned reward prefers
-        (:func:`rl_editor.rlhf.finetune.preferred_length`).
-    torch_threads : int
-        Threads torch may use (1 keeps runs reproducible and polite on shared machines).
-    env : EnvConfig
-        The environment: phrase-level constraints, observation, target lengths,
-        dense reward weights (``env.reward.target_keep_share`` is the length
-        aimed at when no target is given).
-    """
-
-    n_envs: int = 16
-    n_steps: int = 64
-    batch_size: int = 256
-    n_epochs: int = 4
-    learning_rate: float = 1e-3
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    clip_range: float = 0.2
-    ent_coef: float = 0.05
-    vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
-    net_arch: list[int] = field(default_factory=lambda: [128, 128])
-    seed: int = 0
-    temperature: float = 0.5
-    preferred_target: float | None = None
-    torch_threads: int = 1
-    env: EnvConfig = field(default_factory=EnvConfig)
-
-    @property
-    def target_keep_share(self) -> float:
-        """The length aimed at when no target is given (``env.reward.target_keep_share``)."""
-        return self.env.reward.target_keep_share
-
-    def to_json(self) -> dict:
-        return config_to_json(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> PolicyConfig:
-        return config_from_json(cls, data, what="policy config", error=PolicyError)
-
-
-def analyze_songs(songs: Sequence[str | Path | tuple[str, Path]], progress: bool = False) -> list[SongAnalysis]:
-    """Analyse audio files (cached by ``rl_editor.audio.analyze_song``).
-
-    ``(song_id, path)`` pairs (what :func:`rl_editor.audio.io.find_songs` returns) keep their ids;
-    plain paths are known by their stem.
-    """
-    from tqdm.auto import tqdm
-
-    from rl_editor.audio import analyze_song
-
-    pairs = [s if isinstance(s, tuple) else (None, s) for s in songs]
-    return [analyze_song(path, song_id=song_id)
-            for song_id, path in tqdm(pairs, desc="analysing songs", unit="song", disable=not progress)]
-
-
-def analysis_from_features(beat_features: np.ndarray, song_id: str = "features") -> SongAnalysis:
-    """A ``SongAnalysis`` holding only per-beat features (beats from their duration, bars from the one-hot)."""
-    features = np.asarray(beat_features, dtype=np.float32)
-    if features.ndim != 2 or features.shape[1] != FEATURE_DIM:
-        raise PolicyError(f"beat features must have shape (n_beats, {FEATURE_DIM}), got {features.shape}")
-    beat_in_bar = np.argmax(features[:, GROUP_SLICES["beat_in_bar_onehot"]], axis=1)
-    durations = features[:, feature_index("beat_duration_s")].astype(np.float64)
-    if not np.all(durations > 0):
-        durations = np.full(len(features), 0.5)
-    starts = np.concatenate([[0.0], np.cumsum(durations)[:-1]])
-    return SongAnalysis(
-        song_id=song_id,
-        path="",
-        content_sha256=hashlib.sha256(features.tobytes()).hexdigest(),
-        sample_rate=22050,
-        source_sample_rate=22050,
-        channels=1,
-        duration_seconds=float(durations.sum()),
-        tempo_bpm=float(60.0 / np.median(durations)),
-        beat_times_s=starts,
-        beat_in_bar=beat_in_bar,
-        beats_per_bar=int(beat_in_bar.max()) + 1 if len(beat_in_bar) else 4,
-        features=features,
-    )
-
-
-def songs_fingerprint(analyses: Sequence[SongAnalysis]) -> str:
-    """Hash identifying a set of songs (order-independent)."""
-    return sha256_of_json(sorted(a.content_sha256 for a in analyses))
-
-
-LEARNING_CURVE_FIELDS = (
-    "episode", "timesteps", "song_id", "episode_reward", *[f"dense_{k}" for k in TERM_NAMES], "dense_total",
-    "learned_reward", "target", "keep_share", "duration_share", "cut_share", "repeat_share", "n_splices",
-    "splices_per_minute", "bar_line_share", "mean_splice_quality", "entropy", "approx_kl",
-)
-
-
-class EpisodeLogger(BaseCallback):
-    """Counts finished episodes, writes the learning curve, shows progress, stops training.
-
-    Stops at the first step of the rollout after the one in which ``episodes`` was reached,
-    so the last full rollout is still trained on.
-    """
-
-    def __init__(self, episodes: int, env: EditVecEnv, log_dir: str | Path | None, progress: bool) -> None:
-        super().__init__()
-        self.episodes, self.env_ref, self.progress = episodes, env, progress
-        self.rows: list[dict[str, Any]] = []
-        self.n_episodes = 0
-        self._stop = False
-        self._csv_path = Path(log_dir) / "learning_curve.csv" if log_dir else None
-        self._file: TextIO | None = None
-        self._writer: csv.DictWriter[str] | None = None
-        self._bar: Any = None
-
-    def _on_training_start(self) -> None:
-        from tqdm.auto import tqdm
-
-        self._bar = tqdm(total=self.episodes, desc="training policy", unit="episode", disable=not self.progress)
-        if self._csv_path is not None:
-            self._csv_path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self._csv_path, "w", newline="")
-            self._writer = csv.DictWriter(self._file, fieldnames=LEARNING_CURVE_FIELDS)
-            self._writer.writeheader()
-
-    def _on_rollout_start(self) -> None:
-        if self.n_episodes >= self.episodes:
-            self._stop = True
-
-    def _on_step(self) -> bool:
-        if self._stop:
-            return False
-        values = self.model.logger.name_to_value
-        entropy = -values["train/entropy_loss"] if "train/entropy_loss" in values else float("nan")
-        approx_kl = values.get("train/approx_kl", float("nan"))
-        for info in self.locals["infos"]:
-            if "dense_terms" not in info:
-                continue
-            self.n_episodes += 1
-            terms = info["dense_terms"]
-            stats = edit_stats(self.env_ref.analyses[info["song_index"]], info["episode_actions"])
-            row = {
-                "episode": self.n_episodes,
-                "timesteps": self.num_timesteps,
-                "song_id": info["song_id"],
-                "episode_reward": info["episode"]["r"],
-                **{f"dense_{k}": terms[k] for k in TERM_NAMES},
-                "dense_total": terms["total"],
-                "learned_reward": info.get("learned_reward", float("nan")),
-                "target": info.get("target", float("nan")),
-                **{k: stats[k] for k in ("keep_share", "duration_share", "cut_share", "repeat_share", "n_splices",
-                                         "splices_per_minute", "bar_line_share", "mean_splice_quality")},
-                "entropy": entropy,
-                "approx_kl": approx_kl,
-            }
-            self.rows.append(row)
-            if self._writer is not None:
-                self._writer.writerow(row)
-            if self._bar is not None and self.n_episodes <= self.episodes:
-                self._bar.update(1)
-        if self._bar is not None and self.rows:
-            recent = self.rows[-20:]
-            self._bar.set_postfix(reward=f"{np.mean([r['episode_reward'] for r in recent]):.2f}",
-                                  keep=f"{np.mean([r['duration_share'] for r in recent]):.2f}", refresh=False)
-        return True
-
-    def _on_training_end(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-        if self._file is not None:
-            self._file.close()
-
+from rl_editor.policy.songs import analysis_from_features, analyze_songs, songs_fingerprint
+from rl_editor.registry import ModelMeta, load_model_file, new_version, save_model_file
 
 
 class PPOTrainer:
@@ -336,7 +145,9 @@ class PPOTrainer:
         progress : bool
             Show a tqdm bar over episodes.
         episode_reward_fn : callable, optional
-            Learned reward of whole edits, added at each episode's last step (fine-tuning).
+            Reward of whole edits, added at each episode's last step: called with the
+            :class:`~rl_editor.policy.episode_reward.FinishedEpisodes` of each step (fine-tuning
+            passes the learned reward with its KL penalty, :class:`~rl_editor.policy.episode_reward.KLRegularizedReward`).
         env_overrides : dict, optional
             :class:`EnvConfig` fields to change for this run only (fine-tuning
             sets ``dense_reward_scale``, ``free_length_scale``, ``free_share``).
@@ -359,14 +170,14 @@ class PPOTrainer:
         env = EditVecEnv(analyses, env_config, n_envs=self.config.n_envs,
                          episode_reward_fn=episode_reward_fn, seed=self.config.seed)
         tb_dir = str(Path(log_dir) / "tensorboard") if log_dir else None
-        first_run = self.model is None or self.model.num_timesteps == 0
-        if self.model is None:
-            self.model = self._new_model(env, tb_dir)
-        else:
-            if self.model.observation_space.shape != env.observation_space.shape:
-                raise PolicyError("the checkpoint's observation size does not match this configuration")
-            self.model.set_env(env)
-            self.model.tensorboard_log = tb_dir
+        previous = self.model
+        first_run = previous is None or previous.num_timesteps == 0
+        if previous is not None and previous.observation_space.shape != env.observation_space.shape:
+            raise PolicyError("the checkpoint's observation size does not match this configuration")
+        # a model built with this config's PPO settings; a trained or loaded policy carries on in it
+        self.model = self._new_model(env, tb_dir)
+        if previous is not None:
+            copy_policy_state(previous, self.model)
             self.model.set_random_seed(self.config.seed)
         logger = EpisodeLogger(episodes, env, log_dir=log_dir, progress=progress)
         extra = callback if isinstance(callback, list) else ([callback] if callback is not None else [])
@@ -404,43 +215,33 @@ class PPOTrainer:
         self._metrics.update(metrics or {})
         self._dirty = True
 
-    # ------------------------------------------------------------ checkpoints
-    def update_ppo_settings(self, *, learning_rate: float | None = None, ent_coef: float | None = None,
-                            gamma: float | None = None, gae_lambda: float | None = None,
-                            batch_size: int | None = None, n_epochs: int | None = None,
-                            n_steps: int | None = None) -> None:
-        """Change PPO settings of the (loaded) model before more training; ``None`` keeps a setting.
+    def continued(self, **settings: Any) -> PPOTrainer:
+        """A trainer that carries this policy on with other :class:`PolicyConfig` settings.
 
         Fine-tuning uses this: it continues a trained policy with its own
-        learning rate, entropy bonus and rollout length. The config follows, so
-        checkpoints record what was used.
-        """
-        from stable_baselines3.common.utils import FloatSchedule
+        learning rate, entropy bonus and rollout length. The new trainer's
+        model is built with those settings when it trains, from this policy's
+        weights and optimizer state; this trainer's policy stays as it is.
+        The new trainer's checkpoints name this one's as their parent and
+        record the settings used.
 
+        Parameters
+        ----------
+        **settings
+            :class:`PolicyConfig` fields to change (unknown names are refused).
+        """
         if self.model is None:
             raise PolicyError("no policy: train or load a checkpoint first")
-        given = dict(learning_rate=learning_rate, ent_coef=ent_coef, gamma=gamma, gae_lambda=gae_lambda,
-                     batch_size=batch_size, n_epochs=n_epochs, n_steps=n_steps)
-        new = {k: type(getattr(self.config, k))(v) for k, v in given.items() if v is not None}
-        model = self.model
-        if "learning_rate" in new:
-            model.learning_rate = new["learning_rate"]
-            model.lr_schedule = FloatSchedule(new["learning_rate"])
-        for name in ("ent_coef", "batch_size", "n_epochs"):
-            if name in new:
-                setattr(model, name, new[name])
-        for name in ("gamma", "gae_lambda"):
-            if name in new:
-                setattr(model, name, new[name])
-                setattr(model.rollout_buffer, name, new[name])
-        if new.get("n_steps", model.n_steps) != model.n_steps:
-            model.n_steps = new["n_steps"]
-            model.rollout_buffer = model.rollout_buffer_class(
-                model.n_steps, model.observation_space, model.action_space, device=model.device,
-                gamma=model.gamma, gae_lambda=model.gae_lambda, n_envs=model.n_envs, **model.rollout_buffer_kwargs,
-            )
-        self.config = replace(self.config, **new)
+        config = config_from_json(PolicyConfig, {**config_to_json(self.config), **settings},
+                                  what="policy settings", error=PolicyError)
+        child = PPOTrainer(config)
+        child.model = self.model  # only read: train() builds the child's own model from it
+        child.meta = self.meta
+        child._trained_on, child._metrics = dict(self._trained_on), dict(self._metrics)
+        child._dirty = True
+        return child
 
+    # ------------------------------------------------------------ checkpoints
     def save_checkpoint(self, path: str | Path) -> Path:
         """Write the policy, its config and its lineage to one model file."""
         if self.model is None:
@@ -455,9 +256,9 @@ class PPOTrainer:
                 parent=parent,
                 trained_on=dict(self._trained_on),
                 metrics=dict(self._metrics),
-                config=self.config.to_json(),
+                config=config_to_json(self.config),
             )
-        save_model_file(path, policy_state(self.model, self.config.to_json()), meta)
+        save_model_file(path, policy_state(self.model, config_to_json(self.config)), meta)
         self.meta, self._dirty = meta, False
         return Path(path)
 
@@ -468,7 +269,7 @@ class PPOTrainer:
             raise PolicyError(f"{path}: policy file lacks the model or its config; re-train it")
         if "sb3_zip" in state:
             state = state_from_sb3_zip(state["sb3_zip"], state["policy_config"], path)
-        self.config = PolicyConfig.from_json(state["policy_config"])
+        self.config = config_from_json(PolicyConfig, state["policy_config"], what="policy config", error=PolicyError)
         self._seed_everything()
         self.model = restore_policy_model(self._new_model(None, None, _init_setup_model=False), state, path)
         self.meta = meta
@@ -637,5 +438,5 @@ class PPOTrainer:
         return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]} if rows else {}
 
 
-__all__ = ["PPOTrainer", "PolicyConfig", "analysis_from_features", "find_songs", "songs_fingerprint", "target_share",
-           "TERM_NAMES"]
+__all__ = ["LEARNING_CURVE_FIELDS", "EpisodeLogger", "PPOTrainer", "PolicyConfig", "TERM_NAMES", "analysis_from_features",
+           "analyze_songs", "find_songs", "songs_fingerprint", "target_share"]

@@ -11,7 +11,8 @@ from __future__ import annotations
 from rl_editor.lazy import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
-    "finetune": ["FinetuneConfig", "KLPenaltyCallback", "LearnedEpisodeReward", "RLHFError", "finetune_policy"],
+    "finetune": ["FinetuneConfig", "LearnedEpisodeReward", "RLHFError", "finetune_policy"],
+    "finetune_log": ["FinetuneCurveLogger"],
     "evaluate": [
         "EvaluationResult", "evaluate_policies", "held_out_raters", "create_evaluation_campaign",
         "campaign_result"

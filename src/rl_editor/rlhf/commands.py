@@ -7,26 +7,42 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import typer
 
+from rl_editor.rlhf.demo import DemoConfig
+from rl_editor.rlhf.finetune import FinetuneConfig
+from rl_editor.rlhf.loop_config import LoopConfig
+
 RATER_HELP = "Rater spec: a taste (musician, radio, purist, dense) with optional noise, or module:callable."
+# the options' defaults come from the configs
+FINETUNE = FinetuneConfig()
+LOOP = LoopConfig(songs_dir="")
+DEMO = DemoConfig()
 
 
-def finetune_from_cli(init: Path, reward_model: Path, songs: Path, out: Path, episodes: int = 2000,
-                      kl_coef: float = 0.05, uncertainty_coef: float = 0.0, dense_reward_scale: float = 0.0,
-                      seed: int = 0, progress: bool = True) -> Path:
+def targets_text(targets: tuple[float | None, ...]) -> str:
+    """``--targets`` text of candidate lengths (None: ``auto``, the policy's own choice)."""
+    return ",".join("auto" if t is None else f"{t:g}" for t in targets)
+
+
+def finetune_from_cli(init: Path, reward_model: Path, songs: Path, out: Path, episodes: int = FINETUNE.episodes,
+                      kl_coef: float = FINETUNE.kl_coef, uncertainty_coef: float = FINETUNE.uncertainty_coef,
+                      dense_reward_scale: float = FINETUNE.dense_reward_scale, seed: int = FINETUNE.seed,
+                      progress: bool = True) -> Path:
     """Fine-tune ``init`` on ``reward_model`` over the songs in ``songs``; write ``out``; return its path.
 
     Logs go to ``<out stem>_logs/`` (``finetune_curve.csv``, ``learning_curve.csv``, TensorBoard).
     """
-    from rl_editor.rlhf.finetune import FinetuneConfig, finetune_policy
+    from rl_editor.rlhf.finetune import finetune_policy
+    from rl_editor.rlhf.layout import logs_dir_for
 
-    log_dir = out.with_name(f"{out.stem}_logs")
+    log_dir = logs_dir_for(out)
     config = FinetuneConfig(episodes=episodes, kl_coef=kl_coef, uncertainty_coef=uncertainty_coef,
-                            dense_reward_scale=dense_reward_scale, seed=seed, log_dir=str(log_dir), progress=progress)
-    trainer = finetune_policy(init, reward_model, config, songs_dir=songs)
+                            dense_reward_scale=dense_reward_scale, seed=seed)
+    trainer = finetune_policy(init, reward_model, config, songs_dir=songs, log_dir=log_dir, progress=progress)
     path = trainer.save_checkpoint(out)
     m = trainer.meta.metrics
     typer.echo(f"wrote {path} ({trainer.meta.version}, parent {trainer.meta.parent}, reward model "
@@ -64,13 +80,15 @@ def register(app: typer.Typer) -> None:
         reward_model: Path = typer.Option(..., "--reward-model", help="Reward model file (rl-editor train-reward)."),
         songs: Path = typer.Option(..., "--songs", help="Folder of audio files to train on."),
         out: Path = typer.Option(..., "--out", help="Policy file to write (.pt)."),
-        episodes: int = typer.Option(2000, "--episodes", min=1, help="Episodes (one song edited once each)."),
-        kl_coef: float = typer.Option(0.05, "--kl-coef", min=0.0, help="Weight of the KL penalty per step."),
-        uncertainty_coef: float = typer.Option(0.0, "--uncertainty-coef", min=0.0,
+        episodes: int = typer.Option(FINETUNE.episodes, "--episodes", min=1,
+                                     help="Episodes (one song edited once each)."),
+        kl_coef: float = typer.Option(FINETUNE.kl_coef, "--kl-coef", min=0.0,
+                                      help="Weight of the KL penalty per edit."),
+        uncertainty_coef: float = typer.Option(FINETUNE.uncertainty_coef, "--uncertainty-coef", min=0.0,
                                                help="Reward = mean - this x ensemble std."),
-        dense_reward_scale: float = typer.Option(0.0, "--dense-reward-scale", min=0.0,
+        dense_reward_scale: float = typer.Option(FINETUNE.dense_reward_scale, "--dense-reward-scale", min=0.0,
                                                  help="Keep the dense quality terms at this scale."),
-        seed: int = typer.Option(0, "--seed"),
+        seed: int = typer.Option(FINETUNE.seed, "--seed"),
     ) -> None:
         """Fine-tune a policy with PPO on a learned reward model, with a KL penalty to where it started."""
         finetune_from_cli(init, reward_model, songs, out, episodes, kl_coef, uncertainty_coef, dense_reward_scale,
@@ -81,13 +99,14 @@ def register(app: typer.Typer) -> None:
         old: Path | None = typer.Option(None, "--old", help="Previous policy file."),
         new: Path | None = typer.Option(None, "--new", help="New policy file."),
         songs: Path | None = typer.Option(None, "--songs", help="Folder of held-out songs."),
-        rater: list[str] = typer.Option(["musician:mistake=0.1"], "--rater", help=RATER_HELP + " Repeatable."),
-        raters_per_spec: int = typer.Option(5, "--raters-per-spec", min=1,
+        rater: list[str] = typer.Option([LOOP.rater], "--rater", help=RATER_HELP + " Repeatable."),
+        raters_per_spec: int = typer.Option(LOOP.eval_raters, "--raters-per-spec", min=1,
                                             help="Independent instances (own seeds) of each rater spec."),
-        judgments_per_song: int = typer.Option(8, "--judgments-per-song", min=1,
+        judgments_per_song: int = typer.Option(LOOP.eval_edits_per_song, "--judgments-per-song", min=1,
                                                help="Edit pairs per song, each judged by every rater."),
-        temperature: float = typer.Option(0.5, "--temperature", min=0.0, help="Sampling temperature of both policies."),
-        seed: int = typer.Option(0, "--seed"),
+        temperature: float = typer.Option(LOOP.eval_temperature, "--temperature", min=0.0,
+                                          help="Sampling temperature of both policies."),
+        seed: int = typer.Option(LOOP.seed, "--seed"),
         out: Path | None = typer.Option(None, "--out", help="Write the full result as JSON (or the edits' folder "
                                                                 "with --create-campaign)."),
         db: str | None = typer.Option(None, "--db", help="Feedback database URL (people judge instead)."),
@@ -145,41 +164,42 @@ def register(app: typer.Typer) -> None:
     @app.command("loop")
     def loop_cmd(
         songs: Path = typer.Option(..., "--songs", help="Folder of songs; the last --heldout (by name) are held out."),
-        iterations: int = typer.Option(1, "--iterations", min=1),
-        pairs: int = typer.Option(500, "--pairs", min=1, help="Judged pairs per iteration."),
-        rater: str = typer.Option("musician:mistake=0.1", "--rater", help=RATER_HELP),
+        iterations: int = typer.Option(LOOP.iterations, "--iterations", min=1),
+        pairs: int = typer.Option(LOOP.pairs, "--pairs", min=1, help="Judged pairs per iteration."),
+        rater: str = typer.Option(LOOP.rater, "--rater", help=RATER_HELP),
         eval_rater: str | None = typer.Option(None, "--eval-rater", help="Held-out raters' spec (default --rater)."),
-        run_dir: Path = typer.Option(Path("run"), "--run-dir", help="Folder of every model and data set of the run."),
+        run_dir: Path = typer.Option(Path(LOOP.run_dir), "--run-dir",
+                                     help="Folder of every model and data set of the run."),
         policy: Path | None = typer.Option(None, "--policy", help="Starting policy (default: train one on the "
                                                                       "dense reward)."),
         reward_model: Path | None = typer.Option(None, "--reward-model", help="Starting reward model (default: "
                                                                                   "train one on dense preferences)."),
-        heldout: int = typer.Option(3, "--heldout", min=1, help="Songs held out for evaluation."),
-        episodes: int = typer.Option(2000, "--episodes", min=1, help="Fine-tuning episodes per iteration."),
-        kl_coef: float = typer.Option(0.05, "--kl-coef", min=0.0),
+        heldout: int = typer.Option(LOOP.heldout_songs, "--heldout", min=1, help="Songs held out for evaluation."),
+        episodes: int = typer.Option(LOOP.finetune.episodes, "--episodes", min=1,
+                                     help="Fine-tuning episodes per iteration."),
+        kl_coef: float = typer.Option(LOOP.finetune.kl_coef, "--kl-coef", min=0.0),
         db: str | None = typer.Option(None, "--db", help="Feedback database: people judge the pairs (serve the "
                                                             "iteration's manifest with this --db) instead of --rater."),
         wait_timeout: float | None = typer.Option(None, "--wait-timeout", help="Seconds to wait for people's "
                                                                                    "judgments (default: no limit)."),
         pair_selection: str = typer.Option(
-            "disagreement", "--pair-selection",
+            LOOP.pair_selection, "--pair-selection",
             help="Which candidate pairs the rater judges: disagreement or bald (what the reward ensemble is least "
                  "sure of) or random; songs take turns, and pairs that sound alike are never asked."),
-        targets: str = typer.Option("auto,0.3,0.45,0.6,0.75,0.9", "--targets",
+        targets: str = typer.Option(targets_text(LOOP.targets), "--targets",
                                     help="Candidate lengths as shares of each song ('auto': the policy's choice)."),
-        seed: int = typer.Option(0, "--seed"),
+        seed: int = typer.Option(LOOP.seed, "--seed"),
     ) -> None:
         """Run (or resume) the feedback loop: generate, judge, train reward, fine-tune, evaluate."""
         from rl_editor.generate.commands import parse_targets
-        from rl_editor.rlhf.finetune import FinetuneConfig
-        from rl_editor.rlhf.loop import LoopConfig, loop_summary, run_loop
+        from rl_editor.rlhf.loop import loop_summary, run_loop
         from rl_editor.rlhf.report import write_report
 
         config = LoopConfig(
             songs_dir=str(songs), run_dir=str(run_dir), iterations=iterations, pairs=pairs, rater=rater,
             eval_rater=eval_rater, policy=str(policy) if policy else None,
             bootstrap_reward=str(reward_model) if reward_model else None, heldout_songs=heldout,
-            finetune=FinetuneConfig(episodes=episodes, kl_coef=kl_coef), seed=seed, db=db, wait_timeout_s=wait_timeout,
+            finetune=replace(LOOP.finetune, episodes=episodes, kl_coef=kl_coef), seed=seed, db=db, wait_timeout_s=wait_timeout,
             pair_selection=pair_selection, targets=tuple(parse_targets(targets)),
         )
         result = run_loop(config)
@@ -197,12 +217,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command("demo")
     def demo_cmd(
-        out: Path = typer.Option(Path("rl-editor-demo"), "--out", help="Folder of the demo's songs and run."),
-        quick: bool = typer.Option(False, "--quick", help="A tiny version (about a minute)."),
-        seed: int = typer.Option(0, "--seed"),
+        out: Path = typer.Option(Path(DEMO.out_dir), "--out", help="Folder of the demo's songs and run."),
+        quick: bool = typer.Option(DEMO.quick, "--quick", help="A tiny version (about a minute)."),
+        seed: int = typer.Option(DEMO.seed, "--seed"),
     ) -> None:
         """Run the whole pipeline on songs it synthesizes; ends with how to open the rater page."""
-        from rl_editor.rlhf.demo import DemoConfig, run_demo
+        from rl_editor.rlhf.demo import run_demo
 
         run_demo(DemoConfig(out_dir=str(out), quick=quick, seed=seed))
 

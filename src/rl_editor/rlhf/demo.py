@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rl_editor.rlhf.finetune import FinetuneConfig
+from rl_editor.rlhf.layout import RunLayout
 from rl_editor.rlhf.loop import LoopConfig, LoopResult, loop_summary, run_loop, say
 
 
@@ -64,7 +65,7 @@ def demo_loop_config(config: DemoConfig, songs_dir: Path, run_dir: Path) -> Loop
         return replace(config.loop, songs_dir=str(songs_dir), run_dir=str(run_dir))
     base = LoopConfig(
         songs_dir=str(songs_dir), run_dir=str(run_dir), iterations=1, pairs=500, rater="musician:mistake=0.1",
-        heldout_songs=config.heldout_songs, seed=config.seed, progress=config.progress,
+        heldout_songs=config.heldout_songs, seed=config.seed,
     )
     if not config.quick:
         return base
@@ -88,13 +89,13 @@ def run_demo(config: DemoConfig | None = None) -> LoopResult:
     start = time.perf_counter()
     say(f"demo: synthesizing {config.n_songs} songs into {songs}", config.progress)
     synthesize_corpus(songs, n_songs=config.n_songs, seed=config.seed, duration_range_s=config.duration_range_s)
-    result = run_loop(demo_loop_config(config, songs, run))
+    result = run_loop(demo_loop_config(config, songs, run), progress=config.progress)
     report = write_report(run)
     minutes = (time.perf_counter() - start) / 60
     if config.progress:
         lines = [f"demo finished in {minutes:.1f} min; report: {report}"]
         lines.append(loop_summary(result))
-        manifest = run / "iter-01" / "candidates" / "manifest.json"
+        manifest = RunLayout(run).iteration(1).manifest
         lines += [
             "judge the same candidates yourself:",
             f"  rl-editor serve --manifest {manifest}",

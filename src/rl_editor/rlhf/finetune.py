@@ -11,45 +11,47 @@ Preferences", on beat-level edits:
    means "one typical spread of the reference's edits" on every song; with
    ``uncertainty_coef`` > 0 the ensemble's spread is subtracted (a pessimistic
    reward that discourages edits the reward model has not seen).
-3. Every step pays ``kl_coef * (log pi(a|s) - log pi_ref(a|s))``, the sampled
-   estimate of the KL divergence from the reference, so the policy cannot drift
-   into edits the reward model scores wrongly. This is done the
-   Stable-Baselines3 way, in a callback: ``MaskablePPO.collect_rollouts`` calls
-   ``callback.on_step()`` after ``env.step`` and before
-   ``rollout_buffer.add(..., rewards, ...)``, and ``self.locals["rewards"]`` is
-   that very numpy array, so changing it in place changes what PPO learns from.
-   ``self.locals`` also holds ``obs_tensor``, ``actions``, ``log_probs`` and
-   ``action_masks`` of the step (sb3-contrib 2.x ``ppo_mask.py``).
+3. Each finished edit also pays ``kl_coef`` times its KL divergence from
+   the reference, estimated from the log-ratio ``log pi(a|s) - log pi_ref(a|s)``
+   of the actions taken and taken per decision, times the typical number of
+   decisions of an edit, so the penalty sits on the learned reward's per-edit
+   scale whatever the song's length. The policy cannot drift into edits the
+   reward model scores wrongly. Both terms live in the reward object the
+   environment calls (:class:`~rl_editor.policy.episode_reward.KLRegularizedReward`
+   over :class:`LearnedEpisodeReward`), and the trainer continues the policy
+   with fine-tuning's PPO settings (:meth:`~rl_editor.policy.trainer.PPOTrainer.continued`):
+   nothing reaches into Stable-Baselines3's rollouts.
 4. The dense quality terms can be kept at a small scale (``dense_reward_scale``)
    or switched off (0, the default). Episodes with a target length keep the
    dense length terms; episodes without one (``free_share``) leave the length
    to the learned reward.
 
 Learned reward, KL, entropy and the dense terms are logged side by side per
-episode (``finetune_curve.csv``) and per rollout (TensorBoard, ``rlhf/*``), so
-reward hacking, a learned reward rising while the quality terms fall, shows.
+episode (``finetune_curve.csv``, :mod:`rl_editor.rlhf.finetune_log`) and per
+rollout (TensorBoard, ``rlhf/*``), so reward hacking, a learned reward rising
+while the quality terms fall, shows.
 
 Example
 -------
->>> trainer = finetune_policy("policy.pt", "reward.pt", FinetuneConfig(episodes=500), songs_dir="songs")  # doctest: +SKIP
+>>> trainer = finetune_policy("policy.pt", "reward.pt", FinetuneConfig(episodes=500), songs_dir="songs",  # doctest: +SKIP
+...                           log_dir="policy_v2_logs")
 >>> trainer.save_checkpoint("policy_v2.pt")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import csv
 import zlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
-from stable_baselines3.common.callbacks import BaseCallback
 
 from rl_editor.audio.song import SongAnalysis
+from rl_editor.config import config_to_json
 from rl_editor.errors import RlEditorError
-from rl_editor.policy.dense_reward import TERM_NAMES, edit_stats
+from rl_editor.policy.episode_reward import EpisodeRewards, FinishedEpisodes
 
 
 class RLHFError(RlEditorError):
@@ -65,7 +67,8 @@ class FinetuneConfig:
     episodes : int
         Episodes (one song edited once) to train for.
     kl_coef : float
-        Weight of the per-step KL penalty towards the reference policy.
+        Weight of the KL penalty towards the reference policy (nats per typical edit;
+        :class:`~rl_editor.policy.episode_reward.KLRegularizedReward`).
     uncertainty_coef : float
         Reward is ``mean - uncertainty_coef * std`` over the ensemble (before z-scoring).
     reward_scale : float
@@ -85,19 +88,15 @@ class FinetuneConfig:
         Edits of each song sampled from the reference policy to set the z-score statistics.
     n_steps, batch_size, n_epochs : int or None
         PPO rollout length per song slot (phrase decisions), minibatch size and
-        passes per rollout. An edit takes one step per phrase (15-40 for songs
-        of 0.5-7 minutes), so 32 steps per slot hold about one finished edit
-        per slot: enough for the once-per-edit learned reward to carry signal,
-        and short enough for 2000 episodes to make a few dozen PPO updates.
+        passes per rollout. An edit takes one step per phrase, so a rollout of
+        about one edit's decisions per slot holds about one finished edit per
+        slot: enough for the once-per-edit learned reward to carry signal, and
+        short enough for a few thousand episodes to make a few dozen PPO updates.
     learning_rate, ent_coef, gamma, gae_lambda : float or None
         Override the policy's PPO settings for fine-tuning (None keeps them).
         ``gamma`` = ``gae_lambda`` = 1 suit a reward paid only at an edit's end:
         every step's advantage is then the edit's return minus the value estimate.
     seed : int
-    log_dir : str or None
-        Where ``finetune_curve.csv``, ``learning_curve.csv`` and TensorBoard logs go.
-    progress : bool
-        Show tqdm bars.
     """
 
     episodes: int = 2000
@@ -116,11 +115,13 @@ class FinetuneConfig:
     gamma: float | None = 1.0
     gae_lambda: float | None = 1.0
     seed: int = 0
-    log_dir: str | None = None
-    progress: bool = True
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+    def ppo_settings(self) -> dict[str, Any]:
+        """The :class:`~rl_editor.policy.config.PolicyConfig` settings fine-tuning changes (``None`` keeps one)."""
+        given = dict(learning_rate=self.learning_rate, ent_coef=self.ent_coef, gamma=self.gamma,
+                     gae_lambda=self.gae_lambda, batch_size=self.batch_size, n_epochs=self.n_epochs,
+                     n_steps=self.n_steps)
+        return {"seed": self.seed, **{k: v for k, v in given.items() if v is not None}}
 
 
 @dataclass
@@ -129,9 +130,6 @@ class RewardStatistics:
 
     song_mean: dict[str, float] = field(default_factory=dict)
     std: float = 1.0
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _reward_of(ensemble: Any, analysis: SongAnalysis, actions_batch: np.ndarray,
@@ -174,139 +172,24 @@ def reference_statistics(reference: Any, ensemble: Any, analyses: Sequence[SongA
 class LearnedEpisodeReward:
     """``episode_reward_fn`` of :class:`~rl_editor.policy.env.EditVecEnv`: normalised learned reward.
 
-    ``last`` holds ``(raw mean, ensemble std, normalised reward)`` of the episodes
-    of the latest call, in the order given (the callback reads it for logging).
+    Returns each edit's z-scored reward, with the terms ``learned_reward`` (the same),
+    ``learned_reward_raw`` (the ensemble's mean) and ``reward_std`` (its spread) for logging.
     """
 
     def __init__(self, ensemble: Any, statistics: RewardStatistics, uncertainty_coef: float = 0.0,
                  reward_scale: float = 1.0) -> None:
         self.ensemble, self.statistics = ensemble, statistics
         self.uncertainty_coef, self.reward_scale = uncertainty_coef, reward_scale
-        self.last: list[tuple[float, float, float]] = []
 
-    def __call__(self, analyses: list[SongAnalysis], actions: list[np.ndarray]) -> np.ndarray:
-        out = np.zeros(len(actions), dtype=np.float64)
-        self.last = []
-        for k, (a, acts) in enumerate(zip(analyses, actions)):
+    def __call__(self, episodes: FinishedEpisodes) -> EpisodeRewards:
+        n = len(episodes)
+        out, raw, spread = np.zeros(n), np.zeros(n), np.zeros(n)
+        for k, (a, acts) in enumerate(zip(episodes.analyses, episodes.actions)):
             reward, mean, std = _reward_of(self.ensemble, a, np.asarray(acts)[None, :], self.uncertainty_coef)
             centre = self.statistics.song_mean.get(a.song_id, 0.0)
             out[k] = self.reward_scale * (reward[0] - centre) / self.statistics.std
-            self.last.append((float(mean[0]), float(std[0]), float(out[k])))
-        return out
-
-
-FINETUNE_CURVE_FIELDS = (
-    "episode", "timesteps", "song_id", "learned_reward", "learned_reward_raw", "reward_std", "kl", "kl_penalty",
-    "entropy", *[f"dense_{k}" for k in TERM_NAMES], "dense_total", "keep_share", "duration_share", "splices_per_minute",
-    "repeat_share", "bar_line_share", "mean_splice_quality", "target",
-)
-
-
-class KLPenaltyCallback(BaseCallback):
-    """Subtracts ``kl_coef * (log pi - log pi_ref)`` from each step's reward; logs the RLHF figures.
-
-    Parameters
-    ----------
-    reference_policy : MaskableActorCriticPolicy
-        The frozen policy fine-tuning started from.
-    kl_coef : float
-    reward_fn : LearnedEpisodeReward, optional
-        Read for per-episode raw scores.
-    csv_path : path, optional
-        Per-episode log (``FINETUNE_CURVE_FIELDS``).
-    """
-
-    def __init__(self, reference_policy: Any, kl_coef: float, reward_fn: LearnedEpisodeReward | None = None,
-                 csv_path: str | Path | None = None) -> None:
-        super().__init__()
-        self.reference, self.kl_coef, self.reward_fn = reference_policy, float(kl_coef), reward_fn
-        self.csv_path = Path(csv_path) if csv_path else None
-        self.rows: list[dict[str, Any]] = []
-        self._kl_sum: np.ndarray | None = None
-        self._kl_exact_sum: np.ndarray | None = None
-        self._entropy_sum: np.ndarray | None = None
-        self._file: TextIO | None = None
-        self._writer: csv.DictWriter[str] | None = None
-        self._rollout_rows = 0
-        self._analyses: list[SongAnalysis] = []
-
-    def _on_training_start(self) -> None:
-        n = self.training_env.num_envs
-        self._analyses = self.training_env.get_attr("analyses")[0]
-        self._kl_sum, self._kl_exact_sum, self._entropy_sum = np.zeros(n), np.zeros(n), np.zeros(n)
-        if self.csv_path is not None:
-            self.csv_path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.csv_path, "w", newline="")
-            self._writer = csv.DictWriter(self._file, fieldnames=FINETUNE_CURVE_FIELDS)
-            self._writer.writeheader()
-
-    def _on_step(self) -> bool:
-        import torch
-
-        loc = self.locals
-        obs, masks = loc["obs_tensor"], loc.get("action_masks")
-        actions = torch.as_tensor(np.asarray(loc["actions"]).reshape(-1))
-        current: Any = self.model.policy  # a MaskableActorCriticPolicy
-        with torch.no_grad():
-            ref_dist = self.reference.get_distribution(obs, action_masks=masks)
-            ref_logp = ref_dist.log_prob(actions)
-            cur_dist = current.get_distribution(obs, action_masks=masks)
-            p = cur_dist.distribution.probs
-            exact = torch.sum(p * (cur_dist.distribution.logits - ref_dist.distribution.logits), dim=-1)
-            entropy = cur_dist.entropy()
-        sampled = (loc["log_probs"].reshape(-1) - ref_logp).numpy().astype(np.float64)
-        rewards = loc["rewards"]
-        rewards -= (self.kl_coef * sampled).astype(rewards.dtype)
-        self._kl_sum += sampled
-        self._kl_exact_sum += exact.numpy()
-        self._entropy_sum += entropy.numpy()
-        done = np.flatnonzero(loc["dones"])
-        learned = list(self.reward_fn.last) if self.reward_fn is not None else []
-        for pos, k in enumerate(done):
-            info = loc["infos"][k]
-            if "dense_terms" not in info:
-                continue
-            length = max(int(info["episode"]["l"]), 1)
-            raw, spread, normalised = learned[pos] if pos < len(learned) else (np.nan, np.nan, np.nan)
-            stats = edit_stats(self._analyses[info["song_index"]], info["episode_actions"])
-            row = {
-                "episode": len(self.rows) + 1,
-                "timesteps": self.num_timesteps,
-                "song_id": info["song_id"],
-                "learned_reward": info.get("learned_reward", normalised),
-                "learned_reward_raw": raw,
-                "reward_std": spread,
-                "kl": float(self._kl_exact_sum[k]),
-                "kl_penalty": float(self.kl_coef * self._kl_sum[k]),
-                "entropy": float(self._entropy_sum[k] / length),
-                **{f"dense_{t}": info["dense_terms"][t] for t in TERM_NAMES},
-                "dense_total": info["dense_terms"]["total"],
-                **{s: stats[s] for s in ("keep_share", "duration_share", "splices_per_minute", "repeat_share",
-                                         "bar_line_share", "mean_splice_quality")},
-                "target": info.get("target", float("nan")),
-            }
-            self.rows.append(row)
-            self._rollout_rows += 1
-            if self._writer is not None:
-                self._writer.writerow(row)
-            self._kl_sum[k] = self._kl_exact_sum[k] = self._entropy_sum[k] = 0.0
-        return True
-
-    def _on_rollout_end(self) -> None:
-        recent = self.rows[-self._rollout_rows:] if self._rollout_rows else []
-        self._rollout_rows = 0
-        if not recent:
-            return
-        for key in ("learned_reward", "learned_reward_raw", "reward_std", "kl", "kl_penalty", "entropy",
-                    "dense_total", "keep_share"):
-            self.logger.record(f"rlhf/{key}", float(np.nanmean([r[key] for r in recent])))
-        if self._file is not None:
-            self._file.flush()
-
-    def _on_training_end(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+            raw[k], spread[k] = float(mean[0]), float(std[0])
+        return EpisodeRewards(out, {"learned_reward": out.copy(), "learned_reward_raw": raw, "reward_std": spread})
 
 
 def preferred_length(trainer: Any, ensemble: Any, analyses: Sequence[SongAnalysis],
@@ -353,6 +236,13 @@ def _load_songs(analyses: Sequence[SongAnalysis] | None, songs_dir: str | Path |
     return analyses
 
 
+def decisions_per_edit(analyses: Sequence[SongAnalysis], env_config: Any) -> float:
+    """Mean number of decisions (phrases) of an edit of these songs."""
+    from rl_editor.policy.env import SongBank
+
+    return float(SongBank(analyses, env_config).n_units.mean())
+
+
 def finetune_policy(
     init_checkpoint: str | Path,
     reward_model_path: str | Path,
@@ -360,6 +250,8 @@ def finetune_policy(
     *,
     analyses: Sequence[SongAnalysis] | None = None,
     songs_dir: str | Path | None = None,
+    log_dir: str | Path | None = None,
+    progress: bool = True,
 ) -> Any:
     """Fine-tune a policy on a learned reward with a KL penalty towards where it started.
 
@@ -373,6 +265,10 @@ def finetune_policy(
     analyses : sequence of SongAnalysis, optional
         Songs to train on; else every audio file in ``songs_dir`` is analysed.
     songs_dir : path, optional
+    log_dir : path, optional
+        Where ``finetune_curve.csv``, ``learning_curve.csv`` and TensorBoard logs go.
+    progress : bool
+        Show tqdm bars.
 
     Returns
     -------
@@ -381,40 +277,39 @@ def finetune_policy(
         policy's version and ``trained_on["reward_model"]`` = the reward model's version.
         ``trainer.finetune_history`` holds the per-episode RLHF log.
     """
+    from rl_editor.policy.episode_reward import KLRegularizedReward
     from rl_editor.policy.trainer import PPOTrainer
     from rl_editor.reward import load_reward_model
+    from rl_editor.rlhf.finetune_log import FinetuneCurveLogger
 
     config = config or FinetuneConfig()
     if config.episodes < 1:
         raise RLHFError(f"episodes must be at least 1, got {config.episodes}")
     if config.kl_coef < 0 or config.uncertainty_coef < 0:
         raise RLHFError("kl_coef and uncertainty_coef must be >= 0")
-    init_checkpoint, reward_model_path = Path(init_checkpoint), Path(reward_model_path)
-    trainer = PPOTrainer.from_checkpoint(init_checkpoint)
+    reward_model_path = Path(reward_model_path)
     reference = PPOTrainer.from_checkpoint(init_checkpoint)
     reference.model.policy.set_training_mode(False)
     for param in reference.model.policy.parameters():
         param.requires_grad_(False)
+    trainer = reference.continued(**config.ppo_settings())
     ensemble = load_reward_model(reward_model_path)
-    songs = _load_songs(analyses, songs_dir, config.progress)
+    songs = _load_songs(analyses, songs_dir, progress)
 
-    trainer.config.seed = config.seed
-    trainer.update_ppo_settings(learning_rate=config.learning_rate, ent_coef=config.ent_coef, gamma=config.gamma,
-                                gae_lambda=config.gae_lambda, batch_size=config.batch_size,
-                                n_epochs=config.n_epochs, n_steps=config.n_steps)
     stats = reference_statistics(reference, ensemble, songs, config.reference_edits_per_song,
                                  config.uncertainty_coef, config.seed)
-    reward_fn = LearnedEpisodeReward(ensemble, stats, config.uncertainty_coef, config.reward_scale)
-    log_dir = Path(config.log_dir) if config.log_dir else None
-    callback = KLPenaltyCallback(reference.model.policy, config.kl_coef, reward_fn,
-                                 log_dir / "finetune_curve.csv" if log_dir else None)
+    learned = LearnedEpisodeReward(ensemble, stats, config.uncertainty_coef, config.reward_scale)
+    reward = KLRegularizedReward(learned, reference.model.policy, config.kl_coef,
+                                 current_policy=lambda: trainer.model.policy,
+                                 decisions_per_edit=decisions_per_edit(songs, trainer.config.env))
+    logger = FinetuneCurveLogger(Path(log_dir) / "finetune_curve.csv" if log_dir else None)
     reward_version = ensemble.version or reward_model_path.name
     trainer.train(
         config.episodes,
         analyses=songs,
-        callback=callback,
-        progress=config.progress,
-        episode_reward_fn=reward_fn,
+        callback=logger,
+        progress=progress,
+        episode_reward_fn=reward,
         env_overrides={"dense_reward_scale": config.dense_reward_scale, "free_length_scale": 0.0,
                        "free_share": config.free_share},
         reward_source=reward_version,
@@ -424,15 +319,15 @@ def finetune_policy(
     # fine-tuned policy's edits at some lengths can score high only because they exploit the model
     length_scores = preferred_length(reference, ensemble, songs, config.length_grid, seed=config.seed)
     trainer.config.preferred_target = max(length_scores, key=lambda length: length_scores[length])
-    recent = callback.rows[-min(len(callback.rows), 100):]
+    recent = logger.rows[-min(len(logger.rows), 100):]
     metrics: dict[str, Any] = {
         f"finetune_mean_{k}": float(np.nanmean([r[k] for r in recent]))
         for k in ("learned_reward", "learned_reward_raw", "kl", "entropy", "dense_total")
     } if recent else {}
     metrics["preferred_target"] = trainer.config.preferred_target
     metrics["learned_reward_by_length"] = {f"{k:g}": v for k, v in length_scores.items()}
-    metrics["finetune_config"] = config.to_json()
-    metrics["reward_statistics"] = stats.to_json()
+    metrics["finetune_config"] = config_to_json(config)
+    metrics["reward_statistics"] = config_to_json(stats)
     trainer.record_lineage(
         trained_on={
             "reward_model": reward_version,
@@ -441,9 +336,9 @@ def finetune_policy(
         },
         metrics=metrics,
     )
-    trainer.finetune_history = callback.rows
+    trainer.finetune_history = logger.rows
     return trainer
 
 
-__all__ = ["FinetuneConfig", "KLPenaltyCallback", "LearnedEpisodeReward", "RLHFError", "RewardStatistics",
+__all__ = ["FinetuneConfig", "LearnedEpisodeReward", "RLHFError", "RewardStatistics", "decisions_per_edit",
            "finetune_policy", "preferred_length", "reference_statistics"]

@@ -30,6 +30,7 @@ import numpy as np
 
 from rl_editor.errors import RlEditorError
 from rl_editor.io_utils import read_json
+from rl_editor.rlhf.layout import IterationLayout, RunLayout
 from rl_editor.rlhf.winrate import TARGET_PREFERENCE_SHARE, WinRate
 
 
@@ -63,10 +64,6 @@ def _smooth(values: list[float], window: int = 20) -> np.ndarray:
     return np.convolve(padded, kernel, mode="valid")
 
 
-def _iterations(run: Path) -> list[Path]:
-    return sorted(p for p in run.glob("iter-*") if p.is_dir())
-
-
 def _load_json(path: Path) -> Any:
     """The run file's JSON, or None while the loop has not written it yet."""
     return read_json(path, ReportError, "run file") if path.is_file() else None
@@ -78,7 +75,8 @@ def check_run_folder(run: Path) -> None:
         raise ReportError(f"{run}: no such run folder")
     if not run.is_dir():
         raise ReportError(f"{run}: not a folder; give the run folder of `rl-editor loop`")
-    if not (run / "split.json").is_file() and not _iterations(run):
+    layout = RunLayout(run)
+    if not layout.split.is_file() and not layout.iterations_on_disk():
         raise ReportError(f"{run}: not a run folder of `rl-editor loop` (no split.json and no iter-* folders)")
 
 
@@ -108,13 +106,13 @@ def _pairs_from_judgments(evaluation: dict[str, Any]) -> list[Any]:
     return pairs
 
 
-def _training_agreement_lines(iteration: Path) -> list[str]:
+def _training_agreement_lines(iteration: IterationLayout) -> list[str]:
     """Agreement (Krippendorff's alpha and the rest) of an iteration's training judgments, when several raters
     judged the same pairs; nothing otherwise."""
     from rl_editor.feedback.agreement import agreement_report
     from rl_editor.preferences import PreferenceFormatError, load_preferences
 
-    path = iteration / "preferences.json"
+    path = iteration.preferences
     if not path.is_file():
         return []
     try:
@@ -126,11 +124,11 @@ def _training_agreement_lines(iteration: Path) -> list[str]:
     return [f"**{iteration.name}** (training judgments):", ""] + [f"- {line.strip()}" for line in report.lines()] + [""]
 
 
-def _plot_learning(run: Path, out: Path) -> bool:
+def _plot_learning(run: RunLayout, out: Path) -> bool:
     import matplotlib.pyplot as plt
 
-    boot = _read_csv(run / "bootstrap" / "policy_logs" / "learning_curve.csv")
-    iters = [(d.name, _read_csv(d / "policy_logs" / "finetune_curve.csv")) for d in _iterations(run)]
+    boot = _read_csv(run.bootstrap_learning_curve)
+    iters = [(d.name, _read_csv(d.finetune_curve)) for d in run.iterations_on_disk()]
     if not boot and not any(rows for _, rows in iters):
         return False
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -151,10 +149,10 @@ def _plot_learning(run: Path, out: Path) -> bool:
     return True
 
 
-def _plot_kl(run: Path, out: Path) -> bool:
+def _plot_kl(run: RunLayout, out: Path) -> bool:
     import matplotlib.pyplot as plt
 
-    iters = [(d.name, _read_csv(d / "policy_logs" / "finetune_curve.csv")) for d in _iterations(run)]
+    iters = [(d.name, _read_csv(d.finetune_curve)) for d in run.iterations_on_disk()]
     if not any(rows for _, rows in iters):
         return False
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
@@ -248,8 +246,9 @@ def write_report(run_dir: str | Path) -> Path:
 
     run = Path(run_dir)
     check_run_folder(run)
+    layout = RunLayout(run)
     lines = [f"# rl-editor run report: `{run.name}`", ""]
-    split = _load_json(run / "split.json") or {}
+    split = _load_json(layout.split) or {}
     if split:
         lines += [f"Training songs: {', '.join(split.get('train', []))}  ",
                   f"Held-out songs (evaluation only): {', '.join(split.get('heldout', []))}", ""]
@@ -264,15 +263,15 @@ def write_report(run_dir: str | Path) -> Path:
               "95% CI (clustered) | ties | wins / losses / ties | reward acc. new | reward acc. previous |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     agreement_lines: list[str] = []
-    for d in _iterations(run):
+    for d in layout.iterations_on_disk():
         agreement_lines += _training_agreement_lines(d)
-        ev, acc = _load_json(d / "eval.json"), _load_json(d / "reward_eval.json")
+        ev, acc = _load_json(d.eval), _load_json(d.reward_eval)
         if acc:
             acc_rows.append((d.name, acc))
         if not ev:
             lines.append(f"| {d.name} | (not evaluated yet) | | | | | | | | |")
             continue
-        result = _evaluation(d / "eval.json", ev)
+        result = _evaluation(d.eval, ev)
         w = result.win
         win_rows.append((d.name, w))
         behaviour_rows.append((d.name, behaviour_change(result.edit_stats) if result.edit_stats else None))
@@ -307,11 +306,11 @@ def write_report(run_dir: str | Path) -> Path:
 
     plots = [
         ("win_rates.png", "New policy over the previous one: preference share and decisive win rate",
-         _plot_win_rates(win_rows, run / "win_rates.png")),
+         _plot_win_rates(win_rows, layout.plot("win_rates.png"))),
         ("reward_accuracy.png", "Reward model held-out accuracy",
-         _plot_reward_accuracy(acc_rows, run / "reward_accuracy.png")),
-        ("policy_learning.png", "Policy learning curves", _plot_learning(run, run / "policy_learning.png")),
-        ("kl.png", "KL from the reference, quality terms and length during fine-tuning", _plot_kl(run, run / "kl.png")),
+         _plot_reward_accuracy(acc_rows, layout.plot("reward_accuracy.png"))),
+        ("policy_learning.png", "Policy learning curves", _plot_learning(layout, layout.plot("policy_learning.png"))),
+        ("kl.png", "KL from the reference, quality terms and length during fine-tuning", _plot_kl(layout, layout.plot("kl.png"))),
     ]
     lines += ["## Plots", ""]
     for name, title, made in plots:
@@ -323,7 +322,7 @@ def write_report(run_dir: str | Path) -> Path:
     from rl_editor.registry import lineage_lines, list_models
 
     lines += ["## Models (lineage)", "", "```"] + lineage_lines(list_models(run)) + ["```", ""]
-    out = run / "report.md"
+    out = layout.report
     out.write_text("\n".join(lines), encoding="utf-8")
     return out
 

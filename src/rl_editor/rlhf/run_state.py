@@ -29,6 +29,7 @@ from typing import Any
 
 from rl_editor.io_utils import write_json_atomic
 from rl_editor.rlhf.finetune import RLHFError
+from rl_editor.rlhf.layout import RunLayout
 
 SHORT_VALUE_CHARS = 60
 
@@ -103,7 +104,7 @@ class RunState:
     """``state.json``: which steps of a run are complete, with their outputs and records."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.path = run_dir / "state.json"
+        self.path = RunLayout(run_dir).state
         self.run_dir = run_dir
         self.steps: dict[str, dict[str, Any]] = {}
         if self.path.exists():
