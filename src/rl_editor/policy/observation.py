@@ -12,7 +12,7 @@ cut or repeat the whole phrase. The observation is one float32 vector:
 2. ``jumps`` (``n_jumps`` entries, twice): for ``k = 0 .. n_jumps - 1``, the
    dense splice cost of resuming playback at phrase ``t + k`` after the last
    played phrase (0 where that is the natural continuation, -4 where the jump
-   is impossible), and the share of the song that cutting phrases ``t .. t + k - 1``
+   is impossible or would end a cut no editor makes), and the share of the song that cutting phrases ``t .. t + k - 1``
    removes, over the share still to cut to reach the target (clipped to 0-2;
    without a target, four times the share removed).
 3. ``state`` (14): whether a target length was asked for; the target (0
@@ -118,7 +118,11 @@ def song_tables(analysis: SongAnalysis, config: EnvConfig) -> dict[str, np.ndarr
     holds the dense ``splice``, ``bar_line`` and ``section`` terms of playing
     phrase ``i + d`` right after phrase ``i`` (``d = 0``: repeating ``i``;
     ``d = 1``: the natural continuation, all 0; past the song's end, 0).
+    ``editorial_cuts`` is :func:`rl_editor.audio.structure.phrase_cut_table`:
+    entry ``[s, d]`` says whether cutting ``d`` phrases from ``s`` on is a cut an
+    editor would make (a multiple of 4 bars, or up to a section boundary).
     """
+    from rl_editor.audio.structure import phrase_cut_table
     from rl_editor.policy.dense_reward import SPLICE_TERMS, splice_terms
 
     r = config.reward
@@ -143,6 +147,7 @@ def song_tables(analysis: SongAnalysis, config: EnvConfig) -> dict[str, np.ndarr
             "features": unit_features(analysis),
             "unit_share": share.astype(np.float64),
             "jump_terms": terms,
+            "editorial_cuts": phrase_cut_table(structure, config.max_cut_phrases),
             "bounds": bounds.astype(np.int64),
         }
 
@@ -184,6 +189,10 @@ class ObservationLayout:
         j = t[:, None] + k
         d = j - last[:, None]
         valid = (last[:, None] >= 0) & (d >= 1) & (d < width) & (j < n[:, None])
+        if batch.config.editorial_cuts:  # resuming there would end a cut no editor makes
+            cut_from = np.minimum(last + 1, n - 1)[:, None]
+            editorial = bank.editorial_cuts[row0[:, None] + cut_from, np.clip(d - 1, 0, width - 1)]
+            valid &= (d == 1) | editorial
         cost = np.where(valid, bank.jump_cost[(row0 + np.maximum(last, 0))[:, None], np.clip(d, 0, width - 1)],
                         IMPOSSIBLE_JUMP)
         padded0 = bank.padded_offset[batch.song] + t
