@@ -24,9 +24,11 @@ Constraints, enforced by ``action_masks()`` (keep is always allowed):
 - at most ``max_cut_phrases`` phrases are cut in a row;
 - with ``editorial_cuts`` (the default) a cut ends only where an editor's
   would: after a multiple of 4 bars, or on a section boundary
-  (:func:`rl_editor.audio.structure.phrase_cut_table`). A cut starts only where
-  such an end is within reach, goes on until it reaches one, and playback
-  resumes only there;
+  (:func:`rl_editor.audio.structure.phrase_cut_table`), and of those only at
+  the ``resume_options`` whose jump sounds most like what would have followed
+  (:func:`rl_editor.audio.jumps.jump_cost`, Wenner et al. 2013). A cut starts
+  only where such an end is within reach, goes on until it reaches one, and
+  playback resumes only there;
 - a phrase is repeated only after a kept phrase (never right after a cut, whose
   splice back in would be followed at once by the repeat's splice, nor right
   after another repeat, which would merge the two into one longer repeat).
@@ -88,6 +90,11 @@ class EnvConfig:
         Resume points (phrases ahead) whose splice cost the policy observes.
     editorial_cuts : bool
         Cuts span a multiple of 4 bars or end on a section boundary (masked).
+    resume_options : int
+        With ``editorial_cuts``, a cut from a phrase may end only at the
+        ``resume_options`` editorial ends of cheapest jump cost
+        (:func:`rl_editor.audio.jumps.jump_cost`: an entry that sounds like what
+        would have followed); 0 offers every editorial end.
     allow_repeat : bool
         Whether the repeat action is available at all.
     lookback, lookahead : int
@@ -110,6 +117,7 @@ class EnvConfig:
     max_cut_phrases: int = 24
     n_jump_options: int = 8
     editorial_cuts: bool = True
+    resume_options: int = 4
     allow_repeat: bool = True
     lookback: int = 0
     lookahead: int = 1
