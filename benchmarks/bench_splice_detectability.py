@@ -376,6 +376,12 @@ def print_table(tallies: dict[str, SongTally]) -> None:
         print(f"AUC against natural boundaries where the song itself enters a phrase "
               f"({int((on_phrase & ~splice_mask).sum())} of them), {label} render: "
               f"{auc(values[splice_mask], values[~splice_mask & on_phrase]):.3f}")
+    natural_entries = on_phrase & ~splice_mask
+    for mode, label in (("off", "plain"), ("on", "lined-up")):
+        values = np.concatenate([x for t in everything for x in t.scores[mode]])
+        print(f"for scale: AUC of the song's own phrase entries against its other natural boundaries, {label} render: "
+              f"{auc(values[natural_entries], values[~splice_mask & ~on_phrase]):.3f} "
+              f"(about what splices that sound exactly like phrase entries would score on the headline AUC)")
     print("AUC 0.5: splices indistinguishable from the song's own beat-to-beat changes; 1: every splice stands out")
     print("(every splice of a phrase-level edit enters a phrase, where songs change more than between other beats;")
     print(" the AUC against the song's own phrase entries asks whether a splice sounds like one of those)")

@@ -182,4 +182,64 @@ def jump_cost(analysis: SongAnalysis, exit_beats: np.ndarray, entry_beats: np.nd
     return jump_components(analysis, exit_beats, entry_beats, config).cost
 
 
-__all__ = ["JumpCostConfig", "JumpCosts", "jump_components", "jump_cost", "jump_tables"]
+def seam_cost(analysis: SongAnalysis, exit_beats: np.ndarray, entry_beats: np.ndarray) -> np.ndarray:
+    """How much more a jump changes the sound at its seam than the song does from beat to beat.
+
+    The mean over timbre (Euclidean distance of the MFCC means, c0 included, so
+    level counts, as in a log-mel spectrum) and harmony (cosine distance of the
+    chroma means) of ``log(change / median change between neighbouring beats)``,
+    for the change from the exit beat to the entry beat and from the beat that
+    would have followed to the entry beat. 0 is as smooth as the song's median
+    beat boundary; the natural continuation is negative or near 0.
+
+    Parameters
+    ----------
+    analysis : SongAnalysis
+    exit_beats, entry_beats : array of int, same shape
+        Last beat played before each jump, first beat played after it.
+
+    Returns
+    -------
+    ndarray of float, the inputs' shape
+    """
+    def compute() -> dict[str, np.ndarray]:
+        mfcc = analysis.features[:, GROUP_SLICES["mfcc_mean"]].astype(np.float64)
+        chroma = _unit_rows(np.maximum(analysis.features[:, GROUP_SLICES["chroma_mean"]].astype(np.float64), 0.0))
+        natural_timbre = np.linalg.norm(np.diff(mfcc, axis=0), axis=1)
+        natural_harmony = 1.0 - np.einsum("ij,ij->i", chroma[1:], chroma[:-1])
+        return {"mfcc": mfcc, "chroma": chroma,
+                "timbre_scale": np.array(max(float(np.median(natural_timbre)), 1e-6)),
+                "harmony_scale": np.array(max(float(np.median(natural_harmony)), 1e-6))}
+
+    t = analysis.derived(("seam_tables", JUMPS_VERSION), compute)
+    n = analysis.n_beats
+    i = np.asarray(exit_beats, dtype=np.int64)
+    j = np.asarray(entry_beats, dtype=np.int64)
+    after_i = np.minimum(i + 1, n - 1)
+
+    def log_ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        timbre = np.linalg.norm(t["mfcc"][a] - t["mfcc"][b], axis=-1) / t["timbre_scale"]
+        harmony = (1.0 - np.einsum("...d,...d->...", t["chroma"][a], t["chroma"][b])) / t["harmony_scale"]
+        return 0.5 * (np.log(np.maximum(timbre, 1e-3)) + np.log(np.maximum(harmony, 1e-3)))
+
+    cost: np.ndarray = 0.5 * (log_ratio(j, i) + log_ratio(j, after_i))
+    return cost
+
+
+JUMP_WEIGHT_IN_SPLICE_COST = 2.0
+
+
+def splice_point_cost(analysis: SongAnalysis, exit_beats: np.ndarray, entry_beats: np.ndarray) -> np.ndarray:
+    """What choosing between splice points minimises: :func:`seam_cost` plus twice :func:`jump_cost`.
+
+    The seam says how abrupt the change is where the two sides meet, the jump
+    cost whether the music then goes on as it would have; each alone ranks the
+    audible change at real splices only loosely (rank correlation about 0.3).
+    """
+    cost: np.ndarray = seam_cost(analysis, exit_beats, entry_beats) + JUMP_WEIGHT_IN_SPLICE_COST * jump_cost(
+        analysis, exit_beats, entry_beats)
+    return cost
+
+
+__all__ = ["JumpCostConfig", "JumpCosts", "jump_components", "jump_cost", "jump_tables", "seam_cost",
+           "splice_point_cost"]

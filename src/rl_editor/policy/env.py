@@ -26,7 +26,7 @@ Constraints, enforced by ``action_masks()`` (keep is always allowed):
   would: after a multiple of 4 bars, or on a section boundary
   (:func:`rl_editor.audio.structure.phrase_cut_table`), and of those only at
   the ``resume_options`` whose jump sounds most like what would have followed
-  (:func:`rl_editor.audio.jumps.jump_cost`, Wenner et al. 2013). A cut starts
+  (:func:`rl_editor.audio.jumps.splice_point_cost`, Wenner et al. 2013). A cut starts
   only where such an end is within reach, goes on until it reaches one, and
   playback resumes only there;
 - a phrase is repeated only after a kept phrase (never right after a cut, whose
@@ -93,7 +93,7 @@ class EnvConfig:
     resume_options : int
         With ``editorial_cuts``, a cut from a phrase may end only at the
         ``resume_options`` editorial ends of cheapest jump cost
-        (:func:`rl_editor.audio.jumps.jump_cost`: an entry that sounds like what
+        (:func:`rl_editor.audio.jumps.splice_point_cost`: an entry that sounds like what
         would have followed); 0 offers every editorial end.
     allow_repeat : bool
         Whether the repeat action is available at all.

@@ -196,6 +196,58 @@ def _trim(analysis: SongAnalysis, structure: SongStructure, best: np.ndarray, ta
     return best
 
 
+def slide_cuts_to_smooth_seams(analysis: SongAnalysis, actions: np.ndarray, max_slide_bars: int = 4) -> np.ndarray:
+    """Move each cut by up to ``max_slide_bars`` whole bars either way to where its seam is smoothest.
+
+    A cut keeps its number of bars (so a multiple of 4 bars stays one, and the
+    length barely changes); it slides only over kept beats, never over the first
+    or last beat, and a cut that is editorial only because it ends on a section
+    boundary moves only to another such end. Among the positions allowed, the
+    one with the lowest :func:`rl_editor.audio.jumps.splice_point_cost` wins (the
+    cut's own position on ties): an editor's splice between points that sound alike.
+
+    Parameters
+    ----------
+    analysis : SongAnalysis
+    actions : array of int, shape (n_beats,)
+    max_slide_bars : int
+
+    Returns
+    -------
+    ndarray of int8
+    """
+    from rl_editor.audio.jumps import splice_point_cost
+
+    out = np.asarray(actions, dtype=np.int8).copy()
+    structure = song_structure(analysis)
+    bars = np.append(structure.bar_start_beats, analysis.n_beats)
+    sections = set(structure.section_bounds_beats.tolist())
+    for start, end in _cut_runs(out):
+        first, last = np.searchsorted(bars, start), np.searchsorted(bars, end)
+        if bars[first] != start or bars[last] != end:
+            continue  # not on bar lines: leave it
+        four_bars = (last - first) % EDITORIAL_CUT_BARS == 0
+        without = out.copy()
+        without[start:end] = KEEP
+        options = []
+        for k in range(-max_slide_bars, max_slide_bars + 1):
+            lo, hi = first + k, last + k
+            if lo < 1 or hi >= len(bars) - 1 or bars[lo] < 1 or bars[hi] > analysis.n_beats - 1:
+                continue
+            a, b = int(bars[lo]), int(bars[hi])
+            if np.any(without[a - 1 : b] != KEEP) or without[b] == CUT:
+                continue
+            if not four_bars and b not in sections:
+                continue
+            options.append((float(splice_point_cost(analysis, np.array(a - 1), np.array(b))), abs(k), a, b))
+        if not options:
+            continue
+        _, _, a, b = min(options)
+        out = without
+        out[a:b] = CUT
+    return out
+
+
 def warn_if_far_from_target(analysis: SongAnalysis, actions: np.ndarray, target: float,
                             tolerance: float = LENGTH_TOLERANCE) -> bool:
     """Warn (``warnings.warn``) when an edit misses its target by more than ``tolerance``; True if it did."""
@@ -207,4 +259,5 @@ def warn_if_far_from_target(analysis: SongAnalysis, actions: np.ndarray, target:
     return True
 
 
-__all__ = ["LENGTH_HELP", "LENGTH_TOLERANCE", "fit_to_target", "format_time", "target_share", "warn_if_far_from_target"]
+__all__ = ["LENGTH_HELP", "LENGTH_TOLERANCE", "fit_to_target", "format_time", "slide_cuts_to_smooth_seams",
+           "target_share", "warn_if_far_from_target"]

@@ -123,7 +123,7 @@ def song_tables(analysis: SongAnalysis, config: EnvConfig) -> dict[str, np.ndarr
     would make (:func:`rl_editor.audio.structure.phrase_cut_table`: a multiple of
     4 bars, or up to a section boundary) whose jump is among the
     ``config.resume_options`` cheapest of such cuts from ``s``
-    (:func:`rl_editor.audio.jumps.jump_cost`; all of them when 0).
+    (:func:`rl_editor.audio.jumps.splice_point_cost`; all of them when 0).
     """
     from rl_editor.policy.dense_reward import SPLICE_TERMS, splice_terms
 
@@ -166,7 +166,7 @@ def offered_cuts(analysis: SongAnalysis, max_phrases: int, resume_options: int) 
         (from the end of phrase ``s - 1`` to the start of phrase ``s + d``) is
         among the ``resume_options`` cheapest editorial ones from ``s`` (all when 0).
     """
-    from rl_editor.audio.jumps import jump_cost
+    from rl_editor.audio.jumps import splice_point_cost
     from rl_editor.audio.structure import phrase_cut_table
 
     structure = song_structure(analysis)
@@ -177,7 +177,7 @@ def offered_cuts(analysis: SongAnalysis, max_phrases: int, resume_options: int) 
     n, width = editorial.shape
     s = np.arange(n)[:, None]
     resume = np.minimum(s + np.arange(width)[None, :], n - 1)
-    cost = jump_cost(analysis, np.broadcast_to(np.maximum(bounds[s] - 1, 0), resume.shape), bounds[resume])
+    cost = splice_point_cost(analysis, np.broadcast_to(np.maximum(bounds[s] - 1, 0), resume.shape), bounds[resume])
     cost = np.where(editorial, cost, np.inf)
     rank = np.argsort(np.argsort(cost, axis=1, kind="stable"), axis=1)
     offered: np.ndarray = editorial & (rank < resume_options)

@@ -43,7 +43,7 @@ from rl_editor.config import config_from_json, config_to_json
 from rl_editor.policy.checkpoint import policy_state, restore_policy_model, state_from_sb3_zip
 from rl_editor.policy.dense_reward import TERM_NAMES, edit_stats
 from rl_editor.policy.env import EditBatch, EditVecEnv, EnvConfig, EpisodeRewardFn, PolicyError, SongBank, check_target
-from rl_editor.policy.length import fit_to_target, target_share, warn_if_far_from_target
+from rl_editor.policy.length import fit_to_target, slide_cuts_to_smooth_seams, target_share, warn_if_far_from_target
 from rl_editor.registry import ModelMeta, load_model_file, new_version, save_model_file, sha256_of_json
 
 
@@ -582,6 +582,7 @@ class PPOTrainer:
             actions = np.argmax(np.where(masks, scores, -np.inf), axis=1)
             batch.step(actions)
         edits = [batch.episode_actions(i).astype(np.int8) for i in range(k)]
+        edits = [slide_cuts_to_smooth_seams(analysis, edit) for edit in edits]
         return [edit if target is None else fit_to_target(analysis, edit, target)
                 for edit, target in zip(edits, targets)]
 
