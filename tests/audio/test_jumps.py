@@ -56,3 +56,20 @@ def test_the_natural_continuation_costs_nothing_and_components_stay_in_range(son
         values = getattr(parts, name)
         assert values.shape == (200,) and np.all((values >= 0) & (values <= 1)), name
     assert np.all((parts.cost >= 0) & (parts.cost <= 1))
+
+
+def test_seams_into_another_kind_of_section_are_rougher_than_into_the_same_kind(songs_with_repeated_sections):
+    from rl_editor.audio.jumps import seam_cost
+
+    same, other = [], []
+    for analysis, sections in songs_with_repeated_sections:
+        exits = np.arange(analysis.n_beats - 1)
+        natural = seam_cost(analysis, exits, exits + 1)
+        entries = _section_entries(analysis, sections)
+        for continuation, name in entries:
+            for entry, entry_name in entries:
+                if entry != continuation:
+                    cost = float(seam_cost(analysis, np.array(continuation - 1), np.array(entry)))
+                    (same if entry_name == name else other).append(cost)
+                    assert cost > np.median(natural)  # the song going on is smoother than a jump
+    assert np.median(same) < np.median(other) - 0.3
