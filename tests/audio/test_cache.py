@@ -8,8 +8,8 @@ import time
 import numpy as np
 import soundfile as sf
 
-from rl_editor.audio import analyze_song
 from rl_editor.audio import analyze as analyze_module
+from rl_editor.audio import analyze_song
 from rl_editor.audio.analyze import analysis_params, code_digest
 from rl_editor.audio.cache import cache_path, default_cache_dir
 

@@ -28,8 +28,9 @@ def _section_entries(analysis, sections) -> list[tuple[int, str]]:
     return [(b, s["name"]) for b, s in zip(starts, sections) if 0 < b < analysis.n_beats - 1]
 
 
-@pytest.mark.parametrize("config", [JumpCostConfig(), JumpCostConfig(label=0.0, position=0.0)],
-                         ids=["full", "sound-only"])
+@pytest.mark.parametrize(
+    "config", [JumpCostConfig(), JumpCostConfig(label=0.0, position=0.0)], ids=["full", "sound-only"]
+)
 def test_entering_a_section_like_the_one_that_would_follow_costs_less(songs_with_repeated_sections, config):
     """Leave just before a section starts; enter at another section of the same name or of another name."""
     same, other = [], []

@@ -24,7 +24,6 @@ def test_trimming_onto_a_length_keeps_cuts_on_four_bars_or_section_ends(song_fac
     assert np.all(trimmed[bars[7] : bars[12]] == CUT)  # grown by a bar at its start: it still ends on section 4
 
 
-
 def test_sliding_a_cut_keeps_its_bars_and_takes_the_smoothest_seam(song_factory):
     from rl_editor.audio.jumps import splice_point_cost
     from rl_editor.policy.length import slide_cuts_to_smooth_seams
@@ -37,7 +36,7 @@ def test_sliding_a_cut_keeps_its_bars_and_takes_the_smoothest_seam(song_factory)
     slid = slide_cuts_to_smooth_seams(song, actions, max_slide_bars=2)
     runs = np.flatnonzero(np.diff(np.r_[0, slid == CUT, 0])).reshape(-1, 2)
     assert len(runs) == 1
-    (a, b), = runs
+    ((a, b),) = runs
     assert np.searchsorted(bars, b) - np.searchsorted(bars, a) == 4 and abs(np.searchsorted(bars, a) - 10) <= 2
     np.testing.assert_array_equal(slid[bars[20] : bars[21]], 2)
     options = [splice_point_cost(song, np.array(bars[10 + k] - 1), np.array(bars[14 + k])) for k in range(-2, 3)]

@@ -69,7 +69,7 @@ ANALYSIS_CODE_MODULES: tuple[str, ...] = (
 BACKEND_CODE_MODULES: dict[str, tuple[str, ...]] = {"librosa": (), "madmom": ("rl_editor.audio.beats_madmom",)}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def code_digest(modules: tuple[str, ...]) -> str:
     """Short sha256 of the source files of ``modules`` (importable names), read once per process.
 

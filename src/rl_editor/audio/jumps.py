@@ -110,6 +110,7 @@ def jump_tables(analysis: SongAnalysis, context_bars: int = 1) -> dict[str, np.n
         ``label`` (section label index of each beat) and ``bar_position``
         (bars since its section started, modulo 4).
     """
+
     def compute() -> dict[str, np.ndarray]:
         feats = analysis.features.astype(np.float64)
         mfcc = feats[:, GROUP_SLICES["mfcc_mean"]][:, 1:]
@@ -164,8 +165,10 @@ def jump_components(
         behind = np.einsum("...d,...d->...", t[f"behind_{name}"][i], t[f"behind_{name}"][before_j])
         return 0.5 * ((1.0 - ahead) + (1.0 - behind))
 
-    loud_gap = 0.5 * (np.abs(t["ahead_loudness"][j] - t["ahead_loudness"][after_i])
-                      + np.abs(t["behind_loudness"][i] - t["behind_loudness"][before_j]))
+    loud_gap = 0.5 * (
+        np.abs(t["ahead_loudness"][j] - t["ahead_loudness"][after_i])
+        + np.abs(t["behind_loudness"][i] - t["behind_loudness"][before_j])
+    )
     return JumpCosts(
         timbre=np.clip(0.5 * distance("timbre"), 0.0, 1.0),
         harmony=np.clip(distance("harmony"), 0.0, 1.0),
@@ -176,8 +179,9 @@ def jump_components(
     )
 
 
-def jump_cost(analysis: SongAnalysis, exit_beats: np.ndarray, entry_beats: np.ndarray,
-              config: JumpCostConfig | None = None) -> np.ndarray:
+def jump_cost(
+    analysis: SongAnalysis, exit_beats: np.ndarray, entry_beats: np.ndarray, config: JumpCostConfig | None = None
+) -> np.ndarray:
     """Cost in [0, 1] of each jump (0: the music goes on as it would have); see :func:`jump_components`."""
     return jump_components(analysis, exit_beats, entry_beats, config).cost
 
@@ -202,14 +206,18 @@ def seam_cost(analysis: SongAnalysis, exit_beats: np.ndarray, entry_beats: np.nd
     -------
     ndarray of float, the inputs' shape
     """
+
     def compute() -> dict[str, np.ndarray]:
         mfcc = analysis.features[:, GROUP_SLICES["mfcc_mean"]].astype(np.float64)
         chroma = _unit_rows(np.maximum(analysis.features[:, GROUP_SLICES["chroma_mean"]].astype(np.float64), 0.0))
         natural_timbre = np.linalg.norm(np.diff(mfcc, axis=0), axis=1)
         natural_harmony = 1.0 - np.einsum("ij,ij->i", chroma[1:], chroma[:-1])
-        return {"mfcc": mfcc, "chroma": chroma,
-                "timbre_scale": np.array(max(float(np.median(natural_timbre)), 1e-6)),
-                "harmony_scale": np.array(max(float(np.median(natural_harmony)), 1e-6))}
+        return {
+            "mfcc": mfcc,
+            "chroma": chroma,
+            "timbre_scale": np.array(max(float(np.median(natural_timbre)), 1e-6)),
+            "harmony_scale": np.array(max(float(np.median(natural_harmony)), 1e-6)),
+        }
 
     t = analysis.derived(("seam_tables", JUMPS_VERSION), compute)
     n = analysis.n_beats
@@ -237,9 +245,17 @@ def splice_point_cost(analysis: SongAnalysis, exit_beats: np.ndarray, entry_beat
     audible change at real splices only loosely (rank correlation about 0.3).
     """
     cost: np.ndarray = seam_cost(analysis, exit_beats, entry_beats) + JUMP_WEIGHT_IN_SPLICE_COST * jump_cost(
-        analysis, exit_beats, entry_beats)
+        analysis, exit_beats, entry_beats
+    )
     return cost
 
 
-__all__ = ["JumpCostConfig", "JumpCosts", "jump_components", "jump_cost", "jump_tables", "seam_cost",
-           "splice_point_cost"]
+__all__ = [
+    "JumpCostConfig",
+    "JumpCosts",
+    "jump_components",
+    "jump_cost",
+    "jump_tables",
+    "seam_cost",
+    "splice_point_cost",
+]
