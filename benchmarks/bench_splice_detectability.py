@@ -38,7 +38,11 @@ Also printed: splices per minute of output, and the
 share of cuts (runs of cut beats) that remove whole phrases (start and end on a
 phrase start) or end on a section boundary, from
 ``rl_editor.audio.structure.song_structure`` when the project has it, else
-whole multiples of 4 bars starting and ending on a downbeat.
+whole multiples of 4 bars starting and ending on a downbeat; and the share of
+cuts that span a multiple of 4 bars or end on a section boundary (the
+project's target, ``rl_editor.audio.structure.cut_alignment``). For scale, the
+AUC of the song's own phrase entries against its other natural boundaries:
+about what splices that sounded exactly like the song entering a phrase would score.
 """
 
 from __future__ import annotations
@@ -96,6 +100,7 @@ class SongTally:
     splices: int = 0
     cuts: int = 0
     phrase_cuts: int = 0
+    four_bar_or_section_cuts: int = 0
     scores: dict[str, list[np.ndarray]] = field(default_factory=lambda: {"off": [], "on": []})
     labels: list[np.ndarray] = field(default_factory=list)
     on_phrase: list[np.ndarray] = field(default_factory=list)
@@ -225,6 +230,17 @@ def musical_cut_count(analysis, actions: np.ndarray) -> tuple[int, int, str]:
     return len(runs), aligned, "from a downbeat to a downbeat, a multiple of 4 bars (no song structure module)"
 
 
+def editorial_cut_count(analysis, actions: np.ndarray) -> int:
+    """Cuts spanning a multiple of 4 bars or ending on a section boundary (0 without a structure module)."""
+    structure = structure_or_none(analysis)
+    if structure is None:
+        return 0
+    from rl_editor.audio.structure import cut_alignment
+
+    alignment = cut_alignment(structure, actions)
+    return 0 if alignment["n_cuts"] == 0 else int(round(alignment["n_cuts"] * alignment["four_bar_or_section_share"]))
+
+
 def edits_from_manifest(path: Path, per_song: int) -> list[EditToMeasure]:
     from rl_editor.generate.manifest import Manifest
 
@@ -298,6 +314,7 @@ def measure(edits: list[EditToMeasure]) -> dict[str, SongTally]:
             n_cuts, aligned, definition = musical_cut_count(analysis, e.actions)
             tally.cuts += n_cuts
             tally.phrase_cuts += aligned
+            tally.four_bar_or_section_cuts += editorial_cut_count(analysis, e.actions)
             _DEFINITIONS.add(definition)
     return tallies
 
@@ -370,12 +387,20 @@ def print_table(tallies: dict[str, SongTally]) -> None:
           f"crossfades " + ", ".join(f"{ms:.0f} ms {np.mean(np.isclose(fades, ms, atol=0.5)):.0%}"
                                      for ms in sorted(set(np.round(fades).tolist()))))
     print(f"musical cuts: {cuts and musical / cuts:.1%} of {cuts} cuts ({'; '.join(sorted(_DEFINITIONS))})")
+    editorial = sum(t.four_bar_or_section_cuts for t in everything)
+    print(f"cuts spanning a multiple of 4 bars or ending on a section boundary: {cuts and editorial / cuts:.1%} of {cuts}")
     on_phrase = np.concatenate([p for t in everything for p in t.on_phrase])
     for mode, label in (("off", "plain"), ("on", "lined-up")):
         values = np.concatenate([x for t in everything for x in t.scores[mode]])
         print(f"AUC against natural boundaries where the song itself enters a phrase "
               f"({int((on_phrase & ~splice_mask).sum())} of them), {label} render: "
               f"{auc(values[splice_mask], values[~splice_mask & on_phrase]):.3f}")
+    natural_entries = on_phrase & ~splice_mask
+    for mode, label in (("off", "plain"), ("on", "lined-up")):
+        values = np.concatenate([x for t in everything for x in t.scores[mode]])
+        print(f"for scale: AUC of the song's own phrase entries against its other natural boundaries, {label} render: "
+              f"{auc(values[natural_entries], values[~splice_mask & ~on_phrase]):.3f} "
+              f"(about what splices that sound exactly like phrase entries would score on the headline AUC)")
     print("AUC 0.5: splices indistinguishable from the song's own beat-to-beat changes; 1: every splice stands out")
     print("(every splice of a phrase-level edit enters a phrase, where songs change more than between other beats;")
     print(" the AUC against the song's own phrase entries asks whether a splice sounds like one of those)")

@@ -8,8 +8,9 @@ import time
 import numpy as np
 import soundfile as sf
 
+from rl_editor.audio import analyze as analyze_module
 from rl_editor.audio import analyze_song
-from rl_editor.audio.analyze import ANALYSIS_PARAMS
+from rl_editor.audio.analyze import analysis_params, code_digest
 from rl_editor.audio.cache import cache_path, default_cache_dir
 
 
@@ -35,7 +36,7 @@ def test_changed_content_misses_and_renamed_copies_hit(write_beat_file, tmp_path
     cache_dir = tmp_path / "cache"
     path = write_beat_file("song.wav", seconds=12.0)
     first = analyze_song(path, cache_dir=cache_dir)
-    assert cache_path(first.content_sha256, ANALYSIS_PARAMS, cache_dir).is_file()
+    assert cache_path(first.content_sha256, analysis_params(), cache_dir).is_file()
 
     copy = tmp_path / "renamed.wav"
     shutil.copy(path, copy)
@@ -56,7 +57,7 @@ def test_a_damaged_cache_entry_is_recomputed(write_beat_file, tmp_path):
     cache_dir = tmp_path / "cache"
     path = write_beat_file("song.wav", seconds=12.0)
     first = analyze_song(path, cache_dir=cache_dir)
-    entry = cache_path(first.content_sha256, ANALYSIS_PARAMS, cache_dir)
+    entry = cache_path(first.content_sha256, analysis_params(), cache_dir)
     entry.write_bytes(b"not an npz")
     again = analyze_song(path, cache_dir=cache_dir)
     np.testing.assert_array_equal(again.features, first.features)
@@ -67,3 +68,33 @@ def test_the_cache_folder_follows_the_environment(monkeypatch, tmp_path):
     assert default_cache_dir() == tmp_path / "elsewhere"
     monkeypatch.delenv("RL_EDITOR_CACHE_DIR")
     assert default_cache_dir().parts[-2:] == ("rl-editor", "analysis")
+
+
+def test_the_cache_key_holds_a_digest_of_the_analysis_code():
+    librosa_key, madmom_key = analysis_params("librosa"), analysis_params("madmom")
+    assert librosa_key["code"] == code_digest(analyze_module.ANALYSIS_CODE_MODULES)
+    assert madmom_key["code"] != librosa_key["code"]  # madmom's glue is part of its analyses
+
+
+def test_changed_analysis_code_reanalyses_instead_of_reading_the_old_entry(write_beat_file, tmp_path, monkeypatch):
+    """A module of the analysis (here a stand-in written by the test) changes: the old entry is not read."""
+    module_dir = tmp_path / "modules"
+    module_dir.mkdir()
+    bar_model = module_dir / "stand_in_bar_model.py"
+    bar_model.write_text("BAR_MODEL = 1\n")
+    monkeypatch.syspath_prepend(str(module_dir))
+    monkeypatch.setattr(analyze_module, "ANALYSIS_CODE_MODULES",
+                        analyze_module.ANALYSIS_CODE_MODULES + ("stand_in_bar_model",))
+    cache_dir = tmp_path / "cache"
+    path = write_beat_file("song.wav", seconds=12.0)
+    first = analyze_song(path, cache_dir=cache_dir)
+    analyze_song(path, cache_dir=cache_dir)
+    assert len(list(cache_dir.glob("*.npz"))) == 1  # unchanged code: a hit
+
+    bar_model.write_text("BAR_MODEL = 2\n")
+    code_digest.cache_clear()  # the digest is read once per process, as a new run would
+    again = analyze_song(path, cache_dir=cache_dir)
+    entries = sorted(cache_dir.glob("*.npz"))
+    assert len(entries) == 2, entries  # analysed afresh and stored under the new key
+    assert cache_path(first.content_sha256, analysis_params(), cache_dir).is_file()
+    np.testing.assert_array_equal(again.beat_times_s, first.beat_times_s)

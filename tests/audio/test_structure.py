@@ -103,3 +103,22 @@ def test_real_songs_get_nested_structure_quickly(real_music_short_dir):
         assert time.perf_counter() - start < 1.0
         _check_nesting(structure, analysis.n_beats)
         assert structure.n_phrases >= 8
+
+
+def test_phrase_cut_table_allows_four_bar_multiples_and_cuts_up_to_a_section():
+    """Bars of 4 beats; sections start at bars 0, 6 and 14; phrases of 2 bars from each section start."""
+    from rl_editor.audio.structure import SongStructure, phrase_cut_table
+
+    bars = np.arange(20) * 4
+    phrase_bars = np.array([0, 2, 4, 6, 8, 10, 12, 14, 16, 18])
+    structure = SongStructure(n_beats=80, bar_start_beats=bars, phrase_start_beats=bars[phrase_bars],
+                              section_start_beats=bars[[0, 6, 14]], section_labels=("A", "B", "A"))
+    table = phrase_cut_table(structure, max_phrases=4)
+    assert table.shape == (10, 6)
+    assert not table[:, 0].any() and not table[:, 5].any()  # no empty cut, none longer than 4 phrases
+    assert table[1, 2]  # bars 2-5: four bars
+    assert table[2, 1]  # bars 4-5: ends where section B starts
+    assert not table[1, 1]  # bars 2-3: two bars, inside section A
+    assert table[3, 2] and not table[3, 1] and not table[3, 3]  # from bar 6: 4 bars, not 2 or 6
+    assert table[5, 2]  # bars 10-13: four bars that also end on section A's return
+    assert not table[8].any()  # a cut from bar 16 would have to remove the last phrase

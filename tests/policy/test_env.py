@@ -182,3 +182,36 @@ def test_bad_songs_and_settings_are_refused(song_factory):
         EditVecEnv([])
     with pytest.raises(PolicyError, match="target_range"):
         EditVecEnv([song_factory(1)], EnvConfig(target_range=(0.5, 1.2)))
+
+
+def test_cuts_span_four_bar_multiples_or_end_on_a_section(synthetic_analyses):
+    """Phrases of these songs are one bar and sections four: most phrase runs would be ragged cuts."""
+    from rl_editor.audio.structure import cut_alignment
+
+    shares = {}
+    for editorial in (True, False):
+        env = EditVecEnv(synthetic_analyses, EnvConfig(editorial_cuts=editorial), n_envs=4, seed=2)
+        episodes = _random_episodes(env, 600, cut_bias=3.0)
+        alignments = [cut_alignment(song_structure(env.analyses[info["song_index"]]), info["episode_actions"])
+                      for info in episodes]
+        cut_counts = [a["n_cuts"] for a in alignments]
+        shares[editorial] = np.average([a["four_bar_or_section_share"] for a in alignments if a["n_cuts"]],
+                                       weights=[c for c in cut_counts if c])
+        assert sum(cut_counts) >= 20
+    assert shares[True] == 1.0
+    assert shares[False] < 0.7  # without the mask the same random policy cuts raggedly
+
+
+def test_the_observation_offers_only_editorial_resume_points(synthetic_analyses):
+    from rl_editor.policy.observation import IMPOSSIBLE_JUMP, N_UNIT_FEATURES
+
+    env = EditVecEnv(synthetic_analyses[:1], EnvConfig(n_jump_options=8), n_envs=1, seed=0)
+    env.reset()
+    env.step(np.array([KEEP]))  # now at phrase 1, nothing cut yet
+    layout = env.bank.layout
+    obs = env.batch.observe()[0]
+    jumps_at = layout.window * N_UNIT_FEATURES
+    costs = obs[jumps_at : jumps_at + layout.n_jumps] * 4.0
+    table = env.bank.editorial_cuts[1, 1 : layout.n_jumps]  # cuts that start at phrase 1, of 1-7 phrases
+    assert table.any() and not table.all()
+    np.testing.assert_array_equal(costs[1:] == IMPOSSIBLE_JUMP, ~table)

@@ -8,6 +8,9 @@ or of decoded audio.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import importlib.util
 import multiprocessing
 import os
 import sys
@@ -53,10 +56,40 @@ ANALYSIS_PARAMS: dict = {
 }
 BAR_MODEL_PARAMS = ("meters", "bar_model")
 BEAT_BACKENDS = ("librosa", "madmom")  # madmom: optional, non-commercial models (audio.beats_madmom)
+# The modules whose code decides what an analysis holds: a change to any of them misses the cache.
+# (Song structure is not stored: it is computed from the loaded analysis, so its changes need no key.)
+ANALYSIS_CODE_MODULES: tuple[str, ...] = (
+    "rl_editor.audio.analyze",
+    "rl_editor.audio.beats",
+    "rl_editor.audio.feature_layout",
+    "rl_editor.audio.features",
+    "rl_editor.audio.io",
+    "rl_editor.audio.song",
+)
+BACKEND_CODE_MODULES: dict[str, tuple[str, ...]] = {"librosa": (), "madmom": ("rl_editor.audio.beats_madmom",)}
+
+
+@functools.cache
+def code_digest(modules: tuple[str, ...]) -> str:
+    """Short sha256 of the source files of ``modules`` (importable names), read once per process.
+
+    Raises
+    ------
+    AnalysisError
+        A module cannot be found or has no source file.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(modules):
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None or not Path(spec.origin).is_file():
+            raise AnalysisError(f"{name}: no source file to key the analysis cache with; reinstall rl-editor")
+        digest.update(name.encode() + b"\0" + Path(spec.origin).read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def analysis_params(beats: str = "librosa") -> dict:
-    """The parameters that key the analysis cache, including the beat-tracking backend.
+    """The parameters that key the analysis cache: settings, the beat-tracking backend, and a
+    digest of the analysis code (``ANALYSIS_CODE_MODULES``), so changed code re-analyses.
 
     Raises
     ------
@@ -68,6 +101,7 @@ def analysis_params(beats: str = "librosa") -> dict:
     params = {**ANALYSIS_PARAMS, "beats": beats}
     if beats != "librosa":  # the project's bar model is not used, so changing it keeps these (costly) entries
         params = {key: value for key, value in params.items() if key not in BAR_MODEL_PARAMS}
+    params["code"] = code_digest(ANALYSIS_CODE_MODULES + BACKEND_CODE_MODULES[beats])
     return params
 
 

@@ -2,7 +2,7 @@
 
 An entry is one ``SongAnalysis.to_npz`` file named by the sha256 of the audio
 file's bytes and a hash of ``ANALYSIS_VERSION`` plus the analysis parameters,
-so editing the file, upgrading the analysis or changing a parameter all miss.
+so editing the file, upgrading the analysis, changing its code or a parameter all miss.
 The folder is ``$RL_EDITOR_CACHE_DIR`` or ``~/.cache/rl-editor/analysis``.
 """
 

@@ -276,6 +276,41 @@ def compute_structure(analysis: SongAnalysis, config: StructureConfig | None = N
     )
 
 
+EDITORIAL_CUT_BARS = 4
+
+
+def phrase_cut_table(structure: SongStructure, max_phrases: int) -> np.ndarray:
+    """Which phrase-level cuts an editor would make.
+
+    Parameters
+    ----------
+    structure : SongStructure
+    max_phrases : int
+        Most phrases one cut removes.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_phrases, max_phrases + 2)
+        Entry ``[s, d]`` is True when cutting phrases ``s .. s + d - 1`` and
+        going on at phrase ``s + d`` spans a multiple of ``EDITORIAL_CUT_BARS``
+        bars or ends on a section boundary (the criterion of :func:`cut_alignment`),
+        with ``1 <= d <= max_phrases`` and ``s + d`` a phrase of the song (the
+        last phrase is never cut).
+    """
+    n, width = structure.n_phrases, max_phrases + 2
+    bar_of_phrase = np.searchsorted(structure.bar_start_beats, structure.phrase_start_beats)
+    starts_section = np.isin(structure.phrase_start_beats, structure.section_start_beats)
+    s = np.arange(n)[:, None]
+    d = np.arange(width)[None, :]
+    resume = s + d
+    inside = (d >= 1) & (d <= max_phrases) & (resume < n)
+    resume = np.minimum(resume, n - 1)
+    spans_bars = bar_of_phrase[resume] - bar_of_phrase[s]
+    editorial = (spans_bars % EDITORIAL_CUT_BARS == 0) | starts_section[resume]
+    table: np.ndarray = inside & editorial
+    return table
+
+
 def cut_alignment(structure: SongStructure, actions: np.ndarray) -> dict[str, float]:
     """How editorial an edit's cuts are.
 
@@ -298,7 +333,7 @@ def cut_alignment(structure: SongStructure, actions: np.ndarray) -> dict[str, fl
         whole.append(start in phrases and end in phrases)
         on_bars = start in set(bars.tolist()) and end in set(bars.tolist())
         n_bars = int(np.searchsorted(bars, end) - np.searchsorted(bars, start))
-        editorial.append((on_bars and n_bars % 4 == 0) or end in sections)
+        editorial.append((on_bars and n_bars % EDITORIAL_CUT_BARS == 0) or end in sections)
     return {"n_cuts": float(len(runs)), "whole_phrase_share": float(np.mean(whole)),
             "four_bar_or_section_share": float(np.mean(editorial))}
 
@@ -308,5 +343,5 @@ def song_structure(analysis: SongAnalysis) -> SongStructure:
     return analysis.derived(("structure", STRUCTURE_VERSION), lambda: compute_structure(analysis))
 
 
-__all__ = ["SongStructure", "StructureConfig", "bar_starts", "checkerboard_novelty", "compute_structure",
-           "cut_alignment", "group_means", "song_structure"]
+__all__ = ["EDITORIAL_CUT_BARS", "SongStructure", "StructureConfig", "bar_starts", "checkerboard_novelty",
+           "compute_structure", "cut_alignment", "group_means", "phrase_cut_table", "song_structure"]

@@ -5,8 +5,12 @@ Lengths are shares of the song's duration (seconds kept over seconds in the
 song); ``unit`` below is the mean phrase's share of the song, so length errors
 are counted in phrases whatever the song's length.
 
-- ``splice``: ``-(w_splice_base + w_splice * (1 - quality))`` for every splice
-  (jump in playback), quality from :func:`rl_editor.audio.splice.splice_components`.
+- ``splice``: ``-(w_splice_base + w_splice * (1 - quality) + w_jump * jump_cost)``
+  for every splice (jump in playback), quality from
+  :func:`rl_editor.audio.splice.splice_components` (the beats on each side),
+  jump cost from :func:`rl_editor.audio.jumps.jump_cost` (the bar after the
+  entry against the bar that would have followed, section label and phrase
+  position: an editor's jump between points that sound alike).
   The fixed part makes an edit with a few long cuts better than one with many
   short ones (Mehrabi et al., 2014: listeners rate edits made of many short
   sections lower).
@@ -34,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rl_editor.audio.jumps import jump_cost
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.audio.splice import splice_components
 from rl_editor.audio.structure import song_structure
@@ -57,6 +62,8 @@ class DenseRewardConfig:
         target is asked for.
     w_splice_base, w_splice : float
         Cost per splice, and extra cost of a completely unnatural join (scaled by ``1 - quality``).
+    w_jump : float
+        Extra cost of a jump into music unlike what would have followed (scaled by its jump cost, 0-1).
     w_off_bar : float
         Extra cost per splice that is not on a bar line.
     w_section_entry : float
@@ -80,6 +87,7 @@ class DenseRewardConfig:
     target_keep_share: float = 0.75
     w_splice_base: float = 1.0
     w_splice: float = 2.0
+    w_jump: float = 2.0
     w_off_bar: float = 0.5
     w_section_entry: float = 0.3
     w_section: float = 0.3
@@ -109,12 +117,13 @@ def splice_terms(
     from_beats = np.asarray(from_beats, dtype=np.int64)
     to_beats = np.asarray(to_beats, dtype=np.int64)
     comp = splice_components(analysis, from_beats, to_beats)
+    cost = jump_cost(analysis, from_beats, to_beats)
     ends, starts = section_end_and_start(analysis)
     jumps = to_beats != from_beats + 1
     lands_on_section = starts[to_beats] & jumps
     whole_sections = ends[from_beats] & lands_on_section & (to_beats > from_beats + 1)
     return {
-        "splice": -(config.w_splice_base + config.w_splice * (1.0 - comp.quality)),
+        "splice": -(config.w_splice_base + config.w_splice * (1.0 - comp.quality) + config.w_jump * cost),
         "bar_line": -config.w_off_bar * (1.0 - comp.on_bar_line),
         "section": config.w_section_entry * lands_on_section + config.w_section * whole_sections,
     }

@@ -22,6 +22,13 @@ Constraints, enforced by ``action_masks()`` (keep is always allowed):
 
 - the first and the last phrase are kept (they carry the pickup and the tail);
 - at most ``max_cut_phrases`` phrases are cut in a row;
+- with ``editorial_cuts`` (the default) a cut ends only where an editor's
+  would: after a multiple of 4 bars, or on a section boundary
+  (:func:`rl_editor.audio.structure.phrase_cut_table`), and of those only at
+  the ``resume_options`` whose jump sounds most like what would have followed
+  (:func:`rl_editor.audio.jumps.splice_point_cost`, Wenner et al. 2013). A cut starts
+  only where such an end is within reach, goes on until it reaches one, and
+  playback resumes only there;
 - a phrase is repeated only after a kept phrase (never right after a cut, whose
   splice back in would be followed at once by the repeat's splice, nor right
   after another repeat, which would merge the two into one longer repeat).
@@ -81,6 +88,13 @@ class EnvConfig:
         Most phrases cut in a row (one splice removes at most this many).
     n_jump_options : int
         Resume points (phrases ahead) whose splice cost the policy observes.
+    editorial_cuts : bool
+        Cuts span a multiple of 4 bars or end on a section boundary (masked).
+    resume_options : int
+        With ``editorial_cuts``, a cut from a phrase may end only at the
+        ``resume_options`` editorial ends of cheapest jump cost
+        (:func:`rl_editor.audio.jumps.splice_point_cost`: an entry that sounds like what
+        would have followed); 0 offers every editorial end.
     allow_repeat : bool
         Whether the repeat action is available at all.
     lookback, lookahead : int
@@ -102,6 +116,8 @@ class EnvConfig:
 
     max_cut_phrases: int = 24
     n_jump_options: int = 8
+    editorial_cuts: bool = True
+    resume_options: int = 4
     allow_repeat: bool = True
     lookback: int = 0
     lookahead: int = 1
@@ -163,6 +179,10 @@ class SongBank:
         self.padded_offset = _offsets(self.n_units + pad)
         self.jump_terms = np.concatenate([t["jump_terms"] for t in tables])
         self.jump_cost = self.jump_terms.sum(axis=2)
+        self.editorial_cuts = np.concatenate([t["editorial_cuts"] for t in tables])
+        # [s, d]: a cut that started at phrase s and has removed d phrases can still end editorially later
+        later = np.logical_or.accumulate(self.editorial_cuts[:, ::-1], axis=1)[:, ::-1]
+        self.editorial_end_ahead = np.concatenate([later[:, 1:], np.zeros((later.shape[0], 1), bool)], axis=1)
         self.bounds = [t["bounds"] for t in tables]
         self.mean_unit_share = 1.0 / np.maximum(self.n_units, 1)
         self.max_units = int(self.n_units.max())
@@ -227,6 +247,14 @@ class EditBatch:
         masks = np.ones((self.n_slots, 3), dtype=bool)
         masks[:, CUT] = inner & (self.cut_run + 2 <= self.config.max_cut_phrases + 1)
         masks[:, REPEAT] = self.config.allow_repeat & inner & (self.prev_action == KEEP)
+        if self.config.editorial_cuts:
+            bank = self.bank
+            row = bank.unit_offset[self.song] + np.clip(self.t - self.cut_run, 0, self.n - 1)
+            run = np.minimum(self.cut_run, bank.editorial_cuts.shape[1] - 1)
+            may_resume = (self.cut_run == 0) | bank.editorial_cuts[row, run]
+            masks[:, CUT] &= bank.editorial_end_ahead[row, run]
+            masks[:, KEEP] = may_resume | ~masks[:, CUT]  # never leave a slot without an action
+            masks[:, REPEAT] &= may_resume
         return masks
 
     def observe(self) -> np.ndarray:

@@ -2,10 +2,15 @@
 
 The policy cuts whole phrases, so its edits land within about one phrase of
 the requested length. :func:`fit_to_target` closes the rest the way an editor
-trims: it moves the ends of existing cuts by whole bars (never adding a
-splice; two cuts that meet merge into one) until the edit is within the tolerance, choosing at each step the move
+trims: it moves the ends of existing cuts by one or four whole bars (never
+adding a splice; two cuts that meet merge into one) until the edit is within
+the tolerance. A move may not add a cut that an editor would not make (one
+that neither spans a multiple of 4 bars nor ends on a section boundary), so
+the policy's editorial cuts stay editorial; among the others it takes the move
 that gets closest to the target, or, among moves that reach it, the one that
-leaves most cuts spanning 4-bar multiples or ending on a section boundary.
+leaves most cuts editorial. Only when no such trim reaches the tolerance (a
+short song has few 4-bar spans) do ragged moves finish the job: the requested
+length wins over the shape of the cut.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import warnings
 import numpy as np
 
 from rl_editor.audio.song import SongAnalysis
-from rl_editor.audio.structure import SongStructure, song_structure
+from rl_editor.audio.structure import EDITORIAL_CUT_BARS, SongStructure, song_structure
 from rl_editor.edit import CUT, KEEP
 from rl_editor.errors import RlEditorError
 from rl_editor.policy.dense_reward import duration_keep_share
@@ -96,15 +101,18 @@ def _cut_runs(actions: np.ndarray) -> np.ndarray:
     return edges.reshape(-1, 2)  # [start, end) per run
 
 
-def _editorial_cuts(actions: np.ndarray, structure: SongStructure) -> float:
+def _cut_counts(actions: np.ndarray, structure: SongStructure) -> tuple[int, int]:
+    """How many cuts the edit has, and how many of them an editor would not make."""
     from rl_editor.audio.structure import cut_alignment
 
-    share = cut_alignment(structure, actions)["four_bar_or_section_share"]
-    return 1.0 if np.isnan(share) else share
+    alignment = cut_alignment(structure, actions)
+    n_cuts = int(alignment["n_cuts"])
+    share = alignment["four_bar_or_section_share"]
+    return n_cuts, 0 if n_cuts == 0 else int(round(n_cuts * (1.0 - share)))
 
 
-def _bar_moves(actions: np.ndarray, bars: np.ndarray) -> list[np.ndarray]:
-    """Edits that move one end of one cut by one bar (first and last beat kept).
+def _bar_moves(actions: np.ndarray, bars: np.ndarray, step: int = 1) -> list[np.ndarray]:
+    """Edits that move one end of one cut by ``step`` bars (first and last beat kept).
 
     A cut that grows over a repeat drops the repeat; one that grows into the next
     cut merges with it (one splice fewer).
@@ -113,16 +121,16 @@ def _bar_moves(actions: np.ndarray, bars: np.ndarray) -> list[np.ndarray]:
     moves = []
     for start, end in _cut_runs(actions):
         earlier, later_start = bars[bars < start], bars[(bars > start) & (bars < end)]
-        if earlier.size and earlier[-1] > 0:
-            moves.append((earlier[-1], start, CUT))  # the cut starts a bar earlier
-        if later_start.size:
-            moves.append((start, later_start[0], KEEP))  # the cut starts a bar later
+        if earlier.size >= step and earlier[-step] > 0:
+            moves.append((earlier[-step], start, CUT))  # the cut starts earlier
+        if later_start.size >= step:
+            moves.append((start, later_start[step - 1], KEEP))  # the cut starts later
         after = bars[bars > end]
-        stop = min(after[0] if after.size else n - 1, n - 1)
+        stop = min(after[step - 1] if after.size >= step else n - 1, n - 1)
         if stop > end:
-            moves.append((end, stop, CUT))  # the cut ends a bar later
-        if later_start.size:
-            moves.append((later_start[-1], end, KEEP))  # the cut ends a bar earlier
+            moves.append((end, stop, CUT))  # the cut ends later
+        if later_start.size >= step:
+            moves.append((later_start[-step], end, KEEP))  # the cut ends earlier
     out = []
     for lo, hi, action in moves:
         candidate = actions.copy()
@@ -152,25 +160,92 @@ def fit_to_target(analysis: SongAnalysis, actions: np.ndarray, target: float,
     ndarray of int8
         The trimmed actions (the input when it already fits, or when no move helps).
     """
-    best = np.asarray(actions, dtype=np.int8).copy()
     structure = song_structure(analysis)
+    best = _trim(analysis, structure, np.asarray(actions, dtype=np.int8).copy(), target, tolerance, max_moves,
+                 editorial=True)
+    if abs(duration_keep_share(analysis, best) - target) > tolerance * target:
+        # no editorial trim reaches the length: the length wins (short songs have few 4-bar spans)
+        best = _trim(analysis, structure, best, target, tolerance, max_moves, editorial=False)
+    return best
+
+
+def _trim(analysis: SongAnalysis, structure: SongStructure, best: np.ndarray, target: float, tolerance: float,
+          max_moves: int, *, editorial: bool) -> np.ndarray:
+    """Greedy bar moves of :func:`fit_to_target`; with ``editorial``, none adds a ragged cut."""
     error = abs(duration_keep_share(analysis, best) - target)
+    ragged = _cut_counts(best, structure)[1] if editorial else best.size
     for _ in range(max_moves):
         if error <= tolerance * target:
             break
-        candidates = _bar_moves(best, structure.bar_start_beats)
-        if not candidates:
+        candidates = [c for step in (1, EDITORIAL_CUT_BARS) for c in _bar_moves(best, structure.bar_start_beats, step)]
+        counts = [_cut_counts(c, structure) for c in candidates]
+        allowed = [k for k, (_, bad) in enumerate(counts) if bad <= ragged]  # no cut an editor would not make
+        if not allowed:
             break
-        errors = np.array([abs(duration_keep_share(analysis, c) - target) for c in candidates])
+        errors = np.array([abs(duration_keep_share(analysis, candidates[k]) - target) for k in allowed])
         fits = np.flatnonzero(errors <= tolerance * target)
-        if fits.size:  # among moves that reach the target, keep cuts on 4-bar multiples or section ends
-            k = int(max(fits, key=lambda i: (_editorial_cuts(candidates[i], structure), -errors[i])))
+        if fits.size:  # among moves that reach the target, keep the most cuts editorial
+            pick = int(min(fits, key=lambda i: (counts[allowed[i]][1], errors[i])))
         else:
-            k = int(np.argmin(errors))
-        if errors[k] >= error:
+            pick = int(np.argmin(errors))
+        if errors[pick] >= error:
             break
-        best, error = candidates[k], float(errors[k])
+        best, error = candidates[allowed[pick]], float(errors[pick])
+        if editorial:
+            ragged = counts[allowed[pick]][1]
     return best
+
+
+def slide_cuts_to_smooth_seams(analysis: SongAnalysis, actions: np.ndarray, max_slide_bars: int = 4) -> np.ndarray:
+    """Move each cut by up to ``max_slide_bars`` whole bars either way to where its seam is smoothest.
+
+    A cut keeps its number of bars (so a multiple of 4 bars stays one, and the
+    length barely changes); it slides only over kept beats, never over the first
+    or last beat, and a cut that is editorial only because it ends on a section
+    boundary moves only to another such end. Among the positions allowed, the
+    one with the lowest :func:`rl_editor.audio.jumps.splice_point_cost` wins (the
+    cut's own position on ties): an editor's splice between points that sound alike.
+
+    Parameters
+    ----------
+    analysis : SongAnalysis
+    actions : array of int, shape (n_beats,)
+    max_slide_bars : int
+
+    Returns
+    -------
+    ndarray of int8
+    """
+    from rl_editor.audio.jumps import splice_point_cost
+
+    out = np.asarray(actions, dtype=np.int8).copy()
+    structure = song_structure(analysis)
+    bars = np.append(structure.bar_start_beats, analysis.n_beats)
+    sections = set(structure.section_bounds_beats.tolist())
+    for start, end in _cut_runs(out):
+        first, last = np.searchsorted(bars, start), np.searchsorted(bars, end)
+        if bars[first] != start or bars[last] != end:
+            continue  # not on bar lines: leave it
+        four_bars = (last - first) % EDITORIAL_CUT_BARS == 0
+        without = out.copy()
+        without[start:end] = KEEP
+        options = []
+        for k in range(-max_slide_bars, max_slide_bars + 1):
+            lo, hi = first + k, last + k
+            if lo < 1 or hi >= len(bars) - 1 or bars[lo] < 1 or bars[hi] > analysis.n_beats - 1:
+                continue
+            a, b = int(bars[lo]), int(bars[hi])
+            if np.any(without[a - 1 : b] != KEEP) or without[b] == CUT:
+                continue
+            if not four_bars and b not in sections:
+                continue
+            options.append((float(splice_point_cost(analysis, np.array(a - 1), np.array(b))), abs(k), a, b))
+        if not options:
+            continue
+        _, _, a, b = min(options)
+        out = without
+        out[a:b] = CUT
+    return out
 
 
 def warn_if_far_from_target(analysis: SongAnalysis, actions: np.ndarray, target: float,
@@ -184,4 +259,5 @@ def warn_if_far_from_target(analysis: SongAnalysis, actions: np.ndarray, target:
     return True
 
 
-__all__ = ["LENGTH_HELP", "LENGTH_TOLERANCE", "fit_to_target", "format_time", "target_share", "warn_if_far_from_target"]
+__all__ = ["LENGTH_HELP", "LENGTH_TOLERANCE", "fit_to_target", "format_time", "slide_cuts_to_smooth_seams",
+           "target_share", "warn_if_far_from_target"]

@@ -12,7 +12,7 @@ cut or repeat the whole phrase. The observation is one float32 vector:
 2. ``jumps`` (``n_jumps`` entries, twice): for ``k = 0 .. n_jumps - 1``, the
    dense splice cost of resuming playback at phrase ``t + k`` after the last
    played phrase (0 where that is the natural continuation, -4 where the jump
-   is impossible), and the share of the song that cutting phrases ``t .. t + k - 1``
+   is impossible or would end a cut no editor makes), and the share of the song that cutting phrases ``t .. t + k - 1``
    removes, over the share still to cut to reach the target (clipped to 0-2;
    without a target, four times the share removed).
 3. ``state`` (14): whether a target length was asked for; the target (0
@@ -118,12 +118,18 @@ def song_tables(analysis: SongAnalysis, config: EnvConfig) -> dict[str, np.ndarr
     holds the dense ``splice``, ``bar_line`` and ``section`` terms of playing
     phrase ``i + d`` right after phrase ``i`` (``d = 0``: repeating ``i``;
     ``d = 1``: the natural continuation, all 0; past the song's end, 0).
+    ``editorial_cuts`` (shape (n_phrases, max_cut_phrases + 2)): entry ``[s, d]``
+    says whether cutting ``d`` phrases from ``s`` on is offered: a cut an editor
+    would make (:func:`rl_editor.audio.structure.phrase_cut_table`: a multiple of
+    4 bars, or up to a section boundary) whose jump is among the
+    ``config.resume_options`` cheapest of such cuts from ``s``
+    (:func:`rl_editor.audio.jumps.splice_point_cost`; all of them when 0).
     """
     from rl_editor.policy.dense_reward import SPLICE_TERMS, splice_terms
 
     r = config.reward
-    key = ("policy_tables", config.max_cut_phrases, r.w_splice_base, r.w_splice, r.w_off_bar, r.w_section_entry,
-           r.w_section)
+    key = ("policy_tables", config.max_cut_phrases, config.resume_options, r.w_splice_base, r.w_splice, r.w_jump,
+           r.w_off_bar, r.w_section_entry, r.w_section)
 
     def compute() -> dict[str, np.ndarray]:
         structure = song_structure(analysis)
@@ -143,10 +149,45 @@ def song_tables(analysis: SongAnalysis, config: EnvConfig) -> dict[str, np.ndarr
             "features": unit_features(analysis),
             "unit_share": share.astype(np.float64),
             "jump_terms": terms,
+            "editorial_cuts": offered_cuts(analysis, config.max_cut_phrases, config.resume_options),
             "bounds": bounds.astype(np.int64),
         }
 
     return analysis.derived(key, compute)
+
+
+def offered_cuts(analysis: SongAnalysis, max_phrases: int, resume_options: int) -> np.ndarray:
+    """Which phrase-level cuts the policy may make (see :func:`song_tables`, ``editorial_cuts``).
+
+    Returns
+    -------
+    ndarray of bool, shape (n_phrases, max_phrases + 2)
+        ``[s, d]``: cutting phrases ``s .. s + d - 1`` is editorial and its jump
+        (from the end of phrase ``s - 1`` to the start of phrase ``s + d``) is
+        among the ``resume_options`` cheapest editorial ones from ``s`` (all when 0).
+        A song without any editorial cut (a few bars long) is offered every run
+        of whole phrases instead, so it can still be shortened.
+    """
+    from rl_editor.audio.jumps import splice_point_cost
+    from rl_editor.audio.structure import phrase_cut_table
+
+    structure = song_structure(analysis)
+    editorial = phrase_cut_table(structure, max_phrases)
+    if not editorial[1:].any():  # too short for an editorial cut (phrase 0 stays): any whole phrases
+        n, width = editorial.shape
+        d = np.arange(width)[None, :]
+        editorial = (d >= 1) & (d <= max_phrases) & (np.arange(n)[:, None] + d < n)
+    if resume_options <= 0:
+        return editorial
+    bounds = structure.phrase_bounds_beats
+    n, width = editorial.shape
+    s = np.arange(n)[:, None]
+    resume = np.minimum(s + np.arange(width)[None, :], n - 1)
+    cost = splice_point_cost(analysis, np.broadcast_to(np.maximum(bounds[s] - 1, 0), resume.shape), bounds[resume])
+    cost = np.where(editorial, cost, np.inf)
+    rank = np.argsort(np.argsort(cost, axis=1, kind="stable"), axis=1)
+    offered: np.ndarray = editorial & (rank < resume_options)
+    return offered
 
 
 @dataclass(frozen=True)
@@ -184,6 +225,10 @@ class ObservationLayout:
         j = t[:, None] + k
         d = j - last[:, None]
         valid = (last[:, None] >= 0) & (d >= 1) & (d < width) & (j < n[:, None])
+        if batch.config.editorial_cuts:  # resuming there would end a cut no editor makes
+            cut_from = np.minimum(last + 1, n - 1)[:, None]
+            editorial = bank.editorial_cuts[row0[:, None] + cut_from, np.clip(d - 1, 0, width - 1)]
+            valid &= (d == 1) | editorial
         cost = np.where(valid, bank.jump_cost[(row0 + np.maximum(last, 0))[:, None], np.clip(d, 0, width - 1)],
                         IMPOSSIBLE_JUMP)
         padded0 = bank.padded_offset[batch.song] + t

@@ -43,7 +43,7 @@ from rl_editor.policy.config import PolicyConfig
 from rl_editor.policy.dense_reward import TERM_NAMES, edit_stats
 from rl_editor.policy.env import EditBatch, EditVecEnv, EpisodeRewardFn, PolicyError, SongBank, check_target
 from rl_editor.policy.episode_log import LEARNING_CURVE_FIELDS, EpisodeLogger
-from rl_editor.policy.length import fit_to_target, target_share, warn_if_far_from_target
+from rl_editor.policy.length import fit_to_target, slide_cuts_to_smooth_seams, target_share, warn_if_far_from_target
 from rl_editor.policy.songs import analysis_from_features, analyze_songs, songs_fingerprint
 from rl_editor.registry import ModelMeta, load_model_file, new_version, save_model_file
 
@@ -383,6 +383,7 @@ class PPOTrainer:
             actions = np.argmax(np.where(masks, scores, -np.inf), axis=1)
             batch.step(actions)
         edits = [batch.episode_actions(i).astype(np.int8) for i in range(k)]
+        edits = [slide_cuts_to_smooth_seams(analysis, edit) for edit in edits]
         return [edit if target is None else fit_to_target(analysis, edit, target)
                 for edit, target in zip(edits, targets)]
 
