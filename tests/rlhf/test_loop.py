@@ -223,7 +223,11 @@ def test_the_loop_summary_leads_with_the_tie_inclusive_share(loop_run):
     assert f"new preferred {win.preference_share:.1%} of {win.n} judgments (ties count half)" in lines[0]
     assert lines[1].strip() == win.details()
     assert lines[2].strip().startswith("edits old -> new: length (share of the song) ")
-    assert lines[3].strip().startswith("reward model held-out accuracy ")
+    best_of = WinRate.from_json(json.loads((run / "iter-01" / "eval.json").read_text())["best_of"]["win"])
+    assert lines[3].startswith("  old + best-of-4 (ranked by ") and lines[3].endswith(best_of.headline())
+    assert lines[4].strip() == best_of.details()
+    assert lines[5].strip().startswith("edits old -> best-of-4: length (share of the song) ")
+    assert lines[6].strip().startswith("reward model held-out accuracy ")
 
 
 def test_a_rerun_with_the_same_settings_redoes_nothing(loop_run, tmp_path, demo_songs_dir):
@@ -273,6 +277,8 @@ def test_the_report_has_the_table_and_the_plots(loop_run):
     run, _ = loop_run
     report = write_report(run).read_text()
     assert "| iter-01 |" in report and "Krippendorff" in report
+    assert "## The previous policy with best-of-N sampling, against itself" in report
+    assert "| iter-01 | best-of-4 by " in report
     for png in ("win_rates.png", "reward_accuracy.png", "policy_learning.png", "kl.png"):
         assert (run / png).stat().st_size > 1000
         assert f"]({png})" in report

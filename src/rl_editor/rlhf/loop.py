@@ -123,6 +123,9 @@ class LoopConfig:
         Held-out raters, and edit pairs per held-out song.
     eval_temperature : float
         Sampling temperature of both policies in the evaluation.
+    eval_best_of : int
+        The evaluation's third arm: the previous policy's best of this many samples, ranked by the
+        iteration's reward model, against the previous policy (0 leaves it out).
     seed : int
     progress : bool
     db : str or None
@@ -157,6 +160,7 @@ class LoopConfig:
     eval_raters: int = 5
     eval_edits_per_song: int = 8
     eval_temperature: float = 0.5
+    eval_best_of: int = 4
     seed: int = 0
     progress: bool = True
     db: str | None = None
@@ -411,14 +415,17 @@ def step_finetune(out: Path, init: Path, reward: Path, songs: Sequence[SongAnaly
 
 
 def step_evaluate(out: Path, old: Path, new: Path, heldout: Sequence[SongAnalysis], config: LoopConfig,
-                  iteration: int) -> Path:
-    """New policy against the previous one on held-out songs, by held-out raters."""
+                  iteration: int, reward: Path | None = None) -> Path:
+    """New policy against the previous one on held-out songs, by held-out raters (and the previous
+    policy's best-of-N by ``reward`` against it)."""
     from rl_editor.rlhf.evaluate import evaluate_policies, held_out_raters
 
     raters = held_out_raters(config.eval_rater or config.rater, config.eval_raters,
                              seed=10_000 + 100 * iteration + config.seed)
     result = evaluate_policies(old, new, heldout, raters, temperature=config.eval_temperature,
-                               seed=config.seed + iteration, edits_per_song=config.eval_edits_per_song)
+                               seed=config.seed + iteration, edits_per_song=config.eval_edits_per_song,
+                               reward_model=reward if config.eval_best_of > 0 else None,
+                               best_of=max(config.eval_best_of, 1))
     say(f"iteration {iteration}: {result.summary()}", config.progress)
     return result.save(out)
 
@@ -564,12 +571,12 @@ def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, re
         evaluation = d / "eval.json"
         plan.append(PlannedStep(
             name("eval"), [evaluation],
-            lambda evaluation=evaluation, policy=policy, new_policy=new_policy, it=it: step_evaluate(
-                evaluation, policy, new_policy, split.heldout, config, it),
+            lambda evaluation=evaluation, policy=policy, new_policy=new_policy, it=it, new_reward=new_reward:
+                step_evaluate(evaluation, policy, new_policy, split.heldout, config, it, new_reward),
             {"eval_rater": config.eval_rater or config.rater, "eval_raters": config.eval_raters,
              "eval_edits_per_song": config.eval_edits_per_song, "eval_temperature": config.eval_temperature,
-             "seed": config.seed, **heldout_songs},
-            {"old policy": policy_source, "new policy": name("policy")}))
+             "eval_best_of": config.eval_best_of, "seed": config.seed, **heldout_songs},
+            {"old policy": policy_source, "new policy": name("policy"), "reward model": name("reward")}))
         policy, reward = new_policy, new_reward
         policy_source, reward_source = name("policy"), name("reward")
     return plan
