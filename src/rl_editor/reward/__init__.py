@@ -25,6 +25,8 @@ _EXPORTS: dict[str, str] = {
     "RewardTrainingError": "rl_editor.reward.train",
     "train_reward_model": "rl_editor.reward.train",
     "reward_meta": "rl_editor.reward.train",
+    "PessimisticScore": "rl_editor.reward.pessimism",
+    "pessimistic_reward": "rl_editor.reward.pessimism",
     "RankedPair": "rl_editor.reward.select",
     "select_pairs": "rl_editor.reward.select",
 }

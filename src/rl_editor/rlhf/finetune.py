@@ -136,10 +136,10 @@ class RewardStatistics:
 
 def _reward_of(ensemble: Any, analysis: SongAnalysis, actions_batch: np.ndarray,
                uncertainty_coef: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    mean, std = ensemble.score(analysis, actions_batch)
-    mean = np.asarray(mean, dtype=np.float64)
-    std = np.asarray(std, dtype=np.float64)
-    return mean - uncertainty_coef * std, mean, std
+    from rl_editor.reward.pessimism import pessimistic_reward
+
+    score = pessimistic_reward(ensemble, analysis, actions_batch, uncertainty_coef)
+    return score.reward, score.mean, score.std
 
 
 def reference_statistics(reference: Any, ensemble: Any, analyses: Sequence[SongAnalysis],
