@@ -182,3 +182,23 @@ def _trainer(path):
     from rl_editor.policy.trainer import PPOTrainer
 
     return PPOTrainer.from_checkpoint(path)
+
+
+def test_the_evaluate_command_judges_the_best_of_n_arm_with_a_reward_model(tmp_path, rlhf_policy_path,
+                                                                          rlhf_reward_path, demo_songs_dir):
+    from typer.testing import CliRunner
+
+    from rl_editor.cli import app
+
+    out = tmp_path / "eval.json"
+    result = CliRunner().invoke(app, [
+        "evaluate", "--old", str(rlhf_policy_path), "--new", str(rlhf_policy_path), "--songs", str(demo_songs_dir),
+        "--rater", "musician:mistake=0.1", "--raters-per-spec", "1", "--judgments-per-song", "2",
+        "--reward-model", str(rlhf_reward_path), "--best-of", "3", "--out", str(out),
+    ])
+    assert result.exit_code == 0, result.output
+    arm = json.loads(out.read_text())["best_of"]
+    assert arm["n"] == 3 and arm["win"]["n"] == 4 * 2
+    lines = result.stdout.splitlines()
+    assert lines[3].startswith("  old + best-of-3 (ranked by ") and "new preferred " in lines[3]
+    assert lines[5].strip().startswith("edits old -> best-of-3: ")
