@@ -67,7 +67,7 @@ def train_policy(
         None, "--reward-model", help="Learned reward model: fine-tune --init on it (RLHF) instead of the dense reward."),
     kl_coef: float = typer.Option(0.05, "--kl-coef", min=0.0, help="With --reward-model: weight of the KL penalty to --init."),
     uncertainty_coef: float = typer.Option(
-        0.0, "--uncertainty-coef", min=0.0, help="With --reward-model: reward = mean - this x ensemble spread."),
+        1.0, "--uncertainty-coef", min=0.0, help="With --reward-model: reward = mean - this x ensemble spread."),
 ) -> None:
     """Train the editing policy with PPO: on the dense reward, or (--init + --reward-model) on a learned reward."""
     if reward_model is not None:

@@ -15,7 +15,7 @@ RATER_HELP = "Rater spec: a taste (musician, radio, purist, dense) with optional
 
 
 def finetune_from_cli(init: Path, reward_model: Path, songs: Path, out: Path, episodes: int = 2000,
-                      kl_coef: float = 0.05, uncertainty_coef: float = 0.0, dense_reward_scale: float = 0.0,
+                      kl_coef: float = 0.05, uncertainty_coef: float = 1.0, dense_reward_scale: float = 0.3,
                       seed: int = 0, progress: bool = True) -> Path:
     """Fine-tune ``init`` on ``reward_model`` over the songs in ``songs``; write ``out``; return its path.
 
@@ -66,9 +66,9 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", help="Policy file to write (.pt)."),
         episodes: int = typer.Option(2000, "--episodes", min=1, help="Episodes (one song edited once each)."),
         kl_coef: float = typer.Option(0.05, "--kl-coef", min=0.0, help="Weight of the KL penalty per step."),
-        uncertainty_coef: float = typer.Option(0.0, "--uncertainty-coef", min=0.0,
+        uncertainty_coef: float = typer.Option(1.0, "--uncertainty-coef", min=0.0,
                                                help="Reward = mean - this x ensemble std."),
-        dense_reward_scale: float = typer.Option(0.0, "--dense-reward-scale", min=0.0,
+        dense_reward_scale: float = typer.Option(0.3, "--dense-reward-scale", min=0.0,
                                                  help="Keep the dense quality terms at this scale."),
         seed: int = typer.Option(0, "--seed"),
     ) -> None:

@@ -20,8 +20,8 @@ Preferences", on beat-level edits:
    that very numpy array, so changing it in place changes what PPO learns from.
    ``self.locals`` also holds ``obs_tensor``, ``actions``, ``log_probs`` and
    ``action_masks`` of the step (sb3-contrib 2.x ``ppo_mask.py``).
-4. The dense quality terms can be kept at a small scale (``dense_reward_scale``)
-   or switched off (0, the default). Episodes with a target length keep the
+4. The dense quality terms are kept at a small scale (``dense_reward_scale``,
+   0.3 by default; 0 switches them off). Episodes with a target length keep the
    dense length terms; episodes without one (``free_share``) leave the length
    to the learned reward.
 
@@ -67,11 +67,17 @@ class FinetuneConfig:
     kl_coef : float
         Weight of the per-step KL penalty towards the reference policy.
     uncertainty_coef : float
-        Reward is ``mean - uncertainty_coef * std`` over the ensemble (before z-scoring).
+        Reward is ``mean - uncertainty_coef * std`` over the ensemble (before z-scoring;
+        :func:`rl_editor.reward.pessimism.pessimistic_reward`). 1 by default: at fixed lengths the
+        learned reward barely rises during fine-tuning while the policy drifts, and a drift the
+        members disagree on is not paid for.
     reward_scale : float
         Multiplies the z-scored learned reward.
     dense_reward_scale : float
-        Scale of the dense quality terms during fine-tuning (0 = learned reward only).
+        Scale of the dense quality terms during fine-tuning (0 = learned reward only). 0.3 by
+        default: they hold splice quality and splice count where the learned reward does not
+        see them (on demo songs, fine-tuning without them added splices that held-out raters
+        then disliked).
     length_grid : tuple of float
         Lengths (shares of the song) among which the learned reward picks the
         policy's preferred length after fine-tuning (:func:`preferred_length`).
@@ -102,9 +108,9 @@ class FinetuneConfig:
 
     episodes: int = 2000
     kl_coef: float = 0.05
-    uncertainty_coef: float = 0.0
+    uncertainty_coef: float = 1.0
     reward_scale: float = 1.0
-    dense_reward_scale: float = 0.0
+    dense_reward_scale: float = 0.3
     free_share: float = 0.0
     length_grid: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
     reference_edits_per_song: int = 16
