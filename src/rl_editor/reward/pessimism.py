@@ -45,8 +45,12 @@ class PessimisticScore:
     std: np.ndarray
 
 
-def pessimistic_reward(ensemble: Any, analysis: SongAnalysis, actions_batch: np.ndarray | Sequence[Sequence[int]],
-                       uncertainty_coef: float = 1.0) -> PessimisticScore:
+def pessimistic_reward(
+    ensemble: Any,
+    analysis: SongAnalysis,
+    actions_batch: np.ndarray | Sequence[Sequence[int]],
+    uncertainty_coef: float = 1.0,
+) -> PessimisticScore:
     """Lower confidence bound of the learned reward of each edit: ensemble mean less ``uncertainty_coef`` stds.
 
     Parameters
