@@ -21,9 +21,15 @@ is below the rater's tie threshold are left out), after training on N pairs:
 It also compares the ``bt``, ``bt-ordinal`` and ``mse-margin`` losses on the same random pairs
 (agreement, and tie-aware log-likelihood of held-out judged pairs).
 
+Members train for every epoch (``--val-frac 0``, as the loop trains them); ``--val-frac 0.2``
+stops each member early on a song-held-out split instead.
+
+The pairs uncertainty selection needs to reach random's 500-pair agreement are
+printed per seed and for the mean curves (target: <= 60 % of random's).
+
 Usage::
 
-    python benchmarks/bench_reward_sample_efficiency.py [--quick] [--seeds 2]
+    python benchmarks/bench_reward_sample_efficiency.py [--quick] [--seeds 2] [--no-loss-comparison]
 """
 
 from __future__ import annotations
@@ -152,7 +158,7 @@ def run_seed(seed: int, songs: list[SongAnalysis], args: argparse.Namespace) -> 
     for s in test_songs:
         acts = np.stack(sample_edits(s, 40, rng))
         test_sets.append((s, acts, TASTES[TASTE].score_batch(s, list(acts))))
-    config = RewardTrainConfig(epochs=20, members=args.members, seed=seed)
+    config = RewardTrainConfig(epochs=20, members=args.members, seed=seed, val_frac=args.val_frac)
     order = np.random.default_rng(seed).permutation(len(pool))
     sizes = [n for n in args.sizes if n <= len(pool)]
     out: dict = {"random": {}, "uncertainty": {}, "loss": {}}
@@ -183,11 +189,13 @@ def run_seed(seed: int, songs: list[SongAnalysis], args: argparse.Namespace) -> 
         picked = spread_top(ranked, n_next - len(asked), args.max_per_edit)
         asked += [(p.song_id, int(p.edit_a), int(p.edit_b)) for p in picked]
 
-    test_pairs = judged_test_pairs(test_songs, test_sets, seed)
+    print(f"  seed {seed}: {efficiency_text(out['random'], out['uncertainty'])}", flush=True)
+    test_pairs = judged_test_pairs(test_songs, test_sets, seed) if args.loss_sizes else []
     for n in args.loss_sizes:
         pairs = [oracle.ask(pool[k]) for k in order[:n]]
         for loss in LOSSES:
-            ens = train(pairs, analyses, RewardTrainConfig(epochs=20, members=args.members, seed=seed, loss=loss))
+            ens = train(pairs, analyses, RewardTrainConfig(epochs=20, members=args.members, seed=seed, loss=loss,
+                                                           val_frac=args.val_frac))
             out["loss"][(loss, n)] = (taste_agreement(ens, test_sets), heldout_loglik(ens, test_pairs, analyses))
             print(f"  seed {seed} {loss:<10} {n:>5} pairs: agreement {out['loss'][(loss, n)][0]:.3f} "
                   f"held-out log-lik {out['loss'][(loss, n)][1]:.3f}", flush=True)
@@ -205,12 +213,26 @@ def interpolate_pairs_needed(curve: dict[int, float], target: float) -> float | 
     return float(points[0][0]) if points and points[0][1] >= target else None
 
 
+def efficiency_text(random_curve: dict[int, float], active_curve: dict[int, float]) -> str:
+    """``uncertainty selection reaches random's 500-pair agreement (0.812) at 230 pairs = 46% of 500 (...)``."""
+    reference = 500 if 500 in random_curve else max(random_curve)
+    needed = interpolate_pairs_needed(active_curve, random_curve[reference])
+    share = None if needed is None else needed / reference
+    verdict = "" if share is None else f", {'met' if share <= 0.6 else 'not met'}"
+    return (f"uncertainty selection reaches random's {reference}-pair agreement ({random_curve[reference]:.3f}) at "
+            f"{'never' if needed is None else f'{needed:.0f} pairs = {share:.0%} of {reference}'} "
+            f"(target <= 60%{verdict})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer songs, sizes and members (a smoke run)")
     parser.add_argument("--seeds", type=int, default=2, help="repetitions with different pools, raters and inits")
     parser.add_argument("--method", default="disagreement", help="uncertainty measure: disagreement or bald")
     parser.add_argument("--max-per-edit", type=int, default=2, help="cap on questions per candidate per round")
+    parser.add_argument("--val-frac", type=float, default=0.0,
+                        help="share of training songs that stop each member early (0: every epoch, as the loop)")
+    parser.add_argument("--no-loss-comparison", action="store_true", help="leave out the comparison of losses")
     args = parser.parse_args()
     if args.quick:
         args.n_songs, args.candidates, args.members, args.seeds = 5, 16, 3, 1
@@ -218,6 +240,8 @@ def main() -> None:
     else:
         args.n_songs, args.candidates, args.members = 8, 24, 5
         args.sizes, args.loss_sizes, duration = [50, 100, 150, 200, 300, 400, 500, 700, 1000], [200, 500], (60.0, 100.0)
+    if args.no_loss_comparison:
+        args.loss_sizes = []
     start = time.perf_counter()
     songs = bench_songs(args.n_songs, duration)
     print(f"{len(songs)} songs ({len(songs) - 2} train, 2 held out), {sum(s.n_beats for s in songs)} beats; "
@@ -237,11 +261,12 @@ def main() -> None:
         print(f"{n:>6} {r:>8} {a:>12}")
     if 200 in random_curve:
         print(f"random at 200 pairs: {random_curve[200]:.3f} (target >= 0.80)")
-    reference = 500 if 500 in random_curve else max(random_curve)
-    needed = interpolate_pairs_needed(active_curve, random_curve[reference])
-    share = None if needed is None else needed / reference
-    print(f"uncertainty selection reaches random's {reference}-pair agreement ({random_curve[reference]:.3f}) at "
-          f"{'never' if needed is None else f'{needed:.0f} pairs = {share:.0%} of {reference}'} (target <= 60%)")
+    print(f"mean curves: {efficiency_text(random_curve, active_curve)}")
+    for seed, r in enumerate(results):
+        print(f"seed {seed}: {efficiency_text(r['random'], r['uncertainty'])}")
+    if not args.loss_sizes:
+        print(f"\ntotal time {time.perf_counter() - start:.0f} s")
+        return
     print("\nloss comparison on random pairs (mean over seeds): agreement / held-out tie-aware log-likelihood")
     for n in args.loss_sizes:
         for loss in LOSSES:

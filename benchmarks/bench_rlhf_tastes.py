@@ -19,7 +19,8 @@ One row per (taste, seed), every row printed:
 - the decisive win rate and the tie share (target: ties <= 40%);
 - edit length (share of the song) old -> new beside the taste's preferred length
   (target, for tastes with a length preference: new moves at least half way);
-- the reward model's held-out accuracy (new, and the bootstrap model's).
+- the reward model's held-out accuracy (new, and the bootstrap model's);
+- the third arm: the old policy's best of 4 samples ranked by the new reward model, its share against old.
 
 Without ``RL_EDITOR_MUSIC_DIR`` it runs on 14 synthesized demo songs (for a smoke
 run; the targets are about real songs).
@@ -69,6 +70,8 @@ def row_of(run: Path, taste: str, seed: int, seconds: float) -> dict:
         "preferred": preferred, "moved": moved, "splices_per_min_old": old.get("splices_per_minute"),
         "splices_per_min_new": new.get("splices_per_minute"), "reward_acc": accuracy["new"]["accuracy"],
         "reward_acc_bootstrap": accuracy["previous"]["accuracy"], "seconds": seconds,
+        "best_of_share": (WinRate.from_json(evaluation["best_of"]["win"]).preference_share
+                          if evaluation.get("best_of") else None),
     }
 
 
@@ -76,11 +79,12 @@ def print_row(r: dict) -> None:
     ci = "n/a" if r["ci_low"] is None else f"{r['ci_low']:.2f}-{r['ci_high']:.2f}"
     moved = "" if r["moved"] is None else f" (moved {r['moved']:+.0%} of the way)"
     preferred = "none" if r["preferred"] is None else f"{r['preferred']:.2f}"
+    best_of = "n/a" if r.get("best_of_share") is None else f"{r['best_of_share']:.3f}"
     print(f"{r['taste']:9s} seed {r['seed']} | share {r['share']:.3f} CI {ci} over {r['songs']} songs, p {r['p']:.2g} "
           f"| decisive {r['decisive']:.2f}, ties {r['ties']:.0%} of {r['n']} | length {r['length_old']:.2f} -> "
           f"{r['length_new']:.2f} (taste {preferred}){moved} | splices/min {r['splices_per_min_old']:.2f} -> "
           f"{r['splices_per_min_new']:.2f} | reward acc {r['reward_acc']:.2f} (bootstrap "
-          f"{r['reward_acc_bootstrap']:.2f}) | {r['seconds']:.0f} s", flush=True)
+          f"{r['reward_acc_bootstrap']:.2f}) | old + best-of-4 share {best_of} | {r['seconds']:.0f} s", flush=True)
 
 
 def main() -> None:

@@ -155,3 +155,69 @@ def test_a_result_file_with_an_unknown_key_or_a_bad_judgment_names_the_field(tmp
         EvaluationResult.load(path)
     path.write_text(json.dumps(saved))
     assert EvaluationResult.load(path).judgments[0].preference == "a"
+
+
+def test_the_best_of_n_arm_shows_the_reward_models_favourite_of_n_old_edits(tmp_path, rlhf_policy_path,
+                                                                           rlhf_reward_path, heldout_analyses):
+    from rl_editor.reward import load_reward_model
+    from rl_editor.rlhf.evaluate import sample_policy_edits
+
+    raters = held_out_raters("musician:mistake=0.1", 2, seed=3)
+    result = evaluate_policies(rlhf_policy_path, rlhf_policy_path, heldout_analyses, raters, temperature=1.5,
+                               seed=4, edits_per_song=5, reward_model=rlhf_reward_path, best_of=4)
+    arm = result.best_of
+    assert arm is not None and arm.n == 4
+    assert arm.win.n == len(heldout_analyses) * 5 * 2 == result.win.n
+    ensemble = load_reward_model(rlhf_reward_path)
+    samples = sample_policy_edits(_trainer(rlhf_policy_path), heldout_analyses,
+                                  "best-of-4", 5 * 4, 1.5, 4)
+    for song in heldout_analyses:
+        chosen = np.asarray(arm.edits[song.song_id])
+        assert all(any(np.array_equal(c, s) for s in samples[song.song_id][4 * k:4 * k + 4])
+                   for k, c in enumerate(chosen))
+        sample_scores = ensemble.score(song, np.stack(samples[song.song_id]))[0].reshape(5, 4)
+        np.testing.assert_allclose(ensemble.score(song, chosen)[0], sample_scores.max(axis=1), rtol=1e-5)
+        old_scores = ensemble.score(song, np.asarray(result.edits[song.song_id]["old"]))[0]
+        assert ensemble.score(song, chosen)[0].mean() > old_scores.mean()
+    # the old edits it is judged against are the same ones the new policy met
+    assert {(j.song_id, j.k) for j in arm.judgments} == {(j.song_id, j.k) for j in result.judgments}
+    summary = result.summary().splitlines()
+    assert summary[3].startswith(f"  old + best-of-4 (ranked by {ensemble.version}) as new vs {result.old_version}: "
+                                 f"{arm.win.headline()}")
+    assert summary[4].strip() == arm.win.details()
+    assert summary[5].strip().startswith("edits old -> best-of-4: length (share of the song) ")
+    again = EvaluationResult.load(result.save(tmp_path / "eval.json"))
+    assert again.best_of == arm
+
+
+def test_without_a_reward_model_there_is_no_best_of_arm(rlhf_policy_path, heldout_analyses):
+    result = evaluate_policies(rlhf_policy_path, rlhf_policy_path, heldout_analyses,
+                               held_out_raters("musician", 1, seed=2), edits_per_song=2)
+    assert result.best_of is None and len(result.summary().splitlines()) == 3
+    assert EvaluationResult.from_json(result.to_json()).best_of is None
+
+
+def _trainer(path):
+    from rl_editor.policy.trainer import PPOTrainer
+
+    return PPOTrainer.from_checkpoint(path)
+
+
+def test_the_evaluate_command_judges_the_best_of_n_arm_with_a_reward_model(tmp_path, rlhf_policy_path,
+                                                                          rlhf_reward_path, demo_songs_dir):
+    from typer.testing import CliRunner
+
+    from rl_editor.cli import app
+
+    out = tmp_path / "eval.json"
+    result = CliRunner().invoke(app, [
+        "evaluate", "--old", str(rlhf_policy_path), "--new", str(rlhf_policy_path), "--songs", str(demo_songs_dir),
+        "--rater", "musician:mistake=0.1", "--raters-per-spec", "1", "--judgments-per-song", "2",
+        "--reward-model", str(rlhf_reward_path), "--best-of", "3", "--out", str(out),
+    ])
+    assert result.exit_code == 0, result.output
+    arm = json.loads(out.read_text())["best_of"]
+    assert arm["n"] == 3 and arm["win"]["n"] == 4 * 2
+    lines = result.stdout.splitlines()
+    assert lines[3].startswith("  old + best-of-3 (ranked by ") and "new preferred " in lines[3]
+    assert lines[5].strip().startswith("edits old -> best-of-3: ")

@@ -116,6 +116,10 @@ def register(app: typer.Typer) -> None:
         campaign_file: Path | None = typer.Option(None, "--campaign-file",
                                                      help="With --campaign: its campaign.json (written by "
                                                           "--create-campaign), for the policies' versions."),
+        reward_model: Path | None = typer.Option(None, "--reward-model",
+                                                 help="Also judge the old policy's best of --best-of samples, "
+                                                      "ranked by this reward model, against the old policy."),
+        best_of: int = typer.Option(4, "--best-of", min=1, help="Samples per edit of the best-of arm."),
     ) -> None:
         """How much held-out raters (or people) prefer a new policy's edits to an old one's, on held-out songs.
 
@@ -155,8 +159,11 @@ def register(app: typer.Typer) -> None:
         raters = []
         for k, spec in enumerate(rater):
             raters += held_out_raters(spec, raters_per_spec, seed=1000 * (k + 1) + seed)
+        if reward_model is not None and not reward_model.is_file():
+            raise RLHFError(f"{reward_model}: no such reward model file (--reward-model)")
         result = evaluate_policies(old, new, _analysed_songs(songs), raters, temperature=temperature, seed=seed,
-                                   edits_per_song=judgments_per_song, progress=True)
+                                   edits_per_song=judgments_per_song, progress=True, reward_model=reward_model,
+                                   best_of=best_of)
         _print_result(result)
         if out:
             typer.echo(f"wrote {result.save(out)}")

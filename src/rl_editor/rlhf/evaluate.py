@@ -14,6 +14,12 @@ The result also says how the edits changed from old to new (length as a share
 of the song, splices per minute of output, bar-line share of splices, mean
 splice quality): a preference without a change in behaviour is noise.
 Raters should be fresh instances (own seeds) of tastes nobody trained on.
+
+Given a reward model, a third arm is judged too: the old policy with
+best-of-N sampling (:func:`best_of_n_edits`; ``rl-editor edit --best-of N``
+ranks its samples the same way), against the old policy's same edits. It says
+how much of the gain the reward model gives without any fine-tuning, and,
+beside the new policy's share, whether fine-tuning added to it.
 """
 
 from __future__ import annotations
@@ -67,6 +73,43 @@ def _win_json(win: WinRate) -> dict[str, Any]:
     return win.to_json()
 
 
+WinRateField = Annotated[WinRate, BeforeValidator(_read_win), PlainSerializer(_win_json)]
+
+
+class BestOfArm(FormatModel):
+    """The old policy with best-of-N sampling, judged against the old policy's own edits.
+
+    Attributes
+    ----------
+    n : int
+        Edits sampled per slot; the reward model's favourite is shown.
+    reward_version : str
+        The reward model that ranked them.
+    win : WinRate
+        Best-of-N over old, the same figures as the new policy's (``outcome`` "new" means best-of-N won).
+    judgments : list of Judged
+    edit_stats : dict
+        ``{"old": {...}, "best_of": {...}}``: mean :func:`edit_behaviour` figures.
+    edits : dict
+        ``{song_id: [actions...]}``, the chosen edits.
+    """
+
+    n: int
+    reward_version: str
+    win: WinRateField
+    judgments: list[Judged] = Field(default_factory=list)
+    edit_stats: dict[str, dict[str, float]] = Field(default_factory=dict)
+    edits: dict[str, list[list[int]]] = Field(default_factory=dict)
+
+    def summary(self, old_version: str) -> str:
+        """``old + best-of-4 (ranked by <reward>) as new vs <old>: ...``, details and the edits' change (three
+        lines, indented under the new policy's)."""
+        change = {"old": self.edit_stats.get("old", {}), "new": self.edit_stats.get("best_of", {})}
+        return (f"  old + best-of-{self.n} (ranked by {self.reward_version}) as new vs {old_version}: "
+                f"{self.win.headline()}\n    {self.win.details()}\n"
+                f"    edits old -> best-of-{self.n}: {behaviour_text(change)}")
+
+
 class EvaluationResult(FormatModel):
     """Everything an evaluation measured.
 
@@ -86,9 +129,11 @@ class EvaluationResult(FormatModel):
         ``{song_id: {"old": [actions...], "new": [actions...]}}`` (for rendering or a campaign).
     settings : dict
         Temperature, seed, edits per song, rater names.
+    best_of : BestOfArm or None
+        The old policy with best-of-N sampling against the old policy (when a reward model was given).
     """
 
-    win: Annotated[WinRate, BeforeValidator(_read_win), PlainSerializer(_win_json)]
+    win: WinRateField
     old_version: str
     new_version: str
     per_rater: dict[str, Any] = Field(default_factory=dict)
@@ -97,6 +142,7 @@ class EvaluationResult(FormatModel):
     settings: dict[str, Any] = Field(default_factory=dict)
     judgments: list[Judged] = Field(default_factory=list)
     edits: dict[str, dict[str, list[list[int]]]] = Field(default_factory=dict)
+    best_of: BestOfArm | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -111,9 +157,13 @@ class EvaluationResult(FormatModel):
         return data
 
     def summary(self) -> str:
-        """The headline, the decisive win rate and ties, and how the edits changed (three lines)."""
-        return (f"{self.new_version} vs {self.old_version}: {self.win.summary()}\n"
+        """The headline, the decisive win rate and ties, and how the edits changed (three lines); then the
+        best-of-N arm's headline and its edits' change, when there is one."""
+        text = (f"{self.new_version} vs {self.old_version}: {self.win.summary()}\n"
                 f"  edits old -> new: {behaviour_text(self.edit_stats)}")
+        if self.best_of is not None:
+            text += "\n" + self.best_of.summary(self.old_version)
+        return text
 
     def save(self, path: str | Path) -> Path:
         """Write the result as JSON (atomically)."""
@@ -244,8 +294,10 @@ def evaluate_policies(
     seed: int = 0,
     edits_per_song: int = 8,
     progress: bool = False,
+    reward_model: Any = None,
+    best_of: int = 4,
 ) -> EvaluationResult:
-    """A/B test of two policies on held-out songs with held-out raters.
+    """A/B test of two policies on held-out songs with held-out raters (and the old policy with best-of-N).
 
     Parameters
     ----------
@@ -263,13 +315,16 @@ def evaluate_policies(
         Edit pairs per song; judgments = songs x edits_per_song x raters.
     progress : bool
         Show a tqdm bar over songs.
+    reward_model : path or RewardEnsemble, optional
+        Adds the third arm (:attr:`EvaluationResult.best_of`): the old policy's best of ``best_of``
+        samples by this reward model, judged against the old policy's edits by the same raters.
+    best_of : int
+        Samples per edit of the third arm.
 
     Returns
     -------
     EvaluationResult
     """
-    from tqdm.auto import tqdm
-
     if not raters:
         raise RLHFError("evaluation needs at least one rater (--rater NAME)")
     if edits_per_song < 1:
@@ -279,13 +334,37 @@ def evaluate_policies(
     old_edits = sample_policy_edits(old, analyses, "old", edits_per_song, temperature, seed)
     new_edits = sample_policy_edits(new, analyses, "new", edits_per_song, temperature, seed)
     rng = np.random.default_rng(seed)
-    judgments: list[Judged] = []
+    judgments = judge_pairs(analyses, old_edits, new_edits, raters, rng, progress)
+    arm = None
+    if reward_model is not None:
+        arm = best_of_arm(old, reward_model, analyses, old_edits, raters, best_of, temperature, seed, rng)
+    win, per_rater, per_song = outcomes_summary(judgments)
+    version = lambda t: t.meta.version if getattr(t, "meta", None) else "?"  # noqa: E731
+    return EvaluationResult(
+        win=win, judgments=judgments, old_version=version(old), new_version=version(new),
+        per_rater=per_rater, per_song=per_song,
+        edit_stats={"old": _mean_stats(analyses, old_edits), "new": _mean_stats(analyses, new_edits)},
+        edits={a.song_id: {"old": [[int(x) for x in e] for e in old_edits[a.song_id]],
+                           "new": [[int(x) for x in e] for e in new_edits[a.song_id]]} for a in analyses},
+        settings={"temperature": temperature, "seed": seed, "edits_per_song": edits_per_song,
+                  "raters": [str(getattr(r, "name", "rater")) for r in raters],
+                  "songs": [a.song_id for a in analyses]},
+        best_of=arm,
+    )
+
+
+def judge_pairs(analyses: Sequence[SongAnalysis], old_edits: dict[str, list[np.ndarray]],
+                new_edits: dict[str, list[np.ndarray]], raters: Sequence[Any], rng: np.random.Generator,
+                progress: bool = False) -> list[Judged]:
+    """Every rater judges edit ``k`` of old against edit ``k`` of new, in an order drawn per judgment."""
+    from tqdm.auto import tqdm
+
     from rl_editor.raters import as_judgment
 
+    judgments: list[Judged] = []
     for a in tqdm(analyses, desc="evaluating", unit="song", disable=not progress, file=sys.stderr):
-        for k in range(edits_per_song):
-            e_old = Edit(a.song_id, np.asarray(old_edits[a.song_id][k]))
-            e_new = Edit(a.song_id, np.asarray(new_edits[a.song_id][k]))
+        for k, (old_actions, new_actions) in enumerate(zip(old_edits[a.song_id], new_edits[a.song_id])):
+            e_old, e_new = Edit(a.song_id, np.asarray(old_actions)), Edit(a.song_id, np.asarray(new_actions))
             for rater in raters:
                 name = str(getattr(rater, "name", "rater"))
                 new_first = bool(rng.random() < 0.5)
@@ -301,18 +380,43 @@ def evaluate_policies(
                     preference=Preference(j.preference), strength=int(j.strength), outcome=outcome,
                     score_new=s_first if new_first else s_second, score_old=s_second if new_first else s_first,
                 ))
-    win, per_rater, per_song = outcomes_summary(judgments)
-    version = lambda t: t.meta.version if getattr(t, "meta", None) else "?"  # noqa: E731
-    return EvaluationResult(
-        win=win, judgments=judgments, old_version=version(old), new_version=version(new),
-        per_rater=per_rater, per_song=per_song,
-        edit_stats={"old": _mean_stats(analyses, old_edits), "new": _mean_stats(analyses, new_edits)},
-        edits={a.song_id: {"old": [[int(x) for x in e] for e in old_edits[a.song_id]],
-                           "new": [[int(x) for x in e] for e in new_edits[a.song_id]]} for a in analyses},
-        settings={"temperature": temperature, "seed": seed, "edits_per_song": edits_per_song,
-                  "raters": [str(getattr(r, "name", "rater")) for r in raters],
-                  "songs": [a.song_id for a in analyses]},
-    )
+    return judgments
+
+
+def best_of_n_edits(policy: Any, ensemble: Any, analyses: Sequence[SongAnalysis], edits_per_song: int, n: int,
+                    temperature: float, seed: int) -> dict[str, list[np.ndarray]]:
+    """Per song, ``edits_per_song`` edits, each the reward model's favourite of ``n`` samples by ``policy``.
+
+    The samples are ranked by the ensemble's mean score, as ``rl-editor edit --best-of N`` ranks them
+    (:func:`rl_editor.rlhf.edit.rank_by_reward`); their seeds differ from the policy's plain edits.
+    """
+    samples = sample_policy_edits(policy, analyses, f"best-of-{n}", edits_per_song * n, temperature, seed)
+    chosen: dict[str, list[np.ndarray]] = {}
+    for a in analyses:
+        batch = np.stack(samples[a.song_id]).reshape(edits_per_song, n, a.n_beats)
+        mean, _ = ensemble.score(a, batch.reshape(edits_per_song * n, a.n_beats))
+        best = np.asarray(mean).reshape(edits_per_song, n).argmax(axis=1)
+        chosen[a.song_id] = [batch[k, best[k]] for k in range(edits_per_song)]
+    return chosen
+
+
+def best_of_arm(old: Any, reward_model: Any, analyses: Sequence[SongAnalysis],
+                old_edits: dict[str, list[np.ndarray]], raters: Sequence[Any], n: int, temperature: float,
+                seed: int, rng: np.random.Generator) -> BestOfArm:
+    """The old policy with best-of-``n`` sampling judged against the old policy's ``old_edits``."""
+    from rl_editor.reward import load_reward_model
+
+    if n < 1:
+        raise RLHFError(f"best_of must be at least 1, got {n}")
+    ensemble = load_reward_model(reward_model) if isinstance(reward_model, (str, Path)) else reward_model
+    edits_per_song = len(next(iter(old_edits.values())))
+    chosen = best_of_n_edits(old, ensemble, analyses, edits_per_song, n, temperature, seed)
+    judgments = judge_pairs(analyses, old_edits, chosen, raters, rng)
+    win, _, _ = outcomes_summary(judgments)
+    return BestOfArm(n=n, reward_version=str(getattr(ensemble, "version", None) or "reward model"), win=win,
+                     judgments=judgments,
+                     edit_stats={"old": _mean_stats(analyses, old_edits), "best_of": _mean_stats(analyses, chosen)},
+                     edits={a.song_id: [[int(x) for x in e] for e in chosen[a.song_id]] for a in analyses})
 
 
 def held_out_raters(spec: str, n: int, seed: int = 1000) -> list[Any]:
@@ -430,6 +534,6 @@ def campaign_result(db_url: str, campaign: str, campaign_file: str | Path | None
                             per_rater=per_rater, per_song=per_song, settings={"campaign": campaign})
 
 
-__all__ = ["EvaluationResult", "Judged", "behaviour_change", "behaviour_text", "campaign_result", "campaign_versions",
-           "create_evaluation_campaign", "edit_behaviour", "evaluate_policies", "held_out_raters", "outcomes_summary",
-           "sample_policy_edits"]
+__all__ = ["BestOfArm", "EvaluationResult", "Judged", "behaviour_change", "behaviour_text", "best_of_arm",
+           "best_of_n_edits", "campaign_result", "campaign_versions", "create_evaluation_campaign", "edit_behaviour",
+           "evaluate_policies", "held_out_raters", "judge_pairs", "outcomes_summary", "sample_policy_edits"]

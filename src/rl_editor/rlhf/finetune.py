@@ -21,8 +21,8 @@ Preferences", on beat-level edits:
    over :class:`LearnedEpisodeReward`), and the trainer continues the policy
    with fine-tuning's PPO settings (:meth:`~rl_editor.policy.trainer.PPOTrainer.continued`):
    nothing reaches into Stable-Baselines3's rollouts.
-4. The dense quality terms can be kept at a small scale (``dense_reward_scale``)
-   or switched off (0, the default). Episodes with a target length keep the
+4. The dense quality terms are kept at a small scale (``dense_reward_scale``,
+   0.3 by default; 0 switches them off). Episodes with a target length keep the
    dense length terms; episodes without one (``free_share``) leave the length
    to the learned reward.
 
@@ -70,11 +70,17 @@ class FinetuneConfig:
         Weight of the KL penalty towards the reference policy (nats per typical edit;
         :class:`~rl_editor.policy.episode_reward.KLRegularizedReward`).
     uncertainty_coef : float
-        Reward is ``mean - uncertainty_coef * std`` over the ensemble (before z-scoring).
+        Reward is ``mean - uncertainty_coef * std`` over the ensemble (before z-scoring;
+        :func:`rl_editor.reward.pessimism.pessimistic_reward`). 1 by default: at fixed lengths the
+        learned reward barely rises during fine-tuning while the policy drifts, and a drift the
+        members disagree on is not paid for.
     reward_scale : float
         Multiplies the z-scored learned reward.
     dense_reward_scale : float
-        Scale of the dense quality terms during fine-tuning (0 = learned reward only).
+        Scale of the dense quality terms during fine-tuning (0 = learned reward only). 0.3 by
+        default: they hold splice quality and splice count where the learned reward does not
+        see them (on demo songs, fine-tuning without them added splices that held-out raters
+        then disliked).
     length_grid : tuple of float
         Lengths (shares of the song) among which the learned reward picks the
         policy's preferred length after fine-tuning (:func:`preferred_length`).
@@ -101,9 +107,9 @@ class FinetuneConfig:
 
     episodes: int = 2000
     kl_coef: float = 0.05
-    uncertainty_coef: float = 0.0
+    uncertainty_coef: float = 1.0
     reward_scale: float = 1.0
-    dense_reward_scale: float = 0.0
+    dense_reward_scale: float = 0.3
     free_share: float = 0.0
     length_grid: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
     reference_edits_per_song: int = 16
@@ -134,10 +140,10 @@ class RewardStatistics:
 
 def _reward_of(ensemble: Any, analysis: SongAnalysis, actions_batch: np.ndarray,
                uncertainty_coef: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    mean, std = ensemble.score(analysis, actions_batch)
-    mean = np.asarray(mean, dtype=np.float64)
-    std = np.asarray(std, dtype=np.float64)
-    return mean - uncertainty_coef * std, mean, std
+    from rl_editor.reward.pessimism import pessimistic_reward
+
+    score = pessimistic_reward(ensemble, analysis, actions_batch, uncertainty_coef)
+    return score.reward, score.mean, score.std
 
 
 def reference_statistics(reference: Any, ensemble: Any, analyses: Sequence[SongAnalysis],

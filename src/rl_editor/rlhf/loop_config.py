@@ -59,12 +59,19 @@ class LoopConfig:
         Pairs whose audio differs for this many seconds or less are never asked.
     reward_epochs, reward_members : int
         Reward training settings.
+    reward_val_frac : float
+        Share of training songs set aside to stop reward training early (0: train every epoch).
+        0 by default: with ten songs the validation split is one or two songs, whose noisy
+        likelihood stopped members after an epoch or two, still holding the previous model's taste.
     finetune : FinetuneConfig
         Fine-tuning settings (``log_dir`` and ``seed`` are set per iteration).
     eval_raters, eval_edits_per_song : int
         Held-out raters, and edit pairs per held-out song.
     eval_temperature : float
         Sampling temperature of both policies in the evaluation.
+    eval_best_of : int
+        The evaluation's third arm: the previous policy's best of this many samples, ranked by the
+        iteration's reward model, against the previous policy (0 leaves it out).
     seed : int
     db : str or None
         Feedback database: collect each iteration's preferences from people (module docstring).
@@ -93,10 +100,12 @@ class LoopConfig:
     min_differing_s: float = MIN_DIFFERING_SECONDS
     reward_epochs: int = 30
     reward_members: int = 3
+    reward_val_frac: float = 0.0
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     eval_raters: int = 5
     eval_edits_per_song: int = 8
     eval_temperature: float = 0.5
+    eval_best_of: int = 4
     seed: int = 0
     db: str | None = None
     wait_timeout_s: float | None = None

@@ -66,7 +66,7 @@ def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, re
     train_songs = {"training songs": _song_hashes(split.train), "heldout_songs": config.heldout_songs}
     heldout_songs = {"held-out songs": _song_hashes(split.heldout), "heldout_songs": config.heldout_songs}
     reward_settings = {"reward_epochs": config.reward_epochs, "reward_members": config.reward_members,
-                       "seed": config.seed, **train_songs}
+                       "reward_val_frac": config.reward_val_frac, "seed": config.seed, **train_songs}
     # where the current policy and reward model come from: a step of this run, or a file given from outside
     policy_source: str | Path = policy
     reward_source: str | Path | None = reward
@@ -153,12 +153,12 @@ def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, re
         evaluation = d.eval
         plan.append(PlannedStep(
             name("eval"), [evaluation],
-            lambda evaluation=evaluation, policy=policy, new_policy=new_policy, it=it: step_evaluate(
-                evaluation, policy, new_policy, split.heldout, config, it, progress),
+            lambda evaluation=evaluation, policy=policy, new_policy=new_policy, it=it, new_reward=new_reward:
+                step_evaluate(evaluation, policy, new_policy, split.heldout, config, it, progress, new_reward),
             {"eval_rater": config.eval_rater or config.rater, "eval_raters": config.eval_raters,
              "eval_edits_per_song": config.eval_edits_per_song, "eval_temperature": config.eval_temperature,
-             "seed": config.seed, **heldout_songs},
-            {"old policy": policy_source, "new policy": name("policy")}))
+             "eval_best_of": config.eval_best_of, "seed": config.seed, **heldout_songs},
+            {"old policy": policy_source, "new policy": name("policy"), "reward model": name("reward")}))
         policy, reward = new_policy, new_reward
         policy_source, reward_source = name("policy"), name("reward")
     return plan

@@ -195,7 +195,7 @@ def step_train_reward(out: Path, preferences: Path, songs: Sequence[SongAnalysis
     pairs = load_preferences(preferences)
     start = load_reward_model(init) if init is not None else None
     train_config = RewardTrainConfig(epochs=config.reward_epochs, members=config.reward_members, seed=config.seed,
-                                     progress=False)
+                                     val_frac=config.reward_val_frac, progress=False)
     ensemble, report = train_reward_model(pairs, train_config, analyses={a.song_id: a for a in songs}, init=start)
     meta = reward_meta(pairs, train_config, report, init=start, source=source,
                        file_sha256=sha256_of_files([preferences]))
@@ -250,14 +250,17 @@ def step_finetune(out: Path, init: Path, reward: Path, songs: Sequence[SongAnaly
 
 
 def step_evaluate(out: Path, old: Path, new: Path, heldout: Sequence[SongAnalysis], config: LoopConfig,
-                  iteration: int, progress: bool = True) -> Path:
-    """New policy against the previous one on held-out songs, by held-out raters."""
+                  iteration: int, progress: bool = True, reward: Path | None = None) -> Path:
+    """New policy against the previous one on held-out songs, by held-out raters (and the previous
+    policy's best-of-N by ``reward`` against it)."""
     from rl_editor.rlhf.evaluate import evaluate_policies, held_out_raters
 
     raters = held_out_raters(config.eval_rater or config.rater, config.eval_raters,
                              seed=10_000 + 100 * iteration + config.seed)
     result = evaluate_policies(old, new, heldout, raters, temperature=config.eval_temperature,
-                               seed=config.seed + iteration, edits_per_song=config.eval_edits_per_song)
+                               seed=config.seed + iteration, edits_per_song=config.eval_edits_per_song,
+                               reward_model=reward if config.eval_best_of > 0 else None,
+                               best_of=max(config.eval_best_of, 1))
     say(f"iteration {iteration}: {result.summary()}", progress)
     return result.save(out)
 

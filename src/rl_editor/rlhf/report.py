@@ -257,7 +257,7 @@ def write_report(run_dir: str | Path) -> Path:
                   f"{cfg.get('eval_raters')} fresh instances of `{cfg.get('eval_rater') or cfg.get('rater')}`; "
                   f"bootstrap rater `{cfg.get('bootstrap_rater')}`.", ""]
 
-    win_rows, acc_rows, behaviour_rows = [], [], []
+    win_rows, acc_rows, behaviour_rows, best_of_rows = [], [], [], []
     lines += ["## Results per iteration", "",
               "| iteration | new preferred (ties count half) | 95% CI (clustered) | target > 60% | decisive win rate | "
               "95% CI (clustered) | ties | wins / losses / ties | reward acc. new | reward acc. previous |",
@@ -275,6 +275,11 @@ def write_report(run_dir: str | Path) -> Path:
         w = result.win
         win_rows.append((d.name, w))
         behaviour_rows.append((d.name, behaviour_change(result.edit_stats) if result.edit_stats else None))
+        if result.best_of is not None:
+            b = result.best_of
+            best_of_rows.append(f"| {d.name} | best-of-{b.n} by {b.reward_version} | **{_fmt(b.win.preference_share, True)}** "
+                                f"| {b.win.share_interval_text()} | {_fmt(b.win.win_rate, True)} | {_fmt(b.win.tie_share, True)} "
+                                f"| {_fmt(w.preference_share, True)} |")
         lines.append(
             f"| {d.name} | **{_fmt(w.preference_share, True)}** | {w.share_interval_text()} "
             f"| {'met' if w.target_met else 'not met'} | {_fmt(w.win_rate, True)} | {w.decisive_interval_text()} "
@@ -295,6 +300,12 @@ def write_report(run_dir: str | Path) -> Path:
               "many there were, so read it beside the tie share. "
               "Reward accuracy = share of the held-out rater's decisive judgments of held-out songs' candidates "
               "that the reward model orders the same way.", ""]
+    if best_of_rows:
+        lines += ["## The previous policy with best-of-N sampling, against itself", "",
+                  "| iteration | ranking | preferred (ties count half) | 95% CI by song | decisive win rate | ties | "
+                  "fine-tuned policy's share |", "|---|---|---|---|---|---|---|", *best_of_rows, "",
+                  "The previous policy's edits, each the reward model's favourite of N samples, judged against its "
+                  "plain edits by the same held-out raters: what the reward model gives without fine-tuning.", ""]
     if behaviour_rows:
         labels = [label for label, _, _ in behaviour_change({})]
         lines += ["## How the edits changed (old -> new, means over the held-out edits)", "",
