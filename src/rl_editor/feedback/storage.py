@@ -49,7 +49,7 @@ from rl_editor.feedback.store.exchange import Exchange
 from rl_editor.feedback.store.judgments import Judgments
 from rl_editor.feedback.store.meta import LINK_BASE_KEYS, StoredSettings
 from rl_editor.feedback.store.planning import TaskPlanner
-from rl_editor.feedback.store.summaries import admin_summary
+from rl_editor.feedback.store.summaries import admin_summary, campaign_coverage
 from rl_editor.feedback.store.views import (
     PREFERENCE_CHOICES,
     RATING_LABELS,
@@ -186,9 +186,16 @@ class FeedbackStore:
         return self.planner.set_task_priorities(priorities, campaign, create_missing)
 
     def create_campaign(self, name: str, pairs: list[tuple[str, str]], held_out_only: bool = True,
-                        raters_per_pair: int = 1) -> str:
+                        raters_per_pair: int = 1, votes_per_pair: int | None = None,
+                        rater_quota: int | None = None) -> str:
         """A campaign of comparison tasks over ``pairs`` of edit ids; returns its name."""
-        return self.campaigns.create_campaign(name, pairs, held_out_only, raters_per_pair)
+        return self.campaigns.create_campaign(name, pairs, held_out_only, raters_per_pair, votes_per_pair,
+                                              rater_quota)
+
+    def set_campaign_sizing(self, name: str, votes_per_pair: int | None = None,
+                            rater_quota: int | None = None) -> None:
+        """Change a campaign's votes per pair and per-rater quota (``None`` keeps a setting)."""
+        self.campaigns.set_sizing(name, votes_per_pair, rater_quota)
 
     # -- assignment and audio (assignments.Assignments) --------------------------------------
     def next_task(self, rater_id: int) -> TaskView | None:
@@ -246,5 +253,9 @@ class FeedbackStore:
 
     # -- admin summary (summaries) -----------------------------------------------------------
     def summary(self) -> dict[str, Any]:
-        """Progress per song and rater, gold failures and agreement (the admin page's data)."""
+        """Progress per song and rater, gold failures, agreement and coverage (the admin page's data)."""
         return admin_summary(self.db, self.exchange.export_pairs())
+
+    def coverage(self) -> list[dict[str, Any]]:
+        """Per campaign, how many pairs have 0, 1, 2, ... votes (:func:`~.store.summaries.campaign_coverage`)."""
+        return campaign_coverage(self.db)

@@ -22,7 +22,8 @@ from __future__ import annotations
 import itertools
 import random
 import uuid
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 import numpy as np
 from sqlalchemy import Boolean, and_, bindparam, case, exists, func, insert, select, update
@@ -55,6 +56,12 @@ class TaskConfig:
         Campaign the tasks belong to.
     seed : int
         Seed of the random choices (overlap pairs, rated edits, broken edits).
+    votes_per_pair : int or None
+        Raters who judge every pair of the campaign (replaces ``raters_per_pair``
+        and ``overlap_share``; kept with the campaign); ``None`` keeps those.
+    rater_quota : int or None
+        Most tasks one rater is handed in the campaign, gold pairs included
+        (kept with the campaign); ``None``: no cap.
     """
 
     pairs_per_song: int | None = None
@@ -64,6 +71,8 @@ class TaskConfig:
     ratings_per_song: int = 0
     campaign: str = "collect"
     seed: int = 0
+    votes_per_pair: int | None = None
+    rater_quota: int | None = None
 
 
 def hamming(actions_a: list[int], actions_b: list[int]) -> int:
@@ -224,13 +233,21 @@ class AssignedTask:
 
 @dataclass
 class RaterState:
-    """What the scheduler knows of one rater, read in one query."""
+    """What the scheduler knows of one rater, read in one query.
+
+    ``full_campaigns`` are the campaigns whose ``rater_quota`` this rater has
+    reached; ``quota_left`` is, per campaign with a quota, how many more tasks
+    the rater may be handed there (campaigns not listed have no quota or no
+    assignment of this rater yet).
+    """
 
     held_out: bool
     n_assigned: int
     n_gold: int
     n_done: int
     open: AssignedTask | None
+    full_campaigns: list[str] = field(default_factory=list)
+    quota_left: dict[str, int] = field(default_factory=dict)
 
 
 _T, _A, _C, _R = Task.__table__, Assignment.__table__, Campaign.__table__, Rater.__table__
@@ -239,24 +256,28 @@ _T, _A, _C, _R = Task.__table__, Assignment.__table__, Campaign.__table__, Rater
 # per request would cost more than running them.
 _NOT_SEEN = ~exists().where(_A.c.task_id == _T.c.id, _A.c.rater_id == bindparam("rater_id"))
 _HELD_OUT = bindparam("held_out", type_=Boolean)
+_NOT_FULL = _T.c.campaign.not_in(bindparam("full", expanding=True))
 _RATER_HELD_OUT = select(_R.c.held_out).where(_R.c.id == bindparam("rater_id"))
 _RATER_HELD_OUT_LOCKED = _RATER_HELD_OUT.with_for_update()
-_RATER_ASSIGNMENTS = (select(_A.c.id, _A.c.task_id, _A.c.presented_order, _A.c.judged_at, _T.c.is_gold)
-                      .join(_T, _T.c.id == _A.c.task_id).where(_A.c.rater_id == bindparam("rater_id"))
-                      .order_by(_A.c.id))
-_PICK_GOLD = (select(_T.c.id).where(_T.c.is_gold.is_(True), _NOT_SEEN).order_by(func.random()).limit(1)
+_RATER_ASSIGNMENTS = (select(_A.c.id, _A.c.task_id, _A.c.presented_order, _A.c.judged_at, _T.c.is_gold,
+                             _T.c.campaign, _C.c.rater_quota)
+                      .join(_T, _T.c.id == _A.c.task_id).join(_C, _C.c.name == _T.c.campaign)
+                      .where(_A.c.rater_id == bindparam("rater_id")).order_by(_A.c.id))
+_PICK_GOLD = (select(_T.c.id).where(_T.c.is_gold.is_(True), _NOT_SEEN, _NOT_FULL).order_by(func.random()).limit(1)
               .with_for_update(skip_locked=True, of=_T))
+# The stop rule: a task is handed out only while fewer raters hold it than it needs.
+_ELIGIBLE = and_(_T.c.is_gold.is_(False), _C.c.held_out_only == _HELD_OUT, _T.c.n_assigned < _T.c.target_raters)
 _PICK_REGULAR = (select(_T.c.id).join(_C, _C.c.name == _T.c.campaign)
-                 .where(_T.c.is_gold.is_(False), _C.c.held_out_only == _HELD_OUT,
-                        _T.c.n_assigned < _T.c.target_raters, _NOT_SEEN)
-                 .order_by(_T.c.n_assigned, _T.c.priority.desc(), func.random()).limit(1)
+                 .where(_ELIGIBLE, _NOT_SEEN, _NOT_FULL)
+                 .order_by(_T.c.priority.desc(), _T.c.n_assigned, func.random()).limit(1)
                  .with_for_update(skip_locked=True, of=_T))
 _INSERT_ASSIGNMENT = insert(_A).returning(_A.c.id)
 _BUMP_ASSIGNED = update(_T).where(_T.c.id == bindparam("tid")).values(n_assigned=_T.c.n_assigned + 1)
-_ELIGIBLE = and_(_T.c.is_gold.is_(False), _C.c.held_out_only == _HELD_OUT, _T.c.n_assigned < _T.c.target_raters)
-_AVAILABLE = (select(func.coalesce(func.sum(case((_ELIGIBLE, 1), else_=0)), 0),
-                     func.coalesce(func.sum(case((_T.c.is_gold.is_(True), 1), else_=0)), 0))
-              .select_from(_T.join(_C, _C.c.name == _T.c.campaign)).where(_NOT_SEEN))
+_AVAILABLE_BY_CAMPAIGN = (select(_T.c.campaign, _C.c.rater_quota,
+                                 func.coalesce(func.sum(case((_ELIGIBLE, 1), else_=0)), 0),
+                                 func.coalesce(func.sum(case((_T.c.is_gold.is_(True), 1), else_=0)), 0))
+                          .select_from(_T.join(_C, _C.c.name == _T.c.campaign)).where(_NOT_SEEN)
+                          .group_by(_T.c.campaign, _C.c.rater_quota))
 
 
 def _rater_state(session: Session, rater_id: int, lock: bool) -> RaterState:
@@ -264,15 +285,20 @@ def _rater_state(session: Session, rater_id: int, lock: bool) -> RaterState:
     held_out = bool(session.execute(query, {"rater_id": rater_id}).scalar_one())
     rows = session.execute(_RATER_ASSIGNMENTS, {"rater_id": rater_id}).all()
     open_ = next((AssignedTask(r.id, r.task_id, r.presented_order) for r in rows if r.judged_at is None), None)
+    per_campaign = Counter(r.campaign for r in rows)
+    quotas = {r.campaign: int(r.rater_quota) for r in rows if r.rater_quota is not None}
+    quota_left = {c: max(quota - per_campaign[c], 0) for c, quota in quotas.items()}
     return RaterState(held_out=held_out, n_assigned=len(rows), n_gold=sum(1 for r in rows if r.is_gold),
-                      n_done=sum(1 for r in rows if r.judged_at is not None), open=open_)
+                      n_done=sum(1 for r in rows if r.judged_at is not None), open=open_,
+                      full_campaigns=sorted(c for c, left in quota_left.items() if left == 0), quota_left=quota_left)
 
 
-def _pick(session: Session, rater_id: int, held_out: bool, gold: bool) -> str | None:
+def _pick(session: Session, rater_id: int, state: RaterState, gold: bool) -> str | None:
     """Id of the next task (row-locked, skipping rows other transactions hold)."""
+    params = {"rater_id": rater_id, "full": state.full_campaigns}
     if gold:
-        return session.execute(_PICK_GOLD, {"rater_id": rater_id}).scalar()
-    return session.execute(_PICK_REGULAR, {"rater_id": rater_id, "held_out": held_out}).scalar()
+        return session.execute(_PICK_GOLD, params).scalar()
+    return session.execute(_PICK_REGULAR, {**params, "held_out": state.held_out}).scalar()
 
 
 def gold_due(n_assigned: int, n_gold: int, gold_per_rater: int, settings: FeedbackSettings = SETTINGS) -> bool:
@@ -287,9 +313,11 @@ def assign_next(session: Session, rater_id: int, gold_per_rater: int, rng: rando
     """The rater's open assignment, or a new one; ``None`` when nothing is left.
 
     Must run inside a transaction the caller commits. The next task is the
-    least-assigned open task the rater has not seen (ties: higher priority, then
-    random); gold pairs are interleaved (``gold_due``) and also fill in when
-    regular tasks run out. The A/B order shown is drawn at random.
+    highest-priority open task the rater has not seen (ties: the least
+    assigned, then random), in a campaign where the rater is under its quota;
+    a task is open while fewer raters hold it than its ``target_raters`` (the
+    campaign's votes per pair). Gold pairs are interleaved (``gold_due``) and
+    also fill in when regular tasks run out. The A/B order shown is drawn at random.
     """
     rng = rng or random.Random()
     state = _rater_state(session, rater_id, lock=True)
@@ -297,11 +325,11 @@ def assign_next(session: Session, rater_id: int, gold_per_rater: int, rng: rando
         return state.open
     task_id = None
     if gold_due(state.n_assigned, state.n_gold, gold_per_rater, settings):
-        task_id = _pick(session, rater_id, state.held_out, gold=True)
+        task_id = _pick(session, rater_id, state, gold=True)
     if task_id is None:
-        task_id = _pick(session, rater_id, state.held_out, gold=False)
+        task_id = _pick(session, rater_id, state, gold=False)
     if task_id is None and state.n_gold < gold_per_rater:
-        task_id = _pick(session, rater_id, state.held_out, gold=True)
+        task_id = _pick(session, rater_id, state, gold=True)
     if task_id is None:
         return None
     order = rng.choice(("ab", "ba"))
@@ -313,9 +341,21 @@ def assign_next(session: Session, rater_id: int, gold_per_rater: int, rng: rando
 
 
 def rater_progress(session: Session, rater_id: int, gold_per_rater: int) -> tuple[int, int]:
-    """(judged, total) for one rater: total = judged + open + tasks still available to them."""
+    """(judged, total) for one rater: total = judged + open + what they can still be handed.
+
+    What they can still be handed is, per campaign, the open tasks they have not
+    seen that still need votes, capped by what is left of their quota there;
+    plus the gold pairs still due to them (within their campaigns' quotas).
+    """
     state = _rater_state(session, rater_id, lock=False)
-    available, gold_left = session.execute(_AVAILABLE, {"rater_id": rater_id, "held_out": state.held_out}).one()
+    rows = session.execute(_AVAILABLE_BY_CAMPAIGN, {"rater_id": rater_id, "held_out": state.held_out}).all()
+    gold_more = max(gold_per_rater - state.n_gold, 0)
+    more = 0
+    for campaign, quota, available, gold_left in rows:
+        left = state.quota_left.get(campaign, quota)  # a campaign not started yet: its whole quota
+        gold_here = min(gold_more, int(gold_left))
+        gold_more -= gold_here
+        wanted = int(available) + gold_here
+        more += wanted if left is None else min(wanted, int(left))
     open_ = state.n_assigned - state.n_done
-    gold_more = min(max(gold_per_rater - state.n_gold, 0), int(gold_left))
-    return state.n_done, state.n_done + open_ + int(available) + gold_more
+    return state.n_done, state.n_done + open_ + more
