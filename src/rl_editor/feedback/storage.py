@@ -49,7 +49,7 @@ from rl_editor.feedback.store.exchange import Exchange
 from rl_editor.feedback.store.judgments import Judgments
 from rl_editor.feedback.store.meta import LINK_BASE_KEYS, StoredSettings
 from rl_editor.feedback.store.planning import TaskPlanner
-from rl_editor.feedback.store.summaries import admin_summary, campaign_coverage
+from rl_editor.feedback.store.summaries import admin_summary, campaign_coverage, campaign_judgment_count
 from rl_editor.feedback.store.views import (
     PREFERENCE_CHOICES,
     RATING_LABELS,
@@ -184,6 +184,14 @@ class FeedbackStore:
                             create_missing: bool = False) -> int:
         """Set the priority of pair tasks keyed by ``(edit_id_a, edit_id_b)``; returns how many changed."""
         return self.planner.set_task_priorities(priorities, campaign, create_missing)
+
+    def reprioritize_campaign(self, campaign: str, priorities: dict[tuple[str, str], float]) -> int:
+        """Replace the priorities of a campaign's pair tasks (unranked ones go to 0); returns how many were ranked."""
+        return self.planner.reprioritize_campaign(campaign, priorities)
+
+    def campaign_judgment_count(self, campaign: str) -> int:
+        """Judgments stored in ``campaign`` (gold pairs included)."""
+        return campaign_judgment_count(self.db, campaign)
 
     def create_campaign(self, name: str, pairs: list[tuple[str, str]], held_out_only: bool = True,
                         raters_per_pair: int = 1, votes_per_pair: int | None = None,

@@ -12,7 +12,7 @@ import random
 from dataclasses import replace
 from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -108,6 +108,26 @@ class TaskPlanner:
                 session.add(new_task(config.campaign, gold.song_id, gold.intact_edit_id, gold.edit_id, gold=True,
                                      target_raters=0))
         return len(made)
+
+    def reprioritize_campaign(self, campaign: str, priorities: dict[tuple[str, str], float]) -> int:
+        """Give a campaign's pair tasks new priorities, keyed by ``(edit_id_a, edit_id_b)`` (either order).
+
+        Every other non-gold task of the campaign goes to priority 0, so the
+        ranking replaces the previous one. One transaction; returns how many
+        tasks got a ranked priority.
+        """
+        rows = [{"key": pair_key("pair", a, b), "priority": float(p)} for (a, b), p in priorities.items()]
+        campaign_tasks = and_(Task.campaign == campaign, Task.is_gold.is_(False))
+        with self.db.transaction() as session:
+            session.execute(update(Task).where(campaign_tasks).values(priority=0.0))
+            if not rows:
+                return 0
+            ranked = (update(Task.__table__).where(Task.__table__.c.campaign == campaign,
+                                                    Task.__table__.c.is_gold.is_(False),
+                                                    Task.__table__.c.pair_key == bindparam("key"))
+                      .values(priority=bindparam("priority")))
+            session.connection().execute(ranked, rows)
+            return int(session.scalar(select(func.count(Task.id)).where(campaign_tasks, Task.priority > 0)) or 0)
 
     def set_task_priorities(self, priorities: dict[tuple[str, str], float], campaign: str | None = None,
                             create_missing: bool = False) -> int:

@@ -25,6 +25,12 @@ def _rater_row(rater: Rater, judgments: Sequence[Any], agreement: dict[str, floa
     }
 
 
+def campaign_judgment_count(db: Database, campaign: str) -> int:
+    """Judgments stored in ``campaign`` (gold pairs included)."""
+    with db.transaction(readonly=True) as session:
+        return int(session.scalar(select(func.count(Judgment.id)).where(Judgment.campaign == campaign)) or 0)
+
+
 def campaign_coverage(db: Database) -> list[dict[str, Any]]:
     """How far each campaign's pairs are judged: how many pairs have 0, 1, 2, ... votes.
 
