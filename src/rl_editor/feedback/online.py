@@ -101,8 +101,9 @@ def registered_songs(store: FeedbackStore, song_ids: set[str], what: str) -> dic
     return entries
 
 
-def campaign_manifest(store: FeedbackStore, campaign: str) -> Manifest:
-    """The songs and edits of a campaign's pairs that still need votes, as a manifest (from the database)."""
+def campaign_manifest(store: FeedbackStore, campaign: str) -> tuple[Manifest, set[frozenset[str]]]:
+    """The songs and edits of a campaign's pairs that still need votes, as a manifest (from the database),
+    and those pairs (each a set of two edit ids)."""
     from sqlalchemy import select
 
     from rl_editor.feedback.models import EditRecord, Task
@@ -122,7 +123,8 @@ def campaign_manifest(store: FeedbackStore, campaign: str) -> Manifest:
     songs = registered_songs(store, set(by_song), f"campaign {campaign!r}")
     for song_id, candidates in by_song.items():
         songs[song_id].candidates = candidates
-    return Manifest(root=Path("/"), songs=[songs[s] for s in sorted(songs)])
+    open_pairs = {frozenset((t.edit_a, t.edit_b)) for t in tasks}
+    return Manifest(root=Path("/"), songs=[songs[s] for s in sorted(songs)]), open_pairs
 
 
 class SongAnalyses:
@@ -174,13 +176,15 @@ def prioritize_campaign(store: FeedbackStore, ensemble: RewardEnsemble, config: 
                         analyses: SongAnalyses | None = None) -> int:
     """Reorder the campaign's pairs that still need votes by ``ensemble``'s uncertainty; returns how many were set.
 
-    Pairs the chooser leaves out (inaudible ones) get priority 0.
+    Pairs the chooser leaves out (inaudible ones) and pairs with all their votes get priority 0.
     """
-    manifest = campaign_manifest(store, config.campaign)
+    manifest, open_pairs = campaign_manifest(store, config.campaign)
     if not manifest.songs:
         return 0
     known = (analyses or SongAnalyses()).of(manifest)
-    return store.reprioritize_campaign(config.campaign, pair_priorities(manifest, ensemble, known, config))
+    ranked = pair_priorities(manifest, ensemble, known, config)
+    return store.reprioritize_campaign(config.campaign, {pair: priority for pair, priority in ranked.items()
+                                                         if frozenset(pair) in open_pairs})
 
 
 def retrain_and_prioritize(store: FeedbackStore, config: OnlineSelectionConfig, analyses: SongAnalyses | None = None,
