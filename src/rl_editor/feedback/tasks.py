@@ -30,7 +30,7 @@ from sqlalchemy import Boolean, Integer, Select, String, and_, bindparam, case, 
 from sqlalchemy.orm import Session
 
 from rl_editor.edit import CUT, beat_sequence
-from rl_editor.feedback.models import Assignment, Campaign, Meta, Rater, Task, utc_now
+from rl_editor.feedback.models import Assignment, Campaign, Meta, Rater, SongRecord, Task, utc_now
 from rl_editor.feedback.settings import SETTINGS, FeedbackSettings
 from rl_editor.generate.manifest import Candidate
 
@@ -236,6 +236,7 @@ class AssignedTask:
     campaign: str = ""
     edit_a: str = ""
     edit_b: str | None = None
+    song_columns: tuple[float, str, str] | None = None  # the song's duration_seconds, beats_json, downbeats_json
 
 
 @dataclass
@@ -263,8 +264,8 @@ class RaterState:
         self.open = task
 
 
-_T, _A, _C, _R, _M = (Task.__table__, Assignment.__table__, Campaign.__table__, Rater.__table__,
-                      Meta.__table__)
+_T, _A, _C, _R, _M, _S = (Task.__table__, Assignment.__table__, Campaign.__table__, Rater.__table__,
+                          Meta.__table__, SongRecord.__table__)
 
 # Statements are built once with bound parameters: building and cache-keying them
 # per request would cost more than running them.
@@ -297,7 +298,8 @@ _BUMP_ASSIGNED = (update(_T).where(_T.c.id == bindparam("tid")).values(n_assigne
 
 def _take_in_one_statement(pick: Select) -> Select:
     """PostgreSQL: pick a task (``FOR UPDATE SKIP LOCKED``), count it assigned and insert the
-    assignment in one statement (data-modifying CTEs); returns the assignment id and the task's columns."""
+    assignment in one statement (data-modifying CTEs); returns the assignment id, the task's
+    columns and its song's beat grid."""
     picked = pick.cte("picked")
     bumped = (update(_T).where(_T.c.id == picked.c.id).values(n_assigned=_T.c.n_assigned + 1)
               .returning(*_TASK_COLUMNS).cte("bumped"))
@@ -306,7 +308,8 @@ def _take_in_one_statement(pick: Select) -> Select:
         select(bumped.c.id, bindparam("rater_id", type_=Integer), bindparam("presented_order", type_=String),
                bindparam("assigned_at", type_=String)))
         .returning(_A.c.id.label("assignment_id"), _A.c.task_id).cte("inserted"))
-    return select(inserted.c.assignment_id, *bumped.c).join(bumped, bumped.c.id == inserted.c.task_id)
+    return (select(inserted.c.assignment_id, *bumped.c, _S.c.duration_seconds, _S.c.beats_json, _S.c.downbeats_json)
+            .join(bumped, bumped.c.id == inserted.c.task_id).outerjoin(_S, _S.c.song_id == bumped.c.song_id))
 
 
 _TAKE_GOLD = _take_in_one_statement(_PICK_GOLD)
@@ -343,8 +346,9 @@ def _take(session: Session, rater_id: int, state: RaterState, gold: bool, order:
                               {**params, "presented_order": order, "assigned_at": utc_now()}).first()
         if row is None:
             return None
+        song = None if row.beats_json is None else (row.duration_seconds, row.beats_json, row.downbeats_json)
         return AssignedTask(row.assignment_id, row.id, order, row.kind, row.song_id, row.campaign, row.edit_a,
-                            row.edit_b)
+                            row.edit_b, song)
     task_id = session.execute(_PICK_GOLD if gold else _PICK_REGULAR, params).scalar()
     if task_id is None:
         return None

@@ -35,11 +35,17 @@ def _presented_edit_ids(edit_a: str, edit_b: str | None, presented_order: str | 
     return ids
 
 
-def _song_view(song: SongRecord | None) -> SongView | None:
-    if song is None:
-        return None
-    return SongView(song_id=song.song_id, duration_seconds=float(song.duration_seconds),
-                    beats=json.loads(song.beats_json), downbeats=json.loads(song.downbeats_json))
+def _song_view(session: Session, assigned: AssignedTask) -> SongView | None:
+    """The task's song: from the columns the scheduler returned with it, else read."""
+    if assigned.song_columns is not None:
+        duration, beats_json, downbeats_json = assigned.song_columns
+    else:
+        song = session.get(SongRecord, assigned.song_id)
+        if song is None:
+            return None
+        duration, beats_json, downbeats_json = song.duration_seconds, song.beats_json, song.downbeats_json
+    return SongView(song_id=assigned.song_id, duration_seconds=float(duration), beats=json.loads(beats_json),
+                    downbeats=json.loads(downbeats_json))
 
 
 class EditViews:
@@ -66,7 +72,7 @@ def _task_view(session: Session, assigned: AssignedTask, edits: EditViews) -> Ta
     ids = _presented_edit_ids(assigned.edit_a, assigned.edit_b, assigned.presented_order)
     return TaskView(task_id=assigned.task_id, kind=assigned.kind, song_id=assigned.song_id,
                     campaign=assigned.campaign, presented_order=assigned.presented_order,
-                    edits=edits.get(session, ids), song=_song_view(session.get(SongRecord, assigned.song_id)))
+                    edits=edits.get(session, ids), song=_song_view(session, assigned))
 
 
 def _song_audio(song: SongRecord) -> AudioFile:
