@@ -17,9 +17,26 @@ zero lost or duplicated judgments.
 Usage::
 
     python benchmarks/bench_feedback_load.py [--quick] [--raters 200] [--seconds 20]
-        [--think-ms 2000] [--db URL]
+        [--think-ms 2000] [--db URL] [--runs 5]
+
+``--runs N`` repeats the whole measurement (a new server each time) and ends
+with how many runs met the target; ``--think-ms 0`` measures capacity
+(judgments/s with every rater always waiting on the server).
 
 The test data (a manifest of short generated wavs) is made in a temporary folder.
+Each judgment carries a listening record (``"listening": {...}``), as the rater
+page sends it.
+
+PostgreSQL: a throwaway server like the one ``tests/feedback`` starts (trust
+authentication on 127.0.0.1, ``fsync=off``, 300 connections), as root::
+
+    D=$(mktemp -d) && chown postgres "$D"
+    runuser -u postgres -- /usr/lib/postgresql/15/bin/initdb -D "$D/data" -U postgres --auth=trust -E UTF8 --no-sync
+    runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$D/data" -l "$D/log" -w start \
+        -o "-p 55432 -k $D -h 127.0.0.1 -c fsync=off -c max_connections=300"
+    runuser -u postgres -- /usr/lib/postgresql/15/bin/createdb -h 127.0.0.1 -p 55432 -U postgres bench
+    python benchmarks/bench_feedback_load.py --db postgresql+psycopg://postgres@127.0.0.1:55432/bench --runs 5
+    runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$D/data" -m fast -w stop && rm -rf "$D"
 """
 
 from __future__ import annotations
@@ -92,7 +109,8 @@ async def rater(client: httpx.AsyncClient, token: str, until: float, think_s: fl
             return
         await asyncio.sleep(rng.uniform(0.5, 1.5) * think_s)
         vote = {"client_id": str(uuid.uuid4()), "task_id": task["task_id"], "preference": rng.choice("ab"),
-                "strength": rng.choice((1, 2, 3)), "notes": "", "time_spent_ms": 1000}
+                "strength": rng.choice((1, 2, 3)), "notes": "", "time_spent_ms": 1000,
+                "listening": {"a_s": 60, "b_s": 60, "original_s": 0}}
         for _attempt in range(3):  # retry with the same client id, as the rater page does
             t0 = time.perf_counter()
             try:
@@ -121,16 +139,8 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values) * 1000, q)) if values else float("nan")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="50 raters for 5 s")
-    parser.add_argument("--raters", type=int, default=200)
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--think-ms", type=float, default=2000.0, help="mean pause between fetching and judging")
-    parser.add_argument("--db", default=None, help="database URL (default: SQLite beside the manifest)")
-    args = parser.parse_args()
-    if args.quick:
-        args.raters, args.seconds = 50, 5.0
+def run_once(args: argparse.Namespace) -> bool:
+    """One measurement against a new server; prints its figures and returns whether the target was met."""
     with tempfile.TemporaryDirectory(prefix="bench-feedback-") as tmp:
         manifest = make_manifest(Path(tmp))
         with FeedbackStore.open(args.db, manifest.path) as store:
@@ -161,6 +171,7 @@ def main() -> None:
                     await asyncio.gather(*(rater(client, t, until, args.think_ms / 1000, stats) for t in tokens))
 
             cpu_before, client_cpu = server_cpu_seconds(proc.pid), time.process_time()
+            load_before = os.getloadavg()[0]
             asyncio.run(run())
             client_cpu = time.process_time() - client_cpu
             elapsed = time.perf_counter() - started
@@ -181,14 +192,32 @@ def main() -> None:
             print(f"  {route:5s}: n={len(stats[route])} p50={pct(stats[route], 50):.1f} ms "
                   f"p99={pct(stats[route], 99):.1f} ms max={pct(stats[route], 100):.1f} ms")
         print(f"  server CPU: {server_cpu:.1f} s ({1000 * server_cpu / max(n_requests, 1):.1f} ms per request), load generator CPU {client_cpu:.1f} s; "
-              f"machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+              f"machine load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores")
         print(f"  errors: {len(stats['errors'])} {stats['errors'][:3]}")
         print(f"  judgments acknowledged: {len(acknowledged)}, stored: {len(stored)}, lost: {len(lost)}, "
               f"duplicated acknowledgements: {duplicated}, stored but unacknowledged: {len(stored - set(acknowledged))}")
         slow_routes = [route for route in ("next", "judge") if not pct(stats[route], 99) < 100]
         ok = not slow_routes and not stats["errors"] and not lost and not duplicated
         print(f"  target (p99 < 100 ms on each route, no errors, none lost or duplicated): "
-              f"{'met' if ok else 'NOT met'}" + (f" (p99 over 100 ms: {', '.join(slow_routes)})" if slow_routes else ""))
+              f"{'met' if ok else 'NOT met'}" + (f" (p99 over 100 ms: {', '.join(slow_routes)})" if slow_routes else ""),
+              flush=True)
+        return ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="50 raters for 5 s")
+    parser.add_argument("--raters", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--think-ms", type=float, default=2000.0, help="mean pause between fetching and judging")
+    parser.add_argument("--db", default=None, help="database URL (default: SQLite beside the manifest)")
+    parser.add_argument("--runs", type=int, default=1, help="repeat the measurement, each with a new server")
+    args = parser.parse_args()
+    if args.quick:
+        args.raters, args.seconds = 50, 5.0
+    met = [run_once(args) for _ in range(args.runs)]
+    if args.runs > 1:
+        print(f"target met in {sum(met)} of {args.runs} consecutive runs")
 
 
 if __name__ == "__main__":
