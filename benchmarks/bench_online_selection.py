@@ -46,7 +46,6 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_reward_sample_efficiency import interpolate_pairs_needed, taste_agreement  # noqa: E402
-
 from rl_editor.audio.song import SongAnalysis  # noqa: E402
 from rl_editor.edit import Edit  # noqa: E402
 from rl_editor.feedback.online import (  # noqa: E402
