@@ -83,6 +83,25 @@ def test_tasks_prioritize_retrains_on_the_campaign_and_next_follows_it(db_url, d
     assert code == 0 and f"12 of {n_pairs} pairs complete, 12 judgments, 1 open" in out
 
 
+def test_tasks_prioritize_orders_by_a_saved_reward_model(db_url, demo_manifest, rl_editor_main, tmp_path):
+    manifest, analyses = demo_manifest
+    rl_editor_main("tasks", "create", "--manifest", manifest.path, "--db", db_url, "--gold-per-rater", "0",
+                   "--votes-per-pair", "1")
+    with FeedbackStore.open(db_url) as store:
+        _simulated_judgments(store, analyses, 10)
+    assert rl_editor_main("export", "--db", db_url, "--out", tmp_path / "prefs.json")[0] == 0
+    code, _, err = rl_editor_main("train-reward", "--preferences", tmp_path / "prefs.json", "--out",
+                                  tmp_path / "reward.pt", "--epochs", "2", "--members", "2", "--val-frac", "0")
+    assert code == 0, err
+    code, out, err = rl_editor_main("tasks", "prioritize", "--db", db_url, "--reward-model", tmp_path / "reward.pt",
+                                    "--method", "bald")
+    assert code == 0, err
+    n_open = 2 * N_CANDIDATES * (N_CANDIDATES - 1) // 2 - 10
+    assert f"ordered {n_open} open pairs of collect" in out
+    with FeedbackStore.open(db_url) as store:
+        assert sorted(set(_open_priorities(store).values())) == [float(k) for k in range(1, n_open + 1)]
+
+
 def test_prioritize_refuses_to_guess_without_judgments_or_a_model(db_url, demo_manifest, rl_editor_main):
     manifest, _ = demo_manifest
     rl_editor_main("tasks", "create", "--manifest", manifest.path, "--db", db_url, "--gold-per-rater", "0")

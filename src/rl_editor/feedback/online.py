@@ -160,7 +160,8 @@ def retrain_ensemble(store: FeedbackStore, config: OnlineSelectionConfig, analys
 
 def pair_priorities(manifest: Manifest, ensemble: RewardEnsemble, analyses: dict[str, SongAnalysis],
                     config: OnlineSelectionConfig) -> dict[tuple[str, str], float]:
-    """``{(edit_a, edit_b): priority}`` for every audible pair of ``manifest``'s candidates, the first asked highest.
+    """``{(edit_a, edit_b): priority}`` for every audible pair of ``manifest``'s candidates, the first asked
+    highest (in asking order).
 
     The asking order is :func:`~rl_editor.reward.select.choose_informative_pairs`'s.
     """
@@ -182,9 +183,8 @@ def prioritize_campaign(store: FeedbackStore, ensemble: RewardEnsemble, config: 
     if not manifest.songs:
         return 0
     known = (analyses or SongAnalyses()).of(manifest)
-    ranked = pair_priorities(manifest, ensemble, known, config)
-    return store.reprioritize_campaign(config.campaign, {pair: priority for pair, priority in ranked.items()
-                                                         if frozenset(pair) in open_pairs})
+    ranked = [pair for pair in pair_priorities(manifest, ensemble, known, config) if frozenset(pair) in open_pairs]
+    return store.reprioritize_campaign(config.campaign, {pair: float(len(ranked) - k) for k, pair in enumerate(ranked)})
 
 
 def retrain_and_prioritize(store: FeedbackStore, config: OnlineSelectionConfig, analyses: SongAnalyses | None = None,
