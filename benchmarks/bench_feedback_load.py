@@ -1,6 +1,8 @@
 """Load test of the feedback server on loopback.
 
-200 simulated raters (asyncio + httpx) fetch tasks and submit judgments against
+200 simulated raters (asyncio + aiohttp, whose client costs a fraction of httpx's
+``AsyncClient`` per request, so the load generator leaves the server more of the
+machine) fetch tasks and submit judgments against
 a real ``rl-editor serve`` (uvicorn) subprocess on 127.0.0.1 for a bounded time,
 then the acknowledged client ids are compared with the database.
 
@@ -53,6 +55,7 @@ import time
 import uuid
 from pathlib import Path
 
+import aiohttp
 import httpx
 import numpy as np
 import soundfile as sf
@@ -89,22 +92,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def rater(client: httpx.AsyncClient, token: str, until: float, think_s: float, stats: dict) -> None:
+async def rater(client: aiohttp.ClientSession, token: str, until: float, think_s: float, stats: dict) -> None:
     rng = random.Random(token)
     headers = {"Authorization": f"Bearer {token}"}
     await asyncio.sleep(rng.uniform(0, think_s))  # raters do not arrive in lockstep
     while time.monotonic() < until:
         t0 = time.perf_counter()
         try:
-            response = await client.get("/api/next", headers=headers)
-        except httpx.HTTPError as exc:
+            async with client.get("/api/next", headers=headers) as response:
+                status, task = response.status, await response.json()
+        except (TimeoutError, aiohttp.ClientError) as exc:
             stats["errors"].append(f"next: {exc!r}")
             continue
         stats["next"].append(time.perf_counter() - t0)
-        if response.status_code != 200:
-            stats["errors"].append(f"next: {response.status_code}")
+        if status != 200:
+            stats["errors"].append(f"next: {status}")
             continue
-        task = response.json()
         if task.get("done"):
             return
         await asyncio.sleep(rng.uniform(0.5, 1.5) * think_s)
@@ -114,15 +117,16 @@ async def rater(client: httpx.AsyncClient, token: str, until: float, think_s: fl
         for _attempt in range(3):  # retry with the same client id, as the rater page does
             t0 = time.perf_counter()
             try:
-                response = await client.post("/api/judgments", json=vote, headers=headers)
-            except httpx.HTTPError as exc:
+                async with client.post("/api/judgments", json=vote, headers=headers) as response:
+                    status, text = response.status, await response.text()
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 stats["errors"].append(f"judge: {exc!r}")
                 continue
             stats["judge"].append(time.perf_counter() - t0)
-            if response.status_code in (200, 201):
+            if status in (200, 201):
                 stats["acknowledged"].append(vote["client_id"])
             else:
-                stats["errors"].append(f"judge: {response.status_code} {response.text[:100]}")
+                stats["errors"].append(f"judge: {status} {text[:100]}")
             break
 
 
@@ -165,9 +169,10 @@ def run_once(args: argparse.Namespace) -> bool:
             started = time.perf_counter()
 
             async def run() -> None:
-                # one connection per rater, from one client (one TLS context, one pool)
-                limits = httpx.Limits(max_connections=args.raters, max_keepalive_connections=args.raters)
-                async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+                # one connection per rater, from one session (one pool)
+                connector = aiohttp.TCPConnector(limit=args.raters)
+                timeout = aiohttp.ClientTimeout(total=30)
+                async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as client:
                     await asyncio.gather(*(rater(client, t, until, args.think_ms / 1000, stats) for t in tokens))
 
             cpu_before, client_cpu = server_cpu_seconds(proc.pid), time.process_time()
