@@ -155,6 +155,7 @@ def run_once(args: argparse.Namespace) -> bool:
         port = free_port()
         cmd = [sys.executable, "-m", "rl_editor.cli", "serve", "--manifest", str(manifest.path), "--port", str(port),
                "--log-level", "warning"] + (["--db", args.db] if args.db else [])
+        cmd += ["--request-threads", str(args.request_threads)] if args.request_threads else []
         proc = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
         try:
@@ -217,6 +218,7 @@ def main() -> None:
     parser.add_argument("--think-ms", type=float, default=2000.0, help="mean pause between fetching and judging")
     parser.add_argument("--db", default=None, help="database URL (default: SQLite beside the manifest)")
     parser.add_argument("--runs", type=int, default=1, help="repeat the measurement, each with a new server")
+    parser.add_argument("--request-threads", type=int, default=None, help="the server's --request-threads")
     args = parser.parse_args()
     if args.quick:
         args.raters, args.seconds = 50, 5.0

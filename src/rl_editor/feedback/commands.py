@@ -243,13 +243,16 @@ def register(app: typer.Typer) -> None:
                  "and ask first about the pairs it is least sure of. Off by default."),
         online_campaign: str = typer.Option(DEFAULT_CAMPAIGN, "--online-campaign",
                                             help="Campaign that --online-selection reorders."),
+        request_threads: int | None = typer.Option(
+            None, "--request-threads", min=1, help="Threads running requests (default: the settings' value, 4)."),
     ) -> None:
         """Run the feedback web server (makes tasks with default settings on first start)."""
         from rl_editor.feedback.app import create_app
         from rl_editor.feedback.settings import SETTINGS
 
         base = normalize_public_url(public_url) if public_url else None
-        web = create_app(manifest, db, settings=replace(SETTINGS, media_root=media_root))
+        settings = replace(SETTINGS, media_root=media_root, request_threads=request_threads or SETTINGS.request_threads)
+        web = create_app(manifest, db, settings=settings)
         store = web.state.store
         store.set_link_base("served_url", listening_url(host, port))
         if base:
