@@ -106,15 +106,18 @@ class Assignments:
         and the rater's ``(done, total)``, in one transaction.
 
         The rater's state is read once (:func:`read_rater_state`) and serves
-        both the scheduling and the progress count.
+        both the progress count and the scheduling. The count is taken before a
+        task is picked, so the picked row stays locked only until the commit
+        that follows; taking a task does not change it (the task moves from
+        what the rater can still be handed to their open one).
         """
         for attempt in range(ASSIGN_ATTEMPTS):
             try:
                 with self.db.transaction() as session:
                     state = read_rater_state(session, rater_id, lock=True)
+                    done, total = rater_progress(session, rater_id, state)
                     assignment = assign_next(session, rater_id, state, settings=self.db.settings)
                     view = _task_view(session, assignment, self.edit_views) if assignment is not None else None
-                    done, total = rater_progress(session, rater_id, state)
                     return view, done, total
             except IntegrityError:  # a concurrent request of the same rater won the race; retry
                 if attempt == ASSIGN_ATTEMPTS - 1:
