@@ -130,3 +130,11 @@ def test_next_hands_out_the_highest_priority_first_and_the_admin_api_shows_cover
         coverage = client.get("/api/admin/summary", headers={"Authorization": f"Bearer {admin}"}).json()["coverage"]
     assert coverage[0]["campaign"] == "collect" and coverage[0]["votes"] == {"0": N_PAIRS - 3, "1": 3}
     store.close()
+
+
+def test_warm_up_caches_the_edits_of_open_tasks(store, manifest):
+    store.create_tasks_from_manifest(manifest, TaskConfig(votes_per_pair=1, gold_per_rater=0))
+    assert store.warm_up(connections=2) == sum(len(song.candidates) for song in manifest.songs)
+    alice = _rater(store, "alice")
+    view = store.next_task(alice)
+    assert [e.edit_id for e in view.edits] and all(e.actions for e in view.edits)

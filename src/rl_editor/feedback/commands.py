@@ -254,6 +254,7 @@ def register(app: typer.Typer) -> None:
         settings = replace(SETTINGS, media_root=media_root, request_threads=request_threads or SETTINGS.request_threads)
         web = create_app(manifest, db, settings=settings)
         store = web.state.store
+        store.warm_up(settings.request_threads + 1)  # the first raters of a campaign find caches and connections ready
         store.set_link_base("served_url", listening_url(host, port))
         if base:
             store.set_link_base("public_url", base)

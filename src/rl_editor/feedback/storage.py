@@ -214,6 +214,10 @@ class FeedbackStore:
         """:meth:`next_task` and the rater's ``(done, total)``, in one transaction."""
         return self.assignments.next_task_and_progress(rater_id)
 
+    def warm_up(self, connections: int) -> int:
+        """Cache the edits of open tasks and open ``connections`` pooled connections (before serving)."""
+        return self.assignments.warm_up(connections)
+
     def progress(self, rater_id: int) -> tuple[int, int]:
         """(judged, total) for one rater."""
         return self.assignments.progress(rater_id)

@@ -58,6 +58,13 @@ class EditViews:
     def __init__(self) -> None:
         self._views: dict[str, EditView] = {}
 
+    def preload(self, session: Session, edit_ids: list[str]) -> int:
+        """Read the views of ``edit_ids`` now (e.g. every edit of the tasks still handed out); returns how many."""
+        for start in range(0, len(edit_ids), 1000):
+            for row in session.execute(EDITS_BY_ID, {"ids": edit_ids[start:start + 1000]}).all():
+                self._views[row.edit_id] = edit_view(row)
+        return len(self._views)
+
     def get(self, session: Session, edit_ids: list[str]) -> list[EditView]:
         missing = [i for i in edit_ids if i not in self._views]
         if missing:
@@ -123,6 +130,19 @@ class Assignments:
                 if attempt == ASSIGN_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
+
+    def warm_up(self, connections: int) -> int:
+        """Before a server takes requests: read the edits of every task still handed out, and open
+        ``connections`` pooled database connections, so the first raters of a campaign do not wait
+        for them. Returns how many edit views are cached."""
+        with self.db.transaction(readonly=True) as session:
+            open_tasks = session.execute(select(Task.edit_a, Task.edit_b).where(Task.n_assigned < Task.target_raters)
+                                         .union(select(Task.edit_a, Task.edit_b).where(Task.is_gold.is_(True)))).all()
+            cached = self.edit_views.preload(session, sorted({e for row in open_tasks for e in row if e}))
+        opened = [self.db.engine.connect() for _ in range(max(connections, 0))]
+        for connection in opened:
+            connection.close()  # back to the pool, connected
+        return cached
 
     def progress(self, rater_id: int) -> tuple[int, int]:
         """(judged, total) for one rater."""
