@@ -1,6 +1,8 @@
 """Load test of the feedback server on loopback.
 
-200 simulated raters (asyncio + httpx) fetch tasks and submit judgments against
+200 simulated raters (asyncio + aiohttp, whose client costs a fraction of httpx's
+``AsyncClient`` per request, so the load generator leaves the server more of the
+machine) fetch tasks and submit judgments against
 a real ``rl-editor serve`` (uvicorn) subprocess on 127.0.0.1 for a bounded time,
 then the acknowledged client ids are compared with the database.
 
@@ -17,9 +19,26 @@ zero lost or duplicated judgments.
 Usage::
 
     python benchmarks/bench_feedback_load.py [--quick] [--raters 200] [--seconds 20]
-        [--think-ms 2000] [--db URL]
+        [--think-ms 2000] [--db URL] [--runs 5]
+
+``--runs N`` repeats the whole measurement (a new server each time) and ends
+with how many runs met the target; ``--think-ms 0`` measures capacity
+(judgments/s with every rater always waiting on the server).
 
 The test data (a manifest of short generated wavs) is made in a temporary folder.
+Each judgment carries a listening record (``"listening": {...}``), as the rater
+page sends it.
+
+PostgreSQL: a throwaway server like the one ``tests/feedback`` starts (trust
+authentication on 127.0.0.1, ``fsync=off``, 300 connections), as root::
+
+    D=$(mktemp -d) && chown postgres "$D"
+    runuser -u postgres -- /usr/lib/postgresql/15/bin/initdb -D "$D/data" -U postgres --auth=trust -E UTF8 --no-sync
+    runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$D/data" -l "$D/log" -w start \
+        -o "-p 55432 -k $D -h 127.0.0.1 -c fsync=off -c max_connections=300"
+    runuser -u postgres -- /usr/lib/postgresql/15/bin/createdb -h 127.0.0.1 -p 55432 -U postgres bench
+    python benchmarks/bench_feedback_load.py --db postgresql+psycopg://postgres@127.0.0.1:55432/bench --runs 5
+    runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$D/data" -m fast -w stop && rm -rf "$D"
 """
 
 from __future__ import annotations
@@ -36,6 +55,7 @@ import time
 import uuid
 from pathlib import Path
 
+import aiohttp
 import httpx
 import numpy as np
 import soundfile as sf
@@ -73,22 +93,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def rater(client: httpx.AsyncClient, token: str, until: float, think_s: float, stats: dict) -> None:
+async def rater(client: aiohttp.ClientSession, token: str, until: float, think_s: float, stats: dict) -> None:
     rng = random.Random(token)
     headers = {"Authorization": f"Bearer {token}"}
     await asyncio.sleep(rng.uniform(0, think_s))  # raters do not arrive in lockstep
     while time.monotonic() < until:
         t0 = time.perf_counter()
         try:
-            response = await client.get("/api/next", headers=headers)
-        except httpx.HTTPError as exc:
+            async with client.get("/api/next", headers=headers) as response:
+                status, task = response.status, await response.json()
+        except (TimeoutError, aiohttp.ClientError) as exc:
             stats["errors"].append(f"next: {exc!r}")
             continue
         stats["next"].append(time.perf_counter() - t0)
-        if response.status_code != 200:
-            stats["errors"].append(f"next: {response.status_code}")
+        if status != 200:
+            stats["errors"].append(f"next: {status}")
             continue
-        task = response.json()
         if task.get("done"):
             return
         await asyncio.sleep(rng.uniform(0.5, 1.5) * think_s)
@@ -98,15 +118,16 @@ async def rater(client: httpx.AsyncClient, token: str, until: float, think_s: fl
         for _attempt in range(3):  # retry with the same client id, as the rater page does
             t0 = time.perf_counter()
             try:
-                response = await client.post("/api/judgments", json=vote, headers=headers)
-            except httpx.HTTPError as exc:
+                async with client.post("/api/judgments", json=vote, headers=headers) as response:
+                    status, text = response.status, await response.text()
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 stats["errors"].append(f"judge: {exc!r}")
                 continue
             stats["judge"].append(time.perf_counter() - t0)
-            if response.status_code in (200, 201):
+            if status in (200, 201):
                 stats["acknowledged"].append(vote["client_id"])
             else:
-                stats["errors"].append(f"judge: {response.status_code} {response.text[:100]}")
+                stats["errors"].append(f"judge: {status} {text[:100]}")
             break
 
 
@@ -123,16 +144,8 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values) * 1000, q)) if values else float("nan")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="50 raters for 5 s")
-    parser.add_argument("--raters", type=int, default=200)
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--think-ms", type=float, default=2000.0, help="mean pause between fetching and judging")
-    parser.add_argument("--db", default=None, help="database URL (default: SQLite beside the manifest)")
-    args = parser.parse_args()
-    if args.quick:
-        args.raters, args.seconds = 50, 5.0
+def run_once(args: argparse.Namespace) -> bool:
+    """One measurement against a new server; prints its figures and returns whether the target was met."""
     with tempfile.TemporaryDirectory(prefix="bench-feedback-") as tmp:
         manifest = make_manifest(Path(tmp))
         with FeedbackStore.open(args.db, manifest.path) as store:
@@ -143,6 +156,7 @@ def main() -> None:
         port = free_port()
         cmd = [sys.executable, "-m", "rl_editor.cli", "serve", "--manifest", str(manifest.path), "--port", str(port),
                "--log-level", "warning"] + (["--db", args.db] if args.db else [])
+        cmd += ["--request-threads", str(args.request_threads)] if args.request_threads else []
         proc = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
         try:
@@ -157,12 +171,14 @@ def main() -> None:
             started = time.perf_counter()
 
             async def run() -> None:
-                # one connection per rater, from one client (one TLS context, one pool)
-                limits = httpx.Limits(max_connections=args.raters, max_keepalive_connections=args.raters)
-                async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+                # one connection per rater, from one session (one pool)
+                connector = aiohttp.TCPConnector(limit=args.raters)
+                timeout = aiohttp.ClientTimeout(total=30)
+                async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as client:
                     await asyncio.gather(*(rater(client, t, until, args.think_ms / 1000, stats) for t in tokens))
 
             cpu_before, client_cpu = server_cpu_seconds(proc.pid), time.process_time()
+            load_before = os.getloadavg()[0]
             asyncio.run(run())
             client_cpu = time.process_time() - client_cpu
             elapsed = time.perf_counter() - started
@@ -183,14 +199,33 @@ def main() -> None:
             print(f"  {route:5s}: n={len(stats[route])} p50={pct(stats[route], 50):.1f} ms "
                   f"p99={pct(stats[route], 99):.1f} ms max={pct(stats[route], 100):.1f} ms")
         print(f"  server CPU: {server_cpu:.1f} s ({1000 * server_cpu / max(n_requests, 1):.1f} ms per request), load generator CPU {client_cpu:.1f} s; "
-              f"machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+              f"machine load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores")
         print(f"  errors: {len(stats['errors'])} {stats['errors'][:3]}")
         print(f"  judgments acknowledged: {len(acknowledged)}, stored: {len(stored)}, lost: {len(lost)}, "
               f"duplicated acknowledgements: {duplicated}, stored but unacknowledged: {len(stored - set(acknowledged))}")
         slow_routes = [route for route in ("next", "judge") if not pct(stats[route], 99) < 100]
         ok = not slow_routes and not stats["errors"] and not lost and not duplicated
         print(f"  target (p99 < 100 ms on each route, no errors, none lost or duplicated): "
-              f"{'met' if ok else 'NOT met'}" + (f" (p99 over 100 ms: {', '.join(slow_routes)})" if slow_routes else ""))
+              f"{'met' if ok else 'NOT met'}" + (f" (p99 over 100 ms: {', '.join(slow_routes)})" if slow_routes else ""),
+              flush=True)
+        return ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="50 raters for 5 s")
+    parser.add_argument("--raters", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--think-ms", type=float, default=2000.0, help="mean pause between fetching and judging")
+    parser.add_argument("--db", default=None, help="database URL (default: SQLite beside the manifest)")
+    parser.add_argument("--runs", type=int, default=1, help="repeat the measurement, each with a new server")
+    parser.add_argument("--request-threads", type=int, default=None, help="the server's --request-threads")
+    args = parser.parse_args()
+    if args.quick:
+        args.raters, args.seconds = 50, 5.0
+    met = [run_once(args) for _ in range(args.runs)]
+    if args.runs > 1:
+        print(f"target met in {sum(met)} of {args.runs} consecutive runs")
 
 
 if __name__ == "__main__":

@@ -81,16 +81,17 @@ def test_open_task_comes_back_until_judged_and_raters_never_repeat_a_pair(store,
     assert store.progress(rid) == (N_PAIRS, N_PAIRS)
 
 
-def test_work_is_balanced_and_priority_breaks_ties(store, manifest):
-    store.create_tasks_from_manifest(manifest, TaskConfig(raters_per_pair=3, gold_per_rater=0))
+def test_highest_priority_goes_first_until_it_has_its_votes_then_work_is_balanced(store, manifest):
+    store.create_tasks_from_manifest(manifest, TaskConfig(raters_per_pair=2, gold_per_rater=0))
     with store.transaction() as session:
         top = session.scalars(select(Task).order_by(Task.id).limit(1)).one()
     assert store.set_task_priorities({(top.edit_b, top.edit_a): 5.0}) == 1
-    for name in ("r1", "r2", "r3"):
+    for name in ("r1", "r2", "r3", "r4"):
         store.add_rater(name)
-    views = {name: store.next_task(_rater_id(store, name)) for name in ("r1", "r2", "r3")}
-    assert views["r1"].task_id == top.id  # highest priority among the least-assigned tasks
-    assert views["r2"].task_id != top.id and views["r3"].task_id != top.id  # r1 holds it: least-assigned first
+    views = {name: store.next_task(_rater_id(store, name)) for name in ("r1", "r2", "r3", "r4")}
+    assert views["r1"].task_id == top.id and views["r2"].task_id == top.id  # highest priority first
+    assert views["r3"].task_id != top.id  # it has its two raters: handed out no more
+    assert views["r4"].task_id not in (top.id, views["r3"].task_id)  # among equal priorities, least-assigned first
 
 
 def test_presented_order_maps_back_to_the_canonical_pair(store, manifest):

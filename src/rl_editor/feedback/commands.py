@@ -1,5 +1,11 @@
 """CLI of the feedback stage: serve, raters, admin-token, tasks, export, import, agreement.
 
+``tasks create``/``tasks campaign`` size a campaign (``--votes-per-pair``,
+``--quota``), ``tasks size`` changes that while it runs, ``tasks coverage``
+shows how many pairs have 0, 1, 2, ... votes, and ``tasks prioritize`` orders
+the open pairs by a ranking or a reward ensemble's uncertainty (``serve
+--online-selection K`` does that every K judgments).
+
 Every command takes ``--db URL`` (SQLAlchemy URL, or a SQLite file path) or
 ``--manifest PATH`` (then the SQLite file ``feedback.sqlite`` beside it is used).
 Commands that only read (``raters list``, ``export``, ``agreement``) refuse a
@@ -34,6 +40,9 @@ LINK_HOST_HELP = "Host shown in this link (default: the public URL, else where `
 LINK_PORT_HELP = "Port shown in this link (default: the public URL, else where `serve` last listened)."
 PUBLIC_URL_HELP = ("Address people open, e.g. https://listen.example.org; kept in the database, so every later "
                    "link uses it.")
+
+VOTES_HELP = "Raters who judge every pair of the campaign; once a pair has them it is handed out no more."
+QUOTA_HELP = "Most tasks one rater is handed in the campaign, gold pairs included (default: no cap)."
 
 ACCESS_LOGGER = "uvicorn.access"
 TOKEN_QUERY_KEY = "token"
@@ -171,11 +180,45 @@ def _store(db: str | None, manifest: Path | None, create: bool = True):
     return FeedbackStore.open(db, manifest, create=create)
 
 
-def _task_config(pairs_per_song, raters_per_pair, overlap_share, gold_per_rater, ratings_per_song, campaign):
+def _task_config(pairs_per_song, raters_per_pair, overlap_share, gold_per_rater, ratings_per_song, campaign,
+                 votes_per_pair=None, rater_quota=None):
+    from rl_editor.feedback.store.campaigns import check_sizing
     from rl_editor.feedback.tasks import TaskConfig
 
+    check_sizing(votes_per_pair, rater_quota)
     return TaskConfig(pairs_per_song=pairs_per_song, raters_per_pair=raters_per_pair, overlap_share=overlap_share,
-                      gold_per_rater=gold_per_rater, ratings_per_song=ratings_per_song, campaign=campaign)
+                      gold_per_rater=gold_per_rater, ratings_per_song=ratings_per_song, campaign=campaign,
+                      votes_per_pair=votes_per_pair, rater_quota=rater_quota)
+
+
+def _print_coverage(store: Any, campaign: str | None = None) -> None:
+    """One line per campaign: pairs complete, judgments, pairs by votes (``tasks coverage``)."""
+    from rl_editor.feedback.store.summaries import coverage_lines
+
+    rows = [row for row in store.coverage() if campaign is None or row["campaign"] == campaign]
+    for line in coverage_lines(rows):
+        typer.echo(line)
+
+
+def _prioritize_by_reward_model(store: Any, campaign: str, reward_model: Path | None, retrain: bool,
+                                method: str, random_share: float) -> int:
+    """Reorder ``campaign``'s open pairs by a reward ensemble (loaded, or retrained on its judgments)."""
+    from rl_editor.feedback.online import OnlineSelectionConfig, SongAnalyses, prioritize_campaign, retrain_ensemble
+    from rl_editor.feedback.storage import FeedbackError
+
+    config = OnlineSelectionConfig(campaign=campaign, method=method, random_share=random_share)
+    analyses = SongAnalyses()
+    ensemble = None
+    if reward_model is not None:
+        from rl_editor.reward.model import load_reward_model
+
+        ensemble = load_reward_model(reward_model)
+    if retrain:
+        ensemble = retrain_ensemble(store, config, analyses, init=ensemble) or ensemble
+    if ensemble is None:
+        raise FeedbackError(f"campaign {campaign!r} has fewer than {config.min_pairs} judged pairs to retrain on; "
+                            "give --reward-model FILE")
+    return prioritize_campaign(store, ensemble, config, analyses)
 
 
 def register(app: typer.Typer) -> None:
@@ -205,14 +248,24 @@ def register(app: typer.Typer) -> None:
             None, "--headphone-check/--no-headphone-check",
             help="Raters pass an antiphase headphone check before their first task (kept in the database; off "
                  "by default)."),
+        online_selection: int | None = typer.Option(
+            None, "--online-selection", metavar="K",
+            help="Every K judgments, retrain a reward ensemble on the campaign's judgments (background thread) "
+                 "and ask first about the pairs it is least sure of. Off by default."),
+        online_campaign: str = typer.Option(DEFAULT_CAMPAIGN, "--online-campaign",
+                                            help="Campaign that --online-selection reorders."),
+        request_threads: int | None = typer.Option(
+            None, "--request-threads", min=1, help="Threads running requests (default: the settings' value, 4)."),
     ) -> None:
         """Run the feedback web server (makes tasks with default settings on first start)."""
         from rl_editor.feedback.app import create_app
         from rl_editor.feedback.settings import SETTINGS
 
         base = normalize_public_url(public_url) if public_url else None
-        web = create_app(manifest, db, settings=replace(SETTINGS, media_root=media_root))
+        settings = replace(SETTINGS, media_root=media_root, request_threads=request_threads or SETTINGS.request_threads)
+        web = create_app(manifest, db, settings=settings)
         store = web.state.store
+        store.warm_up(settings.request_threads + 1)  # the first raters of a campaign find caches and connections ready
         store.set_link_base("served_url", listening_url(host, port))
         if base:
             store.set_link_base("public_url", base)
@@ -222,7 +275,18 @@ def register(app: typer.Typer) -> None:
             store.set_headphone_check(headphone_check)
         typer.echo(f"serving {len(web.state.manifest.songs)} songs on http://{host}:{port}; links use "
                    f"{store.link_base()} (add raters with `rl-editor raters add NAME`)")
-        _run_server(web, host, port, log_level)
+        selection = None
+        if online_selection is not None:
+            from rl_editor.feedback.online import OnlineSelection, OnlineSelectionConfig
+
+            selection = OnlineSelection(store, OnlineSelectionConfig(campaign=online_campaign,
+                                                                     every_judgments=online_selection)).start()
+            typer.echo(f"online selection: reordering {online_campaign} every {online_selection} judgments")
+        try:
+            _run_server(web, host, port, log_level)
+        finally:
+            if selection is not None:
+                selection.stop()
 
     @raters.command("add")
     def raters_add(
@@ -280,31 +344,53 @@ def register(app: typer.Typer) -> None:
                                            help="Gold (screening) pairs with a known answer per rater."),
         ratings_per_song: int = typer.Option(0, "--ratings-per-song", help="Absolute rating tasks per song."),
         campaign: str = typer.Option(DEFAULT_CAMPAIGN, "--campaign", help="Campaign the new tasks belong to."),
+        votes_per_pair: int | None = typer.Option(None, "--votes-per-pair", help=VOTES_HELP),
+        quota: int | None = typer.Option(None, "--quota", help=QUOTA_HELP),
     ) -> None:
         """Make comparison tasks from the manifest (only what is missing)."""
         from rl_editor.generate.manifest import Manifest
 
         loaded = Manifest.load(manifest)
         config = _task_config(pairs_per_song, raters_per_pair, overlap_share, gold_per_rater, ratings_per_song,
-                              campaign)
+                              campaign, votes_per_pair, quota)
         with _store(db, loaded.path) as store:
             created = store.create_tasks_from_manifest(loaded, config)
-        typer.echo(f"created {created} tasks for {len(loaded.songs)} songs")
+            typer.echo(f"created {created} tasks for {len(loaded.songs)} songs")
+            _print_coverage(store, campaign)
 
     @tasks.command("prioritize")
     def tasks_prioritize(
-        ranking: Path = typer.Option(..., "--ranking", help='JSON list of {"song_id","edit_a","edit_b","score"}.'),
+        ranking: Path | None = typer.Option(None, "--ranking",
+                                            help='JSON list of {"song_id","edit_a","edit_b","score"}.'),
+        reward_model: Path | None = typer.Option(
+            None, "--reward-model", help="Order the campaign's open pairs by this reward ensemble's uncertainty."),
+        retrain: bool = typer.Option(False, "--retrain",
+                                     help="Retrain an ensemble on the campaign's judgments first (from "
+                                          "--reward-model when given), then order by it."),
         db: str | None = typer.Option(None, "--db", help=DB_HELP),
         manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
-        campaign: str | None = typer.Option(None, "--campaign", help="Only this campaign's tasks."),
+        campaign: str | None = typer.Option(None, "--campaign",
+                                            help=f"Only this campaign's tasks (with a reward model: default "
+                                                 f"{DEFAULT_CAMPAIGN})."),
         create_missing: bool = typer.Option(True, "--create-missing/--no-create-missing",
-                                            help="Make tasks for ranked pairs that have none."),
+                                            help="Make tasks for ranked pairs that have none (--ranking)."),
+        method: str = typer.Option("disagreement", "--method", help="disagreement or bald (with a reward model)."),
+        random_share: float = typer.Option(0.2, "--random-share",
+                                           help="Share of random pairs mixed into the order (with a reward model)."),
     ) -> None:
-        """Reorder the queue by a ranking (e.g. from `rl-editor select-pairs`): among equally judged tasks, higher score first."""
+        """Reorder the queue (highest priority first): by a ranking (e.g. from `rl-editor select-pairs`), or by a
+        reward ensemble's uncertainty about the campaign's pairs that still need votes."""
         from rl_editor.feedback.storage import FeedbackError
 
-        priorities = _read_ranking(ranking)
+        if (ranking is not None) == (reward_model is not None or retrain):
+            raise FeedbackError("give either --ranking FILE, or --reward-model FILE and/or --retrain")
         with _store(db, manifest) as store:
+            if ranking is None:
+                name = campaign or DEFAULT_CAMPAIGN
+                changed = _prioritize_by_reward_model(store, name, reward_model, retrain, method, random_share)
+                typer.echo(f"ordered {changed} open pairs of {name} by the reward ensemble's uncertainty")
+                return
+            priorities = _read_ranking(ranking)
             changed = store.set_task_priorities(priorities, campaign=campaign, create_missing=create_missing)
         if changed == 0 and priorities:
             raise FeedbackError(f"{ranking}: no ranked pair matches a task; check the edit ids")
@@ -330,12 +416,39 @@ def register(app: typer.Typer) -> None:
         held_out_only: bool = typer.Option(True, "--held-out-only/--everyone",
                                            help="Only held-out raters judge it, or every rater."),
         raters_per_pair: int = typer.Option(1, "--raters-per-pair", help="Raters who judge each pair."),
+        votes_per_pair: int | None = typer.Option(None, "--votes-per-pair", help=VOTES_HELP),
+        quota: int | None = typer.Option(None, "--quota", help=QUOTA_HELP),
     ) -> None:
         """Create a campaign (by default an evaluation campaign for held-out raters)."""
         edit_pairs = [(a, b) for a, b in _read_ranking(pairs)]
         with _store(db, manifest) as store:
-            store.create_campaign(name, edit_pairs, held_out_only=held_out_only, raters_per_pair=raters_per_pair)
-        typer.echo(f"campaign {name}: {len(edit_pairs)} pairs")
+            store.create_campaign(name, edit_pairs, held_out_only=held_out_only, raters_per_pair=raters_per_pair,
+                                  votes_per_pair=votes_per_pair, rater_quota=quota)
+            typer.echo(f"campaign {name}: {len(edit_pairs)} pairs")
+            _print_coverage(store, name)
+
+    @tasks.command("size")
+    def tasks_size(
+        name: str = typer.Argument(DEFAULT_CAMPAIGN, help="Campaign name."),
+        votes_per_pair: int | None = typer.Option(None, "--votes-per-pair", help=VOTES_HELP),
+        quota: int | None = typer.Option(None, "--quota", help=QUOTA_HELP),
+        db: str | None = typer.Option(None, "--db", help=DB_HELP),
+        manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
+    ) -> None:
+        """Change a running campaign's votes per pair and per-rater quota (a server picks them up at once)."""
+        with _store(db, manifest, create=False) as store:
+            store.set_campaign_sizing(name, votes_per_pair=votes_per_pair, rater_quota=quota)
+            _print_coverage(store, name)
+
+    @tasks.command("coverage")
+    def tasks_coverage(
+        db: str | None = typer.Option(None, "--db", help=DB_HELP),
+        manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
+        campaign: str | None = typer.Option(None, "--campaign", help="Only this campaign (default: all)."),
+    ) -> None:
+        """Per campaign: pairs complete, judgments, open assignments, and how many pairs have 0, 1, 2, ... votes."""
+        with _store(db, manifest, create=False) as store:
+            _print_coverage(store, campaign)
 
     @app.command("export")
     def export(

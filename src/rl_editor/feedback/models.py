@@ -60,12 +60,19 @@ class Meta(Base):
 
 
 class Campaign(Base):
-    """A group of tasks; ``held_out_only`` campaigns go only to held-out raters (evaluation)."""
+    """A group of tasks; ``held_out_only`` campaigns go only to held-out raters (evaluation).
+
+    Sizing (migration 0005): ``votes_per_pair`` raters judge each pair (empty:
+    each task keeps its own ``target_raters``); ``rater_quota`` caps the tasks
+    one rater is handed in this campaign, gold pairs included (empty: no cap).
+    """
 
     __tablename__ = "campaigns"
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     held_out_only: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[str] = mapped_column(String(40), default=utc_now)
+    votes_per_pair: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rater_quota: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class AudioFingerprint:

@@ -51,7 +51,7 @@ from rl_editor.feedback.store.headphones import HeadphoneChecks, HeadphoneStatus
 from rl_editor.feedback.store.judgments import Judgments
 from rl_editor.feedback.store.meta import LINK_BASE_KEYS, StoredSettings
 from rl_editor.feedback.store.planning import TaskPlanner
-from rl_editor.feedback.store.summaries import admin_summary
+from rl_editor.feedback.store.summaries import admin_summary, campaign_coverage, campaign_judgment_count
 from rl_editor.feedback.store.views import (
     PREFERENCE_CHOICES,
     RATING_LABELS,
@@ -192,10 +192,25 @@ class FeedbackStore:
         """Set the priority of pair tasks keyed by ``(edit_id_a, edit_id_b)``; returns how many changed."""
         return self.planner.set_task_priorities(priorities, campaign, create_missing)
 
+    def reprioritize_campaign(self, campaign: str, priorities: dict[tuple[str, str], float]) -> int:
+        """Replace the priorities of a campaign's pair tasks (unranked ones go to 0); returns how many were ranked."""
+        return self.planner.reprioritize_campaign(campaign, priorities)
+
+    def campaign_judgment_count(self, campaign: str) -> int:
+        """Judgments stored in ``campaign`` (gold pairs included)."""
+        return campaign_judgment_count(self.db, campaign)
+
     def create_campaign(self, name: str, pairs: list[tuple[str, str]], held_out_only: bool = True,
-                        raters_per_pair: int = 1) -> str:
+                        raters_per_pair: int = 1, votes_per_pair: int | None = None,
+                        rater_quota: int | None = None) -> str:
         """A campaign of comparison tasks over ``pairs`` of edit ids; returns its name."""
-        return self.campaigns.create_campaign(name, pairs, held_out_only, raters_per_pair)
+        return self.campaigns.create_campaign(name, pairs, held_out_only, raters_per_pair, votes_per_pair,
+                                              rater_quota)
+
+    def set_campaign_sizing(self, name: str, votes_per_pair: int | None = None,
+                            rater_quota: int | None = None) -> None:
+        """Change a campaign's votes per pair and per-rater quota (``None`` keeps a setting)."""
+        self.campaigns.set_sizing(name, votes_per_pair, rater_quota)
 
     # -- assignment and audio (assignments.Assignments) --------------------------------------
     def next_task(self, rater_id: int) -> TaskView | None:
@@ -205,6 +220,10 @@ class FeedbackStore:
     def next_task_and_progress(self, rater_id: int) -> tuple[TaskView | None, int, int]:
         """:meth:`next_task` and the rater's ``(done, total)``, in one transaction."""
         return self.assignments.next_task_and_progress(rater_id)
+
+    def warm_up(self, connections: int) -> int:
+        """Cache the edits of open tasks and open ``connections`` pooled connections (before serving)."""
+        return self.assignments.warm_up(connections)
 
     def progress(self, rater_id: int) -> tuple[int, int]:
         """(judged, total) for one rater."""
@@ -293,7 +312,8 @@ class FeedbackStore:
 
     # -- admin summary (summaries) -----------------------------------------------------------
     def summary(self) -> dict[str, Any]:
-        """Progress per song and rater, gold failures, agreement, rater screening and headphone checks (the admin page's data)."""
+        """Progress per song and rater, gold failures, agreement, rater screening, headphone checks and coverage
+        (the admin page's data)."""
         from rl_editor.feedback.agreement import alpha_by_campaign
         from rl_editor.feedback.screening import is_gold, screen_pairs
 
@@ -309,3 +329,7 @@ class FeedbackStore:
             row["headphone_check"] = found.to_json() if found is not None else None
         summary["headphone_check_required"] = self.headphones.required()
         return summary
+
+    def coverage(self) -> list[dict[str, Any]]:
+        """Per campaign, how many pairs have 0, 1, 2, ... votes (:func:`~.store.summaries.campaign_coverage`)."""
+        return campaign_coverage(self.db)

@@ -22,16 +22,19 @@ from __future__ import annotations
 import itertools
 import random
 import uuid
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import Boolean, and_, bindparam, case, exists, func, insert, select, update
+from sqlalchemy import Boolean, Integer, Select, String, and_, bindparam, case, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from rl_editor.edit import CUT, beat_sequence
-from rl_editor.feedback.models import Assignment, Campaign, Rater, Task, utc_now
+from rl_editor.feedback.models import Assignment, Campaign, Meta, Rater, SongRecord, Task, utc_now
 from rl_editor.feedback.settings import SETTINGS, FeedbackSettings
 from rl_editor.generate.manifest import Candidate
+
+GOLD_PER_RATER_KEY = "gold_per_rater"  # the meta key task creation sets
 
 
 @dataclass
@@ -55,6 +58,12 @@ class TaskConfig:
         Campaign the tasks belong to.
     seed : int
         Seed of the random choices (overlap pairs, rated edits, broken edits).
+    votes_per_pair : int or None
+        Raters who judge every pair of the campaign (replaces ``raters_per_pair``
+        and ``overlap_share``; kept with the campaign); ``None`` keeps those.
+    rater_quota : int or None
+        Most tasks one rater is handed in the campaign, gold pairs included
+        (kept with the campaign); ``None``: no cap.
     """
 
     pairs_per_song: int | None = None
@@ -64,6 +73,8 @@ class TaskConfig:
     ratings_per_song: int = 0
     campaign: str = "collect"
     seed: int = 0
+    votes_per_pair: int | None = None
+    rater_quota: int | None = None
 
 
 def hamming(actions_a: list[int], actions_b: list[int]) -> int:
@@ -215,64 +226,138 @@ def new_task(campaign: str, song_id: str, edit_a: str, edit_b: str | None = None
 
 @dataclass
 class AssignedTask:
-    """An assignment as the scheduler hands it out."""
+    """An assignment as the scheduler hands it out, with the columns of its task a view needs."""
 
     assignment_id: int
     task_id: str
     presented_order: str
+    kind: str = "pair"
+    song_id: str = ""
+    campaign: str = ""
+    edit_a: str = ""
+    edit_b: str | None = None
+    song_columns: tuple[float, str, str] | None = None  # the song's duration_seconds, beats_json, downbeats_json
 
 
 @dataclass
 class RaterState:
-    """What the scheduler knows of one rater, read in one query."""
+    """What the scheduler knows of one rater, read in one query (:func:`read_rater_state`).
+
+    ``per_campaign`` counts the rater's assignments in each campaign;
+    ``full_campaigns`` are the campaigns whose ``rater_quota`` they have reached.
+    """
 
     held_out: bool
+    gold_per_rater: int
     n_assigned: int
     n_gold: int
     n_done: int
     open: AssignedTask | None
+    per_campaign: Counter[str] = field(default_factory=Counter)
+    full_campaigns: list[str] = field(default_factory=list)
+
+    def took(self, task: AssignedTask, gold: bool) -> None:
+        """Count a task just handed to the rater (it is their open one now)."""
+        self.n_assigned += 1
+        self.n_gold += int(gold)
+        self.per_campaign[task.campaign] += 1
+        self.open = task
 
 
-_T, _A, _C, _R = Task.__table__, Assignment.__table__, Campaign.__table__, Rater.__table__
+_T, _A, _C, _R, _M, _S = (Task.__table__, Assignment.__table__, Campaign.__table__, Rater.__table__,
+                          Meta.__table__, SongRecord.__table__)
 
 # Statements are built once with bound parameters: building and cache-keying them
 # per request would cost more than running them.
 _NOT_SEEN = ~exists().where(_A.c.task_id == _T.c.id, _A.c.rater_id == bindparam("rater_id"))
 _HELD_OUT = bindparam("held_out", type_=Boolean)
-_RATER_HELD_OUT = select(_R.c.held_out).where(_R.c.id == bindparam("rater_id"))
-_RATER_HELD_OUT_LOCKED = _RATER_HELD_OUT.with_for_update()
-_RATER_ASSIGNMENTS = (select(_A.c.id, _A.c.task_id, _A.c.presented_order, _A.c.judged_at, _T.c.is_gold)
-                      .join(_T, _T.c.id == _A.c.task_id).where(_A.c.rater_id == bindparam("rater_id"))
-                      .order_by(_A.c.id))
-_PICK_GOLD = (select(_T.c.id).where(_T.c.is_gold.is_(True), _NOT_SEEN).order_by(func.random()).limit(1)
+_NOT_FULL = _T.c.campaign.not_in(bindparam("full", expanding=True))
+_GOLD_PER_RATER = select(_M.c.value).where(_M.c.key == GOLD_PER_RATER_KEY).scalar_subquery()
+# The rater's row (locked: their requests queue here, so two tabs never take two tasks), the store's
+# gold setting and every assignment of theirs with its task and campaign, in one round trip.
+_RATER_STATE = (select(_R.c.held_out, _GOLD_PER_RATER.label("gold_per_rater"), _A.c.id, _A.c.task_id,
+                       _A.c.presented_order, _A.c.judged_at, _T.c.is_gold, _T.c.kind, _T.c.song_id, _T.c.edit_a,
+                       _T.c.edit_b, _T.c.campaign, _C.c.rater_quota)
+                .select_from(_R.outerjoin(_A.join(_T, _T.c.id == _A.c.task_id).join(_C, _C.c.name == _T.c.campaign),
+                                          _A.c.rater_id == _R.c.id))
+                .where(_R.c.id == bindparam("rater_id")).order_by(_A.c.id))
+_RATER_STATE_LOCKED = _RATER_STATE.with_for_update(of=_R)
+_TASK_COLUMNS = (_T.c.id, _T.c.kind, _T.c.song_id, _T.c.campaign, _T.c.edit_a, _T.c.edit_b)
+_PICK_GOLD = (select(_T.c.id).where(_T.c.is_gold.is_(True), _NOT_SEEN, _NOT_FULL).order_by(func.random()).limit(1)
               .with_for_update(skip_locked=True, of=_T))
+# The stop rule: a task is handed out only while fewer raters hold it than it needs.
+_ELIGIBLE = and_(_T.c.is_gold.is_(False), _C.c.held_out_only == _HELD_OUT, _T.c.n_assigned < _T.c.target_raters)
 _PICK_REGULAR = (select(_T.c.id).join(_C, _C.c.name == _T.c.campaign)
-                 .where(_T.c.is_gold.is_(False), _C.c.held_out_only == _HELD_OUT,
-                        _T.c.n_assigned < _T.c.target_raters, _NOT_SEEN)
-                 .order_by(_T.c.n_assigned, _T.c.priority.desc(), func.random()).limit(1)
+                 .where(_ELIGIBLE, _NOT_SEEN, _NOT_FULL)
+                 .order_by(_T.c.priority.desc(), _T.c.n_assigned, func.random()).limit(1)
                  .with_for_update(skip_locked=True, of=_T))
 _INSERT_ASSIGNMENT = insert(_A).returning(_A.c.id)
-_BUMP_ASSIGNED = update(_T).where(_T.c.id == bindparam("tid")).values(n_assigned=_T.c.n_assigned + 1)
-_ELIGIBLE = and_(_T.c.is_gold.is_(False), _C.c.held_out_only == _HELD_OUT, _T.c.n_assigned < _T.c.target_raters)
-_AVAILABLE = (select(func.coalesce(func.sum(case((_ELIGIBLE, 1), else_=0)), 0),
-                     func.coalesce(func.sum(case((_T.c.is_gold.is_(True), 1), else_=0)), 0))
-              .select_from(_T.join(_C, _C.c.name == _T.c.campaign)).where(_NOT_SEEN))
+_BUMP_ASSIGNED = (update(_T).where(_T.c.id == bindparam("tid")).values(n_assigned=_T.c.n_assigned + 1)
+                  .returning(*_TASK_COLUMNS))
 
 
-def _rater_state(session: Session, rater_id: int, lock: bool) -> RaterState:
-    query = _RATER_HELD_OUT_LOCKED if lock else _RATER_HELD_OUT
-    held_out = bool(session.execute(query, {"rater_id": rater_id}).scalar_one())
-    rows = session.execute(_RATER_ASSIGNMENTS, {"rater_id": rater_id}).all()
-    open_ = next((AssignedTask(r.id, r.task_id, r.presented_order) for r in rows if r.judged_at is None), None)
-    return RaterState(held_out=held_out, n_assigned=len(rows), n_gold=sum(1 for r in rows if r.is_gold),
-                      n_done=sum(1 for r in rows if r.judged_at is not None), open=open_)
+def _take_in_one_statement(pick: Select) -> Select:
+    """PostgreSQL: pick a task (``FOR UPDATE SKIP LOCKED``), count it assigned and insert the
+    assignment in one statement (data-modifying CTEs); returns the assignment id, the task's
+    columns and its song's beat grid."""
+    picked = pick.cte("picked")
+    bumped = (update(_T).where(_T.c.id == picked.c.id).values(n_assigned=_T.c.n_assigned + 1)
+              .returning(*_TASK_COLUMNS).cte("bumped"))
+    inserted = (insert(_A).from_select(
+        ["task_id", "rater_id", "presented_order", "assigned_at"],
+        select(bumped.c.id, bindparam("rater_id", type_=Integer), bindparam("presented_order", type_=String),
+               bindparam("assigned_at", type_=String)))
+        .returning(_A.c.id.label("assignment_id"), _A.c.task_id).cte("inserted"))
+    return (select(inserted.c.assignment_id, *bumped.c, _S.c.duration_seconds, _S.c.beats_json, _S.c.downbeats_json)
+            .join(bumped, bumped.c.id == inserted.c.task_id).outerjoin(_S, _S.c.song_id == bumped.c.song_id))
 
 
-def _pick(session: Session, rater_id: int, held_out: bool, gold: bool) -> str | None:
-    """Id of the next task (row-locked, skipping rows other transactions hold)."""
-    if gold:
-        return session.execute(_PICK_GOLD, {"rater_id": rater_id}).scalar()
-    return session.execute(_PICK_REGULAR, {"rater_id": rater_id, "held_out": held_out}).scalar()
+_TAKE_GOLD = _take_in_one_statement(_PICK_GOLD)
+_TAKE_REGULAR = _take_in_one_statement(_PICK_REGULAR)
+_AVAILABLE_BY_CAMPAIGN = (select(_T.c.campaign, _C.c.rater_quota,
+                                 func.coalesce(func.sum(case((_ELIGIBLE, 1), else_=0)), 0),
+                                 func.coalesce(func.sum(case((_T.c.is_gold.is_(True), 1), else_=0)), 0))
+                          .select_from(_T.join(_C, _C.c.name == _T.c.campaign)).where(_NOT_SEEN)
+                          .group_by(_T.c.campaign, _C.c.rater_quota))
+
+
+def read_rater_state(session: Session, rater_id: int, lock: bool) -> RaterState:
+    """The rater's state in one query (``lock``: their row is locked until the transaction ends)."""
+    rows = session.execute(_RATER_STATE_LOCKED if lock else _RATER_STATE, {"rater_id": rater_id}).all()
+    if not rows:
+        raise LookupError(f"no rater with id {rater_id}")
+    assigned = [r for r in rows if r.id is not None]
+    open_ = next((AssignedTask(r.id, r.task_id, r.presented_order, r.kind, r.song_id, r.campaign, r.edit_a, r.edit_b)
+                  for r in assigned if r.judged_at is None), None)
+    per_campaign = Counter(r.campaign for r in assigned)
+    quotas = {r.campaign: int(r.rater_quota) for r in assigned if r.rater_quota is not None}
+    return RaterState(held_out=bool(rows[0].held_out), gold_per_rater=int(rows[0].gold_per_rater or 0),
+                      n_assigned=len(assigned), n_gold=sum(1 for r in assigned if r.is_gold),
+                      n_done=sum(1 for r in assigned if r.judged_at is not None), open=open_,
+                      per_campaign=per_campaign,
+                      full_campaigns=sorted(c for c, quota in quotas.items() if per_campaign[c] >= quota))
+
+
+def _take(session: Session, rater_id: int, state: RaterState, gold: bool, order: str) -> AssignedTask | None:
+    """Hand the rater their next task of one kind (row-locked, skipping rows other transactions hold)."""
+    params = {"rater_id": rater_id, "full": state.full_campaigns, "held_out": state.held_out}
+    if session.get_bind().dialect.name == "postgresql":
+        row = session.execute(_TAKE_GOLD if gold else _TAKE_REGULAR,
+                              {**params, "presented_order": order, "assigned_at": utc_now()}).first()
+        if row is None:
+            return None
+        song = None if row.beats_json is None else (row.duration_seconds, row.beats_json, row.downbeats_json)
+        return AssignedTask(row.assignment_id, row.id, order, row.kind, row.song_id, row.campaign, row.edit_a,
+                            row.edit_b, song)
+    task_id = session.execute(_PICK_GOLD if gold else _PICK_REGULAR, params).scalar()
+    if task_id is None:
+        return None
+    assignment_id = session.execute(_INSERT_ASSIGNMENT, {"task_id": task_id, "rater_id": rater_id,
+                                                         "presented_order": order,
+                                                         "assigned_at": utc_now()}).scalar_one()
+    task = session.execute(_BUMP_ASSIGNED, {"tid": task_id}).one()
+    return AssignedTask(assignment_id, task.id, order, task.kind, task.song_id, task.campaign, task.edit_a,
+                        task.edit_b)
 
 
 def gold_due(n_assigned: int, n_gold: int, gold_per_rater: int, settings: FeedbackSettings = SETTINGS) -> bool:
@@ -282,40 +367,51 @@ def gold_due(n_assigned: int, n_gold: int, gold_per_rater: int, settings: Feedba
     return n_assigned >= settings.gold_first_at + n_gold * settings.gold_spacing
 
 
-def assign_next(session: Session, rater_id: int, gold_per_rater: int, rng: random.Random | None = None,
+def assign_next(session: Session, rater_id: int, state: RaterState | None = None, rng: random.Random | None = None,
                 settings: FeedbackSettings = SETTINGS) -> AssignedTask | None:
     """The rater's open assignment, or a new one; ``None`` when nothing is left.
 
-    Must run inside a transaction the caller commits. The next task is the
-    least-assigned open task the rater has not seen (ties: higher priority, then
-    random); gold pairs are interleaved (``gold_due``) and also fill in when
-    regular tasks run out. The A/B order shown is drawn at random.
+    Must run inside a transaction the caller commits; ``state`` (read with
+    ``lock=True`` in the same transaction) is updated with the new task. The
+    next task is the highest-priority open task the rater has not seen (ties:
+    the least assigned, then random), in a campaign where the rater is under
+    its quota; a task is open while fewer raters hold it than its
+    ``target_raters`` (the campaign's votes per pair). Gold pairs are
+    interleaved (``gold_due``) and also fill in when regular tasks run out.
+    The A/B order shown is drawn at random.
     """
     rng = rng or random.Random()
-    state = _rater_state(session, rater_id, lock=True)
+    state = state or read_rater_state(session, rater_id, lock=True)
     if state.open is not None:
         return state.open
-    task_id = None
-    if gold_due(state.n_assigned, state.n_gold, gold_per_rater, settings):
-        task_id = _pick(session, rater_id, state.held_out, gold=True)
-    if task_id is None:
-        task_id = _pick(session, rater_id, state.held_out, gold=False)
-    if task_id is None and state.n_gold < gold_per_rater:
-        task_id = _pick(session, rater_id, state.held_out, gold=True)
-    if task_id is None:
-        return None
     order = rng.choice(("ab", "ba"))
-    assignment_id = session.execute(_INSERT_ASSIGNMENT, {"task_id": task_id, "rater_id": rater_id,
-                                                         "presented_order": order,
-                                                         "assigned_at": utc_now()}).scalar_one()
-    session.execute(_BUMP_ASSIGNED, {"tid": task_id})
-    return AssignedTask(assignment_id, task_id, order)
+    task, gold = None, False
+    if gold_due(state.n_assigned, state.n_gold, state.gold_per_rater, settings):
+        task, gold = _take(session, rater_id, state, gold=True, order=order), True
+    if task is None:
+        task, gold = _take(session, rater_id, state, gold=False, order=order), False
+    if task is None and state.n_gold < state.gold_per_rater:
+        task, gold = _take(session, rater_id, state, gold=True, order=order), True
+    if task is not None:
+        state.took(task, gold)
+    return task
 
 
-def rater_progress(session: Session, rater_id: int, gold_per_rater: int) -> tuple[int, int]:
-    """(judged, total) for one rater: total = judged + open + tasks still available to them."""
-    state = _rater_state(session, rater_id, lock=False)
-    available, gold_left = session.execute(_AVAILABLE, {"rater_id": rater_id, "held_out": state.held_out}).one()
+def rater_progress(session: Session, rater_id: int, state: RaterState | None = None) -> tuple[int, int]:
+    """(judged, total) for one rater: total = judged + open + what they can still be handed.
+
+    What they can still be handed is, per campaign, the open tasks they have not
+    seen that still need votes, capped by what is left of their quota there;
+    plus the gold pairs still due to them (within their campaigns' quotas).
+    """
+    state = state or read_rater_state(session, rater_id, lock=False)
+    rows = session.execute(_AVAILABLE_BY_CAMPAIGN, {"rater_id": rater_id, "held_out": state.held_out}).all()
+    gold_more = max(state.gold_per_rater - state.n_gold, 0)
+    more = 0
+    for campaign, quota, available, gold_left in rows:
+        gold_here = min(gold_more, int(gold_left))
+        gold_more -= gold_here
+        wanted = int(available) + gold_here
+        more += wanted if quota is None else min(wanted, max(int(quota) - state.per_campaign[campaign], 0))
     open_ = state.n_assigned - state.n_done
-    gold_more = min(max(gold_per_rater - state.n_gold, 0), int(gold_left))
-    return state.n_done, state.n_done + open_ + int(available) + gold_more
+    return state.n_done, state.n_done + open_ + more

@@ -19,10 +19,9 @@ from rl_editor.feedback.audio_files import AudioFile, AudioVerifier, stored_fing
 from rl_editor.feedback.models import Assignment, EditRecord, SongRecord, Task, utc_in
 from rl_editor.feedback.store.database import Database
 from rl_editor.feedback.store.errors import AudioUnavailableError, NotFoundError
-from rl_editor.feedback.store.meta import stored_gold_per_rater
-from rl_editor.feedback.store.statements import EDITS_BY_ID, TASK_BY_ID
-from rl_editor.feedback.store.views import SongView, TaskView, edit_view
-from rl_editor.feedback.tasks import AssignedTask, assign_next, rater_progress
+from rl_editor.feedback.store.statements import EDITS_BY_ID
+from rl_editor.feedback.store.views import EditView, SongView, TaskView, edit_view
+from rl_editor.feedback.tasks import AssignedTask, assign_next, rater_progress, read_rater_state
 
 AUDIO_PARTS = ("original", "a", "b")
 ASSIGN_ATTEMPTS = 5
@@ -36,20 +35,51 @@ def _presented_edit_ids(edit_a: str, edit_b: str | None, presented_order: str | 
     return ids
 
 
-def _song_view(song: SongRecord | None) -> SongView | None:
-    if song is None:
-        return None
-    return SongView(song_id=song.song_id, duration_seconds=float(song.duration_seconds),
-                    beats=json.loads(song.beats_json), downbeats=json.loads(song.downbeats_json))
+def _song_view(session: Session, assigned: AssignedTask) -> SongView | None:
+    """The task's song: from the columns the scheduler returned with it, else read."""
+    if assigned.song_columns is not None:
+        duration, beats_json, downbeats_json = assigned.song_columns
+    else:
+        song = session.get(SongRecord, assigned.song_id)
+        if song is None:
+            return None
+        duration, beats_json, downbeats_json = song.duration_seconds, song.beats_json, song.downbeats_json
+    return SongView(song_id=assigned.song_id, duration_seconds=float(duration), beats=json.loads(beats_json),
+                    downbeats=json.loads(downbeats_json))
 
 
-def _task_view(session: Session, assigned: AssignedTask) -> TaskView:
-    task = session.execute(TASK_BY_ID, {"tid": assigned.task_id}).one()
-    ids = _presented_edit_ids(task.edit_a, task.edit_b, assigned.presented_order)
-    rows = {r.edit_id: r for r in session.execute(EDITS_BY_ID, {"ids": ids}).all()}
-    return TaskView(task_id=task.id, kind=task.kind, song_id=task.song_id, campaign=task.campaign,
-                    presented_order=assigned.presented_order, edits=[edit_view(rows[i]) for i in ids],
-                    song=_song_view(session.get(SongRecord, task.song_id)))
+class EditViews:
+    """Views of stored edits, each read once per process: an edit id names one edit for good
+    (its song and actions never change, :mod:`~rl_editor.feedback.store.catalog`), and a view
+    carries nothing a move changes that a task page uses."""
+
+    MAX_EDITS = 100_000
+
+    def __init__(self) -> None:
+        self._views: dict[str, EditView] = {}
+
+    def preload(self, session: Session, edit_ids: list[str]) -> int:
+        """Read the views of ``edit_ids`` now (e.g. every edit of the tasks still handed out); returns how many."""
+        for start in range(0, len(edit_ids), 1000):
+            for row in session.execute(EDITS_BY_ID, {"ids": edit_ids[start:start + 1000]}).all():
+                self._views[row.edit_id] = edit_view(row)
+        return len(self._views)
+
+    def get(self, session: Session, edit_ids: list[str]) -> list[EditView]:
+        missing = [i for i in edit_ids if i not in self._views]
+        if missing:
+            if len(self._views) > self.MAX_EDITS:
+                self._views.clear()
+            for row in session.execute(EDITS_BY_ID, {"ids": missing}).all():
+                self._views[row.edit_id] = edit_view(row)
+        return [self._views[i] for i in edit_ids]
+
+
+def _task_view(session: Session, assigned: AssignedTask, edits: EditViews) -> TaskView:
+    ids = _presented_edit_ids(assigned.edit_a, assigned.edit_b, assigned.presented_order)
+    return TaskView(task_id=assigned.task_id, kind=assigned.kind, song_id=assigned.song_id,
+                    campaign=assigned.campaign, presented_order=assigned.presented_order,
+                    edits=edits.get(session, ids), song=_song_view(session, assigned))
 
 
 def _song_audio(song: SongRecord) -> AudioFile:
@@ -76,27 +106,48 @@ class Assignments:
         self.db = db
         self.manifest_root = manifest_root
         self.audio_verifier = audio_verifier
+        self.edit_views = EditViews()
 
     def next_task_and_progress(self, rater_id: int) -> tuple[TaskView | None, int, int]:
         """The rater's current task (the same until judged), a new one, or ``None`` when done,
-        and the rater's ``(done, total)``, in one transaction."""
+        and the rater's ``(done, total)``, in one transaction.
+
+        The rater's state is read once (:func:`read_rater_state`) and serves
+        both the progress count and the scheduling. The count is taken before a
+        task is picked, so the picked row stays locked only until the commit
+        that follows; taking a task does not change it (the task moves from
+        what the rater can still be handed to their open one).
+        """
         for attempt in range(ASSIGN_ATTEMPTS):
             try:
                 with self.db.transaction() as session:
-                    gold = stored_gold_per_rater(session)
-                    assignment = assign_next(session, rater_id, gold, settings=self.db.settings)
-                    view = _task_view(session, assignment) if assignment is not None else None
-                    done, total = rater_progress(session, rater_id, gold)
+                    state = read_rater_state(session, rater_id, lock=True)
+                    done, total = rater_progress(session, rater_id, state)
+                    assignment = assign_next(session, rater_id, state, settings=self.db.settings)
+                    view = _task_view(session, assignment, self.edit_views) if assignment is not None else None
                     return view, done, total
             except IntegrityError:  # a concurrent request of the same rater won the race; retry
                 if attempt == ASSIGN_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
 
+    def warm_up(self, connections: int) -> int:
+        """Before a server takes requests: read the edits of every task still handed out, and open
+        ``connections`` pooled database connections, so the first raters of a campaign do not wait
+        for them. Returns how many edit views are cached."""
+        with self.db.transaction(readonly=True) as session:
+            open_tasks = session.execute(select(Task.edit_a, Task.edit_b).where(Task.n_assigned < Task.target_raters)
+                                         .union(select(Task.edit_a, Task.edit_b).where(Task.is_gold.is_(True)))).all()
+            cached = self.edit_views.preload(session, sorted({e for row in open_tasks for e in row if e}))
+        opened = [self.db.engine.connect() for _ in range(max(connections, 0))]
+        for connection in opened:
+            connection.close()  # back to the pool, connected
+        return cached
+
     def progress(self, rater_id: int) -> tuple[int, int]:
         """(judged, total) for one rater."""
         with self.db.transaction(readonly=True) as session:
-            return rater_progress(session, rater_id, stored_gold_per_rater(session))
+            return rater_progress(session, rater_id)
 
     def release_stale_assignments(self, older_than_s: float) -> int:
         """Hand back tasks that raters took but did not judge within ``older_than_s`` seconds.

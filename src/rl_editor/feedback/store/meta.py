@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from rl_editor.feedback.models import Meta
 from rl_editor.feedback.store.database import Database
 from rl_editor.feedback.store.errors import FeedbackError
+from rl_editor.feedback.tasks import GOLD_PER_RATER_KEY as GOLD_PER_RATER
 
 LINK_BASE_KEYS = ("public_url", "served_url")  # meta keys, in the order links prefer them
-GOLD_PER_RATER = "gold_per_rater"
 MUST_LISTEN_SECONDS = "must_listen_seconds"
 HEADPHONE_CHECK = "headphone_check"
 

@@ -9,15 +9,16 @@ is missing, so it is safe to run on every server start.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from rl_editor.feedback.models import Task
 from rl_editor.feedback.settings import DEFAULT_CAMPAIGN
-from rl_editor.feedback.store.campaigns import ensure_campaign, known_edit_pair
+from rl_editor.feedback.store.campaigns import ensure_campaign, known_edit_pair, size_campaign
 from rl_editor.feedback.store.catalog import add_edit, register_manifest
 from rl_editor.feedback.store.database import Database
 from rl_editor.feedback.store.meta import GOLD_PER_RATER, set_meta
@@ -28,12 +29,15 @@ from rl_editor.generate.manifest import Manifest, SongEntry
 def _new_song_tasks(song: SongEntry, config: TaskConfig, rng: random.Random) -> list[Task]:
     """A song's comparison tasks (most different pairs first), then its rating tasks."""
     pairs = plan_pairs(song.candidates, config.pairs_per_song)
-    targets = overlap_targets(len(pairs), config.raters_per_pair, config.overlap_share, rng)
+    if config.votes_per_pair is not None:
+        targets = [config.votes_per_pair] * len(pairs)
+    else:
+        targets = overlap_targets(len(pairs), config.raters_per_pair, config.overlap_share, rng)
     tasks = [new_task(config.campaign, song.song_id, a.edit_id, b.edit_id, target_raters=target)
              for (a, b), target in zip(pairs, targets)]
     rated = rng.sample(song.candidates, min(config.ratings_per_song, len(song.candidates)))
-    tasks += [new_task(config.campaign, song.song_id, cand.edit_id, target_raters=max(1, config.raters_per_pair))
-              for cand in rated]
+    rating_target = config.votes_per_pair or max(1, config.raters_per_pair)
+    tasks += [new_task(config.campaign, song.song_id, cand.edit_id, target_raters=rating_target) for cand in rated]
     return tasks
 
 
@@ -65,6 +69,8 @@ class TaskPlanner:
         with self.db.transaction() as session:
             self.db.one_registrar_at_a_time(session)
             ensure_campaign(session, config.campaign)
+            stored = size_campaign(session, config.campaign, config.votes_per_pair, config.rater_quota)
+            config = replace(config, votes_per_pair=stored.votes_per_pair)  # later tasks follow the campaign
             set_meta(session, GOLD_PER_RATER, str(int(config.gold_per_rater)))
             existing = set(session.scalars(select(Task.pair_key).where(Task.campaign == config.campaign)).all())
             register_manifest(session, manifest)
@@ -102,6 +108,26 @@ class TaskPlanner:
                 session.add(new_task(config.campaign, gold.song_id, gold.intact_edit_id, gold.edit_id, gold=True,
                                      target_raters=0))
         return len(made)
+
+    def reprioritize_campaign(self, campaign: str, priorities: dict[tuple[str, str], float]) -> int:
+        """Give a campaign's pair tasks new priorities, keyed by ``(edit_id_a, edit_id_b)`` (either order).
+
+        Every other non-gold task of the campaign goes to priority 0, so the
+        ranking replaces the previous one. One transaction; returns how many
+        tasks got a ranked priority.
+        """
+        rows = [{"key": pair_key("pair", a, b), "priority": float(p)} for (a, b), p in priorities.items()]
+        campaign_tasks = and_(Task.campaign == campaign, Task.is_gold.is_(False))
+        with self.db.transaction() as session:
+            session.execute(update(Task).where(campaign_tasks).values(priority=0.0))
+            if not rows:
+                return 0
+            ranked = (update(Task.__table__).where(Task.__table__.c.campaign == campaign,
+                                                    Task.__table__.c.is_gold.is_(False),
+                                                    Task.__table__.c.pair_key == bindparam("key"))
+                      .values(priority=bindparam("priority")))
+            session.connection().execute(ranked, rows)
+            return int(session.scalar(select(func.count(Task.id)).where(campaign_tasks, Task.priority > 0)) or 0)
 
     def set_task_priorities(self, priorities: dict[tuple[str, str], float], campaign: str | None = None,
                             create_missing: bool = False) -> int:
