@@ -18,11 +18,14 @@ FAST_MARKERS := not browser and not postgres and not real_music and not slow and
 # hand; a new module joins this list, and a file leaves the hand-wrapped rest once it is reformatted.
 FORMATTED := \
 	benchmarks/bench_beats.py \
+	benchmarks/bench_online_selection.py \
+	benchmarks/bench_screening.py \
 	src/rl_editor/__init__.py \
 	src/rl_editor/audio/__init__.py \
 	src/rl_editor/audio/beats_madmom.py \
 	src/rl_editor/audio/cache.py \
 	src/rl_editor/audio/feature_layout.py \
+	src/rl_editor/audio/jumps.py \
 	src/rl_editor/audio/song.py \
 	src/rl_editor/cli.py \
 	src/rl_editor/config.py \
@@ -30,33 +33,68 @@ FORMATTED := \
 	src/rl_editor/errors.py \
 	src/rl_editor/feedback/__init__.py \
 	src/rl_editor/feedback/auth.py \
+	src/rl_editor/feedback/listening.py \
 	src/rl_editor/feedback/migrations \
 	src/rl_editor/feedback/models.py \
+	src/rl_editor/feedback/online.py \
+	src/rl_editor/feedback/screening.py \
 	src/rl_editor/feedback/settings.py \
+	src/rl_editor/feedback/store/headphones.py \
+	src/rl_editor/feedback/store/must_listen.py \
+	src/rl_editor/formats.py \
 	src/rl_editor/generate/__init__.py \
 	src/rl_editor/generate/diversity.py \
 	src/rl_editor/io_utils.py \
+	src/rl_editor/lazy.py \
 	src/rl_editor/policy/__init__.py \
+	src/rl_editor/policy/config.py \
+	src/rl_editor/policy/episode_log.py \
+	src/rl_editor/policy/episode_reward.py \
+	src/rl_editor/policy/songs.py \
 	src/rl_editor/raters/__init__.py \
+	src/rl_editor/raters/campaign.py \
 	src/rl_editor/raters/simulated.py \
 	src/rl_editor/reward/__init__.py \
+	src/rl_editor/reward/metrics.py \
+	src/rl_editor/reward/pair_data.py \
+	src/rl_editor/reward/pessimism.py \
+	src/rl_editor/reward/train_config.py \
 	src/rl_editor/rlhf/__init__.py \
+	src/rl_editor/rlhf/finetune_log.py \
+	src/rl_editor/rlhf/layout.py \
+	src/rl_editor/rlhf/loop_config.py \
+	src/rl_editor/rlhf/loop_plan.py \
+	src/rl_editor/rlhf/loop_steps.py \
 	tests/audio/test_analyze.py \
 	tests/audio/test_beats.py \
 	tests/audio/test_beats_madmom.py \
 	tests/audio/test_cache.py \
 	tests/audio/test_io.py \
+	tests/audio/test_jumps.py \
+	tests/browser/browser_helpers.py \
+	tests/browser/test_listening_pages.py \
 	tests/conftest.py \
+	tests/feedback/test_campaign_sizing.py \
+	tests/feedback/test_listening.py \
+	tests/feedback/test_online_selection.py \
+	tests/feedback/test_screening.py \
 	tests/generate/conftest.py \
 	tests/generate/generate_helpers.py \
 	tests/policy/conftest.py \
+	tests/policy/test_episode_reward.py \
+	tests/policy/test_length.py \
 	tests/raters/example_rater_plugins.py \
+	tests/raters/test_campaign.py \
 	tests/raters/test_rater_plugin.py \
 	tests/reward/conftest.py \
 	tests/reward/test_features.py \
+	tests/reward/test_judgment_weights.py \
+	tests/reward/test_pessimism.py \
 	tests/rlhf/conftest.py \
 	tests/test_config.py \
 	tests/test_edit.py \
+	tests/test_formats.py \
+	tests/test_lazy.py \
 	tests/test_preferences.py
 
 .PHONY: demo test test-fast lint venv system-deps bench clean

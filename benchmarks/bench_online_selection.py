@@ -81,11 +81,28 @@ def campaign_manifest(root: Path, songs: list[tuple[Path, SongAnalysis]], n_cand
     rng = np.random.default_rng(seed)
     entries = []
     for path, song in songs:
-        candidates = [Candidate(f"{song.song_id}-c{c}", 0.0, f"edits/{song.song_id}-{c}.wav", song.duration_seconds,
-                                actions.tolist(), "sampled", c)
-                      for c, actions in enumerate(sample_edits(song, n_candidates, rng))]
-        entries.append(SongEntry(str(path), song.song_id, song.duration_seconds, song.beat_times_s.tolist(),
-                                 song.downbeat_times_s.tolist(), candidates))
+        candidates = [
+            Candidate(
+                f"{song.song_id}-c{c}",
+                0.0,
+                f"edits/{song.song_id}-{c}.wav",
+                song.duration_seconds,
+                actions.tolist(),
+                "sampled",
+                c,
+            )
+            for c, actions in enumerate(sample_edits(song, n_candidates, rng))
+        ]
+        entries.append(
+            SongEntry(
+                str(path),
+                song.song_id,
+                song.duration_seconds,
+                song.beat_times_s.tolist(),
+                song.downbeat_times_s.tolist(),
+                candidates,
+            )
+        )
     manifest = Manifest(root=root.resolve(), songs=entries)
     manifest.save()
     return manifest
@@ -134,9 +151,16 @@ class SimulatedRaters:
             song = self.analyses[view.song_id]
             a, b = (Edit(view.song_id, np.asarray(e.actions)) for e in view.edits)
             answer = rater.judge(song, a, b)
-            self.store.submit_judgment(rater_id, JudgmentIn(client_id=str(uuid.uuid4()), task_id=view.task_id,
-                                                            preference=answer.preference, tie_kind=answer.tie_kind,
-                                                            strength=int(answer.strength)))
+            self.store.submit_judgment(
+                rater_id,
+                JudgmentIn(
+                    client_id=str(uuid.uuid4()),
+                    task_id=view.task_id,
+                    preference=answer.preference,
+                    tie_kind=answer.tie_kind,
+                    strength=int(answer.strength),
+                ),
+            )
             made += 1
         return made
 
@@ -150,12 +174,20 @@ def seeded_random_order(manifest: Manifest, seed: int) -> dict[tuple[str, str], 
     return {pairs[k]: float(len(pairs) - rank) for rank, k in enumerate(order)}
 
 
-def run_arm(online: bool, seed: int, songs: list[tuple[Path, SongAnalysis]], heldout: list,
-            args: argparse.Namespace) -> dict[int, float]:
+def run_arm(
+    online: bool, seed: int, songs: list[tuple[Path, SongAnalysis]], heldout: list, args: argparse.Namespace
+) -> dict[int, float]:
     """Held-out accuracy after every ``args.every`` judgments of one campaign."""
     torch.manual_seed(seed)
-    config = OnlineSelectionConfig(every_judgments=args.every, members=args.members, epochs=args.epochs, seed=seed,
-                                   min_pairs=1, random_share=args.random_share, max_per_edit=args.max_per_edit)
+    config = OnlineSelectionConfig(
+        every_judgments=args.every,
+        members=args.members,
+        epochs=args.epochs,
+        seed=seed,
+        min_pairs=1,
+        random_share=args.random_share,
+        max_per_edit=args.max_per_edit,
+    )
     analyses = SongAnalyses({song.song_id: song for _, song in songs})
     curve: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-online-") as tmp:
@@ -175,8 +207,11 @@ def run_arm(online: bool, seed: int, songs: list[tuple[Path, SongAnalysis]], hel
                 curve[judged] = taste_agreement(ensemble, heldout)
                 if online:
                     prioritize_campaign(store, ensemble, config, analyses)
-                print(f"  seed {seed} {'online' if online else 'random':6s} {judged:>4} judgments: "
-                      f"held-out accuracy {curve[judged]:.3f}", flush=True)
+                print(
+                    f"  seed {seed} {'online' if online else 'random':6s} {judged:>4} judgments: "
+                    f"held-out accuracy {curve[judged]:.3f}",
+                    flush=True,
+                )
     return curve
 
 
@@ -209,9 +244,11 @@ def main() -> None:
         for arm in ("random", "online"):
             curves[arm].append(run_arm(arm == "online", seed, songs, heldout, args))
     means = {arm: mean_curve(c) for arm, c in curves.items()}
-    print(f"\nheld-out accuracy (noiseless {TASTE} taste) by judgments, mean of {args.seeds} seeds; "
-          f"{args.songs} songs x {args.candidates} candidates, {N_RATERS} raters with {MISTAKE:.0%} mistakes, "
-          f"retrained every {args.every} judgments")
+    print(
+        f"\nheld-out accuracy (noiseless {TASTE} taste) by judgments, mean of {args.seeds} seeds; "
+        f"{args.songs} songs x {args.candidates} candidates, {N_RATERS} raters with {MISTAKE:.0%} mistakes, "
+        f"retrained every {args.every} judgments"
+    )
     print("  judgments  " + " ".join(f"{n:>6}" for n in means["random"]))
     for arm in ("random", "online"):
         print(f"  {arm:9s}  " + " ".join(f"{means[arm][n]:6.3f}" for n in means["random"]))
@@ -219,9 +256,14 @@ def main() -> None:
     target = means["random"][final_n]
     needed = interpolate_pairs_needed(means["online"], target)
     share = None if needed is None else needed / final_n
-    print(f"random order reaches {target:.3f} with {final_n} judgments; online selection reaches it with "
-          + (f"{needed:.0f} ({share:.0%}); target <= 70%: {'met' if share <= 0.7 else 'NOT met'}"
-             if share is not None else f"no budget up to {final_n} (target <= 70%: NOT met)"))
+    print(
+        f"random order reaches {target:.3f} with {final_n} judgments; online selection reaches it with "
+        + (
+            f"{needed:.0f} ({share:.0%}); target <= 70%: {'met' if share <= 0.7 else 'NOT met'}"
+            if share is not None
+            else f"no budget up to {final_n} (target <= 70%: NOT met)"
+        )
+    )
     print(f"({time.perf_counter() - started:.0f} s)")
 
 

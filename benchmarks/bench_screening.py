@@ -108,27 +108,41 @@ def train(pairs: list[PreferencePair], analyses: dict[str, SongAnalysis], seed: 
 
 
 def run_seed(seed: int, songs: list[tuple[Path, SongAnalysis]], args: argparse.Namespace) -> dict:
-    campaign_songs, heldout = songs[:-args.heldout], [a for _, a in songs[-args.heldout:]]
+    campaign_songs, heldout = songs[: -args.heldout], [a for _, a in songs[-args.heldout :]]
     analyses = {a.song_id: a for _, a in campaign_songs}
     with tempfile.TemporaryDirectory(prefix="bench-screening-") as tmp:
         started = time.perf_counter()
-        manifest = sampled_manifest(campaign_songs, Path(tmp) / "campaign", args.candidates,
-                                    np.random.default_rng(seed))
-        judged = simulate_campaign(manifest, campaign_raters(seed), TaskConfig(
-            raters_per_pair=args.raters_per_pair, overlap_share=args.overlap, gold_per_rater=args.gold, seed=seed))
+        manifest = sampled_manifest(
+            campaign_songs, Path(tmp) / "campaign", args.candidates, np.random.default_rng(seed)
+        )
+        judged = simulate_campaign(
+            manifest,
+            campaign_raters(seed),
+            TaskConfig(
+                raters_per_pair=args.raters_per_pair, overlap_share=args.overlap, gold_per_rater=args.gold, seed=seed
+            ),
+        )
         campaign_s = time.perf_counter() - started
     regular = [p for p in judged if not is_gold(p)]
     down_weighted = screen_pairs(judged, ScreeningRule(drop_flagged=False))
     dropped = screen_pairs(judged, ScreeningRule(drop_flagged=True)).apply(regular)
-    print(f"seed {seed}: {len(judged)} judgments through the HTTP API in {campaign_s:.0f} s "
-          f"({len(judged) - len(regular)} gold); {down_weighted.summary_line()}; dropping flagged raters "
-          f"would drop {dropped.n_dropped} of {len(regular)} judgments", flush=True)
+    print(
+        f"seed {seed}: {len(judged)} judgments through the HTTP API in {campaign_s:.0f} s "
+        f"({len(judged) - len(regular)} gold); {down_weighted.summary_line()}; dropping flagged raters "
+        f"would drop {dropped.n_dropped} of {len(regular)} judgments",
+        flush=True,
+    )
     for line in down_weighted.weight_lines():
         print(line, flush=True)
     test_sets = heldout_sets(heldout, seed)
-    accuracy = {name: heldout_accuracy(train(pairs, analyses, seed, args.members), test_sets)
-                for name, pairs in (("unscreened", regular), ("down-weighted", down_weighted.apply(regular).pairs),
-                                    ("dropped", dropped.pairs))}
+    accuracy = {
+        name: heldout_accuracy(train(pairs, analyses, seed, args.members), test_sets)
+        for name, pairs in (
+            ("unscreened", regular),
+            ("down-weighted", down_weighted.apply(regular).pairs),
+            ("dropped", dropped.pairs),
+        )
+    }
     print("  held-out accuracy: " + ", ".join(f"{name} {value:.3f}" for name, value in accuracy.items()), flush=True)
     return {"flagged": down_weighted.flagged, **accuracy}
 
@@ -162,11 +176,18 @@ def main() -> None:
     unscreened = np.array([r["unscreened"] for r in results])
     for name in ("unscreened", "down-weighted", "dropped"):
         values = np.array([r[name] for r in results])
-        better = "" if name == "unscreened" else (
-            f"; above unscreened in {int(np.sum(values > unscreened))} of {len(results)} seeds, "
-            f"mean difference {np.mean(values - unscreened):+.3f} {paired_interval(values - unscreened)}")
-        print(f"held-out accuracy {name:<13} mean {values.mean():.3f} (per seed "
-              f"{', '.join(f'{x:.3f}' for x in values)}){better}")
+        better = (
+            ""
+            if name == "unscreened"
+            else (
+                f"; above unscreened in {int(np.sum(values > unscreened))} of {len(results)} seeds, "
+                f"mean difference {np.mean(values - unscreened):+.3f} {paired_interval(values - unscreened)}"
+            )
+        )
+        print(
+            f"held-out accuracy {name:<13} mean {values.mean():.3f} (per seed "
+            f"{', '.join(f'{x:.3f}' for x in values)}){better}"
+        )
 
 
 if __name__ == "__main__":

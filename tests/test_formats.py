@@ -19,8 +19,16 @@ from rl_editor.preferences import (
 )
 
 EDIT = {"path": "a.wav", "actions": [0, 1, 2], "duration_seconds": 2.5}
-PAIR = {"song_id": "s", "edit_a": EDIT, "edit_b": {**EDIT, "path": "b.wav"}, "preference": "tie", "strength": 1,
-        "rater": "ann", "timestamp": "2026-01-01T00:00:00", "notes": ""}
+PAIR = {
+    "song_id": "s",
+    "edit_a": EDIT,
+    "edit_b": {**EDIT, "path": "b.wav"},
+    "preference": "tie",
+    "strength": 1,
+    "rater": "ann",
+    "timestamp": "2026-01-01T00:00:00",
+    "notes": "",
+}
 
 
 class Tiny(FormatModel):
@@ -35,8 +43,16 @@ def test_the_vocabulary_is_the_enums_and_its_values_are_the_file_words():
 
 
 def test_added_keys_are_typed_fields_and_come_back_as_they_were(tmp_path):
-    entry = {**PAIR, "tie_kind": "both_bad", "song_path": "songs/s.ogg", "client_id": "c-1", "is_gold": True,
-             "time_spent_ms": 1500, "edit_a": {**EDIT, "edit_id": "s-0"}, "from_another_tool": [1, 2]}
+    entry = {
+        **PAIR,
+        "tie_kind": "both_bad",
+        "song_path": "songs/s.ogg",
+        "client_id": "c-1",
+        "is_gold": True,
+        "time_spent_ms": 1500,
+        "edit_a": {**EDIT, "edit_id": "s-0"},
+        "from_another_tool": [1, 2],
+    }
     path = tmp_path / "prefs.json"
     path.write_text(json.dumps([entry]))
     pair = load_preferences(path)[0]
@@ -70,15 +86,23 @@ def test_the_extra_view_cannot_be_written_into():
         pair.extra["song_path"] = "x.ogg"  # type: ignore[index]
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"tie_kind": "meh"}, "entry 4.tie_kind: must be 'both_good' or 'both_bad', got \"meh\""),
-    ({"preference": "A"}, "entry 4.preference: must be 'a', 'b' or 'tie', got \"A\""),
-    ({"strength": 0}, "entry 4.strength: must be 1, 2 or 3, got 0"),
-    ({"edit_b": {**EDIT, "actions": [0, 1, 3]}},
-     "entry 4.edit_b.actions[2]: must be 0 (keep), 1 (cut) or 2 (repeat), got 3"),
-    ({"edit_a": {**EDIT, "duration_seconds": "long"}}, "entry 4.edit_a.duration_seconds: must be a number of seconds"),
-    ({"is_gold": "maybe"}, "entry 4.is_gold: must be a valid boolean"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"tie_kind": "meh"}, "entry 4.tie_kind: must be 'both_good' or 'both_bad', got \"meh\""),
+        ({"preference": "A"}, "entry 4.preference: must be 'a', 'b' or 'tie', got \"A\""),
+        ({"strength": 0}, "entry 4.strength: must be 1, 2 or 3, got 0"),
+        (
+            {"edit_b": {**EDIT, "actions": [0, 1, 3]}},
+            "entry 4.edit_b.actions[2]: must be 0 (keep), 1 (cut) or 2 (repeat), got 3",
+        ),
+        (
+            {"edit_a": {**EDIT, "duration_seconds": "long"}},
+            "entry 4.edit_a.duration_seconds: must be a number of seconds",
+        ),
+        ({"is_gold": "maybe"}, "entry 4.is_gold: must be a valid boolean"),
+    ],
+)
 def test_bad_entries_give_one_line_naming_entry_and_field(change, message):
     with pytest.raises(PreferenceFormatError) as info:
         read_format(PreferencePair, {**PAIR, **change}, where="entry 4", error=PreferenceFormatError)
@@ -98,6 +122,12 @@ def test_our_own_formats_refuse_unknown_keys_and_name_them():
 
 def test_a_negative_duration_is_refused_in_a_file_but_allowed_in_code():
     assert EditRef("a.wav", [0], -0.5).duration_seconds == -0.5
-    with pytest.raises(PreferenceFormatError, match=r"entry 0.edit_a.duration_seconds: must be a number of seconds >= 0"):
-        read_format(PreferencePair, {**PAIR, "edit_a": {**EDIT, "duration_seconds": -0.5}}, where="entry 0",
-                    error=PreferenceFormatError)
+    with pytest.raises(
+        PreferenceFormatError, match=r"entry 0.edit_a.duration_seconds: must be a number of seconds >= 0"
+    ):
+        read_format(
+            PreferencePair,
+            {**PAIR, "edit_a": {**EDIT, "duration_seconds": -0.5}},
+            where="entry 0",
+            error=PreferenceFormatError,
+        )

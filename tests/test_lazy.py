@@ -9,8 +9,10 @@ import pytest
 
 
 def test_a_package_imports_a_name_s_module_only_when_the_name_is_used():
-    code = ("import sys, rl_editor.reward as r; assert 'rl_editor.reward.select' not in sys.modules; "
-            "r.RankedPair; assert 'rl_editor.reward.select' in sys.modules; assert 'RankedPair' in vars(r)")
+    code = (
+        "import sys, rl_editor.reward as r; assert 'rl_editor.reward.select' not in sys.modules; "
+        "r.RankedPair; assert 'rl_editor.reward.select' in sys.modules; assert 'RankedPair' in vars(r)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -135,8 +135,9 @@ class OpenFormatModel(FormatModel):
         return self.__pydantic_extra__
 
 
-def read_format(cls: type[M], data: Any, *, where: str, error: type[RlEditorError],
-                label: Callable[[Any], str] | None = None) -> M:
+def read_format(
+    cls: type[M], data: Any, *, where: str, error: type[RlEditorError], label: Callable[[Any], str] | None = None
+) -> M:
     """Validate decoded JSON ``data`` as ``cls``; raise ``error`` with one line naming ``where`` and the field.
 
     Parameters
@@ -194,7 +195,7 @@ def _what(problem: Any) -> str:
     if kind == "enum":
         return f"must be {problem['ctx']['expected']}"
     message = str(problem["msg"])
-    return "must be " + message[len("Input should be "):] if message.startswith("Input should be ") else message
+    return "must be " + message[len("Input should be ") :] if message.startswith("Input should be ") else message
 
 
 def shown(value: Any, limit: int = 40) -> str:
@@ -259,7 +260,9 @@ def _integer(value: Any) -> int:
     return int(value)
 
 
-def _list_of(what: str, item_ok: Callable[[Any], bool], item_what: str, convert: Callable[[Any], Any]) -> Callable[[Any], list[Any]]:
+def _list_of(
+    what: str, item_ok: Callable[[Any], bool], item_what: str, convert: Callable[[Any], Any]
+) -> Callable[[Any], list[Any]]:
     """A list check done in one pass (fast for long lists), naming the first bad item's index."""
 
     def check(values: Any) -> list[Any]:

@@ -83,8 +83,9 @@ def test_changed_analysis_code_reanalyses_instead_of_reading_the_old_entry(write
     bar_model = module_dir / "stand_in_bar_model.py"
     bar_model.write_text("BAR_MODEL = 1\n")
     monkeypatch.syspath_prepend(str(module_dir))
-    monkeypatch.setattr(analyze_module, "ANALYSIS_CODE_MODULES",
-                        analyze_module.ANALYSIS_CODE_MODULES + ("stand_in_bar_model",))
+    monkeypatch.setattr(
+        analyze_module, "ANALYSIS_CODE_MODULES", analyze_module.ANALYSIS_CODE_MODULES + ("stand_in_bar_model",)
+    )
     cache_dir = tmp_path / "cache"
     path = write_beat_file("song.wav", seconds=12.0)
     first = analyze_song(path, cache_dir=cache_dir)

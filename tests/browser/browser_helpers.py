@@ -6,11 +6,16 @@ import json
 import time
 import urllib.request
 
-N_BEATS = 40            # beats of the test song (conftest.write_test_manifest)
+N_BEATS = 40  # beats of the test song (conftest.write_test_manifest)
 
 # Sections of the test song (beat indices and labels), as the analysis writes them into a manifest.
-SONG_STRUCTURE = {"version": 1, "bar_start_beats": list(range(0, N_BEATS, 4)), "phrase_start_beats": [0, 8, 16, 28],
-                  "section_start_beats": [0, 8, 16, 28], "section_labels": ["A", "B", "A", "C"]}
+SONG_STRUCTURE = {
+    "version": 1,
+    "bar_start_beats": list(range(0, N_BEATS, 4)),
+    "phrase_start_beats": [0, 8, 16, 28],
+    "section_start_beats": [0, 8, 16, 28],
+    "section_labels": ["A", "B", "A", "C"],
+}
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}

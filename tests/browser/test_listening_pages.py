@@ -47,15 +47,17 @@ def expected_bands(actions: list[int] | None, bounds_s: list[float]) -> list[tup
 
 def bottom_pixel(page, version: str, time_s: float, duration_s: float) -> list[int]:
     """RGBA of the waveform canvas's bottom row at ``time_s`` (where a section's colour strip is)."""
-    return page.evaluate("""([version, fraction]) => {
+    return page.evaluate(
+        """([version, fraction]) => {
       const canvas = document.querySelector(`.version[data-version="${version}"] canvas`);
       const x = Math.round(fraction * canvas.width);
       return Array.from(canvas.getContext("2d").getImageData(x, canvas.height - 1, 1, 1).data);
-    }""", [version, time_s / duration_s])
+    }""",
+        [version, time_s / duration_s],
+    )
 
 
-def test_judging_waits_until_both_edits_are_heard_and_sections_show(chromium_browser, structured_server,
-                                                                    artifacts_dir):
+def test_judging_waits_until_both_edits_are_heard_and_sections_show(chromium_browser, structured_server, artifacts_dir):
     live = structured_server
     errors: list[str] = []
     context, page = open_page(chromium_browser, f"{live.base_url}/r/{live.rater_token}", DESKTOP, errors)
@@ -122,7 +124,10 @@ def test_judging_waits_until_both_edits_are_heard_and_sections_show(chromium_bro
     wait_until(page, f"!raterApp.task() || raterApp.task().task_id !== {json.dumps(task['task_id'])}")
     exported = fetch_json(f"{live.base_url}/api/admin/export.json?token={live.admin_token}")
     pair = next(p for p in exported if p["task_id"] == task["task_id"])
-    seconds_of = {pair["edit_a"]["edit_id"]: pair["listening"]["a_s"], pair["edit_b"]["edit_id"]: pair["listening"]["b_s"]}
+    seconds_of = {
+        pair["edit_a"]["edit_id"]: pair["listening"]["a_s"],
+        pair["edit_b"]["edit_id"]: pair["listening"]["b_s"],
+    }
     assert seconds_of[a_id] == pytest.approx(listening["record"]["a_s"], abs=0.5)
     assert seconds_of[b_id] == pytest.approx(listening["record"]["b_s"], abs=0.5)
     context.close()
@@ -136,14 +141,15 @@ def _answer_every_trial(page, pick: str) -> None:
     assert len(trials) == 6 and all(sorted(t) == ["antiphase", "quiet", "reference"] for t in trials)
     for index, tones in enumerate(trials):
         wait_until(page, f"raterApp.headphoneCheck() && raterApp.headphoneCheck().index === {index}")
-        assert page.locator(".hp-answer").first.is_disabled()     # answers open once the tones were played
+        assert page.locator(".hp-answer").first.is_disabled()  # answers open once the tones were played
         page.click("#hp-play")
         wait_until(page, "!document.querySelector('.hp-answer').disabled", timeout_s=10)
         page.locator(".hp-answer").nth(tones.index(pick)).click()
 
 
-def test_the_headphone_check_comes_first_and_passes_with_the_quiet_tone(chromium_browser, headphone_server,
-                                                                        artifacts_dir):
+def test_the_headphone_check_comes_first_and_passes_with_the_quiet_tone(
+    chromium_browser, headphone_server, artifacts_dir
+):
     live = headphone_server
     errors: list[str] = []
     context, page = open_page(chromium_browser, f"{live.base_url}/r/{live.rater_token}", DESKTOP, errors)
@@ -160,8 +166,7 @@ def test_the_headphone_check_comes_first_and_passes_with_the_quiet_tone(chromium
     assert errors == []
 
 
-def test_picking_the_antiphase_tone_fails_the_headphone_check_and_keeps_tasks_away(chromium_browser,
-                                                                                 headphone_server):
+def test_picking_the_antiphase_tone_fails_the_headphone_check_and_keeps_tasks_away(chromium_browser, headphone_server):
     from rl_editor.feedback.storage import FeedbackStore
 
     live = headphone_server

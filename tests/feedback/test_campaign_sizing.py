@@ -32,8 +32,9 @@ def _judge_all(store, rater_id):
     """Judge until the store has nothing more for this rater; returns the task ids judged."""
     judged = []
     while (view := store.next_task(rater_id)) is not None:
-        store.submit_judgment(rater_id, JudgmentIn(client_id=str(uuid.uuid4()), task_id=view.task_id,
-                                                   preference="a", strength=2))
+        store.submit_judgment(
+            rater_id, JudgmentIn(client_id=str(uuid.uuid4()), task_id=view.task_id, preference="a", strength=2)
+        )
         judged.append(view.task_id)
     return judged
 
@@ -106,8 +107,7 @@ def test_coverage_counts_pairs_by_votes_per_campaign(store, manifest):
 def test_next_hands_out_the_highest_priority_first_and_the_admin_api_shows_coverage(db_url, manifest_path):
     from rl_editor.feedback.app import create_app
 
-    app = create_app(manifest_path, db_url, task_config=TaskConfig(votes_per_pair=1, rater_quota=3,
-                                                                   gold_per_rater=0))
+    app = create_app(manifest_path, db_url, task_config=TaskConfig(votes_per_pair=1, rater_quota=3, gold_per_rater=0))
     store = app.state.store
     with store.transaction() as session:
         tasks = session.scalars(select(Task).order_by(Task.id)).all()
@@ -121,8 +121,13 @@ def test_next_hands_out_the_highest_priority_first_and_the_admin_api_shows_cover
             task = client.get("/api/next", headers=headers).json()
             assert task["progress"]["total"] == 3
             shown.append(task["task_id"])
-            body = {"client_id": str(uuid.uuid4()), "task_id": task["task_id"], "preference": "a", "strength": 1,
-                    "listening": {"a_s": 60, "b_s": 60, "original_s": 0}}
+            body = {
+                "client_id": str(uuid.uuid4()),
+                "task_id": task["task_id"],
+                "preference": "a",
+                "strength": 1,
+                "listening": {"a_s": 60, "b_s": 60, "original_s": 0},
+            }
             assert client.post("/api/judgments", json=body, headers=headers).status_code == 201
         assert shown == [tasks[3].id, tasks[2].id, tasks[1].id]
         finished = client.get("/api/next", headers=headers).json()

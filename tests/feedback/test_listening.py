@@ -30,8 +30,15 @@ def _auth(token):
 
 
 def _vote(task, listening, **fields):
-    body = {"client_id": str(uuid.uuid4()), "task_id": task["task_id"], "preference": "a", "strength": 2,
-            "notes": "", "time_spent_ms": 1000, **fields}
+    body = {
+        "client_id": str(uuid.uuid4()),
+        "task_id": task["task_id"],
+        "preference": "a",
+        "strength": 2,
+        "notes": "",
+        "time_spent_ms": 1000,
+        **fields,
+    }
     if listening is not None:
         body["listening"] = listening
     return body
@@ -48,8 +55,9 @@ def served(manifest_path, db_url):
 
 # -- the requirement -----------------------------------------------------------------------------
 
+
 def test_a_cut_section_is_a_region_around_its_splice_in_one_edit_and_its_whole_length_in_the_other():
-    bounds = np.arange(17, dtype=float)                    # sixteen one-second beats
+    bounds = np.arange(17, dtype=float)  # sixteen one-second beats
     whole = list(range(16))
     without_section = [b for b in whole if not 4 <= b < 12]
     regions = differing_regions_s(whole, without_section, bounds)
@@ -70,6 +78,7 @@ def test_a_rating_needs_the_minimum_or_the_whole_edit_when_shorter():
 
 
 # -- the server enforces it ------------------------------------------------------------------------
+
 
 def test_tasks_say_what_must_be_heard_of_each_edit(served):
     client, store, token, _ = served
@@ -115,8 +124,11 @@ def test_listening_seconds_are_stored_in_the_tasks_order_and_exported(served):
         if task.get("done"):
             break
         shown = [e.edit_id for e in store.next_task(rater_id).edits]
-        listening = {"a_s": task["a"]["duration_seconds"] + 0.25, "b_s": task["b"]["duration_seconds"] + 0.5,
-                     "original_s": 1.5}
+        listening = {
+            "a_s": task["a"]["duration_seconds"] + 0.25,
+            "b_s": task["b"]["duration_seconds"] + 0.5,
+            "original_s": 1.5,
+        }
         assert client.post("/api/judgments", json=_vote(task, listening), headers=_auth(token)).status_code == 201
         sent.append((task["task_id"], dict(zip(shown, (listening["a_s"], listening["b_s"])))))
     exported = {p["task_id"]: p for p in client.get("/api/admin/export.json", headers=_auth(admin)).json()}
@@ -124,8 +136,11 @@ def test_listening_seconds_are_stored_in_the_tasks_order_and_exported(served):
     assert orders == {"ab", "ba"}, "the test needs both presentation orders"
     for task_id, seconds_by_edit in sent:
         pair = exported[task_id]
-        assert pair["listening"] == {"a_s": seconds_by_edit[pair["edit_a"]["edit_id"]],
-                                     "b_s": seconds_by_edit[pair["edit_b"]["edit_id"]], "original_s": 1.5}
+        assert pair["listening"] == {
+            "a_s": seconds_by_edit[pair["edit_a"]["edit_id"]],
+            "b_s": seconds_by_edit[pair["edit_b"]["edit_id"]],
+            "original_s": 1.5,
+        }
     csv_text = client.get("/api/admin/export.csv", headers=_auth(admin)).text
     assert "listened_a_s,listened_b_s,listened_original_s" in csv_text.splitlines()[0]
 
@@ -150,6 +165,7 @@ def test_a_campaigns_own_setting_wins_over_the_store_wide_one(served):
 
 # -- export and import ---------------------------------------------------------------------------
 
+
 def test_listening_seconds_survive_export_and_import_and_older_files_import_without_them(served, tmp_path):
     client, store, token, _ = served
     for k in range(3):
@@ -166,8 +182,10 @@ def test_listening_seconds_survive_export_and_import_and_older_files_import_with
         again = {p.client_id: p.listening for p in load_preferences(tmp_path / "again.json")}
     assert again == {p.client_id: p.listening for p in first}
 
-    older = [{key: value for key, value in p.to_json().items() if key != "listening"}
-             | {"client_id": "old-" + p.client_id} for p in load_preferences(tmp_path / "prefs.json")]
+    older = [
+        {key: value for key, value in p.to_json().items() if key != "listening"} | {"client_id": "old-" + p.client_id}
+        for p in load_preferences(tmp_path / "prefs.json")
+    ]
     (tmp_path / "older.json").write_text(json.dumps(older))
     with FeedbackStore.open(f"sqlite:///{tmp_path / 'third.sqlite'}") as third:
         assert import_file(third, tmp_path / "older.json") == (3, 0)
@@ -176,6 +194,7 @@ def test_listening_seconds_survive_export_and_import_and_older_files_import_with
 
 
 # -- headphone check ------------------------------------------------------------------------------
+
 
 def _answers(trials, pick):
     return [tones.index(pick) for tones in trials]
@@ -195,16 +214,19 @@ def test_with_the_headphone_check_on_tasks_wait_until_the_rater_passes(served):
     # asking again hands out the same open attempt (a reload cannot redraw an easier one)
     assert client.post("/api/headphone-check/trials", headers=_auth(token)).json() == drawn
     answers = _answers(drawn["trials"], "quiet")
-    answers[0] = (answers[0] + 1) % 3                      # one mistake still passes
-    result = client.post("/api/headphone-check", json={"check_id": drawn["check_id"], "answers": answers},
-                         headers=_auth(token)).json()
+    answers[0] = (answers[0] + 1) % 3  # one mistake still passes
+    result = client.post(
+        "/api/headphone-check", json={"check_id": drawn["check_id"], "answers": answers}, headers=_auth(token)
+    ).json()
     assert result["passed"] and result["score"] == TRIALS - 1 >= PASS_SCORE and result["checked_at"]
     assert client.get("/api/next", headers=_auth(token)).status_code == 200
-    again = client.post("/api/headphone-check", json={"check_id": drawn["check_id"], "answers": answers},
-                        headers=_auth(token))
+    again = client.post(
+        "/api/headphone-check", json={"check_id": drawn["check_id"], "answers": answers}, headers=_auth(token)
+    )
     assert again.status_code == 409
-    row = next(r for r in client.get("/api/admin/summary", headers=_auth(admin)).json()["raters"]
-               if r["name"] == "alice")
+    row = next(
+        r for r in client.get("/api/admin/summary", headers=_auth(admin)).json()["raters"] if r["name"] == "alice"
+    )
     assert row["headphone_check"]["passed"] and row["headphone_check"]["score"] == TRIALS - 1
 
 
@@ -213,14 +235,18 @@ def test_picking_the_antiphase_tone_fails_and_attempts_run_out(served):
     store.set_headphone_check(True)
     for attempt in range(2):
         drawn = client.post("/api/headphone-check/trials", headers=_auth(token)).json()
-        result = client.post("/api/headphone-check", headers=_auth(token),
-                             json={"check_id": drawn["check_id"], "answers": _answers(drawn["trials"], "antiphase")})
+        result = client.post(
+            "/api/headphone-check",
+            headers=_auth(token),
+            json={"check_id": drawn["check_id"], "answers": _answers(drawn["trials"], "antiphase")},
+        )
         assert result.json()["passed"] is False and result.json()["score"] == 0
         assert result.json()["attempts_left"] == 1 - attempt
     assert client.post("/api/headphone-check/trials", headers=_auth(token)).status_code == 403
     assert client.get("/api/next", headers=_auth(token)).status_code == 403
-    row = next(r for r in client.get("/api/admin/summary", headers=_auth(admin)).json()["raters"]
-               if r["name"] == "alice")
+    row = next(
+        r for r in client.get("/api/admin/summary", headers=_auth(admin)).json()["raters"] if r["name"] == "alice"
+    )
     assert row["headphone_check"]["passed"] is False and row["headphone_check"]["attempts_used"] == 2
 
 
@@ -229,11 +255,15 @@ def test_a_client_cannot_answer_anothers_check_or_send_malformed_answers(served)
     store.set_headphone_check(True)
     bob = store.add_rater("bob")
     drawn = client.post("/api/headphone-check/trials", headers=_auth(token)).json()
-    stolen = client.post("/api/headphone-check", headers=_auth(bob),
-                         json={"check_id": drawn["check_id"], "answers": _answers(drawn["trials"], "quiet")})
+    stolen = client.post(
+        "/api/headphone-check",
+        headers=_auth(bob),
+        json={"check_id": drawn["check_id"], "answers": _answers(drawn["trials"], "quiet")},
+    )
     assert stolen.status_code == 404
-    short = client.post("/api/headphone-check", headers=_auth(token),
-                        json={"check_id": drawn["check_id"], "answers": [0, 1]})
+    short = client.post(
+        "/api/headphone-check", headers=_auth(token), json={"check_id": drawn["check_id"], "answers": [0, 1]}
+    )
     assert short.status_code == 422
     assert client.get("/api/me", headers=_auth(bob)).json()["headphone_check"]["passed"] is None
 
@@ -246,10 +276,16 @@ def test_the_check_is_off_by_default(served):
 
 # -- structure -----------------------------------------------------------------------------------
 
+
 def test_the_songs_structure_reaches_the_rater_page_and_older_manifests_send_none(manifest_path, tmp_path):
     manifest = Manifest.load(manifest_path)
-    structure = {"version": 1, "bar_start_beats": [0, 4, 8, 12], "phrase_start_beats": [0, 8],
-                 "section_start_beats": [0, 8], "section_labels": ["A", "B"]}
+    structure = {
+        "version": 1,
+        "bar_start_beats": [0, 4, 8, 12],
+        "phrase_start_beats": [0, 8],
+        "section_start_beats": [0, 8],
+        "section_labels": ["A", "B"],
+    }
     manifest.songs[0].extra["structure"] = structure
     manifest.save()
     app = create_app(manifest_path, f"sqlite:///{tmp_path / 'fb.sqlite'}", TaskConfig(gold_per_rater=0, seed=1))

@@ -29,12 +29,28 @@ def demo_manifest(tmp_path, demo_songs_dir, demo_analyses):
     for analysis in demo_analyses[:2]:
         source = demo_songs_dir / f"{analysis.song_id}.wav"
         shutil.copy(source, root / "songs" / source.name)
-        candidates = [Candidate(edit_id=f"{analysis.song_id}-c{c}", temperature=0.0, path=f"edits/{c}.wav",
-                                duration=analysis.duration_seconds, actions=actions.tolist(), policy="sampled", seed=c)
-                      for c, actions in enumerate(sample_edits(analysis, N_CANDIDATES, np.random.default_rng(3)))]
-        entries.append(SongEntry(song=f"songs/{source.name}", song_id=analysis.song_id,
-                                 duration_seconds=analysis.duration_seconds, beats=analysis.beat_times_s.tolist(),
-                                 downbeats=analysis.downbeat_times_s.tolist(), candidates=candidates))
+        candidates = [
+            Candidate(
+                edit_id=f"{analysis.song_id}-c{c}",
+                temperature=0.0,
+                path=f"edits/{c}.wav",
+                duration=analysis.duration_seconds,
+                actions=actions.tolist(),
+                policy="sampled",
+                seed=c,
+            )
+            for c, actions in enumerate(sample_edits(analysis, N_CANDIDATES, np.random.default_rng(3)))
+        ]
+        entries.append(
+            SongEntry(
+                song=f"songs/{source.name}",
+                song_id=analysis.song_id,
+                duration_seconds=analysis.duration_seconds,
+                beats=analysis.beat_times_s.tolist(),
+                downbeats=analysis.downbeat_times_s.tolist(),
+                candidates=candidates,
+            )
+        )
     manifest = Manifest(root=root.resolve(), songs=entries)
     manifest.save()
     return manifest, {a.song_id: a for a in demo_analyses[:2]}
@@ -51,8 +67,15 @@ def _simulated_judgments(store, analyses, n, name="sim"):
         song = analyses[view.song_id]
         a, b = (Edit(view.song_id, np.asarray(e.actions)) for e in view.edits)
         judgment = rater.judge(song, a, b)
-        store.submit_judgment(rater_id, JudgmentIn(client_id=str(uuid.uuid4()), task_id=view.task_id,
-                                                   preference=judgment.preference, strength=judgment.strength))
+        store.submit_judgment(
+            rater_id,
+            JudgmentIn(
+                client_id=str(uuid.uuid4()),
+                task_id=view.task_id,
+                preference=judgment.preference,
+                strength=judgment.strength,
+            ),
+        )
     return rater_id
 
 
@@ -63,8 +86,9 @@ def _open_priorities(store):
 
 def test_tasks_prioritize_retrains_on_the_campaign_and_next_follows_it(db_url, demo_manifest, rl_editor_main):
     manifest, analyses = demo_manifest
-    code, out, err = rl_editor_main("tasks", "create", "--manifest", manifest.path, "--db", db_url,
-                                    "--votes-per-pair", "1", "--gold-per-rater", "0")
+    code, out, err = rl_editor_main(
+        "tasks", "create", "--manifest", manifest.path, "--db", db_url, "--votes-per-pair", "1", "--gold-per-rater", "0"
+    )
     assert code == 0, err
     n_pairs = 2 * N_CANDIDATES * (N_CANDIDATES - 1) // 2
     assert f"0 of {n_pairs} pairs complete" in out and f"pairs by votes 0:{n_pairs}" in out
@@ -85,16 +109,29 @@ def test_tasks_prioritize_retrains_on_the_campaign_and_next_follows_it(db_url, d
 
 def test_tasks_prioritize_orders_by_a_saved_reward_model(db_url, demo_manifest, rl_editor_main, tmp_path):
     manifest, analyses = demo_manifest
-    rl_editor_main("tasks", "create", "--manifest", manifest.path, "--db", db_url, "--gold-per-rater", "0",
-                   "--votes-per-pair", "1")
+    rl_editor_main(
+        "tasks", "create", "--manifest", manifest.path, "--db", db_url, "--gold-per-rater", "0", "--votes-per-pair", "1"
+    )
     with FeedbackStore.open(db_url) as store:
         _simulated_judgments(store, analyses, 10)
     assert rl_editor_main("export", "--db", db_url, "--out", tmp_path / "prefs.json")[0] == 0
-    code, _, err = rl_editor_main("train-reward", "--preferences", tmp_path / "prefs.json", "--out",
-                                  tmp_path / "reward.pt", "--epochs", "2", "--members", "2", "--val-frac", "0")
+    code, _, err = rl_editor_main(
+        "train-reward",
+        "--preferences",
+        tmp_path / "prefs.json",
+        "--out",
+        tmp_path / "reward.pt",
+        "--epochs",
+        "2",
+        "--members",
+        "2",
+        "--val-frac",
+        "0",
+    )
     assert code == 0, err
-    code, out, err = rl_editor_main("tasks", "prioritize", "--db", db_url, "--reward-model", tmp_path / "reward.pt",
-                                    "--method", "bald")
+    code, out, err = rl_editor_main(
+        "tasks", "prioritize", "--db", db_url, "--reward-model", tmp_path / "reward.pt", "--method", "bald"
+    )
     assert code == 0, err
     n_open = 2 * N_CANDIDATES * (N_CANDIDATES - 1) // 2 - 10
     assert f"ordered {n_open} open pairs of collect" in out
@@ -117,8 +154,7 @@ def test_the_server_thread_reorders_every_k_judgments(db_url, demo_manifest):
     manifest, analyses = demo_manifest
     with FeedbackStore.open(db_url, manifest.path) as store:
         store.create_tasks_from_manifest(manifest, TaskConfig(votes_per_pair=1, gold_per_rater=0))
-        selection = OnlineSelection(store, OnlineSelectionConfig(every_judgments=10, min_pairs=10, members=2,
-                                                                 epochs=5))
+        selection = OnlineSelection(store, OnlineSelectionConfig(every_judgments=10, min_pairs=10, members=2, epochs=5))
         assert selection.step() is False  # nothing judged: no ensemble, the order stays
         _simulated_judgments(store, analyses, 10)
         assert selection.step() is True and selection.rounds == 1

@@ -15,18 +15,28 @@ from rl_editor.feedback.store.errors import FeedbackError
 from rl_editor.preferences import EditRef, PreferencePair
 
 
-def judgment(rater: str, preference: str, song: str = "s", a: str = "x", b: str = "y", gold: bool = False,
-             weight: float = 1.0) -> PreferencePair:
+def judgment(
+    rater: str, preference: str, song: str = "s", a: str = "x", b: str = "y", gold: bool = False, weight: float = 1.0
+) -> PreferencePair:
     """One judgment of edits ``a`` against ``b``; a gold pair puts ``a`` against its broken copy ``a~gold``."""
     edit_b = f"{a}~gold" if gold else b
-    return PreferencePair(song, EditRef(f"{a}.wav", [0, 0], 1.0, {"edit_id": a}),
-                          EditRef(f"{edit_b}.wav", [0, 1], 0.5, {"edit_id": edit_b}), preference, 1, rater,
-                          "2026-01-01T00:00:00", extra={"is_gold": True} if gold else {}, weight=weight)
+    return PreferencePair(
+        song,
+        EditRef(f"{a}.wav", [0, 0], 1.0, {"edit_id": a}),
+        EditRef(f"{edit_b}.wav", [0, 1], 0.5, {"edit_id": edit_b}),
+        preference,
+        1,
+        rater,
+        "2026-01-01T00:00:00",
+        extra={"is_gold": True} if gold else {},
+        weight=weight,
+    )
 
 
 def gold_run(rater: str, failed: int, passed: int, failure: str = "b") -> list[PreferencePair]:
-    return ([judgment(rater, failure, a=f"f{k}", gold=True) for k in range(failed)]
-            + [judgment(rater, "a", a=f"p{k}", gold=True) for k in range(passed)])
+    return [judgment(rater, failure, a=f"f{k}", gold=True) for k in range(failed)] + [
+        judgment(rater, "a", a=f"p{k}", gold=True) for k in range(passed)
+    ]
 
 
 def test_a_rater_failing_more_than_15_percent_of_gold_pairs_is_flagged_and_one_at_the_line_is_not():
@@ -62,8 +72,11 @@ def test_weights_grow_with_agreement_and_a_coin_flipper_weighs_nothing():
     # three raters on ten shared pairs: two agree on "a", the third answers "b" on every other pair
     pairs = []
     for k in range(10):
-        pairs += [judgment("ann", "a", b=f"y{k}"), judgment("bob", "a", b=f"y{k}"),
-                  judgment("cat", "a" if k % 2 else "b", b=f"y{k}")]
+        pairs += [
+            judgment("ann", "a", b=f"y{k}"),
+            judgment("bob", "a", b=f"y{k}"),
+            judgment("cat", "a" if k % 2 else "b", b=f"y{k}"),
+        ]
     report = screen_pairs(pairs)
     assert (report.raters["cat"].majority_agreed, report.raters["cat"].majority_judged) == (5, 10)
     assert report.raters["ann"].weight > report.raters["cat"].weight
@@ -81,18 +94,21 @@ def test_apply_weights_every_judgment_and_keeps_flagged_raters_unless_told_to_dr
     report = screen_pairs(pairs + work)
     kept = report.apply(work)
     assert kept.n_dropped == 0 and kept.n_flagged_kept == 1
-    assert [p.weight for p in kept.pairs] == pytest.approx([report.raters["sloppy"].weight,
-                                                            0.5 * report.raters["careful"].weight])
+    assert [p.weight for p in kept.pairs] == pytest.approx(
+        [report.raters["sloppy"].weight, 0.5 * report.raters["careful"].weight]
+    )
     assert report.raters["sloppy"].weight < report.raters["careful"].weight
     assert report.summary_line(kept) == (
         "screening: 1 of 2 raters flagged (sloppy: failed 3 of 6 gold pairs); their 1 of 2 judgments kept at their "
-        f"reliability weight (sloppy {report.raters['sloppy'].weight:.2f})")
+        f"reliability weight (sloppy {report.raters['sloppy'].weight:.2f})"
+    )
     dropping = screen_pairs(pairs + work, ScreeningRule(drop_flagged=True))
     screened = dropping.apply(work)
     assert screened.n_dropped == 1 and screened.dropped_raters == ["sloppy"]
     assert [p.rater for p in screened.pairs] == ["careful"]
-    assert dropping.summary_line(screened) == ("screening: 1 of 2 raters flagged (sloppy: failed 3 of 6 gold pairs); "
-                                               "dropped 1 of 2 judgments")
+    assert dropping.summary_line(screened) == (
+        "screening: 1 of 2 raters flagged (sloppy: failed 3 of 6 gold pairs); dropped 1 of 2 judgments"
+    )
 
 
 def test_without_gold_or_shared_pairs_nothing_changes():

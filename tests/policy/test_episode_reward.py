@@ -37,7 +37,8 @@ def _episodes(analyses, seed: int = 0) -> FinishedEpisodes:
 def _twice_as_long(episodes: FinishedEpisodes) -> FinishedEpisodes:
     """The same decisions made twice over: the same KL per decision, twice the decisions."""
     return FinishedEpisodes(
-        analyses=episodes.analyses, actions=episodes.actions,
+        analyses=episodes.analyses,
+        actions=episodes.actions,
         decisions=[np.concatenate([d, d]) for d in episodes.decisions],
         observations=[np.concatenate([o, o]) for o in episodes.observations],
         action_masks=[np.concatenate([m, m]) for m in episodes.action_masks],

@@ -50,8 +50,9 @@ def test_screening_flags_the_careless_rater_and_only_them(campaign):
     assert careless.weight < min(report.raters[f"careful-{k}"].weight for k in range(1, 5))
 
 
-def test_export_screens_by_default_and_says_how_many_judgments_it_weighted_or_dropped(campaign, rl_editor_main,
-                                                                                     tmp_path):
+def test_export_screens_by_default_and_says_how_many_judgments_it_weighted_or_dropped(
+    campaign, rl_editor_main, tmp_path
+):
     manifest, pairs = campaign
     careless_regular = sum(p.rater == "careless" and not is_gold(p) for p in pairs)
     regular = sum(not is_gold(p) for p in pairs)
@@ -63,8 +64,9 @@ def test_export_screens_by_default_and_says_how_many_judgments_it_weighted_or_dr
     written = json.loads(weighted.read_text())
     assert len(written) == regular and all(0 < e["weight"] < 1 for e in written)
     careless_weight = {e["weight"] for e in written if e["rater"] == "careless"}
-    assert len(careless_weight) == 1 and max(careless_weight) < min(e["weight"] for e in written
-                                                                    if e["rater"] != "careless")
+    assert len(careless_weight) == 1 and max(careless_weight) < min(
+        e["weight"] for e in written if e["rater"] != "careless"
+    )
     code, out, _ = rl_editor_main("export", "--manifest", manifest.path, "--out", dropped, "--drop-flagged")
     assert code == 0 and f"dropped {careless_regular} of {regular} judgments" in out
     assert {e["rater"] for e in json.loads(dropped.read_text())} == {"careful-1", "careful-2", "careful-3", "careful-4"}
@@ -73,16 +75,31 @@ def test_export_screens_by_default_and_says_how_many_judgments_it_weighted_or_dr
     assert all("weight" not in e for e in json.loads(everything.read_text()))
 
 
-def test_train_reward_screens_a_file_with_gold_pairs_and_keeps_the_weights_in_its_metadata(campaign, rl_editor_main,
-                                                                                         tmp_path):
+def test_train_reward_screens_a_file_with_gold_pairs_and_keeps_the_weights_in_its_metadata(
+    campaign, rl_editor_main, tmp_path
+):
     from rl_editor.reward.model import load_reward_model
 
     manifest, pairs = campaign
     exported = tmp_path / "with-gold.json"
-    assert rl_editor_main("export", "--manifest", manifest.path, "--out", exported, "--no-screen",
-                          "--include-gold")[0] == 0
-    code, out, err = rl_editor_main("train-reward", "--preferences", exported, "--out", tmp_path / "reward.pt",
-                                    "--epochs", 1, "--members", 1, "--val-frac", 0, "--drop-flagged")
+    assert (
+        rl_editor_main("export", "--manifest", manifest.path, "--out", exported, "--no-screen", "--include-gold")[0]
+        == 0
+    )
+    code, out, err = rl_editor_main(
+        "train-reward",
+        "--preferences",
+        exported,
+        "--out",
+        tmp_path / "reward.pt",
+        "--epochs",
+        1,
+        "--members",
+        1,
+        "--val-frac",
+        0,
+        "--drop-flagged",
+    )
     assert code == 0, err
     careless_all = sum(p.rater == "careless" for p in pairs)
     assert "screening: 1 of 5 raters flagged (careless: failed " in out
@@ -110,5 +127,7 @@ def test_the_admin_summary_lists_the_flagged_rater_with_the_evidence(campaign):
     assert [r["rater"] for r in flagged] == ["careless"] == screening["flagged"]
     assert flagged[0]["gold_failure_share"] > screening["rule"]["max_gold_failure_share"] == 0.15
     assert flagged[0]["reason"] == f"failed {flagged[0]['gold_failed']} of {flagged[0]['gold_judged']} gold pairs"
-    assert len(screening["suspect_gold"]) == 2 and set(screening["weights"]) == {r["rater"] for r in screening["raters"]}
+    assert len(screening["suspect_gold"]) == 2 and set(screening["weights"]) == {
+        r["rater"] for r in screening["raters"]
+    }
     assert list(summary["krippendorff_alpha_by_campaign"]) == ["collect"]

@@ -23,8 +23,11 @@ def best_gap(loss_of_gap) -> float:
 def test_down_weighting_one_of_two_conflicting_judgments_moves_the_best_gap_to_the_other(weights, sign):
     # one rater says A, the other says B, both slightly: equal weights leave the pair tied
     w = torch.tensor(weights)
-    bt = best_gap(lambda gap: bradley_terry_loss(gap, torch.tensor([OUTCOME_A, OUTCOME_B]), torch.tensor([1, 1]),
-                                                 torch.tensor(-1.0), w))
+    bt = best_gap(
+        lambda gap: bradley_terry_loss(
+            gap, torch.tensor([OUTCOME_A, OUTCOME_B]), torch.tensor([1, 1]), torch.tensor(-1.0), w
+        )
+    )
     ordinal = best_gap(lambda gap: ordinal_loss(gap, torch.tensor([1.0, -1.0]), torch.zeros(3), w))
     for gap in (bt, ordinal):
         assert np.sign(round(gap, 6)) == sign
@@ -32,7 +35,10 @@ def test_down_weighting_one_of_two_conflicting_judgments_moves_the_best_gap_to_t
 
 def test_pair_data_multiplies_the_rater_weight_by_the_judgments_weight(songs):
     pairs = judged_pairs(songs, 2)
-    pairs = [pairs[0].model_copy(update={"rater": "ann", "weight": 0.5}), pairs[1].model_copy(update={"rater": "bob", "weight": 1.0})]
+    pairs = [
+        pairs[0].model_copy(update={"rater": "ann", "weight": 0.5}),
+        pairs[1].model_copy(update={"rater": "bob", "weight": 1.0}),
+    ]
     data = build_pair_data(pairs, {s.song_id: s for s in songs}, rater_weights={"ann": 0.8, "bob": 0.5})
     assert data.weight.tolist() == pytest.approx([0.4, 0.5])
 
@@ -41,8 +47,12 @@ def test_judgments_weighted_zero_do_not_teach_the_model(songs):
     from scipy.stats import spearmanr
 
     honest = judged_pairs(songs, 30, seed=3)
-    flipped = [p.model_copy(update={"preference": Preference({"a": "b", "b": "a", "tie": "tie"}[p.preference]), "rater": "liar"})
-               for p in judged_pairs(songs, 60, seed=4)]
+    flipped = [
+        p.model_copy(
+            update={"preference": Preference({"a": "b", "b": "a", "tie": "tie"}[p.preference]), "rater": "liar"}
+        )
+        for p in judged_pairs(songs, 60, seed=4)
+    ]
     analyses = {s.song_id: s for s in songs}
     config = RewardTrainConfig(epochs=10, members=1, seed=0, val_frac=0.0)
     weighted, _ = train_reward_model(honest + [p.model_copy(update={"weight": 0.0}) for p in flipped], config, analyses)

@@ -13,13 +13,16 @@ from typing import TYPE_CHECKING
 
 from rl_editor.lazy import lazy_exports
 
-__all__, __getattr__, __dir__ = lazy_exports(__name__, {
-    "io": ["AudioClip", "AnalysisError", "load_audio", "find_songs", "save_audio"],
-    "song": ["SongAnalysis", "ANALYSIS_VERSION"],
-    "analyze": ["AnalysisBatch", "analyze_song", "analyze_many", "extract_features"],
-    "render": ["render_edit"],
-    "splice": ["splice_quality", "splice_quality_matrix"],
-})
+__all__, __getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "io": ["AudioClip", "AnalysisError", "load_audio", "find_songs", "save_audio"],
+        "song": ["SongAnalysis", "ANALYSIS_VERSION"],
+        "analyze": ["AnalysisBatch", "analyze_song", "analyze_many", "extract_features"],
+        "render": ["render_edit"],
+        "splice": ["splice_quality", "splice_quality_matrix"],
+    },
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from rl_editor.audio.analyze import AnalysisBatch, analyze_many, analyze_song, extract_features

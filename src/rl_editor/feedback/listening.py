@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 
 REGION_PAD_S = 1.0
-REGION_SHARE = 0.9          # share of the regions' total length that counts as having heard them all
-TOLERANCE_S = 0.25          # slack for the page's sampling of what was played
+REGION_SHARE = 0.9  # share of the regions' total length that counts as having heard them all
+TOLERANCE_S = 0.25  # slack for the page's sampling of what was played
 DEFAULT_MIN_SECONDS = 20.0
 
 
@@ -63,8 +63,9 @@ class ListeningRecord:
         if not isinstance(data, dict):
             return None
         values = {key: data.get(key) for key in ("a_s", "b_s", "original_s")}
-        if any(v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0)
-               for v in values.values()):
+        if any(
+            v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0) for v in values.values()
+        ):
             return None
         return cls(**{k: (float(v) if v is not None else None) for k, v in values.items()})
 
@@ -138,8 +139,9 @@ def _merge(regions: np.ndarray) -> list[list[float]]:
     return [[round(s, 3), round(e, 3)] for s, e in merged]
 
 
-def differing_regions_s(seq_a: Sequence[int], seq_b: Sequence[int], bounds_s: np.ndarray,
-                        pad_s: float = REGION_PAD_S) -> dict[str, list[list[float]]]:
+def differing_regions_s(
+    seq_a: Sequence[int], seq_b: Sequence[int], bounds_s: np.ndarray, pad_s: float = REGION_PAD_S
+) -> dict[str, list[list[float]]]:
     """Where two edits differ, in each edit's own time.
 
     Parameters
@@ -168,18 +170,23 @@ def differing_regions_s(seq_a: Sequence[int], seq_b: Sequence[int], bounds_s: np
     return out
 
 
-def requirements_from(regions: dict[str, list[list[float]]], durations_s: Sequence[float],
-                      min_seconds: float) -> dict[str, ListeningRequirement]:
+def requirements_from(
+    regions: dict[str, list[list[float]]], durations_s: Sequence[float], min_seconds: float
+) -> dict[str, ListeningRequirement]:
     """What each version must have had played, from its differing ``regions`` (``{}`` for a rating)."""
-    labels = ("a", "b")[:len(durations_s)]
+    labels = ("a", "b")[: len(durations_s)]
     on = min_seconds > 0
-    return {label: ListeningRequirement(max(0.0, min(float(min_seconds), float(duration))),
-                                        regions.get(label, []) if on else [])
-            for label, duration in zip(labels, durations_s)}
+    return {
+        label: ListeningRequirement(
+            max(0.0, min(float(min_seconds), float(duration))), regions.get(label, []) if on else []
+        )
+        for label, duration in zip(labels, durations_s)
+    }
 
 
-def task_requirements(sequences: Sequence[Sequence[int]], durations_s: Sequence[float], bounds_s: np.ndarray,
-                      min_seconds: float) -> dict[str, ListeningRequirement]:
+def task_requirements(
+    sequences: Sequence[Sequence[int]], durations_s: Sequence[float], bounds_s: np.ndarray, min_seconds: float
+) -> dict[str, ListeningRequirement]:
     """What each version of a task must have had played.
 
     Parameters
@@ -209,8 +216,11 @@ def shortfall(requirements: dict[str, ListeningRequirement], record: ListeningRe
     if record is None:
         return "listening record missing: send listening {a_s, b_s, original_s}, the seconds you played of each"
     heard = {"a": record.a_s, "b": record.b_s}
-    short = [f"{label.upper()} ({heard[label] or 0:.1f} s of {req.needed_s:.1f} s)"
-             for label, req in requirements.items() if not req.is_met(heard[label])]
+    short = [
+        f"{label.upper()} ({heard[label] or 0:.1f} s of {req.needed_s:.1f} s)"
+        for label, req in requirements.items()
+        if not req.is_met(heard[label])
+    ]
     if not short:
         return None
     return "not listened enough: still to hear " + ", ".join(short)

@@ -91,13 +91,22 @@ def registered_songs(store: FeedbackStore, song_ids: set[str], what: str) -> dic
 
     with store.transaction(readonly=True) as session:
         rows = session.scalars(select(SongRecord).where(SongRecord.song_id.in_(sorted(song_ids)))).all()
-    entries = {r.song_id: SongEntry(song=r.audio_path, song_id=r.song_id, duration_seconds=float(r.duration_seconds),
-                                    beats=json.loads(r.beats_json), downbeats=json.loads(r.downbeats_json))
-               for r in rows}
+    entries = {
+        r.song_id: SongEntry(
+            song=r.audio_path,
+            song_id=r.song_id,
+            duration_seconds=float(r.duration_seconds),
+            beats=json.loads(r.beats_json),
+            downbeats=json.loads(r.downbeats_json),
+        )
+        for r in rows
+    }
     missing = sorted(song_ids - set(entries))
     if missing:
-        raise FeedbackError(f"{what}: song {missing[0]!r} has no registered audio; register its manifest "
-                            "(rl-editor tasks create --manifest) first")
+        raise FeedbackError(
+            f"{what}: song {missing[0]!r} has no registered audio; register its manifest "
+            "(rl-editor tasks create --manifest) first"
+        )
     return entries
 
 
@@ -109,17 +118,31 @@ def campaign_manifest(store: FeedbackStore, campaign: str) -> tuple[Manifest, se
     from rl_editor.feedback.models import EditRecord, Task
 
     with store.transaction(readonly=True) as session:
-        tasks = session.execute(select(Task.edit_a, Task.edit_b).where(
-            Task.campaign == campaign, Task.kind == "pair", Task.is_gold.is_(False),
-            Task.n_assigned < Task.target_raters)).all()
+        tasks = session.execute(
+            select(Task.edit_a, Task.edit_b).where(
+                Task.campaign == campaign,
+                Task.kind == "pair",
+                Task.is_gold.is_(False),
+                Task.n_assigned < Task.target_raters,
+            )
+        ).all()
         edit_ids = sorted({t.edit_a for t in tasks} | {t.edit_b for t in tasks if t.edit_b})
-        edits = session.scalars(select(EditRecord).where(EditRecord.edit_id.in_(edit_ids))
-                                .order_by(EditRecord.edit_id)).all()
+        edits = session.scalars(
+            select(EditRecord).where(EditRecord.edit_id.in_(edit_ids)).order_by(EditRecord.edit_id)
+        ).all()
     by_song: dict[str, list[Candidate]] = {}
     for edit in edits:
-        by_song.setdefault(edit.song_id, []).append(Candidate(
-            edit_id=edit.edit_id, temperature=0.0, path=edit.path, duration=float(edit.duration_seconds),
-            actions=[int(a) for a in json.loads(edit.actions_json)], policy=edit.kind, seed=0))
+        by_song.setdefault(edit.song_id, []).append(
+            Candidate(
+                edit_id=edit.edit_id,
+                temperature=0.0,
+                path=edit.path,
+                duration=float(edit.duration_seconds),
+                actions=[int(a) for a in json.loads(edit.actions_json)],
+                policy=edit.kind,
+                seed=0,
+            )
+        )
     songs = registered_songs(store, set(by_song), f"campaign {campaign!r}")
     for song_id, candidates in by_song.items():
         songs[song_id].candidates = candidates
@@ -143,8 +166,9 @@ class SongAnalyses:
         return {entry.song_id: self.by_id[entry.song_id] for entry in manifest.songs}
 
 
-def retrain_ensemble(store: FeedbackStore, config: OnlineSelectionConfig, analyses: SongAnalyses,
-                     init: RewardEnsemble | None = None) -> RewardEnsemble | None:
+def retrain_ensemble(
+    store: FeedbackStore, config: OnlineSelectionConfig, analyses: SongAnalyses, init: RewardEnsemble | None = None
+) -> RewardEnsemble | None:
     """A reward ensemble trained on the campaign's judged pairs (gold left out); ``None`` below ``min_pairs``."""
     from rl_editor.reward.train import RewardTrainConfig, train_reward_model
 
@@ -158,8 +182,9 @@ def retrain_ensemble(store: FeedbackStore, config: OnlineSelectionConfig, analys
     return ensemble
 
 
-def pair_priorities(manifest: Manifest, ensemble: RewardEnsemble, analyses: dict[str, SongAnalysis],
-                    config: OnlineSelectionConfig) -> dict[tuple[str, str], float]:
+def pair_priorities(
+    manifest: Manifest, ensemble: RewardEnsemble, analyses: dict[str, SongAnalysis], config: OnlineSelectionConfig
+) -> dict[tuple[str, str], float]:
     """``{(edit_a, edit_b): priority}`` for every audible pair of ``manifest``'s candidates, the first asked
     highest (in asking order).
 
@@ -167,14 +192,23 @@ def pair_priorities(manifest: Manifest, ensemble: RewardEnsemble, analyses: dict
     """
     from rl_editor.reward.select import choose_informative_pairs
 
-    order = choose_informative_pairs(manifest, ensemble, None, analyses, np.random.default_rng(config.seed),
-                                     method=config.method, min_differing_s=config.min_differing_s,
-                                     max_per_edit=config.max_per_edit, random_share=config.random_share)
+    order = choose_informative_pairs(
+        manifest,
+        ensemble,
+        None,
+        analyses,
+        np.random.default_rng(config.seed),
+        method=config.method,
+        min_differing_s=config.min_differing_s,
+        max_per_edit=config.max_per_edit,
+        random_share=config.random_share,
+    )
     return {(a.edit_id, b.edit_id): float(len(order) - k) for k, (_, a, b) in enumerate(order)}
 
 
-def prioritize_campaign(store: FeedbackStore, ensemble: RewardEnsemble, config: OnlineSelectionConfig,
-                        analyses: SongAnalyses | None = None) -> int:
+def prioritize_campaign(
+    store: FeedbackStore, ensemble: RewardEnsemble, config: OnlineSelectionConfig, analyses: SongAnalyses | None = None
+) -> int:
     """Reorder the campaign's pairs that still need votes by ``ensemble``'s uncertainty; returns how many were set.
 
     Pairs the chooser leaves out (inaudible ones) and pairs with all their votes get priority 0.
@@ -187,8 +221,12 @@ def prioritize_campaign(store: FeedbackStore, ensemble: RewardEnsemble, config: 
     return store.reprioritize_campaign(config.campaign, {pair: float(len(ranked) - k) for k, pair in enumerate(ranked)})
 
 
-def retrain_and_prioritize(store: FeedbackStore, config: OnlineSelectionConfig, analyses: SongAnalyses | None = None,
-                           init: RewardEnsemble | None = None) -> tuple[RewardEnsemble | None, int]:
+def retrain_and_prioritize(
+    store: FeedbackStore,
+    config: OnlineSelectionConfig,
+    analyses: SongAnalyses | None = None,
+    init: RewardEnsemble | None = None,
+) -> tuple[RewardEnsemble | None, int]:
     """Retrain on the campaign's judgments, then reorder its open pairs; ``(ensemble, pairs set)``.
 
     With fewer than ``config.min_pairs`` judged pairs nothing is trained, and
@@ -243,8 +281,7 @@ class OnlineSelection:
             return False
         self._judged_at_last_round = judged
         self.rounds += 1
-        LOG.info("online selection: %d judgments in %s, reordered %d open pairs", judged, self.config.campaign,
-                 changed)
+        LOG.info("online selection: %d judgments in %s, reordered %d open pairs", judged, self.config.campaign, changed)
         return True
 
     def _run(self) -> None:

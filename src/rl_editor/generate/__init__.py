@@ -10,13 +10,25 @@ from __future__ import annotations
 
 from rl_editor.lazy import lazy_exports
 
-__all__, __getattr__, __dir__ = lazy_exports(__name__, {
-    "manifest": ["Manifest", "SongEntry", "Candidate", "ManifestError"],
-    "candidates": [
-        "GenerateConfig", "GenerateError", "EditGenerator", "CandidateSpec", "DEFAULT_TEMPERATURES",
-        "candidate_seed", "plan_candidates", "dedupe_actions", "find_songs", "new_song_entry", "write_candidate",
-        "process_song",
-    ],
-    "run": ["GenerateReport", "run_generation", "generate_candidates"],
-    "pool": ["load_policy"],
-})
+__all__, __getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "manifest": ["Manifest", "SongEntry", "Candidate", "ManifestError"],
+        "candidates": [
+            "GenerateConfig",
+            "GenerateError",
+            "EditGenerator",
+            "CandidateSpec",
+            "DEFAULT_TEMPERATURES",
+            "candidate_seed",
+            "plan_candidates",
+            "dedupe_actions",
+            "find_songs",
+            "new_song_entry",
+            "write_candidate",
+            "process_song",
+        ],
+        "run": ["GenerateReport", "run_generation", "generate_candidates"],
+        "pool": ["load_policy"],
+    },
+)

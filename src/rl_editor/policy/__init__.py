@@ -20,11 +20,14 @@ from typing import TYPE_CHECKING
 
 from rl_editor.lazy import lazy_exports
 
-__all__, __getattr__, __dir__ = lazy_exports(__name__, {
-    "dense_reward": ["DenseRewardConfig", "score_edit", "edit_stats"],
-    "env": ["EditVecEnv", "EnvConfig", "PolicyError"],
-    "trainer": ["PPOTrainer", "PolicyConfig"],
-})
+__all__, __getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "dense_reward": ["DenseRewardConfig", "score_edit", "edit_stats"],
+        "env": ["EditVecEnv", "EnvConfig", "PolicyError"],
+        "trainer": ["PPOTrainer", "PolicyConfig"],
+    },
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from rl_editor.policy.dense_reward import DenseRewardConfig, edit_stats, score_edit

@@ -13,9 +13,24 @@ from rl_editor.policy.dense_reward import TERM_NAMES, edit_stats
 from rl_editor.policy.env import EditVecEnv
 
 LEARNING_CURVE_FIELDS = (
-    "episode", "timesteps", "song_id", "episode_reward", *[f"dense_{k}" for k in TERM_NAMES], "dense_total",
-    "learned_reward", "target", "keep_share", "duration_share", "cut_share", "repeat_share", "n_splices",
-    "splices_per_minute", "bar_line_share", "mean_splice_quality", "entropy", "approx_kl",
+    "episode",
+    "timesteps",
+    "song_id",
+    "episode_reward",
+    *[f"dense_{k}" for k in TERM_NAMES],
+    "dense_total",
+    "learned_reward",
+    "target",
+    "keep_share",
+    "duration_share",
+    "cut_share",
+    "repeat_share",
+    "n_splices",
+    "splices_per_minute",
+    "bar_line_share",
+    "mean_splice_quality",
+    "entropy",
+    "approx_kl",
 )
 
 
@@ -72,10 +87,22 @@ class EpisodeLogger(BaseCallback):
                 "dense_total": terms["total"],
                 # the learned reward alone, without a penalty the episode reward adds (fine-tuning's KL)
                 "learned_reward": info.get("episode_reward_terms", {}).get(
-                    "learned_reward", info.get("learned_reward", float("nan"))),
+                    "learned_reward", info.get("learned_reward", float("nan"))
+                ),
                 "target": info.get("target", float("nan")),
-                **{k: stats[k] for k in ("keep_share", "duration_share", "cut_share", "repeat_share", "n_splices",
-                                         "splices_per_minute", "bar_line_share", "mean_splice_quality")},
+                **{
+                    k: stats[k]
+                    for k in (
+                        "keep_share",
+                        "duration_share",
+                        "cut_share",
+                        "repeat_share",
+                        "n_splices",
+                        "splices_per_minute",
+                        "bar_line_share",
+                        "mean_splice_quality",
+                    )
+                },
                 "entropy": entropy,
                 "approx_kl": approx_kl,
             }
@@ -86,8 +113,11 @@ class EpisodeLogger(BaseCallback):
                 self._bar.update(1)
         if self._bar is not None and self.rows:
             recent = self.rows[-20:]
-            self._bar.set_postfix(reward=f"{np.mean([r['episode_reward'] for r in recent]):.2f}",
-                                  keep=f"{np.mean([r['duration_share'] for r in recent]):.2f}", refresh=False)
+            self._bar.set_postfix(
+                reward=f"{np.mean([r['episode_reward'] for r in recent]):.2f}",
+                keep=f"{np.mean([r['duration_share'] for r in recent]):.2f}",
+                refresh=False,
+            )
         return True
 
     def _on_training_end(self) -> None:

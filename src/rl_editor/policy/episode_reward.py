@@ -156,8 +156,14 @@ class KLRegularizedReward:
     ``kl_sampled`` (summed sampled log-ratio), ``kl_penalty`` and ``entropy`` (mean per decision).
     """
 
-    def __init__(self, base: EpisodeRewardFn, reference_policy: Any, kl_coef: float,
-                 current_policy: Callable[[], Any], decisions_per_edit: float) -> None:
+    def __init__(
+        self,
+        base: EpisodeRewardFn,
+        reference_policy: Any,
+        kl_coef: float,
+        current_policy: Callable[[], Any],
+        decisions_per_edit: float,
+    ) -> None:
         from rl_editor.policy.env import PolicyError
 
         if kl_coef < 0:
@@ -172,10 +178,22 @@ class KLRegularizedReward:
         kl = episode_kl(self.current_policy(), self.reference, episodes)
         decisions = np.array([max(len(d), 1) for d in episodes.decisions], dtype=np.float64)
         penalty = self.kl_coef * self.decisions_per_edit * kl.sampled_log_ratio / decisions
-        terms = {**base.terms, "kl": kl.exact_kl, "kl_sampled": kl.sampled_log_ratio, "kl_penalty": penalty,
-                 "entropy": kl.entropy}
+        terms = {
+            **base.terms,
+            "kl": kl.exact_kl,
+            "kl_sampled": kl.sampled_log_ratio,
+            "kl_penalty": penalty,
+            "entropy": kl.entropy,
+        }
         return EpisodeRewards(base.total - penalty, terms)
 
 
-__all__ = ["EpisodeRewardFn", "EpisodeRewards", "FinishedEpisodes", "KLRegularizedReward", "KLTerms",
-           "as_episode_rewards", "episode_kl"]
+__all__ = [
+    "EpisodeRewardFn",
+    "EpisodeRewards",
+    "FinishedEpisodes",
+    "KLRegularizedReward",
+    "KLTerms",
+    "as_episode_rewards",
+    "episode_kl",
+]

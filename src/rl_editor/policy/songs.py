@@ -25,8 +25,10 @@ def analyze_songs(songs: Sequence[str | Path | tuple[str, Path]], progress: bool
     from rl_editor.audio import analyze_song
 
     pairs = [s if isinstance(s, tuple) else (None, s) for s in songs]
-    return [analyze_song(path, song_id=song_id)
-            for song_id, path in tqdm(pairs, desc="analysing songs", unit="song", disable=not progress)]
+    return [
+        analyze_song(path, song_id=song_id)
+        for song_id, path in tqdm(pairs, desc="analysing songs", unit="song", disable=not progress)
+    ]
 
 
 def analysis_from_features(beat_features: np.ndarray, song_id: str = "features") -> SongAnalysis:

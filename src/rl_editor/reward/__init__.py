@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from rl_editor.lazy import lazy_exports
 
-__all__, __getattr__, __dir__ = lazy_exports(__name__, {
-    "model": ["LearnedRewardModel", "RewardEnsemble", "RewardModelError", "Calibration", "load_reward_model"],
-    "features": ["edit_context", "align_to_song", "CONTEXT_NAMES"],
-    "train": ["RewardTrainConfig", "TrainReport", "RewardTrainingError", "train_reward_model", "reward_meta"],
-    "pessimism": ["PessimisticScore", "pessimistic_reward"],
-    "select": ["RankedPair", "select_pairs"],
-})
+__all__, __getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "model": ["LearnedRewardModel", "RewardEnsemble", "RewardModelError", "Calibration", "load_reward_model"],
+        "features": ["edit_context", "align_to_song", "CONTEXT_NAMES"],
+        "train": ["RewardTrainConfig", "TrainReport", "RewardTrainingError", "train_reward_model", "reward_meta"],
+        "pessimism": ["PessimisticScore", "pessimistic_reward"],
+        "select": ["RankedPair", "select_pairs"],
+    },
+)

@@ -19,6 +19,7 @@ def fit_calibration(gaps: np.ndarray, outcomes: np.ndarray, init: Calibration | 
     gaps_t = torch.as_tensor(np.asarray(gaps, dtype=np.float32))
     out_t = torch.as_tensor(np.asarray(outcomes)).long()
     init = init or Calibration()
+
     # Bounded parameters (log scale in (-7, 7), log nu in (-10, 5)): separable data, where every
     # outcome follows the gap's sign, or data without a single tie, would send them to infinity.
     def to_free(value: float, low: float, high: float) -> float:
@@ -46,8 +47,9 @@ def fit_calibration(gaps: np.ndarray, outcomes: np.ndarray, init: Calibration | 
     return Calibration(scale=float(log_scale.exp().clamp(1e-3, 1e3)), log_nu=float(log_nu))
 
 
-def preference_metrics(gaps: np.ndarray, outcomes: np.ndarray, strengths: np.ndarray,
-                       calibration: Calibration, n_bins: int = 10) -> dict[str, Any]:
+def preference_metrics(
+    gaps: np.ndarray, outcomes: np.ndarray, strengths: np.ndarray, calibration: Calibration, n_bins: int = 10
+) -> dict[str, Any]:
     """Figures of a reward model's score gaps on judged pairs (training or validation split).
 
     Returns
@@ -67,8 +69,7 @@ def preference_metrics(gaps: np.ndarray, outcomes: np.ndarray, strengths: np.nda
     sign = np.where(outcomes[decided] == 0, 1.0, -1.0)
     correct = np.where(gaps[decided] == 0, 0.5, (np.sign(gaps[decided]) == sign).astype(float))
     by_strength = {
-        int(s): float(correct[strengths[decided] == s].mean())
-        for s in Strength if np.any(strengths[decided] == s)
+        int(s): float(correct[strengths[decided] == s].mean()) for s in Strength if np.any(strengths[decided] == s)
     }
     p_a = probs[decided, 0] / (probs[decided, 0] + probs[decided, 1])
     confidence = np.maximum(p_a, 1 - p_a)

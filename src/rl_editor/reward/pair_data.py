@@ -77,8 +77,9 @@ class PairData:
     song_ids: list[str]  # per pair
 
 
-def build_pair_data(pairs: Sequence[PreferencePair], analyses: dict[str, SongAnalysis],
-                    rater_weights: dict[str, float] | None = None) -> PairData:
+def build_pair_data(
+    pairs: Sequence[PreferencePair], analyses: dict[str, SongAnalysis], rater_weights: dict[str, float] | None = None
+) -> PairData:
     """Turn pairs into tensors (contexts computed per song in one batch)."""
     songs = sorted({p.song_id for p in pairs})
     missing = [s for s in songs if s not in analyses]
@@ -149,4 +150,4 @@ def edit_scores(model: LearnedRewardModel, data: PairData, edits: torch.Tensor) 
 def pair_gaps(model: LearnedRewardModel, data: PairData, pairs: torch.Tensor) -> torch.Tensor:
     """``score_a - score_b`` for the given pair rows."""
     scores = edit_scores(model, data, torch.cat([data.edit_a[pairs], data.edit_b[pairs]]))
-    return scores[: len(pairs)] - scores[len(pairs):]
+    return scores[: len(pairs)] - scores[len(pairs) :]

@@ -10,16 +10,22 @@ from __future__ import annotations
 
 from rl_editor.lazy import lazy_exports
 
-__all__, __getattr__, __dir__ = lazy_exports(__name__, {
-    "finetune": ["FinetuneConfig", "LearnedEpisodeReward", "RLHFError", "finetune_policy"],
-    "finetune_log": ["FinetuneCurveLogger"],
-    "evaluate": [
-        "EvaluationResult", "evaluate_policies", "held_out_raters", "create_evaluation_campaign",
-        "campaign_result"
-    ],
-    "loop": ["LoopConfig", "LoopResult", "run_loop", "loop_summary"],
-    "report": ["write_report"],
-    "demo": ["DemoConfig", "run_demo"],
-    "edit": ["EditConfig", "edit_songs", "parse_length"],
-    "winrate": ["WinRate", "win_rate"],
-})
+__all__, __getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "finetune": ["FinetuneConfig", "LearnedEpisodeReward", "RLHFError", "finetune_policy"],
+        "finetune_log": ["FinetuneCurveLogger"],
+        "evaluate": [
+            "EvaluationResult",
+            "evaluate_policies",
+            "held_out_raters",
+            "create_evaluation_campaign",
+            "campaign_result",
+        ],
+        "loop": ["LoopConfig", "LoopResult", "run_loop", "loop_summary"],
+        "report": ["write_report"],
+        "demo": ["DemoConfig", "run_demo"],
+        "edit": ["EditConfig", "edit_songs", "parse_length"],
+        "winrate": ["WinRate", "win_rate"],
+    },
+)

@@ -21,9 +21,24 @@ from rl_editor.audio.song import SongAnalysis
 from rl_editor.policy.dense_reward import TERM_NAMES, edit_stats
 
 FINETUNE_CURVE_FIELDS = (
-    "episode", "timesteps", "song_id", "learned_reward", "learned_reward_raw", "reward_std", "kl", "kl_penalty",
-    "entropy", *[f"dense_{k}" for k in TERM_NAMES], "dense_total", "keep_share", "duration_share", "splices_per_minute",
-    "repeat_share", "bar_line_share", "mean_splice_quality", "target",
+    "episode",
+    "timesteps",
+    "song_id",
+    "learned_reward",
+    "learned_reward_raw",
+    "reward_std",
+    "kl",
+    "kl_penalty",
+    "entropy",
+    *[f"dense_{k}" for k in TERM_NAMES],
+    "dense_total",
+    "keep_share",
+    "duration_share",
+    "splices_per_minute",
+    "repeat_share",
+    "bar_line_share",
+    "mean_splice_quality",
+    "target",
 )
 REWARD_COLUMNS = ("learned_reward", "learned_reward_raw", "reward_std", "kl", "kl_penalty", "entropy")
 TENSORBOARD_COLUMNS = (*REWARD_COLUMNS, "dense_total", "keep_share")
@@ -65,8 +80,17 @@ class FinetuneCurveLogger(BaseCallback):
             **{name: terms.get(name, float("nan")) for name in REWARD_COLUMNS},
             **{f"dense_{t}": info["dense_terms"][t] for t in TERM_NAMES},
             "dense_total": info["dense_terms"]["total"],
-            **{s: stats[s] for s in ("keep_share", "duration_share", "splices_per_minute", "repeat_share",
-                                     "bar_line_share", "mean_splice_quality")},
+            **{
+                s: stats[s]
+                for s in (
+                    "keep_share",
+                    "duration_share",
+                    "splices_per_minute",
+                    "repeat_share",
+                    "bar_line_share",
+                    "mean_splice_quality",
+                )
+            },
             "target": info.get("target", float("nan")),
         }
 
@@ -82,7 +106,7 @@ class FinetuneCurveLogger(BaseCallback):
         return True
 
     def _on_rollout_end(self) -> None:
-        recent = self.rows[-self._rollout_rows:] if self._rollout_rows else []
+        recent = self.rows[-self._rollout_rows :] if self._rollout_rows else []
         self._rollout_rows = 0
         if not recent:
             return

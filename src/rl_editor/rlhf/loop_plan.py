@@ -54,8 +54,9 @@ class PlannedStep:
     folder: Path | None = None
 
 
-def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, reward: Path | None,
-               progress: bool = True) -> list[PlannedStep]:
+def plan_steps(
+    config: LoopConfig, run: Path, split: SongSplit, policy: Path, reward: Path | None, progress: bool = True
+) -> list[PlannedStep]:
     """Every step of a run in order, each with the settings it reads and where its inputs come from.
 
     ``policy`` and ``reward`` are the starting policy and reward model files
@@ -65,100 +66,202 @@ def plan_steps(config: LoopConfig, run: Path, split: SongSplit, policy: Path, re
     layout = RunLayout(run)
     train_songs = {"training songs": _song_hashes(split.train), "heldout_songs": config.heldout_songs}
     heldout_songs = {"held-out songs": _song_hashes(split.heldout), "heldout_songs": config.heldout_songs}
-    reward_settings = {"reward_epochs": config.reward_epochs, "reward_members": config.reward_members,
-                       "reward_val_frac": config.reward_val_frac, "seed": config.seed, **train_songs}
+    reward_settings = {
+        "reward_epochs": config.reward_epochs,
+        "reward_members": config.reward_members,
+        "reward_val_frac": config.reward_val_frac,
+        "seed": config.seed,
+        **train_songs,
+    }
     # where the current policy and reward model come from: a step of this run, or a file given from outside
     policy_source: str | Path = policy
     reward_source: str | Path | None = reward
     if config.policy is None:
         policy_source = "bootstrap/policy"
-        plan.append(PlannedStep(policy_source, [policy],
-                                lambda policy=policy: step_train_policy(policy, split, config, progress),
-                                {"seed": config.seed, "policy_n_envs": config.policy_n_envs,
-                                 "policy_episodes": config.policy_episodes, **train_songs}))
+        plan.append(
+            PlannedStep(
+                policy_source,
+                [policy],
+                lambda policy=policy: step_train_policy(policy, split, config, progress),
+                {
+                    "seed": config.seed,
+                    "policy_n_envs": config.policy_n_envs,
+                    "policy_episodes": config.policy_episodes,
+                    **train_songs,
+                },
+            )
+        )
 
     for it in range(1, config.iterations + 1):
         d = layout.iteration(it)
         name = lambda what, d=d: f"{d.name}/{what}"  # noqa: E731
         manifest = d.manifest
-        plan.append(PlannedStep(
-            name("candidates"), [manifest],
-            lambda manifest=manifest, policy=policy, it=it: step_generate(
-                manifest.parent, policy, config, it, progress=progress),
-            {"temperatures": list(config.temperatures), "per_temperature": config.per_temperature,
-             "targets": list(config.targets), "seed": config.seed,
-             "songs": _song_hashes(split.train + split.heldout)},
-            {"policy": policy_source}, folder=manifest.parent))
+        plan.append(
+            PlannedStep(
+                name("candidates"),
+                [manifest],
+                lambda manifest=manifest, policy=policy, it=it: step_generate(
+                    manifest.parent, policy, config, it, progress=progress
+                ),
+                {
+                    "temperatures": list(config.temperatures),
+                    "per_temperature": config.per_temperature,
+                    "targets": list(config.targets),
+                    "seed": config.seed,
+                    "songs": _song_hashes(split.train + split.heldout),
+                },
+                {"policy": policy_source},
+                folder=manifest.parent,
+            )
+        )
         if reward is None:
             prefs0, reward0 = layout.bootstrap_preferences, layout.bootstrap_reward
-            plan.append(PlannedStep(
-                "bootstrap/preferences", [prefs0], lambda manifest=manifest, prefs0=prefs0: step_preferences(
-                prefs0, manifest, split.train, config.bootstrap_rater, config.pairs, config.seed + 7, progress,
-                min_differing_s=config.min_differing_s),
-                {"bootstrap_rater": config.bootstrap_rater, "pairs": config.pairs, "seed": config.seed,
-                 "min_differing_s": config.min_differing_s, **train_songs}, {"candidates": name("candidates")}))
-            plan.append(PlannedStep(
-                "bootstrap/reward", [reward0], lambda prefs0=prefs0, reward0=reward0: step_train_reward(
-                reward0, prefs0, split.train, None, config, source=f"{config.bootstrap_rater} preferences"),
-                {**reward_settings, "bootstrap_rater": config.bootstrap_rater},
-                {"preferences": "bootstrap/preferences"}))
+            plan.append(
+                PlannedStep(
+                    "bootstrap/preferences",
+                    [prefs0],
+                    lambda manifest=manifest, prefs0=prefs0: step_preferences(
+                        prefs0,
+                        manifest,
+                        split.train,
+                        config.bootstrap_rater,
+                        config.pairs,
+                        config.seed + 7,
+                        progress,
+                        min_differing_s=config.min_differing_s,
+                    ),
+                    {
+                        "bootstrap_rater": config.bootstrap_rater,
+                        "pairs": config.pairs,
+                        "seed": config.seed,
+                        "min_differing_s": config.min_differing_s,
+                        **train_songs,
+                    },
+                    {"candidates": name("candidates")},
+                )
+            )
+            plan.append(
+                PlannedStep(
+                    "bootstrap/reward",
+                    [reward0],
+                    lambda prefs0=prefs0, reward0=reward0: step_train_reward(
+                        reward0, prefs0, split.train, None, config, source=f"{config.bootstrap_rater} preferences"
+                    ),
+                    {**reward_settings, "bootstrap_rater": config.bootstrap_rater},
+                    {"preferences": "bootstrap/preferences"},
+                )
+            )
             reward, reward_source = reward0, "bootstrap/reward"
         assert reward_source is not None  # given, or trained by the bootstrap steps above
         prefs, new_reward = d.preferences, d.reward
-        preference_settings = {"rater": None if config.db else config.rater, "db": config.db,
-                               "pairs": config.pairs, "seed": config.seed, **train_songs}
+        preference_settings = {
+            "rater": None if config.db else config.rater,
+            "db": config.db,
+            "pairs": config.pairs,
+            "seed": config.seed,
+            **train_songs,
+        }
         if not config.db:
             preference_settings.update(pair_selection=config.pair_selection, min_differing_s=config.min_differing_s)
         collect: Callable[..., Any]
         if config.db:
             audio = d.audio_marker
-            plan.append(PlannedStep(
-                name("audio"), [audio],
-                lambda audio=audio, policy=policy, it=it: step_render_audio(audio, policy, config, it, progress),
-                {}, {"candidates": name("candidates")}))
+            plan.append(
+                PlannedStep(
+                    name("audio"),
+                    [audio],
+                    lambda audio=audio, policy=policy, it=it: step_render_audio(audio, policy, config, it, progress),
+                    {},
+                    {"candidates": name("candidates")},
+                )
+            )
             collect = lambda prefs=prefs, manifest=manifest, d=d: step_collect_from_people(  # noqa: E731
-                prefs, manifest, split.train, config, campaign=f"{run.name}-{d.name}", progress=progress)
+                prefs, manifest, split.train, config, campaign=f"{run.name}-{d.name}", progress=progress
+            )
         else:
             collect = lambda prefs=prefs, manifest=manifest, it=it, reward=reward: step_preferences(  # noqa: E731
-                prefs, manifest, split.train, config.rater, config.pairs, config.seed + 100 * it, progress,
-                selection=config.pair_selection, reward=reward, min_differing_s=config.min_differing_s)
+                prefs,
+                manifest,
+                split.train,
+                config.rater,
+                config.pairs,
+                config.seed + 100 * it,
+                progress,
+                selection=config.pair_selection,
+                reward=reward,
+                min_differing_s=config.min_differing_s,
+            )
         preference_inputs: dict[str, str | Path] = {"candidates": name("candidates")}
         if config.db:
             preference_inputs["candidates' audio"] = name("audio")
         if not config.db and config.pair_selection != "random" and reward_source is not None:
             preference_inputs["reward model choosing the pairs"] = reward_source
-        plan.append(PlannedStep(name("preferences"), [prefs], collect, preference_settings,
-                                preference_inputs, people=bool(config.db)))
-        plan.append(PlannedStep(
-            name("reward"), [new_reward],
-            lambda new_reward=new_reward, prefs=prefs, reward=reward, d=d: step_train_reward(
-                new_reward, prefs, split.train, reward, config, source=f"{d.name}/preferences.json"),
-            reward_settings, {"preferences": name("preferences"), "previous reward model": reward_source}))
+        plan.append(
+            PlannedStep(
+                name("preferences"), [prefs], collect, preference_settings, preference_inputs, people=bool(config.db)
+            )
+        )
+        plan.append(
+            PlannedStep(
+                name("reward"),
+                [new_reward],
+                lambda new_reward=new_reward, prefs=prefs, reward=reward, d=d: step_train_reward(
+                    new_reward, prefs, split.train, reward, config, source=f"{d.name}/preferences.json"
+                ),
+                reward_settings,
+                {"preferences": name("preferences"), "previous reward model": reward_source},
+            )
+        )
         reward_eval = d.reward_eval
-        plan.append(PlannedStep(
-            name("reward_eval"), [reward_eval],
-            lambda reward_eval=reward_eval, manifest=manifest, new_reward=new_reward, reward=reward, it=it:
-                step_reward_eval(reward_eval, manifest, split.heldout, {"new": new_reward, "previous": reward},
-                                 config, it),
-            {"eval_rater": config.eval_rater or config.rater, "seed": config.seed, **heldout_songs},
-            {"candidates": name("candidates"), "reward model": name("reward"),
-             "previous reward model": reward_source}))
+        plan.append(
+            PlannedStep(
+                name("reward_eval"),
+                [reward_eval],
+                lambda reward_eval=reward_eval, manifest=manifest, new_reward=new_reward, reward=reward, it=it: (
+                    step_reward_eval(
+                        reward_eval, manifest, split.heldout, {"new": new_reward, "previous": reward}, config, it
+                    )
+                ),
+                {"eval_rater": config.eval_rater or config.rater, "seed": config.seed, **heldout_songs},
+                {
+                    "candidates": name("candidates"),
+                    "reward model": name("reward"),
+                    "previous reward model": reward_source,
+                },
+            )
+        )
         new_policy = d.policy
-        plan.append(PlannedStep(
-            name("policy"), [new_policy],
-            lambda new_policy=new_policy, policy=policy, new_reward=new_reward, it=it: step_finetune(
-                new_policy, policy, new_reward, split.train, config, it, progress),
-            {**_finetune_settings(config.finetune), "seed": config.seed, **train_songs},
-            {"policy": policy_source, "reward model": name("reward")}))
+        plan.append(
+            PlannedStep(
+                name("policy"),
+                [new_policy],
+                lambda new_policy=new_policy, policy=policy, new_reward=new_reward, it=it: step_finetune(
+                    new_policy, policy, new_reward, split.train, config, it, progress
+                ),
+                {**_finetune_settings(config.finetune), "seed": config.seed, **train_songs},
+                {"policy": policy_source, "reward model": name("reward")},
+            )
+        )
         evaluation = d.eval
-        plan.append(PlannedStep(
-            name("eval"), [evaluation],
-            lambda evaluation=evaluation, policy=policy, new_policy=new_policy, it=it, new_reward=new_reward:
-                step_evaluate(evaluation, policy, new_policy, split.heldout, config, it, progress, new_reward),
-            {"eval_rater": config.eval_rater or config.rater, "eval_raters": config.eval_raters,
-             "eval_edits_per_song": config.eval_edits_per_song, "eval_temperature": config.eval_temperature,
-             "eval_best_of": config.eval_best_of, "seed": config.seed, **heldout_songs},
-            {"old policy": policy_source, "new policy": name("policy"), "reward model": name("reward")}))
+        plan.append(
+            PlannedStep(
+                name("eval"),
+                [evaluation],
+                lambda evaluation=evaluation, policy=policy, new_policy=new_policy, it=it, new_reward=new_reward: (
+                    step_evaluate(evaluation, policy, new_policy, split.heldout, config, it, progress, new_reward)
+                ),
+                {
+                    "eval_rater": config.eval_rater or config.rater,
+                    "eval_raters": config.eval_raters,
+                    "eval_edits_per_song": config.eval_edits_per_song,
+                    "eval_temperature": config.eval_temperature,
+                    "eval_best_of": config.eval_best_of,
+                    "seed": config.seed,
+                    **heldout_songs,
+                },
+                {"old policy": policy_source, "new policy": name("policy"), "reward model": name("reward")},
+            )
+        )
         policy, reward = new_policy, new_reward
         policy_source, reward_source = name("policy"), name("reward")
     return plan

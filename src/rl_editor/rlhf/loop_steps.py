@@ -49,10 +49,14 @@ def split_songs(songs_dir: str | Path, heldout_songs: int, progress: bool = True
 
     songs = find_songs(Path(songs_dir))
     if len(songs) < heldout_songs + 1:
-        raise RLHFError(f"{songs_dir}: {len(songs)} songs; the loop needs at least {heldout_songs + 1} "
-                        f"({heldout_songs} held out for evaluation)")
-    analyses = [analyze_song(path, song_id=song_id)
-                for song_id, path in tqdm(songs, desc="analysing songs", unit="song", disable=not progress)]
+        raise RLHFError(
+            f"{songs_dir}: {len(songs)} songs; the loop needs at least {heldout_songs + 1} "
+            f"({heldout_songs} held out for evaluation)"
+        )
+    analyses = [
+        analyze_song(path, song_id=song_id)
+        for song_id, path in tqdm(songs, desc="analysing songs", unit="song", disable=not progress)
+    ]
     cut = len(analyses) - heldout_songs
     return SongSplit(analyses[:cut], analyses[cut:], {sid: p for sid, p in songs})
 
@@ -65,13 +69,13 @@ def step_train_policy(out: Path, split: SongSplit, config: LoopConfig, progress:
     from rl_editor.policy.trainer import PolicyConfig, PPOTrainer
 
     trainer = PPOTrainer(PolicyConfig(seed=config.seed, n_envs=config.policy_n_envs))
-    trainer.train(config.policy_episodes, analyses=split.train, progress=progress,
-                  log_dir=logs_dir_for(out))
+    trainer.train(config.policy_episodes, analyses=split.train, progress=progress, log_dir=logs_dir_for(out))
     return trainer.save_checkpoint(out)
 
 
-def step_generate(out_dir: Path, policy: Path, config: LoopConfig, iteration: int, audio: bool = False,
-                  progress: bool = True) -> Path:
+def step_generate(
+    out_dir: Path, policy: Path, config: LoopConfig, iteration: int, audio: bool = False, progress: bool = True
+) -> Path:
     """Candidates of every song (held-out songs too, for the reward's held-out accuracy).
 
     Simulated raters judge from the analysis, so candidates are made without
@@ -79,11 +83,20 @@ def step_generate(out_dir: Path, policy: Path, config: LoopConfig, iteration: in
     """
     from rl_editor.generate import GenerateConfig, generate_candidates
 
-    manifest = generate_candidates(GenerateConfig(
-        policy, config.songs_dir, out_dir, temperatures=config.temperatures, per_temperature=config.per_temperature,
-        targets=config.targets, workers=1, seed=config.seed + 1000 * iteration, progress=progress,
-        render_audio=audio,
-    ))
+    manifest = generate_candidates(
+        GenerateConfig(
+            policy,
+            config.songs_dir,
+            out_dir,
+            temperatures=config.temperatures,
+            per_temperature=config.per_temperature,
+            targets=config.targets,
+            workers=1,
+            seed=config.seed + 1000 * iteration,
+            progress=progress,
+            render_audio=audio,
+        )
+    )
     return manifest.path
 
 
@@ -100,8 +113,15 @@ def _sub_manifest(manifest_path: Path, song_ids: set[str]) -> Any:
     return Manifest(root=manifest.root, songs=[e for e in manifest.songs if e.song_id in song_ids])
 
 
-def choose_loop_pairs(manifest: Any, songs: Sequence[SongAnalysis], n_pairs: int, seed: int, selection: str,
-                      reward: Path | None, min_differing_s: float) -> list:
+def choose_loop_pairs(
+    manifest: Any,
+    songs: Sequence[SongAnalysis],
+    n_pairs: int,
+    seed: int,
+    selection: str,
+    reward: Path | None,
+    min_differing_s: float,
+) -> list:
     """The candidate pairs a rater is asked about (``selection`` as in :class:`LoopConfig`)."""
     from rl_editor.raters.synth import choose_pairs
 
@@ -110,18 +130,36 @@ def choose_loop_pairs(manifest: Any, songs: Sequence[SongAnalysis], n_pairs: int
     analyses = {a.song_id: a for a in songs}
     rng = np.random.default_rng(seed)
     if selection == "random" or reward is None:
-        return choose_pairs(manifest, n_pairs, rng, {k: a.beat_durations_s for k, a in analyses.items()},
-                            min_differing_s)
+        return choose_pairs(
+            manifest, n_pairs, rng, {k: a.beat_durations_s for k, a in analyses.items()}, min_differing_s
+        )
     from rl_editor.reward import load_reward_model
     from rl_editor.reward.select import choose_informative_pairs
 
-    return choose_informative_pairs(manifest, load_reward_model(reward), n_pairs, analyses, rng, method=selection,
-                                    min_differing_s=min_differing_s, max_per_edit=4)
+    return choose_informative_pairs(
+        manifest,
+        load_reward_model(reward),
+        n_pairs,
+        analyses,
+        rng,
+        method=selection,
+        min_differing_s=min_differing_s,
+        max_per_edit=4,
+    )
 
 
-def step_preferences(out: Path, manifest_path: Path, songs: Sequence[SongAnalysis], rater_spec: str,
-                     n_pairs: int, seed: int, progress: bool, selection: str = "random",
-                     reward: Path | None = None, min_differing_s: float = MIN_DIFFERING_SECONDS) -> Path:
+def step_preferences(
+    out: Path,
+    manifest_path: Path,
+    songs: Sequence[SongAnalysis],
+    rater_spec: str,
+    n_pairs: int,
+    seed: int,
+    progress: bool,
+    selection: str = "random",
+    reward: Path | None = None,
+    min_differing_s: float = MIN_DIFFERING_SECONDS,
+) -> Path:
     """A rater judges ``n_pairs`` pairs of candidates of ``songs``; written as preference JSON.
 
     Pairs are chosen by :func:`choose_loop_pairs` (by the ensemble ``reward``'s
@@ -134,11 +172,21 @@ def step_preferences(out: Path, manifest_path: Path, songs: Sequence[SongAnalysi
 
     manifest = _sub_manifest(manifest_path, {a.song_id for a in songs})
     chosen = choose_loop_pairs(manifest, songs, n_pairs, seed, selection, reward, min_differing_s)
-    pairs = synthesize_preferences(manifest, load_rater(rater_spec, seed=seed), n_pairs=n_pairs, seed=seed,
-                                   analyses={a.song_id: a for a in songs}, progress=progress, pairs=chosen)
+    pairs = synthesize_preferences(
+        manifest,
+        load_rater(rater_spec, seed=seed),
+        n_pairs=n_pairs,
+        seed=seed,
+        analyses={a.song_id: a for a in songs},
+        progress=progress,
+        pairs=chosen,
+    )
     if len(pairs) < n_pairs:
-        say(f"only {len(pairs)} distinct candidate pairs exist for {n_pairs} requested (identical edits are "
-            "kept once); ask for more candidates per song (per_temperature) to judge more", progress)
+        say(
+            f"only {len(pairs)} distinct candidate pairs exist for {n_pairs} requested (identical edits are "
+            "kept once); ask for more candidates per song (per_temperature) to judge more",
+            progress,
+        )
     for pair in pairs:
         song = manifest.resolve(str(pair.song_path))
         pair.song_path = os.path.relpath(song, out.parent.resolve())
@@ -148,8 +196,14 @@ def step_preferences(out: Path, manifest_path: Path, songs: Sequence[SongAnalysi
     return out
 
 
-def step_collect_from_people(out: Path, manifest_path: Path, songs: Sequence[SongAnalysis], config: LoopConfig,
-                             campaign: str, progress: bool = True) -> Path:
+def step_collect_from_people(
+    out: Path,
+    manifest_path: Path,
+    songs: Sequence[SongAnalysis],
+    config: LoopConfig,
+    campaign: str,
+    progress: bool = True,
+) -> Path:
     """Make comparison tasks of ``songs``' candidates on the feedback database; wait for ``config.pairs`` judgments."""
     import math
     import time
@@ -164,10 +218,14 @@ def step_collect_from_people(out: Path, manifest_path: Path, songs: Sequence[Son
     per_song = max(1, math.ceil(config.pairs / max(len(manifest.songs), 1)))
     start = time.monotonic()
     with FeedbackStore.open(config.db, manifest_path) as store:
-        store.create_tasks_from_manifest(manifest, TaskConfig(pairs_per_song=per_song, campaign=campaign,
-                                                              seed=config.seed))
-        say(f"waiting for {config.pairs} judgments in campaign {campaign}: "
-            f"rl-editor serve --manifest {manifest_path} --db {config.db}", progress)
+        store.create_tasks_from_manifest(
+            manifest, TaskConfig(pairs_per_song=per_song, campaign=campaign, seed=config.seed)
+        )
+        say(
+            f"waiting for {config.pairs} judgments in campaign {campaign}: "
+            f"rl-editor serve --manifest {manifest_path} --db {config.db}",
+            progress,
+        )
         with tqdm(total=config.pairs, desc="judgments", unit="pair", disable=not progress) as bar:
             while True:
                 pairs = store.export_pairs(campaign=campaign)
@@ -175,8 +233,10 @@ def step_collect_from_people(out: Path, manifest_path: Path, songs: Sequence[Son
                 if len(pairs) >= config.pairs:
                     break
                 if config.wait_timeout_s is not None and time.monotonic() - start > config.wait_timeout_s:
-                    raise RLHFError(f"campaign {campaign}: {len(pairs)} of {config.pairs} judgments after "
-                                    f"{config.wait_timeout_s:g} s; rerun the loop to keep waiting")
+                    raise RLHFError(
+                        f"campaign {campaign}: {len(pairs)} of {config.pairs} judgments after "
+                        f"{config.wait_timeout_s:g} s; rerun the loop to keep waiting"
+                    )
                 time.sleep(config.poll_seconds)
     for pair in pairs:
         for side in (pair.edit_a, pair.edit_b):
@@ -185,8 +245,9 @@ def step_collect_from_people(out: Path, manifest_path: Path, songs: Sequence[Son
     return out
 
 
-def step_train_reward(out: Path, preferences: Path, songs: Sequence[SongAnalysis], init: Path | None,
-                      config: LoopConfig, source: str) -> Path:
+def step_train_reward(
+    out: Path, preferences: Path, songs: Sequence[SongAnalysis], init: Path | None, config: LoopConfig, source: str
+) -> Path:
     """Train (or fine-tune from ``init``) a reward ensemble on a preference file."""
     from rl_editor.preferences import load_preferences
     from rl_editor.registry import sha256_of_files
@@ -194,12 +255,18 @@ def step_train_reward(out: Path, preferences: Path, songs: Sequence[SongAnalysis
 
     pairs = load_preferences(preferences)
     start = load_reward_model(init) if init is not None else None
-    train_config = RewardTrainConfig(epochs=config.reward_epochs, members=config.reward_members, seed=config.seed,
-                                     val_frac=config.reward_val_frac, progress=False)
+    train_config = RewardTrainConfig(
+        epochs=config.reward_epochs,
+        members=config.reward_members,
+        seed=config.seed,
+        val_frac=config.reward_val_frac,
+        progress=False,
+    )
     ensemble, report = train_reward_model(pairs, train_config, analyses={a.song_id: a for a in songs}, init=start)
-    meta = reward_meta(pairs, train_config, report, init=start, source=source,
-                       file_sha256=sha256_of_files([preferences]))
-    meta.metrics["history"] = report.history[-config.reward_epochs * config.reward_members:]
+    meta = reward_meta(
+        pairs, train_config, report, init=start, source=source, file_sha256=sha256_of_files([preferences])
+    )
+    meta.metrics["history"] = report.history[-config.reward_epochs * config.reward_members :]
     ensemble.save(out, meta)
     return out
 
@@ -217,8 +284,14 @@ def pair_accuracy(ensemble: Any, pairs: Sequence[Any], analyses: dict[str, SongA
     return {"accuracy": float(np.mean(correct)) if correct else float("nan"), "n": len(correct)}
 
 
-def step_reward_eval(out: Path, manifest_path: Path, heldout: Sequence[SongAnalysis], models: dict[str, Path],
-                     config: LoopConfig, iteration: int) -> Path:
+def step_reward_eval(
+    out: Path,
+    manifest_path: Path,
+    heldout: Sequence[SongAnalysis],
+    models: dict[str, Path],
+    config: LoopConfig,
+    iteration: int,
+) -> Path:
     """Held-out accuracy of reward models against fresh labels of the rater on held-out songs' candidates."""
     from rl_editor.raters import synthesize_preferences
     from rl_editor.reward import load_reward_model
@@ -226,19 +299,35 @@ def step_reward_eval(out: Path, manifest_path: Path, heldout: Sequence[SongAnaly
 
     manifest = _sub_manifest(manifest_path, {a.song_id for a in heldout})
     rater = held_out_raters(config.eval_rater or config.rater, 1, seed=50_000 + 100 * iteration + config.seed)[0]
-    pairs = synthesize_preferences(manifest, rater, n_pairs=None, seed=config.seed + iteration,
-                                   analyses={a.song_id: a for a in heldout}, progress=False)
+    pairs = synthesize_preferences(
+        manifest,
+        rater,
+        n_pairs=None,
+        seed=config.seed + iteration,
+        analyses={a.song_id: a for a in heldout},
+        progress=False,
+    )
     analyses = {a.song_id: a for a in heldout}
     result: dict[str, Any] = {"rater": rater.name, "songs": sorted(analyses), "n_pairs": len(pairs)}
     for name, path in models.items():
         ensemble = load_reward_model(path)
-        result[name] = {"version": ensemble.version, **pair_accuracy(ensemble, pairs, analyses),
-                        "validation": (ensemble.meta.metrics.get("val", {}) if ensemble.meta else {})}
+        result[name] = {
+            "version": ensemble.version,
+            **pair_accuracy(ensemble, pairs, analyses),
+            "validation": (ensemble.meta.metrics.get("val", {}) if ensemble.meta else {}),
+        }
     return write_json_atomic(out, result, indent=1, default=float)
 
 
-def step_finetune(out: Path, init: Path, reward: Path, songs: Sequence[SongAnalysis], config: LoopConfig,
-                  iteration: int, progress: bool = True) -> Path:
+def step_finetune(
+    out: Path,
+    init: Path,
+    reward: Path,
+    songs: Sequence[SongAnalysis],
+    config: LoopConfig,
+    iteration: int,
+    progress: bool = True,
+) -> Path:
     """Fine-tune the previous policy on the new reward model."""
     from dataclasses import replace
 
@@ -249,22 +338,51 @@ def step_finetune(out: Path, init: Path, reward: Path, songs: Sequence[SongAnaly
     return trainer.save_checkpoint(out)
 
 
-def step_evaluate(out: Path, old: Path, new: Path, heldout: Sequence[SongAnalysis], config: LoopConfig,
-                  iteration: int, progress: bool = True, reward: Path | None = None) -> Path:
+def step_evaluate(
+    out: Path,
+    old: Path,
+    new: Path,
+    heldout: Sequence[SongAnalysis],
+    config: LoopConfig,
+    iteration: int,
+    progress: bool = True,
+    reward: Path | None = None,
+) -> Path:
     """New policy against the previous one on held-out songs, by held-out raters (and the previous
     policy's best-of-N by ``reward`` against it)."""
     from rl_editor.rlhf.evaluate import evaluate_policies, held_out_raters
 
-    raters = held_out_raters(config.eval_rater or config.rater, config.eval_raters,
-                             seed=10_000 + 100 * iteration + config.seed)
-    result = evaluate_policies(old, new, heldout, raters, temperature=config.eval_temperature,
-                               seed=config.seed + iteration, edits_per_song=config.eval_edits_per_song,
-                               reward_model=reward if config.eval_best_of > 0 else None,
-                               best_of=max(config.eval_best_of, 1))
+    raters = held_out_raters(
+        config.eval_rater or config.rater, config.eval_raters, seed=10_000 + 100 * iteration + config.seed
+    )
+    result = evaluate_policies(
+        old,
+        new,
+        heldout,
+        raters,
+        temperature=config.eval_temperature,
+        seed=config.seed + iteration,
+        edits_per_song=config.eval_edits_per_song,
+        reward_model=reward if config.eval_best_of > 0 else None,
+        best_of=max(config.eval_best_of, 1),
+    )
     say(f"iteration {iteration}: {result.summary()}", progress)
     return result.save(out)
 
 
-__all__ = ["SongSplit", "choose_loop_pairs", "pair_accuracy", "say", "split_songs", "step_collect_from_people",
-           "step_evaluate", "step_finetune", "step_generate", "step_preferences", "step_render_audio",
-           "step_reward_eval", "step_train_policy", "step_train_reward"]
+__all__ = [
+    "SongSplit",
+    "choose_loop_pairs",
+    "pair_accuracy",
+    "say",
+    "split_songs",
+    "step_collect_from_people",
+    "step_evaluate",
+    "step_finetune",
+    "step_generate",
+    "step_preferences",
+    "step_render_audio",
+    "step_reward_eval",
+    "step_train_policy",
+    "step_train_reward",
+]

@@ -89,7 +89,7 @@ class HeadphoneChecks:
         self.db = db
         self._rng = random.SystemRandom()
         self._required_until: tuple[float, bool] | None = None
-        self._passed: set[int] = set()   # a pass is for good: no need to ask the database again
+        self._passed: set[int] = set()  # a pass is for good: no need to ask the database again
 
     def required(self) -> bool:
         """Whether the store asks raters to pass the check (remembered for a few seconds)."""
@@ -116,10 +116,15 @@ class HeadphoneChecks:
         best = max(answered, key=lambda r: (bool(r.passed), r.score or 0), default=None)
         if best is not None and best.passed:
             self._passed.add(rater_id)
-        return HeadphoneStatus(required=self.required(), passed=bool(best.passed) if best else None,
-                               score=best.score if best else None, trials=TRIALS, attempts_used=len(answered),
-                               attempts_left=max(0, MAX_ATTEMPTS - len(answered)),
-                               checked_at=best.answered_at if best else None)
+        return HeadphoneStatus(
+            required=self.required(),
+            passed=bool(best.passed) if best else None,
+            score=best.score if best else None,
+            trials=TRIALS,
+            attempts_used=len(answered),
+            attempts_left=max(0, MAX_ATTEMPTS - len(answered)),
+            checked_at=best.answered_at if best else None,
+        )
 
     def start(self, rater_id: int) -> tuple[int, list[list[str]]]:
         """The rater's open attempt (a new one if none is open): ``(check_id, tones of each trial)``.
@@ -166,5 +171,8 @@ class HeadphoneChecks:
 
     @staticmethod
     def _attempts(session: Session, rater_id: int) -> list[HeadphoneCheck]:
-        return list(session.scalars(select(HeadphoneCheck).where(HeadphoneCheck.rater_id == rater_id)
-                                    .order_by(HeadphoneCheck.id)).all())
+        return list(
+            session.scalars(
+                select(HeadphoneCheck).where(HeadphoneCheck.rater_id == rater_id).order_by(HeadphoneCheck.id)
+            ).all()
+        )

@@ -31,15 +31,16 @@ from rl_editor.feedback.store.meta import must_listen_seconds
 from rl_editor.feedback.store.statements import EDITS_BY_ID
 from rl_editor.feedback.store.views import TaskView
 
-SETTING_CACHE_SECONDS = 5.0   # how long another process's change of the setting may take to apply here
+SETTING_CACHE_SECONDS = 5.0  # how long another process's change of the setting may take to apply here
 SHAPE_CACHE_MAX = 4096
 
 # differing regions per edit label, and each edit's length (s)
 Shape = tuple[dict[str, list[list[float]]], list[float]]
 
 
-def task_shape(actions: list[list[int]], durations_s: list[float], beats_s: list[float],
-               song_duration_s: float) -> Shape:
+def task_shape(
+    actions: list[list[int]], durations_s: list[float], beats_s: list[float], song_duration_s: float
+) -> Shape:
     """The differing regions (pairs only) and lengths of a task's edits, in the order shown."""
     regions: dict[str, list[list[float]]] = {}
     if len(actions) == 2:
@@ -54,8 +55,8 @@ class MustListen:
 
     def __init__(self, db: Database):
         self.db = db
-        self._seconds: dict[str, tuple[float, float]] = {}   # campaign -> (valid until, seconds)
-        self._shapes: dict[tuple[str, ...], Shape] = {}      # (song id, edit ids as shown) -> shape
+        self._seconds: dict[str, tuple[float, float]] = {}  # campaign -> (valid until, seconds)
+        self._shapes: dict[tuple[str, ...], Shape] = {}  # (song id, edit ids as shown) -> shape
 
     def of_view(self, view: TaskView) -> dict[str, ListeningRequirement]:
         """What the rater must play of each edit of a task as handed out."""
@@ -64,8 +65,12 @@ class MustListen:
         key = (view.song_id, *(e.edit_id for e in view.edits))
         shape = self._shapes.get(key)
         if shape is None:
-            shape = task_shape([e.actions for e in view.edits], [e.duration_seconds for e in view.edits],
-                               view.song.beats, view.song.duration_seconds)
+            shape = task_shape(
+                [e.actions for e in view.edits],
+                [e.duration_seconds for e in view.edits],
+                view.song.beats,
+                view.song.duration_seconds,
+            )
             self._remember(key, shape)
         cached = self._seconds.get(view.campaign)
         if cached is not None and cached[0] > time.monotonic():
@@ -105,9 +110,12 @@ class MustListen:
             song = session.get(SongRecord, song_id)
             if song is None or len(rows) != len(edit_ids):
                 raise NotFoundError(f"song {song_id!r} or its edits are not registered")
-            shape = task_shape([json.loads(rows[i].actions_json) for i in edit_ids],
-                               [rows[i].duration_seconds for i in edit_ids],
-                               json.loads(song.beats_json), float(song.duration_seconds))
+            shape = task_shape(
+                [json.loads(rows[i].actions_json) for i in edit_ids],
+                [rows[i].duration_seconds for i in edit_ids],
+                json.loads(song.beats_json),
+                float(song.duration_seconds),
+            )
             self._remember(key, shape)
         return shape
 
