@@ -79,6 +79,10 @@ class LoopConfig:
         Longest wait for people's judgments (None waits for ever).
     poll_seconds : float
         How often the database is checked while waiting.
+    votes_per_pair : int
+        With ``db``: people judging each pair of the iteration's campaign (its stop rule).
+    rater_quota : int or None
+        With ``db``: most judgments one person is asked for in an iteration's campaign.
     """
 
     songs_dir: str
@@ -110,6 +114,8 @@ class LoopConfig:
     db: str | None = None
     wait_timeout_s: float | None = None
     poll_seconds: float = 5.0
+    votes_per_pair: int = 1
+    rater_quota: int | None = None
 
 
 @dataclass

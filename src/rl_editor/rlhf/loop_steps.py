@@ -15,6 +15,7 @@ import numpy as np
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.generate.diversity import MIN_DIFFERING_SECONDS
 from rl_editor.io_utils import write_json_atomic
+from rl_editor.preferences import PreferencePair
 from rl_editor.rlhf.finetune import RLHFError
 from rl_editor.rlhf.layout import logs_dir_for
 from rl_editor.rlhf.loop_config import PAIR_SELECTIONS, LoopConfig
@@ -204,7 +205,17 @@ def step_collect_from_people(
     campaign: str,
     progress: bool = True,
 ) -> Path:
-    """Make comparison tasks of ``songs``' candidates on the feedback database; wait for ``config.pairs`` judgments."""
+    """Open the iteration's campaign of ``songs``' candidates on the feedback database and wait for its judgments.
+
+    The campaign asks ``config.votes_per_pair`` people per pair, at most
+    ``config.rater_quota`` judgments of one person, and is complete at
+    ``config.pairs`` judgments. While it waits, a progress bar shows the
+    judgments and the campaign's coverage (pairs with all their votes). The
+    judgments are then screened (:func:`rl_editor.feedback.screening.screen_for_training`:
+    raters failing their gold pairs count at their reliability weight) before
+    they are written to ``out``; ``campaign.json`` beside it keeps the
+    coverage, the screening and the agreement for the report.
+    """
     import math
     import time
 
@@ -215,11 +226,19 @@ def step_collect_from_people(
     from rl_editor.preferences import save_preferences
 
     manifest = _sub_manifest(manifest_path, {a.song_id for a in songs})
-    per_song = max(1, math.ceil(config.pairs / max(len(manifest.songs), 1)))
+    votes = max(1, config.votes_per_pair)
+    per_song = max(1, math.ceil(config.pairs / votes / max(len(manifest.songs), 1)))
     start = time.monotonic()
     with FeedbackStore.open(config.db, manifest_path) as store:
         store.create_tasks_from_manifest(
-            manifest, TaskConfig(pairs_per_song=per_song, campaign=campaign, seed=config.seed)
+            manifest,
+            TaskConfig(
+                pairs_per_song=per_song,
+                campaign=campaign,
+                seed=config.seed,
+                votes_per_pair=votes,
+                rater_quota=config.rater_quota,
+            ),
         )
         say(
             f"waiting for {config.pairs} judgments in campaign {campaign}: "
@@ -230,6 +249,7 @@ def step_collect_from_people(
             while True:
                 pairs = store.export_pairs(campaign=campaign)
                 bar.update(min(len(pairs), config.pairs) - bar.n)
+                bar.set_postfix_str(coverage_text(store.coverage(), campaign), refresh=False)
                 if len(pairs) >= config.pairs:
                     break
                 if config.wait_timeout_s is not None and time.monotonic() - start > config.wait_timeout_s:
@@ -238,11 +258,44 @@ def step_collect_from_people(
                         f"{config.wait_timeout_s:g} s; rerun the loop to keep waiting"
                     )
                 time.sleep(config.poll_seconds)
-    for pair in pairs:
+        screened, record = screened_campaign(store, campaign, pairs[: config.pairs])
+    say(f"{campaign}: {record['screening_line']}", progress)
+    for pair in screened:
         for side in (pair.edit_a, pair.edit_b):
             side.path = os.path.relpath(manifest.resolve(side.path), out.parent.resolve())
-    save_preferences(out, pairs[: config.pairs])
+    save_preferences(out, screened)
+    write_json_atomic(out.parent / "campaign.json", record, indent=1)
     return out
+
+
+def coverage_text(coverage: list[dict[str, Any]], campaign: str) -> str:
+    """``"12 of 40 pairs have their votes"`` for ``campaign`` (empty when the store does not know it)."""
+    row = next((c for c in coverage if c["campaign"] == campaign), None)
+    return "" if row is None else f"{row['complete']} of {row['pairs']} pairs have their votes"
+
+
+def screened_campaign(
+    store: Any, campaign: str, pairs: list[PreferencePair]
+) -> tuple[list[PreferencePair], dict[str, Any]]:
+    """A campaign's judgments screened for reward training, and the record the report shows.
+
+    Raters are screened on everything they judged in the store (their gold
+    pairs included), the way ``export --screen`` does.
+    """
+    from rl_editor.feedback.agreement import alpha_by_campaign
+    from rl_editor.feedback.screening import screen_store
+
+    report = screen_store(store)
+    screened = report.apply(pairs)
+    record = {
+        "campaign": campaign,
+        "coverage": next((c for c in store.coverage() if c["campaign"] == campaign), None),
+        "screening": report.to_json(screened),
+        "screening_line": report.summary_line(screened),
+        "krippendorff_alpha": alpha_by_campaign(pairs).get(campaign),
+        "n_judgments": len(pairs),
+    }
+    return list(screened.pairs), record
 
 
 def step_train_reward(
