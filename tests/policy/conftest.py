@@ -52,6 +52,12 @@ def synthetic_analyses() -> list[SongAnalysis]:
 
 
 @pytest.fixture(scope="session")
+def long_analyses() -> list[SongAnalysis]:
+    """Four synthetic songs of 48-60 bars: long enough to be edited in 4-bar phrases."""
+    return [make_analysis(seed, n_bars=48 + 4 * seed) for seed in range(4)]
+
+
+@pytest.fixture(scope="session")
 def song_factory():
     """``make_analysis(seed, n_bars=24, beats_per_bar=4, tempo_bpm=120.0)`` for tests that need a special song."""
     return make_analysis

@@ -184,13 +184,13 @@ def test_bad_songs_and_settings_are_refused(song_factory):
         EditVecEnv([song_factory(1)], EnvConfig(target_range=(0.5, 1.2)))
 
 
-def test_cuts_span_four_bar_multiples_or_end_on_a_section(synthetic_analyses):
-    """Phrases of these songs are one bar and sections four: most phrase runs would be ragged cuts."""
+def test_cuts_span_four_bar_multiples_or_end_on_a_section(long_analyses):
+    """Phrases of these songs are two bars and sections four: many phrase runs would be ragged cuts."""
     from rl_editor.audio.structure import cut_alignment
 
     shares = {}
     for editorial in (True, False):
-        env = EditVecEnv(synthetic_analyses, EnvConfig(editorial_cuts=editorial), n_envs=4, seed=2)
+        env = EditVecEnv(long_analyses, EnvConfig(editorial_cuts=editorial), n_envs=4, seed=2)
         episodes = _random_episodes(env, 600, cut_bias=3.0)
         alignments = [cut_alignment(song_structure(env.analyses[info["song_index"]]), info["episode_actions"])
                       for info in episodes]
@@ -202,10 +202,10 @@ def test_cuts_span_four_bar_multiples_or_end_on_a_section(synthetic_analyses):
     assert shares[False] < 0.7  # without the mask the same random policy cuts raggedly
 
 
-def test_the_observation_offers_only_editorial_resume_points(synthetic_analyses):
+def test_the_observation_offers_only_editorial_resume_points(long_analyses):
     from rl_editor.policy.observation import IMPOSSIBLE_JUMP, N_UNIT_FEATURES
 
-    env = EditVecEnv(synthetic_analyses[:1], EnvConfig(n_jump_options=8), n_envs=1, seed=0)
+    env = EditVecEnv(long_analyses[:1], EnvConfig(n_jump_options=8), n_envs=1, seed=0)
     env.reset()
     env.step(np.array([KEEP]))  # now at phrase 1, nothing cut yet
     layout = env.bank.layout
@@ -215,3 +215,14 @@ def test_the_observation_offers_only_editorial_resume_points(synthetic_analyses)
     table = env.bank.editorial_cuts[1, 1 : layout.n_jumps]  # cuts that start at phrase 1, of 1-7 phrases
     assert table.any() and not table.all()
     np.testing.assert_array_equal(costs[1:] == IMPOSSIBLE_JUMP, ~table)
+
+
+def test_a_song_too_short_for_phrase_edits_may_cut_any_run_of_whole_phrases(synthetic_analyses):
+    """A 16-28 bar song is cut bar by bar: every run of phrases is offered, not only 4-bar multiples."""
+    from rl_editor.policy.observation import offered_cuts
+
+    for song in synthetic_analyses:
+        table = offered_cuts(song, max_phrases=24, resume_options=4)
+        n, width = table.shape
+        d = np.arange(width)[None, :]
+        np.testing.assert_array_equal(table, (d >= 1) & (d <= 24) & (np.arange(n)[:, None] + d < n))

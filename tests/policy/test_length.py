@@ -28,7 +28,7 @@ def test_sliding_a_cut_keeps_its_bars_and_takes_the_smoothest_seam(song_factory)
     from rl_editor.audio.jumps import splice_point_cost
     from rl_editor.policy.length import slide_cuts_to_smooth_seams
 
-    song = song_factory(7, n_bars=32)
+    song = song_factory(7, n_bars=48)  # long enough to be edited in phrases
     bars = np.append(song_structure(song).bar_start_beats, song.n_beats)
     actions = np.full(song.n_beats, KEEP, dtype=np.int8)
     actions[bars[10] : bars[14]] = CUT  # four bars
@@ -41,3 +41,18 @@ def test_sliding_a_cut_keeps_its_bars_and_takes_the_smoothest_seam(song_factory)
     np.testing.assert_array_equal(slid[bars[20] : bars[21]], 2)
     options = [splice_point_cost(song, np.array(bars[10 + k] - 1), np.array(bars[14 + k])) for k in range(-2, 3)]
     assert splice_point_cost(song, np.array(a - 1), np.array(b)) == min(options)
+
+
+def test_a_song_too_short_for_phrase_edits_keeps_its_cuts_where_the_policy_put_them(song_factory):
+    from rl_editor.audio.structure import EDITORIAL_MIN_BARS, edited_in_phrases
+    from rl_editor.policy.length import slide_cuts_to_smooth_seams
+
+    short, long = song_factory(7, n_bars=EDITORIAL_MIN_BARS - 4), song_factory(7, n_bars=EDITORIAL_MIN_BARS)
+    assert not edited_in_phrases(song_structure(short)) and edited_in_phrases(song_structure(long))
+    moved = []
+    for song in (short, long):
+        bars = np.append(song_structure(song).bar_start_beats, song.n_beats)
+        actions = np.full(song.n_beats, KEEP, dtype=np.int8)
+        actions[bars[10] : bars[14]] = CUT
+        moved.append(not np.array_equal(slide_cuts_to_smooth_seams(song, actions, max_slide_bars=4), actions))
+    assert moved == [False, True]

@@ -207,6 +207,7 @@ def test_people_judge_through_the_feedback_database(loop_run, tmp_path, demo_son
 
     from rl_editor.feedback.storage import FeedbackStore, JudgmentIn
     from rl_editor.preferences import load_preferences
+    from rl_editor.rlhf.report import write_report
 
     run, _ = loop_run
     copy = tmp_path / "run"
@@ -232,7 +233,8 @@ def test_people_judge_through_the_feedback_database(loop_run, tmp_path, demo_son
     thread = threading.Thread(target=person, daemon=True)
     thread.start()
     try:
-        config = replace(_tiny(demo_songs_dir, copy), db=db, pairs=10, poll_seconds=0.2, wait_timeout_s=120)
+        config = replace(_tiny(demo_songs_dir, copy), db=db, pairs=10, poll_seconds=0.2, wait_timeout_s=120,
+                         rater_quota=20)
         result = run_loop(config, progress=False)
     finally:
         stop.set()
@@ -249,6 +251,14 @@ def test_people_judge_through_the_feedback_database(loop_run, tmp_path, demo_son
     assert len(pairs) == 10 and {p.rater for p in pairs} == {"ana"}
     heldout = set(json.loads((copy / "split.json").read_text())["heldout"])
     assert not {p.song_id for p in pairs} & heldout
+    # the campaign was sized as asked, and its coverage, screening and agreement reach the report
+    campaign = json.loads((copy / "iter-01" / "campaign.json").read_text())
+    assert campaign["n_judgments"] == 10 and campaign["coverage"]["rater_quota"] == 20
+    assert campaign["coverage"]["votes_per_pair"] == 1 and campaign["coverage"]["complete"] >= 10
+    assert campaign["screening"]["raters"][0]["rater"] == "ana"
+    report = write_report(copy).read_text()
+    assert f"campaign {copy.name}-iter-01, 10 judgments" in report and "- coverage: " in report
+    assert campaign["screening_line"] in report
     # people's judgments cannot be redone by the loop: a change that would redo them is refused, by name
     other_db = f"sqlite:///{tmp_path / 'other.sqlite'}"
     with pytest.raises(RlEditorError, match=r"^iter-01/preferences: people gave these judgments before db changed "

@@ -277,6 +277,15 @@ def compute_structure(analysis: SongAnalysis, config: StructureConfig | None = N
 
 
 EDITORIAL_CUT_BARS = 4
+# Songs shorter than this many bars (under about a minute and a half) are edited bar by bar, not in
+# 4-bar phrases: one 4-bar cut of a 16-bar jingle removes a quarter of it (the phrase grid of such a
+# song is 1 bar, see :func:`compute_structure`).
+EDITORIAL_MIN_BARS = 48
+
+
+def edited_in_phrases(structure: SongStructure) -> bool:
+    """Whether an editor would cut ``structure``'s song in whole 4-bar phrases and sections (long enough)."""
+    return structure.bar_start_beats.size >= EDITORIAL_MIN_BARS
 
 
 def phrase_cut_table(structure: SongStructure, max_phrases: int) -> np.ndarray:

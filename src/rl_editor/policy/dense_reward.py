@@ -41,7 +41,7 @@ import numpy as np
 from rl_editor.audio.jumps import jump_cost
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.audio.splice import splice_components
-from rl_editor.audio.structure import song_structure
+from rl_editor.audio.structure import edited_in_phrases, song_structure
 from rl_editor.edit import CUT, REPEAT, splice_pairs, validate_actions
 
 SPLICE_TERMS: tuple[str, ...] = ("splice", "bar_line", "section")
@@ -63,7 +63,8 @@ class DenseRewardConfig:
     w_splice_base, w_splice : float
         Cost per splice, and extra cost of a completely unnatural join (scaled by ``1 - quality``).
     w_jump : float
-        Extra cost of a jump into music unlike what would have followed (scaled by its jump cost, 0-1).
+        Extra cost of a jump into music unlike what would have followed (scaled by its jump cost, 0-1);
+        only on songs edited in phrases (:func:`~rl_editor.audio.structure.edited_in_phrases`).
     w_off_bar : float
         Extra cost per splice that is not on a bar line.
     w_section_entry : float
@@ -117,13 +118,15 @@ def splice_terms(
     from_beats = np.asarray(from_beats, dtype=np.int64)
     to_beats = np.asarray(to_beats, dtype=np.int64)
     comp = splice_components(analysis, from_beats, to_beats)
-    cost = jump_cost(analysis, from_beats, to_beats)
+    # an editor's jump between like-sounding points is a phrase-level notion: songs cut bar by bar skip it
+    w_jump = config.w_jump if edited_in_phrases(song_structure(analysis)) else 0.0
+    cost = jump_cost(analysis, from_beats, to_beats) if w_jump else np.zeros(from_beats.shape)
     ends, starts = section_end_and_start(analysis)
     jumps = to_beats != from_beats + 1
     lands_on_section = starts[to_beats] & jumps
     whole_sections = ends[from_beats] & lands_on_section & (to_beats > from_beats + 1)
     return {
-        "splice": -(config.w_splice_base + config.w_splice * (1.0 - comp.quality) + config.w_jump * cost),
+        "splice": -(config.w_splice_base + config.w_splice * (1.0 - comp.quality) + w_jump * cost),
         "bar_line": -config.w_off_bar * (1.0 - comp.on_bar_line),
         "section": config.w_section_entry * lands_on_section + config.w_section * whole_sections,
     }

@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 
 from rl_editor.audio.song import SongAnalysis
-from rl_editor.audio.structure import EDITORIAL_CUT_BARS, SongStructure, song_structure
+from rl_editor.audio.structure import EDITORIAL_CUT_BARS, SongStructure, edited_in_phrases, song_structure
 from rl_editor.edit import CUT, KEEP
 from rl_editor.errors import RlEditorError
 from rl_editor.policy.dense_reward import duration_keep_share
@@ -220,6 +220,8 @@ def slide_cuts_to_smooth_seams(analysis: SongAnalysis, actions: np.ndarray, max_
 
     out = np.asarray(actions, dtype=np.int8).copy()
     structure = song_structure(analysis)
+    if not edited_in_phrases(structure):
+        return out  # a short song's cuts are bar-level already; a 4-bar slide would move them across it
     bars = np.append(structure.bar_start_beats, analysis.n_beats)
     sections = set(structure.section_bounds_beats.tolist())
     for start, end in _cut_runs(out):

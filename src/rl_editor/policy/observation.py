@@ -165,18 +165,19 @@ def offered_cuts(analysis: SongAnalysis, max_phrases: int, resume_options: int) 
         ``[s, d]``: cutting phrases ``s .. s + d - 1`` is editorial and its jump
         (from the end of phrase ``s - 1`` to the start of phrase ``s + d``) is
         among the ``resume_options`` cheapest editorial ones from ``s`` (all when 0).
-        A song without any editorial cut (a few bars long) is offered every run
-        of whole phrases instead, so it can still be shortened.
+        A song too short to be edited in 4-bar phrases (:func:`~rl_editor.audio.structure.edited_in_phrases`),
+        or without any editorial cut, is offered every run of whole phrases
+        instead (its phrases are a bar or two long).
     """
     from rl_editor.audio.jumps import splice_point_cost
-    from rl_editor.audio.structure import phrase_cut_table
+    from rl_editor.audio.structure import edited_in_phrases, phrase_cut_table
 
     structure = song_structure(analysis)
     editorial = phrase_cut_table(structure, max_phrases)
-    if not editorial[1:].any():  # too short for an editorial cut (phrase 0 stays): any whole phrases
+    if not edited_in_phrases(structure) or not editorial[1:].any():  # any whole phrases (phrase 0 stays)
         n, width = editorial.shape
         d = np.arange(width)[None, :]
-        editorial = (d >= 1) & (d <= max_phrases) & (np.arange(n)[:, None] + d < n)
+        return (d >= 1) & (d <= max_phrases) & (np.arange(n)[:, None] + d < n)
     if resume_options <= 0:
         return editorial
     bounds = structure.phrase_bounds_beats

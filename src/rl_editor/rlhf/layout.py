@@ -89,6 +89,11 @@ class IterationLayout:
     def eval(self) -> Path:
         return self.folder / "eval.json"
 
+    @property
+    def campaign(self) -> Path:
+        """With people (``loop --db``): the iteration's campaign, its coverage, screening and agreement."""
+        return self.folder / "campaign.json"
+
 
 @dataclass(frozen=True)
 class RunLayout:

@@ -124,6 +124,25 @@ def _training_agreement_lines(iteration: IterationLayout) -> list[str]:
     return [f"**{iteration.name}** (training judgments):", ""] + [f"- {line.strip()}" for line in report.lines()] + [""]
 
 
+def _campaign_lines(iteration: IterationLayout) -> list[str]:
+    """With people: the iteration's campaign coverage, screening and agreement (``campaign.json``); nothing
+    otherwise."""
+    record = _load_json(iteration.campaign)
+    if not record:
+        return []
+    lines = [f"**{iteration.name}** (campaign {record['campaign']}, {record['n_judgments']} judgments):", ""]
+    coverage = record.get("coverage")
+    if coverage:
+        votes = ", ".join(f"{count} with {n}" for n, count in coverage["votes"].items())
+        lines.append(f"- coverage: {coverage['complete']} of {coverage['pairs']} pairs have their "
+                     f"{coverage['votes_per_pair'] or 1} vote(s); pairs by votes: {votes}")
+    lines.append(f"- {record['screening_line']}")
+    alpha = record.get("krippendorff_alpha")
+    lines.append("- Krippendorff's alpha: " + ("n/a (no pair judged by several people)" if alpha is None
+                                              else f"{alpha:.3f}"))
+    return lines + [""]
+
+
 def _plot_learning(run: RunLayout, out: Path) -> bool:
     import matplotlib.pyplot as plt
 
@@ -264,7 +283,7 @@ def write_report(run_dir: str | Path) -> Path:
               "|---|---|---|---|---|---|---|---|---|---|"]
     agreement_lines: list[str] = []
     for d in layout.iterations_on_disk():
-        agreement_lines += _training_agreement_lines(d)
+        agreement_lines += _campaign_lines(d) + _training_agreement_lines(d)
         ev, acc = _load_json(d.eval), _load_json(d.reward_eval)
         if acc:
             acc_rows.append((d.name, acc))
