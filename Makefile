@@ -33,7 +33,10 @@ FORMATTED := \
 	src/rl_editor/errors.py \
 	src/rl_editor/feedback/__init__.py \
 	src/rl_editor/feedback/auth.py \
+	src/rl_editor/feedback/command_options.py \
+	src/rl_editor/feedback/exchange_commands.py \
 	src/rl_editor/feedback/listening.py \
+	src/rl_editor/feedback/log_redaction.py \
 	src/rl_editor/feedback/migrations \
 	src/rl_editor/feedback/models.py \
 	src/rl_editor/feedback/online.py \
@@ -41,6 +44,7 @@ FORMATTED := \
 	src/rl_editor/feedback/settings.py \
 	src/rl_editor/feedback/store/headphones.py \
 	src/rl_editor/feedback/store/must_listen.py \
+	src/rl_editor/feedback/task_commands.py \
 	src/rl_editor/formats.py \
 	src/rl_editor/generate/__init__.py \
 	src/rl_editor/generate/diversity.py \
