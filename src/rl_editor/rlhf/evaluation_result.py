@@ -43,7 +43,7 @@ def _read_win(value: Any) -> Any:
         return value
     try:
         return WinRate.from_json(value)
-    except (KeyError, TypeError) as exc:
+    except ValueError as exc:
         raise PydanticCustomError(
             "format", "must be a win-rate object with wins, losses and ties", {"got": value}
         ) from exc
