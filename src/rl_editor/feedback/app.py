@@ -44,6 +44,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from rl_editor.audio.song import segment_bounds
+from rl_editor.config import config_to_json
 from rl_editor.feedback.guard import BodyGuard, BodyRule, token_of
 from rl_editor.feedback.listening import ListeningRecord
 from rl_editor.feedback.settings import SETTINGS, FeedbackSettings
@@ -208,7 +209,7 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
             body[label.lower()] = {"label": label, "audio_url": audio_url + label.lower(),
                                    "duration_seconds": edit.duration_seconds, "beat_sequence": sequence,
                                    "splice_times_s": splices,
-                                   "must_listen": requirements[label.lower()].to_json()
+                                   "must_listen": config_to_json(requirements[label.lower()])
                                    if label.lower() in requirements else None}
         body["progress"] = {"done": done, "total": total}
         return body
@@ -217,7 +218,7 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
     def me(who: RaterInfo = Depends(rater)) -> dict[str, Any]:
         done, total = store.progress(who.id)
         return {"rater": who.name, "held_out": who.held_out, "done": done, "total": total,
-                "headphone_check": store.headphone_status(who.id).to_json()}
+                "headphone_check": config_to_json(store.headphone_status(who.id))}
 
     @app.get("/api/next")
     def next_task(who: RaterInfo = Depends(rater)) -> dict[str, Any]:
@@ -261,7 +262,7 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
     @app.post("/api/headphone-check", max_body_size=HEADPHONE_BODY_MAX_BYTES)
     def headphone_answers(body: HeadphoneAnswersBody, who: RaterInfo = Depends(rater)) -> dict[str, Any]:
         try:
-            return store.answer_headphone_check(who.id, body.check_id, body.answers).to_json()
+            return config_to_json(store.answer_headphone_check(who.id, body.check_id, body.answers))
         except NotFoundError as exc:
             raise HTTPException(404, str(exc)) from None
         except ConflictError as exc:
