@@ -26,32 +26,6 @@ from rl_editor.feedback.settings import DEFAULT_CAMPAIGN
 from rl_editor.io_utils import read_json
 
 
-def _task_config(
-    pairs_per_song,
-    raters_per_pair,
-    overlap_share,
-    gold_per_rater,
-    ratings_per_song,
-    campaign,
-    votes_per_pair=None,
-    rater_quota=None,
-):
-    from rl_editor.feedback.store.campaigns import check_sizing
-    from rl_editor.feedback.tasks import TaskConfig
-
-    check_sizing(votes_per_pair, rater_quota)
-    return TaskConfig(
-        pairs_per_song=pairs_per_song,
-        raters_per_pair=raters_per_pair,
-        overlap_share=overlap_share,
-        gold_per_rater=gold_per_rater,
-        ratings_per_song=ratings_per_song,
-        campaign=campaign,
-        votes_per_pair=votes_per_pair,
-        rater_quota=rater_quota,
-    )
-
-
 def _print_coverage(store: Any, campaign: str | None = None) -> None:
     """One line per campaign: pairs complete, judgments, pairs by votes (``tasks coverage``)."""
     from rl_editor.feedback.store.summaries import coverage_lines
@@ -106,18 +80,21 @@ def register(app: typer.Typer) -> None:
         quota: QuotaOption = None,
     ) -> None:
         """Make comparison tasks from the manifest (only what is missing)."""
+        from rl_editor.feedback.store.campaigns import check_sizing
+        from rl_editor.feedback.tasks import TaskConfig
         from rl_editor.generate.manifest import Manifest
 
         loaded = Manifest.load(manifest)
-        config = _task_config(
-            pairs_per_song,
-            raters_per_pair,
-            overlap_share,
-            gold_per_rater,
-            ratings_per_song,
-            campaign,
-            votes_per_pair,
-            quota,
+        check_sizing(votes_per_pair, quota)
+        config = TaskConfig(
+            pairs_per_song=pairs_per_song,
+            raters_per_pair=raters_per_pair,
+            overlap_share=overlap_share,
+            gold_per_rater=gold_per_rater,
+            ratings_per_song=ratings_per_song,
+            campaign=campaign,
+            votes_per_pair=votes_per_pair,
+            rater_quota=quota,
         )
         with open_store(db, loaded.path) as store:
             created = store.create_tasks_from_manifest(loaded, config)
