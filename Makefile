@@ -34,6 +34,7 @@ FORMATTED := \
 	src/rl_editor/feedback/__init__.py \
 	src/rl_editor/feedback/auth.py \
 	src/rl_editor/feedback/command_options.py \
+	src/rl_editor/feedback/commands.py \
 	src/rl_editor/feedback/exchange_commands.py \
 	src/rl_editor/feedback/listening.py \
 	src/rl_editor/feedback/log_redaction.py \
