@@ -33,7 +33,11 @@ FORMATTED := \
 	src/rl_editor/errors.py \
 	src/rl_editor/feedback/__init__.py \
 	src/rl_editor/feedback/auth.py \
+	src/rl_editor/feedback/command_options.py \
+	src/rl_editor/feedback/commands.py \
+	src/rl_editor/feedback/exchange_commands.py \
 	src/rl_editor/feedback/listening.py \
+	src/rl_editor/feedback/log_redaction.py \
 	src/rl_editor/feedback/migrations \
 	src/rl_editor/feedback/models.py \
 	src/rl_editor/feedback/online.py \
@@ -41,6 +45,7 @@ FORMATTED := \
 	src/rl_editor/feedback/settings.py \
 	src/rl_editor/feedback/store/headphones.py \
 	src/rl_editor/feedback/store/must_listen.py \
+	src/rl_editor/feedback/task_commands.py \
 	src/rl_editor/formats.py \
 	src/rl_editor/generate/__init__.py \
 	src/rl_editor/generate/diversity.py \
@@ -60,6 +65,7 @@ FORMATTED := \
 	src/rl_editor/reward/pessimism.py \
 	src/rl_editor/reward/train_config.py \
 	src/rl_editor/rlhf/__init__.py \
+	src/rl_editor/rlhf/evaluation_result.py \
 	src/rl_editor/rlhf/finetune_log.py \
 	src/rl_editor/rlhf/layout.py \
 	src/rl_editor/rlhf/loop_config.py \

@@ -70,3 +70,14 @@ def test_a_failed_save_leaves_the_old_file(tmp_path):
         save_preferences(path, [Exploding()])
     assert path.read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["prefs.json"]
+
+
+def test_a_weight_is_written_only_when_it_is_not_one(tmp_path):
+    path = tmp_path / "prefs.json"
+    path.write_text(json.dumps([ENTRY, {**ENTRY, "weight": 1.0}, {**ENTRY, "weight": 0.25}]))
+    pairs = load_preferences(path)
+    assert [p.weight for p in pairs] == [1.0, 1.0, 0.25]
+    save_preferences(tmp_path / "again.json", pairs)
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert again[:2] == [ENTRY, ENTRY]
+    assert again[2] == {**ENTRY, "weight": 0.25}

@@ -35,6 +35,8 @@ STAGE_COMMAND_MODULES = (
     "rl_editor.audio.demo_commands",
     "rl_editor.generate.commands",
     "rl_editor.feedback.commands",
+    "rl_editor.feedback.task_commands",
+    "rl_editor.feedback.exchange_commands",
     "rl_editor.raters.commands",
     "rl_editor.reward.commands",
     "rl_editor.rlhf.commands",

@@ -74,9 +74,13 @@ ACTION_WORDS = "0 (keep), 1 (cut) or 2 (repeat)"
 
 
 class FormatModel(BaseModel):
-    """Base of every file format: unknown keys refused, optional keys written only when the file had them."""
+    """Base of every file format: unknown keys refused, optional keys written only when the file had them.
+
+    Fields named in ``omitted_at_default`` are left out of :meth:`to_json` while they hold their default.
+    """
 
     model_config = ConfigDict(extra="forbid")
+    omitted_at_default: ClassVar[tuple[str, ...]] = ()
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict; a field that defaults to None is left out unless it was given."""
@@ -92,6 +96,7 @@ class FormatModel(BaseModel):
         unset: dict[str, Any] = {
             name: True for name, info in fields.items() if info.default is None and name not in self.model_fields_set
         }
+        unset.update({name: True for name in self.omitted_at_default if getattr(self, name) == fields[name].default})
         for name in fields:
             value = getattr(self, name)
             if isinstance(value, FormatModel) and (inner := value._unset_optional_fields()):

@@ -124,13 +124,7 @@ class PreferencePair(_JudgmentFormat):
 
     positional_fields = ("song_id", "edit_a", "edit_b", "preference", "strength", "rater", "timestamp", "notes",
                          "extra")
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready dict; ``weight`` only when it is not 1."""
-        data = super().to_json()
-        if self.weight == 1.0:
-            data.pop("weight", None)
-        return data
+    omitted_at_default = ("weight",)  # a weight of 1 is not written
 
     @property
     def signed_strength(self) -> int:

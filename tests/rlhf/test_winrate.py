@@ -1,5 +1,4 @@
 import math
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -272,8 +271,8 @@ def test_with_raters_known_the_interval_is_clustered_by_rater_and_song():
 def test_one_rater_falls_back_to_the_song_clustered_interval():
     outcomes, songs = _songs_of([["new", "new", "old"], ["new", "tie"], ["old", "new"]])
     alone = win_rate(outcomes, clusters=songs, raters=["ann"] * len(outcomes))
-    assert alone.share_clustered_by == "song" and alone == replace(win_rate(outcomes, clusters=songs), n_raters=1,
-                                                                    decisive_raters=1)
+    assert alone.share_clustered_by == "song" and alone == win_rate(outcomes, clusters=songs).model_copy(
+        update={"n_raters": 1, "decisive_raters": 1})
     assert "CI by song" in alone.headline() and "raters" not in alone.headline()
     with pytest.raises(ValueError, match="raters for"):
         win_rate(outcomes, clusters=songs, raters=["ann"])

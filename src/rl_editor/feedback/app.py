@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -44,6 +45,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from rl_editor.audio.song import segment_bounds
+from rl_editor.config import config_to_json
 from rl_editor.feedback.guard import BodyGuard, BodyRule, token_of
 from rl_editor.feedback.listening import ListeningRecord
 from rl_editor.feedback.settings import SETTINGS, FeedbackSettings
@@ -113,6 +115,20 @@ class NewRaterBody(BaseModel):
     held_out: StrictBool = False
 
 
+STORE_ERROR_STATUS: dict[type[Exception], int] = {NotFoundError: 404, ForbiddenError: 403, ConflictError: 409,
+                                                   InvalidJudgmentError: 422}
+"""The HTTP status of each store error a route lets through; the body is ``{"detail": message}``."""
+
+
+def _store_error_response(status: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    """An exception handler answering ``status`` with the error's one-line message."""
+
+    async def respond(_request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    return respond
+
+
 def _token_from(request: Request) -> str | None:
     return token_of(request.headers, request.query_params)
 
@@ -167,6 +183,9 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _validation_message(exc)}, status_code=422)
 
+    for error, status in STORE_ERROR_STATUS.items():
+        app.add_exception_handler(error, _store_error_response(status))
+
     def rater(request: Request) -> RaterInfo:
         token = _token_from(request)
         found = store.authenticate_rater(token) if token else None
@@ -208,7 +227,7 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
             body[label.lower()] = {"label": label, "audio_url": audio_url + label.lower(),
                                    "duration_seconds": edit.duration_seconds, "beat_sequence": sequence,
                                    "splice_times_s": splices,
-                                   "must_listen": requirements[label.lower()].to_json()
+                                   "must_listen": config_to_json(requirements[label.lower()])
                                    if label.lower() in requirements else None}
         body["progress"] = {"done": done, "total": total}
         return body
@@ -217,7 +236,7 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
     def me(who: RaterInfo = Depends(rater)) -> dict[str, Any]:
         done, total = store.progress(who.id)
         return {"rater": who.name, "held_out": who.held_out, "done": done, "total": total,
-                "headphone_check": store.headphone_status(who.id).to_json()}
+                "headphone_check": config_to_json(store.headphone_status(who.id))}
 
     @app.get("/api/next")
     def next_task(who: RaterInfo = Depends(rater)) -> dict[str, Any]:
@@ -235,39 +254,18 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
                               tie_kind=body.tie_kind, strength=body.strength, rating=body.rating,
                               notes=body.notes or "", time_spent_ms=body.time_spent_ms,
                               listening=ListeningRecord(**body.listening.model_dump()) if body.listening else None)
-        try:
-            judgment_id, duplicate = store.submit_judgment(who.id, judgment, require_listening=True)
-        except NotFoundError as exc:
-            raise HTTPException(404, str(exc)) from None
-        except ForbiddenError as exc:
-            raise HTTPException(403, str(exc)) from None
-        except ConflictError as exc:
-            raise HTTPException(409, str(exc)) from None
-        except InvalidJudgmentError as exc:
-            raise HTTPException(422, str(exc)) from None
+        judgment_id, duplicate = store.submit_judgment(who.id, judgment, require_listening=True)
         return JSONResponse({"judgment_id": judgment_id, "duplicate": duplicate},
                             status_code=200 if duplicate else 201)
 
     @app.post("/api/headphone-check/trials", max_body_size=HEADPHONE_BODY_MAX_BYTES)
     def headphone_trials(who: RaterInfo = Depends(rater)) -> dict[str, Any]:
-        try:
-            check_id, trials = store.start_headphone_check(who.id)
-        except ForbiddenError as exc:
-            raise HTTPException(403, str(exc)) from None
-        except ConflictError as exc:
-            raise HTTPException(409, str(exc)) from None
+        check_id, trials = store.start_headphone_check(who.id)
         return {"check_id": check_id, "trials": trials}
 
     @app.post("/api/headphone-check", max_body_size=HEADPHONE_BODY_MAX_BYTES)
     def headphone_answers(body: HeadphoneAnswersBody, who: RaterInfo = Depends(rater)) -> dict[str, Any]:
-        try:
-            return store.answer_headphone_check(who.id, body.check_id, body.answers).to_json()
-        except NotFoundError as exc:
-            raise HTTPException(404, str(exc)) from None
-        except ConflictError as exc:
-            raise HTTPException(409, str(exc)) from None
-        except InvalidJudgmentError as exc:
-            raise HTTPException(422, str(exc)) from None
+        return config_to_json(store.answer_headphone_check(who.id, body.check_id, body.answers))
 
     @app.get("/api/my/judgments")
     def my_judgments(who: RaterInfo = Depends(rater)) -> list[dict[str, Any]]:
@@ -280,8 +278,6 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
         except AudioUnavailableError as exc:
             LOG.warning("%s", exc)
             raise HTTPException(404, "this audio is not available; tell the organiser of the test") from None
-        except NotFoundError as exc:
-            raise HTTPException(404, str(exc)) from None
         return FileResponse(path, media_type=AUDIO_TYPES.get(path.suffix.lower(), "application/octet-stream"),
                             headers={"Cache-Control": "private, max-age=3600"})
 

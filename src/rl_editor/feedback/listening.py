@@ -54,21 +54,6 @@ class ListeningRecord:
         """The record with A and B exchanged (to or from the order a rater saw)."""
         return ListeningRecord(self.b_s, self.a_s, self.original_s)
 
-    def to_json(self) -> dict[str, float | None]:
-        return {"a_s": self.a_s, "b_s": self.b_s, "original_s": self.original_s}
-
-    @classmethod
-    def from_json(cls, data: Any) -> ListeningRecord | None:
-        """A record from ``{"a_s": .., "b_s": .., "original_s": ..}``; ``None`` when ``data`` is not such an object."""
-        if not isinstance(data, dict):
-            return None
-        values = {key: data.get(key) for key in ("a_s", "b_s", "original_s")}
-        if any(
-            v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0) for v in values.values()
-        ):
-            return None
-        return cls(**{k: (float(v) if v is not None else None) for k, v in values.items()})
-
 
 @dataclass(frozen=True)
 class ListeningRequirement:
@@ -77,7 +62,7 @@ class ListeningRequirement:
     Attributes
     ----------
     min_seconds : float
-        Seconds of the version to hear (already capped at its length).
+        Seconds of the version to hear (already capped at its length; to the millisecond, as the page is told).
     regions_s : list of [start, end]
         Where it differs from the other edit, in its own time (seconds); empty for ratings.
     """
@@ -101,9 +86,6 @@ class ListeningRequirement:
         if self.needed_s <= 0:
             return True
         return heard_s is not None and heard_s + TOLERANCE_S >= self.needed_s
-
-    def to_json(self) -> dict[str, Any]:
-        return {"min_seconds": round(self.min_seconds, 3), "regions_s": self.regions_s}
 
 
 def edit_timeline_s(beat_sequence: Sequence[int] | np.ndarray, bounds_s: np.ndarray) -> np.ndarray:
@@ -178,7 +160,7 @@ def requirements_from(
     on = min_seconds > 0
     return {
         label: ListeningRequirement(
-            max(0.0, min(float(min_seconds), float(duration))), regions.get(label, []) if on else []
+            round(max(0.0, min(float(min_seconds), float(duration))), 3), regions.get(label, []) if on else []
         )
         for label, duration in zip(labels, durations_s)
     }

@@ -58,8 +58,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pydantic import computed_field
+
 from rl_editor.feedback.agreement import majority_counts
 from rl_editor.feedback.store.errors import FeedbackError
+from rl_editor.formats import FormatModel
 from rl_editor.preferences import PreferencePair
 
 GOLD_SUFFIX = "~gold"
@@ -104,9 +107,11 @@ class ScreeningRule:
             raise FeedbackError("screening prior_right and prior_wrong: give positive pseudo-counts")
 
 
-@dataclass
-class RaterEvidence:
+class RaterEvidence(FormatModel):
     """What screening knows about one rater, and what it concluded.
+
+    Its JSON (:meth:`to_json`) holds every field and the derived ``gold_failure_share`` and
+    ``majority_agreement``.
 
     Attributes
     ----------
@@ -142,20 +147,15 @@ class RaterEvidence:
     flagged: bool = False
     reason: str = ""
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def gold_failure_share(self) -> float | None:
         return self.gold_failed / self.gold_judged if self.gold_judged else None
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def majority_agreement(self) -> float | None:
         return self.majority_agreed / self.majority_judged if self.majority_judged else None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            **asdict(self),
-            "gold_failure_share": self.gold_failure_share,
-            "majority_agreement": self.majority_agreement,
-        }
 
 
 @dataclass
@@ -314,7 +314,7 @@ def suspect_gold_pairs(pairs: Sequence[PreferencePair], rule: ScreeningRule) -> 
 def _gold_evidence(pairs: Sequence[PreferencePair], rule: ScreeningRule, suspect: set[str]) -> dict[str, RaterEvidence]:
     evidence: dict[str, RaterEvidence] = {}
     for pair in pairs:
-        e = evidence.setdefault(pair.rater, RaterEvidence(pair.rater))
+        e = evidence.setdefault(pair.rater, RaterEvidence(rater=pair.rater))
         if not is_gold(pair) or _gold_key(pair) in suspect:
             continue
         e.gold_ties += pair.preference == "tie"

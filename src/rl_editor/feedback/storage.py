@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from rl_editor.config import config_to_json
 from rl_editor.feedback.audio_files import AudioVerifier
 from rl_editor.feedback.listening import ListeningRequirement
 from rl_editor.feedback.settings import SETTINGS, FeedbackSettings
@@ -326,7 +327,7 @@ class FeedbackStore:
         checks = {r.name: results.get(r.id) for r in self.list_raters()}
         for row in summary["raters"]:
             found = checks.get(row["name"])
-            row["headphone_check"] = found.to_json() if found is not None else None
+            row["headphone_check"] = config_to_json(found) if found is not None else None
         summary["headphone_check_required"] = self.headphones.required()
         return summary
 

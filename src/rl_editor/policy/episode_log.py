@@ -12,6 +12,18 @@ from stable_baselines3.common.callbacks import BaseCallback
 from rl_editor.policy.dense_reward import TERM_NAMES, edit_stats
 from rl_editor.policy.env import EditVecEnv
 
+EDIT_FIGURES = (
+    "keep_share",
+    "duration_share",
+    "cut_share",
+    "repeat_share",
+    "n_splices",
+    "splices_per_minute",
+    "bar_line_share",
+    "mean_splice_quality",
+)
+"""The :func:`~rl_editor.policy.dense_reward.edit_stats` figures of each episode's edit in the curve."""
+
 LEARNING_CURVE_FIELDS = (
     "episode",
     "timesteps",
@@ -21,14 +33,7 @@ LEARNING_CURVE_FIELDS = (
     "dense_total",
     "learned_reward",
     "target",
-    "keep_share",
-    "duration_share",
-    "cut_share",
-    "repeat_share",
-    "n_splices",
-    "splices_per_minute",
-    "bar_line_share",
-    "mean_splice_quality",
+    *EDIT_FIGURES,
     "entropy",
     "approx_kl",
 )
@@ -90,19 +95,7 @@ class EpisodeLogger(BaseCallback):
                     "learned_reward", info.get("learned_reward", float("nan"))
                 ),
                 "target": info.get("target", float("nan")),
-                **{
-                    k: stats[k]
-                    for k in (
-                        "keep_share",
-                        "duration_share",
-                        "cut_share",
-                        "repeat_share",
-                        "n_splices",
-                        "splices_per_minute",
-                        "bar_line_share",
-                        "mean_splice_quality",
-                    )
-                },
+                **{k: stats[k] for k in EDIT_FIGURES},
                 "entropy": entropy,
                 "approx_kl": approx_kl,
             }

@@ -20,6 +20,16 @@ from stable_baselines3.common.callbacks import BaseCallback
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.policy.dense_reward import TERM_NAMES, edit_stats
 
+EDIT_FIGURES = (
+    "keep_share",
+    "duration_share",
+    "splices_per_minute",
+    "repeat_share",
+    "bar_line_share",
+    "mean_splice_quality",
+)
+"""The :func:`~rl_editor.policy.dense_reward.edit_stats` figures of each episode's edit in the curve."""
+
 FINETUNE_CURVE_FIELDS = (
     "episode",
     "timesteps",
@@ -32,12 +42,7 @@ FINETUNE_CURVE_FIELDS = (
     "entropy",
     *[f"dense_{k}" for k in TERM_NAMES],
     "dense_total",
-    "keep_share",
-    "duration_share",
-    "splices_per_minute",
-    "repeat_share",
-    "bar_line_share",
-    "mean_splice_quality",
+    *EDIT_FIGURES,
     "target",
 )
 REWARD_COLUMNS = ("learned_reward", "learned_reward_raw", "reward_std", "kl", "kl_penalty", "entropy")
@@ -80,17 +85,7 @@ class FinetuneCurveLogger(BaseCallback):
             **{name: terms.get(name, float("nan")) for name in REWARD_COLUMNS},
             **{f"dense_{t}": info["dense_terms"][t] for t in TERM_NAMES},
             "dense_total": info["dense_terms"]["total"],
-            **{
-                s: stats[s]
-                for s in (
-                    "keep_share",
-                    "duration_share",
-                    "splices_per_minute",
-                    "repeat_share",
-                    "bar_line_share",
-                    "mean_splice_quality",
-                )
-            },
+            **{s: stats[s] for s in EDIT_FIGURES},
             "target": info.get("target", float("nan")),
         }
 

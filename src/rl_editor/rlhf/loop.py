@@ -50,22 +50,7 @@ from rl_editor.rlhf.loop_config import (
     LoopResult,
 )
 from rl_editor.rlhf.loop_plan import PlannedStep, plan_steps
-from rl_editor.rlhf.loop_steps import (
-    SongSplit,
-    choose_loop_pairs,
-    pair_accuracy,
-    say,
-    split_songs,
-    step_collect_from_people,
-    step_evaluate,
-    step_finetune,
-    step_generate,
-    step_preferences,
-    step_render_audio,
-    step_reward_eval,
-    step_train_policy,
-    step_train_reward,
-)
+from rl_editor.rlhf.loop_steps import SongSplit, say, split_songs
 from rl_editor.rlhf.run_state import RunState, StepRecord, file_sha256
 
 
@@ -179,7 +164,4 @@ def run_loop(config: LoopConfig, *, progress: bool = True) -> LoopResult:
 
 
 __all__ = ["DEFAULT_CANDIDATE_TARGETS", "DEFAULT_CANDIDATE_TEMPERATURES", "PAIR_SELECTIONS", "LoopConfig", "LoopResult",
-           "PlannedStep", "RunState", "SongSplit", "choose_loop_pairs", "loop_summary", "pair_accuracy", "plan_steps",
-           "run_loop", "say", "split_songs", "step_collect_from_people", "step_evaluate", "step_finetune",
-           "step_generate", "step_preferences", "step_render_audio", "step_reward_eval", "step_train_policy",
-           "step_train_reward"]
+           "PlannedStep", "RunState", "SongSplit", "loop_summary", "plan_steps", "run_loop", "say", "split_songs"]

@@ -51,20 +51,27 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Iterable
-from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
+from pydantic import ConfigDict, computed_field, model_validator
 from scipy.stats import binomtest, norm
 from scipy.stats import t as student_t
+
+from rl_editor.formats import FormatModel
 
 OUTCOMES = ("new", "old", "tie")
 TARGET_PREFERENCE_SHARE = 0.60
 
 
-@dataclass(frozen=True)
-class WinRate:
+class WinRate(FormatModel):
     """Outcome counts of new-against-old judgments and the figures derived from them.
+
+    Its JSON (:meth:`to_json`) holds every field and the derived ``n``,
+    ``tie_share`` and ``target_met``; :meth:`from_json` reads it back, ignoring
+    the derived keys and any key it does not know, and gives results written
+    before the tie-inclusive share that share from their counts (without an
+    interval: their songs were not kept with the counts).
 
     Attributes
     ----------
@@ -120,6 +127,24 @@ class WinRate:
     share_clustered_by: str = "song"
     decisive_clustered_by: str = "song"
 
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _figures_of_older_files(cls, data: Any) -> Any:
+        """Older files: ``n_clusters`` for the songs, no ``preference_share``; every optional figure is kept
+        (``null`` included) when written back."""
+        if not isinstance(data, dict):
+            return data
+        data = {**{name: None for name, info in cls.model_fields.items() if info.default is None}, **data}
+        if "n_clusters" in data and "n_songs" not in data:  # older files did not tell decisive songs apart
+            data["n_songs"] = data["decisive_songs"] = data["n_clusters"]
+        if "preference_share" not in data and all(isinstance(data.get(k), int) for k in ("wins", "losses", "ties")):
+            n = data["wins"] + data["losses"] + data["ties"]
+            data["preference_share"] = (data["wins"] + data["ties"] / 2) / n if n else float("nan")
+        return data
+
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def n(self) -> int:
         return self.wins + self.losses + self.ties
@@ -128,31 +153,17 @@ class WinRate:
     def decisive(self) -> int:
         return self.wins + self.losses
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def tie_share(self) -> float:
         return self.ties / self.n if self.n else float("nan")
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def target_met(self) -> bool:
         """The design's target: tie-inclusive share above 60% and its song interval above 50%."""
         return (self.preference_share > TARGET_PREFERENCE_SHARE and self.share_ci_low is not None
                 and self.share_ci_low > 0.5)
-
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "n": self.n, "tie_share": self.tie_share, "target_met": self.target_met}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> WinRate:
-        """Inverse of :meth:`to_json`; results written before the tie-inclusive share get it from their counts
-        (without an interval: their songs were not kept with the counts)."""
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        if "n_clusters" in data and "n_songs" not in data:  # older files did not tell decisive songs apart
-            values["n_songs"] = values["decisive_songs"] = data["n_clusters"]
-        if "preference_share" not in data:
-            n = data["wins"] + data["losses"] + data["ties"]
-            values["preference_share"] = (data["wins"] + data["ties"] / 2) / n if n else float("nan")
-        return cls(**values)
 
     def share_interval_text(self) -> str:
         raters = self.n_raters if self.share_clustered_by != "song" else 0

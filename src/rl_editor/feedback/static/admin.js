@@ -39,6 +39,24 @@ function cell(row, text, className) {
   return td;
 }
 
+/** The body of table `tableId`, emptied; one row saying `emptyText` across `columns` cells when `rows` is empty. */
+function freshBody(tableId, rows, emptyText, columns) {
+  const body = $(tableId).querySelector("tbody");
+  body.replaceChildren();
+  if (!rows.length && emptyText) cell(body.insertRow(), emptyText).colSpan = columns;
+  return body;
+}
+
+/** A new row at the end of `body`, headed by `text` (a row header cell). */
+function headedRow(body, text) {
+  const row = body.insertRow();
+  const th = document.createElement("th");
+  th.scope = "row";
+  th.textContent = text;
+  row.append(th);
+  return row;
+}
+
 function renderOverview(summary) {
   const songs = summary.songs || [];
   const done = songs.reduce((n, s) => n + s.done, 0);
@@ -70,19 +88,9 @@ function renderOverview(summary) {
 }
 
 function renderRaters(raters, required = false) {
-  const body = $("raters-table").querySelector("tbody");
-  body.replaceChildren();
-  if (!raters.length) {
-    const row = body.insertRow();
-    const td = cell(row, "No raters yet: add one below.");
-    td.colSpan = 7;
-  }
+  const body = freshBody("raters-table", raters, "No raters yet: add one below.", 7);
   for (const r of raters) {
-    const row = body.insertRow();
-    const th = document.createElement("th");
-    th.scope = "row";
-    th.textContent = r.name;
-    row.append(th);
+    const row = headedRow(body, r.name);
     cell(row, r.held_out ? "yes" : "no");
     cell(row, String(r.done), "num");
     cell(row, fmt.seconds(r.median_time_ms), "num");
@@ -108,16 +116,10 @@ function renderScreening(screening) {
     `${rule.min_gold_judgments ?? "–"}+ gold pairs${rule.tie_is_failure ? " (a tie fails)" : ""}. ` +
     "Exports and reward training count flagged raters at their low weight by default." +
     ((screening.suspect_gold || []).length ? ` Gold pairs most raters failed, not counted: ${screening.suspect_gold.join(", ")}.` : "");
-  const body = $("screening-table").querySelector("tbody");
-  body.replaceChildren();
   const flagged = (screening.raters || []).filter((r) => r.flagged);
-  if (!flagged.length) cell(body.insertRow(), "No rater is flagged.").colSpan = 5;
+  const body = freshBody("screening-table", flagged, "No rater is flagged.", 5);
   for (const r of flagged) {
-    const row = body.insertRow();
-    const th = document.createElement("th");
-    th.scope = "row";
-    th.textContent = r.rater;
-    row.append(th);
+    const row = headedRow(body, r.rater);
     cell(row, `${r.gold_failed} of ${r.gold_judged} (${fmt.share(r.gold_failure_share)})`, "num warn");
     cell(row, String(r.gold_ties), "num");
     cell(row, `${fmt.share(r.majority_agreement)} of ${r.majority_judged}`, "num");
@@ -126,14 +128,9 @@ function renderScreening(screening) {
 }
 
 function renderSongs(songs) {
-  const body = $("songs-table").querySelector("tbody");
-  body.replaceChildren();
+  const body = freshBody("songs-table", songs);
   for (const s of songs) {
-    const row = body.insertRow();
-    const th = document.createElement("th");
-    th.scope = "row";
-    th.textContent = s.song_id;
-    row.append(th);
+    const row = headedRow(body, s.song_id);
     cell(row, `${s.done} / ${s.total}`, "num");
     const td = cell(row, "");
     const bar = document.createElement("progress");
@@ -185,8 +182,6 @@ async function addRater(e) {
     $("new-link-url").select();
     announce(`Added ${made.name}. Copy their link now: it is shown only once.`);
     await refresh();
-// keep the numbers current while the page is open and visible
-setInterval(() => { if (document.visibilityState === "visible") refresh(); }, 30000);
   } catch (err) {
     $("admin-error").textContent = `Could not add the rater: ${err.message}`;
   }

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -53,9 +53,6 @@ class HeadphoneStatus:
     attempts_used: int
     attempts_left: int
     checked_at: str | None
-
-    def to_json(self) -> dict[str, object]:
-        return asdict(self)
 
 
 def draw_trials(rng: random.Random, n_trials: int = TRIALS) -> list[dict[str, int]]:

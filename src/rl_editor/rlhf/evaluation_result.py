@@ -1,0 +1,219 @@
+"""The evaluation result format: judgments of old against new, the best-of-N arm, and their figures.
+
+:class:`EvaluationResult` is what :func:`rl_editor.rlhf.evaluate.evaluate_policies`
+returns and ``eval.json`` holds; :class:`Judged` is one judgment in it and
+:class:`BestOfArm` the old policy with best-of-N sampling. Older files load
+with today's figures (recomputed from their judgments).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+from pydantic import BeforeValidator, Field, PlainSerializer, model_validator
+from pydantic_core import PydanticCustomError
+
+from rl_editor.formats import FormatModel, Preference, read_format
+from rl_editor.io_utils import write_json_atomic
+from rl_editor.rlhf.finetune import RLHFError
+from rl_editor.rlhf.winrate import WinRate, win_rate
+
+
+class Judged(FormatModel):
+    """One judgment of an old/new pair of edits of a song."""
+
+    song_id: str
+    k: int
+    rater: str
+    new_shown_as: str
+    preference: Preference
+    strength: int
+    outcome: str
+    score_new: float = float("nan")
+    score_old: float = float("nan")
+
+
+def _read_win(value: Any) -> Any:
+    """A win-rate dict of any age as a WinRate (older files lack the newer figures)."""
+    if not isinstance(value, dict):
+        return value
+    try:
+        return WinRate.from_json(value)
+    except ValueError as exc:
+        raise PydanticCustomError(
+            "format", "must be a win-rate object with wins, losses and ties", {"got": value}
+        ) from exc
+
+
+def _win_json(win: WinRate) -> dict[str, Any]:
+    return win.to_json()
+
+
+WinRateField = Annotated[WinRate, BeforeValidator(_read_win), PlainSerializer(_win_json)]
+
+
+class BestOfArm(FormatModel):
+    """The old policy with best-of-N sampling, judged against the old policy's own edits.
+
+    Attributes
+    ----------
+    n : int
+        Edits sampled per slot; the reward model's favourite is shown.
+    reward_version : str
+        The reward model that ranked them.
+    win : WinRate
+        Best-of-N over old, the same figures as the new policy's (``outcome`` "new" means best-of-N won).
+    judgments : list of Judged
+    edit_stats : dict
+        ``{"old": {...}, "best_of": {...}}``: mean :func:`edit_behaviour` figures.
+    edits : dict
+        ``{song_id: [actions...]}``, the chosen edits.
+    """
+
+    n: int
+    reward_version: str
+    win: WinRateField
+    judgments: list[Judged] = Field(default_factory=list)
+    edit_stats: dict[str, dict[str, float]] = Field(default_factory=dict)
+    edits: dict[str, list[list[int]]] = Field(default_factory=dict)
+
+    def summary(self, old_version: str) -> str:
+        """``old + best-of-4 (ranked by <reward>) as new vs <old>: ...``, details and the edits' change (three
+        lines, indented under the new policy's)."""
+        change = {"old": self.edit_stats.get("old", {}), "new": self.edit_stats.get("best_of", {})}
+        return (
+            f"  old + best-of-{self.n} (ranked by {self.reward_version}) as new vs {old_version}: "
+            f"{self.win.headline()}\n    {self.win.details()}\n"
+            f"    edits old -> best-of-{self.n}: {behaviour_text(change)}"
+        )
+
+
+class EvaluationResult(FormatModel):
+    """Everything an evaluation measured.
+
+    Attributes
+    ----------
+    win : WinRate
+        New over old: the tie-inclusive share (headline), the decisive win rate, ties.
+    judgments : list of Judged
+    old_version, new_version : str
+    per_rater : dict
+        ``{rater: WinRate.to_json()}``.
+    per_song : dict
+        ``{song_id: {"new": n, "old": n, "tie": n}}``.
+    edit_stats : dict
+        ``{"old": {...}, "new": {...}}``: mean :func:`edit_behaviour` figures of each policy's edits.
+    edits : dict
+        ``{song_id: {"old": [actions...], "new": [actions...]}}`` (for rendering or a campaign).
+    settings : dict
+        Temperature, seed, edits per song, rater names.
+    best_of : BestOfArm or None
+        The old policy with best-of-N sampling against the old policy (when a reward model was given).
+    """
+
+    win: WinRateField
+    old_version: str
+    new_version: str
+    per_rater: dict[str, Any] = Field(default_factory=dict)
+    per_song: dict[str, dict[str, int]] = Field(default_factory=dict)
+    edit_stats: dict[str, dict[str, float]] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    judgments: list[Judged] = Field(default_factory=list)
+    edits: dict[str, dict[str, list[list[int]]]] = Field(default_factory=dict)
+    best_of: BestOfArm | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _figures_of_older_files(cls, data: Any) -> Any:
+        """A result written before the tie-inclusive share gets its figures recomputed from its judgments
+        (same outcomes, same songs)."""
+        if (
+            isinstance(data, dict)
+            and isinstance(data.get("win"), dict)
+            and "preference_share" not in data["win"]
+            and data.get("judgments")
+        ):
+            judgments = [Judged.model_validate(j) for j in data["judgments"]]
+            win, per_rater, _ = outcomes_summary(judgments)
+            data = {**data, "win": win, "per_rater": per_rater}
+        return data
+
+    def summary(self) -> str:
+        """The headline, the decisive win rate and ties, and how the edits changed (three lines); then the
+        best-of-N arm's headline and its edits' change, when there is one."""
+        text = (
+            f"{self.new_version} vs {self.old_version}: {self.win.summary()}\n"
+            f"  edits old -> new: {behaviour_text(self.edit_stats)}"
+        )
+        if self.best_of is not None:
+            text += "\n" + self.best_of.summary(self.old_version)
+        return text
+
+    def save(self, path: str | Path) -> Path:
+        """Write the result as JSON (atomically)."""
+        return write_json_atomic(path, self.to_json(), indent=1, default=float)
+
+    @classmethod
+    def load(cls, path: str | Path) -> EvaluationResult:
+        """Read a result written by :meth:`save`; RLHFError names the file and the field that does not fit."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise RLHFError(f"{path}: no such evaluation file") from None
+        except json.JSONDecodeError as exc:
+            raise RLHFError(f"{path}: not an evaluation result ({exc})") from None
+        return read_format(cls, data, where=f"{path}: evaluation result", error=RLHFError)
+
+
+def outcomes_summary(judgments: Sequence[Judged]) -> tuple[WinRate, dict[str, Any], dict[str, dict[str, int]]]:
+    """Overall win rate, win rate per rater and outcome counts per song.
+
+    Both win rates carry a song bootstrap interval (judgments clustered by song).
+    """
+    per_rater: dict[str, list[Judged]] = {}
+    per_song: dict[str, dict[str, int]] = {}
+    for j in judgments:
+        per_rater.setdefault(j.rater, []).append(j)
+        per_song.setdefault(j.song_id, {"new": 0, "old": 0, "tie": 0})[j.outcome] += 1
+    return (
+        _win_rate_by_song(judgments),
+        {r: _win_rate_by_song(rows).to_json() for r, rows in per_rater.items()},
+        per_song,
+    )
+
+
+def _win_rate_by_song(judgments: Sequence[Judged]) -> WinRate:
+    return win_rate(
+        [j.outcome for j in judgments], clusters=[j.song_id for j in judgments], raters=[j.rater for j in judgments]
+    )
+
+
+BEHAVIOUR_FIGURES: tuple[tuple[str, str, str], ...] = (
+    # (edit_behaviour key, label, format)
+    ("duration_share", "length (share of the song)", "{:.0%}"),
+    ("splices_per_minute", "splices per minute", "{:.1f}"),
+    ("bar_line_share", "splices on bar lines", "{:.0%}"),
+    ("mean_splice_quality", "splice quality", "{:.2f}"),
+)
+
+
+def behaviour_change(edit_stats_by_side: dict[str, dict[str, float]]) -> list[tuple[str, str, str]]:
+    """``(label, old, new)`` of each figure of :data:`BEHAVIOUR_FIGURES` (``n/a`` where a side lacks it)."""
+
+    def value(side: str, key: str, fmt: str) -> str:
+        x = edit_stats_by_side.get(side, {}).get(key)
+        return "n/a" if x is None or (isinstance(x, float) and np.isnan(x)) else fmt.format(x)
+
+    return [(label, value("old", key, fmt), value("new", key, fmt)) for key, label, fmt in BEHAVIOUR_FIGURES]
+
+
+def behaviour_text(edit_stats_by_side: dict[str, dict[str, float]]) -> str:
+    """``length (share of the song) 77% -> 76%, splices per minute 5.3 -> 5.1, ...``."""
+    if not edit_stats_by_side:
+        return "n/a (no edit figures recorded)"
+    return ", ".join(f"{label} {old} -> {new}" for label, old, new in behaviour_change(edit_stats_by_side))
