@@ -90,7 +90,7 @@ FORMATTED := \
 	tests/policy/test_episode_reward.py \
 	tests/policy/test_length.py \
 	tests/raters/example_rater_plugins.py \
-	tests/raters/test_campaign.py \
+	tests/raters/test_simulated_campaign.py \
 	tests/raters/test_rater_plugin.py \
 	tests/reward/conftest.py \
 	tests/reward/test_features.py \
