@@ -37,7 +37,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -61,6 +61,7 @@ from rl_editor.feedback.storage import (
     TaskView,
 )
 from rl_editor.feedback.tasks import TaskConfig, splice_times
+from rl_editor.formats import Preference, TieKind
 from rl_editor.generate.manifest import Manifest
 
 LOG = logging.getLogger("rl_editor.feedback")
@@ -99,8 +100,8 @@ class JudgmentBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
     client_id: str = Field(min_length=1, max_length=SETTINGS.client_id_max_chars)
     task_id: str = Field(min_length=1, max_length=64)
-    preference: Literal["a", "b", "tie"] | None = None
-    tie_kind: Literal["both_good", "both_bad"] | None = None
+    preference: Preference | None = None
+    tie_kind: TieKind | None = None
     strength: int | None = Field(default=None, ge=1, le=3, strict=True)
     rating: int | None = Field(default=None, ge=1, le=4, strict=True)
     notes: str | None = Field(default="", max_length=SETTINGS.notes_max_chars)
