@@ -44,12 +44,9 @@ def ten_short_songs(tmp_path_factory) -> Path:
 
 def test_one_iteration_moves_the_policy_toward_the_raters_taste(ten_short_songs, tmp_path):
     """Over four seeds at the demo's settings: the reward model learns the musician's taste at least as well
-    as the bootstrap model, better on most seeds (held-out accuracy 0.82, 0.78, 0.83, 0.82 against 0.74,
-    0.78, 0.79, 0.72), the policy's own length moves toward the musician's 60% on most seeds, and held-out
-    raters prefer the new policy on every seed (shares 0.70, 0.79, 0.68 and 0.88 for seeds 0-3; 0.11, 0.52,
-    0.70 and 0.68 before reward members trained through every epoch and fine-tuning paid the pessimistic
-    reward and kept the dense quality terms). With 4 held-out songs the song interval is wide, so it is
-    not asserted.
+    as the bootstrap model (better on most seeds), the policy's own length moves toward the musician's 60% on
+    most seeds, and held-out raters prefer the new policy on every seed. With 4 held-out songs the song
+    interval is wide, so it is not asserted. (Per-seed figures: the README's results and the loop benchmarks.)
     """
     closer, better = [], []
     for seed in range(4):
@@ -67,17 +64,12 @@ def test_one_iteration_moves_the_policy_toward_the_raters_taste(ten_short_songs,
 
 def test_two_iterations_improve_on_the_first_policy_and_tie_their_predecessor(ten_short_songs, tmp_path):
     """At the demo's settings, two iterations: held-out raters prefer iteration 1 to iteration 0; iteration 2
-    is not worse than iteration 1 (its song interval reaches 50%) and beats iteration 0 by more than
-    iteration 1 did (same raters, same first-policy edits); fine-tuning stays within a few nats per edit of
-    where it started.
-
-    By hand over seeds 0-3 (iteration 1 vs 0, iteration 2 vs 1; 1 and 2 against 0 as here):
-    seed 0 (0.70, 0.48; 0.65 -> 0.69), seed 1 (0.79, 0.47; 0.75 -> 0.72), seed 2 (0.68, 0.48; 0.73 -> 0.64),
-    seed 3 (0.88, 0.48; 0.82 -> 0.86); mean KL per edit 1.3-3.0. The first iteration moves the length to the
-    raters' and wins on every seed. The second has no length left to move, and at a fixed length its
-    fine-tuning barely moves the learned reward: 69-91% of its judgments are ties and its share sits just
-    under one half on every seed (a share of 0.5 or more against its predecessor is not reached), and it
-    rises against iteration 0 on two seeds of four. The default seed is asserted.
+    is not worse than iteration 1 (its interval reaches 50%) and beats iteration 0 by more than iteration 1
+    did (same raters, same first-policy edits); fine-tuning stays within a few nats per edit of where it
+    started. The first iteration moves the length to the raters'; the second has no length left to move,
+    and at a fixed length its fine-tuning barely moves the learned reward, so most of its judgments are
+    ties and its share against its predecessor sits near one half: ">= 0.5" is not asserted, "not worse" is.
+    The default seed is asserted.
     """
     from rl_editor.registry import load_model_file
     from rl_editor.rlhf.evaluate import evaluate_policies, held_out_raters
