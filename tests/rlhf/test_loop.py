@@ -46,7 +46,7 @@ def test_one_iteration_moves_the_policy_toward_the_raters_taste(ten_short_songs,
     """Over four seeds at the demo's settings: the reward model learns the musician's taste at least as well
     as the bootstrap model (better on most seeds), the policy's own length moves toward the musician's 60% on
     most seeds, and held-out raters prefer the new policy on every seed. With 4 held-out songs the song
-    interval is wide, so it is not asserted. (Per-seed figures: the README's results and the loop benchmarks.)
+    interval is wide, so it is not asserted.
     """
     closer, better = [], []
     for seed in range(4):
