@@ -36,7 +36,6 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -47,16 +46,16 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_reward_sample_efficiency import interpolate_pairs_needed, taste_agreement  # noqa: E402
 from rl_editor.audio.song import SongAnalysis  # noqa: E402
-from rl_editor.edit import Edit  # noqa: E402
 from rl_editor.feedback.online import (  # noqa: E402
     OnlineSelectionConfig,
     SongAnalyses,
     prioritize_campaign,
     retrain_ensemble,
 )
-from rl_editor.feedback.storage import FeedbackStore, JudgmentIn  # noqa: E402
+from rl_editor.feedback.storage import FeedbackStore  # noqa: E402
 from rl_editor.feedback.tasks import TaskConfig  # noqa: E402
-from rl_editor.generate.manifest import Candidate, Manifest, SongEntry  # noqa: E402
+from rl_editor.generate.manifest import Manifest  # noqa: E402
+from rl_editor.raters.campaign import judge_next_task, sampled_manifest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TASTE = "musician"
@@ -76,36 +75,7 @@ def demo_songs(n_songs: int) -> list[tuple[Path, SongAnalysis]]:
 
 def campaign_manifest(root: Path, songs: list[tuple[Path, SongAnalysis]], n_candidates: int, seed: int) -> Manifest:
     """A manifest of sampled candidates (no audio: the store API needs none)."""
-    from rl_editor.raters.tastes import sample_edits
-
-    rng = np.random.default_rng(seed)
-    entries = []
-    for path, song in songs:
-        candidates = [
-            Candidate(
-                f"{song.song_id}-c{c}",
-                0.0,
-                f"edits/{song.song_id}-{c}.wav",
-                song.duration_seconds,
-                actions.tolist(),
-                "sampled",
-                c,
-            )
-            for c, actions in enumerate(sample_edits(song, n_candidates, rng))
-        ]
-        entries.append(
-            SongEntry(
-                str(path),
-                song.song_id,
-                song.duration_seconds,
-                song.beat_times_s.tolist(),
-                song.downbeat_times_s.tolist(),
-                candidates,
-            )
-        )
-    manifest = Manifest(root=root.resolve(), songs=entries)
-    manifest.save()
-    return manifest
+    return sampled_manifest(songs, root, n_candidates, np.random.default_rng(seed), render=False)
 
 
 def heldout_sets(songs: list[tuple[Path, SongAnalysis]], n: int, seed: int) -> list:
@@ -145,22 +115,8 @@ class SimulatedRaters:
         for _ in range(n):
             rater_id, rater = self.raters[self.turn % len(self.raters)]
             self.turn += 1
-            view = self.store.next_task(rater_id)
-            if view is None:
+            if not judge_next_task(self.store, rater_id, rater, self.analyses):
                 break
-            song = self.analyses[view.song_id]
-            a, b = (Edit(view.song_id, np.asarray(e.actions)) for e in view.edits)
-            answer = rater.judge(song, a, b)
-            self.store.submit_judgment(
-                rater_id,
-                JudgmentIn(
-                    client_id=str(uuid.uuid4()),
-                    task_id=view.task_id,
-                    preference=answer.preference,
-                    tie_kind=answer.tie_kind,
-                    strength=int(answer.strength),
-                ),
-            )
             made += 1
         return made
 

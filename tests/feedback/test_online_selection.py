@@ -3,19 +3,15 @@ step, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import shutil
-import uuid
-
 import numpy as np
 import pytest
 from sqlalchemy import select
 
-from rl_editor.edit import Edit
 from rl_editor.feedback.models import Rater, Task
 from rl_editor.feedback.online import OnlineSelection, OnlineSelectionConfig
-from rl_editor.feedback.storage import FeedbackStore, JudgmentIn
-from rl_editor.generate.manifest import Candidate, Manifest, SongEntry
-from rl_editor.raters import load_rater, sample_edits
+from rl_editor.feedback.storage import FeedbackStore
+from rl_editor.raters import load_rater
+from rl_editor.raters.campaign import judge_next_task, sampled_manifest
 
 N_CANDIDATES = 6
 
@@ -23,36 +19,8 @@ N_CANDIDATES = 6
 @pytest.fixture
 def demo_manifest(tmp_path, demo_songs_dir, demo_analyses):
     """Two demo songs with six sampled candidate edits each (no rendered audio: nothing is served)."""
-    root = tmp_path / "run"
-    (root / "songs").mkdir(parents=True)
-    entries = []
-    for analysis in demo_analyses[:2]:
-        source = demo_songs_dir / f"{analysis.song_id}.wav"
-        shutil.copy(source, root / "songs" / source.name)
-        candidates = [
-            Candidate(
-                edit_id=f"{analysis.song_id}-c{c}",
-                temperature=0.0,
-                path=f"edits/{c}.wav",
-                duration=analysis.duration_seconds,
-                actions=actions.tolist(),
-                policy="sampled",
-                seed=c,
-            )
-            for c, actions in enumerate(sample_edits(analysis, N_CANDIDATES, np.random.default_rng(3)))
-        ]
-        entries.append(
-            SongEntry(
-                song=f"songs/{source.name}",
-                song_id=analysis.song_id,
-                duration_seconds=analysis.duration_seconds,
-                beats=analysis.beat_times_s.tolist(),
-                downbeats=analysis.downbeat_times_s.tolist(),
-                candidates=candidates,
-            )
-        )
-    manifest = Manifest(root=root.resolve(), songs=entries)
-    manifest.save()
+    songs = [(demo_songs_dir / f"{analysis.song_id}.wav", analysis) for analysis in demo_analyses[:2]]
+    manifest = sampled_manifest(songs, tmp_path / "run", N_CANDIDATES, np.random.default_rng(3), render=False)
     return manifest, {a.song_id: a for a in demo_analyses[:2]}
 
 
@@ -63,19 +31,7 @@ def _simulated_judgments(store, analyses, n, name="sim"):
     with store.transaction() as session:
         rater_id = session.scalars(select(Rater.id).where(Rater.name == name)).one()
     for _ in range(n):
-        view = store.next_task(rater_id)
-        song = analyses[view.song_id]
-        a, b = (Edit(view.song_id, np.asarray(e.actions)) for e in view.edits)
-        judgment = rater.judge(song, a, b)
-        store.submit_judgment(
-            rater_id,
-            JudgmentIn(
-                client_id=str(uuid.uuid4()),
-                task_id=view.task_id,
-                preference=judgment.preference,
-                strength=judgment.strength,
-            ),
-        )
+        assert judge_next_task(store, rater_id, rater, analyses)
     return rater_id
 
 

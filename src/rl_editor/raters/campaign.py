@@ -26,9 +26,13 @@ BASE_URL = "http://testserver"
 
 
 def sampled_manifest(
-    songs: Sequence[tuple[Path, SongAnalysis]], root: Path, n_candidates: int, rng: np.random.Generator
+    songs: Sequence[tuple[Path, SongAnalysis]],
+    root: Path,
+    n_candidates: int,
+    rng: np.random.Generator,
+    render: bool = True,
 ) -> Manifest:
-    """A manifest of ``n_candidates`` sampled edits per song, rendered under ``root`` (songs referenced in place).
+    """A manifest of ``n_candidates`` sampled edits per song under ``root`` (songs referenced in place).
 
     Parameters
     ----------
@@ -39,6 +43,9 @@ def sampled_manifest(
     n_candidates : int
         Edits per song (:func:`rl_editor.raters.tastes.sample_edits`).
     rng : numpy Generator
+    render : bool
+        Render each candidate's audio; False leaves the files unmade (the store's
+        Python API judges actions and needs no audio).
 
     Returns
     -------
@@ -55,7 +62,8 @@ def sampled_manifest(
         candidates = []
         for c, actions in enumerate(sample_edits(analysis, n_candidates, rng)):
             rel = f"{analysis.song_id}/c{c}.wav"
-            save_audio(root / rel, render_edit(path, analysis, actions))
+            if render:
+                save_audio(root / rel, render_edit(path, analysis, actions))
             candidates.append(
                 Candidate(
                     edit_id=f"{analysis.song_id}-c{c}",
@@ -80,6 +88,32 @@ def sampled_manifest(
     manifest = Manifest(root=root.resolve(), songs=entries)
     manifest.save()
     return manifest
+
+
+def judge_next_task(store: Any, rater_id: int, rater: Rater, analyses: dict[str, SongAnalysis]) -> bool:
+    """``rater`` judges the task the store's scheduler hands ``rater_id`` (the code behind ``/api/next`` and
+    ``/api/judgments``); False when it has none left."""
+    import uuid
+
+    from rl_editor.edit import Edit
+    from rl_editor.feedback.storage import JudgmentIn
+
+    view = store.next_task(rater_id)
+    if view is None:
+        return False
+    a, b = (Edit(view.song_id, np.asarray(e.actions)) for e in view.edits)
+    answer = rater.judge(analyses[view.song_id], a, b)
+    store.submit_judgment(
+        rater_id,
+        JudgmentIn(
+            client_id=str(uuid.uuid4()),
+            task_id=view.task_id,
+            preference=answer.preference,
+            tie_kind=answer.tie_kind,
+            strength=int(answer.strength),
+        ),
+    )
+    return True
 
 
 def run_rater_bots(
