@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -41,6 +42,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_reward_sample_efficiency import taste_agreement  # noqa: E402
 from rl_editor.audio.song import SongAnalysis  # noqa: E402
 from rl_editor.feedback.screening import ScreeningRule, is_gold, screen_pairs  # noqa: E402
 from rl_editor.feedback.tasks import TaskConfig  # noqa: E402
@@ -89,19 +92,6 @@ def heldout_sets(songs: list[SongAnalysis], seed: int) -> list[tuple[SongAnalysi
     return out
 
 
-def heldout_accuracy(ensemble: RewardEnsemble, test_sets: list[tuple[SongAnalysis, np.ndarray, np.ndarray]]) -> float:
-    """Share of held-out pairs the ensemble orders like the noiseless taste."""
-    hits = total = 0
-    for song, actions, truth in test_sets:
-        mean, _ = ensemble.score(song, actions)
-        a, b = np.triu_indices(len(actions), k=1)
-        gap = truth[a] - truth[b]
-        keep = np.abs(gap) > 0.1
-        hits += int(np.sum(np.sign(mean[a] - mean[b])[keep] == np.sign(gap[keep])))
-        total += int(keep.sum())
-    return hits / max(total, 1)
-
-
 def train(pairs: list[PreferencePair], analyses: dict[str, SongAnalysis], seed: int, members: int) -> RewardEnsemble:
     config = RewardTrainConfig(epochs=20, members=members, seed=seed)
     return train_reward_model(pairs, config, analyses=analyses)[0]
@@ -136,7 +126,7 @@ def run_seed(seed: int, songs: list[tuple[Path, SongAnalysis]], args: argparse.N
         print(line, flush=True)
     test_sets = heldout_sets(heldout, seed)
     accuracy = {
-        name: heldout_accuracy(train(pairs, analyses, seed, args.members), test_sets)
+        name: taste_agreement(train(pairs, analyses, seed, args.members), test_sets)
         for name, pairs in (
             ("unscreened", regular),
             ("down-weighted", down_weighted.apply(regular).pairs),
