@@ -99,6 +99,10 @@ class Listening(FormatModel):
     b_s: NonNegativeSeconds | None = None
     original_s: NonNegativeSeconds | None = None
 
+    def swapped(self) -> Listening:
+        """The record with A and B exchanged (to or from the order a rater saw)."""
+        return Listening(a_s=self.b_s, b_s=self.a_s, original_s=self.original_s)
+
 
 class PreferencePair(_JudgmentFormat):
     """One judgment: which of two edits of one song a rater preferred, and how strongly."""

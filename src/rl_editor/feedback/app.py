@@ -47,7 +47,6 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 from rl_editor.audio.song import segment_bounds
 from rl_editor.config import config_to_json
 from rl_editor.feedback.guard import BodyGuard, BodyRule, token_of
-from rl_editor.feedback.listening import ListeningRecord
 from rl_editor.feedback.settings import SETTINGS, FeedbackSettings
 from rl_editor.feedback.storage import (
     AudioUnavailableError,
@@ -63,6 +62,7 @@ from rl_editor.feedback.storage import (
 from rl_editor.feedback.tasks import TaskConfig, splice_times
 from rl_editor.formats import Preference, TieKind
 from rl_editor.generate.manifest import Manifest
+from rl_editor.preferences import Listening
 
 LOG = logging.getLogger("rl_editor.feedback")
 
@@ -254,7 +254,7 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
         judgment = JudgmentIn(client_id=body.client_id, task_id=body.task_id, preference=body.preference,
                               tie_kind=body.tie_kind, strength=body.strength, rating=body.rating,
                               notes=body.notes or "", time_spent_ms=body.time_spent_ms,
-                              listening=ListeningRecord(**body.listening.model_dump()) if body.listening else None)
+                              listening=Listening(**body.listening.model_dump()) if body.listening else None)
         judgment_id, duplicate = store.submit_judgment(who.id, judgment, require_listening=True)
         return JSONResponse({"judgment_id": judgment_id, "duplicate": duplicate},
                             status_code=200 if duplicate else 201)

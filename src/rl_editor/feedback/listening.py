@@ -6,7 +6,7 @@ either every region where it differs from the other edit, or ``min_seconds``
 of it (``min_seconds`` is the campaign's or store's setting, capped at the
 version's length). The rater page tracks which stretches of each version's
 audio were played and sends the seconds heard per version with the judgment
-(a :class:`ListeningRecord`); the server checks those seconds against the same
+(a :class:`rl_editor.preferences.Listening`); the server checks those seconds against the same
 :class:`ListeningRequirement`: hearing every region means having heard at least
 :data:`REGION_SHARE` of their total length.
 
@@ -32,27 +32,12 @@ from typing import Any
 
 import numpy as np
 
+from rl_editor.preferences import Listening
+
 REGION_PAD_S = 1.0
 REGION_SHARE = 0.9  # share of the regions' total length that counts as having heard them all
 TOLERANCE_S = 0.25  # slack for the page's sampling of what was played
 DEFAULT_MIN_SECONDS = 20.0
-
-
-@dataclass(frozen=True)
-class ListeningRecord:
-    """Seconds of each version's audio a rater played (distinct seconds, not replays).
-
-    ``a_s`` and ``b_s`` are the edits as the rater saw them (A, B) when it comes
-    from the page, and the task's ``edit_a`` / ``edit_b`` once stored.
-    """
-
-    a_s: float | None = None
-    b_s: float | None = None
-    original_s: float | None = None
-
-    def swapped(self) -> ListeningRecord:
-        """The record with A and B exchanged (to or from the order a rater saw)."""
-        return ListeningRecord(self.b_s, self.a_s, self.original_s)
 
 
 @dataclass(frozen=True)
@@ -191,7 +176,7 @@ def task_requirements(
     return requirements_from(regions, durations_s, min_seconds)
 
 
-def shortfall(requirements: dict[str, ListeningRequirement], record: ListeningRecord | None) -> str | None:
+def shortfall(requirements: dict[str, ListeningRequirement], record: Listening | None) -> str | None:
     """One line naming what is still unheard, or ``None`` when ``record`` meets every requirement."""
     if all(r.needed_s <= 0 for r in requirements.values()):
         return None

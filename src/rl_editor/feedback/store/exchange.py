@@ -21,8 +21,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from rl_editor.config import config_to_json
-from rl_editor.feedback.listening import ListeningRecord
 from rl_editor.feedback.models import EditRecord, Judgment, SongRecord
 from rl_editor.feedback.settings import DEFAULT_CAMPAIGN
 from rl_editor.feedback.store.campaigns import ensure_campaign
@@ -46,7 +44,7 @@ def _edit_ref(row: EditRecord) -> EditRef:
 
 def listening_of(j: Judgment) -> dict[str, float | None]:
     """A stored judgment's listening record as exported (``a_s`` is its ``edit_a``)."""
-    return config_to_json(ListeningRecord(j.listened_a_s, j.listened_b_s, j.listened_original_s))
+    return Listening(a_s=j.listened_a_s, b_s=j.listened_b_s, original_s=j.listened_original_s).model_dump()
 
 
 def pair_from_rows(j: Judgment, a: EditRecord, b: EditRecord, song_path: str | None = None) -> PreferencePair:

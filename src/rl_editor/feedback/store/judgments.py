@@ -19,7 +19,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from rl_editor.feedback.listening import ListeningRecord
 from rl_editor.feedback.models import Judgment, utc_now
 from rl_editor.feedback.store.database import Database
 from rl_editor.feedback.store.errors import ConflictError, ForbiddenError, InvalidJudgmentError, NotFoundError
@@ -34,11 +33,12 @@ from rl_editor.feedback.store.statements import (
     TASK_BY_ID,
 )
 from rl_editor.feedback.store.views import PREFERENCE_CHOICES, RATING_LABELS, JudgmentIn
+from rl_editor.preferences import Listening
 
 _SWAPPED = {"a": "b", "b": "a", "tie": "tie"}  # a preference as seen in order "ba", in the task's order
 
 
-def listening_columns(record: ListeningRecord | None, presented_order: str | None) -> dict[str, float | None]:
+def listening_columns(record: Listening | None, presented_order: str | None) -> dict[str, float | None]:
     """The stored listening columns: seconds of the task's ``edit_a`` and ``edit_b`` (not A/B as shown)."""
     if record is None:
         return {"listened_a_s": None, "listened_b_s": None, "listened_original_s": None}

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from rl_editor.audio.song import segment_bounds
 from rl_editor.edit import beat_sequence
 from rl_editor.feedback.listening import (
-    ListeningRecord,
     ListeningRequirement,
     differing_regions_s,
     requirements_from,
@@ -30,6 +29,7 @@ from rl_editor.feedback.store.errors import InvalidJudgmentError, NotFoundError
 from rl_editor.feedback.store.meta import must_listen_seconds
 from rl_editor.feedback.store.statements import EDITS_BY_ID
 from rl_editor.feedback.store.views import TaskView
+from rl_editor.preferences import Listening
 
 SETTING_CACHE_SECONDS = 5.0  # how long another process's change of the setting may take to apply here
 SHAPE_CACHE_MAX = 4096
@@ -80,7 +80,7 @@ class MustListen:
                 seconds = self._setting(session, view.campaign)
         return requirements_from(shape[0], shape[1], seconds)
 
-    def check(self, session: Session, values: dict[str, Any], record: ListeningRecord | None) -> None:
+    def check(self, session: Session, values: dict[str, Any], record: Listening | None) -> None:
         """Raise :class:`InvalidJudgmentError` when ``record`` falls short for the judgment row ``values``."""
         shown = [values["edit_a"]] if values["edit_b"] is None else [values["edit_a"], values["edit_b"]]
         if values["presented_order"] == "ba":

@@ -8,9 +8,8 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from rl_editor.feedback.listening import ListeningRecord
 from rl_editor.feedback.models import EditRecord
-from rl_editor.preferences import PREFERENCES
+from rl_editor.preferences import PREFERENCES, Listening
 from rl_editor.preferences import TIE_KINDS as TIE_KINDS  # the one judgment vocabulary, re-exported
 
 PREFERENCE_CHOICES = PREFERENCES
@@ -73,7 +72,7 @@ class JudgmentIn:
     rating: int | None = None
     notes: str = ""
     time_spent_ms: int | None = None
-    listening: ListeningRecord | None = None  # seconds played per version, A/B as the rater saw them
+    listening: Listening | None = None  # seconds played per version, A/B as the rater saw them
 
 
 @dataclass
