@@ -24,9 +24,13 @@ NOISELESS taste (pairs whose taste gap is below 0.1 are left out). Both curves
 are printed per seed and averaged; the summary says how many judgments online
 selection needs to reach random order's final accuracy (target: at most 70 %).
 
+With ``RL_EDITOR_MUSIC_DIR`` the campaign runs on the first ``--songs`` real
+songs of that folder (by name) and the held-out pairs come from the next
+``--heldout-songs`` songs, which the campaign never had.
+
 Usage::
 
-    python benchmarks/bench_online_selection.py [--quick] [--seeds 3] [--budget 160] [--every 20]
+    [RL_EDITOR_MUSIC_DIR=DIR] python benchmarks/bench_online_selection.py [--quick] [--seeds 3] [--budget 160] [--every 20]
 """
 
 from __future__ import annotations
@@ -76,6 +80,16 @@ def demo_songs(n_songs: int) -> list[tuple[Path, SongAnalysis]]:
 def campaign_manifest(root: Path, songs: list[tuple[Path, SongAnalysis]], n_candidates: int, seed: int) -> Manifest:
     """A manifest of sampled candidates (no audio: the store API needs none)."""
     return sampled_manifest(songs, root, n_candidates, np.random.default_rng(seed), render=False)
+
+
+def real_songs(music_dir: str, n_songs: int, n_heldout: int) -> tuple[list, list]:
+    """The first ``n_songs`` songs of ``music_dir`` (by name) for the campaign and the next ``n_heldout`` held out."""
+    from rl_editor.audio import analyze_song
+    from rl_editor.audio.io import find_songs
+
+    found = find_songs(music_dir)[: n_songs + n_heldout]
+    songs = [(f.path, analyze_song(f.path)) for f in found]
+    return songs[:n_songs], songs[n_songs:]
 
 
 def heldout_sets(songs: list[tuple[Path, SongAnalysis]], n: int, seed: int) -> list:
@@ -183,6 +197,12 @@ def main() -> None:
     parser.add_argument("--songs", type=int, default=6)
     parser.add_argument("--candidates", type=int, default=10, help="candidate edits per song in the campaign")
     parser.add_argument("--heldout", type=int, default=30, help="fresh candidates per song for the held-out pairs")
+    parser.add_argument(
+        "--heldout-songs",
+        type=int,
+        default=4,
+        help="with RL_EDITOR_MUSIC_DIR: songs held out of the campaign for the held-out pairs",
+    )
     parser.add_argument("--budget", type=int, default=160, help="judgments per campaign")
     parser.add_argument("--every", type=int, default=20, help="K: retrain (and, online, reorder) every K judgments")
     parser.add_argument("--members", type=int, default=3)
@@ -193,10 +213,19 @@ def main() -> None:
     if args.quick:
         args.seeds, args.songs, args.budget, args.every = 1, 3, 40, 20
     started = time.perf_counter()
-    songs = demo_songs(args.songs)
+    music = os.environ.get("RL_EDITOR_MUSIC_DIR")
+    if music:  # real songs: the held-out pairs come from songs the campaign never had
+        songs, heldout_songs = real_songs(music, args.songs, args.heldout_songs)
+        print(
+            f"real songs in {music}: campaign {[s.song_id for _, s in songs]}, "
+            f"held out {[s.song_id for _, s in heldout_songs]}"
+        )
+    else:
+        songs = demo_songs(args.songs)
+        heldout_songs = songs
     curves: dict[str, list[dict[int, float]]] = {"random": [], "online": []}
     for seed in range(args.seeds):
-        heldout = heldout_sets(songs, args.heldout, seed)
+        heldout = heldout_sets(heldout_songs, args.heldout, seed)
         for arm in ("random", "online"):
             curves[arm].append(run_arm(arm == "online", seed, songs, heldout, args))
     means = {arm: mean_curve(c) for arm, c in curves.items()}
