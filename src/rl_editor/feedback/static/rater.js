@@ -244,7 +244,10 @@ async function showTask(task) {
     client_id: newClientId(), choice: null, strength: null, rating: null, notes: "", elapsed_ms: 0,
   };
   app.tracker = new ListeningTracker(app.draft.heard || {});
-  app.player.onHeard = (v, start, end) => app.tracker.add(v, start, end);
+  app.player.onHeard = (v, start, end) => {
+    app.tracker.add(v, start, end);
+    updateListenStatus();
+  };
   app.visibleSince = null;
   buildTaskView(task, buffers);
   restoreForm();
@@ -810,7 +813,7 @@ const testHooks = {
   player: () => app.player,
   sending: () => app.sending,
   ready: () => !$("view-task").hidden && Boolean(app.player),
-  listening: () => ({
+  listening: () => (updateListenStatus(), {
     heard: app.tracker?.heard ?? null, record: app.tracker?.record(versionKeys()) ?? null, stillToHear: unheard(),
     met: Object.fromEntries(Object.entries(listeningNeeds()).map(([v, need]) => [v, Boolean(app.tracker?.met(v, need))])),
   }),
