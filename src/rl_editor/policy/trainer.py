@@ -179,6 +179,8 @@ class PPOTrainer:
         if previous is not None:
             copy_policy_state(previous, self.model)
             self.model.set_random_seed(self.config.seed)
+        if tb_dir is None:
+            self.model.set_logger(_silent_logger())  # SB3's default logger makes an empty temp dir per run
         logger = EpisodeLogger(episodes, env, log_dir=log_dir, progress=progress)
         extra = callback if isinstance(callback, list) else ([callback] if callback is not None else [])
         callbacks = [logger, *extra]
@@ -441,3 +443,10 @@ class PPOTrainer:
 
 __all__ = ["LEARNING_CURVE_FIELDS", "EpisodeLogger", "PPOTrainer", "PolicyConfig", "TERM_NAMES", "analysis_from_features",
            "analyze_songs", "find_songs", "songs_fingerprint", "target_share"]
+
+
+def _silent_logger() -> Any:
+    """A Stable-Baselines3 logger that writes nowhere (PPO still records its statistics into it)."""
+    from stable_baselines3.common.logger import Logger
+
+    return Logger(folder=None, output_formats=[])
