@@ -26,10 +26,10 @@ class SongWorker:
         single_threaded_torch()
         self.generator = None
         if needs_policy:
-            folder = tempfile.mkdtemp(prefix="rl-editor-policy-")
-            path = Path(folder) / policy_name
-            path.write_bytes(policy_bytes)
-            self.generator = loader(path)
+            with tempfile.TemporaryDirectory(prefix="rl-editor-policy-") as folder:  # read once, then gone
+                path = Path(folder) / policy_name
+                path.write_bytes(policy_bytes)
+                self.generator = loader(path)
 
     def run(self, task: SongTask) -> SongOutcome:
         if not Path(task.song_path).is_file():
