@@ -1,10 +1,15 @@
 """Old policy against new, judged by raters who did not train the reward model.
 
-For each held-out song, each policy samples ``edits_per_song`` edits (seeds
-independent between the policies, so a policy against itself is a fair coin);
-edit ``k`` of the old policy is paired with edit ``k`` of the new one and every
-rater judges every pair, shown in an order drawn at random per judgment and
-mapped back to "new", "old" or "tie". :func:`~rl_editor.rlhf.winrate.win_rate`
+For each held-out song, each policy samples ``edits_per_song`` edits with the
+same seeds (common random numbers: edit ``k`` of both policies draws the same
+random numbers, so the two differ only where the policies do, and a policy
+against itself gives identical edits); edit ``k`` of the old policy is paired
+with edit ``k`` of the new one and every rater judges every pair, shown in an
+order drawn at random per judgment and mapped back to "new", "old" or "tie".
+Identical edits are a tie without asking (there is nothing to hear), and the
+result says how many pairs were identical. (An evaluation campaign for people,
+:func:`create_evaluation_campaign`, samples the two policies with their own
+seeds, so people are never handed two copies of one edit.) :func:`~rl_editor.rlhf.winrate.win_rate`
 turns the outcomes into the headline, the tie-inclusive preference share
 ``(wins + ties / 2) / judgments`` with a song-clustered 95% interval, and
 beside it the decisive win rate, the tie share, Wilson's interval and the
@@ -96,6 +101,9 @@ def _as_analyses(songs: Sequence[SongAnalysis | str | Path]) -> list[SongAnalysi
     return out
 
 
+PAIRED_SIDE = "paired"  # the seeds' label of both policies' edits in a simulated evaluation
+
+
 def _seeds(song_id: str, side: str, n: int, seed: int) -> list[int]:
     base = zlib.crc32(f"{seed}|{song_id}|{side}".encode())
     return [int(base + 104729 * k) & 0x7FFFFFFF for k in range(n)]
@@ -175,8 +183,8 @@ def evaluate_policies(
         raise RLHFError(f"edits_per_song must be at least 1, got {edits_per_song}")
     old, new = _as_trainer(old_path), _as_trainer(new_path)
     analyses = _as_analyses(songs)
-    old_edits = sample_policy_edits(old, analyses, "old", edits_per_song, temperature, seed)
-    new_edits = sample_policy_edits(new, analyses, "new", edits_per_song, temperature, seed)
+    old_edits = sample_policy_edits(old, analyses, PAIRED_SIDE, edits_per_song, temperature, seed)
+    new_edits = sample_policy_edits(new, analyses, PAIRED_SIDE, edits_per_song, temperature, seed)
     rng = np.random.default_rng(seed)
     judgments = judge_pairs(analyses, old_edits, new_edits, raters, rng, progress)
     arm = None
@@ -209,8 +217,13 @@ def judge_pairs(analyses: Sequence[SongAnalysis], old_edits: dict[str, list[np.n
     for a in tqdm(analyses, desc="evaluating", unit="song", disable=not progress, file=sys.stderr):
         for k, (old_actions, new_actions) in enumerate(zip(old_edits[a.song_id], new_edits[a.song_id])):
             e_old, e_new = Edit(a.song_id, np.asarray(old_actions)), Edit(a.song_id, np.asarray(new_actions))
+            same = np.array_equal(e_old.actions, e_new.actions)
             for rater in raters:
                 name = str(getattr(rater, "name", "rater"))
+                if same:  # nothing to hear: a tie, not a question
+                    judgments.append(Judged(song_id=a.song_id, k=k, rater=name, new_shown_as="a",
+                                            preference=Preference.TIE, strength=1, outcome="tie", identical=True))
+                    continue
                 new_first = bool(rng.random() < 0.5)
                 first, second = (e_new, e_old) if new_first else (e_old, e_new)
                 j = as_judgment(rater.judge(a, first, second), name)

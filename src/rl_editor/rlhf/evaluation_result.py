@@ -35,6 +35,7 @@ class Judged(FormatModel):
     outcome: str
     score_new: float = float("nan")
     score_old: float = float("nan")
+    identical: bool = False  # the two edits were the same: a tie without asking
 
 
 def _read_win(value: Any) -> Any:
@@ -145,13 +146,23 @@ class EvaluationResult(FormatModel):
     def summary(self) -> str:
         """The headline, the decisive win rate and ties, and how the edits changed (three lines); then the
         best-of-N arm's headline and its edits' change, when there is one."""
+        identical = ""
+        if self.identical_share == 1:
+            identical = "; every pair identical: the new policy edits exactly as the old one (ties without asking)"
+        elif self.identical_share > 0:
+            identical = f"; {self.identical_share:.0%} of the pairs identical (ties without asking)"
         text = (
             f"{self.new_version} vs {self.old_version}: {self.win.summary()}\n"
-            f"  edits old -> new: {behaviour_text(self.edit_stats)}"
+            f"  edits old -> new: {behaviour_text(self.edit_stats)}{identical}"
         )
         if self.best_of is not None:
             text += "\n" + self.best_of.summary(self.old_version)
         return text
+
+    @property
+    def identical_share(self) -> float:
+        """Share of judged pairs whose two edits were the same (0 without judgments)."""
+        return sum(j.identical for j in self.judgments) / len(self.judgments) if self.judgments else 0.0
 
     def save(self, path: str | Path) -> Path:
         """Write the result as JSON (atomically)."""
