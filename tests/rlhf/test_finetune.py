@@ -81,6 +81,13 @@ def test_the_checkpoint_records_its_parent_and_reward_model(finetuned, rlhf_poli
     assert meta.trained_on["reward_model"] == reward_meta.version
     assert meta.trained_on["reward_source"] == reward_meta.version
     assert "finetune_mean_kl" in meta.metrics
+    # what fine-tuning kept, and why: here the reward model is sure the new weights are better
+    acceptance = meta.metrics["acceptance"]
+    assert acceptance["weights"] == "new" and acceptance["changed"] is True
+    assert acceptance["target"] == meta.metrics["preferred_target"]
+    kept = [c for c in acceptance["combinations"]
+            if c["weights"] == acceptance["weights"] and c["target"] == acceptance["target"]]
+    assert kept and kept[0]["lower_bound"] > 0
 
 
 def test_learned_reward_kl_entropy_and_dense_terms_are_logged_side_by_side(finetuned):
@@ -97,3 +104,18 @@ def test_a_missing_reward_model_is_a_one_line_error(tmp_path, rlhf_policy_path, 
     with pytest.raises(RlEditorError, match="no such model file"):
         finetune_policy(rlhf_policy_path, tmp_path / "missing.pt", _config(episodes=1), analyses=train_analyses,
                         progress=False)
+
+
+def test_episodes_ask_for_lengths_near_the_one_the_reward_model_prefers(finetuned):
+    trainer, _, logs = finetuned
+    with open(logs / "finetune_curve.csv", newline="") as f:
+        targets = np.array([float(r["target"]) for r in csv.DictReader(f)])
+    scores = trainer.meta.metrics["learned_reward_by_length"]
+    from rl_editor.rlhf.finetune import best_length
+
+    preferred = best_length({float(k): v for k, v in scores.items()})
+    window = FinetuneConfig().target_window
+    low, high = trainer.config.env.target_range
+    low, high = max(low, preferred - window), min(high, preferred + window)  # the window, within the policy's range
+    assert np.all((targets >= low - 1e-9) & (targets <= high + 1e-9))
+    assert targets.max() - targets.min() > 0.8 * (high - low)  # drawn across the window, not one length

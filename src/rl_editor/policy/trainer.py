@@ -326,6 +326,12 @@ class PPOTrainer:
             logits = policy.action_net(policy.mlp_extractor.forward_actor(features))
         return logits.numpy().astype(np.float64)
 
+    @property
+    def own_length(self) -> float:
+        """Length (share of the song) of edits asked for without a target."""
+        c = self.config
+        return c.preferred_target if c.preferred_target is not None else c.env.reward.target_keep_share
+
     def generate_edits(
         self,
         analysis: SongAnalysis,
@@ -361,9 +367,7 @@ class PPOTrainer:
         targets = [None] * len(seeds) if targets is None else list(targets)
         if len(targets) != len(seeds):
             raise PolicyError(f"{len(targets)} targets but {len(seeds)} seeds")
-        own_length = (self.config.preferred_target if self.config.preferred_target is not None
-                      else self.config.env.reward.target_keep_share)
-        targets = [own_length if t is None else t for t in targets]
+        targets = [self.own_length if t is None else t for t in targets]
         target_values = np.array([np.nan if t is None else check_target(t) for t in targets], dtype=np.float64)
         temps = np.asarray(temperatures, dtype=np.float64)
         if np.any(temps < 0) or not np.all(np.isfinite(temps)):

@@ -7,7 +7,7 @@ Preferences", on beat-level edits:
 2. The learned reward (a :class:`~rl_editor.reward.RewardEnsemble`) scores each
    finished edit once, at its last step (``EditVecEnv``'s ``episode_reward_fn``).
    Scores are z-scored with statistics of the reference policy's own edits of
-   each song (per-song mean, pooled standard deviation), so one unit of reward
+   each song (the mean at the episode's song and target, pooled standard deviation), so one unit of reward
    means "one typical spread of the reference's edits" on every song; with
    ``uncertainty_coef`` > 0 the ensemble's spread is subtracted (a pessimistic
    reward that discourages edits the reward model has not seen).
@@ -53,6 +53,8 @@ from rl_editor.config import config_to_json
 from rl_editor.errors import RlEditorError
 from rl_editor.policy.episode_reward import EpisodeRewards, FinishedEpisodes
 
+LENGTH_CURVE_POINTS = 8  # targets at which the reference's mean reward is measured (the episodes' baseline)
+
 
 class RLHFError(RlEditorError):
     """Bad input to fine-tuning, evaluation or the loop (files, songs, settings)."""
@@ -90,6 +92,20 @@ class FinetuneConfig:
         off); episodes with a target keep the dense length terms, so requested
         lengths stay honoured. The policy's own length is set after training
         from ``length_grid`` instead, which moves it reliably.
+    target_window : float or None
+        Fine-tuning episodes draw their target lengths within this distance of the
+        length the reward model prefers (:func:`best_length`, measured on the starting
+        policy's edits before training), so PPO learns which material goes at the
+        lengths the policy will be asked for. None keeps the policy's whole target range.
+    safe_improvement : bool
+        Keep the fine-tuned weights and the new length only where the reward ensemble
+        is confident they beat the starting policy on the training songs
+        (:func:`rl_editor.rlhf.acceptance.choose_improvement`); else the starting
+        policy's weights or length stay. On by default: once a first iteration has
+        moved the length, later ones often have nothing sure to gain, and a change
+        the model only guesses at loses with people as often as it wins.
+    accept_confidence : float
+        Standard errors below the mean predicted gain that must still be above zero.
     reference_edits_per_song : int
         Edits of each song sampled from the reference policy to set the z-score statistics.
     n_steps, batch_size, n_epochs : int or None
@@ -112,6 +128,9 @@ class FinetuneConfig:
     dense_reward_scale: float = 0.3
     free_share: float = 0.0
     length_grid: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    target_window: float | None = 0.1
+    safe_improvement: bool = True
+    accept_confidence: float = 1.0
     reference_edits_per_song: int = 16
     n_steps: int | None = 32
     batch_size: int | None = 128
@@ -132,10 +151,30 @@ class FinetuneConfig:
 
 @dataclass
 class RewardStatistics:
-    """Per-song mean and pooled std of the reference policy's learned rewards."""
+    """Per-song baselines and the pooled std of the reference policy's learned rewards.
+
+    Attributes
+    ----------
+    song_mean : dict
+        Mean reward of the reference's edits of each song at its own length.
+    std : float
+        Pooled spread of the reference's rewards (the unit of the z-scored reward).
+    length_curve : dict
+        Per song, ``[[target, mean reward], ...]`` of the reference's edits at targets
+        across its target range: the baseline of an episode with a target.
+    """
 
     song_mean: dict[str, float] = field(default_factory=dict)
     std: float = 1.0
+    length_curve: dict[str, list[list[float]]] = field(default_factory=dict)
+
+    def baseline(self, song_id: str, target: float) -> float:
+        """The reference's mean reward on this song at this target (NaN target: at its own length)."""
+        curve = self.length_curve.get(song_id)
+        if not curve or not np.isfinite(target):
+            return self.song_mean.get(song_id, 0.0)
+        xs, ys = zip(*curve)
+        return float(np.interp(target, xs, ys))
 
 
 def _reward_of(ensemble: Any, analysis: SongAnalysis, actions_batch: np.ndarray,
@@ -149,7 +188,15 @@ def _reward_of(ensemble: Any, analysis: SongAnalysis, actions_batch: np.ndarray,
 def reference_statistics(reference: Any, ensemble: Any, analyses: Sequence[SongAnalysis],
                          edits_per_song: int = 16, uncertainty_coef: float = 0.0,
                          seed: int = 0) -> RewardStatistics:
-    """Z-score statistics of the learned reward over the reference policy's own edits.
+    """Baselines and z-score unit of the learned reward over the reference policy's own edits.
+
+    Each episode's learned reward is centred on the reference's mean at the same
+    song and target (``length_curve``, interpolated between
+    :data:`LENGTH_CURVE_POINTS` targets): how much of a song an episode keeps is
+    set by its target, not by the policy, and for a taste with a strong length
+    preference that part of the reward outweighs everything the policy decides
+    (which material goes). Centred on the song alone, the policy's returns were
+    mostly the luck of the draw of targets and the learned reward stayed flat.
 
     Edits are sampled at temperature 1 (how PPO samples during training), half
     at the policy's own length and half at lengths spread over the policy's
@@ -162,15 +209,20 @@ def reference_statistics(reference: Any, ensemble: Any, analyses: Sequence[SongA
     stats = RewardStatistics()
     spreads = []
     low, high = reference.config.env.target_range
+    grid = np.linspace(low, high, LENGTH_CURVE_POINTS)
+    per_point = max(2, edits_per_song // LENGTH_CURVE_POINTS)
     for a in analyses:
-        base = zlib.crc32(a.song_id.encode()) + 7919 * seed
-        seeds = [int(base + k) & 0x7FFFFFFF for k in range(edits_per_song)]
         n_free = edits_per_song // 2
-        targets = [None] * n_free + list(np.linspace(low, high, edits_per_song - n_free))
-        actions = np.stack(reference.generate_edits(a, [1.0] * edits_per_song, seeds, targets))
+        n_curve = per_point * len(grid)
+        base = zlib.crc32(a.song_id.encode()) + 7919 * seed
+        seeds = [int(base + k) & 0x7FFFFFFF for k in range(n_free + n_curve)]
+        targets = [None] * n_free + [float(t) for t in grid for _ in range(per_point)]
+        actions = np.stack(reference.generate_edits(a, [1.0] * len(seeds), seeds, targets))
         reward, _, _ = _reward_of(ensemble, a, actions, uncertainty_coef)
         stats.song_mean[a.song_id] = float(reward[:n_free].mean()) if n_free else float(reward.mean())
-        spreads.append(float(reward.var()))
+        curve = reward[n_free:].reshape(len(grid), per_point).mean(axis=1)
+        stats.length_curve[a.song_id] = [[float(t), float(m)] for t, m in zip(grid, curve)]
+        spreads.append(float(np.concatenate([reward[:n_free], reward[n_free::per_point]]).var()))
     stats.std = float(max(np.sqrt(np.mean(spreads)), 1e-3)) if spreads else 1.0
     return stats
 
@@ -192,7 +244,7 @@ class LearnedEpisodeReward:
         out, raw, spread = np.zeros(n), np.zeros(n), np.zeros(n)
         for k, (a, acts) in enumerate(zip(episodes.analyses, episodes.actions)):
             reward, mean, std = _reward_of(self.ensemble, a, np.asarray(acts)[None, :], self.uncertainty_coef)
-            centre = self.statistics.song_mean.get(a.song_id, 0.0)
+            centre = self.statistics.baseline(a.song_id, float(episodes.targets[k]))
             out[k] = self.reward_scale * (reward[0] - centre) / self.statistics.std
             raw[k], spread[k] = float(mean[0]), float(std[0])
         return EpisodeRewards(out, {"learned_reward": out.copy(), "learned_reward_raw": raw, "reward_std": spread})
@@ -224,6 +276,29 @@ def preferred_length(trainer: Any, ensemble: Any, analyses: Sequence[SongAnalysi
         per_length = np.asarray(mean, dtype=np.float64).reshape(len(grid), edits_per_length).mean(axis=1)
         totals += (per_length - per_length.mean()) / (per_length.std() + 1e-9)
     return {g: float(t / max(len(analyses), 1)) for g, t in zip(grid, totals)}
+
+
+def best_length(scores: dict[float, float]) -> float:
+    """The length of highest score, refined between grid points by a parabola through the best and its neighbours.
+
+    A coarse grid's argmax cannot land between two lengths the raters like
+    equally (0.4 and 0.5 for a taste of 0.45), and noise picks either; the
+    vertex of the parabola through the three best-placed scores can (the usual
+    sub-grid peak estimate). At an end of the grid, or where the three scores do
+    not curve downwards, the grid's best stays. Rounded to 0.01.
+    """
+    grid = sorted(scores)
+    values = np.array([scores[g] for g in grid], dtype=np.float64)
+    k = int(np.argmax(values))
+    if k == 0 or k == len(grid) - 1:
+        return grid[k]
+    (x0, x1, x2), (y0, y1, y2) = grid[k - 1:k + 2], values[k - 1:k + 2]
+    curvature = (y2 - y1) / (x2 - x1) - (y1 - y0) / (x1 - x0)
+    if curvature >= 0:
+        return grid[k]
+    a, b, _ = np.polyfit([x0, x1, x2], [y0, y1, y2], 2)
+    vertex = float(np.clip(-b / (2 * a), (x0 + x1) / 2, (x1 + x2) / 2))
+    return round(vertex, 2)
 
 
 def _load_songs(analyses: Sequence[SongAnalysis] | None, songs_dir: str | Path | None,
@@ -283,9 +358,11 @@ def finetune_policy(
         policy's version and ``trained_on["reward_model"]`` = the reward model's version.
         ``trainer.finetune_history`` holds the per-episode RLHF log.
     """
+    from rl_editor.policy.checkpoint import copy_policy_state
     from rl_editor.policy.episode_reward import KLRegularizedReward
     from rl_editor.policy.trainer import PPOTrainer
     from rl_editor.reward import load_reward_model
+    from rl_editor.rlhf.acceptance import choose_improvement
     from rl_editor.rlhf.finetune_log import FinetuneCurveLogger
 
     config = config or FinetuneConfig()
@@ -308,6 +385,16 @@ def finetune_policy(
     reward = KLRegularizedReward(learned, reference.model.policy, config.kl_coef,
                                  current_policy=lambda: trainer.model.policy,
                                  decisions_per_edit=decisions_per_edit(songs, trainer.config.env))
+    # the reference's edits are what the reward model was trained on (the candidates came from it); the
+    # fine-tuned policy's edits at some lengths can score high only because they exploit the model
+    length_scores = preferred_length(reference, ensemble, songs, config.length_grid, seed=config.seed)
+    new_target = best_length(length_scores)
+    env_overrides: dict[str, Any] = {"dense_reward_scale": config.dense_reward_scale, "free_length_scale": 0.0,
+                                     "free_share": config.free_share}
+    if config.target_window is not None:
+        low, high = trainer.config.env.target_range
+        env_overrides["target_range"] = (max(low, new_target - config.target_window),
+                                         min(high, new_target + config.target_window))
     logger = FinetuneCurveLogger(Path(log_dir) / "finetune_curve.csv" if log_dir else None)
     reward_version = ensemble.version or reward_model_path.name
     trainer.train(
@@ -316,15 +403,19 @@ def finetune_policy(
         callback=logger,
         progress=progress,
         episode_reward_fn=reward,
-        env_overrides={"dense_reward_scale": config.dense_reward_scale, "free_length_scale": 0.0,
-                       "free_share": config.free_share},
+        env_overrides=env_overrides,
         reward_source=reward_version,
         log_dir=log_dir,
     )
-    # the reference's edits are what the reward model was trained on (the candidates came from it); the
-    # fine-tuned policy's edits at some lengths can score high only because they exploit the model
-    length_scores = preferred_length(reference, ensemble, songs, config.length_grid, seed=config.seed)
-    trainer.config.preferred_target = max(length_scores, key=lambda length: length_scores[length])
+    acceptance = None
+    if config.safe_improvement:
+        acceptance = choose_improvement(reference, trainer, ensemble, songs, previous_target=reference.own_length,
+                                        new_target=new_target, confidence=config.accept_confidence,
+                                        seed=config.seed)
+        if acceptance.weights == "previous":
+            copy_policy_state(reference.model, trainer.model)
+        new_target = acceptance.target
+    trainer.config.preferred_target = new_target
     recent = logger.rows[-min(len(logger.rows), 100):]
     metrics: dict[str, Any] = {
         f"finetune_mean_{k}": float(np.nanmean([r[k] for r in recent]))
@@ -332,6 +423,8 @@ def finetune_policy(
     } if recent else {}
     metrics["preferred_target"] = trainer.config.preferred_target
     metrics["learned_reward_by_length"] = {f"{k:g}": v for k, v in length_scores.items()}
+    if acceptance is not None:
+        metrics["acceptance"] = acceptance.to_json()
     metrics["finetune_config"] = config_to_json(config)
     metrics["reward_statistics"] = config_to_json(stats)
     trainer.record_lineage(
@@ -346,5 +439,5 @@ def finetune_policy(
     return trainer
 
 
-__all__ = ["FinetuneConfig", "LearnedEpisodeReward", "RLHFError", "RewardStatistics", "decisions_per_edit",
+__all__ = ["FinetuneConfig", "LearnedEpisodeReward", "RLHFError", "RewardStatistics", "best_length", "decisions_per_edit",
            "finetune_policy", "preferred_length", "reference_statistics"]

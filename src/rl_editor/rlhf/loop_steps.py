@@ -384,10 +384,14 @@ def step_finetune(
     """Fine-tune the previous policy on the new reward model."""
     from dataclasses import replace
 
+    from rl_editor.rlhf.acceptance import acceptance_text
     from rl_editor.rlhf.finetune import finetune_policy
 
     ft = replace(config.finetune, seed=config.seed + iteration)
     trainer = finetune_policy(init, reward, ft, analyses=songs, log_dir=logs_dir_for(out), progress=progress)
+    acceptance = trainer.meta.metrics.get("acceptance") if trainer.meta else None
+    if acceptance is not None:
+        say(f"iteration {iteration}: fine-tuning {acceptance_text(acceptance)}", progress)
     return trainer.save_checkpoint(out)
 
 

@@ -143,6 +143,30 @@ def _campaign_lines(iteration: IterationLayout) -> list[str]:
     return lines + [""]
 
 
+def _acceptance_lines(run: RunLayout) -> list[str]:
+    """What each iteration's fine-tuning kept (weights and length), and how many evaluation pairs were identical."""
+    from rl_editor.registry import load_model_file
+    from rl_editor.rlhf.acceptance import acceptance_text
+
+    rows = []
+    for d in run.iterations_on_disk():
+        if not d.policy.is_file():
+            continue
+        acceptance = load_model_file(d.policy)[1].metrics.get("acceptance")
+        ev = _load_json(d.eval)
+        identical = (sum(bool(j.get("identical")) for j in ev["judgments"]) / len(ev["judgments"])
+                     if ev and ev.get("judgments") else None)
+        rows.append(f"| {d.name} | {acceptance_text(acceptance) if acceptance else 'every change kept (no check)'} "
+                    f"| {_fmt(identical, True)} |")
+    if not rows:
+        return []
+    return ["## What fine-tuning kept", "", "| iteration | decision | identical evaluation pairs |", "|---|---|---|",
+            *rows, "", "A change (new weights, new length) is kept only when the reward ensemble's lower confidence "
+            "bound of its gain over the previous policy, on the training songs, is above zero; otherwise the previous "
+            "policy stays, its edits are identical to the previous ones, and the evaluation's pairs are ties without "
+            "asking.", ""]
+
+
 def _plot_learning(run: RunLayout, out: Path) -> bool:
     import matplotlib.pyplot as plt
 
@@ -333,6 +357,7 @@ def write_report(run_dir: str | Path) -> Path:
             cells = [f"{old} -> {new}" for _, old, new in change] if change else ["n/a"] * len(labels)
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines += ["", "A preference without a change in the edits is noise: read the headline beside this table.", ""]
+    lines += _acceptance_lines(layout)
 
     plots = [
         ("win_rates.png", "New policy over the previous one: preference share and decisive win rate",

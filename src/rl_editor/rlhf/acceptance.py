@@ -1,0 +1,209 @@
+"""Keep a fine-tuned policy only where the learned reward is confident it improves on its start.
+
+Fine-tuning changes two things: the policy's weights (which material goes) and
+its preferred length (:func:`~rl_editor.rlhf.finetune.preferred_length`). Once a
+first iteration has moved the length where the raters want it, later ones
+often have little left to gain, and a change the reward model merely guesses
+at is as likely to lose as to win with people. So each combination of
+{previous, new} weights and {previous, new} length is scored on the training
+songs by every member of the reward ensemble, as a gain over the previous
+policy in units of the spread of all scores of each song, and a change is
+kept only when the lower confidence bound of its gain is above zero: the mean
+over members and songs, less ``confidence`` standard errors from both the
+members' disagreement and the song-to-song spread. This is safe policy
+improvement (Thomas et al. 2015, "High-Confidence Policy Improvement"; Laroche
+et al. 2019, "Safe Policy Improvement with Baseline Bootstrapping") with the
+reward ensemble as the estimate; the winner is the combination with the
+highest bound, and the previous policy when none is above zero.
+
+The decision and every combination's figures go into the checkpoint's metrics
+(``acceptance``), and the loop and its report say when a policy was kept.
+
+Example
+-------
+>>> decision = choose_improvement(reference, trainer, ensemble, songs, previous_target=0.74,  # doctest: +SKIP
+...                               new_target=0.5)
+>>> decision.weights, decision.target, decision.changed
+('new', 0.5, True)
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from rl_editor.audio.song import SongAnalysis
+
+ACCEPT_TEMPERATURES: tuple[float, ...] = (0.3, 0.5, 0.7)
+
+
+@dataclass(frozen=True)
+class Combination:
+    """One candidate policy: which weights, which length, and its predicted gain over the previous policy.
+
+    Attributes
+    ----------
+    weights : str
+        ``"previous"`` or ``"new"``.
+    target : float
+        Preferred length (share of the song).
+    gain : float
+        Mean gain over members and songs, in units of the spread of all scores of a song.
+    lower_bound : float
+        ``gain`` less ``confidence`` standard errors.
+    """
+
+    weights: str
+    target: float
+    gain: float
+    lower_bound: float
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """What fine-tuning keeps: the chosen weights and length, and every combination's figures."""
+
+    weights: str
+    target: float
+    previous_target: float
+    confidence: float
+    combinations: tuple[Combination, ...]
+
+    @property
+    def changed(self) -> bool:
+        return self.weights == "new" or abs(self.target - self.previous_target) > 1e-9
+
+    def summary(self) -> str:
+        """One line: what was kept and why."""
+        return acceptance_text(self.to_json())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "weights": self.weights,
+            "target": self.target,
+            "previous_target": self.previous_target,
+            "changed": self.changed,
+            "confidence": self.confidence,
+            "combinations": [asdict(c) for c in self.combinations],
+        }
+
+
+def acceptance_text(acceptance: dict[str, Any]) -> str:
+    """One line from an :meth:`Acceptance.to_json` record (as a checkpoint's metrics keep it)."""
+    options = [
+        c
+        for c in acceptance["combinations"]
+        if (c["weights"], c["target"]) != ("previous", acceptance["previous_target"])
+    ]
+    if not options:
+        return "kept the previous policy (nothing to compare)"
+    best = max(options, key=lambda c: c["lower_bound"])
+    figures = f"gain {best['gain']:+.2f}, lower bound {best['lower_bound']:+.2f}"
+    if not acceptance["changed"]:
+        return (
+            f"kept the previous policy: no change is confidently better by the reward model (best: "
+            f"{best['weights']} weights at length {best['target']:.2f}, {figures})"
+        )
+    return (
+        f"kept the {acceptance['weights']} weights at length {acceptance['target']:.2f} "
+        f"(previous length {acceptance['previous_target']:.2f}): {figures}"
+    )
+
+
+def _member_means(
+    trainer: Any,
+    ensemble: Any,
+    song: SongAnalysis,
+    target: float | None,
+    seeds: Sequence[int],
+    temperatures: Sequence[float],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per member, the mean score of the policy's edits of one song; and every score, shape (members, edits)."""
+    temps = [t for t in temperatures for _ in range(len(seeds) // len(temperatures))]
+    targets = None if target is None else [target] * len(temps)
+    edits = np.stack(trainer.generate_edits(song, temps, list(seeds[: len(temps)]), targets))
+    scores = np.asarray(ensemble.member_scores(song, edits), dtype=np.float64)
+    return scores.mean(axis=1), scores
+
+
+def lower_bound_of_gain(gains: np.ndarray, confidence: float) -> tuple[float, float]:
+    """Mean and lower bound of per-(member, song) gains, shape (members, songs).
+
+    The standard error adds the members' disagreement (spread of the members'
+    song-averaged gains) and the songs' spread (of the member-averaged gains over
+    the square root of the number of songs).
+    """
+    gains = np.asarray(gains, dtype=np.float64)
+    mean = float(gains.mean())
+    member_spread = float(gains.mean(axis=1).std(ddof=1)) if gains.shape[0] > 1 else 0.0
+    song_error = float(gains.mean(axis=0).std(ddof=1) / np.sqrt(gains.shape[1])) if gains.shape[1] > 1 else 0.0
+    return mean, mean - confidence * float(np.hypot(member_spread, song_error))
+
+
+def choose_improvement(
+    reference: Any,
+    trainer: Any,
+    ensemble: Any,
+    songs: Sequence[SongAnalysis],
+    *,
+    previous_target: float,
+    new_target: float,
+    confidence: float = 1.0,
+    edits_per_temperature: int = 4,
+    temperatures: Sequence[float] = ACCEPT_TEMPERATURES,
+    seed: int = 0,
+) -> Acceptance:
+    """Score {previous, new} weights × {previous, new} length against the previous policy; keep the best sure gain.
+
+    Parameters
+    ----------
+    reference, trainer : PPOTrainer
+        The policy fine-tuning started from, and the fine-tuned one.
+    ensemble : RewardEnsemble
+        Anything with ``member_scores(analysis, actions_batch) -> (members, batch)``.
+    songs : sequence of SongAnalysis
+        Songs to score on (the training songs).
+    previous_target, new_target : float
+        The previous policy's length and the one fine-tuning chose.
+    confidence : float
+        Standard errors below the mean gain the lower bound sits (0 keeps any mean gain).
+    edits_per_temperature : int
+        Edits sampled per song and temperature for each combination (the same seeds for all).
+    """
+    n_edits = edits_per_temperature * len(temperatures)
+    options = [("previous", previous_target), ("previous", new_target), ("new", previous_target), ("new", new_target)]
+    options = list(dict.fromkeys(options))  # the same length twice is one option
+    gains: dict[tuple[str, float], list[np.ndarray]] = {o: [] for o in options[1:]}
+    for song in songs:
+        base = zlib.crc32(f"accept|{song.song_id}".encode()) + 7919 * seed
+        seeds = [int(base + k) & 0x7FFFFFFF for k in range(n_edits)]
+        means, scores = {}, []
+        for weights, target in options:
+            policy = trainer if weights == "new" else reference
+            means[weights, target], every = _member_means(policy, ensemble, song, target, seeds, temperatures)
+            scores.append(every)
+        # one unit per song: the spread of every score of this song (members, edits and options)
+        spread = float(np.concatenate(scores, axis=1).std()) + 1e-9
+        for option in options[1:]:
+            gains[option].append((means[option] - means[options[0]]) / spread)
+    combinations = [Combination("previous", previous_target, 0.0, 0.0)]
+    for (weights, target), per_song in gains.items():
+        gain, bound = lower_bound_of_gain(np.stack(per_song, axis=1), confidence)
+        combinations.append(Combination(weights, target, gain, bound))
+    best = max(combinations[1:], key=lambda c: c.lower_bound, default=combinations[0])
+    chosen = best if best.lower_bound > 0 else combinations[0]
+    return Acceptance(chosen.weights, chosen.target, previous_target, confidence, tuple(combinations))
+
+
+__all__ = [
+    "ACCEPT_TEMPERATURES",
+    "Acceptance",
+    "Combination",
+    "acceptance_text",
+    "choose_improvement",
+    "lower_bound_of_gain",
+]
