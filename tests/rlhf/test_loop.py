@@ -53,7 +53,7 @@ def test_one_iteration_moves_the_policy_toward_the_raters_taste(ten_short_songs,
         run = tmp_path / f"run-{seed}"
         result = run_loop(replace(_demo_sized(ten_short_songs, run), seed=seed), progress=False)
         win = result.evaluations[0]
-        assert win["n"] == 4 * 8 * 5 and win["preference_share"] > 0.5, win
+        assert win["n"] == 4 * 8 * 5 and win["preference_share"] > 0.5, (seed, win)
         accuracy = result.reward_evaluations[0]
         assert accuracy["new"]["accuracy"] >= accuracy["previous"]["accuracy"], accuracy
         better.append(accuracy["new"]["accuracy"] > accuracy["previous"]["accuracy"])
@@ -62,17 +62,17 @@ def test_one_iteration_moves_the_policy_toward_the_raters_taste(ten_short_songs,
     assert sum(closer) >= 3 and sum(better) >= 3, (closer, better)
 
 
-def test_two_iterations_improve_on_the_first_policy_and_tie_their_predecessor(ten_short_songs, tmp_path):
-    """At the demo's settings, two iterations: held-out raters prefer iteration 1 to iteration 0; iteration 2
-    is not worse than iteration 1 (its interval reaches 50%) and beats iteration 0 by more than iteration 1
-    did (same raters, same first-policy edits); fine-tuning stays within a few nats per edit of where it
-    started. The first iteration moves the length to the raters'; the second has no length left to move,
-    and at a fixed length its fine-tuning barely moves the learned reward, so most of its judgments are
-    ties and its share against its predecessor sits near one half: ">= 0.5" is not asserted, "not worse" is.
+def test_two_iterations_improve_on_the_first_policy_and_never_lose_to_their_predecessor(ten_short_songs, tmp_path):
+    """At the demo's settings, two iterations: held-out raters prefer iteration 1 to iteration 0; iteration 2 is
+    preferred to iteration 1 or tied with it (share >= 50%), and its share against iteration 0 is at least
+    iteration 1's (same raters, same first-policy edits); fine-tuning stays within a few nats per edit of where
+    it started. When fine-tuning finds no change the reward model is sure of, the iteration keeps the previous
+    policy: its edits are then identical, every pair a tie, and the share against iteration 0 unchanged.
     The default seed is asserted.
     """
     from rl_editor.registry import load_model_file
     from rl_editor.rlhf.evaluate import evaluate_policies, held_out_raters
+    from rl_editor.rlhf.evaluation_result import EvaluationResult
     from rl_editor.rlhf.loop import split_songs
     from rl_editor.rlhf.winrate import WinRate
 
@@ -81,14 +81,17 @@ def test_two_iterations_improve_on_the_first_policy_and_tie_their_predecessor(te
     result = run_loop(config)
     first, second = (WinRate.from_json(win) for win in result.evaluations)
     assert first.preference_share > 0.6, first
-    assert second.preference_share > 0.45 and second.share_ci_high is not None and second.share_ci_high > 0.5, second
+    assert second.preference_share >= 0.5, second
     heldout = split_songs(ten_short_songs, config.heldout_songs, progress=False).heldout
     raters = held_out_raters(config.rater, config.eval_raters, seed=20_000)
     against_first = [evaluate_policies(run / "bootstrap" / "policy.pt", run / f"iter-0{it}" / "policy.pt", heldout,
                                        raters, temperature=config.eval_temperature, seed=config.seed,
                                        edits_per_song=config.eval_edits_per_song).win.preference_share
                      for it in (1, 2)]
-    assert against_first[0] > 0.5 and against_first[1] > against_first[0], against_first
+    assert against_first[0] > 0.5 and against_first[1] >= against_first[0], against_first
+    acceptance = load_model_file(run / "iter-02" / "policy.pt")[1].metrics["acceptance"]
+    identical = EvaluationResult.load(run / "iter-02" / "eval.json").identical_share
+    assert (identical == 1.0) == (not acceptance["changed"]), (identical, acceptance)
     for it in (1, 2):
         metrics = load_model_file(run / f"iter-0{it}" / "policy.pt")[1].metrics
         assert 0.0 < metrics["finetune_mean_kl"] < 8.0, metrics["finetune_mean_kl"]

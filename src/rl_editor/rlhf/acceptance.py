@@ -152,7 +152,7 @@ def choose_improvement(
     *,
     previous_target: float,
     new_target: float,
-    confidence: float = 1.0,
+    confidence: float = 0.5,
     edits_per_temperature: int = 4,
     temperatures: Sequence[float] = ACCEPT_TEMPERATURES,
     seed: int = 0,

@@ -105,7 +105,9 @@ class FinetuneConfig:
         moved the length, later ones often have nothing sure to gain, and a change
         the model only guesses at loses with people as often as it wins.
     accept_confidence : float
-        Standard errors below the mean predicted gain that must still be above zero.
+        Standard errors below the mean predicted gain that must still be above zero. 0.5 by
+        default: at 1, on the demo songs, one seed of four kept none of a first iteration
+        that held-out raters went on to prefer in 86 % of judgments.
     reference_edits_per_song : int
         Edits of each song sampled from the reference policy to set the z-score statistics.
     n_steps, batch_size, n_epochs : int or None
@@ -130,7 +132,7 @@ class FinetuneConfig:
     length_grid: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
     target_window: float | None = 0.1
     safe_improvement: bool = True
-    accept_confidence: float = 1.0
+    accept_confidence: float = 0.5
     reference_edits_per_song: int = 16
     n_steps: int | None = 32
     batch_size: int | None = 128
