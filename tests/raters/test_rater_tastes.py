@@ -172,3 +172,10 @@ def test_brief_and_complete_want_lengths_far_from_the_dense_rewards(song, name, 
     preferred = taste.score(song, Edit(song.song_id, short)) > taste.score(song, Edit(song.song_id, long))
     assert preferred == short_wins
     assert abs(taste.target_keep_share - 0.75) >= 0.2 - 1e-9
+
+
+def test_the_rater_option_help_names_every_shipped_taste():
+    from rl_editor.raters.commands import RATER_HELP
+
+    named = RATER_HELP.split("a taste (", 1)[1].split(")", 1)[0].split(", ")
+    assert sorted(named) == sorted(TASTES)

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import typer
 
+from rl_editor.raters.commands import RATER_HELP
 from rl_editor.rlhf.demo import DemoConfig
 from rl_editor.rlhf.finetune import FinetuneConfig
 from rl_editor.rlhf.loop_config import LoopConfig
 
-RATER_HELP = "Rater spec: a taste (musician, radio, purist, dense) with optional noise, or module:callable."
 # the options' defaults come from the configs
 FINETUNE = FinetuneConfig()
 LOOP = LoopConfig(songs_dir="")
