@@ -56,3 +56,7 @@ def test_train_policy_with_a_reward_model_fine_tunes_the_starting_policy(
     _, reward = load_model_file(rlhf_reward_path, kind="reward")
     assert meta.parent == parent.version
     assert meta.trained_on["reward_model"] == reward.version
+    # it says what fine-tuning kept, as the checkpoint records it
+    from rl_editor.rlhf.acceptance import acceptance_text
+
+    assert f"fine-tuning {acceptance_text(meta.metrics['acceptance'])}" in proc.stdout

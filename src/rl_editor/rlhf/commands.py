@@ -49,6 +49,10 @@ def finetune_from_cli(init: Path, reward_model: Path, songs: Path, out: Path, ep
                f"{trainer.meta.trained_on.get('reward_model')}); learned reward "
                f"{m.get('finetune_mean_learned_reward', float('nan')):.3f}, "
                f"KL {m.get('finetune_mean_kl', float('nan')):.3f}")
+    if m.get("acceptance"):
+        from rl_editor.rlhf.acceptance import acceptance_text
+
+        typer.echo(f"fine-tuning {acceptance_text(m['acceptance'])}")
     typer.echo(f"logs: {log_dir / 'finetune_curve.csv'}, TensorBoard: {log_dir / 'tensorboard'}")
     return path
 
