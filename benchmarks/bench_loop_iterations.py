@@ -19,7 +19,7 @@ last ``--heldout`` by name). One row per (seed, iteration), every row printed:
 - the mean KL per edit from the predecessor during fine-tuning (target: bounded);
 - the edits' length (share of the song).
 
-Without ``RL_EDITOR_MUSIC_DIR`` it runs on 10 synthesized demo songs (a smoke
+Without ``RL_EDITOR_MUSIC_DIR`` it runs on 14 synthesized demo songs (a smoke
 run; the targets are about real songs).
 """
 
@@ -34,16 +34,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-
-def songs_folder(scratch: Path) -> tuple[Path, str]:
-    music = os.environ.get("RL_EDITOR_MUSIC_DIR")
-    if music:
-        return Path(music), f"real songs in {music}"
-    from rl_editor.audio.demo_songs import synthesize_corpus
-
-    folder = scratch / "songs"
-    synthesize_corpus(folder, n_songs=10, seed=0, duration_range_s=(25.0, 35.0))
-    return folder, "10 synthesized demo songs (no RL_EDITOR_MUSIC_DIR)"
+from bench_rlhf_tastes import songs_folder  # noqa: E402
 
 
 def rows_of(run: Path, config, heldout) -> list[dict]:
@@ -101,7 +92,7 @@ def main() -> None:
     from rl_editor.rlhf.loop import LoopConfig, run_loop, split_songs
 
     scratch = args.out or Path(tempfile.mkdtemp(prefix="bench-loop-iterations-"))
-    songs, described = songs_folder(scratch)
+    songs, described = songs_folder(False, scratch)
     print(f"songs: {described}; rater {args.rater}; {args.iterations} iterations of {args.pairs} pairs; "
           f"{args.heldout} held out", flush=True)
     rows = []
