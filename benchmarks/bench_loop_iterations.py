@@ -42,25 +42,30 @@ def rows_of(run: Path, config, heldout) -> list[dict]:
     from rl_editor.rlhf.evaluate import evaluate_policies, held_out_raters
     from rl_editor.rlhf.evaluation_result import EvaluationResult
 
-    against_first_raters = held_out_raters(config.eval_rater or config.rater, config.eval_raters, seed=20_000)
     rows = []
     for it in range(1, config.iterations + 1):
         folder = run / f"iter-{it:02d}"
         evaluation = EvaluationResult.load(folder / "eval.json")
         metrics = load_model_file(folder / "policy.pt")[1].metrics
         acceptance = metrics.get("acceptance") or {}
-        kept = [c for c in acceptance.get("combinations", [])
-                if (c["weights"], c["target"]) == (acceptance.get("weights"), acceptance.get("target"))]
+        options = [c for c in acceptance.get("combinations", [])
+                   if (c["weights"], c["target"]) != ("previous", acceptance.get("previous_target"))]
+        # the change kept, or (when the previous policy stayed) the best one refused
+        chosen = (acceptance.get("weights"), acceptance.get("target"))
+        shown = (next((c for c in options if (c["weights"], c["target"]) == chosen), None)
+                 if acceptance.get("changed") else max(options, key=lambda c: c["lower_bound"], default=None))
+        # fresh raters (same seeds) for every policy: identical policies get identical judgments
+        raters = held_out_raters(config.eval_rater or config.rater, config.eval_raters, seed=20_000)
         against_first = evaluate_policies(run / "bootstrap" / "policy.pt", folder / "policy.pt", heldout,
-                                          against_first_raters, temperature=config.eval_temperature,
+                                          raters, temperature=config.eval_temperature,
                                           seed=config.seed, edits_per_song=config.eval_edits_per_song).win
         w = evaluation.win
         rows.append({
             "seed": config.seed, "iteration": it, "share": w.preference_share, "ci_low": w.share_ci_low,
             "ci_high": w.share_ci_high, "wins": w.wins, "losses": w.losses, "ties": w.ties,
             "identical": evaluation.identical_share, "kept_weights": acceptance.get("weights"),
-            "kept_length": acceptance.get("target"), "gain": kept[0]["gain"] if kept else None,
-            "lower_bound": kept[0]["lower_bound"] if kept else None,
+            "kept_length": acceptance.get("target"), "gain": shown["gain"] if shown else None,
+            "lower_bound": shown["lower_bound"] if shown else None,
             "vs_first": against_first.preference_share, "vs_first_ci_low": against_first.share_ci_low,
             "vs_first_ci_high": against_first.share_ci_high, "kl": metrics.get("finetune_mean_kl"),
             "length_old": evaluation.edit_stats["old"]["duration_share"],
@@ -71,7 +76,8 @@ def rows_of(run: Path, config, heldout) -> list[dict]:
 
 def print_row(r: dict) -> None:
     ci = lambda low, high: "n/a" if low is None else f"{low:.2f}-{high:.2f}"  # noqa: E731
-    gain = "" if r["gain"] is None else f", predicted gain {r['gain']:+.2f} (bound {r['lower_bound']:+.2f})"
+    what = "predicted gain" if r["identical"] < 1 else "best refused change's predicted gain"
+    gain = "" if r["gain"] is None else f", {what} {r['gain']:+.2f} (bound {r['lower_bound']:+.2f})"
     print(f"seed {r['seed']} iteration {r['iteration']}: vs predecessor {r['share']:.3f} "
           f"(CI {ci(r['ci_low'], r['ci_high'])}; {r['wins']}/{r['losses']}/{r['ties']} wins/losses/ties, "
           f"{r['identical']:.0%} identical); kept {r['kept_weights']} weights at length {r['kept_length']}{gain}; "

@@ -83,9 +83,10 @@ def test_two_iterations_improve_on_the_first_policy_and_never_lose_to_their_pred
     assert first.preference_share > 0.6, first
     assert second.preference_share >= 0.5, second
     heldout = split_songs(ten_short_songs, config.heldout_songs, progress=False).heldout
-    raters = held_out_raters(config.rater, config.eval_raters, seed=20_000)
+    # fresh raters with the same seeds for each policy: a policy that did not change gets the same judgments
     against_first = [evaluate_policies(run / "bootstrap" / "policy.pt", run / f"iter-0{it}" / "policy.pt", heldout,
-                                       raters, temperature=config.eval_temperature, seed=config.seed,
+                                       held_out_raters(config.rater, config.eval_raters, seed=20_000),
+                                       temperature=config.eval_temperature, seed=config.seed,
                                        edits_per_song=config.eval_edits_per_song).win.preference_share
                      for it in (1, 2)]
     assert against_first[0] > 0.5 and against_first[1] >= against_first[0], against_first
