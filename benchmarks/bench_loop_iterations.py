@@ -121,8 +121,11 @@ def main() -> None:
     for r in rows:
         by_seed.setdefault(r["seed"], []).append(r)
     rising = [all(b["vs_first"] >= a["vs_first"] - 1e-9 for a, b in zip(rs, rs[1:])) for rs in by_seed.values()]
-    print(f"share against iteration 0 never falls: {sum(rising)} of {len(rising)} seeds; "
-          f"policies changed after the first iteration: {sum(r['identical'] < 1 for r in later)} of {len(later)}")
+    change = ", ".join(f"seed {seed} {rs[-1]['vs_first'] - rs[0]['vs_first']:+.3f}" for seed, rs in by_seed.items())
+    worst = min((b["vs_first"] - a["vs_first"] for rs in by_seed.values() for a, b in zip(rs, rs[1:])), default=0.0)
+    print(f"share against iteration 0 never falls: {sum(rising)} of {len(rising)} seeds; last minus first "
+          f"iteration: {change}; largest fall from one iteration to the next {min(worst, 0.0):+.3f}")
+    print(f"policies changed after the first iteration: {sum(r['identical'] < 1 for r in later)} of {len(later)}")
     print(f"mean KL per edit: {min(r['kl'] for r in rows):.2f}-{max(r['kl'] for r in rows):.2f}")
     (scratch / "rows.json").write_text(json.dumps(rows, indent=1, default=float))
     print(f"rows: {scratch / 'rows.json'}")
