@@ -3,12 +3,17 @@
 The recipe of Ziegler et al. (2019), "Fine-Tuning Language Models from Human
 Preferences", on beat-level edits:
 
-1. Load the policy to fine-tune and a frozen copy of it, the *reference*.
+1. Load the policy to fine-tune and a frozen copy of it, the *reference*. Ask
+   the reward model which length it prefers, scoring the reference's edits at
+   ``length_grid`` (:func:`preferred_length`, :func:`best_length`); episodes then
+   draw their target lengths within ``target_window`` of it.
 2. The learned reward (a :class:`~rl_editor.reward.RewardEnsemble`) scores each
    finished edit once, at its last step (``EditVecEnv``'s ``episode_reward_fn``).
    Scores are z-scored with statistics of the reference policy's own edits of
-   each song (the mean at the episode's song and target, pooled standard deviation), so one unit of reward
-   means "one typical spread of the reference's edits" on every song; with
+   each song (the mean at the episode's song and target, pooled standard
+   deviation), so one unit of reward means "one typical spread of the
+   reference's edits" on every song and the length a target imposes is not
+   credited to the policy; with
    ``uncertainty_coef`` > 0 the ensemble's spread is subtracted (a pessimistic
    reward that discourages edits the reward model has not seen).
 3. Each finished edit also pays ``kl_coef`` times its KL divergence from
@@ -25,6 +30,10 @@ Preferences", on beat-level edits:
    0.3 by default; 0 switches them off). Episodes with a target length keep the
    dense length terms; episodes without one (``free_share``) leave the length
    to the learned reward.
+5. Keep only what the reward model is sure of (``safe_improvement``,
+   :func:`rl_editor.rlhf.acceptance.choose_improvement`): the new weights and the
+   new length each stay only when the ensemble's lower confidence bound of their
+   gain over the reference is above zero; otherwise the reference's stay.
 
 Learned reward, KL, entropy and the dense terms are logged side by side per
 episode (``finetune_curve.csv``, :mod:`rl_editor.rlhf.finetune_log`) and per
