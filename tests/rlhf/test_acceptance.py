@@ -90,7 +90,7 @@ def test_a_change_the_members_disagree_on_keeps_the_previous_policy():
     assert new.gain > 0 and new.lower_bound < 0
     assert not decision.changed and decision.weights == "previous"
     assert decision.summary().startswith("kept the previous policy")
-    assert decision.to_json()["changed"] is False
+    assert decision.record()["changed"] is False
 
 
 def test_the_lower_bound_adds_member_and_song_spread():

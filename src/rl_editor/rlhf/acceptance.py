@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from rl_editor.audio.song import SongAnalysis
+from rl_editor.config import config_to_json
 
 ACCEPT_TEMPERATURES: tuple[float, ...] = (0.3, 0.5, 0.7)
 
@@ -79,21 +80,15 @@ class Acceptance:
 
     def summary(self) -> str:
         """One line: what was kept and why."""
-        return acceptance_text(self.to_json())
+        return acceptance_text(self.record())
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "weights": self.weights,
-            "target": self.target,
-            "previous_target": self.previous_target,
-            "changed": self.changed,
-            "confidence": self.confidence,
-            "combinations": [asdict(c) for c in self.combinations],
-        }
+    def record(self) -> dict[str, Any]:
+        """The decision as the checkpoint's metrics keep it (``acceptance``): the fields plus ``changed``."""
+        return {**config_to_json(self), "changed": self.changed}
 
 
 def acceptance_text(acceptance: dict[str, Any]) -> str:
-    """One line from an :meth:`Acceptance.to_json` record (as a checkpoint's metrics keep it)."""
+    """One line from an :meth:`Acceptance.record` (as a checkpoint's metrics keep it)."""
     options = [
         c
         for c in acceptance["combinations"]

@@ -437,7 +437,7 @@ def finetune_policy(
     metrics["preferred_target"] = trainer.config.preferred_target
     metrics["learned_reward_by_length"] = {f"{k:g}": v for k, v in length_scores.items()}
     if acceptance is not None:
-        metrics["acceptance"] = acceptance.to_json()
+        metrics["acceptance"] = acceptance.record()
     metrics["finetune_config"] = config_to_json(config)
     metrics["reward_statistics"] = config_to_json(stats)
     trainer.record_lineage(
