@@ -337,6 +337,12 @@ def test_the_report_has_the_table_and_the_plots(loop_run):
     assert "| iter-01 |" in report and "Krippendorff" in report
     assert "## The previous policy with best-of-N sampling, against itself" in report
     assert "| iter-01 | best-of-4 by " in report
+    # what fine-tuning kept, in the words the checkpoint's record gives
+    from rl_editor.registry import load_model_file
+    from rl_editor.rlhf.acceptance import acceptance_text
+
+    acceptance = load_model_file(run / "iter-01" / "policy.pt")[1].metrics["acceptance"]
+    assert "## What fine-tuning kept" in report and f"| iter-01 | {acceptance_text(acceptance)} |" in report
     for png in ("win_rates.png", "reward_accuracy.png", "policy_learning.png", "kl.png"):
         assert (run / png).stat().st_size > 1000
         assert f"]({png})" in report
