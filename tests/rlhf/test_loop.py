@@ -286,6 +286,11 @@ def test_the_loop_summary_leads_with_the_tie_inclusive_share(loop_run):
     assert lines[4].strip() == best_of.details()
     assert lines[5].strip().startswith("edits old -> best-of-4: length (share of the song) ")
     assert lines[6].strip().startswith("reward model held-out accuracy ")
+    from rl_editor.registry import load_model_file
+    from rl_editor.rlhf.acceptance import acceptance_text
+
+    acceptance = load_model_file(run / "iter-01" / "policy.pt")[1].metrics["acceptance"]
+    assert lines[7] == f"  fine-tuning {acceptance_text(acceptance)}"
 
 
 def test_a_rerun_with_the_same_settings_redoes_nothing(loop_run, tmp_path, demo_songs_dir):

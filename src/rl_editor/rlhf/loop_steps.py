@@ -389,10 +389,11 @@ def step_finetune(
 
     ft = replace(config.finetune, seed=config.seed + iteration)
     trainer = finetune_policy(init, reward, ft, analyses=songs, log_dir=logs_dir_for(out), progress=progress)
+    path = trainer.save_checkpoint(out)  # the checkpoint's metadata (and so the decision) exists once saved
     acceptance = trainer.meta.metrics.get("acceptance") if trainer.meta else None
     if acceptance is not None:
         say(f"iteration {iteration}: fine-tuning {acceptance_text(acceptance)}", progress)
-    return trainer.save_checkpoint(out)
+    return path
 
 
 def step_evaluate(
