@@ -39,24 +39,22 @@ from bench_rlhf_tastes import songs_folder  # noqa: E402
 
 def rows_of(run: Path, config, heldout) -> list[dict]:
     from rl_editor.registry import load_model_file
+    from rl_editor.rlhf.acceptance import best_change
     from rl_editor.rlhf.evaluate import evaluate_policies, held_out_raters
     from rl_editor.rlhf.evaluation_result import EvaluationResult
+    from rl_editor.rlhf.layout import RunLayout
 
+    layout = RunLayout(run)
     rows = []
     for it in range(1, config.iterations + 1):
-        folder = run / f"iter-{it:02d}"
-        evaluation = EvaluationResult.load(folder / "eval.json")
-        metrics = load_model_file(folder / "policy.pt")[1].metrics
+        folder = layout.iteration(it)
+        evaluation = EvaluationResult.load(folder.eval)
+        metrics = load_model_file(folder.policy)[1].metrics
         acceptance = metrics.get("acceptance") or {}
-        options = [c for c in acceptance.get("combinations", [])
-                   if (c["weights"], c["target"]) != ("previous", acceptance.get("previous_target"))]
-        # the change kept, or (when the previous policy stayed) the best one refused
-        chosen = (acceptance.get("weights"), acceptance.get("target"))
-        shown = (next((c for c in options if (c["weights"], c["target"]) == chosen), None)
-                 if acceptance.get("changed") else max(options, key=lambda c: c["lower_bound"], default=None))
+        shown = best_change(acceptance) if acceptance else None  # the change kept, or the best refused
         # fresh raters (same seeds) for every policy: identical policies get identical judgments
         raters = held_out_raters(config.eval_rater or config.rater, config.eval_raters, seed=20_000)
-        against_first = evaluate_policies(run / "bootstrap" / "policy.pt", folder / "policy.pt", heldout,
+        against_first = evaluate_policies(layout.bootstrap_policy, folder.policy, heldout,
                                           raters, temperature=config.eval_temperature,
                                           seed=config.seed, edits_per_song=config.eval_edits_per_song).win
         w = evaluation.win

@@ -87,16 +87,22 @@ class Acceptance:
         return {**config_to_json(self), "changed": self.changed}
 
 
-def acceptance_text(acceptance: dict[str, Any]) -> str:
-    """One line from an :meth:`Acceptance.record` (as a checkpoint's metrics keep it)."""
+def best_change(acceptance: dict[str, Any]) -> dict[str, Any] | None:
+    """The change with the highest lower bound in an :meth:`Acceptance.record`: the one kept, or, when the
+    previous policy stayed, the best one refused (None when there was nothing to change)."""
     options = [
         c
         for c in acceptance["combinations"]
         if (c["weights"], c["target"]) != ("previous", acceptance["previous_target"])
     ]
-    if not options:
+    return max(options, key=lambda c: c["lower_bound"], default=None)
+
+
+def acceptance_text(acceptance: dict[str, Any]) -> str:
+    """One line from an :meth:`Acceptance.record` (as a checkpoint's metrics keep it)."""
+    best = best_change(acceptance)
+    if best is None:
         return "kept the previous policy (nothing to compare)"
-    best = max(options, key=lambda c: c["lower_bound"])
     figures = f"gain {best['gain']:+.2f}, lower bound {best['lower_bound']:+.2f}"
     if not acceptance["changed"]:
         return (
@@ -110,17 +116,11 @@ def acceptance_text(acceptance: dict[str, Any]) -> str:
 
 
 def _member_means(
-    trainer: Any,
-    ensemble: Any,
-    song: SongAnalysis,
-    target: float | None,
-    seeds: Sequence[int],
-    temperatures: Sequence[float],
+    policy: Any, ensemble: Any, song: SongAnalysis, target: float, seeds: Sequence[int], temperatures: Sequence[float]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per member, the mean score of the policy's edits of one song; and every score, shape (members, edits)."""
-    temps = [t for t in temperatures for _ in range(len(seeds) // len(temperatures))]
-    targets = None if target is None else [target] * len(temps)
-    edits = np.stack(trainer.generate_edits(song, temps, list(seeds[: len(temps)]), targets))
+    """Per member, the mean score of the policy's edits of one song (one per seed and temperature, in pairs);
+    and every score, shape (members, edits)."""
+    edits = np.stack(policy.generate_edits(song, list(temperatures), list(seeds), [target] * len(seeds)))
     scores = np.asarray(ensemble.member_scores(song, edits), dtype=np.float64)
     return scores.mean(axis=1), scores
 
@@ -176,10 +176,11 @@ def choose_improvement(
     for song in songs:
         base = zlib.crc32(f"accept|{song.song_id}".encode()) + 7919 * seed
         seeds = [int(base + k) & 0x7FFFFFFF for k in range(n_edits)]
+        temps = [t for t in temperatures for _ in range(edits_per_temperature)]
         means, scores = {}, []
         for weights, target in options:
             policy = trainer if weights == "new" else reference
-            means[weights, target], every = _member_means(policy, ensemble, song, target, seeds, temperatures)
+            means[weights, target], every = _member_means(policy, ensemble, song, target, seeds, temps)
             scores.append(every)
         # one unit per song: the spread of every score of this song (members, edits and options)
         spread = float(np.concatenate(scores, axis=1).std()) + 1e-9
@@ -199,6 +200,7 @@ __all__ = [
     "Acceptance",
     "Combination",
     "acceptance_text",
+    "best_change",
     "choose_improvement",
     "lower_bound_of_gain",
 ]
