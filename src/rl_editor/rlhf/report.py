@@ -143,8 +143,9 @@ def _campaign_lines(iteration: IterationLayout) -> list[str]:
     return lines + [""]
 
 
-def _acceptance_lines(run: RunLayout) -> list[str]:
-    """What each iteration's fine-tuning kept (weights and length), and how many evaluation pairs were identical."""
+def _acceptance_lines(run: RunLayout, identical_shares: dict[str, float]) -> list[str]:
+    """What each iteration's fine-tuning kept (weights and length), and how many evaluation pairs were identical
+    (``identical_shares`` by iteration name, from the evaluations the report has read)."""
     from rl_editor.registry import load_model_file
     from rl_editor.rlhf.acceptance import acceptance_text
 
@@ -153,9 +154,7 @@ def _acceptance_lines(run: RunLayout) -> list[str]:
         if not d.policy.is_file():
             continue
         acceptance = load_model_file(d.policy)[1].metrics.get("acceptance")
-        ev = _load_json(d.eval)
-        identical = (sum(bool(j.get("identical")) for j in ev["judgments"]) / len(ev["judgments"])
-                     if ev and ev.get("judgments") else None)
+        identical = identical_shares.get(d.name)
         rows.append(f"| {d.name} | {acceptance_text(acceptance) if acceptance else 'every change kept (no check)'} "
                     f"| {_fmt(identical, True)} |")
     if not rows:
@@ -306,6 +305,7 @@ def write_report(run_dir: str | Path) -> Path:
               "95% CI (clustered) | ties | wins / losses / ties | reward acc. new | reward acc. previous |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     agreement_lines: list[str] = []
+    identical_shares: dict[str, float] = {}
     for d in layout.iterations_on_disk():
         agreement_lines += _campaign_lines(d) + _training_agreement_lines(d)
         ev, acc = _load_json(d.eval), _load_json(d.reward_eval)
@@ -315,6 +315,7 @@ def write_report(run_dir: str | Path) -> Path:
             lines.append(f"| {d.name} | (not evaluated yet) | | | | | | | | |")
             continue
         result = _evaluation(d.eval, ev)
+        identical_shares[d.name] = result.identical_share
         w = result.win
         win_rows.append((d.name, w))
         behaviour_rows.append((d.name, behaviour_change(result.edit_stats) if result.edit_stats else None))
@@ -357,7 +358,7 @@ def write_report(run_dir: str | Path) -> Path:
             cells = [f"{old} -> {new}" for _, old, new in change] if change else ["n/a"] * len(labels)
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines += ["", "A preference without a change in the edits is noise: read the headline beside this table.", ""]
-    lines += _acceptance_lines(layout)
+    lines += _acceptance_lines(layout, identical_shares)
 
     plots = [
         ("win_rates.png", "New policy over the previous one: preference share and decisive win rate",
