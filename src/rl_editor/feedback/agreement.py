@@ -29,7 +29,7 @@ from rl_editor.preferences import EditRef, PreferencePair
 
 
 def _edit_key(edit: EditRef) -> str:
-    return str(edit.extra.get("edit_id") or f"{edit.path}|{','.join(map(str, edit.actions))}")
+    return str(edit.edit_id or f"{edit.path}|{','.join(map(str, edit.actions))}")
 
 
 def item_key(pair: PreferencePair) -> tuple[str, str, str]:
@@ -129,7 +129,7 @@ def alpha_by_campaign(pairs: list[PreferencePair]) -> dict[str, float | None]:
     """Krippendorff's alpha (:func:`krippendorff_alpha`) of each campaign's judgments (``campaign`` extra key)."""
     by_campaign: dict[str, list[PreferencePair]] = defaultdict(list)
     for pair in pairs:
-        by_campaign[str(pair.extra.get("campaign") or "")].append(pair)
+        by_campaign[pair.campaign or ""].append(pair)
     return {name: krippendorff_alpha(members) for name, members in sorted(by_campaign.items())}
 
 
@@ -137,8 +137,8 @@ def position_bias(pairs: list[PreferencePair]) -> float | None:
     """Share of non-tie judgments that picked the edit presented as A; ``None`` when unknown."""
     chosen_a = total = 0
     for pair in pairs:
-        order = pair.extra.get("presented_order")
-        if pair.preference == Preference.TIE or order not in tuple(PresentedOrder):
+        order = pair.presented_order
+        if pair.preference == Preference.TIE or order is None:
             continue
         total += 1
         chosen_a += (order == PresentedOrder.AB) == (pair.preference == Preference.A)

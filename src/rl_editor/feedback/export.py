@@ -58,13 +58,13 @@ def pairs_to_csv(pairs: list[PreferencePair]) -> str:
 
 def _csv_row(p: PreferencePair) -> dict[str, Any]:
     return {
-        "song_id": p.song_id, "edit_a_id": p.edit_a.extra.get("edit_id", ""), "edit_a_path": p.edit_a.path,
-        "edit_b_id": p.edit_b.extra.get("edit_id", ""), "edit_b_path": p.edit_b.path,
-        "preference": p.preference, "strength": p.strength, "tie_kind": p.extra.get("tie_kind") or "",
-        "rater": p.rater, "timestamp": p.timestamp, "presented_order": p.extra.get("presented_order") or "",
-        "time_spent_ms": "" if p.extra.get("time_spent_ms") is None else p.extra["time_spent_ms"],
-        "campaign": p.extra.get("campaign", ""), "task_id": p.extra.get("task_id", ""),
-        "client_id": p.extra.get("client_id", ""), "notes": p.notes,
+        "song_id": p.song_id, "edit_a_id": p.edit_a.edit_id or "", "edit_a_path": p.edit_a.path,
+        "edit_b_id": p.edit_b.edit_id or "", "edit_b_path": p.edit_b.path,
+        "preference": p.preference, "strength": p.strength, "tie_kind": p.tie_kind or "",
+        "rater": p.rater, "timestamp": p.timestamp, "presented_order": p.presented_order or "",
+        "time_spent_ms": "" if p.time_spent_ms is None else p.time_spent_ms,
+        "campaign": p.campaign or "", "task_id": p.task_id or "",
+        "client_id": p.client_id or "", "notes": p.notes,
         "edit_a_actions": json.dumps(p.edit_a.actions), "edit_b_actions": json.dumps(p.edit_b.actions),
         "edit_a_duration_seconds": p.edit_a.duration_seconds, "edit_b_duration_seconds": p.edit_b.duration_seconds,
         **_listening_cells(p.listening),

@@ -268,12 +268,12 @@ class ScreeningReport:
 
 def is_gold(pair: PreferencePair) -> bool:
     """Whether a judgment is of a gold pair (the export marks them ``is_gold``)."""
-    return bool(pair.extra.get("is_gold"))
+    return bool(pair.is_gold)
 
 
 def gold_answer(pair: PreferencePair) -> str:
     """The right answer of a gold pair: the side that is not the broken ``~gold`` edit (``a`` when unmarked)."""
-    if str(pair.edit_a.extra.get("edit_id", "")).endswith(GOLD_SUFFIX):
+    if (pair.edit_a.edit_id or "").endswith(GOLD_SUFFIX):
         return "b"
     return "a"
 
@@ -293,7 +293,7 @@ def _gold_failed(pair: PreferencePair, rule: ScreeningRule) -> bool | None:
 
 def _gold_key(pair: PreferencePair) -> str:
     """The broken edit's id: one per gold pair."""
-    sides = (pair.edit_a.extra.get("edit_id"), pair.edit_b.extra.get("edit_id"))
+    sides = (pair.edit_a.edit_id, pair.edit_b.edit_id)
     return str(next((s for s in sides if str(s).endswith(GOLD_SUFFIX)), "|".join(map(str, sides))))
 
 

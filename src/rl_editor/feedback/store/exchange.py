@@ -27,7 +27,7 @@ from rl_editor.feedback.store.campaigns import ensure_campaign
 from rl_editor.feedback.store.catalog import add_edit
 from rl_editor.feedback.store.database import Database
 from rl_editor.feedback.store.errors import ConflictError
-from rl_editor.feedback.store.views import RATING_LABELS, TIE_KINDS, ImportSummary, edit_view
+from rl_editor.feedback.store.views import RATING_LABELS, ImportSummary, edit_view
 from rl_editor.formats import Preference, Strength
 from rl_editor.preferences import EditRef, Listening, PreferencePair
 
@@ -69,7 +69,7 @@ def _sha256_hex(payload: Any) -> str:
 
 def import_client_id(pair: PreferencePair) -> str:
     """The entry's own ``client_id``, else one derived from its content."""
-    given = pair.extra.get("client_id")
+    given = pair.client_id
     if isinstance(given, str) and given:
         return given[:CLIENT_ID_MAX_CHARS]
     return "import-" + _sha256_hex(pair.to_json())[:48]
@@ -82,15 +82,15 @@ def derived_edit_id(song_id: str, side: EditRef) -> str:
 
 def _imported_judgment(pair: PreferencePair, client_id: str, campaign: str, edit_ids: list[str]) -> Judgment:
     extra = pair.extra
-    spent = extra.get("time_spent_ms")
+    spent = pair.time_spent_ms
     listening = pair.listening or Listening()
     return Judgment(
         client_id=client_id, task_id=None, assignment_id=None, rater_id=None, rater_name=pair.rater,
         campaign=campaign, kind="pair", song_id=pair.song_id, edit_a=edit_ids[0], edit_b=edit_ids[1],
-        is_gold=bool(extra.get("is_gold", False)), preference=pair.preference,
-        tie_kind=extra.get("tie_kind") if extra.get("tie_kind") in TIE_KINDS else None,
+        is_gold=bool(pair.is_gold), preference=pair.preference,
+        tie_kind=pair.tie_kind,
         strength=pair.strength, rating=None, notes=pair.notes,
-        presented_order=extra.get("presented_order") if extra.get("presented_order") in ("ab", "ba") else None,
+        presented_order=pair.presented_order,
         time_spent_ms=int(spent) if isinstance(spent, (int, float)) and not isinstance(spent, bool) else None,
         created_at=pair.timestamp, source="import", listened_a_s=listening.a_s, listened_b_s=listening.b_s,
         listened_original_s=listening.original_s,
@@ -149,7 +149,7 @@ class Exchange:
                     summary.skipped_existing += 1
                     continue
                 seen.add(client_id)
-                campaign = str(pair.extra.get("campaign") or DEFAULT_CAMPAIGN)
+                campaign = pair.campaign or DEFAULT_CAMPAIGN
                 ensure_campaign(session, campaign)
                 edit_ids = self._add_imported_edits(session, index, pair)
                 session.add(_imported_judgment(pair, client_id, campaign, edit_ids))
@@ -161,7 +161,7 @@ class Exchange:
     def _add_imported_edits(session: Session, index: int, pair: PreferencePair) -> list[str]:
         ids = []
         for side in (pair.edit_a, pair.edit_b):
-            edit_id = str(side.extra.get("edit_id") or derived_edit_id(pair.song_id, side))
+            edit_id = side.edit_id or derived_edit_id(pair.song_id, side)
             try:
                 add_edit(session, edit_id, pair.song_id, side.path, side.actions, side.duration_seconds, "imported")
             except ConflictError as exc:
