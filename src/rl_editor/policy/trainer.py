@@ -330,7 +330,7 @@ class PPOTrainer:
     def own_length(self) -> float:
         """Length (share of the song) of edits asked for without a target."""
         c = self.config
-        return c.preferred_target if c.preferred_target is not None else c.env.reward.target_keep_share
+        return c.preferred_target if c.preferred_target is not None else c.target_keep_share
 
     def generate_edits(
         self,

@@ -190,14 +190,6 @@ class RewardStatistics:
         return float(np.interp(target, xs, ys))
 
 
-def _reward_of(ensemble: Any, analysis: SongAnalysis, actions_batch: np.ndarray,
-               uncertainty_coef: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from rl_editor.reward.pessimism import pessimistic_reward
-
-    score = pessimistic_reward(ensemble, analysis, actions_batch, uncertainty_coef)
-    return score.reward, score.mean, score.std
-
-
 def reference_statistics(reference: Any, ensemble: Any, analyses: Sequence[SongAnalysis],
                          edits_per_song: int = 16, uncertainty_coef: float = 0.0,
                          seed: int = 0) -> RewardStatistics:
@@ -219,6 +211,8 @@ def reference_statistics(reference: Any, ensemble: Any, analyses: Sequence[SongA
     z-scored reward dwarfs every other term (a learned reward that liked
     keeping the whole song then outweighed the guard against it).
     """
+    from rl_editor.reward.pessimism import pessimistic_reward
+
     stats = RewardStatistics()
     spreads = []
     low, high = reference.config.env.target_range
@@ -231,7 +225,7 @@ def reference_statistics(reference: Any, ensemble: Any, analyses: Sequence[SongA
         seeds = [int(base + k) & 0x7FFFFFFF for k in range(n_free + n_curve)]
         targets = [None] * n_free + [float(t) for t in grid for _ in range(per_point)]
         actions = np.stack(reference.generate_edits(a, [1.0] * len(seeds), seeds, targets))
-        reward, _, _ = _reward_of(ensemble, a, actions, uncertainty_coef)
+        reward = pessimistic_reward(ensemble, a, actions, uncertainty_coef).reward
         stats.song_mean[a.song_id] = float(reward[:n_free].mean()) if n_free else float(reward.mean())
         curve = reward[n_free:].reshape(len(grid), per_point).mean(axis=1)
         stats.length_curve[a.song_id] = [[float(t), float(m)] for t, m in zip(grid, curve)]
@@ -253,10 +247,13 @@ class LearnedEpisodeReward:
         self.uncertainty_coef, self.reward_scale = uncertainty_coef, reward_scale
 
     def __call__(self, episodes: FinishedEpisodes) -> EpisodeRewards:
+        from rl_editor.reward.pessimism import pessimistic_reward
+
         n = len(episodes)
         out, raw, spread = np.zeros(n), np.zeros(n), np.zeros(n)
         for k, (a, acts) in enumerate(zip(episodes.analyses, episodes.actions)):
-            reward, mean, std = _reward_of(self.ensemble, a, np.asarray(acts)[None, :], self.uncertainty_coef)
+            score = pessimistic_reward(self.ensemble, a, np.asarray(acts)[None, :], self.uncertainty_coef)
+            reward, mean, std = score.reward, score.mean, score.std
             centre = self.statistics.baseline(a.song_id, float(episodes.targets[k]))
             out[k] = self.reward_scale * (reward[0] - centre) / self.statistics.std
             raw[k], spread[k] = float(mean[0]), float(std[0])
@@ -377,6 +374,7 @@ def finetune_policy(
     from rl_editor.reward import load_reward_model
     from rl_editor.rlhf.acceptance import choose_improvement
     from rl_editor.rlhf.finetune_log import FinetuneCurveLogger
+    from rl_editor.rlhf.layout import FINETUNE_CURVE
 
     config = config or FinetuneConfig()
     if config.episodes < 1:
@@ -408,7 +406,7 @@ def finetune_policy(
         low, high = trainer.config.env.target_range
         env_overrides["target_range"] = (max(low, new_target - config.target_window),
                                          min(high, new_target + config.target_window))
-    logger = FinetuneCurveLogger(Path(log_dir) / "finetune_curve.csv" if log_dir else None)
+    logger = FinetuneCurveLogger(Path(log_dir) / FINETUNE_CURVE if log_dir else None)
     reward_version = ensemble.version or reward_model_path.name
     trainer.train(
         config.episodes,

@@ -17,7 +17,7 @@ from rl_editor.generate.diversity import MIN_DIFFERING_SECONDS
 from rl_editor.io_utils import write_json_atomic
 from rl_editor.preferences import PreferencePair
 from rl_editor.rlhf.finetune import RLHFError
-from rl_editor.rlhf.layout import logs_dir_for
+from rl_editor.rlhf.layout import IterationLayout, logs_dir_for
 from rl_editor.rlhf.loop_config import PAIR_SELECTIONS, LoopConfig
 
 
@@ -264,7 +264,7 @@ def step_collect_from_people(
         for side in (pair.edit_a, pair.edit_b):
             side.path = os.path.relpath(manifest.resolve(side.path), out.parent.resolve())
     save_preferences(out, screened)
-    write_json_atomic(out.parent / "campaign.json", record, indent=1)
+    write_json_atomic(IterationLayout(out.parent).campaign, record, indent=1)
     return out
 
 
