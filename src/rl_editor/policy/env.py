@@ -377,6 +377,7 @@ class EditVecEnv(VecEnv):
         # what the policy saw at each decision of the running episodes, for the episode reward
         self._seen = np.zeros((n_envs, self.bank.max_units, dim), dtype=np.float32)
         self._seen_masks = np.ones((n_envs, self.bank.max_units, 3), dtype=bool)
+        self._masks = np.ones((n_envs, 3), dtype=bool)  # set by reset() and every step (_remember)
 
     @property
     def analyses(self) -> list[SongAnalysis]:
@@ -405,11 +406,13 @@ class EditVecEnv(VecEnv):
         return [seed] * self.num_envs
 
     def _remember(self, obs: np.ndarray) -> np.ndarray:
-        """Keep each slot's observation and action mask of its current decision (when an episode reward needs them)."""
+        """Work out the current decisions' action masks once (``action_masks`` hands them out), and keep each
+        slot's observation and mask of its current decision when an episode reward needs them."""
+        self._masks = self.batch.action_masks()
         if self.episode_reward_fn is not None:
             slots, t = np.arange(self.num_envs), np.minimum(self.batch.t, self.bank.max_units - 1)
             self._seen[slots, t] = obs
-            self._seen_masks[slots, t] = self.batch.action_masks()
+            self._seen_masks[slots, t] = self._masks
         return obs
 
     def _finished_episodes(self, finished: np.ndarray, actions: list[np.ndarray],
@@ -429,8 +432,8 @@ class EditVecEnv(VecEnv):
         return self._remember(self.batch.observe())
 
     def action_masks(self) -> np.ndarray:
-        """Shape (n_envs, 3) bool, for sb3-contrib ``MaskablePPO``."""
-        return self.batch.action_masks()
+        """Shape (n_envs, 3) bool, for sb3-contrib ``MaskablePPO`` (of the decisions since the last reset or step)."""
+        return self._masks
 
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = np.asarray(actions)
