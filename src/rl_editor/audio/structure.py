@@ -320,6 +320,28 @@ def phrase_cut_table(structure: SongStructure, max_phrases: int) -> np.ndarray:
     return table
 
 
+def cut_runs(actions: np.ndarray) -> np.ndarray:
+    """Shape (n_cuts, 2): ``[start, end)`` beats of each maximal run of cut beats."""
+    from rl_editor.edit import CUT
+
+    cut = np.concatenate([[False], np.asarray(actions) == CUT, [False]])
+    return np.flatnonzero(cut[1:] != cut[:-1]).reshape(-1, 2)
+
+
+def _editorial_flags(structure: SongStructure, runs: np.ndarray) -> list[bool]:
+    """Per cut: does it span a multiple of 4 whole bars, or end on a section boundary?"""
+    bars = np.append(structure.bar_start_beats, structure.n_beats)
+    bar_set, sections = set(bars.tolist()), set(structure.section_bounds_beats.tolist())
+    n_bars = np.searchsorted(bars, runs[:, 1]) - np.searchsorted(bars, runs[:, 0])
+    return [bool((start in bar_set and end in bar_set and n % EDITORIAL_CUT_BARS == 0) or end in sections)
+            for (start, end), n in zip(runs.tolist(), n_bars.tolist())]
+
+
+def ragged_cuts(structure: SongStructure, actions: np.ndarray) -> int:
+    """How many of the edit's cuts an editor would not make (see :func:`cut_alignment`)."""
+    return sum(not ok for ok in _editorial_flags(structure, cut_runs(actions)))
+
+
 def cut_alignment(structure: SongStructure, actions: np.ndarray) -> dict[str, float]:
     """How editorial an edit's cuts are.
 
@@ -328,23 +350,13 @@ def cut_alignment(structure: SongStructure, actions: np.ndarray) -> dict[str, fl
     ``four_bar_or_section_share`` (cuts that span a multiple of 4 whole bars, or
     end on a section boundary); the shares are NaN without cuts.
     """
-    from rl_editor.edit import CUT
-
-    cut = np.concatenate([[False], np.asarray(actions) == CUT, [False]])
-    runs = np.flatnonzero(cut[1:] != cut[:-1]).reshape(-1, 2)
+    runs = cut_runs(actions)
     if runs.size == 0:
         return {"n_cuts": 0.0, "whole_phrase_share": float("nan"), "four_bar_or_section_share": float("nan")}
     phrases = set(structure.phrase_bounds_beats.tolist())
-    bars = np.append(structure.bar_start_beats, structure.n_beats)
-    sections = set(structure.section_bounds_beats.tolist())
-    whole, editorial = [], []
-    for start, end in runs:
-        whole.append(start in phrases and end in phrases)
-        on_bars = start in set(bars.tolist()) and end in set(bars.tolist())
-        n_bars = int(np.searchsorted(bars, end) - np.searchsorted(bars, start))
-        editorial.append((on_bars and n_bars % EDITORIAL_CUT_BARS == 0) or end in sections)
+    whole = [start in phrases and end in phrases for start, end in runs.tolist()]
     return {"n_cuts": float(len(runs)), "whole_phrase_share": float(np.mean(whole)),
-            "four_bar_or_section_share": float(np.mean(editorial))}
+            "four_bar_or_section_share": float(np.mean(_editorial_flags(structure, runs)))}
 
 
 def song_structure(analysis: SongAnalysis) -> SongStructure:
@@ -353,4 +365,5 @@ def song_structure(analysis: SongAnalysis) -> SongStructure:
 
 
 __all__ = ["EDITORIAL_CUT_BARS", "SongStructure", "StructureConfig", "bar_starts", "checkerboard_novelty",
-           "compute_structure", "cut_alignment", "group_means", "phrase_cut_table", "song_structure"]
+           "compute_structure", "cut_alignment", "cut_runs", "group_means", "phrase_cut_table", "ragged_cuts",
+           "song_structure"]

@@ -22,7 +22,14 @@ import warnings
 import numpy as np
 
 from rl_editor.audio.song import SongAnalysis
-from rl_editor.audio.structure import EDITORIAL_CUT_BARS, SongStructure, edited_in_phrases, song_structure
+from rl_editor.audio.structure import (
+    EDITORIAL_CUT_BARS,
+    SongStructure,
+    cut_runs,
+    edited_in_phrases,
+    ragged_cuts,
+    song_structure,
+)
 from rl_editor.edit import CUT, KEEP
 from rl_editor.errors import RlEditorError
 from rl_editor.policy.dense_reward import duration_keep_share
@@ -95,22 +102,6 @@ def target_share(length: float | str, duration_seconds: float, *, what: str = "l
     return seconds / duration_seconds
 
 
-def _cut_runs(actions: np.ndarray) -> np.ndarray:
-    cut = np.concatenate([[False], actions == CUT, [False]])
-    edges = np.flatnonzero(cut[1:] != cut[:-1])
-    return edges.reshape(-1, 2)  # [start, end) per run
-
-
-def _cut_counts(actions: np.ndarray, structure: SongStructure) -> tuple[int, int]:
-    """How many cuts the edit has, and how many of them an editor would not make."""
-    from rl_editor.audio.structure import cut_alignment
-
-    alignment = cut_alignment(structure, actions)
-    n_cuts = int(alignment["n_cuts"])
-    share = alignment["four_bar_or_section_share"]
-    return n_cuts, 0 if n_cuts == 0 else int(round(n_cuts * (1.0 - share)))
-
-
 def _bar_moves(actions: np.ndarray, bars: np.ndarray, step: int = 1) -> list[np.ndarray]:
     """Edits that move one end of one cut by ``step`` bars (first and last beat kept).
 
@@ -119,7 +110,7 @@ def _bar_moves(actions: np.ndarray, bars: np.ndarray, step: int = 1) -> list[np.
     """
     n = actions.size
     moves = []
-    for start, end in _cut_runs(actions):
+    for start, end in cut_runs(actions):
         earlier, later_start = bars[bars < start], bars[(bars > start) & (bars < end)]
         if earlier.size >= step and earlier[-step] > 0:
             moves.append((earlier[-step], start, CUT))  # the cut starts earlier
@@ -173,26 +164,26 @@ def _trim(analysis: SongAnalysis, structure: SongStructure, best: np.ndarray, ta
           max_moves: int, *, editorial: bool) -> np.ndarray:
     """Greedy bar moves of :func:`fit_to_target`; with ``editorial``, none adds a ragged cut."""
     error = abs(duration_keep_share(analysis, best) - target)
-    ragged = _cut_counts(best, structure)[1] if editorial else best.size
+    ragged = ragged_cuts(structure, best) if editorial else best.size
     for _ in range(max_moves):
         if error <= tolerance * target:
             break
         candidates = [c for step in (1, EDITORIAL_CUT_BARS) for c in _bar_moves(best, structure.bar_start_beats, step)]
-        counts = [_cut_counts(c, structure) for c in candidates]
-        allowed = [k for k, (_, bad) in enumerate(counts) if bad <= ragged]  # no cut an editor would not make
+        counts = [ragged_cuts(structure, c) for c in candidates]
+        allowed = [k for k, bad in enumerate(counts) if bad <= ragged]  # no cut an editor would not make
         if not allowed:
             break
         errors = np.array([abs(duration_keep_share(analysis, candidates[k]) - target) for k in allowed])
         fits = np.flatnonzero(errors <= tolerance * target)
         if fits.size:  # among moves that reach the target, keep the most cuts editorial
-            pick = int(min(fits, key=lambda i: (counts[allowed[i]][1], errors[i])))
+            pick = int(min(fits, key=lambda i: (counts[allowed[i]], errors[i])))
         else:
             pick = int(np.argmin(errors))
         if errors[pick] >= error:
             break
         best, error = candidates[allowed[pick]], float(errors[pick])
         if editorial:
-            ragged = counts[allowed[pick]][1]
+            ragged = counts[allowed[pick]]
     return best
 
 
@@ -224,7 +215,7 @@ def slide_cuts_to_smooth_seams(analysis: SongAnalysis, actions: np.ndarray, max_
         return out  # a short song's cuts are bar-level already; a 4-bar slide would move them across it
     bars = np.append(structure.bar_start_beats, analysis.n_beats)
     sections = set(structure.section_bounds_beats.tolist())
-    for start, end in _cut_runs(out):
+    for start, end in cut_runs(out):
         first, last = np.searchsorted(bars, start), np.searchsorted(bars, end)
         if bars[first] != start or bars[last] != end:
             continue  # not on bar lines: leave it
