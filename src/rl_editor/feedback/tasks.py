@@ -30,6 +30,7 @@ from sqlalchemy import Boolean, Integer, Select, String, and_, bindparam, case, 
 from sqlalchemy.orm import Session
 
 from rl_editor.edit import CUT, beat_sequence
+from rl_editor.feedback.listening import edit_timeline_s
 from rl_editor.feedback.models import Assignment, Campaign, Meta, Rater, SongRecord, Task, utc_now
 from rl_editor.feedback.settings import SETTINGS, FeedbackSettings
 from rl_editor.generate.manifest import Candidate
@@ -177,8 +178,7 @@ def splice_times(actions: list[int], bounds_s: np.ndarray) -> tuple[list[int], l
     seq = beat_sequence(np.asarray(actions))
     if seq.size == 0:
         return [], []
-    durations = np.diff(bounds_s)[seq]
-    starts = np.concatenate([[0.0], np.cumsum(durations)[:-1]])
+    starts = edit_timeline_s(seq, bounds_s)[:-1]
     jumps = np.flatnonzero(seq[1:] != seq[:-1] + 1)
     return seq.tolist(), [round(float(t), 4) for t in starts[jumps + 1]]
 
