@@ -29,6 +29,8 @@ def test_a_cache_hit_is_much_faster_than_analysing(demo_songs_dir, demo_analyses
     assert hit_s < analysis_s / 20, (hit_s, analysis_s)
     np.testing.assert_array_equal(hit.features, fresh.features)
     np.testing.assert_array_equal(hit.beat_in_bar, fresh.beat_in_bar)
+    assert fresh.edge_features is not None and fresh.edge_features.shape == (fresh.n_beats, 2, 32)
+    np.testing.assert_array_equal(hit.edge_features, fresh.edge_features)
     assert hit.content_sha256 == fresh.content_sha256
 
 

@@ -34,6 +34,7 @@ from rl_editor.audio.features import (
     HOP_LENGTH,
     N_FFT,
     N_MELS,
+    beat_edges,
     beat_features,
     beat_mean,
     frame_features,
@@ -220,6 +221,7 @@ def analyze_clip(
         beat_in_bar=beat_in_bar,
         beats_per_bar=beats_per_bar,
         features=features,
+        edge_features=beat_edges(frames, beat_frames),
     )
 
 

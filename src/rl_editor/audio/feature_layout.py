@@ -46,6 +46,9 @@ FEATURE_GROUPS: tuple[tuple[str, int], ...] = (
 )
 
 FEATURE_DIM = 125
+# Beside the per-beat vector, each beat's edges (``SongAnalysis.edge_features``): the
+# 20 MFCCs and 12 chroma bins of its first and last 232 ms, where splices join beats.
+N_EDGE_FEATURES = 20 + 12
 
 
 def _group_slices() -> dict[str, slice]:

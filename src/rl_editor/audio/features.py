@@ -32,6 +32,8 @@ HPSS_KERNEL = 9
 NOVELTY_KERNEL_BEATS = 32
 SIMILARITY_WINDOW_BEATS = 4
 REPETITION_MIN_LAG_BEATS = 8
+EDGE_FRAMES = 10  # 232 ms: the span a listener compares across a splice
+EDGE_GUARD_FRAMES = 1  # frames centred this close to a boundary hear both sides of it
 _AMIN = 1e-10
 
 
@@ -221,6 +223,37 @@ def beat_std(x: np.ndarray, starts: np.ndarray, n_frames: int) -> np.ndarray:
     mean = beat_mean(x, starts, n_frames)
     mean_sq = beat_mean(x * x, starts, n_frames)
     return np.sqrt(np.maximum(mean_sq - mean * mean, 0.0))
+
+
+def beat_edges(frames: FrameFeatures, beat_frames: np.ndarray) -> np.ndarray:
+    """What a listener hears on either side of each beat boundary: MFCC and chroma means over the
+    ``EDGE_FRAMES`` frames right after each beat starts (its head) and right before it ends (its tail).
+
+    A splice from the end of beat ``i`` into beat ``j`` joins ``i``'s tail to ``j``'s head;
+    the song's own boundary after beat ``b`` joins ``b``'s tail to ``b + 1``'s head. Frames
+    within ``EDGE_GUARD_FRAMES`` of the boundary are left out, and the spans may reach
+    into neighbouring beats (playback goes on there).
+
+    Returns
+    -------
+    ndarray of float32, shape (n_beats, 2, N_EDGE_FEATURES)
+        ``[:, 0]`` heads, ``[:, 1]`` tails; columns: the ``N_MFCC`` MFCCs, then the 12 chroma bins
+        (``rl_editor.audio.feature_layout.N_EDGE_FEATURES`` in all).
+    """
+    values = np.concatenate([frames.mfcc, frames.chroma], axis=0).astype(np.float64)
+    n_frames = values.shape[1]
+    cumulative = np.concatenate([np.zeros((values.shape[0], 1)), np.cumsum(values, axis=1)], axis=1)
+    starts = segment_starts(beat_frames)
+    ends = np.append(starts[1:], n_frames)
+
+    def span_means(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        lo, hi = np.clip(lo, 0, n_frames - 1), np.clip(hi, 1, n_frames)
+        hi = np.maximum(hi, lo + 1)
+        return ((cumulative[:, hi] - cumulative[:, lo]) / (hi - lo)).T
+
+    heads = span_means(starts + EDGE_GUARD_FRAMES, starts + EDGE_GUARD_FRAMES + EDGE_FRAMES)
+    tails = span_means(ends - EDGE_GUARD_FRAMES - EDGE_FRAMES, ends - EDGE_GUARD_FRAMES)
+    return np.stack([heads, tails], axis=1).astype(np.float32)
 
 
 def _db(power: np.ndarray) -> np.ndarray:

@@ -15,11 +15,11 @@ from typing import TypeVar
 
 import numpy as np
 
-from rl_editor.audio.feature_layout import FEATURE_DIM, GROUP_SLICES
+from rl_editor.audio.feature_layout import FEATURE_DIM, GROUP_SLICES, N_EDGE_FEATURES
 
 T = TypeVar("T")
 
-ANALYSIS_VERSION = "4"
+ANALYSIS_VERSION = "5"
 
 
 def segment_bounds(beat_times_s: Sequence[float] | np.ndarray, duration_seconds: float) -> np.ndarray:
@@ -79,6 +79,11 @@ class SongAnalysis(BeatSegments):
         Meter used for ``beat_in_bar`` (4 unless detected otherwise).
     features : ndarray of float32, shape (n_beats, 125)
         Per-beat features, layout in ``rl_editor.audio.feature_layout``.
+    edge_features : ndarray of float32, shape (n_beats, 2, 32), optional
+        MFCC and chroma means right after each beat starts and right before it
+        ends (``rl_editor.audio.features.beat_edges``): what a splice joins.
+        None for analyses made from per-beat features alone; ``beat_edges``
+        then stands in each beat's means.
     """
 
     song_id: str
@@ -93,6 +98,7 @@ class SongAnalysis(BeatSegments):
     beat_in_bar: np.ndarray
     beats_per_bar: int
     features: np.ndarray
+    edge_features: np.ndarray | None = None
     version: str = ANALYSIS_VERSION
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -116,6 +122,13 @@ class SongAnalysis(BeatSegments):
                 f"{self.path}: features have shape {self.features.shape}, "
                 f"expected ({len(self.beat_times_s)}, {FEATURE_DIM})"
             )
+        if self.edge_features is not None:
+            self.edge_features = np.asarray(self.edge_features, dtype=np.float32)
+            if self.edge_features.shape != (len(self.beat_times_s), 2, N_EDGE_FEATURES):
+                raise ValueError(
+                    f"{self.path}: edge features have shape {self.edge_features.shape}, "
+                    f"expected ({len(self.beat_times_s)}, 2, {N_EDGE_FEATURES})"
+                )
 
     @property
     def n_beats(self) -> int:
@@ -125,14 +138,22 @@ class SongAnalysis(BeatSegments):
     def downbeat_times_s(self) -> np.ndarray:
         return self.beat_times_s[self.beat_in_bar == 0]
 
+    @property
+    def beat_edges(self) -> np.ndarray:
+        """Shape (n_beats, 2, 32): each beat's head and tail (``edge_features``), or when the analysis
+        has none, its MFCC and chroma means as both."""
+        if self.edge_features is not None:
+            return self.edge_features
+        means = np.concatenate([self.group("mfcc_mean"), self.group("chroma_mean")], axis=1)
+        return np.repeat(means[:, None, :], 2, axis=1)
+
     def group(self, name: str) -> np.ndarray:
         """Columns of one feature group, e.g. ``analysis.group("chroma_mean")``."""
         return self.features[:, GROUP_SLICES[name]]
 
     def to_npz(self, path: str | Path) -> None:
         """Write the analysis to one ``.npz`` file (used by the cache)."""
-        np.savez(
-            path,
+        arrays: dict[str, object] = dict(
             song_id=self.song_id,
             path=self.path,
             content_sha256=self.content_sha256,
@@ -147,6 +168,9 @@ class SongAnalysis(BeatSegments):
             features=self.features,
             version=self.version,
         )
+        if self.edge_features is not None:
+            arrays["edge_features"] = self.edge_features
+        np.savez(path, **arrays)  # type: ignore[arg-type]
 
     @classmethod
     def from_npz(cls, path: str | Path) -> SongAnalysis:
@@ -165,5 +189,6 @@ class SongAnalysis(BeatSegments):
                 beat_in_bar=data["beat_in_bar"],
                 beats_per_bar=int(data["beats_per_bar"]),
                 features=data["features"],
+                edge_features=data["edge_features"] if "edge_features" in data.files else None,
                 version=str(data["version"]),
             )
