@@ -27,6 +27,12 @@ between two played beats (natural ones within 265 ms of a splice are left out):
   after the boundary (outside the 35 ms around it);
 - ``harmony``: cosine distance between the mean chroma of the same two spans.
 
+(The policy chooses its splice points from its own analysis: means of 20 MFCCs and
+chroma over each beat's first and last 232 ms, from 46 ms frames at its own
+hop, ``rl_editor.audio.jumps.seam_cost``. This benchmark recomputes everything
+from the render, at another resolution and with another spectrum, so it
+measures what the splices sound like, not what the policy scored.)
+
 Each is divided by its median over the edit's natural boundaries (where playback
 goes on to the source's next beat), and a boundary's score is the mean log of
 the four ratios. The ROC AUC of telling splices from natural boundaries by that

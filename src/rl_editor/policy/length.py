@@ -187,7 +187,7 @@ def _trim(analysis: SongAnalysis, structure: SongStructure, best: np.ndarray, ta
     return best
 
 
-def slide_cuts_to_smooth_seams(analysis: SongAnalysis, actions: np.ndarray, max_slide_bars: int = 4) -> np.ndarray:
+def slide_cuts_to_smooth_seams(analysis: SongAnalysis, actions: np.ndarray, max_slide_bars: int = 8) -> np.ndarray:
     """Move each cut by up to ``max_slide_bars`` whole bars either way to where its seam is smoothest.
 
     A cut keeps its number of bars (so a multiple of 4 bars stays one, and the

@@ -390,7 +390,8 @@ class PPOTrainer:
             batch.step(actions)
         edits = [batch.episode_actions(i).astype(np.int8) for i in range(k)]
         edits = [slide_cuts_to_smooth_seams(analysis, edit) for edit in edits]
-        return [edit if target is None else fit_to_target(analysis, edit, target)
+        # fitting moves cut ends to reach the length; sliding again puts the moved seams where they sound smoothest
+        return [edit if target is None else slide_cuts_to_smooth_seams(analysis, fit_to_target(analysis, edit, target))
                 for edit, target in zip(edits, targets)]
 
     def generate_edit(
