@@ -43,52 +43,16 @@ def test_sliding_a_cut_keeps_its_bars_and_takes_the_smoothest_seam(song_factory)
     assert splice_point_cost(song, np.array(a - 1), np.array(b)) == min(options)
 
 
-def test_a_short_songs_cuts_slide_a_bar_or_two_from_phrase_start_to_phrase_start(song_factory):
-    from rl_editor.audio.jumps import splice_point_cost
+def test_a_song_too_short_for_phrase_edits_keeps_its_cuts_where_the_policy_put_them(song_factory):
     from rl_editor.audio.structure import EDITORIAL_MIN_BARS, edited_in_phrases
-    from rl_editor.policy.length import SHORT_SONG_SLIDE_BARS, slide_cuts_to_smooth_seams
+    from rl_editor.policy.length import slide_cuts_to_smooth_seams
 
-    moved = 0
-    for seed in range(4):
-        song = song_factory(seed, n_bars=EDITORIAL_MIN_BARS - 4)
-        structure = song_structure(song)
-        assert not edited_in_phrases(structure)
-        bars = np.append(structure.bar_start_beats, song.n_beats)
-        phrase_starts = set(structure.phrase_start_beats.tolist()) | {song.n_beats}
+    short, long = song_factory(7, n_bars=EDITORIAL_MIN_BARS - 4), song_factory(7, n_bars=EDITORIAL_MIN_BARS)
+    assert not edited_in_phrases(song_structure(short)) and edited_in_phrases(song_structure(long))
+    moved = []
+    for song in (short, long):
+        bars = np.append(song_structure(song).bar_start_beats, song.n_beats)
         actions = np.full(song.n_beats, KEEP, dtype=np.int8)
         actions[bars[10] : bars[14]] = CUT
-        slid = slide_cuts_to_smooth_seams(song, actions, max_slide_bars=4)
-        ((a, b),) = np.flatnonzero(np.diff(np.r_[0, slid == CUT, 0])).reshape(-1, 2)
-        shift = int(np.searchsorted(bars, a)) - 10
-        assert abs(shift) <= SHORT_SONG_SLIDE_BARS and np.searchsorted(bars, b) - np.searchsorted(bars, a) == 4
-        assert a in phrase_starts and b in phrase_starts
-        options = [
-            splice_point_cost(song, np.array(bars[10 + k] - 1), np.array(bars[14 + k]))
-            for k in range(-SHORT_SONG_SLIDE_BARS, SHORT_SONG_SLIDE_BARS + 1)
-            if {int(bars[10 + k]), int(bars[14 + k])} <= phrase_starts
-        ]
-        assert splice_point_cost(song, np.array(a - 1), np.array(b)) == min(options)
-        moved += shift != 0
-    assert moved >= 1  # the policy's place is not always the smoothest
-
-
-def test_trimming_takes_the_smoothest_seam_among_moves_that_reach_the_length(song_factory):
-    from rl_editor.audio.structure import EDITORIAL_MIN_BARS, ragged_cuts
-    from rl_editor.policy.length import _bar_moves, seam_total
-
-    song = song_factory(3, n_bars=EDITORIAL_MIN_BARS - 4)
-    structure = song_structure(song)
-    bars = np.append(structure.bar_start_beats, song.n_beats)
-    actions = np.full(song.n_beats, KEEP, dtype=np.int8)
-    actions[bars[10] : bars[14]] = CUT
-    target = duration_keep_share(song, actions) - 1.0 / (len(bars) - 1)  # a bar more to cut
-    trimmed = fit_to_target(song, actions, target, tolerance=0.01)
-    fitting = [
-        m
-        for m in _bar_moves(actions, structure.bar_start_beats)
-        if abs(duration_keep_share(song, m) - target) <= 0.01 * target
-        and ragged_cuts(structure, m) == ragged_cuts(structure, trimmed)
-    ]
-    costs = sorted(seam_total(song, m) for m in fitting)
-    assert len(costs) >= 2 and costs[0] < costs[-1]  # the choice matters
-    assert seam_total(song, trimmed) == costs[0]
+        moved.append(not np.array_equal(slide_cuts_to_smooth_seams(song, actions, max_slide_bars=4), actions))
+    assert moved == [False, True]

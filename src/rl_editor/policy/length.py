@@ -35,7 +35,6 @@ from rl_editor.errors import RlEditorError
 from rl_editor.policy.dense_reward import duration_keep_share
 from rl_editor.policy.env import PolicyError
 
-SHORT_SONG_SLIDE_BARS = 2  # a song too short for 4-bar phrases is cut in phrases of 1-2 bars
 LENGTH_TOLERANCE = 0.05
 
 
@@ -176,29 +175,16 @@ def _trim(analysis: SongAnalysis, structure: SongStructure, best: np.ndarray, ta
             break
         errors = np.array([abs(duration_keep_share(analysis, candidates[k]) - target) for k in allowed])
         fits = np.flatnonzero(errors <= tolerance * target)
-        if fits.size:  # among moves that reach the target: the most cuts editorial, then the smoothest seams
-            pick = int(min(fits, key=lambda i: (counts[allowed[i]], seam_total(analysis, candidates[allowed[i]]))))
-        elif errors.min() < error:  # among moves getting at least half as much closer as the best: smoothest seams
-            gain = error - errors
-            near = np.flatnonzero(gain >= 0.5 * gain.max())
-            pick = int(min(near, key=lambda i: (seam_total(analysis, candidates[allowed[i]]), errors[i])))
+        if fits.size:  # among moves that reach the target, keep the most cuts editorial
+            pick = int(min(fits, key=lambda i: (counts[allowed[i]], errors[i])))
         else:
+            pick = int(np.argmin(errors))
+        if errors[pick] >= error:
             break
         best, error = candidates[allowed[pick]], float(errors[pick])
         if editorial:
             ragged = counts[allowed[pick]]
     return best
-
-
-def seam_total(analysis: SongAnalysis, actions: np.ndarray) -> float:
-    """Sum of :func:`rl_editor.audio.jumps.splice_point_cost` over an edit's cuts (0 without cuts)."""
-    from rl_editor.audio.jumps import splice_point_cost
-
-    runs = [(start, end) for start, end in cut_runs(actions) if start > 0 and end < actions.size]
-    if not runs:
-        return 0.0
-    exits, entries = np.array([start - 1 for start, _ in runs]), np.array([end for _, end in runs])
-    return float(splice_point_cost(analysis, exits, entries).sum())
 
 
 def slide_cuts_to_smooth_seams(analysis: SongAnalysis, actions: np.ndarray, max_slide_bars: int = 8) -> np.ndarray:
@@ -207,11 +193,9 @@ def slide_cuts_to_smooth_seams(analysis: SongAnalysis, actions: np.ndarray, max_
     A cut keeps its number of bars (so a multiple of 4 bars stays one, and the
     length barely changes); it slides only over kept beats, never over the first
     or last beat, and a cut that is editorial only because it ends on a section
-    boundary moves only to another such end. A short song's cuts (it is cut in
-    phrases of 1 or 2 bars) slide at most ``SHORT_SONG_SLIDE_BARS``, from phrase
-    start to phrase start. Among the positions allowed, the one with the lowest
-    :func:`rl_editor.audio.jumps.splice_point_cost` wins (the cut's own position
-    on ties): an editor's splice between points that sound alike.
+    boundary moves only to another such end. Among the positions allowed, the
+    one with the lowest :func:`rl_editor.audio.jumps.splice_point_cost` wins (the
+    cut's own position on ties): an editor's splice between points that sound alike.
 
     Parameters
     ----------
@@ -227,18 +211,15 @@ def slide_cuts_to_smooth_seams(analysis: SongAnalysis, actions: np.ndarray, max_
 
     out = np.asarray(actions, dtype=np.int8).copy()
     structure = song_structure(analysis)
-    in_phrases = edited_in_phrases(structure)
-    if not in_phrases:
-        max_slide_bars = min(max_slide_bars, SHORT_SONG_SLIDE_BARS)
-    phrase_starts = set(structure.phrase_start_beats.tolist()) | {analysis.n_beats}
+    if not edited_in_phrases(structure):
+        return out  # a short song's cuts are bar-level already; a 4-bar slide would move them across it
     bars = np.append(structure.bar_start_beats, analysis.n_beats)
     sections = set(structure.section_bounds_beats.tolist())
     for start, end in cut_runs(out):
         first, last = np.searchsorted(bars, start), np.searchsorted(bars, end)
         if bars[first] != start or bars[last] != end:
             continue  # not on bar lines: leave it
-        # what makes the cut one an editor makes, which the slide keeps
-        whole = (last - first) % EDITORIAL_CUT_BARS == 0 if in_phrases else {start, end} <= phrase_starts
+        four_bars = (last - first) % EDITORIAL_CUT_BARS == 0
         without = out.copy()
         without[start:end] = KEEP
         options = []
@@ -249,9 +230,7 @@ def slide_cuts_to_smooth_seams(analysis: SongAnalysis, actions: np.ndarray, max_
             a, b = int(bars[lo]), int(bars[hi])
             if np.any(without[a - 1 : b] != KEEP) or without[b] == CUT:
                 continue
-            if not whole and b not in sections:
-                continue
-            if whole and not in_phrases and not {a, b} <= phrase_starts:
+            if not four_bars and b not in sections:
                 continue
             options.append((float(splice_point_cost(analysis, np.array(a - 1), np.array(b))), abs(k), a, b))
         if not options:
@@ -273,5 +252,5 @@ def warn_if_far_from_target(analysis: SongAnalysis, actions: np.ndarray, target:
     return True
 
 
-__all__ = ["LENGTH_HELP", "LENGTH_TOLERANCE", "fit_to_target", "format_time", "seam_total", "slide_cuts_to_smooth_seams",
+__all__ = ["LENGTH_HELP", "LENGTH_TOLERANCE", "fit_to_target", "format_time", "slide_cuts_to_smooth_seams",
            "target_share", "warn_if_far_from_target"]
