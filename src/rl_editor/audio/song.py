@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -153,7 +153,7 @@ class SongAnalysis(BeatSegments):
 
     def to_npz(self, path: str | Path) -> None:
         """Write the analysis to one ``.npz`` file (used by the cache)."""
-        arrays: dict[str, object] = dict(
+        arrays: dict[str, Any] = dict(
             song_id=self.song_id,
             path=self.path,
             content_sha256=self.content_sha256,
@@ -170,7 +170,7 @@ class SongAnalysis(BeatSegments):
         )
         if self.edge_features is not None:
             arrays["edge_features"] = self.edge_features
-        np.savez(path, **arrays)  # type: ignore[arg-type]
+        np.savez(path, **arrays)
 
     @classmethod
     def from_npz(cls, path: str | Path) -> SongAnalysis:

@@ -25,8 +25,9 @@ Constraints, enforced by ``action_masks()`` (keep is always allowed):
 - with ``editorial_cuts`` (the default) a cut ends only where an editor's
   would: after a multiple of 4 bars, or on a section boundary
   (:func:`rl_editor.audio.structure.phrase_cut_table`), and of those only at
-  the ``resume_options`` whose jump sounds most like what would have followed
-  (:func:`rl_editor.audio.jumps.splice_point_cost`, Wenner et al. 2013). A cut starts
+  the ``resume_options`` whose seam sounds smoothest and whose jump most like
+  what would have followed (:func:`rl_editor.audio.jumps.splice_point_cost`,
+  after Wenner et al. 2013). A cut starts
   only where such an end is within reach, goes on until it reaches one, and
   playback resumes only there;
 - a phrase is repeated only after a kept phrase (never right after a cut, whose
@@ -92,9 +93,9 @@ class EnvConfig:
         Cuts span a multiple of 4 bars or end on a section boundary (masked).
     resume_options : int
         With ``editorial_cuts``, a cut from a phrase may end only at the
-        ``resume_options`` editorial ends of cheapest jump cost
-        (:func:`rl_editor.audio.jumps.splice_point_cost`: an entry that sounds like what
-        would have followed); 0 offers every editorial end.
+        ``resume_options`` editorial ends of cheapest splice-point cost
+        (:func:`rl_editor.audio.jumps.splice_point_cost`: a smooth seam into music like
+        what would have followed); 0 offers every editorial end.
     allow_repeat : bool
         Whether the repeat action is available at all.
     lookback, lookahead : int
