@@ -29,7 +29,6 @@ Example
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +37,7 @@ import numpy as np
 
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.config import config_to_json
+from rl_editor.rlhf.finetune import song_seeds
 
 ACCEPT_TEMPERATURES: tuple[float, ...] = (0.3, 0.5, 0.7)
 
@@ -174,8 +174,7 @@ def choose_improvement(
     options = list(dict.fromkeys(options))  # the same length twice is one option
     gains: dict[tuple[str, float], list[np.ndarray]] = {o: [] for o in options[1:]}
     for song in songs:
-        base = zlib.crc32(f"accept|{song.song_id}".encode()) + 7919 * seed
-        seeds = [int(base + k) & 0x7FFFFFFF for k in range(n_edits)]
+        seeds = song_seeds(f"accept|{song.song_id}", n_edits, seed)
         temps = [t for t in temperatures for _ in range(edits_per_temperature)]
         means, scores = {}, []
         for weights, target in options:

@@ -65,6 +65,12 @@ from rl_editor.policy.episode_reward import EpisodeRewards, FinishedEpisodes
 LENGTH_CURVE_POINTS = 8  # targets at which the reference's mean reward is measured (the episodes' baseline)
 
 
+def song_seeds(key: str, n: int, seed: int) -> list[int]:
+    """``n`` sampling seeds for one song, a pure function of ``key`` (say ``"length|<song id>"``) and ``seed``."""
+    base = zlib.crc32(key.encode()) + 7919 * seed
+    return [int(base + k) & 0x7FFFFFFF for k in range(n)]
+
+
 class RLHFError(RlEditorError):
     """Bad input to fine-tuning, evaluation or the loop (files, songs, settings)."""
 
@@ -221,8 +227,7 @@ def reference_statistics(reference: Any, ensemble: Any, analyses: Sequence[SongA
     for a in analyses:
         n_free = edits_per_song // 2
         n_curve = per_point * len(grid)
-        base = zlib.crc32(a.song_id.encode()) + 7919 * seed
-        seeds = [int(base + k) & 0x7FFFFFFF for k in range(n_free + n_curve)]
+        seeds = song_seeds(a.song_id, n_free + n_curve, seed)
         targets = [None] * n_free + [float(t) for t in grid for _ in range(per_point)]
         actions = np.stack(reference.generate_edits(a, [1.0] * len(seeds), seeds, targets))
         reward = pessimistic_reward(ensemble, a, actions, uncertainty_coef).reward
@@ -278,9 +283,8 @@ def preferred_length(trainer: Any, ensemble: Any, analyses: Sequence[SongAnalysi
     grid = [float(g) for g in grid]
     totals = np.zeros(len(grid))
     for a in analyses:
-        base = zlib.crc32(f"length|{a.song_id}".encode()) + 7919 * seed
         targets = [g for g in grid for _ in range(edits_per_length)]
-        seeds = [int(base + k) & 0x7FFFFFFF for k in range(len(targets))]
+        seeds = song_seeds(f"length|{a.song_id}", len(targets), seed)
         edits = np.stack(trainer.generate_edits(a, [0.5] * len(targets), seeds, targets))
         mean, _ = ensemble.score(a, edits)
         per_length = np.asarray(mean, dtype=np.float64).reshape(len(grid), edits_per_length).mean(axis=1)
@@ -451,4 +455,4 @@ def finetune_policy(
 
 
 __all__ = ["FinetuneConfig", "LearnedEpisodeReward", "RLHFError", "RewardStatistics", "best_length", "decisions_per_edit",
-           "finetune_policy", "preferred_length", "reference_statistics"]
+           "finetune_policy", "preferred_length", "reference_statistics", "song_seeds"]
