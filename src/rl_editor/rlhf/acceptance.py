@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -85,6 +86,17 @@ class Acceptance:
     def record(self) -> dict[str, Any]:
         """The decision as the checkpoint's metrics keep it (``acceptance``): the fields plus ``changed``."""
         return {**config_to_json(self), "changed": self.changed}
+
+
+def recorded_acceptance(policy_path: str | Path) -> dict[str, Any] | None:
+    """The decision a fine-tuned policy checkpoint recorded (:meth:`Acceptance.record`), or None when the file
+    is missing or fine-tuning did not check (an iteration-1 policy, ``safe_improvement`` off)."""
+    from rl_editor.registry import load_model_file
+
+    if not Path(policy_path).is_file():
+        return None
+    recorded: dict[str, Any] | None = load_model_file(policy_path)[1].metrics.get("acceptance")
+    return recorded or None
 
 
 def best_change(acceptance: dict[str, Any]) -> dict[str, Any] | None:
@@ -202,4 +214,5 @@ __all__ = [
     "best_change",
     "choose_improvement",
     "lower_bound_of_gain",
+    "recorded_acceptance",
 ]

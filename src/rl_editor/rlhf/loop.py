@@ -57,8 +57,7 @@ from rl_editor.rlhf.run_state import RunState, StepRecord, file_sha256
 def loop_summary(result: LoopResult) -> str:
     """Per iteration: the evaluation's headline, decisive win rate, ties and edit change, and the reward
     model's held-out accuracy (what ``rl-editor loop`` and ``rl-editor demo`` print)."""
-    from rl_editor.registry import load_model_file
-    from rl_editor.rlhf.acceptance import acceptance_text
+    from rl_editor.rlhf.acceptance import acceptance_text, recorded_acceptance
     from rl_editor.rlhf.evaluate import EvaluationResult
 
     lines = []
@@ -68,7 +67,7 @@ def loop_summary(result: LoopResult) -> str:
         lines += [f"iteration {it}: {evaluation.summary()}",
                   f"  reward model held-out accuracy {acc['new']['accuracy']:.1%} "
                   f"(previous {acc['previous']['accuracy']:.1%})"]
-        acceptance = load_model_file(folder.policy)[1].metrics.get("acceptance") if folder.policy.is_file() else None
+        acceptance = recorded_acceptance(folder.policy)
         if acceptance:
             lines.append(f"  fine-tuning {acceptance_text(acceptance)}")
     return "\n".join(lines)

@@ -146,14 +146,13 @@ def _campaign_lines(iteration: IterationLayout) -> list[str]:
 def _acceptance_lines(run: RunLayout, identical_shares: dict[str, float]) -> list[str]:
     """What each iteration's fine-tuning kept (weights and length), and how many evaluation pairs were identical
     (``identical_shares`` by iteration name, from the evaluations the report has read)."""
-    from rl_editor.registry import load_model_file
-    from rl_editor.rlhf.acceptance import acceptance_text
+    from rl_editor.rlhf.acceptance import acceptance_text, recorded_acceptance
 
     rows = []
     for d in run.iterations_on_disk():
         if not d.policy.is_file():
             continue
-        acceptance = load_model_file(d.policy)[1].metrics.get("acceptance")
+        acceptance = recorded_acceptance(d.policy)
         identical = identical_shares.get(d.name)
         rows.append(f"| {d.name} | {acceptance_text(acceptance) if acceptance else 'every change kept (no check)'} "
                     f"| {_fmt(identical, True)} |")
