@@ -222,7 +222,7 @@ def slide_cuts_to_smooth_seams(analysis: SongAnalysis, actions: np.ndarray, max_
         four_bars = (last - first) % EDITORIAL_CUT_BARS == 0
         without = out.copy()
         without[start:end] = KEEP
-        options = []
+        slides = []  # (|k|, a, b) of each allowed position
         for k in range(-max_slide_bars, max_slide_bars + 1):
             lo, hi = first + k, last + k
             if lo < 1 or hi >= len(bars) - 1 or bars[lo] < 1 or bars[hi] > analysis.n_beats - 1:
@@ -232,10 +232,12 @@ def slide_cuts_to_smooth_seams(analysis: SongAnalysis, actions: np.ndarray, max_
                 continue
             if not four_bars and b not in sections:
                 continue
-            options.append((float(splice_point_cost(analysis, np.array(a - 1), np.array(b))), abs(k), a, b))
-        if not options:
+            slides.append((abs(k), a, b))
+        if not slides:
             continue
-        _, _, a, b = min(options)
+        _, a_all, b_all = np.array(slides).T
+        costs = splice_point_cost(analysis, a_all - 1, b_all)  # every allowed position at once
+        _, _, a, b = min((float(c), *slide) for c, slide in zip(costs, slides))
         out = without
         out[a:b] = CUT
     return out
