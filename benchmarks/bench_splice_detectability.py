@@ -114,6 +114,7 @@ class SongTally:
         default_factory=lambda: {m: {c: [] for c in COMPONENTS} for m in ("off", "on")})
     slides_ms: list[np.ndarray] = field(default_factory=list)
     crossfades_ms: list[np.ndarray] = field(default_factory=list)
+    predicted_seams: list[np.ndarray] = field(default_factory=list)  # the policy's seam cost of each splice
 
 
 def auc(splice_scores: np.ndarray, natural_scores: np.ndarray) -> float:
@@ -176,9 +177,11 @@ def sample_steps(samples: np.ndarray, sample_rate: int, boundaries_s: np.ndarray
     return np.array([np.abs(np.diff(samples[max(c - radius, 0) : c + radius + 1], axis=0)).max() for c in centre])
 
 
-def edit_boundaries(analysis, actions: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Output times (s) of the boundaries between played beats, whether each is a splice, and whether
-    playback lands on the start of a phrase there (``rl_editor.audio.structure``).
+def edit_boundaries(analysis, actions: np.ndarray,
+                    sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Output times (s) of the boundaries between played beats, whether each is a splice, whether
+    playback lands on the start of a phrase there (``rl_editor.audio.structure``), and the source beats
+    each joins (shape (n, 2): the beat played before, the beat played after).
 
     Natural boundaries closer than the context span to a splice are left out (their spans hear the splice).
     """
@@ -192,14 +195,15 @@ def edit_boundaries(analysis, actions: np.ndarray, sample_rate: int) -> tuple[np
     phrase_starts = (set(structure.phrase_start_beats.tolist()) if structure is not None
                      else set(np.flatnonzero(analysis.beat_in_bar == 0).tolist()))
     on_phrase = np.isin(seq[1:], list(phrase_starts))
+    joins = np.stack([seq[:-1], seq[1:]], axis=1)
     splice_times = times[is_splice]
     if splice_times.size:
         nearest = np.abs(times[:, None] - splice_times[None, :]).min(axis=1)
         keep = is_splice | (nearest > CONTEXT_S + GUARD_S)
-        times, is_splice, on_phrase = times[keep], is_splice[keep], on_phrase[keep]
+        times, is_splice, on_phrase, joins = times[keep], is_splice[keep], on_phrase[keep], joins[keep]
     edge = CONTEXT_S + GUARD_S
     inside = (times > edge) & (times < starts[-1] - edge)
-    return times[inside], is_splice[inside], on_phrase[inside]
+    return times[inside], is_splice[inside], on_phrase[inside], joins[inside]
 
 
 def cut_runs(actions: np.ndarray) -> list[tuple[int, int]]:
@@ -217,6 +221,15 @@ def structure_or_none(analysis):
     except ImportError:
         return None
     return song_structure(analysis)
+
+
+def predicted_seam_costs(analysis, joins: np.ndarray) -> np.ndarray:
+    """``rl_editor.audio.jumps.seam_cost`` of each splice (NaN when the project has no such function)."""
+    try:
+        from rl_editor.audio.jumps import seam_cost
+    except ImportError:
+        return np.full(len(joins), np.nan)
+    return np.asarray(seam_cost(analysis, joins[:, 0], joins[:, 1]), dtype=np.float64).reshape(-1)
 
 
 def musical_cut_count(analysis, actions: np.ndarray) -> tuple[int, int, str]:
@@ -300,7 +313,7 @@ def measure(edits: list[EditToMeasure]) -> dict[str, SongTally]:
         source = load_audio(path)
         for e in song_edits:
             tally = tallies.setdefault(e.song_id, SongTally())
-            times, is_splice, on_phrase = edit_boundaries(analysis, e.actions, source.sample_rate)
+            times, is_splice, on_phrase, joins = edit_boundaries(analysis, e.actions, source.sample_rate)
             for mode, config in renders.items():
                 clip = render_edit(source, analysis, e.actions, splices=config)
                 values = boundary_scores(*frame_features(clip.samples, clip.sample_rate), times)
@@ -313,6 +326,7 @@ def measure(edits: list[EditToMeasure]) -> dict[str, SongTally]:
             tally.slides_ms.append(points.offsets / source.sample_rate * 1e3)
             tally.crossfades_ms.append(points.crossfades / source.sample_rate * 1e3)
             tally.labels.append(is_splice)
+            tally.predicted_seams.append(predicted_seam_costs(analysis, joins[is_splice]))
             tally.on_phrase.append(on_phrase)
             tally.edits += 1
             tally.output_seconds += Edit(e.song_id, e.actions).duration_seconds(analysis.beat_durations_s)
@@ -386,6 +400,14 @@ def print_table(tallies: dict[str, SongTally]) -> None:
         [s for t in everything for s in t.components[mode]["step"]])[splice_mask]))) for mode in ("off", "on")}
     print(f"sample step at a splice over the median natural boundary's (median over splices): "
           f"plain {ratios['off']:.2f}x, lined-up {ratios['on']:.2f}x")
+    predicted = np.concatenate([p for t in everything for p in t.predicted_seams])
+    heard = np.concatenate([x for t in everything for x in t.scores["on"]])[splice_mask]
+    if predicted.size > 2 and np.all(np.isfinite(predicted)):
+        from scipy.stats import spearmanr
+
+        print(f"rank correlation of the policy's seam cost (rl_editor.audio.jumps.seam_cost, from the analysis) "
+              f"with each splice's score here, lined-up render: {spearmanr(predicted, heard).statistic:.2f} "
+              f"over {predicted.size} splices")
     slides = np.abs(np.concatenate([s for t in everything for s in t.slides_ms]))
     fades = np.concatenate([s for t in everything for s in t.crossfades_ms])
     print(f"lined-up render: |slide| median {np.median(slides):.1f} ms "
