@@ -136,6 +136,25 @@ def test_requested_lengths_are_met_and_bad_targets_refused(trained, synthetic_an
             trainer.generate_edit(song, target=bad)
 
 
+def test_an_edit_trimmed_to_a_length_is_slid_to_its_smoothest_seams_again(trained, long_analyses, monkeypatch):
+    """Trimming moves cut ends; generate_edits then slides every whole-bar cut again to its smoothest seam."""
+    import rl_editor.policy.trainer as trainer_module
+    from rl_editor.policy.length import slide_cuts_to_smooth_seams
+
+    trainer, _ = trained
+    trimmed: list[np.ndarray] = []
+    fit = trainer_module.fit_to_target
+    monkeypatch.setattr(trainer_module, "fit_to_target", lambda *args: trimmed.append(fit(*args)) or trimmed[-1])
+    moved = 0
+    for song in long_analyses:  # long enough to be cut in 4-bar phrases, so cuts slide
+        edits = trainer.generate_edits(song, [0.5] * 4, [1, 2, 3, 4], [0.4, 0.55, 0.7, 0.85])
+        for edit, cut in zip(edits, trimmed[-4:]):
+            slid = slide_cuts_to_smooth_seams(song, cut)
+            np.testing.assert_array_equal(edit, slid)
+            moved += not np.array_equal(slid, cut)
+    assert moved >= 1  # trimming left some seam that a slide makes smoother
+
+
 def test_a_target_the_song_cannot_meet_gives_the_closest_edit_and_a_warning(trained, song_factory):
     trainer, _ = trained
     tiny = song_factory(21, n_bars=5)  # five one-bar phrases; the first and last are always kept
