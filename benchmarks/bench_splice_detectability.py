@@ -4,12 +4,13 @@ Usage::
 
     python benchmarks/bench_splice_detectability.py --manifest cands/manifest.json
     python benchmarks/bench_splice_detectability.py --policy policy.pt --songs DIR
-    RL_EDITOR_MUSIC_DIR=DIR python benchmarks/bench_splice_detectability.py [--quick]
+    RL_EDITOR_MUSIC_DIR=DIR python benchmarks/bench_splice_detectability.py [--quick] [--targets 0.4,0.55,0.7,0.85]
 
 Edits come from a ``rl-editor generate`` manifest, from a policy sampled on a
 folder of songs, or (with neither) from a small iteration-1 policy trained here
 on a few songs of ``--songs`` (default ``$RL_EDITOR_MUSIC_DIR``) and sampled on
-the others, which it never saw.
+the others, which it never saw: at its own length, or trimmed to each of
+``--targets``.
 
 Every edit is rendered twice: with the plain renderer (fixed 10 ms equal-power
 crossfades at the beat boundaries: ``SpliceConfig.plain()``) and with the
@@ -271,14 +272,22 @@ def edits_from_manifest(path: Path, per_song: int) -> list[EditToMeasure]:
     return edits
 
 
-def edits_from_policy(trainer, songs: list[Path], per_song: int, seed: int) -> list[EditToMeasure]:
+def edits_from_policy(trainer, songs: list[Path], per_song: int, seed: int,
+                      targets: list[float] | None = None) -> list[EditToMeasure]:
+    """``per_song`` edits of each song at the policy's own length, or with ``targets`` one edit per target
+    (temperature 0.5), trimmed to it."""
     from rl_editor.audio import analyze_song
 
-    temperatures = [0.5, 1.0][:per_song] + [0.7] * max(0, per_song - 2)
+    if targets:
+        per_song, temperatures = len(targets), [0.5] * len(targets)
+    else:
+        temperatures = [0.5, 1.0][:per_song] + [0.7] * max(0, per_song - 2)
     edits = []
     for path in songs:
         analysis = analyze_song(path)
-        sampled = trainer.generate_edits(analysis, temperatures, [seed + k for k in range(per_song)])
+        seeds = [seed + k for k in range(per_song)]
+        sampled = (trainer.generate_edits(analysis, temperatures, seeds, targets) if targets
+                   else trainer.generate_edits(analysis, temperatures, seeds))
         edits += [EditToMeasure(analysis.song_id, path, actions) for actions in sampled]
     return edits
 
@@ -444,6 +453,9 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=300, help="episodes of the policy trained here")
     parser.add_argument("--max-songs", type=int, default=0, help="measure at most this many songs (0: all)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--targets", default="",
+                        help="sample one edit per song at each of these lengths (shares, e.g. 0.4,0.55,0.7,0.85) "
+                             "instead of --edits-per-song at the policy's own length")
     parser.add_argument("--quick", action="store_true", help="3 measured songs, 1 edit each, 100 episodes")
     args = parser.parse_args()
     print("command: " + " ".join(shlex.quote(a) for a in [Path(sys.executable).name] + sys.argv))
@@ -471,7 +483,10 @@ def main() -> None:
                       f"sampled on {len(measured)} held-out songs")
         if args.max_songs:
             measured = measured[: args.max_songs]
-        edits = edits_from_policy(trainer, measured, args.edits_per_song, args.seed)
+        targets = [float(t) for t in args.targets.split(",")] if args.targets else None
+        edits = edits_from_policy(trainer, measured, args.edits_per_song, args.seed, targets)
+        if targets:
+            source += f", one edit per target {args.targets} (T 0.5)"
     print(f"edits: {len(edits)} from {source}")
     tallies = measure(edits)
     print_table(tallies)
