@@ -177,5 +177,6 @@ def test_brief_and_complete_want_lengths_far_from_the_dense_rewards(song, name, 
 def test_the_rater_option_help_names_every_shipped_taste():
     from rl_editor.raters.commands import RATER_HELP
 
-    named = RATER_HELP.split("a taste (", 1)[1].split(")", 1)[0].split(", ")
+    listed = RATER_HELP.split("a taste (", 1)[1].split(")", 1)[0]
+    named = [name.strip() for part in listed.split(";") for name in part.split(":")[-1].split(",")]
     assert sorted(named) == sorted(TASTES)

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 RATER_HELP = (
-    "Rater: a taste (dense, musician, radio, purist, brief, complete), optionally with noise "
+    "Rater: a taste (dense, musician, radio, purist, brief, complete; same length, other material kept: energetic, "
+    "background, cold_open, bookends, first_takes, melodic), optionally with noise "
     "(musician:mistake=0.1,beta=5,tie=0.1,myopia=0.99,position_bias=0.2 or noise=human), "
     "or module:callable for an external rater."
 )

@@ -14,6 +14,18 @@ tastes in :data:`TASTES` are built from musical criteria, each in [0, 1]
 - ``energy``: mean beat-strength percentile of the played beats (chorus-heavy edits score high).
 - ``no_repeats``: ``exp(-repeated beats / 3)``; a repeated beat is an audible stutter.
 
+Content criteria say *which* material an edit keeps, whatever its length
+(each a share or a mean percentile within the song, so songs compare):
+
+- ``calm``: ``1 - energy`` (a listener who wants background music: the loud parts go).
+- ``intro_kept`` / ``cold_start``: share of the intro (the first section, 4-16 bars)
+  still played / cut (a radio edit starts where the song takes off).
+- ``outro_kept``: share of the outro (the last section, 4-16 bars) still played.
+- ``first_occurrences``: half the share of first-heard sections kept plus half the
+  share of reprised sections (a section label heard before) cut.
+- ``melodic``: mean melodic-material percentile of the played beats (harmonic rather
+  than percussive, tonal rather than noisy).
+
 Beat strength mixes the structure, loudness and onset feature groups:
 ``0.5 * section_energy_rank + 0.3 * clip((rms_relative_db + 12) / 18, 0, 1) + 0.2 * onset_mean``,
 turned into a percentile within the song.
@@ -39,6 +51,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from rl_editor.audio.content import content_regions, melodic_strength
 from rl_editor.audio.feature_layout import feature_index
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.audio.splice import splice_components
@@ -58,7 +71,15 @@ CRITERION_LABELS: dict[str, str] = {
     "strong_kept": "keeping the strongest sections",
     "energy": "more of the high-energy parts",
     "no_repeats": "no awkward repeats",
+    "calm": "leaving out the loudest parts",
+    "intro_kept": "keeping the intro",
+    "cold_start": "starting where the song takes off",
+    "outro_kept": "keeping the ending",
+    "first_occurrences": "cutting the reprises, keeping first statements",
+    "melodic": "keeping the melodic material",
 }
+CONTENT_CRITERIA: tuple[str, ...] = ("energy", "calm", "intro_kept", "cold_start", "outro_kept",
+                                     "first_occurrences", "melodic")
 
 
 class RaterError(RlEditorError):
@@ -89,6 +110,10 @@ def beat_strength(song: SongAnalysis) -> np.ndarray:
         return (order + 0.5) / max(len(raw), 1)
 
     return song.derived("rater_beat_strength", compute)
+
+
+def _share(mask: np.ndarray, of: np.ndarray, empty: float) -> float:
+    return float(mask[of].mean()) if of.any() else empty
 
 
 def _weighted_mean(values: np.ndarray, weights: np.ndarray, empty: float) -> float:
@@ -143,6 +168,10 @@ def edit_criteria(
     energy = _weighted_mean(strength[seq], pos_weights, 0.0)
     n_repeats = int(np.sum(actions == REPEAT))
     minutes = max(out_seconds / 60.0, 1e-3)
+    regions = content_regions(song)
+    intro_kept = _share(played, regions.intro, 1.0)
+    first_kept = _share(played, ~regions.reprise, 1.0)
+    reprise_cut = _share(~played, regions.reprise, 0.5)
     return {
         "bar_aligned": bar_aligned,
         "smooth_splices": smooth,
@@ -152,6 +181,12 @@ def edit_criteria(
         "strong_kept": strong_kept,
         "energy": energy,
         "no_repeats": float(np.exp(-n_repeats / 3.0)),
+        "calm": 1.0 - energy if n_out else 0.0,
+        "intro_kept": intro_kept,
+        "cold_start": 1.0 - intro_kept,
+        "outro_kept": _share(played, regions.outro, 1.0),
+        "first_occurrences": 0.5 * first_kept + 0.5 * reprise_cut,
+        "melodic": _weighted_mean(melodic_strength(song)[seq], pos_weights, 0.0),
     }
 
 
@@ -267,6 +302,8 @@ class CriteriaTaste(CalibratedTaste):
         Passed to :func:`edit_criteria`.
     description : str
         One line shown by ``rl-editor synth-prefs --help`` and in reports.
+    signature : str, optional
+        The criterion that sets this taste apart (benchmarks report it old -> new).
     """
 
     name: str
@@ -274,12 +311,15 @@ class CriteriaTaste(CalibratedTaste):
     target_keep_share: float = 0.6
     length_width: float = 0.12
     description: str = ""
+    signature: str | None = None
     supports_myopia: bool = field(default=True, init=False)
 
     def __post_init__(self) -> None:
         unknown = set(self.weights) - set(CRITERION_LABELS)
         if unknown:
             raise RaterError(f"taste {self.name!r}: unknown criteria {sorted(unknown)}; known: {sorted(CRITERION_LABELS)}")
+        if self.signature is not None and self.signature not in self.weights:
+            raise RaterError(f"taste {self.name!r}: signature {self.signature!r} is not one of its criteria")
 
     def explain(self, song: SongAnalysis, actions: np.ndarray, myopia: float = 1.0) -> dict[str, float]:
         crit = edit_criteria(song, actions, target_keep_share=self.target_keep_share,
@@ -319,24 +359,48 @@ class DenseTaste(CalibratedTaste):
         return float(sum(terms.values()))  # score_edit's total is the sum of its terms
 
 
-def _criteria_taste(name: str, keep_share: float, width: float, description: str, **weights: float) -> CriteriaTaste:
+def _criteria_taste(name: str, keep_share: float, width: float, description: str, signature: str | None = None,
+                    **weights: float) -> CriteriaTaste:
     return CriteriaTaste(name=name, weights=weights, target_keep_share=keep_share, length_width=width,
-                         description=description)
+                         description=description, signature=signature)
+
+
+CONTENT_KEEP_SHARE = 0.75  # content tastes want the dense reward's default length: only what is kept differs
+CONTENT_WEIGHT = 4.0
+
+
+def _content_taste(name: str, description: str, **content: float) -> CriteriaTaste:
+    """A taste at the default length that differs from the other content tastes only in what it keeps."""
+    weights = {"length": 2.0, "smooth_splices": 1.0, "bar_aligned": 1.0, "no_repeats": 1.0}
+    weights.update({k: CONTENT_WEIGHT * v for k, v in content.items()})
+    return CriteriaTaste(name=name, weights=weights, target_keep_share=CONTENT_KEEP_SHARE, length_width=0.12,
+                         description=description, signature=next(iter(content)))
 
 
 # name, target keep share, length width, description, criterion weights
 TASTES: dict[str, Taste] = {taste.name: taste for taste in (
     DenseTaste(),
     _criteria_taste("musician", 0.6, 0.12, "bar-aligned smooth cuts, keeps the strongest sections, about 60 % of the "
-                    "length, no stutters", bar_aligned=3.0, smooth_splices=2.0, length=2.0, strong_kept=2.5,
-                    no_repeats=1.5),
-    _criteria_taste("radio", 0.4, 0.1, "short (about 40 % of the length) and chorus-heavy",
+                    "length, no stutters", "strong_kept", bar_aligned=3.0, smooth_splices=2.0, length=2.0,
+                    strong_kept=2.5, no_repeats=1.5),
+    _criteria_taste("radio", 0.4, 0.1, "short (about 40 % of the length) and chorus-heavy", "energy",
                     length=2.5, energy=3.0, strong_kept=1.0, smooth_splices=1.0, bar_aligned=0.5),
-    _criteria_taste("purist", 0.95, 0.1, "keeps almost everything and hates any audible splice",
+    _criteria_taste("purist", 0.95, 0.1, "keeps almost everything and hates any audible splice", "few_splices",
                     length=2.0, worst_splice=3.0, few_splices=3.0, smooth_splices=1.0, no_repeats=1.0),
     _criteria_taste("brief", 0.45, 0.2, "a short edit (about 45 % of the length) made of whole phrases, keeping the "
-                    "loudest sections, no stutters", length=3.0, few_splices=2.0, strong_kept=2.0, no_repeats=2.0,
-                    bar_aligned=1.0),
+                    "loudest sections, no stutters", "length", length=3.0, few_splices=2.0, strong_kept=2.0,
+                    no_repeats=2.0, bar_aligned=1.0),
     _criteria_taste("complete", 0.95, 0.15, "nearly the whole song (about 95 %), only the weakest material trimmed, "
-                    "smoothly", length=3.0, smooth_splices=2.0, worst_splice=1.5, energy=1.0),
+                    "smoothly", "length", length=3.0, smooth_splices=2.0, worst_splice=1.5, energy=1.0),
+    _content_taste("energetic", "about 75 % of the song, keeping its loudest, busiest material", energy=1.0),
+    _content_taste("background", "about 75 % of the song for background listening: the loudest parts go", calm=1.0),
+    _content_taste("cold_open", "about 75 % of the song, radio style: the intro goes, it starts where the song "
+                   "takes off", cold_start=1.0),
+    _content_taste("bookends", "about 75 % of the song, keeping the intro and the ending; the middle is trimmed",
+                   intro_kept=0.5, outro_kept=0.5),
+    _content_taste("first_takes", "about 75 % of the song: reprised sections go, first statements stay",
+                   first_occurrences=1.0),
+    _content_taste("melodic", "about 75 % of the song, keeping the melodic material over the percussive",
+                   melodic=1.0),
 )}
+CONTENT_TASTES: tuple[str, ...] = ("energetic", "background", "cold_open", "bookends", "first_takes", "melodic")
