@@ -11,6 +11,11 @@ An edit of a song is described to the model by two things:
   :mod:`rl_editor.audio.splice`), how cuts sit on the bar grid, and how many of
   the song's sections the edit still visits, and how much of the song's
   loudest material (top 40 % of beats by within-song loudness percentile) it keeps.
+- **what material is kept** (``CONTENT_NAMES``, song-relative so they transfer
+  across songs; :mod:`rl_editor.audio.content`): shares of the intro, the outro,
+  the reprised sections and the first statements still played, and the mean
+  within-song percentile of the played beats' section energy, brightness,
+  melodic character, novelty and position in the song.
 
 Everything is vectorised over a batch of edits of one song, so scoring
 thousands of edits per second is possible.
@@ -54,6 +59,18 @@ CONTEXT_NAMES: tuple[str, ...] = (
     "loud_kept_share",
     "loudness_percentile_mean",
 )
+CONTENT_NAMES: tuple[str, ...] = (
+    "intro_kept_share",
+    "outro_kept_share",
+    "reprise_kept_share",
+    "first_statement_kept_share",
+    "energy_rank_mean",
+    "brightness_percentile_mean",
+    "melodic_percentile_mean",
+    "novelty_percentile_mean",
+    "position_mean",
+)
+CONTEXT_NAMES = CONTEXT_NAMES + CONTENT_NAMES
 CONTEXT_DIM = len(CONTEXT_NAMES)
 
 
@@ -174,6 +191,29 @@ def _loudness_stats(analysis: SongAnalysis, counts: np.ndarray) -> np.ndarray:
     return np.stack([kept_loud, mean_pct], axis=1)
 
 
+def _content_stats(analysis: SongAnalysis, counts: np.ndarray) -> np.ndarray:
+    """Shape (batch, len(CONTENT_NAMES)): what material the edits keep, song-relative (module docstring)."""
+    from rl_editor.audio.content import content_regions, feature_percentile, melodic_strength
+
+    regions = content_regions(analysis)
+    played = (counts > 0).astype(np.float64)
+
+    def kept_share(mask: np.ndarray) -> np.ndarray:
+        return played @ mask / float(mask.sum()) if mask.any() else np.ones(len(counts))
+
+    per_beat = np.stack([
+        feature_percentile(analysis, "section_energy_rank"),
+        feature_percentile(analysis, "spectral_centroid_khz"),
+        melodic_strength(analysis),
+        feature_percentile(analysis, "novelty"),
+        (np.arange(analysis.n_beats) + 0.5) / max(analysis.n_beats, 1),
+    ], axis=1)
+    means = counts @ per_beat / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+    shares = np.stack([kept_share(regions.intro), kept_share(regions.outro), kept_share(regions.reprise),
+                       kept_share(~regions.reprise)], axis=1)
+    return np.concatenate([shares, means], axis=1)
+
+
 def edit_context(analysis: SongAnalysis, actions_batch: np.ndarray) -> np.ndarray:
     """Edit statistics for a batch of edits of one song.
 
@@ -232,6 +272,7 @@ def edit_context(analysis: SongAnalysis, actions_batch: np.ndarray) -> np.ndarra
             (n_splices / np.maximum(length_ratio * analysis.duration_seconds / 60.0, 1e-3))[:, None] / 10.0,
             np.log1p(np.sum(actions_batch == REPEAT, axis=1))[:, None],
             _loudness_stats(analysis, counts),
+            _content_stats(analysis, counts),
         ],
         axis=1,
     )
