@@ -20,7 +20,10 @@ One row per (taste, seed), every row printed:
 - edit length (share of the song) old -> new beside the taste's preferred length
   (target, for tastes with a length preference: new moves at least half way);
 - the reward model's held-out accuracy (new, and the bootstrap model's);
-- the third arm: the old policy's best of 4 samples ranked by the new reward model, its share against old.
+- the third arm: the old policy's best of 4 samples ranked by the new reward model, its share against old;
+- headroom (``taste_headroom.py``): the taste's own noise-free score of old and new edits beside the best of
+  64 samples of the old policy, the share of that headroom captured (target: >= 50% for content tastes), the
+  reward model's best of 8, the taste's signature criterion old -> new and distinct edits of 8 samples.
 
 Without ``RL_EDITOR_MUSIC_DIR`` it runs on 14 synthesized demo songs (for a smoke
 run; the targets are about real songs).
@@ -31,12 +34,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def songs_folder(quick: bool, scratch: Path) -> tuple[Path, str]:
@@ -51,9 +58,10 @@ def songs_folder(quick: bool, scratch: Path) -> tuple[Path, str]:
     return folder, f"{n} synthesized demo songs (no RL_EDITOR_MUSIC_DIR)"
 
 
-def row_of(run: Path, taste: str, seed: int, seconds: float) -> dict:
+def row_of(run: Path, taste: str, seed: int, seconds: float, old_policy: Path) -> dict:
     from rl_editor.raters.tastes import TASTES
     from rl_editor.rlhf.winrate import WinRate
+    from taste_headroom import headroom
 
     evaluation = json.loads((run / "iter-01" / "eval.json").read_text())
     accuracy = json.loads((run / "iter-01" / "reward_eval.json").read_text())
@@ -72,10 +80,14 @@ def row_of(run: Path, taste: str, seed: int, seconds: float) -> dict:
         "reward_acc_bootstrap": accuracy["previous"]["accuracy"], "seconds": seconds,
         "best_of_share": (WinRate.from_json(evaluation["best_of"]["win"]).preference_share
                           if evaluation.get("best_of") else None),
+        "headroom": headroom(old_policy, run / "iter-01" / "policy.pt", run / "iter-01" / "reward.pt", taste, run,
+                             seed),
     }
 
 
 def print_row(r: dict) -> None:
+    from taste_headroom import headroom_text
+
     ci = "n/a" if r["ci_low"] is None else f"{r['ci_low']:.2f}-{r['ci_high']:.2f}"
     moved = "" if r["moved"] is None else f" (moved {r['moved']:+.0%} of the way)"
     preferred = "none" if r["preferred"] is None else f"{r['preferred']:.2f}"
@@ -85,6 +97,7 @@ def print_row(r: dict) -> None:
           f"{r['length_new']:.2f} (taste {preferred}){moved} | splices/min {r['splices_per_min_old']:.2f} -> "
           f"{r['splices_per_min_new']:.2f} | reward acc {r['reward_acc']:.2f} (bootstrap "
           f"{r['reward_acc_bootstrap']:.2f}) | old + best-of-4 share {best_of} | {r['seconds']:.0f} s", flush=True)
+    print(f"          {headroom_text(r['headroom'])}", flush=True)
 
 
 def main() -> None:
@@ -133,7 +146,7 @@ def main() -> None:
             if not shared:
                 shared = {"policy": str(run / "bootstrap" / "policy.pt"),
                           "reward": str(run / "bootstrap" / "reward.pt")}
-            rows.append(row_of(run, taste, seed, time.perf_counter() - start))
+            rows.append(row_of(run, taste, seed, time.perf_counter() - start, Path(shared["policy"])))
             print_row(rows[-1])
     (scratch / "rows.json").write_text(json.dumps(rows, indent=1))
     met = [r for r in rows if r["share"] >= 0.65 and r["ci_low"] is not None and r["ci_low"] > 0.5]
@@ -141,6 +154,10 @@ def main() -> None:
     print(f"\nrows with share >= 0.65 and CI above 0.5: {len(met)} of {len(rows)} (target >= 80%); "
           f"lowest share {min(r['share'] for r in rows):.3f} (target >= 0.45)")
     print(f"ties <= 40%: {sum(r['ties'] <= 0.4 for r in rows)} of {len(rows)} rows")
+    captured = [r["headroom"]["captured"] for r in rows]
+    rm_captured = [r["headroom"].get("rm_captured", float("nan")) for r in rows]
+    print(f"headroom captured (best of 64 of the old policy, the taste's own score): mean {np.nanmean(captured):.0%} "
+          f"(target >= 50% for content tastes); reward model's best of 8: mean {np.nanmean(rm_captured):.0%}")
     if with_length:
         print(f"length moved at least half way to the taste's: {sum(r['moved'] >= 0.5 for r in with_length)} of "
               f"{len(with_length)} rows with a length preference")

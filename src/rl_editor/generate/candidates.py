@@ -97,6 +97,14 @@ class GenerateConfig:
         temperature is combined with every target.
     per_temperature : int
         Candidates sampled at each (temperature, target) (``k = 0 .. per_temperature-1``).
+    content_variants : int
+        Further candidates at each target, sampled at temperature 1 with ``content_noise``
+        (:meth:`~rl_editor.policy.trainer.PPOTrainer.generate_edits`): at the same length they
+        remove different sections, so a judgment between two of them is about material, not length.
+    content_noise : float
+        Spread (nats) of the content variants' random preference for cutting each section.
+    content_targets : sequence of float or None, optional
+        The targets that get content variants (default: every target).
     limit : int, optional
         Use only the first ``limit`` songs (sorted by path).
     workers : int, optional
@@ -125,6 +133,9 @@ class GenerateConfig:
     temperatures: Sequence[float] = DEFAULT_TEMPERATURES
     targets: Sequence[float | None] = (None,)
     per_temperature: int = 1
+    content_variants: int = 0
+    content_noise: float = 2.0
+    content_targets: Sequence[float | None] | None = None
     limit: int | None = None
     workers: int | None = None
     ray_address: str | None = None
@@ -148,6 +159,9 @@ class GenerateConfig:
             raise GenerateError(f"targets: each must be a share of the song in (0, 1] or auto, got {list(self.targets)}")
         if self.per_temperature < 1:
             raise GenerateError(f"per_temperature: must be at least 1, got {self.per_temperature}")
+        if self.content_variants < 0 or not (np.isfinite(self.content_noise) and self.content_noise > 0):
+            raise GenerateError(f"content_variants must be >= 0 and content_noise > 0, got {self.content_variants} "
+                                f"and {self.content_noise}")
         if self.limit is not None and self.limit < 1:
             raise GenerateError(f"limit: must be at least 1, got {self.limit}")
         if self.workers is not None and self.workers < 1:
@@ -156,18 +170,21 @@ class GenerateConfig:
 
 @dataclass(frozen=True)
 class CandidateSpec:
-    """One requested candidate: its temperature, index ``k``, seed and target length (None: the policy's choice)."""
+    """One requested candidate: its temperature, index ``k``, seed, target length (None: the policy's choice)
+    and content noise (0: the policy as it is; see :attr:`GenerateConfig.content_variants`)."""
 
     temperature: float
     k: int
     seed: int
     target: float | None = None
+    content_noise: float = 0.0
 
     def edit_id(self, song_id: str, actions: Sequence[int] | np.ndarray, policy: str) -> str:
-        """``<song>-t<temperature>[-L<target>]-<k>-<digest>``; the digest of the policy version and
-        the actions keeps ids of different runs apart when their edits meet in one database."""
+        """``<song>-t<temperature>[-L<target>][-c<noise>]-<k>-<digest>``; the digest of the policy version
+        and the actions keeps ids of different runs apart when their edits meet in one database."""
         length = "" if self.target is None else f"-L{self.target:g}"
-        return f"{song_id}-t{self.temperature:g}{length}-{self.k}-{edit_digest(actions, policy)}"
+        noise = f"-c{self.content_noise:g}" if self.content_noise else ""
+        return f"{song_id}-t{self.temperature:g}{length}{noise}-{self.k}-{edit_digest(actions, policy)}"
 
 
 def edit_digest(actions: Sequence[int] | np.ndarray, policy: str) -> str:
@@ -186,17 +203,30 @@ def candidate_seed(base_seed: int, song_id: str, temperature: float, k: int, tar
     return int.from_bytes(hashlib.sha256(key).digest()[:4], "little") & 0x7FFFFFFF
 
 
+CONTENT_VARIANT_TEMPERATURE = 1.0
+CONTENT_VARIANT_K0 = 1000  # content variants count k from here, so their seeds never meet the others'
+
+
 def plan_candidates(
     song_id: str, temperatures: Sequence[float], per_temperature: int, base_seed: int,
-    targets: Sequence[float | None] = (None,),
+    targets: Sequence[float | None] = (None,), content_variants: int = 0, content_noise: float = 2.0,
+    content_targets: Sequence[float | None] | None = None,
 ) -> list[CandidateSpec]:
-    """The candidates to request for one song: every temperature with every target, ``per_temperature`` each."""
-    return [
+    """The candidates to request for one song: every temperature with every target, ``per_temperature`` each,
+    then ``content_variants`` content variants at every target of ``content_targets`` (default ``targets``)."""
+    plain = [
         CandidateSpec(float(t), k, candidate_seed(base_seed, song_id, t, k, target), target)
         for target in targets
         for t in temperatures
         for k in range(per_temperature)
     ]
+    t = CONTENT_VARIANT_TEMPERATURE
+    variants = [
+        CandidateSpec(t, k, candidate_seed(base_seed, song_id, t, k, target), target, float(content_noise))
+        for target in (targets if content_targets is None else content_targets)
+        for k in range(CONTENT_VARIANT_K0, CONTENT_VARIANT_K0 + content_variants)
+    ]
+    return plain + variants
 
 
 def dedupe_actions(
@@ -328,6 +358,9 @@ class SongTask:
     existing: SongEntry | None = None
     targets: tuple[float | None, ...] = (None,)
     render_audio: bool = True
+    content_variants: int = 0
+    content_noise: float = 2.0
+    content_targets: tuple[float | None, ...] | None = None
 
 
 @dataclass
@@ -350,13 +383,18 @@ class SongOutcome:
 
 def _generate_entry(task: SongTask, generator: EditGenerator, analysis: Any,
                     timings: dict[str, float]) -> tuple[SongEntry, int]:
-    specs = plan_candidates(task.song_id, task.temperatures, task.per_temperature, task.base_seed, task.targets)
+    specs = plan_candidates(task.song_id, task.temperatures, task.per_temperature, task.base_seed, task.targets,
+                            task.content_variants, task.content_noise, task.content_targets)
     t0 = time.perf_counter()
     temperatures, seeds = [s.temperature for s in specs], [s.seed for s in specs]
-    if all(s.target is None for s in specs):  # generators that know no targets still work
+    targets = [s.target for s in specs]
+    if task.content_variants:  # only generators that take content noise are asked for variants
+        actions = generator.generate_edits(analysis, temperatures, seeds, targets,
+                                           content_noise=[s.content_noise for s in specs])  # type: ignore[call-arg]
+    elif all(s.target is None for s in specs):  # generators that know no targets still work
         actions = generator.generate_edits(analysis, temperatures, seeds)
     else:
-        actions = generator.generate_edits(analysis, temperatures, seeds, [s.target for s in specs])
+        actions = generator.generate_edits(analysis, temperatures, seeds, targets)
     timings["policy"] = time.perf_counter() - t0
     if len(actions) != len(specs):
         raise GenerateError(f"policy {task.policy_version}: returned {len(actions)} edits for {len(specs)} requests")
@@ -365,6 +403,8 @@ def _generate_entry(task: SongTask, generator: EditGenerator, analysis: Any,
     entry.extra["generation"] = task.generation
     for spec, acts, others in dedupe_actions(specs, actions):
         extra: dict[str, Any] = {"k": spec.k, "target": spec.target}
+        if spec.content_noise:
+            extra["content_noise"] = spec.content_noise
         if others:
             extra["also_from"] = [{"temperature": o.temperature, "k": o.k, "seed": o.seed, "target": o.target}
                                   for o in others]

@@ -93,7 +93,10 @@ def _skip_line(path: str, reason: str) -> str:
 
 def _generation_settings(config: GenerateConfig, policy_version: str) -> dict:
     return {"policy": policy_version, "temperatures": list(config.temperatures),
-            "targets": list(config.targets), "per_temperature": config.per_temperature, "seed": config.seed}
+            "targets": list(config.targets), "per_temperature": config.per_temperature, "seed": config.seed,
+            **({"content_variants": config.content_variants, "content_noise": config.content_noise,
+                "content_targets": None if config.content_targets is None else list(config.content_targets)}
+               if config.content_variants else {})}
 
 
 def _load_existing(out_dir: Path, settings: dict) -> Manifest:
@@ -190,6 +193,8 @@ def run_generation(config: GenerateConfig, *, loader: GeneratorLoader = load_pol
             base_seed=config.seed, policy_version=generator.meta.version, generation=settings,
             existing=entry if entry is not None and entry.candidates else None,
             targets=tuple(config.targets), render_audio=config.render_audio,
+            content_variants=config.content_variants, content_noise=config.content_noise,
+            content_targets=None if config.content_targets is None else tuple(config.content_targets),
         ))
     manifest.root.mkdir(parents=True, exist_ok=True)
     if not manifest.path.exists():

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ import numpy as np
 from rl_editor.audio.io import find_songs
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.config import config_from_json, config_to_json
+from rl_editor.edit import CUT
 from rl_editor.policy.checkpoint import copy_policy_state, policy_state, restore_policy_model, state_from_sb3_zip
 from rl_editor.policy.config import PolicyConfig
 from rl_editor.policy.dense_reward import TERM_NAMES, edit_stats
@@ -338,6 +339,7 @@ class PPOTrainer:
         temperatures: Sequence[float],
         seeds: Sequence[int | None],
         targets: Sequence[float | None] | None = None,
+        content_noise: float | Sequence[float] = 0.0,
     ) -> list[np.ndarray]:
         """Roll out one edit per ``(temperature, seed, target)`` of one song, all in one batched pass.
 
@@ -354,12 +356,30 @@ class PPOTrainer:
             dense reward's ``target_keep_share`` before fine-tuning set one. All
             None when omitted. Edits with a target
             are trimmed by whole bars onto it (:func:`rl_editor.policy.length.fit_to_target`).
+        content_noise : float or sequence of float
+            Per candidate (or one for all), the spread in nats of a random preference for cutting
+            each section (and, at half that, each phrase), seeded like the sampling: at the same
+            length, candidates with content noise remove different sections, where a confident
+            policy samples nearly the same edit every time. 0 samples the policy as it is.
 
         Returns
         -------
         list of ndarray of int8, shape (n_beats,)
             Actions (0 keep, 1 cut, 2 repeat) per candidate, in the order given.
         """
+        return self.rollout(analysis, temperatures, seeds, targets, content_noise).edits
+
+    def rollout(
+        self,
+        analysis: SongAnalysis,
+        temperatures: Sequence[float],
+        seeds: Sequence[int | None],
+        targets: Sequence[float | None] | None = None,
+        content_noise: float | Sequence[float] = 0.0,
+        record: bool = False,
+    ) -> Rollout:
+        """:meth:`generate_edits`, also returning each candidate's phrase decisions (and, with ``record``,
+        the observations and action masks the policy saw at each phrase, for training on chosen edits)."""
         if self.model is None:
             raise PolicyError("no policy: train or load a checkpoint first")
         if len(temperatures) != len(seeds):
@@ -373,26 +393,43 @@ class PPOTrainer:
         if np.any(temps < 0) or not np.all(np.isfinite(temps)):
             raise PolicyError(f"temperatures must be >= 0, got {list(temperatures)}")
         k = len(temps)
+        noise_spread = np.broadcast_to(np.asarray(content_noise, dtype=np.float64), (k,))
+        if np.any(noise_spread < 0) or not np.all(np.isfinite(noise_spread)):
+            raise PolicyError(f"content_noise must be >= 0, got {content_noise}")
         if k == 0:
-            return []
+            return Rollout([], np.zeros((0, 0), np.int64))
         bank = self._bank(analysis)
         batch = EditBatch(bank, self.config.env, k)
         batch.load(np.arange(k), np.zeros(k, dtype=np.int64), target_values)
         n = int(bank.n_units[0])
-        noise = np.stack([np.random.default_rng(s).gumbel(size=(n, 3)) for s in seeds])
+        rngs = [np.random.default_rng(s) for s in seeds]
+        noise = np.stack([rng.gumbel(size=(n, 3)) for rng in rngs])
+        cut_bias = np.stack([_cut_preference(rng, bank.bounds[0], analysis, spread)
+                             for rng, spread in zip(rngs, noise_spread)])
         greedy = temps == 0
         scale = np.where(greedy, 1.0, temps)[:, None]
+        decisions = np.zeros((k, n), dtype=np.int64)
+        observations, masks_seen = [], []
         for t in range(n):
-            logits = self.action_logits(batch.observe())
+            obs = batch.observe()
+            logits = self.action_logits(obs)
             masks = batch.action_masks()
+            if record:
+                observations.append(obs.copy())
+                masks_seen.append(masks.copy())
+            logits[:, CUT] += cut_bias[:, t]
             scores = np.where(greedy[:, None], logits, logits / scale + noise[:, t])
             actions = np.argmax(np.where(masks, scores, -np.inf), axis=1)
+            decisions[:, t] = actions
             batch.step(actions)
         edits = [batch.episode_actions(i).astype(np.int8) for i in range(k)]
         edits = [slide_cuts_to_smooth_seams(analysis, edit) for edit in edits]
         # fitting moves cut ends to reach the length; sliding again puts the moved seams where they sound smoothest
-        return [edit if target is None else slide_cuts_to_smooth_seams(analysis, fit_to_target(analysis, edit, target))
-                for edit, target in zip(edits, targets)]
+        edits = [edit if target is None else slide_cuts_to_smooth_seams(analysis, fit_to_target(analysis, edit, target))
+                 for edit, target in zip(edits, targets)]
+        if not record:
+            return Rollout(edits, decisions)
+        return Rollout(edits, decisions, np.stack(observations, axis=1), np.stack(masks_seen, axis=1))
 
     def generate_edit(
         self,
@@ -446,8 +483,43 @@ class PPOTrainer:
         return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]} if rows else {}
 
 
-__all__ = ["LEARNING_CURVE_FIELDS", "EpisodeLogger", "PPOTrainer", "PolicyConfig", "TERM_NAMES", "analysis_from_features",
+__all__ = ["LEARNING_CURVE_FIELDS", "EpisodeLogger", "PPOTrainer", "PolicyConfig", "Rollout", "TERM_NAMES",
+           "analysis_from_features",
            "analyze_songs", "find_songs", "songs_fingerprint", "target_share"]
+
+
+@dataclass
+class Rollout:
+    """Edits of one song rolled out together, with the phrase decisions that made them.
+
+    Attributes
+    ----------
+    edits : list of ndarray of int8, shape (n_beats,)
+        The finished per-beat actions (slid and trimmed to their targets).
+    decisions : ndarray of int, shape (n_edits, n_phrases)
+        The policy's action at every phrase (0 keep, 1 cut, 2 repeat).
+    observations, masks : ndarray, shapes (n_edits, n_phrases, obs_dim) and (n_edits, n_phrases, 3), optional
+        What the policy saw at every phrase (only when asked to record).
+    """
+
+    edits: list[np.ndarray]
+    decisions: np.ndarray
+    observations: np.ndarray | None = None
+    masks: np.ndarray | None = None
+
+
+def _cut_preference(rng: np.random.Generator, unit_bounds: np.ndarray, analysis: SongAnalysis,
+                    spread: float) -> np.ndarray:
+    """Shape (n_phrases,): a random bias (nats) toward cutting each phrase: one draw per section plus half
+    as much per phrase, so whole sections tend to go together. Zeros when ``spread`` is 0."""
+    n_units = len(unit_bounds) - 1
+    if spread <= 0:
+        return np.zeros(n_units)
+    from rl_editor.audio.structure import song_structure
+
+    sections = np.searchsorted(song_structure(analysis).section_start_beats, unit_bounds[:-1], side="right") - 1
+    per_section = rng.normal(0.0, spread, size=int(sections.max()) + 1)
+    return per_section[sections] + rng.normal(0.0, spread / 2.0, size=n_units)
 
 
 def _silent_logger() -> Any:

@@ -366,13 +366,16 @@ def _criteria_taste(name: str, keep_share: float, width: float, description: str
 
 
 CONTENT_KEEP_SHARE = 0.75  # content tastes want the dense reward's default length: only what is kept differs
-CONTENT_WEIGHT = 4.0
+# a mean percentile of the played beats moves by about 0.1 between edits of one length, a share of a region by
+# up to 1: weighted so that either outweighs a splice's quality, as what goes is what these listeners hear first
+CONTENT_WEIGHT = {"energy": 12.0, "calm": 12.0, "melodic": 12.0}
+CONTENT_SHARE_WEIGHT = 4.0
 
 
 def _content_taste(name: str, description: str, **content: float) -> CriteriaTaste:
     """A taste at the default length that differs from the other content tastes only in what it keeps."""
     weights = {"length": 2.0, "smooth_splices": 1.0, "bar_aligned": 1.0, "no_repeats": 1.0}
-    weights.update({k: CONTENT_WEIGHT * v for k, v in content.items()})
+    weights.update({k: CONTENT_WEIGHT.get(k, CONTENT_SHARE_WEIGHT) * v for k, v in content.items()})
     return CriteriaTaste(name=name, weights=weights, target_keep_share=CONTENT_KEEP_SHARE, length_width=0.12,
                          description=description, signature=next(iter(content)))
 

@@ -26,11 +26,16 @@ Preferences", on beat-level edits:
    over :class:`LearnedEpisodeReward`), and the trainer continues the policy
    with fine-tuning's PPO settings (:meth:`~rl_editor.policy.trainer.PPOTrainer.continued`):
    nothing reaches into Stable-Baselines3's rollouts.
-4. The dense quality terms are kept at a small scale (``dense_reward_scale``,
+4. Before PPO, best-of-N distillation (``best_of``, :mod:`rl_editor.rlhf.distill`): the
+   policy is fitted to the best of its own samples (half of them with a random
+   preference for cutting each section) at the window's lengths, as ranked by the
+   reward model, so which material goes can change where PPO's per-edit credit
+   cannot move a confident policy.
+5. The dense quality terms are kept at a small scale (``dense_reward_scale``,
    0.3 by default; 0 switches them off). Episodes with a target length keep the
    dense length terms; episodes without one (``free_share``) leave the length
    to the learned reward.
-5. Keep only what the reward model is sure of (``safe_improvement``,
+6. Keep only what the reward model is sure of (``safe_improvement``,
    :func:`rl_editor.rlhf.acceptance.choose_improvement`): the new weights and the
    new length each stay only when the ensemble's lower confidence bound of their
    gain over the reference is above zero; otherwise the reference's stay.
@@ -125,6 +130,14 @@ class FinetuneConfig:
         Standard errors below the mean predicted gain that must still be above zero. 0.5 by
         default: at 1, on the demo songs, one seed of four kept none of a first iteration
         that held-out raters went on to prefer in 86 % of judgments.
+    best_of : int
+        Before PPO, best-of-N distillation (:mod:`rl_editor.rlhf.distill`): per training song and
+        target of the window, this many samples, the reward model's best fitted by the policy.
+        0 skips it. PPO alone barely changes which material a confident policy keeps.
+    distill_top, distill_rounds, distill_epochs : int
+        Best samples kept per (song, target), sample-and-fit rounds, and fitting passes per round.
+    content_noise : float
+        Spread (nats) of the random preference for cutting a section given to half the samples.
     reference_edits_per_song : int
         Edits of each song sampled from the reference policy to set the z-score statistics.
     n_steps, batch_size, n_epochs : int or None
@@ -150,6 +163,11 @@ class FinetuneConfig:
     target_window: float | None = 0.1
     safe_improvement: bool = True
     accept_confidence: float = 0.5
+    best_of: int = 32
+    distill_top: int = 2
+    distill_rounds: int = 2
+    distill_epochs: int = 8
+    content_noise: float = 2.0
     reference_edits_per_song: int = 16
     n_steps: int | None = 32
     batch_size: int | None = 128
@@ -377,6 +395,7 @@ def finetune_policy(
     from rl_editor.policy.trainer import PPOTrainer
     from rl_editor.reward import load_reward_model
     from rl_editor.rlhf.acceptance import choose_improvement
+    from rl_editor.rlhf.distill import distill_best_of_n
     from rl_editor.rlhf.finetune_log import FinetuneCurveLogger
     from rl_editor.rlhf.layout import FINETUNE_CURVE
 
@@ -410,6 +429,15 @@ def finetune_policy(
         low, high = trainer.config.env.target_range
         env_overrides["target_range"] = (max(low, new_target - config.target_window),
                                          min(high, new_target + config.target_window))
+    distilled = None
+    if config.best_of > 0:
+        low, high = trainer.config.env.target_range
+        half = (config.target_window or 0.0) / 2
+        window = sorted({round(float(np.clip(new_target + d, low, high)), 3) for d in (-half, 0.0, half)})
+        distilled = distill_best_of_n(trainer, ensemble, songs, window, best_of=config.best_of, top=config.distill_top,
+                                      rounds=config.distill_rounds, epochs=config.distill_epochs,
+                                      content_noise=config.content_noise, uncertainty_coef=config.uncertainty_coef,
+                                      seed=config.seed)
     logger = FinetuneCurveLogger(Path(log_dir) / FINETUNE_CURVE if log_dir else None)
     reward_version = ensemble.version or reward_model_path.name
     trainer.train(
@@ -440,6 +468,8 @@ def finetune_policy(
     metrics["learned_reward_by_length"] = {f"{k:g}": v for k, v in length_scores.items()}
     if acceptance is not None:
         metrics["acceptance"] = acceptance.record()
+    if distilled is not None:
+        metrics["distillation"] = distilled.record()
     metrics["finetune_config"] = config_to_json(config)
     metrics["reward_statistics"] = config_to_json(stats)
     trainer.record_lineage(

@@ -50,6 +50,11 @@ class LoopConfig:
         Candidate lengths as shares of each song (None: the policy's own choice);
         every temperature is combined with every target, so candidates differ
         in length and structure, not only in which phrases go.
+    content_variants : int
+        Candidates per song at the policy's own length sampled with a random preference for
+        cutting each section (:attr:`rl_editor.generate.GenerateConfig.content_variants`): pairs
+        of them differ in which material goes, not in length, so tastes about material reach
+        the reward model.
     pair_selection : str
         ``"disagreement"`` (default) or ``"bald"``: ask about the pairs the
         current reward ensemble is least sure of, songs taking turns
@@ -100,6 +105,7 @@ class LoopConfig:
     temperatures: tuple[float, ...] = DEFAULT_CANDIDATE_TEMPERATURES
     per_temperature: int = 2
     targets: tuple[float | None, ...] = DEFAULT_CANDIDATE_TARGETS
+    content_variants: int = 12
     pair_selection: str = "disagreement"
     min_differing_s: float = MIN_DIFFERING_SECONDS
     reward_epochs: int = 30

@@ -107,6 +107,7 @@ def plan_steps(
                     "temperatures": list(config.temperatures),
                     "per_temperature": config.per_temperature,
                     "targets": list(config.targets),
+                    "content_variants": config.content_variants,
                     "seed": config.seed,
                     "songs": _song_hashes(split.train + split.heldout),
                 },

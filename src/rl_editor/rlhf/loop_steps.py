@@ -92,6 +92,8 @@ def step_generate(
             temperatures=config.temperatures,
             per_temperature=config.per_temperature,
             targets=config.targets,
+            content_variants=config.content_variants,
+            content_targets=(None,),
             workers=1,
             seed=config.seed + 1000 * iteration,
             progress=progress,
