@@ -180,3 +180,36 @@ def test_the_rater_option_help_names_every_shipped_taste():
     listed = RATER_HELP.split("a taste (", 1)[1].split(")", 1)[0]
     named = [name.strip() for part in listed.split(";") for name in part.split(":")[-1].split(",")]
     assert sorted(named) == sorted(TASTES)
+
+
+def _cut_bars(song, bar_ranges) -> np.ndarray:
+    actions = np.full(song.n_beats, KEEP, dtype=np.int8)
+    for first, last in bar_ranges:
+        actions[4 * first:4 * last] = CUT
+    return actions
+
+
+def test_content_tastes_want_the_same_length_and_differ_only_in_what_goes(song):
+    """Layout: intro 0-4, verse 4-12, chorus 12-20, verse 20-28, chorus 28-36, bridge 36-40, outro 40-44 (bars).
+    Every edit below cuts 8 bars: what goes differs, the length does not."""
+    from rl_editor.raters.tastes import CONTENT_TASTES
+
+    second_chorus = _cut_bars(song, [(28, 36)])
+    second_verse = _cut_bars(song, [(20, 28)])
+    intro_and_bridge = _cut_bars(song, [(0, 4), (36, 40)])
+    bridge_and_outro = _cut_bars(song, [(36, 44)])
+    first_verse = _cut_bars(song, [(4, 12)])
+
+    def prefers(name: str, better: np.ndarray, worse: np.ndarray) -> bool:
+        taste = TASTES[name]
+        return taste.score(song, better) > taste.score(song, worse)
+
+    assert {TASTES[name].target_keep_share for name in CONTENT_TASTES} == {0.75}
+    # the loud chorus: kept by one listener, cut by the other
+    assert prefers("energetic", second_verse, second_chorus)
+    assert prefers("background", second_chorus, second_verse)
+    # the intro: cut by a cold open, kept by a listener who wants the song's start and end
+    assert prefers("cold_open", intro_and_bridge, bridge_and_outro)
+    assert prefers("bookends", first_verse, intro_and_bridge)
+    # reprises: the second verse goes, not the first
+    assert prefers("first_takes", second_verse, first_verse)

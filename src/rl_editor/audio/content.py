@@ -35,10 +35,12 @@ def melodic_strength(song: SongAnalysis) -> np.ndarray:
     rather than noisy spectrum (low ``spectral_flatness``), each ranked within the
     song, the two ranks summed and ranked again.
     """
+
     def compute() -> np.ndarray:
         f = song.features
-        raw = (percentile_within_song(-f[:, feature_index("percussive_share")])
-               + percentile_within_song(-f[:, feature_index("spectral_flatness")]))
+        raw = percentile_within_song(-f[:, feature_index("percussive_share")]) + percentile_within_song(
+            -f[:, feature_index("spectral_flatness")]
+        )
         return percentile_within_song(raw)
 
     return song.derived("content_melodic_strength", compute)
@@ -46,8 +48,9 @@ def melodic_strength(song: SongAnalysis) -> np.ndarray:
 
 def feature_percentile(song: SongAnalysis, name: str) -> np.ndarray:
     """Shape (n_beats,): one named per-beat feature as a percentile within the song (cached)."""
-    return song.derived(("content_feature_percentile", name),
-                        lambda: percentile_within_song(song.features[:, feature_index(name)]))
+    return song.derived(
+        ("content_feature_percentile", name), lambda: percentile_within_song(song.features[:, feature_index(name)])
+    )
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class ContentRegions:
 
 def content_regions(song: SongAnalysis) -> ContentRegions:
     """The song's intro, outro and reprised sections (:class:`ContentRegions`), cached on the analysis."""
+
     def compute() -> ContentRegions:
         structure = song_structure(song)
         bars = np.append(structure.bar_start_beats, song.n_beats)
@@ -85,17 +89,23 @@ def content_regions(song: SongAnalysis) -> ContentRegions:
         intro = np.zeros(song.n_beats, dtype=bool)
         intro[: bars[intro_bars]] = True
         outro = np.zeros(song.n_beats, dtype=bool)
-        outro[bars[n_bars - outro_bars]:] = True
+        outro[bars[n_bars - outro_bars] :] = True
         reprise = np.zeros(song.n_beats, dtype=bool)
         heard: set[str] = set()
         for k, label in enumerate(structure.section_labels):
             if label in heard:
-                reprise[bounds[k]:bounds[k + 1]] = True
+                reprise[bounds[k] : bounds[k + 1]] = True
             heard.add(label)
         return ContentRegions(intro, outro, reprise)
 
     return song.derived("content_regions", compute)
 
 
-__all__ = ["ContentRegions", "EDGE_SECTION_BARS", "content_regions", "feature_percentile", "melodic_strength",
-           "percentile_within_song"]
+__all__ = [
+    "ContentRegions",
+    "EDGE_SECTION_BARS",
+    "content_regions",
+    "feature_percentile",
+    "melodic_strength",
+    "percentile_within_song",
+]

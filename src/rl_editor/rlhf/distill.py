@@ -45,8 +45,16 @@ class DistillResult:
         return {"gains": [round(g, 4) for g in self.gains], "decisions": self.decisions}
 
 
-def _fit_decisions(policy: Any, observations: np.ndarray, masks: np.ndarray, actions: np.ndarray, epochs: int,
-                   learning_rate: float, seed: int, batch_size: int = 256) -> None:
+def _fit_decisions(
+    policy: Any,
+    observations: np.ndarray,
+    masks: np.ndarray,
+    actions: np.ndarray,
+    epochs: int,
+    learning_rate: float,
+    seed: int,
+    batch_size: int = 256,
+) -> None:
     """A few epochs of cross-entropy of ``policy`` (an SB3 maskable policy) on (observation, mask, action) rows."""
     import torch
 
@@ -59,7 +67,7 @@ def _fit_decisions(policy: Any, observations: np.ndarray, masks: np.ndarray, act
     for _ in range(epochs):
         order = torch.randperm(len(acts), generator=generator)
         for start in range(0, len(acts), batch_size):
-            rows = order[start:start + batch_size]
+            rows = order[start : start + batch_size]
             _, log_prob, _ = policy.evaluate_actions(obs[rows], acts[rows], action_masks=allowed[rows])
             loss = -log_prob.mean()
             optimizer.zero_grad()
@@ -135,8 +143,15 @@ def distill_best_of_n(
         result.decisions.append(n_decisions)
         if not n_decisions:
             break
-        _fit_decisions(trainer.model.policy, np.concatenate(observations), np.concatenate(masks),
-                       np.concatenate(actions), epochs, learning_rate, seed + round_index)
+        _fit_decisions(
+            trainer.model.policy,
+            np.concatenate(observations),
+            np.concatenate(masks),
+            np.concatenate(actions),
+            epochs,
+            learning_rate,
+            seed + round_index,
+        )
     return result
 
 

@@ -17,10 +17,13 @@ import numpy as np
 from pydantic import BeforeValidator, Field, PlainSerializer, model_validator
 from pydantic_core import PydanticCustomError
 
+from rl_editor.edit import CUT
 from rl_editor.formats import FormatModel, Preference, read_format
 from rl_editor.io_utils import write_json_atomic
 from rl_editor.rlhf.finetune import RLHFError
 from rl_editor.rlhf.winrate import WinRate, win_rate
+
+CHANGE_THRESHOLD = 0.03  # share of a song's beats: less is a change a listener can hardly tell apart
 
 
 class Judged(FormatModel):
@@ -153,11 +156,41 @@ class EvaluationResult(FormatModel):
             identical = f"; {self.identical_share:.0%} of the pairs identical (ties without asking)"
         text = (
             f"{self.new_version} vs {self.old_version}: {self.win.summary()}\n"
-            f"  edits old -> new: {behaviour_text(self.edit_stats)}{identical}"
+            f"  edits old -> new: {behaviour_text(self.edit_stats)}{identical}\n"
+            f"  {self.what_changed()}"
         )
         if self.best_of is not None:
             text += "\n" + self.best_of.summary(self.old_version)
         return text
+
+    def material_change(self) -> tuple[float, float]:
+        """``(length change, material swapped)``, means over the paired edits, as shares of each song's beats.
+
+        The length change is how many more (or fewer) beats the new edit plays; the material swapped is
+        what the two edits play differently beyond that: ``(|kept_old xor kept_new| - |length change|) / 2``,
+        beats that went in for beats that went out. (0, 0) without paired edits.
+        """
+        lengths, swaps = [], []
+        for sides in self.edits.values():
+            for old, new in zip(sides.get("old", []), sides.get("new", [])):
+                kept_old, kept_new = np.asarray(old) != CUT, np.asarray(new) != CUT
+                if kept_old.size != kept_new.size or not kept_old.size:
+                    continue
+                longer = abs(int(kept_new.sum()) - int(kept_old.sum()))
+                lengths.append(longer / kept_old.size)
+                swaps.append((int(np.sum(kept_old ^ kept_new)) - longer) / 2 / kept_old.size)
+        return (float(np.mean(lengths)), float(np.mean(swaps))) if lengths else (0.0, 0.0)
+
+    def what_changed(self) -> str:
+        """One line in words: whether the new policy changed the edits' length, their material, both or neither."""
+        length, swapped = self.material_change()
+        moved_length, moved_material = length >= CHANGE_THRESHOLD, swapped >= CHANGE_THRESHOLD
+        kind = {(False, False): "nothing that matters (length and material within "
+                                f"{CHANGE_THRESHOLD:.0%} of the song)",
+                (True, False): "length only", (False, True): "material only",
+                (True, True): "length and material"}[(moved_length, moved_material)]
+        return (f"what changed: {kind}; per edit, {length:.1%} of the song longer or shorter and {swapped:.1%} "
+                "swapped for other material")
 
     @property
     def identical_share(self) -> float:

@@ -409,35 +409,36 @@ def finetune_policy(
     reference.model.policy.set_training_mode(False)
     for param in reference.model.policy.parameters():
         param.requires_grad_(False)
-    trainer = reference.continued(**config.ppo_settings())
     ensemble = load_reward_model(reward_model_path)
     songs = _load_songs(analyses, songs_dir, progress)
 
     stats = reference_statistics(reference, ensemble, songs, config.reference_edits_per_song,
                                  config.uncertainty_coef, config.seed)
-    learned = LearnedEpisodeReward(ensemble, stats, config.uncertainty_coef, config.reward_scale)
-    reward = KLRegularizedReward(learned, reference.model.policy, config.kl_coef,
-                                 current_policy=lambda: trainer.model.policy,
-                                 decisions_per_edit=decisions_per_edit(songs, trainer.config.env))
     # the reference's edits are what the reward model was trained on (the candidates came from it); the
     # fine-tuned policy's edits at some lengths can score high only because they exploit the model
     length_scores = preferred_length(reference, ensemble, songs, config.length_grid, seed=config.seed)
     new_target = best_length(length_scores)
+    start, distilled = reference, None
+    if config.best_of > 0:  # on a copy of its own: the reference stays frozen as the KL anchor and baseline
+        start = PPOTrainer.from_checkpoint(init_checkpoint)
+        low, high = start.config.env.target_range
+        half = (config.target_window or 0.0) / 2
+        window = sorted({round(float(np.clip(new_target + d, low, high)), 3) for d in (-half, 0.0, half)})
+        distilled = distill_best_of_n(start, ensemble, songs, window, best_of=config.best_of, top=config.distill_top,
+                                      rounds=config.distill_rounds, epochs=config.distill_epochs,
+                                      content_noise=config.content_noise, uncertainty_coef=config.uncertainty_coef,
+                                      seed=config.seed)
+    trainer = start.continued(**config.ppo_settings())
+    learned = LearnedEpisodeReward(ensemble, stats, config.uncertainty_coef, config.reward_scale)
+    reward = KLRegularizedReward(learned, reference.model.policy, config.kl_coef,
+                                 current_policy=lambda: trainer.model.policy,
+                                 decisions_per_edit=decisions_per_edit(songs, trainer.config.env))
     env_overrides: dict[str, Any] = {"dense_reward_scale": config.dense_reward_scale, "free_length_scale": 0.0,
                                      "free_share": config.free_share}
     if config.target_window is not None:
         low, high = trainer.config.env.target_range
         env_overrides["target_range"] = (max(low, new_target - config.target_window),
                                          min(high, new_target + config.target_window))
-    distilled = None
-    if config.best_of > 0:
-        low, high = trainer.config.env.target_range
-        half = (config.target_window or 0.0) / 2
-        window = sorted({round(float(np.clip(new_target + d, low, high)), 3) for d in (-half, 0.0, half)})
-        distilled = distill_best_of_n(trainer, ensemble, songs, window, best_of=config.best_of, top=config.distill_top,
-                                      rounds=config.distill_rounds, epochs=config.distill_epochs,
-                                      content_noise=config.content_noise, uncertainty_coef=config.uncertainty_coef,
-                                      seed=config.seed)
     logger = FinetuneCurveLogger(Path(log_dir) / FINETUNE_CURVE if log_dir else None)
     reward_version = ensemble.version or reward_model_path.name
     trainer.train(

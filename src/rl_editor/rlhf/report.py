@@ -299,6 +299,7 @@ def write_report(run_dir: str | Path) -> Path:
                   f"bootstrap rater `{cfg.get('bootstrap_rater')}`.", ""]
 
     win_rows, acc_rows, behaviour_rows, best_of_rows = [], [], [], []
+    changed_lines: list[tuple[str, str]] = []
     lines += ["## Results per iteration", "",
               "| iteration | new preferred (ties count half) | 95% CI (clustered) | target > 60% | decisive win rate | "
               "95% CI (clustered) | ties | wins / losses / ties | reward acc. new | reward acc. previous |",
@@ -318,6 +319,7 @@ def write_report(run_dir: str | Path) -> Path:
         w = result.win
         win_rows.append((d.name, w))
         behaviour_rows.append((d.name, behaviour_change(result.edit_stats) if result.edit_stats else None))
+        changed_lines.append((d.name, result.what_changed()))
         if result.best_of is not None:
             b = result.best_of
             best_of_rows.append(f"| {d.name} | best-of-{b.n} by {b.reward_version} | **{_fmt(b.win.preference_share, True)}** "
@@ -356,7 +358,9 @@ def write_report(run_dir: str | Path) -> Path:
         for name, change in behaviour_rows:
             cells = [f"{old} -> {new}" for _, old, new in change] if change else ["n/a"] * len(labels)
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
-        lines += ["", "A preference without a change in the edits is noise: read the headline beside this table.", ""]
+        lines += [""] + [f"- {name}: {text}" for name, text in changed_lines]
+        lines += ["", "A preference without a change in the edits is noise: read the headline beside this table. "
+                  "Length is what a target could have set; material is which beats an edit plays at its length.", ""]
     lines += _acceptance_lines(layout, identical_shares)
 
     plots = [
