@@ -22,6 +22,11 @@ FORMATTED := \
 	benchmarks/bench_beats.py \
 	benchmarks/bench_online_selection.py \
 	benchmarks/bench_screening.py \
+	benchmarks/taste_headroom.py \
+	src/rl_editor/audio/content.py \
+	src/rl_editor/rlhf/distill.py \
+	tests/rlhf/test_distill.py \
+	tests/rlhf/test_what_changed.py \
 	src/rl_editor/__init__.py \
 	src/rl_editor/audio/__init__.py \
 	src/rl_editor/audio/beats_madmom.py \
