@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from rl_editor.feedback.app import create_app
 from rl_editor.feedback.listening import full_listening
+from rl_editor.feedback.storage import FeedbackStore
 from rl_editor.feedback.tasks import TaskConfig
 from rl_editor.generate.manifest import Manifest
 
@@ -169,6 +170,8 @@ def test_songs_outside_the_manifest_folder_play_as_the_manifest_names_them(tmp_p
     moved = Manifest(root=out.resolve(), songs=manifest.songs)
     moved.save()
     assert moved.songs[0].song.startswith("..")
+    with FeedbackStore.open(f"sqlite:///{tmp_path / 'fb.sqlite'}") as store:
+        store.set_song_library(tmp_path / "songs-here" / "songs")  # `rl-editor serve --songs DIR`
     app = create_app(moved.path, f"sqlite:///{tmp_path / 'fb.sqlite'}", TaskConfig(gold_per_rater=0))
     with TestClient(app) as client:
         token = app.state.store.add_rater("ana")

@@ -21,6 +21,7 @@ from rl_editor.feedback.command_options import (
     ManifestOption,
     PublicUrlOption,
     RequiredManifestOption,
+    SongsOption,
     open_store,
 )
 from rl_editor.feedback.log_redaction import TokenRedactingFilter, install_token_redaction, redact_tokens
@@ -104,6 +105,7 @@ def register(app: typer.Typer) -> None:
     def serve(
         manifest: RequiredManifestOption,
         db: DbOption = None,
+        songs: SongsOption = None,
         host: str = typer.Option(DEFAULT_HOST, "--host", help="Address to listen on (0.0.0.0: every interface)."),
         port: int = typer.Option(DEFAULT_PORT, "--port", help="Port to listen on."),
         log_level: str = typer.Option(
@@ -148,6 +150,9 @@ def register(app: typer.Typer) -> None:
         from rl_editor.feedback.settings import SETTINGS
 
         base = normalize_public_url(public_url) if public_url else None
+        if songs is not None:
+            with open_store(db, manifest) as chosen:
+                chosen.set_song_library(songs)
         settings = replace(SETTINGS, media_root=media_root, request_threads=request_threads or SETTINGS.request_threads)
         web = create_app(manifest, db, settings=settings)
         store = web.state.store

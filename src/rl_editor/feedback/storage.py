@@ -46,6 +46,7 @@ from rl_editor.feedback.store.errors import (
     ForbiddenError,
     InvalidJudgmentError,
     NotFoundError,
+    SongLibraryError,
 )
 from rl_editor.feedback.store.exchange import Exchange
 from rl_editor.feedback.store.headphones import HeadphoneChecks, HeadphoneStatus
@@ -71,7 +72,7 @@ from rl_editor.preferences import PreferencePair
 __all__ = [
     "AUDIO_PARTS", "LINK_BASE_KEYS", "PREFERENCE_CHOICES", "RATING_LABELS", "TIE_KINDS",
     "AudioUnavailableError", "ConflictError", "EditView", "FeedbackError", "FeedbackStore", "ForbiddenError",
-    "ImportSummary", "InvalidJudgmentError", "JudgmentIn", "NotFoundError", "RaterInfo", "SongView", "TaskView",
+    "ImportSummary", "InvalidJudgmentError", "JudgmentIn", "NotFoundError", "RaterInfo", "SongLibraryError", "SongView", "TaskView",
     "make_engine", "resolve_db_url", "upgrade_schema",
 ]
 
@@ -252,6 +253,14 @@ class FeedbackStore:
         return self.judgments.must_listen.of_view(view)
 
     # -- listening settings (meta.StoredSettings) --------------------------------------------
+    def set_song_library(self, folder: Path, keep_existing: bool = False) -> Path:
+        """Choose the folder songs must lie in (``keep_existing``: only if none is chosen); returns the library."""
+        return self.stored_settings.set_song_library(folder, keep_existing)
+
+    def song_library(self) -> Path | None:
+        """The song library the organiser chose, or ``None`` (then each manifest's own folder)."""
+        return self.stored_settings.song_library()
+
     def set_must_listen_seconds(self, seconds: float, campaign: str | None = None) -> None:
         """Seconds of each version raters must play before judging (0: off), store-wide or for one campaign."""
         self.stored_settings.set_must_listen_seconds(seconds, campaign)

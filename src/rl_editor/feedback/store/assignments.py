@@ -19,6 +19,7 @@ from rl_editor.feedback.audio_files import AudioFile, AudioVerifier, stored_fing
 from rl_editor.feedback.models import Assignment, EditRecord, SongRecord, Task, utc_in
 from rl_editor.feedback.store.database import Database
 from rl_editor.feedback.store.errors import AudioUnavailableError, NotFoundError
+from rl_editor.feedback.store.meta import stored_song_library
 from rl_editor.feedback.store.statements import EDITS_BY_ID
 from rl_editor.feedback.store.views import EditView, SongView, TaskView, edit_view
 from rl_editor.feedback.tasks import AssignedTask, assign_next, rater_progress, read_rater_state
@@ -82,12 +83,9 @@ def _task_view(session: Session, assigned: AssignedTask, edits: EditViews) -> Ta
                     edits=edits.get(session, ids), song=_song_view(session, assigned))
 
 
-def _song_audio(song: SongRecord) -> AudioFile:
-    """A song's original as registered: it must stay in the folder its file resolved into."""
-    registered = stored_fingerprint(song)
-    named = Path(song.audio_path)
-    folder = Path(registered.resolved_path).parent if registered is not None else named.parent
-    return AudioFile(song.song_id, named, folder, registered)
+def _song_audio(song: SongRecord, library: Path) -> AudioFile:
+    """A song's original as registered: it must resolve inside the song library (or the media root)."""
+    return AudioFile(song.song_id, Path(song.audio_path), library, stored_fingerprint(song))
 
 
 class Assignments:
@@ -173,7 +171,8 @@ class Assignments:
         evaluation edit apart). Raises :class:`NotFoundError` for a task that is
         not this rater's or a part it does not have, and :class:`AudioUnavailableError`
         (naming the song) for a file that is gone, resolves outside the folder it
-        was registered from (and the media root), or changed since registration.
+        must lie in (an edit's manifest folder, an original's song library; or the
+        media root), or changed since registration.
         """
         if part not in AUDIO_PARTS:
             raise NotFoundError(f"no audio part {part!r} (one of {', '.join(AUDIO_PARTS)})")
@@ -187,7 +186,10 @@ class Assignments:
                 song = session.get(SongRecord, task.song_id)
                 if song is None:
                     raise NotFoundError(f"song {task.song_id!r} has no registered audio")
-                return self._servable(_song_audio(song), "original")
+                library = stored_song_library(session) or self.manifest_root
+                if library is None:
+                    raise AudioUnavailableError(f"song {song.song_id}: no song library is chosen; original not served")
+                return self._servable(_song_audio(song, library), "original")
             ids = _presented_edit_ids(task.edit_a, task.edit_b, order)
             side = "ab".index(part)
             if side >= len(ids):

@@ -27,3 +27,7 @@ class InvalidJudgmentError(FeedbackError, ValueError):
 
 class AudioUnavailableError(NotFoundError):
     """A registered audio file that is gone, moved out of its folder, or changed since registration."""
+
+
+class SongLibraryError(FeedbackError, ValueError):
+    """A manifest song that is not an audio file inside the song library."""
