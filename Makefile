@@ -18,6 +18,7 @@ FAST_MARKERS := not browser and not postgres and not real_music and not slow and
 # hand; a new module joins this list, and a file leaves the hand-wrapped rest once it is reformatted.
 FORMATTED := \
 	tests/security/test_song_library.py \
+	tests/security/test_tokens.py \
 	tests/feedback/test_import_limits.py \
 	src/rl_editor/rlhf/acceptance.py \
 	tests/rlhf/test_acceptance.py \

@@ -32,7 +32,11 @@ class Base(DeclarativeBase):
 
 
 class Rater(Base):
-    """A person (or bot) with a personal link; only the token's sha256 is kept."""
+    """A person (or bot) with a personal link; only the token's sha256 is kept.
+
+    The link stops working at ``expires_at``, once ``revoked_at`` is set (a new
+    link clears it), and while ``deactivated_at`` is set (migration 0006).
+    """
 
     __tablename__ = "raters"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -41,14 +45,19 @@ class Rater(Base):
     held_out: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[str] = mapped_column(String(40), default=utc_now)
     expires_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    revoked_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    deactivated_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
 class AdminToken(Base):
+    """An organiser's token; it stops working at ``expires_at`` or once ``revoked_at`` is set (0006)."""
+
     __tablename__ = "admin_tokens"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[str] = mapped_column(String(40), default=utc_now)
     expires_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    revoked_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
 class Meta(Base):

@@ -45,6 +45,7 @@ from rl_editor.feedback.store.errors import (
     FeedbackError,
     ForbiddenError,
     InvalidJudgmentError,
+    InvalidNameError,
     NotFoundError,
     SongLibraryError,
 )
@@ -72,7 +73,7 @@ from rl_editor.preferences import PreferencePair
 __all__ = [
     "AUDIO_PARTS", "LINK_BASE_KEYS", "PREFERENCE_CHOICES", "RATING_LABELS", "TIE_KINDS",
     "AudioUnavailableError", "ConflictError", "EditView", "FeedbackError", "FeedbackStore", "ForbiddenError",
-    "ImportSummary", "InvalidJudgmentError", "JudgmentIn", "NotFoundError", "RaterInfo", "SongLibraryError", "SongView", "TaskView",
+    "ImportSummary", "InvalidJudgmentError", "InvalidNameError", "JudgmentIn", "NotFoundError", "RaterInfo", "SongLibraryError", "SongView", "TaskView",
     "make_engine", "resolve_db_url", "upgrade_schema",
 ]
 
@@ -159,6 +160,32 @@ class FeedbackStore:
     def create_admin_token(self, expires_in_s: float | None = None) -> str:
         """Create an admin token; returns it (shown once, stored hashed)."""
         return self.accounts.create_admin_token(expires_in_s)
+
+    def revoke_admin_tokens(self) -> int:
+        """Revoke every admin token still valid; returns how many."""
+        return self.accounts.revoke_admin_tokens()
+
+    def new_rater_link(self, name: str, expires_in_s: float | None = None) -> str:
+        """A new token for rater ``name``: their old link stops working, a revoked rater is let back in."""
+        return self.accounts.new_link(name, expires_in_s)
+
+    def revoke_rater(self, name: str) -> int:
+        """Make rater ``name``'s link stop working and hand back the tasks they hold; returns how many."""
+        self.accounts.revoke_rater(name)
+        return self.assignments.release_assignments_of(self.accounts.rater_id(name))
+
+    def deactivate_rater(self, name: str) -> int:
+        """Pause rater ``name`` (their link is refused until :meth:`activate_rater`) and hand back the tasks
+        they hold; returns how many."""
+        return self.assignments.release_assignments_of(self.accounts.set_active(name, False))
+
+    def activate_rater(self, name: str) -> None:
+        """Let a paused rater judge again."""
+        self.accounts.set_active(name, True)
+
+    def reset_headphone_attempts(self, name: str) -> int:
+        """Give rater ``name`` their headphone check attempts back (a pass is kept); returns how many were cleared."""
+        return self.headphones.reset(self.accounts.rater_id(name))
 
     def authenticate_rater(self, token: str) -> RaterInfo | None:
         """The rater holding ``token``, or ``None`` for an unknown or expired token (briefly cached)."""

@@ -163,6 +163,16 @@ class Assignments:
                 session.execute(update(Task).where(Task.id == task_id).values(n_assigned=Task.n_assigned - 1))
         return len(stale)
 
+    def release_assignments_of(self, rater_id: int) -> int:
+        """Hand back every task this rater holds but has not judged (a paused rater); returns how many."""
+        with self.db.transaction() as session:
+            held = session.execute(select(Assignment.id, Assignment.task_id).where(
+                Assignment.rater_id == rater_id, Assignment.judged_at.is_(None)).with_for_update()).all()
+            for assignment_id, task_id in held:
+                session.execute(delete(Assignment).where(Assignment.id == assignment_id))
+                session.execute(update(Task).where(Task.id == task_id).values(n_assigned=Task.n_assigned - 1))
+        return len(held)
+
     def task_audio_file(self, rater_id: int, task_id: str, part: str) -> Path:
         """The audio file of one part of a task assigned to this rater.
 

@@ -31,3 +31,7 @@ class AudioUnavailableError(NotFoundError):
 
 class SongLibraryError(FeedbackError, ValueError):
     """A manifest song that is not an audio file inside the song library."""
+
+
+class InvalidNameError(FeedbackError, ValueError):
+    """A rater name that is empty, too long, or has control or format characters."""
