@@ -19,6 +19,7 @@ FAST_MARKERS := not browser and not postgres and not real_music and not slow and
 FORMATTED := \
 	tests/security/test_song_library.py \
 	tests/security/test_tokens.py \
+	tests/security/test_listening_claims.py \
 	tests/feedback/test_import_limits.py \
 	src/rl_editor/rlhf/acceptance.py \
 	tests/rlhf/test_acceptance.py \

@@ -18,7 +18,6 @@ from sqlalchemy import select, update
 
 from rl_editor.feedback.app import create_app
 from rl_editor.feedback.audio_files import fingerprint, fingerprint_columns
-from rl_editor.feedback.listening import full_listening
 from rl_editor.feedback.models import SongRecord
 from rl_editor.feedback.storage import FeedbackStore, SongLibraryError
 from rl_editor.feedback.tasks import TaskConfig
@@ -129,7 +128,8 @@ def test_the_audio_route_refuses_an_original_stored_outside_the_library(run_dir,
                 break
             vote = {"preference": "a", "strength": 1} if "b" in task else {"rating": 3}
             body = {"client_id": str(uuid.uuid4()), "task_id": task["task_id"], **vote}
-            client.post("/api/judgments", headers=headers, json={**body, "listening": full_listening(task)})
+            listening = HELPERS.heard_in_full(client, task, headers)
+            client.post("/api/judgments", headers=headers, json={**body, "listening": listening})
         response = client.get(task["song"]["audio_url"], headers=headers)
         assert response.status_code == 404 and b"root:" not in response.content
         other = client.get(task["a"]["audio_url"], headers=headers)

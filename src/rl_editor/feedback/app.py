@@ -18,7 +18,8 @@ and one log line naming the song). HTTP Range is supported (206 / 416).
 Must-listen: each task from ``/api/next`` says per edit what the rater must
 play before judging (``must_listen``: ``min_seconds`` and the differing
 ``regions_s``); ``POST /api/judgments`` needs ``listening`` (seconds played of
-A, B and the original) meeting it, else 422 with a one-line message.
+A, B and the original) meeting it, and claiming no more of each than the audio
+requests of the task were sent, else 422 with a one-line message.
 
 Headphone check: when the store asks for it, ``/api/next`` answers 403 until
 the rater passed it; ``POST /api/headphone-check/trials`` hands out the
@@ -275,9 +276,9 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
         return store.judgments_of_rater(who.id)
 
     @app.get("/api/tasks/{task_id}/audio/{part}")
-    def task_audio(task_id: str, part: str, who: RaterInfo = Depends(rater)) -> Response:
+    def task_audio(task_id: str, part: str, request: Request, who: RaterInfo = Depends(rater)) -> Response:
         try:
-            path = store.task_audio_file(who.id, task_id, part)
+            path = store.task_audio_file(who.id, task_id, part, request.headers.get("range"))
         except AudioUnavailableError as exc:
             LOG.warning("%s", exc)
             raise HTTPException(404, "this audio is not available; tell the organiser of the test") from None

@@ -230,3 +230,23 @@ class HeadphoneCheck(Base):
     passed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     created_at: Mapped[str] = mapped_column(String(40), default=utc_now)
     answered_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class ServedAudio(Base):
+    """The bytes the server sent of one part (``a``/``b`` as shown, ``original``) of a rater's task (0007).
+
+    ``ranges_json`` holds merged half-open ``[start, end)`` byte ranges of a file
+    of ``size_bytes``; with ``duration_s`` they bound the seconds a listening
+    record may claim of that part.
+    """
+
+    __tablename__ = "served_audio"
+    __table_args__ = (UniqueConstraint("task_id", "rater_id", "part", name="uq_served_audio_task_rater_part"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(36), ForeignKey("tasks.id"))
+    rater_id: Mapped[int] = mapped_column(Integer, ForeignKey("raters.id"))
+    part: Mapped[str] = mapped_column(String(10))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    duration_s: Mapped[float] = mapped_column(Float)
+    ranges_json: Mapped[str] = mapped_column(Text)
+    first_served_at: Mapped[str] = mapped_column(String(40), default=utc_now)
