@@ -111,6 +111,9 @@ async def rater(client: aiohttp.ClientSession, token: str, until: float, think_s
             continue
         if task.get("done"):
             return
+        for part in [task["song"], task["a"]] + ([task["b"]] if task.get("b") else []):  # listened claims need it
+            async with client.get(part["audio_url"], headers=headers) as response:
+                await response.read()
         await asyncio.sleep(rng.uniform(0.5, 1.5) * think_s)
         vote = {"client_id": str(uuid.uuid4()), "task_id": task["task_id"], "preference": rng.choice("ab"),
                 "strength": rng.choice((1, 2, 3)), "notes": "", "time_spent_ms": 1000,

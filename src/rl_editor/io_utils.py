@@ -100,7 +100,7 @@ def read_json(path: str | Path, error: type[Exception], what: str = "file") -> A
         The file to read (UTF-8).
     error : type of Exception
         Raised as ``error(message)`` for a missing file, text that is not JSON,
-        and bytes that are not UTF-8; other OS errors pass through unchanged.
+        bytes that are not UTF-8, and JSON nested deeper than Python's recursion limit; other OS errors pass through unchanged.
     what : str
         What the file is, for the missing-file message ``"<path>: no such <what>"``.
 
@@ -118,6 +118,8 @@ def read_json(path: str | Path, error: type[Exception], what: str = "file") -> A
         raise error(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
     except UnicodeDecodeError:
         raise error(f"{path}: not a UTF-8 text file") from None
+    except RecursionError:
+        raise error(f"{path}: JSON nested too deeply to read") from None
 
 
 __all__ = ["atomic_path", "read_json", "write_bytes_atomic", "write_json_atomic", "write_text_atomic"]

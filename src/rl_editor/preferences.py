@@ -26,6 +26,7 @@ when it is not 1.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -63,6 +64,20 @@ class PreferenceFormatError(RlEditorError, ValueError):
 def _not_a_bool(value: Any) -> Any:
     if isinstance(value, bool):
         raise PydanticCustomError("format", "must be 1, 2 or 3", {"got": value})
+    return value
+
+
+TIME_SPENT_MS_MAX = 2**31 - 1  # fits the 32-bit column a feedback store keeps it in (about 24 days)
+
+
+def _time_spent_ms(value: Any) -> Any:
+    """``time_spent_ms``: ``None``, or a finite number of milliseconds from 0 to :data:`TIME_SPENT_MS_MAX`."""
+    if value is None:
+        return None
+    finite = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not finite or not 0 <= value <= TIME_SPENT_MS_MAX:
+        raise PydanticCustomError("format", "must be a finite number of milliseconds from 0 to {most}",
+                                  {"most": TIME_SPENT_MS_MAX})
     return value
 
 
@@ -117,7 +132,7 @@ class PreferencePair(_JudgmentFormat):
     notes: Annotated[AnyText, BeforeValidator(_notes)] = ""
     tie_kind: TieKind | None = None
     presented_order: PresentedOrder | None = None
-    time_spent_ms: int | float | None = None
+    time_spent_ms: Annotated[int | float | None, BeforeValidator(_time_spent_ms)] = None
     campaign: str | None = None
     task_id: str | None = None
     client_id: str | None = None
@@ -159,6 +174,8 @@ def load_preferences(path: str | Path) -> list[PreferencePair]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise PreferenceFormatError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except RecursionError:
+        raise PreferenceFormatError(f"{path}: JSON nested too deeply to read") from None
     try:
         return parse_preferences(data)
     except PreferenceFormatError as exc:

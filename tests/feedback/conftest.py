@@ -67,6 +67,20 @@ def write_test_manifest(root: Path, n_songs: int = 2, n_candidates: int = 4, see
     return manifest.path
 
 
+def fetch_task_audio(client, task: dict, headers: dict) -> None:
+    """GET every version of a task as ``/api/next`` gave it (what a page playing them does)."""
+    for part in [task["song"], task["a"]] + ([task["b"]] if task.get("b") else []):
+        assert client.get(part["audio_url"], headers=headers).status_code == 200
+
+
+def heard_in_full(client, task: dict, headers: dict) -> dict[str, float]:
+    """Fetch every version of a task, and the listening record claiming each was heard in full."""
+    from rl_editor.feedback.listening import full_listening
+
+    fetch_task_audio(client, task, headers)
+    return full_listening(task)
+
+
 @pytest.fixture
 def manifest_path(tmp_path: Path) -> Path:
     return write_test_manifest(tmp_path / "run")

@@ -27,6 +27,15 @@ def _auth(token):
     return {"Authorization": f"Bearer {token}"}
 
 
+def _next(client, token):
+    """The rater's next task, every version of it fetched (a listening record may claim only audio that was sent)."""
+    task = client.get("/api/next", headers=_auth(token)).json()
+    for part in (task.get("song"), task.get("a"), task.get("b")):
+        if part:
+            client.get(part["audio_url"], headers=_auth(token))
+    return task
+
+
 def _vote(task, **fields):
     return {"client_id": str(uuid.uuid4()), "task_id": task["task_id"], "preference": "a", "strength": 2,
             "tie_kind": None, "notes": "", "time_spent_ms": 1234, "listening": full_listening(task), **fields}
@@ -36,7 +45,7 @@ def test_next_follows_the_contract_and_resumes_until_judged(app, client):
     token = app.state.store.add_rater("alice")
     me = client.get("/api/me", headers=_auth(token)).json()
     assert me["rater"] == "alice" and me["done"] == 0 and me["total"] == 12
-    task = client.get("/api/next", params={"token": token}).json()
+    task = _next(client, token)
     assert task["kind"] == "pair" and set(task) >= {"task_id", "song", "a", "b", "progress"}
     song = task["song"]
     assert len(song["segment_bounds_s"]) == len(song["beats"]) + 1 and song["audio_url"].endswith("/audio/original")
@@ -54,7 +63,7 @@ def test_next_follows_the_contract_and_resumes_until_judged(app, client):
 def test_queue_end_says_done(app, client):
     token = app.state.store.add_rater("alice")
     for _ in range(12):
-        task = client.get("/api/next", headers=_auth(token)).json()
+        task = _next(client, token)
         assert client.post("/api/judgments", json=_vote(task, preference="tie", tie_kind="both_good"),
                            headers=_auth(token)).status_code == 201
     end = client.get("/api/next", headers=_auth(token)).json()
@@ -63,7 +72,7 @@ def test_queue_end_says_done(app, client):
 
 def test_duplicate_submission_answers_200_and_is_stored_once(app, client):
     token = app.state.store.add_rater("alice")
-    task = client.get("/api/next", headers=_auth(token)).json()
+    task = _next(client, token)
     vote = _vote(task)
     first = client.post("/api/judgments", json=vote, headers=_auth(token))
     again = client.post("/api/judgments", json=vote, headers=_auth(token))
@@ -92,7 +101,7 @@ def test_raters_cannot_reach_admin_routes_or_each_others_work(app, client):
     for path in ("/api/admin/summary", "/api/admin/export.json", "/api/admin/export.csv"):
         assert client.get(path, headers=_auth(alice)).status_code == 403
     assert client.post("/api/admin/raters", json={"name": "eve"}, headers=_auth(alice)).status_code == 403
-    task = client.get("/api/next", headers=_auth(alice)).json()
+    task = _next(client, alice)
     response = client.post("/api/judgments", json=_vote(task), headers=_auth(bob))
     assert response.status_code == 403 and "not assigned" in response.json()["detail"]
     client.post("/api/judgments", json=_vote(task, notes="alice's secret"), headers=_auth(alice))
@@ -114,7 +123,7 @@ def test_raters_cannot_reach_admin_routes_or_each_others_work(app, client):
 ])
 def test_bad_fields_get_a_clear_422(app, client, change, field):
     token = app.state.store.add_rater("alice")
-    task = client.get("/api/next", headers=_auth(token)).json()
+    task = _next(client, token)
     response = client.post("/api/judgments", json=_vote(task, **change), headers=_auth(token))
     assert response.status_code == 422
     assert isinstance(response.json()["detail"], str) and field in response.json()["detail"]
@@ -122,7 +131,7 @@ def test_bad_fields_get_a_clear_422(app, client, change, field):
 
 def test_malformed_json_and_missing_fields_get_4xx(app, client):
     token = app.state.store.add_rater("alice")
-    task = client.get("/api/next", headers=_auth(token)).json()
+    task = _next(client, token)
     bad = client.post("/api/judgments", content=b"{not json", headers={**_auth(token),
                                                                       "Content-Type": "application/json"})
     assert bad.status_code == 422 and "JSON" in bad.json()["detail"]
@@ -136,7 +145,7 @@ def test_malformed_json_and_missing_fields_get_4xx(app, client):
 def test_admin_summary_export_and_new_rater(app, client):
     store = app.state.store
     admin, alice = store.create_admin_token(), store.add_rater("alice")
-    task = client.get("/api/next", headers=_auth(alice)).json()
+    task = _next(client, alice)
     client.post("/api/judgments", json=_vote(task, notes="crisp"), headers=_auth(alice))
     summary = client.get("/api/admin/summary", params={"token": admin}).json()
     assert summary["raters"][0]["name"] == "alice" and summary["raters"][0]["done"] == 1
@@ -157,7 +166,7 @@ def test_rating_tasks_over_http(manifest_path, tmp_path):
     app = create_app(manifest_path, f"sqlite:///{tmp_path / 'fb.sqlite'}", config)
     token = app.state.store.add_rater("alice")
     with TestClient(app) as client:
-        task = client.get("/api/next", headers=_auth(token)).json()
+        task = _next(client, token)
         assert task["kind"] == "rating" and "b" not in task and task["a"]["label"] == "A"
         bad = client.post("/api/judgments", json={"client_id": "r1", "task_id": task["task_id"], "rating": 5},
                           headers=_auth(token))

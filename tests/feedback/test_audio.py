@@ -9,12 +9,22 @@ from fastapi.testclient import TestClient
 
 from rl_editor.feedback.app import create_app
 from rl_editor.feedback.listening import full_listening
+from rl_editor.feedback.storage import FeedbackStore
 from rl_editor.feedback.tasks import TaskConfig
 from rl_editor.generate.manifest import Manifest
 
 
 def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def _next(client, token):
+    """The rater's next task, every version of it fetched (a listening record may claim only audio that was sent)."""
+    task = client.get("/api/next", headers=_auth(token)).json()
+    for part in (task.get("song"), task.get("a"), task.get("b")):
+        if part:
+            client.get(part["audio_url"], headers=_auth(token))
+    return task
 
 
 @pytest.fixture
@@ -122,7 +132,7 @@ def test_symlinks_out_of_the_manifest_folder_are_refused(tmp_path, manifest_path
     app = create_app(manifest_path, f"sqlite:///{tmp_path / 'fb.sqlite'}", TaskConfig(gold_per_rater=0))
     with TestClient(app) as client:
         token = app.state.store.add_rater("ana")
-        task = client.get("/api/next", headers=_auth(token)).json()
+        task = _next(client, token)
         response = client.get(task["a"]["audio_url"], headers=_auth(token))
         assert response.status_code == 404 and b"secret" not in response.content
         assert client.get(task["song"]["audio_url"], headers=_auth(token)).status_code == 200
@@ -137,7 +147,7 @@ def test_gold_edits_are_rendered_and_served_like_any_edit(manifest_path, tmp_pat
         token = store.add_rater("ana")
         seen_gold = False
         for _ in range(20):
-            task = client.get("/api/next", headers=_auth(token)).json()
+            task = _next(client, token)
             if task.get("done"):
                 break
             rater_id = store.authenticate_rater(token).id
@@ -169,10 +179,12 @@ def test_songs_outside_the_manifest_folder_play_as_the_manifest_names_them(tmp_p
     moved = Manifest(root=out.resolve(), songs=manifest.songs)
     moved.save()
     assert moved.songs[0].song.startswith("..")
+    with FeedbackStore.open(f"sqlite:///{tmp_path / 'fb.sqlite'}") as store:
+        store.set_song_library(tmp_path / "songs-here" / "songs")  # `rl-editor serve --songs DIR`
     app = create_app(moved.path, f"sqlite:///{tmp_path / 'fb.sqlite'}", TaskConfig(gold_per_rater=0))
     with TestClient(app) as client:
         token = app.state.store.add_rater("ana")
-        task = client.get("/api/next", headers=_auth(token)).json()
+        task = _next(client, token)
         original = client.get(task["song"]["audio_url"], headers=_auth(token))
         assert original.status_code == 200 and original.content[:4] == b"RIFF"
         assert client.get(task["a"]["audio_url"], headers=_auth(token)).status_code == 200

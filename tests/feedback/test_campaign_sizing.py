@@ -121,12 +121,14 @@ def test_next_hands_out_the_highest_priority_first_and_the_admin_api_shows_cover
             task = client.get("/api/next", headers=headers).json()
             assert task["progress"]["total"] == 3
             shown.append(task["task_id"])
+            for side in ("a", "b"):  # a listening record may claim only audio the server sent
+                assert client.get(task[side]["audio_url"], headers=headers).status_code == 200
             body = {
                 "client_id": str(uuid.uuid4()),
                 "task_id": task["task_id"],
                 "preference": "a",
                 "strength": 1,
-                "listening": {"a_s": 60, "b_s": 60, "original_s": 0},
+                "listening": {"a_s": task["a"]["duration_seconds"], "b_s": task["b"]["duration_seconds"]},
             }
             assert client.post("/api/judgments", json=body, headers=headers).status_code == 201
         assert shown == [tasks[3].id, tasks[2].id, tasks[1].id]

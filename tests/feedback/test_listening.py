@@ -29,6 +29,15 @@ def _auth(token):
     return {"Authorization": f"Bearer {token}"}
 
 
+def _next(client, token):
+    """The rater's next task, every version of it fetched (a listening record may claim only audio that was sent)."""
+    task = client.get("/api/next", headers=_auth(token)).json()
+    for part in (task.get("song"), task.get("a"), task.get("b")):
+        if part:
+            client.get(part["audio_url"], headers=_auth(token))
+    return task
+
+
 def _vote(task, listening, **fields):
     body = {
         "client_id": str(uuid.uuid4()),
@@ -82,7 +91,7 @@ def test_a_rating_needs_the_minimum_or_the_whole_edit_when_shorter():
 
 def test_tasks_say_what_must_be_heard_of_each_edit(served):
     client, store, token, _ = served
-    task = client.get("/api/next", headers=_auth(token)).json()
+    task = _next(client, token)
     bounds = segment_bounds(task["song"]["beats"], task["song"]["duration_seconds"])
     expected = differing_regions_s(task["a"]["beat_sequence"], task["b"]["beat_sequence"], bounds)
     for side in ("a", "b"):
@@ -93,7 +102,7 @@ def test_tasks_say_what_must_be_heard_of_each_edit(served):
 
 def test_a_judgment_without_a_listening_record_gets_422_and_is_not_recorded(served):
     client, _, token, _ = served
-    task = client.get("/api/next", headers=_auth(token)).json()
+    task = _next(client, token)
     response = client.post("/api/judgments", json=_vote(task, None), headers=_auth(token))
     assert response.status_code == 422
     assert response.json()["detail"].startswith("listening record missing")
@@ -103,7 +112,7 @@ def test_a_judgment_without_a_listening_record_gets_422_and_is_not_recorded(serv
 
 def test_too_little_listening_gets_422_naming_the_version_still_unheard(served):
     client, _, token, _ = served
-    task = client.get("/api/next", headers=_auth(token)).json()
+    task = _next(client, token)
     need_b = ListeningRequirement(**task["b"]["must_listen"]).needed_s
     assert need_b > 0.5
     short = {"a_s": task["a"]["duration_seconds"], "b_s": 0.1, "original_s": 0.0}
@@ -120,7 +129,7 @@ def test_listening_seconds_are_stored_in_the_tasks_order_and_exported(served):
     rater_id = store.authenticate_rater(token).id
     sent = []
     while True:  # every task: the order each is shown in is random, and both must come up
-        task = client.get("/api/next", headers=_auth(token)).json()
+        task = _next(client, token)
         if task.get("done"):
             break
         shown = [e.edit_id for e in store.next_task(rater_id).edits]
@@ -148,7 +157,7 @@ def test_listening_seconds_are_stored_in_the_tasks_order_and_exported(served):
 def test_must_listen_set_to_zero_accepts_judgments_without_a_record(served):
     client, store, token, _ = served
     store.set_must_listen_seconds(0)
-    task = client.get("/api/next", headers=_auth(token)).json()
+    task = _next(client, token)
     assert task["a"]["must_listen"] == {"min_seconds": 0.0, "regions_s": []}
     assert client.post("/api/judgments", json=_vote(task, None), headers=_auth(token)).status_code == 201
 
@@ -157,7 +166,7 @@ def test_a_campaigns_own_setting_wins_over_the_store_wide_one(served):
     client, store, token, _ = served
     store.set_must_listen_seconds(0)
     store.set_must_listen_seconds(1.0, campaign="collect")
-    task = client.get("/api/next", headers=_auth(token)).json()
+    task = _next(client, token)
     assert task["a"]["must_listen"]["min_seconds"] == 1.0
     refused = client.post("/api/judgments", json=_vote(task, {"a_s": 0.2, "b_s": 0.2}), headers=_auth(token))
     assert refused.status_code == 422
@@ -169,7 +178,7 @@ def test_a_campaigns_own_setting_wins_over_the_store_wide_one(served):
 def test_listening_seconds_survive_export_and_import_and_older_files_import_without_them(served, tmp_path):
     client, store, token, _ = served
     for k in range(3):
-        task = client.get("/api/next", headers=_auth(token)).json()
+        task = _next(client, token)
         listening = {**full_listening(task), "original_s": float(k)}
         assert client.post("/api/judgments", json=_vote(task, listening), headers=_auth(token)).status_code == 201
     assert export_file(store, tmp_path / "prefs.json") == 3
@@ -293,7 +302,7 @@ def test_the_songs_structure_reaches_the_rater_page_and_older_manifests_send_non
     seen = {}
     with TestClient(app) as client:
         for _ in range(12):
-            task = client.get("/api/next", headers=_auth(token)).json()
+            task = _next(client, token)
             if task.get("done"):
                 break
             seen[task["song"]["song_id"]] = task["song"]["structure"]

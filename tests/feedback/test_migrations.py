@@ -11,7 +11,7 @@ def test_migrated_schema_matches_the_models(db_url):
     with FeedbackStore.open(db_url) as store:
         with store.engine.connect() as connection:
             context = MigrationContext.configure(connection)
-            assert context.get_current_revision() == "0005"
+            assert context.get_current_revision() == "0007"
             assert compare_metadata(context, Base.metadata) == []
     with FeedbackStore.open(db_url) as store:  # opening again is a no-op upgrade
         assert store.list_raters() == []

@@ -17,10 +17,13 @@ N_CANDIDATES = 6
 
 
 @pytest.fixture
-def demo_manifest(tmp_path, demo_songs_dir, demo_analyses):
-    """Two demo songs with six sampled candidate edits each (no rendered audio: nothing is served)."""
+def demo_manifest(tmp_path, demo_songs_dir, demo_analyses, db_url):
+    """Two demo songs with six sampled candidate edits each (no rendered audio: nothing is served);
+    the database's song library is the demo songs' folder."""
     songs = [(demo_songs_dir / f"{analysis.song_id}.wav", analysis) for analysis in demo_analyses[:2]]
     manifest = sampled_manifest(songs, tmp_path / "run", N_CANDIDATES, np.random.default_rng(3), render=False)
+    with FeedbackStore.open(db_url) as store:
+        store.set_song_library(demo_songs_dir)
     return manifest, {a.song_id: a for a in demo_analyses[:2]}
 
 

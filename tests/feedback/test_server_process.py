@@ -33,6 +33,8 @@ async def _rater(base: str, token: str, acknowledged: set, pending: dict, stop: 
                 task = (await client.get("/api/next")).json()
                 if task.get("done"):
                     return
+                for part in (task["song"], task["a"], task["b"]):  # claims need the audio sent
+                    await client.get(part["audio_url"])
                 vote = {"client_id": str(uuid.uuid4()), "task_id": task["task_id"], "preference": "b",
                         "strength": 2, "notes": "", "time_spent_ms": 5, "listening": full_listening(task)}
                 pending[token] = vote

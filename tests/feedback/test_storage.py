@@ -253,6 +253,7 @@ def test_edits_of_two_manifest_folders_share_one_database(store, manifest, tmp_p
         for cand in song.candidates:
             cand.edit_id = f"heldout-{cand.edit_id}"
     other.save()
+    store.set_song_library(tmp_path)  # both manifests' songs lie in it
     store.create_tasks_from_manifest(manifest, TaskConfig(gold_per_rater=0))
     store.register_edits(other)
     song = other.songs[0]

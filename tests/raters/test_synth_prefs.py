@@ -1,4 +1,5 @@
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -132,3 +133,29 @@ def test_synth_prefs_command_rejects_a_bad_rater_spec(tmp_path, manifest):
                                       "--rater", "loud"])
     assert isinstance(result.exception, RaterError) and "unknown rater 'loud'" in str(result.exception)
     assert not out.exists()
+
+
+def test_synth_prefs_written_elsewhere_trains_a_reward_model_from_there(tmp_path, request):
+    demo_songs_dir = request.getfixturevalue("demo_songs_dir")
+    from typer.testing import CliRunner
+
+    from rl_editor.cli import app
+
+    analyses = [analyze_song(p) for p in sorted(demo_songs_dir.glob("*.wav"))[:2]]
+    run = tmp_path / "runs" / "cands"
+    run.mkdir(parents=True)
+    entries = build_manifest(run, analyses, n_candidates=3, audio_root=demo_songs_dir.resolve())
+    for entry in entries.songs:  # songs named relative to the manifest's folder, as `generate` writes them
+        entry.song = os.path.relpath(demo_songs_dir / entry.song, run)
+    entries.save()
+    assert entries.songs[0].song.startswith("..")
+    out = tmp_path / "elsewhere" / "deeper" / "prefs.json"
+    out.parent.mkdir(parents=True)
+    result = CliRunner().invoke(app, ["synth-prefs", "--manifest", str(run), "--out", str(out), "--pairs", "6"])
+    assert result.exit_code == 0, result.output
+    for pair in load_preferences(out):
+        assert Path(pair.song_path).is_file()
+    trained = CliRunner().invoke(app, ["train-reward", "--preferences", str(out), "--out", str(tmp_path / "r.pt"),
+                                       "--epochs", "2", "--members", "1", "--val-frac", "0"])
+    assert trained.exit_code == 0, trained.output
+    assert (tmp_path / "r.pt").is_file()

@@ -131,3 +131,23 @@ def test_the_report_shows_agreement_of_an_iterations_training_judgments_by_sever
     assert "**iter-01** (training judgments):" in section and "iter-02" not in section
     assert "- raw agreement (same direction): 0.750" in section
     assert "- Krippendorff's alpha (ordinal, -3..3): " in section
+
+
+def test_names_from_files_and_people_are_shown_not_run_when_the_report_is_rendered(rl_editor_main, tmp_path):
+    import markdown
+
+    hostile = "<img src=x onerror=alert(1)>"
+    run = tmp_path / "run"
+    run.mkdir()
+    split = {"train": [f"{hostile}.wav", "a|b"], "heldout": ["[click](javascript:alert(1))"],
+             "config": {"rater": "musician`<script>alert(1)</script>"}}
+    (run / "split.json").write_text(json.dumps(split))
+    (run / "iter-01").mkdir()
+    campaign = {"campaign": f"<script>alert(2)</script>\n# heading {hostile}", "n_judgments": 3,
+                "screening_line": f"rater {hostile} flagged", "krippendorff_alpha": None}
+    (run / "iter-01" / "campaign.json").write_text(json.dumps(campaign))
+    code, _, err = rl_editor_main("report", run)
+    assert code == 0, err
+    page = markdown.markdown((run / "report.md").read_text(), extensions=["tables"])
+    assert "<img" not in page and "<script" not in page and "<a " not in page and "<h1>heading" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;.wav" in page and "a|b" in page

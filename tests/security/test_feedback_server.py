@@ -46,6 +46,15 @@ def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def _next(client, token):
+    """The rater's next task, every version of it fetched (a listening record may claim only audio that was sent)."""
+    task = client.get("/api/next", headers=_auth(token)).json()
+    for part in (task.get("song"), task.get("a"), task.get("b")):
+        if part:
+            client.get(part["audio_url"], headers=_auth(token))
+    return task
+
+
 @pytest.fixture
 def run_dir(tmp_path: Path) -> Path:
     """A manifest folder with two songs (``songs/song0.wav``, ``songs/song1.wav``) and their candidates."""
@@ -61,7 +70,7 @@ def _app(run_dir: Path, gold: int = 0, settings: FeedbackSettings | None = None)
 def _task_of_song(client: TestClient, token: str, song_id: str) -> dict:
     """Judge tasks until the rater holds one of ``song_id``; returns it."""
     for _ in range(40):
-        task = client.get("/api/next", headers=_auth(token)).json()
+        task = _next(client, token)
         assert not task.get("done"), f"no task of {song_id} left"
         if task["song"]["song_id"] == song_id:
             return task
@@ -270,7 +279,10 @@ def guarded(run_dir):
 
 def _judgment(app, token: str) -> bytes:
     store = app.state.store
-    view = store.next_task(store.authenticate_rater(token).id)
+    rater_id = store.authenticate_rater(token).id
+    view = store.next_task(rater_id)
+    for part in ("a", "b"):  # served, as a page fetching them would be: the claim below needs it
+        store.task_audio_file(rater_id, view.task_id, part)
     listened = {"a_s": view.edits[0].duration_seconds, "b_s": view.edits[-1].duration_seconds}
     return json.dumps({"client_id": str(uuid.uuid4()), "task_id": view.task_id, "preference": "a",
                        "strength": 2, "listening": listened}).encode()

@@ -18,7 +18,8 @@ and one log line naming the song). HTTP Range is supported (206 / 416).
 Must-listen: each task from ``/api/next`` says per edit what the rater must
 play before judging (``must_listen``: ``min_seconds`` and the differing
 ``regions_s``); ``POST /api/judgments`` needs ``listening`` (seconds played of
-A, B and the original) meeting it, else 422 with a one-line message.
+A, B and the original) meeting it, and claiming no more of each than the audio
+requests of the task were sent, else 422 with a one-line message.
 
 Headphone check: when the store asks for it, ``/api/next`` answers 403 until
 the rater passed it; ``POST /api/headphone-check/trials`` hands out the
@@ -110,10 +111,12 @@ class JudgmentBody(BaseModel):
 
 
 class NewRaterBody(BaseModel):
-    """``POST /api/admin/raters`` body; the name is stripped, and must not be empty."""
+    """``POST /api/admin/raters`` body; the name is stripped, and must not be empty or hold control characters;
+    ``expires_in_days`` makes the link stop working that many days from now."""
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     held_out: StrictBool = False
+    expires_in_days: float | None = Field(default=None, gt=0, le=3650)
 
 
 STORE_ERROR_STATUS: dict[type[Exception], int] = {NotFoundError: 404, ForbiddenError: 403, ConflictError: 409,
@@ -273,9 +276,9 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
         return store.judgments_of_rater(who.id)
 
     @app.get("/api/tasks/{task_id}/audio/{part}")
-    def task_audio(task_id: str, part: str, who: RaterInfo = Depends(rater)) -> Response:
+    def task_audio(task_id: str, part: str, request: Request, who: RaterInfo = Depends(rater)) -> Response:
         try:
-            path = store.task_audio_file(who.id, task_id, part)
+            path = store.task_audio_file(who.id, task_id, part, request.headers.get("range"))
         except AudioUnavailableError as exc:
             LOG.warning("%s", exc)
             raise HTTPException(404, "this audio is not available; tell the organiser of the test") from None
@@ -307,10 +310,11 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
     def add_rater(body: NewRaterBody, request: Request) -> JSONResponse:
         from rl_editor.feedback.storage import FeedbackError
 
+        expires_in_s = body.expires_in_days * 86400 if body.expires_in_days is not None else None
         try:
-            token = store.add_rater(body.name, held_out=body.held_out)
-        except FeedbackError as exc:
-            raise HTTPException(409, str(exc)) from None
+            token = store.add_rater(body.name, held_out=body.held_out, expires_in_s=expires_in_s)
+        except FeedbackError as exc:  # a bad name is 422, a taken one 409
+            raise HTTPException(422 if isinstance(exc, ValueError) else 409, str(exc)) from None
         link = (store.link_base("public_url") or str(request.base_url).rstrip("/")) + f"/r/{token}"
         return JSONResponse({"name": body.name.strip(), "token": token, "link": link}, status_code=201)
 

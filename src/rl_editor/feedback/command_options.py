@@ -25,6 +25,10 @@ PUBLIC_URL_HELP = (
     "Address people open, e.g. https://listen.example.org; kept in the database, so every later link uses it."
 )
 VOTES_HELP = "Raters who judge every pair of the campaign; once a pair has them it is handed out no more."
+SONGS_HELP = (
+    "Song library: the folder every song raters hear must lie in (kept in the database; "
+    "until chosen, the manifest's folder)."
+)
 QUOTA_HELP = "Most tasks one rater is handed in the campaign, gold pairs included (default: no cap)."
 
 DbOption = Annotated[str | None, typer.Option("--db", help=DB_HELP)]
@@ -35,6 +39,7 @@ LinkHostOption = Annotated[str | None, typer.Option("--host", help=LINK_HOST_HEL
 LinkPortOption = Annotated[int | None, typer.Option("--port", help=LINK_PORT_HELP)]
 PublicUrlOption = Annotated[str | None, typer.Option("--public-url", help=PUBLIC_URL_HELP)]
 VotesPerPairOption = Annotated[int | None, typer.Option("--votes-per-pair", help=VOTES_HELP)]
+SongsOption = Annotated[Path | None, typer.Option("--songs", help=SONGS_HELP)]
 QuotaOption = Annotated[int | None, typer.Option("--quota", help=QUOTA_HELP)]
 
 

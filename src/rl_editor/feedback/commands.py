@@ -1,4 +1,5 @@
-"""CLI of the feedback stage: serve, raters, admin-token.
+"""CLI of the feedback stage: serve, raters (add, list, link, revoke, deactivate, activate, reset-headphones),
+admin-token.
 
 The tasks commands are in :mod:`rl_editor.feedback.task_commands`, export,
 import and agreement in :mod:`rl_editor.feedback.exchange_commands`; the options
@@ -21,9 +22,15 @@ from rl_editor.feedback.command_options import (
     ManifestOption,
     PublicUrlOption,
     RequiredManifestOption,
+    SongsOption,
     open_store,
 )
-from rl_editor.feedback.log_redaction import TokenRedactingFilter, install_token_redaction, redact_tokens
+from rl_editor.feedback.log_redaction import (
+    ASGI_TRACE_LOGGER,
+    TokenRedactingFilter,
+    install_token_redaction,
+    redact_tokens,
+)
 from rl_editor.feedback.settings import DEFAULT_CAMPAIGN, DEFAULT_HOST, DEFAULT_PORT
 
 __all__ = [
@@ -86,6 +93,7 @@ def _run_server(web: Any, host: str, port: int, log_level: str) -> None:
 
     config = uvicorn.Config(web, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
     install_token_redaction()  # after Config, which applies uvicorn's logging configuration
+    install_token_redaction(ASGI_TRACE_LOGGER)  # request scopes logged at --log-level trace
     server = uvicorn.Server(config)
     try:
         server.run()
@@ -104,6 +112,7 @@ def register(app: typer.Typer) -> None:
     def serve(
         manifest: RequiredManifestOption,
         db: DbOption = None,
+        songs: SongsOption = None,
         host: str = typer.Option(DEFAULT_HOST, "--host", help="Address to listen on (0.0.0.0: every interface)."),
         port: int = typer.Option(DEFAULT_PORT, "--port", help="Port to listen on."),
         log_level: str = typer.Option(
@@ -148,6 +157,9 @@ def register(app: typer.Typer) -> None:
         from rl_editor.feedback.settings import SETTINGS
 
         base = normalize_public_url(public_url) if public_url else None
+        if songs is not None:
+            with open_store(db, manifest) as chosen:
+                chosen.set_song_library(songs)
         settings = replace(SETTINGS, media_root=media_root, request_threads=request_threads or SETTINGS.request_threads)
         web = create_app(manifest, db, settings=settings)
         store = web.state.store
@@ -179,8 +191,11 @@ def register(app: typer.Typer) -> None:
 
     @raters.command("add")
     def raters_add(
-        name: str = typer.Argument(..., help="Rater's name (unique)."),
+        name: str = typer.Argument(..., help="Rater's name (unique, plain text)."),
         held_out: bool = typer.Option(False, "--held-out", help="Reserve for evaluation campaigns only."),
+        expires_in_days: float | None = typer.Option(
+            None, "--expires-in-days", min=0.0001, help="The link stops working this many days from now."
+        ),
         db: DbOption = None,
         manifest: ManifestOption = None,
         host: LinkHostOption = None,
@@ -190,7 +205,7 @@ def register(app: typer.Typer) -> None:
         """Add a rater and print their personal link (the token is shown only now)."""
         with open_store(db, manifest) as store:
             base = link_base(store, public_url, host, port)
-            token = store.add_rater(name, held_out=held_out)
+            token = store.add_rater(name, held_out=held_out, expires_in_s=_seconds(expires_in_days, 86400))
         typer.echo(f"{base}/r/{token}")
 
     @raters.command("list")
@@ -198,16 +213,90 @@ def register(app: typer.Typer) -> None:
         db: DbOption = None,
         manifest: ManifestOption = None,
     ) -> None:
-        """List raters with how much each has judged."""
+        """List raters with their status and how much each has judged."""
+        from rl_editor.feedback.store.accounts import printable
+
         with open_store(db, manifest, create=False) as store:
             summary = {r["name"]: r for r in store.summary()["raters"]}
             for r in store.list_raters():
                 row = summary.get(r.name, {})
+                expiry = f"\texpires={r.expires_at}" if r.expires_at else ""
                 typer.echo(
-                    f"{r.name}\t{'held-out' if r.held_out else 'collect'}\tdone={row.get('done', 0)}\t"
+                    f"{printable(r.name)}\t{'held-out' if r.held_out else 'collect'}\t{r.status}\t"
+                    f"done={row.get('done', 0)}\t"
                     f"gold_failures={row.get('gold_failures', 0)}/{row.get('gold_total', 0)}\t"
-                    f"created={r.created_at}"
+                    f"created={r.created_at}{expiry}"
                 )
+
+    @raters.command("link")
+    def raters_link(
+        name: str = typer.Argument(..., help="Rater's name."),
+        expires_in_days: float | None = typer.Option(
+            None, "--expires-in-days", min=0.0001, help="The new link stops working this many days from now."
+        ),
+        db: DbOption = None,
+        manifest: ManifestOption = None,
+        host: LinkHostOption = None,
+        port: LinkPortOption = None,
+        public_url: PublicUrlOption = None,
+    ) -> None:
+        """Print a new personal link for a rater; their old link stops working (a revoked rater is let back in)."""
+        with open_store(db, manifest, create=False) as store:
+            base = link_base(store, public_url, host, port)
+            token = store.new_rater_link(name, expires_in_s=_seconds(expires_in_days, 86400))
+        typer.echo(f"{base}/r/{token}")
+
+    @raters.command("revoke")
+    def raters_revoke(
+        name: str = typer.Argument(..., help="Rater's name."),
+        db: DbOption = None,
+        manifest: ManifestOption = None,
+    ) -> None:
+        """Make a rater's link stop working and hand back the tasks they hold (`raters link` issues a new one)."""
+        from rl_editor.feedback.store.accounts import printable
+
+        with open_store(db, manifest, create=False) as store:
+            released = store.revoke_rater(name)
+        typer.echo(f"revoked the link of {printable(name)}; {released} open tasks handed back")
+
+    @raters.command("deactivate")
+    def raters_deactivate(
+        name: str = typer.Argument(..., help="Rater's name."),
+        db: DbOption = None,
+        manifest: ManifestOption = None,
+    ) -> None:
+        """Pause a rater (their link is refused until `raters activate`) and hand back the tasks they hold."""
+        from rl_editor.feedback.store.accounts import printable
+
+        with open_store(db, manifest, create=False) as store:
+            released = store.deactivate_rater(name)
+        typer.echo(f"deactivated {printable(name)}; {released} open tasks handed back")
+
+    @raters.command("activate")
+    def raters_activate(
+        name: str = typer.Argument(..., help="Rater's name."),
+        db: DbOption = None,
+        manifest: ManifestOption = None,
+    ) -> None:
+        """Let a deactivated rater judge again with their link."""
+        from rl_editor.feedback.store.accounts import printable
+
+        with open_store(db, manifest, create=False) as store:
+            store.activate_rater(name)
+        typer.echo(f"activated {printable(name)}")
+
+    @raters.command("reset-headphones")
+    def raters_reset_headphones(
+        name: str = typer.Argument(..., help="Rater's name."),
+        db: DbOption = None,
+        manifest: ManifestOption = None,
+    ) -> None:
+        """Give a rater their headphone check attempts back (a pass is kept)."""
+        from rl_editor.feedback.store.accounts import printable
+
+        with open_store(db, manifest, create=False) as store:
+            cleared = store.reset_headphone_attempts(name)
+        typer.echo(f"{printable(name)}: {cleared} headphone check attempts cleared")
 
     @app.command("admin-token")
     def admin_token(
@@ -216,10 +305,23 @@ def register(app: typer.Typer) -> None:
         host: LinkHostOption = None,
         port: LinkPortOption = None,
         public_url: PublicUrlOption = None,
+        expires_in_hours: float | None = typer.Option(
+            None, "--expires-in-hours", min=0.0001, help="The token stops working this many hours from now."
+        ),
+        revoke_all: bool = typer.Option(
+            False, "--revoke-all", help="First revoke every admin token made before (a leaked admin link)."
+        ),
     ) -> None:
         """Create an admin token and print it with the admin page's link."""
         with open_store(db, manifest) as store:
             base = link_base(store, public_url, host, port)
-            token = store.create_admin_token()
+            if revoke_all:
+                typer.echo(f"revoked {store.revoke_admin_tokens()} admin tokens", err=True)
+            token = store.create_admin_token(expires_in_s=_seconds(expires_in_hours, 3600))
         typer.echo(token)
         typer.echo(f"{base}/admin?token={token}", err=True)
+
+
+def _seconds(amount: float | None, unit_s: float) -> float | None:
+    """``amount`` of a unit of ``unit_s`` seconds, in seconds (``None`` stays ``None``)."""
+    return amount * unit_s if amount is not None else None

@@ -1,8 +1,11 @@
-"""Tokens kept out of the server's access log.
+"""Tokens kept out of the server's logs.
 
 The personal link ``/r/<token>`` and ``token`` query values are logged as
 ``***``. Both are found the way the server reads them (percent-decoded path,
 parsed query), so an encoded ``/%72/<token>`` or ``?tok%65n=<token>`` is hidden too.
+The access log and, at ``--log-level trace``, uvicorn's ASGI message log (whose
+request scopes carry ``path``, ``raw_path`` and ``query_string``) are filtered;
+uvicorn already logs headers, ``Authorization`` among them, as ``<...>``.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import logging
 from urllib.parse import unquote, unquote_plus
 
 ACCESS_LOGGER = "uvicorn.access"
+ASGI_TRACE_LOGGER = "uvicorn.asgi"
 TOKEN_QUERY_KEY = "token"
 REDACTED = "***"
 
@@ -58,13 +62,34 @@ def _redact_text(text: str) -> str:
     return " ".join(redact_tokens(word) if word.startswith("/") else word for word in text.split(" "))
 
 
+def _redact_scope(scope: dict) -> dict:
+    """A copy of an ASGI scope or message as logged, with the tokens of its path and query string hidden."""
+    redacted = dict(scope)
+    for key in ("path", "raw_path"):
+        value = redacted.get(key)
+        if isinstance(value, str):
+            redacted[key] = _redact_link_path(value)
+        elif isinstance(value, bytes):
+            redacted[key] = _redact_link_path(value.decode("latin-1")).encode("latin-1")
+    query = redacted.get("query_string")
+    if isinstance(query, bytes):
+        redacted["query_string"] = _redact_query(query.decode("latin-1")).encode("latin-1")
+    return redacted
+
+
+def _redact_arg(arg: object) -> object:
+    if isinstance(arg, str):
+        return _redact_text(arg)
+    return _redact_scope(arg) if isinstance(arg, dict) else arg
+
+
 class TokenRedactingFilter(logging.Filter):
-    """Rewrites uvicorn access records, ``(client_addr, method, full_path, http_version, status_code)``,
-    so that tokens in the request path never reach the log."""
+    """Rewrites uvicorn access records, ``(client_addr, method, full_path, http_version, status_code)``, and
+    ASGI trace records (scope and message dicts), so that tokens in the request path never reach the log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(_redact_text(a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(_redact_arg(a) for a in record.args)
         elif isinstance(record.msg, str) and not record.args:
             record.msg = _redact_text(record.msg)
         return True

@@ -32,7 +32,11 @@ class Base(DeclarativeBase):
 
 
 class Rater(Base):
-    """A person (or bot) with a personal link; only the token's sha256 is kept."""
+    """A person (or bot) with a personal link; only the token's sha256 is kept.
+
+    The link stops working at ``expires_at``, once ``revoked_at`` is set (a new
+    link clears it), and while ``deactivated_at`` is set (migration 0006).
+    """
 
     __tablename__ = "raters"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -41,14 +45,19 @@ class Rater(Base):
     held_out: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[str] = mapped_column(String(40), default=utc_now)
     expires_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    revoked_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    deactivated_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
 class AdminToken(Base):
+    """An organiser's token; it stops working at ``expires_at`` or once ``revoked_at`` is set (0006)."""
+
     __tablename__ = "admin_tokens"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[str] = mapped_column(String(40), default=utc_now)
     expires_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    revoked_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
 class Meta(Base):
@@ -221,3 +230,23 @@ class HeadphoneCheck(Base):
     passed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     created_at: Mapped[str] = mapped_column(String(40), default=utc_now)
     answered_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class ServedAudio(Base):
+    """The bytes the server sent of one part (``a``/``b`` as shown, ``original``) of a rater's task (0007).
+
+    ``ranges_json`` holds merged half-open ``[start, end)`` byte ranges of a file
+    of ``size_bytes``; with ``duration_s`` they bound the seconds a listening
+    record may claim of that part.
+    """
+
+    __tablename__ = "served_audio"
+    __table_args__ = (UniqueConstraint("task_id", "rater_id", "part", name="uq_served_audio_task_rater_part"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(36), ForeignKey("tasks.id"))
+    rater_id: Mapped[int] = mapped_column(Integer, ForeignKey("raters.id"))
+    part: Mapped[str] = mapped_column(String(10))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    duration_s: Mapped[float] = mapped_column(Float)
+    ranges_json: Mapped[str] = mapped_column(Text)
+    first_served_at: Mapped[str] = mapped_column(String(40), default=utc_now)

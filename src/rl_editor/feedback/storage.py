@@ -45,7 +45,9 @@ from rl_editor.feedback.store.errors import (
     FeedbackError,
     ForbiddenError,
     InvalidJudgmentError,
+    InvalidNameError,
     NotFoundError,
+    SongLibraryError,
 )
 from rl_editor.feedback.store.exchange import Exchange
 from rl_editor.feedback.store.headphones import HeadphoneChecks, HeadphoneStatus
@@ -71,7 +73,7 @@ from rl_editor.preferences import PreferencePair
 __all__ = [
     "AUDIO_PARTS", "LINK_BASE_KEYS", "PREFERENCE_CHOICES", "RATING_LABELS", "TIE_KINDS",
     "AudioUnavailableError", "ConflictError", "EditView", "FeedbackError", "FeedbackStore", "ForbiddenError",
-    "ImportSummary", "InvalidJudgmentError", "JudgmentIn", "NotFoundError", "RaterInfo", "SongView", "TaskView",
+    "ImportSummary", "InvalidJudgmentError", "InvalidNameError", "JudgmentIn", "NotFoundError", "RaterInfo", "SongLibraryError", "SongView", "TaskView",
     "make_engine", "resolve_db_url", "upgrade_schema",
 ]
 
@@ -159,6 +161,32 @@ class FeedbackStore:
         """Create an admin token; returns it (shown once, stored hashed)."""
         return self.accounts.create_admin_token(expires_in_s)
 
+    def revoke_admin_tokens(self) -> int:
+        """Revoke every admin token still valid; returns how many."""
+        return self.accounts.revoke_admin_tokens()
+
+    def new_rater_link(self, name: str, expires_in_s: float | None = None) -> str:
+        """A new token for rater ``name``: their old link stops working, a revoked rater is let back in."""
+        return self.accounts.new_link(name, expires_in_s)
+
+    def revoke_rater(self, name: str) -> int:
+        """Make rater ``name``'s link stop working and hand back the tasks they hold; returns how many."""
+        self.accounts.revoke_rater(name)
+        return self.assignments.release_assignments_of(self.accounts.rater_id(name))
+
+    def deactivate_rater(self, name: str) -> int:
+        """Pause rater ``name`` (their link is refused until :meth:`activate_rater`) and hand back the tasks
+        they hold; returns how many."""
+        return self.assignments.release_assignments_of(self.accounts.set_active(name, False))
+
+    def activate_rater(self, name: str) -> None:
+        """Let a paused rater judge again."""
+        self.accounts.set_active(name, True)
+
+    def reset_headphone_attempts(self, name: str) -> int:
+        """Give rater ``name`` their headphone check attempts back (a pass is kept); returns how many were cleared."""
+        return self.headphones.reset(self.accounts.rater_id(name))
+
     def authenticate_rater(self, token: str) -> RaterInfo | None:
         """The rater holding ``token``, or ``None`` for an unknown or expired token (briefly cached)."""
         return self.accounts.authenticate_rater(token)
@@ -230,9 +258,10 @@ class FeedbackStore:
         """(judged, total) for one rater."""
         return self.assignments.progress(rater_id)
 
-    def task_audio_file(self, rater_id: int, task_id: str, part: str) -> Path:
-        """The audio file of part ``original``, ``a`` or ``b`` of a task assigned to this rater."""
-        return self.assignments.task_audio_file(rater_id, task_id, part)
+    def task_audio_file(self, rater_id: int, task_id: str, part: str, range_header: str | None = None) -> Path:
+        """The audio file of part ``original``, ``a`` or ``b`` of a task assigned to this rater; records the bytes
+        a request with HTTP ``range_header`` (``None``: the whole file) gets, which bound its listening claims."""
+        return self.assignments.task_audio_file(rater_id, task_id, part, range_header)
 
     def release_stale_assignments(self, older_than_s: float) -> int:
         """Hand back tasks taken but not judged within ``older_than_s`` seconds; returns how many."""
@@ -252,6 +281,14 @@ class FeedbackStore:
         return self.judgments.must_listen.of_view(view)
 
     # -- listening settings (meta.StoredSettings) --------------------------------------------
+    def set_song_library(self, folder: Path, keep_existing: bool = False) -> Path:
+        """Choose the folder songs must lie in (``keep_existing``: only if none is chosen); returns the library."""
+        return self.stored_settings.set_song_library(folder, keep_existing)
+
+    def song_library(self) -> Path | None:
+        """The song library the organiser chose, or ``None`` (then each manifest's own folder)."""
+        return self.stored_settings.song_library()
+
     def set_must_listen_seconds(self, seconds: float, campaign: str | None = None) -> None:
         """Seconds of each version raters must play before judging (0: off), store-wide or for one campaign."""
         self.stored_settings.set_must_listen_seconds(seconds, campaign)

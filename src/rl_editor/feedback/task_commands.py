@@ -19,6 +19,7 @@ from rl_editor.feedback.command_options import (
     ManifestOption,
     QuotaOption,
     RequiredManifestOption,
+    SongsOption,
     VotesPerPairOption,
     open_store,
 )
@@ -78,6 +79,7 @@ def register(app: typer.Typer) -> None:
         campaign: str = typer.Option(DEFAULT_CAMPAIGN, "--campaign", help="Campaign the new tasks belong to."),
         votes_per_pair: VotesPerPairOption = None,
         quota: QuotaOption = None,
+        songs: SongsOption = None,
     ) -> None:
         """Make comparison tasks from the manifest (only what is missing)."""
         from rl_editor.feedback.store.campaigns import check_sizing
@@ -97,6 +99,8 @@ def register(app: typer.Typer) -> None:
             rater_quota=quota,
         )
         with open_store(db, loaded.path) as store:
+            if songs is not None:
+                store.set_song_library(songs)
             created = store.create_tasks_from_manifest(loaded, config)
             typer.echo(f"created {created} tasks for {len(loaded.songs)} songs")
             _print_coverage(store, campaign)

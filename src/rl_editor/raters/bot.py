@@ -123,6 +123,16 @@ def _song_analysis(session: _Session, song: dict, cache: dict[str, SongAnalysis]
     return analysis
 
 
+def _fetch_task_audio(session: _Session, task: dict) -> None:
+    """Fetch every version of a task, as a page playing them would: the server accepts a listening
+    record only for audio it sent."""
+    parts = [task["song"], task["a"]] + ([task["b"]] if task.get("b") else [])
+    for part in parts:
+        response = session.request("GET", part["audio_url"])
+        if response.status_code != 200:
+            raise RaterBotError(f"GET {part['audio_url']}: HTTP {response.status_code}; cannot fetch the audio")
+
+
 def _judge_task(task: dict, rater: Rater, song: SongAnalysis) -> dict:
     n = song.n_beats
     started = time.perf_counter()
@@ -138,7 +148,7 @@ def _judge_task(task: dict, rater: Rater, song: SongAnalysis) -> dict:
         body = {"preference": judgment.preference, "tie_kind": judgment.tie_kind,
                 "strength": int(judgment.strength), "notes": judgment.notes}
     elapsed_ms = int(math.ceil((time.perf_counter() - started) * 1000))
-    # the bot judges from the whole analysis, so it claims to have heard every version in full
+    # the bot judges from the whole analysis and fetches every version, so it claims to have heard them in full
     return {"client_id": str(uuid.uuid4()), "task_id": task["task_id"], **body, "time_spent_ms": elapsed_ms,
             "listening": full_listening(task)}
 
@@ -190,6 +200,7 @@ def run_rater_bot(
                     break
                 song = _song_analysis(session, task["song"], cache, Path(tmp))
                 body = _judge_task(task, rater, song)
+                _fetch_task_audio(session, task)
                 session.json("POST", "/api/judgments", ok=(200, 201), json=body)
                 judged += 1
                 bar.update(1)

@@ -165,7 +165,11 @@ def simulate_campaign(
     from fastapi.testclient import TestClient
 
     from rl_editor.feedback.app import create_app
+    from rl_editor.feedback.storage import FeedbackStore
+    from rl_editor.feedback.store.catalog import songs_common_folder
 
+    with FeedbackStore.open(None, manifest.path) as chosen:  # the songs this campaign sampled are its library
+        chosen.set_song_library(songs_common_folder(manifest), keep_existing=True)
     app = create_app(manifest.path, task_config=task_config)
     store = app.state.store
     with TestClient(app) as client:

@@ -2,8 +2,10 @@
 
 The output is the ordinary preference JSON (``rl_editor.preferences``), so the
 reward trainer cannot tell it from people's judgments, except by the ``rater``
-field. Each pair also carries ``song_path`` (manifest-relative) at the top and
-``edit_id`` on each side, so the trainer can find the song's analysis.
+field. Each pair also carries ``song_path`` at the top and ``edit_id`` on each
+side, so the trainer can find the song's analysis: manifest-relative from
+:func:`synthesize_preferences`, absolute in the file :func:`synthesize_preferences_file`
+writes (which may be anywhere).
 """
 
 from __future__ import annotations
@@ -155,13 +157,27 @@ def synthesize_preferences(
     return out
 
 
+def with_absolute_paths(pair: PreferencePair, manifest: Manifest) -> PreferencePair:
+    """``pair`` with its ``song_path`` and edit paths absolute, so the file works wherever it is written."""
+    data = pair.to_json()
+    data["song_path"] = str(manifest.resolve(pair.song_path)) if pair.song_path else None
+    for side in ("edit_a", "edit_b"):
+        data[side]["path"] = str(manifest.resolve(data[side]["path"]))
+    return PreferencePair.model_validate({k: v for k, v in data.items() if v is not None})
+
+
 def synthesize_preferences_file(
     manifest_path: str | Path, out_path: str | Path, rater: Rater, n_pairs: int | None = None, seed: int = 0
 ) -> list[PreferencePair]:
-    """Load a manifest, synthesize preferences and write them atomically to ``out_path``."""
+    """Load a manifest, synthesize preferences and write them atomically to ``out_path``.
+
+    The written ``song_path`` and edit paths are absolute (:func:`with_absolute_paths`), so
+    ``rl-editor train-reward`` finds the songs wherever ``out_path`` is, without the manifest.
+    """
     from rl_editor.preferences import save_preferences
 
     manifest = Manifest.load(manifest_path)
-    pairs = synthesize_preferences(manifest, rater, n_pairs=n_pairs, seed=seed)
+    pairs = [with_absolute_paths(p, manifest)
+             for p in synthesize_preferences(manifest, rater, n_pairs=n_pairs, seed=seed)]
     save_preferences(out_path, pairs)
     return pairs

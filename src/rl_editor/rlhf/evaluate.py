@@ -304,6 +304,7 @@ def create_evaluation_campaign(old_path: Any, new_path: Any, songs: Sequence[Son
     the audio is found. Also writes ``out_dir/campaign.json`` (campaign name,
     ``old`` and ``new`` policy versions, pairs) for :func:`campaign_result`.
     ``progress`` shows a tqdm bar (on stderr) over the songs being rendered.
+    A database without a song library gets the songs' common folder as its library.
     Returns the campaign's name.
     """
     import datetime as _dt
@@ -312,6 +313,7 @@ def create_evaluation_campaign(old_path: Any, new_path: Any, songs: Sequence[Son
 
     from rl_editor.audio import load_audio
     from rl_editor.feedback.storage import FeedbackStore
+    from rl_editor.feedback.store.catalog import songs_common_folder
     from rl_editor.generate import Manifest, new_song_entry, write_candidate
 
     old, new = _as_trainer(old_path), _as_trainer(new_path)
@@ -340,6 +342,7 @@ def create_evaluation_campaign(old_path: Any, new_path: Any, songs: Sequence[Son
     manifest.save()
     name = name or f"eval-{_dt.datetime.now(_dt.UTC).strftime('%Y%m%d-%H%M%S')}"
     with FeedbackStore.open(db_url, manifest.path) as store:
+        store.set_song_library(songs_common_folder(manifest), keep_existing=True)
         store.register_edits(manifest)
         store.create_campaign(name, pairs, held_out_only=True, raters_per_pair=raters_per_pair)
     write_json_atomic(out_dir / "campaign.json", {"campaign": name, "old": versions["old"], "new": versions["new"],

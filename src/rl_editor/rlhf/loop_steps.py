@@ -232,6 +232,7 @@ def step_collect_from_people(
     per_song = max(1, math.ceil(config.pairs / votes / max(len(manifest.songs), 1)))
     start = time.monotonic()
     with FeedbackStore.open(config.db, manifest_path) as store:
+        store.set_song_library(Path(config.songs_dir), keep_existing=True)
         store.create_tasks_from_manifest(
             manifest,
             TaskConfig(

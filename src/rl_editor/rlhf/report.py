@@ -22,7 +22,9 @@ pairs, comes from :mod:`rl_editor.feedback.agreement`.
 from __future__ import annotations
 
 import csv
+import html
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +123,7 @@ def _training_agreement_lines(iteration: IterationLayout) -> list[str]:
         raise ReportError(str(exc)) from None
     if not report.n_pairs_multi_rated:
         return []
-    return [f"**{iteration.name}** (training judgments):", ""] + [f"- {line.strip()}" for line in report.lines()] + [""]
+    return [f"**{iteration.name}** (training judgments):", ""] + [f"- {md_text(line.strip())}" for line in report.lines()] + [""]
 
 
 def _campaign_lines(iteration: IterationLayout) -> list[str]:
@@ -130,13 +132,14 @@ def _campaign_lines(iteration: IterationLayout) -> list[str]:
     record = _load_json(iteration.campaign)
     if not record:
         return []
-    lines = [f"**{iteration.name}** (campaign {record['campaign']}, {record['n_judgments']} judgments):", ""]
+    lines = [f"**{iteration.name}** (campaign {md_text(record['campaign'])}, {md_text(record['n_judgments'])} "
+             "judgments):", ""]
     coverage = record.get("coverage")
     if coverage:
         votes = ", ".join(f"{count} with {n}" for n, count in coverage["votes"].items())
         lines.append(f"- coverage: {coverage['complete']} of {coverage['pairs']} pairs have their "
                      f"{coverage['votes_per_pair'] or 1} vote(s); pairs by votes: {votes}")
-    lines.append(f"- {record['screening_line']}")
+    lines.append(f"- {md_text(record['screening_line'])}")
     alpha = record.get("krippendorff_alpha")
     lines.append("- Krippendorff's alpha: " + ("n/a (no pair judged by several people)" if alpha is None
                                               else f"{alpha:.3f}"))
@@ -268,6 +271,26 @@ def _plot_win_rates(rows: list[tuple[str, WinRate]], out: Path) -> bool:
     return True
 
 
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~#!])")
+
+
+def md_text(value: Any) -> str:
+    """``value`` as inert Markdown text: no markup, no HTML, no table cell break, on one line.
+
+    Names that come from files and people (song ids, campaign and rater names) may hold
+    ``<img onerror=...>`` or Markdown; rendered, the report must show them, never run them.
+    Markdown punctuation gets a backslash, ``&``, ``<`` and ``>`` become entities, and line breaks spaces.
+    """
+    text = " ".join(str(value).splitlines())
+    return html.escape(MARKDOWN_SPECIAL.sub(r"\\\1", text), quote=False)
+
+
+def md_code(value: Any) -> str:
+    """``value`` as a Markdown code span, or as :func:`md_text` when it holds a backtick or a line break."""
+    text = str(value)
+    return f"`{text}`" if "`" not in text and "\n" not in text and "\r" not in text else md_text(text)
+
+
 def _fmt(x: Any, pct: bool = False) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "n/a"
@@ -288,15 +311,16 @@ def write_report(run_dir: str | Path) -> Path:
     run = Path(run_dir)
     check_run_folder(run)
     layout = RunLayout(run)
-    lines = [f"# rl-editor run report: `{run.name}`", ""]
+    lines = [f"# rl-editor run report: {md_code(run.name)}", ""]
     split = _load_json(layout.split) or {}
     if split:
-        lines += [f"Training songs: {', '.join(split.get('train', []))}  ",
-                  f"Held-out songs (evaluation only): {', '.join(split.get('heldout', []))}", ""]
+        lines += [f"Training songs: {', '.join(map(md_text, split.get('train', [])))}  ",
+                  f"Held-out songs (evaluation only): {', '.join(map(md_text, split.get('heldout', [])))}", ""]
         cfg = split.get("config", {})
-        lines += [f"Rater: `{cfg.get('rater')}`, {cfg.get('pairs')} pairs per iteration; held-out raters: "
-                  f"{cfg.get('eval_raters')} fresh instances of `{cfg.get('eval_rater') or cfg.get('rater')}`; "
-                  f"bootstrap rater `{cfg.get('bootstrap_rater')}`.", ""]
+        lines += [f"Rater: {md_code(cfg.get('rater'))}, {md_text(cfg.get('pairs'))} pairs per iteration; held-out "
+                  f"raters: {md_text(cfg.get('eval_raters'))} fresh instances of "
+                  f"{md_code(cfg.get('eval_rater') or cfg.get('rater'))}; "
+                  f"bootstrap rater {md_code(cfg.get('bootstrap_rater'))}.", ""]
 
     win_rows, acc_rows, behaviour_rows, best_of_rows = [], [], [], []
     changed_lines: list[tuple[str, str]] = []
@@ -333,7 +357,7 @@ def write_report(run_dir: str | Path) -> Path:
             f"| {_fmt(acc['previous']['accuracy'] if acc else None, True)} |")
         report = agreement_report(_pairs_from_judgments(ev))
         agreement_lines += [f"**{d.name}** (held-out raters):", ""]
-        agreement_lines += [f"- {line.strip()}" for line in report.lines()] + [""]
+        agreement_lines += [f"- {md_text(line.strip())}" for line in report.lines()] + [""]
     lines.append("")
     lines += ["The headline is the **tie-inclusive preference share**: (wins + ties / 2) / judgments, the share of "
               "held-out judgments that went to the new policy when a tie counts half for each side; 50% means no "

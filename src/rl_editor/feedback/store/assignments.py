@@ -19,6 +19,8 @@ from rl_editor.feedback.audio_files import AudioFile, AudioVerifier, stored_fing
 from rl_editor.feedback.models import Assignment, EditRecord, SongRecord, Task, utc_in
 from rl_editor.feedback.store.database import Database
 from rl_editor.feedback.store.errors import AudioUnavailableError, NotFoundError
+from rl_editor.feedback.store.meta import stored_song_library
+from rl_editor.feedback.store.served import ServedAudioLog, requested_ranges
 from rl_editor.feedback.store.statements import EDITS_BY_ID
 from rl_editor.feedback.store.views import EditView, SongView, TaskView, edit_view
 from rl_editor.feedback.tasks import AssignedTask, assign_next, rater_progress, read_rater_state
@@ -82,12 +84,9 @@ def _task_view(session: Session, assigned: AssignedTask, edits: EditViews) -> Ta
                     edits=edits.get(session, ids), song=_song_view(session, assigned))
 
 
-def _song_audio(song: SongRecord) -> AudioFile:
-    """A song's original as registered: it must stay in the folder its file resolved into."""
-    registered = stored_fingerprint(song)
-    named = Path(song.audio_path)
-    folder = Path(registered.resolved_path).parent if registered is not None else named.parent
-    return AudioFile(song.song_id, named, folder, registered)
+def _song_audio(song: SongRecord, library: Path) -> AudioFile:
+    """A song's original as registered: it must resolve inside the song library (or the media root)."""
+    return AudioFile(song.song_id, Path(song.audio_path), library, stored_fingerprint(song))
 
 
 class Assignments:
@@ -107,6 +106,7 @@ class Assignments:
         self.manifest_root = manifest_root
         self.audio_verifier = audio_verifier
         self.edit_views = EditViews()
+        self.served = ServedAudioLog(db)
 
     def next_task_and_progress(self, rater_id: int) -> tuple[TaskView | None, int, int]:
         """The rater's current task (the same until judged), a new one, or ``None`` when done,
@@ -165,18 +165,40 @@ class Assignments:
                 session.execute(update(Task).where(Task.id == task_id).values(n_assigned=Task.n_assigned - 1))
         return len(stale)
 
-    def task_audio_file(self, rater_id: int, task_id: str, part: str) -> Path:
-        """The audio file of one part of a task assigned to this rater.
+    def release_assignments_of(self, rater_id: int) -> int:
+        """Hand back every task this rater holds but has not judged (a paused rater); returns how many."""
+        with self.db.transaction() as session:
+            held = session.execute(select(Assignment.id, Assignment.task_id).where(
+                Assignment.rater_id == rater_id, Assignment.judged_at.is_(None)).with_for_update()).all()
+            for assignment_id, task_id in held:
+                session.execute(delete(Assignment).where(Assignment.id == assignment_id))
+                session.execute(update(Task).where(Task.id == task_id).values(n_assigned=Task.n_assigned - 1))
+        return len(held)
+
+    def task_audio_file(self, rater_id: int, task_id: str, part: str, range_header: str | None = None) -> Path:
+        """The audio file of one part of a task assigned to this rater, recording the bytes the request gets.
 
         ``part`` is ``original``, or ``a`` / ``b`` as the rater was shown them, so
         a URL names neither the file nor the edit (nothing tells a gold or an
-        evaluation edit apart). Raises :class:`NotFoundError` for a task that is
-        not this rater's or a part it does not have, and :class:`AudioUnavailableError`
-        (naming the song) for a file that is gone, resolves outside the folder it
-        was registered from (and the media root), or changed since registration.
+        evaluation edit apart). ``range_header`` is the request's HTTP ``Range``
+        (``None``: the whole file); what it asks for is recorded
+        (:mod:`~rl_editor.feedback.store.served`) to check later listening claims.
+        Raises :class:`NotFoundError` for a task that is not this rater's or a part
+        it does not have, and :class:`AudioUnavailableError` (naming the song) for a
+        file that is gone, resolves outside the folder it must lie in (an edit's
+        manifest folder, an original's song library; or the media root), or
+        changed since registration.
         """
         if part not in AUDIO_PARTS:
             raise NotFoundError(f"no audio part {part!r} (one of {', '.join(AUDIO_PARTS)})")
+        audio, what, duration_s = self._task_part(rater_id, task_id, part)
+        path = self._servable(audio, what)
+        size = path.stat().st_size
+        self.served.record(task_id, rater_id, part, size, duration_s, requested_ranges(range_header, size))
+        return path
+
+    def _task_part(self, rater_id: int, task_id: str, part: str) -> tuple[AudioFile, str, float]:
+        """The registered file of one part of the rater's task, what to call it, and its duration (s)."""
         with self.db.transaction(readonly=True) as session:
             order = session.scalar(select(Assignment.presented_order)
                                    .where(Assignment.task_id == task_id, Assignment.rater_id == rater_id))
@@ -187,7 +209,10 @@ class Assignments:
                 song = session.get(SongRecord, task.song_id)
                 if song is None:
                     raise NotFoundError(f"song {task.song_id!r} has no registered audio")
-                return self._servable(_song_audio(song), "original")
+                library = stored_song_library(session) or self.manifest_root
+                if library is None:
+                    raise AudioUnavailableError(f"song {song.song_id}: no song library is chosen; original not served")
+                return _song_audio(song, library), "original", float(song.duration_seconds)
             ids = _presented_edit_ids(task.edit_a, task.edit_b, order)
             side = "ab".index(part)
             if side >= len(ids):
@@ -195,7 +220,7 @@ class Assignments:
             edit = session.get(EditRecord, ids[side])
             if edit is None:
                 raise NotFoundError(f"edit {part.upper()} of this task is not registered")
-        return self._servable(self._edit_audio(edit, part), f"edit {edit.edit_id}")
+        return self._edit_audio(edit, part), f"edit {edit.edit_id}", float(edit.duration_seconds)
 
     def _edit_audio(self, edit: EditRecord, part: str) -> AudioFile:
         root = Path(edit.root) if edit.root else self.manifest_root

@@ -3,21 +3,29 @@
 An edit id names one edit for good: registering it again with other actions
 (or for another song) is a conflict, and registering it from a manifest in
 another folder moves it only to a file with the content it was registered with.
+
+A song must be an audio file inside the song library (the folder the organiser
+chose, :func:`~rl_editor.feedback.store.meta.stored_song_library`; before any
+choice, the first registered manifest's folder becomes it): a manifest naming
+anything else is refused whole, before anything of it is stored.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from rl_editor.audio.io import AUDIO_SUFFIXES
 from rl_editor.feedback.audio_files import fingerprint, fingerprint_columns, stored_fingerprint
 from rl_editor.feedback.models import EditRecord, SongRecord
 from rl_editor.feedback.store.database import Database
-from rl_editor.feedback.store.errors import ConflictError
+from rl_editor.feedback.store.errors import ConflictError, SongLibraryError
+from rl_editor.feedback.store.meta import SONG_LIBRARY, set_meta, stored_song_library
 from rl_editor.feedback.store.views import EditView, edit_view
 from rl_editor.generate.manifest import Manifest, SongEntry
 
@@ -70,10 +78,11 @@ def add_edit(session: Session, edit_id: str, song_id: str, path: str, actions: l
         row.root, row.path = str(root), path
 
 
-def add_song(session: Session, manifest: Manifest, song: SongEntry) -> None:
+def add_song(session: Session, manifest: Manifest, song: SongEntry, library: Path) -> None:
     """Record (or move) a song's original audio and beat grid, as ``manifest`` names them.
 
-    A song registered earlier moves only to a file with the content it was registered with.
+    A song registered earlier moves only to a file with the content it was registered with, inside ``library``
+    (a registered song whose file now resolves elsewhere is logged and keeps its registration).
     """
     named = manifest.resolve(song.song)
     values = dict(audio_path=str(named), duration_seconds=float(song.duration_seconds),
@@ -84,17 +93,60 @@ def add_song(session: Session, manifest: Manifest, song: SongEntry) -> None:
         values["structure_json"] = json.dumps(structure)
     row = session.get(SongRecord, song.song_id)
     if row is None:
+        check_song_in_library(manifest, song, library)
         session.add(SongRecord(song_id=song.song_id, **values, **fingerprint_columns(fingerprint(named))))
+    elif not named.is_relative_to(library):
+        LOG.warning("song %s: %s lies outside the song library %s; keeping the registration", song.song_id,
+                    named, library)
     elif take_fingerprint(row, named, f"song {song.song_id}"):
         for key, value in values.items():
             setattr(row, key, value)
 
 
+def song_library(session: Session, manifest: Manifest) -> Path:
+    """The folder ``manifest``'s songs must lie in: the chosen library, else the manifest's folder,
+    which then becomes the library (kept when the registration commits)."""
+    chosen = stored_song_library(session)
+    if chosen is not None:
+        return chosen
+    set_meta(session, SONG_LIBRARY, str(manifest.root.resolve()))
+    return manifest.root.resolve()
+
+
+def songs_common_folder(manifest: Manifest) -> Path:
+    """The deepest folder holding every song of ``manifest`` (for tools that made the manifest themselves)."""
+    folders = [manifest.resolve(song.song).parent for song in manifest.songs]
+    return Path(os.path.commonpath(folders)) if folders else manifest.root.resolve()
+
+
+def check_song_in_library(manifest: Manifest, song: SongEntry, library: Path) -> None:
+    """Raise :class:`SongLibraryError` unless ``song`` names an audio file (by suffix) inside ``library``.
+
+    The path is checked after following symlinks, so a link inside the library to a file elsewhere is refused too.
+    """
+    named = manifest.resolve(song.song)
+    if not named.is_relative_to(library):
+        raise SongLibraryError(f"song {song.song_id!r}: {song.song!r} lies outside the song library {library}; "
+                               "move it there or choose its folder with `rl-editor serve --songs DIR` "
+                               "(nothing was registered)")
+    if named.suffix.lower() not in AUDIO_SUFFIXES:
+        raise SongLibraryError(f"song {song.song_id!r}: {song.song!r} is not an audio file "
+                               f"({', '.join(s.lstrip('.') for s in AUDIO_SUFFIXES)}); nothing was registered")
+
+
 def register_manifest(session: Session, manifest: Manifest) -> None:
-    """Record every song and candidate of ``manifest`` inside ``session``'s transaction."""
+    """Record every song and candidate of ``manifest`` inside ``session``'s transaction.
+
+    Raises :class:`SongLibraryError`, before recording anything, when a song not registered yet is not audio
+    inside the song library.
+    """
     root = manifest.root.resolve()
+    library = song_library(session, manifest)
     for song in manifest.songs:
-        add_song(session, manifest, song)
+        if session.get(SongRecord, song.song_id) is None:
+            check_song_in_library(manifest, song, library)
+    for song in manifest.songs:
+        add_song(session, manifest, song, library)
         for cand in song.candidates:
             add_edit(session, cand.edit_id, song.song_id, cand.path, cand.actions, cand.duration, "candidate", root)
     session.flush()

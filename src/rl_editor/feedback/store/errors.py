@@ -27,3 +27,11 @@ class InvalidJudgmentError(FeedbackError, ValueError):
 
 class AudioUnavailableError(NotFoundError):
     """A registered audio file that is gone, moved out of its folder, or changed since registration."""
+
+
+class SongLibraryError(FeedbackError, ValueError):
+    """A manifest song that is not an audio file inside the song library."""
+
+
+class InvalidNameError(FeedbackError, ValueError):
+    """A rater name that is empty, too long, or has control or format characters."""

@@ -26,7 +26,7 @@ from rl_editor.feedback.settings import DEFAULT_CAMPAIGN
 from rl_editor.feedback.store.campaigns import ensure_campaign
 from rl_editor.feedback.store.catalog import add_edit
 from rl_editor.feedback.store.database import Database
-from rl_editor.feedback.store.errors import ConflictError
+from rl_editor.feedback.store.errors import ConflictError, InvalidJudgmentError
 from rl_editor.feedback.store.views import RATING_LABELS, ImportSummary, edit_view
 from rl_editor.formats import Preference, Strength
 from rl_editor.preferences import EditRef, Listening, PreferencePair
@@ -67,11 +67,18 @@ def _sha256_hex(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def import_client_id(pair: PreferencePair) -> str:
-    """The entry's own ``client_id``, else one derived from its content."""
+def import_client_id(pair: PreferencePair, index: int = 0) -> str:
+    """The entry's own ``client_id``, else one derived from its content.
+
+    Raises :class:`InvalidJudgmentError` (naming entry ``index``) for a client id longer than the
+    store keeps: cutting it would make distinct judgments that share a prefix look like one.
+    """
     given = pair.client_id
     if isinstance(given, str) and given:
-        return given[:CLIENT_ID_MAX_CHARS]
+        if len(given) > CLIENT_ID_MAX_CHARS:
+            raise InvalidJudgmentError(f"entry {index}: client_id has {len(given)} characters, at most "
+                                       f"{CLIENT_ID_MAX_CHARS} are kept; shorten it (nothing was imported)")
+        return given
     return "import-" + _sha256_hex(pair.to_json())[:48]
 
 
@@ -134,16 +141,17 @@ class Exchange:
     def import_pairs_detailed(self, pairs: Iterable[PreferencePair]) -> ImportSummary:
         """Store preference pairs (e.g. from another server) in one transaction; counts new and known ones.
 
-        Each entry's client id is its ``client_id`` key if present, else derived
-        from the entry's content. Raises :class:`ConflictError` (naming the
+        Each entry's client id is its ``client_id`` key if present (at most
+        :data:`CLIENT_ID_MAX_CHARS` characters, else :class:`InvalidJudgmentError`
+        and nothing is imported), else derived from the entry's content. Raises :class:`ConflictError` (naming the
         entry) when an edit id is already stored with other actions.
         """
         pairs = list(pairs)
+        client_ids = [import_client_id(pair, index) for index, pair in enumerate(pairs)]  # all checked first
         summary = ImportSummary(0, 0)
         with self.db.transaction() as session:
             seen: set[str] = set()
-            for index, pair in enumerate(pairs):
-                client_id = import_client_id(pair)
+            for index, (pair, client_id) in enumerate(zip(pairs, client_ids)):
                 if client_id in seen or session.scalars(
                         select(Judgment.id).where(Judgment.client_id == client_id)).first() is not None:
                     summary.skipped_existing += 1

@@ -35,6 +35,7 @@ PASS_SCORE = 5
 MAX_ATTEMPTS = 2
 TONES_PER_TRIAL = 3
 SETTING_CACHE_SECONDS = 5.0
+CHECK_ID_MAX = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,8 @@ class HeadphoneChecks:
         """Score the rater's answers (one tone index 0-2 per trial) to their open attempt; returns their standing."""
         if len(answers) != TRIALS or any(a not in range(TONES_PER_TRIAL) for a in answers):
             raise InvalidJudgmentError(f"answers must be {TRIALS} tone numbers, each 0, 1 or 2")
+        if not 1 <= check_id <= CHECK_ID_MAX:
+            raise NotFoundError(f"no headphone check {check_id} of yours; start one first")
         with self.db.transaction() as session:
             row = session.get(HeadphoneCheck, check_id, with_for_update=True)
             if row is None or row.rater_id != rater_id:
@@ -159,6 +162,17 @@ class HeadphoneChecks:
             row.answers_json = json.dumps(answers)
             row.answered_at = utc_now()
         return self.status(rater_id)
+
+    def reset(self, rater_id: int) -> int:
+        """Give a rater their attempts back: forget every attempt that did not pass; returns how many.
+
+        A pass is kept (the rater needs no new check).
+        """
+        with self.db.transaction() as session:
+            failed = [r for r in self._attempts(session, rater_id) if not r.passed]
+            for row in failed:
+                session.delete(row)
+        return len(failed)
 
     def results(self) -> dict[int, HeadphoneStatus]:
         """Every rater with an answered attempt: their standing (the admin page's column)."""

@@ -1,10 +1,17 @@
-"""Settings kept with the data: gold pairs per rater, the base URL of printed links, and listening rules.
+"""Settings kept with the data: gold pairs per rater, the base URL of printed links, the song library, and
+listening rules.
+
+The song library is the folder the organiser chose for the songs raters hear
+(``rl-editor serve --songs DIR``): a manifest naming a song outside it is
+refused, and the server serves no original from elsewhere.
 
 Listening rules (must-listen seconds, headphone check) are store-wide, and a
 campaign may override them: the key ``<setting>:<campaign>`` wins over ``<setting>``.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,6 +24,7 @@ from rl_editor.feedback.tasks import GOLD_PER_RATER_KEY as GOLD_PER_RATER
 LINK_BASE_KEYS = ("public_url", "served_url")  # meta keys, in the order links prefer them
 MUST_LISTEN_SECONDS = "must_listen_seconds"
 HEADPHONE_CHECK = "headphone_check"
+SONG_LIBRARY = "song_library"
 
 
 def get_meta(session: Session, key: str, default: str | None = None) -> str | None:
@@ -37,6 +45,12 @@ def set_meta(session: Session, key: str, value: str) -> None:
 def stored_gold_per_rater(session: Session) -> int:
     """Gold pairs each rater gets, as the last task creation set it (0 before any)."""
     return int(get_meta(session, GOLD_PER_RATER, "0") or 0)
+
+
+def stored_song_library(session: Session) -> Path | None:
+    """The song library folder the organiser chose (absolute), or ``None`` before any choice."""
+    value = get_meta(session, SONG_LIBRARY)
+    return Path(value) if value else None
 
 
 def campaign_key(setting: str, campaign: str | None) -> str:
@@ -93,6 +107,26 @@ class StoredSettings:
                 if value:
                     return value
         return None
+
+    def set_song_library(self, folder: Path, keep_existing: bool = False) -> Path:
+        """Choose the folder songs must lie in; returns the library in force.
+
+        ``keep_existing``: only when none was chosen yet (tools that know where their songs are).
+        """
+        resolved = Path(folder).expanduser().resolve()
+        if not resolved.is_dir():
+            raise FeedbackError(f"song library {folder}: not a folder")
+        with self.db.transaction() as session:
+            current = stored_song_library(session)
+            if keep_existing and current is not None:
+                return current
+            set_meta(session, SONG_LIBRARY, str(resolved))
+        return resolved
+
+    def song_library(self) -> Path | None:
+        """The song library folder, or ``None`` before the organiser chose one."""
+        with self.db.transaction(readonly=True) as session:
+            return stored_song_library(session)
 
     def set_must_listen_seconds(self, seconds: float, campaign: str | None = None) -> None:
         """Seconds of each version raters must play before a judgment counts (0: off), store-wide or per campaign."""

@@ -27,6 +27,7 @@ from rl_editor.feedback.models import SongRecord
 from rl_editor.feedback.store.database import Database
 from rl_editor.feedback.store.errors import InvalidJudgmentError, NotFoundError
 from rl_editor.feedback.store.meta import must_listen_seconds
+from rl_editor.feedback.store.served import check_claims
 from rl_editor.feedback.store.statements import EDITS_BY_ID
 from rl_editor.feedback.store.views import TaskView
 from rl_editor.preferences import Listening
@@ -81,7 +82,8 @@ class MustListen:
         return requirements_from(shape[0], shape[1], seconds)
 
     def check(self, session: Session, values: dict[str, Any], record: Listening | None) -> None:
-        """Raise :class:`InvalidJudgmentError` when ``record`` falls short for the judgment row ``values``."""
+        """Raise :class:`InvalidJudgmentError` when ``record`` falls short for the judgment row ``values``, or
+        claims more of a part than the server sent of it (:func:`~rl_editor.feedback.store.served.check_claims`)."""
         shown = [values["edit_a"]] if values["edit_b"] is None else [values["edit_a"], values["edit_b"]]
         if values["presented_order"] == "ba":
             shown.reverse()
@@ -89,6 +91,7 @@ class MustListen:
         problem = shortfall(requirements_from(regions, durations, self._setting(session, values["campaign"])), record)
         if problem is not None:
             raise InvalidJudgmentError(problem)
+        check_claims(session, values["task_id"], values["rater_id"], record)
 
     def forget_settings(self) -> None:
         """Drop the remembered setting (after this process changed it)."""

@@ -19,10 +19,14 @@ RATING_LABELS = {1: "Poor", 2: "Okay", 3: "Good", 4: "Excellent"}
 
 @dataclass
 class RaterInfo:
+    """A rater as the admin sees them; ``status`` is ``active``, ``deactivated``, ``revoked`` or ``expired``."""
+
     id: int
     name: str
     held_out: bool
     created_at: str
+    status: str = "active"
+    expires_at: str | None = None
 
 
 @dataclass
