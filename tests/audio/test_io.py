@@ -115,3 +115,21 @@ def test_save_audio_rejects_unknown_suffix_and_needs_a_rate_for_arrays(tmp_path)
 def test_importing_the_package_does_not_import_librosa():
     code = "import sys, rl_editor.audio as a; a.AudioClip; assert 'librosa' not in sys.modules, 'librosa'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_float_audio_far_above_full_scale_is_refused_in_one_line(make_beat_signal, tmp_path):
+    path = tmp_path / "huge.wav"
+    sf.write(str(path), make_beat_signal(6.0, 22050) * np.float32(1e30), 22050, subtype="FLOAT")
+    with pytest.raises(AnalysisError) as caught:
+        load_audio(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: samples reach 7e+29 times full scale") and "\n" not in message
+
+
+def test_float_audio_somewhat_above_full_scale_is_scaled_down_to_it(make_beat_signal, tmp_path):
+    signal = make_beat_signal(6.0, 22050)
+    path = tmp_path / "hot.wav"
+    sf.write(str(path), signal * np.float32(8.0), 22050, subtype="FLOAT")
+    clip = load_audio(path)
+    assert np.abs(clip.samples).max() == pytest.approx(1.0)
+    np.testing.assert_allclose(clip.samples, signal / np.abs(signal).max(), atol=1e-6)

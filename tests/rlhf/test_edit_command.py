@@ -137,3 +137,23 @@ def test_a_target_length_needs_a_policy_that_takes_one(rl_editor_main, tmp_path,
 def test_a_missing_policy_is_named(rl_editor_main, tmp_path, one_song):
     code, _, err = rl_editor_main("edit", one_song, "--policy", tmp_path / "nope.pt", "--out", tmp_path / "edits")
     assert code == 2 and err == f"error: {tmp_path / 'nope.pt'}: no such policy file (--policy)\n"
+
+
+def test_a_folder_is_edited_song_by_song_and_an_unreadable_song_is_one_line(rl_editor_main, tmp_path, one_song,
+                                                                             rlhf_policy_path):
+    import shutil
+
+    import soundfile as sf
+
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    shutil.copy(one_song, songs / "b_good.wav")
+    samples, sr = sf.read(one_song, dtype="float32")
+    sf.write(songs / "a_huge.wav", samples * np.float32(1e30), sr, subtype="FLOAT")
+    out = tmp_path / "edits"
+    code, stdout, err = rl_editor_main("edit", songs, "--policy", rlhf_policy_path, "--temperature", 0, "--out", out)
+    assert code == 1
+    skips = [line for line in err.splitlines() if line.startswith("skipped ")]
+    assert len(skips) == 1 and "a_huge.wav: samples reach" in skips[0] and "Traceback" not in err
+    assert (out / "b_good.wav").is_file() and (out / "b_good.json").is_file()
+    assert "b_good (" in stdout and not (out / "a_huge.wav").exists()

@@ -32,6 +32,11 @@ WRITE_FORMATS: dict[str, tuple[str, str]] = {
     ".mp3": ("MP3", "MPEG_LAYER_III"),
 }
 _HASH_CHUNK_BYTES = 1 << 20
+# Lossy decoders overshoot full scale (1.0) a little and float files may peak above it: audio that
+# peaks above NORMALISE_ABOVE_PEAK (+6 dBFS) is scaled down to full scale; above MAX_SAMPLE_PEAK
+# (+60 dBFS) the samples are not audio at any sane level (a corrupt or mis-scaled file) and are refused.
+NORMALISE_ABOVE_PEAK = 2.0
+MAX_SAMPLE_PEAK = 1000.0
 
 
 class AnalysisError(RlEditorError, ValueError):
@@ -324,8 +329,7 @@ def load_audio(path: str | Path, *, sample_rate: int | None = None, mono: bool =
     samples, file_sr = _decode(p)
     if samples.size == 0 or samples.shape[0] == 0:
         raise AnalysisError(f"{p}: holds no audio frames (empty or truncated file)")
-    if not np.all(np.isfinite(samples)):
-        raise AnalysisError(f"{p}: holds non-finite samples (corrupt file)")
+    samples = _checked_level(samples, p)
     if mono and samples.shape[1] > 1:
         samples = _mix_down(samples)[:, None]
     if sample_rate is not None and int(sample_rate) != file_sr:
@@ -334,6 +338,27 @@ def load_audio(path: str | Path, *, sample_rate: int | None = None, mono: bool =
             samples = samples[:, None]
         file_sr = int(sample_rate)
     return AudioClip(samples=samples, sample_rate=file_sr, path=str(path))
+
+
+def _checked_level(samples: np.ndarray, path: Path) -> np.ndarray:
+    """``samples``, scaled down to full scale when they peak above ``NORMALISE_ABOVE_PEAK``.
+
+    Raises
+    ------
+    AnalysisError
+        Non-finite samples, or a peak above ``MAX_SAMPLE_PEAK`` times full scale.
+    """
+    if not np.all(np.isfinite(samples)):
+        raise AnalysisError(f"{path}: holds non-finite samples (corrupt file)")
+    peak = float(np.max(np.abs(samples)))
+    if peak > MAX_SAMPLE_PEAK:
+        raise AnalysisError(
+            f"{path}: samples reach {peak:.3g} times full scale (at most {MAX_SAMPLE_PEAK:g} is audio); "
+            "the file is corrupt or mis-scaled (export it again as normalised audio)"
+        )
+    if peak > NORMALISE_ABOVE_PEAK:
+        samples = samples * np.float32(1.0 / peak)
+    return samples
 
 
 def audio_info(path: str | Path) -> tuple[int, int, float]:
