@@ -133,3 +133,30 @@ def test_float_audio_somewhat_above_full_scale_is_scaled_down_to_it(make_beat_si
     clip = load_audio(path)
     assert np.abs(clip.samples).max() == pytest.approx(1.0)
     np.testing.assert_allclose(clip.samples, signal / np.abs(signal).max(), atol=1e-6)
+
+
+def _frame_ends(data: bytes) -> list[int]:
+    """Byte offsets where each MPEG frame of an mp3 (after its ID3v2 tag) ends."""
+    from rl_editor.audio.io import mpeg_frame_length
+
+    tag = 10 + int.from_bytes(bytes(b & 0x7F for b in data[6:10]), "big") if data[:3] == b"ID3" else 0
+    pos, ends = data.find(b"\xff", tag), []
+    while (length := mpeg_frame_length(data[pos : pos + 4])) is not None:
+        pos += length
+        ends.append(pos)
+    return ends
+
+
+def test_a_truncated_mp3_is_refused_and_a_whole_one_is_not(write_encoded_file, tmp_path):
+    whole = write_encoded_file("whole.mp3", seconds=8.0)
+    data = whole.read_bytes()
+    assert load_audio(whole).duration_seconds == pytest.approx(8.0, abs=0.1)
+    ends = _frame_ends(data)
+    assert ends[-1] == len(data)
+    cuts = {"mid-frame": data[: len(data) // 2 + 7], "on a frame boundary": data[: ends[len(ends) // 2]]}
+    for how, cut_bytes in cuts.items():
+        cut = tmp_path / "cut.mp3"
+        cut.write_bytes(cut_bytes)
+        with pytest.raises(AnalysisError, match=r"cut\.mp3: truncated mp3") as caught:
+            load_audio(cut)
+        assert "\n" not in str(caught.value), how

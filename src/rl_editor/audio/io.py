@@ -259,10 +259,101 @@ def _check_ogg_complete(path: Path) -> None:
         raise AnalysisError(f"{path}: truncated ogg (the stream has no end); copy or export the file again")
 
 
+# MPEG audio frame headers: (version, layer) -> bitrates (kbit/s) by index; version -> sample rates by index.
+_MPEG_BITRATES: dict[tuple[int, int], tuple[int, ...]] = {
+    (1, 1): (0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+    (1, 2): (0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+    (1, 3): (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (2, 1): (0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    (2, 2): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+    (2, 3): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_MPEG_RATES = {1: (44100, 48000, 32000), 2: (22050, 24000, 16000), 25: (11025, 12000, 8000)}
+_MPEG_SYNC_SEARCH_BYTES = 1 << 16
+
+
+def mpeg_frame_length(header: bytes) -> int | None:
+    """Bytes of the MPEG audio frame that starts with the 4-byte ``header``; None if it is no frame header.
+
+    Free-format frames (no bitrate in the header) also give None.
+    """
+    if len(header) < 4 or header[0] != 0xFF or header[1] & 0xE0 != 0xE0:
+        return None
+    version = {0: 25, 2: 2, 3: 1}.get((header[1] >> 3) & 0x3)
+    layer = {1: 3, 2: 2, 3: 1}.get((header[1] >> 1) & 0x3)
+    bitrate_index, rate_index, padding = header[2] >> 4, (header[2] >> 2) & 0x3, (header[2] >> 1) & 0x1
+    if version is None or layer is None or bitrate_index in (0, 15) or rate_index == 3:
+        return None
+    bitrate = 1000 * _MPEG_BITRATES[(min(version, 2), layer)][bitrate_index]
+    rate = _MPEG_RATES[version][rate_index]
+    if layer == 1:
+        return (12 * bitrate // rate + padding) * 4
+    per_frame = 72 if layer == 3 and version != 1 else 144
+    return per_frame * bitrate // rate + padding
+
+
+def _id3v2_size(head: bytes) -> int:
+    """Bytes of the ID3v2 tag at the start of a file (0 when there is none)."""
+    if len(head) < 10 or head[:3] != b"ID3":
+        return 0
+    size = (head[6] & 0x7F) << 21 | (head[7] & 0x7F) << 14 | (head[8] & 0x7F) << 7 | (head[9] & 0x7F)
+    return 10 + size + (10 if head[5] & 0x10 else 0)
+
+
+def _xing_frames(frame: bytes) -> int | None:
+    """The frame count an Xing/Info header (LAME's, in the first frame) declares, if it declares one."""
+    for tag in (b"Xing", b"Info"):
+        at = frame.find(tag)
+        if at >= 0 and at + 12 <= len(frame):
+            flags = int.from_bytes(frame[at + 4 : at + 8], "big")
+            return int.from_bytes(frame[at + 8 : at + 12], "big") if flags & 0x1 else None
+    return None
+
+
+def _check_mp3_complete(path: Path) -> None:
+    """Raise if an MP3's frames stop short: the last frame runs past the end of the file, or there are
+    fewer frames than its Xing/Info header declares (a cut-off download or copy).
+
+    Walks the frame headers from the first one (after any ID3v2 tag) and stops at anything
+    that is not a frame header (an ID3v1 or APE tag, or data it cannot read: decoding judges that).
+    """
+    import mmap
+
+    size = path.stat().st_size
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        start = _id3v2_size(data[:10])
+        pos = data.find(b"\xff", start, start + _MPEG_SYNC_SEARCH_BYTES)
+        while 0 <= pos and mpeg_frame_length(data[pos : pos + 4]) is None:
+            pos = data.find(b"\xff", pos + 1, start + _MPEG_SYNC_SEARCH_BYTES)
+        if pos < 0:
+            return  # no frame header found: leave it to the decoder
+        first_length = mpeg_frame_length(data[pos : pos + 4]) or 0
+        declared = _xing_frames(data[pos : pos + first_length])
+        n_frames = 0
+        while pos + 4 <= size:
+            length = mpeg_frame_length(data[pos : pos + 4])
+            if length is None:
+                break
+            if pos + length > size:
+                raise AnalysisError(
+                    f"{path}: truncated mp3 (its last frame needs {pos + length - size} more bytes than the "
+                    "file has); copy or export the file again"
+                )
+            pos += length
+            n_frames += 1
+    if declared is not None and pos >= size - 128 and n_frames - 1 < declared:
+        raise AnalysisError(
+            f"{path}: truncated mp3 (holds {n_frames - 1} of the {declared} frames its header declares); "
+            "copy or export the file again"
+        )
+
+
 def _decode(path: Path) -> tuple[np.ndarray, int]:
     suffix = path.suffix.lower()
     if suffix == ".wav":
         _check_wav_complete(path)
+    elif suffix == ".mp3":
+        _check_mp3_complete(path)
     elif suffix in (".ogg", ".oga", ".opus"):
         _check_ogg_complete(path)
     sf_reason = ""
