@@ -186,3 +186,17 @@ def test_warm_up_analyses_its_click_track():
     from rl_editor.audio.analyze import warm_up
 
     assert warm_up() > 0.0
+
+
+def test_a_song_longer_than_the_limit_is_refused_before_decoding(write_beat_file, monkeypatch, tmp_path):
+    song = write_beat_file("long.flac", seconds=12.0)
+    monkeypatch.setenv("RL_EDITOR_MAX_SONG_MINUTES", "0.1")
+    with pytest.raises(AnalysisError) as caught:
+        analyze_song(song, use_cache=False)
+    assert str(caught.value).startswith(f"{song}: 0.2 minutes is longer than the 0.1-minute limit of analysis")
+    assert "RL_EDITOR_MAX_SONG_MINUTES" in str(caught.value)
+    monkeypatch.setenv("RL_EDITOR_MAX_SONG_MINUTES", "0")  # no limit
+    assert analyze_song(song, use_cache=False).duration_seconds == pytest.approx(12.0)
+    monkeypatch.setenv("RL_EDITOR_MAX_SONG_MINUTES", "long")
+    with pytest.raises(AnalysisError, match="RL_EDITOR_MAX_SONG_MINUTES='long': not a number of minutes"):
+        analyze_song(song, use_cache=False)

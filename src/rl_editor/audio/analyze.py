@@ -40,11 +40,22 @@ from rl_editor.audio.features import (
     frame_features,
     segment_starts,
 )
-from rl_editor.audio.io import AnalysisError, AudioClip, file_sha256, find_songs, load_audio
+from rl_editor.audio.io import (
+    AnalysisError,
+    AudioClip,
+    file_sha256,
+    find_songs,
+    header_duration_seconds,
+    load_audio,
+)
 from rl_editor.audio.song import SongAnalysis
 
 MIN_BEATS = 8
 MIN_DURATION_SECONDS = 2.0
+# Analysis holds the song's spectrograms in memory, about 1 GB per 15 minutes of audio
+# (benchmarks/bench_analysis.py --long-minutes), so longer songs are refused before decoding.
+DEFAULT_MAX_SONG_MINUTES = 20.0
+MAX_SONG_MINUTES_ENV = "RL_EDITOR_MAX_SONG_MINUTES"
 SILENCE_PEAK = 1e-4  # -80 dBFS
 ANALYSIS_PARAMS: dict = {
     "sr": ANALYSIS_SR,
@@ -113,6 +124,35 @@ def check_beat_backend(beats: str) -> None:
         from rl_editor.audio.beats_madmom import import_madmom
 
         import_madmom()
+
+
+def max_song_seconds() -> float:
+    """Longest song analysed (s): ``$RL_EDITOR_MAX_SONG_MINUTES`` minutes (0 = no limit), by default
+    ``DEFAULT_MAX_SONG_MINUTES``.
+
+    Raises
+    ------
+    AnalysisError
+        The variable is not a number of minutes.
+    """
+    text = os.environ.get(MAX_SONG_MINUTES_ENV, "").strip()
+    try:
+        minutes = float(text) if text else DEFAULT_MAX_SONG_MINUTES
+    except ValueError:
+        minutes = float("nan")
+    if not np.isfinite(minutes) or minutes < 0:
+        raise AnalysisError(f"{MAX_SONG_MINUTES_ENV}={text!r}: not a number of minutes (0 = no limit)")
+    return 60.0 * minutes if minutes > 0 else float("inf")
+
+
+def check_song_length(path: str | Path, duration_seconds: float | None) -> None:
+    """Raise AnalysisError when a song is longer than :func:`max_song_seconds` (None: unknown, let it pass)."""
+    limit = max_song_seconds()
+    if duration_seconds is not None and duration_seconds > limit:
+        raise AnalysisError(
+            f"{path}: {duration_seconds / 60:.1f} minutes is longer than the {limit / 60:g}-minute limit of "
+            f"analysis (about 1 GB of memory per 15 minutes); set {MAX_SONG_MINUTES_ENV} to raise it"
+        )
 
 
 @dataclass
@@ -263,7 +303,9 @@ def analyze_song(
     Raises
     ------
     AnalysisError
-        Missing, unsupported, corrupt, silent or too-short file (the message names it).
+        Missing, unsupported, corrupt, silent, too-short or too-long file (the message names it;
+        songs longer than ``$RL_EDITOR_MAX_SONG_MINUTES``, default 20, are refused: see
+        :func:`max_song_seconds`).
 
     Examples
     --------
@@ -281,7 +323,9 @@ def analyze_song(
         hit = cache.load_cached(content_sha256, params, song_id=song_id, path=str(path), cache_dir=cache_dir)
         if hit is not None:
             return hit
+    check_song_length(p, header_duration_seconds(p))
     clip = load_audio(p)
+    check_song_length(p, clip.duration_seconds)
     analysis = analyze_clip(clip, song_id=song_id, path=str(path), content_sha256=content_sha256, beats=beats)
     if use_cache:
         try:

@@ -452,6 +452,26 @@ def _checked_level(samples: np.ndarray, path: Path) -> np.ndarray:
     return samples
 
 
+def header_duration_seconds(path: str | Path) -> float | None:
+    """A file's duration from its header (libsndfile's, else FFmpeg's via PyAV), without decoding it;
+    None when no header tells."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+        if info.frames > 0 and info.samplerate > 0:
+            return float(info.frames) / info.samplerate
+    except Exception:  # soundfile raises LibsndfileError/RuntimeError for formats it does not read
+        pass
+    try:
+        import av
+
+        with av.open(str(path)) as container:
+            return float(container.duration) / av.time_base if container.duration else None
+    except Exception:  # PyAV missing, or FFmpeg cannot open it: decoding will say why
+        return None
+
+
 def audio_info(path: str | Path) -> tuple[int, int, float]:
     """``(sample_rate, channels, duration_seconds)`` of a file, from its header when possible."""
     import soundfile as sf
