@@ -12,7 +12,7 @@ from rl_editor.rlhf.edit import EditCommandError, format_time, parse_length, tak
 
 
 @pytest.mark.parametrize("text, keep_share", [
-    ("0.55", 0.55), ("1", 1.0), ("3:30", 210 / 300), ("0:45", 45 / 300), ("210", 210 / 300), ("210s", 210 / 300),
+    ("0.55", 0.55), ("1", 1.0), ("3:30", 210 / 300), ("0:45", 45 / 300), ("210s", 210 / 300), ("1.5s", 1.5 / 300),
     (" 2:00.5 ", 120.5 / 300), ("5:00", 1.0),
 ])
 def test_a_length_is_a_share_a_time_or_seconds(text, keep_share):
@@ -24,7 +24,10 @@ def test_a_length_is_a_share_a_time_or_seconds(text, keep_share):
     ("-0.5", "--length -0.5: must be more than 0"),
     ("0:00", "--length 0:00: must be more than 0"),
     ("5:01", "--length 5:01: 5:01 is longer than the song (5:00)"),
-    ("301", "--length 301: 5:01 is longer than the song (5:00)"),
+    ("301s", "--length 301s: 5:01 is longer than the song (5:00)"),
+    ("1.5", "--length 1.5: a share of the song is at most 1; for a time write 1.5s or 0:02"),
+    ("2", "--length 2: a share of the song is at most 1; for a time write 2s or 0:02"),
+    ("210", "--length 210: a share of the song is at most 1; for a time write 210s or 3:30"),
     ("half", "--length 'half': not a length; give a share of the song"),
     ("3:75", "--length '3:75': not a length"),
     ("nan", "--length 'nan': not a length"),
@@ -108,6 +111,7 @@ def test_without_a_reward_model_one_edit_is_made_for_each_song(rl_editor_main, t
     (["--length", "0"], "error: --length 0: must be more than 0"),
     (["--length", "9:00"], "is longer than the song"),
     (["--length", "soon"], "error: --length 'soon': not a length"),
+    (["--length", "1.5"], "error: --length 1.5: a share of the song is at most 1"),
     (["--best-of", "3"], "error: --best-of 3 needs --reward-model to rank the edits by"),
 ])
 def test_bad_options_are_one_line_and_write_nothing(rl_editor_main, tmp_path, one_song, rlhf_policy_path, args,
@@ -157,3 +161,38 @@ def test_a_folder_is_edited_song_by_song_and_an_unreadable_song_is_one_line(rl_e
     assert len(skips) == 1 and "a_huge.wav: samples reach" in skips[0] and "Traceback" not in err
     assert (out / "b_good.wav").is_file() and (out / "b_good.json").is_file()
     assert "b_good (" in stdout and not (out / "a_huge.wav").exists()
+
+
+def test_a_target_outside_the_trained_range_is_edited_with_a_warning(rl_editor_main, tmp_path, one_song,
+                                                                      rlhf_policy_path):
+    from rl_editor.policy.trainer import PPOTrainer
+
+    policy = PPOTrainer.from_checkpoint(rlhf_policy_path)
+    if not takes_target_length(policy):
+        pytest.skip("the test policy takes no target length")
+    low, high = policy.config.env.target_range
+    out = tmp_path / "edits"
+    code, stdout, err = rl_editor_main("edit", one_song, "--policy", rlhf_policy_path, "--temperature", 0,
+                                       "--length", "3s", "--out", out)
+    assert code == 0, err
+    assert f"  warning: a target of 7% of the song is below the {low * 100:.0f}-{high:.0%} the policy was " \
+           "trained on" in stdout
+    code, stdout, err = rl_editor_main("edit", one_song, "--policy", rlhf_policy_path, "--temperature", 0,
+                                       "--length", "0.6", "--out", out)
+    assert code == 0 and "warning" not in stdout
+
+
+def test_generate_edit_takes_a_time_as_its_target(one_song, rlhf_policy_path):
+    from rl_editor.audio import analyze_song
+    from rl_editor.policy.env import PolicyError
+    from rl_editor.policy.trainer import PPOTrainer
+
+    policy = PPOTrainer.from_checkpoint(rlhf_policy_path)
+    analysis = analyze_song(one_song)
+    half = format_time(analysis.duration_seconds / 2)
+    by_time = policy.generate_edit(analysis, temperature=0.0, target=half)
+    minutes, seconds = half.split(":")
+    share = (60 * int(minutes) + int(seconds)) / analysis.duration_seconds
+    assert np.array_equal(by_time, policy.generate_edit(analysis, temperature=0.0, target=share))
+    with pytest.raises(PolicyError, match=r"^target 'soon': not a length"):
+        policy.generate_edit(analysis, target="soon")

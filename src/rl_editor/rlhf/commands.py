@@ -247,8 +247,9 @@ def register(app: typer.Typer) -> None:
         best_of: int | None = typer.Option(None, "--best-of", min=1,
                                               help="Edits sampled per song and ranked by --reward-model "
                                                    "(default: 4 with --reward-model, else 1)."),
-        length: str | None = typer.Option(None, "--length", help="Target length: a share of the song (0.55), "
-                                                                    "a time m:ss (3:30) or seconds (210)."),
+        length: str | None = typer.Option(None, "--length", help="Target length: a share of the song up to 1 "
+                                                                    "(0.55), a time m:ss (3:30) or seconds with a "
+                                                                    "unit (210s)."),
         temperature: float = typer.Option(0.7, "--temperature", help="Sampling temperature (0 = greedy)."),
         seed: int = typer.Option(0, "--seed"),
     ) -> None:

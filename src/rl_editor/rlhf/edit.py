@@ -11,9 +11,10 @@ file of its actions::
                          policy and reward model versions, reward score, every sampled edit
 
 Without a reward model there is nothing to rank by, so one edit is sampled.
-A target length (``--length``) is a share of the song (``0.55``) or a time
-(``3:30``, ``210`` seconds); :func:`parse_length` turns it into a keep share,
-which only a length-conditioned policy can take.
+A target length (``--length``) is a share of the song (``0.55``, at most 1) or
+a time (``3:30``, ``210s``); :func:`parse_length` turns it into a keep share,
+which only a length-conditioned policy can take (a share outside the range it
+was trained on is edited with a warning).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import sys
 import warnings
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ import numpy as np
 
 from rl_editor.config import config_to_json
 from rl_editor.errors import RlEditorError
-from rl_editor.policy.length import format_time, target_share
+from rl_editor.policy.length import format_time, outside_trained_range, target_share
 
 
 class EditCommandError(RlEditorError):
@@ -112,6 +113,7 @@ class SongEdit:
     keep_share_target: float | None
     audio_path: Path | None = None
     json_path: Path | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def best(self) -> SampledEdit:
@@ -120,6 +122,7 @@ class SongEdit:
     def lines(self) -> list[str]:
         """``song: 2:41 of 3:45 (72%), 5 splices, reward 0.31`` per sampled edit, the chosen one marked."""
         out = [f"{self.song_id} ({format_time(self.source_duration_seconds)}):"]
+        out += [f"  warning: {note}" for note in self.warnings]
         for k, edit in enumerate(self.sampled):
             reward = "" if edit.reward is None else f", reward {edit.reward:+.3f}"
             mark = "  <- chosen" if k == self.chosen and len(self.sampled) > 1 else ""
@@ -282,6 +285,8 @@ def edit_songs(songs: Sequence[str | Path], config: EditConfig,
             chosen = rank_by_reward(ensemble, analysis, sampled) if ensemble is not None else 0
             song = SongEdit(song_id=song_id, song_path=str(path), source_duration_seconds=analysis.duration_seconds,
                             sampled=sampled, chosen=chosen, keep_share_target=target)
+            if target is not None and (note := outside_trained_range(target, trainer.config.env.target_range)):
+                song.warnings.append(note)
             song.audio_path = save_audio(out_dir / f"{song_id}.wav", render_edit(path, analysis, song.best.actions))
         except AnalysisError as exc:  # this song cannot be read: say so in one line and edit the others
             on_skip(str(path), str(exc).removeprefix(f"{path}: "))
