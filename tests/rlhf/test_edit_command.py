@@ -196,3 +196,33 @@ def test_generate_edit_takes_a_time_as_its_target(one_song, rlhf_policy_path):
     assert np.array_equal(by_time, policy.generate_edit(analysis, temperature=0.0, target=share))
     with pytest.raises(PolicyError, match=r"^target 'soon': not a length"):
         policy.generate_edit(analysis, target="soon")
+
+
+def test_the_edit_json_gives_splice_times_bars_and_sections_in_seconds(rl_editor_main, tmp_path, one_song,
+                                                                       rlhf_policy_path):
+    from rl_editor.audio import analyze_song
+    from rl_editor.audio.structure import song_structure
+    from rl_editor.edit import beat_sequence, splice_pairs
+
+    out = tmp_path / "edits"
+    code, _, err = rl_editor_main("edit", one_song, "--policy", rlhf_policy_path, "--temperature", 1.0,
+                                  "--out", out)
+    assert code == 0, err
+    saved = json.loads((out / f"{one_song.stem}.json").read_text())
+    analysis = analyze_song(one_song)
+    bounds = analysis.segment_bounds_s
+    actions = np.asarray(saved["actions"])
+    pairs = splice_pairs(actions)
+    assert len(saved["splices"]) == saved["n_splices"] == len(pairs) > 0
+    played = np.cumsum(analysis.beat_durations_s[beat_sequence(actions)])
+    for splice, (out_beat, in_beat) in zip(saved["splices"], pairs):
+        assert splice["source_out_s"] == pytest.approx(bounds[out_beat + 1], abs=1e-3)
+        assert splice["source_in_s"] == pytest.approx(bounds[in_beat], abs=1e-3)
+        assert splice["edit_s"] in [pytest.approx(t, abs=1e-3) for t in played]
+    assert 0 < saved["splices"][0]["edit_s"] < saved["duration_seconds"]
+    structure = song_structure(analysis)
+    assert saved["bar_times_s"] == pytest.approx(bounds[structure.bar_start_beats], abs=1e-3)
+    sections = saved["sections"]
+    assert [s["label"] for s in sections] == list(structure.section_labels)
+    assert sections[0]["start_s"] == 0.0 and sections[-1]["end_s"] == pytest.approx(analysis.duration_seconds, abs=1e-3)
+    assert all(a["end_s"] == b["start_s"] for a, b in zip(sections, sections[1:]))

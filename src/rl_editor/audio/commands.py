@@ -42,6 +42,8 @@ def analyze(
         f"analysed {len(batch.analyses)} song(s), skipped {len(batch.skipped)}, in {elapsed:.1f} s", err=True
     )
     if json_out is not None:
+        from rl_editor.audio.structure import structure_times
+
         summary = {
             "songs": [
                 {
@@ -55,6 +57,7 @@ def analyze(
                     "beats_per_bar": int(a.beats_per_bar),
                     "beat_times_s": [round(float(t), 4) for t in a.beat_times_s],
                     "beat_in_bar": [int(b) for b in a.beat_in_bar],
+                    **structure_times(a),
                 }
                 for a in batch.analyses
             ],

@@ -7,8 +7,10 @@ the best with :func:`rl_editor.audio.render_edit` and write it beside a JSON
 file of its actions::
 
     out/<song_id>.wav
-    out/<song_id>.json   song_id, actions, duration_seconds, target, temperature,
-                         policy and reward model versions, reward score, every sampled edit
+    out/<song_id>.json   song_id, actions, duration_seconds, splices (seconds out of and
+                         into the source, and in the edit), the song's bars and sections,
+                         target, temperature, policy and reward model versions,
+                         reward score, every sampled edit
 
 Without a reward model there is nothing to rank by, so one edit is sampled.
 A target length (``--length``) is a share of the song (``0.55``, at most 1) or
@@ -259,6 +261,8 @@ def edit_songs(songs: Sequence[str | Path], config: EditConfig,
     from tqdm.auto import tqdm
 
     from rl_editor.audio import AnalysisError, analyze_song, render_edit, save_audio
+    from rl_editor.audio.beatgrid import splice_times
+    from rl_editor.audio.structure import structure_times
     from rl_editor.io_utils import write_json_atomic
     from rl_editor.policy.trainer import PPOTrainer
 
@@ -299,6 +303,8 @@ def edit_songs(songs: Sequence[str | Path], config: EditConfig,
             "duration_seconds": song.best.duration_seconds,
             "source_duration_seconds": analysis.duration_seconds,
             "n_splices": song.best.n_splices,
+            "splices": splice_times(analysis, song.best.actions),
+            **structure_times(analysis),
             "target": None if target is None else {"length": config.length, "keep_share": target},
             "temperature": config.temperature,
             "seed": song.best.seed,
