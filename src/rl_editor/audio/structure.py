@@ -359,7 +359,7 @@ def cut_alignment(structure: SongStructure, actions: np.ndarray) -> dict[str, fl
             "four_bar_or_section_share": float(np.mean(_editorial_flags(structure, runs)))}
 
 
-def structure_times(analysis: SongAnalysis) -> dict[str, list]:
+def structure_times(analysis: SongAnalysis) -> dict[str, list[Any]]:
     """A song's bars and sections in seconds, as written to JSON by ``analyze --json`` and ``edit``.
 
     Returns
