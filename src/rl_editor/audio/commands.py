@@ -36,6 +36,8 @@ def analyze(
             f"{a.song_id}: {a.n_beats} beats  {a.tempo_bpm:6.1f} BPM  "
             f"{int((a.beat_in_bar == 0).sum())} bars  {a.duration_seconds:6.1f} s"
         )
+    for note in batch.warnings:
+        typer.echo(f"warning: {note}", err=True)
     for path, reason in batch.skipped:
         typer.echo(f"skipped {path}: {reason}", err=True)
     typer.echo(
