@@ -15,6 +15,12 @@ recursively). ``--quick`` uses its 3 shortest songs. Prints:
   with numba's on-disk cache as installed, and with an empty numba cache
   (what the very first run after installing pays);
 - cache hit: time to return a cached analysis.
+
+``--long-minutes 60,15`` instead measures memory on long songs: for each length
+it writes a song of that many minutes (44.1 kHz stereo FLAC, the songs of
+``RL_EDITOR_MUSIC_DIR`` one after another), analyses it in a fresh process with
+no length limit (``RL_EDITOR_MAX_SONG_MINUTES=0``) and with the default limit,
+and prints each process's peak RSS and outcome.
 """
 
 from __future__ import annotations
@@ -50,13 +56,72 @@ def _cold_run(song: Path, extra_env: dict[str, str]) -> tuple[float, float, floa
     return wall, inside, cpu
 
 
+MEMORY_SCRIPT = """
+import resource, sys, time
+from rl_editor.audio import AnalysisError, analyze_song
+start = time.perf_counter()
+try:
+    a = analyze_song(sys.argv[1], use_cache=False)
+    outcome = f"analysed: {a.n_beats} beats"
+except AnalysisError as exc:
+    outcome = f"refused: {str(exc).split(': ', 1)[1]}"
+peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(f"{peak_mb:.0f}\t{time.perf_counter() - start:.1f}\t{outcome}")
+"""
+
+
+def _write_long_song(songs: list[Path], minutes: float, path: Path) -> float:
+    """Write the songs one after another (44.1 kHz stereo FLAC) until ``minutes``; returns its seconds."""
+    import numpy as np
+    import soundfile as sf
+
+    from rl_editor.audio.io import load_audio
+
+    wanted, written = int(minutes * 60 * 44100), 0
+    with sf.SoundFile(str(path), "w", samplerate=44100, channels=2, format="FLAC", subtype="PCM_16") as out:
+        while written < wanted:
+            for song in songs:
+                samples = load_audio(song, sample_rate=44100).samples[: wanted - written]
+                out.write(np.clip(samples if samples.shape[1] == 2 else np.repeat(samples[:, :1], 2, axis=1), -1, 1))
+                written += samples.shape[0]
+                if written >= wanted:
+                    break
+    return written / 44100
+
+
+def long_song_memory(songs: list[Path], minutes_list: list[float]) -> None:
+    """Peak RSS of analysing long songs, without a length limit and with the default one."""
+    from rl_editor.audio.analyze import DEFAULT_MAX_SONG_MINUTES, MAX_SONG_MINUTES_ENV
+
+    print(f"{'minutes':>7} {'limit':>10} {'peak RSS MB':>11} {'wall s':>7}  outcome")
+    with tempfile.TemporaryDirectory() as folder:
+        for minutes in minutes_list:
+            path = Path(folder) / f"long-{minutes:g}min.flac"
+            seconds = _write_long_song(songs, minutes, path)
+            for limit in ("0", str(DEFAULT_MAX_SONG_MINUTES)):
+                env = {**os.environ, "OMP_NUM_THREADS": "1", MAX_SONG_MINUTES_ENV: limit}
+                result = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(path)], env=env,
+                                        capture_output=True, text=True, check=True)
+                peak, wall, outcome = result.stdout.strip().split("\t")
+                label = "none" if limit == "0" else f"{float(limit):g} min"
+                print(f"{seconds / 60:7.1f} {label:>10} {peak:>11} {wall:>7}  {outcome}")
+            path.unlink()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="only the 3 shortest songs")
+    parser.add_argument("--long-minutes", default="",
+                        help="comma-separated song lengths (minutes): measure peak memory on songs this long instead")
     args = parser.parse_args()
     folder = os.environ.get("RL_EDITOR_MUSIC_DIR")
     if not folder:
         sys.exit("set RL_EDITOR_MUSIC_DIR to a folder of songs")
+    if args.long_minutes:
+        from rl_editor.audio.analyze import find_audio_files
+
+        long_song_memory(find_audio_files([folder])[0], [float(m) for m in args.long_minutes.split(",")])
+        return
 
     from rl_editor.audio.analyze import analyze_song, find_audio_files
     from rl_editor.audio.io import audio_info

@@ -92,9 +92,17 @@ def os_error_line(exc: OSError) -> str:
     return f"{' -> '.join(files)}: {reason}" if files else reason
 
 
+def one_line_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> str:
+    """``warning: <message>``: how the command shows a warning (no source line, no category)."""
+    return f"warning: {message}\n"
+
+
 def main() -> None:
     """Entry point: run the CLI, turning rl-editor's own errors and failed file operations
     (missing file, permission denied, disk full) into one line on stderr (exit 2)."""
+    import warnings
+
+    warnings.formatwarning = one_line_warning
     command = hide_flag_types(typer.main.get_command(app))
     try:
         command()  # standalone mode: usage errors and exit codes are handled by click

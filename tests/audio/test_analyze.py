@@ -186,3 +186,48 @@ def test_warm_up_analyses_its_click_track():
     from rl_editor.audio.analyze import warm_up
 
     assert warm_up() > 0.0
+
+
+def test_a_song_longer_than_the_limit_is_refused_before_decoding(write_beat_file, monkeypatch, tmp_path):
+    song = write_beat_file("long.flac", seconds=12.0)
+    monkeypatch.setenv("RL_EDITOR_MAX_SONG_MINUTES", "0.1")
+    with pytest.raises(AnalysisError) as caught:
+        analyze_song(song, use_cache=False)
+    assert str(caught.value).startswith(f"{song}: 0.2 minutes is longer than the 0.1-minute limit of analysis")
+    assert "RL_EDITOR_MAX_SONG_MINUTES" in str(caught.value)
+    monkeypatch.setenv("RL_EDITOR_MAX_SONG_MINUTES", "0")  # no limit
+    assert analyze_song(song, use_cache=False).duration_seconds == pytest.approx(12.0)
+    monkeypatch.setenv("RL_EDITOR_MAX_SONG_MINUTES", "long")
+    with pytest.raises(AnalysisError, match="RL_EDITOR_MAX_SONG_MINUTES='long': not a number of minutes"):
+        analyze_song(song, use_cache=False)
+
+
+@pytest.fixture
+def song_with_free_intro(make_beat_signal, tmp_path) -> Path:
+    """20 s of a sustained chord without any attack, then 20 s of beats at 120 BPM."""
+    sr = 22050
+    t = np.arange(20 * sr) / sr
+    pad = (0.05 * np.sin(2 * np.pi * 220 * t) * np.minimum(1.0, t / 2)).astype(np.float32)[:, None]
+    path = tmp_path / "intro.wav"
+    sf.write(str(path), np.concatenate([pad, make_beat_signal(20.0, sr)]), sr)
+    return path
+
+
+def test_a_stretch_without_beats_gets_a_grid_at_the_songs_tempo_and_a_warning(song_with_free_intro):
+    from rl_editor.audio.analyze import AnalysisWarning
+
+    with pytest.warns(AnalysisWarning, match=r"intro\.wav: no beat found in 0:00-0:20; filled with \d+ beats at"):
+        analysis = analyze_song(song_with_free_intro, use_cache=False)
+    durations = analysis.beat_durations_s
+    assert durations.max() < 2 * np.median(durations)  # no 20-second "beat"
+    intro = analysis.beat_times_s < 19.5
+    assert intro.sum() >= 30
+    confidence = analysis.features[:, feature_index("beat_confidence")]
+    assert np.all(confidence[intro] == 0) and confidence[~intro].mean() > 0.3
+
+
+def test_analyze_many_reports_the_filled_stretch_in_one_line(song_with_free_intro):
+    batch = analyze_many([song_with_free_intro], workers=1, progress=False, use_cache=False)
+    assert len(batch.analyses) == 1
+    [note] = batch.warnings
+    assert note.startswith(f"{song_with_free_intro}: no beat found in 0:00-0:20") and "\n" not in note

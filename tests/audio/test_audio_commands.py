@@ -77,3 +77,21 @@ def test_render_writes_the_edit_and_rejects_bad_action_files(write_beat_file, tm
     assert bad.returncode == 2
     assert bad.stderr.startswith("error: ") and "3 actions" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_analyze_json_gives_bars_and_sections_in_seconds(write_beat_file, tmp_path):
+    song = write_beat_file("song.wav", seconds=40.0)
+    summary = tmp_path / "summary.json"
+    result = run_cli("analyze", str(song), "--workers", "1", "--no-cache", "--json", str(summary))
+    assert result.returncode == 0, result.stderr
+    [data] = json.loads(summary.read_text())["songs"]
+    beats = np.array(data["beat_times_s"])
+    downbeats = beats[np.array(data["beat_in_bar"]) == 0]
+    bars = np.array(data["bar_times_s"])
+    assert len(bars) >= data["n_bars"] and bars[0] == 0.0
+    assert all(np.abs(bars - t).min() < 2e-3 for t in downbeats[downbeats > bars[1] - 0.01])
+    sections = data["sections"]
+    assert sections and sections[0]["start_s"] == 0.0
+    assert sections[-1]["end_s"] == pytest.approx(data["duration_seconds"], abs=1e-3)
+    assert all(a["end_s"] == b["start_s"] for a, b in zip(sections, sections[1:]))
+    assert all(isinstance(s["label"], str) and s["label"] for s in sections)

@@ -78,3 +78,16 @@ def test_the_bar_phase_follows_a_bar_of_another_length_in_the_middle():
     truth = np.flatnonzero(np.asarray(accents) == 1.0)
     found = np.flatnonzero(beat_in_bar == 0)
     assert len(set(truth) & set(found)) >= len(truth) - 2
+
+
+def test_fill_beat_gaps_puts_a_grid_at_the_tempo_where_no_beat_was_tracked():
+    from rl_editor.audio.beats import fill_beat_gaps, filled_stretches
+
+    tracked = np.concatenate([np.arange(10.0, 20.0, 0.5), np.arange(31.0, 40.0, 0.5)])
+    times, filled = fill_beat_gaps(tracked, 41.0)
+    assert np.all(np.diff(times) > 0) and np.array_equal(times[~filled], tracked)
+    assert np.diff(times).max() <= 0.5 + 1e-9  # the 10 s intro and the 11.5 s break are on the grid too
+    assert times[0] == pytest.approx(0.5) and times[-1] == pytest.approx(40.5)
+    assert filled_stretches(times, filled, 41.0) == [(0.0, 10.0), (19.5, 31.0), (39.5, 41.0)]
+    steady, none_filled = fill_beat_gaps(np.arange(0.4, 10.0, 0.5), 10.2)
+    assert not none_filled.any() and steady.size == 20

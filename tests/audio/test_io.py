@@ -115,3 +115,48 @@ def test_save_audio_rejects_unknown_suffix_and_needs_a_rate_for_arrays(tmp_path)
 def test_importing_the_package_does_not_import_librosa():
     code = "import sys, rl_editor.audio as a; a.AudioClip; assert 'librosa' not in sys.modules, 'librosa'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_float_audio_far_above_full_scale_is_refused_in_one_line(make_beat_signal, tmp_path):
+    path = tmp_path / "huge.wav"
+    sf.write(str(path), make_beat_signal(6.0, 22050) * np.float32(1e30), 22050, subtype="FLOAT")
+    with pytest.raises(AnalysisError) as caught:
+        load_audio(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: samples reach 7e+29 times full scale") and "\n" not in message
+
+
+def test_float_audio_somewhat_above_full_scale_is_scaled_down_to_it(make_beat_signal, tmp_path):
+    signal = make_beat_signal(6.0, 22050)
+    path = tmp_path / "hot.wav"
+    sf.write(str(path), signal * np.float32(8.0), 22050, subtype="FLOAT")
+    clip = load_audio(path)
+    assert np.abs(clip.samples).max() == pytest.approx(1.0)
+    np.testing.assert_allclose(clip.samples, signal / np.abs(signal).max(), atol=1e-6)
+
+
+def _frame_ends(data: bytes) -> list[int]:
+    """Byte offsets where each MPEG frame of an mp3 (after its ID3v2 tag) ends."""
+    from rl_editor.audio.io import mpeg_frame_length
+
+    tag = 10 + int.from_bytes(bytes(b & 0x7F for b in data[6:10]), "big") if data[:3] == b"ID3" else 0
+    pos, ends = data.find(b"\xff", tag), []
+    while (length := mpeg_frame_length(data[pos : pos + 4])) is not None:
+        pos += length
+        ends.append(pos)
+    return ends
+
+
+def test_a_truncated_mp3_is_refused_and_a_whole_one_is_not(write_encoded_file, tmp_path):
+    whole = write_encoded_file("whole.mp3", seconds=8.0)
+    data = whole.read_bytes()
+    assert load_audio(whole).duration_seconds == pytest.approx(8.0, abs=0.1)
+    ends = _frame_ends(data)
+    assert ends[-1] == len(data)
+    cuts = {"mid-frame": data[: len(data) // 2 + 7], "on a frame boundary": data[: ends[len(ends) // 2]]}
+    for how, cut_bytes in cuts.items():
+        cut = tmp_path / "cut.mp3"
+        cut.write_bytes(cut_bytes)
+        with pytest.raises(AnalysisError, match=r"cut\.mp3: truncated mp3") as caught:
+            load_audio(cut)
+        assert "\n" not in str(caught.value), how

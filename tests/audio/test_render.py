@@ -220,3 +220,13 @@ def test_real_song_analysis_and_render(real_music_short_dir: Path):
         assert out.sample_rate == source.sample_rate and out.channels == source.channels
         jumps = splice_discontinuities(out, splice_positions(a, actions, out.sample_rate))
         assert jumps.max() <= max_discontinuity(source.samples)
+
+
+def test_splice_times_give_source_out_source_in_and_edit_time():
+    from rl_editor.audio.beatgrid import BeatGrid, splice_times
+
+    grid = BeatGrid([0.2, 1.0, 2.0, 3.0, 4.0, 5.0], duration_seconds=6.0, source_sample_rate=8000, channels=1)
+    # beat 0 spans 0-1 s (it carries the pickup), beat 5 spans 5-6 s; cut beats 1-2, repeat beat 4
+    times = splice_times(grid, np.array([0, 1, 1, 0, 2, 0]))
+    assert times == [{"source_out_s": 1.0, "source_in_s": 3.0, "edit_s": 1.0},
+                     {"source_out_s": 5.0, "source_in_s": 4.0, "edit_s": 3.0}]

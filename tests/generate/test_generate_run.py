@@ -231,3 +231,20 @@ def test_targets_span_lengths_and_the_manifest_records_them_and_the_structure(po
         assert abs(short.duration / entry.duration_seconds - 0.45) <= 0.05 * 0.45 + 0.01
         assert abs(long.duration / entry.duration_seconds - 0.8) <= 0.05 * 0.8 + 0.01
         assert len(short.actions) == len(entry.beats)  # one action per beat, as everywhere
+
+
+def test_a_song_of_absurdly_loud_float_samples_is_skipped_in_one_line(policy_path, demo_songs_dir, tmp_path):
+    from rl_editor.generate.candidates import GenerateConfig
+    from rl_editor.generate.run import run_generation
+
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    good = sorted(demo_songs_dir.glob("*.wav"))[0]
+    shutil.copy(good, songs / good.name)
+    samples, sr = sf.read(good, dtype="float32")
+    sf.write(songs / "huge.wav", samples * np.float32(1e30), sr, subtype="FLOAT")
+    report = run_generation(GenerateConfig(str(policy_path), str(songs), str(tmp_path / "out"),
+                                           temperatures=(0.5,), workers=1, progress=False))
+    assert [e.song_id for e in report.manifest.songs] == [good.stem]
+    [(path, reason)] = report.skipped
+    assert path.endswith("huge.wav") and "times full scale" in reason and "\n" not in reason

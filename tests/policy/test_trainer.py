@@ -163,13 +163,14 @@ def test_a_target_the_song_cannot_meet_gives_the_closest_edit_and_a_warning(trai
     assert edit_stats(tiny, actions)["duration_share"] < 0.7
 
 
-@pytest.mark.parametrize("text, share", [("0.55", 0.55), (0.4, 0.4), ("3:30", 0.7), ("210", 0.7), ("150s", 0.5)])
+@pytest.mark.parametrize("text, share", [("0.55", 0.55), (0.4, 0.4), ("3:30", 0.7), ("210s", 0.7), ("150s", 0.5)])
 def test_target_share_reads_shares_seconds_and_times(text, share):
     assert target_share(text, 300.0) == pytest.approx(share)
 
 
 @pytest.mark.parametrize("text, message", [("0", "more than 0"), ("-1", "more than 0"),
-                                           ("6:00", "longer than the song"), ("abc", "not a length")])
+                                           ("6:00", "longer than the song"), ("abc", "not a length"),
+                                           ("210", "a share of the song is at most 1; for a time write 210s")])
 def test_target_share_refuses_what_is_not_a_length(text, message):
     with pytest.raises(PolicyError, match=message):
         target_share(text, 300.0)

@@ -14,6 +14,7 @@ import importlib.util
 import multiprocessing
 import os
 import sys
+import warnings
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from rl_editor.audio.beats import (
     METERS,
     beat_confidence,
     estimate_bars,
+    fill_beat_gaps,
+    filled_stretches,
     refine_to_attacks,
     track_beats,
 )
@@ -40,12 +43,29 @@ from rl_editor.audio.features import (
     frame_features,
     segment_starts,
 )
-from rl_editor.audio.io import AnalysisError, AudioClip, file_sha256, find_songs, load_audio
+from rl_editor.audio.io import (
+    AnalysisError,
+    AudioClip,
+    file_sha256,
+    find_songs,
+    header_duration_seconds,
+    load_audio,
+)
 from rl_editor.audio.song import SongAnalysis
+
+
+class AnalysisWarning(UserWarning):
+    """Something about a song's analysis its user should know (beats filled in, a doubtful tempo)."""
+
 
 MIN_BEATS = 8
 MIN_DURATION_SECONDS = 2.0
+# Analysis holds the song's spectrograms in memory, about 1 GB per 15 minutes of audio
+# (benchmarks/bench_analysis.py --long-minutes), so longer songs are refused before decoding.
+DEFAULT_MAX_SONG_MINUTES = 20.0
+MAX_SONG_MINUTES_ENV = "RL_EDITOR_MAX_SONG_MINUTES"
 SILENCE_PEAK = 1e-4  # -80 dBFS
+FILLED_BEATS_TO_WARN = 8  # two bars of filled beats in a row are worth a warning
 ANALYSIS_PARAMS: dict = {
     "sr": ANALYSIS_SR,
     "n_fft": N_FFT,
@@ -115,6 +135,35 @@ def check_beat_backend(beats: str) -> None:
         import_madmom()
 
 
+def max_song_seconds() -> float:
+    """Longest song analysed (s): ``$RL_EDITOR_MAX_SONG_MINUTES`` minutes (0 = no limit), by default
+    ``DEFAULT_MAX_SONG_MINUTES``.
+
+    Raises
+    ------
+    AnalysisError
+        The variable is not a number of minutes.
+    """
+    text = os.environ.get(MAX_SONG_MINUTES_ENV, "").strip()
+    try:
+        minutes = float(text) if text else DEFAULT_MAX_SONG_MINUTES
+    except ValueError:
+        minutes = float("nan")
+    if not np.isfinite(minutes) or minutes < 0:
+        raise AnalysisError(f"{MAX_SONG_MINUTES_ENV}={text!r}: not a number of minutes (0 = no limit)")
+    return 60.0 * minutes if minutes > 0 else float("inf")
+
+
+def check_song_length(path: str | Path, duration_seconds: float | None) -> None:
+    """Raise AnalysisError when a song is longer than :func:`max_song_seconds` (None: unknown, let it pass)."""
+    limit = max_song_seconds()
+    if duration_seconds is not None and duration_seconds > limit:
+        raise AnalysisError(
+            f"{path}: {duration_seconds / 60:.1f} minutes is longer than the {limit / 60:g}-minute limit of "
+            f"analysis (about 1 GB of memory per 15 minutes); set {MAX_SONG_MINUTES_ENV} to raise it"
+        )
+
+
 @dataclass
 class AnalysisBatch:
     """What ``analyze_many`` produced.
@@ -125,10 +174,13 @@ class AnalysisBatch:
         In the order of the input paths.
     skipped : list of (str, str)
         Path and a one-line reason for each file that could not be analysed.
+    warnings : list of str
+        One line each (naming the file) about analyses to treat with care (``AnalysisWarning``).
     """
 
     analyses: list[SongAnalysis] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def analyze_clip(
@@ -180,13 +232,18 @@ def analyze_clip(
             f"{path}: too short to hold {MIN_BEATS} beats (found {beat_frames.size} in "
             f"{duration_seconds:.1f} s); use a longer song with a steady beat"
         )
-    beat_times_s = refine_to_attacks(y, beat_frames * HOP_LENGTH / ANALYSIS_SR, sr=ANALYSIS_SR)
+    tracked_times_s = beat_frames * HOP_LENGTH / ANALYSIS_SR
+    filled = np.zeros(tracked_times_s.size, dtype=bool)
+    if beats != "madmom":  # madmom's bar positions belong to its own beats
+        tracked_times_s, filled = fill_beat_gaps(tracked_times_s, duration_seconds)
+        _warn_filled(path, tracked_times_s, filled, duration_seconds)
+    beat_times_s = refine_to_attacks(y, tracked_times_s, sr=ANALYSIS_SR)
     # features aggregate over the frames whose centres fall inside each (refined) beat
     beat_frames = np.ceil(beat_times_s * ANALYSIS_SR / HOP_LENGTH).astype(np.int64)
     steps = np.arange(beat_frames.size)
     beat_frames = np.maximum.accumulate(beat_frames - steps) + steps  # strictly increasing
     inside = beat_frames < frames.n_frames
-    beat_frames, beat_times_s = beat_frames[inside], beat_times_s[inside]
+    beat_frames, beat_times_s, filled = beat_frames[inside], beat_times_s[inside], filled[inside]
 
     starts = segment_starts(beat_frames)
     if beats == "madmom":
@@ -204,7 +261,7 @@ def analyze_clip(
         beat_in_bar=beat_in_bar,
         duration_seconds=duration_seconds,
         downbeat_confidence=downbeat_conf,
-        beat_confidence=beat_confidence(frames.onset_envelope, beat_frames),
+        beat_confidence=np.where(filled, 0.0, beat_confidence(frames.onset_envelope, beat_frames)),
     )
     if not np.all(np.isfinite(features)):  # pragma: no cover - guards the feature code
         raise AnalysisError(f"{path}: analysis produced non-finite features")
@@ -223,6 +280,23 @@ def analyze_clip(
         features=features,
         edge_features=beat_edges(frames, beat_frames),
     )
+
+
+def _warn_filled(path: str, times: np.ndarray, filled: np.ndarray, duration_seconds: float) -> None:
+    """Warn, in one line naming the file, about the stretches where ``fill_beat_gaps`` put at least
+    ``FILLED_BEATS_TO_WARN`` beats (a beat or two at a fade-out is no news)."""
+    runs = np.split(filled, np.flatnonzero(np.diff(filled.astype(np.int8)) != 0) + 1)
+    if max((run.size for run in runs if run.size and run[0]), default=0) < FILLED_BEATS_TO_WARN:
+        return
+    stretches = filled_stretches(times, filled, duration_seconds)
+    def format_time(seconds: float) -> str:
+        return f"{int(round(seconds)) // 60}:{int(round(seconds)) % 60:02d}"
+
+    period = float(np.median(np.diff(times)))
+    where = ", ".join(f"{format_time(a)}-{format_time(b)}" for a, b in stretches)
+    warnings.warn(f"{path}: no beat found in {where}; filled with {int(filled.sum())} beats at "
+                  f"{60.0 / period:.0f} BPM (beat confidence 0), so cuts there follow the tempo, not the music",
+                  AnalysisWarning, stacklevel=2)
 
 
 def _madmom_beats(clip: AudioClip) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
@@ -263,7 +337,9 @@ def analyze_song(
     Raises
     ------
     AnalysisError
-        Missing, unsupported, corrupt, silent or too-short file (the message names it).
+        Missing, unsupported, corrupt, silent, too-short or too-long file (the message names it;
+        songs longer than ``$RL_EDITOR_MAX_SONG_MINUTES``, default 20, are refused: see
+        :func:`max_song_seconds`).
 
     Examples
     --------
@@ -281,7 +357,9 @@ def analyze_song(
         hit = cache.load_cached(content_sha256, params, song_id=song_id, path=str(path), cache_dir=cache_dir)
         if hit is not None:
             return hit
+    check_song_length(p, header_duration_seconds(p))
     clip = load_audio(p)
+    check_song_length(p, clip.duration_seconds)
     analysis = analyze_clip(clip, song_id=song_id, path=str(path), content_sha256=content_sha256, beats=beats)
     if use_cache:
         try:
@@ -335,13 +413,18 @@ def find_audio_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[tupl
 
 def _analyze_or_reason(
     path: str, use_cache: bool, cache_dir: str | None, beats: str = "librosa"
-) -> tuple[str, SongAnalysis | None, str]:
-    try:
-        return path, analyze_song(path, use_cache=use_cache, cache_dir=cache_dir, beats=beats), ""
-    except AnalysisError as exc:
-        return path, None, _reason(exc, path)
-    except Exception as exc:  # any other failure skips the song instead of stopping the batch
-        return path, None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+) -> tuple[str, SongAnalysis | None, str, list[str]]:
+    """``(path, analysis or None, reason it failed, the analysis warnings)``; runs in worker processes."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AnalysisWarning)
+        try:
+            analysis, reason = analyze_song(path, use_cache=use_cache, cache_dir=cache_dir, beats=beats), ""
+        except AnalysisError as exc:
+            analysis, reason = None, _reason(exc, path)
+        except Exception as exc:  # any other failure skips the song instead of stopping the batch
+            analysis, reason = None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    notes = [str(w.message) for w in caught if issubclass(w.category, AnalysisWarning)]
+    return path, analysis, reason, notes
 
 
 def _reason(exc: Exception, path: str) -> str:
@@ -394,6 +477,7 @@ def analyze_many(
     files, skipped = find_audio_files(paths)
     cache_dir_str = str(cache_dir) if cache_dir is not None else None
     results: dict[str, tuple[SongAnalysis | None, str]] = {}
+    notes: list[str] = []
     todo: list[str] = []
     for f in files:
         key = str(f)
@@ -414,8 +498,9 @@ def analyze_many(
         bar.update(len(results))
         if n_workers == 1:
             for key in todo:
-                _, analysis, reason = _analyze_or_reason(key, use_cache, cache_dir_str, beats)
+                _, analysis, reason, song_notes = _analyze_or_reason(key, use_cache, cache_dir_str, beats)
                 results[key] = (analysis, reason)
+                notes += song_notes
                 bar.update(1)
         else:
             # Not "fork": a parent that has used OpenMP (torch, soxr) can hang its forked children.
@@ -423,11 +508,12 @@ def analyze_many(
             with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
                 futures = [pool.submit(_analyze_or_reason, key, use_cache, cache_dir_str, beats) for key in todo]
                 for future in as_completed(futures):
-                    key, analysis, reason = future.result()
+                    key, analysis, reason, song_notes = future.result()
                     results[key] = (analysis, reason)
+                    notes += song_notes
                     bar.update(1)
 
-    batch = AnalysisBatch(skipped=list(skipped))
+    batch = AnalysisBatch(skipped=list(skipped), warnings=notes)
     seen: set[str] = set()
     for f in files:
         key = str(f)

@@ -69,3 +69,37 @@ class BeatGrid(BeatSegments):
     def n_beats(self) -> int:
         return int(self.beat_times_s.size)
 
+
+
+def splice_times(segments: BeatSegments, actions: np.ndarray) -> list[dict[str, float]]:
+    """Where each splice of an edit leaves and re-enters the source, and when it plays in the edit.
+
+    Parameters
+    ----------
+    segments : BeatSegments
+        The song's beat grid (a ``SongAnalysis`` or ``BeatGrid``).
+    actions : array of int, shape (n_beats,)
+        0 keep, 1 cut, 2 repeat.
+
+    Returns
+    -------
+    list of dict
+        One per splice, in playback order: ``source_out_s`` (the end of the last beat
+        played before it), ``source_in_s`` (the start of the beat played after it) and
+        ``edit_s`` (when it comes in the edit), in seconds rounded to the millisecond.
+
+    Examples
+    --------
+    >>> grid = BeatGrid([0.0, 0.5, 1.0, 1.5], duration_seconds=2.0, source_sample_rate=44100, channels=1)
+    >>> splice_times(grid, np.array([0, 1, 0, 0]))
+    [{'source_out_s': 0.5, 'source_in_s': 1.0, 'edit_s': 0.5}]
+    """
+    from rl_editor.edit import beat_sequence
+
+    bounds = segments.segment_bounds_s
+    sequence = beat_sequence(np.asarray(actions))
+    played_until = np.cumsum(np.diff(bounds)[sequence])
+    jumps = np.flatnonzero(sequence[1:] != sequence[:-1] + 1)
+    return [{"source_out_s": round(float(bounds[sequence[j] + 1]), 3),
+             "source_in_s": round(float(bounds[sequence[j + 1]]), 3),
+             "edit_s": round(float(played_until[j]), 3)} for j in jumps]

@@ -70,6 +70,79 @@ def track_beats(
     return beat_frames, float(np.atleast_1d(tempo)[0])
 
 
+GAP_FILL_PERIODS = 1.5  # a stretch without a tracked beat this many beat periods long gets a grid
+
+
+def fill_beat_gaps(beat_times_s: np.ndarray, duration_seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    """Put beats on a regular grid through the stretches the tracker left without beats.
+
+    The tracker finds no beats where there are no onsets (a free-time intro, a
+    breakdown, a fade-out); each such stretch would otherwise become one long
+    "beat". A stretch longer than ``GAP_FILL_PERIODS`` beat periods (the median
+    interval between tracked beats) gets beats one period apart: before the
+    first beat counting back from it, between two beats evenly spaced so both
+    keep their place, after the last beat counting on from it. No filled beat
+    lies within half a period of the start or the end of the song.
+
+    Parameters
+    ----------
+    beat_times_s : ndarray, shape (n_beats,)
+        Tracked beats (s), strictly increasing; at least two.
+    duration_seconds : float
+
+    Returns
+    -------
+    times : ndarray, shape (n_beats + n_filled,)
+        Strictly increasing beat times (s).
+    filled : ndarray of bool, same shape
+        True for the beats put in here.
+
+    Examples
+    --------
+    >>> times, filled = fill_beat_gaps(np.array([4.0, 4.5, 5.0, 7.0, 7.5]), 8.0)
+    >>> times.tolist(), filled.nonzero()[0].tolist()
+    ([0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0, 6.5, 7.0, 7.5], [0, 1, 2, 3, 4, 5, 6, 10, 11, 12])
+    """
+    times = np.asarray(beat_times_s, dtype=np.float64)
+    if times.size < 2:
+        return times, np.zeros(times.size, dtype=bool)
+    period = float(np.median(np.diff(times)))
+    added: list[np.ndarray] = []
+    if times[0] > GAP_FILL_PERIODS * period:
+        added.append(times[0] - period * np.arange(int((times[0] - 0.5 * period) // period), 0, -1))
+    gaps = np.flatnonzero(np.diff(times) > GAP_FILL_PERIODS * period)
+    for k in gaps:
+        steps = int(round((times[k + 1] - times[k]) / period))
+        added.append(np.linspace(times[k], times[k + 1], steps + 1)[1:-1])
+    tail = duration_seconds - times[-1]
+    if tail > GAP_FILL_PERIODS * period:
+        added.append(times[-1] + period * np.arange(1, int((tail - 0.5 * period) // period) + 1))
+    if not added:
+        return times, np.zeros(times.size, dtype=bool)
+    new = np.concatenate(added)
+    order = np.argsort(np.concatenate([times, new]), kind="stable")
+    filled = np.concatenate([np.zeros(times.size, dtype=bool), np.ones(new.size, dtype=bool)])[order]
+    return np.concatenate([times, new])[order], filled
+
+
+def filled_stretches(times: np.ndarray, filled: np.ndarray, duration_seconds: float) -> list[tuple[float, float]]:
+    """``(start_s, end_s)`` of each run of filled beats: from the tracked beat before it (or 0 s) to the
+    one after it (or the end of the song)."""
+    stretches = []
+    k = 0
+    while k < filled.size:
+        if not filled[k]:
+            k += 1
+            continue
+        end = k
+        while end < filled.size and filled[end]:
+            end += 1
+        start_s = float(times[k - 1]) if k > 0 else 0.0
+        stretches.append((start_s, float(times[end]) if end < times.size else float(duration_seconds)))
+        k = end
+    return stretches
+
+
 ATTACK_SEARCH_S = (-0.07, 0.03)  # where to look for a beat's attack, relative to the tracked beat
 ATTACK_WINDOW = 256  # samples of the trailing energy window (11.6 ms at 22050 Hz)
 ATTACK_HOP = 32  # samples between energy readings (1.5 ms)

@@ -36,12 +36,16 @@ def analyze(
             f"{a.song_id}: {a.n_beats} beats  {a.tempo_bpm:6.1f} BPM  "
             f"{int((a.beat_in_bar == 0).sum())} bars  {a.duration_seconds:6.1f} s"
         )
+    for note in batch.warnings:
+        typer.echo(f"warning: {note}", err=True)
     for path, reason in batch.skipped:
         typer.echo(f"skipped {path}: {reason}", err=True)
     typer.echo(
         f"analysed {len(batch.analyses)} song(s), skipped {len(batch.skipped)}, in {elapsed:.1f} s", err=True
     )
     if json_out is not None:
+        from rl_editor.audio.structure import structure_times
+
         summary = {
             "songs": [
                 {
@@ -55,6 +59,7 @@ def analyze(
                     "beats_per_bar": int(a.beats_per_bar),
                     "beat_times_s": [round(float(t), 4) for t in a.beat_times_s],
                     "beat_in_bar": [int(b) for b in a.beat_in_bar],
+                    **structure_times(a),
                 }
                 for a in batch.analyses
             ],

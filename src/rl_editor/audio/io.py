@@ -32,6 +32,11 @@ WRITE_FORMATS: dict[str, tuple[str, str]] = {
     ".mp3": ("MP3", "MPEG_LAYER_III"),
 }
 _HASH_CHUNK_BYTES = 1 << 20
+# Lossy decoders overshoot full scale (1.0) a little and float files may peak above it: audio that
+# peaks above NORMALISE_ABOVE_PEAK (+6 dBFS) is scaled down to full scale; above MAX_SAMPLE_PEAK
+# (+60 dBFS) the samples are not audio at any sane level (a corrupt or mis-scaled file) and are refused.
+NORMALISE_ABOVE_PEAK = 2.0
+MAX_SAMPLE_PEAK = 1000.0
 
 
 class AnalysisError(RlEditorError, ValueError):
@@ -254,10 +259,101 @@ def _check_ogg_complete(path: Path) -> None:
         raise AnalysisError(f"{path}: truncated ogg (the stream has no end); copy or export the file again")
 
 
+# MPEG audio frame headers: (version, layer) -> bitrates (kbit/s) by index; version -> sample rates by index.
+_MPEG_BITRATES: dict[tuple[int, int], tuple[int, ...]] = {
+    (1, 1): (0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+    (1, 2): (0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+    (1, 3): (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (2, 1): (0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    (2, 2): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+    (2, 3): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_MPEG_RATES = {1: (44100, 48000, 32000), 2: (22050, 24000, 16000), 25: (11025, 12000, 8000)}
+_MPEG_SYNC_SEARCH_BYTES = 1 << 16
+
+
+def mpeg_frame_length(header: bytes) -> int | None:
+    """Bytes of the MPEG audio frame that starts with the 4-byte ``header``; None if it is no frame header.
+
+    Free-format frames (no bitrate in the header) also give None.
+    """
+    if len(header) < 4 or header[0] != 0xFF or header[1] & 0xE0 != 0xE0:
+        return None
+    version = {0: 25, 2: 2, 3: 1}.get((header[1] >> 3) & 0x3)
+    layer = {1: 3, 2: 2, 3: 1}.get((header[1] >> 1) & 0x3)
+    bitrate_index, rate_index, padding = header[2] >> 4, (header[2] >> 2) & 0x3, (header[2] >> 1) & 0x1
+    if version is None or layer is None or bitrate_index in (0, 15) or rate_index == 3:
+        return None
+    bitrate = 1000 * _MPEG_BITRATES[(min(version, 2), layer)][bitrate_index]
+    rate = _MPEG_RATES[version][rate_index]
+    if layer == 1:
+        return (12 * bitrate // rate + padding) * 4
+    per_frame = 72 if layer == 3 and version != 1 else 144
+    return per_frame * bitrate // rate + padding
+
+
+def _id3v2_size(head: bytes) -> int:
+    """Bytes of the ID3v2 tag at the start of a file (0 when there is none)."""
+    if len(head) < 10 or head[:3] != b"ID3":
+        return 0
+    size = (head[6] & 0x7F) << 21 | (head[7] & 0x7F) << 14 | (head[8] & 0x7F) << 7 | (head[9] & 0x7F)
+    return 10 + size + (10 if head[5] & 0x10 else 0)
+
+
+def _xing_frames(frame: bytes) -> int | None:
+    """The frame count an Xing/Info header (LAME's, in the first frame) declares, if it declares one."""
+    for tag in (b"Xing", b"Info"):
+        at = frame.find(tag)
+        if at >= 0 and at + 12 <= len(frame):
+            flags = int.from_bytes(frame[at + 4 : at + 8], "big")
+            return int.from_bytes(frame[at + 8 : at + 12], "big") if flags & 0x1 else None
+    return None
+
+
+def _check_mp3_complete(path: Path) -> None:
+    """Raise if an MP3's frames stop short: the last frame runs past the end of the file, or there are
+    fewer frames than its Xing/Info header declares (a cut-off download or copy).
+
+    Walks the frame headers from the first one (after any ID3v2 tag) and stops at anything
+    that is not a frame header (an ID3v1 or APE tag, or data it cannot read: decoding judges that).
+    """
+    import mmap
+
+    size = path.stat().st_size
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        start = _id3v2_size(data[:10])
+        pos = data.find(b"\xff", start, start + _MPEG_SYNC_SEARCH_BYTES)
+        while 0 <= pos and mpeg_frame_length(data[pos : pos + 4]) is None:
+            pos = data.find(b"\xff", pos + 1, start + _MPEG_SYNC_SEARCH_BYTES)
+        if pos < 0:
+            return  # no frame header found: leave it to the decoder
+        first_length = mpeg_frame_length(data[pos : pos + 4]) or 0
+        declared = _xing_frames(data[pos : pos + first_length])
+        n_frames = 0
+        while pos + 4 <= size:
+            length = mpeg_frame_length(data[pos : pos + 4])
+            if length is None:
+                break
+            if pos + length > size:
+                raise AnalysisError(
+                    f"{path}: truncated mp3 (its last frame needs {pos + length - size} more bytes than the "
+                    "file has); copy or export the file again"
+                )
+            pos += length
+            n_frames += 1
+    if declared is not None and pos >= size - 128 and n_frames - 1 < declared:
+        raise AnalysisError(
+            f"{path}: truncated mp3 (holds {n_frames - 1} of the {declared} frames its header declares); "
+            "copy or export the file again"
+        )
+
+
 def _decode(path: Path) -> tuple[np.ndarray, int]:
     suffix = path.suffix.lower()
     if suffix == ".wav":
         _check_wav_complete(path)
+    elif suffix == ".mp3":
+        _check_mp3_complete(path)
     elif suffix in (".ogg", ".oga", ".opus"):
         _check_ogg_complete(path)
     sf_reason = ""
@@ -324,8 +420,7 @@ def load_audio(path: str | Path, *, sample_rate: int | None = None, mono: bool =
     samples, file_sr = _decode(p)
     if samples.size == 0 or samples.shape[0] == 0:
         raise AnalysisError(f"{p}: holds no audio frames (empty or truncated file)")
-    if not np.all(np.isfinite(samples)):
-        raise AnalysisError(f"{p}: holds non-finite samples (corrupt file)")
+    samples = _checked_level(samples, p)
     if mono and samples.shape[1] > 1:
         samples = _mix_down(samples)[:, None]
     if sample_rate is not None and int(sample_rate) != file_sr:
@@ -334,6 +429,47 @@ def load_audio(path: str | Path, *, sample_rate: int | None = None, mono: bool =
             samples = samples[:, None]
         file_sr = int(sample_rate)
     return AudioClip(samples=samples, sample_rate=file_sr, path=str(path))
+
+
+def _checked_level(samples: np.ndarray, path: Path) -> np.ndarray:
+    """``samples``, scaled down to full scale when they peak above ``NORMALISE_ABOVE_PEAK``.
+
+    Raises
+    ------
+    AnalysisError
+        Non-finite samples, or a peak above ``MAX_SAMPLE_PEAK`` times full scale.
+    """
+    if not np.all(np.isfinite(samples)):
+        raise AnalysisError(f"{path}: holds non-finite samples (corrupt file)")
+    peak = float(np.max(np.abs(samples)))
+    if peak > MAX_SAMPLE_PEAK:
+        raise AnalysisError(
+            f"{path}: samples reach {peak:.3g} times full scale (at most {MAX_SAMPLE_PEAK:g} is audio); "
+            "the file is corrupt or mis-scaled (export it again as normalised audio)"
+        )
+    if peak > NORMALISE_ABOVE_PEAK:
+        samples = samples * np.float32(1.0 / peak)
+    return samples
+
+
+def header_duration_seconds(path: str | Path) -> float | None:
+    """A file's duration from its header (libsndfile's, else FFmpeg's via PyAV), without decoding it;
+    None when no header tells."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+        if info.frames > 0 and info.samplerate > 0:
+            return float(info.frames) / info.samplerate
+    except Exception:  # soundfile raises LibsndfileError/RuntimeError for formats it does not read
+        pass
+    try:
+        import av
+
+        with av.open(str(path)) as container:
+            return float(container.duration) / av.time_base if container.duration else None
+    except Exception:  # PyAV missing, or FFmpeg cannot open it: decoding will say why
+        return None
 
 
 def audio_info(path: str | Path) -> tuple[int, int, float]:

@@ -359,6 +359,27 @@ def cut_alignment(structure: SongStructure, actions: np.ndarray) -> dict[str, fl
             "four_bar_or_section_share": float(np.mean(_editorial_flags(structure, runs)))}
 
 
+def structure_times(analysis: SongAnalysis) -> dict[str, list[Any]]:
+    """A song's bars and sections in seconds, as written to JSON by ``analyze --json`` and ``edit``.
+
+    Returns
+    -------
+    dict
+        ``bar_times_s``: where each bar starts; ``sections``: ``start_s``, ``end_s``
+        and ``label`` (sections that sound alike share a letter) of each section.
+        Times are the beat grid's segment bounds (the first starts at 0 s, the last
+        section ends at the end of the file), rounded to the millisecond.
+    """
+    structure = song_structure(analysis)
+    bounds = analysis.segment_bounds_s
+    sections = structure.section_bounds_beats
+    return {
+        "bar_times_s": [round(float(bounds[b]), 3) for b in structure.bar_start_beats],
+        "sections": [{"start_s": round(float(bounds[a]), 3), "end_s": round(float(bounds[b]), 3), "label": label}
+                     for a, b, label in zip(sections[:-1], sections[1:], structure.section_labels)],
+    }
+
+
 def song_structure(analysis: SongAnalysis) -> SongStructure:
     """:func:`compute_structure` with the default settings, computed once per analysis object."""
     return analysis.derived(("structure", STRUCTURE_VERSION), lambda: compute_structure(analysis))

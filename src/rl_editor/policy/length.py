@@ -38,7 +38,7 @@ from rl_editor.policy.env import PolicyError
 LENGTH_TOLERANCE = 0.05
 
 
-LENGTH_HELP = "a share of the song (0.55), a time m:ss (3:30) or seconds (210)"
+LENGTH_HELP = "a share of the song up to 1 (0.55), a time m:ss (3:30) or seconds with a unit (210s)"
 
 
 def format_time(seconds: float) -> str:
@@ -63,18 +63,22 @@ def target_share(length: float | str, duration_seconds: float, *, what: str = "l
     Parameters
     ----------
     length : float or str
-        A share of the song (``0.55``: numbers up to 1), a time ``"m:ss"``
-        (``"3:30"``), or seconds (``"210"``: numbers above 1, or ``"210s"``).
+        A share of the song (``0.55``: a number up to 1), or a time: ``"m:ss"``
+        (``"3:30"``) or seconds with a unit (``"210s"``). A bare number above 1
+        is refused rather than guessed at (``1.5`` could mean 1.5 s or 150%).
     duration_seconds : float
         The song's length in seconds.
     what : str
         Names the length in error messages (``"--length"`` for a CLI flag).
     error : RlEditorError subclass
-        Raised for a length that is not a number or a time, is 0 or less, or is longer than the song.
+        Raised for a length that is not a share or a time, is 0 or less, is a bare
+        number above 1, or is longer than the song.
 
     Examples
     --------
     >>> target_share("3:30", 300.0)
+    0.7
+    >>> target_share("210s", 300.0)
     0.7
     >>> target_share(0.55, 300.0)
     0.55
@@ -91,15 +95,32 @@ def target_share(length: float | str, duration_seconds: float, *, what: str = "l
             raise error(f"{what} {text!r}: not a length; give {LENGTH_HELP}")
         if number <= 0:
             raise error(f"{what} {text}: must be more than 0; give {LENGTH_HELP}")
-        if number <= 1:
-            return number
-        seconds = number
+        if number > 1:
+            raise error(f"{what} {text}: a share of the song is at most 1; for a time write "
+                        f"{cleaned}s or {format_time(number)}")
+        return number
     if seconds <= 0:
         raise error(f"{what} {text}: must be more than 0; give {LENGTH_HELP}")
     if seconds > duration_seconds + 1e-6:
         raise error(f"{what} {text}: {format_time(seconds)} is longer than the song "
                     f"({format_time(duration_seconds)})")
     return seconds / duration_seconds
+
+
+def outside_trained_range(share: float, trained_range: tuple[float, float]) -> str | None:
+    """A one-line warning when a target share lies outside the range the policy was trained on, else None.
+
+    Examples
+    --------
+    >>> outside_trained_range(0.02, (0.3, 0.95))
+    'a target of 2% of the song is below the 30-95% the policy was trained on; the edit may miss it'
+    """
+    low, high = trained_range
+    if low - 1e-9 <= share <= high + 1e-9:
+        return None
+    side = "below" if share < low else "above"
+    return (f"a target of {share:.0%} of the song is {side} the {low * 100:.0f}-{high:.0%} the policy was "
+            "trained on; the edit may miss it")
 
 
 def _bar_moves(actions: np.ndarray, bars: np.ndarray, step: int = 1) -> list[np.ndarray]:
@@ -254,5 +275,6 @@ def warn_if_far_from_target(analysis: SongAnalysis, actions: np.ndarray, target:
     return True
 
 
-__all__ = ["LENGTH_HELP", "LENGTH_TOLERANCE", "fit_to_target", "format_time", "slide_cuts_to_smooth_seams",
+__all__ = ["LENGTH_HELP", "LENGTH_TOLERANCE", "fit_to_target", "format_time", "outside_trained_range",
+           "slide_cuts_to_smooth_seams",
            "target_share", "warn_if_far_from_target"]

@@ -437,7 +437,7 @@ class PPOTrainer:
         temperature: float | None = None,
         seed: int | None = None,
         render: bool = False,
-        target: float | None = None,
+        target: float | str | None = None,
     ):
         """One edit of one song.
 
@@ -450,15 +450,17 @@ class PPOTrainer:
             Seeds the sampling (same seed, same edit).
         render : bool
             Also render the edit's audio (needs a SongAnalysis or path of a real file).
-        target : float, optional
-            Wanted length as a share of the song, in (0, 1]; without it the
-            policy chooses. Use :func:`target_share` to turn "3:30" into a share.
+        target : float or str, optional
+            Wanted length: a share of the song in (0, 1], or a time ``"2:30"`` /
+            ``"150s"`` (read by :func:`target_share`); without it the policy chooses.
 
         Returns
         -------
         ndarray of int8, shape (n_beats,), or (actions, AudioClip) when ``render``.
         """
         analysis = self._analysis(song_or_beat_features)
+        if target is not None:
+            target = target_share(target, analysis.duration_seconds, what="target")
         temp = self.temperature if temperature is None else float(temperature)
         actions = self.generate_edits(analysis, [temp], [seed], [target])[0]
         if target is not None:

@@ -239,7 +239,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("edit")
     def edit_cmd(
-        songs: list[Path] = typer.Argument(..., help="Audio files to edit."),
+        songs: list[Path] = typer.Argument(..., help="Audio files and folders (searched recursively) to edit."),
         policy: Path = typer.Option(..., "--policy", help="Policy file (rl-editor train-policy)."),
         out: Path = typer.Option(..., "--out", help="Folder of the edits: <song>.wav and <song>.json each."),
         reward_model: Path | None = typer.Option(None, "--reward-model",
@@ -247,15 +247,18 @@ def register(app: typer.Typer) -> None:
         best_of: int | None = typer.Option(None, "--best-of", min=1,
                                               help="Edits sampled per song and ranked by --reward-model "
                                                    "(default: 4 with --reward-model, else 1)."),
-        length: str | None = typer.Option(None, "--length", help="Target length: a share of the song (0.55), "
-                                                                    "a time m:ss (3:30) or seconds (210)."),
+        length: str | None = typer.Option(None, "--length", help="Target length: a share of the song up to 1 "
+                                                                    "(0.55), a time m:ss (3:30) or seconds with a "
+                                                                    "unit (210s)."),
         temperature: float = typer.Option(0.7, "--temperature", help="Sampling temperature (0 = greedy)."),
         seed: int = typer.Option(0, "--seed"),
     ) -> None:
         """Edit songs with a trained policy: sample edits, keep the reward model's favourite, render it.
 
         Prints each sampled edit's length and splice count, and writes the chosen edit's audio and a JSON of its
-        actions (song_id, actions, duration_seconds, target, temperature, policy version, reward score)."""
+        actions (song_id, actions, duration_seconds, target, temperature, policy version, reward score).
+        Songs that cannot be read are skipped with one line each on stderr and the others are still edited;
+        the command then exits with status 1."""
         from tqdm.auto import tqdm
 
         from rl_editor.rlhf.edit import EditConfig, edit_songs
@@ -264,4 +267,13 @@ def register(app: typer.Typer) -> None:
                             reward_model=str(reward_model) if reward_model else None,
                             best_of=best_of if best_of is not None else (4 if reward_model else 1),
                             length=length, temperature=temperature, seed=seed)
-        edit_songs(songs, config, on_song=lambda song: tqdm.write("\n".join(song.lines()), file=sys.stdout))
+        skipped: list[str] = []
+
+        def skip(path: str, reason: str) -> None:
+            skipped.append(path)
+            tqdm.write(f"skipped {path}: {reason}", file=sys.stderr)
+
+        edit_songs(songs, config, on_song=lambda song: tqdm.write("\n".join(song.lines()), file=sys.stdout),
+                   on_skip=skip)
+        if skipped:
+            raise typer.Exit(1)  # the good songs are edited; the exit status still says some were not

@@ -7,13 +7,16 @@ the best with :func:`rl_editor.audio.render_edit` and write it beside a JSON
 file of its actions::
 
     out/<song_id>.wav
-    out/<song_id>.json   song_id, actions, duration_seconds, target, temperature,
-                         policy and reward model versions, reward score, every sampled edit
+    out/<song_id>.json   song_id, actions, duration_seconds, splices (seconds out of and
+                         into the source, and in the edit), the song's bars and sections,
+                         target, temperature, policy and reward model versions,
+                         reward score, every sampled edit
 
 Without a reward model there is nothing to rank by, so one edit is sampled.
-A target length (``--length``) is a share of the song (``0.55``) or a time
-(``3:30``, ``210`` seconds); :func:`parse_length` turns it into a keep share,
-which only a length-conditioned policy can take.
+A target length (``--length``) is a share of the song (``0.55``, at most 1) or
+a time (``3:30``, ``210s``); :func:`parse_length` turns it into a keep share,
+which only a length-conditioned policy can take (a share outside the range it
+was trained on is edited with a warning).
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from __future__ import annotations
 import inspect
 import math
 import sys
+import warnings
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +35,7 @@ import numpy as np
 
 from rl_editor.config import config_to_json
 from rl_editor.errors import RlEditorError
-from rl_editor.policy.length import format_time, target_share
+from rl_editor.policy.length import format_time, outside_trained_range, target_share
 
 
 class EditCommandError(RlEditorError):
@@ -111,6 +115,7 @@ class SongEdit:
     keep_share_target: float | None
     audio_path: Path | None = None
     json_path: Path | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def best(self) -> SampledEdit:
@@ -119,6 +124,7 @@ class SongEdit:
     def lines(self) -> list[str]:
         """``song: 2:41 of 3:45 (72%), 5 splices, reward 0.31`` per sampled edit, the chosen one marked."""
         out = [f"{self.song_id} ({format_time(self.source_duration_seconds)}):"]
+        out += [f"  warning: {note}" for note in self.warnings]
         for k, edit in enumerate(self.sampled):
             reward = "" if edit.reward is None else f", reward {edit.reward:+.3f}"
             mark = "  <- chosen" if k == self.chosen and len(self.sampled) > 1 else ""
@@ -199,29 +205,68 @@ def _check_config(config: EditConfig, songs: Sequence[Path]) -> None:
         raise EditCommandError(f"--temperature {config.temperature}: must be 0 (greedy) or more")
 
 
+def expand_song_paths(songs: Sequence[str | Path]) -> list[Path]:
+    """Song files given directly, and the audio files of folders given (searched recursively, sorted).
+
+    Raises
+    ------
+    EditCommandError
+        A path that does not exist, or a folder that holds no audio files.
+    """
+    from rl_editor.audio.io import AnalysisError, find_songs
+
+    paths: list[Path] = []
+    for given in songs:
+        p = Path(given)
+        if p.is_dir():
+            try:
+                paths.extend(song.path for song in find_songs(p))
+            except AnalysisError as exc:
+                raise EditCommandError(str(exc)) from None
+        elif not p.is_file():
+            raise EditCommandError(f"{p}: no such song file or folder")
+        else:
+            paths.append(p)
+    return paths
+
+
+def _warn_skip(path: str, reason: str) -> None:
+    warnings.warn(f"skipped {path}: {reason}", stacklevel=3)
+
+
 def edit_songs(songs: Sequence[str | Path], config: EditConfig,
-               on_song: Callable[[SongEdit], None] | None = None) -> list[SongEdit]:
+               on_song: Callable[[SongEdit], None] | None = None,
+               on_skip: Callable[[str, str], None] = _warn_skip) -> list[SongEdit]:
     """Edit each song with the policy, keep the reward model's favourite, render it and write its JSON.
+
+    A song that cannot be decoded or analysed is skipped (``on_skip``) and the
+    others are still edited.
 
     Parameters
     ----------
-    songs : sequence of audio paths
+    songs : sequence of audio paths or folders
+        Folders are searched recursively for audio files.
     config : EditConfig
     on_song : callable, optional
         Called with each song's result as soon as it is written (the command prints it).
+    on_skip : callable, optional
+        Called with the path and a one-line reason of each song that could not be
+        analysed; by default a warning.
 
     Returns
     -------
     list of SongEdit
-        One per song, in the order given.
+        One per edited song, in the order given.
     """
     from tqdm.auto import tqdm
 
-    from rl_editor.audio import analyze_song, render_edit, save_audio
+    from rl_editor.audio import AnalysisError, analyze_song, render_edit, save_audio
+    from rl_editor.audio.beatgrid import splice_times
+    from rl_editor.audio.structure import structure_times
     from rl_editor.io_utils import write_json_atomic
     from rl_editor.policy.trainer import PPOTrainer
 
-    paths = [Path(s) for s in songs]
+    paths = expand_song_paths(songs)
     _check_config(config, paths)
     trainer = PPOTrainer.from_checkpoint(config.policy)
     policy_version = trainer.meta.version if trainer.meta else None
@@ -236,14 +281,20 @@ def edit_songs(songs: Sequence[str | Path], config: EditConfig,
     bar = tqdm(list(zip(paths, _unique_song_ids(paths))), desc="editing", unit="song", file=sys.stderr,
                disable=not config.progress or len(paths) < 2)
     for path, song_id in bar:
-        analysis = analyze_song(path, song_id=song_id)
-        target = None if config.length is None else parse_length(config.length, analysis.duration_seconds)
-        sampled = sample_song_edits(trainer, analysis, config.edits_per_song, config.temperature, config.seed,
-                                    target, policy_name=config.policy)
-        chosen = rank_by_reward(ensemble, analysis, sampled) if ensemble is not None else 0
-        song = SongEdit(song_id=song_id, song_path=str(path), source_duration_seconds=analysis.duration_seconds,
-                        sampled=sampled, chosen=chosen, keep_share_target=target)
-        song.audio_path = save_audio(out_dir / f"{song_id}.wav", render_edit(path, analysis, song.best.actions))
+        try:
+            analysis = analyze_song(path, song_id=song_id)
+            target = None if config.length is None else parse_length(config.length, analysis.duration_seconds)
+            sampled = sample_song_edits(trainer, analysis, config.edits_per_song, config.temperature, config.seed,
+                                        target, policy_name=config.policy)
+            chosen = rank_by_reward(ensemble, analysis, sampled) if ensemble is not None else 0
+            song = SongEdit(song_id=song_id, song_path=str(path), source_duration_seconds=analysis.duration_seconds,
+                            sampled=sampled, chosen=chosen, keep_share_target=target)
+            if target is not None and (note := outside_trained_range(target, trainer.config.env.target_range)):
+                song.warnings.append(note)
+            song.audio_path = save_audio(out_dir / f"{song_id}.wav", render_edit(path, analysis, song.best.actions))
+        except AnalysisError as exc:  # this song cannot be read: say so in one line and edit the others
+            on_skip(str(path), str(exc).removeprefix(f"{path}: "))
+            continue
         song.json_path = write_json_atomic(out_dir / f"{song_id}.json", {
             "song_id": song_id,
             "song_path": str(path.resolve()),
@@ -252,6 +303,8 @@ def edit_songs(songs: Sequence[str | Path], config: EditConfig,
             "duration_seconds": song.best.duration_seconds,
             "source_duration_seconds": analysis.duration_seconds,
             "n_splices": song.best.n_splices,
+            "splices": splice_times(analysis, song.best.actions),
+            **structure_times(analysis),
             "target": None if target is None else {"length": config.length, "keep_share": target},
             "temperature": config.temperature,
             "seed": song.best.seed,
@@ -269,5 +322,5 @@ def edit_songs(songs: Sequence[str | Path], config: EditConfig,
     return results
 
 
-__all__ = ["EditCommandError", "EditConfig", "SampledEdit", "SongEdit", "edit_songs", "format_time",
+__all__ = ["EditCommandError", "EditConfig", "SampledEdit", "SongEdit", "edit_songs", "expand_song_paths", "format_time",
            "parse_length", "rank_by_reward", "sample_song_edits", "takes_target_length"]
