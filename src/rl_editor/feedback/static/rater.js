@@ -688,10 +688,25 @@ const KEYS = {
   "?": () => { $("shortcuts").open = !$("shortcuts").open; },
 };
 
+// Controls that handle keys themselves (Space presses a button or checks a radio, arrows move
+// between radios, letters type into text fields): while one has focus, its keys stay its own.
+const INTERACTIVE = "input, button, select, textarea, summary, a[href], [contenteditable]:not([contenteditable=false])," +
+  " [role=button], [role=radio], [role=checkbox], [role=slider], [role=tab], [role=menuitem], [role=option]";
+const TEXT_ENTRY = "textarea, select, input:not([type=radio]):not([type=checkbox]):not([type=button]):not([type=submit])";
+
+/** Whether focus is on a control that keeps its own keys (no page shortcut may take them). */
+function focusInControl(target) {
+  return Boolean(target?.closest?.(INTERACTIVE));
+}
+
 document.addEventListener("keydown", (e) => {
-  if (e.target.closest?.("textarea, input[type=text]")) {
+  if (e.target.closest?.(TEXT_ENTRY)) {
     if (e.key === "Escape") e.target.blur();
-    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); submitAndContinue(); }
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && e.target.id === "notes") { e.preventDefault(); submitAndContinue(); }
+    return;
+  }
+  if (focusInControl(e.target)) {
+    if (e.key === "Escape") e.target.blur();   // back to the page, where the shortcuts work
     return;
   }
   if (e.ctrlKey || e.metaKey || e.altKey) return;
@@ -722,6 +737,11 @@ function wire() {
   });
   $("judgment").addEventListener("submit", (e) => { e.preventDefault(); submitAndContinue(); });
   $("retry").addEventListener("click", () => run(start));
+  // a mouse click on a page button or choice does not take focus, so the shortcuts keep working
+  // after it (keyboard users still tab to every control, which then keeps its own keys)
+  $("view-task").addEventListener("mousedown", (e) => {
+    if (e.button === 0 && e.target.closest("button, .choice") && !e.target.closest("textarea")) e.preventDefault();
+  });
   window.addEventListener("resize", () => { for (const w of Object.values(app.waveforms)) w.resize(); });
   if (window.matchMedia("(max-width: 700px)").matches) $("shortcuts").open = false;
 }
