@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from browser_helpers import DESKTOP, fetch_json, listen_through, open_page, wait_until
+
 from conftest import LiveServer, serve_feedback_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
@@ -96,3 +97,106 @@ def submit_tie(page) -> None:
     listen_through(page)
     page.keyboard.press("ArrowUp")
     page.keyboard.press("s")
+
+
+def post_judgment(live: LiveServer, body: dict) -> tuple[int, dict]:
+    """POST a judgment as the rater; (status, JSON body), also for an error status."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{live.base_url}/api/judgments",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {live.rater_token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read())
+
+
+def in_viewport(page, selector: str) -> bool:
+    return bool(
+        page.evaluate(
+            """(selector) => {
+      const r = document.querySelector(selector).getBoundingClientRect();
+      return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight;
+    }""",
+            selector,
+        )
+    )
+
+
+def test_an_answer_from_a_second_tab_that_was_not_recorded_is_shown_as_not_saved(chromium_browser, fresh_server):
+    live = fresh_server
+    errors: list[str] = []
+    context, first = open_rater_page(chromium_browser, live, errors)
+    _, second = open_rater_page(chromium_browser, live, errors, context)
+    task_id = first.evaluate("raterApp.task().task_id")
+    assert second.evaluate("raterApp.task().task_id") == task_id
+    client_id = first.evaluate("raterApp.draft().client_id")
+    assert second.evaluate("raterApp.draft().client_id") == client_id  # one draft per task in the browser
+
+    # the first tab answers "A is better, slightly" and it is saved
+    listen_through(first)
+    first.keyboard.press("ArrowLeft")
+    first.keyboard.press("z")
+    first.keyboard.press("s")
+    wait_until(first, f"raterApp.task() && raterApp.task().task_id !== {json.dumps(task_id)}")
+    assert first.locator("#save-notice").is_hidden()
+
+    # the second tab answers the same song differently: the server keeps the first answer and says so
+    submit_tie(second)
+    wait_until(second, "!document.getElementById('save-notice').hidden")
+    notice = second.locator("#save-notice-text").inner_text()
+    assert notice.startswith("Your answer was not saved:") and "already answered differently" in notice
+    assert in_viewport(second, "#save-notice")
+    exported = fetch_json(f"{live.base_url}/api/admin/export.json?token={live.admin_token}")
+    mine = [p for p in exported if p["task_id"] == task_id]
+    assert len(mine) == 1 and mine[0]["preference"] != "tie" and mine[0]["strength"] == 1
+
+    # over HTTP: the same answer again is acknowledged as a duplicate, another one is refused with 409
+    listening = first.evaluate("raterApp.listening().record")
+    shown_a_won = {"client_id": client_id, "task_id": task_id, "preference": "a", "strength": 1, "notes": ""}
+    status, body = post_judgment(live, shown_a_won | {"listening": listening})
+    assert (status, body["duplicate"]) == (200, True)
+    status, body = post_judgment(live, shown_a_won | {"preference": "b", "listening": listening})
+    assert status == 409 and "already answered differently" in body["detail"]
+    context.close()
+    assert errors == [], errors
+
+
+def test_an_unsaved_answer_locks_the_form_keeps_its_banner_in_view_and_is_sent_when_online(
+    chromium_browser, fresh_server
+):
+    live = fresh_server
+    errors: list[str] = []
+    context, page = open_rater_page(chromium_browser, live, errors)
+    task_id = page.evaluate("raterApp.task().task_id")
+    listen_through(page)
+    page.keyboard.press("ArrowUp")
+    page.evaluate("window.scrollTo(0, 0)")  # the rater is at the top of the page, far from the form
+    context.set_offline(True)
+    page.keyboard.press("s")
+    # retried with a growing wait: once the next try is 4 s away, the connection comes back
+    wait_until(page, "document.getElementById('connection').textContent.includes('Retrying in 4 s')", timeout_s=10)
+    assert "your answer is NOT saved yet" in page.locator("#connection").inner_text()
+    assert in_viewport(page, "#connection")
+    # the form shows the answer being sent and cannot be changed meanwhile
+    assert page.evaluate("document.getElementById('judgment').inert")
+    assert page.locator("#save-state").inner_text().startswith("Saving your answer")
+    page.keyboard.press("ArrowLeft")
+    assert page.is_checked('input[name="choice"][value="both_good"]')
+    assert not page.is_checked('input[name="choice"][value="a"]')
+    assert fetch_json(f"{live.base_url}/api/my/judgments?token={live.rater_token}") == []
+
+    context.set_offline(False)  # the browser's "online" event sends it at once, not 4 s later
+    wait_until(page, f"raterApp.task() && raterApp.task().task_id !== {json.dumps(task_id)}", timeout_s=2.5)
+    assert page.locator("#connection").is_hidden()
+    assert not page.evaluate("document.getElementById('judgment').inert")
+    judged = fetch_json(f"{live.base_url}/api/my/judgments?token={live.rater_token}")
+    assert [j["task_id"] for j in judged] == [task_id]
+    context.close()
+    assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e] == []

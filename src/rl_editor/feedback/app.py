@@ -251,6 +251,8 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
 
     @app.post("/api/judgments", max_body_size=JUDGMENT_BODY_MAX_BYTES)
     def submit(body: JudgmentBody, who: RaterInfo = Depends(rater)) -> JSONResponse:
+        """201 when recorded; 200 for a retry of the same answer (same client_id); 409 when the task
+        already holds another answer (another client_id, or the same one with a different answer)."""
         judgment = JudgmentIn(client_id=body.client_id, task_id=body.task_id, preference=body.preference,
                               tie_kind=body.tie_kind, strength=body.strength, rating=body.rating,
                               notes=body.notes or "", time_spent_ms=body.time_spent_ms,

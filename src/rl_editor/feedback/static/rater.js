@@ -168,22 +168,38 @@ setInterval(saveDraft, 5000);
 
 // ---------------------------------------------------------------- task loading
 
-async function withRetry(what, fn) {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const result = await fn();
-      if (attempt > 0) announce("Connection restored.");
-      return result;
-    } catch (err) {
-      if (err instanceof HttpError && err.status === 401) throw err;
-      if (!isRetryable(err)) throw err;
-      const wait = Math.min(15000, 1000 * 2 ** attempt);
-      $("connection").hidden = false;
-      $("connection").textContent = `Connection lost while ${what}. Retrying in ${Math.round(wait / 1000)} s…`;
-      await sleep(wait);
-    } finally {
-      $("connection").hidden = true;
+/** Wait `ms` milliseconds, or less when the browser comes back online. */
+function waitToRetry(ms) {
+  return new Promise((resolve) => {
+    const done = () => { clearTimeout(timer); window.removeEventListener("online", done); resolve(); };
+    const timer = setTimeout(done, ms);
+    window.addEventListener("online", done);
+  });
+}
+
+/**
+ * Call `fn` until it succeeds or fails for good, waiting longer after each connection failure
+ * (and retrying at once when the browser says it is online again); the banner says what waits.
+ */
+async function withRetry(what, fn, banner = null) {
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await fn();
+        if (attempt > 0) announce("Connection restored.");
+        return result;
+      } catch (err) {
+        if (err instanceof HttpError && err.status === 401) throw err;
+        if (!isRetryable(err)) throw err;
+        const wait = Math.min(15000, 1000 * 2 ** attempt);
+        $("connection").hidden = false;
+        $("connection").textContent = (banner || `Connection lost while ${what}.`) +
+          ` Retrying in ${Math.round(wait / 1000)} s, or as soon as the connection is back…`;
+        await waitToRetry(wait);
+      }
     }
+  } finally {
+    $("connection").hidden = true;
   }
 }
 
@@ -558,6 +574,7 @@ function mayJudge() {
 // ---------------------------------------------------------------- form and submission
 
 function setChoice(choice) {
+  if (refuseWhileSaving()) return;
   if (!app.draft || app.task?.kind === "rating") return;
   if (!mayJudge()) return;
   app.draft.choice = choice;
@@ -568,6 +585,7 @@ function setChoice(choice) {
 }
 
 function setStrength(strength) {
+  if (refuseWhileSaving()) return;
   if (!app.draft || app.task?.kind === "rating") return;
   if (app.draft.choice === "both_good" || app.draft.choice === "both_bad") {
     announce("Strength applies only when one edit is better.");
@@ -581,6 +599,7 @@ function setStrength(strength) {
 }
 
 function setRating(rating) {
+  if (refuseWhileSaving()) return;
   if (!app.draft || app.task?.kind !== "rating") return;
   if (!mayJudge()) return;
   app.draft.rating = rating;
@@ -623,28 +642,56 @@ async function submit() {
   return await sendPending();
 }
 
+/** Lock the answer form while an answer is on its way (it shows what is sent, not an editable draft). */
+function lockForm(locked, state = "") {
+  $("judgment").inert = locked;
+  $("judgment").classList.toggle("locked", locked);
+  $("judgment").setAttribute("aria-busy", String(locked));
+  $("submit").disabled = locked;
+  $("save-state").textContent = state;
+}
+
+/** Show a message about an answer that stays on screen until dismissed (or the next answer is saved). */
+function showSaveNotice(message) {
+  $("save-notice-text").textContent = message;
+  $("save-notice").hidden = !message;
+}
+
 /** Send the stored judgment until the server acknowledges it, then move on. */
 async function sendPending() {
   const judgment = load(PENDING_KEY);
   if (!judgment) return true;
   app.sending = true;
-  $("submit").disabled = true;
+  lockForm(true, "Saving your answer… It is not saved until this page says so.");
   announce("Saving your answer…");
   try {
-    await withRetry("saving your answer", () => api("/api/judgments", { method: "POST", json: judgment }));
+    await withRetry("saving your answer", () => api("/api/judgments", { method: "POST", json: judgment }),
+      "Connection lost: your answer is NOT saved yet. It is kept in this browser and sent when the connection is back.");
     save(PENDING_KEY, null);
     save(draftKey(judgment.task_id), null);
     if (app.task?.task_id === judgment.task_id) app.draft = null;
+    showSaveNotice("");
     announce("Saved. Thank you!");
     return true;
   } catch (err) {
     if (err instanceof HttpError && err.status === 401) throw err;
     save(PENDING_KEY, null);
-    if (err instanceof HttpError && (err.status === 403 || err.status === 404 || err.status === 409)) {
-      // the task is no longer ours to judge (already judged or withdrawn): move on
+    if (err instanceof HttpError && err.status === 409) {
+      // the server kept an earlier answer to this task (e.g. from another tab): this one was dropped
       save(draftKey(judgment.task_id), null);
       if (app.task?.task_id === judgment.task_id) app.draft = null;
-      announce(`That answer was not needed: ${err.message}`);
+      const message = `Your answer was not saved: ${err.message}.`;
+      showSaveNotice(message);
+      announce(message);
+      return true;
+    }
+    if (err instanceof HttpError && (err.status === 403 || err.status === 404)) {
+      // the task is no longer ours to judge (withdrawn or reassigned): move on
+      save(draftKey(judgment.task_id), null);
+      if (app.task?.task_id === judgment.task_id) app.draft = null;
+      const message = `Your answer was not saved, the song is no longer yours to judge: ${err.message}.`;
+      showSaveNotice(message);
+      announce(message);
       return true;
     }
     $("form-error").textContent = `Could not save: ${err.message}`;
@@ -652,8 +699,15 @@ async function sendPending() {
     return false;
   } finally {
     app.sending = false;
-    $("submit").disabled = false;
+    lockForm(false);
   }
+}
+
+/** While an answer is being saved it cannot change: say so and refuse. */
+function refuseWhileSaving() {
+  if (!app.sending) return false;
+  announce("Your answer is being saved: it cannot be changed now.");
+  return true;
 }
 
 async function submitAndContinue() {
@@ -683,7 +737,7 @@ const KEYS = {
   x: () => (app.task?.kind === "rating" ? setRating(2) : setStrength(2)),
   c: () => (app.task?.kind === "rating" ? setRating(3) : setStrength(3)),
   v: () => setRating(4),
-  t: () => $("notes").focus(),
+  t: () => { if (!refuseWhileSaving()) $("notes").focus(); },
   s: submitAndContinue,
   "?": () => { $("shortcuts").open = !$("shortcuts").open; },
 };
@@ -737,6 +791,7 @@ function wire() {
   });
   $("judgment").addEventListener("submit", (e) => { e.preventDefault(); submitAndContinue(); });
   $("retry").addEventListener("click", () => run(start));
+  $("save-notice-close").addEventListener("click", () => showSaveNotice(""));
   // a mouse click on a page button or choice does not take focus, so the shortcuts keep working
   // after it (keyboard users still tab to every control, which then keeps its own keys)
   $("view-task").addEventListener("mousedown", (e) => {
