@@ -200,3 +200,59 @@ def test_an_unsaved_answer_locks_the_form_keeps_its_banner_in_view_and_is_sent_w
     assert [j["task_id"] for j in judged] == [task_id]
     context.close()
     assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
+
+
+# Four-minute song of 0.5 s beats: the page's own difference finder on edits that differ by long
+# stretches (a 40 s cut, a 20 s repeat) and by two cuts one beat apart.
+DIFFERENCE_EXCERPTS_JS = """
+async () => {
+  const m = await import("/static/beatmap.js");
+  const bounds = Array.from({ length: 481 }, (_, i) => i / 2);
+  const beats = (from, to) => Array.from({ length: to - from }, (_, k) => from + k);
+  const whole = beats(0, 480);
+  const cut40 = whole.filter((s) => s < 100 || s >= 180);
+  const repeat20 = [...beats(0, 340), ...beats(300, 480)];
+  const cutA = whole.filter((s) => s < 200 || s >= 208);
+  const cutB = whole.filter((s) => s < 201 || s >= 209);
+  const excerpts = (x, y) => m.differenceExcerpts(m.editTimeline(bounds, x), m.editTimeline(bounds, y), 3, 3);
+  return { long: excerpts(cut40, repeat20), shifted: excerpts(cutA, cutB) };
+}
+"""
+
+
+def test_next_difference_plays_a_few_seconds_around_each_difference_once(chromium_browser, fresh_server):
+    errors: list[str] = []
+    context, page = open_rater_page(chromium_browser, fresh_server, errors)
+    found = page.evaluate(DIFFERENCE_EXCERPTS_JS)
+    # A cuts 50-90 s of the song, B plays 150-170 s twice: two differences, 3 s either side of
+    # where the edits part ways, in each edit's own time, not the whole 40 s or 20 s
+    assert [(d["beat"], d["a"], d["b"]) for d in found["long"]] == [
+        (100, [47.0, 53.0], [47.0, 53.0]),
+        (300, [127.0, 133.0], [167.0, 173.0]),
+    ]
+    # two cuts one beat apart diverge once: one excerpt, not the same one twice
+    assert [(d["beat"], d["a"], d["b"]) for d in found["shifted"]] == [(200, [97.0, 103.0], [97.0, 103.0])]
+
+    # on the page: each press plays the next difference, A then B, each at most 6 s plus what it
+    # merged; once through them all, the next press starts again at the first one
+    diffs = page.evaluate("raterApp.differences()")
+    assert diffs and len({(tuple(d["a"]), tuple(d["b"])) for d in diffs}) == len(diffs)
+    page.evaluate("raterApp.setPlaybackRate(4)")
+    played = []
+    for _ in diffs:
+        page.keyboard.press("n")
+        excerpt = page.evaluate("raterApp.excerpts()")
+        in_a, in_b = excerpt["excerpts"]
+        assert in_a["start"] == pytest.approx(max(0.0, in_a["at"] - 3.0), abs=1e-6)
+        assert in_b["start"] == pytest.approx(max(0.0, in_b["at"] - 3.0), abs=1e-6)
+        merged = len(diffs[excerpt["index"]]["beats"]) - 1
+        assert in_a["end"] - in_a["start"] <= 6.0 + 3.0 * merged + 1e-6
+        played.append(excerpt["index"])
+        wait_until(page, "raterApp.position().version === 'b'", timeout_s=5)
+        wait_until(page, "!raterApp.position().playing", timeout_s=5)
+    assert played == list(range(len(diffs)))
+    page.keyboard.press("n")
+    assert page.evaluate("raterApp.excerpts().index") == 0
+    page.keyboard.press("Space")
+    context.close()
+    assert errors == []

@@ -6,15 +6,15 @@
 
 // the page loads this module with ?v=<asset version>; import its siblings at the same version
 const VERSION = new URL(import.meta.url).search;
-const { sourceTimeline, editTimeline, locate, timeOf, differences, sectionBands } = await import(`./beatmap.js${VERSION}`);
+const { sourceTimeline, editTimeline, locate, timeOf, differenceExcerpts, sectionBands } = await import(`./beatmap.js${VERSION}`);
 const { Player } = await import(`./player.js${VERSION}`);
 const { peaks, Waveform } = await import(`./waveform.js${VERSION}`);
 const { ListeningTracker, stillToHear } = await import(`./listening.js${VERSION}`);
 const { HeadphoneCheck } = await import(`./headphones.js${VERSION}`);
 
 const TOKEN = document.body.dataset.token || "";
-const EXCERPT_BEFORE_S = 2.5;   // "next difference" plays this much before the difference...
-const EXCERPT_AFTER_S = 2.5;    // ...and this much after it, first in A, then in B
+const EXCERPT_BEFORE_S = 3;     // "next difference" plays this much before the point where A and B diverge...
+const EXCERPT_AFTER_S = 3;      // ...and this much after it, first in A, then in B
 const BEATS_PER_JUMP = 4;
 const LISTEN_POLL_MS = 200;
 const NOTES_LIMIT = Number(document.getElementById("notes")?.maxLength) > 0 ? document.getElementById("notes").maxLength : 2000;
@@ -128,7 +128,7 @@ const app = {
   tracker: null,         // what has been played of each version (must-listen)
   diffs: [],
   draft: null,
-  lastDiff: null,        // source beat of the difference last played by "next difference"
+  lastDiff: null,        // index (in diffs) of the difference last played by "next difference"
   loop: null,            // {start: pos, end: pos, lengthS}
   markIn: null,
   excerpts: null,
@@ -250,7 +250,7 @@ async function showTask(task) {
   const bounds = task.song.segment_bounds_s;
   app.timelines = { o: sourceTimeline(bounds), a: editTimeline(bounds, task.a.beat_sequence) };
   if (task.b) app.timelines.b = editTimeline(bounds, task.b.beat_sequence);
-  app.diffs = task.b ? differences(task.a.beat_sequence, task.b.beat_sequence, bounds.length - 1) : [];
+  app.diffs = task.b ? differenceExcerpts(app.timelines.a, app.timelines.b, EXCERPT_BEFORE_S, EXCERPT_AFTER_S) : [];
   const versions = {};
   keys.forEach((v, i) => { versions[v] = { buffer: buffers[i], timeline: app.timelines[v] }; });
   app.player = new Player(ctx, versions, onPlayerChange);
@@ -503,26 +503,22 @@ function updateLoopButton() {
 function nextDifference() {
   if (!app.player || !app.task?.b) return;
   if (!app.diffs.length) { announce("A and B play the same beats: there is no difference to jump to."); return; }
-  // after a preview, move past it even if playback is still in its lead-in
-  const anchor = Math.max(app.lastDiff ?? -1, position().beat);
-  let index = app.diffs.findIndex((d) => d > anchor);
-  const wrapped = index < 0;
+  // each press plays the next difference; after a seek, the first one after the playhead
+  let index = app.lastDiff !== null ? app.lastDiff + 1 : app.diffs.findIndex((d) => d.beat > position().beat);
+  const wrapped = index < 0 || index >= app.diffs.length;
   if (wrapped) index = 0;
-  const beat = app.diffs[index];
-  app.lastDiff = beat;
-  const excerpts = ["a", "b"].map((v) => {
-    const t = timeOf(app.timelines[v], { beat, fraction: 0, occurrence: 0 });
-    // play on to the end of the region that differs here, so one excerpt hears all of it
-    const region = (app.task[v].must_listen?.regions_s || []).find(([s, e]) => s <= t + 1e-3 && t <= e + 1e-3);
-    const end = Math.max(t + EXCERPT_AFTER_S, region ? region[1] + 0.25 : 0);
-    return { version: v, start: Math.max(0, Math.min(t - EXCERPT_BEFORE_S, region ? region[0] : t)), end, at: t };
-  });
-  app.excerpts = { beat, index, excerpts };
+  const diff = app.diffs[index];
+  app.lastDiff = index;
+  const excerpts = [
+    { version: "a", start: diff.a[0], end: diff.a[1], at: diff.atA },
+    { version: "b", start: diff.b[0], end: diff.b[1], at: diff.atB },
+  ];
+  app.excerpts = { beat: diff.beat, index, excerpts };
   app.player.loopOn = false;
   updateLoopButton();
   app.player.playExcerpts(excerpts);
-  announce(`${wrapped ? "Back to the first difference. " : ""}Difference ${index + 1} of ${app.diffs.length}` +
-    ` (beat ${beat + 1}): playing A, then B.`);
+  announce(`${wrapped && app.diffs.length > 1 ? "Back to the first difference. " : ""}` +
+    `Difference ${index + 1} of ${app.diffs.length} (beat ${diff.beat + 1}): playing A, then B.`);
 }
 
 // ---------------------------------------------------------------- must-listen
@@ -881,7 +877,7 @@ const testHooks = {
   position,
   task: () => app.task,
   draft: () => (app.draft ? { ...app.draft, elapsed_ms: Math.round(elapsedMs()) } : null),
-  differences: () => app.diffs.slice(),
+  differences: () => app.diffs.map((d) => ({ ...d, a: d.a.slice(), b: d.b.slice(), beats: d.beats.slice() })),
   excerpts: () => app.excerpts,
   loop: () => app.player?.loop ?? null,
   loopOn: () => Boolean(app.player?.loopOn),
