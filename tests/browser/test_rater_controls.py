@@ -256,3 +256,64 @@ def test_next_difference_plays_a_few_seconds_around_each_difference_once(chromiu
     page.keyboard.press("Space")
     context.close()
     assert errors == []
+
+
+def get_audio(live: LiveServer, url: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
+    import urllib.request
+
+    request = urllib.request.Request(
+        live.base_url + url, headers={"Authorization": f"Bearer {live.rater_token}", **(headers or {})}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status, dict(response.headers), response.read()
+
+
+def test_audio_comes_compressed_with_progress_and_the_original_plays_before_the_edits_arrive(
+    chromium_browser, fresh_server
+):
+    live = fresh_server
+    errors: list[str] = []
+    context = chromium_browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    # about 40 kB/s: the compressed original of the test song takes a second or two
+    conditions = {"offline": False, "latency": 20, "downloadThroughput": 40_000, "uploadThroughput": 40_000}
+    cdp.send("Network.emulateNetworkConditions", conditions)
+    page.goto(f"{live.base_url}/r/{live.rater_token}")
+    seen_partial = seen_early_task = False
+    for _ in range(400):
+        state = page.evaluate(
+            "window.raterApp ? {downloads: raterApp.downloads(), playable: raterApp.playable(),"
+            " ready: raterApp.ready(), text: document.getElementById('loading-text').textContent} : null"
+        )
+        if state:
+            seen_partial |= any(0 < got < total for got, total in state["downloads"].values())
+            seen_partial |= "%" in state["text"] and "MB" in state["text"]
+            seen_early_task |= state["playable"] and not state["ready"]
+            if state["ready"]:
+                break
+        page.wait_for_timeout(25)
+    assert seen_partial, "no download progress was shown"
+    assert seen_early_task, "the page waited for every version before showing the task"
+    cdp.send("Network.emulateNetworkConditions", {**conditions, "downloadThroughput": -1, "uploadThroughput": -1})
+    audio = page.evaluate(
+        "performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.includes('/audio/'))"
+    )
+    assert sorted(url.split("/audio/")[1] for url in audio) == ["a?format=ogg", "b?format=ogg", "original?format=ogg"]
+
+    # over HTTP: the compressed copy is a fraction of the WAV, has as many samples, and takes ranges
+    task_id = page.evaluate("raterApp.task().task_id")
+    base = f"/api/tasks/{task_id}/audio/original"
+    _, wav_headers, wav = get_audio(live, base)
+    status, ogg_headers, ogg = get_audio(live, base + "?format=ogg")
+    assert status == 200 and ogg_headers["content-type"] == "audio/ogg" and ogg[:4] == b"OggS"
+    assert len(ogg) < len(wav) / 4
+    status, range_headers, head = get_audio(live, base + "?format=ogg", {"Range": "bytes=0-999"})
+    assert status == 206 and len(head) == 1000 and head == ogg[:1000]
+    assert range_headers["content-range"] == f"bytes 0-999/{len(ogg)}"
+    duration = page.evaluate("raterApp.player().duration('o')")
+    assert duration == pytest.approx(len(wav) / 2 / 22050, abs=0.01)  # 16-bit mono WAV of the test song
+    context.close()
+    assert errors == []

@@ -203,14 +203,41 @@ async function withRetry(what, fn, banner = null) {
   }
 }
 
-async function decode(url) {
+// Compressed audio (Ogg/Vorbis, about a tenth of a WAV) where the browser can play it
+const OGG_PLAYABLE = Boolean(document.createElement("audio").canPlayType?.('audio/ogg; codecs="vorbis"'));
+const audioUrl = (url) => (OGG_PLAYABLE ? `${url}?format=ogg` : url);
+
+function megabytes(bytes) { return `${(bytes / 1e6).toFixed(1)} MB`; }
+
+/** Download `url` in chunks, calling onProgress(received, total) (total 0 when unknown); the bytes. */
+async function download(url, onProgress) {
   const response = await fetch(url, { headers: { Authorization: `Bearer ${TOKEN}` } });
   if (!response.ok) throw new HttpError(response.status, `could not load audio (${response.status})`);
-  const bytes = await response.arrayBuffer();
+  const total = Number(response.headers.get("Content-Length")) || 0;
+  if (!response.body?.getReader) return await response.arrayBuffer();
+  const reader = response.body.getReader();
+  const chunks = [];
+  let received = 0;
+  onProgress(0, total);
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    received += value.length;
+    onProgress(received, total);
+  }
+  const bytes = new Uint8Array(received);
+  let at = 0;
+  for (const chunk of chunks) { bytes.set(chunk, at); at += chunk.length; }
+  return bytes.buffer;
+}
+
+async function decode(url, onProgress = () => {}) {
+  const bytes = await download(url, onProgress);
   try {
     return await ctx.decodeAudioData(bytes);
   } catch (err) {
-    const part = url.split("/").pop();
+    const part = url.split("?")[0].split("/").pop();
     throw new AudioDecodeError(`this browser cannot play ${part === "original" ? "the original" : `edit ${part.toUpperCase()}`} (${err.message || err})`);
   }
 }
@@ -219,6 +246,7 @@ async function loadNext() {
   stopPlayback();
   showView("loading");
   $("loading-text").textContent = "Loading the next song…";
+  $("loading-progress").hidden = true;
   const { data } = await withRetry("loading the next song", () => api("/api/next"));
   if (data.done) {
     app.task = null;
@@ -234,27 +262,45 @@ async function loadNext() {
   await showTask(data);
 }
 
+/** Download progress of each version: {v: [received, total]}; shown while loading and on the version buttons. */
+const downloads = {};
+
+function showDownload(v, received, total) {
+  downloads[v] = [received, total];
+  const share = total ? Math.min(100, Math.round((100 * received) / total)) : null;
+  if (!$("view-loading").hidden) {
+    const all = Object.values(downloads).reduce((sum, [r, t]) => [sum[0] + r, sum[1] + t], [0, 0]);
+    $("loading-progress").hidden = !all[1];
+    $("loading-progress").max = Math.max(1, all[1]);
+    $("loading-progress").value = all[0];
+    $("loading-text").textContent = all[1]
+      ? `Loading the audio: ${Math.round((100 * all[0]) / all[1])} % of ${megabytes(all[1])}…`
+      : `Loading the audio: ${megabytes(all[0])}…`;
+  }
+  const status = document.querySelector(`#version-${v} .version-loading`);
+  if (status) status.textContent = share === null ? `loading ${megabytes(received)}` : `loading ${share} %`;
+}
+
 async function showTask(task) {
   app.task = task;
   setProgress(task.progress?.done ?? 0, task.progress?.total ?? 0);
   ctx = ctx || new (window.AudioContext || window.webkitAudioContext)();
   const keys = versionKeys();
   const urls = { o: task.song.audio_url, a: task.a.audio_url, b: task.b?.audio_url };
-  let loaded = 0;
-  $("loading-text").textContent = `Loading audio (0 of ${keys.length})…`;
-  const buffers = await withRetry("loading the audio", () => Promise.all(keys.map(async (v) => {
-    const buffer = await decode(urls[v]);
-    $("loading-text").textContent = `Loading audio (${++loaded} of ${keys.length})…`;
-    return buffer;
-  })));
+  for (const v of Object.keys(downloads)) delete downloads[v];
+  const fetchVersion = (v) => withRetry("loading the audio",
+    () => decode(audioUrl(urls[v]), (r, t) => showDownload(v, r, t)));
+  // the original first, on its own, so it plays as soon as it is here; the edits follow together
+  const first = await fetchVersion("o");
+  if (app.task !== task) return;
+  const rest = keys.filter((v) => v !== "o").map((v) => [v, fetchVersion(v)]);
   const bounds = task.song.segment_bounds_s;
   app.timelines = { o: sourceTimeline(bounds), a: editTimeline(bounds, task.a.beat_sequence) };
   if (task.b) app.timelines.b = editTimeline(bounds, task.b.beat_sequence);
   app.diffs = task.b ? differenceExcerpts(app.timelines.a, app.timelines.b, EXCERPT_BEFORE_S, EXCERPT_AFTER_S) : [];
-  const versions = {};
-  keys.forEach((v, i) => { versions[v] = { buffer: buffers[i], timeline: app.timelines[v] }; });
-  app.player = new Player(ctx, versions, onPlayerChange);
+  app.player = new Player(ctx, { o: { buffer: first, timeline: app.timelines.o } }, onPlayerChange);
   app.loop = null; app.markIn = null; app.lastDiff = null; app.excerpts = null;
+  app.loaded = new Set(["o"]);
 
   app.draft = load(draftKey(task.task_id)) || {
     client_id: newClientId(), choice: null, strength: null, rating: null, notes: "", elapsed_ms: 0,
@@ -265,7 +311,7 @@ async function showTask(task) {
     updateListenStatus();
   };
   app.visibleSince = null;
-  buildTaskView(task, buffers);
+  buildTaskView(task, { o: first });
   restoreForm();
   updateListenStatus();
   showView("task");
@@ -282,6 +328,21 @@ async function showTask(task) {
   announce(`${task.song.song_id}: ${task.kind === "rating" ? "rate the edit" : "compare edits A and B"}.` +
     (restored ? " Your unsent answer was restored." : "") +
     (window.matchMedia("(pointer: coarse)").matches ? " Tap Play to listen." : " Press space to play."));
+  await Promise.all(rest.map(async ([v, pending]) => {
+    const buffer = await pending;
+    if (app.task === task) addVersion(v, buffer);
+  }));
+}
+
+/** A version whose audio arrived after the task was shown: it can now be played and switched to. */
+function addVersion(v, buffer) {
+  app.player.addVersion(v, { buffer, timeline: app.timelines[v] });
+  app.loaded.add(v);
+  const button = $(`version-${v}`);
+  button.removeAttribute("aria-disabled");
+  button.querySelector(".version-loading").textContent = "";
+  app.waveforms[v].setEnvelope(peaks(buffer), buffer.duration);
+  if (app.loop) applyLoop(app.player.loopOn);
 }
 
 // ---------------------------------------------------------------- building the view
@@ -299,7 +360,8 @@ function buildTaskView(task, buffers) {
   const keys = versionKeys();
   keys.forEach((v, i) => {
     const info = v === "o" ? task.song : task[v];
-    const duration = buffers[i].duration;
+    const buffer = buffers[v];
+    const duration = buffer ? buffer.duration : (Number(info.duration_seconds) || app.timelines[v].total);
     const splices = v === "o" ? [] : (info.splice_times_s || []);
     const sections = sectionBands(task.song.structure, app.timelines[v]);
     app.sections[v] = sections;
@@ -315,7 +377,9 @@ function buildTaskView(task, buffers) {
     const letter = v === "o" ? "O" : v.toUpperCase();
     button.setAttribute("aria-keyshortcuts", `${shortcut} ${letter}`);
     button.setAttribute("aria-label", `Listen to ${versionLabel(v)} (${clock(duration)}), key ${shortcut} or ${letter}`);
-    button.innerHTML = `<span class="version-name"></span><span class="version-duration"></span><kbd></kbd>`;
+    button.innerHTML = `<span class="version-name"></span><span class="version-duration"></span><kbd></kbd>` +
+      `<span class="version-loading" aria-live="polite"></span>`;
+    if (!buffer) button.setAttribute("aria-disabled", "true");
     button.querySelector(".version-name").textContent = versionLabel(v);
     button.querySelector(".version-duration").textContent = clock(duration);
     button.querySelector("kbd").textContent = `${shortcut} / ${letter}`;
@@ -329,9 +393,14 @@ function buildTaskView(task, buffers) {
       ". Click to jump there, drag to select a loop.");
     row.append(button, canvas);
     list.append(row);
-    app.waveforms[v] = new Waveform(canvas, peaks(buffers[i]), duration, splices, {
-      onSeek: (t) => { app.lastDiff = null; app.player.seek(v, t); },
-      onSelect: (t0, t1) => setLoopFrom(v, t0, t1),
+    const envelope = buffer ? peaks(buffer) : { mins: new Float32Array(1), maxs: new Float32Array(1) };
+    app.waveforms[v] = new Waveform(canvas, envelope, duration, splices, {
+      onSeek: (t) => {
+        if (!app.player.versions[v]) { switchVersion(v); return; }
+        app.lastDiff = null;
+        app.player.seek(v, t);
+      },
+      onSelect: (t0, t1) => (app.player.versions[v] ? setLoopFrom(v, t0, t1) : switchVersion(v)),
     }, sections);
   });
   const pair = task.kind !== "rating";
@@ -385,7 +454,11 @@ function updateVersionButtons() {
 }
 
 function switchVersion(v) {
-  if (!app.player || !app.player.versions[v]) return;
+  if (!app.player) return;
+  if (!app.player.versions[v]) {
+    if (versionKeys().includes(v)) announce(`${versionLabel(v)} is still loading.`);
+    return;
+  }
   app.player.switchTo(v);
   announce(`${versionLabel(v)}`);
 }
@@ -433,6 +506,7 @@ function loopRegions() {
   if (!app.loop) return null;
   const regions = {};
   for (const v of versionKeys()) {
+    if (!app.player.versions[v]) continue;    // still loading: its region is set once it is here
     if (v === app.loop.origin) { regions[v] = app.loop.times; continue; }
     const tl = app.timelines[v];
     let s = timeOf(tl, app.loop.start);
@@ -502,6 +576,7 @@ function updateLoopButton() {
 
 function nextDifference() {
   if (!app.player || !app.task?.b) return;
+  if (!app.player.versions.a || !app.player.versions.b) { announce("A and B are still loading."); return; }
   if (!app.diffs.length) { announce("A and B play the same beats: there is no difference to jump to."); return; }
   // each press plays the next difference; after a seek, the first one after the playhead
   let index = app.lastDiff !== null ? app.lastDiff + 1 : app.diffs.findIndex((d) => d.beat > position().beat);
@@ -883,7 +958,9 @@ const testHooks = {
   loopOn: () => Boolean(app.player?.loopOn),
   player: () => app.player,
   sending: () => app.sending,
-  ready: () => !$("view-task").hidden && Boolean(app.player),
+  ready: () => !$("view-task").hidden && Boolean(app.player) && versionKeys().every((v) => app.loaded?.has(v)),
+  playable: () => !$("view-task").hidden && Boolean(app.player),
+  downloads: () => ({ ...downloads }),
   listening: () => (updateListenStatus(), {
     heard: app.tracker?.heard ?? null, record: app.tracker?.record(versionKeys()) ?? null, stillToHear: unheard(),
     met: Object.fromEntries(Object.entries(listeningNeeds()).map(([v, need]) => [v, Boolean(app.tracker?.met(v, need))])),
