@@ -21,6 +21,7 @@ FORMATTED := \
 	tests/rlhf/test_acceptance.py \
 	benchmarks/bench_beats.py \
 	benchmarks/bench_online_selection.py \
+	benchmarks/bench_rater_audio.py \
 	benchmarks/bench_screening.py \
 	src/rl_editor/__init__.py \
 	src/rl_editor/audio/__init__.py \
