@@ -25,6 +25,7 @@ FORMATTED := \
 	tests/rlhf/test_acceptance.py \
 	benchmarks/bench_beats.py \
 	benchmarks/bench_online_selection.py \
+	benchmarks/bench_rater_audio.py \
 	benchmarks/bench_screening.py \
 	benchmarks/taste_headroom.py \
 	src/rl_editor/audio/content.py \

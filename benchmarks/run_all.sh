@@ -64,6 +64,7 @@ run bench_beats
 run bench_render
 needs_music bench_splice_detectability
 run bench_feedback_load
+run bench_rater_audio
 run bench_policy_env
 run bench_raters
 needs_music bench_analysis

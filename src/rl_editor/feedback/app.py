@@ -14,6 +14,9 @@ cannot tell a gold or an evaluation edit from its address); the database says
 which file each part is, and a file is served only while it resolves inside the
 folder it was registered from and keeps the content it had then (otherwise 404
 and one log line naming the song). HTTP Range is supported (206 / 416).
+``?format=ogg`` asks for an Ogg/Vorbis copy (encoded once per file and cached on
+disk, :class:`~rl_editor.feedback.audio_files.CompressedAudioCache`); ``/api/next``
+starts encoding the task's files in the background so they are ready when asked for.
 
 Must-listen: each task from ``/api/next`` says per edit what the rater must
 play before judging (``must_listen``: ``min_seconds`` and the differing
@@ -47,6 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from rl_editor.audio.song import segment_bounds
 from rl_editor.config import config_to_json
+from rl_editor.feedback.audio_files import CompressedAudioCache
 from rl_editor.feedback.guard import BodyGuard, BodyRule, token_of
 from rl_editor.feedback.settings import SETTINGS, FeedbackSettings
 from rl_editor.feedback.storage import (
@@ -149,7 +153,7 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 
 def create_app(manifest_path: Path, db_url: str | None = None, task_config: TaskConfig | None = None,
-               settings: FeedbackSettings = SETTINGS) -> FastAPI:
+               settings: FeedbackSettings = SETTINGS, audio_cache_dir: Path | None = None) -> FastAPI:
     """Build the app over one manifest and one database (created and filled with tasks on first use).
 
     Parameters
@@ -162,6 +166,9 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
         How tasks are made when the database has none.
     settings : FeedbackSettings
         Limits, media root and test hooks.
+    audio_cache_dir : Path, optional
+        Where compressed copies of the audio are kept (default
+        :func:`~rl_editor.feedback.audio_files.default_compressed_cache_dir`).
     """
     manifest = Manifest.load(manifest_path)
     store = FeedbackStore.open(db_url, manifest.path, settings=settings)
@@ -176,12 +183,14 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
 
         anyio.to_thread.current_default_thread_limiter().total_tokens = store.settings.request_threads
         yield
+        compressed_audio.close()
         store.close()
 
     app = FastAPI(title="rl-editor feedback", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.store = store
     app.state.manifest = manifest
     app.state.settings = settings
+    compressed_audio = CompressedAudioCache(audio_cache_dir)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -250,10 +259,23 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
         if view is None:
             return {"done": True, "message": "All done: there is nothing left for you to judge. Thank you!",
                     "progress": {"done": done, "total": total}}
+        warm_compressed_audio(who.id, view)
         return task_json(view, done, total)
+
+    def warm_compressed_audio(rater_id: int, view: TaskView) -> None:
+        """Start encoding the task's audio, so the page's requests for it find it ready."""
+        sources = []
+        for part in ("original", "a", "b")[:1 + len(view.edits)]:
+            try:
+                sources.append(store.task_audio_file(rater_id, view.task_id, part))
+            except (AudioUnavailableError, NotFoundError):
+                continue
+        compressed_audio.warm(sources)
 
     @app.post("/api/judgments", max_body_size=JUDGMENT_BODY_MAX_BYTES)
     def submit(body: JudgmentBody, who: RaterInfo = Depends(rater)) -> JSONResponse:
+        """201 when recorded; 200 for a retry of the same answer (same client_id); 409 when the task
+        already holds another answer (another client_id, or the same one with a different answer)."""
         judgment = JudgmentIn(client_id=body.client_id, task_id=body.task_id, preference=body.preference,
                               tie_kind=body.tie_kind, strength=body.strength, rating=body.rating,
                               notes=body.notes or "", time_spent_ms=body.time_spent_ms,
@@ -276,12 +298,20 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
         return store.judgments_of_rater(who.id)
 
     @app.get("/api/tasks/{task_id}/audio/{part}")
-    def task_audio(task_id: str, part: str, request: Request, who: RaterInfo = Depends(rater)) -> Response:
+    def task_audio(task_id: str, part: str, request: Request, format: str = "original",
+                   who: RaterInfo = Depends(rater)) -> Response:
         try:
             path = store.task_audio_file(who.id, task_id, part, request.headers.get("range"))
         except AudioUnavailableError as exc:
             LOG.warning("%s", exc)
             raise HTTPException(404, "this audio is not available; tell the organiser of the test") from None
+        if format == "ogg":
+            try:
+                path = compressed_audio.compressed(path)
+            except (OSError, RuntimeError) as exc:  # libsndfile cannot read it: serve the file as it is
+                LOG.warning("could not compress the audio of task %s (%s): %s", task_id, part, exc)
+        elif format != "original":
+            raise HTTPException(422, "format must be 'original' or 'ogg'")
         return FileResponse(path, media_type=AUDIO_TYPES.get(path.suffix.lower(), "application/octet-stream"),
                             headers={"Cache-Control": "private, max-age=3600"})
 

@@ -8,6 +8,9 @@ has the registered content (:meth:`AudioVerifier.servable_path`). Hashing a
 big file on every request would be slow, so a check that found the content
 right is remembered per ``(resolved path, size, mtime_ns)`` and repeated only
 when one of those changes.
+
+Served audio may also be asked for compressed: :class:`CompressedAudioCache` keeps an
+Ogg/Vorbis copy of each file (encoded once, on disk), a tenth of a WAV's size.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,3 +169,120 @@ class AudioVerifier:
                 self._verified.clear()
             self._verified[key] = digest
         return digest
+
+
+COMPRESSED_SUFFIXES = (".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac")
+"""Files already compressed: served as they are when a compressed copy is asked for."""
+
+ENCODE_BLOCK_FRAMES = 32_768  # libsndfile's Vorbis encoder is fed in blocks (one huge write can crash it)
+
+
+def default_compressed_cache_dir() -> Path:
+    """``$RL_EDITOR_CACHE_DIR/served-audio`` if the variable is set, else ``~/.cache/rl-editor/served-audio``."""
+    given = os.environ.get("RL_EDITOR_CACHE_DIR")
+    return (Path(given).expanduser() if given else Path.home() / ".cache" / "rl-editor") / "served-audio"
+
+
+def encode_ogg_vorbis(source: Path, target: Path, compression_level: float = 0.5) -> None:
+    """Write ``source`` (any format libsndfile reads) to ``target`` as Ogg/Vorbis, frame for frame.
+
+    Parameters
+    ----------
+    source : Path
+        The audio file to encode.
+    target : Path
+        Where the Ogg file goes (overwritten).
+    compression_level : float
+        libsndfile's Vorbis setting: 0 is the best quality, 1 the smallest file (0.5 is about 128 kbit/s
+        for stereo music at 44.1 kHz).
+    """
+    import soundfile as sf
+
+    with sf.SoundFile(source) as reader, sf.SoundFile(target, "w", reader.samplerate, reader.channels,
+                                                       format="OGG", subtype="VORBIS",
+                                                       compression_level=compression_level) as writer:
+        for block in reader.blocks(blocksize=ENCODE_BLOCK_FRAMES, dtype="float32", always_2d=True):
+            writer.write(block)
+
+
+class CompressedAudioCache:
+    """Ogg/Vorbis copies of the audio files the server hands out, each encoded once and kept on disk.
+
+    A copy is named after the source's resolved path, size and modification time (the
+    server verified the source's content just before asking), so a changed file gets a new
+    copy. Concurrent requests for one file wait for one encoding.
+
+    Parameters
+    ----------
+    folder : Path, optional
+        Where the copies live (default :func:`default_compressed_cache_dir`).
+    compression_level : float
+        Passed to :func:`encode_ogg_vorbis`.
+    """
+
+    def __init__(self, folder: Path | None = None, compression_level: float = 0.5):
+        self.folder = folder if folder is not None else default_compressed_cache_dir()
+        self.compression_level = compression_level
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._warming: set[str] = set()
+        self._executor: ThreadPoolExecutor | None = None
+
+    def _key(self, source: Path) -> str:
+        stat = source.stat()
+        blob = f"{source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:vorbis:{self.compression_level}"
+        return hashlib.sha256(blob.encode()).hexdigest()[:40]
+
+    def _lock(self, key: str) -> threading.Lock:
+        with self._locks_guard:
+            if len(self._locks) > 10_000:
+                self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+            return self._locks.setdefault(key, threading.Lock())
+
+    def compressed(self, source: Path) -> Path:
+        """The Ogg/Vorbis copy of ``source`` (encoded now if there is none yet); ``source`` itself when it is
+        already compressed. Raises ``OSError`` or ``RuntimeError`` (libsndfile) when it cannot be encoded."""
+        if source.suffix.lower() in COMPRESSED_SUFFIXES:
+            return source
+        key = self._key(source)
+        target = self.folder / f"{key}.ogg"
+        if target.is_file():
+            return target
+        with self._lock(key):
+            if target.is_file():
+                return target
+            self.folder.mkdir(parents=True, exist_ok=True)
+            partial = target.with_suffix(f".{threading.get_ident()}.part")
+            try:
+                encode_ogg_vorbis(source, partial, self.compression_level)
+                os.replace(partial, target)
+            finally:
+                partial.unlink(missing_ok=True)
+        return target
+
+    def warm(self, sources: list[Path]) -> None:
+        """Encode ``sources`` in one background thread, so their first request finds them ready."""
+        with self._locks_guard:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audio-encode")
+            executor = self._executor
+            todo = [s for s in sources if str(s) not in self._warming]
+            self._warming.update(str(s) for s in todo)
+        for source in todo:
+            executor.submit(self._warm_one, source)
+
+    def _warm_one(self, source: Path) -> None:
+        try:
+            self.compressed(source)
+        except Exception:  # noqa: BLE001 - a request for it will encode it again and report the failure
+            pass
+        finally:
+            with self._locks_guard:
+                self._warming.discard(str(source))
+
+    def close(self) -> None:
+        """Stop the background encoder (waiting for the file it is encoding)."""
+        with self._locks_guard:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)

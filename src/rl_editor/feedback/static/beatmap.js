@@ -119,3 +119,62 @@ export function sectionBands(structure, tl) {
   }
   return bands;
 }
+
+/**
+ * Where two edits diverge, in order: [{slotA, slotB, a, b, beat}]. Their beat sequences are
+ * aligned (longest common subsequence); each stretch where they do not line up is one
+ * divergence, found at the slot of each edit where it starts (`a`, `b`: seconds in each
+ * edit's own audio; the end of an edit when it has nothing more there), and `beat`, the
+ * earlier of the two source beats played there.
+ */
+export function divergences(tlA, tlB) {
+  const a = tlA.seq, b = tlB.seq, n = a.length, m = b.length;
+  // common[i][j]: length of the longest common subsequence of a[i:] and b[j:]
+  const common = Array.from({ length: n + 1 }, () => new Uint16Array(m + 1));
+  for (let i = n - 1; i >= 0; i--) {
+    for (let j = m - 1; j >= 0; j--) {
+      common[i][j] = a[i] === b[j] ? common[i + 1][j + 1] + 1 : Math.max(common[i + 1][j], common[i][j + 1]);
+    }
+  }
+  const aligned = (i, j) => i < n && j < m && a[i] === b[j];
+  const out = [];
+  let i = 0, j = 0;
+  while (i < n || j < m) {
+    if (aligned(i, j)) { i++; j++; continue; }
+    out.push({
+      slotA: i, slotB: j,
+      a: i < n ? tlA.starts[i] : tlA.total,
+      b: j < m ? tlB.starts[j] : tlB.total,
+      beat: Math.min(i < n ? a[i] : Infinity, j < m ? b[j] : Infinity),
+    });
+    while ((i < n || j < m) && !aligned(i, j)) {
+      if (j >= m || (i < n && common[i + 1][j] >= common[i][j + 1])) i++; else j++;
+    }
+  }
+  return out;
+}
+
+/**
+ * The excerpts "next difference" plays: one per divergence, `before` seconds before it to
+ * `after` seconds after it in each edit; divergences whose excerpts would overlap in both edits
+ * are heard together (one excerpt, so nothing is played twice).
+ * Returns [{beat, beats, a: [start, end], b: [start, end], atA, atB}] in seconds of each edit.
+ */
+export function differenceExcerpts(tlA, tlB, before, after) {
+  const out = [];
+  for (const d of divergences(tlA, tlB)) {
+    const last = out[out.length - 1];
+    if (last && d.a - before <= last.a[1] && d.b - before <= last.b[1]) {
+      last.a[1] = Math.min(tlA.total, d.a + after);
+      last.b[1] = Math.min(tlB.total, d.b + after);
+      last.beats.push(d.beat);
+      continue;
+    }
+    out.push({
+      beat: d.beat, beats: [d.beat], atA: d.a, atB: d.b,
+      a: [Math.max(0, d.a - before), Math.min(tlA.total, d.a + after)],
+      b: [Math.max(0, d.b - before), Math.min(tlB.total, d.b + after)],
+    });
+  }
+  return out;
+}

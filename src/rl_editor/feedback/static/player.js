@@ -27,6 +27,11 @@ export class Player {
     this.onHeard = null;        // onHeard(version, start, end): a stretch of audio that was played
   }
 
+  /** Add a version whose audio arrived later ({buffer, timeline}); it can be played from now on. */
+  addVersion(name, version) {
+    this.versions[name] = version;
+  }
+
   get playing() { this._poll(); return this.segments.length > 0; }
 
   duration(version = this.version) { return this.versions[version].buffer.duration; }

@@ -6,15 +6,15 @@
 
 // the page loads this module with ?v=<asset version>; import its siblings at the same version
 const VERSION = new URL(import.meta.url).search;
-const { sourceTimeline, editTimeline, locate, timeOf, differences, sectionBands } = await import(`./beatmap.js${VERSION}`);
+const { sourceTimeline, editTimeline, locate, timeOf, differenceExcerpts, sectionBands } = await import(`./beatmap.js${VERSION}`);
 const { Player } = await import(`./player.js${VERSION}`);
 const { peaks, Waveform } = await import(`./waveform.js${VERSION}`);
 const { ListeningTracker, stillToHear } = await import(`./listening.js${VERSION}`);
 const { HeadphoneCheck } = await import(`./headphones.js${VERSION}`);
 
 const TOKEN = document.body.dataset.token || "";
-const EXCERPT_BEFORE_S = 2.5;   // "next difference" plays this much before the difference...
-const EXCERPT_AFTER_S = 2.5;    // ...and this much after it, first in A, then in B
+const EXCERPT_BEFORE_S = 3;     // "next difference" plays this much before the point where A and B diverge...
+const EXCERPT_AFTER_S = 3;      // ...and this much after it, first in A, then in B
 const BEATS_PER_JUMP = 4;
 const LISTEN_POLL_MS = 200;
 const NOTES_LIMIT = Number(document.getElementById("notes")?.maxLength) > 0 ? document.getElementById("notes").maxLength : 2000;
@@ -128,7 +128,7 @@ const app = {
   tracker: null,         // what has been played of each version (must-listen)
   diffs: [],
   draft: null,
-  lastDiff: null,        // source beat of the difference last played by "next difference"
+  lastDiff: null,        // index (in diffs) of the difference last played by "next difference"
   loop: null,            // {start: pos, end: pos, lengthS}
   markIn: null,
   excerpts: null,
@@ -168,33 +168,76 @@ setInterval(saveDraft, 5000);
 
 // ---------------------------------------------------------------- task loading
 
-async function withRetry(what, fn) {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const result = await fn();
-      if (attempt > 0) announce("Connection restored.");
-      return result;
-    } catch (err) {
-      if (err instanceof HttpError && err.status === 401) throw err;
-      if (!isRetryable(err)) throw err;
-      const wait = Math.min(15000, 1000 * 2 ** attempt);
-      $("connection").hidden = false;
-      $("connection").textContent = `Connection lost while ${what}. Retrying in ${Math.round(wait / 1000)} s…`;
-      await sleep(wait);
-    } finally {
-      $("connection").hidden = true;
+/** Wait `ms` milliseconds, or less when the browser comes back online. */
+function waitToRetry(ms) {
+  return new Promise((resolve) => {
+    const done = () => { clearTimeout(timer); window.removeEventListener("online", done); resolve(); };
+    const timer = setTimeout(done, ms);
+    window.addEventListener("online", done);
+  });
+}
+
+/**
+ * Call `fn` until it succeeds or fails for good, waiting longer after each connection failure
+ * (and retrying at once when the browser says it is online again); the banner says what waits.
+ */
+async function withRetry(what, fn, banner = null) {
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await fn();
+        if (attempt > 0) announce("Connection restored.");
+        return result;
+      } catch (err) {
+        if (err instanceof HttpError && err.status === 401) throw err;
+        if (!isRetryable(err)) throw err;
+        const wait = Math.min(15000, 1000 * 2 ** attempt);
+        $("connection").hidden = false;
+        $("connection").textContent = (banner || `Connection lost while ${what}.`) +
+          ` Retrying in ${Math.round(wait / 1000)} s, or as soon as the connection is back…`;
+        await waitToRetry(wait);
+      }
     }
+  } finally {
+    $("connection").hidden = true;
   }
 }
 
-async function decode(url) {
+// Compressed audio (Ogg/Vorbis, about a tenth of a WAV) where the browser can play it
+const OGG_PLAYABLE = Boolean(document.createElement("audio").canPlayType?.('audio/ogg; codecs="vorbis"'));
+const audioUrl = (url) => (OGG_PLAYABLE ? `${url}?format=ogg` : url);
+
+function megabytes(bytes) { return `${(bytes / 1e6).toFixed(1)} MB`; }
+
+/** Download `url` in chunks, calling onProgress(received, total) (total 0 when unknown); the bytes. */
+async function download(url, onProgress) {
   const response = await fetch(url, { headers: { Authorization: `Bearer ${TOKEN}` } });
   if (!response.ok) throw new HttpError(response.status, `could not load audio (${response.status})`);
-  const bytes = await response.arrayBuffer();
+  const total = Number(response.headers.get("Content-Length")) || 0;
+  if (!response.body?.getReader) return await response.arrayBuffer();
+  const reader = response.body.getReader();
+  const chunks = [];
+  let received = 0;
+  onProgress(0, total);
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    received += value.length;
+    onProgress(received, total);
+  }
+  const bytes = new Uint8Array(received);
+  let at = 0;
+  for (const chunk of chunks) { bytes.set(chunk, at); at += chunk.length; }
+  return bytes.buffer;
+}
+
+async function decode(url, onProgress = () => {}) {
+  const bytes = await download(url, onProgress);
   try {
     return await ctx.decodeAudioData(bytes);
   } catch (err) {
-    const part = url.split("/").pop();
+    const part = url.split("?")[0].split("/").pop();
     throw new AudioDecodeError(`this browser cannot play ${part === "original" ? "the original" : `edit ${part.toUpperCase()}`} (${err.message || err})`);
   }
 }
@@ -203,6 +246,7 @@ async function loadNext() {
   stopPlayback();
   showView("loading");
   $("loading-text").textContent = "Loading the next song…";
+  $("loading-progress").hidden = true;
   const { data } = await withRetry("loading the next song", () => api("/api/next"));
   if (data.done) {
     app.task = null;
@@ -218,27 +262,45 @@ async function loadNext() {
   await showTask(data);
 }
 
+/** Download progress of each version: {v: [received, total]}; shown while loading and on the version buttons. */
+const downloads = {};
+
+function showDownload(v, received, total) {
+  downloads[v] = [received, total];
+  const share = total ? Math.min(100, Math.round((100 * received) / total)) : null;
+  if (!$("view-loading").hidden) {
+    const all = Object.values(downloads).reduce((sum, [r, t]) => [sum[0] + r, sum[1] + t], [0, 0]);
+    $("loading-progress").hidden = !all[1];
+    $("loading-progress").max = Math.max(1, all[1]);
+    $("loading-progress").value = all[0];
+    $("loading-text").textContent = all[1]
+      ? `Loading the audio: ${Math.round((100 * all[0]) / all[1])} % of ${megabytes(all[1])}…`
+      : `Loading the audio: ${megabytes(all[0])}…`;
+  }
+  const status = document.querySelector(`#version-${v} .version-loading`);
+  if (status) status.textContent = share === null ? `loading ${megabytes(received)}` : `loading ${share} %`;
+}
+
 async function showTask(task) {
   app.task = task;
   setProgress(task.progress?.done ?? 0, task.progress?.total ?? 0);
   ctx = ctx || new (window.AudioContext || window.webkitAudioContext)();
   const keys = versionKeys();
   const urls = { o: task.song.audio_url, a: task.a.audio_url, b: task.b?.audio_url };
-  let loaded = 0;
-  $("loading-text").textContent = `Loading audio (0 of ${keys.length})…`;
-  const buffers = await withRetry("loading the audio", () => Promise.all(keys.map(async (v) => {
-    const buffer = await decode(urls[v]);
-    $("loading-text").textContent = `Loading audio (${++loaded} of ${keys.length})…`;
-    return buffer;
-  })));
+  for (const v of Object.keys(downloads)) delete downloads[v];
+  const fetchVersion = (v) => withRetry("loading the audio",
+    () => decode(audioUrl(urls[v]), (r, t) => showDownload(v, r, t)));
+  // the original first, on its own, so it plays as soon as it is here; the edits follow together
+  const first = await fetchVersion("o");
+  if (app.task !== task) return;
+  const rest = keys.filter((v) => v !== "o").map((v) => [v, fetchVersion(v)]);
   const bounds = task.song.segment_bounds_s;
   app.timelines = { o: sourceTimeline(bounds), a: editTimeline(bounds, task.a.beat_sequence) };
   if (task.b) app.timelines.b = editTimeline(bounds, task.b.beat_sequence);
-  app.diffs = task.b ? differences(task.a.beat_sequence, task.b.beat_sequence, bounds.length - 1) : [];
-  const versions = {};
-  keys.forEach((v, i) => { versions[v] = { buffer: buffers[i], timeline: app.timelines[v] }; });
-  app.player = new Player(ctx, versions, onPlayerChange);
+  app.diffs = task.b ? differenceExcerpts(app.timelines.a, app.timelines.b, EXCERPT_BEFORE_S, EXCERPT_AFTER_S) : [];
+  app.player = new Player(ctx, { o: { buffer: first, timeline: app.timelines.o } }, onPlayerChange);
   app.loop = null; app.markIn = null; app.lastDiff = null; app.excerpts = null;
+  app.loaded = new Set(["o"]);
 
   app.draft = load(draftKey(task.task_id)) || {
     client_id: newClientId(), choice: null, strength: null, rating: null, notes: "", elapsed_ms: 0,
@@ -249,7 +311,7 @@ async function showTask(task) {
     updateListenStatus();
   };
   app.visibleSince = null;
-  buildTaskView(task, buffers);
+  buildTaskView(task, { o: first });
   restoreForm();
   updateListenStatus();
   showView("task");
@@ -266,6 +328,21 @@ async function showTask(task) {
   announce(`${task.song.song_id}: ${task.kind === "rating" ? "rate the edit" : "compare edits A and B"}.` +
     (restored ? " Your unsent answer was restored." : "") +
     (window.matchMedia("(pointer: coarse)").matches ? " Tap Play to listen." : " Press space to play."));
+  await Promise.all(rest.map(async ([v, pending]) => {
+    const buffer = await pending;
+    if (app.task === task) addVersion(v, buffer);
+  }));
+}
+
+/** A version whose audio arrived after the task was shown: it can now be played and switched to. */
+function addVersion(v, buffer) {
+  app.player.addVersion(v, { buffer, timeline: app.timelines[v] });
+  app.loaded.add(v);
+  const button = $(`version-${v}`);
+  button.removeAttribute("aria-disabled");
+  button.querySelector(".version-loading").textContent = "";
+  app.waveforms[v].setEnvelope(peaks(buffer), buffer.duration);
+  if (app.loop) applyLoop(app.player.loopOn);
 }
 
 // ---------------------------------------------------------------- building the view
@@ -283,7 +360,8 @@ function buildTaskView(task, buffers) {
   const keys = versionKeys();
   keys.forEach((v, i) => {
     const info = v === "o" ? task.song : task[v];
-    const duration = buffers[i].duration;
+    const buffer = buffers[v];
+    const duration = buffer ? buffer.duration : (Number(info.duration_seconds) || app.timelines[v].total);
     const splices = v === "o" ? [] : (info.splice_times_s || []);
     const sections = sectionBands(task.song.structure, app.timelines[v]);
     app.sections[v] = sections;
@@ -299,7 +377,9 @@ function buildTaskView(task, buffers) {
     const letter = v === "o" ? "O" : v.toUpperCase();
     button.setAttribute("aria-keyshortcuts", `${shortcut} ${letter}`);
     button.setAttribute("aria-label", `Listen to ${versionLabel(v)} (${clock(duration)}), key ${shortcut} or ${letter}`);
-    button.innerHTML = `<span class="version-name"></span><span class="version-duration"></span><kbd></kbd>`;
+    button.innerHTML = `<span class="version-name"></span><span class="version-duration"></span><kbd></kbd>` +
+      `<span class="version-loading" aria-live="polite"></span>`;
+    if (!buffer) button.setAttribute("aria-disabled", "true");
     button.querySelector(".version-name").textContent = versionLabel(v);
     button.querySelector(".version-duration").textContent = clock(duration);
     button.querySelector("kbd").textContent = `${shortcut} / ${letter}`;
@@ -313,9 +393,14 @@ function buildTaskView(task, buffers) {
       ". Click to jump there, drag to select a loop.");
     row.append(button, canvas);
     list.append(row);
-    app.waveforms[v] = new Waveform(canvas, peaks(buffers[i]), duration, splices, {
-      onSeek: (t) => { app.lastDiff = null; app.player.seek(v, t); },
-      onSelect: (t0, t1) => setLoopFrom(v, t0, t1),
+    const envelope = buffer ? peaks(buffer) : { mins: new Float32Array(1), maxs: new Float32Array(1) };
+    app.waveforms[v] = new Waveform(canvas, envelope, duration, splices, {
+      onSeek: (t) => {
+        if (!app.player.versions[v]) { switchVersion(v); return; }
+        app.lastDiff = null;
+        app.player.seek(v, t);
+      },
+      onSelect: (t0, t1) => (app.player.versions[v] ? setLoopFrom(v, t0, t1) : switchVersion(v)),
     }, sections);
   });
   const pair = task.kind !== "rating";
@@ -369,7 +454,11 @@ function updateVersionButtons() {
 }
 
 function switchVersion(v) {
-  if (!app.player || !app.player.versions[v]) return;
+  if (!app.player) return;
+  if (!app.player.versions[v]) {
+    if (versionKeys().includes(v)) announce(`${versionLabel(v)} is still loading.`);
+    return;
+  }
   app.player.switchTo(v);
   announce(`${versionLabel(v)}`);
 }
@@ -417,6 +506,7 @@ function loopRegions() {
   if (!app.loop) return null;
   const regions = {};
   for (const v of versionKeys()) {
+    if (!app.player.versions[v]) continue;    // still loading: its region is set once it is here
     if (v === app.loop.origin) { regions[v] = app.loop.times; continue; }
     const tl = app.timelines[v];
     let s = timeOf(tl, app.loop.start);
@@ -486,27 +576,24 @@ function updateLoopButton() {
 
 function nextDifference() {
   if (!app.player || !app.task?.b) return;
+  if (!app.player.versions.a || !app.player.versions.b) { announce("A and B are still loading."); return; }
   if (!app.diffs.length) { announce("A and B play the same beats: there is no difference to jump to."); return; }
-  // after a preview, move past it even if playback is still in its lead-in
-  const anchor = Math.max(app.lastDiff ?? -1, position().beat);
-  let index = app.diffs.findIndex((d) => d > anchor);
-  const wrapped = index < 0;
+  // each press plays the next difference; after a seek, the first one after the playhead
+  let index = app.lastDiff !== null ? app.lastDiff + 1 : app.diffs.findIndex((d) => d.beat > position().beat);
+  const wrapped = index < 0 || index >= app.diffs.length;
   if (wrapped) index = 0;
-  const beat = app.diffs[index];
-  app.lastDiff = beat;
-  const excerpts = ["a", "b"].map((v) => {
-    const t = timeOf(app.timelines[v], { beat, fraction: 0, occurrence: 0 });
-    // play on to the end of the region that differs here, so one excerpt hears all of it
-    const region = (app.task[v].must_listen?.regions_s || []).find(([s, e]) => s <= t + 1e-3 && t <= e + 1e-3);
-    const end = Math.max(t + EXCERPT_AFTER_S, region ? region[1] + 0.25 : 0);
-    return { version: v, start: Math.max(0, Math.min(t - EXCERPT_BEFORE_S, region ? region[0] : t)), end, at: t };
-  });
-  app.excerpts = { beat, index, excerpts };
+  const diff = app.diffs[index];
+  app.lastDiff = index;
+  const excerpts = [
+    { version: "a", start: diff.a[0], end: diff.a[1], at: diff.atA },
+    { version: "b", start: diff.b[0], end: diff.b[1], at: diff.atB },
+  ];
+  app.excerpts = { beat: diff.beat, index, excerpts };
   app.player.loopOn = false;
   updateLoopButton();
   app.player.playExcerpts(excerpts);
-  announce(`${wrapped ? "Back to the first difference. " : ""}Difference ${index + 1} of ${app.diffs.length}` +
-    ` (beat ${beat + 1}): playing A, then B.`);
+  announce(`${wrapped && app.diffs.length > 1 ? "Back to the first difference. " : ""}` +
+    `Difference ${index + 1} of ${app.diffs.length} (beat ${diff.beat + 1}): playing A, then B.`);
 }
 
 // ---------------------------------------------------------------- must-listen
@@ -558,6 +645,7 @@ function mayJudge() {
 // ---------------------------------------------------------------- form and submission
 
 function setChoice(choice) {
+  if (refuseWhileSaving()) return;
   if (!app.draft || app.task?.kind === "rating") return;
   if (!mayJudge()) return;
   app.draft.choice = choice;
@@ -568,6 +656,7 @@ function setChoice(choice) {
 }
 
 function setStrength(strength) {
+  if (refuseWhileSaving()) return;
   if (!app.draft || app.task?.kind === "rating") return;
   if (app.draft.choice === "both_good" || app.draft.choice === "both_bad") {
     announce("Strength applies only when one edit is better.");
@@ -581,6 +670,7 @@ function setStrength(strength) {
 }
 
 function setRating(rating) {
+  if (refuseWhileSaving()) return;
   if (!app.draft || app.task?.kind !== "rating") return;
   if (!mayJudge()) return;
   app.draft.rating = rating;
@@ -623,28 +713,56 @@ async function submit() {
   return await sendPending();
 }
 
+/** Lock the answer form while an answer is on its way (it shows what is sent, not an editable draft). */
+function lockForm(locked, state = "") {
+  $("judgment").inert = locked;
+  $("judgment").classList.toggle("locked", locked);
+  $("judgment").setAttribute("aria-busy", String(locked));
+  $("submit").disabled = locked;
+  $("save-state").textContent = state;
+}
+
+/** Show a message about an answer that stays on screen until dismissed (or the next answer is saved). */
+function showSaveNotice(message) {
+  $("save-notice-text").textContent = message;
+  $("save-notice").hidden = !message;
+}
+
 /** Send the stored judgment until the server acknowledges it, then move on. */
 async function sendPending() {
   const judgment = load(PENDING_KEY);
   if (!judgment) return true;
   app.sending = true;
-  $("submit").disabled = true;
+  lockForm(true, "Saving your answer… It is not saved until this page says so.");
   announce("Saving your answer…");
   try {
-    await withRetry("saving your answer", () => api("/api/judgments", { method: "POST", json: judgment }));
+    await withRetry("saving your answer", () => api("/api/judgments", { method: "POST", json: judgment }),
+      "Connection lost: your answer is NOT saved yet. It is kept in this browser and sent when the connection is back.");
     save(PENDING_KEY, null);
     save(draftKey(judgment.task_id), null);
     if (app.task?.task_id === judgment.task_id) app.draft = null;
+    showSaveNotice("");
     announce("Saved. Thank you!");
     return true;
   } catch (err) {
     if (err instanceof HttpError && err.status === 401) throw err;
     save(PENDING_KEY, null);
-    if (err instanceof HttpError && (err.status === 403 || err.status === 404 || err.status === 409)) {
-      // the task is no longer ours to judge (already judged or withdrawn): move on
+    if (err instanceof HttpError && err.status === 409) {
+      // the server kept an earlier answer to this task (e.g. from another tab): this one was dropped
       save(draftKey(judgment.task_id), null);
       if (app.task?.task_id === judgment.task_id) app.draft = null;
-      announce(`That answer was not needed: ${err.message}`);
+      const message = `Your answer was not saved: ${err.message}.`;
+      showSaveNotice(message);
+      announce(message);
+      return true;
+    }
+    if (err instanceof HttpError && (err.status === 403 || err.status === 404)) {
+      // the task is no longer ours to judge (withdrawn or reassigned): move on
+      save(draftKey(judgment.task_id), null);
+      if (app.task?.task_id === judgment.task_id) app.draft = null;
+      const message = `Your answer was not saved, the song is no longer yours to judge: ${err.message}.`;
+      showSaveNotice(message);
+      announce(message);
       return true;
     }
     $("form-error").textContent = `Could not save: ${err.message}`;
@@ -652,8 +770,15 @@ async function sendPending() {
     return false;
   } finally {
     app.sending = false;
-    $("submit").disabled = false;
+    lockForm(false);
   }
+}
+
+/** While an answer is being saved it cannot change: say so and refuse. */
+function refuseWhileSaving() {
+  if (!app.sending) return false;
+  announce("Your answer is being saved: it cannot be changed now.");
+  return true;
 }
 
 async function submitAndContinue() {
@@ -683,15 +808,30 @@ const KEYS = {
   x: () => (app.task?.kind === "rating" ? setRating(2) : setStrength(2)),
   c: () => (app.task?.kind === "rating" ? setRating(3) : setStrength(3)),
   v: () => setRating(4),
-  t: () => $("notes").focus(),
+  t: () => { if (!refuseWhileSaving()) $("notes").focus(); },
   s: submitAndContinue,
   "?": () => { $("shortcuts").open = !$("shortcuts").open; },
 };
 
+// Controls that handle keys themselves (Space presses a button or checks a radio, arrows move
+// between radios, letters type into text fields): while one has focus, its keys stay its own.
+const INTERACTIVE = "input, button, select, textarea, summary, a[href], [contenteditable]:not([contenteditable=false])," +
+  " [role=button], [role=radio], [role=checkbox], [role=slider], [role=tab], [role=menuitem], [role=option]";
+const TEXT_ENTRY = "textarea, select, input:not([type=radio]):not([type=checkbox]):not([type=button]):not([type=submit])";
+
+/** Whether focus is on a control that keeps its own keys (no page shortcut may take them). */
+function focusInControl(target) {
+  return Boolean(target?.closest?.(INTERACTIVE));
+}
+
 document.addEventListener("keydown", (e) => {
-  if (e.target.closest?.("textarea, input[type=text]")) {
+  if (e.target.closest?.(TEXT_ENTRY)) {
     if (e.key === "Escape") e.target.blur();
-    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); submitAndContinue(); }
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && e.target.id === "notes") { e.preventDefault(); submitAndContinue(); }
+    return;
+  }
+  if (focusInControl(e.target)) {
+    if (e.key === "Escape") e.target.blur();   // back to the page, where the shortcuts work
     return;
   }
   if (e.ctrlKey || e.metaKey || e.altKey) return;
@@ -722,6 +862,12 @@ function wire() {
   });
   $("judgment").addEventListener("submit", (e) => { e.preventDefault(); submitAndContinue(); });
   $("retry").addEventListener("click", () => run(start));
+  $("save-notice-close").addEventListener("click", () => showSaveNotice(""));
+  // a mouse click on a page button or choice does not take focus, so the shortcuts keep working
+  // after it (keyboard users still tab to every control, which then keeps its own keys)
+  $("view-task").addEventListener("mousedown", (e) => {
+    if (e.button === 0 && e.target.closest("button, .choice") && !e.target.closest("textarea")) e.preventDefault();
+  });
   window.addEventListener("resize", () => { for (const w of Object.values(app.waveforms)) w.resize(); });
   if (window.matchMedia("(max-width: 700px)").matches) $("shortcuts").open = false;
 }
@@ -806,13 +952,15 @@ const testHooks = {
   position,
   task: () => app.task,
   draft: () => (app.draft ? { ...app.draft, elapsed_ms: Math.round(elapsedMs()) } : null),
-  differences: () => app.diffs.slice(),
+  differences: () => app.diffs.map((d) => ({ ...d, a: d.a.slice(), b: d.b.slice(), beats: d.beats.slice() })),
   excerpts: () => app.excerpts,
   loop: () => app.player?.loop ?? null,
   loopOn: () => Boolean(app.player?.loopOn),
   player: () => app.player,
   sending: () => app.sending,
-  ready: () => !$("view-task").hidden && Boolean(app.player),
+  ready: () => !$("view-task").hidden && Boolean(app.player) && versionKeys().every((v) => app.loaded?.has(v)),
+  playable: () => !$("view-task").hidden && Boolean(app.player),
+  downloads: () => ({ ...downloads }),
   listening: () => (updateListenStatus(), {
     heard: app.tracker?.heard ?? null, record: app.tracker?.record(versionKeys()) ?? null, stillToHear: unheard(),
     met: Object.fromEntries(Object.entries(listeningNeeds()).map(([v, need]) => [v, Boolean(app.tracker?.met(v, need))])),

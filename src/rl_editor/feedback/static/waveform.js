@@ -98,6 +98,14 @@ export class Waveform {
     this.draw();
   }
 
+  /** Show a new envelope (the decoded audio arrived) over `duration` seconds. */
+  setEnvelope(envelope, duration = this.duration) {
+    this.envelope = envelope;
+    this.duration = Math.max(duration, 1e-6);
+    this.base.width = 0;   // force the static layer to be drawn again
+    this.resize();
+  }
+
   /** Re-render the static layer at the canvas's current CSS size and pixel ratio. */
   resize() {
     const ratio = window.devicePixelRatio || 1;

@@ -69,6 +69,21 @@ def rating_answer(j: JudgmentIn) -> dict[str, Any]:
     return {"rating": int(j.rating)}
 
 
+def _refuse_another_answer(recorded: Judgment | None, j: JudgmentIn) -> None:
+    """Raise :class:`ConflictError` when a repeated ``client_id`` carries another answer than the recorded one.
+
+    A retry of the same answer is acknowledged as a duplicate; a different answer under the same id
+    (another tab or window of the same rater) would be dropped, so it is refused instead.
+    """
+    if recorded is None:
+        return
+    answer = pair_answer(j, recorded.presented_order or "ab") if recorded.kind == "pair" else rating_answer(j)
+    if any(getattr(recorded, column) != value for column, value in answer.items()) or \
+            (j.notes or "") != (recorded.notes or ""):
+        raise ConflictError(f"task {recorded.task_id} was already answered differently (perhaps in another tab "
+                            "or window); this answer was not saved and the first one is kept")
+
+
 class Judgments:
     """Submitting judgments and reading them back per rater."""
 
@@ -92,6 +107,7 @@ class Judgments:
             with self.db.transaction() as session:
                 row = session.scalars(select(Judgment).where(Judgment.client_id == judgment.client_id)).first()
                 if row is not None and row.rater_id == rater_id:
+                    _refuse_another_answer(row, judgment)
                     return row.id, True
             raise ConflictError(f"task {judgment.task_id} was already judged") from None
 
@@ -101,6 +117,7 @@ class Judgments:
             if existing is not None:
                 if existing.rater_id != rater_id:
                     raise ConflictError("client_id is already used by another submission; make a new one")
+                _refuse_another_answer(session.get(Judgment, existing.id), j)
                 return existing.id, True
             values = self._judgment_values(session, rater_id, j)
             if require_listening:
