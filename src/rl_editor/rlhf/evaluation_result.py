@@ -185,12 +185,16 @@ class EvaluationResult(FormatModel):
         """One line in words: whether the new policy changed the edits' length, their material, both or neither."""
         length, swapped = self.material_change()
         moved_length, moved_material = length >= CHANGE_THRESHOLD, swapped >= CHANGE_THRESHOLD
-        kind = {(False, False): "nothing that matters (length and material within "
-                                f"{CHANGE_THRESHOLD:.0%} of the song)",
-                (True, False): "length only", (False, True): "material only",
-                (True, True): "length and material"}[(moved_length, moved_material)]
-        return (f"what changed: {kind}; per edit, {length:.1%} of the song longer or shorter and {swapped:.1%} "
-                "swapped for other material")
+        kind = {
+            (False, False): f"nothing that matters (length and material within {CHANGE_THRESHOLD:.0%} of the song)",
+            (True, False): "length only",
+            (False, True): "material only",
+            (True, True): "length and material",
+        }[(moved_length, moved_material)]
+        return (
+            f"what changed: {kind}; per edit, {length:.1%} of the song longer or shorter and {swapped:.1%} "
+            "swapped for other material"
+        )
 
     @property
     def identical_share(self) -> float:
