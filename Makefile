@@ -20,6 +20,7 @@ FORMATTED := \
 	src/rl_editor/rlhf/acceptance.py \
 	tests/rlhf/test_acceptance.py \
 	benchmarks/bench_beats.py \
+	benchmarks/bench_beats_fof.py \
 	benchmarks/bench_online_selection.py \
 	benchmarks/bench_screening.py \
 	src/rl_editor/__init__.py \
