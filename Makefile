@@ -24,6 +24,7 @@ FORMATTED := \
 	src/rl_editor/rlhf/acceptance.py \
 	tests/rlhf/test_acceptance.py \
 	benchmarks/bench_beats.py \
+	benchmarks/bench_beats_fof.py \
 	benchmarks/bench_online_selection.py \
 	benchmarks/bench_rater_audio.py \
 	benchmarks/bench_screening.py \

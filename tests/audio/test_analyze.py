@@ -213,16 +213,23 @@ def song_with_free_intro(make_beat_signal, tmp_path) -> Path:
     return path
 
 
-def test_a_stretch_without_beats_gets_a_grid_at_the_songs_tempo_and_a_warning(song_with_free_intro):
+def test_a_stretch_without_beats_is_marked_and_gets_a_grid_given_the_tempo(song_with_free_intro):
     from rl_editor.audio.analyze import AnalysisWarning
 
+    confidence_column = feature_index("beat_confidence")
+    with pytest.warns(AnalysisWarning, match=r"intro\.wav: no beat found in 0:00-0:20; it is one long beat there "
+                                             r"\(beat confidence 0\); give the tempo \(--bpm-range\)"):
+        marked = analyze_song(song_with_free_intro, use_cache=False)
+    assert marked.beat_durations_s[0] > 15.0 and marked.features[0, confidence_column] == 0.0
+    assert marked.features[1:, confidence_column].mean() > 0.3
+
     with pytest.warns(AnalysisWarning, match=r"intro\.wav: no beat found in 0:00-0:20; filled with \d+ beats at"):
-        analysis = analyze_song(song_with_free_intro, use_cache=False)
+        analysis = analyze_song(song_with_free_intro, use_cache=False, bpm_range=(100.0, 140.0))
     durations = analysis.beat_durations_s
     assert durations.max() < 2 * np.median(durations)  # no 20-second "beat"
     intro = analysis.beat_times_s < 19.5
     assert intro.sum() >= 30
-    confidence = analysis.features[:, feature_index("beat_confidence")]
+    confidence = analysis.features[:, confidence_column]
     assert np.all(confidence[intro] == 0) and confidence[~intro].mean() > 0.3
 
 

@@ -95,3 +95,16 @@ def test_analyze_json_gives_bars_and_sections_in_seconds(write_beat_file, tmp_pa
     assert sections[-1]["end_s"] == pytest.approx(data["duration_seconds"], abs=1e-3)
     assert all(a["end_s"] == b["start_s"] for a, b in zip(sections, sections[1:]))
     assert all(isinstance(s["label"], str) and s["label"] for s in sections)
+
+
+def test_analyze_takes_a_tempo_hint_and_refuses_a_bad_one_in_one_line(write_beat_file, tmp_path):
+    song = write_beat_file("fast.wav", seconds=12.0, bpm=180.0)
+    summary = tmp_path / "summary.json"
+    result = run_cli("analyze", str(song), "--workers", "1", "--no-cache", "--bpm-range", "160-200",
+                     "--json", str(summary))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(summary.read_text())["songs"][0]["tempo_bpm"] == pytest.approx(180.0, rel=0.05)
+    bad = run_cli("analyze", str(song), "--bpm-range", "fast")
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == "error: --bpm-range 'fast': not a tempo (174) or a range of tempi (160-200) " \
+                                 "between 30 and 320 BPM"

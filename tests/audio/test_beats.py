@@ -87,7 +87,38 @@ def test_fill_beat_gaps_puts_a_grid_at_the_tempo_where_no_beat_was_tracked():
     times, filled = fill_beat_gaps(tracked, 41.0)
     assert np.all(np.diff(times) > 0) and np.array_equal(times[~filled], tracked)
     assert np.diff(times).max() <= 0.5 + 1e-9  # the 10 s intro and the 11.5 s break are on the grid too
-    assert times[0] == pytest.approx(0.5) and times[-1] == pytest.approx(40.5)
-    assert filled_stretches(times, filled, 41.0) == [(0.0, 10.0), (19.5, 31.0), (39.5, 41.0)]
-    steady, none_filled = fill_beat_gaps(np.arange(0.4, 10.0, 0.5), 10.2)
-    assert not none_filled.any() and steady.size == 20
+    assert times[0] == pytest.approx(0.5) and times[-1] == pytest.approx(39.5)
+    assert filled_stretches(times, filled, 41.0) == [(0.0, 10.0), (19.5, 31.0)]
+    short_gaps, none_filled = fill_beat_gaps(np.delete(np.arange(2.4, 10.0, 0.5), [5, 6]), 13.2)
+    assert not none_filled.any() and short_gaps.size == 14  # a 1.5 s gap, a 2 s intro and 3 s tail stay
+
+
+@pytest.mark.parametrize("text, expected", [("160-200", (160.0, 200.0)), ("174", (165.3, 182.7)),
+                                            (" 90-120 ", (90.0, 120.0))])
+def test_a_tempo_hint_is_a_range_or_one_tempo(text, expected):
+    from rl_editor.audio.beats import parse_bpm_range
+
+    assert parse_bpm_range(text) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("text", ["fast", "200-160", "0-100", "100-400", "1-2-3", ""])
+def test_a_bad_tempo_hint_is_refused(text):
+    from rl_editor.audio.beats import parse_bpm_range
+
+    with pytest.raises(ValueError, match="not a tempo"):
+        parse_bpm_range(text)
+
+
+def test_a_tempo_hint_settles_the_metrical_level(make_beat_signal):
+    """Clicks on every beat at 180 BPM, accents every other beat: the hint picks the level, and keys the cache."""
+    from rl_editor.audio.analyze import analysis_params
+
+    sr = 22050
+    y = make_beat_signal(30.0, sr, bpm=180.0)
+    clip = AudioClip(y, sr)
+    hinted = analyze_clip(clip, song_id="fast", path="fast.wav", content_sha256="0" * 64, bpm_range=(160.0, 200.0))
+    assert hinted.tempo_bpm == pytest.approx(180.0, rel=0.05)
+    slow = analyze_clip(clip, song_id="fast", path="fast.wav", content_sha256="0" * 64, bpm_range=(60.0, 100.0))
+    assert 60.0 <= slow.tempo_bpm <= 100.0 and hinted.n_beats > 1.7 * slow.n_beats
+    assert analysis_params("librosa", (160.0, 200.0)) != analysis_params("librosa")
+    assert "bpm_range" not in analysis_params("librosa")

@@ -108,7 +108,7 @@ def code_digest(modules: tuple[str, ...]) -> str:
     return digest.hexdigest()[:16]
 
 
-def analysis_params(beats: str = "librosa") -> dict:
+def analysis_params(beats: str = "librosa", bpm_range: tuple[float, float] | None = None) -> dict:
     """The parameters that key the analysis cache: settings, the beat-tracking backend, and a
     digest of the analysis code (``ANALYSIS_CODE_MODULES``), so changed code re-analyses.
 
@@ -120,6 +120,8 @@ def analysis_params(beats: str = "librosa") -> dict:
     if beats not in BEAT_BACKENDS:
         raise AnalysisError(f"beats={beats!r}: unknown beat tracker; use one of {', '.join(BEAT_BACKENDS)}")
     params = {**ANALYSIS_PARAMS, "beats": beats}
+    if bpm_range is not None and beats == "librosa":
+        params["bpm_range"] = [round(float(bpm_range[0]), 2), round(float(bpm_range[1]), 2)]
     if beats != "librosa":  # the project's bar model is not used, so changing it keeps these (costly) entries
         params = {key: value for key, value in params.items() if key not in BAR_MODEL_PARAMS}
     params["code"] = code_digest(ANALYSIS_CODE_MODULES + BACKEND_CODE_MODULES[beats])
@@ -192,11 +194,14 @@ def analyze_clip(
     source_sample_rate: int | None = None,
     channels: int | None = None,
     beats: str = "librosa",
+    bpm_range: tuple[float, float] | None = None,
 ) -> SongAnalysis:
     """Analyse decoded audio (any rate and channel count).
 
     ``beats`` picks the beat tracker: ``"librosa"`` (default) or ``"madmom"``
-    (optional, see ``rl_editor.audio.beats_madmom``).
+    (optional, see ``rl_editor.audio.beats_madmom``). ``bpm_range`` (librosa only)
+    tells the tracker the tempo lies in that range (BPM), which settles the
+    metrical level of fast music.
 
     Raises
     ------
@@ -225,7 +230,8 @@ def analyze_clip(
         beat_frames = np.round(tracked_s * ANALYSIS_SR / HOP_LENGTH).astype(np.int64)
         tempo_bpm = 60.0 / float(np.median(np.diff(tracked_s))) if tracked_s.size > 1 else 0.0
     else:
-        beat_frames, tempo_bpm = track_beats(frames.onset_envelope, sr=ANALYSIS_SR, hop_length=HOP_LENGTH)
+        beat_frames, tempo_bpm = track_beats(frames.onset_envelope, sr=ANALYSIS_SR, hop_length=HOP_LENGTH,
+                                             bpm_range=bpm_range)
     beat_frames = beat_frames[beat_frames < frames.n_frames]
     if beat_frames.size < MIN_BEATS:
         raise AnalysisError(
@@ -235,8 +241,13 @@ def analyze_clip(
     tracked_times_s = beat_frames * HOP_LENGTH / ANALYSIS_SR
     filled = np.zeros(tracked_times_s.size, dtype=bool)
     if beats != "madmom":  # madmom's bar positions belong to its own beats
-        tracked_times_s, filled = fill_beat_gaps(tracked_times_s, duration_seconds)
-        _warn_filled(path, tracked_times_s, filled, duration_seconds)
+        grid_times_s, grid_filled = fill_beat_gaps(tracked_times_s, duration_seconds)
+        _warn_filled(path, grid_times_s, grid_filled, duration_seconds, applied=bpm_range is not None)
+        if bpm_range is not None:  # a tempo the user vouches for: put the grid in
+            tracked_times_s, filled = grid_times_s, grid_filled
+        else:  # mark the beat that spans each stretch (filling by default lowered beat F on rendered MIDI)
+            spanning = np.searchsorted(tracked_times_s, grid_times_s[grid_filled], side="right") - 1
+            filled[np.clip(spanning, 0, filled.size - 1)] = True
     beat_times_s = refine_to_attacks(y, tracked_times_s, sr=ANALYSIS_SR)
     # features aggregate over the frames whose centres fall inside each (refined) beat
     beat_frames = np.ceil(beat_times_s * ANALYSIS_SR / HOP_LENGTH).astype(np.int64)
@@ -282,7 +293,8 @@ def analyze_clip(
     )
 
 
-def _warn_filled(path: str, times: np.ndarray, filled: np.ndarray, duration_seconds: float) -> None:
+def _warn_filled(path: str, times: np.ndarray, filled: np.ndarray, duration_seconds: float, *,
+                 applied: bool) -> None:
     """Warn, in one line naming the file, about the stretches where ``fill_beat_gaps`` put at least
     ``FILLED_BEATS_TO_WARN`` beats (a beat or two at a fade-out is no news)."""
     runs = np.split(filled, np.flatnonzero(np.diff(filled.astype(np.int8)) != 0) + 1)
@@ -294,9 +306,13 @@ def _warn_filled(path: str, times: np.ndarray, filled: np.ndarray, duration_seco
 
     period = float(np.median(np.diff(times)))
     where = ", ".join(f"{format_time(a)}-{format_time(b)}" for a, b in stretches)
-    warnings.warn(f"{path}: no beat found in {where}; filled with {int(filled.sum())} beats at "
-                  f"{60.0 / period:.0f} BPM (beat confidence 0), so cuts there follow the tempo, not the music",
-                  AnalysisWarning, stacklevel=2)
+    if applied:
+        what = (f"filled with {int(filled.sum())} beats at {60.0 / period:.0f} BPM (beat confidence 0), so cuts "
+                "there follow the tempo, not the music")
+    else:
+        what = ("it is one long beat there (beat confidence 0); give the tempo (--bpm-range) to put beats "
+                f"at {60.0 / period:.0f} BPM in it")
+    warnings.warn(f"{path}: no beat found in {where}; {what}", AnalysisWarning, stacklevel=2)
 
 
 def _madmom_beats(clip: AudioClip) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
@@ -312,6 +328,7 @@ def analyze_song(
     use_cache: bool = True,
     cache_dir: str | Path | None = None,
     beats: str = "librosa",
+    bpm_range: tuple[float, float] | None = None,
 ) -> SongAnalysis:
     """Beats, bars and per-beat features of one audio file, from the cache when possible.
 
@@ -329,6 +346,9 @@ def analyze_song(
         Beat and downbeat tracker. ``"madmom"`` is optional (non-commercial
         models, about 11x real time; see ``rl_editor.audio.beats_madmom``); it
         is part of the cache key.
+    bpm_range : (float, float), optional
+        The song's tempo lies in this range (BPM); part of the cache key. Fast
+        music is often tracked at half or two thirds of its tempo without it.
 
     Returns
     -------
@@ -352,7 +372,7 @@ def analyze_song(
     p = check_audio_path(path)
     song_id = song_id if song_id is not None else p.stem
     content_sha256 = file_sha256(p)
-    params = analysis_params(beats)
+    params = analysis_params(beats, bpm_range)
     if use_cache:
         hit = cache.load_cached(content_sha256, params, song_id=song_id, path=str(path), cache_dir=cache_dir)
         if hit is not None:
@@ -360,7 +380,8 @@ def analyze_song(
     check_song_length(p, header_duration_seconds(p))
     clip = load_audio(p)
     check_song_length(p, clip.duration_seconds)
-    analysis = analyze_clip(clip, song_id=song_id, path=str(path), content_sha256=content_sha256, beats=beats)
+    analysis = analyze_clip(clip, song_id=song_id, path=str(path), content_sha256=content_sha256, beats=beats,
+                            bpm_range=bpm_range)
     if use_cache:
         try:
             cache.store(analysis, params, cache_dir)
@@ -412,13 +433,15 @@ def find_audio_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[tupl
 
 
 def _analyze_or_reason(
-    path: str, use_cache: bool, cache_dir: str | None, beats: str = "librosa"
+    path: str, use_cache: bool, cache_dir: str | None, beats: str = "librosa",
+    bpm_range: tuple[float, float] | None = None,
 ) -> tuple[str, SongAnalysis | None, str, list[str]]:
     """``(path, analysis or None, reason it failed, the analysis warnings)``; runs in worker processes."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AnalysisWarning)
         try:
-            analysis, reason = analyze_song(path, use_cache=use_cache, cache_dir=cache_dir, beats=beats), ""
+            analysis = analyze_song(path, use_cache=use_cache, cache_dir=cache_dir, beats=beats, bpm_range=bpm_range)
+            reason = ""
         except AnalysisError as exc:
             analysis, reason = None, _reason(exc, path)
         except Exception as exc:  # any other failure skips the song instead of stopping the batch
@@ -441,6 +464,7 @@ def analyze_many(
     use_cache: bool = True,
     cache_dir: str | Path | None = None,
     beats: str = "librosa",
+    bpm_range: tuple[float, float] | None = None,
 ) -> AnalysisBatch:
     """Analyse many files (folders are searched recursively) in a process pool.
 
@@ -458,6 +482,8 @@ def analyze_many(
         Cache folder (default ``$RL_EDITOR_CACHE_DIR`` or ``~/.cache/rl-editor/analysis``).
     beats : {"librosa", "madmom"}
         Beat tracker (see ``analyze_song``).
+    bpm_range : (float, float), optional
+        The songs' tempo range (BPM), a hint to the tracker (see ``analyze_song``).
 
     Returns
     -------
@@ -472,7 +498,7 @@ def analyze_many(
     from tqdm.auto import tqdm
 
     check_beat_backend(beats)
-    params = analysis_params(beats)
+    params = analysis_params(beats, bpm_range)
 
     files, skipped = find_audio_files(paths)
     cache_dir_str = str(cache_dir) if cache_dir is not None else None
@@ -498,7 +524,7 @@ def analyze_many(
         bar.update(len(results))
         if n_workers == 1:
             for key in todo:
-                _, analysis, reason, song_notes = _analyze_or_reason(key, use_cache, cache_dir_str, beats)
+                _, analysis, reason, song_notes = _analyze_or_reason(key, use_cache, cache_dir_str, beats, bpm_range)
                 results[key] = (analysis, reason)
                 notes += song_notes
                 bar.update(1)
@@ -506,7 +532,7 @@ def analyze_many(
             # Not "fork": a parent that has used OpenMP (torch, soxr) can hang its forked children.
             context = multiprocessing.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
             with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
-                futures = [pool.submit(_analyze_or_reason, key, use_cache, cache_dir_str, beats) for key in todo]
+                futures = [pool.submit(_analyze_or_reason, key, use_cache, cache_dir_str, beats, bpm_range) for key in todo]
                 for future in as_completed(futures):
                     key, analysis, reason, song_notes = future.result()
                     results[key] = (analysis, reason)

@@ -252,6 +252,9 @@ def register(app: typer.Typer) -> None:
                                                                     "unit (210s)."),
         temperature: float = typer.Option(0.7, "--temperature", help="Sampling temperature (0 = greedy)."),
         seed: int = typer.Option(0, "--seed"),
+        bpm_range: str | None = typer.Option(None, "--bpm-range",
+                                             help="The songs' tempo: a range (160-200) or one tempo (174) in BPM, "
+                                                  "so fast music gets its bars right."),
     ) -> None:
         """Edit songs with a trained policy: sample edits, keep the reward model's favourite, render it.
 
@@ -261,12 +264,14 @@ def register(app: typer.Typer) -> None:
         the command then exits with status 1."""
         from tqdm.auto import tqdm
 
+        from rl_editor.audio.commands import bpm_range_option
         from rl_editor.rlhf.edit import EditConfig, edit_songs
 
         config = EditConfig(policy=str(policy), out_dir=str(out),
                             reward_model=str(reward_model) if reward_model else None,
                             best_of=best_of if best_of is not None else (4 if reward_model else 1),
-                            length=length, temperature=temperature, seed=seed)
+                            length=length, temperature=temperature, seed=seed,
+                            bpm_range=bpm_range_option(bpm_range))
         skipped: list[str] = []
 
         def skip(path: str, reason: str) -> None:

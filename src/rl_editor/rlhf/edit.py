@@ -75,6 +75,9 @@ class EditConfig:
         Seeds the sampling (same song, seed and settings, same edits).
     progress : bool
         A progress bar over the songs when there are several.
+    bpm_range : (float, float) or None
+        The songs' tempo range (BPM), a hint to the beat tracker
+        (:func:`rl_editor.audio.analyze.analyze_song`).
     """
 
     policy: str
@@ -85,6 +88,7 @@ class EditConfig:
     temperature: float = 0.7
     seed: int = 0
     progress: bool = True
+    bpm_range: tuple[float, float] | None = None
 
     @property
     def edits_per_song(self) -> int:
@@ -282,7 +286,7 @@ def edit_songs(songs: Sequence[str | Path], config: EditConfig,
                disable=not config.progress or len(paths) < 2)
     for path, song_id in bar:
         try:
-            analysis = analyze_song(path, song_id=song_id)
+            analysis = analyze_song(path, song_id=song_id, bpm_range=config.bpm_range)
             target = None if config.length is None else parse_length(config.length, analysis.duration_seconds)
             sampled = sample_song_edits(trainer, analysis, config.edits_per_song, config.temperature, config.seed,
                                         target, policy_name=config.policy)
