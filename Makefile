@@ -20,6 +20,8 @@ FORMATTED := \
 	tests/security/test_song_library.py \
 	tests/security/test_tokens.py \
 	tests/security/test_listening_claims.py \
+	tests/feedback/test_admin_actions.py \
+	src/rl_editor/feedback/admin_routes.py \
 	tests/feedback/test_import_limits.py \
 	src/rl_editor/rlhf/acceptance.py \
 	tests/rlhf/test_acceptance.py \

@@ -348,8 +348,11 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
         link = (store.link_base("public_url") or str(request.base_url).rstrip("/")) + f"/r/{token}"
         return JSONResponse({"name": body.name.strip(), "token": token, "link": link}, status_code=201)
 
+    from rl_editor.feedback import admin_routes
+
+    app.include_router(admin_routes.admin_router(store, admin))
     _include_pages(app)
-    rules = {"/api/judgments": BodyRule("rater", JUDGMENT_BODY_MAX_BYTES),
+    rules = {**admin_routes.BODY_RULES,"/api/judgments": BodyRule("rater", JUDGMENT_BODY_MAX_BYTES),
              "/api/headphone-check": BodyRule("rater", HEADPHONE_BODY_MAX_BYTES),
              "/api/headphone-check/trials": BodyRule("rater", HEADPHONE_BODY_MAX_BYTES),
              "/api/admin/raters": BodyRule("admin", NEW_RATER_BODY_MAX_BYTES)}

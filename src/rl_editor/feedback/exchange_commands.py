@@ -1,4 +1,4 @@
-"""CLI of judgments in and out: ``rl-editor export``, ``import`` and ``agreement``."""
+"""CLI of judgments in and out: ``rl-editor export``, ``export-ratings``, ``import`` and ``agreement``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ DROP_FLAGGED_HELP = "Screening: leave flagged raters' judgments out instead of k
 
 
 def register(app: typer.Typer) -> None:
-    """Add export, import and agreement to the ``rl-editor`` app."""
+    """Add export, export-ratings, import and agreement to the ``rl-editor`` app."""
 
     @app.command("export")
     def export(
@@ -57,6 +57,22 @@ def register(app: typer.Typer) -> None:
             for line in report.weight_lines() if report.has_evidence else []:
                 typer.echo(line)
         typer.echo(f"wrote {len(screened.pairs)} judgments to {out}")
+
+    @app.command("export-ratings")
+    def export_ratings(
+        out: Path = typer.Option(..., "--out", help="ratings.json (or .csv with --csv)."),
+        db: DbOption = None,
+        manifest: ManifestOption = None,
+        campaign: CampaignJudgmentsOption = None,
+        csv: bool = typer.Option(False, "--csv", help="Write CSV instead of JSON."),
+    ) -> None:
+        """Write the 1-4 star ratings (rating tasks' judgments), all or one campaign's."""
+        from rl_editor.feedback.export import write_ratings
+
+        with open_store(db, manifest, create=False) as store:
+            ratings = store.export_ratings(campaign=campaign)
+        write_ratings(out, ratings, as_csv=csv)
+        typer.echo(f"wrote {len(ratings)} ratings to {out}")
 
     @app.command("import")
     def import_(

@@ -72,6 +72,37 @@ def _csv_row(p: PreferencePair) -> dict[str, Any]:
     }
 
 
+RATING_CSV_COLUMNS = ("song_id", "edit_id", "edit_path", "rating", "rating_label", "rater", "timestamp", "campaign",
+                      "task_id", "time_spent_ms", "notes", "edit_actions", "edit_duration_seconds", "listened_a_s",
+                      "listened_original_s")
+
+
+def ratings_to_csv(ratings: list[dict[str, Any]]) -> str:
+    """One row per 1-4 star rating (as :meth:`FeedbackStore.export_ratings` gives them); text cells spreadsheet-safe."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=RATING_CSV_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    for r in ratings:
+        edit, listening = r["edit"], r.get("listening") or {}
+        row = {"song_id": r["song_id"], "edit_id": edit["edit_id"], "edit_path": edit["path"], "rating": r["rating"],
+               "rating_label": r["rating_label"], "rater": r["rater"], "timestamp": r["timestamp"],
+               "campaign": r["campaign"], "task_id": r["task_id"] or "",
+               "time_spent_ms": "" if r["time_spent_ms"] is None else r["time_spent_ms"], "notes": r["notes"] or "",
+               "edit_actions": json.dumps(edit["actions"]), "edit_duration_seconds": edit["duration_seconds"],
+               "listened_a_s": "" if listening.get("a_s") is None else listening["a_s"],
+               "listened_original_s": "" if listening.get("original_s") is None else listening["original_s"]}
+        writer.writerow({column: spreadsheet_safe(value) for column, value in row.items()})
+    return buffer.getvalue()
+
+
+def write_ratings(out: Path, ratings: list[dict[str, Any]], as_csv: bool = False) -> None:
+    """Write 1-4 star ratings to ``out`` as JSON (a list, as ``/api/admin/ratings.json`` gives it) or CSV."""
+    out = Path(out)
+    if out.is_dir():
+        raise FeedbackError(f"{out}: is a folder; give the file to write (e.g. {out / 'ratings.json'})")
+    write_text_atomic(out, ratings_to_csv(ratings) if as_csv else json.dumps(ratings, indent=2))
+
+
 def _listening_cells(listening: Listening | None) -> dict[str, Any]:
     """The CSV cells of a pair's listening record (empty when it has none)."""
     record = listening.model_dump() if listening is not None else {}

@@ -1,5 +1,6 @@
-// Admin page: progress, rater quality and agreement from /api/admin/summary,
-// exports, and adding raters with a copyable personal link.
+// Admin page: progress, rater quality, agreement and campaign coverage from /api/admin/summary,
+// exports (all or per campaign, preferences and ratings), adding raters with a copyable personal
+// link, and rater actions (deactivate, activate, revoke, new link, reset the headphone check).
 
 const TOKEN = document.body.dataset.token || "";
 const $ = (id) => document.getElementById(id);
@@ -87,8 +88,31 @@ function renderOverview(summary) {
   }
 }
 
+/** The actions a rater's row offers, by their status: [action, button text]. */
+function raterActions(r) {
+  const actions = r.status === "active" ? [["deactivate", "Deactivate"], ["revoke", "Revoke link"]]
+    : r.status === "deactivated" ? [["activate", "Activate"], ["revoke", "Revoke link"]]
+    : [["new-link", "New link"]];
+  if (r.headphone_check && !r.headphone_check.passed) actions.push(["reset-headphones", "Reset headphone check"]);
+  return actions;
+}
+
+async function raterAction(name, action) {
+  try {
+    const done = await api("/api/admin/rater-actions", { method: "POST", json: { name, action } });
+    if (done.link) showLink(name, done.link);
+    const words = { deactivate: "deactivated", activate: "activated", revoke: "link revoked",
+      "reset-headphones": "headphone check attempts reset", "new-link": "new link made: copy it now, it is shown only once" };
+    const handedBack = done.tasks_handed_back ? ` (${done.tasks_handed_back} open tasks handed back)` : "";
+    announce(`${name}: ${words[action]}${handedBack}.`);
+    await refresh();
+  } catch (err) {
+    $("admin-error").textContent = `Could not ${action.replace("-", " ")} ${name}: ${err.message}`;
+  }
+}
+
 function renderRaters(raters, required = false) {
-  const body = freshBody("raters-table", raters, "No raters yet: add one below.", 7);
+  const body = freshBody("raters-table", raters, "No raters yet: add one below.", 9);
   for (const r of raters) {
     const row = headedRow(body, r.name);
     cell(row, r.held_out ? "yes" : "no");
@@ -99,6 +123,50 @@ function renderRaters(raters, required = false) {
     cell(row, fmt.share(r.agreement_with_majority), "num");
     const check = cell(row, headphoneText(r.headphone_check, required));
     if (r.headphone_check && !r.headphone_check.passed) check.classList.add("warn");
+    const status = cell(row, r.status || "active");
+    if (r.status && r.status !== "active") status.classList.add("warn");
+    const actions = cell(row, "");
+    for (const [action, text] of raterActions(r)) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "button small";
+      button.dataset.action = action;
+      button.textContent = text;
+      button.setAttribute("aria-label", `${text}: ${r.name}`);
+      button.addEventListener("click", () => raterAction(r.name, action));
+      actions.append(button);
+    }
+  }
+}
+
+/** A link cell: `text` pointing at `href`, downloaded as `filename`. */
+function downloadLink(text, href, filename) {
+  const a = document.createElement("a");
+  a.textContent = text;
+  a.href = href;
+  a.download = filename;
+  return a;
+}
+
+function renderCampaigns(coverage) {
+  const body = freshBody("campaigns-table", coverage, "No campaign yet.", 9);
+  for (const c of coverage) {
+    const row = headedRow(body, c.campaign);
+    cell(row, c.held_out_only ? "held-out only" : "all");
+    cell(row, c.votes_per_pair === null || c.votes_per_pair === undefined ? "per pair" : String(c.votes_per_pair), "num");
+    cell(row, c.rater_quota === null || c.rater_quota === undefined ? "none" : String(c.rater_quota), "num");
+    cell(row, `${c.complete} of ${c.pairs}`, "num");
+    cell(row, String(c.judgments), "num");
+    cell(row, String(c.open_assignments), "num");
+    cell(row, Object.entries(c.votes || {}).map(([votes, n]) => `${votes}: ${n}`).join(", ") || "–");
+    const links = cell(row, "");
+    const campaign = encodeURIComponent(c.campaign);
+    const safeName = c.campaign.replace(/[^A-Za-z0-9._-]+/g, "_");
+    links.append(
+      downloadLink("JSON", exportHref("/api/admin/export.json", campaign), `preferences-${safeName}.json`), " ",
+      downloadLink("CSV", exportHref("/api/admin/export.csv", campaign), `preferences-${safeName}.csv`), " ",
+      downloadLink("Ratings", exportHref("/api/admin/ratings.csv", campaign), `ratings-${safeName}.csv`),
+    );
   }
 }
 
@@ -147,6 +215,7 @@ async function refresh() {
     renderOverview(summary);
     renderRaters(summary.raters || [], Boolean(summary.headphone_check_required));
     renderSongs(summary.songs || []);
+    renderCampaigns(summary.coverage || []);
     renderScreening(summary.screening || {});
     $("admin-error").textContent = "";
     document.body.dataset.loaded = "true";
@@ -168,18 +237,23 @@ async function copyLink() {
   announce("Link copied.");
 }
 
+/** Show a rater's personal link (shown only once) ready to copy. */
+function showLink(name, link) {
+  $("new-link-name").textContent = name;
+  $("new-link-url").value = new URL(link, window.location.origin).href;
+  $("new-link").hidden = false;
+  $("new-link-url").select();
+}
+
 async function addRater(e) {
   e.preventDefault();
   const name = $("rater-name").value.trim();
   if (!name) { announce("Give the rater a name."); $("rater-name").focus(); return; }
   try {
     const made = await api("/api/admin/raters", { method: "POST", json: { name, held_out: $("rater-held-out").checked } });
-    $("new-link-name").textContent = made.name;
-    $("new-link-url").value = new URL(made.link || `/r/${made.token}`, window.location.origin).href;
-    $("new-link").hidden = false;
+    showLink(made.name, made.link || `/r/${made.token}`);
     $("rater-name").value = "";
     $("rater-held-out").checked = false;
-    $("new-link-url").select();
     announce(`Added ${made.name}. Copy their link now: it is shown only once.`);
     await refresh();
   } catch (err) {
@@ -187,9 +261,12 @@ async function addRater(e) {
   }
 }
 
-const exportHref = (path) => `${path}?token=${encodeURIComponent(TOKEN)}`;
+/** An export address with the admin token, for one campaign when `campaign` (URI-encoded) is given. */
+const exportHref = (path, campaign) => `${path}?token=${encodeURIComponent(TOKEN)}${campaign ? `&campaign=${campaign}` : ""}`;
 $("export-json").href = exportHref("/api/admin/export.json");
 $("export-csv").href = exportHref("/api/admin/export.csv");
+$("export-ratings-json").href = exportHref("/api/admin/ratings.json");
+$("export-ratings-csv").href = exportHref("/api/admin/ratings.csv");
 $("refresh").addEventListener("click", refresh);
 $("add-rater").addEventListener("submit", addRater);
 $("copy-link").addEventListener("click", copyLink);

@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 
-from rl_editor.feedback.models import Campaign, Judgment, Rater, Task
+from rl_editor.feedback.models import Campaign, Judgment, Rater, Task, utc_now
+from rl_editor.feedback.store.accounts import rater_status
 from rl_editor.feedback.store.database import Database
 from rl_editor.preferences import PreferencePair
 
@@ -19,6 +20,7 @@ def _rater_row(rater: Rater, judgments: Sequence[Any], agreement: dict[str, floa
     gold = [x for x in judgments if x.is_gold]
     return {
         "name": rater.name, "held_out": bool(rater.held_out), "done": len(judgments),
+        "status": rater_status(rater, utc_now()), "expires_at": rater.expires_at,
         "median_time_ms": statistics.median(times) if times else None,
         "gold_failures": sum(1 for x in gold if x.preference != "a"), "gold_total": len(gold),
         "agreement_with_majority": agreement.get(rater.name),
