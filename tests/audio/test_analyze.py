@@ -217,8 +217,11 @@ def test_a_stretch_without_beats_is_marked_and_gets_a_grid_given_the_tempo(song_
     from rl_editor.audio.analyze import AnalysisWarning
 
     confidence_column = feature_index("beat_confidence")
-    with pytest.warns(AnalysisWarning, match=r"intro\.wav: no beat found in 0:00-0:20; it is one long beat there "
-                                             r"\(beat confidence 0\); give the tempo \(--bpm-range\)"):
+    with pytest.warns(
+        AnalysisWarning,
+        match=r"intro\.wav: no beat found in 0:00-0:20; it is one long beat there "
+        r"\(beat confidence 0\); give the tempo \(--bpm-range\)",
+    ):
         marked = analyze_song(song_with_free_intro, use_cache=False)
     assert marked.beat_durations_s[0] > 15.0 and marked.features[0, confidence_column] == 0.0
     assert marked.features[1:, confidence_column].mean() > 0.3

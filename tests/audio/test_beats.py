@@ -93,8 +93,9 @@ def test_fill_beat_gaps_puts_a_grid_at_the_tempo_where_no_beat_was_tracked():
     assert not none_filled.any() and short_gaps.size == 14  # a 1.5 s gap, a 2 s intro and 3 s tail stay
 
 
-@pytest.mark.parametrize("text, expected", [("160-200", (160.0, 200.0)), ("174", (165.3, 182.7)),
-                                            (" 90-120 ", (90.0, 120.0))])
+@pytest.mark.parametrize(
+    "text, expected", [("160-200", (160.0, 200.0)), ("174", (165.3, 182.7)), (" 90-120 ", (90.0, 120.0))]
+)
 def test_a_tempo_hint_is_a_range_or_one_tempo(text, expected):
     from rl_editor.audio.beats import parse_bpm_range
 
