@@ -47,6 +47,7 @@ def test_a_policy_against_itself_makes_the_same_edits_and_every_pair_is_a_tie(rl
     assert result.identical_share == 1.0
     assert result.summary().splitlines()[2].endswith(
         "; every pair identical: the new policy edits exactly as the old one (ties without asking)")
+    assert result.summary().splitlines()[3].startswith("  what changed: nothing that matters")
 
 
 def test_independent_samples_of_one_policy_win_about_half_and_are_rarely_significant(rlhf_policy_path,
@@ -216,10 +217,11 @@ def test_the_best_of_n_arm_shows_the_reward_models_favourite_of_n_old_edits(tmp_
     # the old edits it is judged against are the same ones the new policy met
     assert {(j.song_id, j.k) for j in arm.judgments} == {(j.song_id, j.k) for j in result.judgments}
     summary = result.summary().splitlines()
-    assert summary[3].startswith(f"  old + best-of-4 (ranked by {ensemble.version}) as new vs {result.old_version}: "
+    assert summary[3].startswith("  what changed: ")
+    assert summary[4].startswith(f"  old + best-of-4 (ranked by {ensemble.version}) as new vs {result.old_version}: "
                                  f"{arm.win.headline()}")
     assert summary[4].strip() == arm.win.details()
-    assert summary[5].strip().startswith("edits old -> best-of-4: length (share of the song) ")
+    assert summary[6].strip().startswith("edits old -> best-of-4: length (share of the song) ")
     again = EvaluationResult.load(result.save(tmp_path / "eval.json"))
     assert again.best_of == arm
 
@@ -227,7 +229,7 @@ def test_the_best_of_n_arm_shows_the_reward_models_favourite_of_n_old_edits(tmp_
 def test_without_a_reward_model_there_is_no_best_of_arm(rlhf_policy_path, heldout_analyses):
     result = evaluate_policies(rlhf_policy_path, rlhf_policy_path, heldout_analyses,
                                held_out_raters("musician", 1, seed=2), edits_per_song=2)
-    assert result.best_of is None and len(result.summary().splitlines()) == 3
+    assert result.best_of is None and len(result.summary().splitlines()) == 4
     assert EvaluationResult.from_json(result.to_json()).best_of is None
 
 
@@ -253,5 +255,6 @@ def test_the_evaluate_command_judges_the_best_of_n_arm_with_a_reward_model(tmp_p
     arm = json.loads(out.read_text())["best_of"]
     assert arm["n"] == 3 and arm["win"]["n"] == 4 * 2
     lines = result.stdout.splitlines()
-    assert lines[3].startswith("  old + best-of-3 (ranked by ") and "new preferred " in lines[3]
-    assert lines[5].strip().startswith("edits old -> best-of-3: ")
+    assert lines[3].startswith("  what changed: ")
+    assert lines[4].startswith("  old + best-of-3 (ranked by ") and "new preferred " in lines[4]
+    assert lines[6].strip().startswith("edits old -> best-of-3: ")

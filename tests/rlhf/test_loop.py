@@ -282,10 +282,11 @@ def test_the_loop_summary_leads_with_the_tie_inclusive_share(loop_run):
     assert lines[1].strip() == win.details()
     assert lines[2].strip().startswith("edits old -> new: length (share of the song) ")
     best_of = WinRate.from_json(json.loads((run / "iter-01" / "eval.json").read_text())["best_of"]["win"])
-    assert lines[3].startswith("  old + best-of-4 (ranked by ") and lines[3].endswith(best_of.headline())
-    assert lines[4].strip() == best_of.details()
-    assert lines[5].strip().startswith("edits old -> best-of-4: length (share of the song) ")
-    assert lines[6].strip().startswith("reward model held-out accuracy ")
+    assert lines[3].startswith("  what changed: ")
+    assert lines[4].startswith("  old + best-of-4 (ranked by ") and lines[4].endswith(best_of.headline())
+    assert lines[5].strip() == best_of.details()
+    assert lines[6].strip().startswith("edits old -> best-of-4: length (share of the song) ")
+    assert lines[7].strip().startswith("reward model held-out accuracy ")
     from rl_editor.registry import load_model_file
     from rl_editor.rlhf.acceptance import acceptance_text
 

@@ -36,6 +36,8 @@ from rl_editor.registry import ModelMeta, load_model_file, save_model_file
 from rl_editor.reward.features import CONTEXT_DIM, CONTEXT_NAMES, edit_context, play_counts
 
 SCORE_CHUNK = 4096
+CONTEXT_STD_FLOOR = 0.05  # edit statistics are shares, rates and logs of order 0.1-10
+CONTEXT_Z_LIMIT = 5.0  # standardised edit statistics are clipped here: edits unlike any trained on are not extrapolated
 
 
 class RewardModelError(RlEditorError):
@@ -88,7 +90,10 @@ class LearnedRewardModel(nn.Module):
         for name, data in (("feature", features), ("context", contexts)):
             rows = torch.as_tensor(np.asarray(data, dtype=np.float32))
             getattr(self, f"{name}_mean").copy_(rows.mean(dim=0))
-            getattr(self, f"{name}_std").copy_(rows.std(dim=0).clamp_min(1e-3))
+            # an edit statistic that barely varies in the training edits (every candidate kept the intro) must
+            # not turn a new edit's ordinary value into a z-score in the hundreds
+            floor = CONTEXT_STD_FLOOR if name == "context" else 1e-3
+            getattr(self, f"{name}_std").copy_(rows.std(dim=0).clamp_min(floor))
 
     def encode_beats(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Embeddings (..., hidden) and attention logits (...) of beat feature rows (..., 125)."""
@@ -102,7 +107,7 @@ class LearnedRewardModel(nn.Module):
             ctx = torch.zeros(batch, self.config.context_dim, dtype=pooled.dtype)
             has = torch.zeros(batch, 1, dtype=pooled.dtype)
         else:
-            ctx = (context - self.context_mean) / self.context_std
+            ctx = ((context - self.context_mean) / self.context_std).clamp(-CONTEXT_Z_LIMIT, CONTEXT_Z_LIMIT)
             has = torch.ones(batch, 1, dtype=pooled.dtype)
         return self.head(torch.cat([pooled, ctx, has], dim=1)).squeeze(-1)
 
