@@ -317,3 +317,82 @@ def test_audio_comes_compressed_with_progress_and_the_original_plays_before_the_
     assert duration == pytest.approx(len(wav) / 2 / 22050, abs=0.01)  # 16-bit mono WAV of the test song
     context.close()
     assert errors == []
+
+
+def top_pixel(page, version: str, time_s: float, scale_s: float) -> list[int]:
+    """RGBA of the waveform canvas's top row at ``time_s`` (where heard parts are marked)."""
+    return page.evaluate(
+        """([version, fraction]) => {
+      const canvas = document.querySelector(`.version[data-version="${version}"] canvas`);
+      const x = Math.round(fraction * canvas.width);
+      return Array.from(canvas.getContext("2d").getImageData(x, 1, 1, 1).data);
+    }""",
+        [version, time_s / scale_s],
+    )
+
+
+def test_waveforms_share_a_time_axis_mark_what_was_heard_and_paused_switching_does_not_drift(
+    chromium_browser, fresh_server
+):
+    live = fresh_server
+    errors: list[str] = []
+    context, page = open_rater_page(chromium_browser, live, errors)
+
+    # first visit: the instructions are shown; put away, they stay away; "How it works" brings them back
+    assert page.locator("#intro").is_visible()
+    page.click("#intro-start")
+    assert page.locator("#intro").is_hidden()
+    page.reload()
+    wait_until(page, "window.raterApp && window.raterApp.ready()")
+    assert page.locator("#intro").is_hidden()
+    page.click("#show-intro")
+    assert page.locator("#intro").is_visible()
+    page.click("#intro-start")
+
+    # every element named by aria-label says what it shows (axe's label-content-name-mismatch)
+    mismatched = page.evaluate("""() => [...document.querySelectorAll('button[aria-label], a[aria-label], [role=button][aria-label], [role=radio][aria-label]')]
+      .filter((el) => el.offsetParent !== null && el.innerText.trim())
+      .filter((el) => !el.getAttribute('aria-label').toLowerCase().includes(el.innerText.trim().toLowerCase()))
+      .map((el) => el.id || el.outerHTML.slice(0, 60))""")
+    assert mismatched == []
+    assert page.get_by_role("button", name="Listen to A").count() == 1
+
+    # one time axis for the original, A and B: the longest fills the width
+    durations = {v: page.evaluate(f"raterApp.player().duration('{v}')") for v in ("o", "a", "b")}
+    scales = page.evaluate("raterApp.waveformScales()")
+    assert set(scales) == {"o", "a", "b"}
+    assert all(s == pytest.approx(max(durations.values()), abs=0.05) for s in scales.values())
+
+    # paused, switching A -> B -> A through a stretch B does not play comes back to the same point
+    task = page.evaluate("raterApp.task()")
+    bounds = task["song"]["segment_bounds_s"]
+    seq = {v: task[v]["beat_sequence"] for v in ("a", "b")}
+    own, other = ("a", "b") if set(seq["a"]) - set(seq["b"]) else ("b", "a")
+    slot = next(k for k, beat in enumerate(seq[own]) if beat not in seq[other])
+    t = sum(bounds[s + 1] - bounds[s] for s in seq[own][:slot]) + 0.4 * (
+        bounds[seq[own][slot] + 1] - bounds[seq[own][slot]]
+    )
+    page.evaluate(f"raterApp.player().seek('{own}', {t})")
+    for _ in range(3):
+        page.keyboard.press(other)
+        page.keyboard.press(own)
+    now = page.evaluate("raterApp.position()")
+    assert now["version"] == own and now["time"] == pytest.approx(t, abs=1e-6) and not now["playing"]
+
+    # what was played is marked along the top of its waveform, and nothing else is
+    page.evaluate(f"raterApp.player().seek('{own}', 0)")
+    page.evaluate("raterApp.setPlaybackRate(4)")
+    page.keyboard.press("Space")
+    wait_until(page, "raterApp.position().time > 4.0")
+    page.keyboard.press("Space")
+    page.evaluate("raterApp.setPlaybackRate(1)")
+    heard = page.evaluate(f"raterApp.listening().heard.{own}")
+    assert heard and heard[0][0] == pytest.approx(0.0, abs=0.05) and heard[0][1] > 4.0
+    wait_until(page, "raterApp.listening() && true")
+    scale = scales[own]
+    r, g, b, alpha = top_pixel(page, own, 2.0, scale)
+    assert alpha > 200 and (r, g, b) == pytest.approx((0x2B, 0x7A, 0x0B), abs=30)
+    r, g, b, alpha = top_pixel(page, own, heard[0][1] + 3.0, scale)
+    assert not (alpha > 200 and (r, g, b) == pytest.approx((0x2B, 0x7A, 0x0B), abs=30))
+    context.close()
+    assert errors == []

@@ -39,6 +39,7 @@ function raterKey() {
 }
 const PENDING_KEY = `rl-editor:pending:${raterKey()}`;
 const draftKey = (taskId) => `rl-editor:draft:${taskId}`;
+const INTRO_KEY = `rl-editor:intro-seen:${raterKey()}`;
 
 function load(key) {
   try { return JSON.parse(localStorage.getItem(key) || "null"); } catch { return null; }
@@ -342,6 +343,8 @@ function addVersion(v, buffer) {
   button.removeAttribute("aria-disabled");
   button.querySelector(".version-loading").textContent = "";
   app.waveforms[v].setEnvelope(peaks(buffer), buffer.duration);
+  const scale = Math.max(...Object.values(app.waveforms).map((w) => w.scale));
+  for (const w of Object.values(app.waveforms)) if (w.scale !== scale) w.setScale(scale);
   if (app.loop) applyLoop(app.player.loopOn);
 }
 
@@ -358,10 +361,14 @@ function buildTaskView(task, buffers) {
   app.waveforms = {};
   app.sections = {};
   const keys = versionKeys();
+  const durationOf = (v) => buffers[v]?.duration ?? (Number((v === "o" ? task.song : task[v]).duration_seconds) ||
+    app.timelines[v].total);
+  // one time axis for every version: a second is as wide on A's waveform as on B's
+  const scale = Math.max(...keys.map(durationOf));
   keys.forEach((v, i) => {
     const info = v === "o" ? task.song : task[v];
     const buffer = buffers[v];
-    const duration = buffer ? buffer.duration : (Number(info.duration_seconds) || app.timelines[v].total);
+    const duration = durationOf(v);
     const splices = v === "o" ? [] : (info.splice_times_s || []);
     const sections = sectionBands(task.song.structure, app.timelines[v]);
     app.sections[v] = sections;
@@ -376,8 +383,9 @@ function buildTaskView(task, buffers) {
     const shortcut = `${i + 1}`;
     const letter = v === "o" ? "O" : v.toUpperCase();
     button.setAttribute("aria-keyshortcuts", `${shortcut} ${letter}`);
-    button.setAttribute("aria-label", `Listen to ${versionLabel(v)} (${clock(duration)}), key ${shortcut} or ${letter}`);
-    button.innerHTML = `<span class="version-name"></span><span class="version-duration"></span><kbd></kbd>` +
+    // the visible text is the button's name (no aria-label that would differ from what is shown)
+    button.innerHTML = `<span class="visually-hidden">Listen to </span><span class="version-name"></span>` +
+      `<span class="version-duration"></span><kbd></kbd>` +
       `<span class="version-loading" aria-live="polite"></span>`;
     if (!buffer) button.setAttribute("aria-disabled", "true");
     button.querySelector(".version-name").textContent = versionLabel(v);
@@ -390,7 +398,7 @@ function buildTaskView(task, buffers) {
     canvas.setAttribute("aria-label", `Waveform of ${versionLabel(v)}, ${clock(duration)} long` +
       (v === "o" ? "" : `, ${splices.length} splice point${splices.length === 1 ? "" : "s"} marked`) +
       (sections.length ? `, sections ${sections.map((b) => b.label).join(" ")}` : "") +
-      ". Click to jump there, drag to select a loop.");
+      ". Parts already heard are marked along the top. Click to jump there, drag to select a loop.");
     row.append(button, canvas);
     list.append(row);
     const envelope = buffer ? peaks(buffer) : { mins: new Float32Array(1), maxs: new Float32Array(1) };
@@ -401,7 +409,7 @@ function buildTaskView(task, buffers) {
         app.player.seek(v, t);
       },
       onSelect: (t0, t1) => (app.player.versions[v] ? setLoopFrom(v, t0, t1) : switchVersion(v)),
-    }, sections);
+    }, sections, scale);
   });
   const pair = task.kind !== "rating";
   document.body.classList.toggle("mode-pair", pair);
@@ -620,6 +628,7 @@ function recordPlayed() {
 let lastListenText = null;
 function updateListenStatus() {
   recordPlayed();
+  showHeard();
   const text = unheard();
   if (text === lastListenText) return;
   lastListenText = text;
@@ -629,6 +638,19 @@ function updateListenStatus() {
   if (!text && $("form-error").textContent.startsWith("Listen first")) $("form-error").textContent = "";
 }
 setInterval(updateListenStatus, LISTEN_POLL_MS);
+
+/** Mark on each waveform what has been played of it (what is recorded, plus what is playing now). */
+function showHeard() {
+  if (!app.tracker) return;
+  for (const [v, w] of Object.entries(app.waveforms)) {
+    const heard = app.tracker.heard[v] || [];
+    const key = heard.map(([a, b]) => `${a.toFixed(2)}-${b.toFixed(2)}`).join(",");
+    if (key === w.heardKey) continue;
+    w.heardKey = key;
+    w.heard = heard.map(([a, b]) => [a, b]);
+    w.draw();
+  }
+}
 
 /** True when the rater has heard enough to judge; otherwise says what is still unheard and returns false. */
 function mayJudge() {
@@ -863,6 +885,8 @@ function wire() {
   $("judgment").addEventListener("submit", (e) => { e.preventDefault(); submitAndContinue(); });
   $("retry").addEventListener("click", () => run(start));
   $("save-notice-close").addEventListener("click", () => showSaveNotice(""));
+  $("show-intro").addEventListener("click", () => showIntro(true));
+  $("intro-start").addEventListener("click", () => showIntro(false));
   // a mouse click on a page button or choice does not take focus, so the shortcuts keep working
   // after it (keyboard users still tab to every control, which then keeps its own keys)
   $("view-task").addEventListener("mousedown", (e) => {
@@ -934,7 +958,17 @@ async function passHeadphoneCheck(me) {
   return await headphoneCheck.run();
 }
 
+/** Show the instructions (first visit, or on request) or put them away for good. */
+function showIntro(show) {
+  $("intro").hidden = !show;
+  $("show-intro").setAttribute("aria-expanded", String(show));
+  if (show) { $("intro").scrollIntoView?.({ block: "start" }); $("intro-title").focus(); return; }
+  save(INTRO_KEY, true);
+  if (!$("view-task").hidden) $("task-heading").focus();
+}
+
 async function start() {
+  if (!load(INTRO_KEY)) showIntro(true);
   showView("loading");
   const me = await showRater();
   if (!(await passHeadphoneCheck(me))) return;
@@ -967,6 +1001,7 @@ const testHooks = {
   }),
   setPlaybackRate: (rate) => app.player?.setRate(rate),
   sections: () => app.sections,
+  waveformScales: () => Object.fromEntries(Object.entries(app.waveforms).map(([v, w]) => [v, w.scale])),
   headphoneCheck: () => (headphoneCheck.state ? { ...headphoneCheck.state } : null),
   setToneScale: (scale) => { headphoneCheck.scale = scale; },
 };
