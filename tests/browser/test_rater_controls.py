@@ -396,3 +396,33 @@ def test_waveforms_share_a_time_axis_mark_what_was_heard_and_paused_switching_do
     assert not (alpha > 200 and (r, g, b) == pytest.approx((0x2B, 0x7A, 0x0B), abs=30))
     context.close()
     assert errors == []
+
+
+AXE_OPTIONS = {"resultTypes": ["violations"], "rules": {"label-content-name-mismatch": {"enabled": True}}}
+
+
+def test_axe_finds_nothing_serious_on_the_rater_and_admin_pages(chromium_browser, fresh_server):
+    """axe-core (with its experimental label-content-name-mismatch rule on) over the rater page with a task
+    and the admin page, on a desktop and on a phone."""
+    axe = pytest.importorskip("axe_playwright_python.sync_playwright", reason="needs axe-playwright-python")
+    from browser_helpers import PHONE
+
+    live = fresh_server
+    found = []
+    for viewport in (DESKTOP, PHONE):
+        context = chromium_browser.new_context(viewport=viewport)
+        page = context.new_page()
+        page.goto(f"{live.base_url}/r/{live.rater_token}")
+        wait_until(page, "window.raterApp && window.raterApp.ready()")
+        pages = [("rater", page)]
+        admin = context.new_page()
+        admin.goto(f"{live.base_url}/admin?token={live.admin_token}")
+        wait_until(admin, "document.body.dataset.loaded === 'true'")
+        pages.append(("admin", admin))
+        for name, shown in pages:
+            for violation in axe.Axe().run(shown, options=AXE_OPTIONS).response["violations"]:
+                if violation["impact"] in ("serious", "critical"):
+                    targets = [node["target"] for node in violation["nodes"]]
+                    found.append((name, viewport["width"], violation["id"], targets))
+        context.close()
+    assert found == []
