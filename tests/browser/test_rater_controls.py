@@ -426,3 +426,59 @@ def test_axe_finds_nothing_serious_on_the_rater_and_admin_pages(chromium_browser
                     found.append((name, viewport["width"], violation["id"], targets))
         context.close()
     assert found == []
+
+
+def test_the_last_answer_can_be_revised(chromium_browser, fresh_server):
+    live = fresh_server
+    errors: list[str] = []
+    context, page = open_rater_page(chromium_browser, live, errors)
+    assert page.locator("#revise").is_hidden()  # nothing answered yet
+    first = page.evaluate("raterApp.task()")
+    a_id, _ = live.presented_edit_ids(first["task_id"])
+    submit_tie(page)
+    wait_until(page, f"raterApp.task() && raterApp.task().task_id !== {json.dumps(first['task_id'])}")
+    wait_until(page, "raterApp.ready()")
+    assert page.locator("#revise-summary").inner_text() == "Your last answer (song1): Equally good."
+
+    # revise it: A is better, significantly, with a note
+    page.click("#revise-open")
+    assert page.locator("#revise-dialog").is_visible()
+    page.keyboard.press("Space")  # a key inside the dialog does not reach the player behind it
+    assert not is_playing(page)
+    page.locator("#revise-choice label", has_text="A is better").click()
+    page.locator("#revise-strength label", has_text="Significantly").click()
+    page.fill("#revise-notes", "on second thought A's cut is cleaner")
+    page.click("#revise-save")
+    wait_until(page, "!document.getElementById('revise-dialog').open")
+    assert page.locator("#revise-summary").inner_text() == "Your last answer (song1): A is better, significantly."
+    exported = fetch_json(f"{live.base_url}/api/admin/export.json?token={live.admin_token}")
+    (pair,) = [p for p in exported if p["task_id"] == first["task_id"]]
+    winner = pair["edit_a"] if pair["preference"] == "a" else pair["edit_b"]
+    assert winner["edit_id"] == a_id and pair["strength"] == 3 and pair["tie_kind"] is None
+    assert pair["notes"] == "on second thought A's cut is cleaner"
+
+    # only the last answer: once the next one is saved, the first cannot be changed any more
+    second = page.evaluate("raterApp.task().task_id")
+    submit_tie(page)
+    wait_until(page, f"!raterApp.task() || raterApp.task().task_id !== {json.dumps(second)}")
+    status, body = post_revision(live, {"task_id": first["task_id"], "preference": "b", "strength": 1})
+    assert status == 409 and "only your last answer" in body["detail"]
+    context.close()
+    assert errors == []
+
+
+def post_revision(live: LiveServer, body: dict) -> tuple[int, dict]:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{live.base_url}/api/judgments/last",
+        data=json.dumps(body).encode(),
+        method="PUT",
+        headers={"Authorization": f"Bearer {live.rater_token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read())

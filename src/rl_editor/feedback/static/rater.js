@@ -40,6 +40,7 @@ function raterKey() {
 const PENDING_KEY = `rl-editor:pending:${raterKey()}`;
 const draftKey = (taskId) => `rl-editor:draft:${taskId}`;
 const INTRO_KEY = `rl-editor:intro-seen:${raterKey()}`;
+const LAST_ANSWER_KEY = `rl-editor:last-answer:${raterKey()}`;
 
 function load(key) {
   try { return JSON.parse(localStorage.getItem(key) || "null"); } catch { return null; }
@@ -109,6 +110,7 @@ function announce(message) {
 function showView(name) {
   for (const id of ["view-loading", "view-headphones", "view-task", "view-done", "view-error"]) $(id).hidden = id !== `view-${name}`;
   $("shortcuts").hidden = name !== "task";
+  showLastAnswer();
 }
 
 function setProgress(done, total) {
@@ -762,6 +764,7 @@ async function sendPending() {
       "Connection lost: your answer is NOT saved yet. It is kept in this browser and sent when the connection is back.");
     save(PENDING_KEY, null);
     save(draftKey(judgment.task_id), null);
+    rememberLastAnswer(judgment);
     if (app.task?.task_id === judgment.task_id) app.draft = null;
     showSaveNotice("");
     announce("Saved. Thank you!");
@@ -794,6 +797,85 @@ async function sendPending() {
     app.sending = false;
     lockForm(false);
   }
+}
+
+// ---------------------------------------------------------------- revising the last answer
+
+/** The answer as the form holds it: {choice, strength, rating, notes} from a judgment as sent. */
+function answerOf(judgment) {
+  const choice = judgment.preference === "tie" ? judgment.tie_kind : judgment.preference ?? null;
+  return { choice, strength: judgment.preference === "tie" ? null : judgment.strength ?? null,
+    rating: judgment.rating ?? null, notes: judgment.notes || "" };
+}
+
+function describeAnswer(last) {
+  if (last.kind === "rating") return `rated ${RATINGS[last.rating] || "?"}`;
+  const label = CHOICES[last.choice]?.label || "?";
+  return last.strength ? `${label}, ${STRENGTHS[last.strength]}` : label;
+}
+
+function rememberLastAnswer(judgment) {
+  const task = app.task?.task_id === judgment.task_id ? app.task : null;
+  save(LAST_ANSWER_KEY, { task_id: judgment.task_id, song_id: task?.song.song_id ?? "",
+    kind: judgment.rating ? "rating" : "pair", ...answerOf(judgment) });
+  showLastAnswer();
+}
+
+function showLastAnswer() {
+  const last = load(LAST_ANSWER_KEY);
+  const view = $("view-task").hidden ? ($("view-done").hidden ? null : "done") : "task";
+  $("revise").hidden = !last || !view;
+  if (!last) return;
+  $("revise-summary").textContent = `Your last answer${last.song_id ? ` (${last.song_id})` : ""}: ${describeAnswer(last)}.`;
+}
+
+function openRevision() {
+  const last = load(LAST_ANSWER_KEY);
+  if (!last) return;
+  const pair = last.kind !== "rating";
+  $("revise-song").textContent = last.song_id ? `(${last.song_id})` : "";
+  $("revise-choice").hidden = !pair;
+  $("revise-strength").hidden = !pair;
+  $("revise-rating").hidden = pair;
+  for (const el of document.querySelectorAll('input[name="revise-choice"]')) el.checked = el.value === last.choice;
+  for (const el of document.querySelectorAll('input[name="revise-strength"]')) el.checked = Number(el.value) === last.strength;
+  for (const el of document.querySelectorAll('input[name="revise-rating"]')) el.checked = Number(el.value) === last.rating;
+  $("revise-notes").value = last.notes || "";
+  $("revise-error").textContent = "";
+  stopPlayback();
+  $("revise-dialog").showModal();
+}
+
+async function saveRevision() {
+  const last = load(LAST_ANSWER_KEY);
+  if (!last) return;
+  const checked = (name) => document.querySelector(`input[name="${name}"]:checked`)?.value ?? null;
+  const body = { task_id: last.task_id, notes: $("revise-notes").value.slice(0, NOTES_LIMIT) };
+  if (last.kind === "rating") {
+    body.rating = Number(checked("revise-rating"));
+  } else {
+    const choice = checked("revise-choice");
+    const tie = choice === "both_good" || choice === "both_bad";
+    if (!choice || (!tie && !checked("revise-strength"))) {
+      $("revise-error").textContent = "Choose which edit is better and by how much (or a tie).";
+      return;
+    }
+    Object.assign(body, { preference: CHOICES[choice].preference, tie_kind: CHOICES[choice].tie_kind,
+      strength: tie ? 1 : Number(checked("revise-strength")) });
+  }
+  try {
+    await api("/api/judgments/last", { method: "PUT", json: body });
+  } catch (err) {
+    if (err instanceof HttpError && err.status === 409) save(LAST_ANSWER_KEY, null);
+    $("revise-error").textContent = `Not revised: ${err.message}`;
+    showLastAnswer();
+    return;
+  }
+  save(LAST_ANSWER_KEY, { ...last, ...answerOf(body), kind: last.kind });
+  $("revise-dialog").close();
+  showLastAnswer();
+  if (!$("view-task").hidden) $("task-heading").focus();   // back to the song, where the shortcuts work
+  announce(`Your last answer is now: ${describeAnswer(load(LAST_ANSWER_KEY))}.`);
 }
 
 /** While an answer is being saved it cannot change: say so and refuse. */
@@ -847,6 +929,7 @@ function focusInControl(target) {
 }
 
 document.addEventListener("keydown", (e) => {
+  if (e.target.closest?.("dialog[open]")) return;   // a dialog (revising an answer) keeps every key
   if (e.target.closest?.(TEXT_ENTRY)) {
     if (e.key === "Escape") e.target.blur();
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && e.target.id === "notes") { e.preventDefault(); submitAndContinue(); }
@@ -886,6 +969,9 @@ function wire() {
   $("retry").addEventListener("click", () => run(start));
   $("save-notice-close").addEventListener("click", () => showSaveNotice(""));
   $("show-intro").addEventListener("click", () => showIntro(true));
+  $("revise-open").addEventListener("click", openRevision);
+  $("revise-cancel").addEventListener("click", () => $("revise-dialog").close());
+  $("revise-form").addEventListener("submit", (e) => { e.preventDefault(); saveRevision(); });
   $("intro-start").addEventListener("click", () => showIntro(false));
   // a mouse click on a page button or choice does not take focus, so the shortcuts keep working
   // after it (keyboard users still tab to every control, which then keeps its own keys)
