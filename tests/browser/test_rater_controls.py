@@ -281,27 +281,36 @@ def test_audio_comes_compressed_with_progress_and_the_original_plays_before_the_
     # about 40 kB/s: the compressed original of the test song takes a second or two
     conditions = {"offline": False, "latency": 20, "downloadThroughput": 40_000, "uploadThroughput": 40_000}
     cdp.send("Network.emulateNetworkConditions", conditions)
-    page.goto(f"{live.base_url}/r/{live.rater_token}")
-    seen_partial = seen_early_task = False
+    page.goto(f"{live.base_url}/r/{live.rater_token}?head_bytes=16384")
+    seen_partial = seen_early_task = seen_head = False
     for _ in range(400):
         state = page.evaluate(
             "window.raterApp ? {downloads: raterApp.downloads(), playable: raterApp.playable(),"
-            " ready: raterApp.ready(), text: document.getElementById('loading-text').textContent} : null"
+            " ready: raterApp.ready(), text: document.getElementById('loading-text').textContent,"
+            " original_s: raterApp.playable() ? raterApp.player().duration('o') : null} : null"
         )
         if state:
             seen_partial |= any(0 < got < total for got, total in state["downloads"].values())
             seen_partial |= "%" in state["text"] and "MB" in state["text"]
             seen_early_task |= state["playable"] and not state["ready"]
+            # the original's first part (a range request) plays before the rest of it is here
+            seen_head |= state["playable"] and 0 < state["original_s"] < 15.0
             if state["ready"]:
                 break
         page.wait_for_timeout(25)
     assert seen_partial, "no download progress was shown"
     assert seen_early_task, "the page waited for every version before showing the task"
+    assert seen_head, "the page waited for the whole original before it could play"
     cdp.send("Network.emulateNetworkConditions", {**conditions, "downloadThroughput": -1, "uploadThroughput": -1})
     audio = page.evaluate(
         "performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.includes('/audio/'))"
     )
-    assert sorted(url.split("/audio/")[1] for url in audio) == ["a?format=ogg", "b?format=ogg", "original?format=ogg"]
+    assert sorted(url.split("/audio/")[1] for url in audio) == [
+        "a?format=ogg",
+        "b?format=ogg",
+        "original?format=ogg",  # its first part...
+        "original?format=ogg",  # ...and the rest
+    ]
 
     # over HTTP: the compressed copy is a fraction of the WAV, has as many samples, and takes ranges
     task_id = page.evaluate("raterApp.task().task_id")
@@ -313,7 +322,7 @@ def test_audio_comes_compressed_with_progress_and_the_original_plays_before_the_
     status, range_headers, head = get_audio(live, base + "?format=ogg", {"Range": "bytes=0-999"})
     assert status == 206 and len(head) == 1000 and head == ogg[:1000]
     assert range_headers["content-range"] == f"bytes 0-999/{len(ogg)}"
-    duration = page.evaluate("raterApp.player().duration('o')")
+    duration = page.evaluate("raterApp.player().duration('o')")  # all of it, once it is here
     assert duration == pytest.approx(len(wav) / 2 / 22050, abs=0.01)  # 16-bit mono WAV of the test song
     context.close()
     assert errors == []

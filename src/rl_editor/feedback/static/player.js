@@ -28,9 +28,14 @@ export class Player {
     this.anchor = null;         // while paused: the position the rater chose, that switching maps from
   }
 
-  /** Add a version whose audio arrived later ({buffer, timeline}); it can be played from now on. */
+  /**
+   * Add a version whose audio arrived later ({buffer, timeline}), or replace the first part of one
+   * with all of it: playback of that version carries on from the same point.
+   */
   addVersion(name, version) {
+    const replacing = Boolean(this.versions[name]);
     this.versions[name] = version;
+    if (replacing && this.playing && this._at(this.ctx.currentTime).version === name) this._restartInPlace();
   }
 
   get playing() { this._poll(); return this.segments.length > 0; }

@@ -212,37 +212,80 @@ const audioUrl = (url) => (OGG_PLAYABLE ? `${url}?format=ogg` : url);
 
 function megabytes(bytes) { return `${(bytes / 1e6).toFixed(1)} MB`; }
 
-/** Download `url` in chunks, calling onProgress(received, total) (total 0 when unknown); the bytes. */
-async function download(url, onProgress) {
-  const response = await fetch(url, { headers: { Authorization: `Bearer ${TOKEN}` } });
+// the first part of the original, played while the rest downloads (about 20 s of compressed music);
+// the browser tests make it smaller (?head_bytes=N) to try it on their short song
+const HEAD_BYTES = (document.body.dataset.testHooks === "on" &&
+  Number(new URLSearchParams(location.search).get("head_bytes"))) || 384 * 1024;
+
+/**
+ * Download `url` in chunks, calling onProgress(received, total) (total 0 when unknown).
+ * With `from` / `to` (byte offsets, `to` inclusive) only that range is asked for (HTTP Range).
+ * Returns {bytes, total, partial}: `total` is the whole file's size when the server says it.
+ */
+async function download(url, onProgress, from = null, to = null) {
+  const headers = { Authorization: `Bearer ${TOKEN}` };
+  if (from !== null) headers.Range = `bytes=${from}-${to ?? ""}`;
+  const response = await fetch(url, { headers });
   if (!response.ok) throw new HttpError(response.status, `could not load audio (${response.status})`);
-  const total = Number(response.headers.get("Content-Length")) || 0;
-  if (!response.body?.getReader) return await response.arrayBuffer();
+  const length = Number(response.headers.get("Content-Length")) || 0;
+  const whole = Number((response.headers.get("Content-Range") || "").split("/")[1]) || length;
+  const partial = response.status === 206;
+  const offset = partial ? from : 0;
+  const report = (received) => onProgress(offset + received, whole);
+  if (!response.body?.getReader) {
+    const bytes = await response.arrayBuffer();
+    report(bytes.byteLength);
+    return { bytes, total: whole, partial };
+  }
   const reader = response.body.getReader();
   const chunks = [];
   let received = 0;
-  onProgress(0, total);
+  report(0);
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     chunks.push(value);
     received += value.length;
-    onProgress(received, total);
+    report(received);
   }
-  const bytes = new Uint8Array(received);
-  let at = 0;
-  for (const chunk of chunks) { bytes.set(chunk, at); at += chunk.length; }
-  return bytes.buffer;
+  return { bytes: concatenate(chunks, received).buffer, total: whole, partial };
 }
 
-async function decode(url, onProgress = () => {}) {
-  const bytes = await download(url, onProgress);
+function concatenate(chunks, length) {
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) { out.set(chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk), at); at += chunk.byteLength; }
+  return out;
+}
+
+/**
+ * The original in two steps: its first HEAD_BYTES (a range request), decoded and handed to
+ * `onHead` so it can play at once, then the rest; resolves to the whole decoded file.
+ * A browser that cannot decode the first part alone just waits for the whole file.
+ */
+async function decodeInTwoSteps(url, onProgress, onHead) {
+  const head = await download(url, onProgress, 0, HEAD_BYTES - 1);
+  if (!head.partial || head.bytes.byteLength >= head.total) return await decodeBytes(url, head.bytes);
+  try {
+    onHead(await ctx.decodeAudioData(head.bytes.slice(0)));
+  } catch { /* not decodable in part: wait for the rest */ }
+  const rest = await download(url, onProgress, head.bytes.byteLength);
+  const whole = concatenate([new Uint8Array(head.bytes), new Uint8Array(rest.bytes)],
+    head.bytes.byteLength + rest.bytes.byteLength);
+  return await decodeBytes(url, whole.buffer);
+}
+
+async function decodeBytes(url, bytes) {
   try {
     return await ctx.decodeAudioData(bytes);
   } catch (err) {
     const part = url.split("?")[0].split("/").pop();
     throw new AudioDecodeError(`this browser cannot play ${part === "original" ? "the original" : `edit ${part.toUpperCase()}`} (${err.message || err})`);
   }
+}
+
+async function decode(url, onProgress = () => {}) {
+  return await decodeBytes(url, (await download(url, onProgress)).bytes);
 }
 
 async function loadNext() {
@@ -293,17 +336,22 @@ async function showTask(task) {
   for (const v of Object.keys(downloads)) delete downloads[v];
   const fetchVersion = (v) => withRetry("loading the audio",
     () => decode(audioUrl(urls[v]), (r, t) => showDownload(v, r, t)));
-  // the original first, on its own, so it plays as soon as it is here; the edits follow together
-  const first = await fetchVersion("o");
+  // the original first, on its own: its first part plays as soon as it is here, while the rest
+  // of it and then the edits (together) download
+  let head = null;
+  const showHead = new Promise((resolve) => { head = resolve; });
+  const original = withRetry("loading the audio", () => decodeInTwoSteps(audioUrl(urls.o),
+    (r, t) => showDownload("o", r, t), (buffer) => head(buffer)));
+  const first = await Promise.race([showHead, original]);
   if (app.task !== task) return;
-  const rest = keys.filter((v) => v !== "o").map((v) => [v, fetchVersion(v)]);
+  const rest = [["o", original], ...keys.filter((v) => v !== "o").map((v) => [v, original.then(() => fetchVersion(v))])];
   const bounds = task.song.segment_bounds_s;
   app.timelines = { o: sourceTimeline(bounds), a: editTimeline(bounds, task.a.beat_sequence) };
   if (task.b) app.timelines.b = editTimeline(bounds, task.b.beat_sequence);
   app.diffs = task.b ? differenceExcerpts(app.timelines.a, app.timelines.b, EXCERPT_BEFORE_S, EXCERPT_AFTER_S) : [];
   app.player = new Player(ctx, { o: { buffer: first, timeline: app.timelines.o } }, onPlayerChange);
   app.loop = null; app.markIn = null; app.lastDiff = null; app.excerpts = null;
-  app.loaded = new Set(["o"]);
+  app.loaded = new Set();   // versions whose whole audio is here
 
   app.draft = load(draftKey(task.task_id)) || {
     client_id: newClientId(), choice: null, strength: null, rating: null, notes: "", elapsed_ms: 0,
@@ -314,7 +362,7 @@ async function showTask(task) {
     updateListenStatus();
   };
   app.visibleSince = null;
-  buildTaskView(task, { o: first });
+  buildTaskView(task, {}, new Set(["o"]));
   restoreForm();
   updateListenStatus();
   showView("task");
@@ -337,8 +385,10 @@ async function showTask(task) {
   }));
 }
 
-/** A version whose audio arrived after the task was shown: it can now be played and switched to. */
+/** A version whose audio arrived after the task was shown (or all of it, after its first part): it can
+ * now be played and switched to. */
 function addVersion(v, buffer) {
+  if (app.player.versions[v]?.buffer === buffer) { app.loaded.add(v); return; }
   app.player.addVersion(v, { buffer, timeline: app.timelines[v] });
   app.loaded.add(v);
   const button = $(`version-${v}`);
@@ -352,7 +402,9 @@ function addVersion(v, buffer) {
 
 // ---------------------------------------------------------------- building the view
 
-function buildTaskView(task, buffers) {
+/** The task's versions, waveforms and form; `buffers` holds the versions whose whole audio is here
+ * (the others get their waveform when it arrives), `playable` those that can already be played. */
+function buildTaskView(task, buffers, playable) {
   $("song-title").textContent = task.song.song_id;
   $("task-instructions").textContent = task.kind === "rating"
     ? "Listen to the edit (and the original if you like), then rate the edit."
@@ -389,7 +441,7 @@ function buildTaskView(task, buffers) {
     button.innerHTML = `<span class="visually-hidden">Listen to </span><span class="version-name"></span>` +
       `<span class="version-duration"></span><kbd></kbd>` +
       `<span class="version-loading" aria-live="polite"></span>`;
-    if (!buffer) button.setAttribute("aria-disabled", "true");
+    if (!playable.has(v)) button.setAttribute("aria-disabled", "true");
     button.querySelector(".version-name").textContent = versionLabel(v);
     button.querySelector(".version-duration").textContent = clock(duration);
     button.querySelector("kbd").textContent = `${shortcut} / ${letter}`;
