@@ -365,10 +365,10 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
 
     _include_pages(app)
     rules = {"/api/judgments": BodyRule("rater", JUDGMENT_BODY_MAX_BYTES),
-             "/api/judgments/last": BodyRule("rater", JUDGMENT_BODY_MAX_BYTES),
              "/api/headphone-check": BodyRule("rater", HEADPHONE_BODY_MAX_BYTES),
              "/api/headphone-check/trials": BodyRule("rater", HEADPHONE_BODY_MAX_BYTES),
              "/api/admin/raters": BodyRule("admin", NEW_RATER_BODY_MAX_BYTES)}
+    rules["/api/judgments/last"] = BodyRule("rater", JUDGMENT_BODY_MAX_BYTES)
     app.add_middleware(BodyGuard, rules=rules, check_token=lambda token, access: _token_refusal(store, token, access))
     return app
 
