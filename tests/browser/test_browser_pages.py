@@ -291,8 +291,8 @@ def test_rating_task_is_judged_on_the_poor_to_excellent_scale(chromium_browser, 
     page.mouse.up()
     assert page.evaluate("raterApp.loopOn()")
     start, end = page.evaluate("raterApp.loop().a")
-    duration = page.evaluate("raterApp.player().duration('a')")
-    assert start == pytest.approx(0.25 * duration, abs=0.1) and end == pytest.approx(0.35 * duration, abs=0.1)
+    axis = page.evaluate("raterApp.waveformScales().a")      # seconds across the width, shared with the original
+    assert start == pytest.approx(0.25 * axis, abs=0.1) and end == pytest.approx(0.35 * axis, abs=0.1)
     o_start, o_end = page.evaluate("raterApp.loop().o")
     assert o_end - o_start == pytest.approx(end - start, abs=1.1)   # longer in the original when the edit cut beats there
     # watch playback for longer than the loop: it stays inside and wraps around

@@ -281,27 +281,36 @@ def test_audio_comes_compressed_with_progress_and_the_original_plays_before_the_
     # about 40 kB/s: the compressed original of the test song takes a second or two
     conditions = {"offline": False, "latency": 20, "downloadThroughput": 40_000, "uploadThroughput": 40_000}
     cdp.send("Network.emulateNetworkConditions", conditions)
-    page.goto(f"{live.base_url}/r/{live.rater_token}")
-    seen_partial = seen_early_task = False
+    page.goto(f"{live.base_url}/r/{live.rater_token}?head_bytes=16384")
+    seen_partial = seen_early_task = seen_head = False
     for _ in range(400):
         state = page.evaluate(
             "window.raterApp ? {downloads: raterApp.downloads(), playable: raterApp.playable(),"
-            " ready: raterApp.ready(), text: document.getElementById('loading-text').textContent} : null"
+            " ready: raterApp.ready(), text: document.getElementById('loading-text').textContent,"
+            " original_s: raterApp.playable() ? raterApp.player().duration('o') : null} : null"
         )
         if state:
             seen_partial |= any(0 < got < total for got, total in state["downloads"].values())
             seen_partial |= "%" in state["text"] and "MB" in state["text"]
             seen_early_task |= state["playable"] and not state["ready"]
+            # the original's first part (a range request) plays before the rest of it is here
+            seen_head |= state["playable"] and 0 < state["original_s"] < 15.0
             if state["ready"]:
                 break
         page.wait_for_timeout(25)
     assert seen_partial, "no download progress was shown"
     assert seen_early_task, "the page waited for every version before showing the task"
+    assert seen_head, "the page waited for the whole original before it could play"
     cdp.send("Network.emulateNetworkConditions", {**conditions, "downloadThroughput": -1, "uploadThroughput": -1})
     audio = page.evaluate(
         "performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.includes('/audio/'))"
     )
-    assert sorted(url.split("/audio/")[1] for url in audio) == ["a?format=ogg", "b?format=ogg", "original?format=ogg"]
+    assert sorted(url.split("/audio/")[1] for url in audio) == [
+        "a?format=ogg",
+        "b?format=ogg",
+        "original?format=ogg",  # its first part...
+        "original?format=ogg",  # ...and the rest
+    ]
 
     # over HTTP: the compressed copy is a fraction of the WAV, has as many samples, and takes ranges
     task_id = page.evaluate("raterApp.task().task_id")
@@ -313,7 +322,172 @@ def test_audio_comes_compressed_with_progress_and_the_original_plays_before_the_
     status, range_headers, head = get_audio(live, base + "?format=ogg", {"Range": "bytes=0-999"})
     assert status == 206 and len(head) == 1000 and head == ogg[:1000]
     assert range_headers["content-range"] == f"bytes 0-999/{len(ogg)}"
-    duration = page.evaluate("raterApp.player().duration('o')")
+    duration = page.evaluate("raterApp.player().duration('o')")  # all of it, once it is here
     assert duration == pytest.approx(len(wav) / 2 / 22050, abs=0.01)  # 16-bit mono WAV of the test song
     context.close()
     assert errors == []
+
+
+def top_pixel(page, version: str, time_s: float, scale_s: float) -> list[int]:
+    """RGBA of the waveform canvas's top row at ``time_s`` (where heard parts are marked)."""
+    return page.evaluate(
+        """([version, fraction]) => {
+      const canvas = document.querySelector(`.version[data-version="${version}"] canvas`);
+      const x = Math.round(fraction * canvas.width);
+      return Array.from(canvas.getContext("2d").getImageData(x, 1, 1, 1).data);
+    }""",
+        [version, time_s / scale_s],
+    )
+
+
+def test_waveforms_share_a_time_axis_mark_what_was_heard_and_paused_switching_does_not_drift(
+    chromium_browser, fresh_server
+):
+    live = fresh_server
+    errors: list[str] = []
+    context, page = open_rater_page(chromium_browser, live, errors)
+
+    # first visit: the instructions are shown; put away, they stay away; "How it works" brings them back
+    assert page.locator("#intro").is_visible()
+    page.click("#intro-start")
+    assert page.locator("#intro").is_hidden()
+    page.reload()
+    wait_until(page, "window.raterApp && window.raterApp.ready()")
+    assert page.locator("#intro").is_hidden()
+    page.click("#show-intro")
+    assert page.locator("#intro").is_visible()
+    page.click("#intro-start")
+
+    # every element named by aria-label says what it shows (axe's label-content-name-mismatch)
+    mismatched = page.evaluate("""() => [...document.querySelectorAll('button[aria-label], a[aria-label], [role=button][aria-label], [role=radio][aria-label]')]
+      .filter((el) => el.offsetParent !== null && el.innerText.trim())
+      .filter((el) => !el.getAttribute('aria-label').toLowerCase().includes(el.innerText.trim().toLowerCase()))
+      .map((el) => el.id || el.outerHTML.slice(0, 60))""")
+    assert mismatched == []
+    assert page.get_by_role("button", name="Listen to A").count() == 1
+
+    # one time axis for the original, A and B: the longest fills the width
+    durations = {v: page.evaluate(f"raterApp.player().duration('{v}')") for v in ("o", "a", "b")}
+    scales = page.evaluate("raterApp.waveformScales()")
+    assert set(scales) == {"o", "a", "b"}
+    assert all(s == pytest.approx(max(durations.values()), abs=0.05) for s in scales.values())
+
+    # paused, switching A -> B -> A through a stretch B does not play comes back to the same point
+    task = page.evaluate("raterApp.task()")
+    bounds = task["song"]["segment_bounds_s"]
+    seq = {v: task[v]["beat_sequence"] for v in ("a", "b")}
+    own, other = ("a", "b") if set(seq["a"]) - set(seq["b"]) else ("b", "a")
+    slot = next(k for k, beat in enumerate(seq[own]) if beat not in seq[other])
+    t = sum(bounds[s + 1] - bounds[s] for s in seq[own][:slot]) + 0.4 * (
+        bounds[seq[own][slot] + 1] - bounds[seq[own][slot]]
+    )
+    page.evaluate(f"raterApp.player().seek('{own}', {t})")
+    for _ in range(3):
+        page.keyboard.press(other)
+        page.keyboard.press(own)
+    now = page.evaluate("raterApp.position()")
+    assert now["version"] == own and now["time"] == pytest.approx(t, abs=1e-6) and not now["playing"]
+
+    # what was played is marked along the top of its waveform, and nothing else is
+    page.evaluate(f"raterApp.player().seek('{own}', 0)")
+    page.evaluate("raterApp.setPlaybackRate(4)")
+    page.keyboard.press("Space")
+    wait_until(page, "raterApp.position().time > 4.0")
+    page.keyboard.press("Space")
+    page.evaluate("raterApp.setPlaybackRate(1)")
+    heard = page.evaluate(f"raterApp.listening().heard.{own}")
+    assert heard and heard[0][0] == pytest.approx(0.0, abs=0.05) and heard[0][1] > 4.0
+    wait_until(page, "raterApp.listening() && true")
+    scale = scales[own]
+    r, g, b, alpha = top_pixel(page, own, 2.0, scale)
+    assert alpha > 200 and (r, g, b) == pytest.approx((0x2B, 0x7A, 0x0B), abs=30)
+    r, g, b, alpha = top_pixel(page, own, heard[0][1] + 3.0, scale)
+    assert not (alpha > 200 and (r, g, b) == pytest.approx((0x2B, 0x7A, 0x0B), abs=30))
+    context.close()
+    assert errors == []
+
+
+AXE_OPTIONS = {"resultTypes": ["violations"], "rules": {"label-content-name-mismatch": {"enabled": True}}}
+
+
+def test_axe_finds_nothing_serious_on_the_rater_and_admin_pages(chromium_browser, fresh_server):
+    """axe-core (with its experimental label-content-name-mismatch rule on) over the rater page with a task
+    and the admin page, on a desktop and on a phone."""
+    axe = pytest.importorskip("axe_playwright_python.sync_playwright", reason="needs axe-playwright-python")
+    from browser_helpers import PHONE
+
+    live = fresh_server
+    found = []
+    for viewport in (DESKTOP, PHONE):
+        context = chromium_browser.new_context(viewport=viewport)
+        page = context.new_page()
+        page.goto(f"{live.base_url}/r/{live.rater_token}")
+        wait_until(page, "window.raterApp && window.raterApp.ready()")
+        pages = [("rater", page)]
+        admin = context.new_page()
+        admin.goto(f"{live.base_url}/admin?token={live.admin_token}")
+        wait_until(admin, "document.body.dataset.loaded === 'true'")
+        pages.append(("admin", admin))
+        for name, shown in pages:
+            for violation in axe.Axe().run(shown, options=AXE_OPTIONS).response["violations"]:
+                if violation["impact"] in ("serious", "critical"):
+                    targets = [node["target"] for node in violation["nodes"]]
+                    found.append((name, viewport["width"], violation["id"], targets))
+        context.close()
+    assert found == []
+
+
+def test_the_last_answer_can_be_revised(chromium_browser, fresh_server):
+    live = fresh_server
+    errors: list[str] = []
+    context, page = open_rater_page(chromium_browser, live, errors)
+    assert page.locator("#revise").is_hidden()  # nothing answered yet
+    first = page.evaluate("raterApp.task()")
+    a_id, _ = live.presented_edit_ids(first["task_id"])
+    submit_tie(page)
+    wait_until(page, f"raterApp.task() && raterApp.task().task_id !== {json.dumps(first['task_id'])}")
+    wait_until(page, "raterApp.ready()")
+    assert page.locator("#revise-summary").inner_text() == "Your last answer (song1): Equally good."
+
+    # revise it: A is better, significantly, with a note
+    page.click("#revise-open")
+    assert page.locator("#revise-dialog").is_visible()
+    page.keyboard.press("Space")  # a key inside the dialog does not reach the player behind it
+    assert not is_playing(page)
+    page.locator("#revise-choice label", has_text="A is better").click()
+    page.locator("#revise-strength label", has_text="Significantly").click()
+    page.fill("#revise-notes", "on second thought A's cut is cleaner")
+    page.click("#revise-save")
+    wait_until(page, "!document.getElementById('revise-dialog').open")
+    assert page.locator("#revise-summary").inner_text() == "Your last answer (song1): A is better, significantly."
+    exported = fetch_json(f"{live.base_url}/api/admin/export.json?token={live.admin_token}")
+    (pair,) = [p for p in exported if p["task_id"] == first["task_id"]]
+    winner = pair["edit_a"] if pair["preference"] == "a" else pair["edit_b"]
+    assert winner["edit_id"] == a_id and pair["strength"] == 3 and pair["tie_kind"] is None
+    assert pair["notes"] == "on second thought A's cut is cleaner"
+
+    # only the last answer: once the next one is saved, the first cannot be changed any more
+    second = page.evaluate("raterApp.task().task_id")
+    submit_tie(page)
+    wait_until(page, f"!raterApp.task() || raterApp.task().task_id !== {json.dumps(second)}")
+    status, body = post_revision(live, {"task_id": first["task_id"], "preference": "b", "strength": 1})
+    assert status == 409 and "only your last answer" in body["detail"]
+    context.close()
+    assert errors == []
+
+
+def post_revision(live: LiveServer, body: dict) -> tuple[int, dict]:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{live.base_url}/api/judgments/last",
+        data=json.dumps(body).encode(),
+        method="PUT",
+        headers={"Authorization": f"Bearer {live.rater_token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read())

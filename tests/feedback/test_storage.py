@@ -293,3 +293,38 @@ def test_servers_starting_at_once_on_one_database_make_each_task_once(db_url, ma
             s.close()
     assert len(keys) == len(set(keys)) == sum(created)
     assert sum(1 for k in keys if k.startswith("gold")) == 2
+
+
+def test_the_same_client_id_with_another_answer_is_refused_not_dropped(store, manifest):
+    store.create_tasks_from_manifest(manifest, TaskConfig(gold_per_rater=0))
+    store.add_rater("tabs")
+    rid = _rater_id(store, "tabs")
+    view = store.next_task(rid)
+    first_id, duplicate = _judge(store, rid, view, "a", 2, client_id="two-tabs")
+    assert not duplicate
+    assert _judge(store, rid, view, "a", 2, client_id="two-tabs") == (first_id, True)  # a retry of the same answer
+    with pytest.raises(ConflictError, match="already answered differently"):
+        _judge(store, rid, view, "tie", 1, client_id="two-tabs")
+    (pair,) = [p for p in store.export_pairs() if p.task_id == view.task_id]
+    assert pair.strength == 2 and pair.preference != "tie"
+
+
+def test_only_the_last_answer_can_be_revised_and_the_old_one_is_kept(store, manifest):
+    store.create_tasks_from_manifest(manifest, TaskConfig(gold_per_rater=0))
+    store.add_rater("second-thoughts")
+    rid = _rater_id(store, "second-thoughts")
+    first = store.next_task(rid)
+    judgment_id, _ = _judge(store, rid, first, "a", 3)
+    revised = JudgmentIn(client_id="revision", task_id=first.task_id, preference="tie", tie_kind="both_bad",
+                         strength=1, notes="both cut the chorus")
+    assert store.revise_last_judgment(rid, revised) == judgment_id
+    (pair,) = [p for p in store.export_pairs() if p.task_id == first.task_id]
+    assert (pair.preference, pair.tie_kind, pair.notes) == ("tie", "both_bad", "both cut the chorus")
+    with store.transaction() as session:
+        extra = json.loads(session.execute(text("SELECT extra_json FROM judgments WHERE id = :i"),
+                                           {"i": judgment_id}).scalar_one())
+    assert [r["strength"] for r in extra["revisions"]] == [3]
+    second = store.next_task(rid)
+    _judge(store, rid, second, "b", 1)
+    with pytest.raises(ConflictError, match="only your last answer"):
+        store.revise_last_judgment(rid, revised)

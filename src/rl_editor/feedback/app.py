@@ -114,6 +114,18 @@ class JudgmentBody(BaseModel):
     listening: ListeningBody | None = None
 
 
+class RevisionBody(BaseModel):
+    """``PUT /api/judgments/last`` body: the new answer to the rater's last judgment (A/B as they saw them)."""
+
+    model_config = ConfigDict(extra="ignore")
+    task_id: str = Field(min_length=1, max_length=64)
+    preference: Preference | None = None
+    tie_kind: TieKind | None = None
+    strength: int | None = Field(default=None, ge=1, le=3, strict=True)
+    rating: int | None = Field(default=None, ge=1, le=4, strict=True)
+    notes: str | None = Field(default="", max_length=SETTINGS.notes_max_chars)
+
+
 class NewRaterBody(BaseModel):
     """``POST /api/admin/raters`` body; the name is stripped, and must not be empty or hold control characters;
     ``expires_in_days`` makes the link stop working that many days from now."""
@@ -284,6 +296,14 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
         return JSONResponse({"judgment_id": judgment_id, "duplicate": duplicate},
                             status_code=200 if duplicate else 201)
 
+    @app.put("/api/judgments/last", max_body_size=JUDGMENT_BODY_MAX_BYTES)
+    def revise_last(body: RevisionBody, who: RaterInfo = Depends(rater)) -> dict[str, Any]:
+        """Change the answer of the rater's last judgment (409 when ``task_id`` is not its task)."""
+        judgment = JudgmentIn(client_id="revision", task_id=body.task_id, preference=body.preference,
+                              tie_kind=body.tie_kind, strength=body.strength, rating=body.rating,
+                              notes=body.notes or "", time_spent_ms=None, listening=None)
+        return {"judgment_id": store.revise_last_judgment(who.id, judgment), "revised": True}
+
     @app.post("/api/headphone-check/trials", max_body_size=HEADPHONE_BODY_MAX_BYTES)
     def headphone_trials(who: RaterInfo = Depends(rater)) -> dict[str, Any]:
         check_id, trials = store.start_headphone_check(who.id)
@@ -356,6 +376,7 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
              "/api/headphone-check": BodyRule("rater", HEADPHONE_BODY_MAX_BYTES),
              "/api/headphone-check/trials": BodyRule("rater", HEADPHONE_BODY_MAX_BYTES),
              "/api/admin/raters": BodyRule("admin", NEW_RATER_BODY_MAX_BYTES)}
+    rules["/api/judgments/last"] = BodyRule("rater", JUDGMENT_BODY_MAX_BYTES)
     app.add_middleware(BodyGuard, rules=rules, check_token=lambda token, access: _token_refusal(store, token, access))
     return app
 

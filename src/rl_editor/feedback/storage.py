@@ -276,6 +276,10 @@ class FeedbackStore:
         """
         return self.judgments.submit_judgment(rater_id, judgment, require_listening)
 
+    def revise_last_judgment(self, rater_id: int, judgment: JudgmentIn) -> int:
+        """Replace the answer of the rater's most recent judgment (on ``judgment.task_id``); returns its id."""
+        return self.judgments.revise_last_judgment(rater_id, judgment)
+
     def listening_requirements(self, view: TaskView) -> dict[str, ListeningRequirement]:
         """What the rater must play of each edit of a handed-out task before judging it."""
         return self.judgments.must_listen.of_view(view)

@@ -156,15 +156,16 @@ export function divergences(tlA, tlB) {
 
 /**
  * The excerpts "next difference" plays: one per divergence, `before` seconds before it to
- * `after` seconds after it in each edit; divergences whose excerpts would overlap in both edits
- * are heard together (one excerpt, so nothing is played twice).
+ * `after` seconds after it in each edit; a divergence that falls inside the previous excerpt in
+ * both edits is heard with it (the excerpt runs on `after` seconds past it), so no excerpt
+ * repeats another.
  * Returns [{beat, beats, a: [start, end], b: [start, end], atA, atB}] in seconds of each edit.
  */
 export function differenceExcerpts(tlA, tlB, before, after) {
   const out = [];
   for (const d of divergences(tlA, tlB)) {
     const last = out[out.length - 1];
-    if (last && d.a - before <= last.a[1] && d.b - before <= last.b[1]) {
+    if (last && d.a <= last.a[1] && d.b <= last.b[1]) {
       last.a[1] = Math.min(tlA.total, d.a + after);
       last.b[1] = Math.min(tlB.total, d.b + after);
       last.beats.push(d.beat);

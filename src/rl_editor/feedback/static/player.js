@@ -25,11 +25,17 @@ export class Player {
     this.loopOn = false;
     this.rate = 1;              // playback rate: seconds of audio per second of the audio clock
     this.onHeard = null;        // onHeard(version, start, end): a stretch of audio that was played
+    this.anchor = null;         // while paused: the position the rater chose, that switching maps from
   }
 
-  /** Add a version whose audio arrived later ({buffer, timeline}); it can be played from now on. */
+  /**
+   * Add a version whose audio arrived later ({buffer, timeline}), or replace the first part of one
+   * with all of it: playback of that version carries on from the same point.
+   */
   addVersion(name, version) {
+    const replacing = Boolean(this.versions[name]);
     this.versions[name] = version;
+    if (replacing && this.playing && this._at(this.ctx.currentTime).version === name) this._restartInPlace();
   }
 
   get playing() { this._poll(); return this.segments.length > 0; }
@@ -57,6 +63,7 @@ export class Player {
     if (last.loop) return;
     const end = last.ctxStart + Math.min(last.duration, this.duration(last.version) - last.offset) / last.rate;
     if (this.ctx.currentTime >= end) {
+      this.anchor = null;
       this.version = last.version;
       this.pausedAt = Math.min(last.offset + (end - last.ctxStart), this.duration(last.version));
       this._stopAll(this.ctx.currentTime);
@@ -142,6 +149,7 @@ export class Player {
 
   play() {
     if (this.playing) return;
+    this.anchor = null;
     this._wake();
     this._playFrom(this.version, this.pausedAt, this.ctx.currentTime + LEAD_S);
     this.onChange("play");
@@ -152,6 +160,7 @@ export class Player {
     const pos = this._at(this.ctx.currentTime);
     this.version = pos.version;
     this.pausedAt = pos.time;
+    this.anchor = null;
     this._stopAll(this.ctx.currentTime);
     this.onChange("pause");
   }
@@ -162,8 +171,10 @@ export class Player {
   switchTo(version) {
     if (!this.versions[version]) return;
     if (!this.playing) {
-      const pos = this.now();
-      this.pausedAt = this._map(pos.version, version, pos.time);
+      // map from where the rater paused, not from the last version switched to: going A -> B -> A
+      // through a stretch that B cut comes back to the same point of A, not to the splice
+      this.anchor = this.anchor || { version: this.version, time: this.pausedAt };
+      this.pausedAt = this._map(this.anchor.version, version, this.anchor.time);
       this.version = version;
       this.onChange("switch");
       return;
@@ -179,6 +190,7 @@ export class Player {
   /** Jump to `time` seconds of `version`. */
   seek(version, time) {
     time = Math.max(0, Math.min(time, this.duration(version)));
+    this.anchor = null;
     if (this.playing) {
       const when = this.ctx.currentTime + LEAD_S;
       this._stopAll(when);
@@ -231,6 +243,7 @@ export class Player {
    */
   playExcerpts(excerpts) {
     this._wake();
+    this.anchor = null;
     const when0 = this.ctx.currentTime + LEAD_S;
     this._stopAll(when0);
     let when = when0;

@@ -39,6 +39,8 @@ function raterKey() {
 }
 const PENDING_KEY = `rl-editor:pending:${raterKey()}`;
 const draftKey = (taskId) => `rl-editor:draft:${taskId}`;
+const INTRO_KEY = `rl-editor:intro-seen:${raterKey()}`;
+const LAST_ANSWER_KEY = `rl-editor:last-answer:${raterKey()}`;
 
 function load(key) {
   try { return JSON.parse(localStorage.getItem(key) || "null"); } catch { return null; }
@@ -108,6 +110,7 @@ function announce(message) {
 function showView(name) {
   for (const id of ["view-loading", "view-headphones", "view-task", "view-done", "view-error"]) $(id).hidden = id !== `view-${name}`;
   $("shortcuts").hidden = name !== "task";
+  showLastAnswer();
 }
 
 function setProgress(done, total) {
@@ -209,37 +212,80 @@ const audioUrl = (url) => (OGG_PLAYABLE ? `${url}?format=ogg` : url);
 
 function megabytes(bytes) { return `${(bytes / 1e6).toFixed(1)} MB`; }
 
-/** Download `url` in chunks, calling onProgress(received, total) (total 0 when unknown); the bytes. */
-async function download(url, onProgress) {
-  const response = await fetch(url, { headers: { Authorization: `Bearer ${TOKEN}` } });
+// the first part of the original, played while the rest downloads (about 20 s of compressed music);
+// the browser tests make it smaller (?head_bytes=N) to try it on their short song
+const HEAD_BYTES = (document.body.dataset.testHooks === "on" &&
+  Number(new URLSearchParams(location.search).get("head_bytes"))) || 384 * 1024;
+
+/**
+ * Download `url` in chunks, calling onProgress(received, total) (total 0 when unknown).
+ * With `from` / `to` (byte offsets, `to` inclusive) only that range is asked for (HTTP Range).
+ * Returns {bytes, total, partial}: `total` is the whole file's size when the server says it.
+ */
+async function download(url, onProgress, from = null, to = null) {
+  const headers = { Authorization: `Bearer ${TOKEN}` };
+  if (from !== null) headers.Range = `bytes=${from}-${to ?? ""}`;
+  const response = await fetch(url, { headers });
   if (!response.ok) throw new HttpError(response.status, `could not load audio (${response.status})`);
-  const total = Number(response.headers.get("Content-Length")) || 0;
-  if (!response.body?.getReader) return await response.arrayBuffer();
+  const length = Number(response.headers.get("Content-Length")) || 0;
+  const whole = Number((response.headers.get("Content-Range") || "").split("/")[1]) || length;
+  const partial = response.status === 206;
+  const offset = partial ? from : 0;
+  const report = (received) => onProgress(offset + received, whole);
+  if (!response.body?.getReader) {
+    const bytes = await response.arrayBuffer();
+    report(bytes.byteLength);
+    return { bytes, total: whole, partial };
+  }
   const reader = response.body.getReader();
   const chunks = [];
   let received = 0;
-  onProgress(0, total);
+  report(0);
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     chunks.push(value);
     received += value.length;
-    onProgress(received, total);
+    report(received);
   }
-  const bytes = new Uint8Array(received);
-  let at = 0;
-  for (const chunk of chunks) { bytes.set(chunk, at); at += chunk.length; }
-  return bytes.buffer;
+  return { bytes: concatenate(chunks, received).buffer, total: whole, partial };
 }
 
-async function decode(url, onProgress = () => {}) {
-  const bytes = await download(url, onProgress);
+function concatenate(chunks, length) {
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) { out.set(chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk), at); at += chunk.byteLength; }
+  return out;
+}
+
+/**
+ * The original in two steps: its first HEAD_BYTES (a range request), decoded and handed to
+ * `onHead` so it can play at once, then the rest; resolves to the whole decoded file.
+ * A browser that cannot decode the first part alone just waits for the whole file.
+ */
+async function decodeInTwoSteps(url, onProgress, onHead) {
+  const head = await download(url, onProgress, 0, HEAD_BYTES - 1);
+  if (!head.partial || head.bytes.byteLength >= head.total) return await decodeBytes(url, head.bytes);
+  try {
+    onHead(await ctx.decodeAudioData(head.bytes.slice(0)));
+  } catch { /* not decodable in part: wait for the rest */ }
+  const rest = await download(url, onProgress, head.bytes.byteLength);
+  const whole = concatenate([new Uint8Array(head.bytes), new Uint8Array(rest.bytes)],
+    head.bytes.byteLength + rest.bytes.byteLength);
+  return await decodeBytes(url, whole.buffer);
+}
+
+async function decodeBytes(url, bytes) {
   try {
     return await ctx.decodeAudioData(bytes);
   } catch (err) {
     const part = url.split("?")[0].split("/").pop();
     throw new AudioDecodeError(`this browser cannot play ${part === "original" ? "the original" : `edit ${part.toUpperCase()}`} (${err.message || err})`);
   }
+}
+
+async function decode(url, onProgress = () => {}) {
+  return await decodeBytes(url, (await download(url, onProgress)).bytes);
 }
 
 async function loadNext() {
@@ -290,17 +336,22 @@ async function showTask(task) {
   for (const v of Object.keys(downloads)) delete downloads[v];
   const fetchVersion = (v) => withRetry("loading the audio",
     () => decode(audioUrl(urls[v]), (r, t) => showDownload(v, r, t)));
-  // the original first, on its own, so it plays as soon as it is here; the edits follow together
-  const first = await fetchVersion("o");
+  // the original first, on its own: its first part plays as soon as it is here, while the rest
+  // of it and then the edits (together) download
+  let head = null;
+  const showHead = new Promise((resolve) => { head = resolve; });
+  const original = withRetry("loading the audio", () => decodeInTwoSteps(audioUrl(urls.o),
+    (r, t) => showDownload("o", r, t), (buffer) => head(buffer)));
+  const first = await Promise.race([showHead, original]);
   if (app.task !== task) return;
-  const rest = keys.filter((v) => v !== "o").map((v) => [v, fetchVersion(v)]);
+  const rest = [["o", original], ...keys.filter((v) => v !== "o").map((v) => [v, original.then(() => fetchVersion(v))])];
   const bounds = task.song.segment_bounds_s;
   app.timelines = { o: sourceTimeline(bounds), a: editTimeline(bounds, task.a.beat_sequence) };
   if (task.b) app.timelines.b = editTimeline(bounds, task.b.beat_sequence);
   app.diffs = task.b ? differenceExcerpts(app.timelines.a, app.timelines.b, EXCERPT_BEFORE_S, EXCERPT_AFTER_S) : [];
   app.player = new Player(ctx, { o: { buffer: first, timeline: app.timelines.o } }, onPlayerChange);
   app.loop = null; app.markIn = null; app.lastDiff = null; app.excerpts = null;
-  app.loaded = new Set(["o"]);
+  app.loaded = new Set();   // versions whose whole audio is here
 
   app.draft = load(draftKey(task.task_id)) || {
     client_id: newClientId(), choice: null, strength: null, rating: null, notes: "", elapsed_ms: 0,
@@ -311,7 +362,7 @@ async function showTask(task) {
     updateListenStatus();
   };
   app.visibleSince = null;
-  buildTaskView(task, { o: first });
+  buildTaskView(task, {}, new Set(["o"]));
   restoreForm();
   updateListenStatus();
   showView("task");
@@ -334,20 +385,26 @@ async function showTask(task) {
   }));
 }
 
-/** A version whose audio arrived after the task was shown: it can now be played and switched to. */
+/** A version whose audio arrived after the task was shown (or all of it, after its first part): it can
+ * now be played and switched to. */
 function addVersion(v, buffer) {
+  if (app.player.versions[v]?.buffer === buffer) { app.loaded.add(v); return; }
   app.player.addVersion(v, { buffer, timeline: app.timelines[v] });
   app.loaded.add(v);
   const button = $(`version-${v}`);
   button.removeAttribute("aria-disabled");
   button.querySelector(".version-loading").textContent = "";
   app.waveforms[v].setEnvelope(peaks(buffer), buffer.duration);
+  const scale = Math.max(...Object.values(app.waveforms).map((w) => w.scale));
+  for (const w of Object.values(app.waveforms)) if (w.scale !== scale) w.setScale(scale);
   if (app.loop) applyLoop(app.player.loopOn);
 }
 
 // ---------------------------------------------------------------- building the view
 
-function buildTaskView(task, buffers) {
+/** The task's versions, waveforms and form; `buffers` holds the versions whose whole audio is here
+ * (the others get their waveform when it arrives), `playable` those that can already be played. */
+function buildTaskView(task, buffers, playable) {
   $("song-title").textContent = task.song.song_id;
   $("task-instructions").textContent = task.kind === "rating"
     ? "Listen to the edit (and the original if you like), then rate the edit."
@@ -358,10 +415,14 @@ function buildTaskView(task, buffers) {
   app.waveforms = {};
   app.sections = {};
   const keys = versionKeys();
+  const durationOf = (v) => buffers[v]?.duration ?? (Number((v === "o" ? task.song : task[v]).duration_seconds) ||
+    app.timelines[v].total);
+  // one time axis for every version: a second is as wide on A's waveform as on B's
+  const scale = Math.max(...keys.map(durationOf));
   keys.forEach((v, i) => {
     const info = v === "o" ? task.song : task[v];
     const buffer = buffers[v];
-    const duration = buffer ? buffer.duration : (Number(info.duration_seconds) || app.timelines[v].total);
+    const duration = durationOf(v);
     const splices = v === "o" ? [] : (info.splice_times_s || []);
     const sections = sectionBands(task.song.structure, app.timelines[v]);
     app.sections[v] = sections;
@@ -376,10 +437,11 @@ function buildTaskView(task, buffers) {
     const shortcut = `${i + 1}`;
     const letter = v === "o" ? "O" : v.toUpperCase();
     button.setAttribute("aria-keyshortcuts", `${shortcut} ${letter}`);
-    button.setAttribute("aria-label", `Listen to ${versionLabel(v)} (${clock(duration)}), key ${shortcut} or ${letter}`);
-    button.innerHTML = `<span class="version-name"></span><span class="version-duration"></span><kbd></kbd>` +
+    // the visible text is the button's name (no aria-label that would differ from what is shown)
+    button.innerHTML = `<span class="visually-hidden">Listen to </span><span class="version-name"></span>` +
+      `<span class="version-duration"></span><kbd></kbd>` +
       `<span class="version-loading" aria-live="polite"></span>`;
-    if (!buffer) button.setAttribute("aria-disabled", "true");
+    if (!playable.has(v)) button.setAttribute("aria-disabled", "true");
     button.querySelector(".version-name").textContent = versionLabel(v);
     button.querySelector(".version-duration").textContent = clock(duration);
     button.querySelector("kbd").textContent = `${shortcut} / ${letter}`;
@@ -390,7 +452,7 @@ function buildTaskView(task, buffers) {
     canvas.setAttribute("aria-label", `Waveform of ${versionLabel(v)}, ${clock(duration)} long` +
       (v === "o" ? "" : `, ${splices.length} splice point${splices.length === 1 ? "" : "s"} marked`) +
       (sections.length ? `, sections ${sections.map((b) => b.label).join(" ")}` : "") +
-      ". Click to jump there, drag to select a loop.");
+      ". Parts already heard are marked along the top. Click to jump there, drag to select a loop.");
     row.append(button, canvas);
     list.append(row);
     const envelope = buffer ? peaks(buffer) : { mins: new Float32Array(1), maxs: new Float32Array(1) };
@@ -401,7 +463,7 @@ function buildTaskView(task, buffers) {
         app.player.seek(v, t);
       },
       onSelect: (t0, t1) => (app.player.versions[v] ? setLoopFrom(v, t0, t1) : switchVersion(v)),
-    }, sections);
+    }, sections, scale);
   });
   const pair = task.kind !== "rating";
   document.body.classList.toggle("mode-pair", pair);
@@ -620,6 +682,7 @@ function recordPlayed() {
 let lastListenText = null;
 function updateListenStatus() {
   recordPlayed();
+  showHeard();
   const text = unheard();
   if (text === lastListenText) return;
   lastListenText = text;
@@ -629,6 +692,19 @@ function updateListenStatus() {
   if (!text && $("form-error").textContent.startsWith("Listen first")) $("form-error").textContent = "";
 }
 setInterval(updateListenStatus, LISTEN_POLL_MS);
+
+/** Mark on each waveform what has been played of it (what is recorded, plus what is playing now). */
+function showHeard() {
+  if (!app.tracker) return;
+  for (const [v, w] of Object.entries(app.waveforms)) {
+    const heard = app.tracker.heard[v] || [];
+    const key = heard.map(([a, b]) => `${a.toFixed(2)}-${b.toFixed(2)}`).join(",");
+    if (key === w.heardKey) continue;
+    w.heardKey = key;
+    w.heard = heard.map(([a, b]) => [a, b]);
+    w.draw();
+  }
+}
 
 /** True when the rater has heard enough to judge; otherwise says what is still unheard and returns false. */
 function mayJudge() {
@@ -740,6 +816,7 @@ async function sendPending() {
       "Connection lost: your answer is NOT saved yet. It is kept in this browser and sent when the connection is back.");
     save(PENDING_KEY, null);
     save(draftKey(judgment.task_id), null);
+    rememberLastAnswer(judgment);
     if (app.task?.task_id === judgment.task_id) app.draft = null;
     showSaveNotice("");
     announce("Saved. Thank you!");
@@ -772,6 +849,85 @@ async function sendPending() {
     app.sending = false;
     lockForm(false);
   }
+}
+
+// ---------------------------------------------------------------- revising the last answer
+
+/** The answer as the form holds it: {choice, strength, rating, notes} from a judgment as sent. */
+function answerOf(judgment) {
+  const choice = judgment.preference === "tie" ? judgment.tie_kind : judgment.preference ?? null;
+  return { choice, strength: judgment.preference === "tie" ? null : judgment.strength ?? null,
+    rating: judgment.rating ?? null, notes: judgment.notes || "" };
+}
+
+function describeAnswer(last) {
+  if (last.kind === "rating") return `rated ${RATINGS[last.rating] || "?"}`;
+  const label = CHOICES[last.choice]?.label || "?";
+  return last.strength ? `${label}, ${STRENGTHS[last.strength]}` : label;
+}
+
+function rememberLastAnswer(judgment) {
+  const task = app.task?.task_id === judgment.task_id ? app.task : null;
+  save(LAST_ANSWER_KEY, { task_id: judgment.task_id, song_id: task?.song.song_id ?? "",
+    kind: judgment.rating ? "rating" : "pair", ...answerOf(judgment) });
+  showLastAnswer();
+}
+
+function showLastAnswer() {
+  const last = load(LAST_ANSWER_KEY);
+  const view = $("view-task").hidden ? ($("view-done").hidden ? null : "done") : "task";
+  $("revise").hidden = !last || !view;
+  if (!last) return;
+  $("revise-summary").textContent = `Your last answer${last.song_id ? ` (${last.song_id})` : ""}: ${describeAnswer(last)}.`;
+}
+
+function openRevision() {
+  const last = load(LAST_ANSWER_KEY);
+  if (!last) return;
+  const pair = last.kind !== "rating";
+  $("revise-song").textContent = last.song_id ? `(${last.song_id})` : "";
+  $("revise-choice").hidden = !pair;
+  $("revise-strength").hidden = !pair;
+  $("revise-rating").hidden = pair;
+  for (const el of document.querySelectorAll('input[name="revise-choice"]')) el.checked = el.value === last.choice;
+  for (const el of document.querySelectorAll('input[name="revise-strength"]')) el.checked = Number(el.value) === last.strength;
+  for (const el of document.querySelectorAll('input[name="revise-rating"]')) el.checked = Number(el.value) === last.rating;
+  $("revise-notes").value = last.notes || "";
+  $("revise-error").textContent = "";
+  stopPlayback();
+  $("revise-dialog").showModal();
+}
+
+async function saveRevision() {
+  const last = load(LAST_ANSWER_KEY);
+  if (!last) return;
+  const checked = (name) => document.querySelector(`input[name="${name}"]:checked`)?.value ?? null;
+  const body = { task_id: last.task_id, notes: $("revise-notes").value.slice(0, NOTES_LIMIT) };
+  if (last.kind === "rating") {
+    body.rating = Number(checked("revise-rating"));
+  } else {
+    const choice = checked("revise-choice");
+    const tie = choice === "both_good" || choice === "both_bad";
+    if (!choice || (!tie && !checked("revise-strength"))) {
+      $("revise-error").textContent = "Choose which edit is better and by how much (or a tie).";
+      return;
+    }
+    Object.assign(body, { preference: CHOICES[choice].preference, tie_kind: CHOICES[choice].tie_kind,
+      strength: tie ? 1 : Number(checked("revise-strength")) });
+  }
+  try {
+    await api("/api/judgments/last", { method: "PUT", json: body });
+  } catch (err) {
+    if (err instanceof HttpError && err.status === 409) save(LAST_ANSWER_KEY, null);
+    $("revise-error").textContent = `Not revised: ${err.message}`;
+    showLastAnswer();
+    return;
+  }
+  save(LAST_ANSWER_KEY, { ...last, ...answerOf(body), kind: last.kind });
+  $("revise-dialog").close();
+  showLastAnswer();
+  if (!$("view-task").hidden) $("task-heading").focus();   // back to the song, where the shortcuts work
+  announce(`Your last answer is now: ${describeAnswer(load(LAST_ANSWER_KEY))}.`);
 }
 
 /** While an answer is being saved it cannot change: say so and refuse. */
@@ -825,6 +981,7 @@ function focusInControl(target) {
 }
 
 document.addEventListener("keydown", (e) => {
+  if (e.target.closest?.("dialog[open]")) return;   // a dialog (revising an answer) keeps every key
   if (e.target.closest?.(TEXT_ENTRY)) {
     if (e.key === "Escape") e.target.blur();
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && e.target.id === "notes") { e.preventDefault(); submitAndContinue(); }
@@ -863,6 +1020,11 @@ function wire() {
   $("judgment").addEventListener("submit", (e) => { e.preventDefault(); submitAndContinue(); });
   $("retry").addEventListener("click", () => run(start));
   $("save-notice-close").addEventListener("click", () => showSaveNotice(""));
+  $("show-intro").addEventListener("click", () => showIntro(true));
+  $("revise-open").addEventListener("click", openRevision);
+  $("revise-cancel").addEventListener("click", () => $("revise-dialog").close());
+  $("revise-form").addEventListener("submit", (e) => { e.preventDefault(); saveRevision(); });
+  $("intro-start").addEventListener("click", () => showIntro(false));
   // a mouse click on a page button or choice does not take focus, so the shortcuts keep working
   // after it (keyboard users still tab to every control, which then keeps its own keys)
   $("view-task").addEventListener("mousedown", (e) => {
@@ -934,7 +1096,17 @@ async function passHeadphoneCheck(me) {
   return await headphoneCheck.run();
 }
 
+/** Show the instructions (first visit, or on request) or put them away for good. */
+function showIntro(show) {
+  $("intro").hidden = !show;
+  $("show-intro").setAttribute("aria-expanded", String(show));
+  if (show) { $("intro").scrollIntoView?.({ block: "start" }); $("intro-title").focus(); return; }
+  save(INTRO_KEY, true);
+  if (!$("view-task").hidden) $("task-heading").focus();
+}
+
 async function start() {
+  if (!load(INTRO_KEY)) showIntro(true);
   showView("loading");
   const me = await showRater();
   if (!(await passHeadphoneCheck(me))) return;
@@ -967,6 +1139,7 @@ const testHooks = {
   }),
   setPlaybackRate: (rate) => app.player?.setRate(rate),
   sections: () => app.sections,
+  waveformScales: () => Object.fromEntries(Object.entries(app.waveforms).map(([v, w]) => [v, w.scale])),
   headphoneCheck: () => (headphoneCheck.state ? { ...headphoneCheck.state } : null),
   setToneScale: (scale) => { headphoneCheck.scale = scale; },
 };

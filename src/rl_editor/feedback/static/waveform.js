@@ -1,6 +1,7 @@
 // Waveform canvas of one version: the song's sections as coloured bands, min/max peaks from
-// the decoded buffer, splice points, the loop region and the playhead. Click to jump there;
-// drag to select a loop region.
+// the decoded buffer, splice points, the parts already heard, the loop region and the playhead.
+// Versions drawn with the same `scale` (seconds across the full width) share one time axis.
+// Click to jump there; drag to select a loop region.
 
 const BUCKETS = 2000;
 // one colour per section label (A, B, C, ...); sections that sound alike share a label and a colour
@@ -45,11 +46,14 @@ export class Waveform {
    * @param {number[]} spliceTimes seconds
    * @param {{onSeek: function(number), onSelect: function(number, number)}} handlers
    * @param {{label: string, start: number, end: number}[]} sections bands in seconds (may be empty)
+   * @param {number} scale seconds across the canvas's full width (default: `duration`)
    */
-  constructor(canvas, envelope, duration, spliceTimes, handlers, sections = []) {
+  constructor(canvas, envelope, duration, spliceTimes, handlers, sections = [], scale = duration) {
     this.canvas = canvas;
     this.envelope = envelope;
     this.duration = Math.max(duration, 1e-6);
+    this.scale = Math.max(scale, this.duration);
+    this.heard = [];            // [[start, end], ...] seconds of this version already played
     this.spliceTimes = spliceTimes || [];
     this.handlers = handlers;
     this.sections = sections || [];
@@ -68,7 +72,8 @@ export class Waveform {
 
   _timeAt(e) {
     const r = this.canvas.getBoundingClientRect();
-    return Math.max(0, Math.min(1, (e.clientX - r.left) / Math.max(1, r.width))) * this.duration;
+    const t = Math.max(0, Math.min(1, (e.clientX - r.left) / Math.max(1, r.width))) * this.scale;
+    return Math.min(t, this.duration);
   }
 
   _down(e) {
@@ -102,7 +107,15 @@ export class Waveform {
   setEnvelope(envelope, duration = this.duration) {
     this.envelope = envelope;
     this.duration = Math.max(duration, 1e-6);
+    this.scale = Math.max(this.scale, this.duration);
     this.base.width = 0;   // force the static layer to be drawn again
+    this.resize();
+  }
+
+  /** Draw on an axis of `scale` seconds across the full width (shared with the other versions). */
+  setScale(scale) {
+    this.scale = Math.max(scale, this.duration);
+    this.base.width = 0;
     this.resize();
   }
 
@@ -121,15 +134,16 @@ export class Waveform {
     g.fillStyle = style.getPropertyValue("--wave-color").trim() || "#4a6fa5";
     const { mins, maxs } = this.envelope;
     const mid = h / 2;
-    for (let x = 0; x < w; x++) {
-      const b = Math.min(mins.length - 1, Math.floor((x / w) * mins.length));
+    const width = Math.min(w, Math.round((this.duration / this.scale) * w));   // this version's part of the axis
+    for (let x = 0; x < width; x++) {
+      const b = Math.min(mins.length - 1, Math.floor((x / width) * mins.length));
       const top = mid - Math.max(0, maxs[b]) * mid * 0.95;
       const bottom = mid - Math.min(0, mins[b]) * mid * 0.95;
       g.fillRect(x, top, 1, Math.max(1, bottom - top));
     }
     g.fillStyle = style.getPropertyValue("--splice-color").trim() || "#d9480f";
     for (const t of this.spliceTimes) {
-      const x = Math.round((t / this.duration) * w);
+      const x = Math.round((t / this.scale) * w);
       g.fillRect(x - Math.max(1, ratio), 0, Math.max(2, 2 * ratio), h);
       g.beginPath();
       g.moveTo(x - 5 * ratio, 0); g.lineTo(x + 5 * ratio, 0); g.lineTo(x, 7 * ratio);
@@ -143,8 +157,8 @@ export class Waveform {
     g.font = `bold ${Math.round(11 * ratio)}px sans-serif`;
     g.textBaseline = "bottom";
     for (const band of this.sections) {
-      const x0 = (band.start / this.duration) * w;
-      const x1 = (band.end / this.duration) * w;
+      const x0 = (band.start / this.scale) * w;
+      const x1 = (band.end / this.scale) * w;
       g.globalAlpha = 0.16;
       g.fillStyle = sectionColor(band.label);
       g.fillRect(x0, 0, Math.max(1, x1 - x0), h);
@@ -161,7 +175,14 @@ export class Waveform {
     const style = getComputedStyle(this.canvas);
     g.clearRect(0, 0, w, h);
     g.drawImage(this.base, 0, 0);
-    const x = (t) => (t / this.duration) * w;
+    const x = (t) => (t / this.scale) * w;
+    const ratio = window.devicePixelRatio || 1;
+    if (this.duration < this.scale) {   // past this version's end: nothing to hear there
+      g.fillStyle = "rgba(128, 128, 128, 0.18)";
+      g.fillRect(x(this.duration), 0, w - x(this.duration), h);
+    }
+    g.fillStyle = style.getPropertyValue("--heard-color").trim() || "#2b7a0b";
+    for (const [a, b] of this.heard) g.fillRect(x(a), 0, Math.max(1, x(b) - x(a)), 4 * ratio);
     const sel = this._drag && this._drag.t1 !== null ? [Math.min(this._drag.t0, this._drag.t1), Math.max(this._drag.t0, this._drag.t1)] : null;
     const region = sel || this.region;
     if (region) {
@@ -170,7 +191,6 @@ export class Waveform {
     }
     if (this.playhead !== null) {
       g.fillStyle = this.active ? (style.getPropertyValue("--playhead-color").trim() || "#111") : "rgba(90, 90, 90, 0.6)";
-      const ratio = window.devicePixelRatio || 1;
       g.fillRect(Math.round(x(this.playhead)) - ratio, 0, (this.active ? 3 : 2) * ratio, h);
     }
   }

@@ -149,6 +149,32 @@ class Judgments:
                     time_spent_ms=j.time_spent_ms, created_at=utc_now(), source="web", extra_json="{}",
                     **listening_columns(j.listening, assignment.presented_order if is_pair else None)) | answer
 
+    def revise_last_judgment(self, rater_id: int, judgment: JudgmentIn) -> int:
+        """Replace the answer (and note) of the rater's most recent judgment; returns its id.
+
+        Only the last judgment the rater gave can be revised, and ``judgment.task_id`` must
+        name its task (else :class:`ConflictError`); the answer is checked as a new one would
+        be (:class:`InvalidJudgmentError`). The replaced answer is kept in the row's
+        ``extra_json`` under ``"revisions"``, with the time of the revision.
+        """
+        import json
+
+        with self.db.transaction() as session:
+            row = session.scalars(select(Judgment).where(Judgment.rater_id == rater_id)
+                                  .order_by(Judgment.id.desc()).limit(1)).first()
+            if row is None or row.task_id != judgment.task_id:
+                raise ConflictError("only your last answer can be revised, and this is not it")
+            answer = pair_answer(judgment, row.presented_order or "ab") if row.kind == "pair" \
+                else rating_answer(judgment)
+            extra = json.loads(row.extra_json or "{}")
+            extra.setdefault("revisions", []).append(
+                {"revised_at": utc_now(), "notes": row.notes, **{column: getattr(row, column) for column in answer}})
+            for column, value in answer.items():
+                setattr(row, column, value)
+            row.notes = judgment.notes or ""
+            row.extra_json = json.dumps(extra)
+            return row.id
+
     def judgment_client_ids(self) -> set[str]:
         """Every stored client id (used by the load benchmark and crash test)."""
         with self.db.transaction(readonly=True) as session:
