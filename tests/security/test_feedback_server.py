@@ -282,7 +282,7 @@ def _judgment(app, token: str) -> bytes:
     rater_id = store.authenticate_rater(token).id
     view = store.next_task(rater_id)
     for part in ("a", "b"):  # served, as a page fetching them would be: the claim below needs it
-        store.task_audio_file(rater_id, view.task_id, part)
+        store.record_audio_sent(rater_id, view.task_id, part, store.task_audio_file(rater_id, view.task_id, part))
     listened = {"a_s": view.edits[0].duration_seconds, "b_s": view.edits[-1].duration_seconds}
     return json.dumps({"client_id": str(uuid.uuid4()), "task_id": view.task_id, "preference": "a",
                        "strength": 2, "listening": listened}).encode()

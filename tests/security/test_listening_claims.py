@@ -102,3 +102,20 @@ def test_a_refused_range_sends_and_records_nothing(rater):
     assert client.get(url, headers={**headers, "Range": "lines=0-10"}).status_code == 400
     response = _judge(client, headers, task, {"a_s": 2.0})
     assert response.status_code == 422 and "sent 0.0 s" in response.json()["detail"]
+
+
+def test_audio_fetched_compressed_counts_against_the_compressed_file(rater):
+    """The page fetches Ogg/Vorbis: the whole of the (smaller) Ogg file sent is the whole part, and a tenth
+    of it is a tenth, whatever the size of the WAV it was made from."""
+    client, headers, task = rater
+    for side in ("a", "b"):
+        assert client.get(task[side]["audio_url"], params={"format": "ogg"}, headers=headers).status_code == 200
+    original = f"{task['song']['audio_url']}"
+    ogg_size = int(client.get(original, params={"format": "ogg"}, headers={**headers, "Range": "bytes=0-0"})
+                   .headers["content-range"].split("/")[1])
+    part = client.get(original, params={"format": "ogg"}, headers={**headers, "Range": f"bytes=0-{ogg_size // 10}"})
+    assert part.status_code == 206
+    too_much = _judge(client, headers, task, _full(task))
+    assert too_much.status_code == 422 and "original" in too_much.json()["detail"]
+    claim = {**_full(task), "original_s": 0.05 * task["song"]["duration_seconds"]}
+    assert _judge(client, headers, task, claim).status_code == 201

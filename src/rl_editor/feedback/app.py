@@ -321,7 +321,7 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
     def task_audio(task_id: str, part: str, request: Request, format: str = "original",
                    who: RaterInfo = Depends(rater)) -> Response:
         try:
-            path = store.task_audio_file(who.id, task_id, part, request.headers.get("range"))
+            path = store.task_audio_file(who.id, task_id, part)
         except AudioUnavailableError as exc:
             LOG.warning("%s", exc)
             raise HTTPException(404, "this audio is not available; tell the organiser of the test") from None
@@ -332,6 +332,7 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
                 LOG.warning("could not compress the audio of task %s (%s): %s", task_id, part, exc)
         elif format != "original":
             raise HTTPException(422, "format must be 'original' or 'ogg'")
+        store.record_audio_sent(who.id, task_id, part, path, request.headers.get("range"))
         return FileResponse(path, media_type=AUDIO_TYPES.get(path.suffix.lower(), "application/octet-stream"),
                             headers={"Cache-Control": "private, max-age=3600"})
 

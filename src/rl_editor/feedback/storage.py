@@ -258,10 +258,15 @@ class FeedbackStore:
         """(judged, total) for one rater."""
         return self.assignments.progress(rater_id)
 
-    def task_audio_file(self, rater_id: int, task_id: str, part: str, range_header: str | None = None) -> Path:
-        """The audio file of part ``original``, ``a`` or ``b`` of a task assigned to this rater; records the bytes
-        a request with HTTP ``range_header`` (``None``: the whole file) gets, which bound its listening claims."""
-        return self.assignments.task_audio_file(rater_id, task_id, part, range_header)
+    def task_audio_file(self, rater_id: int, task_id: str, part: str) -> Path:
+        """The audio file of part ``original``, ``a`` or ``b`` of a task assigned to this rater."""
+        return self.assignments.task_audio_file(rater_id, task_id, part)
+
+    def record_audio_sent(self, rater_id: int, task_id: str, part: str, sent_file: Path,
+                          range_header: str | None = None) -> None:
+        """Record the bytes of ``sent_file`` a request for one task part gets (HTTP ``range_header``; ``None``: all),
+        which bound that rater's listening claims."""
+        self.assignments.record_audio_sent(rater_id, task_id, part, sent_file, range_header)
 
     def release_stale_assignments(self, older_than_s: float) -> int:
         """Hand back tasks taken but not judged within ``older_than_s`` seconds; returns how many."""

@@ -175,15 +175,12 @@ class Assignments:
                 session.execute(update(Task).where(Task.id == task_id).values(n_assigned=Task.n_assigned - 1))
         return len(held)
 
-    def task_audio_file(self, rater_id: int, task_id: str, part: str, range_header: str | None = None) -> Path:
-        """The audio file of one part of a task assigned to this rater, recording the bytes the request gets.
+    def task_audio_file(self, rater_id: int, task_id: str, part: str) -> Path:
+        """The audio file of one part of a task assigned to this rater (nothing is recorded as sent).
 
         ``part`` is ``original``, or ``a`` / ``b`` as the rater was shown them, so
         a URL names neither the file nor the edit (nothing tells a gold or an
-        evaluation edit apart). ``range_header`` is the request's HTTP ``Range``
-        (``None``: the whole file); what it asks for is recorded
-        (:mod:`~rl_editor.feedback.store.served`) to check later listening claims.
-        Raises :class:`NotFoundError` for a task that is not this rater's or a part
+        evaluation edit apart). Raises :class:`NotFoundError` for a task that is not this rater's or a part
         it does not have, and :class:`AudioUnavailableError` (naming the song) for a
         file that is gone, resolves outside the folder it must lie in (an edit's
         manifest folder, an original's song library; or the media root), or
@@ -191,11 +188,17 @@ class Assignments:
         """
         if part not in AUDIO_PARTS:
             raise NotFoundError(f"no audio part {part!r} (one of {', '.join(AUDIO_PARTS)})")
-        audio, what, duration_s = self._task_part(rater_id, task_id, part)
-        path = self._servable(audio, what)
-        size = path.stat().st_size
+        audio, what, _ = self._task_part(rater_id, task_id, part)
+        return self._servable(audio, what)
+
+    def record_audio_sent(self, rater_id: int, task_id: str, part: str, sent_file: Path,
+                          range_header: str | None = None) -> None:
+        """Record what a request for one part gets of ``sent_file`` (the file served: the part's own audio or its
+        compressed copy), ``range_header`` being the request's HTTP ``Range`` (``None``: the whole file); later
+        listening claims are checked against it (:mod:`~rl_editor.feedback.store.served`)."""
+        _, _, duration_s = self._task_part(rater_id, task_id, part)
+        size = sent_file.stat().st_size
         self.served.record(task_id, rater_id, part, size, duration_s, requested_ranges(range_header, size))
-        return path
 
     def _task_part(self, rater_id: int, task_id: str, part: str) -> tuple[AudioFile, str, float]:
         """The registered file of one part of the rater's task, what to call it, and its duration (s)."""
