@@ -194,8 +194,8 @@ def test_picking_the_antiphase_tone_fails_the_headphone_check_and_keeps_tasks_aw
     admin = context.new_page()
     admin.goto(f"{live.base_url}/admin?token={live.admin_token}")
     wait_until(admin, "document.body.dataset.loaded === 'true'")
-    cells = admin.locator("#raters-table tbody tr", has_text="speakers").locator("td")
-    assert cells.last.inner_text().startswith("failed 0 of 6 (2 attempts) on ")
+    check = admin.locator("#raters-table tbody tr", has_text="speakers").locator("td[data-column=headphone-check]")
+    assert check.inner_text().startswith("failed 0 of 6 (2 attempts) on ")
     context.close()
     # the 403 of the refused task request is the only failed load
     assert errors == []

@@ -122,6 +122,7 @@ function renderRaters(raters, required = false) {
     if (r.gold_total && r.gold_failures / r.gold_total > 0.25) gold.classList.add("warn");
     cell(row, fmt.share(r.agreement_with_majority), "num");
     const check = cell(row, headphoneText(r.headphone_check, required));
+    check.dataset.column = "headphone-check";
     if (r.headphone_check && !r.headphone_check.passed) check.classList.add("warn");
     const status = cell(row, r.status || "active");
     if (r.status && r.status !== "active") status.classList.add("warn");
