@@ -134,3 +134,33 @@ def test_the_audio_route_refuses_an_original_stored_outside_the_library(run_dir,
         assert response.status_code == 404 and b"root:" not in response.content
         other = client.get(task["a"]["audio_url"], headers=headers)
         assert other.status_code == 200
+
+
+def _move_songs_out(tmp_path: Path, recorded: list[str | None]) -> Path:
+    """A manifest whose songs were moved to ``music/`` beside it; song entry k records ``recorded[k]`` as the
+    folder ``generate --songs`` read it from (None: nothing recorded)."""
+    run = tmp_path / "cands"
+    HELPERS.write_test_manifest(run)
+    (run / "songs").rename(tmp_path / "music")
+    entries = json.loads((run / "manifest.json").read_text())
+    for entry, folder in zip(entries, recorded * len(entries)):
+        entry["song"] = "../music/" + Path(entry["song"]).name
+        if folder is not None:
+            entry["songs_dir"] = folder
+    (run / "manifest.json").write_text(json.dumps(entries))
+    return run
+
+
+def test_the_folder_generate_read_the_songs_from_is_the_library_until_one_is_chosen(tmp_path):
+    run = _move_songs_out(tmp_path, [str(tmp_path / "music")])
+    app = create_app(run / "manifest.json", _db(run), TaskConfig(gold_per_rater=0))
+    assert app.state.store.song_library() == (tmp_path / "music").resolve()
+    assert len(_stored_songs(run)) >= 1
+
+
+@pytest.mark.parametrize("recorded", [[None], ["/", None]])
+def test_without_one_recorded_songs_folder_the_manifest_folder_is_the_library(tmp_path, recorded):
+    run = _move_songs_out(tmp_path, recorded)
+    with pytest.raises(SongLibraryError, match="outside the song library"):
+        create_app(run / "manifest.json", _db(run), TaskConfig(gold_per_rater=0))
+    assert _stored_songs(run) == []

@@ -49,6 +49,7 @@ from rl_editor.generate.diversity import song_diversity
 from rl_editor.generate.manifest import Candidate, SongEntry
 
 DEFAULT_TEMPERATURES: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
+SONGS_DIR_KEY = "songs_dir"  # a song entry's record of the folder ``generate --songs`` read it from
 
 
 class GenerateError(RlEditorError):
@@ -361,6 +362,7 @@ class SongTask:
     content_variants: int = 0
     content_noise: float = 2.0
     content_targets: tuple[float | None, ...] | None = None
+    songs_dir: str | None = None
 
 
 @dataclass
@@ -400,6 +402,8 @@ def _generate_entry(task: SongTask, generator: EditGenerator, analysis: Any,
         raise GenerateError(f"policy {task.policy_version}: returned {len(actions)} edits for {len(specs)} requests")
     actions = [validate_actions(a, analysis.n_beats) for a in actions]
     entry = new_song_entry(analysis, task.song_path, task.out_root)
+    if task.songs_dir is not None:  # the folder the songs were read from: the feedback server's default library
+        entry.extra[SONGS_DIR_KEY] = task.songs_dir
     entry.extra["generation"] = task.generation
     for spec, acts, others in dedupe_actions(specs, actions):
         extra: dict[str, Any] = {"k": spec.k, "target": spec.target}

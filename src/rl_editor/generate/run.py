@@ -195,6 +195,7 @@ def run_generation(config: GenerateConfig, *, loader: GeneratorLoader = load_pol
             targets=tuple(config.targets), render_audio=config.render_audio,
             content_variants=config.content_variants, content_noise=config.content_noise,
             content_targets=None if config.content_targets is None else tuple(config.content_targets),
+            songs_dir=str(Path(config.songs_dir).resolve()),
         ))
     manifest.root.mkdir(parents=True, exist_ok=True)
     if not manifest.path.exists():

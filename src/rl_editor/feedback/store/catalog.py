@@ -104,13 +104,26 @@ def add_song(session: Session, manifest: Manifest, song: SongEntry, library: Pat
 
 
 def song_library(session: Session, manifest: Manifest) -> Path:
-    """The folder ``manifest``'s songs must lie in: the chosen library, else the manifest's folder,
-    which then becomes the library (kept when the registration commits)."""
+    """The folder ``manifest``'s songs must lie in: the chosen library; else the folder ``rl-editor generate
+    --songs`` read them from, when every song records the same one; else the manifest's folder. That folder
+    then becomes the library (kept when the registration commits)."""
     chosen = stored_song_library(session)
     if chosen is not None:
         return chosen
-    set_meta(session, SONG_LIBRARY, str(manifest.root.resolve()))
-    return manifest.root.resolve()
+    library = generated_from(manifest) or manifest.root.resolve()
+    set_meta(session, SONG_LIBRARY, str(library))
+    return library
+
+
+def generated_from(manifest: Manifest) -> Path | None:
+    """The one songs folder recorded by ``generate`` in every song entry of ``manifest``, or None."""
+    from rl_editor.generate.candidates import SONGS_DIR_KEY
+
+    recorded = {song.extra.get(SONGS_DIR_KEY) for song in manifest.songs}
+    if len(recorded) != 1:
+        return None
+    folder = recorded.pop()
+    return Path(folder).resolve() if isinstance(folder, str) and folder else None
 
 
 def songs_common_folder(manifest: Manifest) -> Path:
