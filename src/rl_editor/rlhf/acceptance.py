@@ -29,7 +29,7 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,7 @@ class Combination:
     Attributes
     ----------
     weights : str
-        ``"previous"`` or ``"new"``.
+        ``"previous"``, ``"new"`` (after PPO) or ``"distilled"`` (after best-of-N distillation alone).
     target : float
         Preferred length (share of the song).
     gain : float
@@ -77,7 +77,7 @@ class Acceptance:
 
     @property
     def changed(self) -> bool:
-        return self.weights == "new" or abs(self.target - self.previous_target) > 1e-9
+        return self.weights != "previous" or abs(self.target - self.previous_target) > 1e-9
 
     def summary(self) -> str:
         """One line: what was kept and why."""
@@ -163,13 +163,17 @@ def choose_improvement(
     edits_per_temperature: int = 4,
     temperatures: Sequence[float] = ACCEPT_TEMPERATURES,
     seed: int = 0,
+    others: Mapping[str, Any] | None = None,
 ) -> Acceptance:
-    """Score {previous, new} weights × {previous, new} length against the previous policy; keep the best sure gain.
+    """Score {previous, new, others'} weights × {previous, new} length against the previous policy; keep the best
+    sure gain.
 
     Parameters
     ----------
     reference, trainer : PPOTrainer
-        The policy fine-tuning started from, and the fine-tuned one.
+        The policy fine-tuning started from, and the fine-tuned one (``"new"``).
+    others : mapping of str to PPOTrainer, optional
+        Further candidate weights by name (fine-tuning offers ``"distilled"``, its policy before PPO).
     ensemble : RewardEnsemble
         Anything with ``member_scores(analysis, actions_batch) -> (members, batch)``.
     songs : sequence of SongAnalysis
@@ -182,7 +186,8 @@ def choose_improvement(
         Edits sampled per song and temperature for each combination (the same seeds for all).
     """
     n_edits = edits_per_temperature * len(temperatures)
-    options = [("previous", previous_target), ("previous", new_target), ("new", previous_target), ("new", new_target)]
+    policies = {"previous": reference, "new": trainer, **(others or {})}
+    options = [(weights, target) for weights in policies for target in (previous_target, new_target)]
     options = list(dict.fromkeys(options))  # the same length twice is one option
     gains: dict[tuple[str, float], list[np.ndarray]] = {o: [] for o in options[1:]}
     for song in songs:
@@ -190,7 +195,7 @@ def choose_improvement(
         temps = [t for t in temperatures for _ in range(edits_per_temperature)]
         means, scores = {}, []
         for weights, target in options:
-            policy = trainer if weights == "new" else reference
+            policy = policies[weights]
             means[weights, target], every = _member_means(policy, ensemble, song, target, seeds, temps)
             scores.append(every)
         # one unit per song: the spread of every score of this song (members, edits and options)

@@ -36,9 +36,10 @@ Preferences", on beat-level edits:
    dense length terms; episodes without one (``free_share``) leave the length
    to the learned reward.
 6. Keep only what the reward model is sure of (``safe_improvement``,
-   :func:`rl_editor.rlhf.acceptance.choose_improvement`): the new weights and the
-   new length each stay only when the ensemble's lower confidence bound of their
-   gain over the reference is above zero; otherwise the reference's stay.
+   :func:`rl_editor.rlhf.acceptance.choose_improvement`): the weights after PPO, the
+   distilled weights before it, and the new length each stay only when the ensemble's
+   lower confidence bound of their gain over the reference is above zero (the best
+   bound wins); otherwise the reference's stay.
 
 Learned reward, KL, entropy and the dense terms are logged side by side per
 episode (``finetune_curve.csv``, :mod:`rl_editor.rlhf.finetune_log`) and per
@@ -163,10 +164,10 @@ class FinetuneConfig:
     target_window: float | None = 0.1
     safe_improvement: bool = True
     accept_confidence: float = 0.5
-    best_of: int = 32
-    distill_top: int = 2
-    distill_rounds: int = 2
-    distill_epochs: int = 8
+    best_of: int = 64
+    distill_top: int = 1
+    distill_rounds: int = 3
+    distill_epochs: int = 16
     content_noise: float = 2.0
     reference_edits_per_song: int = 16
     n_steps: int | None = 32
@@ -455,9 +456,10 @@ def finetune_policy(
     if config.safe_improvement:
         acceptance = choose_improvement(reference, trainer, ensemble, songs, previous_target=reference.own_length,
                                         new_target=new_target, confidence=config.accept_confidence,
-                                        seed=config.seed)
-        if acceptance.weights == "previous":
-            copy_policy_state(reference.model, trainer.model)
+                                        seed=config.seed, others={"distilled": start} if distilled else None)
+        kept = {"previous": reference, "distilled": start}.get(acceptance.weights)
+        if kept is not None:
+            copy_policy_state(kept.model, trainer.model)
         new_target = acceptance.target
     trainer.config.preferred_target = new_target
     recent = logger.rows[-min(len(logger.rows), 100):]
