@@ -17,7 +17,9 @@ last ``--heldout`` by name). One row per (seed, iteration), every row printed:
 - the share against iteration 0, judged by 5 other held-out raters on the same
   songs (target: rises, or holds, from one iteration to the next);
 - the mean KL per edit from the predecessor during fine-tuning (target: bounded);
-- the edits' length (share of the song).
+- the edits' length (share of the song);
+- headroom (``taste_headroom.py``): the rater's taste's own score of the policy against iteration 0's, as a share
+  of iteration 0's headroom (its best of 64 samples) on the held-out songs (target: >= 70% after 3 iterations).
 
 Without ``RL_EDITOR_MUSIC_DIR`` it runs on 14 synthesized demo songs (a smoke
 run; the targets are about real songs).
@@ -38,11 +40,13 @@ from bench_rlhf_tastes import songs_folder  # noqa: E402
 
 
 def rows_of(run: Path, config, heldout) -> list[dict]:
+    from rl_editor.raters.tastes import TASTES
     from rl_editor.registry import load_model_file
     from rl_editor.rlhf.acceptance import best_change
     from rl_editor.rlhf.evaluate import evaluate_policies, held_out_raters
     from rl_editor.rlhf.evaluation_result import EvaluationResult
     from rl_editor.rlhf.layout import RunLayout
+    from taste_headroom import headroom
 
     layout = RunLayout(run)
     rows = []
@@ -58,7 +62,11 @@ def rows_of(run: Path, config, heldout) -> list[dict]:
                                           raters, temperature=config.eval_temperature,
                                           seed=config.seed, edits_per_song=config.eval_edits_per_song).win
         w = evaluation.win
+        taste = (config.eval_rater or config.rater).split(":")[0]
+        room = headroom(layout.bootstrap_policy, folder.policy, None, taste, run, config.seed) if taste in TASTES else {}
         rows.append({
+            "captured": room.get("captured"), "taste_old": room.get("old"), "taste_new": room.get("new"),
+            "taste_best64": room.get("best64"),
             "seed": config.seed, "iteration": it, "share": w.preference_share, "ci_low": w.share_ci_low,
             "ci_high": w.share_ci_high, "wins": w.wins, "losses": w.losses, "ties": w.ties,
             "identical": evaluation.identical_share, "kept_weights": acceptance.get("weights"),
@@ -80,7 +88,10 @@ def print_row(r: dict) -> None:
           f"(CI {ci(r['ci_low'], r['ci_high'])}; {r['wins']}/{r['losses']}/{r['ties']} wins/losses/ties, "
           f"{r['identical']:.0%} identical); kept {r['kept_weights']} weights at length {r['kept_length']}{gain}; "
           f"vs iteration 0 {r['vs_first']:.3f} (CI {ci(r['vs_first_ci_low'], r['vs_first_ci_high'])}); "
-          f"KL {r['kl']:.2f}; length {r['length_old']:.2f} -> {r['length_new']:.2f}", flush=True)
+          f"KL {r['kl']:.2f}; length {r['length_old']:.2f} -> {r['length_new']:.2f}"
+          + ("" if r.get("captured") is None else f"; headroom of iteration 0 captured {r['captured']:.0%} (taste "
+             f"score {r['taste_old']:+.2f} -> {r['taste_new']:+.2f}, best of 64 {r['taste_best64']:+.2f})"),
+          flush=True)
 
 
 def main() -> None:
@@ -124,6 +135,10 @@ def main() -> None:
     print(f"share against iteration 0 never falls: {sum(rising)} of {len(rising)} seeds; last minus first "
           f"iteration: {change}; largest fall from one iteration to the next {min(worst, 0.0):+.3f}")
     print(f"policies changed after the first iteration: {sum(r['identical'] < 1 for r in later)} of {len(later)}")
+    last = [rs[-1]["captured"] for rs in by_seed.values() if rs[-1].get("captured") is not None]
+    if last:
+        print("headroom of iteration 0 captured by the last iteration: "
+              + ", ".join(f"{c:.0%}" for c in last) + " (target >= 70%)")
     print(f"mean KL per edit: {min(r['kl'] for r in rows):.2f}-{max(r['kl'] for r in rows):.2f}")
     (scratch / "rows.json").write_text(json.dumps(rows, indent=1, default=float))
     print(f"rows: {scratch / 'rows.json'}")

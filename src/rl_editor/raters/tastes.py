@@ -391,10 +391,10 @@ TASTES: dict[str, Taste] = {taste.name: taste for taste in (
     _criteria_taste("purist", 0.95, 0.1, "keeps almost everything and hates any audible splice", "few_splices",
                     length=2.0, worst_splice=3.0, few_splices=3.0, smooth_splices=1.0, no_repeats=1.0),
     _criteria_taste("brief", 0.45, 0.2, "a short edit (about 45 % of the length) made of whole phrases, keeping the "
-                    "loudest sections, no stutters", "length", length=3.0, few_splices=2.0, strong_kept=2.0,
+                    "loudest sections, no stutters", "strong_kept", length=3.0, few_splices=2.0, strong_kept=2.0,
                     no_repeats=2.0, bar_aligned=1.0),
     _criteria_taste("complete", 0.95, 0.15, "nearly the whole song (about 95 %), only the weakest material trimmed, "
-                    "smoothly", "length", length=3.0, smooth_splices=2.0, worst_splice=1.5, energy=1.0),
+                    "smoothly", "energy", length=3.0, smooth_splices=2.0, worst_splice=1.5, energy=1.0),
     _content_taste("energetic", "about 75 % of the song, keeping its loudest, busiest material", energy=1.0),
     _content_taste("background", "about 75 % of the song for background listening: the loudest parts go", calm=1.0),
     _content_taste("cold_open", "about 75 % of the song, radio style: the intro goes, it starts where the song "
