@@ -64,7 +64,9 @@ def test_edit_renders_the_reward_models_favourite_of_n(rl_editor_main, tmp_path,
     policy, reward = PPOTrainer.from_checkpoint(rlhf_policy_path), load_reward_model(rlhf_reward_path)
     # the six sampled edits, regenerated from their seeds and scored independently
     seeds = [s["seed"] for s in saved["sampled"]]
-    edits = policy.generate_edits(analysis, [1.5] * 6, seeds)
+    noise = [s["content_noise"] for s in saved["sampled"]]
+    assert noise == [0.0] * 3 + [2.0] * 3  # half the samples prefer cutting other sections
+    edits = policy.generate_edits(analysis, [1.5] * 6, seeds, content_noise=noise)
     scores, _ = reward.score(analysis, np.stack(edits))
     assert len({e.tobytes() for e in edits}) > 1, "the sampled edits should differ for the test to mean anything"
     best = int(np.argmax(scores))

@@ -14,6 +14,7 @@ import typer
 
 from rl_editor.raters.commands import RATER_HELP
 from rl_editor.rlhf.demo import DemoConfig
+from rl_editor.rlhf.edit import EditConfig
 from rl_editor.rlhf.finetune import FinetuneConfig
 from rl_editor.rlhf.loop_config import LoopConfig
 
@@ -251,6 +252,10 @@ def register(app: typer.Typer) -> None:
                                                                     "(0.55), a time m:ss (3:30) or seconds with a "
                                                                     "unit (210s)."),
         temperature: float = typer.Option(0.7, "--temperature", help="Sampling temperature (0 = greedy)."),
+        content_noise: float = typer.Option(
+            EditConfig.content_noise, "--content-noise", min=0.0,
+            help="With --best-of, half the samples get this random preference (nats) for cutting each section, "
+                 "so the reward model picks among edits that keep different material (0: plain samples)."),
         seed: int = typer.Option(0, "--seed"),
         bpm_range: str | None = typer.Option(None, "--bpm-range",
                                              help="The songs' tempo: a range (160-200) or one tempo (174) in BPM, "
@@ -265,12 +270,12 @@ def register(app: typer.Typer) -> None:
         from tqdm.auto import tqdm
 
         from rl_editor.audio.commands import bpm_range_option
-        from rl_editor.rlhf.edit import EditConfig, edit_songs
+        from rl_editor.rlhf.edit import edit_songs
 
         config = EditConfig(policy=str(policy), out_dir=str(out),
                             reward_model=str(reward_model) if reward_model else None,
                             best_of=best_of if best_of is not None else (4 if reward_model else 1),
-                            length=length, temperature=temperature, seed=seed,
+                            length=length, temperature=temperature, content_noise=content_noise, seed=seed,
                             bpm_range=bpm_range_option(bpm_range))
         skipped: list[str] = []
 

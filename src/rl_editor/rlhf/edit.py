@@ -71,6 +71,10 @@ class EditConfig:
         Target length (:func:`parse_length`); None leaves it to the policy.
     temperature : float
         Sampling temperature (0 = greedy).
+    content_noise : float
+        With ``best_of`` > 1, half the samples get this random preference for cutting each section
+        (nats; :meth:`~rl_editor.policy.trainer.PPOTrainer.generate_edits`), so the reward model chooses
+        among edits that keep different material, not among copies of the policy's favourite.
     seed : int
         Seeds the sampling (same song, seed and settings, same edits).
     progress : bool
@@ -86,6 +90,7 @@ class EditConfig:
     best_of: int = 4
     length: str | None = None
     temperature: float = 0.7
+    content_noise: float = 2.0
     seed: int = 0
     progress: bool = True
     bpm_range: tuple[float, float] | None = None
@@ -105,6 +110,7 @@ class SampledEdit:
     n_splices: int
     reward: float | None = None
     reward_std: float | None = None
+    content_noise: float = 0.0
 
 
 @dataclass
@@ -151,8 +157,11 @@ def takes_target_length(trainer: Any) -> bool:
 
 
 def sample_song_edits(trainer: Any, analysis: Any, n: int, temperature: float, seed: int,
-                      keep_share_target: float | None, policy_name: str = "the policy") -> list[SampledEdit]:
-    """``n`` edits of one song by the policy, each with its length and splice count (not yet scored)."""
+                      keep_share_target: float | None, policy_name: str = "the policy",
+                      content_noise: float = 0.0) -> list[SampledEdit]:
+    """``n`` edits of one song by the policy, each with its length and splice count (not yet scored).
+
+    With ``content_noise`` and a policy that takes it, the second half of the samples get it."""
     from rl_editor.edit import beat_sequence, splice_pairs
 
     seeds = _song_seeds(analysis.song_id, n, seed)
@@ -162,11 +171,16 @@ def sample_song_edits(trainer: Any, analysis: Any, n: int, temperature: float, s
             raise EditCommandError(f"{policy_name}: this policy does not take a target length; "
                                    "leave --length out or use a length-conditioned policy")
         kwargs["targets"] = [keep_share_target] * n
+    noise = [0.0] * n
+    if content_noise > 0 and n > 1 and "content_noise" in inspect.signature(trainer.generate_edits).parameters:
+        noise = [0.0] * (n // 2) + [content_noise] * (n - n // 2)
+        kwargs["content_noise"] = noise
     edits = trainer.generate_edits(analysis, [temperature] * n, seeds, **kwargs)
     durations = analysis.beat_durations_s
     return [SampledEdit(actions=np.asarray(a, dtype=np.int8), seed=s,
-                        duration_seconds=float(durations[beat_sequence(a)].sum()), n_splices=len(splice_pairs(a)))
-            for a, s in zip(edits, seeds)]
+                        duration_seconds=float(durations[beat_sequence(a)].sum()), n_splices=len(splice_pairs(a)),
+                        content_noise=c)
+            for a, s, c in zip(edits, seeds, noise)]
 
 
 def rank_by_reward(ensemble: Any, analysis: Any, sampled: list[SampledEdit]) -> int:
@@ -289,7 +303,7 @@ def edit_songs(songs: Sequence[str | Path], config: EditConfig,
             analysis = analyze_song(path, song_id=song_id, bpm_range=config.bpm_range)
             target = None if config.length is None else parse_length(config.length, analysis.duration_seconds)
             sampled = sample_song_edits(trainer, analysis, config.edits_per_song, config.temperature, config.seed,
-                                        target, policy_name=config.policy)
+                                        target, policy_name=config.policy, content_noise=config.content_noise)
             chosen = rank_by_reward(ensemble, analysis, sampled) if ensemble is not None else 0
             song = SongEdit(song_id=song_id, song_path=str(path), source_duration_seconds=analysis.duration_seconds,
                             sampled=sampled, chosen=chosen, keep_share_target=target)
