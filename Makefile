@@ -23,6 +23,8 @@ FORMATTED := \
 	tests/feedback/test_admin_actions.py \
 	src/rl_editor/feedback/admin_routes.py \
 	tests/feedback/test_import_limits.py \
+	tests/feedback/test_prefetch.py \
+	tests/browser/test_prefetch_pages.py \
 	src/rl_editor/rlhf/acceptance.py \
 	tests/rlhf/test_acceptance.py \
 	benchmarks/bench_beats.py \

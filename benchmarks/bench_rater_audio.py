@@ -10,6 +10,11 @@ over the link). Before, the page played nothing until all three WAV files were i
 plays the first 384 KiB of the original's compressed copy (one range request) while the rest
 of it and then the edits download.
 
+Then the next pair (a second song with the same edits, in files of its own): the page asks
+``/api/next?ahead=1``, which reserves it, and downloads its audio while the first pair is
+judged; after submitting, its time to first sound is the one JSON request that shows it, with
+no audio left to download (without prefetching it would cost what the first pair cost).
+
 Usage::
 
     python benchmarks/bench_rater_audio.py [--mbit 10] [--song PATH] [--seconds 240] [--quick]
@@ -53,14 +58,23 @@ def song_audio(seconds: float, song: Path | None) -> np.ndarray:
 
 
 def write_manifest(folder: Path, audio: np.ndarray) -> Path:
-    """The song, an edit cutting 40 s and one repeating 20 s, and their manifest."""
+    """Two songs (the same audio in files of their own), each with an edit cutting 40 s and one repeating 20 s,
+    and their manifest: one pair per song."""
+    manifest = [song_entry(folder, audio, song_id) for song_id in ("song", "song2")]
+    path = folder / "manifest.json"
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    return path
+
+
+def song_entry(folder: Path, audio: np.ndarray, song_id: str) -> dict:
+    """Write one song and its two edits; its manifest entry."""
     n_beats = int(len(audio) / SAMPLE_RATE / BEAT_S)
     beats = BEAT_S * np.arange(n_beats)
-    sf.write(folder / "song.wav", audio, SAMPLE_RATE)
+    sf.write(folder / f"{song_id}.wav", audio, SAMPLE_RATE)
     cut = [1 if 100 <= i < 180 else 0 for i in range(n_beats)]
     repeat = [2 if 300 <= i < 340 else 0 for i in range(n_beats)]
     candidates = []
-    for edit_id, actions in (("cut40", cut), ("repeat20", repeat)):
+    for edit_id, actions in ((f"{song_id}-cut40", cut), (f"{song_id}-repeat20", repeat)):
         parts = []
         for i, action in enumerate(actions):
             segment = audio[int(beats[i] * SAMPLE_RATE) : int((beats[i] + BEAT_S) * SAMPLE_RATE)]
@@ -78,19 +92,14 @@ def write_manifest(folder: Path, audio: np.ndarray) -> Path:
                 "seed": 0,
             }
         )
-    manifest = [
-        {
-            "song": "song.wav",
-            "song_id": "song",
-            "duration_seconds": len(audio) / SAMPLE_RATE,
-            "beats": beats.tolist(),
-            "downbeats": beats[::4].tolist(),
-            "candidates": candidates,
-        }
-    ]
-    path = folder / "manifest.json"
-    path.write_text(json.dumps(manifest), encoding="utf-8")
-    return path
+    return {
+        "song": f"{song_id}.wav",
+        "song_id": song_id,
+        "duration_seconds": len(audio) / SAMPLE_RATE,
+        "beats": beats.tolist(),
+        "downbeats": beats[::4].tolist(),
+        "candidates": candidates,
+    }
 
 
 def serve(manifest: Path, cache: Path) -> tuple[str, str, object]:
@@ -132,6 +141,48 @@ def fetch(url: str, token: str, byte_range: str | None = None) -> tuple[int, flo
     return size, time.perf_counter() - start
 
 
+def api(base: str, token: str, path: str, body: dict | None = None) -> tuple[dict, float]:
+    """(JSON answer, seconds) of one API request (a POST of ``body`` when given)."""
+    start = time.perf_counter()
+    headers = {"Authorization": f"Bearer {token}"} | ({"Content-Type": "application/json"} if body else {})
+    data = json.dumps(body).encode() if body is not None else None
+    with urllib.request.urlopen(urllib.request.Request(base + path, data=data, headers=headers)) as response:
+        answer = json.loads(response.read())
+    return answer, time.perf_counter() - start
+
+
+def prefetch(base: str, token: str, task: dict) -> tuple[int, float]:
+    """Fetch a task's compressed audio as the page prefetches it (the original's first part, its rest, the edits);
+    (bytes, seconds on the server)."""
+    url = f"{base}{task['song']['audio_url']}?format=ogg"
+    head, head_s = fetch(url, token, f"0-{HEAD_BYTES - 1}")
+    rest, rest_s = fetch(url, token, f"{head}-")
+    edits = [fetch(f"{base}{task[side]['audio_url']}?format=ogg", token) for side in ("a", "b")]
+    return head + rest + sum(size for size, _ in edits), head_s + rest_s + sum(s for _, s in edits)
+
+
+def next_pair(base: str, token: str, task: dict, upcoming: dict, link_bytes_per_s: float) -> None:
+    """Prefetch the next pair while ``task`` is judged, judge it, and time showing the next pair."""
+    from rl_editor.feedback.listening import full_listening
+
+    size, server_s = prefetch(base, token, upcoming)
+    vote = {
+        "client_id": f"bench-{task['task_id']}",
+        "task_id": task["task_id"],
+        "preference": "a",
+        "strength": 2,
+        "listening": full_listening(task),
+    }
+    api(base, token, "/api/judgments", vote)
+    shown, shown_s = api(base, token, "/api/next?ahead=1")
+    assert shown["task_id"] == upcoming["task_id"]
+    print(
+        f"next pair, prefetched while the first is judged: {size / 1e6:.1f} MB in the background "
+        f"({size / link_bytes_per_s + server_s:.1f} s); after submitting, 0 MB to download and time to first "
+        f"sound {shown_s * 1000:.0f} ms (the request that shows it)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mbit", type=float, default=10.0, help="link speed for the transfer time (Mbit/s)")
@@ -150,10 +201,7 @@ def main() -> None:
         folder = Path(tmp)
         manifest = write_manifest(folder, song_audio(args.seconds, song))
         base, token, server = serve(manifest, folder / "cache")
-        with urllib.request.urlopen(
-            urllib.request.Request(f"{base}/api/next", headers={"Authorization": f"Bearer {token}"})
-        ) as r:
-            task = json.loads(r.read())
+        task, _ = api(base, token, "/api/next?ahead=1")
         urls = {part: f"{base}/api/tasks/{task['task_id']}/audio/{part}" for part in ("original", "a", "b")}
         print(
             f"song: {song.name if song else 'synthesized'}, {args.seconds:.0f} s stereo at 44.1 kHz; edits "
@@ -180,6 +228,7 @@ def main() -> None:
             f"the task was handed out took {cold['original'][1]:.2f} s on the server); the whole original in "
             f"{first_size / link_bytes_per_s + first_warm_s:.1f} s, the whole pair in {ogg_bytes / link_bytes_per_s:.1f} s"
         )
+        next_pair(base, token, task, task["next"], link_bytes_per_s)
         server.should_exit = True  # type: ignore[attr-defined]
 
 

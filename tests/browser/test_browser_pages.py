@@ -78,7 +78,7 @@ def test_rater_compares_judges_resumes_and_admin_sees_it(chromium_browser, live_
     assert task["kind"] == "pair"
     # every script and style is fetched at the current asset version (no stale cached module)
     assets = page.evaluate("performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.includes('/static/'))")
-    assert len(assets) == 7 and len({a.split("?v=")[1] for a in assets if "?v=" in a}) == 1
+    assert len(assets) == 8 and len({a.split("?v=")[1] for a in assets if "?v=" in a}) == 1
     a_id, b_id = live_server.presented_edit_ids(task["task_id"])
     assert {a_id, b_id} <= set(actions)
     # durations shown beside each version

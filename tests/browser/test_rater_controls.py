@@ -302,8 +302,10 @@ def test_audio_comes_compressed_with_progress_and_the_original_plays_before_the_
     assert seen_early_task, "the page waited for every version before showing the task"
     assert seen_head, "the page waited for the whole original before it could play"
     cdp.send("Network.emulateNetworkConditions", {**conditions, "downloadThroughput": -1, "uploadThroughput": -1})
+    task_id = page.evaluate("raterApp.task().task_id")  # the next task's audio may be on its way already
     audio = page.evaluate(
-        "performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.includes('/audio/'))"
+        "performance.getEntriesByType('resource').map((e) => e.name)"
+        f".filter((n) => n.includes('/tasks/{task_id}/audio/'))"
     )
     assert sorted(url.split("/audio/")[1] for url in audio) == [
         "a?format=ogg",
@@ -313,7 +315,6 @@ def test_audio_comes_compressed_with_progress_and_the_original_plays_before_the_
     ]
 
     # over HTTP: the compressed copy is a fraction of the WAV, has as many samples, and takes ranges
-    task_id = page.evaluate("raterApp.task().task_id")
     base = f"/api/tasks/{task_id}/audio/original"
     _, wav_headers, wav = get_audio(live, base)
     status, ogg_headers, ogg = get_audio(live, base + "?format=ogg")

@@ -18,6 +18,13 @@ and one log line naming the song). HTTP Range is supported (206 / 416).
 disk, :class:`~rl_editor.feedback.audio_files.CompressedAudioCache`); ``/api/next``
 starts encoding the task's files in the background so they are ready when asked for.
 
+Prefetching: ``/api/next?ahead=1`` also reserves the task that follows the
+current one (at most one ahead, :func:`~rl_editor.feedback.tasks.reserve_ahead`)
+and returns it as ``next``, so the page can fetch its audio while the current
+task is judged and show it at once after submitting. The reservation is an
+assignment like any other: it counts against quotas and votes per pair, is
+judged only when the rater judges it, and is released with the stale ones.
+
 Must-listen: each task from ``/api/next`` says per edit what the rater must
 play before judging (``must_listen``: ``min_seconds`` and the differing
 ``regions_s``); ``POST /api/judgments`` needs ``listening`` (seconds played of
@@ -43,7 +50,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
@@ -264,7 +271,8 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
                 "headphone_check": config_to_json(store.headphone_status(who.id))}
 
     @app.get("/api/next")
-    def next_task(who: RaterInfo = Depends(rater)) -> dict[str, Any]:
+    def next_task(ahead: Annotated[int, Query(ge=0, le=1)] = 0, who: RaterInfo = Depends(rater)) -> dict[str, Any]:
+        """The rater's current task; with ``ahead=1`` also the one after it (reserved now), as ``next``."""
         if not store.may_get_tasks(who.id):
             raise HTTPException(403, "pass the headphone check first (POST /api/headphone-check/trials)")
         view, done, total = store.next_task_and_progress(who.id)
@@ -272,7 +280,13 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
             return {"done": True, "message": "All done: there is nothing left for you to judge. Thank you!",
                     "progress": {"done": done, "total": total}}
         warm_compressed_audio(who.id, view)
-        return task_json(view, done, total)
+        body = task_json(view, done, total)
+        if ahead:
+            upcoming = store.upcoming_task(who.id)
+            if upcoming is not None:
+                warm_compressed_audio(who.id, upcoming)
+            body["next"] = task_json(upcoming, done + 1, total) if upcoming is not None else None
+        return body
 
     def warm_compressed_audio(rater_id: int, view: TaskView) -> None:
         """Start encoding the task's audio, so the page's requests for it find it ready."""

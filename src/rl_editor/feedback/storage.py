@@ -250,6 +250,10 @@ class FeedbackStore:
         """:meth:`next_task` and the rater's ``(done, total)``, in one transaction."""
         return self.assignments.next_task_and_progress(rater_id)
 
+    def upcoming_task(self, rater_id: int) -> TaskView | None:
+        """The task after the rater's current one, reserved for them (at most one ahead), or ``None``."""
+        return self.assignments.upcoming_task(rater_id)
+
     def warm_up(self, connections: int) -> int:
         """Cache the edits of open tasks and open ``connections`` pooled connections (before serving)."""
         return self.assignments.warm_up(connections)

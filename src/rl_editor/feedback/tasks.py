@@ -9,7 +9,8 @@ Planning (pure functions over the manifest):
 - :func:`broken_actions` makes a deliberately bad edit for gold pairs: cut runs
   that start in the middle of a bar, so the music skips off the beat grid.
 
-Scheduling (:func:`assign_next`) runs inside one database transaction and relies
+Scheduling (:func:`assign_next`, and :func:`reserve_ahead` for the task after
+the current one) runs inside one database transaction and relies
 on the database for safety under concurrency: the rater's row is locked
 (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite transactions start with
 ``BEGIN IMMEDIATE`` and so hold the write lock), candidate task rows are taken
@@ -243,6 +244,8 @@ class AssignedTask:
 class RaterState:
     """What the scheduler knows of one rater, read in one query (:func:`read_rater_state`).
 
+    ``open`` is the rater's current task (their oldest unjudged assignment) and
+    ``ahead`` the one reserved to follow it (:func:`reserve_ahead`), if any;
     ``per_campaign`` counts the rater's assignments in each campaign;
     ``full_campaigns`` are the campaigns whose ``rater_quota`` they have reached.
     """
@@ -255,13 +258,17 @@ class RaterState:
     open: AssignedTask | None
     per_campaign: Counter[str] = field(default_factory=Counter)
     full_campaigns: list[str] = field(default_factory=list)
+    ahead: AssignedTask | None = None
 
     def took(self, task: AssignedTask, gold: bool) -> None:
-        """Count a task just handed to the rater (it is their open one now)."""
+        """Count a task just handed to the rater (their current one, or the one after it when they hold one)."""
         self.n_assigned += 1
         self.n_gold += int(gold)
         self.per_campaign[task.campaign] += 1
-        self.open = task
+        if self.open is None:
+            self.open = task
+        else:
+            self.ahead = task
 
 
 _T, _A, _C, _R, _M, _S = (Task.__table__, Assignment.__table__, Campaign.__table__, Rater.__table__,
@@ -327,15 +334,16 @@ def read_rater_state(session: Session, rater_id: int, lock: bool) -> RaterState:
     if not rows:
         raise LookupError(f"no rater with id {rater_id}")
     assigned = [r for r in rows if r.id is not None]
-    open_ = next((AssignedTask(r.id, r.task_id, r.presented_order, r.kind, r.song_id, r.campaign, r.edit_a, r.edit_b)
-                  for r in assigned if r.judged_at is None), None)
+    unjudged = [AssignedTask(r.id, r.task_id, r.presented_order, r.kind, r.song_id, r.campaign, r.edit_a, r.edit_b)
+                for r in assigned if r.judged_at is None]  # oldest first: the current task, then the one reserved
     per_campaign = Counter(r.campaign for r in assigned)
     quotas = {r.campaign: int(r.rater_quota) for r in assigned if r.rater_quota is not None}
     return RaterState(held_out=bool(rows[0].held_out), gold_per_rater=int(rows[0].gold_per_rater or 0),
                       n_assigned=len(assigned), n_gold=sum(1 for r in assigned if r.is_gold),
-                      n_done=sum(1 for r in assigned if r.judged_at is not None), open=open_,
-                      per_campaign=per_campaign,
-                      full_campaigns=sorted(c for c, quota in quotas.items() if per_campaign[c] >= quota))
+                      n_done=sum(1 for r in assigned if r.judged_at is not None),
+                      open=unjudged[0] if unjudged else None, per_campaign=per_campaign,
+                      full_campaigns=sorted(c for c, quota in quotas.items() if per_campaign[c] >= quota),
+                      ahead=unjudged[1] if len(unjudged) > 1 else None)
 
 
 def _take(session: Session, rater_id: int, state: RaterState, gold: bool, order: str) -> AssignedTask | None:
@@ -380,10 +388,38 @@ def assign_next(session: Session, rater_id: int, state: RaterState | None = None
     interleaved (``gold_due``) and also fill in when regular tasks run out.
     The A/B order shown is drawn at random.
     """
-    rng = rng or random.Random()
     state = state or read_rater_state(session, rater_id, lock=True)
     if state.open is not None:
         return state.open
+    return _take_next(session, rater_id, state, rng or random.Random(), settings)
+
+
+def reserve_ahead(session: Session, rater_id: int, state: RaterState | None = None, rng: random.Random | None = None,
+                  settings: FeedbackSettings = SETTINGS) -> AssignedTask | None:
+    """The task the rater gets after their current one: the one reserved already, else one taken now.
+
+    A rater holds at most one task ahead, so a page can fetch the next pair's
+    audio while the current pair is judged. It is taken as :func:`assign_next`
+    takes a task (same order, quotas, votes per pair, gold pairs and held-out
+    campaigns) and is an assignment like any other: it counts as handed out
+    (``n_assigned``) but not as judged until judged, becomes the rater's current
+    task once the one before it is judged, and is released like any assignment
+    left unjudged (its age counts from the reservation). ``None`` when the rater
+    has no current task (there is nothing to be ahead of) or nothing is left.
+    Must run inside a transaction the caller commits, ``state`` read with
+    ``lock=True`` in it and not used to take a task yet (its full campaigns
+    would be out of date).
+    """
+    state = state or read_rater_state(session, rater_id, lock=True)
+    if state.open is None or state.ahead is not None:
+        return state.ahead
+    return _take_next(session, rater_id, state, rng or random.Random(), settings)
+
+
+def _take_next(session: Session, rater_id: int, state: RaterState, rng: random.Random,
+               settings: FeedbackSettings) -> AssignedTask | None:
+    """Hand the rater one more task: a gold pair when one is due, else the best regular task, else a gold pair
+    still owed; ``state`` counts it."""
     order = rng.choice(("ab", "ba"))
     task, gold = None, False
     if gold_due(state.n_assigned, state.n_gold, state.gold_per_rater, settings):

@@ -2,7 +2,8 @@
 // the edits, keyboard shortcuts, drafts kept in localStorage, submissions retried with
 // the same client id until the server acknowledges them. A judgment is taken only once
 // the rater has heard enough of each edit (must-listen); when the store asks for it, a
-// headphone check comes first.
+// headphone check comes first. While a task is judged, the one after it (reserved by the
+// server) has its audio fetched in the background, so it plays as soon as the answer is saved.
 
 // the page loads this module with ?v=<asset version>; import its siblings at the same version
 const VERSION = new URL(import.meta.url).search;
@@ -11,6 +12,7 @@ const { Player } = await import(`./player.js${VERSION}`);
 const { peaks, Waveform } = await import(`./waveform.js${VERSION}`);
 const { ListeningTracker, stillToHear } = await import(`./listening.js${VERSION}`);
 const { HeadphoneCheck } = await import(`./headphones.js${VERSION}`);
+const { HttpError, TaskAudio } = await import(`./task_audio.js${VERSION}`);
 
 const TOKEN = document.body.dataset.token || "";
 const EXCERPT_BEFORE_S = 3;     // "next difference" plays this much before the point where A and B diverge...
@@ -59,10 +61,6 @@ function newClientId() {
 }
 
 // ---------------------------------------------------------------- HTTP
-
-class HttpError extends Error {
-  constructor(status, detail) { super(detail); this.status = status; }
-}
 
 async function api(path, options = {}) {
   const headers = { Authorization: `Bearer ${TOKEN}`, ...(options.headers || {}) };
@@ -137,6 +135,8 @@ const app = {
   excerpts: null,
   visibleSince: null,
   sending: false,
+  audio: null,           // the shown task's audio bytes (TaskAudio)
+  audioPrefetched: false, // whether they were fetched while the task before was judged
 };
 
 function versionKeys() { return app.task?.kind === "rating" ? ["o", "a"] : ["o", "a", "b"]; }
@@ -217,62 +217,65 @@ function megabytes(bytes) { return `${(bytes / 1e6).toFixed(1)} MB`; }
 const HEAD_BYTES = (document.body.dataset.testHooks === "on" &&
   Number(new URLSearchParams(location.search).get("head_bytes"))) || 384 * 1024;
 
-/**
- * Download `url` in chunks, calling onProgress(received, total) (total 0 when unknown).
- * With `from` / `to` (byte offsets, `to` inclusive) only that range is asked for (HTTP Range).
- * Returns {bytes, total, partial}: `total` is the whole file's size when the server says it.
- */
-async function download(url, onProgress, from = null, to = null) {
-  const headers = { Authorization: `Bearer ${TOKEN}` };
-  if (from !== null) headers.Range = `bytes=${from}-${to ?? ""}`;
-  const response = await fetch(url, { headers });
-  if (!response.ok) throw new HttpError(response.status, `could not load audio (${response.status})`);
-  const length = Number(response.headers.get("Content-Length")) || 0;
-  const whole = Number((response.headers.get("Content-Range") || "").split("/")[1]) || length;
-  const partial = response.status === 206;
-  const offset = partial ? from : 0;
-  const report = (received) => onProgress(offset + received, whole);
-  if (!response.body?.getReader) {
-    const bytes = await response.arrayBuffer();
-    report(bytes.byteLength);
-    return { bytes, total: whole, partial };
-  }
-  const reader = response.body.getReader();
-  const chunks = [];
-  let received = 0;
-  report(0);
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    received += value.length;
-    report(received);
-  }
-  return { bytes: concatenate(chunks, received).buffer, total: whole, partial };
+/** Where each version of a task is fetched from. */
+function audioUrls(task) {
+  const urls = { o: audioUrl(task.song.audio_url), a: audioUrl(task.a.audio_url) };
+  if (task.b) urls.b = audioUrl(task.b.audio_url);
+  return urls;
 }
 
-function concatenate(chunks, length) {
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const chunk of chunks) { out.set(chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk), at); at += chunk.byteLength; }
-  return out;
+/** Retry a background download a few times without a banner (the task on screen is not waiting for it). */
+async function quietly(fn) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isRetryable(err) || attempt >= 4) throw err;
+      await waitToRetry(Math.min(15000, 1000 * 2 ** attempt));
+    }
+  }
+}
+
+const loudly = (fn) => withRetry("loading the audio", fn);
+
+/** The task after the current one ({task, audio}), as /api/next?ahead=1 gave it; its audio is fetched once
+ * the current task's audio is all here. */
+let upcoming = null;
+
+function prefetchUpcoming() {
+  if (!upcoming || upcoming.audio) return;
+  upcoming.audio = new TaskAudio(audioUrls(upcoming.task), { token: TOKEN, headBytes: HEAD_BYTES, retry: quietly }).start();
 }
 
 /**
- * The original in two steps: its first HEAD_BYTES (a range request), decoded and handed to
- * `onHead` so it can play at once, then the rest; resolves to the whole decoded file.
- * A browser that cannot decode the first part alone just waits for the whole file.
+ * Sort out the prefetched audio once /api/next?ahead=1 answered `data`: returns the audio fetched for the
+ * task to show now, if it is the one prefetched (and nothing failed), and keeps `upcoming` on the task
+ * after it; audio fetched for a task that is neither is dropped.
  */
-async function decodeInTwoSteps(url, onProgress, onHead) {
-  const head = await download(url, onProgress, 0, HEAD_BYTES - 1);
-  if (!head.partial || head.bytes.byteLength >= head.total) return await decodeBytes(url, head.bytes);
-  try {
-    onHead(await ctx.decodeAudioData(head.bytes.slice(0)));
-  } catch { /* not decodable in part: wait for the rest */ }
-  const rest = await download(url, onProgress, head.bytes.byteLength);
-  const whole = concatenate([new Uint8Array(head.bytes), new Uint8Array(rest.bytes)],
-    head.bytes.byteLength + rest.bytes.byteLength);
-  return await decodeBytes(url, whole.buffer);
+function takePrefetched(data) {
+  const kept = upcoming?.audio && !upcoming.audio.failed ? upcoming : null;
+  const audio = kept && !data.done && kept.task.task_id === data.task_id ? kept.audio : null;
+  const next = data.done ? null : data.next ?? null;
+  if (kept && next && kept.task.task_id === next.task_id) return audio;   // still the one after (a reload)
+  if (upcoming?.audio && upcoming.audio !== audio) upcoming.audio.abort();
+  upcoming = next ? { task: next, audio: null } : null;
+  if (audio) audio.retry = loudly;   // on screen now: say so when its downloads wait for the connection
+  return audio;
+}
+
+/**
+ * The original of a task: its first part, when that is only a part, is decoded and handed to `onHead`
+ * so it can play at once; resolves to the whole file decoded. A browser that cannot decode the first
+ * part alone just waits for the whole file.
+ */
+async function decodeOriginal(audio, onHead) {
+  const head = await audio.head;
+  if (head.partial && head.bytes.byteLength < head.total) {
+    try {
+      onHead(await ctx.decodeAudioData(head.bytes.slice(0)));
+    } catch { /* not decodable in part: wait for the rest */ }
+  }
+  return await decodeBytes(audio.urls.o, await audio.original);
 }
 
 async function decodeBytes(url, bytes) {
@@ -284,16 +287,13 @@ async function decodeBytes(url, bytes) {
   }
 }
 
-async function decode(url, onProgress = () => {}) {
-  return await decodeBytes(url, (await download(url, onProgress)).bytes);
-}
-
 async function loadNext() {
   stopPlayback();
   showView("loading");
   $("loading-text").textContent = "Loading the next song…";
   $("loading-progress").hidden = true;
-  const { data } = await withRetry("loading the next song", () => api("/api/next"));
+  const { data } = await withRetry("loading the next song", () => api("/api/next?ahead=1"));
+  const prefetched = takePrefetched(data);
   if (data.done) {
     app.task = null;
     $("done-message").textContent = data.message || "There is nothing left to judge. Thank you!";
@@ -305,7 +305,7 @@ async function loadNext() {
     announce($("done-message").textContent);
     return;
   }
-  await showTask(data);
+  await showTask(data, prefetched);
 }
 
 /** Download progress of each version: {v: [received, total]}; shown while loading and on the version buttons. */
@@ -327,24 +327,28 @@ function showDownload(v, received, total) {
   if (status) status.textContent = share === null ? `loading ${megabytes(received)}` : `loading ${share} %`;
 }
 
-async function showTask(task) {
+/** Show `task`, with its audio as prefetched (`audio`, a TaskAudio) or fetched now. */
+async function showTask(task, audio = null) {
   app.task = task;
   setProgress(task.progress?.done ?? 0, task.progress?.total ?? 0);
   ctx = ctx || new (window.AudioContext || window.webkitAudioContext)();
   const keys = versionKeys();
-  const urls = { o: task.song.audio_url, a: task.a.audio_url, b: task.b?.audio_url };
   for (const v of Object.keys(downloads)) delete downloads[v];
-  const fetchVersion = (v) => withRetry("loading the audio",
-    () => decode(audioUrl(urls[v]), (r, t) => showDownload(v, r, t)));
   // the original first, on its own: its first part plays as soon as it is here, while the rest
   // of it and then the edits (together) download
+  if (app.audio && app.audio !== audio) app.audio.onProgress = null;   // the last task's: no longer shown
+  app.audioPrefetched = Boolean(audio);
+  audio = audio || new TaskAudio(audioUrls(task), { token: TOKEN, headBytes: HEAD_BYTES, retry: loudly }).start();
+  app.audio = audio;
+  audio.onProgress = showDownload;
+  for (const [v, [received, total]] of Object.entries(audio.progress)) showDownload(v, received, total);
   let head = null;
   const showHead = new Promise((resolve) => { head = resolve; });
-  const original = withRetry("loading the audio", () => decodeInTwoSteps(audioUrl(urls.o),
-    (r, t) => showDownload("o", r, t), (buffer) => head(buffer)));
+  const original = decodeOriginal(audio, (buffer) => head(buffer));
   const first = await Promise.race([showHead, original]);
   if (app.task !== task) return;
-  const rest = [["o", original], ...keys.filter((v) => v !== "o").map((v) => [v, original.then(() => fetchVersion(v))])];
+  const edit = (v) => audio.edits[v].then((bytes) => decodeBytes(audio.urls[v], bytes));
+  const rest = [["o", original], ...keys.filter((v) => v !== "o").map((v) => [v, edit(v)])];
   const bounds = task.song.segment_bounds_s;
   app.timelines = { o: sourceTimeline(bounds), a: editTimeline(bounds, task.a.beat_sequence) };
   if (task.b) app.timelines.b = editTimeline(bounds, task.b.beat_sequence);
@@ -383,6 +387,8 @@ async function showTask(task) {
     const buffer = await pending;
     if (app.task === task) addVersion(v, buffer);
   }));
+  // all of this task is here: fetch the next one's audio while this one is judged
+  if (app.task === task) prefetchUpcoming();
 }
 
 /** A version whose audio arrived after the task was shown (or all of it, after its first part): it can
@@ -1133,6 +1139,9 @@ const testHooks = {
   ready: () => !$("view-task").hidden && Boolean(app.player) && versionKeys().every((v) => app.loaded?.has(v)),
   playable: () => !$("view-task").hidden && Boolean(app.player),
   downloads: () => ({ ...downloads }),
+  upcoming: () => (upcoming ? { task_id: upcoming.task.task_id, fetching: Boolean(upcoming.audio),
+    progress: { ...(upcoming.audio?.progress ?? {}) }, failed: Boolean(upcoming.audio?.failed) } : null),
+  prefetched: () => Boolean(app.audioPrefetched),
   listening: () => (updateListenStatus(), {
     heard: app.tracker?.heard ?? null, record: app.tracker?.record(versionKeys()) ?? null, stillToHear: unheard(),
     met: Object.fromEntries(Object.entries(listeningNeeds()).map(([v, need]) => [v, Boolean(app.tracker?.met(v, need))])),

@@ -23,7 +23,7 @@ from rl_editor.feedback.store.meta import stored_song_library
 from rl_editor.feedback.store.served import ServedAudioLog, requested_ranges
 from rl_editor.feedback.store.statements import EDITS_BY_ID
 from rl_editor.feedback.store.views import EditView, SongView, TaskView, edit_view
-from rl_editor.feedback.tasks import AssignedTask, assign_next, rater_progress, read_rater_state
+from rl_editor.feedback.tasks import AssignedTask, assign_next, rater_progress, read_rater_state, reserve_ahead
 
 AUDIO_PARTS = ("original", "a", "b")
 ASSIGN_ATTEMPTS = 5
@@ -126,6 +126,21 @@ class Assignments:
                     assignment = assign_next(session, rater_id, state, settings=self.db.settings)
                     view = _task_view(session, assignment, self.edit_views) if assignment is not None else None
                     return view, done, total
+            except IntegrityError:  # a concurrent request of the same rater won the race; retry
+                if attempt == ASSIGN_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def upcoming_task(self, rater_id: int) -> TaskView | None:
+        """The task the rater gets after their current one, reserved for them now if it is not yet
+        (:func:`~rl_editor.feedback.tasks.reserve_ahead`); ``None`` without a current task or when nothing
+        is left. Its own transaction, after the one that handed out the current task, so the rater's
+        quotas are read afresh."""
+        for attempt in range(ASSIGN_ATTEMPTS):
+            try:
+                with self.db.transaction() as session:
+                    assignment = reserve_ahead(session, rater_id, settings=self.db.settings)
+                    return _task_view(session, assignment, self.edit_views) if assignment is not None else None
             except IntegrityError:  # a concurrent request of the same rater won the race; retry
                 if attempt == ASSIGN_ATTEMPTS - 1:
                     raise
