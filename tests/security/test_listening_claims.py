@@ -111,8 +111,11 @@ def test_audio_fetched_compressed_counts_against_the_compressed_file(rater):
     for side in ("a", "b"):
         assert client.get(task[side]["audio_url"], params={"format": "ogg"}, headers=headers).status_code == 200
     original = f"{task['song']['audio_url']}"
-    ogg_size = int(client.get(original, params={"format": "ogg"}, headers={**headers, "Range": "bytes=0-0"})
-                   .headers["content-range"].split("/")[1])
+    ogg_size = int(
+        client.get(original, params={"format": "ogg"}, headers={**headers, "Range": "bytes=0-0"})
+        .headers["content-range"]
+        .split("/")[1]
+    )
     part = client.get(original, params={"format": "ogg"}, headers={**headers, "Range": f"bytes=0-{ogg_size // 10}"})
     assert part.status_code == 206
     too_much = _judge(client, headers, task, _full(task))
