@@ -29,6 +29,7 @@ FORMATTED := \
 	tests/rlhf/test_acceptance.py \
 	benchmarks/bench_beats.py \
 	benchmarks/bench_beats_fof.py \
+	tests/audio/test_beat_level.py \
 	benchmarks/bench_online_selection.py \
 	benchmarks/bench_rater_audio.py \
 	benchmarks/bench_screening.py \

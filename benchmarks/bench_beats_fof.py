@@ -5,6 +5,7 @@ Usage::
     apt-get install fretsonfire-songs-sectoid      # 4 songs by Sectoid with notes.mid charts
     pip install 'rl-editor[bench]'                 # pretty_midi reads the charts
     python benchmarks/bench_beats_fof.py [--songs-dir DIR] [--bpm-range 120-200] [--backends librosa,madmom]
+    python benchmarks/bench_beats_fof.py --stretch-to 170,175,180,190 --bpm-range 160-200  # fast music
 
 Each song folder holds the recording in stems (``song.ogg``, ``guitar.ogg``,
 sometimes ``rhythm.ogg``), mixed here into one file, and a ``notes.mid`` chart
@@ -17,6 +18,12 @@ with the ``--bpm-range`` hint (when given), and ``madmom`` (when installed).
 Prints per song the chart's tempo, each tracker's tempo and beat F and
 downbeat F (``mir_eval.beat.f_measure``, 70 ms window, first 5 s trimmed), then
 the mean per tracker.
+
+``--stretch-to`` makes a fast-music set with exact truth: each mix is
+time-stretched (``rubberband`` when installed, else ``librosa.effects.time_stretch``;
+both deterministic) so its chart tempo becomes the given BPM (the list is
+used in turn, one tempo per song), and the chart's beats are scaled by the same
+factor, so the truth stays exact.
 """
 
 from __future__ import annotations
@@ -52,6 +59,29 @@ def mix_stems(folder: Path, out: Path) -> Path:
     for stem in stems:
         mix[: stem.size] += stem
     return save_audio(out, 0.9 * mix / max(float(np.abs(mix).max()), 1e-9), rate)
+
+
+def stretch_to_tempo(audio: Path, rate: float, out: Path) -> tuple[Path, str]:
+    """``audio`` played ``rate`` times as fast at the same pitch, and the stretcher used.
+
+    The rubberband command-line tool (R3 engine) when it is on the PATH, else librosa's
+    phase vocoder; both are deterministic.
+    """
+    import shutil
+    import subprocess
+
+    from rl_editor.audio.io import load_audio, save_audio
+
+    if shutil.which("rubberband"):
+        subprocess.run(
+            ["rubberband", "-q", "-3", "--tempo", f"{rate:.6f}", str(audio), str(out)], check=True, capture_output=True
+        )
+        return out, "rubberband"
+    import librosa
+
+    clip = load_audio(audio, mono=True)
+    stretched = librosa.effects.time_stretch(clip.samples[:, 0], rate=rate)
+    return save_audio(out, stretched, clip.sample_rate), "librosa"
 
 
 def chart_truth(folder: Path, duration_s: float) -> tuple[list[float], list[float], float]:
@@ -107,6 +137,14 @@ def main() -> None:
     parser.add_argument("--songs-dir", type=Path, default=DEFAULT_SONGS_DIR)
     parser.add_argument("--bpm-range", default="", help="also run librosa with this tempo hint (e.g. 120-200)")
     parser.add_argument("--backends", default="librosa,madmom", help="comma-separated: librosa, madmom")
+    parser.add_argument(
+        "--stretch-to",
+        default="",
+        help="time-stretch each song so its chart tempo is this BPM (list: one per song, in turn)",
+    )
+    parser.add_argument(
+        "--songs", default="", help="only the song folders whose name contains one of these (comma-separated)"
+    )
     args = parser.parse_args()
     if not args.songs_dir.is_dir():
         sys.exit(
@@ -138,6 +176,11 @@ def main() -> None:
     import warnings
 
     songs = chart_songs(args.songs_dir)
+    if args.songs:
+        wanted = [w.strip().lower() for w in args.songs.split(",") if w.strip()]
+        songs = [s for s in songs if any(w in s.name.lower() for w in wanted)]
+    targets = [float(t) for t in args.stretch_to.split(",") if t.strip()]
+    print("command:", " ".join([Path(sys.executable).name, *sys.argv]))
     if not songs:
         sys.exit(f"bench_beats_fof: no song folders with notes.mid under {args.songs_dir}")
     results: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in trackers}
@@ -145,25 +188,35 @@ def main() -> None:
         f"{'song':<24} {'chart':>6} {'offset':>6}  "
         + "  ".join(f"{name + ' bpm/beatF/downF':>34}" for name, _, _ in trackers)
     )
+    stretched_by: list[str] = []
     with tempfile.TemporaryDirectory() as folder:
         for song in songs:
             mixed = mix_stems(song, Path(folder) / f"{song.name}.wav")
-            all_beats, _, _ = chart_truth(song, float("inf"))
+            all_beats, _, chart_bpm = chart_truth(song, float("inf"))
+            rate = 1.0
+            if targets:
+                rate = targets[len(stretched_by) % len(targets)] / chart_bpm
+                mixed, stretcher = stretch_to_tempo(mixed, rate, Path(folder) / f"{song.name} x{rate:.3f}.wav")
+                stretched_by.append(stretcher)
+            all_beats = [t / rate for t in all_beats]
             offset = chart_offset(mixed, all_beats)
             row = []
             for name, backend, bpm_range in trackers:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always", AnalysisWarning)
                     analysis = analyze_song(mixed, beats=backend, bpm_range=bpm_range, use_cache=False)
-                truth_beats, truth_downbeats, chart_bpm = chart_truth(song, analysis.duration_seconds - offset)
-                truth_beats = [t + offset for t in truth_beats]
-                truth_downbeats = [t + offset for t in truth_downbeats]
+                truth_beats, truth_downbeats, chart_bpm = chart_truth(song, rate * (analysis.duration_seconds - offset))
+                truth_beats = [t / rate + offset for t in truth_beats]
+                truth_downbeats = [t / rate + offset for t in truth_downbeats]
+                chart_bpm *= rate
                 beat_f, down_f = score(truth_beats, truth_downbeats, analysis)
                 results[name].append((beat_f, down_f))
                 doubtful = "?" if any("doubtful" in str(w.message) for w in caught) else " "
                 row.append(f"{analysis.tempo_bpm:>23.1f}{doubtful} {beat_f:5.3f} {down_f:5.3f}")
             print(f"{song.name[:24]:<24} {chart_bpm:6.1f} {offset:+6.3f}  " + "  ".join(row))
     print("(? = the analysis warned that its tempo is doubtful)")
+    if stretched_by:
+        print(f"time-stretched with {', '.join(sorted(set(stretched_by)))}; chart = the stretched chart's tempo")
     for name, figures in results.items():
         beat_f, down_f = np.mean(figures, axis=0)
         print(f"{name}: mean beat F {beat_f:.3f}, downbeat F {down_f:.3f} over {len(figures)} songs")

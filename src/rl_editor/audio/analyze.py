@@ -24,8 +24,12 @@ import numpy as np
 
 from rl_editor.audio import cache
 from rl_editor.audio.beats import (
+    MAX_HINT_BPM,
     METERS,
+    MIN_HINT_BPM,
+    BeatLevel,
     beat_confidence,
+    choose_beat_level,
     estimate_bars,
     fill_beat_gaps,
     filled_stretches,
@@ -73,6 +77,7 @@ ANALYSIS_PARAMS: dict = {
     "n_mels": N_MELS,
     "meters": list(METERS),
     "bar_model": 2,  # meter detection (3 or 4), accent evidence
+    "beat_level": 1,  # second opinion on the metrical level (beats.choose_beat_level)
     "beats": "librosa",
 }
 BAR_MODEL_PARAMS = ("meters", "bar_model")
@@ -232,6 +237,11 @@ def analyze_clip(
     else:
         beat_frames, tempo_bpm = track_beats(frames.onset_envelope, sr=ANALYSIS_SR, hop_length=HOP_LENGTH,
                                              bpm_range=bpm_range)
+        if bpm_range is None:  # a tempo the user vouches for needs no second opinion
+            level = choose_beat_level(frames.onset_envelope, beat_frames, tempo_bpm, sr=ANALYSIS_SR,
+                                      hop_length=HOP_LENGTH)
+            beat_frames, tempo_bpm = level.beat_frames, level.tempo_bpm
+            _warn_doubtful_level(path, level)
     beat_frames = beat_frames[beat_frames < frames.n_frames]
     if beat_frames.size < MIN_BEATS:
         raise AnalysisError(
@@ -290,6 +300,20 @@ def analyze_clip(
         beats_per_bar=beats_per_bar,
         features=features,
         edge_features=beat_edges(frames, beat_frames),
+    )
+
+
+def _warn_doubtful_level(path: str, level: BeatLevel) -> None:
+    """Warn, in one line naming the file, when another metrical level fits the onsets nearly as well."""
+    if level.rival_bpm is None:
+        return
+    low = max(MIN_HINT_BPM, 5 * round(0.9 * level.rival_bpm / 5))
+    high = min(MAX_HINT_BPM, 5 * round(1.1 * level.rival_bpm / 5))
+    warnings.warn(
+        f"{path}: the tempo is doubtful: {level.tempo_bpm:.0f} BPM or {level.rival_bpm:.0f} BPM fit the onsets "
+        "about equally well, so beats, bars and cuts on bar lines may be off; give the tempo with --bpm-range "
+        f"(e.g. --bpm-range {low:.0f}-{high:.0f} for {level.rival_bpm:.0f} BPM)",
+        AnalysisWarning, stacklevel=2,
     )
 
 

@@ -1,7 +1,10 @@
 """Beats, tempo and bar positions.
 
 Beats come from librosa's dynamic-programming beat tracker run on the song's
-onset envelope. librosa has no downbeat tracker, so the meter and the bar
+onset envelope, with a second opinion on the metrical level (``choose_beat_level``):
+the grid at 3/2 its tempo replaces it when its beats carry more onset strength
+(fast music tracked at two thirds of its tempo), and a level nearly as likely is
+reported so analysis can warn that the grid is doubtful. librosa has no downbeat tracker, so the meter and the bar
 phase are estimated here from per-beat evidence:
 
 - **harmonic change**: chords tend to change on bar lines, so the chroma of the
@@ -22,6 +25,8 @@ An alternative tracker, madmom's, is in ``rl_editor.audio.beats_madmom``.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -104,6 +109,111 @@ def track_beats(
     )
     beat_frames = np.unique(np.asarray(beat_frames, dtype=np.int64))
     return beat_frames, float(np.atleast_1d(tempo)[0])
+
+
+# The metrical-level second opinion (choose_beat_level). librosa's tempo prior (centred on 120 BPM)
+# tracks fast music at half or two thirds of its tempo. Grids at 3/2 and 2 times the tracked tempo
+# are tracked too and compared by onset salience (the mean onset strength on their beats over the
+# song's median). Measured on Frets on Fire recordings stretched to 170-190 BPM and on rendered MIDI
+# (benchmarks/bench_beats_fof.py --stretch-to, bench_beats_midi.py): a 3/2 grid reached 1.08 of the
+# tracked grid's salience where it was the true beat, at most 0.67 elsewhere, so it replaces the
+# tracked grid from THREE_HALVES_SWITCH up. A doubled grid scored 0.78-0.84 both where it was the
+# true beat and where it was not (a 95 BPM song), so doubling is never automatic: it is only named
+# as a rival level in a warning.
+MAX_LEVEL_BPM = 210.0  # no candidate level faster than this
+LEVEL_TOLERANCE = 0.04  # each candidate is tracked with its tempo pinned within this fraction
+THREE_HALVES_SWITCH = 1.0  # salience ratio of the 3/2 grid from which it replaces the tracked grid
+THREE_HALVES_DOUBT = 0.85  # from here to THREE_HALVES_SWITCH + SWITCH_DOUBT_MARGIN the level is doubtful
+SWITCH_DOUBT_MARGIN = 0.15
+DOUBLE_DOUBT = 0.75  # salience ratio of the doubled grid from which the level is doubtful
+
+
+@dataclass(frozen=True)
+class BeatLevel:
+    """The beat grid the second opinion settled on.
+
+    Attributes
+    ----------
+    beat_frames : ndarray of int, shape (n_beats,)
+        Strictly increasing frame indices.
+    tempo_bpm : float
+    tracked_bpm : float
+        The tempo of the tracker's own grid (equal to ``tempo_bpm`` unless the level changed).
+    rival_bpm : float or None
+        Another level's tempo that fits the onsets nearly as well: the grid is doubtful.
+    """
+
+    beat_frames: np.ndarray
+    tempo_bpm: float
+    tracked_bpm: float
+    rival_bpm: float | None = None
+
+
+def onset_salience(onset_envelope: np.ndarray, beat_frames: np.ndarray) -> float:
+    """Mean onset strength on the beats (the peak within one frame of each) above the song's median."""
+    if beat_frames.size == 0:
+        return 0.0
+    n = onset_envelope.size
+    window = np.clip(np.asarray(beat_frames)[:, None] + np.arange(-1, 2)[None, :], 0, n - 1)
+    return float(onset_envelope[window].max(axis=1).mean() - np.median(onset_envelope))
+
+
+def choose_beat_level(
+    onset_envelope: np.ndarray, beat_frames: np.ndarray, tempo_bpm: float, *, sr: int, hop_length: int
+) -> BeatLevel:
+    """A second opinion on the metrical level of a tracked grid: keep it, or take the grid at 3/2 its tempo.
+
+    The grids at 3/2 and twice ``tempo_bpm`` (up to ``MAX_LEVEL_BPM``) are tracked
+    with their tempo pinned, and each is scored by :func:`onset_salience` relative to
+    the tracked grid. The 3/2 grid replaces the tracked one when its ratio reaches
+    ``THREE_HALVES_SWITCH``: the tracked grid then puts every other beat on an
+    off-beat (fast music tracked at two thirds of its tempo). Doubling is never
+    automatic (a doubled grid scores alike on slow and on fast music); a doubled
+    grid scoring ``DOUBLE_DOUBT`` or more, a 3/2 grid just short of the switch or
+    just past it, is returned as ``rival_bpm``: the grid is doubtful.
+
+    Parameters
+    ----------
+    onset_envelope : ndarray, shape (n_frames,)
+    beat_frames : ndarray of int, shape (n_beats,)
+        The tracker's beats.
+    tempo_bpm : float
+        The tracker's tempo.
+    sr : int
+        Analysis sample rate (Hz).
+    hop_length : int
+        Samples per analysis frame.
+
+    Returns
+    -------
+    BeatLevel
+    """
+    tracked = BeatLevel(beat_frames, tempo_bpm, tempo_bpm)
+    base = onset_salience(onset_envelope, beat_frames)
+    if base <= 0 or not np.isfinite(tempo_bpm) or tempo_bpm <= 0:
+        return tracked
+
+    def pinned(bpm: float) -> tuple[np.ndarray, float, float]:
+        frames, found = track_beats(
+            onset_envelope, sr=sr, hop_length=hop_length,
+            bpm_range=(bpm * (1 - LEVEL_TOLERANCE), bpm * (1 + LEVEL_TOLERANCE)),
+        )
+        return frames, found, onset_salience(onset_envelope, frames)
+
+    chosen, rival, chosen_salience = tracked, None, base
+    if 1.5 * tempo_bpm <= MAX_LEVEL_BPM:
+        frames, found, salience = pinned(1.5 * tempo_bpm)
+        ratio = salience / base
+        if ratio >= THREE_HALVES_SWITCH:
+            chosen, chosen_salience = BeatLevel(frames, found, tempo_bpm), salience
+            rival = tempo_bpm if ratio < THREE_HALVES_SWITCH + SWITCH_DOUBT_MARGIN else None
+        elif ratio >= THREE_HALVES_DOUBT:
+            rival = found
+    if 2 * chosen.tempo_bpm <= MAX_LEVEL_BPM:
+        _, found, salience = pinned(2 * chosen.tempo_bpm)
+        if salience / chosen_salience >= DOUBLE_DOUBT:  # the commoner error: named before a 3/2 rival
+            rival = found
+    return BeatLevel(chosen.beat_frames, chosen.tempo_bpm, tempo_bpm, rival)
 
 
 # A stretch without a tracked beat this many beat periods long (two bars of 4) gets a grid; shorter

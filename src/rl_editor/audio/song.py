@@ -19,7 +19,7 @@ from rl_editor.audio.feature_layout import FEATURE_DIM, GROUP_SLICES, N_EDGE_FEA
 
 T = TypeVar("T")
 
-ANALYSIS_VERSION = "5"
+ANALYSIS_VERSION = "6"
 
 
 def segment_bounds(beat_times_s: Sequence[float] | np.ndarray, duration_seconds: float) -> np.ndarray:
