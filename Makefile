@@ -38,6 +38,7 @@ FORMATTED := \
 	src/rl_editor/rlhf/distill.py \
 	tests/rlhf/test_distill.py \
 	tests/rlhf/test_what_changed.py \
+	tests/security/security_helpers.py \
 	src/rl_editor/__init__.py \
 	src/rl_editor/audio/__init__.py \
 	src/rl_editor/audio/beats_madmom.py \

@@ -8,7 +8,8 @@ normalised score (:mod:`rl_editor.raters.tastes`):
   knew the listener could pick from the old policy's own reach;
 - ``rm_best8``: the old policy's best of 8 samples (temperature 1) as ranked by the reward model;
 - ``captured`` = (new - old) / (best64 - old) and ``rm_captured`` likewise, over the songs' means;
-- the taste's signature criterion old -> new, and distinct edits of 8 samples (new policy).
+- the taste's signature criterion old -> new, its quality terms (the weighted criteria but length) old -> new,
+  and distinct edits of 8 samples (new policy).
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ def headroom(
         if ensemble is not None:
             ranked = ensemble.score(a, np.stack(wide[:8]))[0]
             row["rm_best8"] = float(taste.score_batch(a, [wide[int(np.argmax(ranked))]])[0])
+        if hasattr(taste, "explain"):
+            row["quality_old"] = float(np.mean([_quality(taste, a, e) for e in old8]))
+            row["quality_new"] = float(np.mean([_quality(taste, a, e) for e in new8]))
         if signature:
             row["signature_old"] = float(np.mean([edit_criteria(a, e)[signature] for e in old8]))
             row["signature_new"] = float(np.mean([edit_criteria(a, e)[signature] for e in new8]))
@@ -73,10 +77,17 @@ def headroom(
     return mean
 
 
+def _quality(taste, analysis, actions) -> float:
+    """The taste's raw weighted criteria but length: what the edit keeps and how it sounds, whatever its length."""
+    return float(sum(v for k, v in taste.explain(analysis, actions).items() if k != "length"))
+
+
 def headroom_text(h: dict) -> str:
     sig = (
         "" if not h.get("signature") else (f" | {h['signature']} {h['signature_old']:.3f} -> {h['signature_new']:.3f}")
     )
+    if "quality_old" in h:
+        sig += f" | quality but length {h['quality_old']:.2f} -> {h['quality_new']:.2f}"
     rm = "" if "rm_captured" not in h else f" | RM best-of-8 captures {h['rm_captured']:.0%}"
     return (
         f"taste score old {h['old']:+.2f} new {h['new']:+.2f} best-of-64 {h['best64']:+.2f}: captured "

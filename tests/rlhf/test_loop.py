@@ -62,6 +62,35 @@ def test_one_iteration_moves_the_policy_toward_the_raters_taste(ten_short_songs,
     assert sum(closer) >= 3 and sum(better) >= 3, (closer, better)
 
 
+def test_one_iteration_learns_a_content_taste_at_the_same_length(ten_short_songs, tmp_path):
+    """A listener who wants the default length but the loudest material kept: after one iteration the new
+    policy's held-out edits keep louder material at about the same length, and the evaluation says the
+    material changed more than the length."""
+    import numpy as np
+
+    from rl_editor.raters.tastes import TASTES, edit_criteria
+    from rl_editor.rlhf.evaluation_result import EvaluationResult
+    from rl_editor.rlhf.loop import split_songs
+
+    run = tmp_path / "run"
+    config = replace(_demo_sized(ten_short_songs, run), rater="energetic:mistake=0.1")
+    run_loop(config, progress=False)
+    evaluation = EvaluationResult.load(run / "iter-01" / "eval.json")
+    length, swapped = evaluation.material_change()
+    assert swapped > length and "material" in evaluation.what_changed(), evaluation.what_changed()
+    heldout = {a.song_id: a for a in split_songs(ten_short_songs, config.heldout_songs, progress=False).heldout}
+
+    def mean_of(side: str, criterion: str) -> float:
+        return float(np.mean([edit_criteria(heldout[song], np.asarray(edit))[criterion]
+                              for song, sides in evaluation.edits.items() for edit in sides[side]]))
+
+    assert mean_of("new", "energy") > mean_of("old", "energy") + 0.005
+    taste = TASTES["energetic"]
+    scores = {side: np.mean([taste.score(heldout[song], np.asarray(edit)) for song, sides in evaluation.edits.items()
+                             for edit in sides[side]]) for side in ("old", "new")}
+    assert scores["new"] > scores["old"], scores
+
+
 def test_two_iterations_improve_on_the_first_policy_and_never_lose_to_their_predecessor(ten_short_songs, tmp_path):
     """At the demo's settings, two iterations: held-out raters prefer iteration 1 to iteration 0; iteration 2 is
     preferred to iteration 1 or tied with it (share >= 50%), and its share against iteration 0 is at least

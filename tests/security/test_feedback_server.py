@@ -7,7 +7,6 @@ over the small generated manifest of ``tests/feedback``.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import os
@@ -18,6 +17,7 @@ from pathlib import Path
 import anyio
 import pytest
 from fastapi.testclient import TestClient
+from security_helpers import HELPERS
 
 from rl_editor.feedback.app import JUDGMENT_BODY_MAX_BYTES, create_app
 from rl_editor.feedback.audio_files import AudioVerifier
@@ -30,16 +30,6 @@ from rl_editor.feedback.tasks import TaskConfig
 pytestmark = pytest.mark.security
 
 
-def _feedback_test_helpers():
-    """``tests/feedback/conftest.py`` as a module, for its manifest writer and server starter."""
-    path = Path(__file__).resolve().parents[1] / "feedback" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("feedback_test_helpers", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-HELPERS = _feedback_test_helpers()
 
 
 def _auth(token: str) -> dict[str, str]:

@@ -7,28 +7,17 @@ B or the original than those bytes hold is refused with one line (422), and not 
 
 from __future__ import annotations
 
-import importlib.util
 import uuid
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from security_helpers import HELPERS
 
 from rl_editor.feedback.app import create_app
 from rl_editor.feedback.tasks import TaskConfig
 
 pytestmark = pytest.mark.security
-
-
-def _feedback_test_helpers():
-    path = Path(__file__).resolve().parents[1] / "feedback" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("feedback_test_helpers", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-HELPERS = _feedback_test_helpers()
 
 
 @pytest.fixture

@@ -7,13 +7,13 @@ library even when the database names it (a database written before the check).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import uuid
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from security_helpers import HELPERS
 from sqlalchemy import select, update
 
 from rl_editor.feedback.app import create_app
@@ -23,17 +23,6 @@ from rl_editor.feedback.storage import FeedbackStore, SongLibraryError
 from rl_editor.feedback.tasks import TaskConfig
 
 pytestmark = pytest.mark.security
-
-
-def _feedback_test_helpers():
-    path = Path(__file__).resolve().parents[1] / "feedback" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("feedback_test_helpers", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-HELPERS = _feedback_test_helpers()
 
 
 @pytest.fixture

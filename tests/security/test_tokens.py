@@ -5,7 +5,6 @@ Through the real app (TestClient, or ``rl-editor serve`` in a subprocess) and th
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import socket
 import subprocess
@@ -16,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from security_helpers import HELPERS
 from sqlalchemy import update
 
 from rl_editor.feedback.app import create_app
@@ -27,15 +27,6 @@ from rl_editor.feedback.tasks import TaskConfig
 pytestmark = pytest.mark.security
 
 
-def _feedback_test_helpers():
-    path = Path(__file__).resolve().parents[1] / "feedback" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("feedback_test_helpers", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-HELPERS = _feedback_test_helpers()
 NO_AUTH_CACHE = FeedbackSettings(auth_cache_seconds=0.0)
 
 

@@ -17,7 +17,7 @@ Preferences", on beat-level edits:
    ``uncertainty_coef`` > 0 the ensemble's spread is subtracted (a pessimistic
    reward that discourages edits the reward model has not seen).
 3. Each finished edit also pays ``kl_coef`` times its KL divergence from
-   the reference, estimated from the log-ratio ``log pi(a|s) - log pi_ref(a|s)``
+   the reference (the distilled policy when step 4 ran), estimated from the log-ratio ``log pi(a|s) - log pi_ref(a|s)``
    of the actions taken and taken per decision, times the typical number of
    decisions of an edit, so the penalty sits on the learned reward's per-edit
    scale whatever the song's length. The policy cannot drift into edits the
@@ -431,7 +431,11 @@ def finetune_policy(
                                       seed=config.seed)
     trainer = start.continued(**config.ppo_settings())
     learned = LearnedEpisodeReward(ensemble, stats, config.uncertainty_coef, config.reward_scale)
-    reward = KLRegularizedReward(learned, reference.model.policy, config.kl_coef,
+    # PPO refines where distillation got to: a KL pull toward the reference undid the distilled policy's gain
+    anchor = start.model.policy
+    for param in anchor.parameters():
+        param.requires_grad_(False)
+    reward = KLRegularizedReward(learned, anchor, config.kl_coef,
                                  current_policy=lambda: trainer.model.policy,
                                  decisions_per_edit=decisions_per_edit(songs, trainer.config.env))
     env_overrides: dict[str, Any] = {"dense_reward_scale": config.dense_reward_scale, "free_length_scale": 0.0,
