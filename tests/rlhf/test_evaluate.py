@@ -220,7 +220,7 @@ def test_the_best_of_n_arm_shows_the_reward_models_favourite_of_n_old_edits(tmp_
     assert summary[3].startswith("  what changed: ")
     assert summary[4].startswith(f"  old + best-of-4 (ranked by {ensemble.version}) as new vs {result.old_version}: "
                                  f"{arm.win.headline()}")
-    assert summary[4].strip() == arm.win.details()
+    assert summary[5].strip() == arm.win.details()
     assert summary[6].strip().startswith("edits old -> best-of-4: length (share of the song) ")
     again = EvaluationResult.load(result.save(tmp_path / "eval.json"))
     assert again.best_of == arm
