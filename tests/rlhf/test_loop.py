@@ -320,7 +320,7 @@ def test_the_loop_summary_leads_with_the_tie_inclusive_share(loop_run):
     from rl_editor.rlhf.acceptance import acceptance_text
 
     acceptance = load_model_file(run / "iter-01" / "policy.pt")[1].metrics["acceptance"]
-    assert lines[7] == f"  fine-tuning {acceptance_text(acceptance)}"
+    assert lines[8] == f"  fine-tuning {acceptance_text(acceptance)}"
 
 
 def test_a_rerun_with_the_same_settings_redoes_nothing(loop_run, tmp_path, demo_songs_dir):

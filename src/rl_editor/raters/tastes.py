@@ -374,7 +374,8 @@ CONTENT_SHARE_WEIGHT = 4.0
 
 def _content_taste(name: str, description: str, **content: float) -> CriteriaTaste:
     """A taste at the default length that differs from the other content tastes only in what it keeps."""
-    weights = {"length": 2.0, "smooth_splices": 1.0, "bar_aligned": 1.0, "no_repeats": 1.0}
+    # length weighs enough that no gain in material pays for leaving the default length by more than ~0.1
+    weights = {"length": 6.0, "smooth_splices": 1.0, "bar_aligned": 1.0, "no_repeats": 1.0}
     weights.update({k: CONTENT_WEIGHT.get(k, CONTENT_SHARE_WEIGHT) * v for k, v in content.items()})
     return CriteriaTaste(name=name, weights=weights, target_keep_share=CONTENT_KEEP_SHARE, length_width=0.12,
                          description=description, signature=next(iter(content)))
