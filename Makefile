@@ -83,6 +83,7 @@ FORMATTED := \
 	src/rl_editor/reward/pessimism.py \
 	src/rl_editor/reward/train_config.py \
 	src/rl_editor/rlhf/__init__.py \
+	src/rl_editor/rlhf/errors.py \
 	src/rl_editor/rlhf/evaluation_result.py \
 	src/rl_editor/rlhf/finetune_log.py \
 	src/rl_editor/rlhf/layout.py \

@@ -13,7 +13,8 @@ from rl_editor.lazy import lazy_exports
 __all__, __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "finetune": ["FinetuneConfig", "LearnedEpisodeReward", "RLHFError", "finetune_policy"],
+        "errors": ["RLHFError"],
+        "finetune": ["FinetuneConfig", "LearnedEpisodeReward", "finetune_policy"],
         "finetune_log": ["FinetuneCurveLogger"],
         "evaluate": [
             "EvaluationResult",

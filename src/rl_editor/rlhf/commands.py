@@ -130,7 +130,7 @@ def register(app: typer.Typer) -> None:
 
         The headline is the tie-inclusive preference share, (wins + ties/2) / judgments, with a 95% interval
         that resamples whole songs; then the decisive win rate, the tie share and how the edits changed."""
-        from rl_editor.rlhf.finetune import RLHFError
+        from rl_editor.rlhf.errors import RLHFError
 
         if campaign is not None:
             from rl_editor.rlhf.evaluate import campaign_result

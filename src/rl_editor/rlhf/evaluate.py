@@ -43,6 +43,7 @@ from rl_editor.edit import Edit, beat_sequence
 from rl_editor.formats import Preference
 from rl_editor.io_utils import read_json, write_json_atomic
 from rl_editor.policy.dense_reward import edit_stats
+from rl_editor.rlhf.errors import RLHFError
 from rl_editor.rlhf.evaluation_result import (
     BEHAVIOUR_FIGURES,
     BestOfArm,
@@ -52,7 +53,6 @@ from rl_editor.rlhf.evaluation_result import (
     behaviour_text,
     outcomes_summary,
 )
-from rl_editor.rlhf.finetune import RLHFError
 
 __all__ = [
     "BEHAVIOUR_FIGURES",

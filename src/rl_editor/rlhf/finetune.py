@@ -65,8 +65,8 @@ import numpy as np
 
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.config import config_to_json
-from rl_editor.errors import RlEditorError
 from rl_editor.policy.episode_reward import EpisodeRewards, FinishedEpisodes
+from rl_editor.rlhf.errors import RLHFError
 
 LENGTH_CURVE_POINTS = 8  # targets at which the reference's mean reward is measured (the episodes' baseline)
 
@@ -75,10 +75,6 @@ def song_seeds(key: str, n: int, seed: int) -> list[int]:
     """``n`` sampling seeds for one song, a pure function of ``key`` (say ``"length|<song id>"``) and ``seed``."""
     base = zlib.crc32(key.encode()) + 7919 * seed
     return [int(base + k) & 0x7FFFFFFF for k in range(n)]
-
-
-class RLHFError(RlEditorError):
-    """Bad input to fine-tuning, evaluation or the loop (files, songs, settings)."""
 
 
 @dataclass
@@ -487,5 +483,5 @@ def finetune_policy(
     return trainer
 
 
-__all__ = ["FinetuneConfig", "LearnedEpisodeReward", "RLHFError", "RewardStatistics", "best_length", "decisions_per_edit",
+__all__ = ["FinetuneConfig", "LearnedEpisodeReward", "RewardStatistics", "best_length", "decisions_per_edit",
            "finetune_policy", "preferred_length", "reference_statistics", "song_seeds"]

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from rl_editor.config import config_to_json
 from rl_editor.io_utils import write_json_atomic
-from rl_editor.rlhf.finetune import RLHFError
+from rl_editor.rlhf.errors import RLHFError
 from rl_editor.rlhf.layout import RunLayout
 from rl_editor.rlhf.loop_config import (
     DEFAULT_CANDIDATE_TARGETS,

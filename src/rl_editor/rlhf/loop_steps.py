@@ -16,7 +16,7 @@ from rl_editor.audio.song import SongAnalysis
 from rl_editor.generate.diversity import MIN_DIFFERING_SECONDS
 from rl_editor.io_utils import write_json_atomic
 from rl_editor.preferences import PreferencePair
-from rl_editor.rlhf.finetune import RLHFError
+from rl_editor.rlhf.errors import RLHFError
 from rl_editor.rlhf.layout import IterationLayout, logs_dir_for
 from rl_editor.rlhf.loop_config import PAIR_SELECTIONS, LoopConfig
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from rl_editor.io_utils import write_json_atomic
-from rl_editor.rlhf.finetune import RLHFError
+from rl_editor.rlhf.errors import RLHFError
 from rl_editor.rlhf.layout import RunLayout
 
 SHORT_VALUE_CHARS = 60
