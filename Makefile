@@ -73,6 +73,7 @@ FORMATTED := \
 	src/rl_editor/policy/config.py \
 	src/rl_editor/policy/episode_log.py \
 	src/rl_editor/policy/episode_reward.py \
+	src/rl_editor/policy/errors.py \
 	src/rl_editor/policy/songs.py \
 	src/rl_editor/raters/__init__.py \
 	src/rl_editor/raters/campaign.py \

@@ -7,7 +7,7 @@ import pytest
 
 from rl_editor.edit import CUT
 from rl_editor.policy.dense_reward import edit_stats, score_edit
-from rl_editor.policy.env import PolicyError
+from rl_editor.policy.errors import PolicyError
 from rl_editor.policy.length import target_share
 from rl_editor.policy.trainer import PolicyConfig, PPOTrainer, songs_fingerprint
 from rl_editor.registry import load_model_file

@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from rl_editor.config import config_to_json
-from rl_editor.policy.env import PolicyError
+from rl_editor.policy.errors import PolicyError
 from rl_editor.policy.trainer import PolicyConfig, PPOTrainer
 from rl_editor.preferences import EditRef, PreferencePair, save_preferences
 from rl_editor.registry import ModelFileError, ModelMeta, load_model_file, new_version, save_model_file

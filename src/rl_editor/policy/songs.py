@@ -10,7 +10,7 @@ import numpy as np
 
 from rl_editor.audio.feature_layout import FEATURE_DIM, GROUP_SLICES, feature_index
 from rl_editor.audio.song import SongAnalysis
-from rl_editor.policy.env import PolicyError
+from rl_editor.policy.errors import PolicyError
 from rl_editor.registry import sha256_of_json
 
 

@@ -42,8 +42,10 @@ from rl_editor.edit import CUT
 from rl_editor.policy.checkpoint import copy_policy_state, policy_state, restore_policy_model, state_from_sb3_zip
 from rl_editor.policy.config import PolicyConfig
 from rl_editor.policy.dense_reward import TERM_NAMES, edit_stats
-from rl_editor.policy.env import EditBatch, EditVecEnv, EpisodeRewardFn, PolicyError, SongBank, check_target
+from rl_editor.policy.env import EditBatch, EditVecEnv, SongBank, check_target
 from rl_editor.policy.episode_log import LEARNING_CURVE_FIELDS, EpisodeLogger
+from rl_editor.policy.episode_reward import EpisodeRewardFn
+from rl_editor.policy.errors import PolicyError
 from rl_editor.policy.length import fit_to_target, slide_cuts_to_smooth_seams, target_share, warn_if_far_from_target
 from rl_editor.policy.songs import analysis_from_features, analyze_songs, songs_fingerprint
 from rl_editor.registry import ModelMeta, load_model_file, new_version, save_model_file
