@@ -40,6 +40,7 @@ FORMATTED := \
 	tests/rlhf/test_what_changed.py \
 	src/rl_editor/__init__.py \
 	src/rl_editor/audio/__init__.py \
+	src/rl_editor/audio/align.py \
 	src/rl_editor/audio/beats_madmom.py \
 	src/rl_editor/audio/cache.py \
 	src/rl_editor/audio/feature_layout.py \

@@ -312,8 +312,8 @@ class RewardEnsemble:
         the audio, or the original's audio path) the edit's played source beats
         are recovered and the edit is scored exactly like ``score(song, actions)``:
         from the waveform when the edit is a sample-exact render of the song
-        (:func:`~rl_editor.reward.features.align_rendered_edit`), else by aligning
-        the edit's analysed beats to the song's (:func:`~rl_editor.reward.features.align_to_song`).
+        (:func:`~rl_editor.audio.align.align_rendered_edit`), else by aligning
+        the edit's analysed beats to the song's (:func:`~rl_editor.audio.align.align_to_song`).
         Without ``song``, the edit's own analysed beats are scored without edit
         statistics, a coarser figure.
 
@@ -322,7 +322,8 @@ class RewardEnsemble:
         (mean, std) : tuple of float
         """
         from rl_editor.audio import analyze_song, load_audio
-        from rl_editor.reward.features import align_rendered_edit, align_to_song, sequence_counts
+        from rl_editor.audio.align import align_rendered_edit, align_to_song
+        from rl_editor.edit import sequence_counts
 
         if song is None:
             return self.score_features(analyze_song(path).features)
