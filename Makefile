@@ -45,6 +45,7 @@ FORMATTED := \
 	src/rl_editor/audio/cache.py \
 	src/rl_editor/audio/feature_layout.py \
 	src/rl_editor/audio/jumps.py \
+	src/rl_editor/audio/load.py \
 	src/rl_editor/audio/song.py \
 	src/rl_editor/cli.py \
 	src/rl_editor/config.py \

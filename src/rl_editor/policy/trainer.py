@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from rl_editor.audio.io import find_songs
+from rl_editor.audio.load import load_songs
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.config import config_from_json, config_to_json
 from rl_editor.edit import CUT
@@ -47,7 +47,7 @@ from rl_editor.policy.episode_log import LEARNING_CURVE_FIELDS, EpisodeLogger
 from rl_editor.policy.episode_reward import EpisodeRewardFn
 from rl_editor.policy.errors import PolicyError
 from rl_editor.policy.length import fit_to_target, slide_cuts_to_smooth_seams, target_share, warn_if_far_from_target
-from rl_editor.policy.songs import analysis_from_features, analyze_songs, songs_fingerprint
+from rl_editor.policy.songs import analysis_from_features, songs_fingerprint
 from rl_editor.registry import ModelMeta, load_model_file, new_version, save_model_file
 
 
@@ -166,7 +166,7 @@ class PPOTrainer:
         if analyses is None:
             if songs_dir is None:
                 raise PolicyError("train needs songs: pass analyses or songs_dir")
-            analyses = analyze_songs(find_songs(songs_dir), progress=progress)
+            analyses = load_songs(songs_dir, progress=progress)
         analyses = list(analyses)
         self._seed_everything()
         env_config = self.config.env if env_overrides is None else replace(self.config.env, **env_overrides)
@@ -489,7 +489,7 @@ class PPOTrainer:
 
 __all__ = ["LEARNING_CURVE_FIELDS", "EpisodeLogger", "PPOTrainer", "PolicyConfig", "Rollout", "TERM_NAMES",
            "analysis_from_features",
-           "analyze_songs", "find_songs", "songs_fingerprint", "target_share"]
+           "songs_fingerprint", "target_share"]
 
 
 @dataclass

@@ -335,10 +335,9 @@ def _load_songs(analyses: Sequence[SongAnalysis] | None, songs_dir: str | Path |
     if analyses is not None:
         analyses = list(analyses)
     elif songs_dir is not None:
-        from rl_editor.audio.io import find_songs
-        from rl_editor.policy.trainer import analyze_songs
+        from rl_editor.audio.load import load_songs
 
-        analyses = analyze_songs(find_songs(songs_dir), progress=progress)
+        analyses = load_songs(songs_dir, progress=progress)
     else:
         raise RLHFError("fine-tuning needs songs: pass analyses or songs_dir (--songs DIR)")
     if not analyses:

@@ -43,10 +43,8 @@ class SongSplit:
 
 def split_songs(songs_dir: str | Path, heldout_songs: int, progress: bool = True) -> SongSplit:
     """Analyse every song under ``songs_dir``; the last ``heldout_songs`` by name are held out."""
-    from tqdm.auto import tqdm
-
-    from rl_editor.audio import analyze_song
     from rl_editor.audio.io import find_songs
+    from rl_editor.audio.load import load_songs
 
     songs = find_songs(Path(songs_dir))
     if len(songs) < heldout_songs + 1:
@@ -54,10 +52,7 @@ def split_songs(songs_dir: str | Path, heldout_songs: int, progress: bool = True
             f"{songs_dir}: {len(songs)} songs; the loop needs at least {heldout_songs + 1} "
             f"({heldout_songs} held out for evaluation)"
         )
-    analyses = [
-        analyze_song(path, song_id=song_id)
-        for song_id, path in tqdm(songs, desc="analysing songs", unit="song", disable=not progress)
-    ]
+    analyses = load_songs(songs, progress=progress)
     cut = len(analyses) - heldout_songs
     return SongSplit(analyses[:cut], analyses[cut:], {sid: p for sid, p in songs})
 
