@@ -50,15 +50,6 @@ class StepRecord:
         return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()
 
 
-def file_sha256(path: Path) -> str:
-    """``sha256:<hex>`` of a file's bytes (an input given from outside the run)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return f"sha256:{digest.hexdigest()}"
-
-
 def _short(value: Any) -> str:
     text = json.dumps(value, default=str)
     if len(text) <= SHORT_VALUE_CHARS:
@@ -156,4 +147,4 @@ class RunState:
         write_json_atomic(self.path, {"completed": self.steps}, indent=1, default=float)
 
 
-__all__ = ["RunState", "StepRecord", "file_sha256", "record_changes"]
+__all__ = ["RunState", "StepRecord", "record_changes"]
