@@ -9,13 +9,12 @@ import pytest
 
 from rl_editor.raters import Judgment
 from rl_editor.rlhf.evaluate import (
-    EvaluationResult,
     evaluate_policies,
     held_out_raters,
     judge_pairs,
-    outcomes_summary,
     sample_policy_edits,
 )
+from rl_editor.rlhf.evaluation_result import EvaluationResult, outcomes_summary
 
 
 class AlwaysA:

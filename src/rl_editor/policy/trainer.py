@@ -41,9 +41,9 @@ from rl_editor.config import config_from_json, config_to_json
 from rl_editor.edit import CUT
 from rl_editor.policy.checkpoint import copy_policy_state, policy_state, restore_policy_model, state_from_sb3_zip
 from rl_editor.policy.config import PolicyConfig
-from rl_editor.policy.dense_reward import TERM_NAMES, edit_stats
+from rl_editor.policy.dense_reward import edit_stats
 from rl_editor.policy.env import EditBatch, EditVecEnv, SongBank, check_target
-from rl_editor.policy.episode_log import LEARNING_CURVE_FIELDS, EpisodeLogger
+from rl_editor.policy.episode_log import EpisodeLogger
 from rl_editor.policy.episode_reward import EpisodeRewardFn
 from rl_editor.policy.errors import PolicyError
 from rl_editor.policy.length import fit_to_target, slide_cuts_to_smooth_seams, target_share, warn_if_far_from_target
@@ -487,9 +487,8 @@ class PPOTrainer:
         return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]} if rows else {}
 
 
-__all__ = ["LEARNING_CURVE_FIELDS", "EpisodeLogger", "PPOTrainer", "PolicyConfig", "Rollout", "TERM_NAMES",
-           "analysis_from_features",
-           "songs_fingerprint", "target_share"]
+# PolicyConfig is defined in policy/config.py; the system description imports it from here with PPOTrainer
+__all__ = ["PPOTrainer", "PolicyConfig", "Rollout"]
 
 
 @dataclass

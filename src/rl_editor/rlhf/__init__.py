@@ -16,8 +16,8 @@ __all__, __getattr__, __dir__ = lazy_exports(
         "errors": ["RLHFError"],
         "finetune": ["FinetuneConfig", "LearnedEpisodeReward", "finetune_policy"],
         "finetune_log": ["FinetuneCurveLogger"],
+        "evaluation_result": ["EvaluationResult"],
         "evaluate": [
-            "EvaluationResult",
             "evaluate_policies",
             "held_out_raters",
             "create_evaluation_campaign",

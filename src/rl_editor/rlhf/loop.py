@@ -58,7 +58,7 @@ def loop_summary(result: LoopResult) -> str:
     """Per iteration: the evaluation's headline, decisive win rate, ties and edit change, and the reward
     model's held-out accuracy (what ``rl-editor loop`` and ``rl-editor demo`` print)."""
     from rl_editor.rlhf.acceptance import acceptance_text, recorded_acceptance
-    from rl_editor.rlhf.evaluate import EvaluationResult
+    from rl_editor.rlhf.evaluation_result import EvaluationResult
 
     lines = []
     for it, acc in enumerate(result.reward_evaluations, start=1):

@@ -62,7 +62,8 @@ def split_songs(songs_dir: str | Path, heldout_songs: int, progress: bool = True
 
 def step_train_policy(out: Path, split: SongSplit, config: LoopConfig, progress: bool = True) -> Path:
     """The iteration-1 policy, trained with PPO on the dense reward."""
-    from rl_editor.policy.trainer import PolicyConfig, PPOTrainer
+    from rl_editor.policy.config import PolicyConfig
+    from rl_editor.policy.trainer import PPOTrainer
 
     trainer = PPOTrainer(PolicyConfig(seed=config.seed, n_envs=config.policy_n_envs))
     trainer.train(config.policy_episodes, analyses=split.train, progress=progress, log_dir=logs_dir_for(out))
