@@ -2,20 +2,18 @@
 
 ``LearnedRewardModel`` embeds each played beat's 125 features with a small MLP,
 pools the embeddings (count-weighted mean and attention), appends the edit's
-statistics (:mod:`rl_editor.reward.features`) and maps that to one score. Two
-call styles give the same number for the same edit:
-
-- ``model(features, context)``: ``features`` is the played-beat sequence,
-  shape (n_beats, 125) or (batch, n_beats, 125), as the pipeline design
-  calls it. Without ``context`` (an edit known only as audio) the model scores
-  the beats alone and marks the context as missing.
-- ``model.score_counts(song_features, counts, context)``: the song's beats once
-  plus how often each is played; this is how the ensemble scores thousands of
-  edits per second.
+statistics (:mod:`rl_editor.reward.features`) and maps that to one score:
+``model(features, context)``, where ``features`` is the played-beat sequence,
+shape (n_beats, 125) or (batch, n_beats, 125), as the pipeline design calls
+it. Without ``context`` (an edit known only as audio) the model scores the
+beats alone and marks the context as missing.
 
 ``RewardEnsemble`` holds several members (bootstrap resamples, different
-seeds); ``score`` returns their mean and standard deviation, and
-``preference_probability`` the tie-aware (Davidson) probabilities.
+seeds); ``score`` returns their mean and standard deviation. It embeds a
+song's beats once and pools them with how often each edit plays them, which
+gives the same number as the played-beat sequence and scores thousands of
+edits per second. :func:`davidson_probabilities` turns score gaps into
+tie-aware (Davidson) outcome probabilities.
 """
 
 from __future__ import annotations
@@ -175,12 +173,6 @@ class LearnedRewardModel(nn.Module):
         score = self.head_score(self.pool(h, logits, weights, n_source), context)
         return score[0] if single else score
 
-    def score_counts(self, song_features: torch.Tensor, counts: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        """Scores (batch,) of edits of one song given per-beat play counts (batch, n_beats)."""
-        h, logits = self.encode_beats(song_features)
-        n_source = torch.full((counts.shape[0], 1), float(counts.shape[1]))
-        return self.head_score(self.pool(h, logits.expand_as(counts), counts, n_source), context)
-
 
 @dataclass
 class Calibration:
@@ -230,10 +222,6 @@ class RewardEnsemble:
     @property
     def version(self) -> str | None:
         return None if self.meta is None else self.meta.version
-
-    def clear_cache(self) -> None:
-        """Forget per-song beat embeddings (call after changing the members' weights)."""
-        self._song_cache.clear()
 
     def _song_table(self, analysis: SongAnalysis) -> torch.Tensor:
         """Per-beat table whose product with play counts gives every member's pooled sums.
@@ -290,12 +278,6 @@ class RewardEnsemble:
         """Mean and standard deviation over members of each edit's score, both shape (batch,)."""
         scores = self.member_scores(analysis, actions_batch)
         return scores.mean(axis=0), scores.std(axis=0)
-
-    def preference_probability(self, analysis: SongAnalysis, actions_a: np.ndarray, actions_b: np.ndarray) -> np.ndarray:
-        """Shape (n_members, batch, 3): each member's P(A wins), P(B wins), P(tie)."""
-        a = self.member_scores(analysis, actions_a)
-        b = self.member_scores(analysis, actions_b)
-        return davidson_probabilities(a - b, self.calibration)
 
     def score_features(self, features: np.ndarray, context: np.ndarray | None = None) -> tuple[float, float]:
         """Mean and std of the members' scores of one played-beat sequence (n_beats, 125)."""
