@@ -85,7 +85,7 @@ class AudioClip:
 
 
 def _mix_down(samples: np.ndarray) -> np.ndarray:
-    """Mean over channels of (n_frames, channels) float32; a matrix-vector product is ~10x faster than mean(axis=1)."""
+    """Mean over channels of (n_frames, channels) float32 (a matrix-vector product, faster than mean(axis=1))."""
     channels = samples.shape[1]
     if channels == 1:
         return samples[:, 0]

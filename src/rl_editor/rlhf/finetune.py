@@ -125,8 +125,8 @@ class FinetuneConfig:
         the model only guesses at loses with people as often as it wins.
     accept_confidence : float
         Standard errors below the mean predicted gain that must still be above zero. 0.5 by
-        default: at 1, on the demo songs, one seed of four kept none of a first iteration
-        that held-out raters went on to prefer in 86 % of judgments.
+        default: at 1, a first iteration that held-out raters went on to prefer can be
+        thrown away whole on the demo songs.
     best_of : int
         Before PPO, best-of-N distillation (:mod:`rl_editor.rlhf.distill`): per training song and
         target of the window, this many samples, the reward model's best fitted by the policy.
