@@ -41,10 +41,12 @@ FORMATTED := \
 	tests/security/security_helpers.py \
 	src/rl_editor/__init__.py \
 	src/rl_editor/audio/__init__.py \
+	src/rl_editor/audio/align.py \
 	src/rl_editor/audio/beats_madmom.py \
 	src/rl_editor/audio/cache.py \
 	src/rl_editor/audio/feature_layout.py \
 	src/rl_editor/audio/jumps.py \
+	src/rl_editor/audio/load.py \
 	src/rl_editor/audio/song.py \
 	src/rl_editor/cli.py \
 	src/rl_editor/config.py \
@@ -74,6 +76,7 @@ FORMATTED := \
 	src/rl_editor/policy/config.py \
 	src/rl_editor/policy/episode_log.py \
 	src/rl_editor/policy/episode_reward.py \
+	src/rl_editor/policy/errors.py \
 	src/rl_editor/policy/songs.py \
 	src/rl_editor/raters/__init__.py \
 	src/rl_editor/raters/campaign.py \
@@ -84,6 +87,7 @@ FORMATTED := \
 	src/rl_editor/reward/pessimism.py \
 	src/rl_editor/reward/train_config.py \
 	src/rl_editor/rlhf/__init__.py \
+	src/rl_editor/rlhf/errors.py \
 	src/rl_editor/rlhf/evaluation_result.py \
 	src/rl_editor/rlhf/finetune_log.py \
 	src/rl_editor/rlhf/layout.py \

@@ -41,10 +41,10 @@ def load_songs(quick: bool) -> tuple[list, str]:
 
     music_dir = os.environ.get("RL_EDITOR_MUSIC_DIR")
     if music_dir:
-        from rl_editor.audio.io import find_songs
+        from rl_editor.audio.load import load_songs
 
-        songs = find_songs(music_dir)
-        return [analyze_song(p, song_id=s) for s, p in songs], f"{len(songs)} real songs in {music_dir}"
+        analyses = load_songs(music_dir)
+        return analyses, f"{len(analyses)} real songs in {music_dir}"
     with tempfile.TemporaryDirectory() as folder:
         n, durations = (5, (50.0, 70.0)) if quick else (8, (60.0, 180.0))
         paths = synthesize_corpus(Path(folder), n_songs=n, seed=0, duration_range_s=durations)

@@ -24,13 +24,13 @@ EVAL_TEMPERATURE = 0.5
 
 def heldout_analyses(run: Path) -> list:
     from rl_editor.audio.io import find_songs
-    from rl_editor.policy.songs import analyze_songs
+    from rl_editor.audio.load import load_songs
 
     split = json.loads((run / "split.json").read_text())
     names = set(split["heldout"])
     songs_dir = Path(split["config"]["songs_dir"])
     paths = [song for song in find_songs(songs_dir) if song.song_id in names]
-    return analyze_songs(paths, progress=False)
+    return load_songs(paths, progress=False)
 
 
 def headroom(

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from rl_editor.config import ConfigError, config_from_json, config_to_json
-from rl_editor.policy.env import EnvConfig, PolicyError
+from rl_editor.policy.config import EnvConfig
+from rl_editor.policy.errors import PolicyError
 from rl_editor.policy.trainer import PolicyConfig
 
 

@@ -63,6 +63,16 @@ def beat_sequence(actions: np.ndarray) -> np.ndarray:
     return np.concatenate(pieces).astype(np.int64) if pieces else np.zeros(0, dtype=np.int64)
 
 
+def sequence_counts(n_source_beats: int, beat_sequence: np.ndarray) -> np.ndarray:
+    """Actions that play ``beat_sequence`` (source beats in playback order).
+
+    Beats played once are kept, twice or more are repeated (the action set
+    cannot say more), never are cut.
+    """
+    plays = np.bincount(np.asarray(beat_sequence, dtype=np.int64), minlength=n_source_beats)
+    return np.where(plays == 0, CUT, np.where(plays >= 2, REPEAT, KEEP)).astype(np.int8)
+
+
 def splice_pairs(actions: np.ndarray) -> np.ndarray:
     """Shape (n_splices, 2): ``(from_beat, to_beat)`` wherever playback jumps.
 

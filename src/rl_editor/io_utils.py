@@ -1,4 +1,4 @@
-"""Atomic file writes and JSON reads with one-line errors.
+"""Atomic file writes, JSON reads with one-line errors, and file hashes.
 
 Every file rl-editor writes goes through a temporary file in the target's
 folder that replaces the target only once it is complete, so a crash or a
@@ -9,6 +9,7 @@ and get the ordinary mode of a new file (0o666 less the umask, usually 0o644).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -122,4 +123,10 @@ def read_json(path: str | Path, error: type[Exception], what: str = "file") -> A
         raise error(f"{path}: JSON nested too deeply to read") from None
 
 
-__all__ = ["atomic_path", "read_json", "write_bytes_atomic", "write_json_atomic", "write_text_atomic"]
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of the bytes of the file at ``path`` (read in chunks, never whole)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+__all__ = ["atomic_path", "file_sha256", "read_json", "write_bytes_atomic", "write_json_atomic", "write_text_atomic"]

@@ -28,7 +28,7 @@ from typing import Any
 
 from rl_editor.config import ConfigError, config_from_json, config_to_json
 from rl_editor.errors import RlEditorError
-from rl_editor.io_utils import atomic_path
+from rl_editor.io_utils import atomic_path, file_sha256
 
 MODEL_SUFFIX = ".pt"
 
@@ -81,7 +81,7 @@ def sha256_of_json(obj: Any) -> str:
 
 def sha256_of_files(paths: Iterable[str | Path]) -> str:
     """Hash of several files' bytes, independent of the order given."""
-    digests = sorted(hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths)
+    digests = sorted(file_sha256(p) for p in paths)
     return hashlib.sha256("".join(digests).encode()).hexdigest()
 
 

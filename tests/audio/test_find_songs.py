@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from rl_editor.audio.io import AnalysisError, find_songs
+from rl_editor.audio.load import load_songs
 
 
 def touch(root: Path, *names: str) -> None:
@@ -51,6 +52,22 @@ def test_find_songs_names_a_missing_or_empty_folder(tmp_path):
     touch(tmp_path, "readme.md")
     with pytest.raises(AnalysisError, match=rf"{tmp_path.name}: no audio files found \(wav, .*opus, m4a, aac"):
         find_songs(tmp_path)
+
+
+def test_load_songs_keeps_find_songs_ids_for_a_folder_and_given_ids_or_stems_for_files(tmp_path, demo_analyses,
+                                                                                    demo_songs_dir):
+    first, second = sorted(demo_songs_dir.glob("*.wav"))[:2]
+    (tmp_path / "live").mkdir()
+    shutil.copy(first, tmp_path / "live" / "take.wav")
+    shutil.copy(second, tmp_path / second.name)
+
+    from_folder = load_songs(tmp_path)
+
+    assert [a.song_id for a in from_folder] == [song.song_id for song in find_songs(tmp_path)]
+    assert {a.content_sha256 for a in from_folder} == {demo_analyses[0].content_sha256, demo_analyses[1].content_sha256}
+    assert [a.song_id for a in load_songs([second, ("mine", first)])] == [second.stem, "mine"]
+    with pytest.raises(AnalysisError, match="no such folder of songs"):
+        load_songs(tmp_path / "nope")
 
 
 @pytest.mark.slow

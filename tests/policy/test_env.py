@@ -8,9 +8,11 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from rl_editor.audio.structure import song_structure
 from rl_editor.edit import CUT, KEEP, REPEAT, repeat_runs, splice_pairs
+from rl_editor.policy.config import EnvConfig
 from rl_editor.policy.dense_reward import GUARD_TERMS, LENGTH_TERMS, QUALITY_TERMS, score_edit
-from rl_editor.policy.env import EditVecEnv, EnvConfig, PolicyError
+from rl_editor.policy.env import EditVecEnv
 from rl_editor.policy.episode_reward import EpisodeRewards
+from rl_editor.policy.errors import PolicyError
 
 
 def _random_episodes(env: EditVecEnv, n_steps: int, seed: int = 0, cut_bias: float = 1.0) -> list[dict]:

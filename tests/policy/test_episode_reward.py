@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rl_editor.policy.env import EditVecEnv, PolicyError
+from rl_editor.policy.env import EditVecEnv
 from rl_editor.policy.episode_reward import EpisodeRewards, FinishedEpisodes, KLRegularizedReward, episode_kl
+from rl_editor.policy.errors import PolicyError
 from rl_editor.policy.trainer import PolicyConfig, PPOTrainer
 
 

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from rl_editor.audio.io import AnalysisError
 from rl_editor.cli import app
-from rl_editor.policy.env import PolicyError
+from rl_editor.policy.errors import PolicyError
 from rl_editor.policy.trainer import PPOTrainer
 
 

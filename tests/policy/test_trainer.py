@@ -7,9 +7,10 @@ import pytest
 
 from rl_editor.edit import CUT
 from rl_editor.policy.dense_reward import edit_stats, score_edit
-from rl_editor.policy.env import PolicyError
+from rl_editor.policy.errors import PolicyError
 from rl_editor.policy.length import target_share
-from rl_editor.policy.trainer import PolicyConfig, PPOTrainer, songs_fingerprint
+from rl_editor.policy.songs import songs_fingerprint
+from rl_editor.policy.trainer import PolicyConfig, PPOTrainer
 from rl_editor.registry import load_model_file
 
 SMALL = dict(n_envs=4, n_steps=64, batch_size=128, seed=0)

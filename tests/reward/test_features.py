@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 from reward_helpers import make_analysis, random_edits
 
-from rl_editor.edit import CUT, KEEP, REPEAT, beat_sequence, splice_pairs
+from rl_editor.audio.align import align_to_song
+from rl_editor.edit import CUT, KEEP, REPEAT, beat_sequence, sequence_counts, splice_pairs
 from rl_editor.reward.features import (
     CONTEXT_DIM,
     CONTEXT_NAMES,
-    align_to_song,
     edit_context,
     section_ids,
-    sequence_counts,
     splice_table,
 )
 

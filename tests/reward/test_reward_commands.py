@@ -134,7 +134,7 @@ def test_rendered_edits_scored_from_audio_agree_with_scores_from_actions(demo_so
 
 
 def test_audio_that_is_not_a_render_of_the_song_is_not_read_as_one(demo_analyses):
-    from rl_editor.reward.features import align_rendered_edit
+    from rl_editor.audio.align import align_rendered_edit
 
     song = demo_analyses[0]
     rng = np.random.default_rng(0)

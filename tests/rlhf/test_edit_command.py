@@ -186,7 +186,7 @@ def test_a_target_outside_the_trained_range_is_edited_with_a_warning(rl_editor_m
 
 def test_generate_edit_takes_a_time_as_its_target(one_song, rlhf_policy_path):
     from rl_editor.audio import analyze_song
-    from rl_editor.policy.env import PolicyError
+    from rl_editor.policy.errors import PolicyError
     from rl_editor.policy.trainer import PPOTrainer
 
     policy = PPOTrainer.from_checkpoint(rlhf_policy_path)

@@ -9,13 +9,12 @@ import pytest
 
 from rl_editor.raters import Judgment
 from rl_editor.rlhf.evaluate import (
-    EvaluationResult,
     evaluate_policies,
     held_out_raters,
     judge_pairs,
-    outcomes_summary,
     sample_policy_edits,
 )
+from rl_editor.rlhf.evaluation_result import EvaluationResult, outcomes_summary
 
 
 class AlwaysA:
@@ -174,7 +173,7 @@ def test_evaluation_without_raters_is_refused(rlhf_policy_path, heldout_analyses
 
 
 def test_a_result_file_with_an_unknown_key_or_a_bad_judgment_names_the_field(tmp_path):
-    from rl_editor.rlhf.finetune import RLHFError
+    from rl_editor.rlhf.errors import RLHFError
 
     judgment = {"song_id": "s1", "k": 0, "rater": "r", "new_shown_as": "a", "preference": "a", "strength": 1,
                 "outcome": "new"}

@@ -171,8 +171,8 @@ def test_content_checks_are_cached_until_size_or_mtime_change(tmp_path, monkeypa
     registered = audio_files.fingerprint(song)
     os.utime(song, ns=(5_000_000_000, 5_000_000_000))  # touched: the registered mtime no longer vouches
     hashed = []
-    real_sha256 = audio_files.sha256_of_file
-    monkeypatch.setattr(audio_files, "sha256_of_file", lambda path: hashed.append(path) or real_sha256(path))
+    real_sha256 = audio_files.file_sha256
+    monkeypatch.setattr(audio_files, "file_sha256", lambda path: hashed.append(path) or real_sha256(path))
     verifier = AudioVerifier()
     audio = audio_files.AudioFile("song", song, folder, registered)
     assert verifier.servable_path(audio) == song.resolve()

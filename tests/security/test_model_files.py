@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from rl_editor.config import config_to_json
-from rl_editor.policy.env import PolicyError
+from rl_editor.policy.errors import PolicyError
 from rl_editor.policy.trainer import PolicyConfig, PPOTrainer
 from rl_editor.preferences import EditRef, PreferencePair, save_preferences
 from rl_editor.registry import ModelFileError, ModelMeta, load_model_file, new_version, save_model_file
@@ -57,7 +57,7 @@ def crafted_model_file(path: Path, marker: Path, kind: str = "reward") -> Path:
 def synthetic_song(seed: int, n_beats: int = 32):
     """A song known only by its per-beat features (half-second beats in bars of four)."""
     from rl_editor.audio.feature_layout import FEATURE_DIM, GROUP_SLICES, feature_index
-    from rl_editor.policy.trainer import analysis_from_features
+    from rl_editor.policy.songs import analysis_from_features
 
     features = np.random.default_rng(seed).normal(size=(n_beats, FEATURE_DIM)).astype(np.float32)
     features[:, GROUP_SLICES["beat_in_bar_onehot"]] = np.eye(4)[np.arange(n_beats) % 4]

@@ -16,6 +16,7 @@ from rl_editor.lazy import lazy_exports
 __all__, __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "align": ["align_to_song", "align_rendered_edit"],
         "io": ["AudioClip", "AnalysisError", "load_audio", "find_songs", "save_audio"],
         "song": ["SongAnalysis", "ANALYSIS_VERSION"],
         "analyze": ["AnalysisBatch", "analyze_song", "analyze_many", "extract_features"],
@@ -25,6 +26,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from rl_editor.audio.align import align_rendered_edit, align_to_song
     from rl_editor.audio.analyze import AnalysisBatch, analyze_many, analyze_song, extract_features
     from rl_editor.audio.io import AnalysisError, AudioClip, find_songs, load_audio, save_audio
     from rl_editor.audio.render import render_edit

@@ -50,12 +50,12 @@ from rl_editor.audio.features import (
 from rl_editor.audio.io import (
     AnalysisError,
     AudioClip,
-    file_sha256,
     find_songs,
     header_duration_seconds,
     load_audio,
 )
 from rl_editor.audio.song import SongAnalysis
+from rl_editor.io_utils import file_sha256
 
 
 class AnalysisWarning(UserWarning):

@@ -114,12 +114,11 @@ def track_beats(
 # The metrical-level second opinion (choose_beat_level). librosa's tempo prior (centred on 120 BPM)
 # tracks fast music at half or two thirds of its tempo. Grids at 3/2 and 2 times the tracked tempo
 # are tracked too and compared by onset salience (the mean onset strength on their beats over the
-# song's median). Measured on Frets on Fire recordings stretched to 170-190 BPM and on rendered MIDI
-# (benchmarks/bench_beats_fof.py --stretch-to, bench_beats_midi.py): a 3/2 grid reached 1.08 of the
-# tracked grid's salience where it was the true beat, at most 0.67 elsewhere, so it replaces the
-# tracked grid from THREE_HALVES_SWITCH up. A doubled grid scored 0.78-0.84 both where it was the
-# true beat and where it was not (a 95 BPM song), so doubling is never automatic: it is only named
-# as a rival level in a warning.
+# song's median). On fast recordings and rendered MIDI (benchmarks/bench_beats_fof.py --stretch-to,
+# bench_beats_midi.py print the salience ratios) a 3/2 grid stands clearly above the tracked grid's
+# salience only where it is the true beat, so it replaces the tracked grid from THREE_HALVES_SWITCH
+# up. A doubled grid scores alike where it is the true beat and where it is not, so doubling is
+# never automatic: it is only named as a rival level in a warning.
 MAX_LEVEL_BPM = 210.0  # no candidate level faster than this
 LEVEL_TOLERANCE = 0.04  # each candidate is tracked with its tempo pinned within this fraction
 THREE_HALVES_SWITCH = 1.0  # salience ratio of the 3/2 grid from which it replaces the tracked grid
@@ -218,7 +217,7 @@ def choose_beat_level(
 
 # A stretch without a tracked beat this many beat periods long (two bars of 4) gets a grid; shorter
 # ones (a pickup, a fade-out, a held chord) stay one longer beat: filling them lowered beat F on
-# rendered MIDI (benchmarks/bench_beats_midi.py) from 0.911 to 0.880.
+# rendered MIDI (benchmarks/bench_beats_midi.py prints it).
 GAP_FILL_PERIODS = 8.0
 
 

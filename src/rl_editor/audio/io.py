@@ -10,7 +10,6 @@ writes atomically, choosing the format from the file suffix.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,6 @@ WRITE_FORMATS: dict[str, tuple[str, str]] = {
     ".ogg": ("OGG", "VORBIS"),
     ".mp3": ("MP3", "MPEG_LAYER_III"),
 }
-_HASH_CHUNK_BYTES = 1 << 20
 # Lossy decoders overshoot full scale (1.0) a little and float files may peak above it: audio that
 # peaks above NORMALISE_ABOVE_PEAK (+6 dBFS) is scaled down to full scale; above MAX_SAMPLE_PEAK
 # (+60 dBFS) the samples are not audio at any sane level (a corrupt or mis-scaled file) and are refused.
@@ -87,20 +85,11 @@ class AudioClip:
 
 
 def _mix_down(samples: np.ndarray) -> np.ndarray:
-    """Mean over channels of (n_frames, channels) float32; a matrix-vector product is ~10x faster than mean(axis=1)."""
+    """Mean over channels of (n_frames, channels) float32 (a matrix-vector product, faster than mean(axis=1))."""
     channels = samples.shape[1]
     if channels == 1:
         return samples[:, 0]
     return samples @ np.full(channels, 1.0 / channels, dtype=np.float32)
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_HASH_CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class FoundSong(NamedTuple):

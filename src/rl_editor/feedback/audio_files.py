@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-HASH_CHUNK_BYTES = 1 << 20
+from rl_editor.io_utils import file_sha256
 
 
 @dataclass(frozen=True)
@@ -52,15 +52,6 @@ class FileFingerprint:
                                                                     self.mtime_ns)
 
 
-def sha256_of_file(path: Path) -> str:
-    """Hex sha256 of the file at ``path``, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(HASH_CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def fingerprint(path: Path, known: FileFingerprint | None = None) -> FileFingerprint | None:
     """Fingerprint of the file ``path`` names, or ``None`` when it is missing or not a regular file.
 
@@ -81,7 +72,7 @@ def fingerprint(path: Path, known: FileFingerprint | None = None) -> FileFingerp
         return None
     if known is not None and known.same_file_state(resolved, stat):
         return known
-    return FileFingerprint(str(resolved), sha256_of_file(resolved), stat.st_size, stat.st_mtime_ns)
+    return FileFingerprint(str(resolved), file_sha256(resolved), stat.st_size, stat.st_mtime_ns)
 
 
 def fingerprint_columns(found: FileFingerprint | None) -> dict[str, str | int | None]:
@@ -163,7 +154,7 @@ class AudioVerifier:
             cached = self._verified.get(key)
         if cached is not None:
             return cached
-        digest = sha256_of_file(resolved)
+        digest = file_sha256(resolved)
         with self._lock:
             if len(self._verified) > 10_000:
                 self._verified.clear()

@@ -350,15 +350,11 @@ class FeedbackStore:
         """Absolute ratings (1-4) as JSON-ready dicts."""
         return self.exchange.export_ratings(campaign)
 
-    def import_pairs(self, pairs: Iterable[PreferencePair]) -> int:
-        """Store preference pairs (e.g. from another server) in one transaction; returns how many were new.
+    def import_pairs_detailed(self, pairs: Iterable[PreferencePair]) -> ImportSummary:
+        """Store preference pairs (e.g. from another server) in one transaction; counts the new and the known.
 
         Importing the same file twice stores nothing the second time.
         """
-        return self.exchange.import_pairs_detailed(pairs).imported
-
-    def import_pairs_detailed(self, pairs: Iterable[PreferencePair]) -> ImportSummary:
-        """:meth:`import_pairs`, counting the entries already stored too."""
         return self.exchange.import_pairs_detailed(pairs)
 
     # -- admin summary (summaries) -----------------------------------------------------------

@@ -30,7 +30,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from rl_editor.policy.env import PolicyError
+from rl_editor.policy.errors import PolicyError
 
 POLICY_STATE_FORMAT = 2
 _RETRAIN = "re-train it with rl-editor train-policy"

@@ -30,8 +30,9 @@ def starting_trainer(init: Path | None = None, *, seed: int | None = None,
     seed and the target length may change; the number of parallel songs is
     part of the saved PPO rollout buffer and may not).
     """
-    from rl_editor.policy.env import PolicyError
-    from rl_editor.policy.trainer import PolicyConfig, PPOTrainer
+    from rl_editor.policy.config import PolicyConfig
+    from rl_editor.policy.errors import PolicyError
+    from rl_editor.policy.trainer import PPOTrainer
 
     if init is None:
         config = PolicyConfig()
@@ -76,7 +77,7 @@ def train_policy(
 ) -> None:
     """Train the editing policy with PPO: on the dense reward, or (--init + --reward-model) on a learned reward."""
     if reward_model is not None:
-        from rl_editor.policy.env import PolicyError
+        from rl_editor.policy.errors import PolicyError
         from rl_editor.rlhf.commands import finetune_from_cli
 
         if init is None:

@@ -1,4 +1,5 @@
-"""``PolicyConfig``: every knob of policy training, with defaults that work on a laptop.
+"""``EnvConfig`` and ``PolicyConfig``: every knob of the environment and of policy training,
+with defaults that work on a laptop.
 
 Written into and read from policy files with :func:`rl_editor.config.config_to_json` /
 :func:`rl_editor.config.config_from_json` (unknown keys refused).
@@ -8,7 +9,58 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rl_editor.policy.env import EnvConfig
+from rl_editor.policy.dense_reward import DenseRewardConfig
+
+
+@dataclass
+class EnvConfig:
+    """Everything that shapes the environment.
+
+    Attributes
+    ----------
+    max_cut_phrases : int
+        Most phrases cut in a row (one splice removes at most this many).
+    n_jump_options : int
+        Resume points (phrases ahead) whose splice cost the policy observes.
+    editorial_cuts : bool
+        Cuts span a multiple of 4 bars or end on a section boundary (masked).
+    resume_options : int
+        With ``editorial_cuts``, a cut from a phrase may end only at the
+        ``resume_options`` editorial ends of cheapest splice-point cost
+        (:func:`rl_editor.audio.jumps.splice_point_cost`: a smooth seam into music like
+        what would have followed); 0 offers every editorial end.
+    allow_repeat : bool
+        Whether the repeat action is available at all.
+    lookback, lookahead : int
+        Phrases before / after the current one whose features are observed.
+    target_range : tuple of float
+        Target lengths (shares of the song) drawn uniformly for training episodes.
+    free_share : float
+        Share of training episodes without a target (the policy picks the
+        length). 0 by default: the trainer asks for the policy's own length as
+        an explicit target (``PolicyConfig.preferred_target``), which one
+        decision sets far more reliably than free episodes taught it.
+    dense_reward_scale : float
+        Multiplies the dense quality terms (splices, bar lines, sections, repeats).
+    target_length_scale, free_length_scale : float
+        Multiply the length terms in episodes with / without a target.
+    reward : DenseRewardConfig
+        Weights of the dense terms (its ``target_keep_share`` is the length aimed at without a target).
+    """
+
+    max_cut_phrases: int = 24
+    n_jump_options: int = 8
+    editorial_cuts: bool = True
+    resume_options: int = 4
+    allow_repeat: bool = True
+    lookback: int = 0
+    lookahead: int = 1
+    target_range: tuple[float, float] = (0.3, 0.95)
+    free_share: float = 0.0
+    dense_reward_scale: float = 1.0
+    target_length_scale: float = 1.0
+    free_length_scale: float = 1.0
+    reward: DenseRewardConfig = field(default_factory=DenseRewardConfig)
 
 
 @dataclass
@@ -66,4 +118,4 @@ class PolicyConfig:
         return self.env.reward.target_keep_share
 
 
-__all__ = ["PolicyConfig"]
+__all__ = ["EnvConfig", "PolicyConfig"]

@@ -48,7 +48,6 @@ unscaled. With both scales at 1 the per-step dense rewards of an episode sum to
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
@@ -57,77 +56,22 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.edit import CUT, KEEP, REPEAT
-from rl_editor.errors import RlEditorError
+from rl_editor.policy.config import EnvConfig
 from rl_editor.policy.dense_reward import (
     GUARD_TERMS,
     LENGTH_TERMS,
     SPLICE_TERMS,
     TERM_NAMES,
-    DenseRewardConfig,
     length_potential,
     terminal_terms,
 )
 from rl_editor.policy.episode_reward import EpisodeRewardFn, FinishedEpisodes, as_episode_rewards
+from rl_editor.policy.errors import PolicyError
 from rl_editor.policy.observation import ObservationLayout, song_tables
 
 _LENGTH_COLUMNS = np.array([name in LENGTH_TERMS for name in TERM_NAMES])
 _GUARD_COLUMNS = np.array([name in GUARD_TERMS for name in TERM_NAMES])
 _TERM = {name: k for k, name in enumerate(TERM_NAMES)}
-
-
-class PolicyError(RlEditorError):
-    """Bad input to the policy stage (songs, checkpoints, configuration, targets)."""
-
-
-@dataclass
-class EnvConfig:
-    """Everything that shapes the environment.
-
-    Attributes
-    ----------
-    max_cut_phrases : int
-        Most phrases cut in a row (one splice removes at most this many).
-    n_jump_options : int
-        Resume points (phrases ahead) whose splice cost the policy observes.
-    editorial_cuts : bool
-        Cuts span a multiple of 4 bars or end on a section boundary (masked).
-    resume_options : int
-        With ``editorial_cuts``, a cut from a phrase may end only at the
-        ``resume_options`` editorial ends of cheapest splice-point cost
-        (:func:`rl_editor.audio.jumps.splice_point_cost`: a smooth seam into music like
-        what would have followed); 0 offers every editorial end.
-    allow_repeat : bool
-        Whether the repeat action is available at all.
-    lookback, lookahead : int
-        Phrases before / after the current one whose features are observed.
-    target_range : tuple of float
-        Target lengths (shares of the song) drawn uniformly for training episodes.
-    free_share : float
-        Share of training episodes without a target (the policy picks the
-        length). 0 by default: the trainer asks for the policy's own length as
-        an explicit target (``PolicyConfig.preferred_target``), which one
-        decision sets far more reliably than free episodes taught it.
-    dense_reward_scale : float
-        Multiplies the dense quality terms (splices, bar lines, sections, repeats).
-    target_length_scale, free_length_scale : float
-        Multiply the length terms in episodes with / without a target.
-    reward : DenseRewardConfig
-        Weights of the dense terms (its ``target_keep_share`` is the length aimed at without a target).
-    """
-
-    max_cut_phrases: int = 24
-    n_jump_options: int = 8
-    editorial_cuts: bool = True
-    resume_options: int = 4
-    allow_repeat: bool = True
-    lookback: int = 0
-    lookahead: int = 1
-    target_range: tuple[float, float] = (0.3, 0.95)
-    free_share: float = 0.0
-    dense_reward_scale: float = 1.0
-    target_length_scale: float = 1.0
-    free_length_scale: float = 1.0
-    reward: DenseRewardConfig = field(default_factory=DenseRewardConfig)
 
 
 def check_analyses(analyses: Sequence[SongAnalysis], min_beats: int = 3) -> list[SongAnalysis]:

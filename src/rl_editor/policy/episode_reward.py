@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from rl_editor.audio.song import SongAnalysis
+from rl_editor.policy.errors import PolicyError
 
 
 @dataclass
@@ -79,8 +80,6 @@ def as_episode_rewards(value: EpisodeRewards | np.ndarray, n_episodes: int) -> E
     rewards = value if isinstance(value, EpisodeRewards) else EpisodeRewards(np.asarray(value))
     total = np.asarray(rewards.total, dtype=np.float64).reshape(-1)
     if total.size != n_episodes:
-        from rl_editor.policy.env import PolicyError
-
         raise PolicyError(f"episode reward function returned {total.size} rewards for {n_episodes} episodes")
     terms = {name: np.asarray(v, dtype=np.float64).reshape(-1) for name, v in rewards.terms.items()}
     return EpisodeRewards(total, terms)
@@ -164,8 +163,6 @@ class KLRegularizedReward:
         current_policy: Callable[[], Any],
         decisions_per_edit: float,
     ) -> None:
-        from rl_editor.policy.env import PolicyError
-
         if kl_coef < 0:
             raise PolicyError(f"kl_coef must be >= 0, got {kl_coef}")
         if decisions_per_edit <= 0:

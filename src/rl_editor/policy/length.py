@@ -33,7 +33,7 @@ from rl_editor.audio.structure import (
 from rl_editor.edit import CUT, KEEP
 from rl_editor.errors import RlEditorError
 from rl_editor.policy.dense_reward import duration_keep_share
-from rl_editor.policy.env import PolicyError
+from rl_editor.policy.errors import PolicyError
 
 LENGTH_TOLERANCE = 0.05
 

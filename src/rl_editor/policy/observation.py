@@ -39,7 +39,8 @@ from rl_editor.audio.song import SongAnalysis
 from rl_editor.audio.structure import group_means, song_structure
 
 if TYPE_CHECKING:  # pragma: no cover
-    from rl_editor.policy.env import EditBatch, EnvConfig
+    from rl_editor.policy.config import EnvConfig
+    from rl_editor.policy.env import EditBatch
 
 COMPACT_FEATURES: tuple[str, ...] = (
     "rms_relative_db",

@@ -1,34 +1,16 @@
-"""Songs for the policy: analysed from files, built from bare per-beat features, fingerprinted."""
+"""Songs for the policy: built from bare per-beat features, fingerprinted."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
 from rl_editor.audio.feature_layout import FEATURE_DIM, GROUP_SLICES, feature_index
 from rl_editor.audio.song import SongAnalysis
-from rl_editor.policy.env import PolicyError
+from rl_editor.policy.errors import PolicyError
 from rl_editor.registry import sha256_of_json
-
-
-def analyze_songs(songs: Sequence[str | Path | tuple[str, Path]], progress: bool = False) -> list[SongAnalysis]:
-    """Analyse audio files (cached by ``rl_editor.audio.analyze_song``).
-
-    ``(song_id, path)`` pairs (what :func:`rl_editor.audio.io.find_songs` returns) keep their ids;
-    plain paths are known by their stem.
-    """
-    from tqdm.auto import tqdm
-
-    from rl_editor.audio import analyze_song
-
-    pairs = [s if isinstance(s, tuple) else (None, s) for s in songs]
-    return [
-        analyze_song(path, song_id=song_id)
-        for song_id, path in tqdm(pairs, desc="analysing songs", unit="song", disable=not progress)
-    ]
 
 
 def analysis_from_features(beat_features: np.ndarray, song_id: str = "features") -> SongAnalysis:
@@ -62,4 +44,4 @@ def songs_fingerprint(analyses: Sequence[SongAnalysis]) -> str:
     return sha256_of_json(sorted(a.content_sha256 for a in analyses))
 
 
-__all__ = ["analysis_from_features", "analyze_songs", "songs_fingerprint"]
+__all__ = ["analysis_from_features", "songs_fingerprint"]

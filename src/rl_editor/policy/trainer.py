@@ -35,17 +35,19 @@ from typing import Any
 
 import numpy as np
 
-from rl_editor.audio.io import find_songs
+from rl_editor.audio.load import load_songs
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.config import config_from_json, config_to_json
 from rl_editor.edit import CUT
 from rl_editor.policy.checkpoint import copy_policy_state, policy_state, restore_policy_model, state_from_sb3_zip
 from rl_editor.policy.config import PolicyConfig
-from rl_editor.policy.dense_reward import TERM_NAMES, edit_stats
-from rl_editor.policy.env import EditBatch, EditVecEnv, EpisodeRewardFn, PolicyError, SongBank, check_target
-from rl_editor.policy.episode_log import LEARNING_CURVE_FIELDS, EpisodeLogger
+from rl_editor.policy.dense_reward import edit_stats
+from rl_editor.policy.env import EditBatch, EditVecEnv, SongBank, check_target
+from rl_editor.policy.episode_log import EpisodeLogger
+from rl_editor.policy.episode_reward import EpisodeRewardFn
+from rl_editor.policy.errors import PolicyError
 from rl_editor.policy.length import fit_to_target, slide_cuts_to_smooth_seams, target_share, warn_if_far_from_target
-from rl_editor.policy.songs import analysis_from_features, analyze_songs, songs_fingerprint
+from rl_editor.policy.songs import analysis_from_features, songs_fingerprint
 from rl_editor.registry import ModelMeta, load_model_file, new_version, save_model_file
 
 
@@ -164,7 +166,7 @@ class PPOTrainer:
         if analyses is None:
             if songs_dir is None:
                 raise PolicyError("train needs songs: pass analyses or songs_dir")
-            analyses = analyze_songs(find_songs(songs_dir), progress=progress)
+            analyses = load_songs(songs_dir, progress=progress)
         analyses = list(analyses)
         self._seed_everything()
         env_config = self.config.env if env_overrides is None else replace(self.config.env, **env_overrides)
@@ -485,9 +487,8 @@ class PPOTrainer:
         return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]} if rows else {}
 
 
-__all__ = ["LEARNING_CURVE_FIELDS", "EpisodeLogger", "PPOTrainer", "PolicyConfig", "Rollout", "TERM_NAMES",
-           "analysis_from_features",
-           "analyze_songs", "find_songs", "songs_fingerprint", "target_share"]
+# PolicyConfig is defined in policy/config.py; the system description imports it from here with PPOTrainer
+__all__ = ["PPOTrainer", "PolicyConfig", "Rollout"]
 
 
 @dataclass

@@ -28,7 +28,7 @@ quartiles of typical edits), and a mistake mirrors the stars (1 <-> 4, 2 <-> 3).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -158,10 +158,6 @@ class SimulatedRater:
         if self.noise.myopia < 1.0 and not getattr(self.taste, "supports_myopia", False):
             raise RaterError(f"taste {getattr(self.taste, 'name', self.taste)!r} does not support myopia; use myopia=1")
         self._rng = np.random.default_rng(self.seed)
-
-    def with_noise(self, **changes: float) -> SimulatedRater:
-        """A copy with some noise parameters changed (same name, taste and seed)."""
-        return SimulatedRater(self.name, self.taste, replace(self.noise, **changes), self.seed)
 
     def _score(self, song: SongAnalysis, edit: Edit) -> float:
         if self.noise.myopia < 1.0:

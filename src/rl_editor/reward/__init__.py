@@ -14,7 +14,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "model": ["LearnedRewardModel", "RewardEnsemble", "RewardModelError", "Calibration", "load_reward_model"],
-        "features": ["edit_context", "align_to_song", "CONTEXT_NAMES"],
+        "features": ["edit_context", "CONTEXT_NAMES"],
         "train": ["RewardTrainConfig", "TrainReport", "RewardTrainingError", "train_reward_model", "reward_meta"],
         "pessimism": ["PessimisticScore", "pessimistic_reward"],
         "select": ["RankedPair", "select_pairs"],

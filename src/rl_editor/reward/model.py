@@ -2,20 +2,18 @@
 
 ``LearnedRewardModel`` embeds each played beat's 125 features with a small MLP,
 pools the embeddings (count-weighted mean and attention), appends the edit's
-statistics (:mod:`rl_editor.reward.features`) and maps that to one score. Two
-call styles give the same number for the same edit:
-
-- ``model(features, context)``: ``features`` is the played-beat sequence,
-  shape (n_beats, 125) or (batch, n_beats, 125), as the pipeline design
-  calls it. Without ``context`` (an edit known only as audio) the model scores
-  the beats alone and marks the context as missing.
-- ``model.score_counts(song_features, counts, context)``: the song's beats once
-  plus how often each is played; this is how the ensemble scores thousands of
-  edits per second.
+statistics (:mod:`rl_editor.reward.features`) and maps that to one score:
+``model(features, context)``, where ``features`` is the played-beat sequence,
+shape (n_beats, 125) or (batch, n_beats, 125), as the pipeline design calls
+it. Without ``context`` (an edit known only as audio) the model scores the
+beats alone and marks the context as missing.
 
 ``RewardEnsemble`` holds several members (bootstrap resamples, different
-seeds); ``score`` returns their mean and standard deviation, and
-``preference_probability`` the tie-aware (Davidson) probabilities.
+seeds); ``score`` returns their mean and standard deviation. It embeds a
+song's beats once and pools them with how often each edit plays them, which
+gives the same number as the played-beat sequence and scores thousands of
+edits per second. :func:`davidson_probabilities` turns score gaps into
+tie-aware (Davidson) outcome probabilities.
 """
 
 from __future__ import annotations
@@ -175,12 +173,6 @@ class LearnedRewardModel(nn.Module):
         score = self.head_score(self.pool(h, logits, weights, n_source), context)
         return score[0] if single else score
 
-    def score_counts(self, song_features: torch.Tensor, counts: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        """Scores (batch,) of edits of one song given per-beat play counts (batch, n_beats)."""
-        h, logits = self.encode_beats(song_features)
-        n_source = torch.full((counts.shape[0], 1), float(counts.shape[1]))
-        return self.head_score(self.pool(h, logits.expand_as(counts), counts, n_source), context)
-
 
 @dataclass
 class Calibration:
@@ -230,10 +222,6 @@ class RewardEnsemble:
     @property
     def version(self) -> str | None:
         return None if self.meta is None else self.meta.version
-
-    def clear_cache(self) -> None:
-        """Forget per-song beat embeddings (call after changing the members' weights)."""
-        self._song_cache.clear()
 
     def _song_table(self, analysis: SongAnalysis) -> torch.Tensor:
         """Per-beat table whose product with play counts gives every member's pooled sums.
@@ -291,12 +279,6 @@ class RewardEnsemble:
         scores = self.member_scores(analysis, actions_batch)
         return scores.mean(axis=0), scores.std(axis=0)
 
-    def preference_probability(self, analysis: SongAnalysis, actions_a: np.ndarray, actions_b: np.ndarray) -> np.ndarray:
-        """Shape (n_members, batch, 3): each member's P(A wins), P(B wins), P(tie)."""
-        a = self.member_scores(analysis, actions_a)
-        b = self.member_scores(analysis, actions_b)
-        return davidson_probabilities(a - b, self.calibration)
-
     def score_features(self, features: np.ndarray, context: np.ndarray | None = None) -> tuple[float, float]:
         """Mean and std of the members' scores of one played-beat sequence (n_beats, 125)."""
         x = torch.as_tensor(np.asarray(features, dtype=np.float32))
@@ -312,8 +294,8 @@ class RewardEnsemble:
         the audio, or the original's audio path) the edit's played source beats
         are recovered and the edit is scored exactly like ``score(song, actions)``:
         from the waveform when the edit is a sample-exact render of the song
-        (:func:`~rl_editor.reward.features.align_rendered_edit`), else by aligning
-        the edit's analysed beats to the song's (:func:`~rl_editor.reward.features.align_to_song`).
+        (:func:`~rl_editor.audio.align.align_rendered_edit`), else by aligning
+        the edit's analysed beats to the song's (:func:`~rl_editor.audio.align.align_to_song`).
         Without ``song``, the edit's own analysed beats are scored without edit
         statistics, a coarser figure.
 
@@ -322,7 +304,8 @@ class RewardEnsemble:
         (mean, std) : tuple of float
         """
         from rl_editor.audio import analyze_song, load_audio
-        from rl_editor.reward.features import align_rendered_edit, align_to_song, sequence_counts
+        from rl_editor.audio.align import align_rendered_edit, align_to_song
+        from rl_editor.edit import sequence_counts
 
         if song is None:
             return self.score_features(analyze_song(path).features)

@@ -9,14 +9,12 @@ manifest's entry for the ``song_id``. Each song is analysed once (cached).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.preferences import PreferencePair
@@ -28,7 +26,7 @@ from rl_editor.reward.train_config import RewardTrainConfig, RewardTrainingError
 
 def resolve_analyses(pairs: Sequence[PreferencePair], config: RewardTrainConfig) -> dict[str, SongAnalysis]:
     """Analyse each song the pairs refer to (see the module docstring for where songs are looked up)."""
-    from rl_editor.audio import analyze_song
+    from rl_editor.audio.load import load_songs
 
     manifest = None
     if config.manifest:
@@ -55,8 +53,7 @@ def resolve_analyses(pairs: Sequence[PreferencePair], config: RewardTrainConfig)
         if not path.is_file():
             raise RewardTrainingError(f"entry {index}: song file {path} not found")
         paths[pair.song_id] = path
-    songs = tqdm(paths.items(), desc="analysing songs", unit="song", disable=not config.progress, file=sys.stderr)
-    return {song_id: analyze_song(path, song_id=song_id) for song_id, path in songs}
+    return dict(zip(paths, load_songs(paths.items(), progress=config.progress), strict=True))
 
 
 @dataclass

@@ -22,9 +22,8 @@ class RewardTrainConfig:
     epochs : int
         Passes over the training pairs per member.
     loss : str
-        ``"bt-ordinal"`` (default: Rao-Kupper with strength thresholds; in
-        ``benchmarks/bench_reward_sample_efficiency.py`` the best on unseen songs
-        at 200 pairs, level with ``mse-margin`` at 500),
+        ``"bt-ordinal"`` (default: Rao-Kupper with strength thresholds; the best on
+        unseen songs where pairs are few, ``benchmarks/bench_reward_sample_efficiency.py``),
         ``"bt"`` (Davidson Bradley-Terry with strength weights) or
         ``"mse-margin"`` (the pipeline design's v8 regression); see
         :mod:`rl_editor.reward.losses`.

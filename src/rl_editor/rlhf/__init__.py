@@ -13,10 +13,11 @@ from rl_editor.lazy import lazy_exports
 __all__, __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "finetune": ["FinetuneConfig", "LearnedEpisodeReward", "RLHFError", "finetune_policy"],
+        "errors": ["RLHFError"],
+        "finetune": ["FinetuneConfig", "LearnedEpisodeReward", "finetune_policy"],
         "finetune_log": ["FinetuneCurveLogger"],
+        "evaluation_result": ["EvaluationResult"],
         "evaluate": [
-            "EvaluationResult",
             "evaluate_policies",
             "held_out_raters",
             "create_evaluation_campaign",

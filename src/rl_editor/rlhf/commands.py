@@ -60,10 +60,9 @@ def finetune_from_cli(init: Path, reward_model: Path, songs: Path, out: Path, ep
 
 def _analysed_songs(songs: Path) -> list:
     """The songs under ``songs``, analysed under the ids ``find_songs`` gives them."""
-    from rl_editor.audio.io import find_songs
-    from rl_editor.policy.trainer import analyze_songs
+    from rl_editor.audio.load import load_songs
 
-    return analyze_songs(find_songs(songs), progress=True)
+    return load_songs(songs, progress=True)
 
 
 def _print_result(result) -> None:
@@ -130,7 +129,7 @@ def register(app: typer.Typer) -> None:
 
         The headline is the tie-inclusive preference share, (wins + ties/2) / judgments, with a 95% interval
         that resamples whole songs; then the decisive win rate, the tie share and how the edits changed."""
-        from rl_editor.rlhf.finetune import RLHFError
+        from rl_editor.rlhf.errors import RLHFError
 
         if campaign is not None:
             from rl_editor.rlhf.evaluate import campaign_result

@@ -43,36 +43,13 @@ from rl_editor.edit import Edit, beat_sequence
 from rl_editor.formats import Preference
 from rl_editor.io_utils import read_json, write_json_atomic
 from rl_editor.policy.dense_reward import edit_stats
+from rl_editor.rlhf.errors import RLHFError
 from rl_editor.rlhf.evaluation_result import (
-    BEHAVIOUR_FIGURES,
     BestOfArm,
     EvaluationResult,
     Judged,
-    behaviour_change,
-    behaviour_text,
     outcomes_summary,
 )
-from rl_editor.rlhf.finetune import RLHFError
-
-__all__ = [
-    "BEHAVIOUR_FIGURES",
-    "BestOfArm",
-    "EvaluationResult",
-    "Judged",
-    "behaviour_change",
-    "behaviour_text",
-    "best_of_arm",
-    "best_of_n_edits",
-    "campaign_result",
-    "campaign_versions",
-    "create_evaluation_campaign",
-    "edit_behaviour",
-    "evaluate_policies",
-    "held_out_raters",
-    "judge_pairs",
-    "outcomes_summary",
-    "sample_policy_edits",
-]
 
 
 def _as_trainer(policy: Any) -> Any:
@@ -394,6 +371,5 @@ def campaign_result(db_url: str, campaign: str, campaign_file: str | Path | None
                             per_rater=per_rater, per_song=per_song, settings={"campaign": campaign})
 
 
-__all__ = ["BestOfArm", "EvaluationResult", "Judged", "behaviour_change", "behaviour_text", "best_of_arm",
-           "best_of_n_edits", "campaign_result", "campaign_versions", "create_evaluation_campaign", "edit_behaviour",
-           "evaluate_policies", "held_out_raters", "judge_pairs", "outcomes_summary", "sample_policy_edits"]
+__all__ = ["best_of_arm", "best_of_n_edits", "campaign_result", "campaign_versions", "create_evaluation_campaign",
+           "edit_behaviour", "evaluate_policies", "held_out_raters", "judge_pairs", "sample_policy_edits"]

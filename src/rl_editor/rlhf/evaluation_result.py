@@ -20,7 +20,7 @@ from pydantic_core import PydanticCustomError
 from rl_editor.edit import CUT
 from rl_editor.formats import FormatModel, Preference, read_format
 from rl_editor.io_utils import write_json_atomic
-from rl_editor.rlhf.finetune import RLHFError
+from rl_editor.rlhf.errors import RLHFError
 from rl_editor.rlhf.winrate import WinRate, win_rate
 
 CHANGE_THRESHOLD = 0.03  # share of a song's beats: less is a change a listener can hardly tell apart

@@ -65,8 +65,8 @@ import numpy as np
 
 from rl_editor.audio.song import SongAnalysis
 from rl_editor.config import config_to_json
-from rl_editor.errors import RlEditorError
 from rl_editor.policy.episode_reward import EpisodeRewards, FinishedEpisodes
+from rl_editor.rlhf.errors import RLHFError
 
 LENGTH_CURVE_POINTS = 8  # targets at which the reference's mean reward is measured (the episodes' baseline)
 
@@ -75,10 +75,6 @@ def song_seeds(key: str, n: int, seed: int) -> list[int]:
     """``n`` sampling seeds for one song, a pure function of ``key`` (say ``"length|<song id>"``) and ``seed``."""
     base = zlib.crc32(key.encode()) + 7919 * seed
     return [int(base + k) & 0x7FFFFFFF for k in range(n)]
-
-
-class RLHFError(RlEditorError):
-    """Bad input to fine-tuning, evaluation or the loop (files, songs, settings)."""
 
 
 @dataclass
@@ -129,8 +125,8 @@ class FinetuneConfig:
         the model only guesses at loses with people as often as it wins.
     accept_confidence : float
         Standard errors below the mean predicted gain that must still be above zero. 0.5 by
-        default: at 1, on the demo songs, one seed of four kept none of a first iteration
-        that held-out raters went on to prefer in 86 % of judgments.
+        default: at 1, a first iteration that held-out raters went on to prefer can be
+        thrown away whole on the demo songs.
     guard_share : float
         Share of the training songs (chosen by a hash of their ids; none with fewer than 5 songs) kept
         out of distillation and PPO: the keep-or-revert guard judges new weights on them alone, since a
@@ -345,10 +341,9 @@ def _load_songs(analyses: Sequence[SongAnalysis] | None, songs_dir: str | Path |
     if analyses is not None:
         analyses = list(analyses)
     elif songs_dir is not None:
-        from rl_editor.audio.io import find_songs
-        from rl_editor.policy.trainer import analyze_songs
+        from rl_editor.audio.load import load_songs
 
-        analyses = analyze_songs(find_songs(songs_dir), progress=progress)
+        analyses = load_songs(songs_dir, progress=progress)
     else:
         raise RLHFError("fine-tuning needs songs: pass analyses or songs_dir (--songs DIR)")
     if not analyses:
@@ -510,5 +505,5 @@ def finetune_policy(
     return trainer
 
 
-__all__ = ["FinetuneConfig", "LearnedEpisodeReward", "RLHFError", "RewardStatistics", "best_length", "decisions_per_edit",
+__all__ = ["FinetuneConfig", "LearnedEpisodeReward", "RewardStatistics", "best_length", "decisions_per_edit",
            "finetune_policy", "preferred_length", "reference_statistics", "song_seeds", "split_guard_songs"]

@@ -39,8 +39,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rl_editor.config import config_to_json
-from rl_editor.io_utils import write_json_atomic
-from rl_editor.rlhf.finetune import RLHFError
+from rl_editor.io_utils import file_sha256, write_json_atomic
+from rl_editor.rlhf.errors import RLHFError
 from rl_editor.rlhf.layout import RunLayout
 from rl_editor.rlhf.loop_config import (
     DEFAULT_CANDIDATE_TARGETS,
@@ -51,14 +51,14 @@ from rl_editor.rlhf.loop_config import (
 )
 from rl_editor.rlhf.loop_plan import PlannedStep, plan_steps
 from rl_editor.rlhf.loop_steps import SongSplit, say, split_songs
-from rl_editor.rlhf.run_state import RunState, StepRecord, file_sha256
+from rl_editor.rlhf.run_state import RunState, StepRecord
 
 
 def loop_summary(result: LoopResult) -> str:
     """Per iteration: the evaluation's headline, decisive win rate, ties and edit change, and the reward
     model's held-out accuracy (what ``rl-editor loop`` and ``rl-editor demo`` print)."""
     from rl_editor.rlhf.acceptance import acceptance_text, recorded_acceptance
-    from rl_editor.rlhf.evaluate import EvaluationResult
+    from rl_editor.rlhf.evaluation_result import EvaluationResult
 
     lines = []
     for it, acc in enumerate(result.reward_evaluations, start=1):
@@ -133,7 +133,7 @@ def run_loop(config: LoopConfig, *, progress: bool = True) -> LoopResult:
         for label, source in step.inputs.items():
             if isinstance(source, Path):
                 if source not in file_hashes:
-                    file_hashes[source] = file_sha256(source)
+                    file_hashes[source] = f"sha256:{file_sha256(source)}"
                 inputs[label] = file_hashes[source]
             else:
                 inputs[label] = state.identity(source)

@@ -16,7 +16,7 @@ from rl_editor.audio.song import SongAnalysis
 from rl_editor.generate.diversity import MIN_DIFFERING_SECONDS
 from rl_editor.io_utils import write_json_atomic
 from rl_editor.preferences import PreferencePair
-from rl_editor.rlhf.finetune import RLHFError
+from rl_editor.rlhf.errors import RLHFError
 from rl_editor.rlhf.layout import IterationLayout, logs_dir_for
 from rl_editor.rlhf.loop_config import PAIR_SELECTIONS, LoopConfig
 
@@ -43,10 +43,8 @@ class SongSplit:
 
 def split_songs(songs_dir: str | Path, heldout_songs: int, progress: bool = True) -> SongSplit:
     """Analyse every song under ``songs_dir``; the last ``heldout_songs`` by name are held out."""
-    from tqdm.auto import tqdm
-
-    from rl_editor.audio import analyze_song
     from rl_editor.audio.io import find_songs
+    from rl_editor.audio.load import load_songs
 
     songs = find_songs(Path(songs_dir))
     if len(songs) < heldout_songs + 1:
@@ -54,10 +52,7 @@ def split_songs(songs_dir: str | Path, heldout_songs: int, progress: bool = True
             f"{songs_dir}: {len(songs)} songs; the loop needs at least {heldout_songs + 1} "
             f"({heldout_songs} held out for evaluation)"
         )
-    analyses = [
-        analyze_song(path, song_id=song_id)
-        for song_id, path in tqdm(songs, desc="analysing songs", unit="song", disable=not progress)
-    ]
+    analyses = load_songs(songs, progress=progress)
     cut = len(analyses) - heldout_songs
     return SongSplit(analyses[:cut], analyses[cut:], {sid: p for sid, p in songs})
 
@@ -67,7 +62,8 @@ def split_songs(songs_dir: str | Path, heldout_songs: int, progress: bool = True
 
 def step_train_policy(out: Path, split: SongSplit, config: LoopConfig, progress: bool = True) -> Path:
     """The iteration-1 policy, trained with PPO on the dense reward."""
-    from rl_editor.policy.trainer import PolicyConfig, PPOTrainer
+    from rl_editor.policy.config import PolicyConfig
+    from rl_editor.policy.trainer import PPOTrainer
 
     trainer = PPOTrainer(PolicyConfig(seed=config.seed, n_envs=config.policy_n_envs))
     trainer.train(config.policy_episodes, analyses=split.train, progress=progress, log_dir=logs_dir_for(out))

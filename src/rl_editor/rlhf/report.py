@@ -83,8 +83,8 @@ def check_run_folder(run: Path) -> None:
 
 
 def _evaluation(path: Path, data: dict[str, Any]) -> Any:
-    """An ``eval.json`` as an :class:`~rl_editor.rlhf.evaluate.EvaluationResult` (older files get today's figures)."""
-    from rl_editor.rlhf.evaluate import EvaluationResult
+    """An ``eval.json`` as an :class:`~rl_editor.rlhf.evaluation_result.EvaluationResult` (older files get today's figures)."""
+    from rl_editor.rlhf.evaluation_result import EvaluationResult
 
     try:
         return EvaluationResult.from_json(data)
@@ -306,7 +306,7 @@ def write_report(run_dir: str | Path) -> Path:
 
     matplotlib.use("Agg")
     from rl_editor.feedback.agreement import agreement_report
-    from rl_editor.rlhf.evaluate import behaviour_change
+    from rl_editor.rlhf.evaluation_result import behaviour_change
 
     run = Path(run_dir)
     check_run_folder(run)

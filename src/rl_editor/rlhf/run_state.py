@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from rl_editor.io_utils import write_json_atomic
-from rl_editor.rlhf.finetune import RLHFError
+from rl_editor.rlhf.errors import RLHFError
 from rl_editor.rlhf.layout import RunLayout
 
 SHORT_VALUE_CHARS = 60
@@ -48,15 +48,6 @@ class StepRecord:
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    """``sha256:<hex>`` of a file's bytes (an input given from outside the run)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return f"sha256:{digest.hexdigest()}"
 
 
 def _short(value: Any) -> str:
@@ -156,4 +147,4 @@ class RunState:
         write_json_atomic(self.path, {"completed": self.steps}, indent=1, default=float)
 
 
-__all__ = ["RunState", "StepRecord", "file_sha256", "record_changes"]
+__all__ = ["RunState", "StepRecord", "record_changes"]

@@ -18,9 +18,8 @@ Judgments of one song share the song, and often the raters and the edits, so
 they are not independent. Both figures get a **song-clustered** interval: the
 cluster-robust (CR1) standard error of the pooled ratio with Student's t on
 ``songs - 1`` degrees of freedom (:func:`cluster_robust_interval`). A percentile
-bootstrap over songs was tried first and proved too narrow with a handful of
-songs: a policy judged against itself on 4 songs got an interval excluding 50%
-in 2 of 6 seeds. It collapses to a point when every song gives the same figure
+bootstrap over songs is too narrow with a handful of songs (a policy judged
+against itself can get an interval that excludes 50%). It collapses to a point when every song gives the same figure
 (all ties, say), so the interval reported is the wider of the cluster-robust
 one and Wilson's interval of the same figure: clustering can only add
 uncertainty to what independent judgments would give. With fewer than two songs (for the decisive rate: fewer than two
