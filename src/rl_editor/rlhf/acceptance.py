@@ -198,8 +198,9 @@ def choose_improvement(
     for song in songs:
         seeds = song_seeds(f"accept|{song.song_id}", n_edits, seed)
         temps = [t for t in temperatures for _ in range(edits_per_temperature)]
-        judged = [o for o in options
-                  if o[0] == "previous" or judge_weights_on is None or song.song_id in judge_weights_on]
+        judged = [
+            o for o in options if o[0] == "previous" or judge_weights_on is None or song.song_id in judge_weights_on
+        ]
         means, scores = {}, []
         for weights, target in judged:
             policy = policies[weights]
