@@ -39,7 +39,8 @@ Preferences", on beat-level edits:
    :func:`rl_editor.rlhf.acceptance.choose_improvement`): the weights after PPO, the
    distilled weights before it, and the new length each stay only when the ensemble's
    lower confidence bound of their gain over the reference is above zero (the best
-   bound wins); otherwise the reference's stay.
+   bound wins); otherwise the reference's stay. New weights are judged on the
+   training songs set aside from steps 4-5 (``guard_share``).
 
 Learned reward, KL, entropy and the dense terms are logged side by side per
 episode (``finetune_curve.csv``, :mod:`rl_editor.rlhf.finetune_log`) and per
