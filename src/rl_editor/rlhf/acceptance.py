@@ -29,7 +29,7 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,7 +164,6 @@ def choose_improvement(
     temperatures: Sequence[float] = ACCEPT_TEMPERATURES,
     seed: int = 0,
     others: Mapping[str, Any] | None = None,
-    judge_weights_on: Collection[str] | None = None,
 ) -> Acceptance:
     """Score {previous, new, others'} weights × {previous, new} length against the previous policy; keep the best
     sure gain.
@@ -175,10 +174,6 @@ def choose_improvement(
         The policy fine-tuning started from, and the fine-tuned one (``"new"``).
     others : mapping of str to PPOTrainer, optional
         Further candidate weights by name (fine-tuning offers ``"distilled"``, its policy before PPO).
-    judge_weights_on : collection of str, optional
-        Ids of the songs on which weights other than the previous ones are judged (songs they were not
-        optimised on: a policy fitted to the reward model's favourites of a song is scored too kindly by it
-        there). The previous weights at the new length are judged on every song. None: every song.
     ensemble : RewardEnsemble
         Anything with ``member_scores(analysis, actions_batch) -> (members, batch)``.
     songs : sequence of SongAnalysis
@@ -198,22 +193,17 @@ def choose_improvement(
     for song in songs:
         seeds = song_seeds(f"accept|{song.song_id}", n_edits, seed)
         temps = [t for t in temperatures for _ in range(edits_per_temperature)]
-        judged = [
-            o for o in options if o[0] == "previous" or judge_weights_on is None or song.song_id in judge_weights_on
-        ]
         means, scores = {}, []
-        for weights, target in judged:
+        for weights, target in options:
             policy = policies[weights]
             means[weights, target], every = _member_means(policy, ensemble, song, target, seeds, temps)
             scores.append(every)
         # one unit per song: the spread of every score of this song (members, edits and options)
         spread = float(np.concatenate(scores, axis=1).std()) + 1e-9
-        for option in judged[1:]:
+        for option in options[1:]:
             gains[option].append((means[option] - means[options[0]]) / spread)
     combinations = [Combination("previous", previous_target, 0.0, 0.0)]
     for (weights, target), per_song in gains.items():
-        if not per_song:
-            continue
         gain, bound = lower_bound_of_gain(np.stack(per_song, axis=1), confidence)
         combinations.append(Combination(weights, target, gain, bound))
     best = max(combinations[1:], key=lambda c: c.lower_bound, default=combinations[0])

@@ -39,8 +39,7 @@ Preferences", on beat-level edits:
    :func:`rl_editor.rlhf.acceptance.choose_improvement`): the weights after PPO, the
    distilled weights before it, and the new length each stay only when the ensemble's
    lower confidence bound of their gain over the reference is above zero (the best
-   bound wins); otherwise the reference's stay. New weights are judged on the
-   training songs set aside from steps 4-5 (``guard_share``).
+   bound wins); otherwise the reference's stay.
 
 Learned reward, KL, entropy and the dense terms are logged side by side per
 episode (``finetune_curve.csv``, :mod:`rl_editor.rlhf.finetune_log`) and per
@@ -128,11 +127,6 @@ class FinetuneConfig:
         Standard errors below the mean predicted gain that must still be above zero. 0.5 by
         default: at 1, a first iteration that held-out raters went on to prefer can be
         thrown away whole on the demo songs.
-    guard_share : float
-        Share of the training songs (chosen by a hash of their ids; none with fewer than 5 songs) kept
-        out of distillation and PPO: the keep-or-revert guard judges new weights on them alone, since a
-        policy fitted to the reward model's favourites of a song is scored too kindly by it there (the
-        length is still judged on every song).
     best_of : int
         Before PPO, best-of-N distillation (:mod:`rl_editor.rlhf.distill`): per training song and
         target of the window, this many samples, the reward model's best fitted by the policy.
@@ -166,7 +160,6 @@ class FinetuneConfig:
     target_window: float | None = 0.1
     safe_improvement: bool = True
     accept_confidence: float = 0.5
-    guard_share: float = 0.3
     best_of: int = 64
     distill_top: int = 1
     distill_rounds: int = 3
@@ -352,16 +345,6 @@ def _load_songs(analyses: Sequence[SongAnalysis] | None, songs_dir: str | Path |
     return analyses
 
 
-def split_guard_songs(songs: Sequence[SongAnalysis], share: float) -> list[SongAnalysis]:
-    """The songs on which the keep-or-revert guard judges new weights, kept out of optimisation
-    (``FinetuneConfig.guard_share``): about ``share`` of them, chosen by a hash of the song id so reruns agree,
-    at least one and leaving at least two to optimise on; none when fewer than 5 songs or ``share`` is 0."""
-    if share <= 0 or len(songs) < 5:
-        return []
-    ranked = sorted(songs, key=lambda a: zlib.crc32(a.song_id.encode()))
-    return ranked[:min(max(1, round(share * len(songs))), len(songs) - 2)]
-
-
 def decisions_per_edit(analyses: Sequence[SongAnalysis], env_config: Any) -> float:
     """Mean number of decisions (phrases) of an edit of these songs."""
     from rl_editor.policy.env import SongBank
@@ -424,8 +407,6 @@ def finetune_policy(
         param.requires_grad_(False)
     ensemble = load_reward_model(reward_model_path)
     songs = _load_songs(analyses, songs_dir, progress)
-    guard_songs = split_guard_songs(songs, config.guard_share) if config.safe_improvement else []
-    optimised = [a for a in songs if a not in guard_songs]
 
     stats = reference_statistics(reference, ensemble, songs, config.reference_edits_per_song,
                                  config.uncertainty_coef, config.seed)
@@ -439,7 +420,7 @@ def finetune_policy(
         low, high = start.config.env.target_range
         half = (config.target_window or 0.0) / 2
         window = sorted({round(float(np.clip(new_target + d, low, high)), 3) for d in (-half, 0.0, half)})
-        distilled = distill_best_of_n(start, ensemble, optimised, window, best_of=config.best_of, top=config.distill_top,
+        distilled = distill_best_of_n(start, ensemble, songs, window, best_of=config.best_of, top=config.distill_top,
                                       rounds=config.distill_rounds, epochs=config.distill_epochs,
                                       content_noise=config.content_noise, uncertainty_coef=config.uncertainty_coef,
                                       seed=config.seed)
@@ -462,7 +443,7 @@ def finetune_policy(
     reward_version = ensemble.version or reward_model_path.name
     trainer.train(
         config.episodes,
-        analyses=optimised,
+        analyses=songs,
         callback=logger,
         progress=progress,
         episode_reward_fn=reward,
@@ -474,8 +455,7 @@ def finetune_policy(
     if config.safe_improvement:
         acceptance = choose_improvement(reference, trainer, ensemble, songs, previous_target=reference.own_length,
                                         new_target=new_target, confidence=config.accept_confidence,
-                                        seed=config.seed, others={"distilled": start} if distilled else None,
-                                        judge_weights_on={a.song_id for a in guard_songs} or None)
+                                        seed=config.seed, others={"distilled": start} if distilled else None)
         kept = {"previous": reference, "distilled": start}.get(acceptance.weights)
         if kept is not None:
             copy_policy_state(kept.model, trainer.model)
@@ -507,4 +487,4 @@ def finetune_policy(
 
 
 __all__ = ["FinetuneConfig", "LearnedEpisodeReward", "RewardStatistics", "best_length", "decisions_per_edit",
-           "finetune_policy", "preferred_length", "reference_statistics", "song_seeds", "split_guard_songs"]
+           "finetune_policy", "preferred_length", "reference_statistics", "song_seeds"]
