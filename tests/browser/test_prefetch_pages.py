@@ -15,7 +15,8 @@ from conftest import LiveServer, serve_feedback_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
-ALL_HERE = "Object.values(raterApp.upcoming().progress).every(([got, total]) => total > 0 && got >= total)"
+# every part of the upcoming pair fetched whole (parts are fetched one after another: the original, then A and B)
+ALL_HERE = "(p => ['a', 'b', 'o'].every(k => p[k] && p[k][1] > 0 && p[k][0] >= p[k][1]))(raterApp.upcoming().progress)"
 
 
 @pytest.fixture

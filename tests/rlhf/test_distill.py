@@ -63,7 +63,8 @@ def test_distillation_toward_a_cold_open_cuts_more_of_the_intro_at_the_same_leng
     after = _mean_criterion(policy, train_analyses, "cold_start", 0.75)
     assert result.decisions[0] > 0 and result.gains[0] > 0
     assert after > before + 0.1, (before, after)
-    assert abs(_mean_length(policy, train_analyses, 0.75) - length_before) < 0.05
+    # demo songs are 25-35 s of 4-8 phrases: one phrase more or less is 0.1 of a song
+    assert abs(_mean_length(policy, train_analyses, 0.75) - length_before) < 0.08
 
 
 def test_content_noise_makes_equal_length_edits_that_cut_different_material(
