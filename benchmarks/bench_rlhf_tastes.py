@@ -154,10 +154,16 @@ def main() -> None:
     print(f"\nrows with share >= 0.65 and CI above 0.5: {len(met)} of {len(rows)} (target >= 80%); "
           f"lowest share {min(r['share'] for r in rows):.3f} (target >= 0.45)")
     print(f"ties <= 40%: {sum(r['ties'] <= 0.4 for r in rows)} of {len(rows)} rows")
-    captured = [r["headroom"]["captured"] for r in rows]
-    rm_captured = [r["headroom"].get("rm_captured", float("nan")) for r in rows]
-    print(f"headroom captured (best of 64 of the old policy, the taste's own score): mean {np.nanmean(captured):.0%} "
-          f"(target >= 50% for content tastes); reward model's best of 8: mean {np.nanmean(rm_captured):.0%}")
+    from rl_editor.raters.tastes import CONTENT_TASTES
+
+    content = [r for r in rows if r["taste"] in CONTENT_TASTES]  # headroom at the old length means nothing else
+    if content:
+        captured = [r["headroom"]["captured"] for r in content]
+        rm_captured = [r["headroom"].get("rm_captured", float("nan")) for r in content]
+        met = sum(r["share"] >= 0.65 and r["ci_low"] is not None and r["ci_low"] > 0.5 for r in content)
+        print(f"content tastes: {met} of {len(content)} rows with share >= 0.65 and CI above 0.5; headroom captured "
+              f"(best of 64 of the old policy, the taste's own score) mean {np.nanmean(captured):.0%} (target >= 50%); "
+              f"the reward model's best of 8: mean {np.nanmean(rm_captured):.0%}")
     if with_length:
         print(f"length moved at least half way to the taste's: {sum(r['moved'] >= 0.5 for r in with_length)} of "
               f"{len(with_length)} rows with a length preference")
