@@ -14,117 +14,6 @@ MUSIC_FETCH ?= $(wildcard $(abspath ../shared/music/fetch.sh))
 PYTEST_ARGS ?=
 # The tests `make test-fast` leaves out: each needs a system package, real music or Ray, or takes long
 FAST_MARKERS := not browser and not postgres and not real_music and not slow and not ray
-# Files `ruff format` keeps formatted (checked by `make lint`). The rest of the tree is wrapped by
-# hand; a new module joins this list, and a file leaves the hand-wrapped rest once it is reformatted.
-FORMATTED := \
-	tests/security/test_song_library.py \
-	tests/security/test_tokens.py \
-	tests/security/test_listening_claims.py \
-	tests/feedback/test_admin_actions.py \
-	src/rl_editor/feedback/admin_routes.py \
-	tests/feedback/test_import_limits.py \
-	tests/feedback/test_prefetch.py \
-	tests/browser/test_prefetch_pages.py \
-	src/rl_editor/rlhf/acceptance.py \
-	tests/rlhf/test_acceptance.py \
-	benchmarks/bench_beats.py \
-	benchmarks/bench_beats_fof.py \
-	tests/audio/test_beat_level.py \
-	benchmarks/bench_online_selection.py \
-	benchmarks/bench_rater_audio.py \
-	benchmarks/bench_screening.py \
-	benchmarks/taste_headroom.py \
-	src/rl_editor/audio/content.py \
-	src/rl_editor/rlhf/distill.py \
-	tests/rlhf/test_distill.py \
-	tests/rlhf/test_what_changed.py \
-	tests/security/security_helpers.py \
-	src/rl_editor/__init__.py \
-	src/rl_editor/audio/__init__.py \
-	src/rl_editor/audio/align.py \
-	src/rl_editor/audio/beats_madmom.py \
-	src/rl_editor/audio/cache.py \
-	src/rl_editor/audio/feature_layout.py \
-	src/rl_editor/audio/jumps.py \
-	src/rl_editor/audio/load.py \
-	src/rl_editor/audio/song.py \
-	src/rl_editor/cli.py \
-	src/rl_editor/config.py \
-	src/rl_editor/edit.py \
-	src/rl_editor/errors.py \
-	src/rl_editor/feedback/__init__.py \
-	src/rl_editor/feedback/auth.py \
-	src/rl_editor/feedback/command_options.py \
-	src/rl_editor/feedback/commands.py \
-	src/rl_editor/feedback/exchange_commands.py \
-	src/rl_editor/feedback/listening.py \
-	src/rl_editor/feedback/log_redaction.py \
-	src/rl_editor/feedback/migrations \
-	src/rl_editor/feedback/models.py \
-	src/rl_editor/feedback/online.py \
-	src/rl_editor/feedback/screening.py \
-	src/rl_editor/feedback/settings.py \
-	src/rl_editor/feedback/store/headphones.py \
-	src/rl_editor/feedback/store/must_listen.py \
-	src/rl_editor/feedback/task_commands.py \
-	src/rl_editor/formats.py \
-	src/rl_editor/generate/__init__.py \
-	src/rl_editor/generate/diversity.py \
-	src/rl_editor/io_utils.py \
-	src/rl_editor/lazy.py \
-	src/rl_editor/policy/__init__.py \
-	src/rl_editor/policy/config.py \
-	src/rl_editor/policy/episode_log.py \
-	src/rl_editor/policy/episode_reward.py \
-	src/rl_editor/policy/errors.py \
-	src/rl_editor/policy/songs.py \
-	src/rl_editor/raters/__init__.py \
-	src/rl_editor/raters/campaign.py \
-	src/rl_editor/raters/simulated.py \
-	src/rl_editor/reward/__init__.py \
-	src/rl_editor/reward/metrics.py \
-	src/rl_editor/reward/pair_data.py \
-	src/rl_editor/reward/pessimism.py \
-	src/rl_editor/reward/train_config.py \
-	src/rl_editor/rlhf/__init__.py \
-	src/rl_editor/rlhf/errors.py \
-	src/rl_editor/rlhf/evaluation_result.py \
-	src/rl_editor/rlhf/finetune_log.py \
-	src/rl_editor/rlhf/layout.py \
-	src/rl_editor/rlhf/loop_config.py \
-	src/rl_editor/rlhf/loop_plan.py \
-	src/rl_editor/rlhf/loop_steps.py \
-	tests/audio/test_analyze.py \
-	tests/audio/test_beats.py \
-	tests/audio/test_beats_madmom.py \
-	tests/audio/test_cache.py \
-	tests/audio/test_io.py \
-	tests/audio/test_jumps.py \
-	tests/browser/browser_helpers.py \
-	tests/browser/test_listening_pages.py \
-	tests/conftest.py \
-	tests/feedback/test_campaign_sizing.py \
-	tests/feedback/test_listening.py \
-	tests/feedback/test_online_selection.py \
-	tests/feedback/test_screening.py \
-	tests/generate/conftest.py \
-	tests/generate/generate_helpers.py \
-	tests/policy/conftest.py \
-	tests/policy/test_episode_reward.py \
-	tests/policy/test_length.py \
-	tests/raters/example_rater_plugins.py \
-	tests/raters/test_simulated_campaign.py \
-	tests/raters/test_rater_plugin.py \
-	tests/reward/conftest.py \
-	tests/reward/test_features.py \
-	tests/reward/test_judgment_weights.py \
-	tests/reward/test_pessimism.py \
-	tests/rlhf/conftest.py \
-	tests/test_config.py \
-	tests/test_edit.py \
-	tests/test_formats.py \
-	tests/test_lazy.py \
-	tests/test_preferences.py
 
 .PHONY: demo test test-fast lint venv system-deps bench clean
 
@@ -148,7 +37,7 @@ demo: venv
 
 lint: venv
 	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check $(FORMATTED)
+	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy src
 
 test: venv system-deps lint

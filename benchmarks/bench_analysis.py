@@ -100,8 +100,13 @@ def long_song_memory(songs: list[Path], minutes_list: list[float]) -> None:
             seconds = _write_long_song(songs, minutes, path)
             for limit in ("0", str(DEFAULT_MAX_SONG_MINUTES)):
                 env = {**os.environ, "OMP_NUM_THREADS": "1", MAX_SONG_MINUTES_ENV: limit}
-                result = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(path)], env=env,
-                                        capture_output=True, text=True, check=True)
+                result = subprocess.run(
+                    [sys.executable, "-c", MEMORY_SCRIPT, str(path)],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
                 peak, wall, outcome = result.stdout.strip().split("\t")
                 label = "none" if limit == "0" else f"{float(limit):g} min"
                 print(f"{seconds / 60:7.1f} {label:>10} {peak:>11} {wall:>7}  {outcome}")
@@ -111,8 +116,11 @@ def long_song_memory(songs: list[Path], minutes_list: list[float]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="only the 3 shortest songs")
-    parser.add_argument("--long-minutes", default="",
-                        help="comma-separated song lengths (minutes): measure peak memory on songs this long instead")
+    parser.add_argument(
+        "--long-minutes",
+        default="",
+        help="comma-separated song lengths (minutes): measure peak memory on songs this long instead",
+    )
     args = parser.parse_args()
     folder = os.environ.get("RL_EDITOR_MUSIC_DIR")
     if not folder:
@@ -151,22 +159,32 @@ def main() -> None:
             total_audio += a.duration_seconds
             total_time += elapsed
             total_cpu += cpu
-            print(f"{song.stem[:28]:<28} {a.duration_seconds:6.1f} {a.n_beats:6d} {a.tempo_bpm:6.1f} "
-                  f"{elapsed:7.2f} {cpu:6.2f} {a.duration_seconds / cpu:6.0f}")
+            print(
+                f"{song.stem[:28]:<28} {a.duration_seconds:6.1f} {a.n_beats:6d} {a.tempo_bpm:6.1f} "
+                f"{elapsed:7.2f} {cpu:6.2f} {a.duration_seconds / cpu:6.0f}"
+            )
         hits = []
         for song in songs:
             start = time.perf_counter()
             analyze_song(song, cache_dir=cache_dir)
             hits.append(time.perf_counter() - start)
-    print(f"warm throughput: {total_audio / total_cpu:.0f}x real time per core "
-          f"({total_audio:.0f} s of audio in {total_cpu:.1f} CPU s; {total_audio / total_time:.0f}x by wall clock "
-          f"on this machine's load; target >= 100x)")
-    print(f"cold first song ({cold_song.stem}, {cold_duration:.0f} s) in a fresh process: {cold_wall:.1f} s wall "
-          f"({cold_inside:.1f} s from import to result, {cold_cpu:.1f} CPU s); target < 10 s")
-    print(f"cold first song with an empty numba cache (first run after install): {fresh_wall:.1f} s wall, "
-          f"{fresh_cpu:.1f} CPU s")
-    print(f"cache hit: median {sorted(hits)[len(hits) // 2] * 1000:.1f} ms, max {max(hits) * 1000:.1f} ms "
-          f"({total_time / len(songs) / (sum(hits) / len(hits)):.0f}x faster than analysing)")
+    print(
+        f"warm throughput: {total_audio / total_cpu:.0f}x real time per core "
+        f"({total_audio:.0f} s of audio in {total_cpu:.1f} CPU s; {total_audio / total_time:.0f}x by wall clock "
+        f"on this machine's load; target >= 100x)"
+    )
+    print(
+        f"cold first song ({cold_song.stem}, {cold_duration:.0f} s) in a fresh process: {cold_wall:.1f} s wall "
+        f"({cold_inside:.1f} s from import to result, {cold_cpu:.1f} CPU s); target < 10 s"
+    )
+    print(
+        f"cold first song with an empty numba cache (first run after install): {fresh_wall:.1f} s wall, "
+        f"{fresh_cpu:.1f} CPU s"
+    )
+    print(
+        f"cache hit: median {sorted(hits)[len(hits) // 2] * 1000:.1f} ms, max {max(hits) * 1000:.1f} ms "
+        f"({total_time / len(songs) / (sum(hits) / len(hits)):.0f}x faster than analysing)"
+    )
 
 
 if __name__ == "__main__":

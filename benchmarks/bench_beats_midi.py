@@ -121,11 +121,17 @@ def main() -> None:
             line += f"{np.mean([r['downbeat_f'] for r in rows]):7.3f} {np.mean([r['meter_ok'] for r in rows]):6.2f}"
         print(line)
     for backend in backends:
-        print(f"{backend}: {len(pieces)} pieces, {audio_seconds / 60:.1f} min of audio, "
-              f"analysis {elapsed[backend]:.1f} s ({'cached when repeated' if backend != 'librosa' else 'fresh'})")
-    print(f"targets for the default tracker (librosa): beat F >= {TARGET_BEAT_F:.2f}, downbeat F >= {TARGET_DOWNBEAT_F:.2f}")
-    print("6/8 is counted in dotted quarters: 2 beats per bar, the downbeat on the first; both trackers choose "
-          "3 or 4 beats per bar, so their 6/8 meter is never right")
+        print(
+            f"{backend}: {len(pieces)} pieces, {audio_seconds / 60:.1f} min of audio, "
+            f"analysis {elapsed[backend]:.1f} s ({'cached when repeated' if backend != 'librosa' else 'fresh'})"
+        )
+    print(
+        f"targets for the default tracker (librosa): beat F >= {TARGET_BEAT_F:.2f}, downbeat F >= {TARGET_DOWNBEAT_F:.2f}"
+    )
+    print(
+        "6/8 is counted in dotted quarters: 2 beats per bar, the downbeat on the first; both trackers choose "
+        "3 or 4 beats per bar, so their 6/8 meter is never right"
+    )
 
 
 if __name__ == "__main__":

@@ -115,9 +115,15 @@ async def rater(client: aiohttp.ClientSession, token: str, until: float, think_s
             async with client.get(part["audio_url"], headers=headers) as response:
                 await response.read()
         await asyncio.sleep(rng.uniform(0.5, 1.5) * think_s)
-        vote = {"client_id": str(uuid.uuid4()), "task_id": task["task_id"], "preference": rng.choice("ab"),
-                "strength": rng.choice((1, 2, 3)), "notes": "", "time_spent_ms": 1000,
-                "listening": full_listening(task)}
+        vote = {
+            "client_id": str(uuid.uuid4()),
+            "task_id": task["task_id"],
+            "preference": rng.choice("ab"),
+            "strength": rng.choice((1, 2, 3)),
+            "notes": "",
+            "time_spent_ms": 1000,
+            "listening": full_listening(task),
+        }
         for _attempt in range(3):  # retry with the same client id, as the rater page does
             t0 = time.perf_counter()
             try:
@@ -157,8 +163,18 @@ def run_once(args: argparse.Namespace) -> bool:
             tokens = [store.add_rater(f"bench-{run_tag}-{i}") for i in range(args.raters)]
             stored_before = store.judgment_client_ids()
         port = free_port()
-        cmd = [sys.executable, "-m", "rl_editor.cli", "serve", "--manifest", str(manifest.path), "--port", str(port),
-               "--log-level", "warning"] + (["--db", args.db] if args.db else [])
+        cmd = [
+            sys.executable,
+            "-m",
+            "rl_editor.cli",
+            "serve",
+            "--manifest",
+            str(manifest.path),
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ] + (["--db", args.db] if args.db else [])
         cmd += ["--request-threads", str(args.request_threads)] if args.request_threads else []
         proc = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
@@ -195,22 +211,32 @@ def run_once(args: argparse.Namespace) -> bool:
         lost = set(acknowledged) - stored
         duplicated = len(acknowledged) - len(set(acknowledged))
         n_requests = len(stats["next"]) + len(stats["judge"])
-        print(f"feedback load: {args.raters} raters, {elapsed:.1f} s, think {args.think_ms:.0f} ms, "
-              f"db {'sqlite' if not args.db else args.db.split(':')[0]}")
+        print(
+            f"feedback load: {args.raters} raters, {elapsed:.1f} s, think {args.think_ms:.0f} ms, "
+            f"db {'sqlite' if not args.db else args.db.split(':')[0]}"
+        )
         print(f"  throughput: {n_requests / elapsed:.1f} requests/s, {len(acknowledged) / elapsed:.1f} judgments/s")
         for route in ("next", "judge"):
-            print(f"  {route:5s}: n={len(stats[route])} p50={pct(stats[route], 50):.1f} ms "
-                  f"p99={pct(stats[route], 99):.1f} ms max={pct(stats[route], 100):.1f} ms")
-        print(f"  server CPU: {server_cpu:.1f} s ({1000 * server_cpu / max(n_requests, 1):.1f} ms per request), load generator CPU {client_cpu:.1f} s; "
-              f"machine load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores")
+            print(
+                f"  {route:5s}: n={len(stats[route])} p50={pct(stats[route], 50):.1f} ms "
+                f"p99={pct(stats[route], 99):.1f} ms max={pct(stats[route], 100):.1f} ms"
+            )
+        print(
+            f"  server CPU: {server_cpu:.1f} s ({1000 * server_cpu / max(n_requests, 1):.1f} ms per request), load generator CPU {client_cpu:.1f} s; "
+            f"machine load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores"
+        )
         print(f"  errors: {len(stats['errors'])} {stats['errors'][:3]}")
-        print(f"  judgments acknowledged: {len(acknowledged)}, stored: {len(stored)}, lost: {len(lost)}, "
-              f"duplicated acknowledgements: {duplicated}, stored but unacknowledged: {len(stored - set(acknowledged))}")
+        print(
+            f"  judgments acknowledged: {len(acknowledged)}, stored: {len(stored)}, lost: {len(lost)}, "
+            f"duplicated acknowledgements: {duplicated}, stored but unacknowledged: {len(stored - set(acknowledged))}"
+        )
         slow_routes = [route for route in ("next", "judge") if not pct(stats[route], 99) < 100]
         ok = not slow_routes and not stats["errors"] and not lost and not duplicated
-        print(f"  target (p99 < 100 ms on each route, no errors, none lost or duplicated): "
-              f"{'met' if ok else 'NOT met'}" + (f" (p99 over 100 ms: {', '.join(slow_routes)})" if slow_routes else ""),
-              flush=True)
+        print(
+            f"  target (p99 < 100 ms on each route, no errors, none lost or duplicated): "
+            f"{'met' if ok else 'NOT met'}" + (f" (p99 over 100 ms: {', '.join(slow_routes)})" if slow_routes else ""),
+            flush=True,
+        )
         return ok
 
 

@@ -48,19 +48,21 @@ def _train_policy(folder: Path) -> Path:
     return trainer.save_checkpoint(folder / "policy.pt") or folder / "policy.pt"
 
 
-def _run(label: str, policy: Path, songs: Path, out: Path, temperatures: tuple[float, ...],
-         limit: int | None, workers: int) -> float:
+def _run(
+    label: str, policy: Path, songs: Path, out: Path, temperatures: tuple[float, ...], limit: int | None, workers: int
+) -> float:
     from rl_editor.generate import GenerateConfig, run_generation
 
-    config = GenerateConfig(policy, songs, out, temperatures=temperatures, limit=limit,
-                            workers=workers, progress=False)
+    config = GenerateConfig(policy, songs, out, temperatures=temperatures, limit=limit, workers=workers, progress=False)
     report = run_generation(config)
     wall = report.elapsed_seconds
     n_songs = len(report.generated)
     split = ", ".join(f"{k} {v:.1f}" for k, v in report.timings.items())
-    print(f"{label:32s} {n_songs:2d} songs, {report.n_rendered:3d} edits in {wall:6.1f} s: "
-          f"{report.n_rendered / wall:5.2f} edits/s, {report.rendered_seconds / wall:6.1f}x real time "
-          f"(edited audio); {len(report.skipped)} skipped, {len(report.identical)} all-identical")
+    print(
+        f"{label:32s} {n_songs:2d} songs, {report.n_rendered:3d} edits in {wall:6.1f} s: "
+        f"{report.n_rendered / wall:5.2f} edits/s, {report.rendered_seconds / wall:6.1f}x real time "
+        f"(edited audio); {len(report.skipped)} skipped, {len(report.identical)} all-identical"
+    )
     print(f"{'':32s} cost split (s, summed over workers): {split}; load average {os.getloadavg()[0]:.1f}")
     shutil.rmtree(out, ignore_errors=True)  # a full run writes several hundred MB of wav
     return wall
@@ -89,8 +91,10 @@ def main() -> None:
         minutes = sum(audio_info(p)[2] for _, p in songs) / 60
         cores = os.cpu_count() or 1
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-        print(f"{len(songs)} songs ({minutes:.1f} min) x {len(temperatures)} temperatures, {cores} cores "
-              f"(load average before: {load})")
+        print(
+            f"{len(songs)} songs ({minutes:.1f} min) x {len(temperatures)} temperatures, {cores} cores "
+            f"(load average before: {load})"
+        )
         t0 = time.perf_counter()
         policy = args.policy or _train_policy(work)
         print(f"policy ready in {time.perf_counter() - t0:.1f} s ({policy})")
@@ -99,8 +103,10 @@ def main() -> None:
         warm = _run(f"warm cache, {cores} workers", policy, Path(music), work / "out-warm", temperatures, limit, cores)
         _run("warm cache, 1 worker", policy, Path(music), work / "out-one", temperatures, limit, 1)
         verdict = "met" if max(cold, warm) < TARGET_SECONDS else "NOT met"
-        print(f"target: {len(songs)} songs x {len(temperatures)} temperatures in < {TARGET_SECONDS:.0f} s "
-              f"on {cores} cores: {verdict} (cold {cold:.1f} s, warm {warm:.1f} s)")
+        print(
+            f"target: {len(songs)} songs x {len(temperatures)} temperatures in < {TARGET_SECONDS:.0f} s "
+            f"on {cores} cores: {verdict} (cold {cold:.1f} s, warm {warm:.1f} s)"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -83,8 +83,10 @@ def main() -> None:
         trainer.generate_edits(song, temps, list(range(10)))
         rounds += 1
     elapsed = (time.perf_counter() - start) / rounds
-    print(f"generate_edits: 10 candidates of a {song.n_beats}-beat song in {elapsed * 1000:.1f} ms "
-          f"({10 * song.n_beats / elapsed:,.0f} beats/s)")
+    print(
+        f"generate_edits: 10 candidates of a {song.n_beats}-beat song in {elapsed * 1000:.1f} ms "
+        f"({10 * song.n_beats / elapsed:,.0f} beats/s)"
+    )
 
 
 if __name__ == "__main__":

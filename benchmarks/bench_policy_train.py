@@ -65,8 +65,9 @@ def edit_rows(trainer, songs: list, targets, temperature: float = 0.0, seed: int
             edits = trainer.generate_edits(song, [temperature] * len(targets), [seed] * len(targets), list(targets))
         for target, actions in zip(targets, edits):
             stats = edit_stats(song, actions)
-            rows.append({"song": song.song_id, "target": target, **stats,
-                         **cut_alignment(song_structure(song), actions)})
+            rows.append(
+                {"song": song.song_id, "target": target, **stats, **cut_alignment(song_structure(song), actions)}
+            )
     return rows
 
 
@@ -125,20 +126,26 @@ def main() -> None:
             print(f"  target {target:.2f}: lengths {' '.join(f'{s:.2f}' for s in shares)}")
         summary = summarize(rows)
         totals.append(summary)
-        print(f"  within 5% of target: {summary['within_5pct']:.0%} | splices/min at 55-75%: "
-              f"{summary['splices_per_minute_55_75']:.2f} | cuts of 4k bars or ending on a section: "
-              f"{summary['editorial_cuts']:.0%} | whole-phrase cuts: {summary['whole_phrase_cuts']:.0%} | "
-              f"splices on bar lines {summary['bar_line_share']:.0%}, mean splice quality "
-              f"{summary['mean_splice_quality']:.2f}")
+        print(
+            f"  within 5% of target: {summary['within_5pct']:.0%} | splices/min at 55-75%: "
+            f"{summary['splices_per_minute_55_75']:.2f} | cuts of 4k bars or ending on a section: "
+            f"{summary['editorial_cuts']:.0%} | whole-phrase cuts: {summary['whole_phrase_cuts']:.0%} | "
+            f"splices on bar lines {summary['bar_line_share']:.0%}, mean splice quality "
+            f"{summary['mean_splice_quality']:.2f}"
+        )
         free = edit_rows(trainer, held_out, [None])
         own = " ".join(f"{r['duration_share']:.2f}" for r in free)
-        print(f"  own length (no target, greedy): {own} "
-              f"(dense reward aims at {trainer.config.target_keep_share:.2f}); splices/min "
-              f"{np.mean([r['splices_per_minute'] for r in free]):.2f}")
+        print(
+            f"  own length (no target, greedy): {own} "
+            f"(dense reward aims at {trainer.config.target_keep_share:.2f}); splices/min "
+            f"{np.mean([r['splices_per_minute'] for r in free]):.2f}"
+        )
         for temperature in (0.1, 0.5, 0.9):
             per_song = [trainer.generate_edits(s, [temperature] * 8, list(range(8))) for s in held_out]
-            print(f"  T={temperature:.1f}, no target: mean pairwise difference {np.mean([hamming(e) for e in per_song]):.3f}, "
-                  f"distinct {np.mean([len({x.tobytes() for x in e}) for e in per_song]):.1f} of 8")
+            print(
+                f"  T={temperature:.1f}, no target: mean pairwise difference {np.mean([hamming(e) for e in per_song]):.3f}, "
+                f"distinct {np.mean([len({x.tobytes() for x in e}) for e in per_song]):.1f} of 8"
+            )
     print("\nall seeds:")
     for key in totals[0]:
         values = [t[key] for t in totals]

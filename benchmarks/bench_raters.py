@@ -58,8 +58,10 @@ def main() -> None:
         tmp = Path(tmp_name)
         started = time.perf_counter()
         analyses = [analyze_song(p) for p in song_paths(tmp, n_songs, args.quick)]
-        print(f"songs: {len(analyses)}, beats {min(a.n_beats for a in analyses)}-{max(a.n_beats for a in analyses)}, "
-              f"analysed in {time.perf_counter() - started:.1f} s")
+        print(
+            f"songs: {len(analyses)}, beats {min(a.n_beats for a in analyses)}-{max(a.n_beats for a in analyses)}, "
+            f"analysed in {time.perf_counter() - started:.1f} s"
+        )
 
         candidates = {a.song_id: sample_edits(a, 40, np.random.default_rng(k)) for k, a in enumerate(analyses)}
         names = list(TASTES)
@@ -72,17 +74,26 @@ def main() -> None:
         print("\nKendall tau between tastes (40 candidates per song, mean over songs):")
         print("           " + "".join(f"{n:>10}" for n in names))
         for first in names:
-            row = [np.mean([kendalltau(scores[first][s], scores[second][s])[0] for s in scores[first]])
-                   for second in names]
+            row = [
+                np.mean([kendalltau(scores[first][s], scores[second][s])[0] for s in scores[first]]) for second in names
+            ]
             print(f"{first:>10} " + "".join(f"{t:>10.2f}" for t in row))
 
-        pairs = [(a, Edit(a.song_id, c[i]), Edit(a.song_id, c[j]))
-                 for a in analyses for c in [candidates[a.song_id]] for i, j in itertools.combinations(range(12), 2)]
+        pairs = [
+            (a, Edit(a.song_id, c[i]), Edit(a.song_id, c[j]))
+            for a in analyses
+            for c in [candidates[a.song_id]]
+            for i, j in itertools.combinations(range(12), 2)
+        ]
         truth = ["a" if TASTES["musician"].score(s, x) > TASTES["musician"].score(s, y) else "b" for s, x, y in pairs]
         print(f"\nnoise model on {len(pairs)} candidate pairs (musician taste):")
-        for label, noise in [("oracle", NoiseModel(tie_threshold=0.0)), ("mistake=0.1", NoiseModel(mistake=0.1, tie_threshold=0.0)),
-                             ("beta=2", NoiseModel(beta=2.0, tie_threshold=0.0)), ("default", NoiseModel()),
-                             ("human preset", load_rater("musician:noise=human").noise)]:
+        for label, noise in [
+            ("oracle", NoiseModel(tie_threshold=0.0)),
+            ("mistake=0.1", NoiseModel(mistake=0.1, tie_threshold=0.0)),
+            ("beta=2", NoiseModel(beta=2.0, tie_threshold=0.0)),
+            ("default", NoiseModel()),
+            ("human preset", load_rater("musician:noise=human").noise),
+        ]:
             rater = SimulatedRater("bench", TASTES["musician"], noise, seed=1)
             started = time.perf_counter()
             judged = [rater.judge(s, x, y) for s, x, y in pairs]
@@ -94,30 +105,59 @@ def main() -> None:
             mix = " ".join(f"s{k}={strengths.get(k, 0) / max(len(decisive), 1):.2f}" for k in (1, 2, 3))
             print(f"  {label:<13} agreement with taste {agree:.3f}  ties {ties:.3f}  {mix}  {rate:.0f} judgments/s")
 
-        unsure = [(s, x, y) for s, x, y in pairs
-                  if abs(TASTES["musician"].score(s, x) - TASTES["musician"].score(s, y)) < 0.5]
+        unsure = [
+            (s, x, y) for s, x, y in pairs if abs(TASTES["musician"].score(s, x) - TASTES["musician"].score(s, y)) < 0.5
+        ]
         both = unsure + [(s, y, x) for s, x, y in unsure]
         for bias in (0.0, 0.3):
-            rater = SimulatedRater("bench", TASTES["musician"], NoiseModel(tie_threshold=0.0, position_bias=bias), seed=2)
+            rater = SimulatedRater(
+                "bench", TASTES["musician"], NoiseModel(tie_threshold=0.0, position_bias=bias), seed=2
+            )
             share = np.mean([rater.judge(s, x, y).preference == "a" for s, x, y in both])
-            print(f"  position_bias={bias}: share of A among {len(both)} unsure presentations {share:.3f} "
-                  f"(expected {0.5 + bias / 2:.3f})")
+            print(
+                f"  position_bias={bias}: share of A among {len(both)} unsure presentations {share:.3f} "
+                f"(expected {0.5 + bias / 2:.3f})"
+            )
 
-        entries = [SongEntry(song=a.path, song_id=a.song_id, duration_seconds=a.duration_seconds,
-                             beats=a.beat_times_s.tolist(), downbeats=a.downbeat_times_s.tolist(),
-                             candidates=[Candidate(edit_id=f"{a.song_id}-{k}", temperature=0.5, path=f"{a.song_id}/{k}.wav",
-                                                   duration=0.0, actions=c.tolist(), policy="bench", seed=k)
-                                         for k, c in enumerate(candidates[a.song_id][:15])])
-                   for a in analyses]
+        entries = [
+            SongEntry(
+                song=a.path,
+                song_id=a.song_id,
+                duration_seconds=a.duration_seconds,
+                beats=a.beat_times_s.tolist(),
+                downbeats=a.downbeat_times_s.tolist(),
+                candidates=[
+                    Candidate(
+                        edit_id=f"{a.song_id}-{k}",
+                        temperature=0.5,
+                        path=f"{a.song_id}/{k}.wav",
+                        duration=0.0,
+                        actions=c.tolist(),
+                        policy="bench",
+                        seed=k,
+                    )
+                    for k, c in enumerate(candidates[a.song_id][:15])
+                ],
+            )
+            for a in analyses
+        ]
         manifest = Manifest(root=tmp, songs=entries)
         started = time.perf_counter()
-        prefs = synthesize_preferences(manifest, load_rater("musician:mistake=0.1"), n_pairs=n_pairs, seed=0,
-                                       analyses={a.song_id: a for a in analyses}, progress=False)
+        prefs = synthesize_preferences(
+            manifest,
+            load_rater("musician:mistake=0.1"),
+            n_pairs=n_pairs,
+            seed=0,
+            analyses={a.song_id: a for a in analyses},
+            progress=False,
+        )
         elapsed = time.perf_counter() - started
         counts = Counter(p.preference for p in prefs)
-        print(f"\nsynthesize_preferences: {len(prefs)} pairs in {elapsed:.2f} s "
-              f"(a {counts['a']}, b {counts['b']}, tie {counts['tie']}; "
-              f"per song {min(Counter(p.song_id for p in prefs).values())}-{max(Counter(p.song_id for p in prefs).values())})")
+        print(
+            f"\nsynthesize_preferences: {len(prefs)} pairs in {elapsed:.2f} s "
+            f"(a {counts['a']}, b {counts['b']}, tie {counts['tie']}; "
+            f"per song {min(Counter(p.song_id for p in prefs).values())}-{max(Counter(p.song_id for p in prefs).values())})"
+        )
 
 
 if __name__ == "__main__":

@@ -52,8 +52,10 @@ def main() -> None:
         path = save_audio(Path(folder) / "long.wav", song, args.sample_rate)
         analysis = analyze_song(path, use_cache=False)
         source = load_audio(path)
-        print(f"song: {source.duration_seconds:.0f} s, {source.sample_rate} Hz, {source.channels} ch, "
-              f"{analysis.n_beats} beats")
+        print(
+            f"song: {source.duration_seconds:.0f} s, {source.sample_rate} Hz, {source.channels} ch, "
+            f"{analysis.n_beats} beats"
+        )
         rng = np.random.default_rng(0)
         timings, rendered_s = [], []
         tracemalloc.start()
@@ -81,12 +83,18 @@ def main() -> None:
         save_audio(Path(folder) / "edit.wav", out)
         save_s = time.perf_counter() - start
     speed = np.sum(rendered_s) / np.sum(timings)
-    print(f"render from decoded audio: {np.median(timings) * 1000:.1f} ms per edit, {speed:.0f}x real time "
-          f"(plain 10 ms crossfades, nothing searched: {np.median(plain_timings) * 1000:.1f} ms; {n_splices} splices)")
-    print(f"render from file (decode included): {from_file_s:.2f} s, {out.duration_seconds / from_file_s:.0f}x real time")
+    print(
+        f"render from decoded audio: {np.median(timings) * 1000:.1f} ms per edit, {speed:.0f}x real time "
+        f"(plain 10 ms crossfades, nothing searched: {np.median(plain_timings) * 1000:.1f} ms; {n_splices} splices)"
+    )
+    print(
+        f"render from file (decode included): {from_file_s:.2f} s, {out.duration_seconds / from_file_s:.0f}x real time"
+    )
     print(f"save wav: {save_s:.2f} s")
-    print(f"peak traced memory while rendering: {peak_traced / 2**20:.0f} MiB "
-          f"(source audio {source.samples.nbytes / 2**20:.0f} MiB)")
+    print(
+        f"peak traced memory while rendering: {peak_traced / 2**20:.0f} MiB "
+        f"(source audio {source.samples.nbytes / 2**20:.0f} MiB)"
+    )
     print(f"peak RSS of the process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

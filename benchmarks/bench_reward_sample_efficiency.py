@@ -68,7 +68,9 @@ def bench_songs(n_songs: int = 8, duration_range_s: tuple[float, float] = (60.0,
     else:
         from rl_editor.audio.demo_songs import synthesize_corpus
 
-        folder = REPO / ".cache" / "bench" / f"demo-songs-{n_songs}-{int(duration_range_s[0])}-{int(duration_range_s[1])}"
+        folder = (
+            REPO / ".cache" / "bench" / f"demo-songs-{n_songs}-{int(duration_range_s[0])}-{int(duration_range_s[1])}"
+        )
         paths = synthesize_corpus(folder, n_songs=n_songs, seed=7, duration_range_s=duration_range_s)
     return [analyze_song(p) for p in sorted(paths)[:n_songs]]
 
@@ -79,8 +81,12 @@ def candidate_pool(songs: list[SongAnalysis], n_candidates: int, seed: int) -> t
 
     rng = np.random.default_rng(seed)
     candidates = {s.song_id: np.stack(sample_edits(s, n_candidates, rng)) for s in songs}
-    pool = [(s.song_id, a, b) for s in songs for a, b in combinations(range(n_candidates), 2)
-            if not np.array_equal(candidates[s.song_id][a], candidates[s.song_id][b])]
+    pool = [
+        (s.song_id, a, b)
+        for s in songs
+        for a, b in combinations(range(n_candidates), 2)
+        if not np.array_equal(candidates[s.song_id][a], candidates[s.song_id][b])
+    ]
     return candidates, pool
 
 
@@ -100,8 +106,14 @@ class Oracle:
             acts_a, acts_b = self.candidates[song_id][a], self.candidates[song_id][b]
             j = self.rater.judge(self.songs[song_id], Edit(song_id, acts_a), Edit(song_id, acts_b))
             self.answers[question] = PreferencePair(
-                song_id, EditRef(f"{a}", acts_a.tolist(), 0.0), EditRef(f"{b}", acts_b.tolist(), 0.0),
-                j.preference, int(j.strength), self.rater.name, "2026-01-01T00:00:00")
+                song_id,
+                EditRef(f"{a}", acts_a.tolist(), 0.0),
+                EditRef(f"{b}", acts_b.tolist(), 0.0),
+                j.preference,
+                int(j.strength),
+                self.rater.name,
+                "2026-01-01T00:00:00",
+            )
         return self.answers[question]
 
 
@@ -137,7 +149,9 @@ def heldout_loglik(ensemble: RewardEnsemble, pairs: list[PreferencePair], songs:
         gaps.append(mean[0] - mean[1])
         outcomes.append({"a": 0, "b": 1, "tie": 2}[p.preference])
         strengths.append(p.strength)
-    return preference_metrics(np.array(gaps), np.array(outcomes), np.array(strengths), ensemble.calibration)["log_likelihood"]
+    return preference_metrics(np.array(gaps), np.array(outcomes), np.array(strengths), ensemble.calibration)[
+        "log_likelihood"
+    ]
 
 
 def train(pairs: list[PreferencePair], analyses: dict, config: RewardTrainConfig) -> RewardEnsemble:
@@ -172,7 +186,10 @@ def run_seed(seed: int, songs: list[SongAnalysis], args: argparse.Namespace) -> 
     for n_next in sizes[1:] + [None]:
         ensemble = train([oracle.ask(q) for q in asked], analyses, config)
         out["uncertainty"][len(asked)] = taste_agreement(ensemble, test_sets)
-        print(f"  seed {seed} uncertainty {len(asked):>5} pairs: agreement {out['uncertainty'][len(asked)]:.3f}", flush=True)
+        print(
+            f"  seed {seed} uncertainty {len(asked):>5} pairs: agreement {out['uncertainty'][len(asked)]:.3f}",
+            flush=True,
+        )
         if n_next is None:
             break
         taken = set(asked)
@@ -181,11 +198,13 @@ def run_seed(seed: int, songs: list[SongAnalysis], args: argparse.Namespace) -> 
             member = ensemble.member_scores(song, candidates[song.song_id])
             qs = [q for q in pool if q[0] == song.song_id and q not in taken]
             if qs:
-                u = pair_uncertainty(member, np.array([q[1] for q in qs]), np.array([q[2] for q in qs]), ensemble,
-                                     args.method)
+                u = pair_uncertainty(
+                    member, np.array([q[1] for q in qs]), np.array([q[2] for q in qs]), ensemble, args.method
+                )
                 scored.extend(zip(u, qs))
-        ranked = sorted((RankedPair(q[0], str(q[1]), str(q[2]), float(u)) for u, q in scored),
-                        key=lambda p: p.score, reverse=True)
+        ranked = sorted(
+            (RankedPair(q[0], str(q[1]), str(q[2]), float(u)) for u, q in scored), key=lambda p: p.score, reverse=True
+        )
         picked = spread_top(ranked, n_next - len(asked), args.max_per_edit)
         asked += [(p.song_id, int(p.edit_a), int(p.edit_b)) for p in picked]
 
@@ -194,11 +213,17 @@ def run_seed(seed: int, songs: list[SongAnalysis], args: argparse.Namespace) -> 
     for n in args.loss_sizes:
         pairs = [oracle.ask(pool[k]) for k in order[:n]]
         for loss in LOSSES:
-            ens = train(pairs, analyses, RewardTrainConfig(epochs=20, members=args.members, seed=seed, loss=loss,
-                                                           val_frac=args.val_frac))
+            ens = train(
+                pairs,
+                analyses,
+                RewardTrainConfig(epochs=20, members=args.members, seed=seed, loss=loss, val_frac=args.val_frac),
+            )
             out["loss"][(loss, n)] = (taste_agreement(ens, test_sets), heldout_loglik(ens, test_pairs, analyses))
-            print(f"  seed {seed} {loss:<10} {n:>5} pairs: agreement {out['loss'][(loss, n)][0]:.3f} "
-                  f"held-out log-lik {out['loss'][(loss, n)][1]:.3f}", flush=True)
+            print(
+                f"  seed {seed} {loss:<10} {n:>5} pairs: agreement {out['loss'][(loss, n)][0]:.3f} "
+                f"held-out log-lik {out['loss'][(loss, n)][1]:.3f}",
+                flush=True,
+            )
     return out
 
 
@@ -219,9 +244,11 @@ def efficiency_text(random_curve: dict[int, float], active_curve: dict[int, floa
     needed = interpolate_pairs_needed(active_curve, random_curve[reference])
     share = None if needed is None else needed / reference
     verdict = "" if share is None else f", {'met' if share <= 0.6 else 'not met'}"
-    return (f"uncertainty selection reaches random's {reference}-pair agreement ({random_curve[reference]:.3f}) at "
-            f"{'never' if needed is None else f'{needed:.0f} pairs = {share:.0%} of {reference}'} "
-            f"(target <= 60%{verdict})")
+    return (
+        f"uncertainty selection reaches random's {reference}-pair agreement ({random_curve[reference]:.3f}) at "
+        f"{'never' if needed is None else f'{needed:.0f} pairs = {share:.0%} of {reference}'} "
+        f"(target <= 60%{verdict})"
+    )
 
 
 def main() -> None:
@@ -230,8 +257,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2, help="repetitions with different pools, raters and inits")
     parser.add_argument("--method", default="disagreement", help="uncertainty measure: disagreement or bald")
     parser.add_argument("--max-per-edit", type=int, default=2, help="cap on questions per candidate per round")
-    parser.add_argument("--val-frac", type=float, default=0.0,
-                        help="share of training songs that stop each member early (0: every epoch, as the loop)")
+    parser.add_argument(
+        "--val-frac",
+        type=float,
+        default=0.0,
+        help="share of training songs that stop each member early (0: every epoch, as the loop)",
+    )
     parser.add_argument("--no-loss-comparison", action="store_true", help="leave out the comparison of losses")
     args = parser.parse_args()
     if args.quick:
@@ -244,8 +275,10 @@ def main() -> None:
         args.loss_sizes = []
     start = time.perf_counter()
     songs = bench_songs(args.n_songs, duration)
-    print(f"{len(songs)} songs ({len(songs) - 2} train, 2 held out), {sum(s.n_beats for s in songs)} beats; "
-          f"rater {TASTE} with {MISTAKE:.0%} mistakes; {args.members} members")
+    print(
+        f"{len(songs)} songs ({len(songs) - 2} train, 2 held out), {sum(s.n_beats for s in songs)} beats; "
+        f"rater {TASTE} with {MISTAKE:.0%} mistakes; {args.members} members"
+    )
     results = [run_seed(seed, songs, args) for seed in range(args.seeds)]
 
     def mean_curve(kind: str) -> dict[int, float]:

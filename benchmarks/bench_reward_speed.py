@@ -46,9 +46,11 @@ def main() -> None:
     oracle = Oracle(analyses, candidates, seed=0)
     order = np.random.default_rng(0).permutation(len(pool))[:n_pairs]
     pairs = [oracle.ask(pool[k]) for k in order]
-    print(f"{len(songs)} songs, {sum(s.n_beats for s in songs)} beats, {len(pairs)} judged pairs, torch threads 1, "
-          f"load average {os.getloadavg()[0]:.1f} (wall time on a shared machine follows the load; "
-          "CPU time is what one free core would take)")
+    print(
+        f"{len(songs)} songs, {sum(s.n_beats for s in songs)} beats, {len(pairs)} judged pairs, torch threads 1, "
+        f"load average {os.getloadavg()[0]:.1f} (wall time on a shared machine follows the load; "
+        "CPU time is what one free core would take)"
+    )
     # torch loads its compiler stack on the first optimizer; keep that one-off out of the timing
     train_reward_model(pairs[:50], RewardTrainConfig(epochs=1, members=1, val_frac=0.0), analyses=analyses)
 
@@ -58,8 +60,10 @@ def main() -> None:
         start, cpu = time.perf_counter(), time.process_time()
         ensemble, report = train_reward_model(pairs, config, analyses=analyses)
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
-        print(f"train {len(pairs)} pairs x 20 epochs, {members} member(s): {seconds:.1f} s wall, {cpu_seconds:.1f} s CPU "
-              f"(target < 30 s; held-out accuracy {report.val_metrics['accuracy']:.3f})")
+        print(
+            f"train {len(pairs)} pairs x 20 epochs, {members} member(s): {seconds:.1f} s wall, {cpu_seconds:.1f} s CPU "
+            f"(target < 30 s; held-out accuracy {report.val_metrics['accuracy']:.3f})"
+        )
 
     from rl_editor.raters.tastes import sample_edits
 
@@ -73,12 +77,16 @@ def main() -> None:
         model.score(song, edits)
         rate = len(edits) / (time.perf_counter() - start)
         cpu_rate = len(edits) / (time.process_time() - cpu)
-        print(f"score {len(edits)} edits of a {song.n_beats}-beat song, {label}: {rate:,.0f} edits/s wall, "
-              f"{cpu_rate:,.0f} per CPU second (target >= 10,000)")
+        print(
+            f"score {len(edits)} edits of a {song.n_beats}-beat song, {label}: {rate:,.0f} edits/s wall, "
+            f"{cpu_rate:,.0f} per CPU second (target >= 10,000)"
+        )
     fresh = RewardEnsemble(ensemble.members)
     start = time.perf_counter()
     fresh.score(song, edits[:1000])
-    print(f"first call on a new song (embeds its beats once) + 1,000 edits: {1000 * (time.perf_counter() - start):.0f} ms")
+    print(
+        f"first call on a new song (embeds its beats once) + 1,000 edits: {1000 * (time.perf_counter() - start):.0f} ms"
+    )
 
 
 if __name__ == "__main__":

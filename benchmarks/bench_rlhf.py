@@ -49,15 +49,21 @@ def report(label: str, result, run: Path, seconds: float) -> None:
     for it, (win, acc) in enumerate(zip(result.evaluations, result.reward_evaluations), start=1):
         headline = WinRate.from_json(win)
         ok_acc = acc["new"]["accuracy"] > acc["previous"]["accuracy"]
-        print(f"iteration {it}: {headline.summary()}  [{'PASS' if headline.target_met else 'FAIL'}: "
-              "share > 60%, CI by song above 50%]")
-        print(f"  reward model held-out accuracy vs {acc['rater']} labels ({acc['new']['n']} decisive pairs of "
-              f"held-out songs): new {acc['new']['accuracy']:.1%}, bootstrap {acc['previous']['accuracy']:.1%}  "
-              f"[{'PASS' if ok_acc else 'FAIL'}: new > bootstrap]")
+        print(
+            f"iteration {it}: {headline.summary()}  [{'PASS' if headline.target_met else 'FAIL'}: "
+            "share > 60%, CI by song above 50%]"
+        )
+        print(
+            f"  reward model held-out accuracy vs {acc['rater']} labels ({acc['new']['n']} decisive pairs of "
+            f"held-out songs): new {acc['new']['accuracy']:.1%}, bootstrap {acc['previous']['accuracy']:.1%}  "
+            f"[{'PASS' if ok_acc else 'FAIL'}: new > bootstrap]"
+        )
         ev = json.loads((run / f"iter-{it:02d}" / "eval.json").read_text())
         stats = ev["edit_stats"]
-        print(f"  keep share old {stats['old']['keep_share']:.2f} -> new {stats['new']['keep_share']:.2f}; "
-              f"bar-line splices old {stats['old']['bar_line_share']:.2f} -> new {stats['new']['bar_line_share']:.2f}")
+        print(
+            f"  keep share old {stats['old']['keep_share']:.2f} -> new {stats['new']['keep_share']:.2f}; "
+            f"bar-line splices old {stats['old']['bar_line_share']:.2f} -> new {stats['new']['bar_line_share']:.2f}"
+        )
     print("step seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in step_seconds(run).items()))
     print(f"total {seconds / 60:.1f} min (includes song analysis); report: {run / 'report.md'}")
 
@@ -85,8 +91,12 @@ def main() -> None:
     run = out / "run-demo"
     result = run_loop(demo_loop_config(demo, songs, run), progress=False)
     write_report(run)
-    report(f"demo songs ({demo.n_songs}, {demo.heldout_songs if not args.quick else 1} held out)", result, run,
-           time.perf_counter() - start)
+    report(
+        f"demo songs ({demo.n_songs}, {demo.heldout_songs if not args.quick else 1} held out)",
+        result,
+        run,
+        time.perf_counter() - start,
+    )
 
     music = os.environ.get("RL_EDITOR_MUSIC_DIR")
     if music:

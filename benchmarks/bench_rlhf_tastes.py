@@ -72,16 +72,31 @@ def row_of(run: Path, taste: str, seed: int, seconds: float, old_policy: Path) -
     if preferred is not None and abs(preferred - old["duration_share"]) > 0.05:
         moved = (new["duration_share"] - old["duration_share"]) / (preferred - old["duration_share"])
     return {
-        "taste": taste, "seed": seed, "share": win.preference_share, "ci_low": win.share_ci_low,
-        "ci_high": win.share_ci_high, "p": win.share_p_value, "decisive": win.win_rate, "ties": win.tie_share,
-        "n": win.n, "songs": win.n_songs, "length_old": old["duration_share"], "length_new": new["duration_share"],
-        "preferred": preferred, "moved": moved, "splices_per_min_old": old.get("splices_per_minute"),
-        "splices_per_min_new": new.get("splices_per_minute"), "reward_acc": accuracy["new"]["accuracy"],
-        "reward_acc_bootstrap": accuracy["previous"]["accuracy"], "seconds": seconds,
-        "best_of_share": (WinRate.from_json(evaluation["best_of"]["win"]).preference_share
-                          if evaluation.get("best_of") else None),
-        "headroom": headroom(old_policy, run / "iter-01" / "policy.pt", run / "iter-01" / "reward.pt", taste, run,
-                             seed),
+        "taste": taste,
+        "seed": seed,
+        "share": win.preference_share,
+        "ci_low": win.share_ci_low,
+        "ci_high": win.share_ci_high,
+        "p": win.share_p_value,
+        "decisive": win.win_rate,
+        "ties": win.tie_share,
+        "n": win.n,
+        "songs": win.n_songs,
+        "length_old": old["duration_share"],
+        "length_new": new["duration_share"],
+        "preferred": preferred,
+        "moved": moved,
+        "splices_per_min_old": old.get("splices_per_minute"),
+        "splices_per_min_new": new.get("splices_per_minute"),
+        "reward_acc": accuracy["new"]["accuracy"],
+        "reward_acc_bootstrap": accuracy["previous"]["accuracy"],
+        "seconds": seconds,
+        "best_of_share": (
+            WinRate.from_json(evaluation["best_of"]["win"]).preference_share if evaluation.get("best_of") else None
+        ),
+        "headroom": headroom(
+            old_policy, run / "iter-01" / "policy.pt", run / "iter-01" / "reward.pt", taste, run, seed
+        ),
     }
 
 
@@ -92,11 +107,14 @@ def print_row(r: dict) -> None:
     moved = "" if r["moved"] is None else f" (moved {r['moved']:+.0%} of the way)"
     preferred = "none" if r["preferred"] is None else f"{r['preferred']:.2f}"
     best_of = "n/a" if r.get("best_of_share") is None else f"{r['best_of_share']:.3f}"
-    print(f"{r['taste']:9s} seed {r['seed']} | share {r['share']:.3f} CI {ci} over {r['songs']} songs, p {r['p']:.2g} "
-          f"| decisive {r['decisive']:.2f}, ties {r['ties']:.0%} of {r['n']} | length {r['length_old']:.2f} -> "
-          f"{r['length_new']:.2f} (taste {preferred}){moved} | splices/min {r['splices_per_min_old']:.2f} -> "
-          f"{r['splices_per_min_new']:.2f} | reward acc {r['reward_acc']:.2f} (bootstrap "
-          f"{r['reward_acc_bootstrap']:.2f}) | old + best-of-4 share {best_of} | {r['seconds']:.0f} s", flush=True)
+    print(
+        f"{r['taste']:9s} seed {r['seed']} | share {r['share']:.3f} CI {ci} over {r['songs']} songs, p {r['p']:.2g} "
+        f"| decisive {r['decisive']:.2f}, ties {r['ties']:.0%} of {r['n']} | length {r['length_old']:.2f} -> "
+        f"{r['length_new']:.2f} (taste {preferred}){moved} | splices/min {r['splices_per_min_old']:.2f} -> "
+        f"{r['splices_per_min_new']:.2f} | reward acc {r['reward_acc']:.2f} (bootstrap "
+        f"{r['reward_acc_bootstrap']:.2f}) | old + best-of-4 share {best_of} | {r['seconds']:.0f} s",
+        flush=True,
+    )
     print(f"          {headroom_text(r['headroom'])}", flush=True)
 
 
@@ -108,8 +126,12 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=500)
     parser.add_argument("--out", default=None, help="Run folders (default: a temporary folder)")
     parser.add_argument("--kl-coef", type=float, default=None, help="fine-tuning KL weight (default: the loop's)")
-    parser.add_argument("--uncertainty-coef", type=float, default=None,
-                        help="fine-tuning reward = mean - this x ensemble spread (default: the loop's)")
+    parser.add_argument(
+        "--uncertainty-coef",
+        type=float,
+        default=None,
+        help="fine-tuning reward = mean - this x ensemble spread (default: the loop's)",
+    )
     parser.add_argument("--quick", action="store_true", help="one taste, one seed, 150 pairs")
     args = parser.parse_args()
 
@@ -121,18 +143,29 @@ def main() -> None:
     scratch = Path(args.out or tempfile.mkdtemp(prefix="bench-rlhf-tastes-"))
     songs, where = songs_folder(args.quick, scratch)
     print(f"{where}; {args.heldout} held out; {pairs} judged pairs per iteration; runs in {scratch}")
-    extra = "".join(f" --{k.replace('_', '-')} {v}" for k, v in (("kl_coef", args.kl_coef),
-                                                                 ("uncertainty_coef", args.uncertainty_coef))
-                    if v is not None)
-    print(f"command: python benchmarks/bench_rlhf_tastes.py --tastes {','.join(tastes)} "
-          f"--seeds {','.join(map(str, seeds))} --heldout {args.heldout} --pairs {pairs}{extra}")
+    extra = "".join(
+        f" --{k.replace('_', '-')} {v}"
+        for k, v in (("kl_coef", args.kl_coef), ("uncertainty_coef", args.uncertainty_coef))
+        if v is not None
+    )
+    print(
+        f"command: python benchmarks/bench_rlhf_tastes.py --tastes {','.join(tastes)} "
+        f"--seeds {','.join(map(str, seeds))} --heldout {args.heldout} --pairs {pairs}{extra}"
+    )
     rows = []
     for seed in seeds:
         shared: dict[str, str] = {}
         for taste in tastes:
             run = scratch / f"seed-{seed}" / taste
-            config = LoopConfig(songs_dir=str(songs), run_dir=str(run), iterations=1, pairs=pairs,
-                                rater=f"{taste}:mistake=0.1", heldout_songs=args.heldout, seed=seed)
+            config = LoopConfig(
+                songs_dir=str(songs),
+                run_dir=str(run),
+                iterations=1,
+                pairs=pairs,
+                rater=f"{taste}:mistake=0.1",
+                heldout_songs=args.heldout,
+                seed=seed,
+            )
             finetune = config.finetune
             if args.kl_coef is not None:
                 finetune = replace(finetune, kl_coef=args.kl_coef)
@@ -144,15 +177,19 @@ def main() -> None:
             start = time.perf_counter()
             run_loop(config, progress=False)
             if not shared:
-                shared = {"policy": str(run / "bootstrap" / "policy.pt"),
-                          "reward": str(run / "bootstrap" / "reward.pt")}
+                shared = {
+                    "policy": str(run / "bootstrap" / "policy.pt"),
+                    "reward": str(run / "bootstrap" / "reward.pt"),
+                }
             rows.append(row_of(run, taste, seed, time.perf_counter() - start, Path(shared["policy"])))
             print_row(rows[-1])
     (scratch / "rows.json").write_text(json.dumps(rows, indent=1))
     met = [r for r in rows if r["share"] >= 0.65 and r["ci_low"] is not None and r["ci_low"] > 0.5]
     with_length = [r for r in rows if r["moved"] is not None]
-    print(f"\nrows with share >= 0.65 and CI above 0.5: {len(met)} of {len(rows)} (target >= 80%); "
-          f"lowest share {min(r['share'] for r in rows):.3f} (target >= 0.45)")
+    print(
+        f"\nrows with share >= 0.65 and CI above 0.5: {len(met)} of {len(rows)} (target >= 80%); "
+        f"lowest share {min(r['share'] for r in rows):.3f} (target >= 0.45)"
+    )
     print(f"ties <= 40%: {sum(r['ties'] <= 0.4 for r in rows)} of {len(rows)} rows")
     from rl_editor.raters.tastes import CONTENT_TASTES
 
@@ -161,12 +198,16 @@ def main() -> None:
         captured = [r["headroom"]["captured"] for r in content]
         rm_captured = [r["headroom"].get("rm_captured", float("nan")) for r in content]
         met = sum(r["share"] >= 0.65 and r["ci_low"] is not None and r["ci_low"] > 0.5 for r in content)
-        print(f"content tastes: {met} of {len(content)} rows with share >= 0.65 and CI above 0.5; headroom captured "
-              f"(best of 64 of the old policy, the taste's own score) mean {np.nanmean(captured):.0%} (target >= 50%); "
-              f"the reward model's best of 8: mean {np.nanmean(rm_captured):.0%}")
+        print(
+            f"content tastes: {met} of {len(content)} rows with share >= 0.65 and CI above 0.5; headroom captured "
+            f"(best of 64 of the old policy, the taste's own score) mean {np.nanmean(captured):.0%} (target >= 50%); "
+            f"the reward model's best of 8: mean {np.nanmean(rm_captured):.0%}"
+        )
     if with_length:
-        print(f"length moved at least half way to the taste's: {sum(r['moved'] >= 0.5 for r in with_length)} of "
-              f"{len(with_length)} rows with a length preference")
+        print(
+            f"length moved at least half way to the taste's: {sum(r['moved'] >= 0.5 for r in with_length)} of "
+            f"{len(with_length)} rows with a length preference"
+        )
     print(f"rows: {scratch / 'rows.json'}")
 
 

@@ -112,7 +112,8 @@ class SongTally:
     labels: list[np.ndarray] = field(default_factory=list)
     on_phrase: list[np.ndarray] = field(default_factory=list)
     components: dict[str, dict[str, list[np.ndarray]]] = field(
-        default_factory=lambda: {m: {c: [] for c in COMPONENTS} for m in ("off", "on")})
+        default_factory=lambda: {m: {c: [] for c in COMPONENTS} for m in ("off", "on")}
+    )
     slides_ms: list[np.ndarray] = field(default_factory=list)
     crossfades_ms: list[np.ndarray] = field(default_factory=list)
     predicted_seams: list[np.ndarray] = field(default_factory=list)  # the policy's seam cost of each splice
@@ -135,8 +136,9 @@ def frame_features(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, n
     mono = samples.mean(axis=1) if samples.ndim == 2 else samples
     y = librosa.resample(mono.astype(np.float32), orig_sr=sample_rate, target_sr=FEATURE_SR, res_type="soxr_hq")
     power = np.abs(librosa.stft(y, n_fft=2048, hop_length=HOP)) ** 2
-    log_mel = librosa.power_to_db(librosa.feature.melspectrogram(S=power, sr=FEATURE_SR, n_mels=N_MELS), ref=1.0,
-                                  amin=1e-8, top_db=None)
+    log_mel = librosa.power_to_db(
+        librosa.feature.melspectrogram(S=power, sr=FEATURE_SR, n_mels=N_MELS), ref=1.0, amin=1e-8, top_db=None
+    )
     chroma = librosa.feature.chroma_stft(S=power, sr=FEATURE_SR, tuning=0.0, norm=None)
     return log_mel, chroma
 
@@ -162,7 +164,8 @@ def boundary_scores(log_mel: np.ndarray, chroma: np.ndarray, boundaries_s: np.nd
     chroma_before = span_mean(cumulative_chroma, before_lo, before_hi)
     chroma_after = span_mean(cumulative_chroma, after_lo, after_hi)
     cosine = (chroma_before * chroma_after).sum(axis=1) / np.maximum(
-        np.linalg.norm(chroma_before, axis=1) * np.linalg.norm(chroma_after, axis=1), 1e-12)
+        np.linalg.norm(chroma_before, axis=1) * np.linalg.norm(chroma_after, axis=1), 1e-12
+    )
     flux = np.array([rise[c - guard : c + guard + 1].max() for c in centre])
     return {
         "flux": flux,
@@ -178,8 +181,9 @@ def sample_steps(samples: np.ndarray, sample_rate: int, boundaries_s: np.ndarray
     return np.array([np.abs(np.diff(samples[max(c - radius, 0) : c + radius + 1], axis=0)).max() for c in centre])
 
 
-def edit_boundaries(analysis, actions: np.ndarray,
-                    sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def edit_boundaries(
+    analysis, actions: np.ndarray, sample_rate: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Output times (s) of the boundaries between played beats, whether each is a splice, whether
     playback lands on the start of a phrase there (``rl_editor.audio.structure``), and the source beats
     each joins (shape (n, 2): the beat played before, the beat played after).
@@ -193,8 +197,11 @@ def edit_boundaries(analysis, actions: np.ndarray,
     times = starts[1:-1]
     is_splice = seq[1:] != seq[:-1] + 1
     structure = structure_or_none(analysis)
-    phrase_starts = (set(structure.phrase_start_beats.tolist()) if structure is not None
-                     else set(np.flatnonzero(analysis.beat_in_bar == 0).tolist()))
+    phrase_starts = (
+        set(structure.phrase_start_beats.tolist())
+        if structure is not None
+        else set(np.flatnonzero(analysis.beat_in_bar == 0).tolist())
+    )
     on_phrase = np.isin(seq[1:], list(phrase_starts))
     joins = np.stack([seq[:-1], seq[1:]], axis=1)
     splice_times = times[is_splice]
@@ -272,8 +279,9 @@ def edits_from_manifest(path: Path, per_song: int) -> list[EditToMeasure]:
     return edits
 
 
-def edits_from_policy(trainer, songs: list[Path], per_song: int, seed: int,
-                      targets: list[float] | None = None) -> list[EditToMeasure]:
+def edits_from_policy(
+    trainer, songs: list[Path], per_song: int, seed: int, targets: list[float] | None = None
+) -> list[EditToMeasure]:
     """``per_song`` edits of each song at the policy's own length, or with ``targets`` one edit per target
     (temperature 0.5), trimmed to it."""
     from rl_editor.audio import analyze_song
@@ -286,8 +294,11 @@ def edits_from_policy(trainer, songs: list[Path], per_song: int, seed: int,
     for path in songs:
         analysis = analyze_song(path)
         seeds = [seed + k for k in range(per_song)]
-        sampled = (trainer.generate_edits(analysis, temperatures, seeds, targets) if targets
-                   else trainer.generate_edits(analysis, temperatures, seeds))
+        sampled = (
+            trainer.generate_edits(analysis, temperatures, seeds, targets)
+            if targets
+            else trainer.generate_edits(analysis, temperatures, seeds)
+        )
         edits += [EditToMeasure(analysis.song_id, path, actions) for actions in sampled]
     return edits
 
@@ -359,8 +370,9 @@ def auc_of(scores: list[np.ndarray], labels: list[np.ndarray]) -> float:
 BOOTSTRAP_DRAWS = 300
 
 
-def bootstrap_difference(off: list[np.ndarray], on: list[np.ndarray], labels: list[np.ndarray],
-                         seed: int = 0) -> tuple[float, float]:
+def bootstrap_difference(
+    off: list[np.ndarray], on: list[np.ndarray], labels: list[np.ndarray], seed: int = 0
+) -> tuple[float, float]:
     """95% interval of AUC(on) - AUC(off), resampling whole edits (both renders of an edit stay paired)."""
     rng = np.random.default_rng(seed)
     differences = []
@@ -374,15 +386,19 @@ def bootstrap_difference(off: list[np.ndarray], on: list[np.ndarray], labels: li
 
 
 def print_table(tallies: dict[str, SongTally]) -> None:
-    header = (f"{'song':<22} {'edits':>5} {'out min':>7} {'splices/min':>11} {'AUC off':>8} {'AUC on':>7} "
-              f"{'musical cuts':>12}")
+    header = (
+        f"{'song':<22} {'edits':>5} {'out min':>7} {'splices/min':>11} {'AUC off':>8} {'AUC on':>7} "
+        f"{'musical cuts':>12}"
+    )
     print(header)
     print("-" * len(header))
     for song_id, t in sorted(tallies.items()):
         share = f"{t.phrase_cuts}/{t.cuts}"
-        print(f"{song_id[:22]:<22} {t.edits:>5} {t.output_seconds / 60:>7.1f} "
-              f"{t.splices / (t.output_seconds / 60):>11.1f} {auc_of(t.scores['off'], t.labels):>8.3f} "
-              f"{auc_of(t.scores['on'], t.labels):>7.3f} {share:>12}")
+        print(
+            f"{song_id[:22]:<22} {t.edits:>5} {t.output_seconds / 60:>7.1f} "
+            f"{t.splices / (t.output_seconds / 60):>11.1f} {auc_of(t.scores['off'], t.labels):>8.3f} "
+            f"{auc_of(t.scores['on'], t.labels):>7.3f} {share:>12}"
+        )
     everything = list(tallies.values())
     labels = [y for t in everything for y in t.labels]
     minutes = sum(t.output_seconds for t in everything) / 60
@@ -390,54 +406,78 @@ def print_table(tallies: dict[str, SongTally]) -> None:
     n_natural = int(sum((~y).sum() for y in labels))
     cuts, musical = sum(t.cuts for t in everything), sum(t.phrase_cuts for t in everything)
     print("-" * len(header))
-    print(f"{'all':<22} {sum(t.edits for t in everything):>5} {minutes:>7.1f} {n_splices / minutes:>11.1f} "
-          f"{auc_of([s for t in everything for s in t.scores['off']], labels):>8.3f} "
-          f"{auc_of([s for t in everything for s in t.scores['on']], labels):>7.3f} {cuts and musical / cuts:>12.1%}")
+    print(
+        f"{'all':<22} {sum(t.edits for t in everything):>5} {minutes:>7.1f} {n_splices / minutes:>11.1f} "
+        f"{auc_of([s for t in everything for s in t.scores['off']], labels):>8.3f} "
+        f"{auc_of([s for t in everything for s in t.scores['on']], labels):>7.3f} {cuts and musical / cuts:>12.1%}"
+    )
     print(f"\nboundaries: {int(sum(y.sum() for y in labels))} splices, {n_natural} natural")
     off = [x for t in everything for x in t.scores["off"]]
     on = [x for t in everything for x in t.scores["on"]]
     low, high = bootstrap_difference(off, on, labels)
-    print(f"AUC lined-up minus plain: {auc_of(on, labels) - auc_of(off, labels):+.3f} "
-          f"(95% interval {low:+.3f} to {high:+.3f}, {BOOTSTRAP_DRAWS} bootstrap draws of whole edits)")
+    print(
+        f"AUC lined-up minus plain: {auc_of(on, labels) - auc_of(off, labels):+.3f} "
+        f"(95% interval {low:+.3f} to {high:+.3f}, {BOOTSTRAP_DRAWS} bootstrap draws of whole edits)"
+    )
     for mode, label in (("off", "plain render (10 ms equal-power crossfades)"), ("on", "lined-up render (default)")):
         parts = ", ".join(
             f"{name} {auc_of([s for t in everything for s in t.components[mode][name]], labels):.3f}"
-            for name in COMPONENTS)
+            for name in COMPONENTS
+        )
         print(f"AUC by component, {label}: {parts}")
     splice_mask = np.concatenate(labels)
-    ratios = {mode: float(np.exp(np.median(np.concatenate(
-        [s for t in everything for s in t.components[mode]["step"]])[splice_mask]))) for mode in ("off", "on")}
-    print(f"sample step at a splice over the median natural boundary's (median over splices): "
-          f"plain {ratios['off']:.2f}x, lined-up {ratios['on']:.2f}x")
+    ratios = {
+        mode: float(
+            np.exp(np.median(np.concatenate([s for t in everything for s in t.components[mode]["step"]])[splice_mask]))
+        )
+        for mode in ("off", "on")
+    }
+    print(
+        f"sample step at a splice over the median natural boundary's (median over splices): "
+        f"plain {ratios['off']:.2f}x, lined-up {ratios['on']:.2f}x"
+    )
     predicted = np.concatenate([p for t in everything for p in t.predicted_seams])
     heard = np.concatenate([x for t in everything for x in t.scores["on"]])[splice_mask]
     if predicted.size > 2 and np.all(np.isfinite(predicted)):
         from scipy.stats import spearmanr
 
-        print(f"rank correlation of the policy's seam cost (rl_editor.audio.jumps.seam_cost, from the analysis) "
-              f"with each splice's score here, lined-up render: {spearmanr(predicted, heard).statistic:.2f} "
-              f"over {predicted.size} splices")
+        print(
+            f"rank correlation of the policy's seam cost (rl_editor.audio.jumps.seam_cost, from the analysis) "
+            f"with each splice's score here, lined-up render: {spearmanr(predicted, heard).statistic:.2f} "
+            f"over {predicted.size} splices"
+        )
     slides = np.abs(np.concatenate([s for t in everything for s in t.slides_ms]))
     fades = np.concatenate([s for t in everything for s in t.crossfades_ms])
-    print(f"lined-up render: |slide| median {np.median(slides):.1f} ms "
-          f"(90th percentile {np.percentile(slides, 90):.1f}); "
-          f"crossfades " + ", ".join(f"{ms:.0f} ms {np.mean(np.isclose(fades, ms, atol=0.5)):.0%}"
-                                     for ms in sorted(set(np.round(fades).tolist()))))
+    print(
+        f"lined-up render: |slide| median {np.median(slides):.1f} ms "
+        f"(90th percentile {np.percentile(slides, 90):.1f}); "
+        f"crossfades "
+        + ", ".join(
+            f"{ms:.0f} ms {np.mean(np.isclose(fades, ms, atol=0.5)):.0%}"
+            for ms in sorted(set(np.round(fades).tolist()))
+        )
+    )
     print(f"musical cuts: {cuts and musical / cuts:.1%} of {cuts} cuts ({'; '.join(sorted(_DEFINITIONS))})")
     editorial = sum(t.four_bar_or_section_cuts for t in everything)
-    print(f"cuts spanning a multiple of 4 bars or ending on a section boundary: {cuts and editorial / cuts:.1%} of {cuts}")
+    print(
+        f"cuts spanning a multiple of 4 bars or ending on a section boundary: {cuts and editorial / cuts:.1%} of {cuts}"
+    )
     on_phrase = np.concatenate([p for t in everything for p in t.on_phrase])
     for mode, label in (("off", "plain"), ("on", "lined-up")):
         values = np.concatenate([x for t in everything for x in t.scores[mode]])
-        print(f"AUC against natural boundaries where the song itself enters a phrase "
-              f"({int((on_phrase & ~splice_mask).sum())} of them), {label} render: "
-              f"{auc(values[splice_mask], values[~splice_mask & on_phrase]):.3f}")
+        print(
+            f"AUC against natural boundaries where the song itself enters a phrase "
+            f"({int((on_phrase & ~splice_mask).sum())} of them), {label} render: "
+            f"{auc(values[splice_mask], values[~splice_mask & on_phrase]):.3f}"
+        )
     natural_entries = on_phrase & ~splice_mask
     for mode, label in (("off", "plain"), ("on", "lined-up")):
         values = np.concatenate([x for t in everything for x in t.scores[mode]])
-        print(f"for scale: AUC of the song's own phrase entries against its other natural boundaries, {label} render: "
-              f"{auc(values[natural_entries], values[~splice_mask & ~on_phrase]):.3f} "
-              f"(about what splices that sound exactly like phrase entries would score on the headline AUC)")
+        print(
+            f"for scale: AUC of the song's own phrase entries against its other natural boundaries, {label} render: "
+            f"{auc(values[natural_entries], values[~splice_mask & ~on_phrase]):.3f} "
+            f"(about what splices that sound exactly like phrase entries would score on the headline AUC)"
+        )
     print("AUC 0.5: splices indistinguishable from the song's own beat-to-beat changes; 1: every splice stands out")
     print("(every splice of a phrase-level edit enters a phrase, where songs change more than between other beats;")
     print(" the AUC against the song's own phrase entries asks whether a splice sounds like one of those)")
@@ -453,9 +493,12 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=300, help="episodes of the policy trained here")
     parser.add_argument("--max-songs", type=int, default=0, help="measure at most this many songs (0: all)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--targets", default="",
-                        help="sample one edit per song at each of these lengths (shares, e.g. 0.4,0.55,0.7,0.85) "
-                             "instead of --edits-per-song at the policy's own length")
+    parser.add_argument(
+        "--targets",
+        default="",
+        help="sample one edit per song at each of these lengths (shares, e.g. 0.4,0.55,0.7,0.85) "
+        "instead of --edits-per-song at the policy's own length",
+    )
     parser.add_argument("--quick", action="store_true", help="3 measured songs, 1 edit each, 100 episodes")
     args = parser.parse_args()
     print("command: " + " ".join(shlex.quote(a) for a in [Path(sys.executable).name] + sys.argv))
@@ -479,8 +522,10 @@ def main() -> None:
             source = f"policy {args.policy} on {len(songs)} songs"
         else:
             trainer, measured = trained_here(songs, args.train_songs, args.episodes, args.seed)
-            source = (f"iteration-1 policy trained here ({args.episodes} episodes on {args.train_songs} songs), "
-                      f"sampled on {len(measured)} held-out songs")
+            source = (
+                f"iteration-1 policy trained here ({args.episodes} episodes on {args.train_songs} songs), "
+                f"sampled on {len(measured)} held-out songs"
+            )
         if args.max_songs:
             measured = measured[: args.max_songs]
         targets = [float(t) for t in args.targets.split(",")] if args.targets else None

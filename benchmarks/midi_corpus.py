@@ -208,7 +208,7 @@ def chorale_piece(name: str, corpus_name: str, qpm: float, program: int):
     first_downbeat_q = float(measures[1].offset) if pickup_q > 0 else 0.0
     end_q = float(score.highestTime)
     beats_q = np.arange(first_downbeat_q % beat_q, end_q - 1e-6, beat_q)
-    downbeats_q = np.array([float(m.offset) for m in measures[(1 if pickup_q > 0 else 0):]])
+    downbeats_q = np.array([float(m.offset) for m in measures[(1 if pickup_q > 0 else 0) :]])
     midi = pretty_midi.PrettyMIDI(initial_tempo=120.0)
     for voice in score.parts:
         instrument = pretty_midi.Instrument(program=program)
@@ -241,15 +241,36 @@ def corpus_plan(seconds: float = 50.0) -> list[dict]:
             for v, (tempo_change, pickup) in enumerate(variations):
                 pickup = min(pickup, METERS[meter][0] - 1)
                 name = f"{meter.replace('/', '-')}-{'drums' if drums else 'nodrums'}-{v}"
-                plan.append(dict(name=name, meter=meter, drums=drums, pickup_beats=pickup,
-                                 tempo_change=tempo_change, seconds=seconds, seed=len(plan)))
+                plan.append(
+                    dict(
+                        name=name,
+                        meter=meter,
+                        drums=drums,
+                        pickup_beats=pickup,
+                        tempo_change=tempo_change,
+                        seconds=seconds,
+                        seed=len(plan),
+                    )
+                )
     return plan
 
 
 def render(midi_path: Path, audio_path: Path) -> None:
     """Render ``midi_path`` to a FLAC file with fluidsynth (44.1 kHz, stereo)."""
-    command = ["fluidsynth", "-ni", "-g", "0.5", "-r", str(RENDER_SR), "-T", "flac", "-F", str(audio_path),
-               find_soundfont(), str(midi_path)]
+    command = [
+        "fluidsynth",
+        "-ni",
+        "-g",
+        "0.5",
+        "-r",
+        str(RENDER_SR),
+        "-T",
+        "flac",
+        "-F",
+        str(audio_path),
+        find_soundfont(),
+        str(midi_path),
+    ]
     subprocess.run(command, check=True, capture_output=True)
 
 

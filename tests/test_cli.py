@@ -37,10 +37,14 @@ def test_reading_a_folder_as_a_file_is_one_line(rl_editor_main, tmp_path, empty_
 
 def test_os_error_lines_name_every_file_or_only_the_reason():
     assert os_error_line(OSError(errno.ENOSPC, "No space left on device")) == "No space left on device"
-    assert os_error_line(PermissionError(errno.EACCES, "Permission denied", "/data/out.json")) == \
-        "/data/out.json: Permission denied"
-    assert os_error_line(OSError(errno.EXDEV, "Invalid cross-device link", "/a/.x.tmp", None, "/b/x")) == \
-        "/a/.x.tmp -> /b/x: Invalid cross-device link"
+    assert (
+        os_error_line(PermissionError(errno.EACCES, "Permission denied", "/data/out.json"))
+        == "/data/out.json: Permission denied"
+    )
+    assert (
+        os_error_line(OSError(errno.EXDEV, "Invalid cross-device link", "/a/.x.tmp", None, "/b/x"))
+        == "/a/.x.tmp -> /b/x: Invalid cross-device link"
+    )
     assert os_error_line(OSError("no errno at all")) == "no errno at all"
 
 
@@ -49,8 +53,16 @@ def test_rl_editor_errors_still_take_precedence_over_os_errors(rl_editor_main, t
     assert code == 2 and err == f"error: no feedback database at {tmp_path / 'missing.sqlite'} (check --db)\n"
 
 
-@pytest.mark.parametrize("args", [["--help"], ["export", "--help"], ["raters", "add", "--help"],
-                                  ["tasks", "campaign", "--help"], ["tasks", "prioritize", "--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["export", "--help"],
+        ["raters", "add", "--help"],
+        ["tasks", "campaign", "--help"],
+        ["tasks", "prioritize", "--help"],
+    ],
+)
 def test_help_shows_flags_without_a_bool_type(rl_editor_main, args):
     code, out, _ = rl_editor_main(*args)
     assert code == 0 and "--help" in out and "Show this message and exit." in out
@@ -72,8 +84,9 @@ def _options(command, path=()):
 
 def test_every_feedback_option_has_a_help_text():
     command = hide_flag_types(typer.main.get_command(app))
-    checked = [(where, param) for where, param in _options(command)
-               if where == "" or where.split(" ")[0] in FEEDBACK_COMMANDS]
+    checked = [
+        (where, param) for where, param in _options(command) if where == "" or where.split(" ")[0] in FEEDBACK_COMMANDS
+    ]
     assert len(checked) > 40
     missing = [f"{where} {param.opts[0]}" for where, param in checked if not (param.help or "").strip()]
     assert missing == []

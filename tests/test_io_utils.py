@@ -109,7 +109,7 @@ def test_read_json_names_a_missing_file_by_what_it_is(tmp_path):
 
 def test_read_json_gives_the_line_of_malformed_json(tmp_path):
     path = tmp_path / "bad.json"
-    path.write_text('[\n  1,\n  2,,\n]\n', encoding="utf-8")
+    path.write_text("[\n  1,\n  2,,\n]\n", encoding="utf-8")
     with pytest.raises(ExampleError) as caught:
         read_json(path, ExampleError)
     assert str(caught.value) == f"{path}: not valid JSON (line 3: Expecting value)"

@@ -34,10 +34,17 @@ def test_real_songs_go_through_the_whole_flow(real_music_short_dir: Path, tmp_pa
     trainer.train(6, analyses=batch.analyses, progress=False)
     policy_path = trainer.save_checkpoint(tmp_path / "policy.pt")
 
-    manifest = generate_candidates(GenerateConfig(
-        policy_path, real_music_short_dir, tmp_path / "candidates",
-        temperatures=(0.5, 0.9), per_temperature=2, workers=1, progress=False,
-    ))
+    manifest = generate_candidates(
+        GenerateConfig(
+            policy_path,
+            real_music_short_dir,
+            tmp_path / "candidates",
+            temperatures=(0.5, 0.9),
+            per_temperature=2,
+            workers=1,
+            progress=False,
+        )
+    )
     assert {entry.song_id for entry in manifest.songs} == {a.song_id for a in batch.analyses}
     by_id = {a.song_id: a for a in batch.analyses}
     for entry in manifest.songs:

@@ -14,8 +14,12 @@ from rl_editor.registry import (
 def test_model_files_carry_their_lineage(tmp_path):
     v8 = ModelMeta(kind="reward", version=new_version("reward"), trained_on={"source": "synthetic", "count": 1000})
     save_model_file(tmp_path / "v8.pt", {"w": [1, 2]}, v8)
-    v9 = ModelMeta(kind="reward", version=new_version("reward"), parent=v8.version,
-                   trained_on={"source": "feedback/preferences.json", "count": 300})
+    v9 = ModelMeta(
+        kind="reward",
+        version=new_version("reward"),
+        parent=v8.version,
+        trained_on={"source": "feedback/preferences.json", "count": 300},
+    )
     save_model_file(tmp_path / "sub" / "v9.pt", {"w": [3]}, v9)
 
     state, meta = load_model_file(tmp_path / "sub" / "v9.pt", kind="reward")
@@ -69,5 +73,7 @@ def test_model_metadata_with_an_unknown_key_is_refused_naming_it(tmp_path):
 
     meta = {"kind": "reward", "version": "reward-1", "colour": "red"}
     torch.save({"rl_editor_model": 1, "meta": meta, "state": {}}, tmp_path / "odd.pt")
-    with pytest.raises(ModelFileError, match=r"odd.pt: model metadata is damaged \(meta: unknown field\(s\) \['colour'\]"):
+    with pytest.raises(
+        ModelFileError, match=r"odd.pt: model metadata is damaged \(meta: unknown field\(s\) \['colour'\]"
+    ):
         load_model_file(tmp_path / "odd.pt")

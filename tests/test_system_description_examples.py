@@ -105,9 +105,17 @@ def feedback_dir(tmp_path_factory, models_dir, demo_songs_dir) -> Path:
     songs.mkdir()
     for wav in sorted(demo_songs_dir.glob("*.wav"))[:2]:
         (songs / wav.name).symlink_to(wav)
-    manifest = generate_candidates(GenerateConfig(models_dir / "policy_final.pt", songs, root / "eval_outputs",
-                                                  temperatures=(0.5, 1.5), per_temperature=2, workers=1,
-                                                  progress=False))
+    manifest = generate_candidates(
+        GenerateConfig(
+            models_dir / "policy_final.pt",
+            songs,
+            root / "eval_outputs",
+            temperatures=(0.5, 1.5),
+            per_temperature=2,
+            workers=1,
+            progress=False,
+        )
+    )
     from rl_editor.preferences import save_preferences
 
     pairs = synthesize_preferences(manifest, load_rater("musician", seed=0), n_pairs=6, progress=False)
@@ -143,11 +151,13 @@ def test_step3_train_the_reward_model_on_preferences(feedback_dir, monkeypatch):
             target = -pair["strength"]
         else:
             target = 0
-        training_pairs.append({
-            "features_a": edit_a_features,
-            "features_b": edit_b_features,
-            "target": target,
-        })
+        training_pairs.append(
+            {
+                "features_a": edit_a_features,
+                "features_b": edit_b_features,
+                "target": target,
+            }
+        )
 
     # Edits have different numbers of beats, so the default collate cannot stack
     # them: pad each batch and pass a mask (the model's forward takes one).
@@ -162,8 +172,13 @@ def test_step3_train_the_reward_model_on_preferences(feedback_dir, monkeypatch):
             return x, m
 
         (fa, ma), (fb, mb) = pad("features_a"), pad("features_b")
-        return {"features_a": fa, "mask_a": ma, "features_b": fb, "mask_b": mb,
-                "target": torch.tensor([float(it["target"]) for it in items])}
+        return {
+            "features_a": fa,
+            "mask_a": ma,
+            "features_b": fb,
+            "mask_b": mb,
+            "target": torch.tensor([float(it["target"]) for it in items]),
+        }
 
     dataloader = DataLoader(training_pairs, batch_size=32, shuffle=True, collate_fn=collate)
 
@@ -212,8 +227,9 @@ def test_phase1_generate_an_evaluation_set(feedback_dir, models_dir, demo_songs_
             assert len(actions) == len(beat_features)
             output_path = f"eval_outputs/{song_path.stem}_temp{temp}.wav"
             save_audio(output_path, edit)
-            candidates.append({"temperature": temp, "path": output_path,
-                               "duration": len(edit.samples) / edit.sample_rate})
+            candidates.append(
+                {"temperature": temp, "path": output_path, "duration": len(edit.samples) / edit.sample_rate}
+            )
         outputs.append({"song": str(song_path), "candidates": candidates})
 
     with open("eval_outputs/manifest.json", "w") as f:
@@ -256,7 +272,7 @@ def test_phase3_finetune_the_reward_model_from_v8(feedback_dir, monkeypatch):
 
     for epoch in range(20):
         total_loss = train_epoch(model, optimizer, training_data)
-        print(f"Epoch {epoch+1}: Loss = {total_loss:.4f}")
+        print(f"Epoch {epoch + 1}: Loss = {total_loss:.4f}")
 
     torch.save(model.state_dict(), "models/reward_model_v9_feedback.pt")
     assert np.isfinite(total_loss)
@@ -273,10 +289,27 @@ def test_phase4_finetune_the_policy_from_the_command_line(tmp_path, models_dir, 
     ensemble.save(reward, reward_meta(pairs, config, report))
     # `python train_rlhf_stable.py --episodes 500 --reward_model ...` is `rl-editor finetune-policy`.
     out = tmp_path / "policy_v15.pt"
-    proc = subprocess.run([sys.executable, "-m", "rl_editor.cli", "finetune-policy", "--init",
-                           str(models_dir / "policy_v14.pt"), "--reward-model", str(reward), "--songs",
-                           str(demo_songs_dir), "--episodes", "8", "--out", str(out)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rl_editor.cli",
+            "finetune-policy",
+            "--init",
+            str(models_dir / "policy_v14.pt"),
+            "--reward-model",
+            str(reward),
+            "--songs",
+            str(demo_songs_dir),
+            "--episodes",
+            "8",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert out.is_file() and "parent" in proc.stdout
 
@@ -293,9 +326,13 @@ def policy_v15(models_dir, demo_analyses) -> Path:
     config = RewardTrainConfig(epochs=3, members=1, val_frac=0.0)
     ensemble, report = train_reward_model(pairs, config, analyses={a.song_id: a for a in songs})
     reward = ensemble.save(models_dir / "reward_model_v9_feedback.pt", reward_meta(pairs, config, report))
-    trainer = finetune_policy(models_dir / "policy_v14.pt", reward,
-                              FinetuneConfig(episodes=16, n_steps=64, batch_size=128, n_epochs=2,
-                                             reference_edits_per_song=4), analyses=songs, progress=False)
+    trainer = finetune_policy(
+        models_dir / "policy_v14.pt",
+        reward,
+        FinetuneConfig(episodes=16, n_steps=64, batch_size=128, n_epochs=2, reference_edits_per_song=4),
+        analyses=songs,
+        progress=False,
+    )
     return trainer.save_checkpoint(models_dir / "policy_v15.pt")
 
 
@@ -345,7 +382,7 @@ def test_success_metrics_evaluate_improvement(models_dir, policy_v15, demo_songs
                 win_count += 1
 
         improvement = win_count / len(test_songs)
-        print(f"New policy wins: {improvement*100:.1f}%")
+        print(f"New policy wins: {improvement * 100:.1f}%")
         # Target: >60% win rate = significant improvement
         return improvement
 
@@ -356,7 +393,7 @@ def test_success_metrics_evaluate_improvement(models_dir, policy_v15, demo_songs
     assert [Path(a.path).name for a, *_ in judged] == [p.name for p in load_songs(demo_songs_dir)]
     assert all(len(old) == len(new) == a.n_beats for a, old, new, _ in judged)
     assert improvement == sum(answer == "new" for *_, answer in judged) / len(judged)
-    assert f"New policy wins: {improvement*100:.1f}%" in capsys.readouterr().out
+    assert f"New policy wins: {improvement * 100:.1f}%" in capsys.readouterr().out
     # "new" is the fine-tuned policy, not a second copy of the old one: it descends
     # from policy_v14 and, given the same sampling seed, edits the songs differently.
     old, new = PPOTrainer.from_checkpoint(models / "policy_v14.pt"), PPOTrainer.from_checkpoint(policy_v15)

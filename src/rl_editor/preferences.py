@@ -76,8 +76,9 @@ def _time_spent_ms(value: Any) -> Any:
         return None
     finite = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if not finite or not 0 <= value <= TIME_SPENT_MS_MAX:
-        raise PydanticCustomError("format", "must be a finite number of milliseconds from 0 to {most}",
-                                  {"most": TIME_SPENT_MS_MAX})
+        raise PydanticCustomError(
+            "format", "must be a finite number of milliseconds from 0 to {most}", {"most": TIME_SPENT_MS_MAX}
+        )
     return value
 
 
@@ -141,8 +142,17 @@ class PreferencePair(_JudgmentFormat):
     listening: Listening | None = None
     weight: Annotated[float, BeforeValidator(_not_a_bool), Field(ge=0, allow_inf_nan=False)] = 1.0
 
-    positional_fields = ("song_id", "edit_a", "edit_b", "preference", "strength", "rater", "timestamp", "notes",
-                         "extra")
+    positional_fields = (
+        "song_id",
+        "edit_a",
+        "edit_b",
+        "preference",
+        "strength",
+        "rater",
+        "timestamp",
+        "notes",
+        "extra",
+    )
     omitted_at_default = ("weight",)  # a weight of 1 is not written
 
     @property
@@ -173,7 +183,9 @@ def load_preferences(path: str | Path) -> list[PreferencePair]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PreferenceFormatError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+        raise PreferenceFormatError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
     except RecursionError:
         raise PreferenceFormatError(f"{path}: JSON nested too deeply to read") from None
     try:

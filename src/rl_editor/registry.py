@@ -170,7 +170,7 @@ def scan_models(folder: str | Path) -> tuple[list[ModelMeta], list[tuple[Path, s
             metas.append(load_model_file(path)[1])
         except ModelFileError as exc:
             reason = str(exc)
-            problems.append((path, reason[len(f"{path}: "):] if reason.startswith(f"{path}: ") else reason))
+            problems.append((path, reason[len(f"{path}: ") :] if reason.startswith(f"{path}: ") else reason))
     return sorted(metas, key=lambda m: m.created), problems
 
 

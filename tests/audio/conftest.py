@@ -99,9 +99,17 @@ def song_and_bars():
         features[:, feature_index("rms_mean_db")] = -20.0 + 3.0 * section
         beat_times = 0.5 * np.arange(n)
         return SongAnalysis(
-            song_id=f"bars-{n_bars}", path="", content_sha256=f"{n_bars:064x}", sample_rate=22050,
-            source_sample_rate=44100, channels=2, duration_seconds=float(beat_times[-1] + 0.5), tempo_bpm=120.0,
-            beat_times_s=beat_times, beat_in_bar=np.arange(n) % 4, beats_per_bar=4,
+            song_id=f"bars-{n_bars}",
+            path="",
+            content_sha256=f"{n_bars:064x}",
+            sample_rate=22050,
+            source_sample_rate=44100,
+            channels=2,
+            duration_seconds=float(beat_times[-1] + 0.5),
+            tempo_bpm=120.0,
+            beat_times_s=beat_times,
+            beat_in_bar=np.arange(n) % 4,
+            beats_per_bar=4,
             features=features.astype(np.float32),
         )
 

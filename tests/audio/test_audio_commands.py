@@ -21,8 +21,9 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_analyze_finishes_the_good_songs_names_each_skip_and_exits_nonzero(write_beat_file, write_encoded_file,
-                                                                           tmp_path):
+def test_analyze_finishes_the_good_songs_names_each_skip_and_exits_nonzero(
+    write_beat_file, write_encoded_file, tmp_path
+):
     folder = write_beat_file("one.wav", seconds=12.0).parent
     write_beat_file("two.flac", seconds=12.0, bpm=100.0)
     write_encoded_file("three.m4a", seconds=12.0)  # AAC, decoded without a system FFmpeg
@@ -100,11 +101,14 @@ def test_analyze_json_gives_bars_and_sections_in_seconds(write_beat_file, tmp_pa
 def test_analyze_takes_a_tempo_hint_and_refuses_a_bad_one_in_one_line(write_beat_file, tmp_path):
     song = write_beat_file("fast.wav", seconds=12.0, bpm=180.0)
     summary = tmp_path / "summary.json"
-    result = run_cli("analyze", str(song), "--workers", "1", "--no-cache", "--bpm-range", "160-200",
-                     "--json", str(summary))
+    result = run_cli(
+        "analyze", str(song), "--workers", "1", "--no-cache", "--bpm-range", "160-200", "--json", str(summary)
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(summary.read_text())["songs"][0]["tempo_bpm"] == pytest.approx(180.0, rel=0.05)
     bad = run_cli("analyze", str(song), "--bpm-range", "fast")
     assert bad.returncode == 2
-    assert bad.stderr.strip() == "error: --bpm-range 'fast': not a tempo (174) or a range of tempi (160-200) " \
-                                 "between 30 and 320 BPM"
+    assert (
+        bad.stderr.strip() == "error: --bpm-range 'fast': not a tempo (174) or a range of tempi (160-200) "
+        "between 30 and 320 BPM"
+    )

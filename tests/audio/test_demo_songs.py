@@ -183,7 +183,8 @@ def test_cli_writes_songs_and_ground_truth(tmp_path: Path) -> None:
 def test_cli_rejects_an_empty_corpus_with_one_line(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-c", "from rl_editor.cli import main; main()", "demo-songs", str(tmp_path), "--n", "0"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 2
     assert result.stderr.strip() == "error: n_songs=0: ask for at least one song"

@@ -22,8 +22,20 @@ def ids_and_paths(songs: list, root: Path) -> list[tuple[str, str]]:
 
 
 def test_find_songs_recurses_into_every_format_and_disambiguates_duplicate_stems(tmp_path):
-    touch(tmp_path, "intro.opus", "a/song.m4a", "b/song.wav", "b/deep/track.aac", "c/track.mp3",
-          "same.flac", "same.ogg", "notes.txt", "cover.jpg", ".hidden/x.wav", "a/._song.m4a")
+    touch(
+        tmp_path,
+        "intro.opus",
+        "a/song.m4a",
+        "b/song.wav",
+        "b/deep/track.aac",
+        "c/track.mp3",
+        "same.flac",
+        "same.ogg",
+        "notes.txt",
+        "cover.jpg",
+        ".hidden/x.wav",
+        "a/._song.m4a",
+    )
 
     songs = find_songs(tmp_path)
 
@@ -54,8 +66,9 @@ def test_find_songs_names_a_missing_or_empty_folder(tmp_path):
         find_songs(tmp_path)
 
 
-def test_load_songs_keeps_find_songs_ids_for_a_folder_and_given_ids_or_stems_for_files(tmp_path, demo_analyses,
-                                                                                    demo_songs_dir):
+def test_load_songs_keeps_find_songs_ids_for_a_folder_and_given_ids_or_stems_for_files(
+    tmp_path, demo_analyses, demo_songs_dir
+):
     first, second = sorted(demo_songs_dir.glob("*.wav"))[:2]
     (tmp_path / "live").mkdir()
     shutil.copy(first, tmp_path / "live" / "take.wav")

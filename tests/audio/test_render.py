@@ -61,16 +61,22 @@ def test_a_beat_grid_renders_the_same_samples_as_its_analysis(demo_analyses):
     a = demo_analyses[1]
     source = load_audio(a.path)
     actions = random_actions(a.n_beats, seed=3)
-    grid = BeatGrid(beat_times_s=a.beat_times_s.tolist(), duration_seconds=a.duration_seconds,
-                    source_sample_rate=source.sample_rate, channels=source.channels)
+    grid = BeatGrid(
+        beat_times_s=a.beat_times_s.tolist(),
+        duration_seconds=a.duration_seconds,
+        source_sample_rate=source.sample_rate,
+        channels=source.channels,
+    )
     assert BeatGrid.of(a).source_sample_rate == a.source_sample_rate and BeatGrid.of(a).channels == a.channels
     expected = render_edit(source, a, actions).samples
     for beats in (BeatGrid.of(a), grid):
         np.testing.assert_array_equal(render_edit(source, beats, actions).samples, expected)
-        np.testing.assert_array_equal(plan_splices(source, beats, actions).offsets,
-                                      plan_splices(source, a, actions).offsets)
-        np.testing.assert_array_equal(splice_positions(beats, actions, source.sample_rate),
-                                      splice_positions(a, actions, source.sample_rate))
+        np.testing.assert_array_equal(
+            plan_splices(source, beats, actions).offsets, plan_splices(source, a, actions).offsets
+        )
+        np.testing.assert_array_equal(
+            splice_positions(beats, actions, source.sample_rate), splice_positions(a, actions, source.sample_rate)
+        )
 
 
 def test_a_beat_grid_of_other_audio_is_refused(demo_analyses):
@@ -90,9 +96,18 @@ def _tone_song(samples: np.ndarray, sr: int, beat_s: float = 0.5, first_beat_s: 
     duration = samples.shape[0] / sr
     beats = np.arange(first_beat_s, duration - 1e-6, beat_s)
     analysis = SongAnalysis(
-        song_id="tone", path="<tone>", content_sha256="0" * 64, sample_rate=sr, source_sample_rate=sr,
-        channels=1, duration_seconds=duration, tempo_bpm=60.0 / beat_s, beat_times_s=beats,
-        beat_in_bar=np.arange(beats.size) % 4, beats_per_bar=4, features=np.zeros((beats.size, FEATURE_DIM)),
+        song_id="tone",
+        path="<tone>",
+        content_sha256="0" * 64,
+        sample_rate=sr,
+        source_sample_rate=sr,
+        channels=1,
+        duration_seconds=duration,
+        tempo_bpm=60.0 / beat_s,
+        beat_times_s=beats,
+        beat_in_bar=np.arange(beats.size) % 4,
+        beats_per_bar=4,
+        features=np.zeros((beats.size, FEATURE_DIM)),
     )
     return AudioClip(samples.astype(np.float32), sr), analysis
 
@@ -141,8 +156,9 @@ def test_a_coherent_splice_keeps_the_level_through_its_crossfade():
         return max(np.abs(clip.samples[p - 700 : p + 700]).max() for p in positions)
 
     ours = peak_near_splices(render_edit(source, analysis, SINE_ACTIONS))
-    equal_power = peak_near_splices(render_edit(
-        source, analysis, SINE_ACTIONS, splices=SpliceConfig(crossfade_ms=80.0, adapt_fade_shape=False)))
+    equal_power = peak_near_splices(
+        render_edit(source, analysis, SINE_ACTIONS, splices=SpliceConfig(crossfade_ms=80.0, adapt_fade_shape=False))
+    )
     assert ours == pytest.approx(0.5, abs=0.01)
     assert equal_power > 0.65
 
@@ -228,5 +244,7 @@ def test_splice_times_give_source_out_source_in_and_edit_time():
     grid = BeatGrid([0.2, 1.0, 2.0, 3.0, 4.0, 5.0], duration_seconds=6.0, source_sample_rate=8000, channels=1)
     # beat 0 spans 0-1 s (it carries the pickup), beat 5 spans 5-6 s; cut beats 1-2, repeat beat 4
     times = splice_times(grid, np.array([0, 1, 1, 0, 2, 0]))
-    assert times == [{"source_out_s": 1.0, "source_in_s": 3.0, "edit_s": 1.0},
-                     {"source_out_s": 5.0, "source_in_s": 4.0, "edit_s": 3.0}]
+    assert times == [
+        {"source_out_s": 1.0, "source_in_s": 3.0, "edit_s": 1.0},
+        {"source_out_s": 5.0, "source_in_s": 4.0, "edit_s": 3.0},
+    ]

@@ -93,6 +93,7 @@ def test_the_natural_continuation_is_a_perfect_splice_and_the_matrix_agrees(demo
 
 # Sample-level splice points ---------------------------------------------------
 
+
 def test_the_entry_search_finds_where_the_continuation_reappears_in_noise():
     """Noise repeated 37 samples late around the entry: the search slides the entry by exactly that."""
     rng = np.random.default_rng(0)

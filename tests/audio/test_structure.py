@@ -86,8 +86,11 @@ def test_cut_alignment_tells_whole_phrase_cuts_from_ragged_ones(song_and_bars):
     whole[bounds[2] : bounds[4]] = 1
     ragged = np.zeros(song.n_beats, dtype=np.int8)
     ragged[bounds[2] + 1 : bounds[4] - 2] = 1
-    assert cut_alignment(structure, whole) == {"n_cuts": 1.0, "whole_phrase_share": 1.0,
-                                               "four_bar_or_section_share": 1.0}
+    assert cut_alignment(structure, whole) == {
+        "n_cuts": 1.0,
+        "whole_phrase_share": 1.0,
+        "four_bar_or_section_share": 1.0,
+    }
     assert cut_alignment(structure, ragged)["whole_phrase_share"] == 0.0
     assert np.isnan(cut_alignment(structure, np.zeros(song.n_beats))["whole_phrase_share"])
 
@@ -111,8 +114,13 @@ def test_phrase_cut_table_allows_four_bar_multiples_and_cuts_up_to_a_section():
 
     bars = np.arange(20) * 4
     phrase_bars = np.array([0, 2, 4, 6, 8, 10, 12, 14, 16, 18])
-    structure = SongStructure(n_beats=80, bar_start_beats=bars, phrase_start_beats=bars[phrase_bars],
-                              section_start_beats=bars[[0, 6, 14]], section_labels=("A", "B", "A"))
+    structure = SongStructure(
+        n_beats=80,
+        bar_start_beats=bars,
+        phrase_start_beats=bars[phrase_bars],
+        section_start_beats=bars[[0, 6, 14]],
+        section_labels=("A", "B", "A"),
+    )
     table = phrase_cut_table(structure, max_phrases=4)
     assert table.shape == (10, 6)
     assert not table[:, 0].any() and not table[:, 5].any()  # no empty cut, none longer than 4 phrases

@@ -22,16 +22,21 @@ from rl_editor.edit import beat_sequence
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
 ]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 SAMPLE_RATE = 22050
-BEAT_S = 0.5            # 120 bpm
-N_BEATS = 40            # 20 s song: ten bars of four beats
-PICKUP_S = 0.25         # audio before the first beat (beat 0's segment starts at 0 s)
+BEAT_S = 0.5  # 120 bpm
+N_BEATS = 40  # 20 s song: ten bars of four beats
+PICKUP_S = 0.25  # audio before the first beat (beat 0's segment starts at 0 s)
 
 # Three candidate edits whose beat sequences differ in known places.
 CANDIDATE_ACTIONS = {
@@ -41,8 +46,9 @@ CANDIDATE_ACTIONS = {
 }
 
 
-def synthesize_song(n_beats: int = N_BEATS, beat_s: float = BEAT_S, pickup_s: float = PICKUP_S,
-                    sr: int = SAMPLE_RATE) -> tuple[np.ndarray, np.ndarray]:
+def synthesize_song(
+    n_beats: int = N_BEATS, beat_s: float = BEAT_S, pickup_s: float = PICKUP_S, sr: int = SAMPLE_RATE
+) -> tuple[np.ndarray, np.ndarray]:
     """A plucked tone per beat whose pitch steps through a scale, and the beat times (s)."""
     beats_s = pickup_s + beat_s * np.arange(n_beats)
     duration_s = pickup_s + beat_s * n_beats + 0.3
@@ -58,15 +64,17 @@ def synthesize_song(n_beats: int = N_BEATS, beat_s: float = BEAT_S, pickup_s: fl
     return audio.astype(np.float32), beats_s
 
 
-def render_by_segments(audio: np.ndarray, bounds_s: np.ndarray, actions: list[int], sr: int = SAMPLE_RATE) -> np.ndarray:
+def render_by_segments(
+    audio: np.ndarray, bounds_s: np.ndarray, actions: list[int], sr: int = SAMPLE_RATE
+) -> np.ndarray:
     """Concatenate the played beats' segments (2 ms fades keep the joins quiet)."""
     fade = int(0.002 * sr)
     parts = []
     for beat in beat_sequence(np.asarray(actions)):
-        seg = audio[int(round(bounds_s[beat] * sr)):int(round(bounds_s[beat + 1] * sr))].copy()
+        seg = audio[int(round(bounds_s[beat] * sr)) : int(round(bounds_s[beat + 1] * sr))].copy()
         ramp = np.linspace(0.0, 1.0, min(fade, len(seg) // 2))
-        seg[:ramp.size] *= ramp
-        seg[len(seg) - ramp.size:] *= ramp[::-1]
+        seg[: ramp.size] *= ramp
+        seg[len(seg) - ramp.size :] *= ramp[::-1]
         parts.append(seg)
     return np.concatenate(parts)
 
@@ -86,15 +94,28 @@ def write_test_manifest(folder: Path, structure: dict | None = None) -> Path:
     for k, (edit_id, actions) in enumerate(CANDIDATE_ACTIONS.items()):
         rendered = render_by_segments(audio, bounds_s, actions)
         sf.write(folder / "edits" / f"{edit_id}.wav", rendered, SAMPLE_RATE)
-        candidates.append({
-            "edit_id": edit_id, "temperature": 0.1 + 0.3 * k, "path": f"edits/{edit_id}.wav",
-            "duration": len(rendered) / SAMPLE_RATE, "actions": actions, "policy": "test-policy", "seed": k,
-        })
-    manifest = [{
-        "song": "songs/song1.wav", "song_id": "song1", "duration_seconds": duration_s,
-        "beats": [float(b) for b in beats_s], "downbeats": [float(b) for b in beats_s[::4]],
-        "candidates": candidates, **({"structure": structure} if structure else {}),
-    }]
+        candidates.append(
+            {
+                "edit_id": edit_id,
+                "temperature": 0.1 + 0.3 * k,
+                "path": f"edits/{edit_id}.wav",
+                "duration": len(rendered) / SAMPLE_RATE,
+                "actions": actions,
+                "policy": "test-policy",
+                "seed": k,
+            }
+        )
+    manifest = [
+        {
+            "song": "songs/song1.wav",
+            "song_id": "song1",
+            "duration_seconds": duration_s,
+            "beats": [float(b) for b in beats_s],
+            "downbeats": [float(b) for b in beats_s[::4]],
+            "candidates": candidates,
+            **({"structure": structure} if structure else {}),
+        }
+    ]
     path = folder / "manifest.json"
     path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return path
@@ -143,8 +164,9 @@ def chromium_browser():
 
 
 @contextmanager
-def serve_feedback_app(folder: Path, task_config, test_hooks: bool = True, structure: dict | None = None,
-                       headphone_check: bool = False) -> Iterator[LiveServer]:
+def serve_feedback_app(
+    folder: Path, task_config, test_hooks: bool = True, structure: dict | None = None, headphone_check: bool = False
+) -> Iterator[LiveServer]:
     """Write the test manifest into ``folder``, make tasks, a rater "alice" and an admin
     token, and serve the real app with uvicorn in a thread on a free loopback port
     (with the page's test hook ``window.raterApp`` unless ``test_hooks`` is false, the

@@ -20,7 +20,6 @@ from rl_editor.edit import beat_sequence
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 
-
 def expected_differences(actions_a: list[int], actions_b: list[int]) -> list[int]:
     """Source beats where a run of beats played a different number of times starts."""
     n_beats = len(actions_a)
@@ -77,7 +76,9 @@ def test_rater_compares_judges_resumes_and_admin_sees_it(chromium_browser, live_
     task = page.evaluate("raterApp.task()")
     assert task["kind"] == "pair"
     # every script and style is fetched at the current asset version (no stale cached module)
-    assets = page.evaluate("performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.includes('/static/'))")
+    assets = page.evaluate(
+        "performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.includes('/static/'))"
+    )
     assert len(assets) == 8 and len({a.split("?v=")[1] for a in assets if "?v=" in a}) == 1
     a_id, b_id = live_server.presented_edit_ids(task["task_id"])
     assert {a_id, b_id} <= set(actions)
@@ -120,7 +121,7 @@ def test_rater_compares_judges_resumes_and_admin_sees_it(chromium_browser, live_
     # next difference: plays a few seconds around it in A, then in B
     diffs = page.evaluate("raterApp.differences()")
     assert sorted(beat for d in diffs for beat in d["beats"]) == expected_differences(actions[a_id], actions[b_id])
-    page.keyboard.press("Space")          # pause, so the anchor below is where "n" starts from
+    page.keyboard.press("Space")  # pause, so the anchor below is where "n" starts from
     anchor = page.evaluate("raterApp.position().beat")
     page.keyboard.press("n")
     excerpts = page.evaluate("raterApp.excerpts()")
@@ -158,7 +159,7 @@ def test_rater_compares_judges_resumes_and_admin_sees_it(chromium_browser, live_
     assert len(mine) == 1
     pair = mine[0]
     winner = pair["edit_a"] if pair["preference"] == "a" else pair["edit_b"]
-    assert winner["edit_id"] == a_id          # the rater preferred what they saw as A
+    assert winner["edit_id"] == a_id  # the rater preferred what they saw as A
     assert pair["strength"] == 2 and pair["rater"] == "alice" and pair["client_id"] == client_id
     assert pair["notes"] == "A keeps the groove; B's cut lands off the bar"
     assert pair["time_spent_ms"] > 1000
@@ -171,7 +172,7 @@ def test_rater_compares_judges_resumes_and_admin_sees_it(chromium_browser, live_
 
     def drop_first_response(route):
         if not dropped:
-            dropped.append(route.fetch().status)      # reaches the server, answer never arrives
+            dropped.append(route.fetch().status)  # reaches the server, answer never arrives
             route.abort()
         else:
             route.continue_()
@@ -291,10 +292,12 @@ def test_rating_task_is_judged_on_the_poor_to_excellent_scale(chromium_browser, 
     page.mouse.up()
     assert page.evaluate("raterApp.loopOn()")
     start, end = page.evaluate("raterApp.loop().a")
-    axis = page.evaluate("raterApp.waveformScales().a")      # seconds across the width, shared with the original
+    axis = page.evaluate("raterApp.waveformScales().a")  # seconds across the width, shared with the original
     assert start == pytest.approx(0.25 * axis, abs=0.1) and end == pytest.approx(0.35 * axis, abs=0.1)
     o_start, o_end = page.evaluate("raterApp.loop().o")
-    assert o_end - o_start == pytest.approx(end - start, abs=1.1)   # longer in the original when the edit cut beats there
+    assert o_end - o_start == pytest.approx(
+        end - start, abs=1.1
+    )  # longer in the original when the edit cut beats there
     # watch playback for longer than the loop: it stays inside and wraps around
     seen = []
     deadline = time.monotonic() + (end - start) + 1.5
@@ -318,11 +321,11 @@ def test_rating_task_is_judged_on_the_poor_to_excellent_scale(chromium_browser, 
     page.keyboard.press("]")
     assert page.evaluate("raterApp.loopOn()")
     loop_in, loop_out = page.evaluate("raterApp.loop().a")
-    assert t_in <= loop_in <= t_in + 0.5 and t_out <= loop_out <= t_out + 0.5   # set when the keys were pressed
-    page.keyboard.press("s")       # not heard enough yet: refused, and the page says what is missing
+    assert t_in <= loop_in <= t_in + 0.5 and t_out <= loop_out <= t_out + 0.5  # set when the keys were pressed
+    page.keyboard.press("s")  # not heard enough yet: refused, and the page says what is missing
     assert page.locator("#form-error").inner_text().startswith("Listen first. Still to hear:")
     listen_through(page)
-    page.keyboard.press("s")       # nothing chosen yet: a clear message, nothing sent
+    page.keyboard.press("s")  # nothing chosen yet: a clear message, nothing sent
     assert "Rate the edit first" in page.locator("#form-error").inner_text()
     page.keyboard.press("c")
     page.keyboard.press("t")
@@ -358,9 +361,9 @@ def test_beat_mapping_carries_positions_through_cuts_and_repeats(chromium_browse
     }""")
     context.close()
     assert result["totalA"] == 5
-    assert result["cutBeatInA"] == 4.0             # beat 3 is cut in A: continue at its splice
+    assert result["cutBeatInA"] == 4.0  # beat 3 is cut in A: continue at its splice
     assert result["secondPlayToOriginal"] == 1.5
-    assert result["secondPlayToB"] == 2.5          # both repeat beat 1: stay in the second play
+    assert result["secondPlayToB"] == 2.5  # both repeat beat 1: stay in the second play
     assert result["secondPlayToA"] == 2.25
     assert result["pastCutBackToOriginal"] == 4.5
     assert result["differences"] == [1, 3]

@@ -42,7 +42,7 @@ def write_test_manifest(root: Path, n_songs: int = 2, n_candidates: int = 4, see
         beats = [round(0.05 + i * BEAT_S, 4) for i in range(N_BEATS)]
         for b in beats:
             k = int(b * SAMPLE_RATE)
-            audio[k:k + 80] += 0.5
+            audio[k : k + 80] += 0.5
         (root / "songs").mkdir(exist_ok=True)
         sf.write(root / "songs" / f"{song_id}.wav", audio.astype(np.float32), SAMPLE_RATE)
         bounds = np.append(beats, duration)
@@ -51,17 +51,36 @@ def write_test_manifest(root: Path, n_songs: int = 2, n_candidates: int = 4, see
         for c in range(n_candidates):
             actions = rng.choice([0, 0, 0, 1, 2], size=N_BEATS).tolist()
             actions[0] = actions[-1] = 0
-            pieces = [audio[int(bounds[i] * SAMPLE_RATE):int(bounds[i + 1] * SAMPLE_RATE)]
-                      for i, a in enumerate(actions) for _ in range({0: 1, 1: 0, 2: 2}[a])]
+            pieces = [
+                audio[int(bounds[i] * SAMPLE_RATE) : int(bounds[i + 1] * SAMPLE_RATE)]
+                for i, a in enumerate(actions)
+                for _ in range({0: 1, 1: 0, 2: 2}[a])
+            ]
             clip = np.concatenate(pieces)
             rel = f"{song_id}/{song_id}-c{c}.wav"
             (root / song_id).mkdir(exist_ok=True)
             sf.write(root / rel, clip.astype(np.float32), SAMPLE_RATE)
-            candidates.append(Candidate(edit_id=f"{song_id}-t0.{c}-{c}", temperature=0.1 * c, path=rel,
-                                        duration=len(clip) / SAMPLE_RATE, actions=actions, policy="policy-test",
-                                        seed=c))
-        songs.append(SongEntry(song=f"songs/{song_id}.wav", song_id=song_id, duration_seconds=duration,
-                               beats=beats, downbeats=beats[::4], candidates=candidates))
+            candidates.append(
+                Candidate(
+                    edit_id=f"{song_id}-t0.{c}-{c}",
+                    temperature=0.1 * c,
+                    path=rel,
+                    duration=len(clip) / SAMPLE_RATE,
+                    actions=actions,
+                    policy="policy-test",
+                    seed=c,
+                )
+            )
+        songs.append(
+            SongEntry(
+                song=f"songs/{song_id}.wav",
+                song_id=song_id,
+                duration_seconds=duration,
+                beats=beats,
+                downbeats=beats[::4],
+                candidates=candidates,
+            )
+        )
     manifest = Manifest(root=root.resolve(), songs=songs)
     manifest.save()
     return manifest.path
@@ -129,8 +148,7 @@ def postgres_server():
         as_user = ["runuser", "-u", "postgres", "--"]
     data, port = base / "data", _free_port()
     run = lambda args: subprocess.run(as_user + args, capture_output=True, text=True, timeout=120)  # noqa: E731
-    result = run([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                  "--no-sync"])
+    result = run([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
     if result.returncode != 0:
         shutil.rmtree(base, ignore_errors=True)
         pytest.skip(f"initdb failed: {result.stderr.strip()[:200]}")
@@ -164,18 +182,33 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return new_postgres_database(request.getfixturevalue("postgres_server"))
 
 
-def start_server(manifest_path: Path, db_url: str | None, port: int | None = None,
-                 env: dict | None = None) -> tuple[subprocess.Popen, str]:
+def start_server(
+    manifest_path: Path, db_url: str | None, port: int | None = None, env: dict | None = None
+) -> tuple[subprocess.Popen, str]:
     """Start ``rl-editor serve`` (real uvicorn) in a subprocess; returns (process, base URL) once it answers."""
     import httpx
 
     port = port or _free_port()
-    args = [sys.executable, "-m", "rl_editor.cli", "serve", "--manifest", str(manifest_path), "--port", str(port),
-            "--log-level", "warning"]
+    args = [
+        sys.executable,
+        "-m",
+        "rl_editor.cli",
+        "serve",
+        "--manifest",
+        str(manifest_path),
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
     if db_url:
         args += ["--db", db_url]
-    proc = subprocess.Popen(args, env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        args,
+        env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -21,8 +21,9 @@ def _pair(item: int, rater: str, preference: str, strength: int = 2, flipped: bo
     b = EditRef(f"e{item}b.wav", [0, 0], 1.0, {"edit_id": f"s-{item}-b"})
     if flipped:
         a, b = b, a
-    return PreferencePair("s", a, b, preference, strength, rater, "2026-01-01T00:00:00+00:00",
-                          extra={"presented_order": order})
+    return PreferencePair(
+        "s", a, b, preference, strength, rater, "2026-01-01T00:00:00+00:00", extra={"presented_order": order}
+    )
 
 
 def test_orientation_makes_flipped_presentations_comparable():
@@ -45,15 +46,25 @@ def test_alpha_matches_the_krippendorff_package_on_a_messy_matrix():
 
 
 def test_majority_agreement_and_raw_agreement_count_directions():
-    pairs = [_pair(0, "x", "a", 1), _pair(0, "y", "a", 3), _pair(0, "z", "b"),
-             _pair(1, "x", "b"), _pair(1, "y", "b"), _pair(1, "z", "b", flipped=True)]
+    pairs = [
+        _pair(0, "x", "a", 1),
+        _pair(0, "y", "a", 3),
+        _pair(0, "z", "b"),
+        _pair(1, "x", "b"),
+        _pair(1, "y", "b"),
+        _pair(1, "z", "b", flipped=True),
+    ]
     assert agreement_with_majority(pairs) == {"z": 0.0}  # x and y face a split of the others: not counted
     assert raw_agreement(pairs) == pytest.approx(2 / 6)  # item 0: x-y agree; item 1: x-y agree
 
 
 def test_position_bias_is_share_of_presented_a_choices():
-    pairs = [_pair(0, "x", "a", order="ab"), _pair(1, "x", "b", order="ba"), _pair(2, "x", "b", order="ab"),
-             _pair(3, "x", "tie", order="ab")]
+    pairs = [
+        _pair(0, "x", "a", order="ab"),
+        _pair(1, "x", "b", order="ba"),
+        _pair(2, "x", "b", order="ab"),
+        _pair(3, "x", "tie", order="ab"),
+    ]
     assert position_bias(pairs) == pytest.approx(2 / 3)
 
 

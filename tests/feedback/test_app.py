@@ -37,8 +37,17 @@ def _next(client, token):
 
 
 def _vote(task, **fields):
-    return {"client_id": str(uuid.uuid4()), "task_id": task["task_id"], "preference": "a", "strength": 2,
-            "tie_kind": None, "notes": "", "time_spent_ms": 1234, "listening": full_listening(task), **fields}
+    return {
+        "client_id": str(uuid.uuid4()),
+        "task_id": task["task_id"],
+        "preference": "a",
+        "strength": 2,
+        "tie_kind": None,
+        "notes": "",
+        "time_spent_ms": 1234,
+        "listening": full_listening(task),
+        **fields,
+    }
 
 
 def test_next_follows_the_contract_and_resumes_until_judged(app, client):
@@ -64,8 +73,12 @@ def test_queue_end_says_done(app, client):
     token = app.state.store.add_rater("alice")
     for _ in range(12):
         task = _next(client, token)
-        assert client.post("/api/judgments", json=_vote(task, preference="tie", tie_kind="both_good"),
-                           headers=_auth(token)).status_code == 201
+        assert (
+            client.post(
+                "/api/judgments", json=_vote(task, preference="tie", tie_kind="both_good"), headers=_auth(token)
+            ).status_code
+            == 201
+        )
     end = client.get("/api/next", headers=_auth(token)).json()
     assert end["done"] is True and end["message"]
 
@@ -111,16 +124,19 @@ def test_raters_cannot_reach_admin_routes_or_each_others_work(app, client):
     assert unknown.status_code == 404
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"preference": "c"}, "preference"),
-    ({"strength": 4}, "strength"),
-    ({"strength": 0}, "strength"),
-    ({"strength": "2"}, "strength"),
-    ({"notes": "x" * 2001}, "notes"),
-    ({"tie_kind": "meh"}, "tie_kind"),
-    ({"time_spent_ms": -5}, "time_spent_ms"),
-    ({"client_id": ""}, "client_id"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"preference": "c"}, "preference"),
+        ({"strength": 4}, "strength"),
+        ({"strength": 0}, "strength"),
+        ({"strength": "2"}, "strength"),
+        ({"notes": "x" * 2001}, "notes"),
+        ({"tie_kind": "meh"}, "tie_kind"),
+        ({"time_spent_ms": -5}, "time_spent_ms"),
+        ({"client_id": ""}, "client_id"),
+    ],
+)
 def test_bad_fields_get_a_clear_422(app, client, change, field):
     token = app.state.store.add_rater("alice")
     task = _next(client, token)
@@ -132,8 +148,9 @@ def test_bad_fields_get_a_clear_422(app, client, change, field):
 def test_malformed_json_and_missing_fields_get_4xx(app, client):
     token = app.state.store.add_rater("alice")
     task = _next(client, token)
-    bad = client.post("/api/judgments", content=b"{not json", headers={**_auth(token),
-                                                                      "Content-Type": "application/json"})
+    bad = client.post(
+        "/api/judgments", content=b"{not json", headers={**_auth(token), "Content-Type": "application/json"}
+    )
     assert bad.status_code == 422 and "JSON" in bad.json()["detail"]
     missing = client.post("/api/judgments", json={"task_id": task["task_id"]}, headers=_auth(token))
     assert missing.status_code == 422 and "client_id" in missing.json()["detail"]
@@ -150,8 +167,12 @@ def test_admin_summary_export_and_new_rater(app, client):
     summary = client.get("/api/admin/summary", params={"token": admin}).json()
     assert summary["raters"][0]["name"] == "alice" and summary["raters"][0]["done"] == 1
     assert {s["song_id"] for s in summary["songs"]} == {"song0", "song1"}
-    assert set(summary["agreement"]) == {"krippendorff_alpha", "raw_agreement", "position_bias_a_share",
-                                         "n_pairs_multi_rated"}
+    assert set(summary["agreement"]) == {
+        "krippendorff_alpha",
+        "raw_agreement",
+        "position_bias_a_share",
+        "n_pairs_multi_rated",
+    }
     exported = client.get("/api/admin/export.json", headers=_auth(admin)).json()
     assert exported[0]["notes"] == "crisp" and exported[0]["rater"] == "alice"
     assert "crisp" in client.get("/api/admin/export.csv", headers=_auth(admin)).text
@@ -168,14 +189,24 @@ def test_rating_tasks_over_http(manifest_path, tmp_path):
     with TestClient(app) as client:
         task = _next(client, token)
         assert task["kind"] == "rating" and "b" not in task and task["a"]["label"] == "A"
-        bad = client.post("/api/judgments", json={"client_id": "r1", "task_id": task["task_id"], "rating": 5},
-                          headers=_auth(token))
+        bad = client.post(
+            "/api/judgments", json={"client_id": "r1", "task_id": task["task_id"], "rating": 5}, headers=_auth(token)
+        )
         assert bad.status_code == 422 and "rating" in bad.json()["detail"]
         pair_vote = client.post("/api/judgments", json=_vote(task), headers=_auth(token))
         assert pair_vote.status_code == 422 and "rating" in pair_vote.json()["detail"]
-        ok = client.post("/api/judgments", json={"client_id": "r2", "task_id": task["task_id"], "rating": 2,
-                                                 "notes": "a bit choppy", "time_spent_ms": 900,
-                                                 "listening": full_listening(task)}, headers=_auth(token))
+        ok = client.post(
+            "/api/judgments",
+            json={
+                "client_id": "r2",
+                "task_id": task["task_id"],
+                "rating": 2,
+                "notes": "a bit choppy",
+                "time_spent_ms": 900,
+                "listening": full_listening(task),
+            },
+            headers=_auth(token),
+        )
         assert ok.status_code == 201
         admin = app.state.store.create_admin_token()
         ratings = client.get("/api/admin/ratings.json", headers=_auth(admin)).json()

@@ -83,8 +83,9 @@ def test_audio_urls_reveal_neither_files_nor_edits(client, manifest, rater):
     _, task = rater
     urls = [task["song"]["audio_url"], task["a"]["audio_url"], task["b"]["audio_url"]]
     assert urls == [f"/api/tasks/{task['task_id']}/audio/{part}" for part in ("original", "a", "b")]
-    names = {c.edit_id for s in manifest.songs for c in s.candidates} | {c.path for s in manifest.songs
-                                                                          for c in s.candidates}
+    names = {c.edit_id for s in manifest.songs for c in s.candidates} | {
+        c.path for s in manifest.songs for c in s.candidates
+    }
     assert not any(name in str(task) for name in names)
 
 
@@ -98,19 +99,22 @@ def test_audio_needs_the_token_of_the_rater_the_task_is_assigned_to(app, client,
     assert client.get(url, headers=_auth(token)).status_code == 200
 
 
-@pytest.mark.parametrize("path", [
-    "/api/tasks/{task}/audio/..%2F..%2F..%2Fetc%2Fpasswd",
-    "/api/tasks/{task}/audio/%2Fetc%2Fpasswd",
-    "/api/tasks/{task}/audio/manifest.json",
-    "/api/tasks/..%2F..%2Fmanifest.json/audio/a",
-    "/api/tasks/{task}/audio/../../../manifest.json",
-    "/api/tasks/nosuchtask/audio/a",
-    "/audio/song.song0",
-    "/audio/..%2F..%2F..%2Fetc%2Fpasswd",
-    "/audio/../manifest.json",
-    "/songs/song0.wav",
-    "/song0/song0-c0.wav",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/tasks/{task}/audio/..%2F..%2F..%2Fetc%2Fpasswd",
+        "/api/tasks/{task}/audio/%2Fetc%2Fpasswd",
+        "/api/tasks/{task}/audio/manifest.json",
+        "/api/tasks/..%2F..%2Fmanifest.json/audio/a",
+        "/api/tasks/{task}/audio/../../../manifest.json",
+        "/api/tasks/nosuchtask/audio/a",
+        "/audio/song.song0",
+        "/audio/..%2F..%2F..%2Fetc%2Fpasswd",
+        "/audio/../manifest.json",
+        "/songs/song0.wav",
+        "/song0/song0-c0.wav",
+    ],
+)
 def test_paths_outside_the_task_audio_are_refused(client, rater, path):
     token, task = rater
     response = client.get(path.format(task=task["task_id"]), headers=_auth(token))
@@ -142,7 +146,9 @@ def test_gold_edits_are_rendered_and_served_like_any_edit(manifest_path, tmp_pat
     app = create_app(manifest_path, f"sqlite:///{tmp_path / 'fb.sqlite'}", TaskConfig(gold_per_rater=2))
     store = app.state.store
     gold = store.edit("song0-t0.0-0~gold")
-    assert gold is not None and gold.path.startswith("gold/") and (Manifest.load(manifest_path).root / gold.path).is_file()
+    assert (
+        gold is not None and gold.path.startswith("gold/") and (Manifest.load(manifest_path).root / gold.path).is_file()
+    )
     with TestClient(app) as client:
         token = store.add_rater("ana")
         seen_gold = False
@@ -158,9 +164,19 @@ def test_gold_edits_are_rendered_and_served_like_any_edit(manifest_path, tmp_pat
                 seen_gold |= path.parent.name == "gold"
                 assert "gold" not in task[side]["audio_url"]
             vote = {"preference": "a", "strength": 1} if "b" in task else {"rating": 3}
-            assert client.post("/api/judgments", headers=_auth(token),
-                               json={"client_id": task["task_id"], "task_id": task["task_id"], **vote,
-                                     "listening": full_listening(task)}).status_code == 201
+            assert (
+                client.post(
+                    "/api/judgments",
+                    headers=_auth(token),
+                    json={
+                        "client_id": task["task_id"],
+                        "task_id": task["task_id"],
+                        **vote,
+                        "listening": full_listening(task),
+                    },
+                ).status_code
+                == 201
+            )
         assert seen_gold, "the rater never got a gold pair"
 
 

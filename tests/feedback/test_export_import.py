@@ -23,10 +23,18 @@ def _fill(store, manifest, n=5):
     rid = store.list_raters()[0].id
     for i in range(n):
         view = store.next_task(rid)
-        store.submit_judgment(rid, JudgmentIn(client_id=str(uuid.uuid4()), task_id=view.task_id,
-                                              preference=("a", "b", "tie")[i % 3], strength=1 + i % 3,
-                                              tie_kind="both_bad" if i % 3 == 2 else None, notes=f"n{i}",
-                                              time_spent_ms=1000 + i))
+        store.submit_judgment(
+            rid,
+            JudgmentIn(
+                client_id=str(uuid.uuid4()),
+                task_id=view.task_id,
+                preference=("a", "b", "tie")[i % 3],
+                strength=1 + i % 3,
+                tie_kind="both_bad" if i % 3 == 2 else None,
+                notes=f"n{i}",
+                time_spent_ms=1000 + i,
+            ),
+        )
 
 
 def test_export_writes_the_preference_format_with_manifest_paths(db_url, manifest, tmp_path):
@@ -70,12 +78,15 @@ def test_import_without_client_ids_is_still_idempotent(tmp_path, manifest):
         assert len(store.export_pairs()) == 3
 
 
-@pytest.mark.parametrize("breakage, message", [
-    (lambda d: d[2].update(strength=7), "entry 2.strength"),
-    (lambda d: d[1].pop("rater"), "entry 1: missing field 'rater'"),
-    (lambda d: d[0]["edit_b"].update(actions=[0, 5]), "entry 0.edit_b.actions"),
-    (lambda d: d[1].update(preference="maybe"), "entry 1.preference"),
-])
+@pytest.mark.parametrize(
+    "breakage, message",
+    [
+        (lambda d: d[2].update(strength=7), "entry 2.strength"),
+        (lambda d: d[1].pop("rater"), "entry 1: missing field 'rater'"),
+        (lambda d: d[0]["edit_b"].update(actions=[0, 5]), "entry 0.edit_b.actions"),
+        (lambda d: d[1].update(preference="maybe"), "entry 1.preference"),
+    ],
+)
 def test_a_malformed_file_imports_nothing_and_names_entry_and_field(tmp_path, manifest, breakage, message):
     with FeedbackStore.open(f"sqlite:///{tmp_path / 'a.sqlite'}", manifest.path) as source:
         _fill(source, manifest, n=3)
@@ -102,8 +113,17 @@ def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_get_an_apostrophe(tm
         store.add_rater('=HYPERLINK("http://evil.example","click")')
         rid = store.list_raters()[0].id
         view = store.next_task(rid)
-        store.submit_judgment(rid, JudgmentIn(client_id="@SUM(1+1)*cmd", task_id=view.task_id, preference="a",
-                                              strength=2, notes="+1 great -- better than B", time_spent_ms=1500))
+        store.submit_judgment(
+            rid,
+            JudgmentIn(
+                client_id="@SUM(1+1)*cmd",
+                task_id=view.task_id,
+                preference="a",
+                strength=2,
+                notes="+1 great -- better than B",
+                time_spent_ms=1500,
+            ),
+        )
         assert export_file(store, tmp_path / "prefs.csv", as_csv=True) == 1
         json_rater = store.export_pairs()[0].rater
     row = next(csv.DictReader((tmp_path / "prefs.csv").open(newline="")))
@@ -114,17 +134,29 @@ def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_get_an_apostrophe(tm
 
 
 def _pair(**changes) -> PreferencePair:
-    fields = dict(song_id="song0", preference="b", strength=1, rater="bob", timestamp="2024-05-01T10:00:00+00:00",
-                  notes="fine", extra={"task_id": "t1", "campaign": "default"},
-                  edit_a=EditRef("song0/a.wav", [0, 1, 0], 1.5, {"edit_id": "song0-a"}),
-                  edit_b=EditRef("song0/b.wav", [0, 2, 0], 2.25, {"edit_id": "song0-b"}))
+    fields = dict(
+        song_id="song0",
+        preference="b",
+        strength=1,
+        rater="bob",
+        timestamp="2024-05-01T10:00:00+00:00",
+        notes="fine",
+        extra={"task_id": "t1", "campaign": "default"},
+        edit_a=EditRef("song0/a.wav", [0, 1, 0], 1.5, {"edit_id": "song0-a"}),
+        edit_b=EditRef("song0/b.wav", [0, 2, 0], 2.25, {"edit_id": "song0-b"}),
+    )
     return PreferencePair(**{**fields, **changes})
 
 
 @pytest.mark.parametrize("text", ["=1+2", "+33 6 12", "-2+3", "@cmd", "\tTAB", "\rCR", "\r=cmd\r\n"])
 def test_every_formula_prefix_is_escaped_in_text_cells(text):
-    pair = _pair(notes=text, rater=text, song_id=text, extra={"task_id": text, "campaign": text},
-                 edit_a=EditRef(text, [0], 1.0, {"edit_id": text}))
+    pair = _pair(
+        notes=text,
+        rater=text,
+        song_id=text,
+        extra={"task_id": text, "campaign": text},
+        edit_a=EditRef(text, [0], 1.0, {"edit_id": text}),
+    )
     rows = list(csv.DictReader(io.StringIO(pairs_to_csv([pair]), newline="")))
     assert len(rows) == 1
     row = rows[0]

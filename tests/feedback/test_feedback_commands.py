@@ -19,8 +19,20 @@ from rl_editor.feedback.storage import FeedbackStore, JudgmentIn
 
 def test_tasks_raters_export_import_agreement(rl_editor_main, manifest_path, manifest, tmp_path):
     db = tmp_path / "fb.sqlite"
-    code, out, _ = rl_editor_main("tasks", "create", "--manifest", manifest_path, "--db", db,
-                       "--pairs-per-song", 3, "--raters-per-pair", 2, "--gold-per-rater", 0)
+    code, out, _ = rl_editor_main(
+        "tasks",
+        "create",
+        "--manifest",
+        manifest_path,
+        "--db",
+        db,
+        "--pairs-per-song",
+        3,
+        "--raters-per-pair",
+        2,
+        "--gold-per-rater",
+        0,
+    )
     assert code == 0 and "created 6 tasks" in out
     code, out, _ = rl_editor_main("raters", "add", "alice", "--db", db, "--port", 9001)
     assert code == 0 and out.startswith("http://127.0.0.1:9001/r/")
@@ -62,8 +74,10 @@ def test_prioritize_reads_a_select_pairs_ranking(rl_editor_main, manifest_path, 
     db = tmp_path / "fb.sqlite"
     rl_editor_main("tasks", "create", "--manifest", manifest_path, "--db", db, "--gold-per-rater", 0)
     cands = [c.edit_id for c in manifest.songs[1].candidates]
-    ranking = [{"song_id": "song1", "edit_a": cands[3], "edit_b": cands[0], "score": 0.9},
-               {"song_id": "song1", "edit_a": cands[1], "edit_b": cands[2], "score": 0.1}]
+    ranking = [
+        {"song_id": "song1", "edit_a": cands[3], "edit_b": cands[0], "score": 0.9},
+        {"song_id": "song1", "edit_a": cands[1], "edit_b": cands[2], "score": 0.1},
+    ]
     (tmp_path / "ranking.json").write_text(json.dumps(ranking))
     code, out, _ = rl_editor_main("tasks", "prioritize", "--db", db, "--ranking", tmp_path / "ranking.json")
     assert code == 0 and "2 tasks" in out
@@ -86,8 +100,7 @@ def test_evaluation_campaign_from_the_cli(rl_editor_main, manifest_path, manifes
     rl_editor_main("tasks", "create", "--manifest", manifest_path, "--db", db, "--gold-per-rater", 0)
     cands = [c.edit_id for c in manifest.songs[0].candidates]
     (tmp_path / "pairs.json").write_text(json.dumps([[cands[0], cands[1]], {"edit_a": cands[2], "edit_b": cands[3]}]))
-    code, out, _ = rl_editor_main("tasks", "campaign", "eval-1", "--pairs", tmp_path / "pairs.json",
-                       "--db", db)
+    code, out, _ = rl_editor_main("tasks", "campaign", "eval-1", "--pairs", tmp_path / "pairs.json", "--db", db)
     assert code == 0 and "2 pairs" in out
     code, out, _ = rl_editor_main("raters", "add", "judge", "--held-out", "--db", db)
     token = out.strip().rsplit("/", 1)[1]
@@ -95,17 +108,19 @@ def test_evaluation_campaign_from_the_cli(rl_editor_main, manifest_path, manifes
         rater = store.authenticate_rater(token)
         while (view := store.next_task(rater.id)) is not None:
             store.submit_judgment(rater.id, JudgmentIn(str(uuid.uuid4()), view.task_id, "b", None, 1))
-    code, out, _ = rl_editor_main("export", "--db", db, "--out", tmp_path / "eval.json", "--campaign",
-                       "eval-1")
+    code, out, _ = rl_editor_main("export", "--db", db, "--out", tmp_path / "eval.json", "--campaign", "eval-1")
     exported = json.loads((tmp_path / "eval.json").read_text())
     assert "wrote 2" in out and {e["campaign"] for e in exported} == {"eval-1"}
-    code, _, err = rl_editor_main("tasks", "campaign", "eval-2", "--pairs", tmp_path / "pairs.json",
-                       "--db", tmp_path / "empty.sqlite")
+    code, _, err = rl_editor_main(
+        "tasks", "campaign", "eval-2", "--pairs", tmp_path / "pairs.json", "--db", tmp_path / "empty.sqlite"
+    )
     assert code == 2 and "unknown edit" in err
 
 
-@pytest.mark.parametrize("command", [["raters", "list"], ["export", "--out", "prefs.json"], ["agreement"],
-                                     ["export", "--out", "prefs.csv", "--csv"]])
+@pytest.mark.parametrize(
+    "command",
+    [["raters", "list"], ["export", "--out", "prefs.json"], ["agreement"], ["export", "--out", "prefs.csv", "--csv"]],
+)
 def test_read_only_commands_do_not_create_a_mistyped_database(rl_editor_main, tmp_path, command):
     typo = tmp_path / "feedbak.sqlite"
     args = [tmp_path / a if a.startswith("prefs") else a for a in command]
@@ -126,18 +141,28 @@ def test_read_only_commands_default_to_the_database_beside_the_manifest(rl_edito
 
 def access_record(path: str) -> logging.LogRecord:
     """A record as uvicorn's access logger makes it: (client_addr, method, full_path, http_version, status_code)."""
-    return logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
-                             ("127.0.0.1:53124", "GET", path, "1.1", 200), None)
+    return logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:53124", "GET", path, "1.1", 200),
+        None,
+    )
 
 
-@pytest.mark.parametrize("path, logged", [
-    ("/r/Zx9_secret-Token", "/r/***"),
-    ("/r/Zx9_secret-Token?x=1", "/r/***?x=1"),
-    ("/admin?token=AdminSecret", "/admin?token=***"),
-    ("/api/me?lang=en&token=AdminSecret&x=2", "/api/me?lang=en&token=***&x=2"),
-    ("/api/next", "/api/next"),
-    ("/static/rater.js?v=3", "/static/rater.js?v=3"),
-])
+@pytest.mark.parametrize(
+    "path, logged",
+    [
+        ("/r/Zx9_secret-Token", "/r/***"),
+        ("/r/Zx9_secret-Token?x=1", "/r/***?x=1"),
+        ("/admin?token=AdminSecret", "/admin?token=***"),
+        ("/api/me?lang=en&token=AdminSecret&x=2", "/api/me?lang=en&token=***&x=2"),
+        ("/api/next", "/api/next"),
+        ("/static/rater.js?v=3", "/static/rater.js?v=3"),
+    ],
+)
 def test_access_log_records_lose_their_tokens(path, logged):
     from uvicorn.logging import AccessFormatter
 
@@ -172,10 +197,25 @@ def test_serve_access_log_shows_no_tokens(manifest_path, tmp_path):
         port = s.getsockname()[1]
     log = tmp_path / "access.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "rl_editor.cli", "serve", "--manifest", str(manifest_path),
-                                 "--db", str(db), "--port", str(port), "--log-level", "info"],
-                                stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "rl_editor.cli",
+                "serve",
+                "--manifest",
+                str(manifest_path),
+                "--db",
+                str(db),
+                "--port",
+                str(port),
+                "--log-level",
+                "info",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"},
+        )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60

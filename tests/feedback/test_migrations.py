@@ -41,8 +41,12 @@ def test_a_database_of_the_first_schema_upgrades_and_keeps_its_data(tmp_path, ma
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0001")
-        connection.execute(text("INSERT INTO raters (name, token_hash, held_out, created_at) "
-                                "VALUES ('old-rater', 'x', 0, '2026-01-01T00:00:00Z')"))
+        connection.execute(
+            text(
+                "INSERT INTO raters (name, token_hash, held_out, created_at) "
+                "VALUES ('old-rater', 'x', 0, '2026-01-01T00:00:00Z')"
+            )
+        )
     engine.dispose()
     with FeedbackStore.open(url, manifest_path) as store:
         assert [r.name for r in store.list_raters()] == ["old-rater"]

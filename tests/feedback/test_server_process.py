@@ -35,8 +35,15 @@ async def _rater(base: str, token: str, acknowledged: set, pending: dict, stop: 
                     return
                 for part in (task["song"], task["a"], task["b"]):  # claims need the audio sent
                     await client.get(part["audio_url"])
-                vote = {"client_id": str(uuid.uuid4()), "task_id": task["task_id"], "preference": "b",
-                        "strength": 2, "notes": "", "time_spent_ms": 5, "listening": full_listening(task)}
+                vote = {
+                    "client_id": str(uuid.uuid4()),
+                    "task_id": task["task_id"],
+                    "preference": "b",
+                    "strength": 2,
+                    "notes": "",
+                    "time_spent_ms": 5,
+                    "listening": full_listening(task),
+                }
                 pending[token] = vote
                 response = await client.post("/api/judgments", json=vote)
                 if response.status_code in (200, 201):

@@ -30,9 +30,16 @@ def store(db_url, manifest):
 
 
 def _judge(store, rater_id, view, preference="a", strength=2, client_id=None):
-    return store.submit_judgment(rater_id, JudgmentIn(client_id=client_id or str(uuid.uuid4()), task_id=view.task_id,
-                                                      preference=preference, strength=strength,
-                                                      rating=3 if view.kind == "rating" else None))
+    return store.submit_judgment(
+        rater_id,
+        JudgmentIn(
+            client_id=client_id or str(uuid.uuid4()),
+            task_id=view.task_id,
+            preference=preference,
+            strength=strength,
+            rating=3 if view.kind == "rating" else None,
+        ),
+    )
 
 
 def _rater_id(store, name):
@@ -57,8 +64,10 @@ def test_tokens_are_stored_only_as_hashes(store):
     token = store.add_rater("alice")
     admin = store.create_admin_token()
     with store.transaction() as session:
-        dump = json.dumps([list(r) for r in session.execute(text("SELECT * FROM raters")).all()]
-                          + [list(r) for r in session.execute(text("SELECT * FROM admin_tokens")).all()])
+        dump = json.dumps(
+            [list(r) for r in session.execute(text("SELECT * FROM raters")).all()]
+            + [list(r) for r in session.execute(text("SELECT * FROM admin_tokens")).all()]
+        )
     assert token not in dump and admin not in dump
     assert store.authenticate_rater(token).name == "alice"
     assert store.authenticate_rater(token + "x") is None and store.authenticate_admin(admin)
@@ -257,8 +266,9 @@ def test_edits_of_two_manifest_folders_share_one_database(store, manifest, tmp_p
     store.create_tasks_from_manifest(manifest, TaskConfig(gold_per_rater=0))
     store.register_edits(other)
     song = other.songs[0]
-    name = store.create_campaign("eval", [(song.candidates[0].edit_id, song.candidates[1].edit_id)],
-                                 held_out_only=True, raters_per_pair=1)
+    name = store.create_campaign(
+        "eval", [(song.candidates[0].edit_id, song.candidates[1].edit_id)], held_out_only=True, raters_per_pair=1
+    )
     store.add_rater("judge", held_out=True)
     judge = _rater_id(store, "judge")
     view = store.next_task(judge)
@@ -315,14 +325,21 @@ def test_only_the_last_answer_can_be_revised_and_the_old_one_is_kept(store, mani
     rid = _rater_id(store, "second-thoughts")
     first = store.next_task(rid)
     judgment_id, _ = _judge(store, rid, first, "a", 3)
-    revised = JudgmentIn(client_id="revision", task_id=first.task_id, preference="tie", tie_kind="both_bad",
-                         strength=1, notes="both cut the chorus")
+    revised = JudgmentIn(
+        client_id="revision",
+        task_id=first.task_id,
+        preference="tie",
+        tie_kind="both_bad",
+        strength=1,
+        notes="both cut the chorus",
+    )
     assert store.revise_last_judgment(rid, revised) == judgment_id
     (pair,) = [p for p in store.export_pairs() if p.task_id == first.task_id]
     assert (pair.preference, pair.tie_kind, pair.notes) == ("tie", "both_bad", "both cut the chorus")
     with store.transaction() as session:
-        extra = json.loads(session.execute(text("SELECT extra_json FROM judgments WHERE id = :i"),
-                                           {"i": judgment_id}).scalar_one())
+        extra = json.loads(
+            session.execute(text("SELECT extra_json FROM judgments WHERE id = :i"), {"i": judgment_id}).scalar_one()
+        )
     assert [r["strength"] for r in extra["revisions"]] == [3]
     second = store.next_task(rid)
     _judge(store, rid, second, "b", 1)

@@ -17,15 +17,21 @@ def test_a_preference_is_stored_in_the_task_order_whatever_order_the_rater_saw()
     assert pair_answer(_pair("a"), "ab")["preference"] == "a"
     assert pair_answer(_pair("a"), "ba")["preference"] == "b"
     assert pair_answer(_pair("b"), "ba")["preference"] == "a"
-    assert pair_answer(_pair("tie", 1, "both_bad"), "ba") == {"preference": "tie", "tie_kind": "both_bad",
-                                                               "strength": 1}
+    assert pair_answer(_pair("tie", 1, "both_bad"), "ba") == {
+        "preference": "tie",
+        "tie_kind": "both_bad",
+        "strength": 1,
+    }
 
 
-@pytest.mark.parametrize("judgment, message", [
-    (_pair(None), "preference must be"),
-    (_pair("a", strength=4), "strength must be 1, 2 or 3"),
-    (_pair("a", tie_kind="both_good"), "tie_kind is only for preference 'tie'"),
-])
+@pytest.mark.parametrize(
+    "judgment, message",
+    [
+        (_pair(None), "preference must be"),
+        (_pair("a", strength=4), "strength must be 1, 2 or 3"),
+        (_pair("a", tie_kind="both_good"), "tie_kind is only for preference 'tie'"),
+    ],
+)
 def test_a_pair_answer_that_does_not_fit_is_refused(judgment, message):
     with pytest.raises(InvalidJudgmentError, match=message):
         pair_answer(judgment, "ab")

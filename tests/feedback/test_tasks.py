@@ -20,8 +20,9 @@ from rl_editor.generate.manifest import Candidate
 
 
 def _cand(edit_id, actions):
-    return Candidate(edit_id=edit_id, temperature=0.0, path=f"{edit_id}.wav", duration=1.0, actions=actions,
-                     policy="p", seed=0)
+    return Candidate(
+        edit_id=edit_id, temperature=0.0, path=f"{edit_id}.wav", duration=1.0, actions=actions, policy="p", seed=0
+    )
 
 
 def test_plan_pairs_keeps_the_most_different_pairs_first():

@@ -33,8 +33,11 @@ def test_plan_lists_each_temperature_per_temperature_times():
 
 def test_edit_ids_differ_when_the_policy_or_the_actions_differ():
     spec = CandidateSpec(0.5, 0, 1)
-    ids = {spec.edit_id("song", actions, policy)
-           for actions in ([0, 1, 0], [0, 2, 0]) for policy in ("policy-a", "policy-b")}
+    ids = {
+        spec.edit_id("song", actions, policy)
+        for actions in ([0, 1, 0], [0, 2, 0])
+        for policy in ("policy-a", "policy-b")
+    }
     assert len(ids) == 4
     assert spec.edit_id("song", [0, 1, 0], "policy-a") == spec.edit_id("song", np.array([0, 1, 0]), "policy-a")
 
@@ -55,7 +58,9 @@ def test_find_songs_recurses_skips_non_audio_and_the_output_folder(tmp_path):
         (tmp_path / rel).write_bytes(b"")
     songs = find_songs(tmp_path, exclude=tmp_path / "out")
     assert [(sid, p.relative_to(tmp_path).as_posix()) for sid, p in songs] == [
-        ("a", "a.ogg"), ("b", "b.wav"), ("live__a", "live/a.flac"),
+        ("a", "a.ogg"),
+        ("b", "b.wav"),
+        ("live__a", "live/a.flac"),
     ]
     assert len(find_songs(tmp_path, exclude=tmp_path / "out", limit=2)) == 2
 

@@ -14,8 +14,9 @@ from rl_editor.generate import GenerateConfig, Manifest, run_generation
 def test_ray_run_equals_the_pool_run(reference_run, policy_path, demo_songs_dir, tmp_path):
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        config = GenerateConfig(policy_path, demo_songs_dir, tmp_path / "out", temperatures=TEMPERATURES,
-                                ray_address="auto", progress=False)
+        config = GenerateConfig(
+            policy_path, demo_songs_dir, tmp_path / "out", temperatures=TEMPERATURES, ray_address="auto", progress=False
+        )
         report = run_generation(config)
         assert ray.is_initialized()  # a Ray started by the caller is left running
     finally:

@@ -37,7 +37,8 @@ def test_manifest_has_the_documented_format(reference_run, demo_songs_dir):
             assert {"edit_id", "temperature", "path", "duration", "actions", "policy", "seed"} <= cand.keys()
             assert cand["path"] == f"{entry['song_id']}/{cand['edit_id']}.wav"
             assert cand["temperature"] in TEMPERATURES and cand["seed"] == candidate_seed(
-                0, entry["song_id"], cand["temperature"], cand["k"])
+                0, entry["song_id"], cand["temperature"], cand["k"]
+            )
             assert len(cand["actions"]) == len(entry["beats"])
     assert reference_run.generated == [e["song_id"] for e in data] and not reference_run.skipped
 
@@ -66,10 +67,13 @@ def test_candidate_durations_match_their_actions_and_audio(reference_run, demo_a
             assert cand.duration == pytest.approx(predicted, abs=0.02)  # within a crossfade
 
 
-def test_temperatures_give_different_edits_and_identical_ones_are_stored_once(policy_path, demo_songs_dir, tmp_path, capsys):
+def test_temperatures_give_different_edits_and_identical_ones_are_stored_once(
+    policy_path, demo_songs_dir, tmp_path, capsys
+):
     # Greedy decoding (temperature 0) gives the same edit for every k: one candidate per song.
-    config = GenerateConfig(policy_path, demo_songs_dir, tmp_path / "out", temperatures=[0.0],
-                            per_temperature=3, limit=2, workers=1)
+    config = GenerateConfig(
+        policy_path, demo_songs_dir, tmp_path / "out", temperatures=[0.0], per_temperature=3, limit=2, workers=1
+    )
     report = run_generation(config)
     for entry in report.manifest.songs:
         (cand,) = entry.candidates
@@ -95,14 +99,17 @@ def test_rerun_does_only_missing_work(reference_run, tmp_path, policy_path, demo
     untouched = {p: p.stat().st_mtime_ns for e in rest for p in (manifest.resolve(c.path) for c in e.candidates)}
     kept = {p: p.stat().st_mtime_ns for p in (manifest.resolve(c.path) for c in first.candidates[1:])}
 
-    report = run_generation(GenerateConfig(policy_path, demo_songs_dir, out, temperatures=TEMPERATURES,
-                                           workers=1, progress=False))
+    report = run_generation(
+        GenerateConfig(policy_path, demo_songs_dir, out, temperatures=TEMPERATURES, workers=1, progress=False)
+    )
     assert report.repaired == [first.song_id] and report.generated == [second.song_id]
     assert report.already_complete == [e.song_id for e in rest]
     assert report.n_rendered == 1 + len(reference_run.manifest.song(second.song_id).candidates)
     assert lost.is_file()
     assert all(p.stat().st_mtime_ns == t for p, t in {**untouched, **kept}.items())
-    assert candidate_table(Manifest.load(out)) == candidate_table(Manifest.load(copy_output(reference_run, tmp_path / "ref")))
+    assert candidate_table(Manifest.load(out)) == candidate_table(
+        Manifest.load(copy_output(reference_run, tmp_path / "ref"))
+    )
 
 
 def test_interrupted_run_leaves_a_valid_manifest_and_rerun_completes_it(policy_path, demo_songs_dir, tmp_path):
@@ -121,8 +128,9 @@ def test_interrupted_run_leaves_a_valid_manifest_and_rerun_completes_it(policy_p
                 raise KeyboardInterrupt
             return self.policy.generate_edits(analysis, temperatures, seeds)
 
-    config = GenerateConfig(policy_path, demo_songs_dir, tmp_path / "out", temperatures=(0.3, 0.7), workers=1,
-                            progress=False)
+    config = GenerateConfig(
+        policy_path, demo_songs_dir, tmp_path / "out", temperatures=(0.3, 0.7), workers=1, progress=False
+    )
     with pytest.raises(KeyboardInterrupt):
         run_generation(config, loader=StopsAfterTwoSongs)
     assert len(Manifest.load(tmp_path / "out").songs) == 2
@@ -133,10 +141,13 @@ def test_interrupted_run_leaves_a_valid_manifest_and_rerun_completes_it(policy_p
 
 @pytest.mark.slow
 def test_one_worker_and_two_workers_give_the_same_manifest(reference_run, policy_path, demo_songs_dir, tmp_path):
-    config = GenerateConfig(policy_path, demo_songs_dir, tmp_path / "out", temperatures=TEMPERATURES,
-                            workers=2, progress=False)
+    config = GenerateConfig(
+        policy_path, demo_songs_dir, tmp_path / "out", temperatures=TEMPERATURES, workers=2, progress=False
+    )
     report = run_generation(config)
-    assert candidate_table(report.manifest) == candidate_table(Manifest.load(copy_output(reference_run, tmp_path / "ref")))
+    assert candidate_table(report.manifest) == candidate_table(
+        Manifest.load(copy_output(reference_run, tmp_path / "ref"))
+    )
     some = report.manifest.songs[-1].candidates[-1]
     assert (tmp_path / "out" / some.path).read_bytes() == (reference_run.manifest.root / some.path).read_bytes()
 
@@ -151,23 +162,53 @@ def test_unreadable_songs_are_skipped_and_listed_by_the_cli(policy_path, demo_so
     (songs / "corrupt.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" * 10)
     sf.write(songs / "short.wav", np.random.default_rng(0).uniform(-0.5, 0.5, (3 * 8000, 1)), 8000)
     out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["generate", "--policy", str(policy_path), "--songs", str(songs),
-                                      "--out", str(out), "--temperatures", "0.5,0.9", "--workers", "1"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "generate",
+            "--policy",
+            str(policy_path),
+            "--songs",
+            str(songs),
+            "--out",
+            str(out),
+            "--temperatures",
+            "0.5,0.9",
+            "--workers",
+            "1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    skipped = [line for line in lines[lines.index("skipped 2 songs that could not be read:") + 1:] if line]
+    skipped = [line for line in lines[lines.index("skipped 2 songs that could not be read:") + 1 :] if line]
     assert len(skipped) == 2 and any("corrupt.wav" in s for s in skipped) and any("short.wav" in s for s in skipped)
     assert [e.song_id for e in Manifest.load(out).songs] == [good.stem]
     assert "1 songs generated" in result.output and "2 skipped" in result.output
 
 
-def test_cli_refuses_bad_temperatures_and_an_output_folder_made_with_other_settings_or_songs(reference_run, policy_path, demo_songs_dir, tmp_path):
+def test_cli_refuses_bad_temperatures_and_an_output_folder_made_with_other_settings_or_songs(
+    reference_run, policy_path, demo_songs_dir, tmp_path
+):
     import subprocess
     import sys
 
-    cli = [sys.executable, "-m", "rl_editor.cli", "generate", "--policy", str(policy_path), "--songs", str(demo_songs_dir)]
-    bad = subprocess.run(cli + ["--out", str(tmp_path / "x"), "--temperatures", "0.1,hot"], capture_output=True, text=True)
-    assert bad.returncode == 2 and bad.stderr.strip() == "error: --temperatures: expected numbers separated by commas, got '0.1,hot'"
+    cli = [
+        sys.executable,
+        "-m",
+        "rl_editor.cli",
+        "generate",
+        "--policy",
+        str(policy_path),
+        "--songs",
+        str(demo_songs_dir),
+    ]
+    bad = subprocess.run(
+        cli + ["--out", str(tmp_path / "x"), "--temperatures", "0.1,hot"], capture_output=True, text=True
+    )
+    assert (
+        bad.returncode == 2
+        and bad.stderr.strip() == "error: --temperatures: expected numbers separated by commas, got '0.1,hot'"
+    )
     out = copy_output(reference_run, tmp_path / "out")
     with pytest.raises(GenerateError, match="generated with other settings \\(seed differ\\)"):
         run_generation(GenerateConfig(policy_path, demo_songs_dir, out, temperatures=TEMPERATURES, seed=1, workers=1))
@@ -189,13 +230,15 @@ def test_hand_written_loop_in_the_system_description_style(policy_path, demo_son
         for temp in [0.1, 0.5, 0.9]:
             seed = candidate_seed(0, analysis.song_id, temp, 0)
             actions = policy.generate_edit(analysis, temperature=temp, seed=seed)
-            write_candidate(entry, manifest.root, analysis, source, actions, temperature=temp, seed=seed,
-                            policy=policy.meta.version)
+            write_candidate(
+                entry, manifest.root, analysis, source, actions, temperature=temp, seed=seed, policy=policy.meta.version
+            )
         manifest.songs.append(entry)
         manifest.save()
     loaded = Manifest.load(tmp_path / "eval_outputs")
     assert [c.edit_id.rsplit("-", 1)[0] for c in loaded.songs[0].candidates] == [
-        f"{loaded.songs[0].song_id}-t{t}-0" for t in (0.1, 0.5, 0.9)]
+        f"{loaded.songs[0].song_id}-t{t}-0" for t in (0.1, 0.5, 0.9)
+    ]
     assert all(loaded.resolve(c.path).is_file() and c.duration > 0 for c in loaded.songs[0].candidates)
 
 
@@ -207,19 +250,35 @@ def test_rerun_regenerates_a_song_whose_beat_grid_changed(reference_run, tmp_pat
     entry.beats[1] += 0.05  # as if the analysis had changed since the run
     manifest.resolve(entry.candidates[0].path).unlink()
     manifest.save()
-    report = run_generation(GenerateConfig(policy_path, demo_songs_dir, out, temperatures=TEMPERATURES,
-                                           workers=1, progress=False))
+    report = run_generation(
+        GenerateConfig(policy_path, demo_songs_dir, out, temperatures=TEMPERATURES, workers=1, progress=False)
+    )
     assert report.generated == [entry.song_id] and not report.repaired
     assert report.n_rendered == len(entry.candidates)
     assert Manifest.load(out).songs[0].beats == original_beats
 
 
-def test_targets_span_lengths_and_the_manifest_records_them_and_the_structure(policy_path, demo_songs_dir,
-                                                                                tmp_path, rl_editor_main):
+def test_targets_span_lengths_and_the_manifest_records_them_and_the_structure(
+    policy_path, demo_songs_dir, tmp_path, rl_editor_main
+):
     out = tmp_path / "targets"
-    code, stdout, _ = rl_editor_main("generate", "--policy", str(policy_path), "--songs", str(demo_songs_dir),
-                                     "--out", str(out), "--temperatures", "0.5", "--targets", "auto,0.45,0.8",
-                                     "--workers", "1", "--limit", "2")
+    code, stdout, _ = rl_editor_main(
+        "generate",
+        "--policy",
+        str(policy_path),
+        "--songs",
+        str(demo_songs_dir),
+        "--out",
+        str(out),
+        "--temperatures",
+        "0.5",
+        "--targets",
+        "auto,0.45,0.8",
+        "--workers",
+        "1",
+        "--limit",
+        "2",
+    )
     assert code == 0, stdout
     manifest = Manifest.load(out)
     for entry in manifest.songs:
@@ -243,8 +302,11 @@ def test_a_song_of_absurdly_loud_float_samples_is_skipped_in_one_line(policy_pat
     shutil.copy(good, songs / good.name)
     samples, sr = sf.read(good, dtype="float32")
     sf.write(songs / "huge.wav", samples * np.float32(1e30), sr, subtype="FLOAT")
-    report = run_generation(GenerateConfig(str(policy_path), str(songs), str(tmp_path / "out"),
-                                           temperatures=(0.5,), workers=1, progress=False))
+    report = run_generation(
+        GenerateConfig(
+            str(policy_path), str(songs), str(tmp_path / "out"), temperatures=(0.5,), workers=1, progress=False
+        )
+    )
     assert [e.song_id for e in report.manifest.songs] == [good.stem]
     [(path, reason)] = report.skipped
     assert path.endswith("huge.wav") and "times full scale" in reason and "\n" not in reason

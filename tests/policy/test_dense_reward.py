@@ -54,8 +54,10 @@ def test_keep_everything_and_cut_almost_everything_are_penalised(synthetic_analy
     sensible = keep_all.copy()
     for start in range(8, n - 8, 16):  # one bar out of four, bar-aligned: keeps about 75%
         sensible[start : start + 4] = CUT
-    scores = {name: score_edit(song, acts) for name, acts in
-              {"keep_all": keep_all, "cut_all": cut_all, "sensible": sensible}.items()}
+    scores = {
+        name: score_edit(song, acts)
+        for name, acts in {"keep_all": keep_all, "cut_all": cut_all, "sensible": sensible}.items()
+    }
     assert scores["keep_all"]["degenerate"] < 0 and scores["cut_all"]["degenerate"] < 0
     assert scores["sensible"]["degenerate"] == 0
     assert scores["sensible"]["total"] > scores["keep_all"]["total"] > scores["cut_all"]["total"]

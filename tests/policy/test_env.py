@@ -93,15 +93,19 @@ def test_step_rewards_sum_to_score_edit(synthetic_analyses):
         target = None if np.isnan(info["target"]) else info["target"]
         expected = score_edit(song, info["episode_actions"], env.config.reward, target=target)
         assert info["dense_terms"] == pytest.approx(expected, abs=1e-9)
-        scaled = (0.5 * sum(expected[k] for k in QUALITY_TERMS) + sum(expected[k] for k in LENGTH_TERMS)
-                  + sum(expected[k] for k in GUARD_TERMS))
+        scaled = (
+            0.5 * sum(expected[k] for k in QUALITY_TERMS)
+            + sum(expected[k] for k in LENGTH_TERMS)
+            + sum(expected[k] for k in GUARD_TERMS)
+        )
         assert info["episode"]["r"] == pytest.approx(scaled, abs=1e-4)
 
 
 def test_free_episodes_leave_the_length_to_a_learned_reward(synthetic_analyses):
     config = EnvConfig(dense_reward_scale=0.0, free_length_scale=0.0, free_share=1.0)
-    env = EditVecEnv(synthetic_analyses, config, n_envs=3, seed=4,
-                     episode_reward_fn=lambda episodes: np.zeros(len(episodes)))
+    env = EditVecEnv(
+        synthetic_analyses, config, n_envs=3, seed=4, episode_reward_fn=lambda episodes: np.zeros(len(episodes))
+    )
     episodes = _random_episodes(env, 200)
     assert episodes and all(np.isnan(info["target"]) for info in episodes)
     # only the guard against keeping everything (or almost nothing) remains
@@ -177,7 +181,10 @@ def test_a_whole_section_goes_with_one_splice(song_factory):
 def test_bad_songs_and_settings_are_refused(song_factory):
     short = song_factory(9, n_bars=1)
     short.beat_times_s, short.beat_in_bar, short.features = (
-        short.beat_times_s[:2], short.beat_in_bar[:2], short.features[:2])
+        short.beat_times_s[:2],
+        short.beat_in_bar[:2],
+        short.features[:2],
+    )
     with pytest.raises(PolicyError, match="synthetic-9.wav"):
         EditVecEnv([short])
     with pytest.raises(PolicyError, match="no songs"):
@@ -194,11 +201,14 @@ def test_cuts_span_four_bar_multiples_or_end_on_a_section(long_analyses):
     for editorial in (True, False):
         env = EditVecEnv(long_analyses, EnvConfig(editorial_cuts=editorial), n_envs=4, seed=2)
         episodes = _random_episodes(env, 600, cut_bias=3.0)
-        alignments = [cut_alignment(song_structure(env.analyses[info["song_index"]]), info["episode_actions"])
-                      for info in episodes]
+        alignments = [
+            cut_alignment(song_structure(env.analyses[info["song_index"]]), info["episode_actions"])
+            for info in episodes
+        ]
         cut_counts = [a["n_cuts"] for a in alignments]
-        shares[editorial] = np.average([a["four_bar_or_section_share"] for a in alignments if a["n_cuts"]],
-                                       weights=[c for c in cut_counts if c])
+        shares[editorial] = np.average(
+            [a["four_bar_or_section_share"] for a in alignments if a["n_cuts"]], weights=[c for c in cut_counts if c]
+        )
         assert sum(cut_counts) >= 20
     assert shares[True] == 1.0
     assert shares[False] < 0.7  # without the mask the same random policy cuts raggedly

@@ -14,10 +14,24 @@ from rl_editor.policy.trainer import PPOTrainer
 
 def test_train_policy_writes_a_checkpoint_and_learning_curves(demo_songs_dir, demo_analyses, tmp_path):
     out = tmp_path / "models" / "policy.pt"
-    result = CliRunner().invoke(app, [
-        "train-policy", "--songs", str(demo_songs_dir), "--episodes", "10", "--out", str(out),
-        "--seed", "3", "--target-keep", "0.6", "--n-envs", "4",
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "train-policy",
+            "--songs",
+            str(demo_songs_dir),
+            "--episodes",
+            "10",
+            "--out",
+            str(out),
+            "--seed",
+            "3",
+            "--target-keep",
+            "0.6",
+            "--n-envs",
+            "4",
+        ],
+    )
     assert result.exit_code == 0, result.output
     trainer = PPOTrainer.from_checkpoint(out)
     assert trainer.config.seed == 3 and trainer.config.target_keep_share == 0.6
@@ -34,7 +48,9 @@ def test_train_policy_writes_a_checkpoint_and_learning_curves(demo_songs_dir, de
 
 
 def test_train_policy_names_a_missing_songs_folder(tmp_path):
-    result = CliRunner().invoke(app, ["train-policy", "--songs", str(tmp_path / "nope"), "--out", str(tmp_path / "p.pt")])
+    result = CliRunner().invoke(
+        app, ["train-policy", "--songs", str(tmp_path / "nope"), "--out", str(tmp_path / "p.pt")]
+    )
     assert isinstance(result.exception, AnalysisError)  # songs are found by rl_editor.audio.io.find_songs
     assert "nope" in str(result.exception) and not (tmp_path / "p.pt").exists()
 
@@ -44,8 +60,9 @@ def test_continuing_from_init_applies_the_seed_and_target_and_refuses_another_n_
     base = ["train-policy", "--songs", str(demo_songs_dir), "--episodes", "4"]
     assert CliRunner().invoke(app, base + ["--out", str(first), "--n-envs", "4"]).exit_code == 0
     second = tmp_path / "p2.pt"
-    result = CliRunner().invoke(app, base + ["--out", str(second), "--init", str(first), "--seed", "7",
-                                             "--target-keep", "0.5"])
+    result = CliRunner().invoke(
+        app, base + ["--out", str(second), "--init", str(first), "--seed", "7", "--target-keep", "0.5"]
+    )
     assert result.exit_code == 0, result.output
     continued = PPOTrainer.from_checkpoint(second)
     assert continued.config.seed == 7 and continued.config.target_keep_share == 0.5 and continued.config.n_envs == 4
@@ -56,9 +73,22 @@ def test_continuing_from_init_applies_the_seed_and_target_and_refuses_another_n_
 
 
 def test_fine_tuning_refuses_options_it_would_ignore(demo_songs_dir, tmp_path):
-    result = CliRunner().invoke(app, ["train-policy", "--songs", str(demo_songs_dir), "--out", str(tmp_path / "p.pt"),
-                                      "--init", str(tmp_path / "p0.pt"), "--reward-model", str(tmp_path / "r.pt"),
-                                      "--target-keep", "0.5"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "train-policy",
+            "--songs",
+            str(demo_songs_dir),
+            "--out",
+            str(tmp_path / "p.pt"),
+            "--init",
+            str(tmp_path / "p0.pt"),
+            "--reward-model",
+            str(tmp_path / "r.pt"),
+            "--target-keep",
+            "0.5",
+        ],
+    )
     assert isinstance(result.exception, PolicyError) and "--target-keep" in str(result.exception)
 
 

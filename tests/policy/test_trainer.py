@@ -33,8 +33,16 @@ def test_training_writes_learning_curves_and_tensorboard_logs(trained):
     trainer, log_dir = trained
     lines = (log_dir / "learning_curve.csv").read_text().splitlines()
     header = lines[0].split(",")
-    for column in ("episode_reward", "dense_total", "target", "duration_share", "splices_per_minute",
-                   "mean_splice_quality", "entropy", "approx_kl"):
+    for column in (
+        "episode_reward",
+        "dense_total",
+        "target",
+        "duration_share",
+        "splices_per_minute",
+        "mean_splice_quality",
+        "entropy",
+        "approx_kl",
+    ):
         assert column in header
     assert len(lines) - 1 == len(trainer.history) >= 150
     assert list((log_dir / "tensorboard").rglob("events.out.tfevents.*"))
@@ -67,8 +75,14 @@ def test_fine_tuning_from_a_checkpoint_on_an_episode_reward(trained, synthetic_a
         seen.extend(episodes.actions)
         return np.array([-5.0 * float(np.mean(a == CUT)) for a in episodes.actions])
 
-    tuner.train(20, analyses=synthetic_analyses[:4], progress=False, episode_reward_fn=fewer_cuts,
-                env_overrides={"dense_reward_scale": 0.0}, reward_source="reward-test")
+    tuner.train(
+        20,
+        analyses=synthetic_analyses[:4],
+        progress=False,
+        episode_reward_fn=fewer_cuts,
+        env_overrides={"dense_reward_scale": 0.0},
+        reward_source="reward-test",
+    )
     child = tuner.save_checkpoint(tmp_path / "child.pt")
     _, meta = load_model_file(child, kind="policy")
     assert seen and meta.parent == trainer.meta.version
@@ -169,9 +183,16 @@ def test_target_share_reads_shares_seconds_and_times(text, share):
     assert target_share(text, 300.0) == pytest.approx(share)
 
 
-@pytest.mark.parametrize("text, message", [("0", "more than 0"), ("-1", "more than 0"),
-                                           ("6:00", "longer than the song"), ("abc", "not a length"),
-                                           ("210", "a share of the song is at most 1; for a time write 210s")])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("0", "more than 0"),
+        ("-1", "more than 0"),
+        ("6:00", "longer than the song"),
+        ("abc", "not a length"),
+        ("210", "a share of the song is at most 1; for a time write 210s"),
+    ],
+)
 def test_target_share_refuses_what_is_not_a_length(text, message):
     with pytest.raises(PolicyError, match=message):
         target_share(text, 300.0)

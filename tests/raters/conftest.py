@@ -50,9 +50,17 @@ def make_song(
     mean_rms = features[:, feature_index("rms_mean_db")].mean()
     features[:, feature_index("rms_relative_db")] = features[:, feature_index("rms_mean_db")] - mean_rms
     song = SongAnalysis(
-        song_id=song_id, path=f"{song_id}.wav", content_sha256="0" * 64, sample_rate=22050,
-        source_sample_rate=44100, channels=2, duration_seconds=float(beat_times[-1] + beat_s + 0.2),
-        tempo_bpm=tempo_bpm, beat_times_s=beat_times, beat_in_bar=np.arange(n) % 4, beats_per_bar=4,
+        song_id=song_id,
+        path=f"{song_id}.wav",
+        content_sha256="0" * 64,
+        sample_rate=22050,
+        source_sample_rate=44100,
+        channels=2,
+        duration_seconds=float(beat_times[-1] + beat_s + 0.2),
+        tempo_bpm=tempo_bpm,
+        beat_times_s=beat_times,
+        beat_in_bar=np.arange(n) % 4,
+        beats_per_bar=4,
         features=features,
     )
     song.section_names = names  # test-only annotation: which section each beat belongs to

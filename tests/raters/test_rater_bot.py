@@ -41,12 +41,30 @@ def manifest_of_demo_song(tmp_path, request):
         rel = f"{analysis.song_id}/c{c}.wav"
         clip = render_edit(song_path, analysis, actions)
         save_audio(root / rel, clip)
-        candidates.append(Candidate(edit_id=f"{analysis.song_id}-c{c}", temperature=0.3 * c, path=rel,
-                                    duration=analysis.beat_durations_s[beat_sequence(actions)].sum(),
-                                    actions=actions.tolist(), policy="policy-test", seed=c))
-    manifest = Manifest(root=root.resolve(), songs=[SongEntry(
-        song=f"songs/{source.name}", song_id=analysis.song_id, duration_seconds=analysis.duration_seconds,
-        beats=analysis.beat_times_s.tolist(), downbeats=analysis.downbeat_times_s.tolist(), candidates=candidates)])
+        candidates.append(
+            Candidate(
+                edit_id=f"{analysis.song_id}-c{c}",
+                temperature=0.3 * c,
+                path=rel,
+                duration=analysis.beat_durations_s[beat_sequence(actions)].sum(),
+                actions=actions.tolist(),
+                policy="policy-test",
+                seed=c,
+            )
+        )
+    manifest = Manifest(
+        root=root.resolve(),
+        songs=[
+            SongEntry(
+                song=f"songs/{source.name}",
+                song_id=analysis.song_id,
+                duration_seconds=analysis.duration_seconds,
+                beats=analysis.beat_times_s.tolist(),
+                downbeats=analysis.downbeat_times_s.tolist(),
+                candidates=candidates,
+            )
+        ],
+    )
     manifest.save()
     return manifest, analysis
 
@@ -73,7 +91,8 @@ def test_bot_judges_every_task_until_the_server_is_done(served):
     assert len(pairs) >= 3 and {p.rater for p in pairs} == {"bot"}
     for pair in pairs:
         gap = TASTES["musician"].score(analysis, np.array(pair.edit_a.actions)) - TASTES["musician"].score(
-            analysis, np.array(pair.edit_b.actions))
+            analysis, np.array(pair.edit_b.actions)
+        )
         assert pair.preference == ("a" if gap > 0 else "b")
         assert pair.notes
 
@@ -89,9 +108,22 @@ def test_an_export_trains_a_reward_model_without_the_manifest(served, tmp_path):
     run_rater_bot(BASE_URL, app.state.store.add_rater("bot"), load_rater("musician:tie=0"), client=client)
     exported = tmp_path / "elsewhere" / "preferences.json"
     assert export_file(app.state.store, exported) >= 3
-    result = CliRunner().invoke(cli_app, ["train-reward", "--preferences", str(exported), "--out",
-                                          str(tmp_path / "reward.pt"), "--epochs", "2", "--members", "1",
-                                          "--val-frac", "0"])
+    result = CliRunner().invoke(
+        cli_app,
+        [
+            "train-reward",
+            "--preferences",
+            str(exported),
+            "--out",
+            str(tmp_path / "reward.pt"),
+            "--epochs",
+            "2",
+            "--members",
+            "1",
+            "--val-frac",
+            "0",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "reward.pt").is_file()
 
@@ -164,8 +196,20 @@ def test_rater_bot_command_judges_over_real_http(manifest_of_demo_song):
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
         assert server.started, "uvicorn did not start"
-        result = CliRunner().invoke(cli_app, ["rater-bot", "--url", f"http://127.0.0.1:{port}", "--token", token,
-                                              "--rater", "musician:noise=human", "--max-tasks", "2"])
+        result = CliRunner().invoke(
+            cli_app,
+            [
+                "rater-bot",
+                "--url",
+                f"http://127.0.0.1:{port}",
+                "--token",
+                token,
+                "--rater",
+                "musician:noise=human",
+                "--max-tasks",
+                "2",
+            ],
+        )
         assert result.exit_code == 0, result.output
         assert "judged 2 tasks" in result.output
         me = httpx.get(f"http://127.0.0.1:{port}/api/me", headers={"Authorization": f"Bearer {token}"}).json()

@@ -77,7 +77,11 @@ def test_gaps_below_the_tie_threshold_are_ties_with_a_kind(song, pairs):
 
 
 def test_position_bias_picks_what_is_shown_as_a_when_unsure(song, pairs):
-    unsure = [(a, b) for a, b in pairs if 0.0 < abs(TASTES["musician"].score(song, a) - TASTES["musician"].score(song, b)) < 0.5]
+    unsure = [
+        (a, b)
+        for a, b in pairs
+        if 0.0 < abs(TASTES["musician"].score(song, a) - TASTES["musician"].score(song, b)) < 0.5
+    ]
     assert len(unsure) >= 5
     both_orders = unsure + [(b, a) for a, b in unsure]
 

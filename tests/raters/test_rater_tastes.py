@@ -91,7 +91,9 @@ def test_built_in_tastes_rank_the_same_candidates_differently(songs):
         values = []
         for song in songs:
             edits = sample_edits(song, 40, np.random.default_rng(7))
-            values.append(kendalltau(TASTES[first].score_batch(song, edits), TASTES[second].score_batch(song, edits))[0])
+            values.append(
+                kendalltau(TASTES[first].score_batch(song, edits), TASTES[second].score_batch(song, edits))[0]
+            )
         taus[(first, second)] = float(np.mean(values))
     assert all(tau < 0.6 for tau in taus.values()), taus
 
@@ -100,7 +102,9 @@ def test_musician_disagrees_with_the_dense_reward(songs):
     values = []
     for song in songs:
         edits = sample_edits(song, 40, np.random.default_rng(8))
-        values.append(kendalltau(TASTES["musician"].score_batch(song, edits), TASTES["dense"].score_batch(song, edits))[0])
+        values.append(
+            kendalltau(TASTES["musician"].score_batch(song, edits), TASTES["dense"].score_batch(song, edits))[0]
+        )
     assert float(np.mean(values)) < 0.75
 
 
@@ -185,7 +189,7 @@ def test_the_rater_option_help_names_every_shipped_taste():
 def _cut_bars(song, bar_ranges) -> np.ndarray:
     actions = np.full(song.n_beats, KEEP, dtype=np.int8)
     for first, last in bar_ranges:
-        actions[4 * first:4 * last] = CUT
+        actions[4 * first : 4 * last] = CUT
     return actions
 
 

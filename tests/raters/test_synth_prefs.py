@@ -17,16 +17,31 @@ def build_manifest(root: Path, analyses, n_candidates: int = 4, audio_root: Path
     entries = []
     for k, song in enumerate(analyses):
         rng = np.random.default_rng(k)
-        song_path = Path(song.path).resolve().relative_to(audio_root) if audio_root else Path(f"songs/{song.song_id}.wav")
+        song_path = (
+            Path(song.path).resolve().relative_to(audio_root) if audio_root else Path(f"songs/{song.song_id}.wav")
+        )
         candidates = [
-            Candidate(edit_id=f"{song.song_id}-c{c}", temperature=0.1 * (c + 1), path=f"{song.song_id}/c{c}.wav",
-                      duration=float(song.beat_durations_s[actions != 1].sum()), actions=actions.tolist(),
-                      policy="policy-test", seed=c)
+            Candidate(
+                edit_id=f"{song.song_id}-c{c}",
+                temperature=0.1 * (c + 1),
+                path=f"{song.song_id}/c{c}.wav",
+                duration=float(song.beat_durations_s[actions != 1].sum()),
+                actions=actions.tolist(),
+                policy="policy-test",
+                seed=c,
+            )
             for c, actions in enumerate(sample_edits(song, n_candidates, rng))
         ]
-        entries.append(SongEntry(song=str(song_path), song_id=song.song_id, duration_seconds=song.duration_seconds,
-                                 beats=song.beat_times_s.tolist(), downbeats=song.downbeat_times_s.tolist(),
-                                 candidates=candidates))
+        entries.append(
+            SongEntry(
+                song=str(song_path),
+                song_id=song.song_id,
+                duration_seconds=song.duration_seconds,
+                beats=song.beat_times_s.tolist(),
+                downbeats=song.downbeat_times_s.tolist(),
+                candidates=candidates,
+            )
+        )
     manifest = Manifest(root=root, songs=entries)
     manifest.save()
     return manifest
@@ -77,8 +92,9 @@ def test_the_rater_decides_and_the_seed_reproduces(manifest, songs):
     rater_spec = "musician:mistake=0.2"
 
     def run():
-        return synthesize_preferences(manifest, load_rater(rater_spec, seed=5), n_pairs=10, seed=5,
-                                      analyses=by_id(songs))
+        return synthesize_preferences(
+            manifest, load_rater(rater_spec, seed=5), n_pairs=10, seed=5, analyses=by_id(songs)
+        )
 
     first, second = run(), run()
     assert [(p.edit_a.extra["edit_id"], p.preference) for p in first] == [
@@ -87,16 +103,19 @@ def test_the_rater_decides_and_the_seed_reproduces(manifest, songs):
     # with a noiseless taste, the preferred side always has the higher taste score
     song_of = by_id(songs)
     from rl_editor.raters import TASTES
+
     for pair in synthesize_preferences(manifest, load_rater("purist:tie=0"), analyses=song_of, seed=0):
         taste = TASTES["purist"]
         gap = taste.score(song_of[pair.song_id], np.array(pair.edit_a.actions)) - taste.score(
-            song_of[pair.song_id], np.array(pair.edit_b.actions))
+            song_of[pair.song_id], np.array(pair.edit_b.actions)
+        )
         assert pair.preference == ("a" if gap > 0 else "b")
 
 
 def test_external_raters_work_and_are_named_by_their_spec(manifest, songs):
-    pairs = synthesize_preferences(manifest, load_rater("example_rater_plugins:prefer_longer"), n_pairs=4,
-                                   analyses=by_id(songs))
+    pairs = synthesize_preferences(
+        manifest, load_rater("example_rater_plugins:prefer_longer"), n_pairs=4, analyses=by_id(songs)
+    )
     assert {p.rater for p in pairs} == {"example_rater_plugins:prefer_longer"}
 
 
@@ -115,8 +134,22 @@ def test_synth_prefs_command_writes_a_preference_file(tmp_path, request):
     analyses = [analyze_song(p) for p in sorted(demo_songs_dir.glob("*.wav"))[:2]]
     manifest = build_manifest(demo_songs_dir, analyses, n_candidates=3, audio_root=demo_songs_dir.resolve())
     out = tmp_path / "synthetic.json"
-    result = CliRunner().invoke(app, ["synth-prefs", "--manifest", str(manifest.path), "--out", str(out),
-                                      "--rater", "radio:mistake=0.1", "--pairs", "5", "--seed", "3"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "synth-prefs",
+            "--manifest",
+            str(manifest.path),
+            "--out",
+            str(out),
+            "--rater",
+            "radio:mistake=0.1",
+            "--pairs",
+            "5",
+            "--seed",
+            "3",
+        ],
+    )
     assert result.exit_code == 0, result.output
     pairs = load_preferences(out)
     assert len(pairs) == 5 and {p.rater for p in pairs} == {"radio"}
@@ -129,8 +162,9 @@ def test_synth_prefs_command_rejects_a_bad_rater_spec(tmp_path, manifest):
     from rl_editor.cli import app
 
     out = tmp_path / "never.json"
-    result = CliRunner().invoke(app, ["synth-prefs", "--manifest", str(manifest.path), "--out", str(out),
-                                      "--rater", "loud"])
+    result = CliRunner().invoke(
+        app, ["synth-prefs", "--manifest", str(manifest.path), "--out", str(out), "--rater", "loud"]
+    )
     assert isinstance(result.exception, RaterError) and "unknown rater 'loud'" in str(result.exception)
     assert not out.exists()
 
@@ -155,7 +189,21 @@ def test_synth_prefs_written_elsewhere_trains_a_reward_model_from_there(tmp_path
     assert result.exit_code == 0, result.output
     for pair in load_preferences(out):
         assert Path(pair.song_path).is_file()
-    trained = CliRunner().invoke(app, ["train-reward", "--preferences", str(out), "--out", str(tmp_path / "r.pt"),
-                                       "--epochs", "2", "--members", "1", "--val-frac", "0"])
+    trained = CliRunner().invoke(
+        app,
+        [
+            "train-reward",
+            "--preferences",
+            str(out),
+            "--out",
+            str(tmp_path / "r.pt"),
+            "--epochs",
+            "2",
+            "--members",
+            "1",
+            "--val-frac",
+            "0",
+        ],
+    )
     assert trained.exit_code == 0, trained.output
     assert (tmp_path / "r.pt").is_file()

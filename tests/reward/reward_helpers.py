@@ -34,9 +34,18 @@ def make_analysis(song_id: str, n_bars: int = 24, seed: int = 0, bar_beats: int 
     distance = np.min(np.abs(np.arange(n)[:, None] - starts[None, :]), axis=1) / 16.0
     features[:, feature_index("novelty_peak_distance")] = np.minimum(distance, 1.0)
     return SongAnalysis(
-        song_id=song_id, path=f"{song_id}.wav", content_sha256=f"sha-{song_id}", sample_rate=22050,
-        source_sample_rate=44100, channels=2, duration_seconds=float(beat_times[-1] + 0.5), tempo_bpm=tempo,
-        beat_times_s=beat_times, beat_in_bar=bib, beats_per_bar=bar_beats, features=features,
+        song_id=song_id,
+        path=f"{song_id}.wav",
+        content_sha256=f"sha-{song_id}",
+        sample_rate=22050,
+        source_sample_rate=44100,
+        channels=2,
+        duration_seconds=float(beat_times[-1] + 0.5),
+        tempo_bpm=tempo,
+        beat_times_s=beat_times,
+        beat_in_bar=bib,
+        beats_per_bar=bar_beats,
+        features=features,
     )
 
 
@@ -54,7 +63,7 @@ def random_edits(analysis: SongAnalysis, n_edits: int, seed: int = 0) -> np.ndar
             if aligned:
                 start -= start % 4
                 length = 4 * max(1, length // 4)
-            out[k, max(start, 1):min(start + length, n - 1)] = CUT
+            out[k, max(start, 1) : min(start + length, n - 1)] = CUT
         if rng.random() < 0.3:
             spot = int(rng.integers(1, n - 1))
             if out[k, spot] == KEEP:
@@ -67,11 +76,15 @@ def tiny_taste(analysis: SongAnalysis, actions: np.ndarray) -> float:
     actions = np.asarray(actions)
     keep = np.mean(actions != CUT)
     splices = splice_pairs(actions)
-    on_bar = np.mean(analysis.beat_in_bar[np.minimum(splices[:, 0] + 1, analysis.n_beats - 1)] == 0) if len(splices) else 1.0
+    on_bar = (
+        np.mean(analysis.beat_in_bar[np.minimum(splices[:, 0] + 1, analysis.n_beats - 1)] == 0) if len(splices) else 1.0
+    )
     return float(-6.0 * abs(keep - 0.7) + 2.0 * on_bar - 1.0 * np.sum(actions == REPEAT))
 
 
-def judged_pairs(analyses: list[SongAnalysis], n_per_song: int, seed: int = 0, noise: float = 0.0) -> list[PreferencePair]:
+def judged_pairs(
+    analyses: list[SongAnalysis], n_per_song: int, seed: int = 0, noise: float = 0.0
+) -> list[PreferencePair]:
     """Pairs judged by ``tiny_taste`` (with ``noise`` share of flipped answers)."""
     rng = np.random.default_rng(seed)
     pairs = []
@@ -87,10 +100,17 @@ def judged_pairs(analyses: list[SongAnalysis], n_per_song: int, seed: int = 0, n
                 if rng.random() < noise:
                     preference = "b" if preference == "a" else "a"
                 strength = 1 if abs(gap) < 1 else (2 if abs(gap) < 2.5 else 3)
-            pairs.append(PreferencePair(
-                song_id=analysis.song_id,
-                edit_a=EditRef(path=f"{analysis.song_id}_{2 * k}.wav", actions=a.tolist(), duration_seconds=1.0),
-                edit_b=EditRef(path=f"{analysis.song_id}_{2 * k + 1}.wav", actions=b.tolist(), duration_seconds=1.0),
-                preference=preference, strength=strength, rater=f"rater{k % 2}", timestamp="2026-01-01T00:00:00",
-            ))
+            pairs.append(
+                PreferencePair(
+                    song_id=analysis.song_id,
+                    edit_a=EditRef(path=f"{analysis.song_id}_{2 * k}.wav", actions=a.tolist(), duration_seconds=1.0),
+                    edit_b=EditRef(
+                        path=f"{analysis.song_id}_{2 * k + 1}.wav", actions=b.tolist(), duration_seconds=1.0
+                    ),
+                    preference=preference,
+                    strength=strength,
+                    rater=f"rater{k % 2}",
+                    timestamp="2026-01-01T00:00:00",
+                )
+            )
     return pairs

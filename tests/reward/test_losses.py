@@ -36,8 +36,10 @@ def test_bt_loss_is_lower_when_the_gap_agrees_with_the_judgment():
 
 def test_bt_loss_for_a_tie_is_smallest_at_equal_scores():
     outcome = torch.tensor([OUTCOME_TIE])
-    losses = [float(bradley_terry_loss(torch.tensor([g]), outcome, torch.tensor([1]), torch.tensor(0.0)))
-              for g in (-2.0, 0.0, 2.0)]
+    losses = [
+        float(bradley_terry_loss(torch.tensor([g]), outcome, torch.tensor([1]), torch.tensor(0.0)))
+        for g in (-2.0, 0.0, 2.0)
+    ]
     assert losses[1] < losses[0] and np.isclose(losses[0], losses[2])
 
 

@@ -72,8 +72,9 @@ def test_reward_model_file_round_trip_keeps_scores_and_lineage(ensemble, tmp_pat
     edits = random_edits(song, 8, seed=4)
     parent = ModelMeta(kind="reward", version="reward-parent", trained_on={"source": "a.json", "count": 10})
     ensemble.save(tmp_path / "v1.pt", parent)
-    child = ModelMeta(kind="reward", version="reward-child", parent="reward-parent",
-                      trained_on={"source": "b.json", "count": 20})
+    child = ModelMeta(
+        kind="reward", version="reward-child", parent="reward-parent", trained_on={"source": "b.json", "count": 20}
+    )
     ensemble.save(tmp_path / "v2.pt", child)
     loaded = load_reward_model(tmp_path / "v2.pt")
     assert loaded.version == "reward-child" and loaded.meta.parent == "reward-parent"

@@ -16,10 +16,22 @@ def synthetic_manifest(tmp_path, analyses, n_candidates: int = 5) -> Manifest:
     songs = []
     for s, analysis in enumerate(analyses):
         edits = random_edits(analysis, n_candidates, seed=s)
-        candidates = [Candidate(f"{analysis.song_id}-{k}", 0.5, f"{analysis.song_id}/{k}.wav", 1.0,
-                                edits[k].tolist(), "policy-x", k) for k in range(n_candidates)]
-        songs.append(SongEntry(f"{analysis.song_id}.wav", analysis.song_id, analysis.duration_seconds,
-                               analysis.beat_times_s.tolist(), analysis.downbeat_times_s.tolist(), candidates))
+        candidates = [
+            Candidate(
+                f"{analysis.song_id}-{k}", 0.5, f"{analysis.song_id}/{k}.wav", 1.0, edits[k].tolist(), "policy-x", k
+            )
+            for k in range(n_candidates)
+        ]
+        songs.append(
+            SongEntry(
+                f"{analysis.song_id}.wav",
+                analysis.song_id,
+                analysis.duration_seconds,
+                analysis.beat_times_s.tolist(),
+                analysis.downbeat_times_s.tolist(),
+                candidates,
+            )
+        )
     return Manifest(root=tmp_path, songs=songs)
 
 

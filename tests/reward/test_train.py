@@ -98,8 +98,15 @@ def test_rater_weight_zero_drops_a_lying_rater(songs):
 
 
 def test_actions_of_the_wrong_length_name_the_entry(songs):
-    bad = PreferencePair(songs[0].song_id, EditRef("a.wav", [0, 1, 0], 1.0), EditRef("b.wav", [0, 0, 0], 1.0),
-                         "a", 1, "r", "2026-01-01T00:00:00")
+    bad = PreferencePair(
+        songs[0].song_id,
+        EditRef("a.wav", [0, 1, 0], 1.0),
+        EditRef("b.wav", [0, 0, 0], 1.0),
+        "a",
+        1,
+        "r",
+        "2026-01-01T00:00:00",
+    )
     with pytest.raises(RewardTrainingError, match="entry 0.edit_a.actions"):
         train_reward_model([bad], RewardTrainConfig(epochs=1, members=1), analyses={s.song_id: s for s in songs})
 
@@ -116,8 +123,9 @@ def test_unknown_loss_is_rejected(songs, pairs):
 
 @pytest.mark.parametrize("loss", ["bt", "mse-margin"])
 def test_other_losses_also_learn(songs, pairs, loss):
-    _, report = train_reward_model(pairs, RewardTrainConfig(loss=loss, epochs=10, members=1),
-                                   analyses={s.song_id: s for s in songs})
+    _, report = train_reward_model(
+        pairs, RewardTrainConfig(loss=loss, epochs=10, members=1), analyses={s.song_id: s for s in songs}
+    )
     assert report.val_metrics["accuracy"] >= 0.75
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 
 
-def judged_pairs(policy_path: Path, analyses: list, rater_spec: str = "musician:mistake=0.1", n_edits: int = 16,
-                 seed: int = 0) -> list:
+def judged_pairs(
+    policy_path: Path, analyses: list, rater_spec: str = "musician:mistake=0.1", n_edits: int = 16, seed: int = 0
+) -> list:
     """A rater's judgments of random pairs of the policy's edits at several temperatures."""
     from rl_editor.edit import Edit
     from rl_editor.policy.trainer import PPOTrainer
@@ -27,11 +28,16 @@ def judged_pairs(policy_path: Path, analyses: list, rater_spec: str = "musician:
             if np.array_equal(edits[i], edits[j]):
                 continue
             judgment = rater.judge(a, Edit(a.song_id, edits[i]), Edit(a.song_id, edits[j]))
-            pairs.append(PreferencePair(
-                song_id=a.song_id,
-                edit_a=EditRef("", [int(x) for x in edits[i]], 0.0, {"edit_id": f"{a.song_id}-{i}"}),
-                edit_b=EditRef("", [int(x) for x in edits[j]], 0.0, {"edit_id": f"{a.song_id}-{j}"}),
-                preference=judgment.preference, strength=judgment.strength, rater=rater.name,
-                timestamp="2026-01-01T00:00:00", notes="",
-            ))
+            pairs.append(
+                PreferencePair(
+                    song_id=a.song_id,
+                    edit_a=EditRef("", [int(x) for x in edits[i]], 0.0, {"edit_id": f"{a.song_id}-{i}"}),
+                    edit_b=EditRef("", [int(x) for x in edits[j]], 0.0, {"edit_id": f"{a.song_id}-{j}"}),
+                    preference=judgment.preference,
+                    strength=judgment.strength,
+                    rater=rater.name,
+                    timestamp="2026-01-01T00:00:00",
+                    notes="",
+                )
+            )
     return pairs

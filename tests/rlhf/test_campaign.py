@@ -13,13 +13,23 @@ from rl_editor.rlhf.evaluate import campaign_result, create_evaluation_campaign
 
 
 def test_a_campaign_goes_to_held_out_raters_and_its_judgments_give_the_win_rate(
-        tmp_path, rlhf_policy_path, heldout_analyses, capsys):
+    tmp_path, rlhf_policy_path, heldout_analyses, capsys
+):
     from rl_editor.feedback.storage import FeedbackStore, JudgmentIn
 
     db = f"sqlite:///{tmp_path / 'feedback.sqlite'}"
-    name = create_evaluation_campaign(rlhf_policy_path, rlhf_policy_path, heldout_analyses, db, tmp_path / "eval",
-                                      edits_per_song=3, temperature=1.0, raters_per_pair=1, name="eval-test",
-                                      progress=True)
+    name = create_evaluation_campaign(
+        rlhf_policy_path,
+        rlhf_policy_path,
+        heldout_analyses,
+        db,
+        tmp_path / "eval",
+        edits_per_song=3,
+        temperature=1.0,
+        raters_per_pair=1,
+        name="eval-test",
+        progress=True,
+    )
     assert name == "eval-test"
     printed = capsys.readouterr()
     assert "rendering evaluation edits" in printed.err and printed.out == ""
@@ -33,8 +43,12 @@ def test_a_campaign_goes_to_held_out_raters_and_its_judgments_give_the_win_rate(
         while (task := store.next_task(raters["judge"])) is not None:
             assert task.campaign == name
             new_first = "-eval-new-" in task.edits[0].edit_id
-            store.submit_judgment(raters["judge"], JudgmentIn(client_id=f"c{judged}", task_id=task.task_id,
-                                                              preference="a" if new_first else "b", strength=2))
+            store.submit_judgment(
+                raters["judge"],
+                JudgmentIn(
+                    client_id=f"c{judged}", task_id=task.task_id, preference="a" if new_first else "b", strength=2
+                ),
+            )
             judged += 1
     assert judged == 3 * len(heldout_analyses)
     result = campaign_result(db, name)

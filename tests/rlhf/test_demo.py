@@ -23,8 +23,13 @@ def test_demo_runs_end_to_end_reports_honestly_and_says_how_to_open_the_rater_pa
     """
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = tmp_path / "demo"
-    proc = subprocess.run([sys.executable, "-m", "rl_editor.cli", "demo", "--out", str(out)],
-                          capture_output=True, text=True, env=env, timeout=280)
+    proc = subprocess.run(
+        [sys.executable, "-m", "rl_editor.cli", "demo", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=280,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = out / "run"
     assert (run / "report.md").is_file()
@@ -33,9 +38,11 @@ def test_demo_runs_end_to_end_reports_honestly_and_says_how_to_open_the_rater_pa
     accuracy = json.loads((run / "iter-01" / "reward_eval.json").read_text())
     assert accuracy["new"]["accuracy"] > accuracy["previous"]["accuracy"], accuracy
     met = "met" if win["target_met"] else "not met"
-    assert (f"new preferred {win['preference_share']:.1%} of 160 judgments (ties count half), 95% CI by rater and "
-            f"song {win['share_ci_low']:.1%}-{win['share_ci_high']:.1%} over 4 songs and 5 raters, "
-            f"p = {win['share_p_value']:.2g} by rater and song; target > 60%: {met}") in proc.stdout
+    assert (
+        f"new preferred {win['preference_share']:.1%} of 160 judgments (ties count half), 95% CI by rater and "
+        f"song {win['share_ci_low']:.1%}-{win['share_ci_high']:.1%} over 4 songs and 5 raters, "
+        f"p = {win['share_p_value']:.2g} by rater and song; target > 60%: {met}"
+    ) in proc.stdout
     # results on stdout, progress on stderr
     assert f"decisive: new wins {win['win_rate']:.1%} of {win['wins'] + win['losses']}" in proc.stdout
     assert "edits old -> new: length (share of the song) " in proc.stdout

@@ -11,28 +11,40 @@ import pytest
 from rl_editor.rlhf.edit import EditCommandError, format_time, parse_length, takes_target_length
 
 
-@pytest.mark.parametrize("text, keep_share", [
-    ("0.55", 0.55), ("1", 1.0), ("3:30", 210 / 300), ("0:45", 45 / 300), ("210s", 210 / 300), ("1.5s", 1.5 / 300),
-    (" 2:00.5 ", 120.5 / 300), ("5:00", 1.0),
-])
+@pytest.mark.parametrize(
+    "text, keep_share",
+    [
+        ("0.55", 0.55),
+        ("1", 1.0),
+        ("3:30", 210 / 300),
+        ("0:45", 45 / 300),
+        ("210s", 210 / 300),
+        ("1.5s", 1.5 / 300),
+        (" 2:00.5 ", 120.5 / 300),
+        ("5:00", 1.0),
+    ],
+)
 def test_a_length_is_a_share_a_time_or_seconds(text, keep_share):
     assert parse_length(text, 300.0) == pytest.approx(keep_share)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("0", "--length 0: must be more than 0"),
-    ("-0.5", "--length -0.5: must be more than 0"),
-    ("0:00", "--length 0:00: must be more than 0"),
-    ("5:01", "--length 5:01: 5:01 is longer than the song (5:00)"),
-    ("301s", "--length 301s: 5:01 is longer than the song (5:00)"),
-    ("1.5", "--length 1.5: a share of the song is at most 1; for a time write 1.5s or 0:02"),
-    ("2", "--length 2: a share of the song is at most 1; for a time write 2s or 0:02"),
-    ("210", "--length 210: a share of the song is at most 1; for a time write 210s or 3:30"),
-    ("half", "--length 'half': not a length; give a share of the song"),
-    ("3:75", "--length '3:75': not a length"),
-    ("nan", "--length 'nan': not a length"),
-    ("", "--length '': not a length"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("0", "--length 0: must be more than 0"),
+        ("-0.5", "--length -0.5: must be more than 0"),
+        ("0:00", "--length 0:00: must be more than 0"),
+        ("5:01", "--length 5:01: 5:01 is longer than the song (5:00)"),
+        ("301s", "--length 301s: 5:01 is longer than the song (5:00)"),
+        ("1.5", "--length 1.5: a share of the song is at most 1; for a time write 1.5s or 0:02"),
+        ("2", "--length 2: a share of the song is at most 1; for a time write 2s or 0:02"),
+        ("210", "--length 210: a share of the song is at most 1; for a time write 210s or 3:30"),
+        ("half", "--length 'half': not a length; give a share of the song"),
+        ("3:75", "--length '3:75': not a length"),
+        ("nan", "--length 'nan': not a length"),
+        ("", "--length '': not a length"),
+    ],
+)
 def test_a_bad_length_is_one_clear_line(text, message):
     with pytest.raises(EditCommandError) as caught:
         parse_length(text, 300.0)
@@ -48,16 +60,29 @@ def one_song(demo_songs_dir: Path) -> Path:
     return sorted(demo_songs_dir.glob("*.wav"))[0]
 
 
-def test_edit_renders_the_reward_models_favourite_of_n(rl_editor_main, tmp_path, one_song, rlhf_policy_path,
-                                                       rlhf_reward_path):
+def test_edit_renders_the_reward_models_favourite_of_n(
+    rl_editor_main, tmp_path, one_song, rlhf_policy_path, rlhf_reward_path
+):
     from rl_editor.audio import analyze_song, load_audio
     from rl_editor.edit import splice_pairs
     from rl_editor.policy.trainer import PPOTrainer
     from rl_editor.reward import load_reward_model
 
     out = tmp_path / "edits"
-    code, stdout, err = rl_editor_main("edit", one_song, "--policy", rlhf_policy_path, "--reward-model",
-                                       rlhf_reward_path, "--best-of", 6, "--temperature", 1.5, "--out", out)
+    code, stdout, err = rl_editor_main(
+        "edit",
+        one_song,
+        "--policy",
+        rlhf_policy_path,
+        "--reward-model",
+        rlhf_reward_path,
+        "--best-of",
+        6,
+        "--temperature",
+        1.5,
+        "--out",
+        out,
+    )
     assert code == 0, err
     saved = json.loads((out / f"{one_song.stem}.json").read_text())
     analysis = analyze_song(one_song)
@@ -74,11 +99,13 @@ def test_edit_renders_the_reward_models_favourite_of_n(rl_editor_main, tmp_path,
     assert saved["reward_score"] == pytest.approx(float(scores.max()), abs=1e-5)
     assert [s["reward"] for s in saved["sampled"]] == pytest.approx([float(x) for x in scores], abs=1e-5)
     assert saved["policy"]["version"] == policy.meta.version and saved["reward_model"]["version"] == reward.version
-    assert (saved["song_id"], saved["temperature"], saved["target"], saved["best_of"]) == \
-        (one_song.stem, 1.5, None, 6)
+    assert (saved["song_id"], saved["temperature"], saved["target"], saved["best_of"]) == (one_song.stem, 1.5, None, 6)
     chosen = np.asarray(saved["actions"])
-    duration = float(analysis.beat_durations_s[np.repeat(np.arange(chosen.size),
-                                                         np.where(chosen == 1, 0, np.where(chosen == 2, 2, 1)))].sum())
+    duration = float(
+        analysis.beat_durations_s[
+            np.repeat(np.arange(chosen.size), np.where(chosen == 1, 0, np.where(chosen == 2, 2, 1)))
+        ].sum()
+    )
     assert saved["duration_seconds"] == pytest.approx(duration)
     clip = load_audio(out / f"{one_song.stem}.wav")
     assert clip.duration_seconds == pytest.approx(duration, abs=0.01)
@@ -87,18 +114,20 @@ def test_edit_renders_the_reward_models_favourite_of_n(rl_editor_main, tmp_path,
     assert lines[0] == f"{one_song.stem} ({format_time(analysis.duration_seconds)}):"
     for k, edit in enumerate(edits):
         seconds = saved["sampled"][k]["duration_seconds"]
-        expected = (f"  edit {k + 1}/6: {format_time(seconds)} ({seconds / analysis.duration_seconds:.0%} of the "
-                    f"song), {len(splice_pairs(edit))} splices, reward {scores[k]:+.3f}")
+        expected = (
+            f"  edit {k + 1}/6: {format_time(seconds)} ({seconds / analysis.duration_seconds:.0%} of the "
+            f"song), {len(splice_pairs(edit))} splices, reward {scores[k]:+.3f}"
+        )
         assert lines[k + 1] == expected + ("  <- chosen" if k == best else "")
     assert lines[7] == f"  wrote {out / one_song.stem}.wav and {out / one_song.stem}.json"
 
 
-def test_without_a_reward_model_one_edit_is_made_for_each_song(rl_editor_main, tmp_path, demo_songs_dir,
-                                                               rlhf_policy_path):
+def test_without_a_reward_model_one_edit_is_made_for_each_song(
+    rl_editor_main, tmp_path, demo_songs_dir, rlhf_policy_path
+):
     songs = sorted(demo_songs_dir.glob("*.wav"))[:2]
     out = tmp_path / "edits"
-    code, stdout, err = rl_editor_main("edit", *songs, "--policy", rlhf_policy_path, "--temperature", 0,
-                                       "--out", out)
+    code, stdout, err = rl_editor_main("edit", *songs, "--policy", rlhf_policy_path, "--temperature", 0, "--out", out)
     assert code == 0, err
     for song in songs:
         saved = json.loads((out / f"{song.stem}.json").read_text())
@@ -109,15 +138,19 @@ def test_without_a_reward_model_one_edit_is_made_for_each_song(rl_editor_main, t
     assert "editing" in err  # a progress bar over several songs, on stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--length", "0"], "error: --length 0: must be more than 0"),
-    (["--length", "9:00"], "is longer than the song"),
-    (["--length", "soon"], "error: --length 'soon': not a length"),
-    (["--length", "1.5"], "error: --length 1.5: a share of the song is at most 1"),
-    (["--best-of", "3"], "error: --best-of 3 needs --reward-model to rank the edits by"),
-])
-def test_bad_options_are_one_line_and_write_nothing(rl_editor_main, tmp_path, one_song, rlhf_policy_path, args,
-                                                    message):
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--length", "0"], "error: --length 0: must be more than 0"),
+        (["--length", "9:00"], "is longer than the song"),
+        (["--length", "soon"], "error: --length 'soon': not a length"),
+        (["--length", "1.5"], "error: --length 1.5: a share of the song is at most 1"),
+        (["--best-of", "3"], "error: --best-of 3 needs --reward-model to rank the edits by"),
+    ],
+)
+def test_bad_options_are_one_line_and_write_nothing(
+    rl_editor_main, tmp_path, one_song, rlhf_policy_path, args, message
+):
     out = tmp_path / "edits"
     code, stdout, err = rl_editor_main("edit", one_song, "--policy", rlhf_policy_path, "--out", out, *args)
     assert code == 2 and stdout == ""
@@ -136,8 +169,10 @@ def test_a_target_length_needs_a_policy_that_takes_one(rl_editor_main, tmp_path,
         assert saved["target"] == {"length": "0.6", "keep_share": 0.6}
     else:
         assert code == 2
-        assert err == f"error: {rlhf_policy_path}: this policy does not take a target length; leave --length out " \
-                      "or use a length-conditioned policy\n"
+        assert (
+            err == f"error: {rlhf_policy_path}: this policy does not take a target length; leave --length out "
+            "or use a length-conditioned policy\n"
+        )
 
 
 def test_a_missing_policy_is_named(rl_editor_main, tmp_path, one_song):
@@ -145,8 +180,9 @@ def test_a_missing_policy_is_named(rl_editor_main, tmp_path, one_song):
     assert code == 2 and err == f"error: {tmp_path / 'nope.pt'}: no such policy file (--policy)\n"
 
 
-def test_a_folder_is_edited_song_by_song_and_an_unreadable_song_is_one_line(rl_editor_main, tmp_path, one_song,
-                                                                             rlhf_policy_path):
+def test_a_folder_is_edited_song_by_song_and_an_unreadable_song_is_one_line(
+    rl_editor_main, tmp_path, one_song, rlhf_policy_path
+):
     import shutil
 
     import soundfile as sf
@@ -165,8 +201,9 @@ def test_a_folder_is_edited_song_by_song_and_an_unreadable_song_is_one_line(rl_e
     assert "b_good (" in stdout and not (out / "a_huge.wav").exists()
 
 
-def test_a_target_outside_the_trained_range_is_edited_with_a_warning(rl_editor_main, tmp_path, one_song,
-                                                                      rlhf_policy_path):
+def test_a_target_outside_the_trained_range_is_edited_with_a_warning(
+    rl_editor_main, tmp_path, one_song, rlhf_policy_path
+):
     from rl_editor.policy.trainer import PPOTrainer
 
     policy = PPOTrainer.from_checkpoint(rlhf_policy_path)
@@ -174,13 +211,17 @@ def test_a_target_outside_the_trained_range_is_edited_with_a_warning(rl_editor_m
         pytest.skip("the test policy takes no target length")
     low, high = policy.config.env.target_range
     out = tmp_path / "edits"
-    code, stdout, err = rl_editor_main("edit", one_song, "--policy", rlhf_policy_path, "--temperature", 0,
-                                       "--length", "3s", "--out", out)
+    code, stdout, err = rl_editor_main(
+        "edit", one_song, "--policy", rlhf_policy_path, "--temperature", 0, "--length", "3s", "--out", out
+    )
     assert code == 0, err
-    assert f"  warning: a target of 7% of the song is below the {low * 100:.0f}-{high:.0%} the policy was " \
-           "trained on" in stdout
-    code, stdout, err = rl_editor_main("edit", one_song, "--policy", rlhf_policy_path, "--temperature", 0,
-                                       "--length", "0.6", "--out", out)
+    assert (
+        f"  warning: a target of 7% of the song is below the {low * 100:.0f}-{high:.0%} the policy was "
+        "trained on" in stdout
+    )
+    code, stdout, err = rl_editor_main(
+        "edit", one_song, "--policy", rlhf_policy_path, "--temperature", 0, "--length", "0.6", "--out", out
+    )
     assert code == 0 and "warning" not in stdout
 
 
@@ -200,15 +241,15 @@ def test_generate_edit_takes_a_time_as_its_target(one_song, rlhf_policy_path):
         policy.generate_edit(analysis, target="soon")
 
 
-def test_the_edit_json_gives_splice_times_bars_and_sections_in_seconds(rl_editor_main, tmp_path, one_song,
-                                                                       rlhf_policy_path):
+def test_the_edit_json_gives_splice_times_bars_and_sections_in_seconds(
+    rl_editor_main, tmp_path, one_song, rlhf_policy_path
+):
     from rl_editor.audio import analyze_song
     from rl_editor.audio.structure import song_structure
     from rl_editor.edit import beat_sequence, splice_pairs
 
     out = tmp_path / "edits"
-    code, _, err = rl_editor_main("edit", one_song, "--policy", rlhf_policy_path, "--temperature", 1.0,
-                                  "--out", out)
+    code, _, err = rl_editor_main("edit", one_song, "--policy", rlhf_policy_path, "--temperature", 1.0, "--out", out)
     assert code == 0, err
     saved = json.loads((out / f"{one_song.stem}.json").read_text())
     analysis = analyze_song(one_song)

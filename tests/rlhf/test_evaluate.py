@@ -31,26 +31,30 @@ def _independent_samples(policy_path, analyses, edits_per_song, temperature, see
     from rl_editor.policy.trainer import PPOTrainer
 
     policy = PPOTrainer.from_checkpoint(policy_path)
-    return tuple(sample_policy_edits(policy, analyses, side, edits_per_song, temperature, seed)
-                 for side in ("old", "new"))
+    return tuple(
+        sample_policy_edits(policy, analyses, side, edits_per_song, temperature, seed) for side in ("old", "new")
+    )
 
 
 def test_a_policy_against_itself_makes_the_same_edits_and_every_pair_is_a_tie(rlhf_policy_path, demo_analyses):
     """Both policies sample with the same seeds (common random numbers), so a policy against itself gives
     identical edits: ties without asking anyone, a share of exactly one half, and a summary that says so."""
-    result = evaluate_policies(rlhf_policy_path, rlhf_policy_path, demo_analyses, [AlwaysA()], temperature=1.5,
-                               seed=3, edits_per_song=5)
+    result = evaluate_policies(
+        rlhf_policy_path, rlhf_policy_path, demo_analyses, [AlwaysA()], temperature=1.5, seed=3, edits_per_song=5
+    )
     assert result.win.n == len(demo_analyses) * 5 and result.win.ties == result.win.n
     assert result.win.preference_share == 0.5 and not result.win.target_met
     assert all(j.identical and j.outcome == "tie" for j in result.judgments)
     assert result.identical_share == 1.0
-    assert result.summary().splitlines()[2].endswith(
-        "; every pair identical: the new policy edits exactly as the old one (ties without asking)")
+    assert (
+        result.summary()
+        .splitlines()[2]
+        .endswith("; every pair identical: the new policy edits exactly as the old one (ties without asking)")
+    )
     assert result.summary().splitlines()[3].startswith("  what changed: nothing that matters")
 
 
-def test_independent_samples_of_one_policy_win_about_half_and_are_rarely_significant(rlhf_policy_path,
-                                                                                     demo_analyses):
+def test_independent_samples_of_one_policy_win_about_half_and_are_rarely_significant(rlhf_policy_path, demo_analyses):
     """Judgments cluster by song and edit pair, so one evaluation can lean either way by chance; over ten
     evaluation seeds the share centres on 50% and the by-song test keeps its error rate (the sign test
     that treats judgments as independent would call about a third of them significant)."""
@@ -93,17 +97,32 @@ def test_a_result_survives_a_round_trip_through_json(tmp_path, rlhf_policy_path,
     assert set(json.loads(path.read_text())["edits"][heldout_analyses[0].song_id]) == {"old", "new"}
 
 
-def test_the_evaluate_command_prints_the_headline_and_how_the_edits_changed(tmp_path, rlhf_policy_path,
-                                                                           demo_songs_dir):
+def test_the_evaluate_command_prints_the_headline_and_how_the_edits_changed(tmp_path, rlhf_policy_path, demo_songs_dir):
     from typer.testing import CliRunner
 
     from rl_editor.cli import app
 
     out = tmp_path / "eval.json"
-    result = CliRunner().invoke(app, [
-        "evaluate", "--old", str(rlhf_policy_path), "--new", str(rlhf_policy_path), "--songs", str(demo_songs_dir),
-        "--rater", "musician:mistake=0.1", "--raters-per-spec", "2", "--judgments-per-song", "2", "--out", str(out),
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            "--old",
+            str(rlhf_policy_path),
+            "--new",
+            str(rlhf_policy_path),
+            "--songs",
+            str(demo_songs_dir),
+            "--rater",
+            "musician:mistake=0.1",
+            "--raters-per-spec",
+            "2",
+            "--judgments-per-song",
+            "2",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     saved = json.loads(out.read_text())
     win = saved["win"]
@@ -111,10 +130,12 @@ def test_the_evaluate_command_prints_the_headline_and_how_the_edits_changed(tmp_
     assert win["share_ci_low"] <= win["preference_share"] <= win["share_ci_high"]
     assert win["preference_share"] == pytest.approx((win["wins"] + win["ties"] / 2) / win["n"])
     lines = result.stdout.splitlines()
-    assert lines[0].endswith(f"new preferred {win['preference_share']:.1%} of 16 judgments (ties count half), "
-                             f"95% CI by rater and song {win['share_ci_low']:.1%}-{win['share_ci_high']:.1%} over "
-                             f"4 songs and 2 raters, p = {win['share_p_value']:.2g} by rater and song; "
-                             f"target > 60%: {'met' if win['target_met'] else 'not met'}")
+    assert lines[0].endswith(
+        f"new preferred {win['preference_share']:.1%} of 16 judgments (ties count half), "
+        f"95% CI by rater and song {win['share_ci_low']:.1%}-{win['share_ci_high']:.1%} over "
+        f"4 songs and 2 raters, p = {win['share_p_value']:.2g} by rater and song; "
+        f"target > 60%: {'met' if win['target_met'] else 'not met'}"
+    )
     assert lines[1].strip().startswith("decisive: new wins") and f"ties {win['tie_share']:.1%}" in lines[1]
     old, new = saved["edit_stats"]["old"], saved["edit_stats"]["new"]
     assert lines[2].strip() == (
@@ -122,14 +143,27 @@ def test_the_evaluate_command_prints_the_headline_and_how_the_edits_changed(tmp_
         f"splices per minute {old['splices_per_minute']:.1f} -> {new['splices_per_minute']:.1f}, "
         f"splices on bar lines {old['bar_line_share']:.0%} -> {new['bar_line_share']:.0%}, "
         f"splice quality {old['mean_splice_quality']:.2f} -> {new['mean_splice_quality']:.2f}"
-        "; every pair identical: the new policy edits exactly as the old one (ties without asking)")
+        "; every pair identical: the new policy edits exactly as the old one (ties without asking)"
+    )
     assert "evaluating" not in result.stdout  # the progress bar is on stderr
 
 
 def test_a_result_saved_before_song_intervals_still_loads():
-    saved = {"win": {"wins": 3, "losses": 1, "ties": 0, "win_rate": 0.75, "ci_low": 0.3, "ci_high": 0.95,
-                     "p_value": 0.31, "confidence": 0.95, "n": 4},
-             "old_version": "policy-a", "new_version": "policy-b"}
+    saved = {
+        "win": {
+            "wins": 3,
+            "losses": 1,
+            "ties": 0,
+            "win_rate": 0.75,
+            "ci_low": 0.3,
+            "ci_high": 0.95,
+            "p_value": 0.31,
+            "confidence": 0.95,
+            "n": 4,
+        },
+        "old_version": "policy-a",
+        "new_version": "policy-b",
+    }
     result = EvaluationResult.from_json(saved)
     assert result.win.cluster_ci_low is None and result.win.preference_share == 0.75
     assert "CI by song n/a (songs not recorded)" in result.summary()
@@ -137,13 +171,30 @@ def test_a_result_saved_before_song_intervals_still_loads():
 
 
 def test_a_result_saved_before_the_headline_gets_it_from_its_judgments():
-    judgments = [{"song_id": song, "k": 0, "rater": "r", "new_shown_as": "a", "preference": p, "strength": 1,
-                  "outcome": o} for song in ("s1", "s2", "s3")
-                 for p, o in (("a", "new"), ("tie", "tie"), ("tie", "tie"), ("tie", "tie"))]
-    saved = {"win": {"wins": 3, "losses": 0, "ties": 9, "win_rate": 1.0, "ci_low": 0.44, "ci_high": 1.0,
-                     "p_value": 0.125, "confidence": 0.95, "cluster_ci_low": 1.0, "cluster_ci_high": 1.0,
-                     "n_clusters": 3, "n": 12},
-             "old_version": "a", "new_version": "b", "judgments": judgments}
+    judgments = [
+        {"song_id": song, "k": 0, "rater": "r", "new_shown_as": "a", "preference": p, "strength": 1, "outcome": o}
+        for song in ("s1", "s2", "s3")
+        for p, o in (("a", "new"), ("tie", "tie"), ("tie", "tie"), ("tie", "tie"))
+    ]
+    saved = {
+        "win": {
+            "wins": 3,
+            "losses": 0,
+            "ties": 9,
+            "win_rate": 1.0,
+            "ci_low": 0.44,
+            "ci_high": 1.0,
+            "p_value": 0.125,
+            "confidence": 0.95,
+            "cluster_ci_low": 1.0,
+            "cluster_ci_high": 1.0,
+            "n_clusters": 3,
+            "n": 12,
+        },
+        "old_version": "a",
+        "new_version": "b",
+        "judgments": judgments,
+    }
     result = EvaluationResult.from_json(saved)
     assert result.win.preference_share == pytest.approx(7.5 / 12) and result.win.n_songs == 3
     assert result.win.cluster_ci_low < 1.0  # not the point interval the old file held
@@ -175,11 +226,30 @@ def test_evaluation_without_raters_is_refused(rlhf_policy_path, heldout_analyses
 def test_a_result_file_with_an_unknown_key_or_a_bad_judgment_names_the_field(tmp_path):
     from rl_editor.rlhf.errors import RLHFError
 
-    judgment = {"song_id": "s1", "k": 0, "rater": "r", "new_shown_as": "a", "preference": "a", "strength": 1,
-                "outcome": "new"}
-    saved = {"win": {"wins": 1, "losses": 0, "ties": 0, "win_rate": 1.0, "ci_low": 0.2, "ci_high": 1.0,
-                     "p_value": 0.5, "preference_share": 1.0},
-             "old_version": "a", "new_version": "b", "judgments": [judgment]}
+    judgment = {
+        "song_id": "s1",
+        "k": 0,
+        "rater": "r",
+        "new_shown_as": "a",
+        "preference": "a",
+        "strength": 1,
+        "outcome": "new",
+    }
+    saved = {
+        "win": {
+            "wins": 1,
+            "losses": 0,
+            "ties": 0,
+            "win_rate": 1.0,
+            "ci_low": 0.2,
+            "ci_high": 1.0,
+            "p_value": 0.5,
+            "preference_share": 1.0,
+        },
+        "old_version": "a",
+        "new_version": "b",
+        "judgments": [judgment],
+    }
     path = tmp_path / "eval.json"
     path.write_text(json.dumps({**saved, "colour": "red"}))
     with pytest.raises(RLHFError, match=r"eval.json: evaluation result: unknown field 'colour'$"):
@@ -191,24 +261,34 @@ def test_a_result_file_with_an_unknown_key_or_a_bad_judgment_names_the_field(tmp
     assert EvaluationResult.load(path).judgments[0].preference == "a"
 
 
-def test_the_best_of_n_arm_shows_the_reward_models_favourite_of_n_old_edits(tmp_path, rlhf_policy_path,
-                                                                           rlhf_reward_path, heldout_analyses):
+def test_the_best_of_n_arm_shows_the_reward_models_favourite_of_n_old_edits(
+    tmp_path, rlhf_policy_path, rlhf_reward_path, heldout_analyses
+):
     from rl_editor.reward import load_reward_model
     from rl_editor.rlhf.evaluate import sample_policy_edits
 
     raters = held_out_raters("musician:mistake=0.1", 2, seed=3)
-    result = evaluate_policies(rlhf_policy_path, rlhf_policy_path, heldout_analyses, raters, temperature=1.5,
-                               seed=4, edits_per_song=5, reward_model=rlhf_reward_path, best_of=4)
+    result = evaluate_policies(
+        rlhf_policy_path,
+        rlhf_policy_path,
+        heldout_analyses,
+        raters,
+        temperature=1.5,
+        seed=4,
+        edits_per_song=5,
+        reward_model=rlhf_reward_path,
+        best_of=4,
+    )
     arm = result.best_of
     assert arm is not None and arm.n == 4
     assert arm.win.n == len(heldout_analyses) * 5 * 2 == result.win.n
     ensemble = load_reward_model(rlhf_reward_path)
-    samples = sample_policy_edits(_trainer(rlhf_policy_path), heldout_analyses,
-                                  "best-of-4", 5 * 4, 1.5, 4)
+    samples = sample_policy_edits(_trainer(rlhf_policy_path), heldout_analyses, "best-of-4", 5 * 4, 1.5, 4)
     for song in heldout_analyses:
         chosen = np.asarray(arm.edits[song.song_id])
-        assert all(any(np.array_equal(c, s) for s in samples[song.song_id][4 * k:4 * k + 4])
-                   for k, c in enumerate(chosen))
+        assert all(
+            any(np.array_equal(c, s) for s in samples[song.song_id][4 * k : 4 * k + 4]) for k, c in enumerate(chosen)
+        )
         sample_scores = ensemble.score(song, np.stack(samples[song.song_id]))[0].reshape(5, 4)
         np.testing.assert_allclose(ensemble.score(song, chosen)[0], sample_scores.max(axis=1), rtol=1e-5)
         old_scores = ensemble.score(song, np.asarray(result.edits[song.song_id]["old"]))[0]
@@ -217,8 +297,9 @@ def test_the_best_of_n_arm_shows_the_reward_models_favourite_of_n_old_edits(tmp_
     assert {(j.song_id, j.k) for j in arm.judgments} == {(j.song_id, j.k) for j in result.judgments}
     summary = result.summary().splitlines()
     assert summary[3].startswith("  what changed: ")
-    assert summary[4].startswith(f"  old + best-of-4 (ranked by {ensemble.version}) as new vs {result.old_version}: "
-                                 f"{arm.win.headline()}")
+    assert summary[4].startswith(
+        f"  old + best-of-4 (ranked by {ensemble.version}) as new vs {result.old_version}: {arm.win.headline()}"
+    )
     assert summary[5].strip() == arm.win.details()
     assert summary[6].strip().startswith("edits old -> best-of-4: length (share of the song) ")
     again = EvaluationResult.load(result.save(tmp_path / "eval.json"))
@@ -226,8 +307,9 @@ def test_the_best_of_n_arm_shows_the_reward_models_favourite_of_n_old_edits(tmp_
 
 
 def test_without_a_reward_model_there_is_no_best_of_arm(rlhf_policy_path, heldout_analyses):
-    result = evaluate_policies(rlhf_policy_path, rlhf_policy_path, heldout_analyses,
-                               held_out_raters("musician", 1, seed=2), edits_per_song=2)
+    result = evaluate_policies(
+        rlhf_policy_path, rlhf_policy_path, heldout_analyses, held_out_raters("musician", 1, seed=2), edits_per_song=2
+    )
     assert result.best_of is None and len(result.summary().splitlines()) == 4
     assert EvaluationResult.from_json(result.to_json()).best_of is None
 
@@ -238,18 +320,38 @@ def _trainer(path):
     return PPOTrainer.from_checkpoint(path)
 
 
-def test_the_evaluate_command_judges_the_best_of_n_arm_with_a_reward_model(tmp_path, rlhf_policy_path,
-                                                                          rlhf_reward_path, demo_songs_dir):
+def test_the_evaluate_command_judges_the_best_of_n_arm_with_a_reward_model(
+    tmp_path, rlhf_policy_path, rlhf_reward_path, demo_songs_dir
+):
     from typer.testing import CliRunner
 
     from rl_editor.cli import app
 
     out = tmp_path / "eval.json"
-    result = CliRunner().invoke(app, [
-        "evaluate", "--old", str(rlhf_policy_path), "--new", str(rlhf_policy_path), "--songs", str(demo_songs_dir),
-        "--rater", "musician:mistake=0.1", "--raters-per-spec", "1", "--judgments-per-song", "2",
-        "--reward-model", str(rlhf_reward_path), "--best-of", "3", "--out", str(out),
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            "--old",
+            str(rlhf_policy_path),
+            "--new",
+            str(rlhf_policy_path),
+            "--songs",
+            str(demo_songs_dir),
+            "--rater",
+            "musician:mistake=0.1",
+            "--raters-per-spec",
+            "1",
+            "--judgments-per-song",
+            "2",
+            "--reward-model",
+            str(rlhf_reward_path),
+            "--best-of",
+            "3",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     arm = json.loads(out.read_text())["best_of"]
     assert arm["n"] == 3 and arm["win"]["n"] == 4 * 2

@@ -14,16 +14,24 @@ pytestmark = pytest.mark.slow
 
 
 def _config(**changes) -> FinetuneConfig:
-    base = dict(episodes=300, n_steps=32, batch_size=128, n_epochs=4, learning_rate=1e-3, ent_coef=0.0,
-                reference_edits_per_song=8)
+    base = dict(
+        episodes=300,
+        n_steps=32,
+        batch_size=128,
+        n_epochs=4,
+        learning_rate=1e-3,
+        ent_coef=0.0,
+        reference_edits_per_song=8,
+    )
     return FinetuneConfig(**{**base, **changes})
 
 
 @pytest.fixture(scope="module")
 def finetuned(tmp_path_factory, rlhf_policy_path, rlhf_reward_path, train_analyses):
     logs = tmp_path_factory.mktemp("finetune-logs")
-    trainer = finetune_policy(rlhf_policy_path, rlhf_reward_path, _config(kl_coef=0.02), analyses=train_analyses,
-                              log_dir=logs, progress=False)
+    trainer = finetune_policy(
+        rlhf_policy_path, rlhf_reward_path, _config(kl_coef=0.02), analyses=train_analyses, log_dir=logs, progress=False
+    )
     path = trainer.save_checkpoint(logs / "policy.pt")
     return trainer, path, logs
 
@@ -33,8 +41,9 @@ def held_back(tmp_path_factory, rlhf_policy_path, rlhf_reward_path, train_analys
     logs = tmp_path_factory.mktemp("finetune-kl")
     # the KL is paid once per edit, at its end, so every decision of the edit shares its credit; a per-step
     # payment (reward-to-go) held the policy as close with about 2.5 times less weight
-    return finetune_policy(rlhf_policy_path, rlhf_reward_path, _config(kl_coef=5.0), analyses=train_analyses,
-                           log_dir=logs, progress=False)
+    return finetune_policy(
+        rlhf_policy_path, rlhf_reward_path, _config(kl_coef=5.0), analyses=train_analyses, log_dir=logs, progress=False
+    )
 
 
 def _mean_learned(trainer, rlhf_reward_path, analyses, n=12, targets=None) -> float:
@@ -57,8 +66,9 @@ def test_the_learned_reward_goes_up(finetuned, rlhf_policy_path, rlhf_reward_pat
     after = _mean_learned(trainer, rlhf_reward_path, train_analyses)
     assert after > before
     # at fixed lengths too: fine-tuning improves which material goes, not only how much
-    before_fixed = _mean_learned(PPOTrainer.from_checkpoint(rlhf_policy_path), rlhf_reward_path, train_analyses,
-                                 targets=[0.5, 0.7])
+    before_fixed = _mean_learned(
+        PPOTrainer.from_checkpoint(rlhf_policy_path), rlhf_reward_path, train_analyses, targets=[0.5, 0.7]
+    )
     assert _mean_learned(trainer, rlhf_reward_path, train_analyses, targets=[0.5, 0.7]) > before_fixed
 
 
@@ -85,8 +95,11 @@ def test_the_checkpoint_records_its_parent_and_reward_model(finetuned, rlhf_poli
     acceptance = meta.metrics["acceptance"]
     assert acceptance["weights"] == "new" and acceptance["changed"] is True
     assert acceptance["target"] == meta.metrics["preferred_target"]
-    kept = [c for c in acceptance["combinations"]
-            if c["weights"] == acceptance["weights"] and c["target"] == acceptance["target"]]
+    kept = [
+        c
+        for c in acceptance["combinations"]
+        if c["weights"] == acceptance["weights"] and c["target"] == acceptance["target"]
+    ]
     assert kept and kept[0]["lower_bound"] > 0
 
 
@@ -102,8 +115,9 @@ def test_learned_reward_kl_entropy_and_dense_terms_are_logged_side_by_side(finet
 
 def test_a_missing_reward_model_is_a_one_line_error(tmp_path, rlhf_policy_path, train_analyses):
     with pytest.raises(RlEditorError, match="no such model file"):
-        finetune_policy(rlhf_policy_path, tmp_path / "missing.pt", _config(episodes=1), analyses=train_analyses,
-                        progress=False)
+        finetune_policy(
+            rlhf_policy_path, tmp_path / "missing.pt", _config(episodes=1), analyses=train_analyses, progress=False
+        )
 
 
 def test_episodes_ask_for_lengths_near_the_one_the_reward_model_prefers(finetuned):

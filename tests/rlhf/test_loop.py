@@ -81,13 +81,28 @@ def test_one_iteration_learns_a_content_taste_at_the_same_length(ten_short_songs
     heldout = {a.song_id: a for a in split_songs(ten_short_songs, config.heldout_songs, progress=False).heldout}
 
     def mean_of(side: str, criterion: str) -> float:
-        return float(np.mean([edit_criteria(heldout[song], np.asarray(edit))[criterion]
-                              for song, sides in evaluation.edits.items() for edit in sides[side]]))
+        return float(
+            np.mean(
+                [
+                    edit_criteria(heldout[song], np.asarray(edit))[criterion]
+                    for song, sides in evaluation.edits.items()
+                    for edit in sides[side]
+                ]
+            )
+        )
 
     assert mean_of("new", "cold_start") > mean_of("old", "cold_start") + 0.05
     taste = TASTES["cold_open"]
-    scores = {side: np.mean([taste.score(heldout[song], np.asarray(edit)) for song, sides in evaluation.edits.items()
-                             for edit in sides[side]]) for side in ("old", "new")}
+    scores = {
+        side: np.mean(
+            [
+                taste.score(heldout[song], np.asarray(edit))
+                for song, sides in evaluation.edits.items()
+                for edit in sides[side]
+            ]
+        )
+        for side in ("old", "new")
+    }
     assert scores["new"] > scores["old"], scores
 
 
@@ -114,11 +129,18 @@ def test_two_iterations_improve_on_the_first_policy_and_never_lose_to_their_pred
     assert second.preference_share >= 0.5, second
     heldout = split_songs(ten_short_songs, config.heldout_songs, progress=False).heldout
     # fresh raters with the same seeds for each policy: a policy that did not change gets the same judgments
-    against_first = [evaluate_policies(run / "bootstrap" / "policy.pt", run / f"iter-0{it}" / "policy.pt", heldout,
-                                       held_out_raters(config.rater, config.eval_raters, seed=20_000),
-                                       temperature=config.eval_temperature, seed=config.seed,
-                                       edits_per_song=config.eval_edits_per_song).win.preference_share
-                     for it in (1, 2)]
+    against_first = [
+        evaluate_policies(
+            run / "bootstrap" / "policy.pt",
+            run / f"iter-0{it}" / "policy.pt",
+            heldout,
+            held_out_raters(config.rater, config.eval_raters, seed=20_000),
+            temperature=config.eval_temperature,
+            seed=config.seed,
+            edits_per_song=config.eval_edits_per_song,
+        ).win.preference_share
+        for it in (1, 2)
+    ]
     assert against_first[0] > 0.5 and against_first[1] >= against_first[0] - 0.03, against_first
     acceptance = load_model_file(run / "iter-02" / "policy.pt")[1].metrics["acceptance"]
     identical = EvaluationResult.load(run / "iter-02" / "eval.json").identical_share
@@ -130,9 +152,19 @@ def test_two_iterations_improve_on_the_first_policy_and_never_lose_to_their_pred
 
 def test_every_model_and_data_set_is_versioned_under_the_run_folder(loop_run):
     run, result = loop_run
-    for name in ("bootstrap/policy.pt", "bootstrap/preferences.json", "bootstrap/reward.pt",
-                 "iter-01/candidates/manifest.json", "iter-01/preferences.json", "iter-01/reward.pt",
-                 "iter-01/reward_eval.json", "iter-01/policy.pt", "iter-01/eval.json", "state.json", "split.json"):
+    for name in (
+        "bootstrap/policy.pt",
+        "bootstrap/preferences.json",
+        "bootstrap/reward.pt",
+        "iter-01/candidates/manifest.json",
+        "iter-01/preferences.json",
+        "iter-01/reward.pt",
+        "iter-01/reward_eval.json",
+        "iter-01/policy.pt",
+        "iter-01/eval.json",
+        "state.json",
+        "split.json",
+    ):
         assert (run / name).exists(), name
     assert result.steps_skipped == []
     assert len(result.steps_run) == 9
@@ -147,9 +179,21 @@ def test_the_run_layout_names_the_files_the_loop_writes(loop_run):
     layout = RunLayout(run)
     iteration = layout.iteration(1)
     assert layout.iterations_on_disk() == [iteration]
-    for path in (layout.state, layout.split, layout.bootstrap_policy, layout.bootstrap_learning_curve,
-                 layout.bootstrap_preferences, layout.bootstrap_reward, iteration.manifest, iteration.preferences,
-                 iteration.reward, iteration.reward_eval, iteration.policy, iteration.finetune_curve, iteration.eval):
+    for path in (
+        layout.state,
+        layout.split,
+        layout.bootstrap_policy,
+        layout.bootstrap_learning_curve,
+        layout.bootstrap_preferences,
+        layout.bootstrap_reward,
+        iteration.manifest,
+        iteration.preferences,
+        iteration.reward,
+        iteration.reward_eval,
+        iteration.policy,
+        iteration.finetune_curve,
+        iteration.eval,
+    ):
         assert path.is_file(), path
     assert result.final_policy == iteration.policy
 
@@ -174,8 +218,9 @@ def test_a_second_iteration_builds_on_the_first(loop_run, tmp_path, demo_songs_d
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
     result = run_loop(replace(_tiny(demo_songs_dir, copy), iterations=2), progress=False)
-    assert result.steps_run == [f"iter-02/{step}" for step in
-                                ("candidates", "preferences", "reward", "reward_eval", "policy", "eval")]
+    assert result.steps_run == [
+        f"iter-02/{step}" for step in ("candidates", "preferences", "reward", "reward_eval", "policy", "eval")
+    ]
     assert result.final_policy == copy / "iter-02" / "policy.pt" and len(result.evaluations) == 2
     first_policy, first_reward = (load_model_file(copy / f"iter-01/{m}.pt")[1] for m in ("policy", "reward"))
     policy, reward = (load_model_file(copy / f"iter-02/{m}.pt")[1] for m in ("policy", "reward"))
@@ -252,15 +297,17 @@ def test_people_judge_through_the_feedback_database(loop_run, tmp_path, demo_son
                 if task is None:
                     time.sleep(0.1)
                     continue
-                store.submit_judgment(rater, JudgmentIn(client_id=f"ana-{n}", task_id=task.task_id,
-                                                        preference="a", strength=1))
+                store.submit_judgment(
+                    rater, JudgmentIn(client_id=f"ana-{n}", task_id=task.task_id, preference="a", strength=1)
+                )
                 n += 1
 
     thread = threading.Thread(target=person, daemon=True)
     thread.start()
     try:
-        config = replace(_tiny(demo_songs_dir, copy), db=db, pairs=10, poll_seconds=0.2, wait_timeout_s=120,
-                         rater_quota=20)
+        config = replace(
+            _tiny(demo_songs_dir, copy), db=db, pairs=10, poll_seconds=0.2, wait_timeout_s=120, rater_quota=20
+        )
         result = run_loop(config, progress=False)
     finally:
         stop.set()
@@ -269,8 +316,7 @@ def test_people_judge_through_the_feedback_database(loop_run, tmp_path, demo_son
     assert result.redone["bootstrap/preferences"] == ["pairs changed (60 -> 10)"]
     assert "iter-01/preferences" not in result.redone  # its output was gone: simply done
     # the simulated run made its candidates without audio; people need it, so it is rendered first
-    assert result.steps_run[:4] == ["bootstrap/preferences", "bootstrap/reward", "iter-01/audio",
-                                    "iter-01/preferences"]
+    assert result.steps_run[:4] == ["bootstrap/preferences", "bootstrap/reward", "iter-01/audio", "iter-01/preferences"]
     manifest = json.loads((copy / "iter-01" / "candidates" / "manifest.json").read_text())
     assert all((copy / "iter-01" / "candidates" / c["path"]).is_file() for e in manifest for c in e["candidates"])
     pairs = load_preferences(copy / "iter-01" / "preferences.json")
@@ -287,14 +333,20 @@ def test_people_judge_through_the_feedback_database(loop_run, tmp_path, demo_son
     assert campaign["screening_line"] in report
     # people's judgments cannot be redone by the loop: a change that would redo them is refused, by name
     other_db = f"sqlite:///{tmp_path / 'other.sqlite'}"
-    with pytest.raises(RlEditorError, match=r"^iter-01/preferences: people gave these judgments before db changed "
-                                            r"\(.*sqlite\" -> .*other.sqlite\"\), and the loop cannot ask them "
-                                            r"again; rerun with the earlier settings or give a new --run-dir$"):
+    with pytest.raises(
+        RlEditorError,
+        match=r"^iter-01/preferences: people gave these judgments before db changed "
+        r"\(.*sqlite\" -> .*other.sqlite\"\), and the loop cannot ask them "
+        r"again; rerun with the earlier settings or give a new --run-dir$",
+    ):
         run_loop(replace(config, db=other_db), progress=False)
     # nor is a change that would redo what they judged, and it is refused before anything is redone
     state_before = (copy / "state.json").read_text()
-    with pytest.raises(RlEditorError, match=r"^iter-01/preferences: people gave these judgments before "
-                                            r"iter-01/audio would be redone; iter-01/candidates would be redone, "):
+    with pytest.raises(
+        RlEditorError,
+        match=r"^iter-01/preferences: people gave these judgments before "
+        r"iter-01/audio would be redone; iter-01/candidates would be redone, ",
+    ):
         run_loop(replace(config, temperatures=(0.5, 1.5)), progress=False)
     assert (copy / "state.json").read_text() == state_before
     assert (copy / "iter-01" / "candidates" / "manifest.json").is_file()
@@ -332,8 +384,7 @@ def test_a_rerun_with_the_same_settings_redoes_nothing(loop_run, tmp_path, demo_
     assert result.steps_run == [] and len(result.steps_skipped) == 9 and result.redone == {}
 
 
-def test_a_rerun_with_a_changed_setting_redoes_that_step_and_what_uses_it(loop_run, tmp_path, demo_songs_dir,
-                                                                          capsys):
+def test_a_rerun_with_a_changed_setting_redoes_that_step_and_what_uses_it(loop_run, tmp_path, demo_songs_dir, capsys):
     run, _ = loop_run
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
@@ -341,14 +392,21 @@ def test_a_rerun_with_a_changed_setting_redoes_that_step_and_what_uses_it(loop_r
     changed = replace(config, finetune=replace(config.finetune, kl_coef=0.1))
     result = run_loop(changed, progress=False)
     assert result.steps_run == ["iter-01/policy", "iter-01/eval"]
-    assert result.redone == {"iter-01/policy": ["finetune.kl_coef changed (0.05 -> 0.1)"],
-                             "iter-01/eval": ["iter-01/policy was redone"]}
+    assert result.redone == {
+        "iter-01/policy": ["finetune.kl_coef changed (0.05 -> 0.1)"],
+        "iter-01/eval": ["iter-01/policy was redone"],
+    }
     printed = capsys.readouterr().err  # said even without progress output
-    assert "[8/9] iter-01/policy: finetune.kl_coef changed (0.05 -> 0.1); redoing it and the steps that use it" \
-        in printed
+    assert (
+        "[8/9] iter-01/policy: finetune.kl_coef changed (0.05 -> 0.1); redoing it and the steps that use it" in printed
+    )
     assert "[9/9] iter-01/eval: iter-01/policy was redone; redoing it" in printed
-    assert json.loads((copy / "state.json").read_text())["completed"]["iter-01/policy"]["record"]["settings"][
-        "finetune.kl_coef"] == 0.1
+    assert (
+        json.loads((copy / "state.json").read_text())["completed"]["iter-01/policy"]["record"]["settings"][
+            "finetune.kl_coef"
+        ]
+        == 0.1
+    )
     again = run_loop(changed, progress=False)
     assert again.steps_run == [] and again.redone == {}
 

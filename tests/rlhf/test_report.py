@@ -68,17 +68,42 @@ def test_write_report_raises_report_error_for_python_callers(tmp_path):
 
 def _old_format_eval(song_outcomes: dict[str, list[str]]) -> dict:
     """An eval.json as the loop wrote it before the tie-inclusive headline (its point 'interval' included)."""
-    judgments = [{"song_id": song, "k": k, "rater": "r1", "new_shown_as": "a",
-                  "preference": {"new": "a", "old": "b", "tie": "tie"}[o], "strength": 1, "outcome": o}
-                 for song, outcomes in song_outcomes.items() for k, o in enumerate(outcomes)]
-    return {"win": {"wins": 11, "losses": 9, "ties": 0, "win_rate": 0.55, "ci_low": 0.34, "ci_high": 0.74,
-                    "p_value": 0.41, "confidence": 0.95, "cluster_ci_low": 0.55, "cluster_ci_high": 0.55,
-                    "n_clusters": 1, "n": 20},
-            "old_version": "policy-a", "new_version": "policy-b", "judgments": judgments,
-            "edit_stats": {"old": {"keep_share": 0.77, "duration_share": 0.77, "bar_line_share": 1.0,
-                                   "mean_splice_quality": 0.93},
-                           "new": {"keep_share": 0.76, "duration_share": 0.76, "bar_line_share": 0.98,
-                                   "mean_splice_quality": 0.92}}}
+    judgments = [
+        {
+            "song_id": song,
+            "k": k,
+            "rater": "r1",
+            "new_shown_as": "a",
+            "preference": {"new": "a", "old": "b", "tie": "tie"}[o],
+            "strength": 1,
+            "outcome": o,
+        }
+        for song, outcomes in song_outcomes.items()
+        for k, o in enumerate(outcomes)
+    ]
+    return {
+        "win": {
+            "wins": 11,
+            "losses": 9,
+            "ties": 0,
+            "win_rate": 0.55,
+            "ci_low": 0.34,
+            "ci_high": 0.74,
+            "p_value": 0.41,
+            "confidence": 0.95,
+            "cluster_ci_low": 0.55,
+            "cluster_ci_high": 0.55,
+            "n_clusters": 1,
+            "n": 20,
+        },
+        "old_version": "policy-a",
+        "new_version": "policy-b",
+        "judgments": judgments,
+        "edit_stats": {
+            "old": {"keep_share": 0.77, "duration_share": 0.77, "bar_line_share": 1.0, "mean_splice_quality": 0.93},
+            "new": {"keep_share": 0.76, "duration_share": 0.76, "bar_line_share": 0.98, "mean_splice_quality": 0.92},
+        },
+    }
 
 
 def test_a_report_of_an_older_run_shows_the_headline_and_no_point_interval(rl_editor_main, tmp_path):
@@ -116,18 +141,27 @@ def test_the_report_shows_agreement_of_an_iterations_training_judgments_by_sever
     (run / "iter-02").mkdir()
 
     def pair(k: int, rater: str, preference: str) -> PreferencePair:
-        return PreferencePair("a", EditRef("x.wav", [0], 1.0, {"edit_id": f"x{k}"}),
-                              EditRef("y.wav", [1], 1.0, {"edit_id": f"y{k}"}), preference, 2, rater, "")
+        return PreferencePair(
+            "a",
+            EditRef("x.wav", [0], 1.0, {"edit_id": f"x{k}"}),
+            EditRef("y.wav", [1], 1.0, {"edit_id": f"y{k}"}),
+            preference,
+            2,
+            rater,
+            "",
+        )
 
     # iter-01: two raters agree on 3 pairs and split on 1; iter-02: one rater, no agreement to report
     answers = {0: ("a", "a"), 1: ("b", "b"), 2: ("a", "a"), 3: ("a", "b")}
-    save_preferences(run / "iter-01" / "preferences.json",
-                     [pair(k, rater, answer) for k, both in answers.items() for rater, answer in zip("pq", both)])
+    save_preferences(
+        run / "iter-01" / "preferences.json",
+        [pair(k, rater, answer) for k, both in answers.items() for rater, answer in zip("pq", both)],
+    )
     save_preferences(run / "iter-02" / "preferences.json", [pair(k, "p", "a") for k in range(4)])
     code, _, err = rl_editor_main("report", run)
     assert code == 0, err
     report = (run / "report.md").read_text()
-    section = report[report.index("## Rater agreement"):]
+    section = report[report.index("## Rater agreement") :]
     assert "**iter-01** (training judgments):" in section and "iter-02" not in section
     assert "- raw agreement (same direction): 0.750" in section
     assert "- Krippendorff's alpha (ordinal, -3..3): " in section
@@ -139,12 +173,19 @@ def test_names_from_files_and_people_are_shown_not_run_when_the_report_is_render
     hostile = "<img src=x onerror=alert(1)>"
     run = tmp_path / "run"
     run.mkdir()
-    split = {"train": [f"{hostile}.wav", "a|b"], "heldout": ["[click](javascript:alert(1))"],
-             "config": {"rater": "musician`<script>alert(1)</script>"}}
+    split = {
+        "train": [f"{hostile}.wav", "a|b"],
+        "heldout": ["[click](javascript:alert(1))"],
+        "config": {"rater": "musician`<script>alert(1)</script>"},
+    }
     (run / "split.json").write_text(json.dumps(split))
     (run / "iter-01").mkdir()
-    campaign = {"campaign": f"<script>alert(2)</script>\n# heading {hostile}", "n_judgments": 3,
-                "screening_line": f"rater {hostile} flagged", "krippendorff_alpha": None}
+    campaign = {
+        "campaign": f"<script>alert(2)</script>\n# heading {hostile}",
+        "n_judgments": 3,
+        "screening_line": f"rater {hostile} flagged",
+        "krippendorff_alpha": None,
+    }
     (run / "iter-01" / "campaign.json").write_text(json.dumps(campaign))
     code, _, err = rl_editor_main("report", run)
     assert code == 0, err

@@ -28,8 +28,9 @@ def test_the_headline_counts_a_tie_as_half_a_win():
 
 def test_mostly_ties_and_a_few_wins_do_not_make_a_high_headline():
     # what a loop on real songs once reported as "new policy wins 93.3%, p = 0.0005"
-    outcomes, songs = _songs_of([["new"] * 3 + ["tie"] * 37] * 4 + [["new", "new", "old"] + ["tie"] * 37]
-                               + [["tie"] * 40])
+    outcomes, songs = _songs_of(
+        [["new"] * 3 + ["tie"] * 37] * 4 + [["new", "new", "old"] + ["tie"] * 37] + [["tie"] * 40]
+    )
     result = win_rate(outcomes, clusters=songs)
     assert (result.wins, result.losses, result.ties) == (14, 1, 225)
     assert result.win_rate == pytest.approx(14 / 15)
@@ -58,12 +59,15 @@ def test_without_songs_the_target_is_never_met():
     assert "CI by song n/a (songs not recorded)" in result.summary()
 
 
-@pytest.mark.parametrize("outcomes, songs, shown", [
-    (["new", "old", "new", "tie"], ["a"] * 4, "n/a (1 song)"),
-    # judgments on three songs, but decisive ones on only one of them
-    (["new", "old", "new", "tie", "tie", "tie"], ["a", "a", "a", "b", "c", "c"], "n/a (1 song)"),
-    (["tie"] * 6, ["a", "a", "b", "b", "c", "c"], "n/a (0 songs)"),
-])
+@pytest.mark.parametrize(
+    "outcomes, songs, shown",
+    [
+        (["new", "old", "new", "tie"], ["a"] * 4, "n/a (1 song)"),
+        # judgments on three songs, but decisive ones on only one of them
+        (["new", "old", "new", "tie", "tie", "tie"], ["a", "a", "a", "b", "c", "c"], "n/a (1 song)"),
+        (["tie"] * 6, ["a", "a", "b", "b", "c", "c"], "n/a (0 songs)"),
+    ],
+)
 def test_an_interval_that_cannot_be_computed_is_not_printed_as_a_point(outcomes, songs, shown):
     result = win_rate(outcomes, clusters=songs)
     assert result.cluster_ci_low is None and result.cluster_ci_high is None
@@ -126,9 +130,20 @@ def test_the_share_p_value_counts_songs_not_judgments():
 
 
 def test_a_result_written_before_the_headline_reads_with_its_share():
-    saved = {"wins": 14, "losses": 1, "ties": 225, "win_rate": 14 / 15, "ci_low": 0.7, "ci_high": 0.99,
-             "p_value": 0.0005, "confidence": 0.95, "cluster_ci_low": 0.55, "cluster_ci_high": 0.55,
-             "n_clusters": 1, "n": 240}
+    saved = {
+        "wins": 14,
+        "losses": 1,
+        "ties": 225,
+        "win_rate": 14 / 15,
+        "ci_low": 0.7,
+        "ci_high": 0.99,
+        "p_value": 0.0005,
+        "confidence": 0.95,
+        "cluster_ci_low": 0.55,
+        "cluster_ci_high": 0.55,
+        "n_clusters": 1,
+        "n": 240,
+    }
     result = WinRate.from_json(saved)
     assert result.preference_share == pytest.approx(126.5 / 240)
     assert result.n_songs == 1 and result.share_ci_low is None and not result.target_met
@@ -272,7 +287,8 @@ def test_one_rater_falls_back_to_the_song_clustered_interval():
     outcomes, songs = _songs_of([["new", "new", "old"], ["new", "tie"], ["old", "new"]])
     alone = win_rate(outcomes, clusters=songs, raters=["ann"] * len(outcomes))
     assert alone.share_clustered_by == "song" and alone == win_rate(outcomes, clusters=songs).model_copy(
-        update={"n_raters": 1, "decisive_raters": 1})
+        update={"n_raters": 1, "decisive_raters": 1}
+    )
     assert "CI by song" in alone.headline() and "raters" not in alone.headline()
     with pytest.raises(ValueError, match="raters for"):
         win_rate(outcomes, clusters=songs, raters=["ann"])

@@ -30,8 +30,6 @@ from rl_editor.feedback.tasks import TaskConfig
 pytestmark = pytest.mark.security
 
 
-
-
 def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -53,8 +51,12 @@ def run_dir(tmp_path: Path) -> Path:
 
 
 def _app(run_dir: Path, gold: int = 0, settings: FeedbackSettings | None = None):
-    return create_app(run_dir / "manifest.json", f"sqlite:///{run_dir / 'feedback.sqlite'}",
-                      TaskConfig(gold_per_rater=gold), **({"settings": settings} if settings else {}))
+    return create_app(
+        run_dir / "manifest.json",
+        f"sqlite:///{run_dir / 'feedback.sqlite'}",
+        TaskConfig(gold_per_rater=gold),
+        **({"settings": settings} if settings else {}),
+    )
 
 
 def _task_of_song(client: TestClient, token: str, song_id: str) -> dict:
@@ -65,18 +67,27 @@ def _task_of_song(client: TestClient, token: str, song_id: str) -> dict:
         if task["song"]["song_id"] == song_id:
             return task
         vote = {"preference": "a", "strength": 1} if "b" in task else {"rating": 3}
-        client.post("/api/judgments", headers=_auth(token),
-                    json={"client_id": str(uuid.uuid4()), "task_id": task["task_id"], **vote,
-                          "listening": full_listening(task)})
+        client.post(
+            "/api/judgments",
+            headers=_auth(token),
+            json={
+                "client_id": str(uuid.uuid4()),
+                "task_id": task["task_id"],
+                **vote,
+                "listening": full_listening(task),
+            },
+        )
     raise AssertionError(f"no task of {song_id}")
 
 
 def _refusal_lines(caplog: pytest.LogCaptureFixture, song_id: str) -> list[str]:
-    return [r.getMessage() for r in caplog.records
-            if r.name == "rl_editor.feedback" and f"song {song_id}" in r.getMessage()]
+    return [
+        r.getMessage() for r in caplog.records if r.name == "rl_editor.feedback" and f"song {song_id}" in r.getMessage()
+    ]
 
 
 # -- audio files changed after registration ----------------------------------------------------
+
 
 @pytest.fixture
 def outside_secret(tmp_path: Path) -> Path:
@@ -86,8 +97,7 @@ def outside_secret(tmp_path: Path) -> Path:
     return secret
 
 
-def test_an_original_replaced_by_a_symlink_out_of_its_folder_is_404_with_one_log_line(
-        run_dir, outside_secret, caplog):
+def test_an_original_replaced_by_a_symlink_out_of_its_folder_is_404_with_one_log_line(run_dir, outside_secret, caplog):
     app = _app(run_dir)
     with TestClient(app) as client:
         token = app.state.store.add_rater("ana")
@@ -184,6 +194,7 @@ def test_content_checks_are_cached_until_size_or_mtime_change(tmp_path, monkeypa
 
 # -- a song that cannot be decoded -------------------------------------------------------------
 
+
 def test_serve_keeps_running_when_a_song_cannot_be_decoded(run_dir):
     (run_dir / "songs" / "song0.wav").write_text("this is not audio\n")
     proc, base = HELPERS.start_server(run_dir / "manifest.json", None)
@@ -215,22 +226,34 @@ def _gold_edit_ids(store: FeedbackStore) -> list[str]:
 
 # -- tokens in the log -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path, logged", [
-    ("/api/me?tok%65n=Zx9secretTok", "/api/me?tok%65n=***"),
-    ("/api/me?%74%6F%6B%65%6E=Zx9secretTok&x=1", "/api/me?%74%6F%6B%65%6E=***&x=1"),
-    ("/admin?lang=en&token=Zx9secretTok&token=Zx9secretTok", "/admin?lang=en&token=***&token=***"),
-    ("/%72/Zx9secretTok", "/r/***"),
-    ("/r%2FZx9secretTok", "/r/***"),
-    ("//r/Zx9secretTok?v=2", "//r/***?v=2"),
-])
+
+@pytest.mark.parametrize(
+    "path, logged",
+    [
+        ("/api/me?tok%65n=Zx9secretTok", "/api/me?tok%65n=***"),
+        ("/api/me?%74%6F%6B%65%6E=Zx9secretTok&x=1", "/api/me?%74%6F%6B%65%6E=***&x=1"),
+        ("/admin?lang=en&token=Zx9secretTok&token=Zx9secretTok", "/admin?lang=en&token=***&token=***"),
+        ("/%72/Zx9secretTok", "/r/***"),
+        ("/r%2FZx9secretTok", "/r/***"),
+        ("//r/Zx9secretTok?v=2", "//r/***?v=2"),
+    ],
+)
 def test_tokens_are_redacted_however_the_url_encodes_them(path, logged):
-    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
-                               ("127.0.0.1:5000", "GET", path, "1.1", 200), None)
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", path, "1.1", 200),
+        None,
+    )
     assert TokenRedactingFilter().filter(record)
     assert record.args[2] == logged and "secret" not in record.getMessage()
 
 
 # -- request bodies ----------------------------------------------------------------------------
+
 
 def _asgi_post(app, path: str, headers: dict[str, str], chunks, query: str = "") -> tuple[int, int, bytes]:
     """POST to the app as a server would; returns (status, body chunks the app read, response body)."""
@@ -250,10 +273,21 @@ def _asgi_post(app, path: str, headers: dict[str, str], chunks, query: str = "")
         elif message["type"] == "http.response.body":
             sent["body"] += message.get("body", b"")
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": path, "raw_path": path.encode(), "root_path": "", "query_string": query.encode(),
-             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-             "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000), "state": {}}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": query.encode(),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
     anyio.run(app, scope, receive, send)
     return sent["status"], read, sent["body"]
 
@@ -274,38 +308,55 @@ def _judgment(app, token: str) -> bytes:
     for part in ("a", "b"):  # served, as a page fetching them would be: the claim below needs it
         store.record_audio_sent(rater_id, view.task_id, part, store.task_audio_file(rater_id, view.task_id, part))
     listened = {"a_s": view.edits[0].duration_seconds, "b_s": view.edits[-1].duration_seconds}
-    return json.dumps({"client_id": str(uuid.uuid4()), "task_id": view.task_id, "preference": "a",
-                       "strength": 2, "listening": listened}).encode()
+    return json.dumps(
+        {
+            "client_id": str(uuid.uuid4()),
+            "task_id": view.task_id,
+            "preference": "a",
+            "strength": 2,
+            "listening": listened,
+        }
+    ).encode()
 
 
 @pytest.mark.parametrize("token", [None, "forged-token"])
 def test_a_huge_body_without_a_valid_token_is_refused_before_it_is_read(guarded, token):
     app, _, _ = guarded
     headers = {"content-type": "application/json", "content-length": str(200 * 1024 * 1024)}
-    status, read, _ = _asgi_post(app, "/api/judgments", {**headers, **({"authorization": f"Bearer {token}"}
-                                                                       if token else {})}, [b"x" * 65536] * 4)
+    status, read, _ = _asgi_post(
+        app,
+        "/api/judgments",
+        {**headers, **({"authorization": f"Bearer {token}"} if token else {})},
+        [b"x" * 65536] * 4,
+    )
     assert status == 401 and read == 0
 
 
 def test_a_rater_token_on_an_admin_body_route_is_refused_before_the_body_is_read(guarded):
     app, rater_token, _ = guarded
-    status, read, _ = _asgi_post(app, "/api/admin/raters", {"content-type": "application/json",
-                                                           "authorization": f"Bearer {rater_token}"}, [b"{}"])
+    status, read, _ = _asgi_post(
+        app,
+        "/api/admin/raters",
+        {"content-type": "application/json", "authorization": f"Bearer {rater_token}"},
+        [b"{}"],
+    )
     assert status == 403 and read == 0
 
 
 def test_a_body_announced_too_long_gets_413_unread(guarded):
     app, token, _ = guarded
-    headers = {"content-type": "application/json", "authorization": f"Bearer {token}",
-               "content-length": str(JUDGMENT_BODY_MAX_BYTES + 1)}
+    headers = {
+        "content-type": "application/json",
+        "authorization": f"Bearer {token}",
+        "content-length": str(JUDGMENT_BODY_MAX_BYTES + 1),
+    }
     status, read, _ = _asgi_post(app, "/api/judgments", headers, [b" " * (JUDGMENT_BODY_MAX_BYTES + 1)])
     assert status == 413 and read == 0
 
 
 def test_a_chunked_body_is_cut_off_once_it_passes_the_cap(guarded):
     app, token, _ = guarded
-    headers = {"content-type": "application/json", "authorization": f"Bearer {token}",
-               "transfer-encoding": "chunked"}
+    headers = {"content-type": "application/json", "authorization": f"Bearer {token}", "transfer-encoding": "chunked"}
     chunk = b" " * 4096
     status, read, _ = _asgi_post(app, "/api/judgments", headers, [chunk] * 1000)
     assert status == 413 and read == JUDGMENT_BODY_MAX_BYTES // len(chunk) + 1
@@ -314,14 +365,18 @@ def test_a_chunked_body_is_cut_off_once_it_passes_the_cap(guarded):
 def test_a_judgment_within_the_limits_is_recorded_through_the_guard(guarded):
     app, token, _ = guarded
     body = _judgment(app, token)
-    headers = {"content-type": "application/json; charset=utf-8", "authorization": f"Bearer {token}",
-               "content-length": str(len(body))}
+    headers = {
+        "content-type": "application/json; charset=utf-8",
+        "authorization": f"Bearer {token}",
+        "content-length": str(len(body)),
+    }
     status, _, answer = _asgi_post(app, "/api/judgments", headers, [body])
     assert status == 201 and json.loads(answer)["duplicate"] is False
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
-                                          "multipart/form-data; boundary=x", None])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None]
+)
 def test_a_json_body_sent_as_another_type_gets_415_and_is_not_recorded(guarded, content_type):
     app, token, _ = guarded
     body = _judgment(app, token)
@@ -334,10 +389,16 @@ def test_a_json_body_sent_as_another_type_gets_415_and_is_not_recorded(guarded, 
 
 # -- new raters --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("body, field", [
-    ({"name": ""}, "name"), ({"name": "   "}, "name"),
-    ({"name": "eve", "held_out": "yes"}, "held_out"), ({"name": "eve", "held_out": 1}, "held_out"),
-])
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"name": ""}, "name"),
+        ({"name": "   "}, "name"),
+        ({"name": "eve", "held_out": "yes"}, "held_out"),
+        ({"name": "eve", "held_out": 1}, "held_out"),
+    ],
+)
 def test_new_rater_bodies_are_validated_strictly(guarded, body, field):
     app, _, admin_token = guarded
     with TestClient(app) as client:
@@ -349,13 +410,15 @@ def test_new_rater_bodies_are_validated_strictly(guarded, body, field):
 def test_held_out_true_still_makes_a_held_out_rater(guarded):
     app, _, admin_token = guarded
     with TestClient(app) as client:
-        response = client.post("/api/admin/raters", json={"name": " eve ", "held_out": True},
-                               headers=_auth(admin_token))
+        response = client.post(
+            "/api/admin/raters", json={"name": " eve ", "held_out": True}, headers=_auth(admin_token)
+        )
     assert response.status_code == 201 and response.json()["name"] == "eve"
     assert [(r.name, r.held_out) for r in app.state.store.list_raters()] == [("ana", False), ("eve", True)]
 
 
 # -- the page's test hook ----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("hooks", [False, True])
 def test_the_rater_page_carries_the_test_hook_only_with_the_test_setting(run_dir, hooks):
@@ -366,6 +429,7 @@ def test_the_rater_page_carries_the_test_hook_only_with_the_test_setting(run_dir
 
 
 # -- links -------------------------------------------------------------------------------------
+
 
 def test_links_use_the_port_serve_listened_on(run_dir, rl_editor_main):
     proc, base = HELPERS.start_server(run_dir / "manifest.json", None)
@@ -395,6 +459,7 @@ def test_a_public_url_is_kept_and_used_by_every_later_link(run_dir, rl_editor_ma
 
 
 def test_a_public_url_that_is_not_an_http_address_is_a_one_line_error(run_dir, rl_editor_main):
-    code, _, err = rl_editor_main("raters", "add", "ana", "--manifest", run_dir / "manifest.json",
-                                  "--public-url", "javascript:alert(1)")
+    code, _, err = rl_editor_main(
+        "raters", "add", "ana", "--manifest", run_dir / "manifest.json", "--public-url", "javascript:alert(1)"
+    )
     assert code == 2 and "--public-url" in err and len(err.strip().splitlines()) == 1

@@ -94,9 +94,12 @@ def with_payload_in_sb3_data(marker: Path):
     def edit(zip_bytes: bytes) -> bytes:
         with zipfile.ZipFile(io.BytesIO(zip_bytes)) as archive:
             data = json.loads(archive.read("data"))
-        data["observation_space"] = {":type:": "<class 'gymnasium.spaces.box.Box'>",
-                                     ":serialized:": base64.b64encode(pickle.dumps(MarkerPayload(marker))).decode()}
+        data["observation_space"] = {
+            ":type:": "<class 'gymnasium.spaces.box.Box'>",
+            ":serialized:": base64.b64encode(pickle.dumps(MarkerPayload(marker))).decode(),
+        }
         return replace_zip_entry(zip_bytes, "data", json.dumps(data).encode())
+
     return edit
 
 
@@ -105,13 +108,16 @@ def with_payload_in_sb3_weights(marker: Path):
         weights = io.BytesIO()
         torch.save({"action_net.weight": MarkerPayload(marker)}, weights)
         return replace_zip_entry(zip_bytes, "policy.pth", weights.getvalue())
+
     return edit
 
 
 SB3_ZIP_OF = "io.BytesIO(torch.load({path!r}, weights_only=False)['state']['sb3_zip'])"
 UNSAFE_SB3_LOAD = f"import io, torch; from sb3_contrib import MaskablePPO; MaskablePPO.load({SB3_ZIP_OF})"
-UNSAFE_WEIGHTS_LOAD = (f"import io, torch, zipfile; "
-                       f"torch.load(io.BytesIO(zipfile.ZipFile({SB3_ZIP_OF}).read('policy.pth')), weights_only=False)")
+UNSAFE_WEIGHTS_LOAD = (
+    f"import io, torch, zipfile; "
+    f"torch.load(io.BytesIO(zipfile.ZipFile({SB3_ZIP_OF}).read('policy.pth')), weights_only=False)"
+)
 
 
 def test_a_crafted_model_file_is_refused_without_running_code(tmp_path):
@@ -143,9 +149,11 @@ def test_models_lists_good_files_names_bad_ones_and_exits_nonzero(tmp_path, rl_e
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("craft, unsafe_open", [(with_payload_in_sb3_data, UNSAFE_SB3_LOAD),
-                                                 (with_payload_in_sb3_weights, UNSAFE_WEIGHTS_LOAD)],
-                         ids=["pickle-in-sb3-data", "pickle-in-sb3-weights"])
+@pytest.mark.parametrize(
+    "craft, unsafe_open",
+    [(with_payload_in_sb3_data, UNSAFE_SB3_LOAD), (with_payload_in_sb3_weights, UNSAFE_WEIGHTS_LOAD)],
+    ids=["pickle-in-sb3-data", "pickle-in-sb3-weights"],
+)
 def test_a_crafted_sb3_zip_inside_a_policy_file_is_refused(tmp_path, tiny_trainer, craft, unsafe_open):
     marker = tmp_path / "pwned"
     path = sb3_zip_policy_file(tmp_path / "policy.pt", tiny_trainer, craft(marker))
@@ -173,16 +181,41 @@ def test_a_fine_tuned_policy_file_with_the_older_metadata_still_loads_and_trains
     from rl_editor.policy.checkpoint import policy_state
 
     older_finetune_config = {
-        "episodes": 2000, "kl_coef": 0.05, "uncertainty_coef": 0.0, "reward_scale": 1.0, "dense_reward_scale": 0.0,
-        "free_share": 0.0, "length_grid": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], "reference_edits_per_song": 16,
-        "n_steps": 32, "batch_size": 128, "n_epochs": 4, "learning_rate": 0.001, "ent_coef": 0.05, "gamma": 1.0,
-        "gae_lambda": 1.0, "seed": 1, "log_dir": "/runs/iter-01/policy_logs", "progress": True,
+        "episodes": 2000,
+        "kl_coef": 0.05,
+        "uncertainty_coef": 0.0,
+        "reward_scale": 1.0,
+        "dense_reward_scale": 0.0,
+        "free_share": 0.0,
+        "length_grid": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
+        "reference_edits_per_song": 16,
+        "n_steps": 32,
+        "batch_size": 128,
+        "n_epochs": 4,
+        "learning_rate": 0.001,
+        "ent_coef": 0.05,
+        "gamma": 1.0,
+        "gae_lambda": 1.0,
+        "seed": 1,
+        "log_dir": "/runs/iter-01/policy_logs",
+        "progress": True,
     }
-    policy_config = {**config_to_json(tiny_trainer.config), "n_steps": 32, "batch_size": 128, "gamma": 1.0,
-                     "gae_lambda": 1.0, "seed": 1, "preferred_target": 0.6}
-    meta = ModelMeta(kind="policy", version=new_version("policy"), config=policy_config,
-                     metrics={"finetune_config": older_finetune_config, "preferred_target": 0.6},
-                     trained_on={"reward_model": "reward-older", "episodes": 8})
+    policy_config = {
+        **config_to_json(tiny_trainer.config),
+        "n_steps": 32,
+        "batch_size": 128,
+        "gamma": 1.0,
+        "gae_lambda": 1.0,
+        "seed": 1,
+        "preferred_target": 0.6,
+    }
+    meta = ModelMeta(
+        kind="policy",
+        version=new_version("policy"),
+        config=policy_config,
+        metrics={"finetune_config": older_finetune_config, "preferred_target": 0.6},
+        trained_on={"reward_model": "reward-older", "episodes": 8},
+    )
     path = save_model_file(tmp_path / "older.pt", policy_state(tiny_trainer.model, policy_config), meta)
     observations = np.random.default_rng(0).normal(size=(6, tiny_trainer.model.observation_space.shape[0]))
 
@@ -224,8 +257,20 @@ def preferences_file(path: Path) -> Path:
     def edit(name: str) -> EditRef:
         return EditRef(path=name, actions=[0, 1, 0, 0], duration_seconds=1.5)
 
-    save_preferences(path, [PreferencePair(song_id="song", edit_a=edit("a.wav"), edit_b=edit("b.wav"),
-                                           preference="a", strength=2, rater="ana", timestamp="2026-01-01T00:00:00")])
+    save_preferences(
+        path,
+        [
+            PreferencePair(
+                song_id="song",
+                edit_a=edit("a.wav"),
+                edit_b=edit("b.wav"),
+                preference="a",
+                strength=2,
+                rater="ana",
+                timestamp="2026-01-01T00:00:00",
+            )
+        ],
+    )
     return path
 
 
@@ -240,14 +285,22 @@ def command_lines(kind: str, crafted: Path, good_policy: Path, songs: Path, tmp_
     return [
         ["finetune-policy", "--init", good_policy, *reward, "--out", tmp_path / "p2.pt"],
         ["train-policy", "--init", good_policy, *reward, "--out", tmp_path / "p3.pt"],
-        ["train-reward", "--preferences", preferences_file(tmp_path / "prefs.json"), "--init", crafted,
-         "--out", tmp_path / "r2.pt"],
+        [
+            "train-reward",
+            "--preferences",
+            preferences_file(tmp_path / "prefs.json"),
+            "--init",
+            crafted,
+            "--out",
+            tmp_path / "r2.pt",
+        ],
     ]
 
 
 @pytest.mark.parametrize("kind", ["policy", "reward"])
-def test_every_command_that_opens_a_model_file_refuses_a_crafted_one(tmp_path, rl_editor_main, tiny_trainer,
-                                                                     songs_dir, kind):
+def test_every_command_that_opens_a_model_file_refuses_a_crafted_one(
+    tmp_path, rl_editor_main, tiny_trainer, songs_dir, kind
+):
     marker = tmp_path / "pwned"
     good_policy = tiny_trainer.save_checkpoint(tmp_path / "good.pt")
     crafted = crafted_model_file(tmp_path / f"crafted-{kind}.pt", marker, kind=kind)
@@ -265,8 +318,14 @@ def test_a_policy_whose_config_asks_for_a_bigger_network_than_its_weights_is_ref
     from rl_editor.policy.checkpoint import policy_state
 
     config = {**config_to_json(tiny_trainer.config), "net_arch": [1_000_000, 1_000_000]}
-    path = save_model_file(tmp_path / "policy.pt", policy_state(tiny_trainer.model, config),
-                           ModelMeta(kind="policy", version=new_version("policy")))
-    with pytest.raises(PolicyError, match=r"policy.pt: policy weight mlp_extractor.policy_net.0.weight has shape "
-                                          r"\(128, \d+\), its config builds \(1000000, \d+\); re-train it"):
+    path = save_model_file(
+        tmp_path / "policy.pt",
+        policy_state(tiny_trainer.model, config),
+        ModelMeta(kind="policy", version=new_version("policy")),
+    )
+    with pytest.raises(
+        PolicyError,
+        match=r"policy.pt: policy weight mlp_extractor.policy_net.0.weight has shape "
+        r"\(128, \d+\), its config builds \(1000000, \d+\); re-train it",
+    ):
         PPOTrainer.from_checkpoint(path)

@@ -235,11 +235,13 @@ def analyze_clip(
         beat_frames = np.round(tracked_s * ANALYSIS_SR / HOP_LENGTH).astype(np.int64)
         tempo_bpm = 60.0 / float(np.median(np.diff(tracked_s))) if tracked_s.size > 1 else 0.0
     else:
-        beat_frames, tempo_bpm = track_beats(frames.onset_envelope, sr=ANALYSIS_SR, hop_length=HOP_LENGTH,
-                                             bpm_range=bpm_range)
+        beat_frames, tempo_bpm = track_beats(
+            frames.onset_envelope, sr=ANALYSIS_SR, hop_length=HOP_LENGTH, bpm_range=bpm_range
+        )
         if bpm_range is None:  # a tempo the user vouches for needs no second opinion
-            level = choose_beat_level(frames.onset_envelope, beat_frames, tempo_bpm, sr=ANALYSIS_SR,
-                                      hop_length=HOP_LENGTH)
+            level = choose_beat_level(
+                frames.onset_envelope, beat_frames, tempo_bpm, sr=ANALYSIS_SR, hop_length=HOP_LENGTH
+            )
             beat_frames, tempo_bpm = level.beat_frames, level.tempo_bpm
             _warn_doubtful_level(path, level)
     beat_frames = beat_frames[beat_frames < frames.n_frames]
@@ -313,29 +315,34 @@ def _warn_doubtful_level(path: str, level: BeatLevel) -> None:
         f"{path}: the tempo is doubtful: {level.tempo_bpm:.0f} BPM or {level.rival_bpm:.0f} BPM fit the onsets "
         "about equally well, so beats, bars and cuts on bar lines may be off; give the tempo with --bpm-range "
         f"(e.g. --bpm-range {low:.0f}-{high:.0f} for {level.rival_bpm:.0f} BPM)",
-        AnalysisWarning, stacklevel=2,
+        AnalysisWarning,
+        stacklevel=2,
     )
 
 
-def _warn_filled(path: str, times: np.ndarray, filled: np.ndarray, duration_seconds: float, *,
-                 applied: bool) -> None:
+def _warn_filled(path: str, times: np.ndarray, filled: np.ndarray, duration_seconds: float, *, applied: bool) -> None:
     """Warn, in one line naming the file, about the stretches where ``fill_beat_gaps`` put at least
     ``FILLED_BEATS_TO_WARN`` beats (a beat or two at a fade-out is no news)."""
     runs = np.split(filled, np.flatnonzero(np.diff(filled.astype(np.int8)) != 0) + 1)
     if max((run.size for run in runs if run.size and run[0]), default=0) < FILLED_BEATS_TO_WARN:
         return
     stretches = filled_stretches(times, filled, duration_seconds)
+
     def format_time(seconds: float) -> str:
         return f"{int(round(seconds)) // 60}:{int(round(seconds)) % 60:02d}"
 
     period = float(np.median(np.diff(times)))
     where = ", ".join(f"{format_time(a)}-{format_time(b)}" for a, b in stretches)
     if applied:
-        what = (f"filled with {int(filled.sum())} beats at {60.0 / period:.0f} BPM (beat confidence 0), so cuts "
-                "there follow the tempo, not the music")
+        what = (
+            f"filled with {int(filled.sum())} beats at {60.0 / period:.0f} BPM (beat confidence 0), so cuts "
+            "there follow the tempo, not the music"
+        )
     else:
-        what = ("it is one long beat there (beat confidence 0); give the tempo (--bpm-range) to put beats "
-                f"at {60.0 / period:.0f} BPM in it")
+        what = (
+            "it is one long beat there (beat confidence 0); give the tempo (--bpm-range) to put beats "
+            f"at {60.0 / period:.0f} BPM in it"
+        )
     warnings.warn(f"{path}: no beat found in {where}; {what}", AnalysisWarning, stacklevel=2)
 
 
@@ -404,8 +411,9 @@ def analyze_song(
     check_song_length(p, header_duration_seconds(p))
     clip = load_audio(p)
     check_song_length(p, clip.duration_seconds)
-    analysis = analyze_clip(clip, song_id=song_id, path=str(path), content_sha256=content_sha256, beats=beats,
-                            bpm_range=bpm_range)
+    analysis = analyze_clip(
+        clip, song_id=song_id, path=str(path), content_sha256=content_sha256, beats=beats, bpm_range=bpm_range
+    )
     if use_cache:
         try:
             cache.store(analysis, params, cache_dir)
@@ -457,7 +465,10 @@ def find_audio_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[tupl
 
 
 def _analyze_or_reason(
-    path: str, use_cache: bool, cache_dir: str | None, beats: str = "librosa",
+    path: str,
+    use_cache: bool,
+    cache_dir: str | None,
+    beats: str = "librosa",
     bpm_range: tuple[float, float] | None = None,
 ) -> tuple[str, SongAnalysis | None, str, list[str]]:
     """``(path, analysis or None, reason it failed, the analysis warnings)``; runs in worker processes."""
@@ -477,7 +488,7 @@ def _analyze_or_reason(
 def _reason(exc: Exception, path: str) -> str:
     message = str(exc)
     prefix = f"{path}: "
-    return message[len(prefix):] if message.startswith(prefix) else message
+    return message[len(prefix) :] if message.startswith(prefix) else message
 
 
 def analyze_many(
@@ -556,7 +567,9 @@ def analyze_many(
             # Not "fork": a parent that has used OpenMP (torch, soxr) can hang its forked children.
             context = multiprocessing.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
             with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
-                futures = [pool.submit(_analyze_or_reason, key, use_cache, cache_dir_str, beats, bpm_range) for key in todo]
+                futures = [
+                    pool.submit(_analyze_or_reason, key, use_cache, cache_dir_str, beats, bpm_range) for key in todo
+                ]
                 for future in as_completed(futures):
                     key, analysis, reason, song_notes = future.result()
                     results[key] = (analysis, reason)

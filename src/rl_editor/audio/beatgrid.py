@@ -61,14 +61,18 @@ class BeatGrid(BeatSegments):
     @classmethod
     def of(cls, analysis: SongAnalysis) -> BeatGrid:
         """The beat grid of an analysed song (its beats, length, source rate and channels)."""
-        return cls(beat_times_s=analysis.beat_times_s, duration_seconds=analysis.duration_seconds,
-                   source_sample_rate=analysis.source_sample_rate, channels=analysis.channels,
-                   song_id=analysis.song_id, path=analysis.path)
+        return cls(
+            beat_times_s=analysis.beat_times_s,
+            duration_seconds=analysis.duration_seconds,
+            source_sample_rate=analysis.source_sample_rate,
+            channels=analysis.channels,
+            song_id=analysis.song_id,
+            path=analysis.path,
+        )
 
     @property
     def n_beats(self) -> int:
         return int(self.beat_times_s.size)
-
 
 
 def splice_times(segments: BeatSegments, actions: np.ndarray) -> list[dict[str, float]]:
@@ -100,6 +104,11 @@ def splice_times(segments: BeatSegments, actions: np.ndarray) -> list[dict[str, 
     sequence = beat_sequence(np.asarray(actions))
     played_until = np.cumsum(np.diff(bounds)[sequence])
     jumps = np.flatnonzero(sequence[1:] != sequence[:-1] + 1)
-    return [{"source_out_s": round(float(bounds[sequence[j] + 1]), 3),
-             "source_in_s": round(float(bounds[sequence[j + 1]]), 3),
-             "edit_s": round(float(played_until[j]), 3)} for j in jumps]
+    return [
+        {
+            "source_out_s": round(float(bounds[sequence[j] + 1]), 3),
+            "source_in_s": round(float(bounds[sequence[j + 1]]), 3),
+            "edit_s": round(float(played_until[j]), 3),
+        }
+        for j in jumps
+    ]

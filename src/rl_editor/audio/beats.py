@@ -59,8 +59,10 @@ def parse_bpm_range(text: str) -> tuple[float, float]:
     if len(values) == 1:
         values = [values[0] * (1 - TEMPO_HINT_TOLERANCE), values[0] * (1 + TEMPO_HINT_TOLERANCE)]
     if len(values) != 2 or not MIN_HINT_BPM <= values[0] < values[1] <= MAX_HINT_BPM:
-        raise ValueError(f"{text!r}: not a tempo (174) or a range of tempi (160-200) between "
-                         f"{MIN_HINT_BPM:g} and {MAX_HINT_BPM:g} BPM")
+        raise ValueError(
+            f"{text!r}: not a tempo (174) or a range of tempi (160-200) between "
+            f"{MIN_HINT_BPM:g} and {MAX_HINT_BPM:g} BPM"
+        )
     return values[0], values[1]
 
 
@@ -69,7 +71,11 @@ MIN_HINT_BPM, MAX_HINT_BPM = 30.0, 320.0
 
 
 def track_beats(
-    onset_envelope: np.ndarray, *, sr: int, hop_length: int, start_bpm: float = 120.0,
+    onset_envelope: np.ndarray,
+    *,
+    sr: int,
+    hop_length: int,
+    start_bpm: float = 120.0,
     bpm_range: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, float]:
     """Beat frames and global tempo with librosa's beat tracker.
@@ -104,8 +110,7 @@ def track_beats(
         low, high = bpm_range
         prior, start_bpm = scipy.stats.uniform(low, high - low), (low + high) / 2
     tempo, beat_frames = librosa.beat.beat_track(
-        onset_envelope=onset_envelope, sr=sr, hop_length=hop_length, start_bpm=start_bpm, prior=prior,
-        units="frames"
+        onset_envelope=onset_envelope, sr=sr, hop_length=hop_length, start_bpm=start_bpm, prior=prior, units="frames"
     )
     beat_frames = np.unique(np.asarray(beat_frames, dtype=np.int64))
     return beat_frames, float(np.atleast_1d(tempo)[0])
@@ -194,7 +199,9 @@ def choose_beat_level(
 
     def pinned(bpm: float) -> tuple[np.ndarray, float, float]:
         frames, found = track_beats(
-            onset_envelope, sr=sr, hop_length=hop_length,
+            onset_envelope,
+            sr=sr,
+            hop_length=hop_length,
             bpm_range=(bpm * (1 - LEVEL_TOLERANCE), bpm * (1 + LEVEL_TOLERANCE)),
         )
         return frames, found, onset_salience(onset_envelope, frames)
@@ -404,9 +411,7 @@ def harmonic_change(chroma_per_beat: np.ndarray, window_beats: int) -> np.ndarra
     return change
 
 
-def bar_evidence(
-    chroma_per_beat: np.ndarray, low_onset_per_beat: np.ndarray, onset_per_beat: np.ndarray
-) -> np.ndarray:
+def bar_evidence(chroma_per_beat: np.ndarray, low_onset_per_beat: np.ndarray, onset_per_beat: np.ndarray) -> np.ndarray:
     """Shape (n_beats,): z-scored evidence that each beat starts a bar.
 
     Parameters

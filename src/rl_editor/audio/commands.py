@@ -19,8 +19,10 @@ def analyze(
         "librosa", "--beats", help="Beat/downbeat tracker: librosa, or madmom (optional extra, non-commercial models)."
     ),
     bpm_range: str | None = typer.Option(
-        None, "--bpm-range", help="The songs' tempo: a range (160-200) or one tempo (174) in BPM; fast music is "
-                                  "otherwise often tracked at half or two thirds of its tempo (librosa tracker).",
+        None,
+        "--bpm-range",
+        help="The songs' tempo: a range (160-200) or one tempo (174) in BPM; fast music is "
+        "otherwise often tracked at half or two thirds of its tempo (librosa tracker).",
     ),
 ) -> None:
     """Track beats and bars and compute per-beat features of each song (cached by content).
@@ -33,8 +35,14 @@ def analyze(
     from rl_editor.audio.analyze import analyze_many
 
     start = time.perf_counter()
-    batch = analyze_many(paths, workers=workers or None, progress=True, use_cache=not no_cache, beats=beats,
-                         bpm_range=bpm_range_option(bpm_range))
+    batch = analyze_many(
+        paths,
+        workers=workers or None,
+        progress=True,
+        use_cache=not no_cache,
+        beats=beats,
+        bpm_range=bpm_range_option(bpm_range),
+    )
     elapsed = time.perf_counter() - start
     for a in batch.analyses:
         typer.echo(
@@ -45,9 +53,7 @@ def analyze(
         typer.echo(f"warning: {note}", err=True)
     for path, reason in batch.skipped:
         typer.echo(f"skipped {path}: {reason}", err=True)
-    typer.echo(
-        f"analysed {len(batch.analyses)} song(s), skipped {len(batch.skipped)}, in {elapsed:.1f} s", err=True
-    )
+    typer.echo(f"analysed {len(batch.analyses)} song(s), skipped {len(batch.skipped)}, in {elapsed:.1f} s", err=True)
     if json_out is not None:
         from rl_editor.audio.structure import structure_times
 
@@ -110,9 +116,10 @@ def render(
     actions: Path = typer.Option(..., "--actions", help="JSON list of per-beat actions, or an object with 'actions'."),
     out: Path = typer.Option(..., "--out", help="Where to write the edit (.wav, .flac, .ogg or .mp3)."),
     crossfade_ms: float | None = typer.Option(
-        None, "--crossfade-ms",
+        None,
+        "--crossfade-ms",
         help="Fixed crossfade at each splice (ms); by default each splice gets the longest coherent one "
-             "of 10-80 ms; 0 for hard cuts.",
+        "of 10-80 ms; 0 for hard cuts.",
     ),
 ) -> None:
     """Render an edit of SONG from an action list (one action per analysed beat)."""

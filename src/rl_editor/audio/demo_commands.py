@@ -24,7 +24,9 @@ def demo_songs(
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DemoSongError(f"{out_dir}: cannot create the output folder ({exc.strerror}); choose a writable path") from exc
+        raise DemoSongError(
+            f"{out_dir}: cannot create the output folder ({exc.strerror}); choose a writable path"
+        ) from exc
     bar = tqdm(specs, desc="demo songs", unit="song")
     for spec in bar:
         song = synthesize_spec(spec, sample_rate)

@@ -150,8 +150,16 @@ def _envelope(n: int, sr: int, attack_s: float, release_s: float, decay_per_s: f
     return env
 
 
-def _tone(midi: float, n: int, sr: int, harmonics: tuple[float, ...], attack_s: float, release_s: float,
-          decay_per_s: float = 0.0, detune_cents: float = 0.0) -> np.ndarray:
+def _tone(
+    midi: float,
+    n: int,
+    sr: int,
+    harmonics: tuple[float, ...],
+    attack_s: float,
+    release_s: float,
+    decay_per_s: float = 0.0,
+    detune_cents: float = 0.0,
+) -> np.ndarray:
     """A note: a sum of harmonics with an attack/decay/release envelope, float32 (n,)."""
     t = np.arange(n) / sr
     f0 = float(_midi_hz(midi)) * 2.0 ** (detune_cents / 1200.0)
@@ -164,6 +172,7 @@ def _tone(midi: float, n: int, sr: int, harmonics: tuple[float, ...], attack_s: 
 
 def _drum_kit(rng: np.random.Generator, sr: int) -> dict[str, np.ndarray]:
     """One-shot drum samples (float32, peak about 1), made once per song."""
+
     def noise(seconds: float) -> np.ndarray:
         return rng.standard_normal(int(seconds * sr))
 
@@ -216,8 +225,14 @@ def _chord_pitches(tonic: int, mode: str, degree: int) -> list[int]:
     return pitches
 
 
-def synthesize_song(seed: int, *, duration_s: float | None = None, sample_rate: int = 22050,
-                    tempo_bpm: float | None = None, key: str | None = None) -> DemoSong:
+def synthesize_song(
+    seed: int,
+    *,
+    duration_s: float | None = None,
+    sample_rate: int = 22050,
+    tempo_bpm: float | None = None,
+    key: str | None = None,
+) -> DemoSong:
     """Synthesise one demo song, deterministic in all its arguments.
 
     Parameters
@@ -284,11 +299,33 @@ def synthesize_song(seed: int, *, duration_s: float | None = None, sample_rate: 
             degree = prog[bar % len(prog)] if name != "bridge" else prog[b % len(prog)]
             chord = _chord_pitches(tonic, mode, degree)
             last_bar = b == length - 1 and s_index < len(plan) - 1
-            _drums(buses, kit, rng, name, t0, beat_s, sr, gain, crash=(b == 0 and s_index > 0), fill=last_bar and length > 1)
+            _drums(
+                buses,
+                kit,
+                rng,
+                name,
+                t0,
+                beat_s,
+                sr,
+                gain,
+                crash=(b == 0 and s_index > 0),
+                fill=last_bar and length > 1,
+            )
             _bass(buses, name, chord[0] - 12, t0, beat_s, sr, gain)
             _chords(buses, name, chord, t0, bar_s, sr, gain)
             if name in melodies:
-                _lead(buses, rng, melodies[name][b % 2], chord, tonic, mode, t0, beat_s, sr, gain * (1.3 if name == "chorus" else 0.8))
+                _lead(
+                    buses,
+                    rng,
+                    melodies[name][b % 2],
+                    chord,
+                    tonic,
+                    mode,
+                    t0,
+                    beat_s,
+                    sr,
+                    gain * (1.3 if name == "chorus" else 0.8),
+                )
     # the final hit on the downbeat after the last bar: kick, crash and the tonic chord ringing out
     end_t = float(beats[-1])
     tail = max(0.2, duration_s - end_t)
@@ -305,8 +342,14 @@ def synthesize_song(seed: int, *, duration_s: float | None = None, sample_rate: 
     stereo *= PEAK_LEVEL / max(float(np.max(np.abs(stereo))), 1e-9)
     downbeats = beats[::BEATS_PER_BAR]
     truth = SongTruth(
-        beats=[float(t) for t in beats], downbeats=[float(t) for t in downbeats], beats_per_bar=BEATS_PER_BAR,
-        tempo_bpm=float(tempo_bpm), key=key, sections=sections, seed=int(seed), duration_seconds=n_frames / sr,
+        beats=[float(t) for t in beats],
+        downbeats=[float(t) for t in downbeats],
+        beats_per_bar=BEATS_PER_BAR,
+        tempo_bpm=float(tempo_bpm),
+        key=key,
+        sections=sections,
+        seed=int(seed),
+        duration_seconds=n_frames / sr,
     )
     return DemoSong(samples=stereo.astype(np.float32), sample_rate=sr, truth=truth)
 
@@ -324,10 +367,22 @@ def _motif(rng: np.random.Generator) -> list[list[tuple[int, int, int]]]:
     return bars
 
 
-def _drums(buses: _Buses, kit: dict[str, np.ndarray], rng: np.random.Generator, name: str, t0: float,
-           beat_s: float, sr: int, gain: float, *, crash: bool, fill: bool) -> None:
+def _drums(
+    buses: _Buses,
+    kit: dict[str, np.ndarray],
+    rng: np.random.Generator,
+    name: str,
+    t0: float,
+    beat_s: float,
+    sr: int,
+    gain: float,
+    *,
+    crash: bool,
+    fill: bool,
+) -> None:
     """One bar of drums from its downbeat ``t0``: kick on 1 and 3, snare on 2 and 4, hats."""
     vel = 1.0 + rng.uniform(-0.06, 0.06, size=16)  # slight human velocity, never timing of beats
+
     def pos(beat: float) -> int:
         return int(round((t0 + beat * beat_s) * sr))
 
@@ -378,8 +433,18 @@ def _chords(buses: _Buses, name: str, chord: list[int], t0: float, bar_s: float,
         buses.add("chord_l" if i % 2 else "chord_r", note, int(round(t0 * sr)), gain * level)
 
 
-def _lead(buses: _Buses, rng: np.random.Generator, notes: list[tuple[int, int, int]], chord: list[int],
-          tonic: int, mode: str, t0: float, beat_s: float, sr: int, gain: float) -> None:
+def _lead(
+    buses: _Buses,
+    rng: np.random.Generator,
+    notes: list[tuple[int, int, int]],
+    chord: list[int],
+    tonic: int,
+    mode: str,
+    t0: float,
+    beat_s: float,
+    sr: int,
+    gain: float,
+) -> None:
     """One bar of lead melody over ``chord``: chord tones an octave or two up."""
     tones = [p + 24 for p in chord] + [chord[0] + 36, chord[1] + 36]
     for slot, length, step in notes:
@@ -389,7 +454,9 @@ def _lead(buses: _Buses, rng: np.random.Generator, notes: list[tuple[int, int, i
         buses.add("lead", note, int(round(start_s * sr)), gain * 0.16)
 
 
-def corpus_plan(n_songs: int = 8, seed: int = 0, duration_range_s: tuple[float, float] = (60.0, 180.0)) -> list[SongSpec]:
+def corpus_plan(
+    n_songs: int = 8, seed: int = 0, duration_range_s: tuple[float, float] = (60.0, 180.0)
+) -> list[SongSpec]:
     """Choose each corpus song's seed, duration, tempo and key.
 
     Tempos are stratified over 80-160 BPM and keys cycle through shuffled tonics with
@@ -437,13 +504,20 @@ def write_song(song: DemoSong, wav_path: str | Path) -> tuple[Path, Path]:
 
 def synthesize_spec(spec: SongSpec, sample_rate: int = 22050) -> DemoSong:
     """Synthesise the song a `SongSpec` describes."""
-    return synthesize_song(spec.seed, duration_s=spec.duration_s, sample_rate=sample_rate,
-                           tempo_bpm=spec.tempo_bpm, key=spec.key)
+    return synthesize_song(
+        spec.seed, duration_s=spec.duration_s, sample_rate=sample_rate, tempo_bpm=spec.tempo_bpm, key=spec.key
+    )
 
 
-def synthesize_corpus(out_dir: str | Path, n_songs: int = 8, seed: int = 0,
-                      duration_range_s: tuple[float, float] = (60.0, 180.0), sample_rate: int = 22050,
-                      *, progress: bool = False) -> list[Path]:
+def synthesize_corpus(
+    out_dir: str | Path,
+    n_songs: int = 8,
+    seed: int = 0,
+    duration_range_s: tuple[float, float] = (60.0, 180.0),
+    sample_rate: int = 22050,
+    *,
+    progress: bool = False,
+) -> list[Path]:
     """Write ``demo_<k>.wav`` and ``demo_<k>.json`` for k in 0..n_songs-1 into ``out_dir``.
 
     Same arguments give byte-identical files; files already holding those bytes are

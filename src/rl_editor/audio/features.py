@@ -145,9 +145,7 @@ def frame_features(y: np.ndarray, *, sr: int = ANALYSIS_SR) -> FrameFeatures:
 
     low = freqs < LOW_BAND_HZ
     high = freqs >= HIGH_BAND_HZ
-    band_power = np.stack(
-        [power[low].sum(axis=0), power[~low & ~high].sum(axis=0), power[high].sum(axis=0)]
-    )
+    band_power = np.stack([power[low].sum(axis=0), power[~low & ~high].sum(axis=0), power[high].sum(axis=0)])
     rms = librosa.feature.rms(S=magnitude, frame_length=N_FFT)[0]
 
     # HPSS on a coarse (N_MELS / 3 band) mel spectrogram: the percussive share needs little frequency detail.
@@ -279,7 +277,9 @@ def _checkerboard_novelty(ssm: np.ndarray, half: int) -> np.ndarray:
 
 
 def structure_features(
-    timbre_harmony: np.ndarray, loudness_db: np.ndarray, downbeat_confidence: np.ndarray,
+    timbre_harmony: np.ndarray,
+    loudness_db: np.ndarray,
+    downbeat_confidence: np.ndarray,
     beat_conf: np.ndarray,
 ) -> np.ndarray:
     """The 6 ``structure`` columns: novelty, repetition, section energy rank, peak distance, confidences."""
@@ -377,9 +377,7 @@ def beat_features(
     at_beat = onset[np.clip(np.asarray(beat_frames, dtype=np.int64), 0, n_frames - 1)]
     put(
         "onset",
-        np.stack(
-            [beat_mean(onset, starts, n_frames), np.maximum.reduceat(onset, starts), at_beat], axis=1
-        )
+        np.stack([beat_mean(onset, starts, n_frames), np.maximum.reduceat(onset, starts), at_beat], axis=1)
         / onset_scale,
     )
 

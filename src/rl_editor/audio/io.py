@@ -99,8 +99,9 @@ class FoundSong(NamedTuple):
     path: Path
 
 
-def find_songs(songs_dir: str | Path, *, exclude: str | Path | None = None,
-               limit: int | None = None) -> list[FoundSong]:
+def find_songs(
+    songs_dir: str | Path, *, exclude: str | Path | None = None, limit: int | None = None
+) -> list[FoundSong]:
     """Every audio file under ``songs_dir`` (recursively) with a stable ``song_id``, sorted by path.
 
     This is the one way every command turns ``--songs DIR`` into songs, so
@@ -136,8 +137,10 @@ def find_songs(songs_dir: str | Path, *, exclude: str | Path | None = None,
         raise AnalysisError(f"{folder}: no such folder of songs; give --songs a folder of audio files")
     excluded = Path(exclude).resolve() if exclude is not None else None
     paths = [
-        path for path in sorted(folder.rglob("*"))
-        if path.suffix.lower() in AUDIO_SUFFIXES and path.is_file()
+        path
+        for path in sorted(folder.rglob("*"))
+        if path.suffix.lower() in AUDIO_SUFFIXES
+        and path.is_file()
         and not any(part.startswith(".") for part in path.relative_to(folder).parts)
         and not (excluded is not None and path.resolve().is_relative_to(excluded))
     ]
@@ -149,13 +152,16 @@ def find_songs(songs_dir: str | Path, *, exclude: str | Path | None = None,
 
 def _song_ids(paths: list[Path], folder: Path) -> list[str]:
     """Stems, made unique by the relative path and then the suffix where stems clash."""
+
     def clashing(ids: list[str]) -> set[str]:
         return {i for i, n in Counter(ids).items() if n > 1}
 
     ids = [p.stem for p in paths]
     again = clashing(ids)
-    ids = [p.relative_to(folder).with_suffix("").as_posix().replace("/", "__") if i in again else i
-           for i, p in zip(ids, paths)]
+    ids = [
+        p.relative_to(folder).with_suffix("").as_posix().replace("/", "__") if i in again else i
+        for i, p in zip(ids, paths)
+    ]
     again = clashing(ids)
     return [f"{i}-{p.suffix.lower().lstrip('.')}" if i in again else i for i, p in zip(ids, paths)]
 

@@ -51,8 +51,9 @@ def _output_layout(grid: BeatGrid, actions: np.ndarray, sample_rate: int):
     return seq, src_start, out_pos
 
 
-def splice_positions(analysis: SongAnalysis | BeatGrid, actions: np.ndarray | list[int],
-                     sample_rate: int) -> np.ndarray:
+def splice_positions(
+    analysis: SongAnalysis | BeatGrid, actions: np.ndarray | list[int], sample_rate: int
+) -> np.ndarray:
     """Output sample index of each splice of ``actions`` rendered at ``sample_rate``."""
     grid = _beat_grid(analysis)
     actions = validate_actions(actions, grid.n_beats)
@@ -118,8 +119,17 @@ def render_edit(
         o0, o1 = layout.out_pos[a], layout.out_pos[b]
         s0 = layout.sources[a] + run_offsets[r]
         out[o0:o1] = layout.padded[s0 : s0 + (o1 - o0)]
-    _join_splices(out, layout.padded, layout.sources, layout.out_pos, layout.run_starts, run_offsets, points,
-                  clip.sample_rate, config)
+    _join_splices(
+        out,
+        layout.padded,
+        layout.sources,
+        layout.out_pos,
+        layout.run_starts,
+        run_offsets,
+        points,
+        clip.sample_rate,
+        config,
+    )
     return AudioClip(out, clip.sample_rate, None)
 
 
@@ -145,8 +155,9 @@ def plan_splices(
     if layout.run_starts.size == 0:
         empty = np.zeros(0)
         return SplicePoints(empty.astype(np.int64), empty.astype(np.int64), empty, empty)
-    points, _ = _plan_splice_points(layout.padded, layout.sources, layout.out_pos, layout.run_starts,
-                                   clip.sample_rate, config)
+    points, _ = _plan_splice_points(
+        layout.padded, layout.sources, layout.out_pos, layout.run_starts, clip.sample_rate, config
+    )
     return points
 
 
@@ -170,8 +181,9 @@ class _RenderLayout:
     run_starts: np.ndarray  # played-beat index where each run of source-contiguous beats begins
 
     @classmethod
-    def build(cls, clip: AudioClip, grid: BeatGrid, actions: np.ndarray | list[int],
-              config: SpliceConfig) -> _RenderLayout:
+    def build(
+        cls, clip: AudioClip, grid: BeatGrid, actions: np.ndarray | list[int], config: SpliceConfig
+    ) -> _RenderLayout:
         actions = validate_actions(actions, grid.n_beats)
         sr = clip.sample_rate
         seq, src_start, out_pos = _output_layout(grid, actions, sr)
@@ -236,9 +248,13 @@ def _plan_splice_points(
     run_offsets = np.zeros(run_starts.size, dtype=np.int64)
     if config.align and n_splices:
         run_offsets[1:], _ = best_entry_offsets(
-            padded, outgoing, entries, max_offset=_samples(config.max_offset_ms, sample_rate),
+            padded,
+            outgoing,
+            entries,
+            max_offset=_samples(config.max_offset_ms, sample_rate),
             window=max(_samples(config.match_window_ms, sample_rate), 8),
-            offset_penalty=config.offset_penalty, chained=True,
+            offset_penalty=config.offset_penalty,
+            chained=True,
         )
     continuations = outgoing + run_offsets[:-1]
     entries = entries + run_offsets[1:]
@@ -246,9 +262,13 @@ def _plan_splice_points(
     lengths = tuple(2 * _samples(ms / 2, sample_rate) for ms in choices_ms)  # even, centred on the splice
     crossfades, correlations = choose_crossfades(padded, continuations, entries, lengths, config.coherence_threshold)
     if config.match_loudness and n_splices:
-        gains = loudness_gains(padded, continuations, entries,
-                               window=max(_samples(config.loudness_window_ms, sample_rate), 1),
-                               max_gain_db=config.max_gain_db)
+        gains = loudness_gains(
+            padded,
+            continuations,
+            entries,
+            window=max(_samples(config.loudness_window_ms, sample_rate), 1),
+            max_gain_db=config.max_gain_db,
+        )
     else:
         gains = np.ones(n_splices)
     return SplicePoints(run_offsets[1:], crossfades, correlations, gains), run_offsets

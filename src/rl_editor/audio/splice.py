@@ -58,6 +58,7 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
 
 def _splice_tables(analysis: SongAnalysis) -> dict[str, np.ndarray]:
     """Per-song normalised feature tables, computed once and kept on the analysis."""
+
     def compute() -> dict[str, np.ndarray]:
         mfcc = analysis.features[:, GROUP_SLICES["mfcc_mean"]][:, 1:].astype(np.float64)
         mfcc = (mfcc - mfcc.mean(axis=0)) / (mfcc.std(axis=0) + 1e-6)
@@ -72,9 +73,7 @@ def _splice_tables(analysis: SongAnalysis) -> dict[str, np.ndarray]:
     return analysis.derived("splice_tables", compute)
 
 
-def splice_components(
-    analysis: SongAnalysis, from_beats: np.ndarray, to_beats: np.ndarray
-) -> SpliceComponents:
+def splice_components(analysis: SongAnalysis, from_beats: np.ndarray, to_beats: np.ndarray) -> SpliceComponents:
     """Score splices from the end of ``from_beats[k]`` to the start of ``to_beats[k]``.
 
     Parameters
@@ -127,6 +126,7 @@ def splice_quality_matrix(analysis: SongAnalysis) -> np.ndarray:
 
     Computed once per song and cached on the analysis; environments look splices up here.
     """
+
     def compute() -> np.ndarray:
         n = analysis.n_beats
         i, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
@@ -293,8 +293,9 @@ def best_entry_offsets(
     entries = np.asarray(entries, dtype=np.int64)
     n = continuations.size
     if n == 0 or max_offset <= 0:
-        unslid = _row_correlation(_windows(samples, continuations - window // 2, window),
-                                  _windows(samples, entries - window // 2, window))
+        unslid = _row_correlation(
+            _windows(samples, continuations - window // 2, window), _windows(samples, entries - window // 2, window)
+        )
         return np.zeros(n, dtype=np.int64), unslid
     # Correlate at every relative lag a previous slide can bring into reach ([-2, 2] x max_offset),
     # all splices in one batch; a chained splice then only indexes this table.
@@ -312,8 +313,9 @@ def best_entry_offsets(
     return offsets, correlations
 
 
-def _lag_correlations(samples: np.ndarray, continuations: np.ndarray, entries: np.ndarray, reach: int,
-                      window: int) -> np.ndarray:
+def _lag_correlations(
+    samples: np.ndarray, continuations: np.ndarray, entries: np.ndarray, reach: int, window: int
+) -> np.ndarray:
     """Shape (n_splices, 2 reach + 1): normalised correlation of the ``window`` around each continuation
     with the audio around each entry moved by every lag in ``[-reach, reach]`` (FFTs, all splices at once)."""
     template = _windows(samples, continuations - window // 2, window).astype(np.float32)
@@ -328,6 +330,7 @@ def _lag_correlations(samples: np.ndarray, continuations: np.ndarray, entries: n
     sliding[:, 1:] -= energy[:, : lags - 1]
     norms = np.sqrt(np.maximum(sliding, 1e-12) * np.square(template, dtype=np.float64).sum(axis=1, keepdims=True))
     return products / np.maximum(norms, 1e-12) * (sliding > 1e-12)
+
 
 def choose_crossfades(
     samples: np.ndarray,
@@ -360,12 +363,18 @@ def choose_crossfades(
     widest = lengths[-1]
     outgoing = _windows(samples, continuations - widest // 2, widest)
     incoming = _windows(samples, entries - widest // 2, widest)
-    table = np.stack([
-        _row_correlation(outgoing[:, widest // 2 - n // 2 : widest // 2 - n // 2 + n],
-                         incoming[:, widest // 2 - n // 2 : widest // 2 - n // 2 + n])
-        if n > 0 else np.ones(continuations.size)
-        for n in lengths
-    ], axis=1)
+    table = np.stack(
+        [
+            _row_correlation(
+                outgoing[:, widest // 2 - n // 2 : widest // 2 - n // 2 + n],
+                incoming[:, widest // 2 - n // 2 : widest // 2 - n // 2 + n],
+            )
+            if n > 0
+            else np.ones(continuations.size)
+            for n in lengths
+        ],
+        axis=1,
+    )
     acceptable = table >= coherence_threshold
     last_acceptable = acceptable.shape[1] - 1 - np.argmax(acceptable[:, ::-1], axis=1)
     longest = np.where(acceptable.any(axis=1), last_acceptable, 0)
@@ -401,6 +410,7 @@ def loudness_gains(
     and each entry of the padded ``samples``; the ratio is clipped to ``max_gain_db``
     either way, and near-silent sides give 1.
     """
+
     def rms(starts: np.ndarray) -> np.ndarray:
         flat = [samples[int(s) : int(s) + window].ravel() for s in starts]
         return np.sqrt(np.array([float(np.dot(f, f)) / max(f.size, 1) for f in flat]))

@@ -205,8 +205,11 @@ def _section_boundaries(novelty: np.ndarray, config: StructureConfig) -> list[in
         if offset in (1, 3):
             snapped = i - 1 if offset == 1 else i + 1
             # onto the grid only where the song changes almost as much there (an odd-length intro stays odd)
-            if (snapped - bounds[-1] >= config.min_section_bars and n - snapped >= config.min_section_bars
-                    and novelty[snapped] >= config.snap_ratio * novelty[i]):
+            if (
+                snapped - bounds[-1] >= config.min_section_bars
+                and n - snapped >= config.min_section_bars
+                and novelty[snapped] >= config.snap_ratio * novelty[i]
+            ):
                 i = snapped
         if i - bounds[-1] >= config.min_section_bars:
             bounds.append(i)
@@ -220,8 +223,9 @@ def _labels(bar_feats: np.ndarray, sections: list[int], config: StructureConfig)
 
     ends = sections[1:] + [len(bar_feats)]
     means = np.stack([bar_feats[s:e].mean(axis=0) for s, e in zip(sections, ends)])
-    clusters = fcluster(linkage(means, method="average", metric="cosine"), t=config.label_distance,
-                        criterion="distance")
+    clusters = fcluster(
+        linkage(means, method="average", metric="cosine"), t=config.label_distance, criterion="distance"
+    )
     letters: dict[int, str] = {}
     out = []
     for c in clusters:
@@ -333,8 +337,10 @@ def _editorial_flags(structure: SongStructure, runs: np.ndarray) -> list[bool]:
     bars = np.append(structure.bar_start_beats, structure.n_beats)
     bar_set, sections = set(bars.tolist()), set(structure.section_bounds_beats.tolist())
     n_bars = np.searchsorted(bars, runs[:, 1]) - np.searchsorted(bars, runs[:, 0])
-    return [bool((start in bar_set and end in bar_set and n % EDITORIAL_CUT_BARS == 0) or end in sections)
-            for (start, end), n in zip(runs.tolist(), n_bars.tolist())]
+    return [
+        bool((start in bar_set and end in bar_set and n % EDITORIAL_CUT_BARS == 0) or end in sections)
+        for (start, end), n in zip(runs.tolist(), n_bars.tolist())
+    ]
 
 
 def ragged_cuts(structure: SongStructure, actions: np.ndarray) -> int:
@@ -355,8 +361,11 @@ def cut_alignment(structure: SongStructure, actions: np.ndarray) -> dict[str, fl
         return {"n_cuts": 0.0, "whole_phrase_share": float("nan"), "four_bar_or_section_share": float("nan")}
     phrases = set(structure.phrase_bounds_beats.tolist())
     whole = [start in phrases and end in phrases for start, end in runs.tolist()]
-    return {"n_cuts": float(len(runs)), "whole_phrase_share": float(np.mean(whole)),
-            "four_bar_or_section_share": float(np.mean(_editorial_flags(structure, runs)))}
+    return {
+        "n_cuts": float(len(runs)),
+        "whole_phrase_share": float(np.mean(whole)),
+        "four_bar_or_section_share": float(np.mean(_editorial_flags(structure, runs))),
+    }
 
 
 def structure_times(analysis: SongAnalysis) -> dict[str, list[Any]]:
@@ -375,8 +384,10 @@ def structure_times(analysis: SongAnalysis) -> dict[str, list[Any]]:
     sections = structure.section_bounds_beats
     return {
         "bar_times_s": [round(float(bounds[b]), 3) for b in structure.bar_start_beats],
-        "sections": [{"start_s": round(float(bounds[a]), 3), "end_s": round(float(bounds[b]), 3), "label": label}
-                     for a, b, label in zip(sections[:-1], sections[1:], structure.section_labels)],
+        "sections": [
+            {"start_s": round(float(bounds[a]), 3), "end_s": round(float(bounds[b]), 3), "label": label}
+            for a, b, label in zip(sections[:-1], sections[1:], structure.section_labels)
+        ],
     }
 
 
@@ -385,6 +396,17 @@ def song_structure(analysis: SongAnalysis) -> SongStructure:
     return analysis.derived(("structure", STRUCTURE_VERSION), lambda: compute_structure(analysis))
 
 
-__all__ = ["EDITORIAL_CUT_BARS", "SongStructure", "StructureConfig", "bar_starts", "checkerboard_novelty",
-           "compute_structure", "cut_alignment", "cut_runs", "group_means", "phrase_cut_table", "ragged_cuts",
-           "song_structure"]
+__all__ = [
+    "EDITORIAL_CUT_BARS",
+    "SongStructure",
+    "StructureConfig",
+    "bar_starts",
+    "checkerboard_novelty",
+    "compute_structure",
+    "cut_alignment",
+    "cut_runs",
+    "group_means",
+    "phrase_cut_table",
+    "ragged_cuts",
+    "song_structure",
+]

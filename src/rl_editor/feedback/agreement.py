@@ -78,8 +78,7 @@ def krippendorff_alpha(pairs: list[PreferencePair]) -> float | None:
     values = data[~np.isnan(data)]
     if np.unique(values).size < 2:
         return None
-    alpha = krippendorff.alpha(reliability_data=data, level_of_measurement="ordinal",
-                               value_domain=list(range(-3, 4)))
+    alpha = krippendorff.alpha(reliability_data=data, level_of_measurement="ordinal", value_domain=list(range(-3, 4)))
     return None if math.isnan(alpha) else float(alpha)
 
 
@@ -159,6 +158,7 @@ class AgreementReport:
 
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
+
         def fmt(x: float | None) -> str:
             return "n/a" if x is None else f"{x:.3f}"
 

@@ -86,8 +86,13 @@ HEADPHONE_BODY_MAX_BYTES = 1_024
 STRUCTURE_CACHE_SECONDS = 60.0
 MAX_LISTENED_S = 24 * 3600.0
 
-AUDIO_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg", ".mp3": "audio/mpeg",
-               ".m4a": "audio/mp4"}
+AUDIO_TYPES = {
+    ".wav": "audio/wav",
+    ".flac": "audio/flac",
+    ".ogg": "audio/ogg",
+    ".mp3": "audio/mpeg",
+    ".m4a": "audio/mp4",
+}
 
 
 class ListeningBody(BaseModel):
@@ -142,8 +147,12 @@ class NewRaterBody(BaseModel):
     expires_in_days: float | None = Field(default=None, gt=0, le=3650)
 
 
-STORE_ERROR_STATUS: dict[type[Exception], int] = {NotFoundError: 404, ForbiddenError: 403, ConflictError: 409,
-                                                   InvalidJudgmentError: 422}
+STORE_ERROR_STATUS: dict[type[Exception], int] = {
+    NotFoundError: 404,
+    ForbiddenError: 403,
+    ConflictError: 409,
+    InvalidJudgmentError: 422,
+}
 """The HTTP status of each store error a route lets through; the body is ``{"detail": message}``."""
 
 
@@ -171,8 +180,13 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-def create_app(manifest_path: Path, db_url: str | None = None, task_config: TaskConfig | None = None,
-               settings: FeedbackSettings = SETTINGS, audio_cache_dir: Path | None = None) -> FastAPI:
+def create_app(
+    manifest_path: Path,
+    db_url: str | None = None,
+    task_config: TaskConfig | None = None,
+    settings: FeedbackSettings = SETTINGS,
+    audio_cache_dir: Path | None = None,
+) -> FastAPI:
     """Build the app over one manifest and one database (created and filled with tasks on first use).
 
     Parameters
@@ -246,29 +260,42 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
         bounds = segment_bounds(beats, duration) if beats else None
         audio_url = f"/api/tasks/{view.task_id}/audio/"
         body: dict[str, Any] = {
-            "task_id": view.task_id, "kind": view.kind,
-            "song": {"song_id": view.song_id, "duration_seconds": duration,
-                     "audio_url": audio_url + "original", "beats": beats,
-                     "downbeats": list(song.downbeats) if song else [],
-                     "segment_bounds_s": [round(float(x), 4) for x in bounds] if bounds is not None else [],
-                     "structure": song_structure(view.song_id)},
+            "task_id": view.task_id,
+            "kind": view.kind,
+            "song": {
+                "song_id": view.song_id,
+                "duration_seconds": duration,
+                "audio_url": audio_url + "original",
+                "beats": beats,
+                "downbeats": list(song.downbeats) if song else [],
+                "segment_bounds_s": [round(float(x), 4) for x in bounds] if bounds is not None else [],
+                "structure": song_structure(view.song_id),
+            },
         }
         requirements = store.listening_requirements(view)
         for label, edit in zip(("A", "B"), view.edits):
             sequence, splices = splice_times(edit.actions, bounds) if bounds is not None else ([], [])
-            body[label.lower()] = {"label": label, "audio_url": audio_url + label.lower(),
-                                   "duration_seconds": edit.duration_seconds, "beat_sequence": sequence,
-                                   "splice_times_s": splices,
-                                   "must_listen": config_to_json(requirements[label.lower()])
-                                   if label.lower() in requirements else None}
+            body[label.lower()] = {
+                "label": label,
+                "audio_url": audio_url + label.lower(),
+                "duration_seconds": edit.duration_seconds,
+                "beat_sequence": sequence,
+                "splice_times_s": splices,
+                "must_listen": config_to_json(requirements[label.lower()]) if label.lower() in requirements else None,
+            }
         body["progress"] = {"done": done, "total": total}
         return body
 
     @app.get("/api/me")
     def me(who: RaterInfo = Depends(rater)) -> dict[str, Any]:
         done, total = store.progress(who.id)
-        return {"rater": who.name, "held_out": who.held_out, "done": done, "total": total,
-                "headphone_check": config_to_json(store.headphone_status(who.id))}
+        return {
+            "rater": who.name,
+            "held_out": who.held_out,
+            "done": done,
+            "total": total,
+            "headphone_check": config_to_json(store.headphone_status(who.id)),
+        }
 
     @app.get("/api/next")
     def next_task(ahead: Annotated[int, Query(ge=0, le=1)] = 0, who: RaterInfo = Depends(rater)) -> dict[str, Any]:
@@ -277,8 +304,11 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
             raise HTTPException(403, "pass the headphone check first (POST /api/headphone-check/trials)")
         view, done, total = store.next_task_and_progress(who.id)
         if view is None:
-            return {"done": True, "message": "All done: there is nothing left for you to judge. Thank you!",
-                    "progress": {"done": done, "total": total}}
+            return {
+                "done": True,
+                "message": "All done: there is nothing left for you to judge. Thank you!",
+                "progress": {"done": done, "total": total},
+            }
         warm_compressed_audio(who.id, view)
         body = task_json(view, done, total)
         if ahead:
@@ -291,7 +321,7 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
     def warm_compressed_audio(rater_id: int, view: TaskView) -> None:
         """Start encoding the task's audio, so the page's requests for it find it ready."""
         sources = []
-        for part in ("original", "a", "b")[:1 + len(view.edits)]:
+        for part in ("original", "a", "b")[: 1 + len(view.edits)]:
             try:
                 sources.append(store.task_audio_file(rater_id, view.task_id, part))
             except (AudioUnavailableError, NotFoundError):
@@ -302,20 +332,34 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
     def submit(body: JudgmentBody, who: RaterInfo = Depends(rater)) -> JSONResponse:
         """201 when recorded; 200 for a retry of the same answer (same client_id); 409 when the task
         already holds another answer (another client_id, or the same one with a different answer)."""
-        judgment = JudgmentIn(client_id=body.client_id, task_id=body.task_id, preference=body.preference,
-                              tie_kind=body.tie_kind, strength=body.strength, rating=body.rating,
-                              notes=body.notes or "", time_spent_ms=body.time_spent_ms,
-                              listening=Listening(**body.listening.model_dump()) if body.listening else None)
+        judgment = JudgmentIn(
+            client_id=body.client_id,
+            task_id=body.task_id,
+            preference=body.preference,
+            tie_kind=body.tie_kind,
+            strength=body.strength,
+            rating=body.rating,
+            notes=body.notes or "",
+            time_spent_ms=body.time_spent_ms,
+            listening=Listening(**body.listening.model_dump()) if body.listening else None,
+        )
         judgment_id, duplicate = store.submit_judgment(who.id, judgment, require_listening=True)
-        return JSONResponse({"judgment_id": judgment_id, "duplicate": duplicate},
-                            status_code=200 if duplicate else 201)
+        return JSONResponse({"judgment_id": judgment_id, "duplicate": duplicate}, status_code=200 if duplicate else 201)
 
     @app.put("/api/judgments/last", max_body_size=JUDGMENT_BODY_MAX_BYTES)
     def revise_last(body: RevisionBody, who: RaterInfo = Depends(rater)) -> dict[str, Any]:
         """Change the answer of the rater's last judgment (409 when ``task_id`` is not its task)."""
-        judgment = JudgmentIn(client_id="revision", task_id=body.task_id, preference=body.preference,
-                              tie_kind=body.tie_kind, strength=body.strength, rating=body.rating,
-                              notes=body.notes or "", time_spent_ms=None, listening=None)
+        judgment = JudgmentIn(
+            client_id="revision",
+            task_id=body.task_id,
+            preference=body.preference,
+            tie_kind=body.tie_kind,
+            strength=body.strength,
+            rating=body.rating,
+            notes=body.notes or "",
+            time_spent_ms=None,
+            listening=None,
+        )
         return {"judgment_id": store.revise_last_judgment(who.id, judgment), "revised": True}
 
     @app.post("/api/headphone-check/trials", max_body_size=HEADPHONE_BODY_MAX_BYTES)
@@ -332,8 +376,9 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
         return store.judgments_of_rater(who.id)
 
     @app.get("/api/tasks/{task_id}/audio/{part}")
-    def task_audio(task_id: str, part: str, request: Request, format: str = "original",
-                   who: RaterInfo = Depends(rater)) -> Response:
+    def task_audio(
+        task_id: str, part: str, request: Request, format: str = "original", who: RaterInfo = Depends(rater)
+    ) -> Response:
         try:
             path = store.task_audio_file(who.id, task_id, part)
         except AudioUnavailableError as exc:
@@ -347,8 +392,11 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
         elif format != "original":
             raise HTTPException(422, "format must be 'original' or 'ogg'")
         store.record_audio_sent(who.id, task_id, part, path, request.headers.get("range"))
-        return FileResponse(path, media_type=AUDIO_TYPES.get(path.suffix.lower(), "application/octet-stream"),
-                            headers={"Cache-Control": "private, max-age=3600"})
+        return FileResponse(
+            path,
+            media_type=AUDIO_TYPES.get(path.suffix.lower(), "application/octet-stream"),
+            headers={"Cache-Control": "private, max-age=3600"},
+        )
 
     @app.get("/api/admin/summary", dependencies=[Depends(admin)])
     def summary() -> dict[str, Any]:
@@ -357,15 +405,21 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
     @app.get("/api/admin/export.json", dependencies=[Depends(admin)])
     def export_json(campaign: str | None = None) -> Response:
         pairs = store.export_pairs(campaign=campaign)
-        return Response(json.dumps([p.to_json() for p in pairs], indent=2), media_type="application/json",
-                        headers={"Content-Disposition": 'attachment; filename="preferences.json"'})
+        return Response(
+            json.dumps([p.to_json() for p in pairs], indent=2),
+            media_type="application/json",
+            headers={"Content-Disposition": 'attachment; filename="preferences.json"'},
+        )
 
     @app.get("/api/admin/export.csv", dependencies=[Depends(admin)])
     def export_csv(campaign: str | None = None) -> Response:
         from rl_editor.feedback.export import pairs_to_csv
 
-        return Response(pairs_to_csv(store.export_pairs(campaign=campaign)), media_type="text/csv",
-                        headers={"Content-Disposition": 'attachment; filename="preferences.csv"'})
+        return Response(
+            pairs_to_csv(store.export_pairs(campaign=campaign)),
+            media_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="preferences.csv"'},
+        )
 
     @app.get("/api/admin/ratings.json", dependencies=[Depends(admin)])
     def ratings_json(campaign: str | None = None) -> list[dict[str, Any]]:
@@ -387,10 +441,13 @@ def create_app(manifest_path: Path, db_url: str | None = None, task_config: Task
 
     app.include_router(admin_routes.admin_router(store, admin))
     _include_pages(app)
-    rules = {**admin_routes.BODY_RULES,"/api/judgments": BodyRule("rater", JUDGMENT_BODY_MAX_BYTES),
-             "/api/headphone-check": BodyRule("rater", HEADPHONE_BODY_MAX_BYTES),
-             "/api/headphone-check/trials": BodyRule("rater", HEADPHONE_BODY_MAX_BYTES),
-             "/api/admin/raters": BodyRule("admin", NEW_RATER_BODY_MAX_BYTES)}
+    rules = {
+        **admin_routes.BODY_RULES,
+        "/api/judgments": BodyRule("rater", JUDGMENT_BODY_MAX_BYTES),
+        "/api/headphone-check": BodyRule("rater", HEADPHONE_BODY_MAX_BYTES),
+        "/api/headphone-check/trials": BodyRule("rater", HEADPHONE_BODY_MAX_BYTES),
+        "/api/admin/raters": BodyRule("admin", NEW_RATER_BODY_MAX_BYTES),
+    }
     rules["/api/judgments/last"] = BodyRule("rater", JUDGMENT_BODY_MAX_BYTES)
     app.add_middleware(BodyGuard, rules=rules, check_token=lambda token, access: _token_refusal(store, token, access))
     return app

@@ -48,8 +48,7 @@ class FileFingerprint:
 
     def same_file_state(self, resolved: Path, stat: os.stat_result) -> bool:
         """Whether ``resolved`` with ``stat`` looks exactly as fingerprinted (path, size and mtime)."""
-        return (str(resolved), stat.st_size, stat.st_mtime_ns) == (self.resolved_path, self.size_bytes,
-                                                                    self.mtime_ns)
+        return (str(resolved), stat.st_size, stat.st_mtime_ns) == (self.resolved_path, self.size_bytes, self.mtime_ns)
 
 
 def fingerprint(path: Path, known: FileFingerprint | None = None) -> FileFingerprint | None:
@@ -79,8 +78,12 @@ def fingerprint_columns(found: FileFingerprint | None) -> dict[str, str | int | 
     """The ``AudioFingerprint`` column values of ``found`` (all ``None`` for a missing file)."""
     if found is None:
         return dict(resolved_path=None, content_sha256=None, size_bytes=None, mtime_ns=None)
-    return dict(resolved_path=found.resolved_path, content_sha256=found.content_sha256,
-                size_bytes=found.size_bytes, mtime_ns=found.mtime_ns)
+    return dict(
+        resolved_path=found.resolved_path,
+        content_sha256=found.content_sha256,
+        size_bytes=found.size_bytes,
+        mtime_ns=found.mtime_ns,
+    )
 
 
 def stored_fingerprint(row) -> FileFingerprint | None:
@@ -189,9 +192,18 @@ def encode_ogg_vorbis(source: Path, target: Path, compression_level: float = 0.5
     """
     import soundfile as sf
 
-    with sf.SoundFile(source) as reader, sf.SoundFile(target, "w", reader.samplerate, reader.channels,
-                                                       format="OGG", subtype="VORBIS",
-                                                       compression_level=compression_level) as writer:
+    with (
+        sf.SoundFile(source) as reader,
+        sf.SoundFile(
+            target,
+            "w",
+            reader.samplerate,
+            reader.channels,
+            format="OGG",
+            subtype="VORBIS",
+            compression_level=compression_level,
+        ) as writer,
+    ):
         for block in reader.blocks(blocksize=ENCODE_BLOCK_FRAMES, dtype="float32", always_2d=True):
             writer.write(block)
 

@@ -29,10 +29,32 @@ from rl_editor.feedback.storage import FeedbackError, FeedbackStore
 from rl_editor.io_utils import write_text_atomic
 from rl_editor.preferences import Listening, PreferencePair, load_preferences, save_preferences
 
-CSV_COLUMNS = ("song_id", "edit_a_id", "edit_a_path", "edit_b_id", "edit_b_path", "preference", "strength",
-               "tie_kind", "rater", "timestamp", "presented_order", "time_spent_ms", "campaign", "task_id",
-               "client_id", "notes", "edit_a_actions", "edit_b_actions", "edit_a_duration_seconds",
-               "edit_b_duration_seconds", "listened_a_s", "listened_b_s", "listened_original_s", "weight")
+CSV_COLUMNS = (
+    "song_id",
+    "edit_a_id",
+    "edit_a_path",
+    "edit_b_id",
+    "edit_b_path",
+    "preference",
+    "strength",
+    "tie_kind",
+    "rater",
+    "timestamp",
+    "presented_order",
+    "time_spent_ms",
+    "campaign",
+    "task_id",
+    "client_id",
+    "notes",
+    "edit_a_actions",
+    "edit_b_actions",
+    "edit_a_duration_seconds",
+    "edit_b_duration_seconds",
+    "listened_a_s",
+    "listened_b_s",
+    "listened_original_s",
+    "weight",
+)
 
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -58,23 +80,48 @@ def pairs_to_csv(pairs: list[PreferencePair]) -> str:
 
 def _csv_row(p: PreferencePair) -> dict[str, Any]:
     return {
-        "song_id": p.song_id, "edit_a_id": p.edit_a.edit_id or "", "edit_a_path": p.edit_a.path,
-        "edit_b_id": p.edit_b.edit_id or "", "edit_b_path": p.edit_b.path,
-        "preference": p.preference, "strength": p.strength, "tie_kind": p.tie_kind or "",
-        "rater": p.rater, "timestamp": p.timestamp, "presented_order": p.presented_order or "",
+        "song_id": p.song_id,
+        "edit_a_id": p.edit_a.edit_id or "",
+        "edit_a_path": p.edit_a.path,
+        "edit_b_id": p.edit_b.edit_id or "",
+        "edit_b_path": p.edit_b.path,
+        "preference": p.preference,
+        "strength": p.strength,
+        "tie_kind": p.tie_kind or "",
+        "rater": p.rater,
+        "timestamp": p.timestamp,
+        "presented_order": p.presented_order or "",
         "time_spent_ms": "" if p.time_spent_ms is None else p.time_spent_ms,
-        "campaign": p.campaign or "", "task_id": p.task_id or "",
-        "client_id": p.client_id or "", "notes": p.notes,
-        "edit_a_actions": json.dumps(p.edit_a.actions), "edit_b_actions": json.dumps(p.edit_b.actions),
-        "edit_a_duration_seconds": p.edit_a.duration_seconds, "edit_b_duration_seconds": p.edit_b.duration_seconds,
+        "campaign": p.campaign or "",
+        "task_id": p.task_id or "",
+        "client_id": p.client_id or "",
+        "notes": p.notes,
+        "edit_a_actions": json.dumps(p.edit_a.actions),
+        "edit_b_actions": json.dumps(p.edit_b.actions),
+        "edit_a_duration_seconds": p.edit_a.duration_seconds,
+        "edit_b_duration_seconds": p.edit_b.duration_seconds,
         **_listening_cells(p.listening),
         "weight": p.weight,
     }
 
 
-RATING_CSV_COLUMNS = ("song_id", "edit_id", "edit_path", "rating", "rating_label", "rater", "timestamp", "campaign",
-                      "task_id", "time_spent_ms", "notes", "edit_actions", "edit_duration_seconds", "listened_a_s",
-                      "listened_original_s")
+RATING_CSV_COLUMNS = (
+    "song_id",
+    "edit_id",
+    "edit_path",
+    "rating",
+    "rating_label",
+    "rater",
+    "timestamp",
+    "campaign",
+    "task_id",
+    "time_spent_ms",
+    "notes",
+    "edit_actions",
+    "edit_duration_seconds",
+    "listened_a_s",
+    "listened_original_s",
+)
 
 
 def ratings_to_csv(ratings: list[dict[str, Any]]) -> str:
@@ -84,13 +131,23 @@ def ratings_to_csv(ratings: list[dict[str, Any]]) -> str:
     writer.writeheader()
     for r in ratings:
         edit, listening = r["edit"], r.get("listening") or {}
-        row = {"song_id": r["song_id"], "edit_id": edit["edit_id"], "edit_path": edit["path"], "rating": r["rating"],
-               "rating_label": r["rating_label"], "rater": r["rater"], "timestamp": r["timestamp"],
-               "campaign": r["campaign"], "task_id": r["task_id"] or "",
-               "time_spent_ms": "" if r["time_spent_ms"] is None else r["time_spent_ms"], "notes": r["notes"] or "",
-               "edit_actions": json.dumps(edit["actions"]), "edit_duration_seconds": edit["duration_seconds"],
-               "listened_a_s": "" if listening.get("a_s") is None else listening["a_s"],
-               "listened_original_s": "" if listening.get("original_s") is None else listening["original_s"]}
+        row = {
+            "song_id": r["song_id"],
+            "edit_id": edit["edit_id"],
+            "edit_path": edit["path"],
+            "rating": r["rating"],
+            "rating_label": r["rating_label"],
+            "rater": r["rater"],
+            "timestamp": r["timestamp"],
+            "campaign": r["campaign"],
+            "task_id": r["task_id"] or "",
+            "time_spent_ms": "" if r["time_spent_ms"] is None else r["time_spent_ms"],
+            "notes": r["notes"] or "",
+            "edit_actions": json.dumps(edit["actions"]),
+            "edit_duration_seconds": edit["duration_seconds"],
+            "listened_a_s": "" if listening.get("a_s") is None else listening["a_s"],
+            "listened_original_s": "" if listening.get("original_s") is None else listening["original_s"],
+        }
         writer.writerow({column: spreadsheet_safe(value) for column, value in row.items()})
     return buffer.getvalue()
 
@@ -109,8 +166,14 @@ def _listening_cells(listening: Listening | None) -> dict[str, Any]:
     return {f"listened_{key}": "" if record.get(key) is None else record[key] for key in ("a_s", "b_s", "original_s")}
 
 
-def export_file(store: FeedbackStore, out: Path, campaign: str | None = None, as_csv: bool = False,
-                include_gold: bool = False, screening: ScreeningReport | None = None) -> int:
+def export_file(
+    store: FeedbackStore,
+    out: Path,
+    campaign: str | None = None,
+    as_csv: bool = False,
+    include_gold: bool = False,
+    screening: ScreeningReport | None = None,
+) -> int:
     """Write the store's pairwise judgments to ``out`` (JSON, or CSV); returns how many.
 
     With ``screening`` the judgments are screened first (:meth:`ScreeningReport.apply`).
@@ -120,8 +183,12 @@ def export_file(store: FeedbackStore, out: Path, campaign: str | None = None, as
     return len(screened.pairs)
 
 
-def select_export_pairs(store: FeedbackStore, campaign: str | None = None, include_gold: bool = False,
-                        screening: ScreeningReport | None = None) -> ScreenedPairs:
+def select_export_pairs(
+    store: FeedbackStore,
+    campaign: str | None = None,
+    include_gold: bool = False,
+    screening: ScreeningReport | None = None,
+) -> ScreenedPairs:
     """The judgments an export writes, screened by ``screening`` when given (nothing dropped otherwise)."""
     pairs = store.export_pairs(campaign=campaign, include_gold=include_gold)
     return screening.apply(pairs) if screening is not None else ScreenedPairs(pairs, 0)

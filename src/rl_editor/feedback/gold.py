@@ -56,9 +56,14 @@ class GoldEdit:
 
 def song_beat_grid(song: SongEntry, clip: AudioClip) -> BeatGrid:
     """The beat grid of a manifest song, for its decoded audio ``clip``."""
-    return BeatGrid(beat_times_s=np.asarray(song.beats, dtype=np.float64), duration_seconds=song.duration_seconds,
-                    source_sample_rate=clip.sample_rate, channels=clip.channels, song_id=song.song_id,
-                    path=str(clip.path or song.song))
+    return BeatGrid(
+        beat_times_s=np.asarray(song.beats, dtype=np.float64),
+        duration_seconds=song.duration_seconds,
+        source_sample_rate=clip.sample_rate,
+        channels=clip.channels,
+        song_id=song.song_id,
+        path=str(clip.path or song.song),
+    )
 
 
 def render_gold_edits(manifest: Manifest, gold_per_rater: int, rng: random.Random) -> list[GoldEdit]:
@@ -99,16 +104,19 @@ def render_gold_edits(manifest: Manifest, gold_per_rater: int, rng: random.Rando
                 clip = render_edit(source, song_beat_grid(song, source), actions)
             except Exception as exc:  # any decoder error: a broken song must not stop the server
                 reason = (str(exc).splitlines() or [type(exc).__name__])[0]
-                LOG.warning("song %s: cannot decode %s (%s); it gets no gold pair", song.song_id,
-                            manifest.resolve(song.song), reason)
+                LOG.warning(
+                    "song %s: cannot decode %s (%s); it gets no gold pair",
+                    song.song_id,
+                    manifest.resolve(song.song),
+                    reason,
+                )
                 undecodable.add(song.song_id)
                 continue
             made.append(_save_gold_edit(manifest, cand, song.song_id, actions, clip))
     return made
 
 
-def _save_gold_edit(manifest: Manifest, cand: Candidate, song_id: str, actions: list[int],
-                    clip: AudioClip) -> GoldEdit:
+def _save_gold_edit(manifest: Manifest, cand: Candidate, song_id: str, actions: list[int], clip: AudioClip) -> GoldEdit:
     edit_id = f"{cand.edit_id}~gold"
     path = f"{GOLD_FOLDER}/{edit_id}.wav"
     save_audio(manifest.root / path, clip)

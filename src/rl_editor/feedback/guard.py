@@ -91,8 +91,13 @@ class BodyGuard:
         Body cap of every other path.
     """
 
-    def __init__(self, app: ASGIApp, rules: dict[str, BodyRule], check_token: TokenCheck,
-                 default_max_bytes: int = DEFAULT_BODY_MAX_BYTES):
+    def __init__(
+        self,
+        app: ASGIApp,
+        rules: dict[str, BodyRule],
+        check_token: TokenCheck,
+        default_max_bytes: int = DEFAULT_BODY_MAX_BYTES,
+    ):
         self.app = app
         self.rules = rules
         self.check_token = check_token
@@ -124,4 +129,4 @@ class BodyGuard:
 def _route_path(scope: Scope) -> str:
     """The request path without the proxy prefix (``root_path``), as routes are declared."""
     path, root = scope.get("path", ""), scope.get("root_path", "")
-    return path[len(root):] if root and path.startswith(root) else path
+    return path[len(root) :] if root and path.startswith(root) else path

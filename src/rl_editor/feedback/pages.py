@@ -84,9 +84,12 @@ def _render(request: Request, template: str, token: str) -> HTMLResponse:
     return templates.TemplateResponse(
         request,
         template,
-        {"token": token, "notes_max_chars": SETTINGS.notes_max_chars,
-         "test_hooks": getattr(getattr(request.app.state, "settings", None), "expose_test_hooks", False),
-         "static_url": lambda name: static_url(request, name, version)},
+        {
+            "token": token,
+            "notes_max_chars": SETTINGS.notes_max_chars,
+            "test_hooks": getattr(getattr(request.app.state, "settings", None), "expose_test_hooks", False),
+            "static_url": lambda name: static_url(request, name, version),
+        },
         headers=PAGE_HEADERS,
     )
 

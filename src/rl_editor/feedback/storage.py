@@ -71,10 +71,29 @@ from rl_editor.generate.manifest import Manifest
 from rl_editor.preferences import PreferencePair
 
 __all__ = [
-    "AUDIO_PARTS", "LINK_BASE_KEYS", "PREFERENCE_CHOICES", "RATING_LABELS", "TIE_KINDS",
-    "AudioUnavailableError", "ConflictError", "EditView", "FeedbackError", "FeedbackStore", "ForbiddenError",
-    "ImportSummary", "InvalidJudgmentError", "InvalidNameError", "JudgmentIn", "NotFoundError", "RaterInfo", "SongLibraryError", "SongView", "TaskView",
-    "make_engine", "resolve_db_url", "upgrade_schema",
+    "AUDIO_PARTS",
+    "LINK_BASE_KEYS",
+    "PREFERENCE_CHOICES",
+    "RATING_LABELS",
+    "TIE_KINDS",
+    "AudioUnavailableError",
+    "ConflictError",
+    "EditView",
+    "FeedbackError",
+    "FeedbackStore",
+    "ForbiddenError",
+    "ImportSummary",
+    "InvalidJudgmentError",
+    "InvalidNameError",
+    "JudgmentIn",
+    "NotFoundError",
+    "RaterInfo",
+    "SongLibraryError",
+    "SongView",
+    "TaskView",
+    "make_engine",
+    "resolve_db_url",
+    "upgrade_schema",
 ]
 
 
@@ -107,8 +126,13 @@ class FeedbackStore:
         self.headphones = HeadphoneChecks(self.db)
 
     @classmethod
-    def open(cls, db_url: str | None = None, manifest_path: Path | None = None,
-             settings: FeedbackSettings = SETTINGS, create: bool = True) -> FeedbackStore:
+    def open(
+        cls,
+        db_url: str | None = None,
+        manifest_path: Path | None = None,
+        settings: FeedbackSettings = SETTINGS,
+        create: bool = True,
+    ) -> FeedbackStore:
         """Open (creating or upgrading the schema) the store at ``db_url``, or beside the manifest.
 
         With ``create=False`` (commands that only read) a SQLite file that does not
@@ -216,8 +240,9 @@ class FeedbackStore:
         """Make comparison (and rating, and gold) tasks for every song; returns how many are new."""
         return self.planner.create_tasks_from_manifest(manifest, config)
 
-    def set_task_priorities(self, priorities: dict[tuple[str, str], float], campaign: str | None = None,
-                            create_missing: bool = False) -> int:
+    def set_task_priorities(
+        self, priorities: dict[tuple[str, str], float], campaign: str | None = None, create_missing: bool = False
+    ) -> int:
         """Set the priority of pair tasks keyed by ``(edit_id_a, edit_id_b)``; returns how many changed."""
         return self.planner.set_task_priorities(priorities, campaign, create_missing)
 
@@ -229,15 +254,19 @@ class FeedbackStore:
         """Judgments stored in ``campaign`` (gold pairs included)."""
         return campaign_judgment_count(self.db, campaign)
 
-    def create_campaign(self, name: str, pairs: list[tuple[str, str]], held_out_only: bool = True,
-                        raters_per_pair: int = 1, votes_per_pair: int | None = None,
-                        rater_quota: int | None = None) -> str:
+    def create_campaign(
+        self,
+        name: str,
+        pairs: list[tuple[str, str]],
+        held_out_only: bool = True,
+        raters_per_pair: int = 1,
+        votes_per_pair: int | None = None,
+        rater_quota: int | None = None,
+    ) -> str:
         """A campaign of comparison tasks over ``pairs`` of edit ids; returns its name."""
-        return self.campaigns.create_campaign(name, pairs, held_out_only, raters_per_pair, votes_per_pair,
-                                              rater_quota)
+        return self.campaigns.create_campaign(name, pairs, held_out_only, raters_per_pair, votes_per_pair, rater_quota)
 
-    def set_campaign_sizing(self, name: str, votes_per_pair: int | None = None,
-                            rater_quota: int | None = None) -> None:
+    def set_campaign_sizing(self, name: str, votes_per_pair: int | None = None, rater_quota: int | None = None) -> None:
         """Change a campaign's votes per pair and per-rater quota (``None`` keeps a setting)."""
         self.campaigns.set_sizing(name, votes_per_pair, rater_quota)
 
@@ -266,8 +295,9 @@ class FeedbackStore:
         """The audio file of part ``original``, ``a`` or ``b`` of a task assigned to this rater."""
         return self.assignments.task_audio_file(rater_id, task_id, part)
 
-    def record_audio_sent(self, rater_id: int, task_id: str, part: str, sent_file: Path,
-                          range_header: str | None = None) -> None:
+    def record_audio_sent(
+        self, rater_id: int, task_id: str, part: str, sent_file: Path, range_header: str | None = None
+    ) -> None:
         """Record the bytes of ``sent_file`` a request for one task part gets (HTTP ``range_header``; ``None``: all),
         which bound that rater's listening claims."""
         self.assignments.record_audio_sent(rater_id, task_id, part, sent_file, range_header)
@@ -277,8 +307,7 @@ class FeedbackStore:
         return self.assignments.release_stale_assignments(older_than_s)
 
     # -- judgments (judgments.Judgments) -----------------------------------------------------
-    def submit_judgment(self, rater_id: int, judgment: JudgmentIn, require_listening: bool = False
-                        ) -> tuple[int, bool]:
+    def submit_judgment(self, rater_id: int, judgment: JudgmentIn, require_listening: bool = False) -> tuple[int, bool]:
         """Record one judgment; returns ``(judgment_id, duplicate)`` once committed.
 
         ``require_listening`` (web submissions): refuse one whose listening record falls short.

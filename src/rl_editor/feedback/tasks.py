@@ -140,8 +140,9 @@ def beat_in_bar(beats_s: list[float], downbeats_s: list[float], beats_per_bar: i
     return position
 
 
-def broken_actions(actions: list[int], positions_in_bar: np.ndarray, rng: random.Random,
-                   run_beats: int = 3, every_bars: int = 2) -> list[int]:
+def broken_actions(
+    actions: list[int], positions_in_bar: np.ndarray, rng: random.Random, run_beats: int = 3, every_bars: int = 2
+) -> list[int]:
     """A deliberately bad version of ``actions``: cuts that start mid-bar.
 
     Every ``every_bars`` bars (from the second bar on, never touching the first
@@ -196,8 +197,16 @@ def new_task_id() -> str:
     return str(uuid.uuid4())
 
 
-def new_task(campaign: str, song_id: str, edit_a: str, edit_b: str | None = None, *, gold: bool = False,
-             priority: float = 0.0, target_raters: int = 1) -> Task:
+def new_task(
+    campaign: str,
+    song_id: str,
+    edit_a: str,
+    edit_b: str | None = None,
+    *,
+    gold: bool = False,
+    priority: float = 0.0,
+    target_raters: int = 1,
+) -> Task:
     """A new task row, not yet assigned or judged: ``edit_a`` against ``edit_b``, or ``edit_a`` alone to rate.
 
     Parameters
@@ -220,9 +229,20 @@ def new_task(campaign: str, song_id: str, edit_a: str, edit_b: str | None = None
     """
     kind = "pair" if edit_b is not None else "rating"
     key = pair_key("gold" if gold else kind, edit_a, edit_b)
-    return Task(id=new_task_id(), campaign=campaign, kind=kind, pair_key=key, song_id=song_id, edit_a=edit_a,
-                edit_b=edit_b, is_gold=gold, priority=float(priority), target_raters=int(target_raters),
-                n_assigned=0, n_judged=0)
+    return Task(
+        id=new_task_id(),
+        campaign=campaign,
+        kind=kind,
+        pair_key=key,
+        song_id=song_id,
+        edit_a=edit_a,
+        edit_b=edit_b,
+        is_gold=gold,
+        priority=float(priority),
+        target_raters=int(target_raters),
+        n_assigned=0,
+        n_judged=0,
+    )
 
 
 @dataclass
@@ -271,8 +291,14 @@ class RaterState:
             self.ahead = task
 
 
-_T, _A, _C, _R, _M, _S = (Task.__table__, Assignment.__table__, Campaign.__table__, Rater.__table__,
-                          Meta.__table__, SongRecord.__table__)
+_T, _A, _C, _R, _M, _S = (
+    Task.__table__,
+    Assignment.__table__,
+    Campaign.__table__,
+    Rater.__table__,
+    Meta.__table__,
+    SongRecord.__table__,
+)
 
 # Statements are built once with bound parameters: building and cache-keying them
 # per request would cost more than running them.
@@ -282,25 +308,53 @@ _NOT_FULL = _T.c.campaign.not_in(bindparam("full", expanding=True))
 _GOLD_PER_RATER = select(_M.c.value).where(_M.c.key == GOLD_PER_RATER_KEY).scalar_subquery()
 # The rater's row (locked: their requests queue here, so two tabs never take two tasks), the store's
 # gold setting and every assignment of theirs with its task and campaign, in one round trip.
-_RATER_STATE = (select(_R.c.held_out, _GOLD_PER_RATER.label("gold_per_rater"), _A.c.id, _A.c.task_id,
-                       _A.c.presented_order, _A.c.judged_at, _T.c.is_gold, _T.c.kind, _T.c.song_id, _T.c.edit_a,
-                       _T.c.edit_b, _T.c.campaign, _C.c.rater_quota)
-                .select_from(_R.outerjoin(_A.join(_T, _T.c.id == _A.c.task_id).join(_C, _C.c.name == _T.c.campaign),
-                                          _A.c.rater_id == _R.c.id))
-                .where(_R.c.id == bindparam("rater_id")).order_by(_A.c.id))
+_RATER_STATE = (
+    select(
+        _R.c.held_out,
+        _GOLD_PER_RATER.label("gold_per_rater"),
+        _A.c.id,
+        _A.c.task_id,
+        _A.c.presented_order,
+        _A.c.judged_at,
+        _T.c.is_gold,
+        _T.c.kind,
+        _T.c.song_id,
+        _T.c.edit_a,
+        _T.c.edit_b,
+        _T.c.campaign,
+        _C.c.rater_quota,
+    )
+    .select_from(
+        _R.outerjoin(
+            _A.join(_T, _T.c.id == _A.c.task_id).join(_C, _C.c.name == _T.c.campaign), _A.c.rater_id == _R.c.id
+        )
+    )
+    .where(_R.c.id == bindparam("rater_id"))
+    .order_by(_A.c.id)
+)
 _RATER_STATE_LOCKED = _RATER_STATE.with_for_update(of=_R)
 _TASK_COLUMNS = (_T.c.id, _T.c.kind, _T.c.song_id, _T.c.campaign, _T.c.edit_a, _T.c.edit_b)
-_PICK_GOLD = (select(_T.c.id).where(_T.c.is_gold.is_(True), _NOT_SEEN, _NOT_FULL).order_by(func.random()).limit(1)
-              .with_for_update(skip_locked=True, of=_T))
+_PICK_GOLD = (
+    select(_T.c.id)
+    .where(_T.c.is_gold.is_(True), _NOT_SEEN, _NOT_FULL)
+    .order_by(func.random())
+    .limit(1)
+    .with_for_update(skip_locked=True, of=_T)
+)
 # The stop rule: a task is handed out only while fewer raters hold it than it needs.
 _ELIGIBLE = and_(_T.c.is_gold.is_(False), _C.c.held_out_only == _HELD_OUT, _T.c.n_assigned < _T.c.target_raters)
-_PICK_REGULAR = (select(_T.c.id).join(_C, _C.c.name == _T.c.campaign)
-                 .where(_ELIGIBLE, _NOT_SEEN, _NOT_FULL)
-                 .order_by(_T.c.priority.desc(), _T.c.n_assigned, func.random()).limit(1)
-                 .with_for_update(skip_locked=True, of=_T))
+_PICK_REGULAR = (
+    select(_T.c.id)
+    .join(_C, _C.c.name == _T.c.campaign)
+    .where(_ELIGIBLE, _NOT_SEEN, _NOT_FULL)
+    .order_by(_T.c.priority.desc(), _T.c.n_assigned, func.random())
+    .limit(1)
+    .with_for_update(skip_locked=True, of=_T)
+)
 _INSERT_ASSIGNMENT = insert(_A).returning(_A.c.id)
-_BUMP_ASSIGNED = (update(_T).where(_T.c.id == bindparam("tid")).values(n_assigned=_T.c.n_assigned + 1)
-                  .returning(*_TASK_COLUMNS))
+_BUMP_ASSIGNED = (
+    update(_T).where(_T.c.id == bindparam("tid")).values(n_assigned=_T.c.n_assigned + 1).returning(*_TASK_COLUMNS)
+)
 
 
 def _take_in_one_statement(pick: Select) -> Select:
@@ -308,24 +362,47 @@ def _take_in_one_statement(pick: Select) -> Select:
     assignment in one statement (data-modifying CTEs); returns the assignment id, the task's
     columns and its song's beat grid."""
     picked = pick.cte("picked")
-    bumped = (update(_T).where(_T.c.id == picked.c.id).values(n_assigned=_T.c.n_assigned + 1)
-              .returning(*_TASK_COLUMNS).cte("bumped"))
-    inserted = (insert(_A).from_select(
-        ["task_id", "rater_id", "presented_order", "assigned_at"],
-        select(bumped.c.id, bindparam("rater_id", type_=Integer), bindparam("presented_order", type_=String),
-               bindparam("assigned_at", type_=String)))
-        .returning(_A.c.id.label("assignment_id"), _A.c.task_id).cte("inserted"))
-    return (select(inserted.c.assignment_id, *bumped.c, _S.c.duration_seconds, _S.c.beats_json, _S.c.downbeats_json)
-            .join(bumped, bumped.c.id == inserted.c.task_id).outerjoin(_S, _S.c.song_id == bumped.c.song_id))
+    bumped = (
+        update(_T)
+        .where(_T.c.id == picked.c.id)
+        .values(n_assigned=_T.c.n_assigned + 1)
+        .returning(*_TASK_COLUMNS)
+        .cte("bumped")
+    )
+    inserted = (
+        insert(_A)
+        .from_select(
+            ["task_id", "rater_id", "presented_order", "assigned_at"],
+            select(
+                bumped.c.id,
+                bindparam("rater_id", type_=Integer),
+                bindparam("presented_order", type_=String),
+                bindparam("assigned_at", type_=String),
+            ),
+        )
+        .returning(_A.c.id.label("assignment_id"), _A.c.task_id)
+        .cte("inserted")
+    )
+    return (
+        select(inserted.c.assignment_id, *bumped.c, _S.c.duration_seconds, _S.c.beats_json, _S.c.downbeats_json)
+        .join(bumped, bumped.c.id == inserted.c.task_id)
+        .outerjoin(_S, _S.c.song_id == bumped.c.song_id)
+    )
 
 
 _TAKE_GOLD = _take_in_one_statement(_PICK_GOLD)
 _TAKE_REGULAR = _take_in_one_statement(_PICK_REGULAR)
-_AVAILABLE_BY_CAMPAIGN = (select(_T.c.campaign, _C.c.rater_quota,
-                                 func.coalesce(func.sum(case((_ELIGIBLE, 1), else_=0)), 0),
-                                 func.coalesce(func.sum(case((_T.c.is_gold.is_(True), 1), else_=0)), 0))
-                          .select_from(_T.join(_C, _C.c.name == _T.c.campaign)).where(_NOT_SEEN)
-                          .group_by(_T.c.campaign, _C.c.rater_quota))
+_AVAILABLE_BY_CAMPAIGN = (
+    select(
+        _T.c.campaign,
+        _C.c.rater_quota,
+        func.coalesce(func.sum(case((_ELIGIBLE, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((_T.c.is_gold.is_(True), 1), else_=0)), 0),
+    )
+    .select_from(_T.join(_C, _C.c.name == _T.c.campaign))
+    .where(_NOT_SEEN)
+    .group_by(_T.c.campaign, _C.c.rater_quota)
+)
 
 
 def read_rater_state(session: Session, rater_id: int, lock: bool) -> RaterState:
@@ -334,38 +411,48 @@ def read_rater_state(session: Session, rater_id: int, lock: bool) -> RaterState:
     if not rows:
         raise LookupError(f"no rater with id {rater_id}")
     assigned = [r for r in rows if r.id is not None]
-    unjudged = [AssignedTask(r.id, r.task_id, r.presented_order, r.kind, r.song_id, r.campaign, r.edit_a, r.edit_b)
-                for r in assigned if r.judged_at is None]  # oldest first: the current task, then the one reserved
+    unjudged = [
+        AssignedTask(r.id, r.task_id, r.presented_order, r.kind, r.song_id, r.campaign, r.edit_a, r.edit_b)
+        for r in assigned
+        if r.judged_at is None
+    ]  # oldest first: the current task, then the one reserved
     per_campaign = Counter(r.campaign for r in assigned)
     quotas = {r.campaign: int(r.rater_quota) for r in assigned if r.rater_quota is not None}
-    return RaterState(held_out=bool(rows[0].held_out), gold_per_rater=int(rows[0].gold_per_rater or 0),
-                      n_assigned=len(assigned), n_gold=sum(1 for r in assigned if r.is_gold),
-                      n_done=sum(1 for r in assigned if r.judged_at is not None),
-                      open=unjudged[0] if unjudged else None, per_campaign=per_campaign,
-                      full_campaigns=sorted(c for c, quota in quotas.items() if per_campaign[c] >= quota),
-                      ahead=unjudged[1] if len(unjudged) > 1 else None)
+    return RaterState(
+        held_out=bool(rows[0].held_out),
+        gold_per_rater=int(rows[0].gold_per_rater or 0),
+        n_assigned=len(assigned),
+        n_gold=sum(1 for r in assigned if r.is_gold),
+        n_done=sum(1 for r in assigned if r.judged_at is not None),
+        open=unjudged[0] if unjudged else None,
+        per_campaign=per_campaign,
+        full_campaigns=sorted(c for c, quota in quotas.items() if per_campaign[c] >= quota),
+        ahead=unjudged[1] if len(unjudged) > 1 else None,
+    )
 
 
 def _take(session: Session, rater_id: int, state: RaterState, gold: bool, order: str) -> AssignedTask | None:
     """Hand the rater their next task of one kind (row-locked, skipping rows other transactions hold)."""
     params = {"rater_id": rater_id, "full": state.full_campaigns, "held_out": state.held_out}
     if session.get_bind().dialect.name == "postgresql":
-        row = session.execute(_TAKE_GOLD if gold else _TAKE_REGULAR,
-                              {**params, "presented_order": order, "assigned_at": utc_now()}).first()
+        row = session.execute(
+            _TAKE_GOLD if gold else _TAKE_REGULAR, {**params, "presented_order": order, "assigned_at": utc_now()}
+        ).first()
         if row is None:
             return None
         song = None if row.beats_json is None else (row.duration_seconds, row.beats_json, row.downbeats_json)
-        return AssignedTask(row.assignment_id, row.id, order, row.kind, row.song_id, row.campaign, row.edit_a,
-                            row.edit_b, song)
+        return AssignedTask(
+            row.assignment_id, row.id, order, row.kind, row.song_id, row.campaign, row.edit_a, row.edit_b, song
+        )
     task_id = session.execute(_PICK_GOLD if gold else _PICK_REGULAR, params).scalar()
     if task_id is None:
         return None
-    assignment_id = session.execute(_INSERT_ASSIGNMENT, {"task_id": task_id, "rater_id": rater_id,
-                                                         "presented_order": order,
-                                                         "assigned_at": utc_now()}).scalar_one()
+    assignment_id = session.execute(
+        _INSERT_ASSIGNMENT,
+        {"task_id": task_id, "rater_id": rater_id, "presented_order": order, "assigned_at": utc_now()},
+    ).scalar_one()
     task = session.execute(_BUMP_ASSIGNED, {"tid": task_id}).one()
-    return AssignedTask(assignment_id, task.id, order, task.kind, task.song_id, task.campaign, task.edit_a,
-                        task.edit_b)
+    return AssignedTask(assignment_id, task.id, order, task.kind, task.song_id, task.campaign, task.edit_a, task.edit_b)
 
 
 def gold_due(n_assigned: int, n_gold: int, gold_per_rater: int, settings: FeedbackSettings = SETTINGS) -> bool:
@@ -375,8 +462,13 @@ def gold_due(n_assigned: int, n_gold: int, gold_per_rater: int, settings: Feedba
     return n_assigned >= settings.gold_first_at + n_gold * settings.gold_spacing
 
 
-def assign_next(session: Session, rater_id: int, state: RaterState | None = None, rng: random.Random | None = None,
-                settings: FeedbackSettings = SETTINGS) -> AssignedTask | None:
+def assign_next(
+    session: Session,
+    rater_id: int,
+    state: RaterState | None = None,
+    rng: random.Random | None = None,
+    settings: FeedbackSettings = SETTINGS,
+) -> AssignedTask | None:
     """The rater's open assignment, or a new one; ``None`` when nothing is left.
 
     Must run inside a transaction the caller commits; ``state`` (read with
@@ -394,8 +486,13 @@ def assign_next(session: Session, rater_id: int, state: RaterState | None = None
     return _take_next(session, rater_id, state, rng or random.Random(), settings)
 
 
-def reserve_ahead(session: Session, rater_id: int, state: RaterState | None = None, rng: random.Random | None = None,
-                  settings: FeedbackSettings = SETTINGS) -> AssignedTask | None:
+def reserve_ahead(
+    session: Session,
+    rater_id: int,
+    state: RaterState | None = None,
+    rng: random.Random | None = None,
+    settings: FeedbackSettings = SETTINGS,
+) -> AssignedTask | None:
     """The task the rater gets after their current one: the one reserved already, else one taken now.
 
     A rater holds at most one task ahead, so a page can fetch the next pair's
@@ -416,8 +513,9 @@ def reserve_ahead(session: Session, rater_id: int, state: RaterState | None = No
     return _take_next(session, rater_id, state, rng or random.Random(), settings)
 
 
-def _take_next(session: Session, rater_id: int, state: RaterState, rng: random.Random,
-               settings: FeedbackSettings) -> AssignedTask | None:
+def _take_next(
+    session: Session, rater_id: int, state: RaterState, rng: random.Random, settings: FeedbackSettings
+) -> AssignedTask | None:
     """Hand the rater one more task: a gold pair when one is due, else the best regular task, else a gold pair
     still owed; ``state`` counts it."""
     order = rng.choice(("ab", "ba"))

@@ -157,12 +157,16 @@ class GenerateConfig:
         if not self.targets:
             raise GenerateError("targets: give at least one target length, e.g. 0.4,0.55,0.7 (or auto)")
         if any(t is not None and not (np.isfinite(t) and 0 < t <= 1) for t in self.targets):
-            raise GenerateError(f"targets: each must be a share of the song in (0, 1] or auto, got {list(self.targets)}")
+            raise GenerateError(
+                f"targets: each must be a share of the song in (0, 1] or auto, got {list(self.targets)}"
+            )
         if self.per_temperature < 1:
             raise GenerateError(f"per_temperature: must be at least 1, got {self.per_temperature}")
         if self.content_variants < 0 or not (np.isfinite(self.content_noise) and self.content_noise > 0):
-            raise GenerateError(f"content_variants must be >= 0 and content_noise > 0, got {self.content_variants} "
-                                f"and {self.content_noise}")
+            raise GenerateError(
+                f"content_variants must be >= 0 and content_noise > 0, got {self.content_variants} "
+                f"and {self.content_noise}"
+            )
         if self.limit is not None and self.limit < 1:
             raise GenerateError(f"limit: must be at least 1, got {self.limit}")
         if self.workers is not None and self.workers < 1:
@@ -209,8 +213,13 @@ CONTENT_VARIANT_K0 = 1000  # content variants count k from here, so their seeds 
 
 
 def plan_candidates(
-    song_id: str, temperatures: Sequence[float], per_temperature: int, base_seed: int,
-    targets: Sequence[float | None] = (None,), content_variants: int = 0, content_noise: float = 2.0,
+    song_id: str,
+    temperatures: Sequence[float],
+    per_temperature: int,
+    base_seed: int,
+    targets: Sequence[float | None] = (None,),
+    content_variants: int = 0,
+    content_noise: float = 2.0,
     content_targets: Sequence[float | None] | None = None,
 ) -> list[CandidateSpec]:
     """The candidates to request for one song: every temperature with every target, ``per_temperature`` each,
@@ -273,8 +282,9 @@ def candidate_path(song_id: str, edit_id: str) -> str:
     return f"{song_id}/{edit_id}.wav"
 
 
-def render_candidate_audio(manifest_root: Path, analysis: Any, source: Any, candidate: Candidate,
-                           timings: dict[str, float] | None = None) -> float:
+def render_candidate_audio(
+    manifest_root: Path, analysis: Any, source: Any, candidate: Candidate, timings: dict[str, float] | None = None
+) -> float:
     """Render ``candidate.actions`` of ``source`` and write it to ``candidate.path``; return its seconds."""
     from rl_editor.audio import render_edit, save_audio
 
@@ -330,8 +340,13 @@ def write_candidate(
     actions = validate_actions(actions, analysis.n_beats)
     edit_id = edit_id or CandidateSpec(float(temperature), k, seed).edit_id(entry.song_id, actions, policy)
     cand = Candidate(
-        edit_id=edit_id, temperature=float(temperature), path=candidate_path(entry.song_id, edit_id),
-        duration=0.0, actions=[int(a) for a in actions], policy=policy, seed=int(seed),
+        edit_id=edit_id,
+        temperature=float(temperature),
+        path=candidate_path(entry.song_id, edit_id),
+        duration=0.0,
+        actions=[int(a) for a in actions],
+        policy=policy,
+        seed=int(seed),
         **{"k": int(k), **(extra or {})},
     )
     cand.duration = round(render_candidate_audio(Path(manifest_root), analysis, source, cand), 4)
@@ -383,16 +398,26 @@ class SongOutcome:
         return self.entry is not None and self.n_requested > 1 and len(self.entry.candidates) == 1
 
 
-def _generate_entry(task: SongTask, generator: EditGenerator, analysis: Any,
-                    timings: dict[str, float]) -> tuple[SongEntry, int]:
-    specs = plan_candidates(task.song_id, task.temperatures, task.per_temperature, task.base_seed, task.targets,
-                            task.content_variants, task.content_noise, task.content_targets)
+def _generate_entry(
+    task: SongTask, generator: EditGenerator, analysis: Any, timings: dict[str, float]
+) -> tuple[SongEntry, int]:
+    specs = plan_candidates(
+        task.song_id,
+        task.temperatures,
+        task.per_temperature,
+        task.base_seed,
+        task.targets,
+        task.content_variants,
+        task.content_noise,
+        task.content_targets,
+    )
     t0 = time.perf_counter()
     temperatures, seeds = [s.temperature for s in specs], [s.seed for s in specs]
     targets = [s.target for s in specs]
     if task.content_variants:  # only generators that take content noise are asked for variants
-        actions = generator.generate_edits(analysis, temperatures, seeds, targets,
-                                           content_noise=[s.content_noise for s in specs])  # type: ignore[call-arg]
+        actions = generator.generate_edits(
+            analysis, temperatures, seeds, targets, content_noise=[s.content_noise for s in specs]
+        )  # type: ignore[call-arg]
     elif all(s.target is None for s in specs):  # generators that know no targets still work
         actions = generator.generate_edits(analysis, temperatures, seeds)
     else:
@@ -410,14 +435,22 @@ def _generate_entry(task: SongTask, generator: EditGenerator, analysis: Any,
         if spec.content_noise:
             extra["content_noise"] = spec.content_noise
         if others:
-            extra["also_from"] = [{"temperature": o.temperature, "k": o.k, "seed": o.seed, "target": o.target}
-                                  for o in others]
+            extra["also_from"] = [
+                {"temperature": o.temperature, "k": o.k, "seed": o.seed, "target": o.target} for o in others
+            ]
         edit_id = spec.edit_id(task.song_id, acts, task.policy_version)
-        entry.candidates.append(Candidate(
-            edit_id=edit_id, temperature=spec.temperature, path=candidate_path(task.song_id, edit_id),
-            duration=0.0, actions=[int(a) for a in acts], policy=task.policy_version, seed=spec.seed,
-            **extra,
-        ))
+        entry.candidates.append(
+            Candidate(
+                edit_id=edit_id,
+                temperature=spec.temperature,
+                path=candidate_path(task.song_id, edit_id),
+                duration=0.0,
+                actions=[int(a) for a in acts],
+                policy=task.policy_version,
+                seed=spec.seed,
+                **extra,
+            )
+        )
     if len(entry.candidates) == 1 and len(specs) > 1:
         entry.extra["identical_candidates"] = True
     return entry, len(specs)
@@ -455,8 +488,9 @@ def process_song(task: SongTask, generator: EditGenerator | None) -> SongOutcome
             entry, outcome.n_requested = _generate_entry(task, generator, analysis, timings)
             missing = list(entry.candidates)
         if outcome.n_requested:
-            entry.extra["diversity"] = song_diversity([np.asarray(c.actions) for c in entry.candidates],
-                                                      analysis.beat_durations_s, analysis.duration_seconds)
+            entry.extra["diversity"] = song_diversity(
+                [np.asarray(c.actions) for c in entry.candidates], analysis.beat_durations_s, analysis.duration_seconds
+            )
         if not task.render_audio:
             durations = analysis.beat_durations_s
             for cand in entry.candidates:

@@ -98,8 +98,10 @@ class Manifest:
         data = read_json(path, ManifestError, "manifest")
         if not isinstance(data, list):
             raise ManifestError(f"{path}: must hold a JSON list of songs")
-        songs = [read_format(SongEntry, obj, where=f"{path} entry {i}", error=ManifestError, label=_song_label)
-                 for i, obj in enumerate(data)]
+        songs = [
+            read_format(SongEntry, obj, where=f"{path} entry {i}", error=ManifestError, label=_song_label)
+            for i, obj in enumerate(data)
+        ]
         return cls(root=path.parent.resolve(), songs=songs)
 
     def save(self) -> None:

@@ -79,7 +79,9 @@ def iter_pool(
     needs_policy = any(t.existing is None for t in tasks)
     context = multiprocessing.get_context("spawn")
     executor = ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker,
+        max_workers=workers,
+        mp_context=context,
+        initializer=_init_worker,
         initargs=(Path(policy_path), loader, needs_policy),
     )
     try:

@@ -33,8 +33,10 @@ class SongWorker:
 
     def run(self, task: SongTask) -> SongOutcome:
         if not Path(task.song_path).is_file():
-            raise GenerateError(f"{task.song_path}: not visible on Ray node {os.uname().nodename}; "
-                                "put the songs on a file system every node mounts")
+            raise GenerateError(
+                f"{task.song_path}: not visible on Ray node {os.uname().nodename}; "
+                "put the songs on a file system every node mounts"
+            )
         return process_song(task, self.generator)
 
 
@@ -55,7 +57,10 @@ def connect(address: str, num_cpus: int | None = None) -> bool:
 
 
 def iter_ray(
-    tasks: Sequence[SongTask], policy_path: Path, address: str, workers: int | None = None,
+    tasks: Sequence[SongTask],
+    policy_path: Path,
+    address: str,
+    workers: int | None = None,
     loader: GeneratorLoader = load_policy,
 ) -> Iterator[SongOutcome]:
     """Run the tasks on Ray actors; outcomes arrive as songs finish.
@@ -86,7 +91,8 @@ def iter_ray(
             env["RL_EDITOR_CACHE_DIR"] = os.environ["RL_EDITOR_CACHE_DIR"]
         actors: list[Any] = [
             actor_cls.options(runtime_env={"env_vars": env}).remote(
-                policy_ref, Path(policy_path).name, loader, needs_policy)
+                policy_ref, Path(policy_path).name, loader, needs_policy
+            )
             for _ in range(n_actors)
         ]
         pool = ActorPool(actors)

@@ -79,7 +79,9 @@ class GenerateReport:
             if figures:
                 lines.append("  " + diversity_line(song_id, figures))
         if self.identical:
-            lines.append(f"warning: all candidates identical for {len(self.identical)} songs: {', '.join(self.identical)}")
+            lines.append(
+                f"warning: all candidates identical for {len(self.identical)} songs: {', '.join(self.identical)}"
+            )
         if self.skipped:
             lines.append(f"skipped {len(self.skipped)} songs that could not be read:")
             lines.extend(f"  {_skip_line(path, reason)}" for path, reason in self.skipped)
@@ -92,11 +94,22 @@ def _skip_line(path: str, reason: str) -> str:
 
 
 def _generation_settings(config: GenerateConfig, policy_version: str) -> dict:
-    return {"policy": policy_version, "temperatures": list(config.temperatures),
-            "targets": list(config.targets), "per_temperature": config.per_temperature, "seed": config.seed,
-            **({"content_variants": config.content_variants, "content_noise": config.content_noise,
-                "content_targets": None if config.content_targets is None else list(config.content_targets)}
-               if config.content_variants else {})}
+    return {
+        "policy": policy_version,
+        "temperatures": list(config.temperatures),
+        "targets": list(config.targets),
+        "per_temperature": config.per_temperature,
+        "seed": config.seed,
+        **(
+            {
+                "content_variants": config.content_variants,
+                "content_noise": config.content_noise,
+                "content_targets": None if config.content_targets is None else list(config.content_targets),
+            }
+            if config.content_variants
+            else {}
+        ),
+    }
 
 
 def _load_existing(out_dir: Path, settings: dict) -> Manifest:
@@ -106,7 +119,9 @@ def _load_existing(out_dir: Path, settings: dict) -> Manifest:
     for entry in manifest.songs:
         made_with = entry.extra.get("generation")
         if made_with != settings:
-            differing = sorted(k for k in settings if not isinstance(made_with, dict) or made_with.get(k) != settings[k])
+            differing = sorted(
+                k for k in settings if not isinstance(made_with, dict) or made_with.get(k) != settings[k]
+            )
             raise GenerateError(
                 f"{manifest.path}: song {entry.song_id!r} was generated with other settings "
                 f"({', '.join(differing)} differ); write to a new --out folder to keep both"
@@ -127,8 +142,9 @@ def _say(message: str) -> None:
     tqdm.write(message, file=sys.stderr)
 
 
-def _outcomes(config: GenerateConfig, tasks: list[SongTask], generator: EditGenerator | None,
-              loader: GeneratorLoader) -> Iterator[SongOutcome]:
+def _outcomes(
+    config: GenerateConfig, tasks: list[SongTask], generator: EditGenerator | None, loader: GeneratorLoader
+) -> Iterator[SongOutcome]:
     workers = config.workers or os.cpu_count() or 1
     if not config.ray_address and (workers == 1 or len(tasks) <= 1):
         return iter_in_process(tasks, generator)
@@ -187,24 +203,39 @@ def run_generation(config: GenerateConfig, *, loader: GeneratorLoader = load_pol
         if entry is not None and _is_complete(manifest, entry, config.render_audio):
             report.already_complete.append(song_id)
             continue
-        tasks.append(SongTask(
-            song_id=song_id, song_path=str(path.resolve()), out_root=str(out_dir),
-            temperatures=tuple(config.temperatures), per_temperature=config.per_temperature,
-            base_seed=config.seed, policy_version=generator.meta.version, generation=settings,
-            existing=entry if entry is not None and entry.candidates else None,
-            targets=tuple(config.targets), render_audio=config.render_audio,
-            content_variants=config.content_variants, content_noise=config.content_noise,
-            content_targets=None if config.content_targets is None else tuple(config.content_targets),
-            songs_dir=str(Path(config.songs_dir).resolve()),
-        ))
+        tasks.append(
+            SongTask(
+                song_id=song_id,
+                song_path=str(path.resolve()),
+                out_root=str(out_dir),
+                temperatures=tuple(config.temperatures),
+                per_temperature=config.per_temperature,
+                base_seed=config.seed,
+                policy_version=generator.meta.version,
+                generation=settings,
+                existing=entry if entry is not None and entry.candidates else None,
+                targets=tuple(config.targets),
+                render_audio=config.render_audio,
+                content_variants=config.content_variants,
+                content_noise=config.content_noise,
+                content_targets=None if config.content_targets is None else tuple(config.content_targets),
+                songs_dir=str(Path(config.songs_dir).resolve()),
+            )
+        )
     manifest.root.mkdir(parents=True, exist_ok=True)
     if not manifest.path.exists():
         manifest.save()
 
     from tqdm import tqdm
 
-    bar = tqdm(total=len(songs), initial=len(report.already_complete), unit="song",
-               desc="generating", disable=not config.progress, file=sys.stderr)
+    bar = tqdm(
+        total=len(songs),
+        initial=len(report.already_complete),
+        unit="song",
+        desc="generating",
+        disable=not config.progress,
+        file=sys.stderr,
+    )
     repairs = {t.song_id for t in tasks if t.existing is not None}
     try:
         for outcome in _outcomes(config, tasks, generator, loader):

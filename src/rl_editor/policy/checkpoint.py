@@ -35,25 +35,27 @@ from rl_editor.policy.errors import PolicyError
 POLICY_STATE_FORMAT = 2
 _RETRAIN = "re-train it with rl-editor train-policy"
 # Everything the cloudpickled entries of a MaskablePPO zip written by SB3 2.x refer to.
-_SB3_DATA_GLOBALS = frozenset({
-    ("sb3_contrib.common.maskable.policies", "MaskableActorCriticPolicy"),
-    ("sb3_contrib.common.maskable.buffers", "MaskableRolloutBuffer"),
-    ("stable_baselines3.common.utils", "ConstantSchedule"),
-    ("stable_baselines3.common.utils", "FloatSchedule"),
-    ("gymnasium.spaces.box", "Box"),
-    ("gymnasium.spaces.discrete", "Discrete"),
-    ("collections", "deque"),
-    ("numpy", "dtype"),
-    ("numpy._core.numeric", "_frombuffer"),
-    ("numpy.core.numeric", "_frombuffer"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy.random._pcg64", "PCG64"),
-    ("numpy.random._pickle", "__bit_generator_ctor"),
-    ("numpy.random._pickle", "__generator_ctor"),
-    ("numpy.random.bit_generator", "SeedSequence"),
-    ("numpy.random.bit_generator", "__pyx_unpickle_SeedSequence"),
-})
+_SB3_DATA_GLOBALS = frozenset(
+    {
+        ("sb3_contrib.common.maskable.policies", "MaskableActorCriticPolicy"),
+        ("sb3_contrib.common.maskable.buffers", "MaskableRolloutBuffer"),
+        ("stable_baselines3.common.utils", "ConstantSchedule"),
+        ("stable_baselines3.common.utils", "FloatSchedule"),
+        ("gymnasium.spaces.box", "Box"),
+        ("gymnasium.spaces.discrete", "Discrete"),
+        ("collections", "deque"),
+        ("numpy", "dtype"),
+        ("numpy._core.numeric", "_frombuffer"),
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy.random._pcg64", "PCG64"),
+        ("numpy.random._pickle", "__bit_generator_ctor"),
+        ("numpy.random._pickle", "__generator_ctor"),
+        ("numpy.random.bit_generator", "SeedSequence"),
+        ("numpy.random.bit_generator", "__pyx_unpickle_SeedSequence"),
+    }
+)
 
 
 def policy_state(model: Any, policy_config: dict[str, Any]) -> dict[str, Any]:
@@ -137,8 +139,11 @@ def _check_layer_shapes(state: dict[str, Any], path: str | Path) -> None:
     if not isinstance(weights, dict) or not isinstance(arch, list) or not all(isinstance(n, int) for n in arch):
         raise PolicyError(f"{path}: policy file lacks its weights or network layout; {_RETRAIN}")
     sizes = [state["observation_dim"], *arch]
-    expected = {f"mlp_extractor.{net}.{2 * i}.weight": (n_out, n_in)
-                for net in ("policy_net", "value_net") for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]))}
+    expected = {
+        f"mlp_extractor.{net}.{2 * i}.weight": (n_out, n_in)
+        for net in ("policy_net", "value_net")
+        for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]))
+    }
     expected["action_net.weight"] = (3, sizes[-1])
     for name, shape in expected.items():
         found = tuple(getattr(weights.get(name), "shape", ()))
@@ -157,7 +162,11 @@ def state_from_sb3_zip(zip_bytes: bytes, policy_config: dict[str, Any], path: st
         with zipfile.ZipFile(io.BytesIO(zip_bytes)) as archive:
             data = json.loads(archive.read("data"))
             weights = _tensors_in(archive, "policy.pth", path)
-            optimizer = _tensors_in(archive, "policy.optimizer.pth", path) if "policy.optimizer.pth" in archive.namelist() else None
+            optimizer = (
+                _tensors_in(archive, "policy.optimizer.pth", path)
+                if "policy.optimizer.pth" in archive.namelist()
+                else None
+            )
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError):
         raise PolicyError(f"{path}: the stored SB3 policy is damaged; {_RETRAIN}") from None
     if not isinstance(data, dict) or not isinstance(weights, dict):
@@ -172,7 +181,10 @@ def state_from_sb3_zip(zip_bytes: bytes, policy_config: dict[str, Any], path: st
         "observation_dim": int(first_layer.shape[1]),
         "policy_weights": weights,
         "optimizer_state": optimizer,
-        "progress": {"num_timesteps": _plain_int(data.get("num_timesteps")), "n_updates": _plain_int(data.get("_n_updates"))},
+        "progress": {
+            "num_timesteps": _plain_int(data.get("num_timesteps")),
+            "n_updates": _plain_int(data.get("_n_updates")),
+        },
     }
 
 
@@ -251,5 +263,14 @@ def _check_sb3_data(data: dict[str, Any], path: str | Path) -> None:
                 f"{path}: refused: the stored SB3 data entry {key!r} names {exc}, which SB3 never writes "
                 f"(loading it could run code); {_RETRAIN}"
             ) from None
-        except (pickle.UnpicklingError, binascii.Error, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError):
+        except (
+            pickle.UnpicklingError,
+            binascii.Error,
+            EOFError,
+            ValueError,
+            TypeError,
+            AttributeError,
+            IndexError,
+            KeyError,
+        ):
             raise PolicyError(f"{path}: the stored SB3 data entry {key!r} is damaged; {_RETRAIN}") from None

@@ -137,8 +137,9 @@ def mean_phrase_share(analysis: SongAnalysis) -> float:
     return 1.0 / max(song_structure(analysis).n_phrases, 1)
 
 
-def length_potential(played_share: np.ndarray, elapsed_share: np.ndarray, target: np.ndarray,
-                     unit_share: np.ndarray, w_length: float) -> np.ndarray:
+def length_potential(
+    played_share: np.ndarray, elapsed_share: np.ndarray, target: np.ndarray, unit_share: np.ndarray, w_length: float
+) -> np.ndarray:
     """Shaping potential of the length term after deciding ``elapsed_share`` of the song (0 at the start)."""
     return -w_length * np.abs(played_share - target * elapsed_share) / unit_share
 
@@ -167,7 +168,9 @@ def repeated_runs(actions: np.ndarray) -> int:
 
 
 def score_edit(
-    analysis: SongAnalysis, actions: np.ndarray, config: DenseRewardConfig | None = None,
+    analysis: SongAnalysis,
+    actions: np.ndarray,
+    config: DenseRewardConfig | None = None,
     target: float | None = None,
 ) -> dict[str, float]:
     """Dense reward of a whole edit, term by term.
@@ -196,8 +199,15 @@ def score_edit(
     keep_share = duration_keep_share(analysis, actions)
     terms = {name: float(np.sum(per_splice[name])) for name in SPLICE_TERMS}
     terms["repeat"] = -config.w_repeat * repeated_runs(actions)
-    terms["length"] = float(length_potential(np.array(keep_share), np.array(1.0), np.array(target),
-                                             np.array(mean_phrase_share(analysis)), config.w_length))
+    terms["length"] = float(
+        length_potential(
+            np.array(keep_share),
+            np.array(1.0),
+            np.array(target),
+            np.array(mean_phrase_share(analysis)),
+            config.w_length,
+        )
+    )
     ends = terminal_terms(np.array(keep_share), np.array(target), config)
     terms.update({k: float(v) for k, v in ends.items()})
     terms["total"] = float(sum(terms[k] for k in TERM_NAMES))

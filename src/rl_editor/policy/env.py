@@ -235,10 +235,9 @@ class EditBatch:
         played_new = self.played + share * np.where(is_cut, 0, np.where(is_rep, 2, 1))
         elapsed_new = self.elapsed + share
         unit = bank.mean_unit_share[self.song]
-        step_terms[:, _TERM["length"]] = (
-            length_potential(played_new, elapsed_new, self.target, unit, cfg.w_length)
-            - length_potential(self.played, self.elapsed, self.target, unit, cfg.w_length)
-        )
+        step_terms[:, _TERM["length"]] = length_potential(
+            played_new, elapsed_new, self.target, unit, cfg.w_length
+        ) - length_potential(self.played, self.elapsed, self.target, unit, cfg.w_length)
         done = t + 1 >= self.n
         if done.any():
             ends = terminal_terms(played_new, self.target, cfg)
@@ -360,8 +359,9 @@ class EditVecEnv(VecEnv):
             self._seen_masks[slots, t] = self._masks
         return obs
 
-    def _finished_episodes(self, finished: np.ndarray, actions: list[np.ndarray],
-                           songs: list[SongAnalysis]) -> FinishedEpisodes:
+    def _finished_episodes(
+        self, finished: np.ndarray, actions: list[np.ndarray], songs: list[SongAnalysis]
+    ) -> FinishedEpisodes:
         lengths = [int(self.batch.n[k]) for k in finished]
         return FinishedEpisodes(
             analyses=songs,
@@ -392,8 +392,9 @@ class EditVecEnv(VecEnv):
             actions = [self.batch.episode_actions(int(k)) for k in finished]
             songs = [self.bank.analyses[self.batch.song[k]] for k in finished]
             if self.episode_reward_fn is not None:
-                paid = as_episode_rewards(self.episode_reward_fn(self._finished_episodes(finished, actions, songs)),
-                                          finished.size)
+                paid = as_episode_rewards(
+                    self.episode_reward_fn(self._finished_episodes(finished, actions, songs)), finished.size
+                )
                 learned = paid.total
                 rewards[finished] += learned
                 self.batch.episode_return[finished] += learned

@@ -56,8 +56,9 @@ def _seconds_of(text: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def target_share(length: float | str, duration_seconds: float, *, what: str = "length",
-                 error: type[RlEditorError] = PolicyError) -> float:
+def target_share(
+    length: float | str, duration_seconds: float, *, what: str = "length", error: type[RlEditorError] = PolicyError
+) -> float:
     """The share of the song (0-1] that a requested edit length asks for.
 
     Parameters
@@ -96,14 +97,14 @@ def target_share(length: float | str, duration_seconds: float, *, what: str = "l
         if number <= 0:
             raise error(f"{what} {text}: must be more than 0; give {LENGTH_HELP}")
         if number > 1:
-            raise error(f"{what} {text}: a share of the song is at most 1; for a time write "
-                        f"{cleaned}s or {format_time(number)}")
+            raise error(
+                f"{what} {text}: a share of the song is at most 1; for a time write {cleaned}s or {format_time(number)}"
+            )
         return number
     if seconds <= 0:
         raise error(f"{what} {text}: must be more than 0; give {LENGTH_HELP}")
     if seconds > duration_seconds + 1e-6:
-        raise error(f"{what} {text}: {format_time(seconds)} is longer than the song "
-                    f"({format_time(duration_seconds)})")
+        raise error(f"{what} {text}: {format_time(seconds)} is longer than the song ({format_time(duration_seconds)})")
     return seconds / duration_seconds
 
 
@@ -119,8 +120,10 @@ def outside_trained_range(share: float, trained_range: tuple[float, float]) -> s
     if low - 1e-9 <= share <= high + 1e-9:
         return None
     side = "below" if share < low else "above"
-    return (f"a target of {share:.0%} of the song is {side} the {low * 100:.0f}-{high:.0%} the policy was "
-            "trained on; the edit may miss it")
+    return (
+        f"a target of {share:.0%} of the song is {side} the {low * 100:.0f}-{high:.0%} the policy was "
+        "trained on; the edit may miss it"
+    )
 
 
 def _bar_moves(actions: np.ndarray, bars: np.ndarray, step: int = 1) -> list[np.ndarray]:
@@ -152,8 +155,9 @@ def _bar_moves(actions: np.ndarray, bars: np.ndarray, step: int = 1) -> list[np.
     return out
 
 
-def fit_to_target(analysis: SongAnalysis, actions: np.ndarray, target: float,
-                  tolerance: float = LENGTH_TOLERANCE, max_moves: int = 64) -> np.ndarray:
+def fit_to_target(
+    analysis: SongAnalysis, actions: np.ndarray, target: float, tolerance: float = LENGTH_TOLERANCE, max_moves: int = 64
+) -> np.ndarray:
     """Trim an edit's cuts by whole bars until its length is within ``tolerance`` of ``target``.
 
     Parameters
@@ -173,16 +177,25 @@ def fit_to_target(analysis: SongAnalysis, actions: np.ndarray, target: float,
         The trimmed actions (the input when it already fits, or when no move helps).
     """
     structure = song_structure(analysis)
-    best = _trim(analysis, structure, np.asarray(actions, dtype=np.int8).copy(), target, tolerance, max_moves,
-                 editorial=True)
+    best = _trim(
+        analysis, structure, np.asarray(actions, dtype=np.int8).copy(), target, tolerance, max_moves, editorial=True
+    )
     if abs(duration_keep_share(analysis, best) - target) > tolerance * target:
         # no editorial trim reaches the length: the length wins (short songs have few 4-bar spans)
         best = _trim(analysis, structure, best, target, tolerance, max_moves, editorial=False)
     return best
 
 
-def _trim(analysis: SongAnalysis, structure: SongStructure, best: np.ndarray, target: float, tolerance: float,
-          max_moves: int, *, editorial: bool) -> np.ndarray:
+def _trim(
+    analysis: SongAnalysis,
+    structure: SongStructure,
+    best: np.ndarray,
+    target: float,
+    tolerance: float,
+    max_moves: int,
+    *,
+    editorial: bool,
+) -> np.ndarray:
     """Greedy bar moves of :func:`fit_to_target`; with ``editorial``, none adds a ragged cut."""
     error = abs(duration_keep_share(analysis, best) - target)
     ragged = ragged_cuts(structure, best) if editorial else best.size
@@ -264,17 +277,27 @@ def slide_cuts_to_smooth_seams(analysis: SongAnalysis, actions: np.ndarray, max_
     return out
 
 
-def warn_if_far_from_target(analysis: SongAnalysis, actions: np.ndarray, target: float,
-                            tolerance: float = LENGTH_TOLERANCE) -> bool:
+def warn_if_far_from_target(
+    analysis: SongAnalysis, actions: np.ndarray, target: float, tolerance: float = LENGTH_TOLERANCE
+) -> bool:
     """Warn (``warnings.warn``) when an edit misses its target by more than ``tolerance``; True if it did."""
     share = duration_keep_share(analysis, actions)
     if abs(share - target) <= tolerance * target:
         return False
-    warnings.warn(f"{analysis.song_id}: the closest edit found keeps {share:.0%} of the song "
-                  f"(asked for {target:.0%})", stacklevel=3)
+    warnings.warn(
+        f"{analysis.song_id}: the closest edit found keeps {share:.0%} of the song (asked for {target:.0%})",
+        stacklevel=3,
+    )
     return True
 
 
-__all__ = ["LENGTH_HELP", "LENGTH_TOLERANCE", "fit_to_target", "format_time", "outside_trained_range",
-           "slide_cuts_to_smooth_seams",
-           "target_share", "warn_if_far_from_target"]
+__all__ = [
+    "LENGTH_HELP",
+    "LENGTH_TOLERANCE",
+    "fit_to_target",
+    "format_time",
+    "outside_trained_range",
+    "slide_cuts_to_smooth_seams",
+    "target_share",
+    "warn_if_far_from_target",
+]

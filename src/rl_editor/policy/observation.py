@@ -79,8 +79,7 @@ def unit_features(analysis: SongAnalysis) -> np.ndarray:
     """Shape (n_phrases, N_UNIT_FEATURES) float32: the per-phrase part of the observation."""
     structure = song_structure(analysis)
     starts = structure.phrase_start_beats
-    cols = np.stack([analysis.features[:, feature_index(name)].astype(np.float64) for name in COMPACT_FEATURES],
-                    axis=1)
+    cols = np.stack([analysis.features[:, feature_index(name)].astype(np.float64) for name in COMPACT_FEATURES], axis=1)
     means = group_means(cols, starts)
     mfcc = group_means(analysis.features[:, GROUP_SLICES["mfcc_mean"]][:, 1:].astype(np.float64), starts)
     mfcc = (mfcc - mfcc.mean(axis=0)) / (mfcc.std(axis=0) + 1e-6)
@@ -107,8 +106,9 @@ def unit_features(analysis: SongAnalysis) -> np.ndarray:
     seg = analysis.segment_bounds_s
     duration = seg[bounds[1:]] - seg[bounds[:-1]]
     relative_duration = np.clip(duration / max(duration.mean(), 1e-9), 0, 3)
-    structural = np.stack([starts_section, ends_section, np.minimum(seen_before, 2) / 2, position,
-                           relative_duration], axis=1).astype(np.float64)
+    structural = np.stack(
+        [starts_section, ends_section, np.minimum(seen_before, 2) / 2, position, relative_duration], axis=1
+    ).astype(np.float64)
     return np.concatenate([acoustic, structural], axis=1).astype(np.float32)
 
 
@@ -129,8 +129,17 @@ def song_tables(analysis: SongAnalysis, config: EnvConfig) -> dict[str, np.ndarr
     from rl_editor.policy.dense_reward import SPLICE_TERMS, splice_terms
 
     r = config.reward
-    key = ("policy_tables", config.max_cut_phrases, config.resume_options, r.w_splice_base, r.w_splice, r.w_jump,
-           r.w_off_bar, r.w_section_entry, r.w_section)
+    key = (
+        "policy_tables",
+        config.max_cut_phrases,
+        config.resume_options,
+        r.w_splice_base,
+        r.w_splice,
+        r.w_jump,
+        r.w_off_bar,
+        r.w_section_entry,
+        r.w_section,
+    )
 
     def compute() -> dict[str, np.ndarray]:
         structure = song_structure(analysis)
@@ -231,17 +240,20 @@ class ObservationLayout:
             cut_from = np.minimum(last + 1, n - 1)[:, None]
             editorial = bank.editorial_cuts[row0[:, None] + cut_from, np.clip(d - 1, 0, width - 1)]
             valid &= (d == 1) | editorial
-        cost = np.where(valid, bank.jump_cost[(row0 + np.maximum(last, 0))[:, None], np.clip(d, 0, width - 1)],
-                        IMPOSSIBLE_JUMP)
+        cost = np.where(
+            valid, bank.jump_cost[(row0 + np.maximum(last, 0))[:, None], np.clip(d, 0, width - 1)], IMPOSSIBLE_JUMP
+        )
         padded0 = bank.padded_offset[batch.song] + t
         cum = np.cumsum(bank.unit_share_padded[padded0[:, None] + np.arange(self.n_jumps)[None, :]], axis=1)
         removed = np.concatenate([np.zeros((batch.n_slots, 1)), cum[:, :-1]], axis=1)
         unit = bank.mean_unit_share[batch.song]
         target = batch.target  # the slot's target, or the default length without one
         still_to_cut = batch.played + (1.0 - batch.elapsed) - target
-        fill = np.where(batch.has_target[:, None],
-                        np.clip(removed / np.maximum(still_to_cut, unit)[:, None], 0.0, 2.0),
-                        np.minimum(4.0 * removed, 2.0))
+        fill = np.where(
+            batch.has_target[:, None],
+            np.clip(removed / np.maximum(still_to_cut, unit)[:, None], 0.0, 2.0),
+            np.minimum(4.0 * removed, 2.0),
+        )
 
         prev = np.zeros((batch.n_slots, 3))
         prev[slots, batch.prev_action] = 1.0
@@ -265,5 +277,4 @@ class ObservationLayout:
             ],
             axis=1,
         )
-        return np.concatenate([window.reshape(batch.n_slots, -1), cost / 4.0, fill, state], axis=1,
-                              dtype=np.float32)
+        return np.concatenate([window.reshape(batch.n_slots, -1), cost / 4.0, fill, state], axis=1, dtype=np.float32)

@@ -170,8 +170,9 @@ class PPOTrainer:
         analyses = list(analyses)
         self._seed_everything()
         env_config = self.config.env if env_overrides is None else replace(self.config.env, **env_overrides)
-        env = EditVecEnv(analyses, env_config, n_envs=self.config.n_envs,
-                         episode_reward_fn=episode_reward_fn, seed=self.config.seed)
+        env = EditVecEnv(
+            analyses, env_config, n_envs=self.config.n_envs, episode_reward_fn=episode_reward_fn, seed=self.config.seed
+        )
         tb_dir = str(Path(log_dir) / "tensorboard") if log_dir else None
         previous = self.model
         first_run = previous is None or previous.num_timesteps == 0
@@ -206,11 +207,15 @@ class PPOTrainer:
             "reward_source": reward_source,
             "episodes": previous + logger.n_episodes,
         }
-        recent = logger.rows[-min(len(logger.rows), 100):]
-        self._metrics = {
-            f"train_mean_{k}": float(np.mean([r[k] for r in recent]))
-            for k in ("episode_reward", "dense_total", "duration_share", "splices_per_minute")
-        } if recent else {}
+        recent = logger.rows[-min(len(logger.rows), 100) :]
+        self._metrics = (
+            {
+                f"train_mean_{k}": float(np.mean([r[k] for r in recent]))
+                for k in ("episode_reward", "dense_total", "duration_share", "splices_per_minute")
+            }
+            if recent
+            else {}
+        )
         self._dirty = True
         return self
 
@@ -237,8 +242,9 @@ class PPOTrainer:
         """
         if self.model is None:
             raise PolicyError("no policy: train or load a checkpoint first")
-        config = config_from_json(PolicyConfig, {**config_to_json(self.config), **settings},
-                                  what="policy settings", error=PolicyError)
+        config = config_from_json(
+            PolicyConfig, {**config_to_json(self.config), **settings}, what="policy settings", error=PolicyError
+        )
         child = PPOTrainer(config)
         child.model = self.model  # only read: train() builds the child's own model from it
         child.meta = self.meta
@@ -406,8 +412,9 @@ class PPOTrainer:
         n = int(bank.n_units[0])
         rngs = [np.random.default_rng(s) for s in seeds]
         noise = np.stack([rng.gumbel(size=(n, 3)) for rng in rngs])
-        cut_bias = np.stack([_cut_preference(rng, bank.bounds[0], analysis, spread)
-                             for rng, spread in zip(rngs, noise_spread)])
+        cut_bias = np.stack(
+            [_cut_preference(rng, bank.bounds[0], analysis, spread) for rng, spread in zip(rngs, noise_spread)]
+        )
         greedy = temps == 0
         scale = np.where(greedy, 1.0, temps)[:, None]
         decisions = np.zeros((k, n), dtype=np.int64)
@@ -427,8 +434,10 @@ class PPOTrainer:
         edits = [batch.episode_actions(i).astype(np.int8) for i in range(k)]
         edits = [slide_cuts_to_smooth_seams(analysis, edit) for edit in edits]
         # fitting moves cut ends to reach the length; sliding again puts the moved seams where they sound smoothest
-        edits = [edit if target is None else slide_cuts_to_smooth_seams(analysis, fit_to_target(analysis, edit, target))
-                 for edit, target in zip(edits, targets)]
+        edits = [
+            edit if target is None else slide_cuts_to_smooth_seams(analysis, fit_to_target(analysis, edit, target))
+            for edit, target in zip(edits, targets)
+        ]
         if not record:
             return Rollout(edits, decisions)
         return Rollout(edits, decisions, np.stack(observations, axis=1), np.stack(masks_seen, axis=1))
@@ -475,8 +484,9 @@ class PPOTrainer:
 
         return actions, render_edit(analysis.path, analysis, actions)
 
-    def evaluate(self, analyses: Sequence[SongAnalysis], temperature: float = 0.0, seed: int = 0,
-                 target: float | None = None) -> dict[str, float]:
+    def evaluate(
+        self, analyses: Sequence[SongAnalysis], temperature: float = 0.0, seed: int = 0, target: float | None = None
+    ) -> dict[str, float]:
         """Mean dense reward terms and edit figures of one edit per song (at ``target``, or the policy's choice)."""
         from rl_editor.policy.dense_reward import score_edit
 
@@ -511,8 +521,9 @@ class Rollout:
     masks: np.ndarray | None = None
 
 
-def _cut_preference(rng: np.random.Generator, unit_bounds: np.ndarray, analysis: SongAnalysis,
-                    spread: float) -> np.ndarray:
+def _cut_preference(
+    rng: np.random.Generator, unit_bounds: np.ndarray, analysis: SongAnalysis, spread: float
+) -> np.ndarray:
     """Shape (n_phrases,): a random bias (nats) toward cutting each phrase: one draw per section plus half
     as much per phrase, so whole sections tend to go together. Zeros when ``spread`` is 0."""
     n_units = len(unit_bounds) - 1

@@ -30,9 +30,19 @@ from rl_editor.raters.plugin import as_judgment
 from rl_editor.raters.simulated import Rater
 from rl_editor.raters.tastes import RaterError
 
-AUDIO_SUFFIXES = {"audio/wav": ".wav", "audio/x-wav": ".wav", "audio/wave": ".wav", "audio/ogg": ".ogg",
-                  "audio/flac": ".flac", "audio/x-flac": ".flac", "audio/mpeg": ".mp3", "audio/aiff": ".aiff",
-                  "audio/x-aiff": ".aiff", "audio/opus": ".opus", "audio/mp4": ".m4a"}
+AUDIO_SUFFIXES = {
+    "audio/wav": ".wav",
+    "audio/x-wav": ".wav",
+    "audio/wave": ".wav",
+    "audio/ogg": ".ogg",
+    "audio/flac": ".flac",
+    "audio/x-flac": ".flac",
+    "audio/mpeg": ".mp3",
+    "audio/aiff": ".aiff",
+    "audio/x-aiff": ".aiff",
+    "audio/opus": ".opus",
+    "audio/mp4": ".m4a",
+}
 KNOWN_SUFFIXES = set(AUDIO_SUFFIXES.values()) | {".oga", ".aif", ".au"}
 
 
@@ -145,12 +155,21 @@ def _judge_task(task: dict, rater: Rater, song: SongAnalysis) -> dict:
     else:
         edit_b = Edit(song.song_id, actions_from_beat_sequence(task["b"]["beat_sequence"], n))
         judgment = as_judgment(rater.judge(song, edit_a, edit_b), str(getattr(rater, "name", "rater")))
-        body = {"preference": judgment.preference, "tie_kind": judgment.tie_kind,
-                "strength": int(judgment.strength), "notes": judgment.notes}
+        body = {
+            "preference": judgment.preference,
+            "tie_kind": judgment.tie_kind,
+            "strength": int(judgment.strength),
+            "notes": judgment.notes,
+        }
     elapsed_ms = int(math.ceil((time.perf_counter() - started) * 1000))
     # the bot judges from the whole analysis and fetches every version, so it claims to have heard them in full
-    return {"client_id": str(uuid.uuid4()), "task_id": task["task_id"], **body, "time_spent_ms": elapsed_ms,
-            "listening": full_listening(task)}
+    return {
+        "client_id": str(uuid.uuid4()),
+        "task_id": task["task_id"],
+        **body,
+        "time_spent_ms": elapsed_ms,
+        "listening": full_listening(task),
+    }
 
 
 def run_rater_bot(

@@ -18,7 +18,9 @@ def synth_prefs(
     manifest: Path = typer.Option(..., "--manifest", help="manifest.json (or its folder) listing the candidates."),
     out: Path = typer.Option(..., "--out", help="Preference JSON file to write."),
     rater: str = typer.Option("musician", "--rater", help=RATER_HELP),
-    pairs: int | None = typer.Option(None, "--pairs", min=0, help="Pairs to judge, spread across songs (default: all)."),
+    pairs: int | None = typer.Option(
+        None, "--pairs", min=0, help="Pairs to judge, spread across songs (default: all)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of the pair choice and the rater's noise."),
 ) -> None:
     """Judge pairs of a manifest's candidates with a simulated rater; write preference JSON."""

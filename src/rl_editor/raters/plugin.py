@@ -63,8 +63,12 @@ def as_judgment(answer: Any, rater_name: str) -> Judgment:
     for attr in ("preference", "strength"):
         if not hasattr(answer, attr):
             raise RaterError(f"rater {rater_name!r} returned {answer!r}; expected a Judgment or 'a', 'b', 'tie'")
-    return Judgment(answer.preference, int(answer.strength), getattr(answer, "tie_kind", None),
-                    str(getattr(answer, "notes", "") or ""))
+    return Judgment(
+        answer.preference,
+        int(answer.strength),
+        getattr(answer, "tie_kind", None),
+        str(getattr(answer, "notes", "") or ""),
+    )
 
 
 def _parse_value(key: str, text: str, spec: str) -> float:
@@ -77,7 +81,9 @@ def _parse_value(key: str, text: str, spec: str) -> float:
         raise RaterError(f"rater spec {spec!r}: {key}={text!r} is not a number") from None
 
 
-def _simulated_from_spec(taste_name: str, options: str, seed: int, overrides: dict[str, Any], spec: str) -> SimulatedRater:
+def _simulated_from_spec(
+    taste_name: str, options: str, seed: int, overrides: dict[str, Any], spec: str
+) -> SimulatedRater:
     noise = NOISE_PRESETS["default"]
     name = taste_name
     changes: dict[str, float] = {}
@@ -92,7 +98,9 @@ def _simulated_from_spec(taste_name: str, options: str, seed: int, overrides: di
     for key, value in pairs:
         if key == "noise":
             if value not in NOISE_PRESETS:
-                raise RaterError(f"rater spec {spec!r}: unknown noise preset {value!r}; known: {', '.join(NOISE_PRESETS)}")
+                raise RaterError(
+                    f"rater spec {spec!r}: unknown noise preset {value!r}; known: {', '.join(NOISE_PRESETS)}"
+                )
             noise = NOISE_PRESETS[value]
         elif key == "name":
             if not value:
@@ -129,8 +137,9 @@ def _external_rater(module_name: str, attr_path: str, seed: int, spec: str) -> R
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        raise RaterError(f"rater spec {spec!r}: cannot import module {module_name!r} ({exc}); "
-                         f"known tastes: {', '.join(TASTES)}") from None
+        raise RaterError(
+            f"rater spec {spec!r}: cannot import module {module_name!r} ({exc}); known tastes: {', '.join(TASTES)}"
+        ) from None
     obj: Any = module
     for part in attr_path.split("."):
         if not hasattr(obj, part):
@@ -149,7 +158,9 @@ def _external_rater(module_name: str, attr_path: str, seed: int, spec: str) -> R
             accepts_seed = False
         rater = obj(seed=seed) if accepts_seed else obj()
     if not callable(getattr(rater, "judge", None)):
-        raise RaterError(f"rater spec {spec!r}: {attr_path}() returned {type(rater).__name__}, which has no judge() method")
+        raise RaterError(
+            f"rater spec {spec!r}: {attr_path}() returned {type(rater).__name__}, which has no judge() method"
+        )
     if not getattr(rater, "name", None):
         try:
             rater.name = spec

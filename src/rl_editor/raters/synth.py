@@ -30,8 +30,9 @@ from rl_editor.raters.tastes import RaterError
 CandidatePair = tuple[SongEntry, Candidate, Candidate]
 
 
-def audible_pairs(entry: SongEntry, beat_durations_s: np.ndarray | None,
-                  min_differing_s: float = 0.0) -> list[CandidatePair]:
+def audible_pairs(
+    entry: SongEntry, beat_durations_s: np.ndarray | None, min_differing_s: float = 0.0
+) -> list[CandidatePair]:
     """Pairs of a song's candidates that differ, by more than ``min_differing_s`` seconds of audio when
     the song's beat durations are given (:func:`rl_editor.edit.differing_seconds`)."""
     from rl_editor.edit import differing_seconds
@@ -40,15 +41,19 @@ def audible_pairs(entry: SongEntry, beat_durations_s: np.ndarray | None,
     for a, b in combinations(entry.candidates, 2):
         if list(a.actions) == list(b.actions):
             continue
-        if beat_durations_s is not None and min_differing_s > 0 and differing_seconds(
-                np.asarray(a.actions), np.asarray(b.actions), beat_durations_s) <= min_differing_s:
+        if (
+            beat_durations_s is not None
+            and min_differing_s > 0
+            and differing_seconds(np.asarray(a.actions), np.asarray(b.actions), beat_durations_s) <= min_differing_s
+        ):
             continue
         pairs.append((entry, a, b))
     return pairs
 
 
-def interleave_songs(pools: list[list[CandidatePair]], n_pairs: int | None,
-                     rng: np.random.Generator) -> list[CandidatePair]:
+def interleave_songs(
+    pools: list[list[CandidatePair]], n_pairs: int | None, rng: np.random.Generator
+) -> list[CandidatePair]:
     """Songs take turns (in shuffled order) giving their next pair until ``n_pairs`` are chosen; the side
     shown as A is random. Each pool is consumed from its end."""
     pools = [list(pool) for pool in pools]
@@ -62,9 +67,13 @@ def interleave_songs(pools: list[list[CandidatePair]], n_pairs: int | None,
     return [(e, a, b) if rng.random() < 0.5 else (e, b, a) for e, a, b in chosen]
 
 
-def choose_pairs(manifest: Manifest, n_pairs: int | None, rng: np.random.Generator,
-                 beat_durations: Mapping[str, np.ndarray] | None = None,
-                 min_differing_s: float = 0.0) -> list[CandidatePair]:
+def choose_pairs(
+    manifest: Manifest,
+    n_pairs: int | None,
+    rng: np.random.Generator,
+    beat_durations: Mapping[str, np.ndarray] | None = None,
+    min_differing_s: float = 0.0,
+) -> list[CandidatePair]:
     """Random pairs of distinct candidates of the same song, spread evenly across songs.
 
     All pairs when ``n_pairs`` is None; otherwise songs take turns (in shuffled
@@ -83,8 +92,12 @@ def choose_pairs(manifest: Manifest, n_pairs: int | None, rng: np.random.Generat
 
 
 def _edit_ref(cand: Candidate) -> EditRef:
-    return EditRef(path=cand.path, actions=[int(x) for x in cand.actions], duration_seconds=float(cand.duration),
-                   edit_id=cand.edit_id)
+    return EditRef(
+        path=cand.path,
+        actions=[int(x) for x in cand.actions],
+        duration_seconds=float(cand.duration),
+        edit_id=cand.edit_id,
+    )
 
 
 def _analysis_for(entry: SongEntry, manifest: Manifest, analyses: dict[str, SongAnalysis]) -> SongAnalysis:
@@ -149,11 +162,19 @@ def synthesize_preferences(
         extra: dict = {"song_path": entry.song}
         if judgment.tie_kind is not None:
             extra["tie_kind"] = judgment.tie_kind
-        out.append(PreferencePair(
-            song_id=entry.song_id, edit_a=_edit_ref(cand_a), edit_b=_edit_ref(cand_b),
-            preference=Preference(judgment.preference), strength=Strength(int(judgment.strength)), rater=name,
-            timestamp=datetime.now(UTC).isoformat(timespec="seconds"), notes=judgment.notes, **extra,
-        ))
+        out.append(
+            PreferencePair(
+                song_id=entry.song_id,
+                edit_a=_edit_ref(cand_a),
+                edit_b=_edit_ref(cand_b),
+                preference=Preference(judgment.preference),
+                strength=Strength(int(judgment.strength)),
+                rater=name,
+                timestamp=datetime.now(UTC).isoformat(timespec="seconds"),
+                notes=judgment.notes,
+                **extra,
+            )
+        )
     return out
 
 
@@ -177,7 +198,8 @@ def synthesize_preferences_file(
     from rl_editor.preferences import save_preferences
 
     manifest = Manifest.load(manifest_path)
-    pairs = [with_absolute_paths(p, manifest)
-             for p in synthesize_preferences(manifest, rater, n_pairs=n_pairs, seed=seed)]
+    pairs = [
+        with_absolute_paths(p, manifest) for p in synthesize_preferences(manifest, rater, n_pairs=n_pairs, seed=seed)
+    ]
     save_preferences(out_path, pairs)
     return pairs

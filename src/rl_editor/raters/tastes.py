@@ -78,8 +78,15 @@ CRITERION_LABELS: dict[str, str] = {
     "first_occurrences": "cutting the reprises, keeping first statements",
     "melodic": "keeping the melodic material",
 }
-CONTENT_CRITERIA: tuple[str, ...] = ("energy", "calm", "intro_kept", "cold_start", "outro_kept",
-                                     "first_occurrences", "melodic")
+CONTENT_CRITERIA: tuple[str, ...] = (
+    "energy",
+    "calm",
+    "intro_kept",
+    "cold_start",
+    "outro_kept",
+    "first_occurrences",
+    "melodic",
+)
 
 
 class RaterError(RlEditorError):
@@ -99,6 +106,7 @@ class Taste(Protocol):
 
 def beat_strength(song: SongAnalysis) -> np.ndarray:
     """Shape (n_beats,): each beat's strength as a percentile within the song (0-1, 1 strongest)."""
+
     def compute() -> np.ndarray:
         f = song.features
         raw = (
@@ -261,6 +269,7 @@ class CalibratedTaste:
 
     def calibration(self, song: SongAnalysis) -> tuple[float, float]:
         """``(median, scale)`` of the raw score over the song's reference edits (cached)."""
+
         def compute() -> tuple[float, float]:
             rng = np.random.default_rng(zlib.crc32(song.song_id.encode("utf-8")))
             raw = np.array([self.raw_score(song, a) for a in sample_edits(song, N_REFERENCE_EDITS, rng)])
@@ -317,13 +326,16 @@ class CriteriaTaste(CalibratedTaste):
     def __post_init__(self) -> None:
         unknown = set(self.weights) - set(CRITERION_LABELS)
         if unknown:
-            raise RaterError(f"taste {self.name!r}: unknown criteria {sorted(unknown)}; known: {sorted(CRITERION_LABELS)}")
+            raise RaterError(
+                f"taste {self.name!r}: unknown criteria {sorted(unknown)}; known: {sorted(CRITERION_LABELS)}"
+            )
         if self.signature is not None and self.signature not in self.weights:
             raise RaterError(f"taste {self.name!r}: signature {self.signature!r} is not one of its criteria")
 
     def explain(self, song: SongAnalysis, actions: np.ndarray, myopia: float = 1.0) -> dict[str, float]:
-        crit = edit_criteria(song, actions, target_keep_share=self.target_keep_share,
-                             length_width=self.length_width, myopia=myopia)
+        crit = edit_criteria(
+            song, actions, target_keep_share=self.target_keep_share, length_width=self.length_width, myopia=myopia
+        )
         return {name: w * crit[name] for name, w in self.weights.items()}
 
     def raw_score(self, song: SongAnalysis, actions: np.ndarray, myopia: float = 1.0) -> float:
@@ -359,10 +371,17 @@ class DenseTaste(CalibratedTaste):
         return float(sum(terms.values()))  # score_edit's total is the sum of its terms
 
 
-def _criteria_taste(name: str, keep_share: float, width: float, description: str, signature: str | None = None,
-                    **weights: float) -> CriteriaTaste:
-    return CriteriaTaste(name=name, weights=weights, target_keep_share=keep_share, length_width=width,
-                         description=description, signature=signature)
+def _criteria_taste(
+    name: str, keep_share: float, width: float, description: str, signature: str | None = None, **weights: float
+) -> CriteriaTaste:
+    return CriteriaTaste(
+        name=name,
+        weights=weights,
+        target_keep_share=keep_share,
+        length_width=width,
+        description=description,
+        signature=signature,
+    )
 
 
 CONTENT_KEEP_SHARE = 0.75  # content tastes want the dense reward's default length: only what is kept differs
@@ -377,34 +396,99 @@ def _content_taste(name: str, description: str, **content: float) -> CriteriaTas
     # length weighs enough that no gain in material pays for leaving the default length by more than ~0.1
     weights = {"length": 6.0, "smooth_splices": 1.0, "bar_aligned": 1.0, "no_repeats": 1.0}
     weights.update({k: CONTENT_WEIGHT.get(k, CONTENT_SHARE_WEIGHT) * v for k, v in content.items()})
-    return CriteriaTaste(name=name, weights=weights, target_keep_share=CONTENT_KEEP_SHARE, length_width=0.12,
-                         description=description, signature=next(iter(content)))
+    return CriteriaTaste(
+        name=name,
+        weights=weights,
+        target_keep_share=CONTENT_KEEP_SHARE,
+        length_width=0.12,
+        description=description,
+        signature=next(iter(content)),
+    )
 
 
 # name, target keep share, length width, description, criterion weights
-TASTES: dict[str, Taste] = {taste.name: taste for taste in (
-    DenseTaste(),
-    _criteria_taste("musician", 0.6, 0.12, "bar-aligned smooth cuts, keeps the strongest sections, about 60 % of the "
-                    "length, no stutters", "strong_kept", bar_aligned=3.0, smooth_splices=2.0, length=2.0,
-                    strong_kept=2.5, no_repeats=1.5),
-    _criteria_taste("radio", 0.4, 0.1, "short (about 40 % of the length) and chorus-heavy", "energy",
-                    length=2.5, energy=3.0, strong_kept=1.0, smooth_splices=1.0, bar_aligned=0.5),
-    _criteria_taste("purist", 0.95, 0.1, "keeps almost everything and hates any audible splice", "few_splices",
-                    length=2.0, worst_splice=3.0, few_splices=3.0, smooth_splices=1.0, no_repeats=1.0),
-    _criteria_taste("brief", 0.45, 0.2, "a short edit (about 45 % of the length) made of whole phrases, keeping the "
-                    "loudest sections, no stutters", "strong_kept", length=3.0, few_splices=2.0, strong_kept=2.0,
-                    no_repeats=2.0, bar_aligned=1.0),
-    _criteria_taste("complete", 0.95, 0.15, "nearly the whole song (about 95 %), only the weakest material trimmed, "
-                    "smoothly", "energy", length=3.0, smooth_splices=2.0, worst_splice=1.5, energy=1.0),
-    _content_taste("energetic", "about 75 % of the song, keeping its loudest, busiest material", energy=1.0),
-    _content_taste("background", "about 75 % of the song for background listening: the loudest parts go", calm=1.0),
-    _content_taste("cold_open", "about 75 % of the song, radio style: the intro goes, it starts where the song "
-                   "takes off", cold_start=1.0),
-    _content_taste("bookends", "about 75 % of the song, keeping the intro and the ending; the middle is trimmed",
-                   intro_kept=0.5, outro_kept=0.5),
-    _content_taste("first_takes", "about 75 % of the song: reprised sections go, first statements stay",
-                   first_occurrences=1.0),
-    _content_taste("melodic", "about 75 % of the song, keeping the melodic material over the percussive",
-                   melodic=1.0),
-)}
+TASTES: dict[str, Taste] = {
+    taste.name: taste
+    for taste in (
+        DenseTaste(),
+        _criteria_taste(
+            "musician",
+            0.6,
+            0.12,
+            "bar-aligned smooth cuts, keeps the strongest sections, about 60 % of the length, no stutters",
+            "strong_kept",
+            bar_aligned=3.0,
+            smooth_splices=2.0,
+            length=2.0,
+            strong_kept=2.5,
+            no_repeats=1.5,
+        ),
+        _criteria_taste(
+            "radio",
+            0.4,
+            0.1,
+            "short (about 40 % of the length) and chorus-heavy",
+            "energy",
+            length=2.5,
+            energy=3.0,
+            strong_kept=1.0,
+            smooth_splices=1.0,
+            bar_aligned=0.5,
+        ),
+        _criteria_taste(
+            "purist",
+            0.95,
+            0.1,
+            "keeps almost everything and hates any audible splice",
+            "few_splices",
+            length=2.0,
+            worst_splice=3.0,
+            few_splices=3.0,
+            smooth_splices=1.0,
+            no_repeats=1.0,
+        ),
+        _criteria_taste(
+            "brief",
+            0.45,
+            0.2,
+            "a short edit (about 45 % of the length) made of whole phrases, keeping the loudest sections, no stutters",
+            "strong_kept",
+            length=3.0,
+            few_splices=2.0,
+            strong_kept=2.0,
+            no_repeats=2.0,
+            bar_aligned=1.0,
+        ),
+        _criteria_taste(
+            "complete",
+            0.95,
+            0.15,
+            "nearly the whole song (about 95 %), only the weakest material trimmed, smoothly",
+            "energy",
+            length=3.0,
+            smooth_splices=2.0,
+            worst_splice=1.5,
+            energy=1.0,
+        ),
+        _content_taste("energetic", "about 75 % of the song, keeping its loudest, busiest material", energy=1.0),
+        _content_taste("background", "about 75 % of the song for background listening: the loudest parts go", calm=1.0),
+        _content_taste(
+            "cold_open",
+            "about 75 % of the song, radio style: the intro goes, it starts where the song takes off",
+            cold_start=1.0,
+        ),
+        _content_taste(
+            "bookends",
+            "about 75 % of the song, keeping the intro and the ending; the middle is trimmed",
+            intro_kept=0.5,
+            outro_kept=0.5,
+        ),
+        _content_taste(
+            "first_takes", "about 75 % of the song: reprised sections go, first statements stay", first_occurrences=1.0
+        ),
+        _content_taste(
+            "melodic", "about 75 % of the song, keeping the melodic material over the percussive", melodic=1.0
+        ),
+    )
+}
 CONTENT_TASTES: tuple[str, ...] = ("energetic", "background", "cold_open", "bookends", "first_takes", "melodic")

@@ -82,6 +82,7 @@ def play_counts(actions_batch: np.ndarray) -> np.ndarray:
 
 def section_ids(analysis: SongAnalysis) -> np.ndarray:
     """Shape (n_beats,) int: the section each beat belongs to (cached on the analysis)."""
+
     def compute() -> np.ndarray:
         peak_distance = analysis.features[:, feature_index("novelty_peak_distance")]
         starts = np.isclose(peak_distance, 0.0)
@@ -93,6 +94,7 @@ def section_ids(analysis: SongAnalysis) -> np.ndarray:
 
 def loudness_percentile(analysis: SongAnalysis) -> np.ndarray:
     """Shape (n_beats,): each beat's RMS loudness as a percentile within its song (cached)."""
+
     def compute() -> np.ndarray:
         loud = analysis.features[:, feature_index("rms_mean_db")]
         order = np.argsort(np.argsort(loud, kind="stable"), kind="stable")
@@ -201,16 +203,26 @@ def _content_stats(analysis: SongAnalysis, counts: np.ndarray) -> np.ndarray:
     def kept_share(mask: np.ndarray) -> np.ndarray:
         return played @ mask / float(mask.sum()) if mask.any() else np.ones(len(counts))
 
-    per_beat = np.stack([
-        feature_percentile(analysis, "section_energy_rank"),
-        feature_percentile(analysis, "spectral_centroid_khz"),
-        melodic_strength(analysis),
-        feature_percentile(analysis, "novelty"),
-        (np.arange(analysis.n_beats) + 0.5) / max(analysis.n_beats, 1),
-    ], axis=1)
+    per_beat = np.stack(
+        [
+            feature_percentile(analysis, "section_energy_rank"),
+            feature_percentile(analysis, "spectral_centroid_khz"),
+            melodic_strength(analysis),
+            feature_percentile(analysis, "novelty"),
+            (np.arange(analysis.n_beats) + 0.5) / max(analysis.n_beats, 1),
+        ],
+        axis=1,
+    )
     means = counts @ per_beat / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
-    shares = np.stack([kept_share(regions.intro), kept_share(regions.outro), kept_share(regions.reprise),
-                       kept_share(~regions.reprise)], axis=1)
+    shares = np.stack(
+        [
+            kept_share(regions.intro),
+            kept_share(regions.outro),
+            kept_share(regions.reprise),
+            kept_share(~regions.reprise),
+        ],
+        axis=1,
+    )
     return np.concatenate([shares, means], axis=1)
 
 

@@ -56,7 +56,9 @@ def davidson_log_probabilities(gap: torch.Tensor, log_nu: torch.Tensor) -> torch
     return F.log_softmax(logits, dim=1)
 
 
-def strength_weight(strength: torch.Tensor, strength_weights: Sequence[float] = DEFAULT_STRENGTH_WEIGHTS) -> torch.Tensor:
+def strength_weight(
+    strength: torch.Tensor, strength_weights: Sequence[float] = DEFAULT_STRENGTH_WEIGHTS
+) -> torch.Tensor:
     """Per-pair weight for strengths 1, 2, 3."""
     table = torch.tensor(strength_weights, dtype=torch.float32)
     return table[strength.long() - 1]
@@ -92,7 +94,9 @@ def bradley_terry_loss(
     return (w * nll).sum() / w.sum().clamp_min(1e-9)
 
 
-def mse_margin_loss(gap: torch.Tensor, signed_strength: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+def mse_margin_loss(
+    gap: torch.Tensor, signed_strength: torch.Tensor, weights: torch.Tensor | None = None
+) -> torch.Tensor:
     """Weighted mean squared error between the gap and the signed strength (0 for ties)."""
     err = (gap - signed_strength.to(gap.dtype)) ** 2
     if weights is None:
@@ -105,7 +109,9 @@ def ordinal_thresholds(raw: torch.Tensor) -> torch.Tensor:
     return torch.cumsum(F.softplus(raw), dim=0)
 
 
-def ordinal_log_probability(gap: torch.Tensor, signed_strength: torch.Tensor, raw_thresholds: torch.Tensor) -> torch.Tensor:
+def ordinal_log_probability(
+    gap: torch.Tensor, signed_strength: torch.Tensor, raw_thresholds: torch.Tensor
+) -> torch.Tensor:
     """Log-probability (batch,) of each answer under the ordinal Rao-Kupper model.
 
     ``signed_strength`` is +s if A won with strength s, -s if B did, 0 for a tie.
@@ -123,8 +129,9 @@ def ordinal_log_probability(gap: torch.Tensor, signed_strength: torch.Tensor, ra
     return torch.log(p.clamp_min(1e-12))
 
 
-def ordinal_loss(gap: torch.Tensor, signed_strength: torch.Tensor, raw_thresholds: torch.Tensor,
-                 weights: torch.Tensor | None = None) -> torch.Tensor:
+def ordinal_loss(
+    gap: torch.Tensor, signed_strength: torch.Tensor, raw_thresholds: torch.Tensor, weights: torch.Tensor | None = None
+) -> torch.Tensor:
     """Weighted mean negative log-likelihood of the ordinal Rao-Kupper model."""
     nll = -ordinal_log_probability(gap, signed_strength, raw_thresholds)
     if weights is None:

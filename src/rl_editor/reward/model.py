@@ -77,9 +77,7 @@ class LearnedRewardModel(nn.Module):
         self.register_buffer("feature_std", torch.ones(input_dim))
         self.register_buffer("context_mean", torch.zeros(context_dim))
         self.register_buffer("context_std", torch.ones(context_dim))
-        self.beat_encoder = nn.Sequential(
-            nn.Linear(input_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
-        )
+        self.beat_encoder = nn.Sequential(nn.Linear(input_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
         self.attention = nn.Linear(hidden, 1)
         self.head = nn.Sequential(nn.Linear(3 * hidden + context_dim + 1, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
@@ -110,8 +108,9 @@ class LearnedRewardModel(nn.Module):
         return self.head(torch.cat([pooled, ctx, has], dim=1)).squeeze(-1)
 
     @staticmethod
-    def pool(h: torch.Tensor, logits: torch.Tensor, weights: torch.Tensor,
-             n_source: torch.Tensor | None = None) -> torch.Tensor:
+    def pool(
+        h: torch.Tensor, logits: torch.Tensor, weights: torch.Tensor, n_source: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Count-weighted mean, attention and coverage pooling over the beat axis.
 
         ``h`` (batch, L, H) or (L, H) shared by the batch, ``logits`` matching,
@@ -168,7 +167,9 @@ class LearnedRewardModel(nn.Module):
         n_source = None
         if context is not None:
             # the context knows what share of the song is played: recover the song's beat count
-            plays_per_beat = context[:, CONTEXT_NAMES.index("keep_share")] + 2 * context[:, CONTEXT_NAMES.index("repeat_share")]
+            plays_per_beat = (
+                context[:, CONTEXT_NAMES.index("keep_share")] + 2 * context[:, CONTEXT_NAMES.index("repeat_share")]
+            )
             n_source = (weights.sum(dim=1) / plays_per_beat.clamp_min(1e-6))[:, None]
         score = self.head_score(self.pool(h, logits, weights, n_source), context)
         return score[0] if single else score
@@ -207,8 +208,12 @@ class RewardEnsemble:
         Version, parent, training data and held-out metrics once saved or loaded.
     """
 
-    def __init__(self, members: Sequence[LearnedRewardModel], calibration: Calibration | None = None,
-                 meta: ModelMeta | None = None) -> None:
+    def __init__(
+        self,
+        members: Sequence[LearnedRewardModel],
+        calibration: Calibration | None = None,
+        meta: ModelMeta | None = None,
+    ) -> None:
         if not members:
             raise RewardModelError("an ensemble needs at least one member")
         self.members = list(members)
@@ -258,7 +263,7 @@ class RewardEnsemble:
         out = np.empty((len(self.members), actions_batch.shape[0]), dtype=np.float32)
         with torch.no_grad():
             for start in range(0, actions_batch.shape[0], SCORE_CHUNK):
-                chunk = actions_batch[start:start + SCORE_CHUNK]
+                chunk = actions_batch[start : start + SCORE_CHUNK]
                 counts = torch.from_numpy(play_counts(chunk))
                 context = torch.from_numpy(edit_context(analysis, chunk))
                 sums = counts @ table
@@ -266,15 +271,17 @@ class RewardEnsemble:
                 col = 0
                 for k, member in enumerate(self.members):
                     hidden = member.config.hidden
-                    summed = sums[:, col:col + hidden]
-                    attended = sums[:, col + hidden:col + 2 * hidden]
-                    norm = sums[:, col + 2 * hidden:col + 2 * hidden + 1].clamp_min(1e-12)
+                    summed = sums[:, col : col + hidden]
+                    attended = sums[:, col + hidden : col + 2 * hidden]
+                    norm = sums[:, col + 2 * hidden : col + 2 * hidden + 1].clamp_min(1e-12)
                     col += 2 * hidden + 1
                     pooled = torch.cat([summed / total, attended / norm, summed / analysis.n_beats], dim=1)
-                    out[k, start:start + len(chunk)] = member.head_score(pooled, context).numpy()
+                    out[k, start : start + len(chunk)] = member.head_score(pooled, context).numpy()
         return out
 
-    def score(self, analysis: SongAnalysis, actions_batch: np.ndarray | Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    def score(
+        self, analysis: SongAnalysis, actions_batch: np.ndarray | Sequence[Sequence[int]]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Mean and standard deviation over members of each edit's score, both shape (batch,)."""
         scores = self.member_scores(analysis, actions_batch)
         return scores.mean(axis=0), scores.std(axis=0)

@@ -47,8 +47,13 @@ class RankedPair:
     score: float
 
 
-def pair_uncertainty(member_scores: np.ndarray, index_a: np.ndarray, index_b: np.ndarray,
-                     ensemble: RewardEnsemble, method: str = "disagreement") -> np.ndarray:
+def pair_uncertainty(
+    member_scores: np.ndarray,
+    index_a: np.ndarray,
+    index_b: np.ndarray,
+    ensemble: RewardEnsemble,
+    method: str = "disagreement",
+) -> np.ndarray:
     """Priority of each pair ``(index_a[k], index_b[k])`` given members' scores (n_members, n_edits)."""
     if method not in METHODS:
         raise PairSelectionError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
@@ -64,8 +69,9 @@ def pair_uncertainty(member_scores: np.ndarray, index_a: np.ndarray, index_b: np
     return entropy(probs.mean(axis=0)) - entropy(probs).mean(axis=0)
 
 
-def rank_song_pairs(analysis: SongAnalysis, actions: np.ndarray, ensemble: RewardEnsemble,
-                    method: str = "disagreement") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def rank_song_pairs(
+    analysis: SongAnalysis, actions: np.ndarray, ensemble: RewardEnsemble, method: str = "disagreement"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All pairs ``i < j`` of one song's candidate edits with their priority.
 
     Returns
@@ -101,9 +107,15 @@ def spread_top(ranked: Sequence[RankedPair], budget: int | None, max_per_edit: i
     return ordered if budget is None else ordered[:budget]
 
 
-def select_pairs(manifest: Manifest, ensemble: RewardEnsemble, budget: int | None,
-                 analyses: dict[str, SongAnalysis] | None = None, method: str = "disagreement",
-                 exclude: Sequence[tuple[str, str]] = (), max_per_edit: int | None = None) -> list[RankedPair]:
+def select_pairs(
+    manifest: Manifest,
+    ensemble: RewardEnsemble,
+    budget: int | None,
+    analyses: dict[str, SongAnalysis] | None = None,
+    method: str = "disagreement",
+    exclude: Sequence[tuple[str, str]] = (),
+    max_per_edit: int | None = None,
+) -> list[RankedPair]:
     """Rank candidate pairs of every song of a manifest, most useful first.
 
     Parameters
@@ -155,10 +167,17 @@ def select_pairs(manifest: Manifest, ensemble: RewardEnsemble, budget: int | Non
     return spread_top(ranked, budget, max_per_edit)
 
 
-def choose_informative_pairs(manifest: Manifest, ensemble: RewardEnsemble, n_pairs: int | None,
-                             analyses: dict[str, SongAnalysis], rng: np.random.Generator,
-                             method: str = "disagreement", min_differing_s: float = 0.0,
-                             max_per_edit: int | None = None, random_share: float = 0.5) -> list:
+def choose_informative_pairs(
+    manifest: Manifest,
+    ensemble: RewardEnsemble,
+    n_pairs: int | None,
+    analyses: dict[str, SongAnalysis],
+    rng: np.random.Generator,
+    method: str = "disagreement",
+    min_differing_s: float = 0.0,
+    max_per_edit: int | None = None,
+    random_share: float = 0.5,
+) -> list:
     """Pairs to ask about: each song's most uncertain audible pairs mixed with random ones, songs taking turns.
 
     Within a song, pairs are ranked by the ensemble's uncertainty (``method``)
@@ -193,8 +212,10 @@ def choose_informative_pairs(manifest: Manifest, ensemble: RewardEnsemble, n_pai
         ib = np.array([index[b.edit_id] for _, _, b in candidates])
         priority = pair_uncertainty(scores, ia, ib, ensemble, method)
         order = np.argsort(-priority, kind="stable")
-        ranked_pairs = [RankedPair(entry.song_id, candidates[k][1].edit_id, candidates[k][2].edit_id,
-                                   float(priority[k])) for k in order]
+        ranked_pairs = [
+            RankedPair(entry.song_id, candidates[k][1].edit_id, candidates[k][2].edit_id, float(priority[k]))
+            for k in order
+        ]
         by_ids = {(c[1].edit_id, c[2].edit_id): c for c in candidates}
         informative = [by_ids[(r.edit_a, r.edit_b)] for r in spread_top(ranked_pairs, None, max_per_edit)]
         shuffled = [candidates[k] for k in rng.permutation(len(candidates))]

@@ -60,12 +60,19 @@ __all__ = [
 # ---------------------------------------------------------------- training
 
 
-def _member_loss(model: LearnedRewardModel, loss_params: torch.Tensor, data: PairData, batch: torch.Tensor,
-                 weights: torch.Tensor, config: RewardTrainConfig) -> torch.Tensor:
+def _member_loss(
+    model: LearnedRewardModel,
+    loss_params: torch.Tensor,
+    data: PairData,
+    batch: torch.Tensor,
+    weights: torch.Tensor,
+    config: RewardTrainConfig,
+) -> torch.Tensor:
     gap = pair_gaps(model, data, batch)
     if config.loss == "bt":
-        return bradley_terry_loss(gap, data.outcome[batch], data.strength[batch], loss_params, weights,
-                                  config.strength_weights)
+        return bradley_terry_loss(
+            gap, data.outcome[batch], data.strength[batch], loss_params, weights, config.strength_weights
+        )
     if config.loss == "bt-ordinal":
         return ordinal_loss(gap, data.signed_strength[batch], loss_params, weights)
     return mse_margin_loss(gap, data.signed_strength[batch], weights)
@@ -101,7 +108,7 @@ def _train_member(
         order = rng.permutation(active)
         total, count = 0.0, 0
         for start in range(0, len(order), config.batch_size):
-            batch = torch.as_tensor(order[start:start + config.batch_size], dtype=torch.long)
+            batch = torch.as_tensor(order[start : start + config.batch_size], dtype=torch.long)
             loss = _member_loss(model, loss_params, data, batch, torch.as_tensor(pair_weights[batch.numpy()]), config)
             opt.zero_grad()
             loss.backward()
@@ -112,7 +119,9 @@ def _train_member(
         line: dict[str, Any] = {"epoch": epoch, "loss": total / max(count, 1)}
         if len(val_rows):
             calibration = fit_calibration(_gaps(model, data, train_rows), outcomes[train_rows])
-            metrics = preference_metrics(_gaps(model, data, val_rows), outcomes[val_rows], strengths[val_rows], calibration)
+            metrics = preference_metrics(
+                _gaps(model, data, val_rows), outcomes[val_rows], strengths[val_rows], calibration
+            )
             line.update({f"val_{k}": v for k, v in metrics.items()})
             score = metrics["log_likelihood"]
         else:
@@ -177,8 +186,13 @@ def train_reward_model(
     history: list[dict[str, Any]] = []
     members, best_epochs = [], []
     davidson_log_nus = []
-    bar = tqdm(total=config.members * config.epochs, desc="train reward", unit="epoch", disable=not config.progress,
-               file=sys.stderr)
+    bar = tqdm(
+        total=config.members * config.epochs,
+        desc="train reward",
+        unit="epoch",
+        disable=not config.progress,
+        file=sys.stderr,
+    )
     for k in range(config.members):
         seed = config.seed * 1000 + k
         torch.manual_seed(seed)
@@ -205,7 +219,9 @@ def train_reward_model(
             if config.progress:
                 bar.write(format_epoch_line(line, config), file=sys.stderr)
 
-        best_epochs.append(_train_member(model, loss_params, data, train_rows, val_rows, weights, config, seed, on_epoch))
+        best_epochs.append(
+            _train_member(model, loss_params, data, train_rows, val_rows, weights, config, seed, on_epoch)
+        )
         members.append(model)
         davidson_log_nus.append(loss_params[0].item() if config.loss == "bt" else -1.0)
         bar.total = bar.n + (config.members - k - 1) * config.epochs
@@ -215,15 +231,24 @@ def train_reward_model(
     ensemble = RewardEnsemble(members)
     mean_gaps = np.mean([_gaps(m, data, np.arange(len(pairs))) for m in members], axis=0)
     outcomes, strengths = data.outcome.numpy(), data.strength.numpy()
-    ensemble.calibration = fit_calibration(mean_gaps[train_rows], outcomes[train_rows],
-                                           Calibration(1.0, float(np.mean(davidson_log_nus))))
+    ensemble.calibration = fit_calibration(
+        mean_gaps[train_rows], outcomes[train_rows], Calibration(1.0, float(np.mean(davidson_log_nus)))
+    )
     report = TrainReport(
-        n_train=int(len(train_rows)), n_val=int(len(val_rows)), train_songs=train_songs, val_songs=val_songs,
-        best_epochs=best_epochs, history=history,
-        train_metrics=preference_metrics(mean_gaps[train_rows], outcomes[train_rows], strengths[train_rows],
-                                         ensemble.calibration),
-        val_metrics=(preference_metrics(mean_gaps[val_rows], outcomes[val_rows], strengths[val_rows],
-                                        ensemble.calibration) if len(val_rows) else {}),
+        n_train=int(len(train_rows)),
+        n_val=int(len(val_rows)),
+        train_songs=train_songs,
+        val_songs=val_songs,
+        best_epochs=best_epochs,
+        history=history,
+        train_metrics=preference_metrics(
+            mean_gaps[train_rows], outcomes[train_rows], strengths[train_rows], ensemble.calibration
+        ),
+        val_metrics=(
+            preference_metrics(mean_gaps[val_rows], outcomes[val_rows], strengths[val_rows], ensemble.calibration)
+            if len(val_rows)
+            else {}
+        ),
     )
     return ensemble, report
 
@@ -232,15 +257,22 @@ def format_epoch_line(line: dict[str, Any], config: RewardTrainConfig) -> str:
     """One human-readable line per member epoch."""
     text = f"member {line['member']}/{config.members} epoch {line['epoch']:>2}/{config.epochs} loss {line['loss']:.4f}"
     if "val_accuracy" in line:
-        text += (f"  val acc {line['val_accuracy']:.3f} ll {line['val_log_likelihood']:.3f} "
-                 f"ece {line['val_ece']:.3f} by strength "
-                 + " ".join(f"{s}:{a:.2f}" for s, a in line["val_accuracy_by_strength"].items()))
+        text += (
+            f"  val acc {line['val_accuracy']:.3f} ll {line['val_log_likelihood']:.3f} "
+            f"ece {line['val_ece']:.3f} by strength "
+            + " ".join(f"{s}:{a:.2f}" for s, a in line["val_accuracy_by_strength"].items())
+        )
     return text
 
 
-def reward_meta(pairs: Sequence[PreferencePair], config: RewardTrainConfig, report: TrainReport,
-                init: RewardEnsemble | None = None, source: str = "pairs",
-                file_sha256: str | None = None) -> ModelMeta:
+def reward_meta(
+    pairs: Sequence[PreferencePair],
+    config: RewardTrainConfig,
+    report: TrainReport,
+    init: RewardEnsemble | None = None,
+    source: str = "pairs",
+    file_sha256: str | None = None,
+) -> ModelMeta:
     """Registry metadata: what the ensemble was trained on, its parent and validation figures (``metrics["val"]``).
 
     The validation split also chose each member's best epoch (early stopping).
@@ -256,8 +288,14 @@ def reward_meta(pairs: Sequence[PreferencePair], config: RewardTrainConfig, repo
             "raters": sorted({p.rater for p in pairs}),
             "songs": sorted({p.song_id for p in pairs}),
         },
-        metrics={"val": report.val_metrics, "train": report.train_metrics, "n_train": report.n_train,
-                 "n_val": report.n_val, "val_songs": report.val_songs, "best_epochs": report.best_epochs},
+        metrics={
+            "val": report.val_metrics,
+            "train": report.train_metrics,
+            "n_train": report.n_train,
+            "n_val": report.n_val,
+            "val_songs": report.val_songs,
+            "best_epochs": report.best_epochs,
+        },
         config={k: v for k, v in config_to_json(config).items() if k != "progress"},
     )
 

@@ -29,10 +29,18 @@ def targets_text(targets: tuple[float | None, ...]) -> str:
     return ",".join("auto" if t is None else f"{t:g}" for t in targets)
 
 
-def finetune_from_cli(init: Path, reward_model: Path, songs: Path, out: Path, episodes: int = FINETUNE.episodes,
-                      kl_coef: float = FINETUNE.kl_coef, uncertainty_coef: float = FINETUNE.uncertainty_coef,
-                      dense_reward_scale: float = FINETUNE.dense_reward_scale, seed: int = FINETUNE.seed,
-                      progress: bool = True) -> Path:
+def finetune_from_cli(
+    init: Path,
+    reward_model: Path,
+    songs: Path,
+    out: Path,
+    episodes: int = FINETUNE.episodes,
+    kl_coef: float = FINETUNE.kl_coef,
+    uncertainty_coef: float = FINETUNE.uncertainty_coef,
+    dense_reward_scale: float = FINETUNE.dense_reward_scale,
+    seed: int = FINETUNE.seed,
+    progress: bool = True,
+) -> Path:
     """Fine-tune ``init`` on ``reward_model`` over the songs in ``songs``; write ``out``; return its path.
 
     Logs go to ``<out stem>_logs/`` (``finetune_curve.csv``, ``learning_curve.csv``, TensorBoard).
@@ -41,15 +49,22 @@ def finetune_from_cli(init: Path, reward_model: Path, songs: Path, out: Path, ep
     from rl_editor.rlhf.layout import logs_dir_for
 
     log_dir = logs_dir_for(out)
-    config = FinetuneConfig(episodes=episodes, kl_coef=kl_coef, uncertainty_coef=uncertainty_coef,
-                            dense_reward_scale=dense_reward_scale, seed=seed)
+    config = FinetuneConfig(
+        episodes=episodes,
+        kl_coef=kl_coef,
+        uncertainty_coef=uncertainty_coef,
+        dense_reward_scale=dense_reward_scale,
+        seed=seed,
+    )
     trainer = finetune_policy(init, reward_model, config, songs_dir=songs, log_dir=log_dir, progress=progress)
     path = trainer.save_checkpoint(out)
     m = trainer.meta.metrics
-    typer.echo(f"wrote {path} ({trainer.meta.version}, parent {trainer.meta.parent}, reward model "
-               f"{trainer.meta.trained_on.get('reward_model')}); learned reward "
-               f"{m.get('finetune_mean_learned_reward', float('nan')):.3f}, "
-               f"KL {m.get('finetune_mean_kl', float('nan')):.3f}")
+    typer.echo(
+        f"wrote {path} ({trainer.meta.version}, parent {trainer.meta.parent}, reward model "
+        f"{trainer.meta.trained_on.get('reward_model')}); learned reward "
+        f"{m.get('finetune_mean_learned_reward', float('nan')):.3f}, "
+        f"KL {m.get('finetune_mean_kl', float('nan')):.3f}"
+    )
     if m.get("acceptance"):
         from rl_editor.rlhf.acceptance import acceptance_text
 
@@ -71,8 +86,10 @@ def _print_result(result) -> None:
     typer.echo(result.summary())
     for rater, data in result.per_rater.items():
         w = WinRate.from_json(data)
-        typer.echo(f"  {rater}: new preferred {w.preference_share:.1%} (ties count half); "
-                   f"{w.wins} wins, {w.losses} losses, {w.ties} ties")
+        typer.echo(
+            f"  {rater}: new preferred {w.preference_share:.1%} (ties count half); "
+            f"{w.wins} wins, {w.losses} losses, {w.ties} ties"
+        )
 
 
 def register(app: typer.Typer) -> None:
@@ -84,19 +101,25 @@ def register(app: typer.Typer) -> None:
         reward_model: Path = typer.Option(..., "--reward-model", help="Reward model file (rl-editor train-reward)."),
         songs: Path = typer.Option(..., "--songs", help="Folder of audio files to train on."),
         out: Path = typer.Option(..., "--out", help="Policy file to write (.pt)."),
-        episodes: int = typer.Option(FINETUNE.episodes, "--episodes", min=1,
-                                     help="Episodes (one song edited once each)."),
-        kl_coef: float = typer.Option(FINETUNE.kl_coef, "--kl-coef", min=0.0,
-                                      help="Weight of the KL penalty per edit."),
-        uncertainty_coef: float = typer.Option(FINETUNE.uncertainty_coef, "--uncertainty-coef", min=0.0,
-                                               help="Reward = mean - this x ensemble std."),
-        dense_reward_scale: float = typer.Option(FINETUNE.dense_reward_scale, "--dense-reward-scale", min=0.0,
-                                                 help="Keep the dense quality terms at this scale."),
+        episodes: int = typer.Option(
+            FINETUNE.episodes, "--episodes", min=1, help="Episodes (one song edited once each)."
+        ),
+        kl_coef: float = typer.Option(
+            FINETUNE.kl_coef, "--kl-coef", min=0.0, help="Weight of the KL penalty per edit."
+        ),
+        uncertainty_coef: float = typer.Option(
+            FINETUNE.uncertainty_coef, "--uncertainty-coef", min=0.0, help="Reward = mean - this x ensemble std."
+        ),
+        dense_reward_scale: float = typer.Option(
+            FINETUNE.dense_reward_scale,
+            "--dense-reward-scale",
+            min=0.0,
+            help="Keep the dense quality terms at this scale.",
+        ),
         seed: int = typer.Option(FINETUNE.seed, "--seed"),
     ) -> None:
         """Fine-tune a policy with PPO on a learned reward model, with a KL penalty to where it started."""
-        finetune_from_cli(init, reward_model, songs, out, episodes, kl_coef, uncertainty_coef, dense_reward_scale,
-                          seed)
+        finetune_from_cli(init, reward_model, songs, out, episodes, kl_coef, uncertainty_coef, dense_reward_scale, seed)
 
     @app.command("evaluate")
     def evaluate_cmd(
@@ -104,25 +127,38 @@ def register(app: typer.Typer) -> None:
         new: Path | None = typer.Option(None, "--new", help="New policy file."),
         songs: Path | None = typer.Option(None, "--songs", help="Folder of held-out songs."),
         rater: list[str] = typer.Option([LOOP.rater], "--rater", help=RATER_HELP + " Repeatable."),
-        raters_per_spec: int = typer.Option(LOOP.eval_raters, "--raters-per-spec", min=1,
-                                            help="Independent instances (own seeds) of each rater spec."),
-        judgments_per_song: int = typer.Option(LOOP.eval_edits_per_song, "--judgments-per-song", min=1,
-                                               help="Edit pairs per song, each judged by every rater."),
-        temperature: float = typer.Option(LOOP.eval_temperature, "--temperature", min=0.0,
-                                          help="Sampling temperature of both policies."),
+        raters_per_spec: int = typer.Option(
+            LOOP.eval_raters, "--raters-per-spec", min=1, help="Independent instances (own seeds) of each rater spec."
+        ),
+        judgments_per_song: int = typer.Option(
+            LOOP.eval_edits_per_song,
+            "--judgments-per-song",
+            min=1,
+            help="Edit pairs per song, each judged by every rater.",
+        ),
+        temperature: float = typer.Option(
+            LOOP.eval_temperature, "--temperature", min=0.0, help="Sampling temperature of both policies."
+        ),
         seed: int = typer.Option(LOOP.seed, "--seed"),
-        out: Path | None = typer.Option(None, "--out", help="Write the full result as JSON (or the edits' folder "
-                                                                "with --create-campaign)."),
+        out: Path | None = typer.Option(
+            None, "--out", help="Write the full result as JSON (or the edits' folder with --create-campaign)."
+        ),
         db: str | None = typer.Option(None, "--db", help="Feedback database URL (people judge instead)."),
-        create_campaign: bool = typer.Option(False, "--create-campaign",
-                                             help="Render the edits and create a held-out campaign on --db."),
+        create_campaign: bool = typer.Option(
+            False, "--create-campaign", help="Render the edits and create a held-out campaign on --db."
+        ),
         campaign: str | None = typer.Option(None, "--campaign", help="Read a campaign's judgments from --db."),
-        campaign_file: Path | None = typer.Option(None, "--campaign-file",
-                                                     help="With --campaign: its campaign.json (written by "
-                                                          "--create-campaign), for the policies' versions."),
-        reward_model: Path | None = typer.Option(None, "--reward-model",
-                                                 help="Also judge the old policy's best of --best-of samples, "
-                                                      "ranked by this reward model, against the old policy."),
+        campaign_file: Path | None = typer.Option(
+            None,
+            "--campaign-file",
+            help="With --campaign: its campaign.json (written by --create-campaign), for the policies' versions.",
+        ),
+        reward_model: Path | None = typer.Option(
+            None,
+            "--reward-model",
+            help="Also judge the old policy's best of --best-of samples, "
+            "ranked by this reward model, against the old policy.",
+        ),
         best_of: int = typer.Option(4, "--best-of", min=1, help="Samples per edit of the best-of arm."),
     ) -> None:
         """How much held-out raters (or people) prefer a new policy's edits to an old one's, on held-out songs.
@@ -151,12 +187,22 @@ def register(app: typer.Typer) -> None:
             if db is None:
                 raise RLHFError("--create-campaign needs --db (the feedback database)")
             campaign_dir = out or Path("evaluation")
-            name = create_evaluation_campaign(old, new, _analysed_songs(songs), db, campaign_dir,
-                                              edits_per_song=judgments_per_song, temperature=temperature, seed=seed,
-                                              progress=True)
+            name = create_evaluation_campaign(
+                old,
+                new,
+                _analysed_songs(songs),
+                db,
+                campaign_dir,
+                edits_per_song=judgments_per_song,
+                temperature=temperature,
+                seed=seed,
+                progress=True,
+            )
             campaign_json = campaign_dir.resolve() / "campaign.json"
-            typer.echo(f"created campaign {name}; held-out raters (rl-editor raters add NAME --held-out) judge it; "
-                       f"then: rl-editor evaluate --campaign {name} --db {db} --campaign-file {campaign_json}")
+            typer.echo(
+                f"created campaign {name}; held-out raters (rl-editor raters add NAME --held-out) judge it; "
+                f"then: rl-editor evaluate --campaign {name} --db {db} --campaign-file {campaign_json}"
+            )
             return
         from rl_editor.rlhf.evaluate import evaluate_policies, held_out_raters
 
@@ -165,9 +211,18 @@ def register(app: typer.Typer) -> None:
             raters += held_out_raters(spec, raters_per_spec, seed=1000 * (k + 1) + seed)
         if reward_model is not None and not reward_model.is_file():
             raise RLHFError(f"{reward_model}: no such reward model file (--reward-model)")
-        result = evaluate_policies(old, new, _analysed_songs(songs), raters, temperature=temperature, seed=seed,
-                                   edits_per_song=judgments_per_song, progress=True, reward_model=reward_model,
-                                   best_of=best_of)
+        result = evaluate_policies(
+            old,
+            new,
+            _analysed_songs(songs),
+            raters,
+            temperature=temperature,
+            seed=seed,
+            edits_per_song=judgments_per_song,
+            progress=True,
+            reward_model=reward_model,
+            best_of=best_of,
+        )
         _print_result(result)
         if out:
             typer.echo(f"wrote {result.save(out)}")
@@ -179,26 +234,40 @@ def register(app: typer.Typer) -> None:
         pairs: int = typer.Option(LOOP.pairs, "--pairs", min=1, help="Judged pairs per iteration."),
         rater: str = typer.Option(LOOP.rater, "--rater", help=RATER_HELP),
         eval_rater: str | None = typer.Option(None, "--eval-rater", help="Held-out raters' spec (default --rater)."),
-        run_dir: Path = typer.Option(Path(LOOP.run_dir), "--run-dir",
-                                     help="Folder of every model and data set of the run."),
-        policy: Path | None = typer.Option(None, "--policy", help="Starting policy (default: train one on the "
-                                                                      "dense reward)."),
-        reward_model: Path | None = typer.Option(None, "--reward-model", help="Starting reward model (default: "
-                                                                                  "train one on dense preferences)."),
+        run_dir: Path = typer.Option(
+            Path(LOOP.run_dir), "--run-dir", help="Folder of every model and data set of the run."
+        ),
+        policy: Path | None = typer.Option(
+            None, "--policy", help="Starting policy (default: train one on the dense reward)."
+        ),
+        reward_model: Path | None = typer.Option(
+            None, "--reward-model", help="Starting reward model (default: train one on dense preferences)."
+        ),
         heldout: int = typer.Option(LOOP.heldout_songs, "--heldout", min=1, help="Songs held out for evaluation."),
-        episodes: int = typer.Option(LOOP.finetune.episodes, "--episodes", min=1,
-                                     help="Fine-tuning episodes per iteration."),
+        episodes: int = typer.Option(
+            LOOP.finetune.episodes, "--episodes", min=1, help="Fine-tuning episodes per iteration."
+        ),
         kl_coef: float = typer.Option(LOOP.finetune.kl_coef, "--kl-coef", min=0.0),
-        db: str | None = typer.Option(None, "--db", help="Feedback database: people judge the pairs (serve the "
-                                                            "iteration's manifest with this --db) instead of --rater."),
-        wait_timeout: float | None = typer.Option(None, "--wait-timeout", help="Seconds to wait for people's "
-                                                                                   "judgments (default: no limit)."),
+        db: str | None = typer.Option(
+            None,
+            "--db",
+            help="Feedback database: people judge the pairs (serve the "
+            "iteration's manifest with this --db) instead of --rater.",
+        ),
+        wait_timeout: float | None = typer.Option(
+            None, "--wait-timeout", help="Seconds to wait for people's judgments (default: no limit)."
+        ),
         pair_selection: str = typer.Option(
-            LOOP.pair_selection, "--pair-selection",
+            LOOP.pair_selection,
+            "--pair-selection",
             help="Which candidate pairs the rater judges: disagreement or bald (what the reward ensemble is least "
-                 "sure of) or random; songs take turns, and pairs that sound alike are never asked."),
-        targets: str = typer.Option(targets_text(LOOP.targets), "--targets",
-                                    help="Candidate lengths as shares of each song ('auto': the policy's choice)."),
+            "sure of) or random; songs take turns, and pairs that sound alike are never asked.",
+        ),
+        targets: str = typer.Option(
+            targets_text(LOOP.targets),
+            "--targets",
+            help="Candidate lengths as shares of each song ('auto': the policy's choice).",
+        ),
         seed: int = typer.Option(LOOP.seed, "--seed"),
     ) -> None:
         """Run (or resume) the feedback loop: generate, judge, train reward, fine-tune, evaluate."""
@@ -207,11 +276,21 @@ def register(app: typer.Typer) -> None:
         from rl_editor.rlhf.report import write_report
 
         config = LoopConfig(
-            songs_dir=str(songs), run_dir=str(run_dir), iterations=iterations, pairs=pairs, rater=rater,
-            eval_rater=eval_rater, policy=str(policy) if policy else None,
-            bootstrap_reward=str(reward_model) if reward_model else None, heldout_songs=heldout,
-            finetune=replace(LOOP.finetune, episodes=episodes, kl_coef=kl_coef), seed=seed, db=db, wait_timeout_s=wait_timeout,
-            pair_selection=pair_selection, targets=tuple(parse_targets(targets)),
+            songs_dir=str(songs),
+            run_dir=str(run_dir),
+            iterations=iterations,
+            pairs=pairs,
+            rater=rater,
+            eval_rater=eval_rater,
+            policy=str(policy) if policy else None,
+            bootstrap_reward=str(reward_model) if reward_model else None,
+            heldout_songs=heldout,
+            finetune=replace(LOOP.finetune, episodes=episodes, kl_coef=kl_coef),
+            seed=seed,
+            db=db,
+            wait_timeout_s=wait_timeout,
+            pair_selection=pair_selection,
+            targets=tuple(parse_targets(targets)),
         )
         result = run_loop(config)
         typer.echo(loop_summary(result))
@@ -242,23 +321,34 @@ def register(app: typer.Typer) -> None:
         songs: list[Path] = typer.Argument(..., help="Audio files and folders (searched recursively) to edit."),
         policy: Path = typer.Option(..., "--policy", help="Policy file (rl-editor train-policy)."),
         out: Path = typer.Option(..., "--out", help="Folder of the edits: <song>.wav and <song>.json each."),
-        reward_model: Path | None = typer.Option(None, "--reward-model",
-                                                    help="Reward model that picks the best of --best-of edits."),
-        best_of: int | None = typer.Option(None, "--best-of", min=1,
-                                              help="Edits sampled per song and ranked by --reward-model "
-                                                   "(default: 4 with --reward-model, else 1)."),
-        length: str | None = typer.Option(None, "--length", help="Target length: a share of the song up to 1 "
-                                                                    "(0.55), a time m:ss (3:30) or seconds with a "
-                                                                    "unit (210s)."),
+        reward_model: Path | None = typer.Option(
+            None, "--reward-model", help="Reward model that picks the best of --best-of edits."
+        ),
+        best_of: int | None = typer.Option(
+            None,
+            "--best-of",
+            min=1,
+            help="Edits sampled per song and ranked by --reward-model (default: 4 with --reward-model, else 1).",
+        ),
+        length: str | None = typer.Option(
+            None,
+            "--length",
+            help="Target length: a share of the song up to 1 (0.55), a time m:ss (3:30) or seconds with a unit (210s).",
+        ),
         temperature: float = typer.Option(0.7, "--temperature", help="Sampling temperature (0 = greedy)."),
         content_noise: float = typer.Option(
-            EditConfig.content_noise, "--content-noise", min=0.0,
+            EditConfig.content_noise,
+            "--content-noise",
+            min=0.0,
             help="With --best-of, half the samples get this random preference (nats) for cutting each section, "
-                 "so the reward model picks among edits that keep different material (0: plain samples)."),
+            "so the reward model picks among edits that keep different material (0: plain samples).",
+        ),
         seed: int = typer.Option(0, "--seed"),
-        bpm_range: str | None = typer.Option(None, "--bpm-range",
-                                             help="The songs' tempo: a range (160-200) or one tempo (174) in BPM, "
-                                                  "so fast music gets its bars right."),
+        bpm_range: str | None = typer.Option(
+            None,
+            "--bpm-range",
+            help="The songs' tempo: a range (160-200) or one tempo (174) in BPM, so fast music gets its bars right.",
+        ),
     ) -> None:
         """Edit songs with a trained policy: sample edits, keep the reward model's favourite, render it.
 
@@ -271,18 +361,25 @@ def register(app: typer.Typer) -> None:
         from rl_editor.audio.commands import bpm_range_option
         from rl_editor.rlhf.edit import edit_songs
 
-        config = EditConfig(policy=str(policy), out_dir=str(out),
-                            reward_model=str(reward_model) if reward_model else None,
-                            best_of=best_of if best_of is not None else (4 if reward_model else 1),
-                            length=length, temperature=temperature, content_noise=content_noise, seed=seed,
-                            bpm_range=bpm_range_option(bpm_range))
+        config = EditConfig(
+            policy=str(policy),
+            out_dir=str(out),
+            reward_model=str(reward_model) if reward_model else None,
+            best_of=best_of if best_of is not None else (4 if reward_model else 1),
+            length=length,
+            temperature=temperature,
+            content_noise=content_noise,
+            seed=seed,
+            bpm_range=bpm_range_option(bpm_range),
+        )
         skipped: list[str] = []
 
         def skip(path: str, reason: str) -> None:
             skipped.append(path)
             tqdm.write(f"skipped {path}: {reason}", file=sys.stderr)
 
-        edit_songs(songs, config, on_song=lambda song: tqdm.write("\n".join(song.lines()), file=sys.stdout),
-                   on_skip=skip)
+        edit_songs(
+            songs, config, on_song=lambda song: tqdm.write("\n".join(song.lines()), file=sys.stdout), on_skip=skip
+        )
         if skipped:
             raise typer.Exit(1)  # the good songs are edited; the exit status still says some were not

@@ -64,14 +64,28 @@ def demo_loop_config(config: DemoConfig, songs_dir: Path, run_dir: Path) -> Loop
     if config.loop is not None:
         return replace(config.loop, songs_dir=str(songs_dir), run_dir=str(run_dir))
     base = LoopConfig(
-        songs_dir=str(songs_dir), run_dir=str(run_dir), iterations=1, pairs=500, rater="musician:mistake=0.1",
-        heldout_songs=config.heldout_songs, seed=config.seed,
+        songs_dir=str(songs_dir),
+        run_dir=str(run_dir),
+        iterations=1,
+        pairs=500,
+        rater="musician:mistake=0.1",
+        heldout_songs=config.heldout_songs,
+        seed=config.seed,
     )
     if not config.quick:
         return base
     return replace(
-        base, pairs=60, heldout_songs=1, policy_episodes=200, policy_n_envs=4, temperatures=(0.5, 1.0),
-        per_temperature=1, reward_epochs=4, reward_members=2, eval_raters=2, eval_edits_per_song=3,
+        base,
+        pairs=60,
+        heldout_songs=1,
+        policy_episodes=200,
+        policy_n_envs=4,
+        temperatures=(0.5, 1.0),
+        per_temperature=1,
+        reward_epochs=4,
+        reward_members=2,
+        eval_raters=2,
+        eval_edits_per_song=3,
         finetune=FinetuneConfig(episodes=100, n_steps=32, batch_size=64, n_epochs=2, reference_edits_per_song=4),
     )
 
@@ -106,4 +120,3 @@ def run_demo(config: DemoConfig | None = None) -> LoopResult:
 
 
 __all__ = ["DemoConfig", "demo_loop_config", "run_demo"]
-

@@ -138,9 +138,11 @@ class SongEdit:
         for k, edit in enumerate(self.sampled):
             reward = "" if edit.reward is None else f", reward {edit.reward:+.3f}"
             mark = "  <- chosen" if k == self.chosen and len(self.sampled) > 1 else ""
-            out.append(f"  edit {k + 1}/{len(self.sampled)}: {format_time(edit.duration_seconds)} "
-                       f"({edit.duration_seconds / self.source_duration_seconds:.0%} of the song), "
-                       f"{edit.n_splices} splices{reward}{mark}")
+            out.append(
+                f"  edit {k + 1}/{len(self.sampled)}: {format_time(edit.duration_seconds)} "
+                f"({edit.duration_seconds / self.source_duration_seconds:.0%} of the song), "
+                f"{edit.n_splices} splices{reward}{mark}"
+            )
         if self.audio_path is not None:
             out.append(f"  wrote {self.audio_path} and {self.json_path}")
         return out
@@ -156,9 +158,16 @@ def takes_target_length(trainer: Any) -> bool:
     return "targets" in inspect.signature(trainer.generate_edits).parameters
 
 
-def sample_song_edits(trainer: Any, analysis: Any, n: int, temperature: float, seed: int,
-                      keep_share_target: float | None, policy_name: str = "the policy",
-                      content_noise: float = 0.0) -> list[SampledEdit]:
+def sample_song_edits(
+    trainer: Any,
+    analysis: Any,
+    n: int,
+    temperature: float,
+    seed: int,
+    keep_share_target: float | None,
+    policy_name: str = "the policy",
+    content_noise: float = 0.0,
+) -> list[SampledEdit]:
     """``n`` edits of one song by the policy, each with its length and splice count (not yet scored).
 
     With ``content_noise`` and a policy that takes it, the second half of the samples get it."""
@@ -168,8 +177,10 @@ def sample_song_edits(trainer: Any, analysis: Any, n: int, temperature: float, s
     kwargs = {}
     if keep_share_target is not None:
         if not takes_target_length(trainer):
-            raise EditCommandError(f"{policy_name}: this policy does not take a target length; "
-                                   "leave --length out or use a length-conditioned policy")
+            raise EditCommandError(
+                f"{policy_name}: this policy does not take a target length; "
+                "leave --length out or use a length-conditioned policy"
+            )
         kwargs["targets"] = [keep_share_target] * n
     noise = [0.0] * n
     if content_noise > 0 and n > 1 and "content_noise" in inspect.signature(trainer.generate_edits).parameters:
@@ -177,10 +188,16 @@ def sample_song_edits(trainer: Any, analysis: Any, n: int, temperature: float, s
         kwargs["content_noise"] = noise
     edits = trainer.generate_edits(analysis, [temperature] * n, seeds, **kwargs)
     durations = analysis.beat_durations_s
-    return [SampledEdit(actions=np.asarray(a, dtype=np.int8), seed=s,
-                        duration_seconds=float(durations[beat_sequence(a)].sum()), n_splices=len(splice_pairs(a)),
-                        content_noise=c)
-            for a, s, c in zip(edits, seeds, noise)]
+    return [
+        SampledEdit(
+            actions=np.asarray(a, dtype=np.int8),
+            seed=s,
+            duration_seconds=float(durations[beat_sequence(a)].sum()),
+            n_splices=len(splice_pairs(a)),
+            content_noise=c,
+        )
+        for a, s, c in zip(edits, seeds, noise)
+    ]
 
 
 def rank_by_reward(ensemble: Any, analysis: Any, sampled: list[SampledEdit]) -> int:
@@ -217,8 +234,10 @@ def _check_config(config: EditConfig, songs: Sequence[Path]) -> None:
     if config.reward_model is None and config.best_of > 1:
         raise EditCommandError(f"--best-of {config.best_of} needs --reward-model to rank the edits by")
     if config.edits_per_song > 1 and config.temperature == 0:
-        raise EditCommandError(f"--best-of {config.best_of} with --temperature 0: greedy edits are all the same; "
-                               "give a temperature above 0")
+        raise EditCommandError(
+            f"--best-of {config.best_of} with --temperature 0: greedy edits are all the same; "
+            "give a temperature above 0"
+        )
     if config.temperature < 0 or not math.isfinite(config.temperature):
         raise EditCommandError(f"--temperature {config.temperature}: must be 0 (greedy) or more")
 
@@ -252,9 +271,12 @@ def _warn_skip(path: str, reason: str) -> None:
     warnings.warn(f"skipped {path}: {reason}", stacklevel=3)
 
 
-def edit_songs(songs: Sequence[str | Path], config: EditConfig,
-               on_song: Callable[[SongEdit], None] | None = None,
-               on_skip: Callable[[str, str], None] = _warn_skip) -> list[SongEdit]:
+def edit_songs(
+    songs: Sequence[str | Path],
+    config: EditConfig,
+    on_song: Callable[[SongEdit], None] | None = None,
+    on_skip: Callable[[str, str], None] = _warn_skip,
+) -> list[SongEdit]:
     """Edit each song with the policy, keep the reward model's favourite, render it and write its JSON.
 
     A song that cannot be decoded or analysed is skipped (``on_skip``) and the
@@ -296,49 +318,85 @@ def edit_songs(songs: Sequence[str | Path], config: EditConfig,
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []
-    bar = tqdm(list(zip(paths, _unique_song_ids(paths))), desc="editing", unit="song", file=sys.stderr,
-               disable=not config.progress or len(paths) < 2)
+    bar = tqdm(
+        list(zip(paths, _unique_song_ids(paths))),
+        desc="editing",
+        unit="song",
+        file=sys.stderr,
+        disable=not config.progress or len(paths) < 2,
+    )
     for path, song_id in bar:
         try:
             analysis = analyze_song(path, song_id=song_id, bpm_range=config.bpm_range)
             target = None if config.length is None else parse_length(config.length, analysis.duration_seconds)
-            sampled = sample_song_edits(trainer, analysis, config.edits_per_song, config.temperature, config.seed,
-                                        target, policy_name=config.policy, content_noise=config.content_noise)
+            sampled = sample_song_edits(
+                trainer,
+                analysis,
+                config.edits_per_song,
+                config.temperature,
+                config.seed,
+                target,
+                policy_name=config.policy,
+                content_noise=config.content_noise,
+            )
             chosen = rank_by_reward(ensemble, analysis, sampled) if ensemble is not None else 0
-            song = SongEdit(song_id=song_id, song_path=str(path), source_duration_seconds=analysis.duration_seconds,
-                            sampled=sampled, chosen=chosen, keep_share_target=target)
+            song = SongEdit(
+                song_id=song_id,
+                song_path=str(path),
+                source_duration_seconds=analysis.duration_seconds,
+                sampled=sampled,
+                chosen=chosen,
+                keep_share_target=target,
+            )
             if target is not None and (note := outside_trained_range(target, trainer.config.env.target_range)):
                 song.warnings.append(note)
             song.audio_path = save_audio(out_dir / f"{song_id}.wav", render_edit(path, analysis, song.best.actions))
         except AnalysisError as exc:  # this song cannot be read: say so in one line and edit the others
             on_skip(str(path), str(exc).removeprefix(f"{path}: "))
             continue
-        song.json_path = write_json_atomic(out_dir / f"{song_id}.json", {
-            "song_id": song_id,
-            "song_path": str(path.resolve()),
-            "audio": song.audio_path.name,
-            "actions": [int(x) for x in song.best.actions],
-            "duration_seconds": song.best.duration_seconds,
-            "source_duration_seconds": analysis.duration_seconds,
-            "n_splices": song.best.n_splices,
-            "splices": splice_times(analysis, song.best.actions),
-            **structure_times(analysis),
-            "target": None if target is None else {"length": config.length, "keep_share": target},
-            "temperature": config.temperature,
-            "seed": song.best.seed,
-            "policy": {"path": str(Path(config.policy).resolve()), "version": policy_version},
-            "reward_model": None if ensemble is None or config.reward_model is None else {
-                "path": str(Path(config.reward_model).resolve()), "version": ensemble.version},
-            "reward_score": song.best.reward,
-            "best_of": config.edits_per_song,
-            "sampled": [{k: v for k, v in config_to_json(e).items() if k != "actions"} for e in sampled],
-            "chosen": chosen,
-        }, indent=1, default=float)
+        song.json_path = write_json_atomic(
+            out_dir / f"{song_id}.json",
+            {
+                "song_id": song_id,
+                "song_path": str(path.resolve()),
+                "audio": song.audio_path.name,
+                "actions": [int(x) for x in song.best.actions],
+                "duration_seconds": song.best.duration_seconds,
+                "source_duration_seconds": analysis.duration_seconds,
+                "n_splices": song.best.n_splices,
+                "splices": splice_times(analysis, song.best.actions),
+                **structure_times(analysis),
+                "target": None if target is None else {"length": config.length, "keep_share": target},
+                "temperature": config.temperature,
+                "seed": song.best.seed,
+                "policy": {"path": str(Path(config.policy).resolve()), "version": policy_version},
+                "reward_model": None
+                if ensemble is None or config.reward_model is None
+                else {"path": str(Path(config.reward_model).resolve()), "version": ensemble.version},
+                "reward_score": song.best.reward,
+                "best_of": config.edits_per_song,
+                "sampled": [{k: v for k, v in config_to_json(e).items() if k != "actions"} for e in sampled],
+                "chosen": chosen,
+            },
+            indent=1,
+            default=float,
+        )
         results.append(song)
         if on_song is not None:
             on_song(song)
     return results
 
 
-__all__ = ["EditCommandError", "EditConfig", "SampledEdit", "SongEdit", "edit_songs", "expand_song_paths", "format_time",
-           "parse_length", "rank_by_reward", "sample_song_edits", "takes_target_length"]
+__all__ = [
+    "EditCommandError",
+    "EditConfig",
+    "SampledEdit",
+    "SongEdit",
+    "edit_songs",
+    "expand_song_paths",
+    "format_time",
+    "parse_length",
+    "rank_by_reward",
+    "sample_song_edits",
+    "takes_target_length",
+]

@@ -86,12 +86,16 @@ def _seeds(song_id: str, side: str, n: int, seed: int) -> list[int]:
     return [int(base + 104729 * k) & 0x7FFFFFFF for k in range(n)]
 
 
-def sample_policy_edits(policy: Any, analyses: Sequence[SongAnalysis], side: str, edits_per_song: int,
-                        temperature: float, seed: int) -> dict[str, list[np.ndarray]]:
+def sample_policy_edits(
+    policy: Any, analyses: Sequence[SongAnalysis], side: str, edits_per_song: int, temperature: float, seed: int
+) -> dict[str, list[np.ndarray]]:
     """``edits_per_song`` edits of each song by one policy, seeded by song, side and ``seed``."""
-    return {a.song_id: policy.generate_edits(a, [temperature] * edits_per_song,
-                                             _seeds(a.song_id, side, edits_per_song, seed))
-            for a in analyses}
+    return {
+        a.song_id: policy.generate_edits(
+            a, [temperature] * edits_per_song, _seeds(a.song_id, side, edits_per_song, seed)
+        )
+        for a in analyses
+    }
 
 
 def edit_behaviour(analysis: SongAnalysis, actions: np.ndarray) -> dict[str, float]:
@@ -170,21 +174,39 @@ def evaluate_policies(
     win, per_rater, per_song = outcomes_summary(judgments)
     version = lambda t: t.meta.version if getattr(t, "meta", None) else "?"  # noqa: E731
     return EvaluationResult(
-        win=win, judgments=judgments, old_version=version(old), new_version=version(new),
-        per_rater=per_rater, per_song=per_song,
+        win=win,
+        judgments=judgments,
+        old_version=version(old),
+        new_version=version(new),
+        per_rater=per_rater,
+        per_song=per_song,
         edit_stats={"old": _mean_stats(analyses, old_edits), "new": _mean_stats(analyses, new_edits)},
-        edits={a.song_id: {"old": [[int(x) for x in e] for e in old_edits[a.song_id]],
-                           "new": [[int(x) for x in e] for e in new_edits[a.song_id]]} for a in analyses},
-        settings={"temperature": temperature, "seed": seed, "edits_per_song": edits_per_song,
-                  "raters": [str(getattr(r, "name", "rater")) for r in raters],
-                  "songs": [a.song_id for a in analyses]},
+        edits={
+            a.song_id: {
+                "old": [[int(x) for x in e] for e in old_edits[a.song_id]],
+                "new": [[int(x) for x in e] for e in new_edits[a.song_id]],
+            }
+            for a in analyses
+        },
+        settings={
+            "temperature": temperature,
+            "seed": seed,
+            "edits_per_song": edits_per_song,
+            "raters": [str(getattr(r, "name", "rater")) for r in raters],
+            "songs": [a.song_id for a in analyses],
+        },
         best_of=arm,
     )
 
 
-def judge_pairs(analyses: Sequence[SongAnalysis], old_edits: dict[str, list[np.ndarray]],
-                new_edits: dict[str, list[np.ndarray]], raters: Sequence[Any], rng: np.random.Generator,
-                progress: bool = False) -> list[Judged]:
+def judge_pairs(
+    analyses: Sequence[SongAnalysis],
+    old_edits: dict[str, list[np.ndarray]],
+    new_edits: dict[str, list[np.ndarray]],
+    raters: Sequence[Any],
+    rng: np.random.Generator,
+    progress: bool = False,
+) -> list[Judged]:
     """Every rater judges edit ``k`` of old against edit ``k`` of new, in an order drawn per judgment."""
     from tqdm.auto import tqdm
 
@@ -198,8 +220,18 @@ def judge_pairs(analyses: Sequence[SongAnalysis], old_edits: dict[str, list[np.n
             for rater in raters:
                 name = str(getattr(rater, "name", "rater"))
                 if same:  # nothing to hear: a tie, not a question
-                    judgments.append(Judged(song_id=a.song_id, k=k, rater=name, new_shown_as="a",
-                                            preference=Preference.TIE, strength=1, outcome="tie", identical=True))
+                    judgments.append(
+                        Judged(
+                            song_id=a.song_id,
+                            k=k,
+                            rater=name,
+                            new_shown_as="a",
+                            preference=Preference.TIE,
+                            strength=1,
+                            outcome="tie",
+                            identical=True,
+                        )
+                    )
                     continue
                 new_first = bool(rng.random() < 0.5)
                 first, second = (e_new, e_old) if new_first else (e_old, e_new)
@@ -209,16 +241,31 @@ def judge_pairs(analyses: Sequence[SongAnalysis], old_edits: dict[str, list[np.n
                 else:
                     outcome = "new" if (j.preference == "a") == new_first else "old"
                 s_first, s_second = float(j.score_a), float(j.score_b)
-                judgments.append(Judged(
-                    song_id=a.song_id, k=k, rater=name, new_shown_as="a" if new_first else "b",
-                    preference=Preference(j.preference), strength=int(j.strength), outcome=outcome,
-                    score_new=s_first if new_first else s_second, score_old=s_second if new_first else s_first,
-                ))
+                judgments.append(
+                    Judged(
+                        song_id=a.song_id,
+                        k=k,
+                        rater=name,
+                        new_shown_as="a" if new_first else "b",
+                        preference=Preference(j.preference),
+                        strength=int(j.strength),
+                        outcome=outcome,
+                        score_new=s_first if new_first else s_second,
+                        score_old=s_second if new_first else s_first,
+                    )
+                )
     return judgments
 
 
-def best_of_n_edits(policy: Any, ensemble: Any, analyses: Sequence[SongAnalysis], edits_per_song: int, n: int,
-                    temperature: float, seed: int) -> dict[str, list[np.ndarray]]:
+def best_of_n_edits(
+    policy: Any,
+    ensemble: Any,
+    analyses: Sequence[SongAnalysis],
+    edits_per_song: int,
+    n: int,
+    temperature: float,
+    seed: int,
+) -> dict[str, list[np.ndarray]]:
     """Per song, ``edits_per_song`` edits, each the reward model's favourite of ``n`` samples by ``policy``.
 
     The samples are ranked by the ensemble's mean score, as ``rl-editor edit --best-of N`` ranks them
@@ -234,9 +281,17 @@ def best_of_n_edits(policy: Any, ensemble: Any, analyses: Sequence[SongAnalysis]
     return chosen
 
 
-def best_of_arm(old: Any, reward_model: Any, analyses: Sequence[SongAnalysis],
-                old_edits: dict[str, list[np.ndarray]], raters: Sequence[Any], n: int, temperature: float,
-                seed: int, rng: np.random.Generator) -> BestOfArm:
+def best_of_arm(
+    old: Any,
+    reward_model: Any,
+    analyses: Sequence[SongAnalysis],
+    old_edits: dict[str, list[np.ndarray]],
+    raters: Sequence[Any],
+    n: int,
+    temperature: float,
+    seed: int,
+    rng: np.random.Generator,
+) -> BestOfArm:
     """The old policy with best-of-``n`` sampling judged against the old policy's ``old_edits``."""
     from rl_editor.reward import load_reward_model
 
@@ -247,10 +302,14 @@ def best_of_arm(old: Any, reward_model: Any, analyses: Sequence[SongAnalysis],
     chosen = best_of_n_edits(old, ensemble, analyses, edits_per_song, n, temperature, seed)
     judgments = judge_pairs(analyses, old_edits, chosen, raters, rng)
     win, _, _ = outcomes_summary(judgments)
-    return BestOfArm(n=n, reward_version=str(getattr(ensemble, "version", None) or "reward model"), win=win,
-                     judgments=judgments,
-                     edit_stats={"old": _mean_stats(analyses, old_edits), "best_of": _mean_stats(analyses, chosen)},
-                     edits={a.song_id: [[int(x) for x in e] for e in chosen[a.song_id]] for a in analyses})
+    return BestOfArm(
+        n=n,
+        reward_version=str(getattr(ensemble, "version", None) or "reward model"),
+        win=win,
+        judgments=judgments,
+        edit_stats={"old": _mean_stats(analyses, old_edits), "best_of": _mean_stats(analyses, chosen)},
+        edits={a.song_id: [[int(x) for x in e] for e in chosen[a.song_id]] for a in analyses},
+    )
 
 
 def held_out_raters(spec: str, n: int, seed: int = 1000) -> list[Any]:
@@ -268,10 +327,19 @@ def held_out_raters(spec: str, n: int, seed: int = 1000) -> list[Any]:
     return raters
 
 
-def create_evaluation_campaign(old_path: Any, new_path: Any, songs: Sequence[SongAnalysis | str | Path],
-                               db_url: str, out_dir: str | Path, edits_per_song: int = 4, temperature: float = 0.5,
-                               seed: int = 0, raters_per_pair: int = 3, name: str | None = None,
-                               progress: bool = False) -> str:
+def create_evaluation_campaign(
+    old_path: Any,
+    new_path: Any,
+    songs: Sequence[SongAnalysis | str | Path],
+    db_url: str,
+    out_dir: str | Path,
+    edits_per_song: int = 4,
+    temperature: float = 0.5,
+    seed: int = 0,
+    raters_per_pair: int = 3,
+    name: str | None = None,
+    progress: bool = False,
+) -> str:
     """Render old/new edits of held-out songs and create a held-out campaign for people to judge.
 
     Writes ``out_dir/manifest.json`` and the edits' audio (edit ids
@@ -297,8 +365,10 @@ def create_evaluation_campaign(old_path: Any, new_path: Any, songs: Sequence[Son
     analyses = _as_analyses(songs)
     out_dir = Path(out_dir).resolve()
     manifest = Manifest(root=out_dir)
-    edits = {"old": sample_policy_edits(old, analyses, "old", edits_per_song, temperature, seed),
-             "new": sample_policy_edits(new, analyses, "new", edits_per_song, temperature, seed)}
+    edits = {
+        "old": sample_policy_edits(old, analyses, "old", edits_per_song, temperature, seed),
+        "new": sample_policy_edits(new, analyses, "new", edits_per_song, temperature, seed),
+    }
     versions = {"old": old.meta.version if old.meta else "old", "new": new.meta.version if new.meta else "new"}
     rng = np.random.default_rng(seed)
     pairs: list[tuple[str, str]] = []
@@ -309,8 +379,19 @@ def create_evaluation_campaign(old_path: Any, new_path: Any, songs: Sequence[Son
         for side in ("old", "new"):
             for k, actions in enumerate(edits[side][a.song_id]):
                 edit_id = f"{a.song_id}-eval-{side}-{k}"
-                write_candidate(entry, out_dir, a, source, actions, temperature=temperature, seed=seed, k=k,
-                                policy=versions[side], edit_id=edit_id, extra={"evaluation_side": side})
+                write_candidate(
+                    entry,
+                    out_dir,
+                    a,
+                    source,
+                    actions,
+                    temperature=temperature,
+                    seed=seed,
+                    k=k,
+                    policy=versions[side],
+                    edit_id=edit_id,
+                    extra={"evaluation_side": side},
+                )
                 ids[side, k] = edit_id
         manifest.songs.append(entry)
         for k in range(edits_per_song):
@@ -322,8 +403,12 @@ def create_evaluation_campaign(old_path: Any, new_path: Any, songs: Sequence[Son
         store.set_song_library(songs_common_folder(manifest), keep_existing=True)
         store.register_edits(manifest)
         store.create_campaign(name, pairs, held_out_only=True, raters_per_pair=raters_per_pair)
-    write_json_atomic(out_dir / "campaign.json", {"campaign": name, "old": versions["old"], "new": versions["new"],
-                                                  "pairs": pairs}, indent=1, default=float)
+    write_json_atomic(
+        out_dir / "campaign.json",
+        {"campaign": name, "old": versions["old"], "new": versions["new"], "pairs": pairs},
+        indent=1,
+        default=float,
+    )
     return name
 
 
@@ -362,14 +447,44 @@ def campaign_result(db_url: str, campaign: str, campaign_file: str | Path | None
     for p in pairs:
         id_a = p.edit_a.edit_id or ""
         new_first = "-eval-new-" in id_a
-        outcome = "tie" if p.preference == Preference.TIE else ("new" if (p.preference == Preference.A) == new_first else "old")
+        outcome = (
+            "tie"
+            if p.preference == Preference.TIE
+            else ("new" if (p.preference == Preference.A) == new_first else "old")
+        )
         k = int(id_a.rsplit("-", 1)[-1]) if id_a.rsplit("-", 1)[-1].isdigit() else 0
-        judgments.append(Judged(song_id=p.song_id, k=k, rater=p.rater, new_shown_as="a" if new_first else "b",
-                                preference=p.preference, strength=int(p.strength), outcome=outcome))
+        judgments.append(
+            Judged(
+                song_id=p.song_id,
+                k=k,
+                rater=p.rater,
+                new_shown_as="a" if new_first else "b",
+                preference=p.preference,
+                strength=int(p.strength),
+                outcome=outcome,
+            )
+        )
     win, per_rater, per_song = outcomes_summary(judgments)
-    return EvaluationResult(win=win, judgments=judgments, old_version=versions["old"], new_version=versions["new"],
-                            per_rater=per_rater, per_song=per_song, settings={"campaign": campaign})
+    return EvaluationResult(
+        win=win,
+        judgments=judgments,
+        old_version=versions["old"],
+        new_version=versions["new"],
+        per_rater=per_rater,
+        per_song=per_song,
+        settings={"campaign": campaign},
+    )
 
 
-__all__ = ["best_of_arm", "best_of_n_edits", "campaign_result", "campaign_versions", "create_evaluation_campaign",
-           "edit_behaviour", "evaluate_policies", "held_out_raters", "judge_pairs", "sample_policy_edits"]
+__all__ = [
+    "best_of_arm",
+    "best_of_n_edits",
+    "campaign_result",
+    "campaign_versions",
+    "create_evaluation_campaign",
+    "edit_behaviour",
+    "evaluate_policies",
+    "held_out_raters",
+    "judge_pairs",
+    "sample_policy_edits",
+]

@@ -177,9 +177,15 @@ class FinetuneConfig:
 
     def ppo_settings(self) -> dict[str, Any]:
         """The :class:`~rl_editor.policy.config.PolicyConfig` settings fine-tuning changes (``None`` keeps one)."""
-        given = dict(learning_rate=self.learning_rate, ent_coef=self.ent_coef, gamma=self.gamma,
-                     gae_lambda=self.gae_lambda, batch_size=self.batch_size, n_epochs=self.n_epochs,
-                     n_steps=self.n_steps)
+        given = dict(
+            learning_rate=self.learning_rate,
+            ent_coef=self.ent_coef,
+            gamma=self.gamma,
+            gae_lambda=self.gae_lambda,
+            batch_size=self.batch_size,
+            n_epochs=self.n_epochs,
+            n_steps=self.n_steps,
+        )
         return {"seed": self.seed, **{k: v for k, v in given.items() if v is not None}}
 
 
@@ -211,9 +217,14 @@ class RewardStatistics:
         return float(np.interp(target, xs, ys))
 
 
-def reference_statistics(reference: Any, ensemble: Any, analyses: Sequence[SongAnalysis],
-                         edits_per_song: int = 16, uncertainty_coef: float = 0.0,
-                         seed: int = 0) -> RewardStatistics:
+def reference_statistics(
+    reference: Any,
+    ensemble: Any,
+    analyses: Sequence[SongAnalysis],
+    edits_per_song: int = 16,
+    uncertainty_coef: float = 0.0,
+    seed: int = 0,
+) -> RewardStatistics:
     """Baselines and z-score unit of the learned reward over the reference policy's own edits.
 
     Each episode's learned reward is centred on the reference's mean at the same
@@ -261,8 +272,9 @@ class LearnedEpisodeReward:
     ``learned_reward_raw`` (the ensemble's mean) and ``reward_std`` (its spread) for logging.
     """
 
-    def __init__(self, ensemble: Any, statistics: RewardStatistics, uncertainty_coef: float = 0.0,
-                 reward_scale: float = 1.0) -> None:
+    def __init__(
+        self, ensemble: Any, statistics: RewardStatistics, uncertainty_coef: float = 0.0, reward_scale: float = 1.0
+    ) -> None:
         self.ensemble, self.statistics = ensemble, statistics
         self.uncertainty_coef, self.reward_scale = uncertainty_coef, reward_scale
 
@@ -280,8 +292,14 @@ class LearnedEpisodeReward:
         return EpisodeRewards(out, {"learned_reward": out.copy(), "learned_reward_raw": raw, "reward_std": spread})
 
 
-def preferred_length(trainer: Any, ensemble: Any, analyses: Sequence[SongAnalysis],
-                     grid: Sequence[float], seed: int = 0, edits_per_length: int = 4) -> dict[float, float]:
+def preferred_length(
+    trainer: Any,
+    ensemble: Any,
+    analyses: Sequence[SongAnalysis],
+    grid: Sequence[float],
+    seed: int = 0,
+    edits_per_length: int = 4,
+) -> dict[float, float]:
     """Mean learned reward of a policy's edits at each length of ``grid`` (shares of the song).
 
     Per song, ``edits_per_length`` edits are sampled at temperature 0.5 at every
@@ -321,7 +339,7 @@ def best_length(scores: dict[float, float]) -> float:
     k = int(np.argmax(values))
     if k == 0 or k == len(grid) - 1:
         return grid[k]
-    (x0, x1, x2), (y0, y1, y2) = grid[k - 1:k + 2], values[k - 1:k + 2]
+    (x0, x1, x2), (y0, y1, y2) = grid[k - 1 : k + 2], values[k - 1 : k + 2]
     curvature = (y2 - y1) / (x2 - x1) - (y1 - y0) / (x1 - x0)
     if curvature >= 0:
         return grid[k]
@@ -330,8 +348,9 @@ def best_length(scores: dict[float, float]) -> float:
     return round(vertex, 2)
 
 
-def _load_songs(analyses: Sequence[SongAnalysis] | None, songs_dir: str | Path | None,
-                progress: bool) -> list[SongAnalysis]:
+def _load_songs(
+    analyses: Sequence[SongAnalysis] | None, songs_dir: str | Path | None, progress: bool
+) -> list[SongAnalysis]:
     if analyses is not None:
         analyses = list(analyses)
     elif songs_dir is not None:
@@ -408,8 +427,9 @@ def finetune_policy(
     ensemble = load_reward_model(reward_model_path)
     songs = _load_songs(analyses, songs_dir, progress)
 
-    stats = reference_statistics(reference, ensemble, songs, config.reference_edits_per_song,
-                                 config.uncertainty_coef, config.seed)
+    stats = reference_statistics(
+        reference, ensemble, songs, config.reference_edits_per_song, config.uncertainty_coef, config.seed
+    )
     # the reference's edits are what the reward model was trained on (the candidates came from it); the
     # fine-tuned policy's edits at some lengths can score high only because they exploit the model
     length_scores = preferred_length(reference, ensemble, songs, config.length_grid, seed=config.seed)
@@ -420,25 +440,43 @@ def finetune_policy(
         low, high = start.config.env.target_range
         half = (config.target_window or 0.0) / 2
         window = sorted({round(float(np.clip(new_target + d, low, high)), 3) for d in (-half, 0.0, half)})
-        distilled = distill_best_of_n(start, ensemble, songs, window, best_of=config.best_of, top=config.distill_top,
-                                      rounds=config.distill_rounds, epochs=config.distill_epochs,
-                                      content_noise=config.content_noise, uncertainty_coef=config.uncertainty_coef,
-                                      seed=config.seed)
+        distilled = distill_best_of_n(
+            start,
+            ensemble,
+            songs,
+            window,
+            best_of=config.best_of,
+            top=config.distill_top,
+            rounds=config.distill_rounds,
+            epochs=config.distill_epochs,
+            content_noise=config.content_noise,
+            uncertainty_coef=config.uncertainty_coef,
+            seed=config.seed,
+        )
     trainer = start.continued(**config.ppo_settings())
     learned = LearnedEpisodeReward(ensemble, stats, config.uncertainty_coef, config.reward_scale)
     # PPO refines where distillation got to: a KL pull toward the reference undid the distilled policy's gain
     anchor = start.model.policy
     for param in anchor.parameters():
         param.requires_grad_(False)
-    reward = KLRegularizedReward(learned, anchor, config.kl_coef,
-                                 current_policy=lambda: trainer.model.policy,
-                                 decisions_per_edit=decisions_per_edit(songs, trainer.config.env))
-    env_overrides: dict[str, Any] = {"dense_reward_scale": config.dense_reward_scale, "free_length_scale": 0.0,
-                                     "free_share": config.free_share}
+    reward = KLRegularizedReward(
+        learned,
+        anchor,
+        config.kl_coef,
+        current_policy=lambda: trainer.model.policy,
+        decisions_per_edit=decisions_per_edit(songs, trainer.config.env),
+    )
+    env_overrides: dict[str, Any] = {
+        "dense_reward_scale": config.dense_reward_scale,
+        "free_length_scale": 0.0,
+        "free_share": config.free_share,
+    }
     if config.target_window is not None:
         low, high = trainer.config.env.target_range
-        env_overrides["target_range"] = (max(low, new_target - config.target_window),
-                                         min(high, new_target + config.target_window))
+        env_overrides["target_range"] = (
+            max(low, new_target - config.target_window),
+            min(high, new_target + config.target_window),
+        )
     logger = FinetuneCurveLogger(Path(log_dir) / FINETUNE_CURVE if log_dir else None)
     reward_version = ensemble.version or reward_model_path.name
     trainer.train(
@@ -453,19 +491,31 @@ def finetune_policy(
     )
     acceptance = None
     if config.safe_improvement:
-        acceptance = choose_improvement(reference, trainer, ensemble, songs, previous_target=reference.own_length,
-                                        new_target=new_target, confidence=config.accept_confidence,
-                                        seed=config.seed, others={"distilled": start} if distilled else None)
+        acceptance = choose_improvement(
+            reference,
+            trainer,
+            ensemble,
+            songs,
+            previous_target=reference.own_length,
+            new_target=new_target,
+            confidence=config.accept_confidence,
+            seed=config.seed,
+            others={"distilled": start} if distilled else None,
+        )
         kept = {"previous": reference, "distilled": start}.get(acceptance.weights)
         if kept is not None:
             copy_policy_state(kept.model, trainer.model)
         new_target = acceptance.target
     trainer.config.preferred_target = new_target
-    recent = logger.rows[-min(len(logger.rows), 100):]
-    metrics: dict[str, Any] = {
-        f"finetune_mean_{k}": float(np.nanmean([r[k] for r in recent]))
-        for k in ("learned_reward", "learned_reward_raw", "kl", "entropy", "dense_total")
-    } if recent else {}
+    recent = logger.rows[-min(len(logger.rows), 100) :]
+    metrics: dict[str, Any] = (
+        {
+            f"finetune_mean_{k}": float(np.nanmean([r[k] for r in recent]))
+            for k in ("learned_reward", "learned_reward_raw", "kl", "entropy", "dense_total")
+        }
+        if recent
+        else {}
+    )
     metrics["preferred_target"] = trainer.config.preferred_target
     metrics["learned_reward_by_length"] = {f"{k:g}": v for k, v in length_scores.items()}
     if acceptance is not None:
@@ -486,5 +536,14 @@ def finetune_policy(
     return trainer
 
 
-__all__ = ["FinetuneConfig", "LearnedEpisodeReward", "RewardStatistics", "best_length", "decisions_per_edit",
-           "finetune_policy", "preferred_length", "reference_statistics", "song_seeds"]
+__all__ = [
+    "FinetuneConfig",
+    "LearnedEpisodeReward",
+    "RewardStatistics",
+    "best_length",
+    "decisions_per_edit",
+    "finetune_policy",
+    "preferred_length",
+    "reference_statistics",
+    "song_seeds",
+]

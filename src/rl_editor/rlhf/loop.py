@@ -64,9 +64,11 @@ def loop_summary(result: LoopResult) -> str:
     for it, acc in enumerate(result.reward_evaluations, start=1):
         folder = RunLayout(result.run_dir).iteration(it)
         evaluation = EvaluationResult.load(folder.eval)
-        lines += [f"iteration {it}: {evaluation.summary()}",
-                  f"  reward model held-out accuracy {acc['new']['accuracy']:.1%} "
-                  f"(previous {acc['previous']['accuracy']:.1%})"]
+        lines += [
+            f"iteration {it}: {evaluation.summary()}",
+            f"  reward model held-out accuracy {acc['new']['accuracy']:.1%} "
+            f"(previous {acc['previous']['accuracy']:.1%})",
+        ]
         acceptance = recorded_acceptance(folder.policy)
         if acceptance:
             lines.append(f"  fine-tuning {acceptance_text(acceptance)}")
@@ -88,8 +90,10 @@ def _refuse_redoing_people(plan: Sequence[PlannedStep], state: RunState, record_
             changes = state.changes(step.name, record) if state.outputs_exist(step.name) else []
         redone.add(step.name)
         if step.people and changes and state.outputs_exist(step.name):
-            raise RLHFError(f"{step.name}: people gave these judgments before {'; '.join(changes)}, and the loop "
-                            "cannot ask them again; rerun with the earlier settings or give a new --run-dir")
+            raise RLHFError(
+                f"{step.name}: people gave these judgments before {'; '.join(changes)}, and the loop "
+                "cannot ask them again; rerun with the earlier settings or give a new --run-dir"
+            )
 
 
 def run_loop(config: LoopConfig, *, progress: bool = True) -> LoopResult:
@@ -122,9 +126,16 @@ def run_loop(config: LoopConfig, *, progress: bool = True) -> LoopResult:
     state = RunState(run)
     split = split_songs(config.songs_dir, config.heldout_songs, progress)
     run.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(layout.split, {"train": [a.song_id for a in split.train],
-                                           "heldout": [a.song_id for a in split.heldout],
-                                           "config": config_to_json(config)}, indent=1, default=float)
+    write_json_atomic(
+        layout.split,
+        {
+            "train": [a.song_id for a in split.train],
+            "heldout": [a.song_id for a in split.heldout],
+            "config": config_to_json(config),
+        },
+        indent=1,
+        default=float,
+    )
     file_hashes: dict[Path, str] = {}
 
     def record_of(step: PlannedStep) -> StepRecord:
@@ -168,5 +179,18 @@ def run_loop(config: LoopConfig, *, progress: bool = True) -> LoopResult:
     return result
 
 
-__all__ = ["DEFAULT_CANDIDATE_TARGETS", "DEFAULT_CANDIDATE_TEMPERATURES", "PAIR_SELECTIONS", "LoopConfig", "LoopResult",
-           "PlannedStep", "RunState", "SongSplit", "loop_summary", "plan_steps", "run_loop", "say", "split_songs"]
+__all__ = [
+    "DEFAULT_CANDIDATE_TARGETS",
+    "DEFAULT_CANDIDATE_TEMPERATURES",
+    "PAIR_SELECTIONS",
+    "LoopConfig",
+    "LoopResult",
+    "PlannedStep",
+    "RunState",
+    "SongSplit",
+    "loop_summary",
+    "plan_steps",
+    "run_loop",
+    "say",
+    "split_songs",
+]

@@ -102,9 +102,19 @@ def _pairs_from_judgments(evaluation: dict[str, Any]) -> list[Any]:
         old = EditRef(path="", actions=[], duration_seconds=0.0, edit_id=f"{j['song_id']}-old-{j['k']}")
         new = EditRef(path="", actions=[], duration_seconds=0.0, edit_id=f"{j['song_id']}-new-{j['k']}")
         a, b = (new, old) if j["new_shown_as"] == "a" else (old, new)
-        pairs.append(PreferencePair(song_id=j["song_id"], edit_a=a, edit_b=b, preference=Preference(j["preference"]),
-                                    strength=Strength(int(j["strength"])), rater=j["rater"], timestamp="", notes="",
-                                    presented_order=PresentedOrder.AB))
+        pairs.append(
+            PreferencePair(
+                song_id=j["song_id"],
+                edit_a=a,
+                edit_b=b,
+                preference=Preference(j["preference"]),
+                strength=Strength(int(j["strength"])),
+                rater=j["rater"],
+                timestamp="",
+                notes="",
+                presented_order=PresentedOrder.AB,
+            )
+        )
     return pairs
 
 
@@ -123,7 +133,11 @@ def _training_agreement_lines(iteration: IterationLayout) -> list[str]:
         raise ReportError(str(exc)) from None
     if not report.n_pairs_multi_rated:
         return []
-    return [f"**{iteration.name}** (training judgments):", ""] + [f"- {md_text(line.strip())}" for line in report.lines()] + [""]
+    return (
+        [f"**{iteration.name}** (training judgments):", ""]
+        + [f"- {md_text(line.strip())}" for line in report.lines()]
+        + [""]
+    )
 
 
 def _campaign_lines(iteration: IterationLayout) -> list[str]:
@@ -132,17 +146,22 @@ def _campaign_lines(iteration: IterationLayout) -> list[str]:
     record = _load_json(iteration.campaign)
     if not record:
         return []
-    lines = [f"**{iteration.name}** (campaign {md_text(record['campaign'])}, {md_text(record['n_judgments'])} "
-             "judgments):", ""]
+    lines = [
+        f"**{iteration.name}** (campaign {md_text(record['campaign'])}, {md_text(record['n_judgments'])} judgments):",
+        "",
+    ]
     coverage = record.get("coverage")
     if coverage:
         votes = ", ".join(f"{count} with {n}" for n, count in coverage["votes"].items())
-        lines.append(f"- coverage: {coverage['complete']} of {coverage['pairs']} pairs have their "
-                     f"{coverage['votes_per_pair'] or 1} vote(s); pairs by votes: {votes}")
+        lines.append(
+            f"- coverage: {coverage['complete']} of {coverage['pairs']} pairs have their "
+            f"{coverage['votes_per_pair'] or 1} vote(s); pairs by votes: {votes}"
+        )
     lines.append(f"- {md_text(record['screening_line'])}")
     alpha = record.get("krippendorff_alpha")
-    lines.append("- Krippendorff's alpha: " + ("n/a (no pair judged by several people)" if alpha is None
-                                              else f"{alpha:.3f}"))
+    lines.append(
+        "- Krippendorff's alpha: " + ("n/a (no pair judged by several people)" if alpha is None else f"{alpha:.3f}")
+    )
     return lines + [""]
 
 
@@ -157,15 +176,25 @@ def _acceptance_lines(run: RunLayout, identical_shares: dict[str, float]) -> lis
             continue
         acceptance = recorded_acceptance(d.policy)
         identical = identical_shares.get(d.name)
-        rows.append(f"| {d.name} | {acceptance_text(acceptance) if acceptance else 'every change kept (no check)'} "
-                    f"| {_fmt(identical, True)} |")
+        rows.append(
+            f"| {d.name} | {acceptance_text(acceptance) if acceptance else 'every change kept (no check)'} "
+            f"| {_fmt(identical, True)} |"
+        )
     if not rows:
         return []
-    return ["## What fine-tuning kept", "", "| iteration | decision | identical evaluation pairs |", "|---|---|---|",
-            *rows, "", "A change (new weights, new length) is kept only when the reward ensemble's lower confidence "
-            "bound of its gain over the previous policy, on the training songs, is above zero; otherwise the previous "
-            "policy stays, its edits are identical to the previous ones, and the evaluation's pairs are ties without "
-            "asking.", ""]
+    return [
+        "## What fine-tuning kept",
+        "",
+        "| iteration | decision | identical evaluation pairs |",
+        "|---|---|---|",
+        *rows,
+        "",
+        "A change (new weights, new length) is kept only when the reward ensemble's lower confidence "
+        "bound of its gain over the previous policy, on the training songs, is above zero; otherwise the previous "
+        "policy stays, its edits are identical to the previous ones, and the evaluation's pairs are ties without "
+        "asking.",
+        "",
+    ]
 
 
 def _plot_learning(run: RunLayout, out: Path) -> bool:
@@ -248,8 +277,10 @@ def _plot_win_rates(rows: list[tuple[str, WinRate]], out: Path) -> bool:
         return False
     fig, ax = plt.subplots(figsize=(6, 4))
     x = np.arange(len(rows))
-    series = (("preference share (ties count half)", "preference_share", "share_ci_low", "share_ci_high", -0.08),
-              ("decisive win rate (ties left out)", "win_rate", "cluster_ci_low", "cluster_ci_high", 0.08))
+    series = (
+        ("preference share (ties count half)", "preference_share", "share_ci_low", "share_ci_high", -0.08),
+        ("decisive win rate (ties left out)", "win_rate", "cluster_ci_low", "cluster_ci_high", 0.08),
+    )
     for label, key, low_key, high_key, offset in series:
         value = np.array([getattr(w, key) for _, w in rows], dtype=np.float64)
         # an interval that could not be computed (fewer than two songs) gets no bar, not a point
@@ -314,20 +345,29 @@ def write_report(run_dir: str | Path) -> Path:
     lines = [f"# rl-editor run report: {md_code(run.name)}", ""]
     split = _load_json(layout.split) or {}
     if split:
-        lines += [f"Training songs: {', '.join(map(md_text, split.get('train', [])))}  ",
-                  f"Held-out songs (evaluation only): {', '.join(map(md_text, split.get('heldout', [])))}", ""]
+        lines += [
+            f"Training songs: {', '.join(map(md_text, split.get('train', [])))}  ",
+            f"Held-out songs (evaluation only): {', '.join(map(md_text, split.get('heldout', [])))}",
+            "",
+        ]
         cfg = split.get("config", {})
-        lines += [f"Rater: {md_code(cfg.get('rater'))}, {md_text(cfg.get('pairs'))} pairs per iteration; held-out "
-                  f"raters: {md_text(cfg.get('eval_raters'))} fresh instances of "
-                  f"{md_code(cfg.get('eval_rater') or cfg.get('rater'))}; "
-                  f"bootstrap rater {md_code(cfg.get('bootstrap_rater'))}.", ""]
+        lines += [
+            f"Rater: {md_code(cfg.get('rater'))}, {md_text(cfg.get('pairs'))} pairs per iteration; held-out "
+            f"raters: {md_text(cfg.get('eval_raters'))} fresh instances of "
+            f"{md_code(cfg.get('eval_rater') or cfg.get('rater'))}; "
+            f"bootstrap rater {md_code(cfg.get('bootstrap_rater'))}.",
+            "",
+        ]
 
     win_rows, acc_rows, behaviour_rows, best_of_rows = [], [], [], []
     changed_lines: list[tuple[str, str]] = []
-    lines += ["## Results per iteration", "",
-              "| iteration | new preferred (ties count half) | 95% CI (clustered) | target > 60% | decisive win rate | "
-              "95% CI (clustered) | ties | wins / losses / ties | reward acc. new | reward acc. previous |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "## Results per iteration",
+        "",
+        "| iteration | new preferred (ties count half) | 95% CI (clustered) | target > 60% | decisive win rate | "
+        "95% CI (clustered) | ties | wins / losses / ties | reward acc. new | reward acc. previous |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     agreement_lines: list[str] = []
     identical_shares: dict[str, float] = {}
     for d in layout.iterations_on_disk():
@@ -346,54 +386,85 @@ def write_report(run_dir: str | Path) -> Path:
         changed_lines.append((d.name, result.what_changed()))
         if result.best_of is not None:
             b = result.best_of
-            best_of_rows.append(f"| {d.name} | best-of-{b.n} by {b.reward_version} | **{_fmt(b.win.preference_share, True)}** "
-                                f"| {b.win.share_interval_text()} | {_fmt(b.win.win_rate, True)} | {_fmt(b.win.tie_share, True)} "
-                                f"| {_fmt(w.preference_share, True)} |")
+            best_of_rows.append(
+                f"| {d.name} | best-of-{b.n} by {b.reward_version} | **{_fmt(b.win.preference_share, True)}** "
+                f"| {b.win.share_interval_text()} | {_fmt(b.win.win_rate, True)} | {_fmt(b.win.tie_share, True)} "
+                f"| {_fmt(w.preference_share, True)} |"
+            )
         lines.append(
             f"| {d.name} | **{_fmt(w.preference_share, True)}** | {w.share_interval_text()} "
             f"| {'met' if w.target_met else 'not met'} | {_fmt(w.win_rate, True)} | {w.decisive_interval_text()} "
             f"| {_fmt(w.tie_share, True)} | {w.wins} / {w.losses} / {w.ties} "
             f"| {_fmt(acc['new']['accuracy'] if acc else None, True)} "
-            f"| {_fmt(acc['previous']['accuracy'] if acc else None, True)} |")
+            f"| {_fmt(acc['previous']['accuracy'] if acc else None, True)} |"
+        )
         report = agreement_report(_pairs_from_judgments(ev))
         agreement_lines += [f"**{d.name}** (held-out raters):", ""]
         agreement_lines += [f"- {md_text(line.strip())}" for line in report.lines()] + [""]
     lines.append("")
-    lines += ["The headline is the **tie-inclusive preference share**: (wins + ties / 2) / judgments, the share of "
-              "held-out judgments that went to the new policy when a tie counts half for each side; 50% means no "
-              "difference. Its interval is clustered by rater and song (by song alone with one rater): judgments of "
-              "one song, or by one rater, are not independent. It is never narrower than Wilson's interval of the "
-              "same share; with fewer than two songs there is none "
-              "(n/a). The design's target (> 60%) is met when the share is above 60% and its interval above 50%. "
-              "The decisive win rate leaves the ties out: it says which way the decisive judgments went, not how "
-              "many there were, so read it beside the tie share. "
-              "Reward accuracy = share of the held-out rater's decisive judgments of held-out songs' candidates "
-              "that the reward model orders the same way.", ""]
+    lines += [
+        "The headline is the **tie-inclusive preference share**: (wins + ties / 2) / judgments, the share of "
+        "held-out judgments that went to the new policy when a tie counts half for each side; 50% means no "
+        "difference. Its interval is clustered by rater and song (by song alone with one rater): judgments of "
+        "one song, or by one rater, are not independent. It is never narrower than Wilson's interval of the "
+        "same share; with fewer than two songs there is none "
+        "(n/a). The design's target (> 60%) is met when the share is above 60% and its interval above 50%. "
+        "The decisive win rate leaves the ties out: it says which way the decisive judgments went, not how "
+        "many there were, so read it beside the tie share. "
+        "Reward accuracy = share of the held-out rater's decisive judgments of held-out songs' candidates "
+        "that the reward model orders the same way.",
+        "",
+    ]
     if best_of_rows:
-        lines += ["## The previous policy with best-of-N sampling, against itself", "",
-                  "| iteration | ranking | preferred (ties count half) | 95% CI by song | decisive win rate | ties | "
-                  "fine-tuned policy's share |", "|---|---|---|---|---|---|---|", *best_of_rows, "",
-                  "The previous policy's edits, each the reward model's favourite of N samples, judged against its "
-                  "plain edits by the same held-out raters: what the reward model gives without fine-tuning.", ""]
+        lines += [
+            "## The previous policy with best-of-N sampling, against itself",
+            "",
+            "| iteration | ranking | preferred (ties count half) | 95% CI by song | decisive win rate | ties | "
+            "fine-tuned policy's share |",
+            "|---|---|---|---|---|---|---|",
+            *best_of_rows,
+            "",
+            "The previous policy's edits, each the reward model's favourite of N samples, judged against its "
+            "plain edits by the same held-out raters: what the reward model gives without fine-tuning.",
+            "",
+        ]
     if behaviour_rows:
         labels = [label for label, _, _ in behaviour_change({})]
-        lines += ["## How the edits changed (old -> new, means over the held-out edits)", "",
-                  "| iteration | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+        lines += [
+            "## How the edits changed (old -> new, means over the held-out edits)",
+            "",
+            "| iteration | " + " | ".join(labels) + " |",
+            "|---|" + "---|" * len(labels),
+        ]
         for name, change in behaviour_rows:
             cells = [f"{old} -> {new}" for _, old, new in change] if change else ["n/a"] * len(labels)
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines += [""] + [f"- {name}: {text}" for name, text in changed_lines]
-        lines += ["", "A preference without a change in the edits is noise: read the headline beside this table. "
-                  "Length is what a target could have set; material is which beats an edit plays at its length.", ""]
+        lines += [
+            "",
+            "A preference without a change in the edits is noise: read the headline beside this table. "
+            "Length is what a target could have set; material is which beats an edit plays at its length.",
+            "",
+        ]
     lines += _acceptance_lines(layout, identical_shares)
 
     plots = [
-        ("win_rates.png", "New policy over the previous one: preference share and decisive win rate",
-         _plot_win_rates(win_rows, layout.plot("win_rates.png"))),
-        ("reward_accuracy.png", "Reward model held-out accuracy",
-         _plot_reward_accuracy(acc_rows, layout.plot("reward_accuracy.png"))),
+        (
+            "win_rates.png",
+            "New policy over the previous one: preference share and decisive win rate",
+            _plot_win_rates(win_rows, layout.plot("win_rates.png")),
+        ),
+        (
+            "reward_accuracy.png",
+            "Reward model held-out accuracy",
+            _plot_reward_accuracy(acc_rows, layout.plot("reward_accuracy.png")),
+        ),
         ("policy_learning.png", "Policy learning curves", _plot_learning(layout, layout.plot("policy_learning.png"))),
-        ("kl.png", "KL from the reference, quality terms and length during fine-tuning", _plot_kl(layout, layout.plot("kl.png"))),
+        (
+            "kl.png",
+            "KL from the reference, quality terms and length during fine-tuning",
+            _plot_kl(layout, layout.plot("kl.png")),
+        ),
     ]
     lines += ["## Plots", ""]
     for name, title, made in plots:

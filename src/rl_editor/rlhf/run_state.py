@@ -43,8 +43,7 @@ class StepRecord:
 
     def to_json(self) -> dict[str, Any]:
         # a JSON round trip makes tuples lists, so a recorded and a fresh record compare equal
-        return json.loads(json.dumps({"settings": self.settings, "inputs": self.inputs}, sort_keys=True,
-                                     default=str))
+        return json.loads(json.dumps({"settings": self.settings, "inputs": self.inputs}, sort_keys=True, default=str))
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()
@@ -60,9 +59,15 @@ def _short(value: Any) -> str:
 
 def _dict_change(old: dict[str, Any], new: dict[str, Any]) -> str:
     """``added c; dropped a; b differs`` between two ``{name: value}`` settings (e.g. songs and their hashes)."""
-    parts = [f"{what} {', '.join(names)}" for what, names in (
-        ("added", sorted(set(new) - set(old))), ("dropped", sorted(set(old) - set(new))),
-        ("content of", sorted(k for k in set(old) & set(new) if old[k] != new[k]))) if names]
+    parts = [
+        f"{what} {', '.join(names)}"
+        for what, names in (
+            ("added", sorted(set(new) - set(old))),
+            ("dropped", sorted(set(old) - set(new))),
+            ("content of", sorted(k for k in set(old) & set(new) if old[k] != new[k])),
+        )
+        if names
+    ]
     return "; ".join(parts)
 
 
@@ -86,8 +91,9 @@ def record_changes(recorded: dict[str, Any], now: dict[str, Any]) -> list[str]:
     for label in sorted(set(old_inputs) | set(new_inputs)):
         if old_inputs.get(label) != new_inputs.get(label):
             made_here = str(new_inputs.get(label, "")).split("@")[0]
-            changes.append(f"{made_here} was redone" if "@" in str(new_inputs.get(label, ""))
-                           else f"input {label} changed")
+            changes.append(
+                f"{made_here} was redone" if "@" in str(new_inputs.get(label, "")) else f"input {label} changed"
+            )
     return changes
 
 

@@ -161,34 +161,47 @@ class WinRate(FormatModel):
     @property
     def target_met(self) -> bool:
         """The design's target: tie-inclusive share above 60% and its song interval above 50%."""
-        return (self.preference_share > TARGET_PREFERENCE_SHARE and self.share_ci_low is not None
-                and self.share_ci_low > 0.5)
+        return (
+            self.preference_share > TARGET_PREFERENCE_SHARE
+            and self.share_ci_low is not None
+            and self.share_ci_low > 0.5
+        )
 
     def share_interval_text(self) -> str:
         raters = self.n_raters if self.share_clustered_by != "song" else 0
-        return interval_text(self.share_ci_low, self.share_ci_high, self.n_songs, songs_known=self.n_songs > 0,
-                             n_raters=raters)
+        return interval_text(
+            self.share_ci_low, self.share_ci_high, self.n_songs, songs_known=self.n_songs > 0, n_raters=raters
+        )
 
     def decisive_interval_text(self) -> str:
         raters = self.decisive_raters if self.decisive_clustered_by != "song" else 0
-        return interval_text(self.cluster_ci_low, self.cluster_ci_high, self.decisive_songs,
-                             songs_known=self.n_songs > 0, n_raters=raters)
+        return interval_text(
+            self.cluster_ci_low,
+            self.cluster_ci_high,
+            self.decisive_songs,
+            songs_known=self.n_songs > 0,
+            n_raters=raters,
+        )
 
     def headline(self) -> str:
         """``new preferred 52.7% of 240 judgments (ties count half), 95% CI by song ...; target > 60%: not met``."""
         level = f"{self.confidence * 100:g}%"
         p_text = "" if self.share_p_value is None else f", p = {self.share_p_value:.2g} by {self.share_clustered_by}"
-        return (f"new preferred {_pct(self.preference_share)} of {self.n} judgments (ties count half), "
-                f"{level} CI by {self.share_clustered_by} {self.share_interval_text()}{p_text}; target > {TARGET_PREFERENCE_SHARE:.0%}: "
-                f"{'met' if self.target_met else 'not met'}")
+        return (
+            f"new preferred {_pct(self.preference_share)} of {self.n} judgments (ties count half), "
+            f"{level} CI by {self.share_clustered_by} {self.share_interval_text()}{p_text}; target > {TARGET_PREFERENCE_SHARE:.0%}: "
+            f"{'met' if self.target_met else 'not met'}"
+        )
 
     def details(self) -> str:
         """Decisive win rate with its intervals, the tie share and the counts."""
         level = f"{self.confidence * 100:g}%"
-        return (f"decisive: new wins {_pct(self.win_rate)} of {self.decisive} ({level} CI by {self.decisive_clustered_by} "
-                f"{self.decisive_interval_text()}; Wilson {_pct(self.ci_low)}-{_pct(self.ci_high)} and sign-test "
-                f"p = {self.p_value:.2g} treat judgments as independent); ties {_pct(self.tie_share)} of "
-                f"judgments; {self.wins} wins, {self.losses} losses, {self.ties} ties")
+        return (
+            f"decisive: new wins {_pct(self.win_rate)} of {self.decisive} ({level} CI by {self.decisive_clustered_by} "
+            f"{self.decisive_interval_text()}; Wilson {_pct(self.ci_low)}-{_pct(self.ci_high)} and sign-test "
+            f"p = {self.p_value:.2g} treat judgments as independent); ties {_pct(self.tie_share)} of "
+            f"judgments; {self.wins} wins, {self.losses} losses, {self.ties} ties"
+        )
 
     def summary(self) -> str:
         return f"{self.headline()}\n  {self.details()}"
@@ -198,8 +211,9 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.1%}"
 
 
-def interval_text(low: float | None, high: float | None, n_songs: int, songs_known: bool = True,
-                  n_raters: int = 0) -> str:
+def interval_text(
+    low: float | None, high: float | None, n_songs: int, songs_known: bool = True, n_raters: int = 0
+) -> str:
     """``40.0%-60.0% over 6 songs`` (``... and 3 raters`` when ``n_raters``), or ``n/a (1 song)`` without one."""
     if low is None or high is None:
         if not songs_known:
@@ -223,8 +237,9 @@ def wilson_interval(successes: float, n: int, confidence: float = 0.95) -> tuple
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def cluster_robust_interval(numerators: np.ndarray, denominators: np.ndarray,
-                            confidence: float = 0.95) -> tuple[float, float, float] | None:
+def cluster_robust_interval(
+    numerators: np.ndarray, denominators: np.ndarray, confidence: float = 0.95
+) -> tuple[float, float, float] | None:
     """Interval of ``sum(numerators) / sum(denominators)`` with clusters (songs) as the independent units.
 
     The cluster-robust (CR1) standard error of a ratio estimator, with Student's
@@ -260,8 +275,9 @@ def cluster_robust_interval(numerators: np.ndarray, denominators: np.ndarray,
     return max(0.0, ratio - half), min(1.0, ratio + half), se
 
 
-def song_interval(numerators: np.ndarray, denominators: np.ndarray,
-                  confidence: float) -> tuple[float | None, float | None]:
+def song_interval(
+    numerators: np.ndarray, denominators: np.ndarray, confidence: float
+) -> tuple[float | None, float | None]:
     """The song-clustered interval of a pooled ratio, widened to Wilson's at least (clustering only adds doubt)."""
     robust = cluster_robust_interval(numerators, denominators, confidence)
     if robust is None:
@@ -291,8 +307,9 @@ def _cluster_meat(residuals: np.ndarray, clusters: np.ndarray) -> tuple[float, i
     return (g / (g - 1) * float(np.sum(sums**2)) if g > 1 else 0.0), g
 
 
-def two_way_cluster_variance(numerators: np.ndarray, denominators: np.ndarray, first: np.ndarray,
-                             second: np.ndarray) -> tuple[float, float, float, int, int]:
+def two_way_cluster_variance(
+    numerators: np.ndarray, denominators: np.ndarray, first: np.ndarray, second: np.ndarray
+) -> tuple[float, float, float, int, int]:
     """The pieces of Cameron, Gelbach and Miller's two-way variance of ``sum(numerators) / sum(denominators)``.
 
     Parameters
@@ -319,12 +336,14 @@ def two_way_cluster_variance(numerators: np.ndarray, denominators: np.ndarray, f
     residuals = numerators - numerators.sum() / total * denominators
     both = np.char.add(np.char.add(first, "\x1f"), second)
     (m_first, g_first), (m_second, g_second), (m_both, _) = (
-        _cluster_meat(residuals, clusters) for clusters in (first, second, both))
+        _cluster_meat(residuals, clusters) for clusters in (first, second, both)
+    )
     return m_first / total**2, m_second / total**2, m_both / total**2, g_first, g_second
 
 
-def two_way_cluster_interval(numerators: np.ndarray, denominators: np.ndarray, songs: np.ndarray, raters: np.ndarray,
-                             confidence: float = 0.95) -> tuple[float, float, float, int] | None:
+def two_way_cluster_interval(
+    numerators: np.ndarray, denominators: np.ndarray, songs: np.ndarray, raters: np.ndarray, confidence: float = 0.95
+) -> tuple[float, float, float, int] | None:
     """Interval of a pooled ratio clustered by song and by rater (module docstring).
 
     Returns
@@ -344,16 +363,21 @@ def two_way_cluster_interval(numerators: np.ndarray, denominators: np.ndarray, s
     return max(0.0, ratio - half), min(1.0, ratio + half), se, df
 
 
-def _clustered_figures(numerators: np.ndarray, denominators: np.ndarray, songs: list[Hashable],
-                       raters: list[Hashable] | None, confidence: float
-                       ) -> tuple[tuple[float | None, float | None], float | None, str]:
+def _clustered_figures(
+    numerators: np.ndarray,
+    denominators: np.ndarray,
+    songs: list[Hashable],
+    raters: list[Hashable] | None,
+    confidence: float,
+) -> tuple[tuple[float | None, float | None], float | None, str]:
     """``(interval, one-sided p of "above 1/2", clustered by)``: two-way when it can be, else by song.
 
     Intervals are widened to Wilson's of the same figure at least.
     """
     if raters is not None:
-        robust = two_way_cluster_interval(numerators, denominators, np.asarray(songs, dtype=str),
-                                          np.asarray(raters, dtype=str), confidence)
+        robust = two_way_cluster_interval(
+            numerators, denominators, np.asarray(songs, dtype=str), np.asarray(raters, dtype=str), confidence
+        )
         if robust is not None:
             low, high, se, df = robust
             wilson = wilson_interval(float(np.sum(numerators)), int(np.sum(denominators)), confidence)
@@ -374,8 +398,12 @@ def _sum_by_cluster(values: np.ndarray, clusters: list[Hashable]) -> np.ndarray:
     return sums
 
 
-def win_rate(outcomes: Iterable[str], confidence: float = 0.95, clusters: Iterable[Hashable] | None = None,
-             raters: Iterable[Hashable] | None = None) -> WinRate:
+def win_rate(
+    outcomes: Iterable[str],
+    confidence: float = 0.95,
+    clusters: Iterable[Hashable] | None = None,
+    raters: Iterable[Hashable] | None = None,
+) -> WinRate:
     """Summarise judgments, each ``"new"``, ``"old"`` or ``"tie"``.
 
     Parameters
@@ -424,8 +452,9 @@ def win_rate(outcomes: Iterable[str], confidence: float = 0.95, clusters: Iterab
         if rater_list is not None:
             n_raters = len(set(rater_list))
             decisive_raters = len({r for r, d in zip(rater_list, is_decisive) if d})
-        share_ci, share_p, share_by = _clustered_figures(wins_per + (1 - is_decisive) / 2, np.ones(n), songs,
-                                                         rater_list, confidence)
+        share_ci, share_p, share_by = _clustered_figures(
+            wins_per + (1 - is_decisive) / 2, np.ones(n), songs, rater_list, confidence
+        )
         decisive_ci, _, decisive_by = _clustered_figures(wins_per, is_decisive, songs, rater_list, confidence)
     if decisive:
         p_value = float(binomtest(wins, decisive, 0.5, alternative="greater").pvalue)
@@ -433,11 +462,24 @@ def win_rate(outcomes: Iterable[str], confidence: float = 0.95, clusters: Iterab
     else:
         p_value, wilson = 1.0, (0.0, 1.0)
     return WinRate(
-        wins=wins, losses=losses, ties=ties,
+        wins=wins,
+        losses=losses,
+        ties=ties,
         win_rate=wins / decisive if decisive else float("nan"),
-        ci_low=wilson[0], ci_high=wilson[1], p_value=p_value, confidence=confidence,
-        cluster_ci_low=decisive_ci[0], cluster_ci_high=decisive_ci[1],
-        preference_share=share, share_ci_low=share_ci[0], share_ci_high=share_ci[1], share_p_value=share_p,
-        n_songs=n_songs, decisive_songs=decisive_songs, n_raters=n_raters, decisive_raters=decisive_raters,
-        share_clustered_by=share_by, decisive_clustered_by=decisive_by,
+        ci_low=wilson[0],
+        ci_high=wilson[1],
+        p_value=p_value,
+        confidence=confidence,
+        cluster_ci_low=decisive_ci[0],
+        cluster_ci_high=decisive_ci[1],
+        preference_share=share,
+        share_ci_low=share_ci[0],
+        share_ci_high=share_ci[1],
+        share_p_value=share_p,
+        n_songs=n_songs,
+        decisive_songs=decisive_songs,
+        n_raters=n_raters,
+        decisive_raters=decisive_raters,
+        share_clustered_by=share_by,
+        decisive_clustered_by=decisive_by,
     )

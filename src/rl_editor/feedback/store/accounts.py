@@ -92,8 +92,14 @@ class RaterAccounts:
         token = new_token()
         try:
             with self.db.transaction() as session:
-                session.add(Rater(name=name, token_hash=hash_token(token), held_out=bool(held_out),
-                                  expires_at=_expiry(expires_in_s)))
+                session.add(
+                    Rater(
+                        name=name,
+                        token_hash=hash_token(token),
+                        held_out=bool(held_out),
+                        expires_at=_expiry(expires_in_s),
+                    )
+                )
         except IntegrityError:
             raise FeedbackError(f"a rater named {name!r} already exists; choose another name") from None
         return token
@@ -149,8 +155,7 @@ class RaterAccounts:
         """Revoke every admin token still valid; returns how many."""
         now = utc_now()
         with self.db.transaction() as session:
-            revoked = session.execute(update(AdminToken).where(AdminToken.revoked_at.is_(None))
-                                      .values(revoked_at=now))
+            revoked = session.execute(update(AdminToken).where(AdminToken.revoked_at.is_(None)).values(revoked_at=now))
         return int(getattr(revoked, "rowcount", 0) or 0)
 
     def authenticate_rater(self, token: str) -> RaterInfo | None:

@@ -46,8 +46,12 @@ def _song_view(session: Session, assigned: AssignedTask) -> SongView | None:
         if song is None:
             return None
         duration, beats_json, downbeats_json = song.duration_seconds, song.beats_json, song.downbeats_json
-    return SongView(song_id=assigned.song_id, duration_seconds=float(duration), beats=json.loads(beats_json),
-                    downbeats=json.loads(downbeats_json))
+    return SongView(
+        song_id=assigned.song_id,
+        duration_seconds=float(duration),
+        beats=json.loads(beats_json),
+        downbeats=json.loads(downbeats_json),
+    )
 
 
 class EditViews:
@@ -63,7 +67,7 @@ class EditViews:
     def preload(self, session: Session, edit_ids: list[str]) -> int:
         """Read the views of ``edit_ids`` now (e.g. every edit of the tasks still handed out); returns how many."""
         for start in range(0, len(edit_ids), 1000):
-            for row in session.execute(EDITS_BY_ID, {"ids": edit_ids[start:start + 1000]}).all():
+            for row in session.execute(EDITS_BY_ID, {"ids": edit_ids[start : start + 1000]}).all():
                 self._views[row.edit_id] = edit_view(row)
         return len(self._views)
 
@@ -79,9 +83,15 @@ class EditViews:
 
 def _task_view(session: Session, assigned: AssignedTask, edits: EditViews) -> TaskView:
     ids = _presented_edit_ids(assigned.edit_a, assigned.edit_b, assigned.presented_order)
-    return TaskView(task_id=assigned.task_id, kind=assigned.kind, song_id=assigned.song_id,
-                    campaign=assigned.campaign, presented_order=assigned.presented_order,
-                    edits=edits.get(session, ids), song=_song_view(session, assigned))
+    return TaskView(
+        task_id=assigned.task_id,
+        kind=assigned.kind,
+        song_id=assigned.song_id,
+        campaign=assigned.campaign,
+        presented_order=assigned.presented_order,
+        edits=edits.get(session, ids),
+        song=_song_view(session, assigned),
+    )
 
 
 def _song_audio(song: SongRecord, library: Path) -> AudioFile:
@@ -151,8 +161,11 @@ class Assignments:
         ``connections`` pooled database connections, so the first raters of a campaign do not wait
         for them. Returns how many edit views are cached."""
         with self.db.transaction(readonly=True) as session:
-            open_tasks = session.execute(select(Task.edit_a, Task.edit_b).where(Task.n_assigned < Task.target_raters)
-                                         .union(select(Task.edit_a, Task.edit_b).where(Task.is_gold.is_(True)))).all()
+            open_tasks = session.execute(
+                select(Task.edit_a, Task.edit_b)
+                .where(Task.n_assigned < Task.target_raters)
+                .union(select(Task.edit_a, Task.edit_b).where(Task.is_gold.is_(True)))
+            ).all()
             cached = self.edit_views.preload(session, sorted({e for row in open_tasks for e in row if e}))
         opened = [self.db.engine.connect() for _ in range(max(connections, 0))]
         for connection in opened:
@@ -173,8 +186,11 @@ class Assignments:
         """
         cutoff = utc_in(-older_than_s)
         with self.db.transaction() as session:
-            stale = session.execute(select(Assignment.id, Assignment.task_id).where(
-                Assignment.judged_at.is_(None), Assignment.assigned_at < cutoff).with_for_update()).all()
+            stale = session.execute(
+                select(Assignment.id, Assignment.task_id)
+                .where(Assignment.judged_at.is_(None), Assignment.assigned_at < cutoff)
+                .with_for_update()
+            ).all()
             for assignment_id, task_id in stale:
                 session.execute(delete(Assignment).where(Assignment.id == assignment_id))
                 session.execute(update(Task).where(Task.id == task_id).values(n_assigned=Task.n_assigned - 1))
@@ -183,8 +199,11 @@ class Assignments:
     def release_assignments_of(self, rater_id: int) -> int:
         """Hand back every task this rater holds but has not judged (a paused rater); returns how many."""
         with self.db.transaction() as session:
-            held = session.execute(select(Assignment.id, Assignment.task_id).where(
-                Assignment.rater_id == rater_id, Assignment.judged_at.is_(None)).with_for_update()).all()
+            held = session.execute(
+                select(Assignment.id, Assignment.task_id)
+                .where(Assignment.rater_id == rater_id, Assignment.judged_at.is_(None))
+                .with_for_update()
+            ).all()
             for assignment_id, task_id in held:
                 session.execute(delete(Assignment).where(Assignment.id == assignment_id))
                 session.execute(update(Task).where(Task.id == task_id).values(n_assigned=Task.n_assigned - 1))
@@ -206,8 +225,9 @@ class Assignments:
         audio, what, _ = self._task_part(rater_id, task_id, part)
         return self._servable(audio, what)
 
-    def record_audio_sent(self, rater_id: int, task_id: str, part: str, sent_file: Path,
-                          range_header: str | None = None) -> None:
+    def record_audio_sent(
+        self, rater_id: int, task_id: str, part: str, sent_file: Path, range_header: str | None = None
+    ) -> None:
         """Record what a request for one part gets of ``sent_file`` (the file served: the part's own audio or its
         compressed copy), ``range_header`` being the request's HTTP ``Range`` (``None``: the whole file); later
         listening claims are checked against it (:mod:`~rl_editor.feedback.store.served`)."""
@@ -218,8 +238,9 @@ class Assignments:
     def _task_part(self, rater_id: int, task_id: str, part: str) -> tuple[AudioFile, str, float]:
         """The registered file of one part of the rater's task, what to call it, and its duration (s)."""
         with self.db.transaction(readonly=True) as session:
-            order = session.scalar(select(Assignment.presented_order)
-                                   .where(Assignment.task_id == task_id, Assignment.rater_id == rater_id))
+            order = session.scalar(
+                select(Assignment.presented_order).where(Assignment.task_id == task_id, Assignment.rater_id == rater_id)
+            )
             task = session.get(Task, task_id) if order is not None else None
             if task is None:
                 raise NotFoundError("no such task among yours")
@@ -249,6 +270,8 @@ class Assignments:
     def _servable(self, audio: AudioFile, what: str) -> Path:
         path = self.audio_verifier.servable_path(audio)
         if path is None:
-            raise AudioUnavailableError(f"song {audio.song_id}: {what} audio {audio.named_path} is missing, lies "
-                                        f"outside {audio.folder} or changed since it was registered; not served")
+            raise AudioUnavailableError(
+                f"song {audio.song_id}: {what} audio {audio.named_path} is missing, lies "
+                f"outside {audio.folder} or changed since it was registered; not served"
+            )
         return path

@@ -33,8 +33,9 @@ def check_sizing(votes_per_pair: int | None, rater_quota: int | None) -> None:
             raise FeedbackError(f"{option} must be at least 1 (leave it out for no setting), got {value}")
 
 
-def size_campaign(session: Session, name: str, votes_per_pair: int | None = None,
-                  rater_quota: int | None = None) -> Campaign:
+def size_campaign(
+    session: Session, name: str, votes_per_pair: int | None = None, rater_quota: int | None = None
+) -> Campaign:
     """Set the sizing of an existing campaign (``None`` leaves a setting as it is); returns its row.
 
     New votes per pair apply to every non-gold task of the campaign, judged or
@@ -48,8 +49,9 @@ def size_campaign(session: Session, name: str, votes_per_pair: int | None = None
         campaign.rater_quota = int(rater_quota)
     if votes_per_pair is not None:
         campaign.votes_per_pair = int(votes_per_pair)
-        session.execute(update(Task).where(Task.campaign == name, Task.is_gold.is_(False))
-                        .values(target_raters=int(votes_per_pair)))
+        session.execute(
+            update(Task).where(Task.campaign == name, Task.is_gold.is_(False)).values(target_raters=int(votes_per_pair))
+        )
     session.flush()
     return campaign
 
@@ -58,8 +60,10 @@ def known_edit_pair(session: Session, edit_a: str, edit_b: str, what: str) -> tu
     """The stored rows of two edit ids; :class:`NotFoundError` (starting with ``what``) names an unknown one."""
     a, b = session.get(EditRecord, edit_a), session.get(EditRecord, edit_b)
     if a is None or b is None:
-        raise NotFoundError(f"{what} unknown edit {edit_a if a is None else edit_b!r}; "
-                            "create tasks from the manifest that holds it first")
+        raise NotFoundError(
+            f"{what} unknown edit {edit_a if a is None else edit_b!r}; "
+            "create tasks from the manifest that holds it first"
+        )
     return a, b
 
 
@@ -69,9 +73,15 @@ class Campaigns:
     def __init__(self, db: Database):
         self.db = db
 
-    def create_campaign(self, name: str, pairs: list[tuple[str, str]], held_out_only: bool = True,
-                        raters_per_pair: int = 1, votes_per_pair: int | None = None,
-                        rater_quota: int | None = None) -> str:
+    def create_campaign(
+        self,
+        name: str,
+        pairs: list[tuple[str, str]],
+        held_out_only: bool = True,
+        raters_per_pair: int = 1,
+        votes_per_pair: int | None = None,
+        rater_quota: int | None = None,
+    ) -> str:
         """A campaign of comparison tasks over ``pairs`` of edit ids; returns its name.
 
         Tasks of a ``held_out_only`` campaign go only to raters marked held-out

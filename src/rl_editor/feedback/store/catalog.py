@@ -50,8 +50,16 @@ def take_fingerprint(row: SongRecord | EditRecord, named: Path, what: str) -> bo
     return True
 
 
-def add_edit(session: Session, edit_id: str, song_id: str, path: str, actions: list[int],
-             duration_seconds: float, kind: str, root: Path | None = None) -> None:
+def add_edit(
+    session: Session,
+    edit_id: str,
+    song_id: str,
+    path: str,
+    actions: list[int],
+    duration_seconds: float,
+    kind: str,
+    root: Path | None = None,
+) -> None:
     """Record an edit once; the same id with other actions (or another song) is a :class:`ConflictError`.
 
     Parameters
@@ -67,13 +75,24 @@ def add_edit(session: Session, edit_id: str, song_id: str, path: str, actions: l
     row = session.get(EditRecord, edit_id)
     if row is None:
         found = fingerprint(root / path) if root is not None else None
-        session.add(EditRecord(edit_id=edit_id, song_id=song_id, path=path, actions_json=actions_json,
-                               duration_seconds=float(duration_seconds), kind=kind,
-                               root=str(root) if root is not None else None, **fingerprint_columns(found)))
+        session.add(
+            EditRecord(
+                edit_id=edit_id,
+                song_id=song_id,
+                path=path,
+                actions_json=actions_json,
+                duration_seconds=float(duration_seconds),
+                kind=kind,
+                root=str(root) if root is not None else None,
+                **fingerprint_columns(found),
+            )
+        )
         return
     if row.song_id != song_id or row.actions_json != actions_json:
-        raise ConflictError(f"edit {edit_id!r} is already stored with other actions or another song; "
-                            "edit ids must identify one edit (regenerate the candidates, or use another --db)")
+        raise ConflictError(
+            f"edit {edit_id!r} is already stored with other actions or another song; "
+            "edit ids must identify one edit (regenerate the candidates, or use another --db)"
+        )
     if root is not None and take_fingerprint(row, root / path, f"song {song_id}: edit {edit_id}"):
         row.root, row.path = str(root), path
 
@@ -85,9 +104,12 @@ def add_song(session: Session, manifest: Manifest, song: SongEntry, library: Pat
     (a registered song whose file now resolves elsewhere is logged and keeps its registration).
     """
     named = manifest.resolve(song.song)
-    values = dict(audio_path=str(named), duration_seconds=float(song.duration_seconds),
-                  beats_json=json.dumps([float(t) for t in song.beats]),
-                  downbeats_json=json.dumps([float(t) for t in song.downbeats]))
+    values = dict(
+        audio_path=str(named),
+        duration_seconds=float(song.duration_seconds),
+        beats_json=json.dumps([float(t) for t in song.beats]),
+        downbeats_json=json.dumps([float(t) for t in song.downbeats]),
+    )
     structure = song.extra.get("structure")
     if isinstance(structure, dict):  # older manifests have none; a song keeps what it had
         values["structure_json"] = json.dumps(structure)
@@ -96,8 +118,9 @@ def add_song(session: Session, manifest: Manifest, song: SongEntry, library: Pat
         check_song_in_library(manifest, song, library)
         session.add(SongRecord(song_id=song.song_id, **values, **fingerprint_columns(fingerprint(named))))
     elif not named.is_relative_to(library):
-        LOG.warning("song %s: %s lies outside the song library %s; keeping the registration", song.song_id,
-                    named, library)
+        LOG.warning(
+            "song %s: %s lies outside the song library %s; keeping the registration", song.song_id, named, library
+        )
     elif take_fingerprint(row, named, f"song {song.song_id}"):
         for key, value in values.items():
             setattr(row, key, value)
@@ -139,12 +162,16 @@ def check_song_in_library(manifest: Manifest, song: SongEntry, library: Path) ->
     """
     named = manifest.resolve(song.song)
     if not named.is_relative_to(library):
-        raise SongLibraryError(f"song {song.song_id!r}: {song.song!r} lies outside the song library {library}; "
-                               "move it there or choose its folder with `rl-editor serve --songs DIR` "
-                               "(nothing was registered)")
+        raise SongLibraryError(
+            f"song {song.song_id!r}: {song.song!r} lies outside the song library {library}; "
+            "move it there or choose its folder with `rl-editor serve --songs DIR` "
+            "(nothing was registered)"
+        )
     if named.suffix.lower() not in AUDIO_SUFFIXES:
-        raise SongLibraryError(f"song {song.song_id!r}: {song.song!r} is not an audio file "
-                               f"({', '.join(s.lstrip('.') for s in AUDIO_SUFFIXES)}); nothing was registered")
+        raise SongLibraryError(
+            f"song {song.song_id!r}: {song.song!r} is not an audio file "
+            f"({', '.join(s.lstrip('.') for s in AUDIO_SUFFIXES)}); nothing was registered"
+        )
 
 
 def register_manifest(session: Session, manifest: Manifest) -> None:

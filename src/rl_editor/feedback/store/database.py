@@ -58,9 +58,13 @@ def require_existing_sqlite(url: str) -> None:
 def make_engine(url: str, settings: FeedbackSettings = SETTINGS) -> Engine:
     """An engine with the pragmas/pool the store needs (WAL + busy timeout + BEGIN IMMEDIATE on SQLite)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000,
-                                                  "check_same_thread": False},
-                               pool_size=20, max_overflow=20, pool_timeout=60)
+        engine = create_engine(
+            url,
+            connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000, "check_same_thread": False},
+            pool_size=20,
+            max_overflow=20,
+            pool_timeout=60,
+        )
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection, _record) -> None:  # pragma: no cover - exercised by every test
@@ -97,8 +101,9 @@ def upgrade_schema(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def open_engine(db_url: str | None, manifest_path: Path | None, settings: FeedbackSettings,
-                create: bool = True) -> Engine:
+def open_engine(
+    db_url: str | None, manifest_path: Path | None, settings: FeedbackSettings, create: bool = True
+) -> Engine:
     """An engine on an up-to-date schema at ``db_url`` (or beside the manifest).
 
     With ``create=False`` a SQLite file that does not exist is an error instead of a new empty database.
@@ -111,8 +116,10 @@ def open_engine(db_url: str | None, manifest_path: Path | None, settings: Feedba
         upgrade_schema(engine)
     except Exception as exc:
         engine.dispose()
-        raise FeedbackError(f"cannot open the feedback database {engine.url.render_as_string(hide_password=True)}: "
-                            f"{str(exc).splitlines()[0]}") from exc
+        raise FeedbackError(
+            f"cannot open the feedback database {engine.url.render_as_string(hide_password=True)}: "
+            f"{str(exc).splitlines()[0]}"
+        ) from exc
     return engine
 
 

@@ -32,14 +32,26 @@ from rl_editor.formats import Preference, Strength
 from rl_editor.preferences import EditRef, Listening, PreferencePair
 
 # extra keys an export computes from the judgment's own columns; an import does not keep them as extras
-_COMPUTED_EXTRA = {"tie_kind", "presented_order", "time_spent_ms", "campaign", "client_id", "judgment_id", "is_gold",
-                   "listening"}
+_COMPUTED_EXTRA = {
+    "tie_kind",
+    "presented_order",
+    "time_spent_ms",
+    "campaign",
+    "client_id",
+    "judgment_id",
+    "is_gold",
+    "listening",
+}
 CLIENT_ID_MAX_CHARS = 100
 
 
 def _edit_ref(row: EditRecord) -> EditRef:
-    return EditRef(path=row.path, actions=json.loads(row.actions_json), duration_seconds=float(row.duration_seconds),
-                   edit_id=row.edit_id)
+    return EditRef(
+        path=row.path,
+        actions=json.loads(row.actions_json),
+        duration_seconds=float(row.duration_seconds),
+        edit_id=row.edit_id,
+    )
 
 
 def listening_of(j: Judgment) -> dict[str, float | None]:
@@ -52,15 +64,31 @@ def pair_from_rows(j: Judgment, a: EditRecord, b: EditRecord, song_path: str | N
     extra: dict[str, Any] = json.loads(j.extra_json or "{}")
     if song_path and not extra.get("song_path"):
         extra["song_path"] = song_path
-    extra.update({"tie_kind": j.tie_kind, "presented_order": j.presented_order, "time_spent_ms": j.time_spent_ms,
-                  "campaign": j.campaign, "client_id": j.client_id, "listening": listening_of(j)})
+    extra.update(
+        {
+            "tie_kind": j.tie_kind,
+            "presented_order": j.presented_order,
+            "time_spent_ms": j.time_spent_ms,
+            "campaign": j.campaign,
+            "client_id": j.client_id,
+            "listening": listening_of(j),
+        }
+    )
     if j.task_id is not None:
         extra["task_id"] = j.task_id
     if j.is_gold:
         extra["is_gold"] = True
-    return PreferencePair(song_id=j.song_id, edit_a=_edit_ref(a), edit_b=_edit_ref(b), preference=Preference(str(j.preference)),
-                          strength=Strength(int(j.strength or 1)), rater=j.rater_name, timestamp=j.created_at,
-                          notes=j.notes or "", **extra)
+    return PreferencePair(
+        song_id=j.song_id,
+        edit_a=_edit_ref(a),
+        edit_b=_edit_ref(b),
+        preference=Preference(str(j.preference)),
+        strength=Strength(int(j.strength or 1)),
+        rater=j.rater_name,
+        timestamp=j.created_at,
+        notes=j.notes or "",
+        **extra,
+    )
 
 
 def _sha256_hex(payload: Any) -> str:
@@ -76,8 +104,10 @@ def import_client_id(pair: PreferencePair, index: int = 0) -> str:
     given = pair.client_id
     if isinstance(given, str) and given:
         if len(given) > CLIENT_ID_MAX_CHARS:
-            raise InvalidJudgmentError(f"entry {index}: client_id has {len(given)} characters, at most "
-                                       f"{CLIENT_ID_MAX_CHARS} are kept; shorten it (nothing was imported)")
+            raise InvalidJudgmentError(
+                f"entry {index}: client_id has {len(given)} characters, at most "
+                f"{CLIENT_ID_MAX_CHARS} are kept; shorten it (nothing was imported)"
+            )
         return given
     return "import-" + _sha256_hex(pair.to_json())[:48]
 
@@ -92,16 +122,31 @@ def _imported_judgment(pair: PreferencePair, client_id: str, campaign: str, edit
     spent = pair.time_spent_ms
     listening = pair.listening or Listening()
     return Judgment(
-        client_id=client_id, task_id=None, assignment_id=None, rater_id=None, rater_name=pair.rater,
-        campaign=campaign, kind="pair", song_id=pair.song_id, edit_a=edit_ids[0], edit_b=edit_ids[1],
-        is_gold=bool(pair.is_gold), preference=pair.preference,
+        client_id=client_id,
+        task_id=None,
+        assignment_id=None,
+        rater_id=None,
+        rater_name=pair.rater,
+        campaign=campaign,
+        kind="pair",
+        song_id=pair.song_id,
+        edit_a=edit_ids[0],
+        edit_b=edit_ids[1],
+        is_gold=bool(pair.is_gold),
+        preference=pair.preference,
         tie_kind=pair.tie_kind,
-        strength=pair.strength, rating=None, notes=pair.notes,
+        strength=pair.strength,
+        rating=None,
+        notes=pair.notes,
         presented_order=pair.presented_order,
         time_spent_ms=int(spent) if isinstance(spent, (int, float)) and not isinstance(spent, bool) else None,
-        created_at=pair.timestamp, source="import", listened_a_s=listening.a_s, listened_b_s=listening.b_s,
+        created_at=pair.timestamp,
+        source="import",
+        listened_a_s=listening.a_s,
+        listened_b_s=listening.b_s,
         listened_original_s=listening.original_s,
-        extra_json=json.dumps({k: v for k, v in extra.items() if k not in _COMPUTED_EXTRA}))
+        extra_json=json.dumps({k: v for k, v in extra.items() if k not in _COMPUTED_EXTRA}),
+    )
 
 
 class Exchange:
@@ -113,11 +158,14 @@ class Exchange:
     def export_pairs(self, campaign: str | None = None, include_gold: bool = False) -> list[PreferencePair]:
         """Pairwise judgments in the preference pair format (paths as in the manifest)."""
         edit_a, edit_b = aliased(EditRecord), aliased(EditRecord)
-        query = (select(Judgment, edit_a, edit_b, SongRecord.audio_path)
-                 .join(edit_a, edit_a.edit_id == Judgment.edit_a)
-                 .join(edit_b, edit_b.edit_id == Judgment.edit_b)
-                 .outerjoin(SongRecord, SongRecord.song_id == Judgment.song_id)
-                 .where(Judgment.kind == "pair").order_by(Judgment.id))
+        query = (
+            select(Judgment, edit_a, edit_b, SongRecord.audio_path)
+            .join(edit_a, edit_a.edit_id == Judgment.edit_a)
+            .join(edit_b, edit_b.edit_id == Judgment.edit_b)
+            .outerjoin(SongRecord, SongRecord.song_id == Judgment.song_id)
+            .where(Judgment.kind == "pair")
+            .order_by(Judgment.id)
+        )
         if campaign is not None:
             query = query.where(Judgment.campaign == campaign)
         if not include_gold:
@@ -127,16 +175,31 @@ class Exchange:
 
     def export_ratings(self, campaign: str | None = None) -> list[dict[str, Any]]:
         """Absolute ratings (1-4) as JSON-ready dicts."""
-        query = (select(Judgment, EditRecord).join(EditRecord, EditRecord.edit_id == Judgment.edit_a)
-                 .where(Judgment.kind == "rating").order_by(Judgment.id))
+        query = (
+            select(Judgment, EditRecord)
+            .join(EditRecord, EditRecord.edit_id == Judgment.edit_a)
+            .where(Judgment.kind == "rating")
+            .order_by(Judgment.id)
+        )
         if campaign is not None:
             query = query.where(Judgment.campaign == campaign)
         with self.db.transaction(readonly=True) as session:
-            return [{"song_id": j.song_id, "edit": edit_view(e).__dict__, "rating": j.rating,
-                     "rating_label": RATING_LABELS.get(j.rating or 0), "rater": j.rater_name, "timestamp": j.created_at,
-                     "notes": j.notes, "campaign": j.campaign, "task_id": j.task_id, "time_spent_ms": j.time_spent_ms,
-                     "listening": listening_of(j)}
-                    for j, e in session.execute(query).all()]
+            return [
+                {
+                    "song_id": j.song_id,
+                    "edit": edit_view(e).__dict__,
+                    "rating": j.rating,
+                    "rating_label": RATING_LABELS.get(j.rating or 0),
+                    "rater": j.rater_name,
+                    "timestamp": j.created_at,
+                    "notes": j.notes,
+                    "campaign": j.campaign,
+                    "task_id": j.task_id,
+                    "time_spent_ms": j.time_spent_ms,
+                    "listening": listening_of(j),
+                }
+                for j, e in session.execute(query).all()
+            ]
 
     def import_pairs_detailed(self, pairs: Iterable[PreferencePair]) -> ImportSummary:
         """Store preference pairs (e.g. from another server) in one transaction; counts new and known ones.
@@ -152,8 +215,10 @@ class Exchange:
         with self.db.transaction() as session:
             seen: set[str] = set()
             for index, (pair, client_id) in enumerate(zip(pairs, client_ids)):
-                if client_id in seen or session.scalars(
-                        select(Judgment.id).where(Judgment.client_id == client_id)).first() is not None:
+                if (
+                    client_id in seen
+                    or session.scalars(select(Judgment.id).where(Judgment.client_id == client_id)).first() is not None
+                ):
                     summary.skipped_existing += 1
                     continue
                 seen.add(client_id)

@@ -43,8 +43,7 @@ def listening_columns(record: Listening | None, presented_order: str | None) -> 
     if record is None:
         return {"listened_a_s": None, "listened_b_s": None, "listened_original_s": None}
     canonical = record.swapped() if presented_order == "ba" else record
-    return {"listened_a_s": canonical.a_s, "listened_b_s": canonical.b_s,
-            "listened_original_s": canonical.original_s}
+    return {"listened_a_s": canonical.a_s, "listened_b_s": canonical.b_s, "listened_original_s": canonical.original_s}
 
 
 def pair_answer(j: JudgmentIn, presented_order: str) -> dict[str, Any]:
@@ -78,10 +77,13 @@ def _refuse_another_answer(recorded: Judgment | None, j: JudgmentIn) -> None:
     if recorded is None:
         return
     answer = pair_answer(j, recorded.presented_order or "ab") if recorded.kind == "pair" else rating_answer(j)
-    if any(getattr(recorded, column) != value for column, value in answer.items()) or \
-            (j.notes or "") != (recorded.notes or ""):
-        raise ConflictError(f"task {recorded.task_id} was already answered differently (perhaps in another tab "
-                            "or window); this answer was not saved and the first one is kept")
+    if any(getattr(recorded, column) != value for column, value in answer.items()) or (j.notes or "") != (
+        recorded.notes or ""
+    ):
+        raise ConflictError(
+            f"task {recorded.task_id} was already answered differently (perhaps in another tab "
+            "or window); this answer was not saved and the first one is kept"
+        )
 
 
 class Judgments:
@@ -91,8 +93,7 @@ class Judgments:
         self.db = db
         self.must_listen = MustListen(db)
 
-    def submit_judgment(self, rater_id: int, judgment: JudgmentIn, require_listening: bool = False
-                        ) -> tuple[int, bool]:
+    def submit_judgment(self, rater_id: int, judgment: JudgmentIn, require_listening: bool = False) -> tuple[int, bool]:
         """Record one judgment; returns ``(judgment_id, duplicate)``.
 
         A repeated ``client_id`` returns the first record with ``duplicate=True``
@@ -140,14 +141,33 @@ class Judgments:
             raise ConflictError(f"task {j.task_id} is already judged (with another client_id)")
         is_pair = task.kind == "pair"
         answer = pair_answer(j, assignment.presented_order) if is_pair else rating_answer(j)
-        return dict(client_id=j.client_id, task_id=task.id, assignment_id=assignment.id, rater_id=rater_id,
-                    rater_name=session.execute(RATER_NAME, {"rid": rater_id}).scalar_one(),
-                    campaign=task.campaign, kind=task.kind, song_id=task.song_id, edit_a=task.edit_a,
-                    edit_b=task.edit_b, is_gold=bool(task.is_gold), preference=None, tie_kind=None,
-                    strength=None, rating=None, notes=j.notes or "",
-                    presented_order=assignment.presented_order if is_pair else None,
-                    time_spent_ms=j.time_spent_ms, created_at=utc_now(), source="web", extra_json="{}",
-                    **listening_columns(j.listening, assignment.presented_order if is_pair else None)) | answer
+        return (
+            dict(
+                client_id=j.client_id,
+                task_id=task.id,
+                assignment_id=assignment.id,
+                rater_id=rater_id,
+                rater_name=session.execute(RATER_NAME, {"rid": rater_id}).scalar_one(),
+                campaign=task.campaign,
+                kind=task.kind,
+                song_id=task.song_id,
+                edit_a=task.edit_a,
+                edit_b=task.edit_b,
+                is_gold=bool(task.is_gold),
+                preference=None,
+                tie_kind=None,
+                strength=None,
+                rating=None,
+                notes=j.notes or "",
+                presented_order=assignment.presented_order if is_pair else None,
+                time_spent_ms=j.time_spent_ms,
+                created_at=utc_now(),
+                source="web",
+                extra_json="{}",
+                **listening_columns(j.listening, assignment.presented_order if is_pair else None),
+            )
+            | answer
+        )
 
     def revise_last_judgment(self, rater_id: int, judgment: JudgmentIn) -> int:
         """Replace the answer (and note) of the rater's most recent judgment; returns its id.
@@ -160,15 +180,18 @@ class Judgments:
         import json
 
         with self.db.transaction() as session:
-            row = session.scalars(select(Judgment).where(Judgment.rater_id == rater_id)
-                                  .order_by(Judgment.id.desc()).limit(1)).first()
+            row = session.scalars(
+                select(Judgment).where(Judgment.rater_id == rater_id).order_by(Judgment.id.desc()).limit(1)
+            ).first()
             if row is None or row.task_id != judgment.task_id:
                 raise ConflictError("only your last answer can be revised, and this is not it")
-            answer = pair_answer(judgment, row.presented_order or "ab") if row.kind == "pair" \
-                else rating_answer(judgment)
+            answer = (
+                pair_answer(judgment, row.presented_order or "ab") if row.kind == "pair" else rating_answer(judgment)
+            )
             extra = json.loads(row.extra_json or "{}")
             extra.setdefault("revisions", []).append(
-                {"revised_at": utc_now(), "notes": row.notes, **{column: getattr(row, column) for column in answer}})
+                {"revised_at": utc_now(), "notes": row.notes, **{column: getattr(row, column) for column in answer}}
+            )
             for column, value in answer.items():
                 setattr(row, column, value)
             row.notes = judgment.notes or ""
@@ -184,5 +207,14 @@ class Judgments:
         """A rater's own judgments (as they answered them, not canonicalised)."""
         with self.db.transaction(readonly=True) as session:
             rows = session.scalars(select(Judgment).where(Judgment.rater_id == rater_id).order_by(Judgment.id)).all()
-            return [{"judgment_id": r.id, "task_id": r.task_id, "kind": r.kind, "created_at": r.created_at,
-                     "rating": r.rating, "notes": r.notes} for r in rows]
+            return [
+                {
+                    "judgment_id": r.id,
+                    "task_id": r.task_id,
+                    "kind": r.kind,
+                    "created_at": r.created_at,
+                    "rating": r.rating,
+                    "notes": r.notes,
+                }
+                for r in rows
+            ]

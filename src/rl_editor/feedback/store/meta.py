@@ -76,8 +76,9 @@ def must_listen_seconds(session: Session, campaign: str | None = None) -> float:
 
 def headphone_check_on(session: Session) -> bool:
     """Whether raters must pass the headphone check: set store-wide or for any campaign."""
-    rows = session.scalars(select(Meta.value).where(
-        (Meta.key == HEADPHONE_CHECK) | Meta.key.startswith(HEADPHONE_CHECK + ":"))).all()
+    rows = session.scalars(
+        select(Meta.value).where((Meta.key == HEADPHONE_CHECK) | Meta.key.startswith(HEADPHONE_CHECK + ":"))
+    ).all()
     return any(value == "on" for value in rows)
 
 

@@ -33,8 +33,10 @@ def _new_song_tasks(song: SongEntry, config: TaskConfig, rng: random.Random) -> 
         targets = [config.votes_per_pair] * len(pairs)
     else:
         targets = overlap_targets(len(pairs), config.raters_per_pair, config.overlap_share, rng)
-    tasks = [new_task(config.campaign, song.song_id, a.edit_id, b.edit_id, target_raters=target)
-             for (a, b), target in zip(pairs, targets)]
+    tasks = [
+        new_task(config.campaign, song.song_id, a.edit_id, b.edit_id, target_raters=target)
+        for (a, b), target in zip(pairs, targets)
+    ]
     rated = rng.sample(song.candidates, min(config.ratings_per_song, len(song.candidates)))
     rating_target = config.votes_per_pair or max(1, config.raters_per_pair)
     tasks += [new_task(config.campaign, song.song_id, cand.edit_id, target_raters=rating_target) for cand in rated]
@@ -102,11 +104,15 @@ class TaskPlanner:
                 return 0  # another process made them meanwhile
             root = manifest.root.resolve()
             for gold in made:
-                add_edit(session, gold.edit_id, gold.song_id, gold.path, gold.actions, gold.duration_seconds,
-                         "gold", root)
+                add_edit(
+                    session, gold.edit_id, gold.song_id, gold.path, gold.actions, gold.duration_seconds, "gold", root
+                )
                 session.flush()
-                session.add(new_task(config.campaign, gold.song_id, gold.intact_edit_id, gold.edit_id, gold=True,
-                                     target_raters=0))
+                session.add(
+                    new_task(
+                        config.campaign, gold.song_id, gold.intact_edit_id, gold.edit_id, gold=True, target_raters=0
+                    )
+                )
         return len(made)
 
     def reprioritize_campaign(self, campaign: str, priorities: dict[tuple[str, str], float]) -> int:
@@ -122,15 +128,21 @@ class TaskPlanner:
             session.execute(update(Task).where(campaign_tasks).values(priority=0.0))
             if not rows:
                 return 0
-            ranked = (update(Task.__table__).where(Task.__table__.c.campaign == campaign,
-                                                    Task.__table__.c.is_gold.is_(False),
-                                                    Task.__table__.c.pair_key == bindparam("key"))
-                      .values(priority=bindparam("priority")))
+            ranked = (
+                update(Task.__table__)
+                .where(
+                    Task.__table__.c.campaign == campaign,
+                    Task.__table__.c.is_gold.is_(False),
+                    Task.__table__.c.pair_key == bindparam("key"),
+                )
+                .values(priority=bindparam("priority"))
+            )
             session.connection().execute(ranked, rows)
             return int(session.scalar(select(func.count(Task.id)).where(campaign_tasks, Task.priority > 0)) or 0)
 
-    def set_task_priorities(self, priorities: dict[tuple[str, str], float], campaign: str | None = None,
-                            create_missing: bool = False) -> int:
+    def set_task_priorities(
+        self, priorities: dict[tuple[str, str], float], campaign: str | None = None, create_missing: bool = False
+    ) -> int:
         """Set the priority of pair tasks keyed by ``(edit_id_a, edit_id_b)`` (either order).
 
         With ``create_missing`` a ranked pair without a task becomes a new task

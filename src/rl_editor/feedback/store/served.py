@@ -68,8 +68,12 @@ def check_claims(session: Session, task_id: str, rater_id: int, record: Listenin
     """Raise :class:`InvalidJudgmentError` when ``record`` (A/B as shown) claims more of a part than was sent."""
     if record is None:
         return
-    rows = {r.part: r for r in session.scalars(
-        select(ServedAudio).where(ServedAudio.task_id == task_id, ServedAudio.rater_id == rater_id))}
+    rows = {
+        r.part: r
+        for r in session.scalars(
+            select(ServedAudio).where(ServedAudio.task_id == task_id, ServedAudio.rater_id == rater_id)
+        )
+    }
     for part, name in PART_NAMES.items():
         claimed = getattr(record, f"{part}_s")
         if not claimed:
@@ -78,8 +82,10 @@ def check_claims(session: Session, task_id: str, rater_id: int, record: Listenin
         sent = sent_seconds(row) if row is not None else 0.0
         slack = CLAIM_SLACK_S + CLAIM_SLACK_SHARE * (float(row.duration_s) if row is not None else 0.0)
         if claimed > sent + slack:
-            raise InvalidJudgmentError(f"the listening record claims {claimed:.1f} s of {name}, but the server has "
-                                       f"sent {sent:.1f} s of it; play it before judging")
+            raise InvalidJudgmentError(
+                f"the listening record claims {claimed:.1f} s of {name}, but the server has "
+                f"sent {sent:.1f} s of it; play it before judging"
+            )
 
 
 class ServedAudioLog:
@@ -88,8 +94,9 @@ class ServedAudioLog:
     def __init__(self, db: Database):
         self.db = db
 
-    def record(self, task_id: str, rater_id: int, part: str, size_bytes: int, duration_s: float,
-               ranges: Ranges) -> None:
+    def record(
+        self, task_id: str, rater_id: int, part: str, size_bytes: int, duration_s: float, ranges: Ranges
+    ) -> None:
         """Add ``ranges`` to what was sent of one part of a rater's task."""
         if not ranges:
             return
@@ -103,15 +110,26 @@ class ServedAudioLog:
                     raise
 
     @staticmethod
-    def _add(session: Session, task_id: str, rater_id: int, part: str, size_bytes: int, duration_s: float,
-             ranges: Ranges) -> None:
-        row = session.scalars(select(ServedAudio).where(
-            ServedAudio.task_id == task_id, ServedAudio.rater_id == rater_id, ServedAudio.part == part)
-            .with_for_update()).first()
+    def _add(
+        session: Session, task_id: str, rater_id: int, part: str, size_bytes: int, duration_s: float, ranges: Ranges
+    ) -> None:
+        row = session.scalars(
+            select(ServedAudio)
+            .where(ServedAudio.task_id == task_id, ServedAudio.rater_id == rater_id, ServedAudio.part == part)
+            .with_for_update()
+        ).first()
         if row is None:
-            session.add(ServedAudio(task_id=task_id, rater_id=rater_id, part=part, size_bytes=size_bytes,
-                                    duration_s=float(duration_s), ranges_json=json.dumps(merge_ranges(ranges)),
-                                    first_served_at=utc_now()))
+            session.add(
+                ServedAudio(
+                    task_id=task_id,
+                    rater_id=rater_id,
+                    part=part,
+                    size_bytes=size_bytes,
+                    duration_s=float(duration_s),
+                    ranges_json=json.dumps(merge_ranges(ranges)),
+                    first_served_at=utc_now(),
+                )
+            )
             return
         known = [(int(a), int(b)) for a, b in json.loads(row.ranges_json)] if row.size_bytes == size_bytes else []
         row.size_bytes, row.duration_s = size_bytes, float(duration_s)

@@ -19,10 +19,14 @@ def _rater_row(rater: Rater, judgments: Sequence[Any], agreement: dict[str, floa
     times = [x.time_spent_ms for x in judgments if x.time_spent_ms is not None]
     gold = [x for x in judgments if x.is_gold]
     return {
-        "name": rater.name, "held_out": bool(rater.held_out), "done": len(judgments),
-        "status": rater_status(rater, utc_now()), "expires_at": rater.expires_at,
+        "name": rater.name,
+        "held_out": bool(rater.held_out),
+        "done": len(judgments),
+        "status": rater_status(rater, utc_now()),
+        "expires_at": rater.expires_at,
         "median_time_ms": statistics.median(times) if times else None,
-        "gold_failures": sum(1 for x in gold if x.preference != "a"), "gold_total": len(gold),
+        "gold_failures": sum(1 for x in gold if x.preference != "a"),
+        "gold_total": len(gold),
         "agreement_with_majority": agreement.get(rater.name),
     }
 
@@ -49,12 +53,18 @@ def campaign_coverage(db: Database) -> list[dict[str, Any]]:
     is_pair = (Task.is_gold.is_(False)) & (Task.kind == "pair")
     with db.transaction(readonly=True) as session:
         campaigns = session.scalars(select(Campaign).order_by(Campaign.name)).all()
-        histogram = session.execute(select(Task.campaign, Task.n_judged, func.count())
-                                    .where(is_pair).group_by(Task.campaign, Task.n_judged)).all()
-        totals = session.execute(select(Task.campaign, func.sum(case((Task.n_judged >= Task.target_raters, 1),
-                                                                      else_=0)),
-                                        func.sum(Task.n_assigned - Task.n_judged))
-                                 .where(is_pair).group_by(Task.campaign)).all()
+        histogram = session.execute(
+            select(Task.campaign, Task.n_judged, func.count()).where(is_pair).group_by(Task.campaign, Task.n_judged)
+        ).all()
+        totals = session.execute(
+            select(
+                Task.campaign,
+                func.sum(case((Task.n_judged >= Task.target_raters, 1), else_=0)),
+                func.sum(Task.n_assigned - Task.n_judged),
+            )
+            .where(is_pair)
+            .group_by(Task.campaign)
+        ).all()
     votes: dict[str, dict[int, int]] = {}
     for campaign, n_judged, count in histogram:
         votes.setdefault(campaign, {})[int(n_judged)] = int(count)
@@ -63,11 +73,19 @@ def campaign_coverage(db: Database) -> list[dict[str, Any]]:
     for c in campaigns:
         counts = votes.get(c.name, {})
         highest = max(counts, default=0)
-        rows.append({"campaign": c.name, "held_out_only": bool(c.held_out_only), "votes_per_pair": c.votes_per_pair,
-                     "rater_quota": c.rater_quota, "pairs": sum(counts.values()),
-                     "complete": done.get(c.name, (0, 0))[0], "judgments": sum(k * n for k, n in counts.items()),
-                     "open_assignments": done.get(c.name, (0, 0))[1],
-                     "votes": {str(k): counts.get(k, 0) for k in range(highest + 1)}})
+        rows.append(
+            {
+                "campaign": c.name,
+                "held_out_only": bool(c.held_out_only),
+                "votes_per_pair": c.votes_per_pair,
+                "rater_quota": c.rater_quota,
+                "pairs": sum(counts.values()),
+                "complete": done.get(c.name, (0, 0))[0],
+                "judgments": sum(k * n for k, n in counts.items()),
+                "open_assignments": done.get(c.name, (0, 0))[1],
+                "votes": {str(k): counts.get(k, 0) for k in range(highest + 1)},
+            }
+        )
     return rows
 
 
@@ -75,12 +93,16 @@ def coverage_lines(coverage: list[dict[str, Any]]) -> list[str]:
     """The coverage of :func:`campaign_coverage` as text, one line per campaign."""
     lines = []
     for row in coverage:
-        sizing = (f"{row['votes_per_pair'] or 'own'} votes per pair, "
-                  f"quota {row['rater_quota'] if row['rater_quota'] is not None else 'none'}")
+        sizing = (
+            f"{row['votes_per_pair'] or 'own'} votes per pair, "
+            f"quota {row['rater_quota'] if row['rater_quota'] is not None else 'none'}"
+        )
         histogram = " ".join(f"{k}:{n}" for k, n in row["votes"].items())
-        lines.append(f"{row['campaign']}{' (held-out raters)' if row['held_out_only'] else ''}: "
-                     f"{row['complete']} of {row['pairs']} pairs complete, {row['judgments']} judgments, "
-                     f"{row['open_assignments']} open ({sizing}); pairs by votes {histogram or '-'}")
+        lines.append(
+            f"{row['campaign']}{' (held-out raters)' if row['held_out_only'] else ''}: "
+            f"{row['complete']} of {row['pairs']} pairs complete, {row['judgments']} judgments, "
+            f"{row['open_assignments']} open ({sizing}); pairs by votes {histogram or '-'}"
+        )
     return lines
 
 
@@ -100,18 +122,27 @@ def admin_summary(db: Database, pairs: list[PreferencePair]) -> dict[str, Any]:
     with db.transaction(readonly=True) as session:
         songs = session.execute(
             select(Task.song_id, func.sum(Task.n_judged), func.sum(Task.target_raters))
-            .where(Task.is_gold.is_(False)).group_by(Task.song_id).order_by(Task.song_id)).all()
+            .where(Task.is_gold.is_(False))
+            .group_by(Task.song_id)
+            .order_by(Task.song_id)
+        ).all()
         raters = session.scalars(select(Rater).order_by(Rater.id)).all()
-        judgments = session.execute(select(Judgment.rater_id, Judgment.time_spent_ms, Judgment.is_gold,
-                                           Judgment.preference).where(Judgment.rater_id.is_not(None))).all()
+        judgments = session.execute(
+            select(Judgment.rater_id, Judgment.time_spent_ms, Judgment.is_gold, Judgment.preference).where(
+                Judgment.rater_id.is_not(None)
+            )
+        ).all()
     by_rater: dict[int, list] = {}
     for row in judgments:
         by_rater.setdefault(row.rater_id, []).append(row)
     return {
         "songs": [{"song_id": s, "done": int(d or 0), "total": int(t or 0)} for s, d, t in songs],
         "raters": [_rater_row(r, by_rater.get(r.id, []), report.per_rater_agreement) for r in raters],
-        "agreement": {"krippendorff_alpha": report.krippendorff_alpha, "raw_agreement": report.raw_agreement,
-                      "position_bias_a_share": report.position_bias_a_share,
-                      "n_pairs_multi_rated": report.n_pairs_multi_rated},
+        "agreement": {
+            "krippendorff_alpha": report.krippendorff_alpha,
+            "raw_agreement": report.raw_agreement,
+            "position_bias_a_share": report.position_bias_a_share,
+            "n_pairs_multi_rated": report.n_pairs_multi_rated,
+        },
         "coverage": campaign_coverage(db),
     }

@@ -88,5 +88,11 @@ class ImportSummary:
 
 def edit_view(row: EditRecord | Row[Any]) -> EditView:
     """The view of a stored edit (``row`` may be an ORM object or a Core row of the ``edits`` table)."""
-    return EditView(edit_id=row.edit_id, song_id=row.song_id, path=row.path, actions=json.loads(row.actions_json),
-                    duration_seconds=float(row.duration_seconds), kind=row.kind)
+    return EditView(
+        edit_id=row.edit_id,
+        song_id=row.song_id,
+        path=row.path,
+        actions=json.loads(row.actions_json),
+        duration_seconds=float(row.duration_seconds),
+        kind=row.kind,
+    )
