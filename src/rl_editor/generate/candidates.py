@@ -68,14 +68,20 @@ class EditGenerator(Protocol):
     action array of shape ``(analysis.n_beats,)`` per (temperature, seed,
     target) triple (a target is a length share of the song, or None for the
     generator's own choice; ``targets`` is left out when every target is None,
-    so a generator without length control works too), and ``meta.version``
+    so a generator without length control works too; ``content_noise`` is
+    passed only when content variants are asked for), and ``meta.version``
     names the model (written into every candidate).
     """
 
     meta: _Versioned
 
     def generate_edits(
-        self, analysis: Any, temperatures: list[float], seeds: list[int], targets: list[float | None] = ...
+        self,
+        analysis: Any,
+        temperatures: list[float],
+        seeds: list[int],
+        targets: list[float | None] = ...,
+        content_noise: float | list[float] = ...,
     ) -> list[np.ndarray]: ...
 
 
@@ -417,7 +423,7 @@ def _generate_entry(
     if task.content_variants:  # only generators that take content noise are asked for variants
         actions = generator.generate_edits(
             analysis, temperatures, seeds, targets, content_noise=[s.content_noise for s in specs]
-        )  # type: ignore[call-arg]
+        )
     elif all(s.target is None for s in specs):  # generators that know no targets still work
         actions = generator.generate_edits(analysis, temperatures, seeds)
     else:
