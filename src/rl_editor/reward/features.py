@@ -193,36 +193,37 @@ def _loudness_stats(analysis: SongAnalysis, counts: np.ndarray) -> np.ndarray:
     return np.stack([kept_loud, mean_pct], axis=1)
 
 
-def _content_stats(analysis: SongAnalysis, counts: np.ndarray) -> np.ndarray:
-    """Shape (batch, len(CONTENT_NAMES)): what material the edits keep, song-relative (module docstring)."""
+def _content_tables(analysis: SongAnalysis) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per song, once: region weights (n_beats, 4) that turn played beats into kept shares of the intro, outro,
+    reprises and first statements, the share (4,) of a region the song lacks (1: nothing of it is missing), and
+    the per-beat percentiles (n_beats, 5) whose played means are the rest of ``CONTENT_NAMES``."""
     from rl_editor.audio.content import content_regions, feature_percentile, melodic_strength
 
-    regions = content_regions(analysis)
-    played = (counts > 0).astype(np.float64)
+    def compute() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        regions = content_regions(analysis)
+        masks = np.stack([regions.intro, regions.outro, regions.reprise, ~regions.reprise], axis=1).astype(np.float64)
+        sizes = masks.sum(axis=0)
+        weights = masks / np.maximum(sizes, 1.0)
+        per_beat = np.stack(
+            [
+                feature_percentile(analysis, "section_energy_rank"),
+                feature_percentile(analysis, "spectral_centroid_khz"),
+                melodic_strength(analysis),
+                feature_percentile(analysis, "novelty"),
+                (np.arange(analysis.n_beats) + 0.5) / max(analysis.n_beats, 1),
+            ],
+            axis=1,
+        )
+        return weights, (sizes == 0).astype(np.float64), per_beat
 
-    def kept_share(mask: np.ndarray) -> np.ndarray:
-        return played @ mask / float(mask.sum()) if mask.any() else np.ones(len(counts))
+    return analysis.derived("reward_content_tables", compute)
 
-    per_beat = np.stack(
-        [
-            feature_percentile(analysis, "section_energy_rank"),
-            feature_percentile(analysis, "spectral_centroid_khz"),
-            melodic_strength(analysis),
-            feature_percentile(analysis, "novelty"),
-            (np.arange(analysis.n_beats) + 0.5) / max(analysis.n_beats, 1),
-        ],
-        axis=1,
-    )
+
+def _content_stats(analysis: SongAnalysis, counts: np.ndarray) -> np.ndarray:
+    """Shape (batch, len(CONTENT_NAMES)): what material the edits keep, song-relative (module docstring)."""
+    region_weights, absent, per_beat = _content_tables(analysis)
+    shares = (counts > 0).astype(np.float64) @ region_weights + absent[None, :]
     means = counts @ per_beat / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
-    shares = np.stack(
-        [
-            kept_share(regions.intro),
-            kept_share(regions.outro),
-            kept_share(regions.reprise),
-            kept_share(~regions.reprise),
-        ],
-        axis=1,
-    )
     return np.concatenate([shares, means], axis=1)
 
 
