@@ -111,31 +111,25 @@ class HeadphoneAnswersBody(BaseModel):
     answers: list[Annotated[int, Field(ge=0, le=2, strict=True)]] = Field(max_length=64)
 
 
-class JudgmentBody(BaseModel):
+class RevisionBody(BaseModel):
+    """``PUT /api/judgments/last`` body: the new answer to the rater's last judgment (A/B as they saw them).
+    Every answer's fields; ``POST /api/judgments`` adds its own (:class:`JudgmentBody`)."""
+
+    model_config = ConfigDict(extra="ignore")
+    task_id: str = Field(min_length=1, max_length=64)
+    preference: Preference | None = None
+    tie_kind: TieKind | None = None
+    strength: int | None = Field(default=None, ge=1, le=3, strict=True)
+    rating: int | None = Field(default=None, ge=1, le=4, strict=True)
+    notes: str | None = Field(default="", max_length=SETTINGS.notes_max_chars)
+
+
+class JudgmentBody(RevisionBody):
     """``POST /api/judgments`` body; ``preference`` refers to the A/B the rater saw."""
 
-    model_config = ConfigDict(extra="ignore")
     client_id: str = Field(min_length=1, max_length=SETTINGS.client_id_max_chars)
-    task_id: str = Field(min_length=1, max_length=64)
-    preference: Preference | None = None
-    tie_kind: TieKind | None = None
-    strength: int | None = Field(default=None, ge=1, le=3, strict=True)
-    rating: int | None = Field(default=None, ge=1, le=4, strict=True)
-    notes: str | None = Field(default="", max_length=SETTINGS.notes_max_chars)
     time_spent_ms: int | None = Field(default=None, ge=0, le=7 * 24 * 3600 * 1000)
     listening: ListeningBody | None = None
-
-
-class RevisionBody(BaseModel):
-    """``PUT /api/judgments/last`` body: the new answer to the rater's last judgment (A/B as they saw them)."""
-
-    model_config = ConfigDict(extra="ignore")
-    task_id: str = Field(min_length=1, max_length=64)
-    preference: Preference | None = None
-    tie_kind: TieKind | None = None
-    strength: int | None = Field(default=None, ge=1, le=3, strict=True)
-    rating: int | None = Field(default=None, ge=1, le=4, strict=True)
-    notes: str | None = Field(default="", max_length=SETTINGS.notes_max_chars)
 
 
 class NewRaterBody(BaseModel):
